@@ -1,0 +1,80 @@
+"""The builtin-function table: each DML builtin is a Python function registered by name.
+
+Python parameter names are the DML argument names, with '.' spelled '_' (index.return ->
+index_return), so a call's positional and named arguments bind as Python binds them.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import DMLRuntimeError
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    function: Callable
+    signature: inspect.Signature
+    needs_context: bool  # called with the run's Context as first argument
+    keeps_inputs: bool   # its result may share memory with a matrix argument
+
+    def parameter_names(self) -> list[str]:
+        params = list(self.signature.parameters.values())
+        return [p.name for p in params[1 if self.needs_context else 0:]]
+
+    def check_call(self, positional: int, named: list[str]) -> None:
+        """Validates a call's shape (argument count and names) before the program runs."""
+        params = list(self.signature.parameters.values())[1 if self.needs_context else 0:]
+        variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
+        accepts_any_name = any(p.kind is p.VAR_KEYWORD for p in params)
+        slots = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
+        if positional > len(slots) and not variadic:
+            raise DMLRuntimeError(f"builtin `{self.name}` takes at most {len(slots)} positional "
+                                  f"arguments, got {positional}")
+        known = {p.name for p in params if p.kind is not p.VAR_POSITIONAL}
+        for name in named:
+            python_name = python_parameter(name)
+            if python_name not in known and not accepts_any_name:
+                raise DMLRuntimeError(f"builtin `{self.name}` has no parameter `{name}`; its parameters "
+                                      f"are {', '.join(display_parameter(p) for p in self.parameter_names())}")
+            if python_name in {p.name for p in slots[:positional]}:
+                raise DMLRuntimeError(f"builtin `{self.name}` got parameter `{name}` twice")
+        given = {p.name for p in slots[:positional]} | {python_parameter(x) for x in named}
+        missing = [p.name for p in params
+                   if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                   and p.name not in given]
+        if missing:
+            raise DMLRuntimeError(f"builtin `{self.name}` is missing argument "
+                                  f"{', '.join('`' + display_parameter(m) + '`' for m in missing)}")
+
+
+BUILTINS: dict[str, Builtin] = {}
+
+
+def python_parameter(dml_name: str) -> str:
+    return dml_name.replace(".", "_")
+
+
+def display_parameter(python_name: str) -> str:
+    return python_name.replace("_", ".") if python_name in DOTTED_PARAMETERS else python_name
+
+
+DOTTED_PARAMETERS = {"index_return", "lower_tail"}
+
+
+def builtin(*names: str, context: bool = False, keeps_inputs: bool = False):
+    """Registers the decorated function under each DML name; names must be unique."""
+    def register(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+        for name in names:
+            if name in BUILTINS:
+                raise ValueError(f"builtin {name!r} is registered twice")
+            BUILTINS[name] = Builtin(name, function, signature, context, keeps_inputs)
+        return function
+    return register
+
+
+def lookup(name: str) -> Builtin | None:
+    return BUILTINS.get(name)

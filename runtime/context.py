@@ -1,0 +1,53 @@
+"""What one run of a DML program carries: arguments, output stream, precision, statistics."""
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+
+PRECISIONS = {"double": np.float64, "single": np.float32}
+
+
+@dataclass
+class Statistics:
+    """Count and seconds per builtin or operator, for `kerasdml run --stats`."""
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    started: float = field(default_factory=time.perf_counter)
+
+    def timed(self, name: str, function):
+        counts, seconds, clock = self.counts, self.seconds, time.perf_counter
+
+        def run(*args, **kwargs):
+            begin = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                counts[name] += 1
+                seconds[name] += clock() - begin
+        return run
+
+    def report(self, top: int = 15) -> str:
+        total = time.perf_counter() - self.started
+        lines = [f"Total elapsed time: {total:.3f} sec.", "Heavy hitter operations:",
+                 f"  {'#':>3}  {'operation':<24} {'time(s)':>10} {'count':>10}"]
+        ranked = sorted(self.seconds.items(), key=lambda item: -item[1])[:top]
+        for rank, (name, seconds) in enumerate(ranked, 1):
+            lines.append(f"  {rank:>3}  {name:<24} {seconds:>10.3f} {self.counts[name]:>10}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Context:
+    args: dict[str, object] = field(default_factory=dict)  # "$name" and "$1" values by name
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    precision: str = "double"
+    stats: Statistics | None = None
+
+    @property
+    def dtype(self):
+        return PRECISIONS[self.precision]

@@ -1,0 +1,124 @@
+"""User-defined DML functions: the modules they live in, argument binding and calls."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import nodes as n
+from .errors import DMLRuntimeError
+from .values import is_matrix, type_name
+
+
+@dataclass
+class Module:
+    """One DML file: its functions and the namespaces it sourced."""
+    file: str
+    base_dir: Path
+    functions: dict[str, "UserFunction"] = field(default_factory=dict)
+    namespaces: dict[str, "Module"] = field(default_factory=dict)
+
+    def find_function(self, qualified: str, position) -> "UserFunction | None":
+        if "::" not in qualified:
+            return self.functions.get(qualified)
+        namespace, name = qualified.split("::", 1)
+        module = self.namespaces.get(namespace)
+        if module is None:
+            known = ", ".join(sorted(self.namespaces)) or "none"
+            raise DMLRuntimeError(f"unknown namespace `{namespace}` in `{qualified}` (sourced namespaces: "
+                                  f"{known})", position)
+        function = module.functions.get(name)
+        if function is None:
+            known = ", ".join(sorted(module.functions)) or "none"
+            raise DMLRuntimeError(f"function `{name}` is not defined in {module.file} (namespace "
+                                  f"`{namespace}`; it defines: {known})", position)
+        return function
+
+
+class UserFunction:
+    def __init__(self, definition: n.FunctionDef, module: Module):
+        self.definition = definition
+        self.module = module
+        self.name = definition.name
+        self.param_names = [p.name for p in definition.params]
+        self.output_names = [p.name for p in definition.outputs]
+        self.body: list = []
+        self.defaults: dict[str, object] = {}
+
+    def compile(self, interpreter) -> None:
+        from .interpreter import Frame  # noqa: F401  (cycle: interpreter imports functions)
+
+        exprs = interpreter.expressions(self.module)
+        empty = Frame({})
+        for param in self.definition.params:
+            if param.default is not None:
+                self.defaults[param.name] = exprs.compile(param.default, escaping=False)(empty)
+        self.body = interpreter.compile_block(self.definition.body, self.module)
+
+    def bind(self, positional: int, named: list[str], position) -> list[str]:
+        """Maps a call's arguments to parameter names, checked before the program runs."""
+        if positional > len(self.param_names):
+            raise DMLRuntimeError(f"function `{self.name}` takes {len(self.param_names)} arguments, "
+                                  f"got {positional + len(named)}", position)
+        names = self.param_names[:positional]
+        for name in named:
+            if name not in self.param_names:
+                raise DMLRuntimeError(f"function `{self.name}` has no parameter `{name}`; its parameters "
+                                      f"are {', '.join(self.param_names) or 'none'}", position)
+            if name in names:
+                raise DMLRuntimeError(f"function `{self.name}` got parameter `{name}` twice", position)
+            names.append(name)
+        missing = [p for p in self.param_names if p not in names and p not in self.defaults]
+        if missing:
+            raise DMLRuntimeError(f"function `{self.name}` is missing argument "
+                                  f"{', '.join('`' + m + '`' for m in missing)}", position)
+        return names
+
+    def call(self, names: list[str], values: list, caller_stack: tuple[str, ...]) -> list:
+        from .interpreter import Frame, run_block
+
+        variables = dict(self.defaults)
+        for name, value in zip(names, values):
+            variables[name] = value
+        for param in self.definition.params:
+            variables[param.name] = _conform(variables[param.name], param, self.name)
+        frame = Frame(variables, caller_stack + (self.name,))
+        run_block(self.body, frame)
+        outputs = []
+        for output in self.definition.outputs:
+            if output.name not in frame.vars:
+                raise DMLRuntimeError(f"function `{self.name}` did not assign its output `{output.name}`")
+            outputs.append(_conform(frame.vars[output.name], output, self.name))
+        return outputs
+
+
+def _conform(value, param: n.Param, function: str):
+    """Checks a value against a declared type, converting between int and double as DML does."""
+    declared = param.type
+    if declared.data_type == "matrix":
+        if not is_matrix(value):
+            raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
+                                  f"{type_name(value)}")
+        return value
+    if declared.data_type != "scalar":
+        return value
+    if is_matrix(value):
+        raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
+                              f"{type_name(value)}")
+    kind = declared.value_type
+    if kind == "double" and isinstance(value, (int, bool)):
+        return float(value)
+    if kind == "int" and isinstance(value, float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared int but got {value}")
+        return int(value)
+    if kind == "int" and isinstance(value, bool):
+        return int(value)
+    if kind == "boolean" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value != 0
+    if kind == "string" and not isinstance(value, str):
+        raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared string but got "
+                              f"{type_name(value)}")
+    if kind in ("int", "double", "boolean") and isinstance(value, str):
+        raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {kind} but got string")
+    return value
+

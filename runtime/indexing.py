@@ -1,0 +1,60 @@
+"""Right and left indexing with DML's 1-based, inclusive ranges and bounds checks."""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DMLRuntimeError
+from .values import is_matrix, to_int, type_name
+
+# A resolved index for one dimension: (lower, upper) 1-based inclusive, or None for "all".
+Bounds = tuple[int, int] | None
+
+
+def index_bounds(lower, upper, is_range: bool) -> Bounds:
+    if lower is None and upper is None:
+        return None
+    first = to_int(lower, "index")
+    last = to_int(upper, "index") if is_range else first
+    return first, last
+
+
+def _slice(bounds: Bounds, extent: int, axis: str, name: str, shape) -> slice:
+    if bounds is None:
+        return slice(0, extent)
+    first, last = bounds
+    if first < 1 or last > extent or first > last:
+        shown = f"{first}" if first == last else f"{first}:{last}"
+        raise DMLRuntimeError(f"{axis} index {shown} out of bounds for `{name}` "
+                              f"({type_name_for(shape)}, {axis}s 1..{extent})")
+    return slice(first - 1, last)
+
+
+def type_name_for(shape) -> str:
+    return f"matrix {shape[0]}x{shape[1]}"
+
+
+def read_index(matrix, rows: Bounds, cols: Bounds, name: str) -> np.ndarray:
+    """`X[rows, cols]`: always a matrix (a copy), even for a single cell."""
+    if not is_matrix(matrix):
+        raise DMLRuntimeError(f"cannot index `{name}`: it is a {type_name(matrix)}, not a matrix")
+    r = _slice(rows, matrix.shape[0], "row", name, matrix.shape)
+    c = _slice(cols, matrix.shape[1], "column", name, matrix.shape)
+    return matrix[r, c].copy()
+
+
+def assign_index(target: np.ndarray, rows: Bounds, cols: Bounds, value, name: str, combine=None) -> None:
+    """`X[rows, cols] = value` in place; a scalar fills the region, a matrix must fit it."""
+    r = _slice(rows, target.shape[0], "row", name, target.shape)
+    c = _slice(cols, target.shape[1], "column", name, target.shape)
+    if combine is not None:
+        value = combine(target[r, c], value)
+    if is_matrix(value):
+        region = (r.stop - r.start, c.stop - c.start)
+        if value.shape != region:
+            raise DMLRuntimeError(f"left indexing `{name}[...]` of a {region[0]}x{region[1]} region with a "
+                                  f"{type_name(value)}: dimensions do not match")
+        target[r, c] = value
+    elif isinstance(value, (bool, int, float)):
+        target[r, c] = float(value)
+    else:
+        raise DMLRuntimeError(f"cannot assign a {type_name(value)} into matrix `{name}`")

@@ -1,0 +1,309 @@
+"""Runs DML programs: the syntax tree is compiled once into Python closures, then executed.
+
+Compiling resolves names, operators, builtins and argument bindings ahead of time, so a loop
+body costs a few closure calls per statement instead of a walk over the tree each iteration.
+
+Matrices are values: assigning `Y = X` shares the array, and left indexing copies it first unless
+the variable owns it (see Frame.owned), so in-place writes are never seen through another name.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import nodes as n
+from .context import Context
+from .errors import DMLError, DMLRuntimeError, SourcePosition
+from .expressions import ExpressionCompiler
+from .functions import Module, UserFunction
+from .indexing import assign_index
+from .operators import binary_operator
+from .parser import parse
+from .values import to_bool, to_double, to_int, type_name
+
+PARFOR_PARAMETERS = {"check", "par", "mode", "taskpartitioner", "tasksize", "datapartitioner",
+                     "resultmerge", "opt", "log", "profile"}
+
+
+class Frame:
+    """The variables of one function activation (or of the main program)."""
+    __slots__ = ("vars", "owned", "stack")
+
+    def __init__(self, variables: dict, stack: tuple[str, ...] = ()):
+        self.vars = variables
+        self.owned: set[str] = set()  # matrices this frame may write in place
+        self.stack = stack
+
+
+class Interpreter:
+    def __init__(self, context: Context):
+        self.context = context
+        self.modules: dict[Path, Module] = {}
+
+    # ---- loading ----------------------------------------------------------------------------
+
+    def load_program(self, text: str, file: str, base_dir: Path) -> tuple[Module, list]:
+        """Parses and compiles a main program; returns its module and compiled statements."""
+        program = parse(text, file)
+        module = Module(file, base_dir)
+        statements = self._compile_module(program, module)
+        return module, statements
+
+    def load_source(self, path: Path, position: SourcePosition) -> Module:
+        resolved = path.resolve()
+        if resolved in self.modules:
+            return self.modules[resolved]
+        try:
+            text = resolved.read_text()
+        except OSError as err:
+            raise DMLRuntimeError(f"cannot read sourced file {path}: {err.strerror}", position) from None
+        module = Module(str(path), resolved.parent)
+        self.modules[resolved] = module  # registered before compiling: files may source each other
+        self._compile_module(parse(text, str(path)), module)
+        return module
+
+    def _compile_module(self, program: n.Program, module: Module) -> list:
+        for statement in program.statements:  # imports take effect before anything runs
+            self._import(statement, module)
+        for definition in program.functions:
+            if definition.name in module.functions:
+                raise DMLRuntimeError(f"function `{definition.name}` is defined twice", definition.pos)
+            module.functions[definition.name] = UserFunction(definition, module)
+        for function in module.functions.values():
+            function.compile(self)
+        return self.compile_block(program.statements, module)
+
+    def _import(self, statement, module: Module) -> None:
+        if isinstance(statement, n.SetWd):
+            module.base_dir = (module.base_dir / statement.path).resolve()
+        elif isinstance(statement, n.Source):
+            module.namespaces[statement.namespace] = self.load_source(
+                resolve_source(statement.path, module.base_dir, statement.pos), statement.pos)
+
+    # ---- running ----------------------------------------------------------------------------
+
+    def run(self, statements: list, frame: Frame) -> None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 20000))
+        try:
+            with np.errstate(all="ignore"):
+                run_block(statements, frame)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    # ---- statements -------------------------------------------------------------------------
+
+    def compile_block(self, statements, module: Module) -> list:
+        return [self.compile_statement(s, module) for s in statements
+                if not isinstance(s, (n.Source, n.SetWd))]
+
+    def compile_statement(self, node, module: Module):
+        compile_method = getattr(self, "_stmt_" + type(node).__name__)
+        try:
+            body = compile_method(node, module)
+        except DMLRuntimeError as err:
+            raise err.located(node.pos, ())
+        return _located(body, node.pos)
+
+    def _stmt_Assign(self, node: n.Assign, module: Module):
+        name = node.name
+        value = self.expressions(module).compile(node.value, escaping=True)
+        if node.op == "=":
+            def assign(frame):
+                frame.vars[name] = value(frame)
+                if frame.owned:
+                    frame.owned.discard(name)
+            return assign
+        combine = binary_operator(node.op[0])
+        read = self.expressions(module).variable_reader(name)
+
+        def accumulate(frame):
+            frame.vars[name] = combine(read(frame), value(frame))
+            if frame.owned:
+                frame.owned.discard(name)
+        return accumulate
+
+    def _stmt_IndexAssign(self, node: n.IndexAssign, module: Module):
+        exprs = self.expressions(module)
+        rows, cols = exprs.compile_range(node.rows), exprs.compile_range(node.cols)
+        value = exprs.compile(node.value, escaping=False)
+        name = node.name
+        read = exprs.variable_reader(name)
+        combine = binary_operator(node.op[0]) if node.op != "=" else None
+
+        def assign(frame):
+            target = read(frame)
+            if name not in frame.owned:
+                if not isinstance(target, np.ndarray):
+                    raise DMLRuntimeError(f"cannot index into `{name}`: it is a {type_name(target)}, "
+                                          "not a matrix")
+                target = target.copy()
+                frame.vars[name] = target
+                frame.owned.add(name)
+            assign_index(target, rows(frame), cols(frame), value(frame), name, combine)
+        return assign
+
+    def _stmt_MultiAssign(self, node: n.MultiAssign, module: Module):
+        call = self.expressions(module).compile_call(node.call, outputs=len(node.names))
+        names = node.names
+
+        def assign(frame):
+            values = call(frame)
+            for name, value in zip(names, values):
+                frame.vars[name] = value
+                frame.owned.discard(name)
+        return assign
+
+    def _stmt_ExprStatement(self, node: n.ExprStatement, module: Module):
+        return self.expressions(module).compile_call(node.call, outputs=0)
+
+    def _stmt_If(self, node: n.If, module: Module):
+        condition = self.expressions(module).compile(node.condition, escaping=False)
+        then_body = self.compile_block(node.then_body, module)
+        else_body = self.compile_block(node.else_body, module)
+
+        def run_if(frame):
+            if to_bool(condition(frame), "if condition"):
+                run_block(then_body, frame)
+            else:
+                run_block(else_body, frame)
+        return run_if
+
+    def _stmt_While(self, node: n.While, module: Module):
+        condition = self.expressions(module).compile(node.condition, escaping=False)
+        body = self.compile_block(node.body, module)
+
+        def run_while(frame):
+            while to_bool(condition(frame), "while condition"):
+                run_block(body, frame)
+        return run_while
+
+    def _stmt_For(self, node: n.For, module: Module):
+        iteration_values = self._compile_iterable(node.iterable, module)
+        body = self.compile_block(node.body, module)
+        var = node.var
+        if node.parallel:
+            return self._compile_parfor(node, module, iteration_values, body)
+        if node.params:
+            raise DMLRuntimeError("only parfor loops take parameters such as check= or par=")
+
+        def run_for(frame):
+            variables = frame.vars
+            frame.owned.discard(var)
+            for value in iteration_values(frame):
+                variables[var] = value
+                for statement in body:
+                    statement(frame)
+        return run_for
+
+    def _compile_parfor(self, node: n.For, module: Module, iteration_values, body):
+        for param in node.params:
+            if param.name not in PARFOR_PARAMETERS:
+                raise DMLRuntimeError(f"unknown parfor parameter `{param.name}`; known: "
+                                      f"{', '.join(sorted(PARFOR_PARAMETERS))}", param.pos)
+        results = sorted(left_indexed_names(node.body))
+        var = node.var
+
+        def run_parfor(frame):
+            # Each iteration sees the variables as they were before the loop; only the result
+            # matrices (left-indexed in the body) carry over, as SystemDS merges them.
+            for value in iteration_values(frame):
+                child = Frame(dict(frame.vars), frame.stack)
+                child.owned = {r for r in results if r in frame.owned}
+                child.vars[var] = value
+                run_block(body, child)
+                for name in results:
+                    if name in child.vars:
+                        frame.vars[name] = child.vars[name]
+                        if name in child.owned:
+                            frame.owned.add(name)
+        return run_parfor
+
+    def _compile_iterable(self, node, module: Module):
+        exprs = self.expressions(module)
+        if isinstance(node, n.Range):
+            start, stop = exprs.compile(node.start, False), exprs.compile(node.stop, False)
+            return lambda frame: counting(start(frame), stop(frame), None)
+        if node.name != "seq":
+            raise DMLRuntimeError(f"a for loop iterates over a:b or seq(from, to, by), not `{node.name}(...)`",
+                                  node.pos)
+        if any(a.name is not None for a in node.args) or not 2 <= len(node.args) <= 3:
+            raise DMLRuntimeError("seq in a for loop takes 2 or 3 positional arguments", node.pos)
+        bounds = [exprs.compile(a.value, False) for a in node.args]
+        if len(bounds) == 2:
+            return lambda frame: counting(bounds[0](frame), bounds[1](frame), None)
+        return lambda frame: counting(bounds[0](frame), bounds[1](frame), bounds[2](frame))
+
+    def expressions(self, module: Module) -> ExpressionCompiler:
+        return ExpressionCompiler(self, module)
+
+
+def run_block(statements, frame) -> None:
+    for statement in statements:
+        statement(frame)
+
+
+def _located(body, position: SourcePosition):
+    """Wraps a statement so that any failure inside it reports this statement's position."""
+    def run(frame):
+        try:
+            body(frame)
+        except DMLError as err:
+            if isinstance(err, DMLRuntimeError) and err.position is None:
+                err.position, err.call_stack = position, frame.stack
+                err.args = (err.render(),)
+            raise
+        except RecursionError:
+            raise DMLRuntimeError("recursion too deep (more than the interpreter's stack allows)",
+                                  position, frame.stack) from None
+        except Exception as err:  # a numpy or Python failure: report it in DML terms
+            raise DMLRuntimeError(f"{type(err).__name__}: {err}", position, frame.stack) from err
+    return run
+
+
+def counting(start, stop, step):
+    """The values of `start:stop` or `seq(start, stop, step)`; ints when all bounds are ints."""
+    all_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)
+                   if v is not None)
+    if step is None:
+        step = 1 if to_double(stop, "loop bound") >= to_double(start, "loop bound") else -1
+    if all_ints:
+        return range(start, stop + (1 if step > 0 else -1), step) if step != 0 else _zero_step()
+    first, last, by = (to_double(v, "loop bound") for v in (start, stop, step))
+    if by == 0:
+        _zero_step()
+    count = int(np.floor((last - first) / by + 1e-10)) + 1
+    return [first + i * by for i in range(max(count, 0))]
+
+
+def _zero_step():
+    raise DMLRuntimeError("a loop's increment must not be zero")
+
+
+def left_indexed_names(statements) -> set[str]:
+    """Names written by left indexing anywhere in a block: a parfor's result variables."""
+    names: set[str] = set()
+    for statement in statements:
+        if isinstance(statement, n.IndexAssign):
+            names.add(statement.name)
+        for attribute in ("then_body", "else_body", "body"):
+            names |= left_indexed_names(getattr(statement, attribute, ()))
+    return names
+
+
+def resolve_source(path: str, base_dir: Path, position: SourcePosition) -> Path:
+    """source() paths resolve relative to the sourcing file, then to the installed dml_lib."""
+    from kerasdml import dml_lib
+
+    candidate = Path(path)
+    if candidate.is_absolute():
+        if candidate.is_file():
+            return candidate
+    else:
+        for root in (base_dir, dml_lib.ROOT):
+            if (root / candidate).is_file():
+                return root / candidate
+    raise DMLRuntimeError(f"sourced file {path!r} not found (looked in {base_dir} and in the "
+                          f"dml_lib at {dml_lib.ROOT})", position)
