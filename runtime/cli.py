@@ -1,2 +1,134 @@
-def main():
-    print("hi")
+"""The `kerasdml` command line. Each subcommand is an entry in COMMANDS: a function adding its
+arguments to a parser and a function running it; other packages add theirs with `command`.
+
+    kerasdml run SCRIPT.dml [-nvargs name=value ...] [-args v1 v2 ...] [--stats] [--debug]
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import DMLError
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, add_arguments: Callable):
+    def register(run: Callable) -> Callable:
+        COMMANDS[name] = Command(help, add_arguments, run)
+        return run
+    return register
+
+
+# ---- `kerasdml run` -------------------------------------------------------------------------
+
+_INT = re.compile(r"[+-]?\d+")
+
+
+def parse_argument_value(text: str):
+    """A command-line value typed as SystemDS types it: int, double, boolean or string."""
+    if _INT.fullmatch(text):
+        return int(text)
+    if text in ("TRUE", "FALSE"):
+        return text == "TRUE"
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def script_arguments(nvargs: list[str] | None, args: list[str] | None) -> dict:
+    """`-nvargs a=1 b=x` binds $a and $b; `-args 5 x` binds $1 and $2."""
+    bound = {}
+    for item in nvargs or []:
+        name, equals, value = item.partition("=")
+        if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+            raise SystemExit(f"kerasdml: error: -nvargs expects name=value pairs, got {item!r}")
+        bound[name] = parse_argument_value(value)
+    for position, value in enumerate(args or [], 1):
+        bound[str(position)] = parse_argument_value(value)
+    return bound
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("script", nargs="?", help="the DML script to run")
+    parser.add_argument("-f", dest="script_file", metavar="SCRIPT", help="the DML script (SystemDS style)")
+    parser.add_argument("-nvargs", nargs="+", metavar="NAME=VALUE", help="named arguments, read as $NAME")
+    parser.add_argument("-args", nargs="+", metavar="VALUE", help="positional arguments, read as $1, $2, ...")
+    parser.add_argument("--stats", action="store_true", help="print run time and the heaviest operations")
+    parser.add_argument("--precision", choices=["double", "single"], default="double",
+                        help="floating-point precision of matrices (default: double, as DML)")
+
+
+@command("run", "run a DML script", _add_run_arguments)
+def run_script(options: argparse.Namespace) -> int:
+    from .api import run_file
+    from .context import Statistics
+
+    script = options.script or options.script_file
+    if not script:
+        raise SystemExit("kerasdml run: error: no script given (kerasdml run SCRIPT.dml)")
+    stats = Statistics() if options.stats else None
+    try:
+        run_file(script, args=script_arguments(options.nvargs, options.args), stats=stats,
+                 precision=options.precision)
+    finally:
+        sys.stdout.flush()
+        if stats is not None:
+            print(stats.report(), file=sys.stderr)
+    return 0
+
+
+# ---- entry point ----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kerasdml", description="Compile Keras models to DML and run "
+                                     "DML scripts locally or on Spark.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, entry in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=entry.help, description=entry.help)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show Python tracebacks on errors")
+        entry.add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[options.command].run(options)
+    except DMLError as err:
+        if options.debug:
+            traceback.print_exc()
+        print(err, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kerasdml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug of ours: say so plainly, details on request
+        if options.debug:
+            traceback.print_exc()
+        else:
+            print(f"kerasdml: internal error: {type(err).__name__}: {err} (rerun with --debug for the "
+                  "traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

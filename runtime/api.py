@@ -1,0 +1,80 @@
+"""The runtime's Python API, in the spirit of SystemML's MLContext.
+
+    results = run_string("Y = X * 2", inputs={"X": x}, outputs=["Y"])
+    results["Y"]          # a numpy array
+
+Inputs are bound as variables before the script's first statement (numpy arrays, pandas
+DataFrames, Python scalars); `args` are the `$name` command-line arguments. The caller's arrays
+are never written: left indexing copies a matrix the script does not own.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterable, Mapping, TextIO
+
+import numpy as np
+
+from .context import PRECISIONS, Context, Statistics
+from .errors import DMLRuntimeError
+from .interpreter import Frame, Interpreter
+from .values import is_matrix, type_name
+
+
+def run_file(path: str | Path, *, inputs: Mapping | None = None, args: Mapping | None = None,
+             outputs: Iterable[str] = (), out: TextIO | None = None, precision: str = "double",
+             stats: Statistics | None = None) -> dict:
+    """Runs a DML file; relative source() paths resolve against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise DMLRuntimeError(f"cannot read DML script {path}: {err.strerror}") from None
+    return run_string(text, inputs=inputs, args=args, outputs=outputs, out=out, precision=precision,
+                      stats=stats, file=str(path), base_dir=path.resolve().parent)
+
+
+def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None = None,
+               outputs: Iterable[str] = (), out: TextIO | None = None, precision: str = "double",
+               stats: Statistics | None = None, file: str = "<string>",
+               base_dir: str | Path | None = None) -> dict:
+    """Runs DML text and returns the requested output variables by name."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    context = Context(args={str(k): v for k, v in (args or {}).items()}, out=out or sys.stdout,
+                      precision=precision, stats=stats)
+    interpreter = Interpreter(context)
+    _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
+    variables = {name: to_dml_value(value, name, context.dtype) for name, value in (inputs or {}).items()}
+    frame = Frame(variables)
+    interpreter.run(statements, frame)
+    results = {}
+    for name in outputs:
+        if name not in frame.vars:
+            raise DMLRuntimeError(f"output variable `{name}` was not assigned by the script")
+        results[name] = frame.vars[name]
+    return results
+
+
+def to_dml_value(value, name: str, dtype=np.float64):
+    """A Python value as the DML value it binds to: scalars stay, arrays become 2-D matrices."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "to_numpy") and hasattr(value, "columns"):  # a pandas DataFrame
+        value = value.to_numpy()
+    array = np.asarray(value)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise DMLRuntimeError(f"input `{name}` must be numeric, got an array of {array.dtype}")
+    if array.ndim == 1:
+        array = array.reshape(-1, 1)
+    elif array.ndim == 0:
+        return array.item()
+    elif array.ndim > 2:  # images and sequences: one flattened row per example
+        array = array.reshape(array.shape[0], -1)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def describe(value) -> str:
+    return type_name(value) if is_matrix(value) else f"{type_name(value)} {value!r}"

@@ -1,0 +1,4 @@
+"""DML's builtin functions, one module per family; importing this package registers them all."""
+from . import (aggregates, casts, construct, dnn, elementwise, io, output,  # noqa: F401
+               reorg)
+from .registry import BUILTINS, Builtin, builtin  # noqa: F401

@@ -1,0 +1,88 @@
+"""Conversions between DML's value types, and the dimension queries nrow, ncol, length."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DMLRuntimeError
+from ..values import is_matrix, require_matrix, to_bool, to_double, to_matrix, type_name
+from .registry import builtin
+
+_INT64_MAX, _INT64_MIN = 2**63 - 1, -(2**63)
+
+
+def _scalar_of(value, function: str):
+    if is_matrix(value):
+        if value.shape != (1, 1):
+            raise DMLRuntimeError(f"{function} needs a scalar or a 1x1 matrix, got {type_name(value)}")
+        return float(value[0, 0])
+    if isinstance(value, list):
+        raise DMLRuntimeError(f"{function} needs a scalar or a 1x1 matrix, got a list")
+    return value
+
+
+@builtin("as.scalar", "castAsScalar")
+def as_scalar(value):
+    return _scalar_of(value, "as.scalar")
+
+
+@builtin("as.matrix", context=True, keeps_inputs=True)
+def as_matrix(context, value):
+    if isinstance(value, list):
+        return np.asarray([[to_double(v, "as.matrix list element")] for v in value], dtype=context.dtype)
+    if isinstance(value, str):
+        raise DMLRuntimeError("as.matrix needs a number or a matrix, got string")
+    return to_matrix(value, context.dtype)
+
+
+@builtin("as.integer")
+def as_integer(value):
+    value = _scalar_of(value, "as.integer")
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise DMLRuntimeError(f"as.integer cannot convert string {value!r}") from None
+    number = to_double(value, "as.integer argument")
+    if number != number:
+        return 0
+    if number >= _INT64_MAX:  # saturate like Java's (long) cast
+        return _INT64_MAX
+    if number <= _INT64_MIN:
+        return _INT64_MIN
+    return int(number)
+
+
+@builtin("as.double")
+def as_double(value):
+    value = _scalar_of(value, "as.double")
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise DMLRuntimeError(f"as.double cannot convert string {value!r}") from None
+    return to_double(value, "as.double argument")
+
+
+@builtin("as.logical")
+def as_logical(value):
+    value = _scalar_of(value, "as.logical")
+    if isinstance(value, str) and value.strip().upper() not in ("TRUE", "FALSE"):
+        raise DMLRuntimeError(f"as.logical cannot convert string {value!r} (use TRUE or FALSE)")
+    return to_bool(value.strip() if isinstance(value, str) else value, "as.logical argument")
+
+
+@builtin("nrow")
+def nrow(matrix):
+    return require_matrix(matrix, "the argument of nrow").shape[0]
+
+
+@builtin("ncol")
+def ncol(matrix):
+    return require_matrix(matrix, "the argument of ncol").shape[1]
+
+
+@builtin("length")
+def length(value):
+    if isinstance(value, list):
+        return len(value)
+    return int(require_matrix(value, "the argument of length").size)

@@ -1,0 +1,91 @@
+"""Builtins that talk to the user: print, toString, stop, assert, time."""
+from __future__ import annotations
+
+import re
+import time as _time
+
+import numpy as np
+
+from ..errors import DMLRuntimeError, DMLStopError
+from ..values import format_scalar, is_matrix, to_bool, to_int, to_string, type_name
+from .registry import builtin
+
+
+@builtin("print", context=True)
+def print_(context, value, *format_args):
+    """print(x) writes x and a newline; print("a=%d b=%s", a, b) formats first."""
+    text = format_matrix(value) if is_matrix(value) else to_string(value, "print argument")
+    if format_args:
+        text = _printf(text, format_args)
+    context.out.write(text + "\n")
+
+
+@builtin("toString")
+def to_string_(target, rows=100, cols=100, decimal=3, sparse=False, sep=" ", linesep="\n"):
+    if is_matrix(target):
+        return format_matrix(target, to_int(rows, "rows"), to_int(cols, "cols"), to_int(decimal, "decimal"),
+                             to_string(sep, "sep"), to_string(linesep, "linesep"))
+    if isinstance(target, list):
+        return "\n".join(to_string_(item) for item in target)
+    return format_scalar(target)
+
+
+def format_matrix(matrix: np.ndarray, rows: int = 100, cols: int = 100, decimal: int = 3,
+                  sep: str = " ", linesep: str = "\n") -> str:
+    """SystemDS's toString: fixed decimals, `sep` between cells, `linesep` after every row.
+
+    Like SystemDS, only the first `rows` x `cols` cells are shown, so printing a large matrix
+    by accident stays cheap."""
+    shown = np.asarray(matrix[:rows, :cols], dtype=np.float64)
+    shown = np.where(shown == 0, 0.0, shown)  # -0.0 prints as 0
+    cells = np.char.mod(f"%.{decimal}f", shown)
+    cells = np.where(np.isnan(shown), "NaN", cells)
+    cells = np.where(np.isposinf(shown), "Infinity", cells)
+    cells = np.where(np.isneginf(shown), "-Infinity", cells)
+    return "".join(sep.join(row) + linesep for row in cells.tolist())
+
+
+_PRINTF_FIELD = re.compile(r"%(-?\d*)(?:\.(\d+))?([sdf%])")
+
+
+def _printf(template: str, values) -> str:
+    """The %s, %d and %f fields of DML's formatted print, filled left to right."""
+    remaining = list(values)
+
+    def fill(match: re.Match) -> str:
+        kind = match.group(3)
+        if kind == "%":
+            return "%"
+        if not remaining:
+            raise DMLRuntimeError(f"print format {template!r} has more fields than values")
+        value = remaining.pop(0)
+        width = match.group(1) or ""
+        if kind == "s":
+            return f"{to_string(value):{'<' if width.startswith('-') else '>'}{width.lstrip('-')}}"
+        if kind == "d":
+            return f"%{width}d" % to_int(value)
+        precision = match.group(2)
+        return f"%{width}.{precision or 6}f" % float(value)
+    text = _PRINTF_FIELD.sub(fill, template)
+    if remaining:
+        raise DMLRuntimeError(f"print format {template!r} has fewer fields than values ({len(values)})")
+    return text
+
+
+@builtin("stop")
+def stop(message=""):
+    raise DMLStopError(to_string(message, "stop message") if not is_matrix(message) else format_matrix(message))
+
+
+@builtin("assert")
+def assert_(condition):
+    if is_matrix(condition):
+        raise DMLRuntimeError(f"assert needs a boolean, got {type_name(condition)}")
+    if not to_bool(condition, "assert condition"):
+        raise DMLRuntimeError("assertion failed")
+
+
+@builtin("time")
+def time():
+    """Nanoseconds from a monotonic clock, as an int (differences measure durations)."""
+    return _time.perf_counter_ns()

@@ -1,0 +1,39 @@
+"""Runs every program of the conformance suite and compares stdout with SystemDS's, byte for byte.
+
+The expected outputs were produced by Apache SystemDS 3.4.0 (see conformance/README.md)."""
+from __future__ import annotations
+
+import io
+import shlex
+from pathlib import Path
+
+import pytest
+
+from kerasdml.runtime.api import run_file
+from kerasdml.runtime.cli import script_arguments
+
+SUITE = Path(__file__).parent / "conformance"
+PROGRAMS = sorted(SUITE.glob("*.dml"))
+
+
+def program_arguments(program: Path, scratch: Path) -> dict:
+    """The `# args: -nvargs a=1` / `# args: -args x y` first line, SCRATCH replaced by a temp dir."""
+    first = program.read_text().splitlines()[0]
+    if not first.startswith("# args:"):
+        return {}
+    words = [w.replace("SCRATCH", str(scratch)) for w in shlex.split(first[len("# args:"):])]
+    flag, values = words[0], words[1:]
+    assert flag in ("-nvargs", "-args"), f"{program.name}: bad args line {first!r}"
+    return script_arguments(values if flag == "-nvargs" else None, values if flag == "-args" else None)
+
+
+def test_suite_is_large_enough():
+    assert len(PROGRAMS) >= 60
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.stem for p in PROGRAMS])
+def test_program_prints_what_systemds_prints(program: Path, tmp_path, monkeypatch):
+    monkeypatch.chdir(program.parent)
+    out = io.StringIO()
+    run_file(program, args=program_arguments(program, tmp_path), out=out)
+    assert out.getvalue() == program.with_suffix(".out").read_text()
