@@ -20,8 +20,9 @@ from .expressions import ExpressionCompiler
 from .functions import Module, UserFunction
 from .indexing import assign_index
 from .operators import binary_operator
+from .parfor import loop_carried, result_variables
 from .parser import parse
-from .values import to_bool, to_double, to_int, type_name
+from .values import to_bool, to_int, type_name
 
 PARFOR_PARAMETERS = {"check", "par", "mode", "taskpartitioner", "tasksize", "datapartitioner",
                      "resultmerge", "opt", "log", "profile"}
@@ -203,7 +204,16 @@ class Interpreter:
             if param.name not in PARFOR_PARAMETERS:
                 raise DMLRuntimeError(f"unknown parfor parameter `{param.name}`; known: "
                                       f"{', '.join(sorted(PARFOR_PARAMETERS))}", param.pos)
-        results = sorted(left_indexed_names(node.body))
+        check = next((p.value for p in node.params if p.name == "check"), None)
+        if not (isinstance(check, n.Literal) and check.value in (0, False)):
+            carried = loop_carried(node.body, node.var)
+            if carried:
+                raise DMLRuntimeError(
+                    f"parfor iterations depend on each other through {', '.join(sorted(carried))} "
+                    "(assigned in one iteration and read in a later one); write results by left "
+                    "indexing (R[i, ] = ...), use a for loop, or pass check=0 if this is intended",
+                    node.pos)
+        results = sorted(result_variables(node.body))
         var = node.var
 
         def run_parfor(frame):
@@ -263,34 +273,21 @@ def _located(body, position: SourcePosition):
     return run
 
 
-def counting(start, stop, step):
-    """The values of `start:stop` or `seq(start, stop, step)`; ints when all bounds are ints."""
-    all_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)
-                   if v is not None)
+def counting(start, stop, step) -> range:
+    """The values of `start:stop` or `seq(start, stop, step)` in a loop header, as SystemDS runs
+    them: bounds truncated to ints, `a:b` counting down when a > b, a step of the wrong sign giving
+    no iterations. A fractional step is refused (SystemDS would silently run zero iterations)."""
+    first, last = to_int(start, "loop bound"), to_int(stop, "loop bound")
     if step is None:
-        step = 1 if to_double(stop, "loop bound") >= to_double(start, "loop bound") else -1
-    if all_ints:
-        return range(start, stop + (1 if step > 0 else -1), step) if step != 0 else _zero_step()
-    first, last, by = (to_double(v, "loop bound") for v in (start, stop, step))
-    if by == 0:
-        _zero_step()
-    count = int(np.floor((last - first) / by + 1e-10)) + 1
-    return [first + i * by for i in range(max(count, 0))]
-
-
-def _zero_step():
-    raise DMLRuntimeError("a loop's increment must not be zero")
-
-
-def left_indexed_names(statements) -> set[str]:
-    """Names written by left indexing anywhere in a block: a parfor's result variables."""
-    names: set[str] = set()
-    for statement in statements:
-        if isinstance(statement, n.IndexAssign):
-            names.add(statement.name)
-        for attribute in ("then_body", "else_body", "body"):
-            names |= left_indexed_names(getattr(statement, attribute, ()))
-    return names
+        by = 1 if last >= first else -1
+    else:
+        if isinstance(step, float) and not step.is_integer():
+            raise DMLRuntimeError(f"a for loop's increment must be a whole number, got {step!r} "
+                                  "(iterate over an index and compute the value instead)")
+        by = to_int(step, "loop increment")
+        if by == 0:
+            raise DMLRuntimeError("a for loop's increment must not be zero")
+    return range(first, last + (1 if by > 0 else -1), by)
 
 
 def resolve_source(path: str, base_dir: Path, position: SourcePosition) -> Path:

@@ -1,8 +1,12 @@
 """DML's operators on scalars and matrices, one table entry per operator.
 
 Each binary operator has a scalar rule (Python numbers, with DML's int/double typing) and an
-elementwise matrix rule (a numpy ufunc). Matrix operands broadcast the way SystemDS allows:
-equal shapes, a row or column vector against a matrix, a scalar against anything.
+elementwise matrix rule (a numpy ufunc). The rules follow SystemDS 3.x:
+- ints are 64-bit: `+` and `-` wrap around, `*` fails on overflow; `/` and `^` always give doubles;
+- `%/%` truncates toward zero and `%%` takes the sign of the dividend (Java's remainder);
+- booleans take part in comparisons and logic, never in arithmetic (as.integer converts them);
+- matrices combine elementwise when their shapes are equal, or when the right operand is a row
+  vector (1 x ncol) or column vector (nrow x 1) of the left one; a scalar combines with anything.
 """
 from __future__ import annotations
 
@@ -14,8 +18,34 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .values import format_scalar, is_matrix, to_bool, type_name
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 # ---- scalar rules ---------------------------------------------------------------------------
+
+def _wrap(result: int) -> int:
+    """64-bit two's-complement wrap-around, as Java's long addition."""
+    if INT64_MIN <= result <= INT64_MAX:
+        return result
+    return (result - INT64_MIN) % 2**64 + INT64_MIN
+
+
+def _overflow_checked(result):
+    if type(result) is int and not INT64_MIN <= result <= INT64_MAX:
+        raise DMLRuntimeError(f"integer overflow: the result {result} does not fit in 64 bits "
+                              "(use doubles, e.g. 1.0 * x)")
+    return result
+
+
+def _add(a, b):
+    result = a + b
+    return _wrap(result) if type(result) is int else result
+
+
+def _subtract(a, b):
+    result = a - b
+    return _wrap(result) if type(result) is int else result
+
 
 def _divide(a, b):
     try:
@@ -28,34 +58,40 @@ def _divide(a, b):
 
 def _power(a, b):
     try:
-        result = math.pow(a, b)
+        return math.pow(a, b)
     except ValueError:  # negative base with a fractional exponent
         return math.nan
     except OverflowError:
-        return math.inf
-    return result
+        return math.inf if a > 0 or float(b).is_integer() and b % 2 == 0 else -math.inf
 
 
 def _modulus(a, b):
+    if type(a) is int and type(b) is int:
+        if b == 0:
+            return 0
+        remainder = abs(a) % abs(b)
+        return -remainder if a < 0 else remainder
     if b == 0:
         return math.nan
-    if type(a) is int and type(b) is int:
-        return a % b
-    return a - math.floor(a / b) * b
+    return math.fmod(a, b)
 
 
 def _int_divide(a, b):
+    if type(a) is int and type(b) is int:
+        if b == 0:
+            raise DMLRuntimeError(f"integer division by zero: {a} %/% 0 (use a double divisor for "
+                                  "Infinity)")
+        quotient = abs(a) // abs(b)
+        return _overflow_checked(quotient if (a < 0) == (b < 0) else -quotient)
     if b == 0:
         return _divide(float(a), 0.0)
-    if type(a) is int and type(b) is int:
-        return a // b
-    return float(math.floor(a / b))
+    return float(math.trunc(a / b)) if math.isfinite(a / b) else a / b
 
 
 SCALAR_RULES: dict[str, Callable] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
+    "+": _add,
+    "-": _subtract,
+    "*": lambda a, b: _overflow_checked(a * b),
     "/": _divide,
     "^": _power,
     "%%": _modulus,
@@ -70,6 +106,7 @@ SCALAR_RULES: dict[str, Callable] = {
 LOGICAL_OPS = {"&": lambda a, b: a and b, "&&": lambda a, b: a and b,
                "|": lambda a, b: a or b, "||": lambda a, b: a or b}
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+ARITHMETIC = {"+", "-", "*", "/", "^", "%%", "%/%"}
 
 
 # ---- matrix rules ---------------------------------------------------------------------------
@@ -78,9 +115,13 @@ def _logical(fn):
     return lambda a, b: fn(a != 0, b != 0)
 
 
+def _matrix_int_divide(a, b):
+    return np.trunc(np.true_divide(a, b))
+
+
 MATRIX_RULES: dict[str, Callable] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "^": np.power,
-    "%%": np.mod, "%/%": np.floor_divide,
+    "%%": np.fmod, "%/%": _matrix_int_divide,
     "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
     ">": np.greater, ">=": np.greater_equal,
     "&": _logical(np.logical_and), "&&": _logical(np.logical_and),
@@ -92,6 +133,8 @@ def _matrix_operand(value, op):
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, bool):
+        if op in ARITHMETIC:
+            raise _boolean_arithmetic(op)
         return float(value)
     if isinstance(value, (int, float)):
         return value
@@ -100,18 +143,26 @@ def _matrix_operand(value, op):
 
 def _elementwise(op: str, a, b):
     left, right = _matrix_operand(a, op), _matrix_operand(b, op)
-    if is_matrix(left) and is_matrix(right) and not _broadcastable(left.shape, right.shape):
+    if is_matrix(left) and is_matrix(right) and not broadcastable(left.shape, right.shape):
         raise DMLRuntimeError(f"`{op}` of {type_name(a)} and {type_name(b)}: dimensions do not match "
-                              "(elementwise operations need equal shapes or a row/column vector)")
+                              "(elementwise operations need equal shapes, or a row or column vector as "
+                              "the RIGHT operand; use as.scalar() for a 1x1 matrix)")
     result = MATRIX_RULES[op](left, right)
-    if result.dtype == np.bool_:
-        dtype = next(x.dtype for x in (left, right) if is_matrix(x))
-        result = result.astype(dtype)
+    if result.dtype != _result_dtype(left, right):
+        result = result.astype(_result_dtype(left, right))
     return result
 
 
-def _broadcastable(s1, s2) -> bool:
-    return all(x == y or x == 1 or y == 1 for x, y in zip(s1, s2))
+def _result_dtype(left, right):
+    """A matrix result keeps its matrices' precision (the wider one when they differ)."""
+    dtypes = [x.dtype for x in (left, right) if is_matrix(x)]
+    return np.result_type(*dtypes)
+
+
+def broadcastable(left: tuple, right: tuple) -> bool:
+    """SystemDS's elementwise shape rule: equal shapes, or a vector of the left matrix on the right."""
+    rows, cols = left
+    return right == left or right == (1, cols) or right == (rows, 1)
 
 
 def matmul(a, b):
@@ -125,6 +176,11 @@ def matmul(a, b):
 
 # ---- dispatch -------------------------------------------------------------------------------
 
+def _boolean_arithmetic(op: str) -> DMLRuntimeError:
+    return DMLRuntimeError(f"`{op}` is not defined for booleans (DML has no boolean arithmetic; "
+                           "convert with as.integer() or as.double())")
+
+
 def _general(op: str, a, b):
     """Everything but the number-number fast path: matrices, booleans, strings."""
     if is_matrix(a) or is_matrix(b):
@@ -134,12 +190,14 @@ def _general(op: str, a, b):
     if isinstance(a, str) or isinstance(b, str):
         return _string_op(op, a, b)
     if isinstance(a, (bool, int, float)) and isinstance(b, (bool, int, float)):
-        return SCALAR_RULES[op](int(a) if isinstance(a, bool) else a, int(b) if isinstance(b, bool) else b)
+        if op in ARITHMETIC:
+            raise _boolean_arithmetic(op)
+        return SCALAR_RULES[op](a, b)
     raise DMLRuntimeError(f"`{op}` is not defined for {type_name(a)} and {type_name(b)}")
 
 
 def _string_op(op: str, a, b):
-    if op == "+":
+    if op == "+" and not isinstance(a, list) and not isinstance(b, list):
         return format_scalar(a) + format_scalar(b)
     if op in COMPARISONS and isinstance(a, str) and isinstance(b, str):
         return SCALAR_RULES[op](a, b)
@@ -166,8 +224,10 @@ def _negate(a):
     if is_matrix(a):
         return np.negative(a)
     if isinstance(a, bool):
-        return -int(a)
-    if isinstance(a, (int, float)):
+        raise _boolean_arithmetic("-")
+    if isinstance(a, int):
+        return _wrap(-a)
+    if isinstance(a, float):
         return -a
     raise DMLRuntimeError(f"unary `-` is not defined for {type_name(a)}")
 
@@ -179,7 +239,7 @@ def _not(a):
 
 
 def _plus(a):
-    if is_matrix(a) or isinstance(a, (bool, int, float)):
+    if is_matrix(a) or isinstance(a, (int, float)) and not isinstance(a, bool):
         return a
     raise DMLRuntimeError(f"unary `+` is not defined for {type_name(a)}")
 

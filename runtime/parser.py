@@ -63,11 +63,23 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> DMLSyntaxError:
         message = f"unexpected {found}"
     else:
         message = "unexpected end of input"
-    expected = sorted({TOKEN_DESCRIPTIONS.get(t, _describe_terminal(t)) for t in (err.expected or ())}
-                      if hasattr(err, "expected") else ())
+    expected = _describe_expected(set(getattr(err, "expected", None) or ()))
     if expected:
-        message += "; expected " + (", ".join(expected[:12]) + (", ..." if len(expected) > 12 else ""))
+        message += "; expected " + expected
     return DMLSyntaxError(message, SourcePosition(file, line, column), line_text)
+
+
+# Mid-expression, every binary operator may follow; naming them all would bury the message.
+OPERATOR_TOKENS = {"OR_OP", "AND_OP", "REL_OP", "ADD_OP", "MUL_OP", "MOD_OP", "MATMUL_OP", "POW_OP"}
+
+
+def _describe_expected(terminals: set[str]) -> str:
+    described = sorted({TOKEN_DESCRIPTIONS.get(t, _describe_terminal(t)) for t in terminals - OPERATOR_TOKENS})
+    if terminals & OPERATOR_TOKENS:
+        described.insert(0, "an operator")
+    if len(described) > 8:
+        described = described[:8] + ["..."]
+    return ", ".join(described)
 
 
 def _describe_terminal(name: str) -> str:
@@ -79,18 +91,15 @@ def _describe_terminal(name: str) -> str:
 
 
 def _unescape(literal: str) -> str:
+    """A string literal's text. As in SystemDS, the escapes \\n \\t \\" \\' are replaced one after
+    the other as substrings, and a doubled backslash is kept as two backslashes."""
     body = literal[1:-1]
-    escapes = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
-    out, i = [], 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            out.append(escapes.get(body[i + 1], body[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    for escape, character in _ESCAPES:
+        body = body.replace(escape, character)
+    return body
+
+
+_ESCAPES = (('\\"', '"'), ("\\'", "'"), ("\\n", "\n"), ("\\t", "\t"))
 
 
 def _number_text(token: Token) -> str:

@@ -1,0 +1,92 @@
+"""What a parfor body shares between iterations: its result variables and its dependencies.
+
+Iterations of a parfor are independent: each sees the variables as they were before the loop, and
+only result matrices (written by left indexing, e.g. `R[i, ] = ...`) are merged afterwards. A body
+that reads a variable which an earlier iteration assigns (`x = x + i`) would compute something
+else than the sequential loop, so, like SystemDS, such loops are refused unless `check=0`.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from . import nodes as n
+
+
+def result_variables(statements) -> set[str]:
+    """Names written by left indexing anywhere in a block."""
+    names: set[str] = set()
+    for statement in statements:
+        if isinstance(statement, n.IndexAssign):
+            names.add(statement.name)
+        for block in _blocks(statement):
+            names |= result_variables(block)
+    return names
+
+
+def loop_carried(statements, loop_var: str) -> set[str]:
+    """Variables assigned in the body and read, in some iteration, before being assigned in it."""
+    assigned = _assigned(statements) - {loop_var}
+    carried: set[str] = set()
+    _walk(statements, set(), assigned, carried)
+    return carried
+
+
+def _walk(statements, defined: set[str], assigned: set[str], carried: set[str]) -> set[str]:
+    """Visits statements in order; `defined` holds names surely assigned earlier in this iteration."""
+    for statement in statements:
+        carried |= (_reads(statement) & assigned) - defined
+        if isinstance(statement, n.If):
+            then_defined = _walk(statement.then_body, set(defined), assigned, carried)
+            else_defined = _walk(statement.else_body, set(defined), assigned, carried)
+            defined |= then_defined & else_defined
+        elif isinstance(statement, (n.For, n.While)):
+            inner = set(defined) | ({statement.var} if isinstance(statement, n.For) else set())
+            _walk(statement.body, inner, assigned, carried)  # may run zero times: defines nothing
+        else:
+            defined |= _targets(statement)
+    return defined
+
+
+def _targets(statement) -> set[str]:
+    if isinstance(statement, n.Assign):
+        return {statement.name}
+    if isinstance(statement, n.MultiAssign):
+        return set(statement.names)
+    return set()
+
+
+def _assigned(statements) -> set[str]:
+    names: set[str] = set()
+    for statement in statements:
+        names |= _targets(statement)
+        for block in _blocks(statement):
+            names |= _assigned(block)
+    return names
+
+
+def _reads(statement) -> set[str]:
+    """Variables a statement's own expressions read (not those of nested blocks)."""
+    names: set[str] = set()
+    if isinstance(statement, n.Assign) and statement.op != "=":
+        names.add(statement.name)
+    for field in dataclasses.fields(statement):
+        if field.name in ("body", "then_body", "else_body", "pos"):
+            continue
+        _expression_reads(getattr(statement, field.name), names)
+    return names
+
+
+def _expression_reads(value, names: set[str]) -> None:
+    if isinstance(value, (n.Var, n.Index)):
+        names.add(value.name)
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            _expression_reads(item, names)
+    elif isinstance(value, n.Node):
+        for field in dataclasses.fields(value):
+            if field.name != "pos":
+                _expression_reads(getattr(value, field.name), names)
+
+
+def _blocks(statement):
+    return [getattr(statement, a) for a in ("then_body", "else_body", "body") if hasattr(statement, a)]
