@@ -1,0 +1,89 @@
+"""The compiler's error types. Each says what is wrong and where: the model file, the Keras layer
+(name and class), the attribute and the values that would have been accepted.
+
+Everything the compiler reports to a user is a `CompileError`; a Python traceback from deep inside
+the compiler means a bug in the compiler, not in the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+
+class CompileError(Exception):
+    """Base of every error the compiler reports to a user."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class ModelFileError(CompileError):
+    """The model file is missing, unreadable, corrupt, or lacks weights the model needs."""
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class UnsupportedLayer:
+    """One layer the compiler cannot translate, and why."""
+    name: str
+    class_name: str
+    reason: str = "no handler for this Keras layer class"
+
+    def __str__(self) -> str:
+        return f"'{self.name}' ({self.class_name}): {self.reason}"
+
+
+class UnsupportedLayerError(CompileError):
+    """The model holds layers of classes the compiler does not translate. Lists all of them at once."""
+
+    def __init__(self, layers: Iterable[UnsupportedLayer], supported: Iterable[str]):
+        self.layers = tuple(layers)
+        self.supported = tuple(supported)
+        lines = [f"the model has {len(self.layers)} unsupported layer(s):"]
+        lines += [f"  - {layer}" for layer in self.layers]
+        lines.append("supported layer classes: " + ", ".join(self.supported))
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class AttributeProblem:
+    """A layer attribute whose value the compiler does not support."""
+    layer: str
+    class_name: str
+    attribute: str
+    value: Any
+    accepted: str
+
+    def __str__(self) -> str:
+        return (f"layer '{self.layer}' ({self.class_name}): {self.attribute}={self.value!r} is not "
+                f"supported; accepted: {self.accepted}")
+
+
+class UnsupportedAttributeError(CompileError):
+    """Layers of supported classes use attribute values the compiler does not support."""
+
+    def __init__(self, problems: Iterable[AttributeProblem]):
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            text = "unsupported layer attributes:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(text)
+
+
+class InvalidModelError(CompileError):
+    """The model is inconsistent: shapes that do not fit together, a reshape of the wrong size."""
+
+    def __init__(self, layer: str, problem: str):
+        self.layer = layer
+        self.problem = problem
+        super().__init__(f"layer '{layer}': {problem}")
+
+
+class GraphError(CompileError):
+    """An IR graph breaks an invariant (`Graph.validate`); names the node and the broken rule."""

@@ -1,0 +1,228 @@
+"""Reading a model's configuration into a flat list of layer calls with named tensors.
+
+Both config dialects are read:
+- Keras 3: `inbound_nodes` is a list of {"args": [...], "kwargs": {...}} holding
+  `__keras_tensor__` objects whose `keras_history` is [layer, node index, tensor index]; inputs are
+  declared with `batch_shape`; a single model input or output may be one flat [name, 0, 0] list.
+- Keras 2: `inbound_nodes` is a list of nodes, each a list of [layer, node index, tensor index,
+  kwargs]; inputs use `batch_input_shape` (in an InputLayer or in a Sequential's first layer).
+Nested Sequential and functional models are inlined: their layers become calls named
+"model/layer", wired to the tensors the outer model feeds them. A shared layer gives one call per use
+("layer", "layer:1", ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ModelFileError, UnsupportedLayer
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    name: str             # IR name of the call, also the name of its output tensor
+    layer: str            # Keras layer name, "model/layer" inside nested models
+    path: tuple           # Keras layer names from the top model, to find the weights
+    class_name: str
+    entry: dict           # the serialized layer: module, class_name, registered_name, config
+    inputs: tuple = ()    # IR tensor names
+    tensor_kwargs: tuple = ()  # keyword arguments that received tensors (unsupported)
+
+    @property
+    def config(self) -> dict:
+        return self.entry.get("config") or {}
+
+
+@dataclass
+class FlatModel:
+    name: str
+    calls: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+
+
+def is_model(entry: dict) -> bool:
+    return entry.get("class_name") in MODEL_CLASSES and is_keras_class(entry) and \
+        isinstance(entry.get("config"), (dict, list))
+
+
+def is_keras_class(entry: dict) -> bool:
+    """False for custom classes: a module outside Keras, or a registered_name 'package>Class'."""
+    if ">" in str(entry.get("class_name", "")) or ">" in str(entry.get("registered_name") or ""):
+        return False
+    if "module" in entry:
+        return str(entry["module"] or "").split(".")[0] == "keras"
+    return True
+
+
+def layer_name(entry: dict) -> str:
+    return entry.get("name") or (entry.get("config") or {}).get("name") or "?"
+
+
+def layers_of(entry: dict) -> list:
+    config = entry.get("config")
+    return config if isinstance(config, list) else config.get("layers", [])
+
+
+def flatten_model(top: dict, path: str) -> FlatModel:
+    """The calls of the top model and its nested models, in an order where inputs come first."""
+    if not is_model(top):
+        raise _not_a_graph(top)
+    model = FlatModel(layer_name(top))
+    walker = _Walker(model, path)
+    model.outputs = walker.model(top, (), (), None)
+    return model
+
+
+def _not_a_graph(entry: dict):
+    from ..errors import UnsupportedLayerError
+    reason = ("a subclassed or custom model: only Sequential and functional models have a graph "
+              "kerasdml can read")
+    return UnsupportedLayerError([UnsupportedLayer(layer_name(entry), str(entry.get("class_name")),
+                                                   reason)], MODEL_CLASSES[:2])
+
+
+@dataclass
+class _Walker:
+    out: FlatModel
+    path: str
+
+    def model(self, entry, names: tuple, weights: tuple, inputs) -> list:
+        """Inlines one model; `names` prefixes IR names, `weights` the weight path; returns the
+        model's output tensors. `inputs` is None for the top model, else the fed tensors."""
+        if entry["class_name"] == "Sequential":
+            return self._sequential(entry, names, weights, inputs)
+        return self._functional(entry, names, weights, inputs)
+
+    def _call(self, entry, names, weights, inputs, kwargs=(), call_index=0) -> list:
+        name = layer_name(entry)
+        label = name if call_index == 0 else f"{name}:{call_index}"
+        if is_model(entry):
+            return self.model(entry, names + (label,), weights + (name,), list(inputs))
+        call = LayerCall("/".join(names + (label,)), "/".join(names + (name,)), weights + (name,),
+                         str(entry.get("class_name")), entry, tuple(inputs), tuple(kwargs))
+        self.out.calls.append(call)
+        return [call.name]
+
+    def _input(self, entry, names) -> str:
+        call = LayerCall("/".join(names + (layer_name(entry),)), layer_name(entry), (),
+                         "InputLayer", entry)
+        self.out.calls.append(call)
+        self.out.inputs.append(call.name)
+        return call.name
+
+    def _sequential(self, entry, names, weights, inputs) -> list:
+        layers = list(layers_of(entry))
+        if inputs is None:
+            if layers and layers[0].get("class_name") == "InputLayer":
+                current = self._input(layers.pop(0), names)
+            else:
+                current = self._input(self._implicit_input(entry, layers), names)
+        else:
+            if len(inputs) != 1:
+                raise ModelFileError(self.path, f"Sequential model '{layer_name(entry)}' is fed "
+                                     f"{len(inputs)} tensors")
+            current = inputs[0]
+            layers = [e for e in layers if e.get("class_name") != "InputLayer"]
+        for layer in layers:
+            (current, *_) = self._call(layer, names, weights, [current])
+        return [current]
+
+    def _implicit_input(self, entry, layers) -> dict:
+        """Keras 2 Sequential models without an InputLayer declare the shape on the first layer;
+        Keras 3 ones record build_input_shape."""
+        first = (layers[0].get("config") or {}) if layers else {}
+        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        shape = first.get("batch_input_shape") or first.get("batch_shape") or \
+            config.get("build_input_shape") or (entry.get("build_config") or {}).get("input_shape")
+        if not shape:
+            raise ModelFileError(self.path, f"model '{layer_name(entry)}' declares no input shape "
+                                 "(build it or start it with keras.Input)")
+        dtype = first.get("dtype") if isinstance(first.get("dtype"), str) else "float32"
+        return {"class_name": "InputLayer",
+                "config": {"name": "input", "batch_shape": list(shape), "dtype": dtype}}
+
+    def _functional(self, entry, names, weights, inputs) -> list:
+        config = entry["config"]
+        tensors: dict = {}
+        input_refs = _refs(config.get("input_layers", []))
+        if inputs is not None and len(inputs) != len(input_refs):
+            raise ModelFileError(self.path, f"model '{layer_name(entry)}' takes {len(input_refs)} "
+                                 f"inputs but is fed {len(inputs)}")
+        for position, ref in enumerate(input_refs):
+            if inputs is not None:
+                tensors[ref] = inputs[position]
+        pending = []
+        for layer in config.get("layers", []):
+            if layer.get("class_name") == "InputLayer":
+                if inputs is None:
+                    tensors[(layer_name(layer), 0, 0)] = self._input(layer, names)
+                continue
+            for index, node in enumerate(layer.get("inbound_nodes") or []):
+                pending.append((layer, index, *_node_refs(node)))
+        self._resolve(pending, tensors, names, weights, entry)
+        return [self._tensor(tensors, ref, entry) for ref in _refs(config.get("output_layers", []))]
+
+    def _resolve(self, pending, tensors, names, weights, entry) -> None:
+        """Emits calls whose inputs are known, repeatedly: a shared layer's later calls may
+        depend on layers listed after it."""
+        while pending:
+            waiting = []
+            for layer, index, refs, kwargs in pending:
+                if all(ref in tensors for ref in refs):
+                    outputs = self._call(layer, names, weights, [tensors[r] for r in refs],
+                                         kwargs, index)
+                    for position, tensor in enumerate(outputs):
+                        tensors[(layer_name(layer), index, position)] = tensor
+                else:
+                    waiting.append((layer, index, refs, kwargs))
+            if len(waiting) == len(pending):
+                layer, _, refs, _ = waiting[0]
+                missing = next(r for r in refs if r not in tensors)
+                raise ModelFileError(self.path, f"layer '{layer_name(layer)}' of model "
+                                     f"'{layer_name(entry)}' uses {list(missing)}, which no layer "
+                                     "produces")
+            pending = waiting
+
+    def _tensor(self, tensors, ref, entry) -> str:
+        if ref in tensors:
+            return tensors[ref]
+        name, index, position = ref
+        base = tensors.get((name, index, 0))
+        if base is None:
+            raise ModelFileError(self.path, f"model '{layer_name(entry)}' returns {list(ref)}, "
+                                 "which no layer produces")
+        return f"{base}#{position}"
+
+
+def _refs(value) -> list:
+    """[[name, node, tensor], ...] or a single flat [name, node, tensor] -> list of tuples."""
+    if len(value) >= 3 and isinstance(value[0], str):
+        value = [value]
+    return [(str(v[0]), int(v[1]), int(v[2])) for v in value]
+
+
+def _node_refs(node) -> tuple:
+    """(input refs, names of keyword arguments holding tensors) of one inbound node."""
+    if isinstance(node, dict):  # Keras 3
+        refs = _keras_tensors(node.get("args", []))
+        kwargs = tuple(k for k, v in (node.get("kwargs") or {}).items() if _keras_tensors(v))
+        return refs, kwargs
+    refs, kwargs = [], set()
+    for item in node:  # Keras 2: [name, node index, tensor index, kwargs]
+        refs.append((str(item[0]), int(item[1]), int(item[2])))
+        extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+        kwargs.update(k for k, v in extra.items() if isinstance(v, list) and v)
+    return refs, tuple(sorted(kwargs))
+
+
+def _keras_tensors(value) -> list:
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = value["config"]["keras_history"]
+            return [(str(history[0]), int(history[1]), int(history[2]))]
+        return [ref for v in value.values() for ref in _keras_tensors(v)]
+    if isinstance(value, (list, tuple)):
+        return [ref for v in value for ref in _keras_tensors(v)]
+    return []

@@ -1,0 +1,110 @@
+"""What a layer handler sees: the layer's config, its weights, and helpers to read attributes
+strictly (an unsupported value is reported, never silently ignored) and to build IR nodes."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+
+from .. import ir
+from ..errors import AttributeProblem, ModelFileError
+from .config import LayerCall
+from .sources import ModelSource
+
+_REQUIRED = object()
+
+
+class Rejected(Exception):
+    """Raised by a handler for an unsupported attribute value; the converter collects these."""
+
+    def __init__(self, problem: AttributeProblem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    call: LayerCall
+    source: ModelSource
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def class_name(self) -> str:
+        return self.call.class_name
+
+    @property
+    def config(self) -> dict:
+        return self.call.config
+
+    def get(self, key: str, default: Any = _REQUIRED) -> Any:
+        if key in self.config:
+            return self.config[key]
+        if default is _REQUIRED:
+            raise ModelFileError(self.source.path, f"layer '{self.call.layer}' ({self.class_name})"
+                                 f" has no '{key}' in its config")
+        return default
+
+    def reject(self, attribute: str, value: Any, accepted: str) -> NoReturn:
+        raise Rejected(AttributeProblem(self.call.layer, self.class_name, attribute, value, accepted))
+
+    def choice(self, key: str, accepted: tuple, default: Any = _REQUIRED) -> Any:
+        """The attribute's value, which must be one of `accepted`."""
+        value = self.get(key, default)
+        if value not in accepted:
+            self.reject(key, value, ", ".join(repr(a) for a in accepted))
+        return value
+
+    def ints(self, key: str, count: int, default: Any = _REQUIRED) -> tuple:
+        """An int or a list of ints (Keras accepts both for kernel sizes, strides, ...)."""
+        value = self.get(key, default)
+        values = (value,) * count if isinstance(value, int) else tuple(value)
+        if len(values) != count or not all(isinstance(v, int) for v in values):
+            self.reject(key, value, f"an int or {count} ints")
+        return values
+
+    def channels_last(self) -> None:
+        self.choice("data_format", ("channels_last", None), "channels_last")
+
+    def no_dilation(self, count: int) -> None:
+        value = self.get("dilation_rate", 1)
+        if self.ints("dilation_rate", count, 1) != (1,) * count:
+            self.reject("dilation_rate", value, "1 (dilated convolutions are not supported)")
+
+    def weights(self, *names: str) -> dict:
+        """{Keras weight name: Param}, read from the file; the layer must have exactly these."""
+        try:
+            stored = self.source.weights.arrays(self.call.path)
+        except (OSError, KeyError, ValueError) as error:
+            raise ModelFileError(self.source.path, f"cannot read the weights of layer "
+                                 f"'{self.call.layer}': {error}") from None
+        if len(stored) != len(names):
+            found = ", ".join(s.name or s.location for s in stored) or "none"
+            raise ModelFileError(self.source.path, f"layer '{self.call.layer}' ({self.class_name}) "
+                                 f"has {len(stored)} weight arrays ({found}), expected "
+                                 f"{len(names)} ({', '.join(names) or 'none'})")
+        if sorted(s.name or "" for s in stored) == sorted(names):
+            stored = sorted(stored, key=lambda s: names.index(s.name))
+        return {name: self._param(name, s) for name, s in zip(names, stored)}
+
+    def _param(self, name: str, stored) -> ir.Param:
+        value = np.array(stored.value)
+        value.setflags(write=False)
+        return ir.Param(name, value, self.call.layer, name, stored.location)
+
+    def node(self, op: str, attrs: Any, params: tuple = (), **fields) -> ir.Node:
+        """An IR node for this layer; name, inputs and output default to the call's."""
+        base = dict(name=self.name, op=op, attrs=attrs, inputs=self.call.inputs,
+                    outputs=(self.name,), params=tuple(params), layer=self.call.layer,
+                    keras_class=self.class_name)
+        base.update(fields)
+        return ir.Node(**base)
+
+
+def as_role(param: ir.Param, role: str) -> ir.Param:
+    """The same array under the name the op uses (depthwise_kernel -> kernel)."""
+    return dataclasses.replace(param, name=role)

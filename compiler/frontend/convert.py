@@ -1,0 +1,56 @@
+"""Model -> IR graph: flatten the config, refuse what is unsupported (all of it at once), run one
+handler per layer call, and assemble the graph in topological order."""
+from __future__ import annotations
+
+from .. import ir
+from ..errors import (GraphError, ModelFileError, UnsupportedAttributeError, UnsupportedLayer,
+                      UnsupportedLayerError)
+from . import layers  # noqa: F401  (registers the handlers)
+from .config import FlatModel, LayerCall, flatten_model, is_keras_class
+from .context import LayerContext, Rejected
+from .registry import handler_for, supported_classes
+from .sources import ModelSource
+
+_LAMBDA = ("a Lambda layer holds Python code, and kerasdml never runs code stored in a model "
+           "file; express it with built-in layers")
+
+
+def convert(source: ModelSource) -> ir.Graph:
+    flat = flatten_model(source.config, source.path)
+    refused = [problem for call in flat.calls if (problem := _unsupported(call))]
+    if refused:
+        raise UnsupportedLayerError(refused, supported_classes())
+    nodes, problems = [], []
+    for call in flat.calls:
+        try:
+            nodes += handler_for(call.class_name)(LayerContext(call, source))
+        except Rejected as rejected:
+            problems.append(rejected.problem)
+    if problems:
+        raise UnsupportedAttributeError(problems)
+    return _assemble(flat, nodes, source.path)
+
+
+def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
+    entry = call.entry
+    if call.class_name == "Lambda":
+        return UnsupportedLayer(call.layer, call.class_name, _LAMBDA)
+    if not is_keras_class(entry):
+        origin = entry.get("registered_name") or entry.get("module") or call.class_name
+        return UnsupportedLayer(call.layer, call.class_name,
+                                f"a custom class ({origin}), not part of Keras; its code lives "
+                                "outside the model file and kerasdml never runs it")
+    if handler_for(call.class_name) is None:
+        return UnsupportedLayer(call.layer, call.class_name)
+    if call.tensor_kwargs:
+        return UnsupportedLayer(call.layer, call.class_name, "called with tensor keyword "
+                                f"argument(s) {', '.join(call.tensor_kwargs)}, not supported")
+    return None
+
+
+def _assemble(flat: FlatModel, nodes: list, path: str) -> ir.Graph:
+    graph = ir.Graph(flat.name, tuple(nodes), tuple(flat.inputs), tuple(flat.outputs), path)
+    try:
+        return graph.sorted().validate(require_shapes=False)
+    except GraphError as error:
+        raise ModelFileError(path, f"the model does not form a valid graph: {error}") from None

@@ -1,0 +1,40 @@
+"""The table of layer handlers: Keras class name -> function turning one layer call into IR nodes.
+
+Handlers register with `@handles("Dense")`; a class name can be registered only once, and the table
+is the single source of the supported-layers list that errors and documentation show.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+_HANDLERS: dict[str, Callable] = {}
+
+
+def handles(*class_names: str):
+    """Registers the decorated function as the handler of the given Keras layer classes."""
+    def register(function: Callable) -> Callable:
+        for name in class_names:
+            if name in _HANDLERS:
+                raise ValueError(f"two handlers for Keras class {name}: "
+                                 f"{_HANDLERS[name].__module__} and {function.__module__}")
+            _HANDLERS[name] = function
+        return function
+    return register
+
+
+def handler_for(class_name: str) -> Callable | None:
+    return _HANDLERS.get(class_name)
+
+
+def supported_classes() -> tuple[str, ...]:
+    """Every Keras layer class the compiler translates, sorted."""
+    return tuple(sorted(_HANDLERS))
+
+
+def supported_table() -> list[tuple[str, str]]:
+    """(class name, first line of the handler's docstring) for every supported class."""
+    rows = []
+    for name in supported_classes():
+        doc = (_HANDLERS[name].__doc__ or "").strip().splitlines()
+        rows.append((name, doc[0] if doc else ""))
+    return rows

@@ -1,0 +1,28 @@
+"""Passes over the IR graph, run between the frontend and the backend.
+
+    prepare(graph)   split_activations -> infer_shapes -> drop_inference_noops (prediction only)
+                     -> validate
+
+`layout` holds the Keras -> DML conversions of parameters (kernels to DML's channels-first
+layout, the Dense after a Flatten permuted); the backend applies them when it writes the weights.
+"""
+from __future__ import annotations
+
+from .. import ir
+from . import layout
+from .activations import split_activations
+from .cleanup import drop_inference_noops, is_inference_noop
+from .shapes import infer_shapes
+
+
+def prepare(graph: ir.Graph, training: bool = False) -> ir.Graph:
+    """The graph the backend takes: one activation per node, shapes known and padding explicit,
+    and, when compiling for prediction, without dropout or linear activations."""
+    graph = infer_shapes(split_activations(graph))
+    if not training:
+        graph = drop_inference_noops(graph)
+    return graph.validate()
+
+
+__all__ = ["prepare", "split_activations", "infer_shapes", "drop_inference_noops",
+           "is_inference_noop", "layout"]

@@ -1,0 +1,23 @@
+"""Removing nodes that do nothing at inference: dropout and linear activations."""
+from __future__ import annotations
+
+from .. import ir
+
+
+def is_inference_noop(node: ir.Node) -> bool:
+    return node.op == "dropout" or (node.op == "activation" and node.attrs.kind == "linear")
+
+
+def drop_inference_noops(graph: ir.Graph) -> ir.Graph:
+    """Consumers of a no-op read its input instead. A no-op that returns a model input unchanged is
+    kept, so the graph never has an output that is also an input."""
+    alias: dict[str, str] = {}
+    nodes = []
+    for node in graph.nodes:
+        node = node.replace(inputs=tuple(alias.get(t, t) for t in node.inputs))
+        if is_inference_noop(node) and not (node.inputs[0] in graph.inputs and
+                                            node.output in graph.outputs):
+            alias[node.output] = node.inputs[0]
+        else:
+            nodes.append(node)
+    return graph.with_nodes(nodes, outputs=tuple(alias.get(t, t) for t in graph.outputs))
