@@ -76,7 +76,8 @@ class LayerContext:
             self.reject("dilation_rate", value, "1 (dilated convolutions are not supported)")
 
     def weights(self, *names: str) -> dict:
-        """{Keras weight name: Param}, read from the file; the layer must have exactly these."""
+        """{weight name: Param} for a layer that has exactly these weights, in Keras' order.
+        Arrays are matched by name where the file records the same names, else by position."""
         try:
             stored = self.source.weights.arrays(self.call.path)
         except (OSError, KeyError, ValueError) as error:
@@ -92,9 +93,11 @@ class LayerContext:
         return {name: self._param(name, s) for name, s in zip(names, stored)}
 
     def _param(self, name: str, stored) -> ir.Param:
-        value = np.array(stored.value)
+        """The Param for one array; its origin is the name the file records, if any (older Keras
+        versions named some weights differently, e.g. DepthwiseConv2D's depthwise_kernel)."""
+        value = np.asarray(stored.value)  # a fresh array from the file: no copy needed
         value.setflags(write=False)
-        return ir.Param(name, value, self.call.layer, name, stored.location)
+        return ir.Param(name, value, self.call.layer, stored.name or name, stored.location)
 
     def node(self, op: str, attrs: Any, params: tuple = (), **fields) -> ir.Node:
         """An IR node for this layer; name, inputs and output default to the call's."""

@@ -56,6 +56,18 @@ def read_attribute_list(group, name: str) -> list[str]:
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
+def counter_keys(entries: list[dict]) -> dict:
+    """Layer name -> .keras group key: the snake_case class name, "_<n>" from its second use on,
+    counting in the order the layers are listed."""
+    keys, counts = {}, {}
+    for entry in entries:
+        base = snake_case(entry.get("class_name", ""))
+        count = counts.get(base, 0)
+        counts[base] = count + 1
+        keys[_entry_name(entry)] = base if count == 0 else f"{base}_{count}"
+    return keys
+
+
 def _layer_entries(container: dict) -> list[dict]:
     config = container.get("config", {})
     return config if isinstance(config, list) else config.get("layers", [])
@@ -94,23 +106,17 @@ class KerasZipWeights:
         return group
 
     def _keys_of(self, container: dict, layers_group) -> dict:
-        """Layer name -> group key: snake_case counters in config order, overridden by the `name`
+        """Layer name -> group key: counters in config order, overridden by the `name`
         attributes of newer files."""
         cache_key = layers_group.name if layers_group is not None else ""
-        if cache_key in self._keys:
-            return self._keys[cache_key]
-        keys, counts = {}, {}
-        for entry in _layer_entries(container):
-            base = snake_case(entry.get("class_name", ""))
-            count = counts.get(base, 0)
-            counts[base] = count + 1
-            keys[_entry_name(entry)] = base if count == 0 else f"{base}_{count}"
-        for key, child in (layers_group.items() if layers_group is not None else ()):
-            named = child.get("vars")
-            if named is not None and "name" in named.attrs:
-                keys[_decode(named.attrs["name"])] = key
-        self._keys[cache_key] = keys
-        return keys
+        if cache_key not in self._keys:
+            keys = counter_keys(_layer_entries(container))
+            for key, child in (layers_group.items() if layers_group is not None else ()):
+                named = child.get("vars")
+                if named is not None and "name" in named.attrs:
+                    keys[_decode(named.attrs["name"])] = key
+            self._keys[cache_key] = keys
+        return self._keys[cache_key]
 
     def _datasets(self, group) -> list:
         """The group's own vars in numeric order, then those of its sub-layers in Keras' order."""

@@ -50,9 +50,8 @@ def conv2d(ctx: LayerContext) -> list:
 def depthwise_conv2d(ctx: LayerContext) -> list:
     """DepthwiseConv2D(kernel_size, depth_multiplier, strides, padding valid/same)."""
     kernel, strides, padding = _common(ctx, 2)
-    weights = _weights(ctx, "depthwise_kernel")
-    params = (as_role(weights["depthwise_kernel"], "kernel"),) + \
-        ((weights["bias"],) if "bias" in weights else ())
+    weights = _weights(ctx, "kernel")  # named depthwise_kernel before Keras 3
+    params = tuple(weights.values())
     attrs = ir.DepthwiseConv2D(int(ctx.get("depth_multiplier", 1)), kernel, strides, padding,
                                "bias" in weights)
     return [ctx.node("depthwise_conv2d", attrs, params, activation=fused_activation(ctx))]

@@ -1,0 +1,93 @@
+"""Building, randomising and saving real Keras models for the compiler tests, and comparing a
+compiled graph with the model it came from."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import logging  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+logging.getLogger("absl").setLevel(logging.ERROR)  # Keras warns that .h5 is a legacy format
+
+import ir_reference  # noqa: E402
+from kerasdml.compiler import frontend, passes  # noqa: E402
+
+
+def sequential(input_shape, *layers, name=None, dtype="float32"):
+    return keras.Sequential([keras.Input(input_shape, dtype=dtype), *layers], name=name)
+
+
+def randomize(model, seed: int = 0):
+    """Non-trivial weights everywhere: biases, BatchNorm statistics (variances positive)."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        shape = tuple(variable.shape)
+        if "variance" in variable.path:
+            value = rng.uniform(0.5, 1.5, shape)
+        else:
+            value = rng.normal(0.0, 0.4, shape)
+        variable.assign(value.astype(variable.dtype))
+    return model
+
+
+def save(model, directory, fmt: str = "keras") -> str:
+    path = os.path.join(str(directory), f"{model.name}.{fmt}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+    return path
+
+
+def sample_inputs(model, batch: int = 3, seed: int = 1, vocabulary: int | None = None) -> list:
+    rng = np.random.default_rng(seed)
+    inputs = []
+    for tensor in model.inputs:
+        shape = (batch, *tensor.shape[1:])
+        if "int" in str(tensor.dtype):
+            inputs.append(rng.integers(0, vocabulary or 5, shape).astype("int32"))
+        else:
+            inputs.append(rng.normal(0.0, 1.0, shape).astype("float32"))
+    return inputs
+
+
+def predict(model, inputs) -> list:
+    outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [np.asarray(o) for o in outputs]
+
+
+def compile_graph(source, training: bool = False):
+    return passes.prepare(frontend.read_graph(source), training=training)
+
+
+def assert_matches_keras(graph, model, inputs=None, atol: float = 1e-4):
+    """The reference interpreter on `graph` computes what Keras computes."""
+    inputs = inputs if inputs is not None else sample_inputs(model)
+    expected = predict(model, inputs)
+    got = ir_reference.run(graph, inputs)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, atol=atol, rtol=1e-4)
+
+
+def keras_layer(model, path: str):
+    layer = model
+    for name in path.split("/"):
+        layer = layer.get_layer(name.split(":")[0])
+    return layer
+
+
+def assert_params_are_keras_weights(graph, model):
+    """Every IR parameter is, bit for bit, the Keras weight its origin names."""
+    for node, param in graph.params():
+        layer = keras_layer(model, param.layer)
+        variables = [v for v in layer.weights if v.name == param.weight]
+        assert len(variables) == 1, (param.layer, param.weight, [v.name for v in layer.weights])
+        np.testing.assert_array_equal(param.value, np.asarray(variables[0].numpy()))
