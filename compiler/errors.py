@@ -32,7 +32,7 @@ class UnsupportedLayer:
     """One layer the compiler cannot translate, and why."""
     name: str
     class_name: str
-    reason: str = "no handler for this Keras layer class"
+    reason: str = "not among the supported layer classes"
 
     def __str__(self) -> str:
         return f"'{self.name}' ({self.class_name}): {self.reason}"

@@ -371,6 +371,10 @@ def _last(shape: Shape | None):
     return shape[-1] if shape else None
 
 
+def _axis_size(shape: Shape, axis: int):
+    return shape[axis] if -len(shape) <= axis < len(shape) else None
+
+
 def _mul(a, b):
     return None if a is None or b is None else a * b
 
@@ -399,6 +403,8 @@ def expected_params(op: str, attrs, input_shapes: tuple | None) -> dict:
     """{param name: shape} the op expects; None in a shape where the input shape is unknown."""
     c = _last(input_shapes[0]) if input_shapes else None
     a = attrs
+    if op in ("batch_norm", "layer_norm") and input_shapes:
+        c = _axis_size(input_shapes[0], a.axis)
     if op == "dense":
         return {"kernel": (c, a.units), **_bias(a.use_bias, a.units)}
     if op == "conv1d":

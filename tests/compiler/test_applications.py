@@ -1,0 +1,69 @@
+"""keras.applications models end to end through the frontend, and the frontend's speed on
+ResNet50 (the issue's budget for the whole `kerasdml compile` is 2 s)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from keras_helpers import (assert_matches_keras, assert_params_are_keras_weights, keras, save,
+                           compile_graph)
+from kerasdml.compiler import frontend, passes
+
+
+def _perturb_statistics(model, seed=0):
+    """Keras' initial kernels, but biases and BatchNorm parameters and statistics made
+    non-trivial, so that every weight array influences the output."""
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        shape = tuple(v.shape)
+        if v.name in ("gamma", "moving_variance"):
+            v.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif v.name in ("beta", "moving_mean", "bias"):
+            v.assign(rng.normal(0, 0.1, shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def resnet50(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3),
+                                        classifier_activation=None)
+    model = _perturb_statistics(model)
+    return model, save(model, tmp_path_factory.mktemp("resnet50"))
+
+
+def test_resnet50(resnet50):
+    model, path = resnet50
+    graph = compile_graph(path)
+    assert sum(p.value.size for _, p in graph.params()) == model.count_params()
+    ops = [n.op for n in graph.nodes]
+    assert ops.count("conv2d") == 53 and ops.count("add") == 16 and ops.count("batch_norm") == 53
+    assert graph.node("conv1_conv").attrs.padding.top == 0  # ResNet pads with ZeroPadding2D
+    assert_params_are_keras_weights(graph, model)
+    assert_matches_keras(graph, model, atol=1e-3)
+
+
+def test_mobilenet_v2(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = _perturb_statistics(keras.applications.MobileNetV2(
+        weights=None, input_shape=(64, 64, 3), classifier_activation=None))
+    graph = compile_graph(save(model, tmp_path))
+    relu6 = [n for n in graph.nodes if n.op == "activation" and n.attrs.max_value == 6.0]
+    assert len(relu6) == 35
+    assert sum(1 for n in graph.nodes if n.op == "depthwise_conv2d") == 17
+    assert_matches_keras(graph, model, atol=1e-3)
+
+
+def test_resnet50_frontend_time(resnet50, record_property):
+    """read + passes, best of three (the machine is shared); reported, bounded generously."""
+    _, path = resnet50
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        passes.prepare(frontend.read_graph(path))
+        times.append(time.perf_counter() - start)
+    record_property("resnet50_frontend_seconds", min(times))
+    print(f"\nResNet50 (64x64) .keras -> prepared IR: {min(times):.3f} s (best of 3)")
+    assert min(times) < 1.0

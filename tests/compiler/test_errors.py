@@ -1,0 +1,273 @@
+"""Every way a model can be refused gives one CompileError that says what and where."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import h5py
+import pytest
+
+from keras_helpers import compile_graph, keras, save, sequential
+from kerasdml.compiler.errors import (CompileError, InvalidModelError, ModelFileError,
+                                      UnsupportedAttributeError, UnsupportedLayerError)
+from kerasdml.compiler.frontend import read_graph, supported_classes
+
+L = keras.layers
+
+
+@keras.saving.register_keras_serializable(package="mine")
+class Twice(L.Layer):
+    def call(self, x):
+        return 2 * x
+
+
+class Plain(L.Layer):
+    def call(self, x):
+        return 3 * x
+
+
+def test_all_unsupported_layers_in_one_error(tmp_path):
+    x = keras.Input((6, 4), name="x")
+    y = L.Bidirectional(L.LSTM(2, return_sequences=True), name="bi")(x)
+    y = L.PReLU(name="prelu")(y)
+    y = L.Dense(3, name="fine")(y)
+    y = L.Conv1DTranspose(2, 2, name="deconv")(y)
+    path = save(keras.Model(x, y, name="many"), tmp_path)
+    with pytest.raises(UnsupportedLayerError) as caught:
+        read_graph(path)
+    error = caught.value
+    assert [(u.name, u.class_name) for u in error.layers] == \
+        [("bi", "Bidirectional"), ("prelu", "PReLU"), ("deconv", "Conv1DTranspose")]
+    assert error.supported == supported_classes()
+    message = str(error)
+    assert "'prelu' (PReLU)" in message and "Conv2D" in message and "'fine'" not in message
+
+
+@pytest.mark.parametrize("layer, attribute, value", [
+    (L.Conv2D(2, 3, dilation_rate=2, name="bad"), "dilation_rate", [2, 2]),
+    (L.Conv2D(2, 3, data_format="channels_first", name="bad"), "data_format", "channels_first"),
+    (L.Conv2D(2, 3, groups=2, name="bad"), "groups", 2),
+    (L.Dense(2, activation="hard_sigmoid", name="bad"), "activation", "hard_sigmoid"),
+    (L.UpSampling2D(interpolation="bilinear", name="bad"), "interpolation", "bilinear"),
+    (L.MaxPooling2D(data_format="channels_first", name="bad"), "data_format", "channels_first"),
+], ids=["dilation", "channels_first", "groups", "activation", "bilinear", "pool_channels_first"])
+def test_unsupported_attribute_names_layer_attribute_value_and_accepted(layer, attribute, value,
+                                                                        tmp_path):
+    path = save(sequential((6, 6, 4), layer, name="attr"), tmp_path)
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        read_graph(path)
+    problem, = caught.value.problems
+    assert (problem.layer, problem.attribute, problem.value) == ("bad", attribute, value)
+    assert problem.accepted and "accepted:" in str(caught.value)
+
+
+def test_recurrent_options_that_change_the_output_are_refused(tmp_path):
+    model = sequential((5, 3), L.LSTM(2, go_backwards=True, return_sequences=True, name="back"),
+                       L.GRU(2, stateful=False, activation="softmax", name="soft"), name="rnn")
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        read_graph(save(model, tmp_path))
+    assert [(p.layer, p.attribute) for p in caught.value.problems] == \
+        [("back", "go_backwards"), ("soft", "activation")]
+
+
+def test_embedding_mask_zero_is_refused(tmp_path):
+    model = sequential((4,), L.Embedding(5, 2, mask_zero=True, name="emb"), dtype="int32",
+                       name="mask")
+    with pytest.raises(UnsupportedAttributeError, match="mask_zero"):
+        read_graph(save(model, tmp_path))
+
+
+def test_normalization_over_a_non_last_axis_is_refused(tmp_path):
+    model = sequential((4, 4, 3), L.BatchNormalization(axis=1, name="bn"), name="axis")
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        compile_graph(save(model, tmp_path))
+    assert (caught.value.problems[0].layer, caught.value.problems[0].attribute) == ("bn", "axis")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_lambda_is_refused_with_the_reason(fmt, tmp_path):
+    model = sequential((3,), L.Lambda(lambda t: t + 1, name="code"), L.Dense(2), name="lam")
+    with pytest.raises(UnsupportedLayerError) as caught:
+        read_graph(save(model, tmp_path, fmt))
+    problem, = caught.value.layers
+    assert problem.name == "code" and "never runs code" in problem.reason
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_custom_classes_are_refused_with_the_reason(fmt, tmp_path):
+    model = sequential((3,), Twice(name="twice"), Plain(name="plain"), name="custom")
+    with pytest.raises(UnsupportedLayerError) as caught:
+        read_graph(save(model, tmp_path, fmt))
+    by_name = {u.name: u for u in caught.value.layers}
+    assert "custom class" in by_name["twice"].reason and "mine>Twice" in by_name["twice"].reason
+    assert set(by_name) == {"twice", "plain"}
+    if fmt == "keras":  # .h5 does not record where Plain comes from
+        assert "custom class" in by_name["plain"].reason
+
+
+@pytest.fixture
+def good_file(tmp_path):
+    model = sequential((4,), L.Dense(3, name="d1"), L.Dense(2, name="d2"), name="good")
+    return save(model, tmp_path), save(model, tmp_path, "h5")
+
+
+def _rewrite_archive(path, out, drop=(), replace=None):
+    with zipfile.ZipFile(path) as source:
+        members = {n: source.read(n) for n in source.namelist() if n not in drop}
+    members.update(replace or {})
+    with zipfile.ZipFile(out, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    return str(out)
+
+
+def _expect_file_error(path, *fragments):
+    with pytest.raises(ModelFileError) as caught:
+        read_graph(path)
+    assert caught.value.path == str(path)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+    return caught.value
+
+
+def test_missing_file(tmp_path):
+    _expect_file_error(str(tmp_path / "nope.keras"), "no such file")
+
+
+def test_directory(tmp_path):
+    _expect_file_error(str(tmp_path), "directory")
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model at all", b"PK\x03\x04truncated"],
+                         ids=["empty", "text", "truncated_zip"])
+def test_not_a_model_file(content, tmp_path):
+    path = tmp_path / "bad.keras"
+    path.write_bytes(content)
+    _expect_file_error(str(path))
+
+
+def test_truncated_keras_archive(good_file, tmp_path):
+    data = open(good_file[0], "rb").read()
+    path = tmp_path / "cut.keras"
+    path.write_bytes(data[: len(data) // 2])
+    _expect_file_error(str(path), "not a valid .keras archive")
+
+
+def test_corrupt_config_json(good_file, tmp_path):
+    path = _rewrite_archive(good_file[0], tmp_path / "json.keras",
+                            replace={"config.json": b"{not json"})
+    _expect_file_error(path, "config.json is not valid JSON")
+
+
+def test_archive_without_weights(good_file, tmp_path):
+    path = _rewrite_archive(good_file[0], tmp_path / "noweights.keras", drop=("model.weights.h5",))
+    _expect_file_error(path, "no model.weights.h5", "weights are missing")
+
+
+def test_archive_without_config(good_file, tmp_path):
+    path = _rewrite_archive(good_file[0], tmp_path / "noconfig.keras", drop=("config.json",))
+    _expect_file_error(path, "no config.json")
+
+
+def test_corrupt_weights_file_in_archive(good_file, tmp_path):
+    path = _rewrite_archive(good_file[0], tmp_path / "garbage.keras",
+                            replace={"model.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 64})
+    _expect_file_error(path, "model.weights.h5", "not a readable HDF5 file")
+
+
+def test_missing_layer_weights_in_archive(good_file, tmp_path):
+    with zipfile.ZipFile(good_file[0]) as archive:
+        buffer = io.BytesIO(archive.read("model.weights.h5"))
+    with h5py.File(buffer, "r+") as h5:
+        del h5["layers/dense_1"]
+    path = _rewrite_archive(good_file[0], tmp_path / "lost.keras",
+                            replace={"model.weights.h5": buffer.getvalue()})
+    _expect_file_error(path, "no weights for layer 'd2'")
+
+
+def test_missing_array_in_archive(good_file, tmp_path):
+    with zipfile.ZipFile(good_file[0]) as archive:
+        buffer = io.BytesIO(archive.read("model.weights.h5"))
+    with h5py.File(buffer, "r+") as h5:
+        del h5["layers/dense/vars/1"]
+    path = _rewrite_archive(good_file[0], tmp_path / "half.keras",
+                            replace={"model.weights.h5": buffer.getvalue()})
+    _expect_file_error(path, "layer 'd1' (Dense) has 1 weight arrays", "expected 2 (kernel, bias)")
+
+
+def test_wrong_weight_shape(good_file, tmp_path):
+    with zipfile.ZipFile(good_file[0]) as archive:
+        buffer = io.BytesIO(archive.read("model.weights.h5"))
+    with h5py.File(buffer, "r+") as h5:
+        del h5["layers/dense/vars/0"]
+        h5["layers/dense/vars/0"] = [[1.0, 2.0]]
+    path = _rewrite_archive(good_file[0], tmp_path / "shape.keras",
+                            replace={"model.weights.h5": buffer.getvalue()})
+    _expect_file_error(path, "'kernel' has shape (1, 2)", "d1")
+
+
+def test_legacy_h5_missing_layer_group(good_file, tmp_path):
+    path = good_file[1]
+    with h5py.File(path, "r+") as h5:
+        del h5["model_weights/d2"]
+    _expect_file_error(path, "no weights for layer 'd2'")
+
+
+def test_legacy_h5_listed_weight_missing(good_file):
+    path = good_file[1]
+    with h5py.File(path, "r+") as h5:
+        group = h5["model_weights/d1"]
+        bias = next(n for n in group.attrs["weight_names"] if n.endswith("bias"))
+        del group[bias]
+    _expect_file_error(path, "listed but missing")
+
+
+def test_weights_only_h5(tmp_path):
+    model = sequential((4,), L.Dense(3), name="w")
+    path = str(tmp_path / "only.weights.h5")
+    model.save_weights(path)
+    _expect_file_error(path, "holds only weights")
+
+
+def test_legacy_h5_corrupt_config(good_file):
+    path = good_file[1]
+    with h5py.File(path, "r+") as h5:
+        h5.attrs["model_config"] = "[1, 2"
+    _expect_file_error(path, "model_config is not valid JSON")
+
+
+def test_config_with_a_dangling_input(good_file, tmp_path):
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, L.Dense(2, name="d")(x), name="dangling")
+    path = save(model, tmp_path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    config["config"]["layers"][1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = \
+        "ghost"
+    broken = _rewrite_archive(path, tmp_path / "ghost.keras",
+                              replace={"config.json": json.dumps(config).encode()})
+    _expect_file_error(broken, "'d'", "ghost")
+
+
+def test_reshape_that_does_not_fit(tmp_path):
+    path = save(sequential((6,), L.Reshape((2, 3), name="r"), name="fit"), tmp_path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    config["config"]["layers"][1]["config"]["target_shape"] = [4, 2]
+    broken = _rewrite_archive(path, tmp_path / "fit2.keras",
+                              replace={"config.json": json.dumps(config).encode()})
+    with pytest.raises(InvalidModelError, match="layer 'r': cannot reshape"):
+        compile_graph(broken)
+
+
+def test_subclassed_model_in_memory():
+    class Mine(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+    model = Mine()
+    model(keras.ops.ones((1, 3)))
+    with pytest.raises(CompileError):
+        read_graph(model)
