@@ -39,7 +39,7 @@ class UnsupportedLayer:
 
 
 class UnsupportedLayerError(CompileError):
-    """The model holds layers of classes the compiler does not translate. Lists all of them at once."""
+    """The model holds layers the compiler does not translate; lists all of them at once."""
 
     def __init__(self, layers: Iterable[UnsupportedLayer], supported: Iterable[str]):
         self.layers = tuple(layers)

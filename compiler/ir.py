@@ -2,7 +2,7 @@
 
 Conventions that hold for every op:
 - Shapes are per sample in Keras layout, the batch dimension excluded: images are (H, W, C),
-  sequences (T, D), vectors (D,). A dimension Keras leaves open (a variable sequence length) is None.
+  sequences (T, D), vectors (D,). A dimension Keras leaves open (variable sequence length) is None.
 - Parameters keep the layout Keras stores them in (documented per attribute class below); the
   conversion to DML's layout is `compiler.passes.layout`, applied when weights are written.
 - Axes in attributes count per-sample dimensions (batch excluded); negative values count from the
@@ -10,9 +10,9 @@ Conventions that hold for every op:
 - Spatial padding is explicit per side (`Pad2D`, `Pad1D`), resolved from Keras' "same", "valid"
   and "causal" by `passes.infer_shapes` (the frontend keeps Keras' string, since "same" depends on
   the input size); Keras puts the odd pixel of "same" padding at the bottom/right.
-- Tensor names: the output of a Keras layer is named after the layer ("name:k" for the k-th call of a
-  shared layer, "model/name" inside a nested model); tensors inside the expansion of one layer add a
-  "/suffix" ("sep/depthwise", "conv1/preact").
+- Tensor names: the output of a Keras layer is named after the layer ("name:k" for the k-th call
+  of a shared layer, "model/name" inside a nested model); tensors inside the expansion of one layer
+  add a "/suffix" ("sep/depthwise", "conv1/preact").
 """
 from __future__ import annotations
 
@@ -433,7 +433,8 @@ def _topological_order(graph: Graph) -> tuple:
     for node in graph.nodes:
         missing = [t for t in node.inputs if t not in producers]
         if missing:
-            raise GraphError(f"node '{node.name}': input tensor '{missing[0]}' is produced by no node")
+            raise GraphError(f"node '{node.name}': input tensor '{missing[0]}' is produced by "
+                             "no node")
     index = {id(n): i for i, n in enumerate(graph.nodes)}
     waiting = {id(n): len({producers[t].name for t in n.inputs}) for n in graph.nodes}
     users: dict = {}

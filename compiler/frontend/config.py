@@ -7,8 +7,8 @@ Both config dialects are read:
 - Keras 2: `inbound_nodes` is a list of nodes, each a list of [layer, node index, tensor index,
   kwargs]; inputs use `batch_input_shape` (in an InputLayer or in a Sequential's first layer).
 Nested Sequential and functional models are inlined: their layers become calls named
-"model/layer", wired to the tensors the outer model feeds them. A shared layer gives one call per use
-("layer", "layer:1", ...).
+"model/layer", wired to the tensors the outer model feeds them. A shared layer gives one call per
+use ("layer", "layer:1", ...).
 """
 from __future__ import annotations
 

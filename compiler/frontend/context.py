@@ -50,7 +50,8 @@ class LayerContext:
         return default
 
     def reject(self, attribute: str, value: Any, accepted: str) -> NoReturn:
-        raise Rejected(AttributeProblem(self.call.layer, self.class_name, attribute, value, accepted))
+        problem = AttributeProblem(self.call.layer, self.class_name, attribute, value, accepted)
+        raise Rejected(problem)
 
     def choice(self, key: str, accepted: tuple, default: Any = _REQUIRED) -> Any:
         """The attribute's value, which must be one of `accepted`."""

@@ -41,7 +41,7 @@ def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
                                 f"a custom class ({origin}), not part of Keras; its code lives "
                                 "outside the model file and kerasdml never runs it")
     if handler_for(call.class_name) is None:
-        return UnsupportedLayer(call.layer, call.class_name, "not among the supported layer classes")
+        return UnsupportedLayer(call.layer, call.class_name)
     if call.tensor_kwargs:
         return UnsupportedLayer(call.layer, call.class_name, "called with tensor keyword "
                                 f"argument(s) {', '.join(call.tensor_kwargs)}, not supported")

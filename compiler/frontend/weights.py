@@ -1,13 +1,14 @@
 """Weight stores: where each layer's arrays live in a model file (or a model object).
 
 Every store answers `arrays(path)` for a layer, `path` being the Keras layer names from the top
-model down (one name, or more inside nested models), with a list of `StoredArray` in the order of
-Keras' `layer.weights`. Names are known for legacy .h5 files and model objects, not for .keras files.
+model down (one name, or more inside nested models), with a list of `StoredArray` in the order
+of Keras' `layer.weights`. Names are known for legacy .h5 files and model objects, not for .keras
+files.
 
-.keras (`model.weights.h5` inside the zip): a layer's arrays are `layers/<key>/vars/0, 1, ...`, where
-<key> is the snake_case class name with a counter per class in the model's layer order ("dense",
-"dense_1", ...), not the layer's name; newer files also put the layer name in a `name` attribute of
-the `vars` group, which wins when present. `vars` keys must be sorted as numbers (10 after 9).
+.keras (`model.weights.h5` inside the zip): a layer's arrays are `layers/<key>/vars/0, 1, ...`,
+where <key> is the snake_case class name with a counter per class in the model's layer order
+("dense", "dense_1", ...), not the layer's name; newer files also put the layer name in a `name`
+attribute of the `vars` group, which wins when present. `vars` keys must be sorted as numbers (10 after 9).
 Sub-layers nest: an RNN's arrays are under `cell/vars`, TimeDistributed's under `layer/vars`,
 Bidirectional's under `forward_layer/cell/vars` then `backward_layer/cell/vars`, a nested model's
 layers under `layers/<model key>/layers/<key>`.
@@ -90,7 +91,8 @@ class KerasZipWeights:
 
     def arrays(self, path: tuple[str, ...]) -> list[StoredArray]:
         group = self._layer_group(path)
-        return [StoredArray(None, f"model.weights.h5:{d.name}", d[()]) for d in self._datasets(group)]
+        return [StoredArray(None, f"model.weights.h5:{d.name}", d[()])
+                for d in self._datasets(group)]
 
     def _layer_group(self, path: tuple[str, ...]):
         group, container = self.h5, self.model
@@ -99,8 +101,9 @@ class KerasZipWeights:
             key = self._keys_of(container, layers).get(name)
             if layers is None or key is None or key not in layers:
                 where = "/".join(path[:depth + 1])
-                raise ModelFileError(self.path, f"model.weights.h5 has no weights for layer '{where}' "
-                                     f"(looked for {(layers.name if layers else '/layers')}/{key})")
+                looked = f"{layers.name if layers is not None else '/layers'}/{key}"
+                raise ModelFileError(self.path, f"model.weights.h5 has no weights for layer "
+                                     f"'{where}' (looked for {looked})")
             group = layers[key]
             container = next((e for e in _layer_entries(container) if _entry_name(e) == name), {})
         return group
@@ -169,7 +172,8 @@ class ModelObjectWeights:
             try:
                 layer = layer.get_layer(name)
             except ValueError:
-                raise ModelFileError(self.path, f"the model has no layer '{'/'.join(path)}'") from None
+                raise ModelFileError(self.path,
+                                     f"the model has no layer '{'/'.join(path)}'") from None
         return [StoredArray(_weight_name(v.path), v.path, np.asarray(v.numpy()))
                 for v in layer.weights]
 

@@ -88,8 +88,9 @@ def _last_axis_only(node, attrs, shape):
     axis = _axis(node, attrs.axis, len(shape))
     if axis != len(shape) - 1:
         keras_axis = axis + 1
+        accepted = f"the last axis (-1 or {len(shape)})"
         raise UnsupportedAttributeError([AttributeProblem(
-            node.layer, node.keras_class, "axis", keras_axis, f"the last axis (-1 or {len(shape)})")])
+            node.layer, node.keras_class, "axis", keras_axis, accepted)])
     return dataclasses.replace(attrs, axis=axis)
 
 

@@ -269,3 +269,26 @@ def test_compiling_a_file_imports_no_tensorflow(every_class, tmp_path):
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sequential_built_without_an_input_layer(tmp_path):
+    model = keras.Sequential([L.Dense(3, name="a"), L.Dense(2, name="b")], name="built")
+    model.build((None, 4))
+    model = randomize(model)
+    for source in (save(model, tmp_path), save(model, tmp_path, "h5"), model):
+        graph = compile_graph(source)
+        assert graph.shape(graph.inputs[0]) == (4,)
+        assert_matches_keras(graph, model)
+
+
+def test_frozen_layers_keep_their_weight_order(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = sequential((4, 4, 2), L.Conv2D(3, 2, name="c"), L.BatchNormalization(name="bn"),
+                       L.Flatten(), L.Dense(2, name="d"), name="frozen")
+    for name in ("bn", "d"):
+        model.get_layer(name).trainable = False
+    model = randomize(model)
+    for fmt in ("keras", "h5"):
+        graph = compile_graph(save(model, tmp_path, fmt))
+        assert_params_are_keras_weights(graph, model)
+        assert_matches_keras(graph, model)

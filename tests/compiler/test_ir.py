@@ -48,7 +48,8 @@ def test_a_valid_chain():
      "attributes are Flatten"),
     (lambda: graph(inp(), ir.Node("a", "add", ir.Merge(), ("x",), ("a",))), "has 1 inputs"),
     (lambda: graph(inp(), ir.Node("a", "dense", ir.Dense(3), ("x",), ("a",),
-                                  params=(param("kernel", (4, 3)),))), "expected ['kernel', 'bias']"),
+                                  params=(param("kernel", (4, 3)),))),
+     "expected ['kernel', 'bias']"),
     (lambda: graph(inp(), dense("a", "x", d=5)), "'kernel' has shape (5, 3), expected (4, 3)"),
 ], ids=["duplicate_name", "tensor_twice", "missing_tensor", "cycle", "order", "bad_output",
         "bad_inputs", "unknown_op", "attrs_type", "arity", "missing_param", "param_shape"])

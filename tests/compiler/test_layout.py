@@ -70,7 +70,8 @@ def _single_node_model(layer, shape, tmp_path):
     x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
     node = graph.nodes[1]
     params = layout.dml_parameters(graph)
-    return node, params[(node.name, "kernel")], params[(node.name, "bias")], x, predict(model, [x])[0]
+    kernel, bias = params[(node.name, "kernel")], params[(node.name, "bias")]
+    return node, kernel, bias, x, predict(model, [x])[0]
 
 
 CONV_CASES = [(3, 1, "valid"), (3, 2, "same"), (4, 2, "same"), (2, 1, "same"), (5, 3, "valid")]
