@@ -197,7 +197,10 @@ class _Walker:
 
 
 def _refs(value) -> list:
-    """[[name, node, tensor], ...] or a single flat [name, node, tensor] -> list of tuples."""
+    """[[name, node, tensor], ...], a single flat [name, node, tensor], or a dict of them (a model
+    with named inputs or outputs, kept in the dict's order) -> list of tuples."""
+    if isinstance(value, dict):
+        return [ref for v in value.values() for ref in _refs(v)]
     if len(value) >= 3 and isinstance(value[0], str):
         value = [value]
     return [(str(v[0]), int(v[1]), int(v[2])) for v in value]

@@ -98,12 +98,24 @@ def _drop_name_attributes(h5):
     h5.visititems(visit)
 
 
+def _branchy_model():
+    """Layers created in another order than the graph uses them, two branches, a shared layer."""
+    late, early, side = L.Dense(4, name="late"), L.Dense(4, name="early"), L.Dense(4, name="side")
+    shared = L.Dense(4, name="shared")
+    x = keras.Input((4,), name="x")
+    a = late(shared(early(x)))
+    b = shared(side(x))
+    return keras.Model(x, L.Concatenate(name="cat")([b, a]), name="branchy")
+
+
 def test_files_without_name_attributes_use_the_counters(every_class, tmp_path):
-    model, path = every_class
-    old_style = _rewrite_weights(path, tmp_path / "old.keras", _drop_name_attributes)
-    graph = compile_graph(old_style)
-    assert_params_are_keras_weights(graph, model)
-    assert_matches_keras(graph, model)
+    keras.utils.set_random_seed(0)
+    branchy = randomize(_branchy_model())
+    for model, path in (every_class, (branchy, save(branchy, tmp_path))):
+        old_style = _rewrite_weights(path, tmp_path / "old.keras", _drop_name_attributes)
+        graph = compile_graph(old_style)
+        assert_params_are_keras_weights(graph, model)
+        assert_matches_keras(graph, model)
 
 
 def test_name_attributes_win_over_the_counters(tmp_path):

@@ -2,8 +2,10 @@
 submodels; each read from .keras, legacy .h5 and the in-memory model."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+import ir_reference
 from keras_helpers import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, randomize, sample_inputs, save, sequential)
 
@@ -111,3 +113,15 @@ def test_nested_models_are_inlined_with_prefixed_names(tmp_path):
     assert names == ["x", "inner_seq/in1", "inner_seq/in2", "inner_fn/fd", "inner_fn/fadd", "head"]
     assert graph.node("inner_fn/fadd").inputs == ("inner_seq/in2", "inner_fn/fd")
     assert graph.node("inner_seq/in1").params[0].layer == "inner_seq/in1"
+
+
+def test_named_inputs_and_outputs_keep_the_dict_order(tmp_path):
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    outputs = {"s": L.Add(name="s")([a, b]), "p": L.Dense(2, name="p")(a)}
+    model = randomize(keras.Model({"a": a, "b": b}, outputs, name="dicts"))
+    graph = compile_graph(save(model, tmp_path))
+    assert graph.inputs == ("a", "b") and graph.outputs == ("s", "p")
+    x = sample_inputs(model)
+    expected = model({"a": x[0], "b": x[1]})
+    for got, name in zip(ir_reference.run(graph, x), ("s", "p")):
+        np.testing.assert_allclose(got, np.asarray(expected[name]), atol=1e-5)

@@ -170,3 +170,10 @@ def test_every_supported_class_has_a_case():
     covered |= {"InputLayer", "SpatialDropout1D"}
     merge = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"}  # test_graphs
     assert set(supported_classes()) - covered - merge == set()
+
+
+def test_supported_table_comes_from_the_registry():
+    from kerasdml.compiler.frontend import supported_table
+    rows = dict(supported_table())
+    assert rows["Conv2D"].startswith("Conv2D(") and rows["LSTM"]
+    assert all(doc for doc in rows.values())
