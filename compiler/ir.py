@@ -209,7 +209,7 @@ class Recurrent:
     kernel (D, G*units), recurrent_kernel (units, G*units), bias (G*units,) with the gates in
     Keras' order: simple_rnn G=1; lstm G=4 [input, forget, cell, output]; gru G=3
     [update z, reset r, candidate h], and its bias is (2, 3*units) when reset_after (row 0 for the
-    input projection, row 1 for the recurrent one).
+    input projection, row 1 for the recurrent one). simple_rnn uses no recurrent_activation.
     """
     units: int
     activation: str = "tanh"

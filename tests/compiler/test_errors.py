@@ -62,6 +62,19 @@ def test_unsupported_attribute_names_layer_attribute_value_and_accepted(layer, a
     assert problem.accepted and "accepted:" in str(caught.value)
 
 
+@keras.saving.register_keras_serializable(package="mine")
+def cube(x):
+    return x ** 3
+
+
+def test_custom_activation_function_is_refused(tmp_path):
+    model = sequential((3,), L.Dense(2, activation=cube, name="d"), name="cubed")
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        read_graph(save(model, tmp_path))
+    problem, = caught.value.problems
+    assert (problem.layer, problem.attribute) == ("d", "activation")
+
+
 def test_recurrent_options_that_change_the_output_are_refused(tmp_path):
     model = sequential((5, 3), L.LSTM(2, go_backwards=True, return_sequences=True, name="back"),
                        L.GRU(2, stateful=False, activation="softmax", name="soft"), name="rnn")

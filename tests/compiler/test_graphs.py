@@ -125,3 +125,11 @@ def test_named_inputs_and_outputs_keep_the_dict_order(tmp_path):
     expected = model({"a": x[0], "b": x[1]})
     for got, name in zip(ir_reference.run(graph, x), ("s", "p")):
         np.testing.assert_allclose(got, np.asarray(expected[name]), atol=1e-5)
+
+
+def test_variable_sequence_length_stays_open(tmp_path):
+    model = sequential((None, 3), L.LSTM(4, return_sequences=True, name="seq"),
+                       L.GRU(2, name="last"), name="varlen")
+    graph = compile_graph(save(model, tmp_path))
+    assert graph.shape(graph.inputs[0]) == (None, 3)
+    assert graph.shape("seq") == (None, 4) and graph.shape("last") == (2,)

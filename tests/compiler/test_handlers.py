@@ -177,3 +177,9 @@ def test_supported_table_comes_from_the_registry():
     rows = dict(supported_table())
     assert rows["Conv2D"].startswith("Conv2D(") and rows["LSTM"]
     assert all(doc for doc in rows.values())
+
+
+def test_registry_refuses_a_second_handler_for_a_class():
+    from kerasdml.compiler.frontend.registry import handles
+    with pytest.raises(ValueError, match="two handlers for Keras class Dense"):
+        handles("Dense")(lambda ctx: [])
