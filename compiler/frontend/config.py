@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ModelFileError, UnsupportedLayer
+from ..errors import ModelFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
@@ -66,21 +66,12 @@ def layers_of(entry: dict) -> list:
 
 
 def flatten_model(top: dict, path: str) -> FlatModel:
-    """The calls of the top model and its nested models, in an order where inputs come first."""
-    if not is_model(top):
-        raise _not_a_graph(top)
+    """The calls of the top model (a Sequential or functional model, see `is_model`) and of its
+    nested models, in an order where inputs come first."""
     model = FlatModel(layer_name(top))
     walker = _Walker(model, path)
     model.outputs = walker.model(top, (), (), None)
     return model
-
-
-def _not_a_graph(entry: dict):
-    from ..errors import UnsupportedLayerError
-    reason = ("a subclassed or custom model: only Sequential and functional models have a graph "
-              "kerasdml can read")
-    return UnsupportedLayerError([UnsupportedLayer(layer_name(entry), str(entry.get("class_name")),
-                                                   reason)], MODEL_CLASSES[:2])
 
 
 @dataclass

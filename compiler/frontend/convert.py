@@ -6,7 +6,7 @@ from .. import ir
 from ..errors import (GraphError, ModelFileError, UnsupportedAttributeError, UnsupportedLayer,
                       UnsupportedLayerError)
 from . import layers  # noqa: F401  (registers the handlers)
-from .config import FlatModel, LayerCall, flatten_model, is_keras_class
+from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
 from .context import LayerContext, Rejected
 from .registry import handler_for, supported_classes
 from .sources import ModelSource
@@ -16,6 +16,13 @@ _LAMBDA = ("a Lambda layer holds Python code, and kerasdml never runs code store
 
 
 def convert(source: ModelSource) -> ir.Graph:
+    if not is_model(source.config):
+        reason = ("not a Sequential or functional model (a subclassed model, or a single layer), "
+                  "so there is no layer graph kerasdml can read")
+        name = layer_name(source.config)
+        top = UnsupportedLayer(source.path if name == "?" else name,
+                               str(source.config.get("class_name")), reason)
+        raise UnsupportedLayerError([top], supported_classes())
     flat = flatten_model(source.config, source.path)
     refused = [problem for call in flat.calls if (problem := _unsupported(call))]
     if refused:

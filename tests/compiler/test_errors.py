@@ -282,5 +282,13 @@ def test_subclassed_model_in_memory():
             return self.dense(x)
     model = Mine()
     model(keras.ops.ones((1, 3)))
-    with pytest.raises(CompileError):
+    with pytest.raises(CompileError, match="not a Sequential or functional model"):
         read_graph(model)
+
+
+def test_a_file_holding_a_single_layer_is_not_a_model(good_file, tmp_path):
+    single = {"module": "keras.layers", "class_name": "Dense", "config": {"name": "lonely"}}
+    path = _rewrite_archive(good_file[0], tmp_path / "single.keras",
+                            replace={"config.json": json.dumps(single).encode()})
+    with pytest.raises(UnsupportedLayerError, match="'lonely' \\(Dense\\): not a Sequential"):
+        read_graph(path)
