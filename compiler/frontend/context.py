@@ -1,4 +1,4 @@
-"""What a layer handler sees: the layer's config, its weights, and helpers to read attributes
+"""What a layer handler sees: the layer's config, its weights, and functions to read attributes
 strictly (an unsupported value is reported, never silently ignored) and to build IR nodes."""
 from __future__ import annotations
 

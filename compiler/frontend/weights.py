@@ -8,8 +8,8 @@ files.
 .keras (`model.weights.h5` inside the zip): a layer's arrays are `layers/<key>/vars/0, 1, ...`,
 where <key> is the snake_case class name with a counter per class in the model's layer order
 ("dense", "dense_1", ...), not the layer's name; newer files also put the layer name in a `name`
-attribute of the `vars` group, which wins when present. `vars` keys must be sorted as numbers (10 after 9).
-Sub-layers nest: an RNN's arrays are under `cell/vars`, TimeDistributed's under `layer/vars`,
+attribute of the `vars` group, which wins when present. `vars` keys must be sorted as numbers
+(10 after 9). Sub-layers nest: an RNN's arrays are under `cell/vars`, TimeDistributed's under `layer/vars`,
 Bidirectional's under `forward_layer/cell/vars` then `backward_layer/cell/vars`, a nested model's
 layers under `layers/<model key>/layers/<key>`.
 

@@ -25,7 +25,7 @@ def infer_shapes(graph: ir.Graph) -> ir.Graph:
     return graph.with_nodes(nodes)
 
 
-# --- helpers -----------------------------------------------------------------------------------
+# --- common rules ----------------------------------------------------------------------------
 
 def _fail(node: ir.Node, problem: str):
     raise InvalidModelError(node.layer or node.name, problem)

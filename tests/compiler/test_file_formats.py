@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from keras_helpers import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
+from keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, keras_layer, randomize, save, sequential)
 from kerasdml.compiler.frontend import read_graph
 from kerasdml.compiler.frontend.sources import open_model
@@ -304,3 +304,20 @@ def test_frozen_layers_keep_their_weight_order(tmp_path):
         graph = compile_graph(save(model, tmp_path, fmt))
         assert_params_are_keras_weights(graph, model)
         assert_matches_keras(graph, model)
+
+
+def test_legacy_h5_follows_weight_names_order_not_dataset_order(tmp_path):
+    """HDF5 lists datasets alphabetically; only the weight_names attribute gives Keras' order."""
+    keras.utils.set_random_seed(0)
+    model = randomize(sequential((4, 3), L.GRU(2, name="gru"), name="ordered"))
+    path = save(model, tmp_path, "h5")
+    with h5py.File(path, "r+") as h5:
+        group = h5["model_weights/gru"]
+        names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+        renamed = []
+        for name, new in zip(names, ("z", "y", "x")):  # reverse-alphabetical in Keras' order
+            target = name.rsplit("/", 1)[0] + "/" + new
+            group.move(name, target)
+            renamed.append(target.encode())
+        group.attrs["weight_names"] = np.array(renamed, dtype=object)
+    assert_matches_keras(compile_graph(path), model)

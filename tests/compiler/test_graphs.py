@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ir_reference
-from keras_helpers import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
+from keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, randomize, sample_inputs, save, sequential)
 
 L = keras.layers
