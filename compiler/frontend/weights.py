@@ -10,8 +10,8 @@ where <key> is the snake_case class name with a counter per class in the model's
 ("dense", "dense_1", ...), not the layer's name; newer files also put the layer name in a `name`
 attribute of the `vars` group, which wins when present. `vars` keys must be sorted as numbers
 (10 after 9). Sub-layers nest: an RNN's arrays are under `cell/vars`, TimeDistributed's under
-`layer/vars`, Bidirectional's under `forward_layer/cell/vars` then `backward_layer/cell/vars`, a nested model's
-layers under `layers/<model key>/layers/<key>`.
+`layer/vars`, Bidirectional's under `forward_layer/cell/vars` then `backward_layer/cell/vars`,
+a nested model's layers under `layers/<model key>/layers/<key>`.
 
 legacy .h5: `model_weights/<layer name>` lists its arrays in the `weight_names` attribute (in
 order), each a path relative to that group ("dense/kernel" or, from older Keras, "dense/kernel:0").
