@@ -1,1 +1,54 @@
-"""(being written)"""
+"""read() and write(): DML's file I/O, over runtime/matrix_io.py (SystemDS's formats and .mtd files).
+
+read(file, format=, header=, sep=, rows=, cols=, data_type=, value_type=, dataset=, ...) takes
+every named parameter SystemDS's read() takes; matrix_io checks them against the file and its
+.mtd. Matrices read come back in the run's precision. write(x, file, format="text", header=,
+sep=, sparse=, description=, dataset=) is a statement: it returns nothing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DMLRuntimeError
+from ..matrix_io import read_value, write_value
+from ..values import is_matrix, type_name
+from .registry import builtin
+
+def _file_name(value, function: str) -> str:
+    if not isinstance(value, str):
+        raise DMLRuntimeError(f"{function}: the file name must be a string, got {type_name(value)}")
+    if not value:
+        raise DMLRuntimeError(f"{function}: the file name is empty")
+    return value
+
+
+@builtin("read", context=True)
+def read(context, file, **params):
+    path = _file_name(file, "read")
+    for name, value in params.items():
+        if is_matrix(value) or isinstance(value, list):
+            raise DMLRuntimeError(f"read({path!r}): parameter {name} must be a scalar, "
+                                  f"got {type_name(value)}")
+    value = read_value(path, params)
+    if is_matrix(value):
+        return np.asarray(value, dtype=context.dtype)
+    return value
+
+
+@builtin("write")
+def write(x, file, format=None, header=None, sep=None, sparse=None, description=None,
+          dataset=None, rows_in_block=None, cols_in_block=None):
+    """Writes x (a matrix or a scalar) and its .mtd. rows_in_block and cols_in_block are accepted,
+    as SystemDS accepts them, and change nothing in the files written."""
+    path = _file_name(file, "write")
+    if isinstance(x, list):
+        raise DMLRuntimeError(f"write({path!r}): cannot write a list; write its matrices or "
+                              "scalars one by one")
+    given = {"format": format, "header": header, "sep": sep, "sparse": sparse,
+             "description": description, "dataset": dataset}
+    params = {name: value for name, value in given.items() if value is not None}
+    for name, value in params.items():
+        if is_matrix(value) or isinstance(value, list):
+            raise DMLRuntimeError(f"write({path!r}): parameter {name} must be a scalar, "
+                                  f"got {type_name(value)}")
+    write_value(x, path, params)

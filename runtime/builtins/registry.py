@@ -61,7 +61,7 @@ def display_parameter(python_name: str) -> str:
     return python_name.replace("_", ".") if python_name in DOTTED_PARAMETERS else python_name
 
 
-DOTTED_PARAMETERS = {"index_return", "lower_tail"}
+DOTTED_PARAMETERS = {"index_return", "lower_tail", "empty_return"}
 
 
 def builtin(*names: str, context: bool = False, keeps_inputs: bool = False):
