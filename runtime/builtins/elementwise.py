@@ -1,1 +1,218 @@
-"""(being written)"""
+"""Elementwise builtins: unary math (exp, log, sqrt, abs, round, trig, sigmoid, ...), log with a
+base, ifelse, is.na / is.nan / is.infinite and replace.
+
+On a scalar the unary math builtins return a double (abs(-3) is 3.0); on a matrix they return a
+matrix of the same dtype. Out-of-domain arguments give NaN or Infinity, as in Java, not errors.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import DMLRuntimeError
+from ..values import is_matrix, to_bool, to_double, type_name
+from .registry import builtin
+
+_LONG_MAX, _LONG_MIN = 2**63 - 1, -(2**63)
+
+
+def _scalar_number(value, name: str) -> float:
+    if isinstance(value, (str, list)):
+        raise DMLRuntimeError(f"{name} needs a number or a matrix, got {type_name(value)}")
+    return to_double(value, f"the argument of {name}")
+
+
+def _java_round(x):
+    """Half rounds toward +infinity (Java's Math.round), elementwise; x - floor(x) is exact."""
+    down = np.floor(x)
+    return down + (x - down >= 0.5)
+
+
+def _scalar_round(x: float) -> float:
+    if not math.isfinite(x):
+        return x
+    down = math.floor(x)
+    return float(down + 1 if x - down >= 0.5 else down)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _scalar_sigmoid(x: float) -> float:
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:
+        return 0.0
+
+
+# name -> (matrix function, fast scalar function or None); a scalar function may raise
+# ValueError/OverflowError for arguments outside its domain, then numpy gives NaN or Infinity.
+_UNARY = {
+    "exp": (np.exp, math.exp),
+    "log": (np.log, math.log),
+    "sqrt": (np.sqrt, math.sqrt),
+    "abs": (np.abs, abs),
+    "round": (_java_round, _scalar_round),
+    "floor": (np.floor, math.floor),
+    "ceil": (np.ceil, math.ceil),
+    "sign": (np.sign, None),
+    "sin": (np.sin, math.sin),
+    "cos": (np.cos, math.cos),
+    "tan": (np.tan, math.tan),
+    "asin": (np.arcsin, math.asin),
+    "acos": (np.arccos, math.acos),
+    "atan": (np.arctan, math.atan),
+    "sinh": (np.sinh, math.sinh),
+    "cosh": (np.cosh, math.cosh),
+    "tanh": (np.tanh, math.tanh),
+    "sigmoid": (_sigmoid, _scalar_sigmoid),
+}
+
+
+def _apply_unary(name: str, value):
+    matrix_function, scalar_function = _UNARY[name]
+    if is_matrix(value):
+        with np.errstate(all="ignore"):
+            return matrix_function(value)
+    x = _scalar_number(value, name)
+    if scalar_function is not None and math.isfinite(x):
+        try:
+            return float(scalar_function(x))
+        except (ValueError, OverflowError):
+            pass
+    with np.errstate(all="ignore"):
+        return float(matrix_function(np.float64(x)))
+
+
+def _register_unary(name: str):
+    def function(target):
+        return _apply_unary(name, target)
+    function.__name__ = name
+    function.__doc__ = f"{name}, elementwise on a matrix; a double for a scalar."
+    builtin(name)(function)
+
+
+for _name in _UNARY:
+    if _name != "log":
+        _register_unary(_name)
+
+
+def _java_long(x: float) -> int:
+    """Java's (long) cast: truncation, NaN -> 0, saturation at the 64-bit limits."""
+    if x != x:
+        return 0
+    if x >= _LONG_MAX:
+        return _LONG_MAX
+    if x <= _LONG_MIN:
+        return _LONG_MIN
+    return int(x)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@builtin("log")
+def log(target, base=None):
+    """log(x): natural logarithm; log(x, base). Like SystemDS, two int arguments give an int,
+    truncated (log(10, 2) is 3)."""
+    if base is None:
+        return _apply_unary("log", target)
+    if is_matrix(base):
+        raise DMLRuntimeError(f"log's base must be a number, got {type_name(base)}")
+    b = _scalar_number(base, "log")
+    with np.errstate(all="ignore"):
+        log_base = float(np.log(np.float64(b)))
+        if is_matrix(target):
+            return np.log(target) / target.dtype.type(log_base)
+        x = _scalar_number(target, "log")
+        result = float(np.log(np.float64(x)) / np.float64(log_base))
+    if _is_int(target) and _is_int(base):
+        return _java_long(result)
+    return result
+
+
+# ---- ifelse -----------------------------------------------------------------------------------
+
+def _branch(value, cond: np.ndarray, which: str):
+    if isinstance(value, (str, list)):
+        raise DMLRuntimeError(f"ifelse with a matrix condition needs numbers or matrices as branches; "
+                              f"the {which} branch is {type_name(value)}")
+    if is_matrix(value):
+        if value.shape != cond.shape:
+            raise DMLRuntimeError(f"ifelse: the {which} branch ({type_name(value)}) must have the "
+                                  f"condition's dimensions ({type_name(cond)})")
+        return value
+    return float(value)
+
+
+@builtin("ifelse", context=True, keeps_inputs=True)
+def ifelse(context, test, yes, no):
+    """ifelse(cond, a, b): with a scalar condition, a or b itself; with a matrix condition, the
+    cells of a where the condition is nonzero and of b elsewhere."""
+    if not is_matrix(test):
+        return yes if to_bool(test, "ifelse's condition") else no
+    a, b = _branch(yes, test, "first"), _branch(no, test, "second")
+    branches = [m.dtype for m in (a, b) if is_matrix(m)]
+    dtype = np.result_type(*branches) if branches else test.dtype
+    if not np.issubdtype(dtype, np.floating):
+        dtype = context.dtype
+    return np.where(test != 0, a, b).astype(dtype, copy=False)
+
+
+# ---- NaN tests and replace ----------------------------------------------------------------------
+
+def _test_cells(name: str, value, test):
+    if is_matrix(value):
+        return test(value).astype(value.dtype if np.issubdtype(value.dtype, np.floating) else np.float64)
+    return bool(test(_scalar_number(value, name)))
+
+
+@builtin("is.na")
+def is_na(target):
+    """1 where a cell is NaN, else 0 (a boolean for a scalar)."""
+    return _test_cells("is.na", target, np.isnan)
+
+
+@builtin("is.nan")
+def is_nan(target):
+    """1 where a cell is NaN, else 0 (a boolean for a scalar)."""
+    return _test_cells("is.nan", target, np.isnan)
+
+
+@builtin("is.infinite")
+def is_infinite(target):
+    """1 where a cell is +-Infinity, else 0 (a boolean for a scalar)."""
+    return _test_cells("is.infinite", target, np.isinf)
+
+
+@builtin("replace")
+def replace(target, pattern, replacement):
+    """The cells equal to pattern (NaN: the NaN cells) set to replacement."""
+    if not is_matrix(target):
+        raise DMLRuntimeError(f"replace's target must be a matrix, got {type_name(target)}")
+    if is_matrix(pattern) or isinstance(pattern, (str, list)):
+        raise DMLRuntimeError(f"replace's pattern must be a number, got {type_name(pattern)}")
+    if is_matrix(replacement) or isinstance(replacement, (str, list)):
+        raise DMLRuntimeError(f"replace's replacement must be a number, got {type_name(replacement)}")
+    find, put = float(pattern), target.dtype.type(float(replacement))
+    hits = np.isnan(target) if find != find else target == find
+    return np.where(hits, put, target)
+
+
+@builtin("xor")
+def xor(a, b):
+    """Exclusive or: elementwise 0/1 on matrices (nonzero is true), a boolean on scalars."""
+    for value, which in ((a, "first"), (b, "second")):
+        if isinstance(value, (str, list)):
+            raise DMLRuntimeError(f"xor's {which} argument must be a boolean, number or matrix, "
+                                  f"got {type_name(value)}")
+    if not is_matrix(a) and not is_matrix(b):
+        return to_bool(a, "xor's first argument") != to_bool(b, "xor's second argument")
+    if is_matrix(a) and is_matrix(b) and a.shape != b.shape:
+        raise DMLRuntimeError(f"xor needs matrices of equal dimensions, got {type_name(a)} and "
+                              f"{type_name(b)}")
+    dtype = np.result_type(*[m.dtype for m in (a, b) if is_matrix(m)])
+    return np.logical_xor(np.not_equal(a, 0), np.not_equal(b, 0)).astype(dtype)
