@@ -28,6 +28,14 @@ PARFOR_PARAMETERS = {"check", "par", "mode", "taskpartitioner", "tasksize", "dat
                      "resultmerge", "opt", "log", "profile"}
 
 
+def _condition(value, statement: str) -> bool:
+    """A loop or branch condition must be a scalar: SystemDS refuses even a 1x1 matrix here."""
+    if isinstance(value, np.ndarray):
+        raise DMLRuntimeError(f"{statement} condition must be a scalar boolean, got a "
+                              f"{value.shape[0]}x{value.shape[1]} matrix (use as.scalar)")
+    return to_bool(value, f"{statement} condition")
+
+
 class Frame:
     """The variables of one function activation (or of the main program)."""
     __slots__ = ("vars", "owned", "stack")
@@ -166,7 +174,7 @@ class Interpreter:
         else_body = self.compile_block(node.else_body, module)
 
         def run_if(frame):
-            if to_bool(condition(frame), "if condition"):
+            if _condition(condition(frame), "if"):
                 run_block(then_body, frame)
             else:
                 run_block(else_body, frame)
@@ -177,7 +185,7 @@ class Interpreter:
         body = self.compile_block(node.body, module)
 
         def run_while(frame):
-            while to_bool(condition(frame), "while condition"):
+            while _condition(condition(frame), "while"):
                 run_block(body, frame)
         return run_while
 
