@@ -9,8 +9,9 @@ Parameter layouts produced here (all 2-D float64):
   conv2d            kernel (F, C*kh*kw)         bias (F, 1)     from Keras (kh, kw, C, F)
   conv1d            kernel (F, C*1*k)           bias (F, 1)     from Keras (k, C, F): a conv2d with
                                                                 Hf=1, Wf=k on (C, 1, T) images
-  depthwise_conv2d  kernel (C, M*kh*kw)         bias (C*M, 1)   from Keras (kh, kw, C, M); output
-                                                                channel c*M + m, as in Keras
+  depthwise_conv2d  kernel (C*M, kh*kw)         bias (C*M, 1)   from Keras (kh, kw, C, M); row
+                                                                c*M + m is output channel c*M + m,
+                                                                as in Keras and dml_lib
   conv2d_transpose  kernel (C, F*kh*kw)         bias (F, 1)     from Keras (kh, kw, F, C), C = the
                                                                 input channels
   batch_norm        gamma/beta/moving_* (C, 1) on images (per channel), (1, D) otherwise
@@ -47,8 +48,10 @@ def conv1d_kernel(kernel: np.ndarray) -> np.ndarray:
 
 
 def depthwise_kernel(kernel: np.ndarray) -> np.ndarray:
-    """(kh, kw, C, M) -> (C, M*kh*kw): row c holds the M filters applied to input channel c."""
-    return _f64(np.transpose(kernel, (2, 3, 0, 1)).reshape(kernel.shape[2], -1))
+    """(kh, kw, C, M) -> (C*M, kh*kw): row c*M + m is the filter of output channel c*M + m
+    (conv2d_depthwise.dml's layout)."""
+    kh, kw, c, m = kernel.shape
+    return _f64(np.transpose(kernel, (2, 3, 0, 1)).reshape(c * m, kh * kw))
 
 
 def conv2d_transpose_kernel(kernel: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ def conv2d_rows(rows, w2d, b, c, h, w, kh, kw, strides, pad):
 
 
 def depthwise_rows(rows, w2d, b, c, h, w, kh, kw, strides, pad):
-    """W (C, M*kh*kw): output channel c*M + m."""
+    """W (C*M, kh*kw): output channel c*M + m."""
     cols, hout, wout = _patches(rows, c, h, w, kh, kw, strides, pad)
     cols = cols.reshape(len(rows), hout * wout, c, kh * kw)
     kernel = w2d.reshape(c, -1, kh * kw)  # (C, M, kh*kw)
@@ -90,7 +90,7 @@ def test_conv2d_kernel_in_channels_first_rows(k, s, padding, tmp_path):
 def test_depthwise_kernel_in_channels_first_rows(k, s, padding, tmp_path):
     node, w2d, b, x, expected = _single_node_model(
         L.DepthwiseConv2D(k, strides=s, padding=padding, depth_multiplier=2), (7, 8, 3), tmp_path)
-    assert w2d.shape == (3, 2 * k * k) and b.shape == (6, 1)
+    assert w2d.shape == (6, k * k) and b.shape == (6, 1)  # conv2d_depthwise.dml: (C*M, kh*kw)
     got = depthwise_rows(to_rows(x), w2d, b, 3, 7, 8, k, k, (s, s), node.attrs.padding)
     np.testing.assert_allclose(got, to_rows(expected), atol=1e-4)
 
