@@ -29,6 +29,7 @@ class ModelSource:
     config: dict       # the top model's serialized entry: class_name, config, ...
     weights: Any       # a store from .weights
     keras_version: str = ""
+    compile_config: dict | None = None  # loss, optimizer, metrics; None if never compiled
 
 
 @contextlib.contextmanager
@@ -54,7 +55,8 @@ def _from_object(model) -> ModelSource:
         config = json.loads(model.to_json())
     except Exception as error:  # a model that cannot describe itself, e.g. a subclassed one
         raise ModelFileError(label, f"cannot read the model's configuration: {error}") from None
-    return ModelSource(label, config, ModelObjectWeights(model, label))
+    return ModelSource(label, config, ModelObjectWeights(model, label),
+                       compile_config=config.get("compile_config"))
 
 
 def _sniff(path: str) -> str:
@@ -96,7 +98,8 @@ def _open_keras_zip(path: str) -> Iterator[ModelSource]:
     h5file = _open_h5(path, io.BytesIO(weights), "model.weights.h5 in the archive")
     with h5file:
         version = str(metadata.get("keras_version", "")) if isinstance(metadata, dict) else ""
-        yield ModelSource(path, config, KerasZipWeights(h5file, config, path), version)
+        yield ModelSource(path, config, KerasZipWeights(h5file, config, path), version,
+                          config.get("compile_config"))
 
 
 @contextlib.contextmanager
@@ -112,7 +115,10 @@ def _open_legacy_h5(path: str) -> Iterator[ModelSource]:
         config = _parse_json(path, "model_config", raw)
         version = h5file.attrs.get("keras_version", b"")
         version = version.decode() if isinstance(version, bytes) else str(version)
-        yield ModelSource(path, config, LegacyH5Weights(h5file, path), version)
+        training = None  # written by model.save() of a compiled model
+        if "training_config" in h5file.attrs:
+            training = _parse_json(path, "training_config", h5file.attrs["training_config"])
+        yield ModelSource(path, config, LegacyH5Weights(h5file, path), version, training)
 
 
 def _open_h5(path: str, target, what: str):
