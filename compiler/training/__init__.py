@@ -1,0 +1,1 @@
+"""Training compiled models: the loss/optimizer/metrics configuration, the estimator, export."""
