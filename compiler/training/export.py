@@ -1,0 +1,131 @@
+"""Trained DML parameters back into a .keras file that keras.models.load_model opens.
+
+The model's own .keras archive is the template: config.json and metadata.json are copied as they
+are, and in model.weights.h5 every array the compiler read (`Param.location`) is overwritten with
+its trained value, converted back to Keras' layout and dtype. Nothing else in the file changes,
+so the exported model is the original one with new weights, and no Keras import is needed.
+
+A model given as a legacy .h5 file or as a keras.Model object is first saved as .keras by Keras
+itself (`as_keras_file`), so that compiling and exporting read the same archive.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import ir
+from ..errors import CompileError, ModelFileError
+from ..passes import layout
+
+_WEIGHTS = "model.weights.h5"
+
+
+def keras_layout(graph: ir.Graph, dml_values: dict) -> dict:
+    """{(node, param): array in Keras layout} from {(node, param): array in DML layout}.
+
+    Every layout conversion is a reshape or a permutation, so converting an array of positions
+    with the compiler's own conversion (passes.layout.dml_parameters) tells where each DML value
+    came from; no conversion has to be written twice."""
+    positions = layout.dml_parameters(_positions_graph(graph))
+    out = {}
+    for node in graph.nodes:
+        for param in node.params:
+            key = (node.name, param.name)
+            if key not in dml_values:
+                continue
+            value = np.asarray(dml_values[key], dtype=np.float64)
+            where = positions[key].astype(np.int64)
+            if value.shape != where.shape:
+                raise CompileError(f"parameter {param.name} of layer '{node.layer}': trained "
+                                   f"value is {value.shape}, expected {where.shape}")
+            flat = np.empty(param.value.size, dtype=np.float64)
+            flat[where.ravel()] = value.ravel()
+            out[key] = flat.reshape(param.value.shape)
+    return out
+
+
+def _positions_graph(graph: ir.Graph) -> ir.Graph:
+    def numbered(param: ir.Param) -> ir.Param:
+        index = np.arange(param.value.size, dtype=np.float64).reshape(param.value.shape)
+        return dataclasses.replace(param, value=index)
+    return graph.with_nodes(node.replace(params=tuple(numbered(p) for p in node.params))
+                            for node in graph.nodes)
+
+
+def export_keras(template: str | os.PathLike, graph: ir.Graph, dml_values: dict,
+                 target: str | os.PathLike) -> Path:
+    """Writes `target` (.keras): the archive `template` with the trained parameters
+    `dml_values` ({(node, param): DML-layout array}) in place of the arrays it held."""
+    template, target = Path(template), Path(target)
+    updates = {}
+    for (node_name, param_name), value in keras_layout(graph, dml_values).items():
+        param = graph.node(node_name).param(param_name)
+        archive_name, _, dataset = param.location.partition(":")
+        if archive_name != _WEIGHTS:
+            raise CompileError(f"cannot export parameter {param_name} of layer '{param.layer}': "
+                               f"it was not read from a .keras archive ({param.location})")
+        updates[dataset] = value
+    with zipfile.ZipFile(template) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    if _WEIGHTS not in entries:
+        raise ModelFileError(str(template), f"the .keras archive has no {_WEIGHTS}")
+    entries[_WEIGHTS] = _rewritten_weights(entries[_WEIGHTS], updates, template)
+    _write_atomically(target, entries)
+    return target
+
+
+def _rewritten_weights(data: bytes, updates: dict, template: Path) -> bytes:
+    buffer = io.BytesIO(data)
+    with h5py.File(buffer, "r+") as h5file:
+        for dataset, value in updates.items():
+            if dataset not in h5file:
+                raise ModelFileError(str(template), f"{_WEIGHTS} has no dataset {dataset}")
+            stored = h5file[dataset]
+            stored[...] = value.astype(stored.dtype)
+    return buffer.getvalue()
+
+
+def _write_atomically(target: Path, entries: dict) -> None:
+    """A temporary file in the target's folder, renamed over the target once complete: a reader
+    never sees a half-written archive, and an interrupted export leaves the old file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as out:
+            for name, content in entries.items():
+                out.writestr(name, content)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def as_keras_file(model, folder: str | os.PathLike) -> Path:
+    """A .keras archive of `model` (a path or a keras.Model): the file itself when it is one,
+    else a copy saved by Keras into `folder`."""
+    if isinstance(model, (str, os.PathLike)) and zipfile.is_zipfile(model):
+        return Path(model)
+    target = Path(folder) / "model.keras"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, (str, os.PathLike)):
+        if not Path(model).is_file():
+            raise ModelFileError(str(model), "no such file")
+        model = _keras().models.load_model(model, compile=True)
+    model.save(target)
+    return target
+
+
+def _keras():
+    try:
+        import keras
+    except ImportError:
+        raise CompileError("converting a legacy .h5 model to .keras needs Keras "
+                           "(pip install 'kerasdml[keras]')") from None
+    return keras
