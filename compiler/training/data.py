@@ -1,0 +1,101 @@
+"""Turning what a user passes to fit/predict/score into the matrices a training script reads.
+
+Features arrive as Keras expects them (numpy arrays shaped like the model input, or pandas
+DataFrames with one column per value); labels as integer classes or one-hot rows. Each loss
+then gets its labels in the form its nn/losses function reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CompileError
+from .config import Loss
+
+
+class DataError(CompileError):
+    """Features or labels that do not fit the model."""
+
+
+def as_array(values, what: str) -> np.ndarray:
+    if hasattr(values, "to_numpy") and hasattr(values, "columns"):  # a pandas DataFrame
+        values = values.to_numpy()
+    elif hasattr(values, "to_numpy"):  # a pandas Series
+        values = values.to_numpy()
+    array = np.asarray(values)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == np.bool_):
+        raise DataError(f"{what} must be numeric, got values of type {array.dtype}")
+    if array.ndim == 0:
+        raise DataError(f"{what} must hold one row per example, got a scalar")
+    return array
+
+
+def features(values, input_shape: tuple, what: str = "X") -> np.ndarray:
+    """(N, *input_shape) float64. A sample with the same values in the same row-major order
+    (MNIST's (N, 28, 28) for a (28, 28, 1) input, or flattened rows) is accepted as is."""
+    array = as_array(values, what)
+    per_sample = int(np.prod(input_shape))
+    if array.ndim == 1 and per_sample != 1:
+        raise DataError(f"{what} is 1-D with {array.shape[0]} values; expected one row per "
+                        f"example of shape {input_shape}")
+    if int(np.prod(array.shape[1:])) != per_sample:
+        raise DataError(f"{what} has examples of shape {array.shape[1:]}, but the model's input "
+                        f"is {input_shape} ({per_sample} values per example)")
+    return np.asarray(array, dtype=np.float64).reshape((array.shape[0], *input_shape))
+
+
+def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y") -> np.ndarray:
+    """The N x K (or N x 1 class-index) matrix that `loss` reads, from integer classes or
+    one-hot rows; `outputs` is K, the width of the model's output."""
+    array = as_array(values, what)
+    if array.shape[0] != examples:
+        raise DataError(f"{what} has {array.shape[0]} rows but X has {examples} examples")
+    array = array.reshape(examples, -1).astype(np.float64)
+    if loss.module == "sparse_categorical_crossentropy":
+        if array.shape[1] == outputs and outputs > 1:   # one-hot given: back to class ids
+            array = array.argmax(axis=1).reshape(-1, 1)
+        return _class_ids(array, outputs, what)
+    if loss.module == "categorical_crossentropy" and array.shape[1] == 1 and outputs > 1:
+        ids = _class_ids(array, outputs, what).astype(np.int64).ravel()
+        return np.eye(outputs)[ids]
+    if array.shape[1] != outputs:
+        raise DataError(f"{what} has {array.shape[1]} columns, the model has {outputs} outputs")
+    return array
+
+
+def _class_ids(array: np.ndarray, classes: int, what: str) -> np.ndarray:
+    if array.shape[1] != 1:
+        raise DataError(f"{what} must be class ids (one column) or one-hot rows of width "
+                        f"{classes}, got {array.shape[1]} columns")
+    if np.any(array != np.round(array)) or array.min() < 0 or array.max() >= classes:
+        raise DataError(f"{what} must hold integer classes in [0, {classes - 1}]")
+    return array
+
+
+def split_validation(X: np.ndarray, y: np.ndarray, fraction: float):
+    """Keras' validation_split: the LAST `fraction` of the examples, taken before shuffling."""
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"validation_split must be in [0, 1), got {fraction}")
+    held_out = int(len(X) * fraction)
+    if held_out == 0:
+        return (X, y), None
+    cut = len(X) - held_out
+    return (X[:cut], y[:cut]), (X[cut:], y[cut:])
+
+
+def class_ids(predictions: np.ndarray) -> np.ndarray:
+    """The predicted class of each row: argmax, or probability > 0.5 for one sigmoid output."""
+    if predictions.shape[1] == 1:
+        return (predictions[:, 0] > 0.5).astype(np.int64)
+    return predictions.argmax(axis=1)
+
+
+def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Coefficient of determination averaged over the outputs (scikit-learn's default)."""
+    y_true = y_true.reshape(len(y_true), -1)
+    y_pred = y_pred.reshape(len(y_pred), -1)
+    residual = ((y_true - y_pred) ** 2).sum(axis=0)
+    total = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
+                      np.where(residual > 0, 0.0, 1.0))
+    return float(scores.mean())
