@@ -1,0 +1,14 @@
+"""The backend: a prepared IR graph -> readable DML scripts (Jinja templates, one per op family,
+under templates/ops) and the weights in DML layout.
+
+    model = CompiledModel(graph, train_graph, loss="categorical_crossentropy")
+    model.predict_script, model.train_script, model.weights, model.parameters
+"""
+from .model import CompiledModel, CompileTrainingError, ParameterSpec, TensorSpec
+from .registry import supported_ops
+from .training import Loss, Optimizer, compile_config, loss_from, optimizer_from
+from .weights import write_weights
+
+__all__ = ["CompiledModel", "CompileTrainingError", "ParameterSpec", "TensorSpec", "Loss",
+           "Optimizer", "compile_config", "loss_from", "optimizer_from", "supported_ops",
+           "write_weights"]

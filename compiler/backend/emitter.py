@@ -1,0 +1,145 @@
+"""Turning a prepared IR graph into DML blocks: one forward (and, for training, one backward)
+block per Keras layer, written by the op templates of `registry`.
+
+Layouts: DML holds one sample per row. Vectors and sequences keep Keras' row-major order; images
+are channels first, (C, H, W) flattened, as dml_lib's convolution layers need. The scripts convert
+model inputs and outputs at their boundary (`channels_first`/`channels_last` in helpers.dml.j2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from .. import ir
+from ..errors import UnsupportedAttributeError
+from . import ops  # noqa: F401  (registers the op templates)
+from .names import TRAINABLE_ROLES, graph_names
+from .registry import template_for
+from .step import Step, Unsupported
+
+TEMPLATES = Path(__file__).parent / "templates"
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                         keep_trailing_newline=True, autoescape=False)
+
+
+@dataclass(frozen=True)
+class Block:
+    """DML lines for one Keras layer (a comment naming it first)."""
+    layer: str
+    keras_class: str
+    lines: tuple
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything the script skeletons need from the graph."""
+    graph: ir.Graph
+    tensors: dict            # tensor -> variable
+    params: dict             # (node, param) -> variable
+    steps: tuple             # Step per non-input node, in order
+    sources: tuple           # dml_lib aliases used, in first-use order
+    helpers: tuple           # helper functions used (channels_first, channels_last)
+
+
+def build_program(graph: ir.Graph, training: bool) -> Program:
+    """Steps for every node; all unsupported nodes are reported together."""
+    tensors, params = graph_names(graph)
+    uses = _input_uses(graph)
+    steps, problems, sources, helpers = [], [], [], []
+    for node in graph.nodes:
+        if node.op == "input":
+            continue
+        template = template_for(node.op)
+        step = _step(graph, node, training, tensors, params, uses)
+        try:
+            step.extra.update(template.context(step))
+        except Unsupported as error:
+            problems.append(error.problem(node))
+            continue
+        steps.append((step, template))
+        for alias in template.sources + tuple(step.extra.get("sources", ())):
+            if alias not in sources:
+                sources.append(alias)
+        helpers += [h for h in step.extra.get("helpers", ()) if h not in helpers]
+    if problems:
+        raise UnsupportedAttributeError(problems)
+    return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers))
+
+
+def _input_uses(graph: ir.Graph) -> dict:
+    """{tensor: [(node name, input position), ...]}: who reads each tensor."""
+    uses: dict = {}
+    for node in graph.nodes:
+        for position, tensor in enumerate(node.inputs):
+            uses.setdefault(tensor, []).append((node.name, position))
+    return uses
+
+
+def gradient_name(tensors: dict, uses: dict, tensor: str, node: str, position: int) -> str:
+    """d<tensor>, or d<tensor>_<k> for the k-th of several uses (summed later)."""
+    readers = uses.get(tensor, [])
+    base = "d" + tensors[tensor]
+    if len(readers) <= 1:
+        return base
+    return f"{base}_{readers.index((node, position)) + 1}"
+
+
+def _step(graph, node, training, tensors, params, uses) -> Step:
+    roles = {p.name: params[(node.name, p.name)] for p in node.params}
+    grads = {role: "d" + var for role, var in roles.items() if role in TRAINABLE_ROLES}
+    return Step(
+        node=node, training=training,
+        xs=tuple(tensors[t] for t in node.inputs), out=tensors[node.output],
+        in_shapes=graph.input_shapes(node), out_shape=node.shape, p=roles, dp=grads,
+        dxs=tuple(gradient_name(tensors, uses, t, node.name, i)
+                  for i, t in enumerate(node.inputs)),
+        dout="d" + tensors[node.output], extra={"graph": graph, "sources": ()})
+
+
+def _render(step: Step, template, macro: str) -> list:
+    module = ENV.get_template(f"ops/{template.template}").module
+    text = getattr(module, macro)(step)
+    return [line.rstrip() for line in str(text).splitlines() if line.strip()]
+
+
+def forward_blocks(program: Program) -> list:
+    """One Block per Keras layer (consecutive nodes of one layer share a block)."""
+    blocks = []
+    for step, template in program.steps:
+        lines = _render(step, template, "forward")
+        _append(blocks, step.node, lines)
+    return blocks
+
+
+def backward_blocks(program: Program) -> list:
+    """Gradients in reverse order; a tensor read by several nodes gets the sum of theirs."""
+    graph, uses = program.graph, _input_uses(program.graph)
+    blocks = []
+    for step, template in reversed(program.steps):
+        lines = _sum_gradients(program, uses, step.node.output)
+        if step.extra.get("no_input_gradient") and step.node.inputs[0] not in graph.inputs:
+            raise UnsupportedAttributeError([Unsupported(
+                "input", step.node.inputs[0], "a model input (gradients do not flow into "
+                "integer indices)").problem(step.node)])
+        lines += _render(step, template, "backward")
+        _append(blocks, step.node, lines)
+    return blocks
+
+
+def _sum_gradients(program: Program, uses: dict, tensor: str) -> list:
+    readers = uses.get(tensor, [])
+    if len(readers) <= 1:
+        return []
+    parts = [gradient_name(program.tensors, uses, tensor, node, pos) for node, pos in readers]
+    return [f"d{program.tensors[tensor]} = " + " + ".join(parts)]
+
+
+def _append(blocks: list, node: ir.Node, lines: list) -> None:
+    layer = node.layer or node.name
+    if blocks and blocks[-1].layer == layer:
+        last = blocks.pop()
+        lines = list(last.lines) + lines
+    blocks.append(Block(layer, node.keras_class or node.op, tuple(lines)))

@@ -1,0 +1,197 @@
+"""The compiled model: DML scripts, weights in DML layout, and the structure a caller needs to bind
+data to the scripts and read results back (inputs, outputs, parameters), without parsing DML."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .. import ir
+from ..errors import CompileError
+from .emitter import ENV, Program, backward_blocks, build_program, forward_blocks
+from .names import TRAINABLE_ROLES, identifier
+from .registry import LIBRARY
+from .training import Loss, Optimizer, loss_from, optimizer_from
+from .weights import dml_weights
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output as the scripts see it."""
+    name: str              # Keras tensor (layer) name
+    variable: str          # DML variable holding all rows (bound, or read from $<variable>)
+    batch: str             # DML variable holding one batch inside the loop
+    shape: tuple           # Keras per-sample shape
+    image: tuple | None    # (C, H, W) when rows are converted to channels first in the script
+
+    @property
+    def columns(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def layout(self) -> str:
+        return "channels_last image rows" if len(self.shape) == 3 else "row-major rows"
+
+    def rows(self, data) -> np.ndarray:
+        """Keras-shaped data (N, *shape) as the N x columns matrix the script takes."""
+        array = np.asarray(data, dtype=np.float64)
+        if array.ndim == len(self.shape):  # one column of labels or a single vector
+            array = array.reshape(-1, *self.shape)
+        return array.reshape(len(array), self.columns)
+
+    def keras(self, rows) -> np.ndarray:
+        """Script rows back in Keras' shape (N, *shape)."""
+        rows = np.asarray(rows)
+        return rows.reshape(len(rows), *self.shape)
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One DML parameter: a dataset of weights.h5 and a variable of both scripts."""
+    variable: str          # conv2d_1_W
+    shape: tuple           # (rows, cols) in DML layout
+    node: str              # IR node
+    role: str              # kernel, bias, moving_mean, ...
+    layer: str             # Keras layer it came from
+    weight: str            # Keras weight name
+    keras_shape: tuple     # shape Keras stores it in
+    trainable: bool        # False for BatchNorm's moving statistics
+
+
+def _image(shape: tuple):
+    return (shape[2], shape[0], shape[1]) if len(shape) == 3 and shape[2] > 1 else None
+
+
+def _specs(graph: ir.Graph, tensors: dict, names: tuple, prefix: str) -> tuple:
+    single = len(names) == 1
+    return tuple(TensorSpec(t, prefix if single else f"{prefix}_{identifier(t)}", tensors[t],
+                            graph.shape(t), _image(graph.shape(t))) for t in names)
+
+
+class CompiledModel:
+    """A Keras model compiled to DML.
+
+    predict_script / train_script: the scripts as written to disk (data and weights from files
+    named by $-arguments); script("predict", bound=True) gives the variant whose inputs and
+    weights the caller binds (`inputs=`) and whose results it reads back (`outputs=`).
+    """
+
+    def __init__(self, graph: ir.Graph, train_graph: ir.Graph | None = None, *, loss=None,
+                 optimizer=None, source: str = ""):
+        self.graph = graph
+        self.train_graph = train_graph
+        self.name = graph.name
+        self.source = source or graph.source
+        self._loss, self._optimizer = loss, optimizer
+        self._program = build_program(graph, training=False)
+        self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
+        self.outputs = _specs(graph, self._program.tensors, graph.outputs, "Y")
+        self.weights = dml_weights(graph, self._program.params)
+        self.parameters = tuple(self._parameter(node, param) for node, param in graph.params())
+
+    def _parameter(self, node: ir.Node, param: ir.Param) -> ParameterSpec:
+        variable = self._program.params[(node.name, param.name)]
+        return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
+                             param.layer, param.weight, param.shape,
+                             param.name in TRAINABLE_ROLES)
+
+    # --- scripts ---------------------------------------------------------------------------
+
+    @cached_property
+    def predict_script(self) -> str:
+        return self.script("predict")
+
+    @cached_property
+    def train_script(self) -> str:
+        return self.script("train")
+
+    def script(self, kind: str, bound: bool = False) -> str:
+        if kind == "predict":
+            return self._render_predict(bound)
+        if kind == "train":
+            return self._render_train(bound)
+        raise ValueError(f"script kind must be 'predict' or 'train', got {kind!r}")
+
+    def _view(self, program: Program, extra_sources=(), helpers=()) -> dict:
+        sources = tuple(program.sources) + tuple(s for s in extra_sources
+                                                 if s not in program.sources)
+        return dict(name=self.name, source=self.source, inputs=self.inputs,
+                    outputs=self.outputs, parameters=self.parameters, sources=sources,
+                    helpers=tuple(program.helpers) + tuple(helpers))
+
+    def _boundary_helpers(self, extra=()) -> tuple:
+        helpers = ["channels_first"] if any(t.image for t in self.inputs + tuple(extra)) else []
+        return tuple(helpers + (["channels_last"] if any(t.image for t in self.outputs) else []))
+
+    def _render_predict(self, bound: bool) -> str:
+        view = self._view(self._program, helpers=self._boundary_helpers())
+        return ENV.get_template("predict.dml.j2").render(
+            m=view, bound=bound, forward=forward_blocks(self._program), library=LIBRARY,
+            helpers=view["helpers"])
+
+    # --- training --------------------------------------------------------------------------
+
+    @cached_property
+    def loss(self) -> Loss:
+        if self._loss is None:
+            raise CompileTrainingError(self.name, "the model has no loss (it was saved without "
+                                       "model.compile); pass loss=, e.g. "
+                                       "loss='categorical_crossentropy'")
+        return loss_from(self._loss)
+
+    @cached_property
+    def optimizer(self) -> Optimizer:
+        return optimizer_from(self._optimizer if self._optimizer is not None else "SGD")
+
+    @cached_property
+    def target(self) -> TensorSpec:
+        """The training targets: y, one column of class indices for sparse losses."""
+        if len(self.outputs) != 1:
+            raise CompileTrainingError(self.name, f"the model has {len(self.outputs)} outputs; "
+                                       "the training script supports one")
+        out = self.outputs[0]
+        shape = (1,) if self.loss.sparse else out.shape
+        return TensorSpec(out.name, "y", "y_batch", shape, None if self.loss.sparse else out.image)
+
+    @cached_property
+    def _train_program(self) -> Program:
+        if self.train_graph is None:
+            raise CompileTrainingError(self.name, "compiled for prediction only")
+        return build_program(self.train_graph, training=True)
+
+    def _render_train(self, bound: bool) -> str:
+        program, target = self._train_program, self.target
+        optimizer, loss = self.optimizer, self.loss
+        view = self._view(program, (loss.module, optimizer.module),
+                          self._boundary_helpers((target,)))
+        return ENV.get_template("train.dml.j2").render(
+            m=view, bound=bound, forward=forward_blocks(program),
+            backward=backward_blocks(program), library=LIBRARY, helpers=view["helpers"],
+            target=target, loss=loss, optimizer=optimizer,
+            output=program.tensors[self.train_graph.outputs[0]])
+
+    # --- running on the local runtime ------------------------------------------------------
+
+    def predict(self, inputs, batch_size: int = 256):
+        """What keras' model.predict returns, computed by the prediction script on the local
+        runtime: one array, or a list for several outputs."""
+        from kerasdml.runtime.api import run_string
+        data = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(data) != len(self.inputs):
+            raise ValueError(f"the model has {len(self.inputs)} inputs, got {len(data)} arrays")
+        bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, data)}
+        bound.update(self.weights)
+        results = run_string(self.script("predict", bound=True), inputs=bound,
+                             args={"batch_size": int(batch_size)},
+                             outputs=[t.variable for t in self.outputs])
+        arrays = [t.keras(results[t.variable]) for t in self.outputs]
+        return arrays[0] if len(arrays) == 1 else arrays
+
+
+class CompileTrainingError(CompileError):
+    """The model compiles for prediction, but no training script can be written for it."""
+
+    def __init__(self, model: str, problem: str):
+        super().__init__(f"model '{model}': no training script: {problem}")

@@ -1,0 +1,86 @@
+"""What an op template sees of one IR node: the DML names of its tensors, parameters and
+gradients, its shapes, and helpers for the layout questions every op asks."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .. import ir
+from ..errors import AttributeProblem
+
+
+class Unsupported(Exception):
+    """Raised by a context function for a node the backend cannot write DML for."""
+
+    def __init__(self, attribute: str, value, accepted: str):
+        self.attribute, self.value, self.accepted = attribute, value, accepted
+        super().__init__(f"{attribute}={value!r}; accepted: {accepted}")
+
+    def problem(self, node: ir.Node) -> AttributeProblem:
+        return AttributeProblem(node.layer or node.name, node.keras_class or node.op,
+                                self.attribute, self.value, self.accepted)
+
+
+@dataclass
+class Step:
+    """One node as the templates use it (`n` in a template)."""
+    node: ir.Node
+    training: bool
+    xs: tuple                 # input variables
+    out: str                  # output variable
+    in_shapes: tuple          # Keras per-sample shapes of the inputs
+    out_shape: tuple
+    p: dict                   # param role -> variable (kernel -> conv1_W)
+    dp: dict                  # param role -> gradient variable
+    dxs: tuple                # gradient variable of each input (written by backward)
+    dout: str                 # gradient of the output (read by backward)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def a(self):
+        return self.node.attrs
+
+    @property
+    def x(self) -> str:
+        return self.xs[0]
+
+    @property
+    def dx(self) -> str:
+        return self.dxs[0]
+
+    @property
+    def in_shape(self) -> tuple:
+        return self.in_shapes[0]
+
+    def __getattr__(self, name):
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"op template value '{name}' of node "
+                             f"'{self.__dict__['node'].name}' is not defined")
+
+
+def image(shape: tuple) -> tuple:
+    """(C, H, W) of a Keras (H, W, C) sample."""
+    if len(shape) != 3:
+        raise ValueError(f"not an image shape: {shape}")
+    return shape[2], shape[0], shape[1]
+
+
+def steps_and_features(shape: tuple) -> tuple:
+    """(T, D) of a vector (1, D) or a sequence (T, D): rows re-read as (N*T) x D."""
+    if len(shape) == 1:
+        return 1, shape[0]
+    if len(shape) == 2:
+        return shape
+    raise ValueError(f"not a vector or sequence shape: {shape}")
+
+
+def known(shape: tuple, what: str) -> tuple:
+    if None in shape:
+        raise Unsupported("input shape", shape, f"a fixed {what} (the model leaves it open)")
+    return shape
+
+
+def size(shape: tuple) -> int:
+    return math.prod(shape)
