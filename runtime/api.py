@@ -23,7 +23,8 @@ from .values import is_matrix, type_name
 
 def run_file(path: str | Path, *, inputs: Mapping | None = None, args: Mapping | None = None,
              outputs: Iterable[str] = (), out: TextIO | None = None, precision: str = "double",
-             stats: Statistics | None = None) -> dict:
+             stats: Statistics | None = None, spark=None, exec_mode: str | None = None,
+             explain: TextIO | None = None) -> dict:
     """Runs a DML file; relative source() paths resolve against the file's folder."""
     path = Path(path)
     try:
@@ -31,29 +32,50 @@ def run_file(path: str | Path, *, inputs: Mapping | None = None, args: Mapping |
     except OSError as err:
         raise DMLRuntimeError(f"cannot read DML script {path}: {err.strerror}") from None
     return run_string(text, inputs=inputs, args=args, outputs=outputs, out=out, precision=precision,
-                      stats=stats, file=str(path), base_dir=path.resolve().parent)
+                      stats=stats, file=str(path), base_dir=path.resolve().parent, spark=spark,
+                      exec_mode=exec_mode, explain=explain)
 
 
 def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None = None,
                outputs: Iterable[str] = (), out: TextIO | None = None, precision: str = "double",
                stats: Statistics | None = None, file: str = "<string>",
-               base_dir: str | Path | None = None) -> dict:
-    """Runs DML text and returns the requested output variables by name."""
+               base_dir: str | Path | None = None, spark=None, exec_mode: str | None = None,
+               explain: TextIO | None = None) -> dict:
+    """Runs DML text and returns the requested output variables by name.
+
+    With `spark` (a SparkSession or SparkContext) matrix operations go through the planner:
+    `exec_mode` hybrid (the default then), spark or singlenode; `explain` is a stream that
+    receives the plan. Spark DataFrame inputs become distributed matrices; outputs are numpy."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     context = Context(args={str(k): v for k, v in (args or {}).items()}, out=out or sys.stdout,
                       precision=precision, stats=stats)
+    if spark is not None or exec_mode is not None or explain is not None:
+        from .spark.session import make_planner
+
+        context.planner = make_planner(exec_mode, spark, explain, precision)
     interpreter = Interpreter(context)
     _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
-    variables = {name: to_dml_value(value, name, context.dtype) for name, value in (inputs or {}).items()}
+    variables = {name: _bind_input(value, name, context) for name, value in (inputs or {}).items()}
     frame = Frame(variables)
     interpreter.run(statements, frame)
     results = {}
     for name in outputs:
         if name not in frame.vars:
             raise DMLRuntimeError(f"output variable `{name}` was not assigned by the script")
-        results[name] = frame.vars[name]
+        value = frame.vars[name]
+        results[name] = context.planner.collect(value) if context.planner is not None else value
     return results
+
+
+def _bind_input(value, name: str, context: Context):
+    planner = context.planner
+    if planner is not None and planner.spark is not None and hasattr(value, "rdd") and hasattr(value, "schema"):
+        from .spark.convert import from_dataframe  # a Spark DataFrame: stays distributed
+
+        return from_dataframe(planner.spark, value, name, context.dtype)
+    bound = to_dml_value(value, name, context.dtype)
+    return planner.distribute_input(bound) if planner is not None else bound
 
 
 def to_dml_value(value, name: str, dtype=np.float64):

@@ -2,6 +2,8 @@
 arguments to a parser and a function running it; other packages add theirs with `command`.
 
     kerasdml run SCRIPT.dml [-nvargs name=value ...] [-args v1 v2 ...] [--stats] [--debug]
+                 [--master local[2]|spark://host:7077] [--conf key=value ...]
+                 [--exec singlenode|spark|hybrid] [--explain]
 """
 from __future__ import annotations
 
@@ -73,6 +75,36 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stats", action="store_true", help="print run time and the heaviest operations")
     parser.add_argument("--precision", choices=["double", "single"], default="double",
                         help="floating-point precision of matrices (default: double, as DML)")
+    add_spark_arguments(parser)
+
+
+def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
+    """--master, --conf, --exec and --explain; any command running DML may add them."""
+    group = parser.add_argument_group("Spark")
+    group.add_argument("--master", help="run on Spark: local[N], spark://host:port, ...")
+    group.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                       help="a Spark (or kerasdml.*) setting; repeatable")
+    group.add_argument("--exec", dest="exec_mode", choices=["singlenode", "spark", "hybrid"],
+                       help="where matrix operations run (default: hybrid with --master, else singlenode)")
+    group.add_argument("--explain", action="store_true", help="print where each matrix operation runs")
+
+
+def spark_options(options: argparse.Namespace) -> dict:
+    """The run_file/run_string keywords (spark, exec_mode, explain) for parsed Spark arguments."""
+    conf = {}
+    for item in options.conf:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise SystemExit(f"kerasdml: error: --conf expects key=value, got {item!r}")
+        conf[key] = value
+    if options.exec_mode in ("spark", "hybrid") and not options.master:
+        raise SystemExit(f"kerasdml: error: --exec {options.exec_mode} needs --master (e.g. local[2])")
+    keywords = {"exec_mode": options.exec_mode, "explain": sys.stdout if options.explain else None}
+    if options.master:
+        from .spark.session import spark_session
+
+        keywords["spark"] = spark_session(options.master, conf)
+    return keywords
 
 
 @command("run", "run a DML script", _add_run_arguments)
@@ -84,9 +116,10 @@ def run_script(options: argparse.Namespace) -> int:
     if not script:
         raise SystemExit("kerasdml run: error: no script given (kerasdml run SCRIPT.dml)")
     stats = Statistics() if options.stats else None
+    keywords = spark_options(options)
     try:
         run_file(script, args=script_arguments(options.nvargs, options.args), stats=stats,
-                 precision=options.precision)
+                 precision=options.precision, **keywords)
     finally:
         sys.stdout.flush()
         if stats is not None:

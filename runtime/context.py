@@ -47,6 +47,7 @@ class Context:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     precision: str = "double"
     stats: Statistics | None = None
+    planner: object | None = None  # a runtime.planner.Planner when matrix ops may leave numpy
 
     @property
     def dtype(self):

@@ -71,19 +71,23 @@ class ExpressionCompiler:
 
     # ---- operators and indexing
     def _Binary(self, node: n.Binary, escaping):
-        operator = self._counted(node.op, binary_operator(node.op))
+        operator = self.binary(node.op, node.pos)
         left, right = self.compile(node.left, False), self.compile(node.right, False)
         return lambda frame: operator(left(frame), right(frame))
 
+    def binary(self, op: str, position) -> Callable:
+        """The function computing `a op b` at this call site (timed, and planned when a planner runs)."""
+        return self._planned(op, self._counted(op, binary_operator(op)), position)
+
     def _Unary(self, node: n.Unary, escaping):
-        operator = self._counted(node.op, UNARY_RULES[node.op])
+        operator = self._planned("unary" + node.op, self._counted(node.op, UNARY_RULES[node.op]), node.pos)
         operand = self.compile(node.operand, False)
         return lambda frame: operator(operand(frame))
 
     def _Index(self, node: n.Index, escaping):
         read = self.variable_reader(node.name)
         rows, cols, name = self.compile_range(node.rows), self.compile_range(node.cols), node.name
-        index = self._counted("rightIndex", read_index)
+        index = self._planned("rightIndex", self._counted("rightIndex", read_index), node.pos)
         return lambda frame: index(read(frame), rows(frame), cols(frame), name)
 
     def compile_range(self, node: n.IndexRange) -> Callable:
@@ -98,6 +102,11 @@ class ExpressionCompiler:
     def _counted(self, name: str, function: Callable) -> Callable:
         stats = self.context.stats
         return stats.timed(name, function) if stats is not None else function
+
+    def _planned(self, name: str, function: Callable, position) -> Callable:
+        """Without a planner (the local default) the function itself: no cost per call."""
+        planner = self.context.planner
+        return function if planner is None else planner.route(name, function, position)
 
     # ---- calls
     def _Call(self, node: n.Call, escaping):
@@ -155,6 +164,7 @@ class ExpressionCompiler:
             context = self.context
             target = function
             function = lambda *a, **k: target(context, *a, **k)  # noqa: E731
+        function = self._planned(node.name, function, node.pos)
         if not kwargs:
             if len(args) == 1:
                 only = args[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import nodes as n
 from .errors import DMLRuntimeError
-from .values import is_matrix, type_name
+from .values import MatrixHandle, is_matrix, type_name
 
 
 @dataclass
@@ -95,13 +95,13 @@ def _conform(value, param: n.Param, function: str):
     """Checks a value against a declared type, converting between int and double as DML does."""
     declared = param.type
     if declared.data_type == "matrix":
-        if not is_matrix(value):
+        if not is_matrix(value) and not isinstance(value, MatrixHandle):
             raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
                                   f"{type_name(value)}")
         return value
     if declared.data_type != "scalar":
         return value
-    if is_matrix(value):
+    if is_matrix(value) or isinstance(value, MatrixHandle):
         raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
                               f"{type_name(value)}")
     kind = declared.value_type

@@ -29,6 +29,11 @@ def _slice(bounds: Bounds, extent: int, axis: str, name: str, shape) -> slice:
     return slice(first - 1, last)
 
 
+def checked_slice(bounds: Bounds, extent: int, axis: str, name: str, shape) -> slice:
+    """The 0-based slice of a bounds pair, with the bounds check every indexing path shares."""
+    return _slice(bounds, extent, axis, name, shape)
+
+
 def type_name_for(shape) -> str:
     return f"matrix {shape[0]}x{shape[1]}"
 

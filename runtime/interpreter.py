@@ -19,7 +19,6 @@ from .errors import DMLError, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
 from .functions import Module, UserFunction
 from .indexing import assign_index
-from .operators import binary_operator
 from .parfor import loop_carried, result_variables
 from .parser import parse
 from .values import to_bool, to_int, type_name
@@ -125,7 +124,7 @@ class Interpreter:
                 if frame.owned:
                     frame.owned.discard(name)
             return assign
-        combine = binary_operator(node.op[0])
+        combine = self.expressions(module).binary(node.op[0], node.pos)
         read = self.expressions(module).variable_reader(name)
 
         def accumulate(frame):
@@ -140,18 +139,13 @@ class Interpreter:
         value = exprs.compile(node.value, escaping=False)
         name = node.name
         read = exprs.variable_reader(name)
-        combine = binary_operator(node.op[0]) if node.op != "=" else None
+        combine = exprs.binary(node.op[0], node.pos) if node.op != "=" else None
+        if self.context.planner is not None:
+            return self.context.planner.index_assign(name, read, rows, cols, value, combine,
+                                                     _write_index, node.pos)
 
         def assign(frame):
-            target = read(frame)
-            if name not in frame.owned:
-                if not isinstance(target, np.ndarray):
-                    raise DMLRuntimeError(f"cannot index into `{name}`: it is a {type_name(target)}, "
-                                          "not a matrix")
-                target = target.copy()
-                frame.vars[name] = target
-                frame.owned.add(name)
-            assign_index(target, rows(frame), cols(frame), value(frame), name, combine)
+            _write_index(frame, name, read(frame), rows(frame), cols(frame), value(frame), combine)
         return assign
 
     def _stmt_MultiAssign(self, node: n.MultiAssign, module: Module):
@@ -223,7 +217,13 @@ class Interpreter:
                     node.pos)
         results = sorted(result_variables(node.body))
         var = node.var
+        if self.context.planner is not None:  # may run the iterations as Spark tasks
+            local = self._local_parfor(var, iteration_values, body, results)
+            return self.context.planner.parfor(self, node, module, iteration_values, results, local)
+        return self._local_parfor(var, iteration_values, body, results)
 
+    @staticmethod
+    def _local_parfor(var: str, iteration_values, body, results):
         def run_parfor(frame):
             # Each iteration sees the variables as they were before the loop; only the result
             # matrices (left-indexed in the body) carry over, as SystemDS merges them.
@@ -256,6 +256,18 @@ class Interpreter:
 
     def expressions(self, module: Module) -> ExpressionCompiler:
         return ExpressionCompiler(self, module)
+
+
+def _write_index(frame: Frame, name: str, target, rows, cols, value, combine) -> None:
+    """`name[rows, cols] = value` in place, copying the matrix first unless the frame owns it."""
+    if name not in frame.owned:
+        if not isinstance(target, np.ndarray):
+            raise DMLRuntimeError(f"cannot index into `{name}`: it is a {type_name(target)}, "
+                                  "not a matrix")
+        target = target.copy()
+        frame.vars[name] = target
+        frame.owned.add(name)
+    assign_index(target, rows, cols, value, name, combine)
 
 
 def run_block(statements, frame) -> None:

@@ -14,13 +14,20 @@ from .errors import DMLRuntimeError
 Scalar = int | float | bool | str
 
 
+class MatrixHandle:
+    """Base of matrix values that are not numpy arrays (a Spark block matrix). They exist only
+    when a planner runs the program, and the planner collects them to numpy before any local
+    operation sees them; `shape` is (rows, cols)."""
+    shape: tuple[int, int]
+
+
 def is_matrix(value) -> bool:
     return isinstance(value, np.ndarray)
 
 
 def type_name(value) -> str:
     """A value's DML type as users read it in messages: `matrix 3x4`, `int`, `double`, ..."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, MatrixHandle)):
         return f"matrix {value.shape[0]}x{value.shape[1]}"
     if isinstance(value, bool):
         return "boolean"

@@ -1,0 +1,158 @@
+"""Distributed aggregates: full (sum, mean, min, max), row and column (sums, means, maxs, mins),
+rowIndexMax/Min, and table. Each block is reduced by the local builtin; the partial results are
+combined in block order, so a run gives the same floating-point result every time."""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+
+from ..builtins import BUILTINS
+from ..context import Context
+from .elementwise import _is_matrix, accepts_binary, binary, binary_output, binary_strategy, join_blocks
+from .matrix import DistributedMatrix, from_panels
+from .registry import operation
+
+# name -> (local builtin per block, how partial results combine)
+_AXIS = {"Sums": ("Sums", np.add), "Means": ("Sums", np.add), "Maxs": ("Maxs", np.maximum),
+         "Mins": ("Mins", np.minimum)}
+
+
+def _single_matrix(name, x=None, *rest, **kwargs) -> bool:
+    return x is not None and not rest and not kwargs and _is_matrix(x)
+
+
+# ---- executor-side ---------------------------------------------------------------------------
+
+def _apply(name, block):
+    return BUILTINS[name].function(block)
+
+
+def _keyed_partial(name, axis, item):
+    (i, j), block = item
+    return (i if axis == "row" else j), ((j if axis == "row" else i), BUILTINS[name].function(block))
+
+
+def _divided(count, x):
+    return x / count
+
+
+def _combine_ordered(combine, parts):
+    ordered = [part for _, part in sorted(parts, key=lambda p: p[0])]
+    result = ordered[0]
+    for part in ordered[1:]:
+        result = combine(result, part)
+    return result
+
+
+# ---- full aggregates ----------------------------------------------------------------------------
+
+def _full(runtime, name, x):
+    m = runtime.distribute(x)
+    parts = [value for _, value in sorted(m.rdd.mapValues(partial(_apply, name)).collect(),
+                                          key=lambda item: item[0])]
+    if name == "sum":
+        return parts[0] if len(parts) == 1 else math.fsum(parts)
+    reduce = np.minimum if name == "min" else np.maximum
+    return float(reduce.reduce(parts))
+
+
+@operation("sum", accepts=partial(_single_matrix, "sum"), output=lambda x: None, strategy="aggregate")
+def full_sum(runtime, x):
+    return _full(runtime, "sum", x)
+
+
+@operation("mean", accepts=partial(_single_matrix, "mean"), output=lambda x: None, strategy="aggregate")
+def full_mean(runtime, x):
+    return _full(runtime, "sum", x) / (x.shape[0] * x.shape[1])
+
+
+def _accepts_min_max(name, *values) -> bool:
+    if len(values) == 1:
+        return _is_matrix(values[0])
+    return len(values) == 2 and accepts_binary("-", *values)
+
+
+def _min_max_output(*values):
+    return None if len(values) == 1 else binary_output(*values)
+
+
+def _min_max_strategy(runtime, *values):
+    return "aggregate" if len(values) == 1 else binary_strategy(runtime, *values)
+
+
+@operation("min", "max", accepts=_accepts_min_max, output=_min_max_output, strategy=_min_max_strategy,
+           named=True)
+def min_max(runtime, name, *values):
+    """min(X) / max(X): the extreme cell; min(A, B) / max(A, B) elementwise (ReLU is max(X, 0))."""
+    if len(values) == 1:
+        return _full(runtime, name, values[0])
+    return binary(runtime, name, *values)
+
+
+# ---- row and column aggregates ----------------------------------------------------------------
+
+def _register_axis(axis: str, suffix: str):
+    name = f"{axis}{suffix}"
+    local, combine = _AXIS[suffix]
+
+    def output(x):
+        return (x.shape[0], 1) if axis == "row" else (1, x.shape[1])
+
+    def run(runtime, x):
+        m = runtime.distribute(x)
+        keyed = m.rdd.map(partial(_keyed_partial, f"{axis}{local}", axis))
+        combined = keyed.groupByKey().mapValues(partial(_combine_ordered, combine))
+        if suffix == "Means":
+            combined = combined.mapValues(partial(_divided, m.cols if axis == "row" else m.rows))
+        if axis == "row":
+            rdd = combined.map(lambda item: ((item[0], 0), item[1]))
+            return DistributedMatrix(rdd, m.rows, 1, m.block, m.dtype, row_partitioned=False)
+        rdd = combined.map(lambda item: ((0, item[0]), item[1]))
+        return DistributedMatrix(rdd, 1, m.cols, m.block, m.dtype, panel=m.panel, row_partitioned=False)
+    operation(name, accepts=partial(_single_matrix, name), output=output, strategy="aggregate")(run)
+
+
+for _axis in ("row", "col"):
+    for _suffix in _AXIS:
+        _register_axis(_axis, _suffix)
+
+
+def _register_row_index(name: str):
+    def run(runtime, x):
+        m = runtime.distribute(x)
+        return from_panels(m.panels().mapValues(partial(_apply, name)), m.rows, 1, m.block, m.dtype,
+                           depth=m.depth + 1)
+    operation(name, accepts=partial(_single_matrix, name), output=lambda x: (x.shape[0], 1),
+              strategy="row-panels")(run)
+
+
+for _name in ("rowIndexMax", "rowIndexMin"):
+    _register_row_index(_name)
+
+
+# ---- table --------------------------------------------------------------------------------------
+
+def _accepts_table(A, B=None, *rest) -> bool:
+    return (B is not None and _is_matrix(A) and _is_matrix(B) and tuple(A.shape) == tuple(B.shape)
+            and len(rest) in (0, 2) and not any(_is_matrix(r) for r in rest))
+
+
+def _block_table(precision, dims, item):
+    _, (a, b) = item
+    return BUILTINS["table"].function(Context(precision=precision), a, b, *dims)
+
+
+@operation("table", accepts=_accepts_table, output=lambda A, B, *rest: tuple(rest) or None,
+           strategy="aggregate")
+def table(runtime, A, B, *dims):
+    """Per block pair the local contingency table, padded to the largest and added up."""
+    _, joined = join_blocks(runtime.distribute(A), runtime.distribute(B))
+    parts = joined.map(partial(_block_table, runtime.precision, dims)).collect()
+    rows = max(p.shape[0] for p in parts)
+    cols = max(p.shape[1] for p in parts)
+    result = np.zeros((rows, cols), dtype=parts[0].dtype)
+    for part in parts:
+        result[:part.shape[0], :part.shape[1]] += part
+    return result

@@ -1,0 +1,158 @@
+"""The DNN builtins on a distributed batch: images are rows, so conv2d, pooling and bias_add are
+row-local. Each row panel goes through the local builtin (runtime/builtins/dnn.py, over the
+numpy kernels) with input_shape's N set to the panel's row count; the weights are broadcast.
+
+conv2d_backward_filter sums the per-panel filter gradients (a small F x C*Hf*Wf result, local);
+the other gradients are row-local too, pairing the panels of input and dout by row block.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from ..builtins import BUILTINS
+from ..builtins.dnn import _CONV_SHAPES, _POOL_SHAPES, _Geometry
+from ..errors import DMLRuntimeError
+from .elementwise import _is_matrix, _tag
+from .matrix import DistributedMatrix, from_panels, row_key
+from .registry import operation
+
+# builtin -> (shape arguments, which positional argument is the batch, what the output is)
+_BATCH_OPS = {
+    "conv2d": (_CONV_SHAPES, "input"),
+    "max_pool": (_POOL_SHAPES, "input"),
+    "avg_pool": (_POOL_SHAPES, "input"),
+    "conv2d_backward_data": (_CONV_SHAPES, "dout"),
+    "max_pool_backward": (_POOL_SHAPES, "both"),
+    "avg_pool_backward": (_POOL_SHAPES, "both"),
+    "conv2d_backward_filter": (_CONV_SHAPES, "both"),
+}
+
+
+def _geometry(name: str, matrices, shapes: dict):
+    geometry = _Geometry(name, shapes, _BATCH_OPS[name][0])
+    batch = _BATCH_OPS[name][1]
+    if name == "conv2d":
+        geometry.check_input("input", matrices[0])
+        geometry.check_filter("filter", matrices[1])
+    elif name == "conv2d_backward_data":
+        geometry.check_filter("filter", matrices[0])
+        geometry.check_dout(matrices[1])
+    else:
+        geometry.check_input("input", matrices[0])
+        if batch == "both":
+            geometry.check_dout(matrices[1])
+    return geometry
+
+
+def _output(name, geometry) -> tuple[int, int]:
+    if name == "conv2d_backward_filter":
+        return geometry.F, geometry.C * geometry.kernel_cells
+    if name in ("max_pool_backward", "avg_pool_backward", "conv2d_backward_data"):
+        return geometry.N, geometry.C * geometry.H * geometry.W
+    return geometry.N, geometry.F * geometry.Hout * geometry.Wout
+
+
+def _accepts(name, *matrices, **shapes) -> bool:
+    if not all(_is_matrix(m) for m in matrices):
+        return False
+    try:
+        _geometry(name, matrices, shapes)
+    except DMLRuntimeError:  # the local builtin reports bad shapes with its own message
+        return False
+    return True
+
+
+def _estimate(name, *matrices, **shapes):
+    return _output(name, _geometry(name, matrices, shapes))
+
+
+# ---- executor-side ---------------------------------------------------------------------------
+
+def _with_rows(arguments: dict, rows: int) -> dict:
+    shaped = dict(arguments)
+    shaped["input_shape"] = [rows] + list(arguments["input_shape"][1:])
+    return shaped
+
+
+def _one_panel(name, arguments, weights, item):
+    i, panel = item
+    kwargs = _with_rows(arguments, panel.shape[0])
+    function = BUILTINS[name].function
+    if name == "conv2d":
+        return i, function(panel, weights.value, **kwargs)
+    if name == "conv2d_backward_data":
+        return i, function(weights.value, panel, **kwargs)
+    return i, function(panel, **kwargs)
+
+
+def _two_panels(name, arguments, item):
+    i, (panel, dout) = item
+    return i, BUILTINS[name].function(panel, dout, **_with_rows(arguments, panel.shape[0]))
+
+
+def _pair_panels(items):
+    halves: dict = {}
+    for i, (side, panel) in items:
+        halves.setdefault(i, [None, None])[side] = panel
+    return iter((i, tuple(pair)) for i, pair in halves.items())
+
+
+def paired_panels(a: DistributedMatrix, b: DistributedMatrix):
+    """(block row, (panel of a, panel of b)) for two matrices with the same rows."""
+    left = a.panels().mapValues(partial(_tag, 0))
+    right = b.panels().mapValues(partial(_tag, 1))
+    partitions = max(a.rdd.getNumPartitions(), b.rdd.getNumPartitions())
+    return left.union(right).partitionBy(partitions, row_key).mapPartitions(_pair_panels, True)
+
+
+# ---- the operations ---------------------------------------------------------------------------
+
+def _register(name: str):
+    def run(runtime, *matrices, **shapes):
+        geometry = _geometry(name, matrices, shapes)
+        arguments, (rows, cols) = geometry.arguments(), _output(name, geometry)
+        batch = _BATCH_OPS[name][1]
+        if batch == "both":
+            x, dout = runtime.distribute(matrices[0]), runtime.distribute(matrices[1])
+            if x.block != dout.block:
+                raise DMLRuntimeError(f"{name}: input and dout are blocked differently")
+            panels = paired_panels(x, dout).map(partial(_two_panels, name, arguments))
+            if name == "conv2d_backward_filter":
+                return panels.values().treeReduce(lambda a, b: a + b)
+            return from_panels(panels, rows, cols, x.block, x.dtype, depth=max(x.depth, dout.depth) + 1)
+        batch_index = 1 if name == "conv2d_backward_data" else 0
+        x = runtime.distribute(matrices[batch_index])
+        weights = runtime.broadcast(matrices[1 - batch_index]) if len(matrices) > 1 else None
+        panels = x.panels().map(partial(_one_panel, name, arguments, weights), preservesPartitioning=True)
+        return from_panels(panels, rows, cols, x.block, x.dtype, depth=x.depth + 1)
+
+    operation(name, accepts=partial(_accepts, name), output=partial(_estimate, name),
+              strategy="row-panels, weights broadcast")(run)
+
+
+for _name in _BATCH_OPS:
+    _register(_name)
+
+
+def _accepts_bias(name, input=None, bias=None) -> bool:
+    return (_is_matrix(input) and _is_matrix(bias) and bias.shape[1] == 1 and bias.shape[0] > 0
+            and input.shape[1] % bias.shape[0] == 0)
+
+
+def _bias_panel(name, bias, item):
+    i, panel = item
+    return i, BUILTINS[name].function(panel, bias.value)
+
+
+def _register_bias(name: str):
+    def run(runtime, input, bias):
+        x = runtime.distribute(input)
+        panels = x.panels().map(partial(_bias_panel, name, runtime.broadcast(bias)), preservesPartitioning=True)
+        return from_panels(panels, x.rows, x.cols, x.block, x.dtype, depth=x.depth + 1)
+
+    operation(name, accepts=partial(_accepts_bias, name), output=lambda input, bias: tuple(input.shape),
+              strategy="row-panels, bias broadcast")(run)
+
+
+for _name in ("bias_add", "bias_multiply"):
+    _register_bias(_name)

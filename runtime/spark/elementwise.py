@@ -1,0 +1,151 @@
+"""Distributed elementwise operations: every block goes through the local operator or builtin
+itself, so types, NaN and Infinity rules are the local ones by construction.
+
+- matrix op scalar (either side): a map over blocks;
+- matrix op matrix of the same shape: the two block sets joined by block key;
+- matrix op row vector (1 x ncol) / column vector (nrow x 1): the vector broadcast, each block
+  taking its slice of it.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ..builtins import BUILTINS
+from ..operators import ARITHMETIC, UNARY_RULES, binary_operator, broadcastable
+from .matrix import DistributedMatrix, row_key
+from .registry import operation
+
+BINARY_OPS = ("+", "-", "*", "/", "^", "%%", "%/%", "==", "!=", "<", "<=", ">", ">=",
+              "&", "&&", "|", "||")
+UNARY_BUILTINS = ("exp", "log", "sqrt", "abs", "round", "floor", "ceil", "sign", "sin", "cos", "tan",
+                  "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "is.na", "is.nan",
+                  "is.infinite")
+
+
+def _number(value, op: str) -> bool:
+    if isinstance(value, bool):
+        return op not in ARITHMETIC
+    return isinstance(value, (int, float))
+
+
+def _is_matrix(value) -> bool:
+    return isinstance(value, (np.ndarray, DistributedMatrix))
+
+
+def accepts_binary(op, a, b) -> bool:
+    if _is_matrix(a) and _is_matrix(b):
+        return broadcastable(tuple(a.shape), tuple(b.shape))
+    return (_is_matrix(a) and _number(b, op)) or (_is_matrix(b) and _number(a, op))
+
+
+def binary_output(a, b):
+    return tuple(a.shape) if _is_matrix(a) else tuple(b.shape)
+
+
+def binary_strategy(runtime, a, b) -> str:
+    if _is_matrix(a) and _is_matrix(b):
+        return "join" if tuple(a.shape) == tuple(b.shape) else "broadcast-vector"
+    return "blockwise"
+
+
+# ---- executor-side functions (module level, so that tasks import them by name) ---------------
+
+def _rule(op):
+    """The local function of an operator, or of the two-argument min/max builtins."""
+    return BUILTINS[op].function if op in ("min", "max") else binary_operator(op)
+
+
+def _left(op, scalar, block):
+    return _rule(op)(block, scalar)
+
+
+def _right(op, scalar, block):
+    return _rule(op)(scalar, block)
+
+
+def _pair(op, item):
+    key, (left, right) = item
+    return key, _rule(op)(left, right)
+
+
+def _pair_up(items):
+    halves: dict = {}
+    for key, (side, block) in items:
+        halves.setdefault(key, [None, None])[side] = block
+    return iter((key, tuple(pair)) for key, pair in halves.items())
+
+
+def _vector_slice(op, vector, row_size, col_size, by_row, item):
+    (i, j), block = item
+    v = vector.value
+    if by_row:
+        part = v[:, j * col_size:j * col_size + block.shape[1]]
+    else:
+        part = v[i * row_size:i * row_size + block.shape[0], :]
+    return (i, j), _rule(op)(block, part)
+
+
+def _unary(function_name, block):
+    rule = UNARY_RULES.get(function_name[len("unary"):]) if function_name.startswith("unary") else None
+    return rule(block) if rule is not None else BUILTINS[function_name].function(block)
+
+
+def _sample_dtype(function, *operands):
+    """The result dtype of a blockwise function, from a 1x1 sample of each matrix operand."""
+    samples = [np.zeros((1, 1), dtype=x.dtype) if _is_matrix(x) else x for x in operands]
+    with np.errstate(all="ignore"):
+        return function(*samples).dtype
+
+
+# ---- the operations -----------------------------------------------------------------------
+
+def join_blocks(a: DistributedMatrix, b: DistributedMatrix):
+    """An RDD of (key, (block of a, block of b)) for two matrices of one shape."""
+    if a.panel != b.panel or a.block != b.block:
+        a, b = a.squared(), b.squared()
+    left = a.rdd.mapValues(partial(_tag, 0))
+    right = b.rdd.mapValues(partial(_tag, 1))
+    partitions = max(a.rdd.getNumPartitions(), b.rdd.getNumPartitions())
+    joined = left.union(right).partitionBy(partitions, row_key)
+    return a, joined.mapPartitions(_pair_up, preservesPartitioning=True)
+
+
+def _tag(side, block):
+    return side, block
+
+
+@operation(*BINARY_OPS, accepts=accepts_binary, output=binary_output, strategy=binary_strategy,
+           named=True)
+def binary(runtime, op, a, b):
+    dtype = _sample_dtype(_rule(op), a, b)
+    if not _is_matrix(b):
+        return runtime.distribute(a).map_blocks(partial(_left, op, b), dtype)
+    if not _is_matrix(a):
+        return runtime.distribute(b).map_blocks(partial(_right, op, a), dtype)
+    if tuple(a.shape) == tuple(b.shape):
+        layout, joined = join_blocks(runtime.distribute(a), runtime.distribute(b))
+        return layout.derive(joined.map(partial(_pair, op), preservesPartitioning=True), dtype=dtype,
+                             row_partitioned=True)
+    left = runtime.distribute(a)
+    by_row = b.shape[0] == 1 and a.shape[0] != 1 or b.shape[1] != 1
+    vector = runtime.broadcast(b)
+    function = partial(_vector_slice, op, vector, left.block, left.col_block, by_row)
+    return left.derive(left.rdd.map(function, preservesPartitioning=True), dtype=dtype)
+
+
+def _accepts_unary(name, x, *rest, **kwargs) -> bool:
+    if rest or kwargs:  # log(X, base) and friends run locally
+        return False
+    return _is_matrix(x)
+
+
+def _same_shape(x, *rest, **kwargs):
+    return tuple(x.shape)
+
+
+@operation("unary-", "unary!", *UNARY_BUILTINS, accepts=_accepts_unary, output=_same_shape, named=True)
+def unary(runtime, name, x):
+    function = partial(_unary, name)
+    return runtime.distribute(x).map_blocks(function, _sample_dtype(function, x))

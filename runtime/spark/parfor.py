@@ -1,0 +1,121 @@
+"""parfor on Spark (mode=REMOTE_SPARK): iterations run as Spark tasks.
+
+The driver ships, in one broadcast, the loop body's syntax tree, the functions it may call (the
+modules' definitions, not compiled code), the `$` arguments and the variables as they are
+before the loop (distributed ones collected). Each task compiles the body with the local
+interpreter once and runs its share of the iterations in order, as the local parfor does. The
+driver then merges each task's result matrices by DML's parfor rule: the cells a task changed
+(compared with the matrix before the loop) are written into the result; tasks write disjoint
+cells. What a body prints is returned with the task's results and printed in iteration order.
+"""
+from __future__ import annotations
+
+import io
+from functools import partial
+
+import numpy as np
+
+from ..context import Context
+from ..functions import Module, UserFunction
+
+
+def module_snapshot(module: Module) -> dict:
+    """A picklable description of a module and everything it sourced: {id: (file, dir, defs, ns)}."""
+    snapshot: dict = {}
+
+    def visit(current: Module) -> int:
+        key = id(current)
+        if key not in snapshot:
+            snapshot[key] = None  # modules may source each other
+            namespaces = {name: visit(child) for name, child in current.namespaces.items()}
+            definitions = [f.definition for f in current.functions.values()]
+            snapshot[key] = (current.file, str(current.base_dir), definitions, namespaces)
+        return key
+    return {"root": visit(module), "modules": snapshot}
+
+
+def rebuild_modules(snapshot: dict, interpreter) -> Module:
+    from pathlib import Path
+
+    modules = {key: Module(file, Path(base)) for key, (file, base, _, _) in snapshot["modules"].items()}
+    for key, (_, _, definitions, namespaces) in snapshot["modules"].items():
+        module = modules[key]
+        module.namespaces = {name: modules[child] for name, child in namespaces.items()}
+        for definition in definitions:
+            module.functions[definition.name] = UserFunction(definition, module)
+    for module in modules.values():
+        for function in module.functions.values():
+            function.compile(interpreter)
+    return modules[snapshot["root"]]
+
+
+def _chunks(values: list, count: int) -> list[list]:
+    size = -(-len(values) // count)
+    return [values[k:k + size] for k in range(0, len(values), size)]
+
+
+def run_task(payload, item):
+    """Executor side: compile the body, run this task's iterations, return results and output."""
+    from ..interpreter import Frame, Interpreter, run_block
+
+    index, iterations = item
+    shipped = payload.value
+    out = io.StringIO()
+    interpreter = Interpreter(Context(args=shipped["args"], out=out, precision=shipped["precision"]))
+    module = rebuild_modules(shipped["modules"], interpreter)
+    body = interpreter.compile_block(shipped["body"], module)
+    frame = Frame(dict(shipped["variables"]))
+    results = shipped["results"]
+    frame.owned = set(results)  # the task's copies: written in place, as the local loop does
+    with np.errstate(all="ignore"):
+        for value in iterations:
+            child = Frame(dict(frame.vars))
+            child.owned = set(frame.owned)
+            child.vars[shipped["var"]] = value
+            run_block(body, child)
+            for name in results:
+                if name in child.vars:
+                    frame.vars[name] = child.vars[name]
+    written = {name: frame.vars[name] for name in results if isinstance(frame.vars.get(name), np.ndarray)}
+    return index, out.getvalue(), written
+
+
+def merge(original, written: np.ndarray):
+    """Writes into `original` the cells `written` changed (NaN compared equal to NaN)."""
+    if not isinstance(original, np.ndarray) or original.shape != written.shape:
+        return written.copy()
+    changed = (original != written) & ~(np.isnan(original) & np.isnan(written))
+    original[changed] = written[changed]
+    return original
+
+
+def remote_parfor(runtime, interpreter, node, module, iteration_values, results, planner):
+    par = next((p.value for p in node.params if p.name == "par"), None)
+    snapshot = module_snapshot(module)
+    context = interpreter.context
+
+    def run_parfor(frame):
+        values = list(iteration_values(frame))
+        if not values:
+            return
+        variables = {name: planner.collect(value) for name, value in frame.vars.items()}
+        payload = runtime.sc.broadcast({
+            "modules": snapshot, "body": node.body, "var": node.var, "results": results,
+            "args": context.args, "precision": context.precision, "variables": variables})
+        width = getattr(par, "value", None) or runtime.sc.defaultParallelism
+        chunks = _chunks(values, max(1, min(len(values), int(width))))
+        tasks = runtime.sc.parallelize(list(enumerate(chunks)), len(chunks))
+        outcomes = runtime.guarded(lambda: tasks.map(partial(run_task, payload)).collect())
+        payload.unpersist()
+        merged = {name: variables[name].copy() if isinstance(variables.get(name), np.ndarray)
+                  else variables.get(name) for name in results}
+        for _, printed, written in sorted(outcomes, key=lambda outcome: outcome[0]):
+            context.out.write(printed)
+            for name, matrix in written.items():
+                merged[name] = merge(merged[name], matrix)
+        for name, value in merged.items():
+            if value is not None:
+                frame.vars[name] = value
+                frame.owned.add(name)
+    return run_parfor
+

@@ -1,0 +1,56 @@
+"""The table of operations that have a distributed implementation, registered by the name the
+planner routes them under: DML operator symbols (`+`, `%*%`, `unary-`), `rightIndex`,
+`leftIndex`, and builtin names (`rowSums`, `conv2d`, ...). Anything not listed runs locally.
+
+Each entry says which calls it takes (`accepts`; the rest run locally, so that the local
+implementation reports bad arguments with its usual message), the result's dimensions
+(`output`, for the plan and the memory estimate) and its strategy (shown by explain).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    run: Callable        # (runtime, *args, **kwargs) -> value
+    accepts: Callable    # (*args, **kwargs) -> bool
+    output: Callable     # (*args, **kwargs) -> (rows, cols) | None
+    strategy: Callable   # (runtime, *args, **kwargs) -> str
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def _constant(text):
+    return lambda runtime, *args, **kwargs: text
+
+
+def operation(*names: str, accepts: Callable, output: Callable, strategy="blockwise",
+              named: bool = False):
+    """Registers a distributed implementation; with named=True it receives its name first
+    (one function serving several operators)."""
+    def register(function):
+        for name in names:
+            if name in OPERATIONS:
+                raise ValueError(f"distributed operation {name!r} is registered twice")
+            run = partial(_with_name, function, name) if named else function
+            test = partial(accepts, name) if named else accepts
+            pick = strategy if callable(strategy) else _constant(strategy)
+            OPERATIONS[name] = Operation(name, run, test, output, pick)
+        return function
+    return register
+
+
+def _with_name(function, name, runtime, *args, **kwargs):
+    return function(runtime, name, *args, **kwargs)
+
+
+def load() -> dict[str, Operation]:
+    """Imports the operation modules (registering them) and returns the table."""
+    from . import aggregates, dnn, elementwise, indexing, matmul  # noqa: F401
+
+    return OPERATIONS

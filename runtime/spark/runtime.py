@@ -1,0 +1,83 @@
+"""What the planner talks to when an operation runs on Spark: the Spark context, the block size,
+the broadcast limit, conversions, and Spark failures turned into DML errors."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..errors import DMLError, DMLRuntimeError
+from .matrix import DistributedMatrix, collect, ensure_distributed, from_numpy
+
+# Chosen by bench/bench_spark.py (block size sweep of a distributed multiply on 2 cores):
+# 1000 was fastest among 250/500/1000/2000, as in SystemDS, whose default is also 1000.
+DEFAULT_BLOCK = 1000
+
+_PYTHON_ERROR = re.compile(r"(?:DMLRuntimeError|DMLStopError): (?:.*?runtime error: )?(.*)")
+
+
+class SparkRuntime:
+    def __init__(self, sc, block: int = DEFAULT_BLOCK, broadcast_limit: int = 256 * 2**20,
+                 precision: str = "double"):
+        if block < 1:
+            raise DMLRuntimeError(f"the block size must be positive, got {block}")
+        self.sc, self.block, self.broadcast_limit = sc, block, broadcast_limit
+        self.precision = precision
+
+    def operations(self) -> dict:
+        from .registry import load
+
+        return load()
+
+    # ---- values ----------------------------------------------------------------------------
+
+    def distribute(self, value) -> DistributedMatrix:
+        return ensure_distributed(self.sc, value, self.block)
+
+    def from_numpy(self, array: np.ndarray) -> DistributedMatrix:
+        return from_numpy(self.sc, array, self.block)
+
+    def collect(self, value):
+        return self.guarded(collect, value)
+
+    def local(self, value):
+        """A matrix operand needed whole on every executor (a broadcast side)."""
+        return self.collect(value)
+
+    def broadcast(self, value):
+        return self.sc.broadcast(np.ascontiguousarray(self.local(value)))
+
+    def fits_broadcast(self, value) -> bool:
+        rows, cols = value.shape
+        return rows * cols * 8 <= self.broadcast_limit
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def run(self, operation, decision, args, kwargs):
+        return self.guarded(operation.run, self, *args, **kwargs)
+
+    def guarded(self, function, *args, **kwargs):
+        """Calls a function that may run Spark jobs; a failed job becomes one DML error."""
+        try:
+            return function(*args, **kwargs)
+        except DMLError:
+            raise
+        except Exception as err:  # py4j and pyspark errors carry the executor's traceback as text
+            raise DMLRuntimeError(spark_failure(err)) from None
+
+    def parfor(self, interpreter, node, module, iteration_values, results, planner):
+        from .parfor import remote_parfor
+
+        return remote_parfor(self, interpreter, node, module, iteration_values, results, planner)
+
+
+def spark_failure(err: Exception) -> str:
+    """The message of a failed Spark job: the DML error raised in a task if there was one."""
+    text = str(err)
+    found = _PYTHON_ERROR.findall(text)
+    if found:
+        return found[-1].strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    python = [line for line in lines if re.match(r"[A-Za-z_.]+(Error|Exception): ", line)]
+    detail = python[-1] if python else (lines[0] if lines else type(err).__name__)
+    return f"a Spark job failed: {detail[:500]}"
