@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import ir
 from ..errors import CompileError
-from .emitter import ENV, Program, backward_blocks, build_program, forward_blocks
+from .emitter import (ENV, Program, backward_blocks, build_program, forward_blocks,
+                      terminate_statements)
 from .names import TRAINABLE_ROLES, identifier
 from .registry import LIBRARY
 from .training import Loss, Optimizer, loss_from, optimizer_from
@@ -109,9 +110,9 @@ class CompiledModel:
 
     def script(self, kind: str, bound: bool = False) -> str:
         if kind == "predict":
-            return self._render_predict(bound)
+            return terminate_statements(self._render_predict(bound))
         if kind == "train":
-            return self._render_train(bound)
+            return terminate_statements(self._render_train(bound))
         raise ValueError(f"script kind must be 'predict' or 'train', got {kind!r}")
 
     def _view(self, program: Program, extra_sources=(), helpers=()) -> dict:
