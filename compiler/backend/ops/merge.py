@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..registry import op_template
-from ..step import Step, Unsupported, image, size
+from ..step import Step, Unsupported, size
 
 _SYMBOLS = {"add": " + ", "subtract": " - ", "multiply": " * "}
 
@@ -10,11 +10,12 @@ _SYMBOLS = {"add": " + ", "subtract": " - ", "multiply": " * "}
 @op_template(("add", "subtract", "multiply", "average", "maximum"), "merge.dml.j2")
 def merge(n: Step) -> dict:
     op = n.node.op
-    if n.training and op == "maximum" and len(n.xs) > 2:
-        raise Unsupported("inputs", len(n.xs), "2 (training a Maximum of more inputs)")
+    # Maximum of k inputs is a chain of pairwise maxima m_j = max(m_{j-1}, x_j), as in Keras; the
+    # backward pass walks it back (on ties the earlier input gets the gradient)
+    maxima = [n.xs[0]] + [f"{n.out}_max{j}" for j in range(2, len(n.xs))] + [n.out]
     others = [" * ".join(x for j, x in enumerate(n.xs) if j != i) for i in range(len(n.xs))]
     return dict(op=op, joined=_SYMBOLS.get(op, " + ").join(n.xs), count=len(n.xs),
-                others=others)
+                others=others, maxima=maxima)
 
 
 @op_template("concatenate", "concatenate.dml.j2")
