@@ -4,19 +4,41 @@ combined in block order, so a run gives the same floating-point result every tim
 from __future__ import annotations
 
 import math
-from functools import partial
+from functools import partial, reduce
 
 import numpy as np
 
 from ..builtins import BUILTINS
+from ..builtins.aggregates import axis_sum
 from ..context import Context
 from .elementwise import _is_matrix, accepts_binary, binary, binary_output, binary_strategy, join_blocks
 from .matrix import DistributedMatrix, from_panels
 from .registry import operation
 
-# name -> (local builtin per block, how partial results combine)
-_AXIS = {"Sums": ("Sums", np.add), "Means": ("Sums", np.add), "Maxs": ("Maxs", np.maximum),
-         "Mins": ("Mins", np.minimum)}
+def _sum_parts(axis, block):
+    """A block's row (axis 1) or column (axis 0) sums and their residuals side by side, so that
+    summing the parts of all blocks rounds like the local compensated sum over the cells."""
+    high = axis_sum(block, axis)
+    low = axis_sum(np.concatenate([block, -high], axis=axis), axis)
+    return np.concatenate([high, low], axis=axis)
+
+
+def _sum_total(axis, parts):
+    return axis_sum(np.concatenate(parts, axis=axis), axis)
+
+
+def _extreme_parts(function, axis, block):
+    return function(block, axis=axis, keepdims=True)
+
+
+def _extreme_total(function, axis, parts):
+    return reduce(function, parts)
+
+
+# suffix -> (partial result of one block, the total of a row's/column's partials in block order)
+_AXIS = {"Sums": (_sum_parts, _sum_total), "Means": (_sum_parts, _sum_total),
+         "Maxs": (partial(_extreme_parts, np.max), partial(_extreme_total, np.maximum)),
+         "Mins": (partial(_extreme_parts, np.min), partial(_extreme_total, np.minimum))}
 
 
 def _single_matrix(name, x=None, *rest, **kwargs) -> bool:
@@ -29,31 +51,38 @@ def _apply(name, block):
     return BUILTINS[name].function(block)
 
 
-def _keyed_partial(name, axis, item):
+def _keyed_partial(part, axis, item):
     (i, j), block = item
-    return (i if axis == "row" else j), ((j if axis == "row" else i), BUILTINS[name].function(block))
+    return (i, (j, part(1, block))) if axis == "row" else (j, (i, part(0, block)))
 
 
 def _divided(count, x):
     return x / count
 
 
-def _combine_ordered(combine, parts):
+def _combine_ordered(total, axis, dtype, parts):
     ordered = [part for _, part in sorted(parts, key=lambda p: p[0])]
-    result = ordered[0]
-    for part in ordered[1:]:
-        result = combine(result, part)
-    return result
+    return total(axis, ordered).astype(dtype, copy=False)
 
 
 # ---- full aggregates ----------------------------------------------------------------------------
 
+def _exact_sum(block):
+    """A block's sum as two doubles whose sum is (nearly) exact, so that adding the blocks'
+    parts with fsum rounds like one compensated sum over all cells, as the local sum does."""
+    cells = block.ravel().tolist()
+    high = math.fsum(cells)
+    return high, math.fsum(cells + [-high])
+
+
 def _full(runtime, name, x):
     m = runtime.distribute(x)
+    if name == "sum" and m.row_blocks * m.col_blocks > 1:
+        return math.fsum(value for _, pair in m.rdd.mapValues(_exact_sum).collect() for value in pair)
     parts = [value for _, value in sorted(m.rdd.mapValues(partial(_apply, name)).collect(),
                                           key=lambda item: item[0])]
     if name == "sum":
-        return parts[0] if len(parts) == 1 else math.fsum(parts)
+        return parts[0]
     reduce = np.minimum if name == "min" else np.maximum
     return float(reduce.reduce(parts))
 
@@ -95,15 +124,16 @@ def min_max(runtime, name, *values):
 
 def _register_axis(axis: str, suffix: str):
     name = f"{axis}{suffix}"
-    local, combine = _AXIS[suffix]
+    part, total = _AXIS[suffix]
 
     def output(x):
         return (x.shape[0], 1) if axis == "row" else (1, x.shape[1])
 
     def run(runtime, x):
         m = runtime.distribute(x)
-        keyed = m.rdd.map(partial(_keyed_partial, f"{axis}{local}", axis))
-        combined = keyed.groupByKey().mapValues(partial(_combine_ordered, combine))
+        keyed = m.rdd.map(partial(_keyed_partial, part, axis))
+        combined = keyed.groupByKey().mapValues(partial(_combine_ordered, total, 1 if axis == "row" else 0,
+                                                        m.dtype))
         if suffix == "Means":
             combined = combined.mapValues(partial(_divided, m.cols if axis == "row" else m.rows))
         if axis == "row":

@@ -64,8 +64,12 @@ def run_task(payload, item):
     interpreter = Interpreter(Context(args=shipped["args"], out=out, precision=shipped["precision"]))
     module = rebuild_modules(shipped["modules"], interpreter)
     body = interpreter.compile_block(shipped["body"], module)
-    frame = Frame(dict(shipped["variables"]))
     results = shipped["results"]
+    variables = dict(shipped["variables"])  # a broadcast value is shared by a worker's tasks
+    for name in results:
+        if isinstance(variables.get(name), np.ndarray):
+            variables[name] = variables[name].copy()
+    frame = Frame(variables)
     frame.owned = set(results)  # the task's copies: written in place, as the local loop does
     with np.errstate(all="ignore"):
         for value in iterations:
@@ -80,13 +84,14 @@ def run_task(payload, item):
     return index, out.getvalue(), written
 
 
-def merge(original, written: np.ndarray):
-    """Writes into `original` the cells `written` changed (NaN compared equal to NaN)."""
-    if not isinstance(original, np.ndarray) or original.shape != written.shape:
+def merge(before, merged, written: np.ndarray):
+    """Writes into `merged` the cells a task changed: those where `written` differs from the
+    matrix before the loop (NaN compared equal to NaN)."""
+    if not isinstance(before, np.ndarray) or before.shape != written.shape:
         return written.copy()
-    changed = (original != written) & ~(np.isnan(original) & np.isnan(written))
-    original[changed] = written[changed]
-    return original
+    changed = (before != written) & ~(np.isnan(before) & np.isnan(written))
+    merged[changed] = written[changed]
+    return merged
 
 
 def remote_parfor(runtime, interpreter, node, module, iteration_values, results, planner):
@@ -112,7 +117,7 @@ def remote_parfor(runtime, interpreter, node, module, iteration_values, results,
         for _, printed, written in sorted(outcomes, key=lambda outcome: outcome[0]):
             context.out.write(printed)
             for name, matrix in written.items():
-                merged[name] = merge(merged[name], matrix)
+                merged[name] = merge(variables.get(name), merged[name], matrix)
         for name, value in merged.items():
             if value is not None:
                 frame.vars[name] = value

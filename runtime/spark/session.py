@@ -94,7 +94,7 @@ def spark_session(master: str | None = None, conf: dict | None = None):
         builder = builder.master(master)
     settings = {"spark.ui.showConsoleProgress": "false", **(conf or {})}
     if "PYSPARK_PYTHON" not in os.environ and "spark.pyspark.python" not in settings:
-        settings["spark.pyspark.python"] = sys.executable
+        os.environ["PYSPARK_PYTHON"] = sys.executable  # read when the context starts
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:

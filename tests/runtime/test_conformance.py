@@ -31,9 +31,14 @@ def test_suite_is_large_enough():
     assert len(PROGRAMS) >= 60
 
 
+def run_program(program: Path, scratch: Path, **keywords) -> str:
+    """What a program prints; keywords go to run_file (the Spark tests pass spark=, exec_mode=)."""
+    out = io.StringIO()
+    run_file(program, args=program_arguments(program, scratch), out=out, **keywords)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.stem for p in PROGRAMS])
 def test_program_prints_what_systemds_prints(program: Path, tmp_path, monkeypatch):
     monkeypatch.chdir(program.parent)
-    out = io.StringIO()
-    run_file(program, args=program_arguments(program, tmp_path), out=out)
-    assert out.getvalue() == program.with_suffix(".out").read_text()
+    assert run_program(program, tmp_path) == program.with_suffix(".out").read_text()
