@@ -54,11 +54,8 @@ def _compile_arguments(parser):
          _compile_arguments)
 @_reported
 def compile_command(options) -> int:
-    from .output import summary, write_model
-    model = _compile(options)
-    names = write_model(model, options.outdir)
-    print(summary(model).rstrip())
-    print(f"wrote {', '.join(names)} to {options.outdir}")
+    from .output import write_model
+    print(write_model(_compile(options), options.outdir).rstrip(), "to", options.outdir)
     return 0
 
 

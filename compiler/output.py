@@ -11,8 +11,8 @@ from .backend import CompiledModel, CompileTrainingError, write_weights
 from .errors import CompileError
 
 
-def write_model(model: CompiledModel, outdir: str) -> list:
-    """Writes the model's files into `outdir` (replacing it); returns the file names written."""
+def write_model(model: CompiledModel, outdir: str) -> str:
+    """Writes the model's files into `outdir` (replacing it); returns the summary text."""
     outdir = os.path.abspath(os.fspath(outdir))
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise CompileError(f"{outdir}: exists and is not a folder")
@@ -35,7 +35,7 @@ def write_model(model: CompiledModel, outdir: str) -> list:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return sorted(texts) + ["weights.h5"]
+    return texts["summary.txt"] + f"wrote {', '.join(sorted(texts) + ['weights.h5'])}\n"
 
 
 def _replace(temp: str, outdir: str) -> None:

@@ -1,0 +1,202 @@
+"""`kerasdml compile`, `inspect` and `predict` (the compiler's subcommands) and `kerasdml run`
+on what they write, called in-process through the console script's main."""
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from keras_models import keras, predict, randomize, save, sequential
+from kerasdml.compiler.cli import main
+from zoo_models import ZOO
+
+L = keras.layers
+
+
+@keras.saving.register_keras_serializable(package="clitest")
+class Doubler(L.Layer):
+    def call(self, x):
+        return 2 * x
+
+
+@pytest.fixture(scope="module")
+def cnn_file(tmp_path_factory):
+    model = randomize(sequential((8, 8, 3), L.Conv2D(4, 3, padding="same", activation="relu"),
+                                 L.MaxPooling2D(2), L.Flatten(), L.Dense(5, activation="softmax"),
+                                 name="cli_cnn"))
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    x = np.random.default_rng(0).normal(size=(6, 8, 8, 3)).astype("float32")
+    return model, save(model, tmp_path_factory.mktemp("cnn")), x
+
+
+def run_cli(capsys, *argv) -> tuple:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_compile_writes_scripts_weights_and_summary(cnn_file, tmp_path, capsys):
+    model, path, _ = cnn_file
+    code, out, err = run_cli(capsys, "compile", path, "-o", tmp_path / "out")
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path / "out")) == ["predict.dml", "summary.txt", "train.dml",
+                                                   "weights.h5"]
+    assert "cli_cnn" in out and "kerasdml run predict.dml" in out
+    with h5py.File(tmp_path / "out" / "weights.h5") as f:
+        assert sorted(f) == ["conv2d_W", "conv2d_b", "dense_W", "dense_b"]
+        assert f["conv2d_W"].shape == (4, 27) and f["conv2d_W"].dtype == np.float64
+    assert [n for n in os.listdir(tmp_path) if n != "out"] == []  # no temporary folder left
+
+
+def test_run_on_the_compiled_predict_script_gives_keras_predictions(cnn_file, tmp_path, capsys,
+                                                                   monkeypatch):
+    model, path, x = cnn_file
+    assert run_cli(capsys, "compile", path, "-o", tmp_path / "out")[0] == 0
+    np.savetxt(tmp_path / "x.csv", x.reshape(len(x), -1), delimiter=",", fmt="%.9g")
+    monkeypatch.chdir(tmp_path / "out")  # weights.h5 is found in the working folder
+    code, _, err = run_cli(capsys, "run", "predict.dml", "-nvargs", f"X={tmp_path / 'x.csv'}",
+                           f"Y={tmp_path / 'y.csv'}", "batch_size=4")
+    assert code == 0, err
+    got = np.loadtxt(tmp_path / "y.csv", delimiter=",")
+    np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+def test_compile_replaces_an_existing_folder(cnn_file, tmp_path, capsys):
+    _, path, _ = cnn_file
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.txt").write_text("old")
+    assert run_cli(capsys, "compile", path, "-o", tmp_path / "out")[0] == 0
+    assert "stale.txt" not in os.listdir(tmp_path / "out")
+
+
+def test_uncompiled_model_gets_no_train_script_without_a_loss(tmp_path, capsys):
+    path = save(randomize(ZOO["mlp"]()), tmp_path)
+    code, out, _ = run_cli(capsys, "compile", path, "-o", tmp_path / "a")
+    assert code == 0 and "train.dml not written" in out and "pass loss=" in out
+    assert not (tmp_path / "a" / "train.dml").exists()
+    code, _, _ = run_cli(capsys, "compile", path, "--loss", "mse", "-o", tmp_path / "b")
+    assert code == 0 and "mean_squared_error" in (tmp_path / "b" / "train.dml").read_text()
+
+
+def _refused_models():
+    x = keras.Input((4,))
+    return {
+        "lambda": sequential((4,), L.Lambda(lambda t: t + 1, name="shift"), name="m_lambda"),
+        "custom": keras.Model(x, Doubler(name="twice")(x), name="m_custom"),
+        "attribute": sequential((6, 6, 2), L.Conv2D(2, 3, dilation_rate=2, name="dilated"),
+                                name="m_attr"),
+        "backend": sequential((4, 4, 2), L.Dense(3, name="pixelwise"), name="m_dense_image"),
+        "unknown": sequential((5, 3), L.Bidirectional(L.LSTM(2), name="bi"), name="m_bi"),
+    }
+
+
+REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
+            "attribute": "dilation_rate", "backend": "layer 'pixelwise' (Dense): input shape",
+            "unknown": "'bi' (Bidirectional)"}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_refused_model_exits_1_with_one_message_and_no_folder(case, tmp_path, capsys):
+    path = save(_refused_models()[case], tmp_path)
+    code, out, err = run_cli(capsys, "compile", path, "-o", tmp_path / "out")
+    assert code == 1
+    assert err.startswith("kerasdml compile: error: ") and REFUSALS[case] in err
+    assert "Traceback" not in err and out == ""
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(path)]  # no OUTDIR, no temp
+
+
+@pytest.mark.parametrize("content", [None, b"not a model"], ids=["missing", "corrupt"])
+def test_bad_model_file_exits_1(content, tmp_path, capsys):
+    path = tmp_path / "model.keras"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = run_cli(capsys, "compile", path, "-o", tmp_path / "out")
+    assert code == 1 and "model.keras" in err and not (tmp_path / "out").exists()
+
+
+def test_inspect_prints_the_layer_table(cnn_file, capsys):
+    _, path, _ = cnn_file
+    code, out, _ = run_cli(capsys, "inspect", path)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["layer", "class", "IR", "ops", "output", "shape", "params",
+                                "supported"]
+    conv = next(line for line in lines if line.startswith("conv2d "))
+    assert "Conv2D" in conv and "conv2d + activation" in conv and "(8, 8, 4)" in conv
+    assert "112" in conv and conv.rstrip().endswith("yes")
+    assert lines[-1] == "5 layers, 437 parameters"
+
+
+def test_inspect_says_why_a_layer_is_refused(tmp_path, capsys):
+    path = save(_refused_models()["lambda"], tmp_path)
+    code, out, _ = run_cli(capsys, "inspect", path)
+    assert code == 1
+    row = next(line for line in out.splitlines() if line.startswith("shift"))
+    assert "Lambda" in row and "no: a Lambda layer holds Python code" in row
+
+
+@pytest.mark.parametrize("kind", ["predict", "train"])
+def test_inspect_prints_a_script(kind, cnn_file, capsys):
+    _, path, _ = cnn_file
+    code, out, _ = run_cli(capsys, "inspect", path, "--script", kind)
+    assert code == 0 and out.startswith("#---") and "conv2d::forward(" in out
+    assert ("sgd::update(" in out) == (kind == "train")
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_predict_gives_model_predict(suffix, cnn_file, tmp_path, capsys):
+    model, path, x = cnn_file
+    source, target = tmp_path / f"x{suffix}", tmp_path / f"y{suffix}"
+    if suffix == ".npy":
+        np.save(source, x)
+    else:
+        np.savetxt(source, x.reshape(len(x), -1), delimiter=",", fmt="%.9g")
+    code, _, err = run_cli(capsys, "predict", path, "--input", source, "--output", target,
+                           "--batch-size", 4)
+    assert code == 0, err
+    got = np.load(target) if suffix == ".npy" else np.loadtxt(target, delimiter=",")
+    np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+def test_predict_of_an_image_model_returns_keras_shapes(tmp_path, capsys):
+    model = randomize(ZOO["autoencoder"]())
+    path = save(model, tmp_path)
+    x = np.random.default_rng(1).normal(size=(3, 8, 8, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    assert run_cli(capsys, "predict", path, "--input", tmp_path / "x.npy", "--output",
+                   tmp_path / "y.npy")[0] == 0
+    got = np.load(tmp_path / "y.npy")
+    assert got.shape == (3, *model.output_shape[1:]) and got.ndim == 4
+    np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+def test_predict_with_several_inputs_and_outputs(tmp_path, capsys):
+    model = randomize(ZOO["multi_input"]())
+    path = save(model, tmp_path)
+    rng = np.random.default_rng(2)
+    image, vector = rng.normal(size=(4, 6, 6, 2)), rng.normal(size=(4, 4))
+    np.save(tmp_path / "image.npy", image)
+    np.save(tmp_path / "vector.npy", vector)
+    assert run_cli(capsys, "predict", path, "--input", tmp_path / "image.npy", "--input",
+                   tmp_path / "vector.npy", "--output", tmp_path / "y.npy")[0] == 0
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"),
+                               predict(model, [image.astype("float32"),
+                                               vector.astype("float32")])[0], atol=1e-5)
+
+
+def test_predict_refuses_samples_of_the_wrong_shape(cnn_file, tmp_path, capsys):
+    _, path, _ = cnn_file
+    np.save(tmp_path / "x.npy", np.zeros((2, 7, 7, 3)))
+    code, _, err = run_cli(capsys, "predict", path, "--input", tmp_path / "x.npy", "--output",
+                           tmp_path / "y.npy")
+    assert code == 1 and "do not fit the model's input shape (8, 8, 3)" in err
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_run_still_runs_dml(tmp_path, capsys):
+    script = tmp_path / "hello.dml"
+    script.write_text('x = 6 * 7\nprint("x = " + x)\n')
+    code, out, _ = run_cli(capsys, "run", script)
+    assert code == 0 and "x = 42" in out
