@@ -1,0 +1,162 @@
+"""conv2d and its two gradients as matrix products over im2col patches, chunk by chunk.
+
+The patches of a batch ("im2col") form a (C*Hf*Wf) x (N*Hout*Wout) matrix: row (c, i, j)
+holds, for every image n and output cell (y, x), the padded input Xpad[n, c, y*sh + i, x*sw + j].
+All three passes are one matrix product each over it:
+
+    conv2d:                 out  = W @ cols                  (F x N*L, L = Hout*Wout)
+    conv2d_backward_filter: dW^T = cols @ dout_cm^T          (dout_cm: dout as F x N*L)
+    conv2d_backward_data:   with stride 1, conv2d of dout with the flipped filters;
+                            otherwise dcols = W^T @ dout_cm, then col2im adds each kernel
+                            offset's plane back into the padded image (one add per offset)
+
+The patch matrix is Hf*Wf times larger than the images (25x for 5x5 kernels, 60 MB for the
+second LeNet convolution in float32), so it is never built whole: the batch is cut into chunks
+of images whose patches take about _CHUNK_BYTES, and each chunk is copied from a strided view
+(no copy until then) into a reused scratch buffer and consumed by its product while it is still
+in cache. The only Python loops run over chunks and over kernel offsets (col2im).
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .geometry import Geom, checked_matrix, conv_geom, float_dtype, offset_slice, pad
+from .scratch import scratch
+
+# Patches per chunk, in bytes. Large enough that each product is a big, efficient GEMM (a few
+# thousand columns), small enough that the chunk stays in the last-level cache.
+_CHUNK_BYTES = 8 << 20
+
+
+def _chunk_images(g: Geom, itemsize: int) -> int:
+    per_image = g.C * g.kh * g.kw * g.Ho * g.Wo * itemsize
+    return max(1, min(g.N, _CHUNK_BYTES // max(per_image, 1)))
+
+
+def _chunks(g: Geom, itemsize: int) -> Iterator[tuple[int, int]]:
+    step = _chunk_images(g, itemsize)
+    for first in range(0, g.N, step):
+        yield first, min(g.N, first + step)
+
+
+def _patches(g: Geom, X: np.ndarray) -> np.ndarray:
+    """The (C, kh, kw, N, Ho, Wo) strided view [c, i, j, n, y, x] = Xpad[n, c, y*sh + i, x*sw + j]."""
+    xp = pad(X.reshape(g.N, g.C, g.H, g.W), g.ph, g.pw)
+    windows = sliding_window_view(xp, (g.kh, g.kw), axis=(2, 3))[:, :, ::g.sh, ::g.sw]
+    return windows.transpose(1, 4, 5, 0, 2, 3)
+
+
+def _im2col(g: Geom, X: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(first, last, cols) per chunk: cols is the (C*kh*kw) x (m*Ho*Wo) patch matrix of images
+    first..last-1, in a scratch buffer that the next chunk overwrites."""
+    patches = _patches(g, X)
+    for first, last in _chunks(g, X.itemsize):
+        cols = scratch("im2col", (g.C, g.kh, g.kw, last - first, g.Ho, g.Wo), X.dtype)
+        np.copyto(cols, patches[:, :, :, first:last])
+        yield first, last, cols.reshape(g.C * g.kh * g.kw, -1)
+
+
+def _channel_major(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Rows first..last-1 of dout (N x F*L) as F x (m*L), the column order of _im2col."""
+    L = g.Ho * g.Wo
+    out = scratch("dout", (g.F, last - first, L), dout.dtype)
+    np.copyto(out, dout[first:last].reshape(last - first, g.F, L).transpose(1, 0, 2))
+    return out.reshape(g.F, -1)
+
+
+def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
+           stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Cross-correlation of each image with each filter (no kernel flip), zero padding.
+
+    out[n, f, y, x] = sum_{c,i,j} Xpad[n, c, y*sh + i, x*sw + j] * W[f, c, i, j]
+
+    SystemDS refuses (and so do we): nrow(X) != N, ncol(X) != C*H*W,
+    ncol(W) != C*Hf*Wf, a padded image smaller than the filter, negative padding,
+    stride 0. A stride that does not divide H + 2*ph - Hf drops the remainder.
+    """
+    b = "conv2d"
+    g = conv_geom(b, input_shape, filter_shape, stride, padding)
+    dt = float_dtype(X, W)
+    X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
+    W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
+    L = g.Ho * g.Wo
+    out = np.empty((g.N, g.F, L), dtype=dt)
+    for first, last, cols in _im2col(g, X):
+        product = scratch("product", (g.F, cols.shape[1]), dt)
+        np.matmul(W, cols, out=product)
+        out[first:last] = product.reshape(g.F, last - first, L).transpose(1, 0, 2)
+    return out.reshape(g.N, g.out_cols)
+
+
+def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Sequence[int],
+                           stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Gradient of conv2d with respect to the filter: an F x (C*Hf*Wf) matrix."""
+    b = "conv2d_backward_filter"
+    g = conv_geom(b, input_shape, filter_shape, stride, padding)
+    dt = float_dtype(X, dout)
+    X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
+    dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    # Computed transposed, cols @ dout_cm^T: OpenBLAS runs this shape (a long inner dimension,
+    # a small output) markedly faster than dout_cm @ cols^T, in both precisions.
+    dWt = np.zeros((g.C * g.kh * g.kw, g.F), dtype=dt)
+    part = np.empty_like(dWt)
+    for first, last, cols in _im2col(g, X):
+        np.matmul(cols, _channel_major(g, dout, first, last).T, out=part)
+        dWt += part
+    return np.ascontiguousarray(dWt.T)
+
+
+def conv2d_backward_data(W, dout, input_shape: Sequence[int], filter_shape: Sequence[int],
+                         stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Gradient of conv2d with respect to the input: an N x (C*H*W) matrix."""
+    b = "conv2d_backward_data"
+    g = conv_geom(b, input_shape, filter_shape, stride, padding)
+    dt = float_dtype(W, dout)
+    W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
+    dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    if _as_convolution(g):
+        return _flipped_convolution(g, W, dout)
+    dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=dt)
+    for first, last in _chunks(g, dt.itemsize):
+        dcols = scratch("im2col", (g.C * g.kh * g.kw, (last - first) * g.Ho * g.Wo), dt)
+        np.matmul(W.T, _channel_major(g, dout, first, last), out=dcols)
+        _col2im_add(g, dcols, dxp[first:last])
+    if g.ph or g.pw:
+        dxp = np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W])
+    return dxp.reshape(g.N, g.in_cols)
+
+
+# One strided add of col2im costs about as much as this many strided copies of im2col
+# (an add reads its target too, and numpy runs it over short rows); measured on LeNet's shapes.
+_ADD_PER_COPY = 3
+
+
+def _as_convolution(g: Geom) -> bool:
+    """With stride 1, the data gradient is a convolution of dout (zero padded by kh-1-ph rows,
+    kw-1-pw columns) with the flipped filters, channels swapped. Its im2col copies F*kh*kw rows
+    where col2im adds C*kh*kw; it pays when F is not much larger than C."""
+    return (g.sh == 1 and g.sw == 1 and g.ph < g.kh and g.pw < g.kw
+            and g.F <= _ADD_PER_COPY * g.C)
+
+
+def _flipped_convolution(g: Geom, W: np.ndarray, dout: np.ndarray) -> np.ndarray:
+    """dX[n, c] = sum_f full-correlation of dout[n, f] with W[f, c] rotated by 180 degrees."""
+    flipped = W.reshape(g.F, g.C, g.kh, g.kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    flipped = np.ascontiguousarray(flipped).reshape(g.C, g.F * g.kh * g.kw)
+    return conv2d(dout, flipped, [g.N, g.F, g.Ho, g.Wo], [g.C, g.F, g.kh, g.kw], [1, 1],
+                  [g.kh - 1 - g.ph, g.kw - 1 - g.pw])
+
+
+def _col2im_add(g: Geom, dcols: np.ndarray, dxp: np.ndarray) -> None:
+    """Adds the patch gradients dcols ((C*kh*kw) x (m*Ho*Wo)) into the padded planes dxp
+    (m, C, Hp, Wp): kernel offset (i, j) of output cell (y, x) lands on (y*sh + i, x*sw + j)."""
+    m = dxp.shape[0]
+    d6 = dcols.reshape(g.C, g.kh, g.kw, m, g.Ho, g.Wo)
+    target = dxp.transpose(1, 0, 2, 3)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            rows, cols = offset_slice(g, i, j)
+            target[:, :, rows, cols] += d6[:, i, j]

@@ -1,0 +1,212 @@
+"""max_pool, avg_pool and their gradients on strided views of the (padded) image planes.
+
+Images are the rows of an N x (C*H*W) matrix; a pool works per channel on each H x W plane.
+max_pool reduces the window rows first (whole, contiguous plane rows), then the window columns;
+the backward passes take one vectorised step per pool offset (Hp*Wp steps at most), and avg_pool
+on windows that tile the image (stride == pool_size, no padding) uses a reshape.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .geometry import Geom, checked_matrix, float_dtype, offset_slice, pad, pool_geom
+
+
+def _pool_input(b, g: Geom, X, dout=None):
+    dt = float_dtype(X) if dout is None else float_dtype(X, dout)
+    X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
+    if dout is not None:
+        dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    return X, dout
+
+
+def _tiles(g: Geom) -> bool:
+    """Windows tile the image exactly (apart from dropped trailing rows/columns)."""
+    return g.sh == g.kh and g.sw == g.kw and g.ph == 0 and g.pw == 0
+
+
+def _tiled_view(g: Geom, X: np.ndarray) -> np.ndarray:
+    """X as (N, C, Ho, kh, Wo, kw), cropped to the part the windows cover."""
+    x4 = X.reshape(g.N, g.C, g.H, g.W)[:, :, :g.Ho * g.kh, :g.Wo * g.kw]
+    return x4.reshape(g.N, g.C, g.Ho, g.kh, g.Wo, g.kw)
+
+
+def _untile(g: Geom, t6: np.ndarray) -> np.ndarray:
+    """Inverse of _tiled_view for gradients: (N, C, Ho, kh, Wo, kw) -> N x (C*H*W)."""
+    Hc, Wc = g.Ho * g.kh, g.Wo * g.kw
+    if Hc == g.H and Wc == g.W:
+        return np.ascontiguousarray(t6).reshape(g.N, g.in_cols)
+    dx = np.zeros((g.N, g.C, g.H, g.W), dtype=t6.dtype)
+    dx[:, :, :Hc, :Wc] = t6.reshape(g.N, g.C, Hc, Wc)
+    return dx.reshape(g.N, g.in_cols)
+
+
+def _pool_planes(g: Geom, X: np.ndarray, pad_value) -> np.ndarray:
+    """X as (N, C, H+2ph, W+2pw) planes, padded with pad_value (no copy without padding)."""
+    return pad(X.reshape(g.N, g.C, g.H, g.W), g.ph, g.pw, pad_value)
+
+
+def _max_windows(g: Geom, xp: np.ndarray) -> np.ndarray:
+    """Maximum of every pool window of the padded planes xp: (N, C, Ho, Wo).
+
+    Separable: first the maximum over the kh rows of each window (on whole,
+    contiguous plane rows), then over its kw columns.
+    """
+    rows = None
+    for i in range(g.kh):
+        r = xp[:, :, i:i + g.sh * (g.Ho - 1) + 1:g.sh, :]
+        if rows is None:
+            rows = r.copy()
+        else:
+            np.maximum(rows, r, out=rows)
+    out = None
+    for j in range(g.kw):
+        c = rows[:, :, :, j:j + g.sw * (g.Wo - 1) + 1:g.sw]
+        if out is None:
+            out = c.copy()
+        else:
+            np.maximum(out, c, out=out)
+    return out
+
+
+def max_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
+             stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Maximum over each pool window, per channel.
+
+    SystemDS pads with -Double.MAX_VALUE (-1.7976931348623157e308), not zero and
+    not -inf: padding never wins against a real value, and a window lying wholly
+    in the padding outputs -1.7976931348623157e308. Here the pad value is
+    -finfo(dtype).max, i.e. exactly that in float64 (float32: -3.4028235e38).
+    """
+    b = "max_pool"
+    g = pool_geom(b, input_shape, pool_size, stride, padding)
+    X, _ = _pool_input(b, g, X)
+    out = _max_windows(g, _pool_planes(g, X, -np.finfo(X.dtype).max))
+    return out.reshape(g.N, g.out_cols)
+
+
+def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[int],
+                      stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Gradient of max_pool: each window's dout goes to its maximum, summed over windows.
+
+    Ties (SystemDS): the whole dout of a window goes to ONE cell, the first maximum
+    in row-major order within the window (top-most, then left-most); it is not
+    split. Padding cells hold -Double.MAX_VALUE as in max_pool; the gradient of a
+    window lying wholly in the padding is dropped.
+
+    Overlapping windows (stride < pool_size) that pick the same cell add up
+    their gradients, as SystemDS's dense kernel does. (SystemDS 3.4.0 builds this
+    output as a sparse block and there appends one entry per window, so such a
+    cell ends up with duplicate entries and the sum is lost; we don't copy that
+    bug. The test fixtures avoid it; see make_fixtures.dml.)
+
+    One vectorised step per window offset, in row-major order: the cells at that
+    offset that equal their window's maximum take the window's remaining gradient,
+    which is then cleared so that later ties get nothing.
+    """
+    b = "max_pool_backward"
+    g = pool_geom(b, input_shape, pool_size, stride, padding)
+    X, dout = _pool_input(b, g, X, dout)
+    xp = _pool_planes(g, X, -np.finfo(X.dtype).max)
+    best = _max_windows(g, xp)
+    remaining = dout.reshape(g.N, g.C, g.Ho, g.Wo).copy()   # windows not yet placed
+    dxp = np.zeros(xp.shape, dtype=X.dtype)
+    hit = np.empty(best.shape, dtype=bool)
+    # remaining * hit is the fast masked select, and remaining - remaining * hit clears
+    # exactly; but it would turn an infinite dout into NaN, so those take np.where.
+    place = _place_finite if np.isfinite(remaining).all() else _place_any
+    disjoint = g.sh >= g.kh and g.sw >= g.kw      # every cell lies in one window at most
+    K = g.kh * g.kw
+    for k in range(K):
+        rows, cols = offset_slice(g, *divmod(k, g.kw))
+        np.equal(xp[:, :, rows, cols], best, out=hit)
+        place(dxp[:, :, rows, cols], remaining, hit, disjoint, k < K - 1)
+    if g.ph or g.pw:
+        dxp = np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W])
+    return dxp.reshape(g.N, g.in_cols)
+
+
+def _place_finite(target, remaining, hit, disjoint: bool, clear: bool) -> None:
+    """target (+)= remaining where hit; then remaining = 0 there (finite gradients)."""
+    if disjoint:
+        np.multiply(remaining, hit, out=target)    # target is still all zero
+        if clear:
+            remaining -= target
+    else:
+        part = remaining * hit
+        target += part
+        if clear:
+            remaining -= part
+
+
+def _place_any(target, remaining, hit, disjoint: bool, clear: bool) -> None:
+    """_place_finite for gradients that hold Inf or NaN."""
+    target += np.where(hit, remaining, remaining.dtype.type(0))
+    if clear:
+        remaining[hit] = 0
+
+
+def avg_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
+             stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Mean over each pool window, per channel.
+
+    SystemDS pads with zeros and always divides by pool_h*pool_w: padded cells
+    count in the divisor (TF's "count_include_pad"). A 2x2 window with one real
+    cell v in the corner gives v/4; a window wholly in the padding gives 0.
+    """
+    b = "avg_pool"
+    g = pool_geom(b, input_shape, pool_size, stride, padding)
+    X, _ = _pool_input(b, g, X)
+    # SystemDS's order of operations, so that results agree to the last bit even
+    # under cancellation: sum each window row left to right, scale it by
+    # 1/(kh*kw), add the scaled rows top to bottom.
+    mult = X.dtype.type(1.0 / (g.kh * g.kw))
+    if _tiles(g):
+        t6 = _tiled_view(g, X)
+        rows = [t6[:, :, :, i, :, 0].copy() for i in range(g.kh)]
+        for i in range(g.kh):
+            for j in range(1, g.kw):
+                rows[i] += t6[:, :, :, i, :, j]
+    else:
+        xp = pad(X.reshape(g.N, g.C, g.H, g.W), g.ph, g.pw)
+        rows = []
+        for i in range(g.kh):
+            rs, cs = offset_slice(g, i, 0)
+            row = xp[:, :, rs, cs].copy()
+            for j in range(1, g.kw):
+                rs, cs = offset_slice(g, i, j)
+                row += xp[:, :, rs, cs]
+            rows.append(row)
+    out = rows[0]
+    out *= mult
+    for row in rows[1:]:
+        row *= mult
+        out += row
+    return np.ascontiguousarray(out).reshape(g.N, g.out_cols)
+
+
+def avg_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[int],
+                      stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    """Gradient of avg_pool: every cell of a window receives dout / (pool_h*pool_w).
+
+    As in the forward pass the divisor counts padded cells; the shares that fall on
+    padding are dropped. X only fixes the dtype and is shape-checked.
+    """
+    b = "avg_pool_backward"
+    g = pool_geom(b, input_shape, pool_size, stride, padding)
+    X, dout = _pool_input(b, g, X, dout)
+    share = dout.reshape(g.N, g.C, g.Ho, g.Wo) * X.dtype.type(1.0 / (g.kh * g.kw))
+    if _tiles(g):
+        t6 = np.broadcast_to(share[:, :, :, None, :, None],
+                             (g.N, g.C, g.Ho, g.kh, g.Wo, g.kw))
+        return _untile(g, t6)
+    dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=X.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            rs, cs = offset_slice(g, i, j)
+            dxp[:, :, rs, cs] += share
+    if g.ph or g.pw:
+        dxp = dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W]
+    return np.ascontiguousarray(dxp).reshape(g.N, g.in_cols)
