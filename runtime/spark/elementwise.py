@@ -121,9 +121,9 @@ def _tag(side, block):
 def binary(runtime, op, a, b):
     dtype = _sample_dtype(_rule(op), a, b)
     if not _is_matrix(b):
-        return runtime.distribute(a).map_blocks(partial(_left, op, b), dtype)
+        return runtime.distribute(a).map_blocks(runtime.blockwise(partial(_left, op, b)), dtype)
     if not _is_matrix(a):
-        return runtime.distribute(b).map_blocks(partial(_right, op, a), dtype)
+        return runtime.distribute(b).map_blocks(runtime.blockwise(partial(_right, op, a)), dtype)
     if tuple(a.shape) == tuple(b.shape):
         layout, joined = join_blocks(runtime.distribute(a), runtime.distribute(b))
         return layout.derive(joined.map(partial(_pair, op), preservesPartitioning=True), dtype=dtype,

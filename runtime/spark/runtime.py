@@ -3,6 +3,7 @@ the broadcast limit, conversions, and Spark failures turned into DML errors."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import numpy as np
 
@@ -18,11 +19,19 @@ _PYTHON_ERROR = re.compile(r"(?:DMLRuntimeError|DMLStopError): (?:.*?runtime err
 
 class SparkRuntime:
     def __init__(self, sc, block: int = DEFAULT_BLOCK, broadcast_limit: int = 256 * 2**20,
-                 precision: str = "double"):
+                 precision: str = "double", memory_budget: int | None = None,
+                 fail_first_attempt: bool = False):
         if block < 1:
             raise DMLRuntimeError(f"the block size must be positive, got {block}")
         self.sc, self.block, self.broadcast_limit = sc, block, broadcast_limit
         self.precision = precision
+        self.memory_budget = memory_budget  # None: from the Spark conf (see session.make_planner)
+        # fault injection for tests: the first attempt of partition 0 of elementwise tasks fails
+        self.fail_first_attempt = fail_first_attempt
+
+    def blockwise(self, function):
+        """A block function as shipped to tasks (with the test fault when asked for)."""
+        return partial(_failing_first_attempt, function) if self.fail_first_attempt else function
 
     def operations(self) -> dict:
         from .registry import load
@@ -69,6 +78,15 @@ class SparkRuntime:
         from .parfor import remote_parfor
 
         return remote_parfor(self, interpreter, node, module, iteration_values, results, planner)
+
+
+def _failing_first_attempt(function, block):
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    if task is not None and task.partitionId() == 0 and task.attemptNumber() == 0:
+        raise RuntimeError("injected failure of a task's first attempt (spark.kerasdml.test.failFirstAttempt)")
+    return function(block)
 
 
 def spark_failure(err: Exception) -> str:

@@ -11,6 +11,7 @@ Settings of our own (given with --conf like Spark's; Spark passes on only spark.
                                  spark.driver.memory, 1g by default; SystemDS takes 70% of heap)
   spark.kerasdml.sparkMinCells   spark mode: the smallest matrix run on Spark (default 1 cell)
   spark.kerasdml.broadcastLimit  largest side broadcast by a matrix multiply (default 256m)
+  spark.kerasdml.test.failFirstAttempt  tests only: the first attempt of one task fails
   spark.kerasdml.logLevel        Spark's log level during a run (default FATAL: errors are
                                  reported once, as DML errors)
 The executors' Python defaults to the driver's own interpreter (spark.pyspark.python).
@@ -116,7 +117,9 @@ def spark_runtime(spark, precision: str = "double") -> SparkRuntime:
     ship_project(sc)
     block = int(sc.getConf().get("spark.kerasdml.blockSize", str(DEFAULT_BLOCK)))
     limit = parse_bytes(sc.getConf().get("spark.kerasdml.broadcastLimit", "256m"))
-    return SparkRuntime(sc, block=block, broadcast_limit=limit, precision=precision)
+    fail = sc.getConf().get("spark.kerasdml.test.failFirstAttempt", "false").lower() == "true"
+    return SparkRuntime(sc, block=block, broadcast_limit=limit, precision=precision,
+                        fail_first_attempt=fail)
 
 
 def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str = "double") -> Planner:
@@ -128,6 +131,6 @@ def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str
         return Planner(mode, None, explain=explain)
     conf = runtime.sc.getConf()
     driver = parse_bytes(conf.get("spark.driver.memory", "1g"))
-    budget = parse_bytes(conf.get("spark.kerasdml.memoryBudget", str(int(0.7 * driver))))
+    budget = runtime.memory_budget or parse_bytes(conf.get("spark.kerasdml.memoryBudget", str(int(0.7 * driver))))
     min_cells = int(conf.get("spark.kerasdml.sparkMinCells", "1"))
     return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain)
