@@ -23,9 +23,10 @@ class Doubler(L.Layer):
 
 @pytest.fixture(scope="module")
 def cnn_file(tmp_path_factory):
-    model = randomize(sequential((8, 8, 3), L.Conv2D(4, 3, padding="same", activation="relu"),
-                                 L.MaxPooling2D(2), L.Flatten(), L.Dense(5, activation="softmax"),
-                                 name="cli_cnn"))
+    model = randomize(sequential(
+        (8, 8, 3), L.Conv2D(4, 3, padding="same", activation="relu", name="conv"),
+        L.MaxPooling2D(2, name="pool"), L.Flatten(name="flat"),
+        L.Dense(5, activation="softmax", name="classes"), name="cli_cnn"))
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     x = np.random.default_rng(0).normal(size=(6, 8, 8, 3)).astype("float32")
     return model, save(model, tmp_path_factory.mktemp("cnn")), x
@@ -45,8 +46,8 @@ def test_compile_writes_scripts_weights_and_summary(cnn_file, tmp_path, capsys):
                                                    "weights.h5"]
     assert "cli_cnn" in out and "kerasdml run predict.dml" in out
     with h5py.File(tmp_path / "out" / "weights.h5") as f:
-        assert sorted(f) == ["conv2d_W", "conv2d_b", "dense_W", "dense_b"]
-        assert f["conv2d_W"].shape == (4, 27) and f["conv2d_W"].dtype == np.float64
+        assert sorted(f) == ["classes_W", "classes_b", "conv_W", "conv_b"]
+        assert f["conv_W"].shape == (4, 27) and f["conv_W"].dtype == np.float64
     assert [n for n in os.listdir(tmp_path) if n != "out"] == []  # no temporary folder left
 
 
@@ -123,7 +124,7 @@ def test_inspect_prints_the_layer_table(cnn_file, capsys):
     lines = out.splitlines()
     assert lines[0].split() == ["layer", "class", "IR", "ops", "output", "shape", "params",
                                 "supported"]
-    conv = next(line for line in lines if line.startswith("conv2d "))
+    conv = next(line for line in lines if line.startswith("conv "))
     assert "Conv2D" in conv and "conv2d + activation" in conv and "(8, 8, 4)" in conv
     assert "112" in conv and conv.rstrip().endswith("yes")
     assert lines[-1] == "5 layers, 437 parameters"
