@@ -20,9 +20,13 @@ from .registry import template_for
 from .step import Step, Unsupported
 
 TEMPLATES = Path(__file__).parent / "templates"
+# compiled templates are cached (in the temporary folder): compiling them takes longer than
+# writing the scripts of a ResNet50
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                         keep_trailing_newline=True, autoescape=False)
+                         keep_trailing_newline=True, autoescape=False,
+                         bytecode_cache=jinja2.FileSystemBytecodeCache(
+                             pattern="kerasdml-jinja-%s.cache"))
 
 
 @dataclass(frozen=True)
