@@ -36,6 +36,19 @@ def randomize(model, seed: int = 0):
     return model
 
 
+def perturb_statistics(model, seed: int = 0):
+    """Keras' initial kernels, but biases and BatchNorm parameters and statistics made
+    non-trivial, so that every weight array influences the output."""
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        shape = tuple(v.shape)
+        if v.name in ("gamma", "moving_variance"):
+            v.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif v.name in ("beta", "moving_mean", "bias"):
+            v.assign(rng.normal(0, 0.1, shape).astype("float32"))
+    return model
+
+
 def save(model, directory, fmt: str = "keras") -> str:
     path = os.path.join(str(directory), f"{model.name}.{fmt}")
     with warnings.catch_warnings():

@@ -8,21 +8,8 @@ import numpy as np
 import pytest
 
 from keras_models import (assert_matches_keras, assert_params_are_keras_weights, keras, save,
-                           compile_graph)
+                           compile_graph, perturb_statistics)
 from kerasdml.compiler import frontend, passes
-
-
-def _perturb_statistics(model, seed=0):
-    """Keras' initial kernels, but biases and BatchNorm parameters and statistics made
-    non-trivial, so that every weight array influences the output."""
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        shape = tuple(v.shape)
-        if v.name in ("gamma", "moving_variance"):
-            v.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        elif v.name in ("beta", "moving_mean", "bias"):
-            v.assign(rng.normal(0, 0.1, shape).astype("float32"))
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +17,7 @@ def resnet50(tmp_path_factory):
     keras.utils.set_random_seed(0)
     model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3),
                                         classifier_activation=None)
-    model = _perturb_statistics(model)
+    model = perturb_statistics(model)
     return model, save(model, tmp_path_factory.mktemp("resnet50"))
 
 
@@ -47,7 +34,7 @@ def test_resnet50(resnet50):
 
 def test_mobilenet_v2(tmp_path):
     keras.utils.set_random_seed(0)
-    model = _perturb_statistics(keras.applications.MobileNetV2(
+    model = perturb_statistics(keras.applications.MobileNetV2(
         weights=None, input_shape=(64, 64, 3), classifier_activation=None))
     graph = compile_graph(save(model, tmp_path))
     relu6 = [n for n in graph.nodes if n.op == "activation" and n.attrs.max_value == 6.0]

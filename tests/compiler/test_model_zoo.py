@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_models import keras, predict, randomize, sample_inputs, save
+from keras_models import keras, perturb_statistics, predict, randomize, sample_inputs, save
 from kerasdml.compiler.compile import compile_model
 from zoo_models import H5, ZOO
 
@@ -50,14 +50,7 @@ def test_batches_smaller_than_the_data(tmp_path):
 def _applications_model(factory, **kwargs):
     keras.utils.set_random_seed(0)
     model = factory(weights=None, input_shape=(32, 32, 3), classifier_activation=None, **kwargs)
-    rng = np.random.default_rng(0)
-    for v in model.weights:  # Keras' kernels; biases and BatchNorm made non-trivial
-        shape = tuple(v.shape)
-        if v.name in ("gamma", "moving_variance"):
-            v.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        elif v.name in ("beta", "moving_mean", "bias"):
-            v.assign(rng.normal(0, 0.1, shape).astype("float32"))
-    return model
+    return perturb_statistics(model)
 
 
 @pytest.mark.slow
