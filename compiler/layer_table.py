@@ -1,5 +1,5 @@
-"""The layer table of `kerasdml inspect`: one row per Keras layer with its class, IR ops, output shape, parameter
-count and whether the compiler translates it (and why not)."""
+"""The layer table of `kerasdml inspect`: one row per Keras layer with its class, IR ops,
+output shape, parameter count and whether the compiler translates it (and why not)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
