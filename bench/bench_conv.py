@@ -12,7 +12,8 @@ all TF work compiled with tf.function, in this process, and prints milliseconds
 (best of --repeats runs) and the ratio kerasdml / TF. A breakdown of the kerasdml
 kernels follows.
 
-Run:  .venv/bin/python bench/bench_conv.py [--repeats 15] [--threads N]
+Run:  .venv/bin/python bench/bench_conv.py [--repeats 15] [--dtype float32|float64|both]
+      (bench/run.py conv puts the totals in the common table)
 """
 from __future__ import annotations
 
@@ -135,6 +136,19 @@ def print_table(dtype, rows, detail):
     print(f"{'total':10s} {a:9.2f} {b:8.2f} {a / b:6.2f}   {c:9.2f} {d:8.2f} {c / d:6.2f}")
     print("kerasdml kernels (ms): " + "; ".join(
         f"{layer} " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) for layer, parts in detail))
+
+
+def rows(options) -> list:
+    """The LeNet layers' forward + backward kernels in both precisions, against TensorFlow."""
+    from harness import Row
+    out = []
+    for dtype in (np.float32, np.float64):
+        layers, _ = bench(dtype, 5 if options.quick else 15)
+        ours, theirs = sum(r[3] for r in layers), sum(r[4] for r in layers)
+        notes = [", ".join(f"{name} {mine / tf:.2f}x" for name, _, _, mine, tf in layers)]
+        out.append(Row(f"DNN kernels of LeNet, fwd+bwd, {np.dtype(dtype).name}", ours / 1e3,
+                       theirs / 1e3, "TensorFlow", notes=notes))
+    return out
 
 
 def main(argv=None):

@@ -3,7 +3,7 @@
 Prints the time per run and the ratio to the same loop written in plain Python, measured in the
 same process. Target: the 100k-iteration DML loop in under 0.5 s.
 
-    python bench/bench_interpreter.py
+    python bench/bench_interpreter.py        (or: python bench/run.py interpreter)
 """
 from __future__ import annotations
 
@@ -49,6 +49,18 @@ def best_of(function, repeats: int = 3) -> float:
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def rows(options) -> list:
+    from harness import Row, side_by_side
+    out = io.StringIO()
+    dml, python = side_by_side(lambda: run_string(SCRIPT, out=out), python_reference,
+                               options.repeats)
+    mixed = best_of(lambda: run_string(MIXED_SCRIPT, out=out), options.repeats)
+    return [Row("interpreter: DML loop, 100k scalar assignments", dml, python, "plain Python",
+                limit=0.5),
+            Row("interpreter: DML loop, 100k x (assign, if, modulo, update)", mixed, python,
+                "plain Python")]
 
 
 def main() -> None:

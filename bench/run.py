@@ -1,0 +1,77 @@
+"""kerasdml's benchmarks: one command, one table of ratios measured side by side in this run.
+
+    .venv/bin/python bench/run.py                  # every benchmark (several minutes)
+    .venv/bin/python bench/run.py lenet mlp        # some of them, by name
+    .venv/bin/python bench/run.py --quick          # smaller workloads, for a quick look
+    .venv/bin/python bench/run.py --full           # whole 60,000-image MNIST epochs
+    .venv/bin/python bench/run.py --list
+
+Each benchmark is a function `rows(Options) -> list[harness.Row]` in a module of this folder,
+listed in BENCHMARKS below: adding a benchmark (compile time, Spark, end to end) is one entry.
+Every row compares kerasdml with a reference measured in the same process (Keras, TensorFlow,
+plain Python), alternating the two, and keeps the best time of each; the ratio is kerasdml /
+reference. Targets are checked here, never in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+
+from harness import Options, format_table
+from kerasdml.runtime.local.threads import configure_blas_threads
+
+# name -> (module in bench/, what it measures)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "interpreter": ("bench_interpreter", "DML scalar loop vs plain Python"),
+    "conv": ("bench_conv", "LeNet's conv/pool kernels vs TensorFlow"),
+    "lenet": ("bench_lenet", "LeNet training steps, epoch, predict vs Keras"),
+    "mlp": ("bench_mlp", "MLP 784-512-512-10 training vs Keras"),
+}
+
+
+def machine(blas_threads: str) -> str:
+    import numpy as np
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"BLAS threads {blas_threads}, numpy {np.__version__}, "
+            f"python {platform.python_version()}, load average {load:.1f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (best counts)")
+    parser.add_argument("--quick", action="store_true", help="smaller workloads")
+    parser.add_argument("--full", action="store_true", help="full 60,000-image epochs")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="threads of numpy's BLAS (default: the available cores)")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    args = parser.parse_args(argv)
+    # before anything imports numpy: the BLAS library reads this when it is loaded
+    blas = configure_blas_threads(args.blas_threads)["OPENBLAS_NUM_THREADS"]
+    if args.list:
+        for name, (_, what) in BENCHMARKS.items():
+            print(f"{name:<12} {what}")
+        return 0
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    options = Options(repeats=args.repeats, quick=args.quick, full=args.full)
+    rows = []
+    for name in args.names or BENCHMARKS:
+        start = time.perf_counter()
+        module = importlib.import_module(BENCHMARKS[name][0])
+        rows += module.rows(options)
+        print(f"[{name}: {time.perf_counter() - start:.0f} s]", file=sys.stderr, flush=True)
+    print(machine(blas))
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
