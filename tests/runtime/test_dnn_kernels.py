@@ -276,6 +276,80 @@ def test_pool_backward_matches_tf(tf, kind, N, C, H, W, kh, kw, sh, sw):
 
 
 # --------------------------------------------------------------------------
+# 2b. the kernels' alternative paths agree: chunking and both data gradients
+# --------------------------------------------------------------------------
+
+from kerasdml.runtime.local import conv as conv_module  # noqa: E402
+
+PATH_CASES = [
+    #            N  C  H  W  F kh kw sh sw ph pw
+    pytest.param((5, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1), id="b5_c3_7x6_k3_s1_p1"),
+    pytest.param((5, 2, 8, 8, 9, 5, 5, 1, 1, 2, 2), id="b5_c2_8x8_k5_s1_p2_f9"),
+    pytest.param((4, 3, 9, 7, 2, 2, 3, 2, 1, 0, 1), id="b4_c3_9x7_k2x3_s2x1"),
+]
+CONV_KERNELS = ["conv2d", "conv2d_backward_filter", "conv2d_backward_data"]
+
+
+def _conv_call(name, params):
+    N, C, H, W, F, kh, kw, sh, sw, ph, pw = params
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((N, C * H * W))
+    Wm = rng.standard_normal((F, C * kh * kw))
+    dout = rng.standard_normal((N, F * out_size(H, kh, sh, ph) * out_size(W, kw, sw, pw)))
+    first, second = {"conv2d": (X, Wm), "conv2d_backward_filter": (X, dout),
+                     "conv2d_backward_data": (Wm, dout)}[name]
+    return lambda: getattr(dnn, name)(first, second, **conv_args(*params))
+
+
+@pytest.mark.parametrize("name", CONV_KERNELS)
+@pytest.mark.parametrize("params", PATH_CASES)
+def test_one_image_chunks_match_one_chunk(monkeypatch, name, params):
+    call = _conv_call(name, params)
+    whole = call()                                   # the default: all images in one chunk
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)
+    assert_allclose(call(), whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("params", PATH_CASES[:2])
+def test_data_gradient_col2im_matches_flipped_convolution(monkeypatch, params):
+    call = _conv_call("conv2d_backward_data", params)
+    monkeypatch.setattr(conv_module, "_ADD_PER_COPY", 1000)      # always the convolution
+    flipped = call()
+    monkeypatch.setattr(conv_module, "_ADD_PER_COPY", 0)         # never: col2im
+    assert_allclose(call(), flipped, rtol=1e-12, atol=1e-12)
+
+
+def test_chunks_reuse_scratch_buffers_safely():
+    # two calls in a row with the same shapes share the scratch buffers: the first result
+    # must not change when the second call overwrites them
+    call = _conv_call("conv2d", PATH_CASES[0].values[0])
+    first = call()
+    kept = first.copy()
+    call()
+    assert_allclose(first, kept, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("stride, padding", [((2, 2), (0, 0)), ((1, 1), (0, 0)), ((2, 2), (1, 1))],
+                         ids=["tiled", "overlapping", "padded"])
+def test_max_pool_backward_keeps_infinite_gradients_in_place(stride, padding):
+    # an infinite dout goes to its window's maximum only; no NaN elsewhere
+    X = np.arange(16.0).reshape(1, 16)
+    a = pool_args(1, 1, 4, 4, 2, 2, *stride, *padding)
+    Ho = out_size(4, 2, stride[0], padding[0])
+    finite = np.ones((1, Ho * Ho))
+    dout = finite.copy()
+    dout[0, 0] = np.inf
+    got = dnn.max_pool_backward(X, dout, **a)
+    expected = dnn.max_pool_backward(X, finite, **a)
+    where = expected.reshape(-1) != 0
+    first = np.flatnonzero(dnn.max_pool_backward(X, np.eye(1, Ho * Ho), **a))
+    assert not np.isnan(got).any()
+    assert np.isinf(got.reshape(-1)[first]).all()
+    untouched = np.setdiff1d(np.flatnonzero(where), first)
+    assert_allclose(got.reshape(-1)[untouched], expected.reshape(-1)[untouched])
+
+
+# --------------------------------------------------------------------------
 # 3. float32 in -> float32 out
 # --------------------------------------------------------------------------
 
