@@ -90,6 +90,8 @@ class Planner:
         """The call site's function, deciding per call where it runs."""
         operation = self.operations.get(name)
         dispatch = self._dispatch
+        if operation is not None and operation.source:
+            return lambda *args, **kwargs: dispatch(name, operation, function, position, args, kwargs)
 
         def planned(*args, **kwargs):
             if not _has_matrix(args, kwargs):
@@ -111,11 +113,13 @@ class Planner:
             return Decision(LOCAL, output=None)
         shapes = matrix_shapes(args, kwargs)
         output = operation.output(*args, **kwargs)
-        if any(r * c == 0 for r, c in shapes):
-            return Decision(LOCAL, output=output)
         strategy = operation.strategy(self.spark, *args, **kwargs)
+        if operation.spark_only is not None and operation.spark_only(*args, **kwargs):
+            return Decision(SPARK, strategy, output)
+        if any(r * c == 0 for r, c in shapes + ([output] if output else [])):
+            return Decision(LOCAL, output=output)
         if self.mode == "spark":
-            largest = max(r * c for r, c in shapes)
+            largest = max([r * c for r, c in shapes + ([output] if output else [])], default=0)
             where = SPARK if largest >= self.min_cells else LOCAL
         else:
             distributed = any(isinstance(a, MatrixHandle) for a in list(args) + list(kwargs.values()))

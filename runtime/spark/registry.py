@@ -20,6 +20,8 @@ class Operation:
     accepts: Callable    # (*args, **kwargs) -> bool
     output: Callable     # (*args, **kwargs) -> (rows, cols) | None
     strategy: Callable   # (runtime, *args, **kwargs) -> str
+    source: bool = False  # makes a matrix from no matrix operand (read): planned on every call
+    spark_only: Callable | None = None  # (*args, **kwargs) -> True when there is no local way
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -30,7 +32,7 @@ def _constant(text):
 
 
 def operation(*names: str, accepts: Callable, output: Callable, strategy="blockwise",
-              named: bool = False):
+              named: bool = False, source: bool = False, spark_only: Callable | None = None):
     """Registers a distributed implementation; with named=True it receives its name first
     (one function serving several operators)."""
     def register(function):
@@ -40,7 +42,7 @@ def operation(*names: str, accepts: Callable, output: Callable, strategy="blockw
             run = partial(_with_name, function, name) if named else function
             test = partial(accepts, name) if named else accepts
             pick = strategy if callable(strategy) else _constant(strategy)
-            OPERATIONS[name] = Operation(name, run, test, output, pick)
+            OPERATIONS[name] = Operation(name, run, test, output, pick, source, spark_only)
         return function
     return register
 
@@ -51,6 +53,6 @@ def _with_name(function, name, runtime, *args, **kwargs):
 
 def load() -> dict[str, Operation]:
     """Imports the operation modules (registering them) and returns the table."""
-    from . import aggregates, dnn, elementwise, indexing, matmul  # noqa: F401
+    from . import aggregates, dnn, elementwise, indexing, io, matmul  # noqa: F401
 
     return OPERATIONS
