@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -65,3 +66,30 @@ def test_lenet_predict_script_on_systemds(tmp_path):
                  weights="weights.h5")
     got = np.loadtxt(tmp_path / "y.csv", delimiter=",")
     np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+def test_cnn_train_script_on_systemds_gives_the_local_runtimes_weights(tmp_path, monkeypatch):
+    from kerasdml.compiler.cli import main
+    from test_backend_train import moderate, small_cnn
+
+    model = moderate(small_cnn())
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    out = tmp_path / "cnn"
+    write_model(compile_model(save(model, tmp_path)), out)
+    shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "x.csv", rng.normal(size=(8, 200)), delimiter=",")
+    np.savetxt(tmp_path / "y.csv", np.eye(4)[rng.integers(0, 4, 8)], delimiter=",")
+    args = dict(X=tmp_path / "x.csv", y=tmp_path / "y.csv", weights="weights.h5", batch_size=4,
+                epochs=2)
+    run_systemds(out / "train.dml", **args, out=tmp_path / "systemds")
+    monkeypatch.chdir(out)
+    assert main(["run", "train.dml", "-nvargs", *[f"{k}={v}" for k, v in args.items()],
+                 f"out={tmp_path / 'local'}"]) == 0
+    for name in os.listdir(tmp_path / "local"):
+        if name.endswith(".h5"):
+            with h5py.File(tmp_path / "local" / name) as ours, \
+                    h5py.File(tmp_path / "systemds" / name) as theirs:
+                dataset = name[:-3]
+                np.testing.assert_allclose(np.asarray(theirs[dataset]).reshape(-1),
+                                           np.asarray(ours[dataset]).reshape(-1), atol=1e-10)
