@@ -14,32 +14,33 @@ The patch matrix is Hf*Wf times larger than the images (25x for 5x5 kernels, 60 
 second LeNet convolution in float32), so it is never built whole: the batch is cut into chunks
 of images whose patches take about _CHUNK_BYTES, and each chunk is copied from a strided view
 (no copy until then) into a reused scratch buffer and consumed by its product while it is still
-in cache. The only Python loops run over chunks and over kernel offsets (col2im).
+in cache. Chunks are independent and run on the worker threads of parallel.py. The only Python
+loops run over chunks and over kernel offsets (col2im).
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .geometry import Geom, checked_matrix, conv_geom, float_dtype, offset_slice, pad
+from .parallel import run_chunks
 from .scratch import scratch
 
 # Patches per chunk, in bytes. Large enough that each product is a big, efficient GEMM (a few
 # thousand columns), small enough that the chunk stays in the last-level cache.
 _CHUNK_BYTES = 8 << 20
+# At least this many chunks (batch permitting), so that every worker gets some; a constant, not
+# the worker count, so that the chunks and hence the sums are the same on any machine.
+_MIN_CHUNKS = 8
 
 
-def _chunk_images(g: Geom, itemsize: int) -> int:
+def _chunks(g: Geom, itemsize: int) -> list[tuple[int, int]]:
+    """Ranges of images whose patches take about _CHUNK_BYTES, at least _MIN_CHUNKS of them."""
     per_image = g.C * g.kh * g.kw * g.Ho * g.Wo * itemsize
-    return max(1, min(g.N, _CHUNK_BYTES // max(per_image, 1)))
-
-
-def _chunks(g: Geom, itemsize: int) -> Iterator[tuple[int, int]]:
-    step = _chunk_images(g, itemsize)
-    for first in range(0, g.N, step):
-        yield first, min(g.N, first + step)
+    step = max(1, min(_CHUNK_BYTES // max(per_image, 1), -(-g.N // _MIN_CHUNKS)))
+    return [(first, min(g.N, first + step)) for first in range(0, g.N, step)]
 
 
 def _patches(g: Geom, X: np.ndarray) -> np.ndarray:
@@ -49,14 +50,12 @@ def _patches(g: Geom, X: np.ndarray) -> np.ndarray:
     return windows.transpose(1, 4, 5, 0, 2, 3)
 
 
-def _im2col(g: Geom, X: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(first, last, cols) per chunk: cols is the (C*kh*kw) x (m*Ho*Wo) patch matrix of images
-    first..last-1, in a scratch buffer that the next chunk overwrites."""
-    patches = _patches(g, X)
-    for first, last in _chunks(g, X.itemsize):
-        cols = scratch("im2col", (g.C, g.kh, g.kw, last - first, g.Ho, g.Wo), X.dtype)
-        np.copyto(cols, patches[:, :, :, first:last])
-        yield first, last, cols.reshape(g.C * g.kh * g.kw, -1)
+def _im2col(g: Geom, patches: np.ndarray, first: int, last: int) -> np.ndarray:
+    """The (C*kh*kw) x (m*Ho*Wo) patch matrix of images first..last-1, in this thread's
+    scratch buffer (the next chunk overwrites it)."""
+    cols = scratch("im2col", (g.C, g.kh, g.kw, last - first, g.Ho, g.Wo), patches.dtype)
+    np.copyto(cols, patches[:, :, :, first:last])
+    return cols.reshape(g.C * g.kh * g.kw, -1)
 
 
 def _channel_major(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarray:
@@ -84,10 +83,14 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
-    for first, last, cols in _im2col(g, X):
+    patches = _patches(g, X)
+
+    def chunk(first: int, last: int) -> None:
+        cols = _im2col(g, patches, first, last)
         product = scratch("product", (g.F, cols.shape[1]), dt)
         np.matmul(W, cols, out=product)
         out[first:last] = product.reshape(g.F, last - first, L).transpose(1, 0, 2)
+    run_chunks(chunk, _chunks(g, dt.itemsize))
     return out.reshape(g.N, g.out_cols)
 
 
@@ -99,12 +102,15 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     dt = float_dtype(X, dout)
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    patches = _patches(g, X)
+
     # Computed transposed, cols @ dout_cm^T: OpenBLAS runs this shape (a long inner dimension,
     # a small output) markedly faster than dout_cm @ cols^T, in both precisions.
-    dWt = np.zeros((g.C * g.kh * g.kw, g.F), dtype=dt)
-    part = np.empty_like(dWt)
-    for first, last, cols in _im2col(g, X):
-        np.matmul(cols, _channel_major(g, dout, first, last).T, out=part)
+    def chunk(first: int, last: int) -> np.ndarray:
+        return _im2col(g, patches, first, last) @ _channel_major(g, dout, first, last).T
+    parts = run_chunks(chunk, _chunks(g, dt.itemsize))
+    dWt = parts[0]
+    for part in parts[1:]:                      # in chunk order: the same sum on any threads
         dWt += part
     return np.ascontiguousarray(dWt.T)
 
@@ -120,10 +126,12 @@ def conv2d_backward_data(W, dout, input_shape: Sequence[int], filter_shape: Sequ
     if _as_convolution(g):
         return _flipped_convolution(g, W, dout)
     dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=dt)
-    for first, last in _chunks(g, dt.itemsize):
+
+    def chunk(first: int, last: int) -> None:
         dcols = scratch("im2col", (g.C * g.kh * g.kw, (last - first) * g.Ho * g.Wo), dt)
         np.matmul(W.T, _channel_major(g, dout, first, last), out=dcols)
         _col2im_add(g, dcols, dxp[first:last])
+    run_chunks(chunk, _chunks(g, dt.itemsize))
     if g.ph or g.pw:
         dxp = np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W])
     return dxp.reshape(g.N, g.in_cols)

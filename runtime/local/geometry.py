@@ -6,6 +6,7 @@ error messages that name the builtin.
 """
 from __future__ import annotations
 
+import copy
 import operator
 
 import numpy as np
@@ -82,6 +83,12 @@ class Geom:
         self.kh, self.kw, self.sh, self.sw, self.ph, self.pw = kh, kw, sh, sw, ph, pw
         self.Ho = (H + 2 * ph - kh) // sh + 1
         self.Wo = (W + 2 * pw - kw) // sw + 1
+
+    def with_images(self, count: int) -> "Geom":
+        """The same geometry for a batch of `count` images (a chunk of this one's)."""
+        other = copy.copy(self)
+        other.N = count
+        return other
 
     @property
     def in_cols(self) -> int:

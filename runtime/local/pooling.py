@@ -3,7 +3,8 @@
 Images are the rows of an N x (C*H*W) matrix; a pool works per channel on each H x W plane.
 max_pool reduces the window rows first (whole, contiguous plane rows), then the window columns;
 the backward passes take one vectorised step per pool offset (Hp*Wp steps at most), and avg_pool
-on windows that tile the image (stride == pool_size, no padding) uses a reshape.
+on windows that tile the image (stride == pool_size, no padding) uses a reshape. Max pooling
+works on ranges of images on the worker threads (parallel.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from typing import Sequence
 import numpy as np
 
 from .geometry import Geom, checked_matrix, float_dtype, offset_slice, pad, pool_geom
+from .parallel import run_chunks, split
+
+# max pooling runs on this many ranges of images, in parallel where there are cores for it
+_CHUNKS = 4
 
 
 def _pool_input(b, g: Geom, X, dout=None):
@@ -83,8 +88,15 @@ def max_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
     b = "max_pool"
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, _ = _pool_input(b, g, X)
-    out = _max_windows(g, _pool_planes(g, X, -np.finfo(X.dtype).max))
-    return out.reshape(g.N, g.out_cols)
+    out = np.empty((g.N, g.out_cols), dtype=X.dtype)
+    pad_value = -np.finfo(X.dtype).max
+
+    def chunk(first: int, last: int) -> None:
+        part = g.with_images(last - first)
+        out[first:last] = _max_windows(part, _pool_planes(part, X[first:last], pad_value)
+                                       ).reshape(last - first, g.out_cols)
+    run_chunks(chunk, split(g.N, _CHUNKS))
+    return out
 
 
 def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[int],
@@ -109,6 +121,16 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
     b = "max_pool_backward"
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, dout = _pool_input(b, g, X, dout)
+    dX = np.empty((g.N, g.in_cols), dtype=X.dtype)
+
+    def chunk(first: int, last: int) -> None:
+        dX[first:last] = _max_pool_backward_images(g.with_images(last - first), X[first:last],
+                                                   dout[first:last])
+    run_chunks(chunk, split(g.N, _CHUNKS))
+    return dX
+
+
+def _max_pool_backward_images(g: Geom, X: np.ndarray, dout: np.ndarray) -> np.ndarray:
     xp = _pool_planes(g, X, -np.finfo(X.dtype).max)
     best = _max_windows(g, xp)
     remaining = dout.reshape(g.N, g.C, g.Ho, g.Wo).copy()   # windows not yet placed
@@ -124,7 +146,7 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
         np.equal(xp[:, :, rows, cols], best, out=hit)
         place(dxp[:, :, rows, cols], remaining, hit, disjoint, k < K - 1)
     if g.ph or g.pw:
-        dxp = np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W])
+        dxp = dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W]
     return dxp.reshape(g.N, g.in_cols)
 
 

@@ -310,6 +310,22 @@ def test_one_image_chunks_match_one_chunk(monkeypatch, name, params):
     assert_allclose(call(), whole, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", CONV_KERNELS + ["max_pool", "max_pool_backward"])
+def test_worker_threads_give_the_same_bits_as_one_thread(monkeypatch, name):
+    if name.startswith("max_pool"):
+        rng = np.random.default_rng(8)
+        X, dout = np.maximum(rng.standard_normal((9, 2 * 36)), 0), rng.standard_normal((9, 2 * 9))
+        a = pool_args(9, 2, 6, 6, 2, 2, 2, 2, 0, 0)
+        call = (lambda: dnn.max_pool(X, **a)) if name == "max_pool" else (
+            lambda: dnn.max_pool_backward(X, dout, **a))
+    else:
+        call = _conv_call(name, (9, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1))
+    monkeypatch.setenv("KERASDML_KERNEL_THREADS", "1")
+    alone = call()
+    monkeypatch.setenv("KERASDML_KERNEL_THREADS", "2")
+    assert_allclose(call(), alone, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("params", PATH_CASES[:2])
 def test_data_gradient_col2im_matches_flipped_convolution(monkeypatch, params):
     call = _conv_call("conv2d_backward_data", params)

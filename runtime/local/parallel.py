@@ -1,0 +1,60 @@
+"""Runs a kernel's independent chunks (ranges of images) on a pool of worker threads.
+
+numpy releases the GIL inside copies, ufunc loops and BLAS calls, so chunks of one kernel call
+run truly in parallel. This uses all cores for the copies and elementwise passes around the
+matrix products too (which BLAS threads alone leave to one core), and balances the load
+chunk by chunk: on a busy machine a worker that loses its core delays one chunk, not every
+matrix product, as a BLAS library's static split of each product does.
+
+Results come back in chunk order, so a kernel that sums per-chunk parts sums them in the same
+order with any number of workers: results do not depend on the thread count.
+KERASDML_KERNEL_THREADS sets the number of workers (default: the available cores; 1 runs every
+chunk in the calling thread).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, TypeVar
+
+from .threads import available_cores
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_inside = threading.local()        # set in worker threads: nested calls run inline
+
+
+def workers() -> int:
+    configured = os.environ.get("KERASDML_KERNEL_THREADS", "")
+    return max(1, int(configured)) if configured.isdigit() else available_cores()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(workers(), thread_name_prefix="kerasdml-kernel",
+                                       initializer=_mark_worker)
+        return _pool
+
+
+def _mark_worker() -> None:
+    _inside.active = True
+
+
+def run_chunks(function: Callable[[int, int], T], ranges: Iterable[tuple[int, int]]) -> list[T]:
+    """[function(first, last) for each range], on the worker pool when that can help."""
+    ranges = list(ranges)
+    if len(ranges) < 2 or workers() < 2 or getattr(_inside, "active", False):
+        return [function(first, last) for first, last in ranges]
+    return list(_executor().map(lambda bounds: function(*bounds), ranges))
+
+
+def split(count: int, pieces: int) -> list[tuple[int, int]]:
+    """0..count cut into `pieces` contiguous ranges of nearly equal size (none empty)."""
+    pieces = max(1, min(pieces, count))
+    edges = [count * k // pieces for k in range(pieces + 1)]
+    return [(edges[k], edges[k + 1]) for k in range(pieces)]
