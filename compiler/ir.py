@@ -270,6 +270,7 @@ class Param:
     layer: str          # Keras layer name ("model/layer" inside a nested model)
     weight: str         # Keras weight name: kernel, recurrent_kernel, moving_mean, ...
     location: str = ""  # where it was read: "model.weights.h5:layers/dense_1/vars/0"
+    regularizer: tuple = ()  # Keras' weight penalty: (("l1", factor), ("l2", factor)) or empty
 
     @property
     def shape(self) -> tuple:

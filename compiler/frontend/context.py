@@ -14,6 +14,12 @@ from .config import LayerCall
 from .sources import ModelSource
 
 _REQUIRED = object()
+# Keras regularizer -> its penalties with their default factors; and weights whose config key
+# is not "<weight>_regularizer".
+_REGULARIZERS = {"l1": (("l1", 0.01),), "l2": (("l2", 0.01),), "l1l2": (("l1", 0.0), ("l2", 0.0))}
+_REGULARIZER_KEYS = {"recurrent_kernel": "recurrent_regularizer",
+                     "depthwise_kernel": "depthwise_regularizer",
+                     "pointwise_kernel": "pointwise_regularizer"}
 
 
 class Rejected(Exception):
@@ -98,7 +104,22 @@ class LayerContext:
         versions named some weights differently, e.g. DepthwiseConv2D's depthwise_kernel)."""
         value = np.asarray(stored.value)  # a fresh array from the file: no copy needed
         value.setflags(write=False)
-        return ir.Param(name, value, self.call.layer, stored.name or name, stored.location)
+        return ir.Param(name, value, self.call.layer, stored.name or name, stored.location,
+                        self.regularizer(name))
+
+    def regularizer(self, weight: str) -> tuple:
+        """Keras' penalty on one weight ((kind, factor) pairs), from `<weight>_regularizer`."""
+        key = _REGULARIZER_KEYS.get(weight, f"{weight}_regularizer")
+        spec = self.config.get(key)
+        if spec is None:
+            return ()
+        class_name = spec.get("class_name") if isinstance(spec, dict) else spec
+        factors = _REGULARIZERS.get(str(class_name).lower())
+        if factors is None:
+            self.reject(key, class_name, "None, keras.regularizers L1, L2 or L1L2")
+        config = spec.get("config", {}) if isinstance(spec, dict) else {}
+        penalty = tuple((kind, float(config.get(kind, default))) for kind, default in factors)
+        return tuple((kind, factor) for kind, factor in penalty if factor != 0.0)
 
     def node(self, op: str, attrs: Any, params: tuple = (), **fields) -> ir.Node:
         """An IR node for this layer; name, inputs and output default to the call's."""
