@@ -23,15 +23,16 @@ def sequential(input_shape, *layers, name=None, dtype="float32"):
     return keras.Sequential([keras.Input(input_shape, dtype=dtype), *layers], name=name)
 
 
-def randomize(model, seed: int = 0):
-    """Non-trivial weights everywhere: biases, BatchNorm statistics (variances positive)."""
+def randomize(model, seed: int = 0, scale: float = 1.0):
+    """Non-trivial weights everywhere: biases, BatchNorm statistics (variances positive).
+    `scale` shrinks all but the variances, e.g. to keep a deep model's softmax unsaturated."""
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         shape = tuple(variable.shape)
         if "variance" in variable.path:
             value = rng.uniform(0.5, 1.5, shape)
         else:
-            value = rng.normal(0.0, 0.4, shape)
+            value = rng.normal(0.0, 0.4 * scale, shape)
         variable.assign(value.astype(variable.dtype))
     return model
 

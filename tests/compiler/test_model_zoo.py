@@ -11,6 +11,9 @@ from kerasdml.compiler.compile import compile_model
 from zoo_models import H5, ZOO
 
 ATOL = 1e-5
+# smaller weights where the default ones saturate the softmax (outputs of exactly 0 and 1
+# would compare equal whatever the script computed)
+SCALES = {"lenet": 0.1, "inception": 0.5}
 
 
 def _vocabulary(model) -> int | None:
@@ -32,13 +35,13 @@ def assert_predicts_like_keras(model, path, batch_size=256, atol=ATOL):
 
 @pytest.mark.parametrize("name", list(ZOO))
 def test_keras_file(name, tmp_path):
-    model = randomize(ZOO[name]())
+    model = randomize(ZOO[name](), scale=SCALES.get(name, 1.0))
     assert_predicts_like_keras(model, save(model, tmp_path))
 
 
 @pytest.mark.parametrize("name", H5)
 def test_legacy_h5_file(name, tmp_path):
-    model = randomize(ZOO[name](), seed=3)
+    model = randomize(ZOO[name](), seed=3, scale=SCALES.get(name, 1.0))
     assert_predicts_like_keras(model, save(model, tmp_path, "h5"))
 
 
