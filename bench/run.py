@@ -22,7 +22,7 @@ import sys
 import time
 
 from harness import Options, format_table
-from kerasdml.runtime.local.threads import configure_blas_threads
+from kerasdml.runtime.local.threads import configure_threads
 
 # name -> (module in bench/, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -33,11 +33,12 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 }
 
 
-def machine(blas_threads: str) -> str:
+def machine(threads: dict) -> str:
     import numpy as np
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"BLAS threads {blas_threads}, numpy {np.__version__}, "
+            f"BLAS threads {threads['OPENBLAS_NUM_THREADS']}, kernel threads "
+            f"{threads['KERASDML_KERNEL_THREADS']}, numpy {np.__version__}, "
             f"python {platform.python_version()}, load average {load:.1f}")
 
 
@@ -49,11 +50,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller workloads")
     parser.add_argument("--full", action="store_true", help="full 60,000-image epochs")
     parser.add_argument("--blas-threads", type=int, default=None,
-                        help="threads of numpy's BLAS (default: the available cores)")
+                        help="threads of numpy's BLAS (default 1, the kernels' worker pool using "
+                             "the cores; above 1, the kernels run single-threaded)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     # before anything imports numpy: the BLAS library reads this when it is loaded
-    blas = configure_blas_threads(args.blas_threads)["OPENBLAS_NUM_THREADS"]
+    threads = configure_threads(blas=args.blas_threads)
     if args.list:
         for name, (_, what) in BENCHMARKS.items():
             print(f"{name:<12} {what}")
@@ -68,7 +70,7 @@ def main(argv=None) -> int:
         module = importlib.import_module(BENCHMARKS[name][0])
         rows += module.rows(options)
         print(f"[{name}: {time.perf_counter() - start:.0f} s]", file=sys.stderr, flush=True)
-    print(machine(blas))
+    print(machine(threads))
     print(format_table(rows))
     return 0
 

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import DMLRuntimeError
+from .local.matmul import matmul as local_matmul
 from .values import format_scalar, is_matrix, to_bool, type_name
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -171,7 +172,7 @@ def matmul(a, b):
     if a.shape[1] != b.shape[0]:
         raise DMLRuntimeError(f"`%*%` of {type_name(a)} and {type_name(b)}: inner dimensions "
                               f"{a.shape[1]} and {b.shape[0]} differ")
-    return a @ b
+    return local_matmul(a, b)
 
 
 # ---- dispatch -------------------------------------------------------------------------------

@@ -7,18 +7,16 @@ chunk by chunk: on a busy machine a worker that loses its core delays one chunk,
 matrix product, as a BLAS library's static split of each product does.
 
 Results come back in chunk order, so a kernel that sums per-chunk parts sums them in the same
-order with any number of workers: results do not depend on the thread count.
-KERASDML_KERNEL_THREADS sets the number of workers (default: the available cores; 1 runs every
-chunk in the calling thread).
+order with any number of workers: results do not depend on the thread count. threads.py decides
+the number of workers (KERASDML_KERNEL_THREADS; 1 runs every chunk in the calling thread).
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
-from .threads import available_cores
+from .threads import kernel_workers
 
 T = TypeVar("T")
 
@@ -28,8 +26,7 @@ _inside = threading.local()        # set in worker threads: nested calls run inl
 
 
 def workers() -> int:
-    configured = os.environ.get("KERASDML_KERNEL_THREADS", "")
-    return max(1, int(configured)) if configured.isdigit() else available_cores()
+    return kernel_workers()
 
 
 def _executor() -> ThreadPoolExecutor:

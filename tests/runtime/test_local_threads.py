@@ -1,0 +1,88 @@
+"""The kernel worker pool and the local matrix product: same results on any thread count,
+and the thread configuration rules of runtime/local/threads.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from kerasdml.runtime.local import matmul, parallel, threads
+
+
+@pytest.mark.parametrize("shape", [(300, 200, 150), (20, 300, 900), (3, 4, 5), (1000, 64, 1)],
+                         ids=["tall", "wide", "small", "column"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+def test_matmul_matches_numpy_and_ignores_the_thread_count(monkeypatch, shape, dtype):
+    rows, inner, cols = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, inner)).astype(dtype)
+    b = rng.standard_normal((inner, cols)).astype(dtype)
+    monkeypatch.setenv(threads.KERNEL_THREADS_VARIABLE, "1")
+    alone = matmul.matmul(a, b)
+    monkeypatch.setenv(threads.KERNEL_THREADS_VARIABLE, "2")
+    shared = matmul.matmul(a, b)
+    assert shared.dtype == dtype
+    assert_allclose(shared, alone, rtol=0, atol=0)
+    assert_allclose(shared, a.astype(np.float64) @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                    atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_matmul_of_transposed_views():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((400, 100)), rng.standard_normal((400, 90))
+    assert_allclose(matmul.matmul(a.T, b), a.T @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_run_chunks_keeps_chunk_order_and_runs_nested_calls_inline(monkeypatch):
+    monkeypatch.setenv(threads.KERNEL_THREADS_VARIABLE, "2")
+
+    def outer(first, last):
+        return parallel.run_chunks(lambda a, b: (first + a, first + b), [(0, 1), (1, 2)])
+    assert parallel.run_chunks(outer, [(0, 5), (5, 9), (9, 10)]) == [
+        [(0, 1), (1, 2)], [(5, 6), (6, 7)], [(9, 10), (10, 11)]]
+
+
+@pytest.mark.parametrize("count, pieces, expected", [
+    (10, 3, [(0, 3), (3, 6), (6, 10)]), (2, 4, [(0, 1), (1, 2)]), (5, 1, [(0, 5)])],
+    ids=["uneven", "more-pieces-than-items", "one"])
+def test_split(count, pieces, expected):
+    assert parallel.split(count, pieces) == expected
+
+
+@pytest.mark.parametrize("environment, expected", [
+    ({threads.KERNEL_THREADS_VARIABLE: "3"}, 3),
+    ({"OPENBLAS_NUM_THREADS": "4"}, 1),
+    ({"OPENBLAS_NUM_THREADS": "1"}, "cores"),
+    ({}, 1)], ids=["explicit", "blas-threads", "blas-single", "unconfigured"])
+def test_kernel_workers(monkeypatch, environment, expected):
+    for name in (threads.KERNEL_THREADS_VARIABLE, "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert threads.kernel_workers() == (threads.available_cores() if expected == "cores" else expected)
+
+
+def test_configure_threads_refuses_once_numpy_is_loaded():
+    with pytest.raises(RuntimeError, match="before numpy is imported"):
+        threads.configure_threads()
+
+
+@pytest.mark.parametrize("arguments, blas, kernels", [
+    ("", "1", "cores"), ("blas=2", "2", "1"), ("kernels=3", "1", "3")],
+    ids=["default", "blas-threads", "kernel-threads"])
+def test_configure_threads_in_a_fresh_interpreter(arguments, blas, kernels):
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in (*threads.BLAS_THREAD_VARIABLES, threads.KERNEL_THREADS_VARIABLE)}
+    script = ("from kerasdml.runtime.local.threads import configure_threads; import json; "
+              f"print(json.dumps(configure_threads({arguments})))")
+    out = subprocess.run([sys.executable, "-c", script], env=environment, check=True,
+                         capture_output=True, text=True).stdout
+    values = json.loads(out)
+    assert {values[name] for name in threads.BLAS_THREAD_VARIABLES} == {blas}
+    assert values[threads.KERNEL_THREADS_VARIABLE] == (
+        str(threads.available_cores()) if kernels == "cores" else kernels)
