@@ -15,7 +15,7 @@ from .emitter import (ENV, Program, backward_blocks, build_program, forward_bloc
 from .names import TRAINABLE_ROLES, identifier
 from .registry import LIBRARY
 from .training import Loss, Optimizer, loss_from, optimizer_from
-from .weights import dml_weights
+from .weights import dml_weights, keras_layout
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,12 @@ class CompiledModel:
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
                              param.name in TRAINABLE_ROLES)
+
+    def keras_weights(self, weights: dict | None = None) -> dict:
+        """{(Keras layer, weight name): array in Keras' shape} for DML-layout weights by variable
+        (default: the compiled ones), e.g. the trained weights a train script returns."""
+        values = keras_layout(self.graph, self._program.params, weights or self.weights)
+        return {(p.layer, p.weight): values[p.variable] for p in self.parameters}
 
     # --- scripts ---------------------------------------------------------------------------
 

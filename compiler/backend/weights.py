@@ -2,6 +2,8 @@
 both this project's runtime and SystemDS read with read(path, format="hdf5", dataset=...)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .. import ir
@@ -21,6 +23,24 @@ def dml_weights(graph: ir.Graph, params: dict) -> dict:
                 values[(dense.name, "kernel")] = np.ascontiguousarray(
                     dense.param("kernel").value, dtype=np.float64)
     return {params[key]: values[key] for key in params}
+
+
+def keras_layout(graph: ir.Graph, params: dict, weights: dict) -> dict:
+    """The inverse of dml_weights: {variable: array in the shape Keras stores it} for DML-layout
+    `weights` (e.g. trained ones). Every conversion only moves values, so it is inverted by
+    converting an array of indices and scattering the values back."""
+    index_graph = graph.with_nodes(
+        node.replace(params=tuple(dataclasses.replace(p, value=np.arange(
+            p.value.size, dtype=np.float64).reshape(p.shape)) for p in node.params))
+        for node in graph.nodes)
+    indices = dml_weights(index_graph, params)
+    shapes = {params[(n.name, p.name)]: p.shape for n, p in graph.params()}
+    out = {}
+    for variable, value in weights.items():
+        flat = np.empty(int(np.prod(shapes[variable])))
+        flat[indices[variable].astype(np.int64).ravel()] = np.asarray(value, np.float64).ravel()
+        out[variable] = flat.reshape(shapes[variable])
+    return out
 
 
 def _denses_after(graph: ir.Graph, tensor: str):

@@ -184,3 +184,15 @@ def test_loss_and_optimizer_come_from_the_compile_config(fmt, tmp_path):
     assert "learning_rate = ifdef($learning_rate, 0.25)" in script
     assert "learning_rate, 0.5, FALSE, 0.0, " in script
     assert "mean_squared_error" in compile_model(model, loss="mse").train_script
+
+
+@pytest.mark.parametrize("name", ["lenet", "separable", "autoencoder", "gru", "batchnorm_mlp",
+                                  "conv1d_text", "multi_input"])
+def test_keras_weights_invert_the_dml_layout(name):
+    model = randomize(ZOO[name]())
+    compiled = compile_model(model)
+    back = compiled.keras_weights()
+    for param in compiled.parameters:
+        layer = model.get_layer(param.layer)
+        variable = next(v for v in layer.weights if v.name == param.weight)
+        np.testing.assert_array_equal(back[(param.layer, param.weight)], variable.numpy())
