@@ -7,16 +7,19 @@
 """
 from __future__ import annotations
 
-from . import frontend, passes
-from .backend import CompiledModel, compile_config
+from . import passes
+from .backend import CompiledModel, compile_settings
+from .frontend.convert import convert
+from .frontend.sources import open_model
 
 
 def compile_model(source, *, loss=None, optimizer=None) -> CompiledModel:
     """Reads the model once and prepares it twice: for prediction (dropout and linear
     activations removed) and for training. loss/optimizer override the model's compile config
     (Keras names or serialized Keras objects)."""
-    graph = frontend.read_graph(source)
-    config = compile_config(source)
+    with open_model(source) as model:
+        graph = convert(model)
+        config = compile_settings(model.compile_config)
     return CompiledModel(passes.prepare(graph), passes.prepare(graph, training=True),
                          loss=loss if loss is not None else config.get("loss"),
                          optimizer=optimizer if optimizer is not None

@@ -3,9 +3,6 @@ model's compile config (or given explicitly), each entry naming its dml_lib modu
 """
 from __future__ import annotations
 
-import json
-import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -117,27 +114,10 @@ def _name_and_config(spec, what: str) -> tuple:
     raise CompileError(f"cannot read the {what} {spec!r}: give a Keras name like {example}")
 
 
-def compile_config(source) -> dict:
-    """{"loss": ..., "optimizer": ...} from the model's compile config; {} when the model was saved
-    uncompiled. Reads files with json/zipfile/h5py only, like the frontend."""
-    if hasattr(source, "get_compile_config"):
-        config = source.get_compile_config() or {}
-    else:
-        config = _file_compile_config(os.fspath(source))
+def compile_settings(config: dict | None) -> dict:
+    """{"loss": ..., "optimizer": ...} of a model's compile config as the frontend read it (.keras
+    compile_config, legacy .h5 training_config); {} for a model saved uncompiled."""
+    config = config or {}
+    # legacy .h5 files name the optimizer's entry optimizer_config
+    config = {"optimizer": config.get("optimizer_config"), **config}
     return {key: config[key] for key in ("loss", "optimizer") if config.get(key) is not None}
-
-
-def _file_compile_config(path: str) -> dict:
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json")).get("compile_config") or {}
-        import h5py
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("training_config")
-            if raw is None:
-                return {}
-            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-            return {"loss": config.get("loss"), "optimizer": config.get("optimizer_config")}
-    except (OSError, KeyError, ValueError):
-        return {}  # the frontend reports unreadable files; an unreadable config means none

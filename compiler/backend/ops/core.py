@@ -76,10 +76,9 @@ def dropout(n: Step) -> dict:
     return dict(rate=n.a.rate)
 
 
-def _flatten_feeds_only_denses(n: Step) -> bool:
+def flatten_feeds_only_denses(graph, node) -> bool:
     """True when every use of the flattened image is a Dense whose kernel the weights writer
     permutes (layout.flatten_dense_pairs), so the rows can stay channels first."""
-    graph = n.graph
     denses = flatten_dense_pairs(graph)
 
     def fine(tensor: str) -> bool:
@@ -92,24 +91,22 @@ def _flatten_feeds_only_denses(n: Step) -> bool:
             elif user.op != "dense" or user.name not in denses:
                 return False
         return True
-    return fine(n.node.output)
+    return fine(node.output)
+
+
+def needs_reorder(graph, node) -> bool:
+    """Whether a Flatten of an image writes its values in Keras' (h, w, c) order."""
+    return len(graph.shape(node.inputs[0])) == 3 and not flatten_feeds_only_denses(graph, node)
 
 
 @op_template("flatten", "flatten.dml.j2")
 def flatten(n: Step) -> dict:
     if len(n.in_shape) != 3:
         return dict(reorder=False)
-    reorder = not _flatten_feeds_only_denses(n)
+    reorder = needs_reorder(n.graph, n.node)
     c, h, w = image(known(n.in_shape, "image size"))
     return dict(reorder=reorder, C=c, H=h, W=w,
                 helpers=("channels_last", "channels_first") if reorder else ())
-
-
-def needs_reorder(graph, flatten_node) -> bool:
-    """Whether a Flatten of an image writes its values in Keras' (h, w, c) order."""
-    fake = Step(flatten_node, False, (), flatten_node.output, (), (), {}, {}, (), "",
-                {"graph": graph})
-    return len(graph.shape(flatten_node.inputs[0])) == 3 and not _flatten_feeds_only_denses(fake)
 
 
 @op_template("reshape", "reshape.dml.j2")
