@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..local.parallel import run_chunks, split
 from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
 
@@ -30,6 +31,10 @@ _HALF_ULP_BITS = 53     # double precision: |low part| <= 2^-53 * sigma
 # temporaries stay in cache; the blocks share one sigma, so their high sums still add exactly.
 
 _BLOCK = 1 << 15
+# Matrices with at least this many cells have their row or column sums computed in this many
+# slices, on the kernel worker threads (runtime/local/parallel.py).
+_PARALLEL_CELLS = 1 << 18
+_PARALLEL_SLICES = 4
 
 
 def _grids(largest, count: int):
@@ -109,6 +114,17 @@ def axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
         # result keeps, so it rounds to what a compensated sum gives (barring cancellation by a
         # factor of 2^29 / n), at the cost of one pass instead of the nine below.
         return np.sum(x, axis=axis, keepdims=True, dtype=np.float64)
+    across = 1 - axis                               # the axis the sums are laid out along
+    if x.size >= _PARALLEL_CELLS and x.shape[across] >= _PARALLEL_SLICES:
+        # every sum is computed on its own (its own grids), so slices give the same bits
+        def part(first: int, last: int) -> np.ndarray:
+            return _axis_sum(x[:, first:last] if axis == 0 else x[first:last], axis)
+        return np.concatenate(run_chunks(part, split(x.shape[across], _PARALLEL_SLICES)),
+                              axis=across)
+    return _axis_sum(x, axis)
+
+
+def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
     x64 = np.asarray(x, dtype=np.float64)
     if x64.shape[axis] == 0 or x64.size == 0:
         return np.sum(x64, axis=axis, keepdims=True)

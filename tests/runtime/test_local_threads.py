@@ -86,3 +86,14 @@ def test_configure_threads_in_a_fresh_interpreter(arguments, blas, kernels):
     assert {values[name] for name in threads.BLAS_THREAD_VARIABLES} == {blas}
     assert values[threads.KERNEL_THREADS_VARIABLE] == (
         str(threads.available_cores()) if kernels == "cores" else kernels)
+
+
+@pytest.mark.parametrize("axis", [0, 1], ids=["colSums", "rowSums"])
+def test_compensated_axis_sums_in_parallel_slices_are_the_same_bits(monkeypatch, axis):
+    from kerasdml.runtime.builtins import aggregates
+    x = np.random.default_rng(2).standard_normal((300, 1000)) * 10.0 ** np.arange(-3, 7).repeat(100)
+    x = x if axis == 0 else np.ascontiguousarray(x.T)
+    monkeypatch.setenv(threads.KERNEL_THREADS_VARIABLE, "2")
+    sliced = aggregates.axis_sum(x, axis)
+    monkeypatch.setattr(aggregates, "_PARALLEL_CELLS", x.size + 1)
+    assert_allclose(sliced, aggregates.axis_sum(x, axis), rtol=0, atol=0)
