@@ -46,6 +46,7 @@ import numpy as np
 
 from .conv import conv2d, conv2d_backward_data, conv2d_backward_filter
 from .geometry import fail, float_dtype
+from .parallel import run_chunks, split
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
 
 __all__ = [
@@ -53,6 +54,11 @@ __all__ = [
     "max_pool", "max_pool_backward", "avg_pool", "avg_pool_backward",
     "bias_add", "bias_multiply",
 ]
+
+
+# bias_add/bias_multiply of at least this many cells run on ranges of rows on the workers
+_BIAS_PARALLEL_CELLS = 1 << 16
+_BIAS_CHUNKS = 4
 
 
 def _bias(b: str, X, bias, op) -> np.ndarray:
@@ -68,8 +74,11 @@ def _bias(b: str, X, bias, op) -> np.ndarray:
     F = bias.shape[0]
     if F == 0 or cols % F != 0:
         raise fail(b, f"input X has {cols} columns, not a multiple of the bias's {F} rows")
-    out = op(X.astype(dt, copy=False).reshape(N, F, cols // F),
-             bias.astype(dt, copy=False).reshape(1, F, 1))
+    X3 = X.astype(dt, copy=False).reshape(N, F, cols // F)
+    b3 = bias.astype(dt, copy=False).reshape(1, F, 1)
+    out = np.empty((N, F, cols // F), dtype=dt)
+    run_chunks(lambda first, last: op(X3[first:last], b3, out=out[first:last]),
+               split(N, _BIAS_CHUNKS if X.size >= _BIAS_PARALLEL_CELLS else 1))
     return out.reshape(N, cols)
 
 
