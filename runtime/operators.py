@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import DMLRuntimeError
+from .local.elementwise import binary as parallel_binary
 from .local.matmul import matmul as local_matmul
 from .values import format_scalar, is_matrix, to_bool, type_name
 
@@ -148,7 +149,7 @@ def _elementwise(op: str, a, b):
         raise DMLRuntimeError(f"`{op}` of {type_name(a)} and {type_name(b)}: dimensions do not match "
                               "(elementwise operations need equal shapes, or a row or column vector as "
                               "the RIGHT operand; use as.scalar() for a 1x1 matrix)")
-    result = MATRIX_RULES[op](left, right)
+    result = parallel_binary(MATRIX_RULES[op], left, right)
     if result.dtype != _result_dtype(left, right):
         result = result.astype(_result_dtype(left, right))
     return result

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..local.elementwise import binary as parallel_binary
 from ..local.parallel import run_chunks, split
 from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
@@ -287,9 +288,9 @@ def _elementwise(a, b, name: str, function) -> np.ndarray:
             if not (row_vector or col_vector):
                 raise DMLRuntimeError(f"{name} of two matrices needs equal dimensions (or a row or "
                                       f"column vector second), got {type_name(a)} and {type_name(b)}")
-        return function(a, b)
+        return parallel_binary(function, a, b)
     matrix, scalar = (a, b) if is_matrix(a) else (b, a)
-    return function(matrix, matrix.dtype.type(float(scalar)))
+    return parallel_binary(function, matrix, matrix.dtype.type(float(scalar)))
 
 
 def _min_max(name: str, function, pick, values):

@@ -97,3 +97,21 @@ def test_compensated_axis_sums_in_parallel_slices_are_the_same_bits(monkeypatch,
     sliced = aggregates.axis_sum(x, axis)
     monkeypatch.setattr(aggregates, "_PARALLEL_CELLS", x.size + 1)
     assert_allclose(sliced, aggregates.axis_sum(x, axis), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("right", ["matrix", "row-vector", "column-vector", "scalar"])
+@pytest.mark.parametrize("function", [np.add, np.maximum, np.greater, np.true_divide],
+                         ids=["add", "maximum", "greater", "divide"])
+def test_elementwise_in_row_blocks_is_the_same_as_one_pass(monkeypatch, function, right):
+    from kerasdml.runtime.local import elementwise
+    rng = np.random.default_rng(3)
+    left = rng.standard_normal((600, 500)).astype(np.float32)
+    operand = {"matrix": rng.standard_normal((600, 500)).astype(np.float32),
+               "row-vector": rng.standard_normal((1, 500)).astype(np.float32),
+               "column-vector": rng.standard_normal((600, 1)).astype(np.float32),
+               "scalar": 0.5}[right]
+    monkeypatch.setenv(threads.KERNEL_THREADS_VARIABLE, "2")
+    blocks = elementwise.binary(function, left, operand)
+    whole = function(left, operand)
+    assert blocks.dtype == whole.dtype
+    np.testing.assert_array_equal(blocks, whole)

@@ -1,0 +1,49 @@
+"""Elementwise operations on large matrices, as blocks of rows on the kernel worker pool.
+
+An elementwise pass over a LeNet activation (100 x 25,088 cells) costs about as much as a
+small matrix product, and numpy runs it on one core. Cut into blocks of rows, the passes of a
+binary ufunc run on all workers; every cell is computed by the same loop as before, so the
+result is the same bits. Operands broadcast as DML allows: a matrix of the result's shape,
+a column vector (rows x 1), a row vector (1 x cols) or a scalar.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .parallel import run_chunks, split, workers
+
+_MIN_CELLS = 1 << 18        # below this one pass is too short to share
+_BLOCKS = 4
+
+
+def binary(function, left, right):
+    """function(left, right) for a numpy ufunc, in row blocks when the result is large."""
+    shape = _result_shape(left, right)
+    if (not isinstance(function, np.ufunc) or shape is None or workers() < 2
+            or shape[0] * shape[1] < _MIN_CELLS or shape[0] < _BLOCKS):
+        return function(left, right)
+    dtype = function(_corner(left), _corner(right)).dtype
+    out = np.empty(shape, dtype=dtype)
+
+    def block(first: int, last: int) -> None:
+        function(_rows(left, first, last), _rows(right, first, last), out=out[first:last])
+    run_chunks(block, split(shape[0], _BLOCKS))
+    return out
+
+
+def _result_shape(left, right):
+    shapes = [x.shape for x in (left, right) if isinstance(x, np.ndarray)]
+    if not shapes or any(len(s) != 2 for s in shapes):
+        return None
+    return max(s[0] for s in shapes), max(s[1] for s in shapes)
+
+
+def _corner(value):
+    return value[:1, :1] if isinstance(value, np.ndarray) else value
+
+
+def _rows(value, first: int, last: int):
+    """The operand's part for result rows first..last-1 (a row vector or scalar as it is)."""
+    if isinstance(value, np.ndarray) and value.shape[0] != 1:
+        return value[first:last]
+    return value
