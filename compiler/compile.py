@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import passes
 from .backend import CompiledModel, compile_settings
+from .frontend.config import flatten_model
 from .frontend.convert import convert
 from .frontend.sources import open_model
 
@@ -20,7 +21,10 @@ def compile_model(source, *, loss=None, optimizer=None) -> CompiledModel:
     with open_model(source) as model:
         graph = convert(model)
         config = compile_settings(model.compile_config)
+        frozen = [call.layer for call in flatten_model(model.config, model.path).calls
+                  if call.config.get("trainable", True) is False]
     return CompiledModel(passes.prepare(graph), passes.prepare(graph, training=True),
+                         frozen=frozen,
                          loss=loss if loss is not None else config.get("loss"),
                          optimizer=optimizer if optimizer is not None
                          else config.get("optimizer"),

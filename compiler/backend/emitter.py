@@ -48,8 +48,9 @@ class Program:
     helpers: tuple           # helper functions used (channels_first, channels_last)
 
 
-def build_program(graph: ir.Graph, training: bool) -> Program:
-    """Steps for every node; all unsupported nodes are reported together."""
+def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset()) -> Program:
+    """Steps for every node; all unsupported nodes are reported together. `frozen` names the
+    Keras layers with trainable=False (a frozen BatchNormalization runs in inference mode)."""
     tensors, params = graph_names(graph)
     uses = _input_uses(graph)
     steps, problems, sources, helpers = [], [], [], []
@@ -58,6 +59,7 @@ def build_program(graph: ir.Graph, training: bool) -> Program:
             continue
         template = template_for(node.op)
         step = _step(graph, node, training, tensors, params, uses)
+        step.extra["frozen"] = (node.layer or node.name) in frozen
         try:
             step.extra.update(template.context(step))
         except Unsupported as error:

@@ -58,7 +58,7 @@ class ParameterSpec:
     layer: str             # Keras layer it came from
     weight: str            # Keras weight name
     keras_shape: tuple     # shape Keras stores it in
-    trainable: bool        # False for BatchNorm's moving statistics
+    trainable: bool        # False for BatchNorm's moving statistics and frozen layers
 
 
 def _image(shape: tuple):
@@ -80,12 +80,13 @@ class CompiledModel:
     """
 
     def __init__(self, graph: ir.Graph, train_graph: ir.Graph | None = None, *, loss=None,
-                 optimizer=None, source: str = ""):
+                 optimizer=None, source: str = "", frozen=()):
         self.graph = graph
         self.train_graph = train_graph
         self.name = graph.name
         self.source = source or graph.source
         self._loss, self._optimizer = loss, optimizer
+        self.frozen = frozenset(frozen)  # Keras layers with trainable=False
         self._program = build_program(graph, training=False)
         self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
         self.outputs = _specs(graph, self._program.tensors, graph.outputs, "Y")
@@ -96,7 +97,7 @@ class CompiledModel:
         variable = self._program.params[(node.name, param.name)]
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
-                             param.name in TRAINABLE_ROLES)
+                             param.name in TRAINABLE_ROLES and param.layer not in self.frozen)
 
     def keras_weights(self, weights: dict | None = None) -> dict:
         """{(Keras layer, weight name): array in Keras' shape} for DML-layout weights by variable
@@ -166,7 +167,7 @@ class CompiledModel:
     def _train_program(self) -> Program:
         if self.train_graph is None:
             raise CompileTrainingError(self.name, "compiled for prediction only")
-        return build_program(self.train_graph, training=True)
+        return build_program(self.train_graph, training=True, frozen=self.frozen)
 
     def _render_train(self, bound: bool) -> str:
         program, target = self._train_program, self.target

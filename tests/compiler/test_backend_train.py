@@ -90,3 +90,33 @@ def test_loss_per_epoch_is_the_keras_loss():
                      args={"epochs": 2, "batch_size": 8}, outputs=["losses"])["losses"]
     expected = model.evaluate(x, y, verbose=0)
     np.testing.assert_allclose(got.ravel(), [expected, expected], rtol=1e-5)
+
+
+def frozen_parts():
+    """A frozen Dense, a frozen BatchNormalization (inference mode in training, as in Keras)
+    and a frozen nested model between trainable layers."""
+    base = sequential((6,), L.Dense(5, activation="tanh", name="inner"), name="base")
+    base.trainable = False
+    inputs = keras.Input((6,))
+    x = L.Dense(6, name="first")(inputs)
+    x = base(x)
+    frozen_norm = L.BatchNormalization(name="frozen_norm")
+    frozen_norm.trainable = False
+    x = frozen_norm(x)
+    frozen_dense = L.Dense(4, name="frozen_dense")
+    frozen_dense.trainable = False
+    x = frozen_dense(L.BatchNormalization(name="norm")(x))
+    return keras.Model(inputs, L.Dense(2, name="last")(x), name="frozen_parts")
+
+
+def test_frozen_layers_stay_as_keras_leaves_them():
+    model = moderate(frozen_parts())
+    got, expected, compiled = train_like_keras(model)
+    frozen = {p.layer for p in compiled.parameters if not p.trainable and p.role in
+              ("kernel", "bias", "gamma", "beta")}
+    assert frozen == {"base/inner", "frozen_norm", "frozen_dense"}
+    for param in compiled.parameters:
+        np.testing.assert_allclose(got[param.variable], expected[param.variable], atol=1e-4,
+                                   rtol=1e-4, err_msg=f"{param.layer}/{param.weight}")
+        if param.layer in frozen:
+            np.testing.assert_array_equal(got[param.variable], compiled.weights[param.variable])

@@ -22,7 +22,8 @@ def _flags(n: Step) -> str:
 @op_template("batch_norm", "batch_norm.dml.j2")
 def batch_norm(n: Step) -> dict:
     shape = known(n.in_shape, "shape")
-    mode = '"train"' if n.training else '"test"'
+    # Keras runs a frozen BatchNormalization in inference mode, in training too
+    mode = '"train"' if n.training and not n.frozen else '"test"'
     common = dict(mode=mode, momentum=repr(n.a.momentum), flags=_flags(n),
                   mean=n.p["moving_mean"], var=n.p["moving_variance"])
     if len(shape) == 3:
