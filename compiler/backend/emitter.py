@@ -20,13 +20,21 @@ from .registry import template_for
 from .step import Step, Unsupported
 
 TEMPLATES = Path(__file__).parent / "templates"
-# compiled templates are cached (in the temporary folder): compiling them takes longer than
-# writing the scripts of a ResNet50
+
+
+def _bytecode_cache():
+    """Compiled templates cached in the temporary folder (compiling them takes longer than
+    writing the scripts of a ResNet50); none where that folder is not usable."""
+    try:
+        return jinja2.FileSystemBytecodeCache(pattern="kerasdml-jinja-%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                          keep_trailing_newline=True, autoescape=False,
-                         bytecode_cache=jinja2.FileSystemBytecodeCache(
-                             pattern="kerasdml-jinja-%s.cache"))
+                         bytecode_cache=_bytecode_cache())
 
 
 @dataclass(frozen=True)
