@@ -83,7 +83,7 @@ def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Spark")
     group.add_argument("--master", help="run on Spark: local[N], spark://host:port, ...")
     group.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                       help="a Spark (or kerasdml.*) setting; repeatable")
+                       help="a Spark setting (spark.kerasdml.* for ours); repeatable")
     group.add_argument("--exec", dest="exec_mode", choices=["singlenode", "spark", "hybrid"],
                        help="where matrix operations run (default: hybrid with --master, else singlenode)")
     group.add_argument("--explain", action="store_true", help="print where each matrix operation runs")

@@ -82,7 +82,9 @@ class Planner:
         from .explain import Explainer
 
         self.explainer = Explainer(explain, self) if explain is not None else None
-        self.operations = spark.operations() if spark is not None else {}
+        from .spark.registry import load  # numpy only: pyspark is imported when Spark starts
+
+        self.operations = load()
 
     # ---- call sites ------------------------------------------------------------------------
 
@@ -109,8 +111,10 @@ class Planner:
         return self.settle(self.spark.run(operation, decision, args, kwargs))
 
     def decide(self, name: str, operation, args, kwargs) -> Decision:
-        if self.mode == "singlenode" or operation is None or not operation.accepts(*args, **kwargs):
+        if operation is None or not operation.accepts(*args, **kwargs):
             return Decision(LOCAL, output=None)
+        if self.mode == "singlenode":  # planned only to be explained
+            return Decision(LOCAL, output=operation.output(*args, **kwargs))
         shapes = matrix_shapes(args, kwargs)
         output = operation.output(*args, **kwargs)
         strategy = operation.strategy(self.spark, *args, **kwargs)
@@ -175,7 +179,8 @@ class Planner:
         """The loop as Spark tasks when mode=REMOTE_SPARK, or in spark mode; else `local`."""
         requested = next((p.value for p in node.params if p.name == "mode"), None)
         mode = getattr(requested, "name", getattr(requested, "value", None))
-        remote = self.spark is not None and (mode == "REMOTE_SPARK" or self.mode == "spark" and mode != "LOCAL")
+        remote = self.spark is not None and (
+            mode == "REMOTE_SPARK" or self.mode == "spark" and mode != "LOCAL")
         if self.explainer is not None:
             self.explainer.parfor(node.pos, "SPARK(remote parfor)" if remote else LOCAL)
         if not remote:

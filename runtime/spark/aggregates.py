@@ -186,3 +186,13 @@ def table(runtime, A, B, *dims):
     for part in parts:
         result[:part.shape[0], :part.shape[1]] += part
     return result
+
+
+# ---- dimensions ---------------------------------------------------------------------------------
+
+@operation("nrow", "ncol", "length", accepts=lambda name, x=None, *rest: isinstance(x, DistributedMatrix),
+           output=lambda x: None, strategy="metadata", named=True)
+def dimensions(runtime, name, x):
+    """Known without a Spark job: a distributed matrix carries its dimensions."""
+    rows, cols = x.shape
+    return {"nrow": rows, "ncol": cols, "length": rows * cols}[name]

@@ -12,8 +12,8 @@ from functools import partial
 from ..builtins import BUILTINS
 from ..builtins.dnn import _CONV_SHAPES, _POOL_SHAPES, _Geometry
 from ..errors import DMLRuntimeError
-from .elementwise import _is_matrix, _tag
-from .matrix import DistributedMatrix, from_panels, row_key
+from .elementwise import _is_matrix
+from .matrix import DistributedMatrix, from_panels, pair_by_key
 from .registry import operation
 
 # builtin -> (shape arguments, which positional argument is the batch, what the output is)
@@ -90,19 +90,10 @@ def _two_panels(name, arguments, item):
     return i, BUILTINS[name].function(panel, dout, **_with_rows(arguments, panel.shape[0]))
 
 
-def _pair_panels(items):
-    halves: dict = {}
-    for i, (side, panel) in items:
-        halves.setdefault(i, [None, None])[side] = panel
-    return iter((i, tuple(pair)) for i, pair in halves.items())
-
-
 def paired_panels(a: DistributedMatrix, b: DistributedMatrix):
     """(block row, (panel of a, panel of b)) for two matrices with the same rows."""
-    left = a.panels().mapValues(partial(_tag, 0))
-    right = b.panels().mapValues(partial(_tag, 1))
     partitions = max(a.rdd.getNumPartitions(), b.rdd.getNumPartitions())
-    return left.union(right).partitionBy(partitions, row_key).mapPartitions(_pair_panels, True)
+    return pair_by_key(a.panels(), b.panels(), partitions)
 
 
 # ---- the operations ---------------------------------------------------------------------------
@@ -147,7 +138,8 @@ def _bias_panel(name, bias, item):
 def _register_bias(name: str):
     def run(runtime, input, bias):
         x = runtime.distribute(input)
-        panels = x.panels().map(partial(_bias_panel, name, runtime.broadcast(bias)), preservesPartitioning=True)
+        function = partial(_bias_panel, name, runtime.broadcast(bias))
+        panels = x.panels().map(function, preservesPartitioning=True)
         return from_panels(panels, x.rows, x.cols, x.block, x.dtype, depth=x.depth + 1)
 
     operation(name, accepts=partial(_accepts_bias, name), output=lambda input, bias: tuple(input.shape),

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..builtins import BUILTINS
 from ..operators import ARITHMETIC, UNARY_RULES, binary_operator, broadcastable
-from .matrix import DistributedMatrix, row_key
+from .matrix import DistributedMatrix, pair_by_key
 from .registry import operation
 
 BINARY_OPS = ("+", "-", "*", "/", "^", "%%", "%/%", "==", "!=", "<", "<=", ">", ">=",
@@ -70,13 +70,6 @@ def _pair(op, item):
     return key, _rule(op)(left, right)
 
 
-def _pair_up(items):
-    halves: dict = {}
-    for key, (side, block) in items:
-        halves.setdefault(key, [None, None])[side] = block
-    return iter((key, tuple(pair)) for key, pair in halves.items())
-
-
 def _vector_slice(op, vector, row_size, col_size, by_row, item):
     (i, j), block = item
     v = vector.value
@@ -102,18 +95,12 @@ def _sample_dtype(function, *operands):
 # ---- the operations -----------------------------------------------------------------------
 
 def join_blocks(a: DistributedMatrix, b: DistributedMatrix):
-    """An RDD of (key, (block of a, block of b)) for two matrices of one shape."""
+    """The layout both take, and an RDD of (key, (block of a, block of b)), for two matrices
+    of one shape."""
     if a.panel != b.panel or a.block != b.block:
         a, b = a.squared(), b.squared()
-    left = a.rdd.mapValues(partial(_tag, 0))
-    right = b.rdd.mapValues(partial(_tag, 1))
     partitions = max(a.rdd.getNumPartitions(), b.rdd.getNumPartitions())
-    joined = left.union(right).partitionBy(partitions, row_key)
-    return a, joined.mapPartitions(_pair_up, preservesPartitioning=True)
-
-
-def _tag(side, block):
-    return side, block
+    return a, pair_by_key(a.rdd, b.rdd, partitions)
 
 
 @operation(*BINARY_OPS, accepts=accepts_binary, output=binary_output, strategy=binary_strategy,

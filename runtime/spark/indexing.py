@@ -8,7 +8,6 @@ import numpy as np
 
 from ..indexing import checked_slice
 from .elementwise import _is_matrix
-from .matrix import DistributedMatrix
 from .reblock import assemble, partitions_for, shifted_pieces, whole
 from .registry import operation
 

@@ -140,15 +140,20 @@ def read(runtime, file, **params):
     return _READERS[fmt](runtime, file, merged, rows, cols, dtype)
 
 
+_CSV_WRITE = ("header", "sep", "sparse", "description")
+
+
 def _accepts_write(x, file, format=None, **params) -> bool:
+    """A distributed matrix written as csv; other formats collect it and write locally."""
+    others = [k for k, v in params.items() if v is not None and k not in _CSV_WRITE]
     return isinstance(x, DistributedMatrix) and isinstance(file, str) and \
-        str(format or "text").lower() == "csv" and not any(v is not None for k, v in params.items()
-                                                          if k not in ("header", "sep", "sparse", "description"))
+        str(format or "text").lower() == "csv" and not others
 
 
 def _csv_lines(sep, zero, item):
     _, panel = item
-    return [sep.join(row) for row in matrix_io._format_cells(np.asarray(panel, dtype=np.float64), zero).tolist()]
+    cells = matrix_io._format_cells(np.asarray(panel, dtype=np.float64), zero)
+    return [sep.join(row) for row in cells.tolist()]
 
 
 @operation("write", accepts=_accepts_write, output=lambda x, *rest, **params: tuple(x.shape),
@@ -167,7 +172,8 @@ def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, des
     try:
         lines.saveAsTextFile(temp)
         nnz = sum(x.rdd.map(lambda item: int(np.count_nonzero(item[1]))).collect())
-        mtd = matrix_io._mtd_for_matrix(np.zeros((0, 0)), "csv", params, {"header": header_on, "sep": separator})
+        extra = {"header": header_on, "sep": separator}
+        mtd = matrix_io._mtd_for_matrix(np.zeros((0, 0)), "csv", params, extra)
         mtd.update(rows=x.rows, cols=x.cols, nnz=nnz)
         matrix_io._remove_part_file_directory(file)
         if os.path.isfile(file):

@@ -107,7 +107,8 @@ def _shuffle(runtime, a: DistributedMatrix, b: DistributedMatrix, dtype) -> Dist
                              depth=max(a.depth, b.depth) + 1)
 
 
-@operation("t", accepts=lambda x, *rest: not rest and _is_matrix(x), output=lambda x: (x.shape[1], x.shape[0]),
+@operation("t", accepts=lambda x, *rest: not rest and _is_matrix(x),
+           output=lambda x: (x.shape[1], x.shape[0]),
            strategy="blockwise")
 def transpose(runtime, x):
     m = runtime.distribute(x).squared()

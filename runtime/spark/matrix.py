@@ -123,6 +123,26 @@ def _split_panel(i: int, panel: np.ndarray, size: int):
         yield (i, j), np.ascontiguousarray(panel[:, j * size:(j + 1) * size])
 
 
+def _tag(side, value):
+    return side, value
+
+
+def _pair_up(items):
+    halves: dict = {}
+    for key, (side, value) in items:
+        halves.setdefault(key, [None, None])[side] = value
+    return iter((key, tuple(pair)) for key, pair in halves.items())
+
+
+def pair_by_key(left, right, partitions: int):
+    """(key, (left value, right value)) for two RDDs keyed alike (by block, or by block row),
+    partitioned by block row."""
+    from functools import partial
+
+    tagged = left.mapValues(partial(_tag, 0)).union(right.mapValues(partial(_tag, 1)))
+    return tagged.partitionBy(partitions, row_key).mapPartitions(_pair_up, preservesPartitioning=True)
+
+
 def from_panels(panels_rdd, rows: int, cols: int, block: int, dtype, row_partitioned=True,
                 depth: int = 0) -> DistributedMatrix:
     """A panel-layout matrix from an RDD of (block_row, panel)."""

@@ -85,7 +85,8 @@ def _failing_first_attempt(function, block):
 
     task = TaskContext.get()
     if task is not None and task.partitionId() == 0 and task.attemptNumber() == 0:
-        raise RuntimeError("injected failure of a task's first attempt (spark.kerasdml.test.failFirstAttempt)")
+        raise RuntimeError("injected failure of a task's first attempt "
+                           "(spark.kerasdml.test.failFirstAttempt)")
     return function(block)
 
 

@@ -131,6 +131,7 @@ def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str
         return Planner(mode, None, explain=explain)
     conf = runtime.sc.getConf()
     driver = parse_bytes(conf.get("spark.driver.memory", "1g"))
-    budget = runtime.memory_budget or parse_bytes(conf.get("spark.kerasdml.memoryBudget", str(int(0.7 * driver))))
+    budget = runtime.memory_budget or parse_bytes(conf.get("spark.kerasdml.memoryBudget",
+                                                           str(int(0.7 * driver))))
     min_cells = int(conf.get("spark.kerasdml.sparkMinCells", "1"))
     return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain)

@@ -82,7 +82,8 @@ CASES = {
 def run_both(script: str, runtime: SparkRuntime):
     expected = run_string(script, inputs=INPUTS, outputs=["R"])["R"]
     plan = io.StringIO()
-    got = run_string(script, inputs=INPUTS, outputs=["R"], spark=runtime, exec_mode="spark", explain=plan)["R"]
+    got = run_string(script, inputs=INPUTS, outputs=["R"], spark=runtime, exec_mode="spark",
+                     explain=plan)["R"]
     return expected, got, plan.getvalue()
 
 

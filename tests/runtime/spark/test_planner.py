@@ -153,3 +153,14 @@ def test_remote_parfor_reports_an_error_raised_in_a_task(runtime):
              "  if (i == 2) { stop(\"bad row\") }\n  R[i, 1] = i\n}"
     with pytest.raises(DMLRuntimeError, match="bad row"):
         run_string(script, spark=runtime, exec_mode="hybrid")
+
+
+def test_cli_explain_without_a_master(tmp_path, capsys):
+    from kerasdml.runtime.cli import main
+
+    script = tmp_path / "s.dml"
+    script.write_text("X = matrix(1, rows=3, cols=2)\nprint(sum(t(X) %*% X))\n")
+    assert main(["run", str(script), "--explain"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# EXPLAIN mode=singlenode")
+    assert f"{script} line 2" in printed and "3x2 -> 2x3" in printed and printed.endswith("12.0\n")

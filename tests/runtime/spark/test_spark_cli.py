@@ -117,7 +117,8 @@ def test_a_failed_task_is_retried_and_the_result_is_unchanged(script, local_outp
 
 def test_without_retries_the_injected_failure_is_one_clear_error(script):
     result = kerasdml(str(script), "--master", "local[2]", "--exec", "spark",
-                      "--conf", "spark.kerasdml.test.failFirstAttempt=true", "--conf", "spark.ui.enabled=false")
+                      "--conf", "spark.kerasdml.test.failFirstAttempt=true",
+                      "--conf", "spark.ui.enabled=false")
     assert result.returncode == 1
     assert "runtime error: a Spark job failed: RuntimeError: injected failure" in result.stderr
     assert "Traceback" not in result.stderr
