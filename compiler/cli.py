@@ -23,7 +23,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a Keras model file (.keras or .h5)")
     parser.add_argument("--loss", help="training loss when the model has no compile config "
                         "(e.g. categorical_crossentropy)")
-    parser.add_argument("--optimizer", help="training optimizer (default: the model's, else SGD)")
+    parser.add_argument("--optimizer", help="training optimizer (default: the model's, else "
+                        "rmsprop, as keras.Model.compile)")
 
 
 def _compile(options):

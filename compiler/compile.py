@@ -8,24 +8,24 @@
 from __future__ import annotations
 
 from . import passes
-from .backend import CompiledModel, compile_settings
+from .backend import CompiledModel
 from .frontend.config import flatten_model
 from .frontend.convert import convert
 from .frontend.sources import open_model
 
 
-def compile_model(source, *, loss=None, optimizer=None) -> CompiledModel:
+def compile_model(source, *, loss=None, optimizer=None, metrics=None, learning_rate=None,
+                  train_algo: str = "minibatch") -> CompiledModel:
     """Reads the model once and prepares it twice: for prediction (dropout and linear
-    activations removed) and for training. loss/optimizer override the model's compile config
-    (Keras names or serialized Keras objects)."""
+    activations removed) and for training. loss, optimizer, metrics and learning_rate override
+    the model's compile config (Keras names, Keras objects or their serialized form);
+    train_algo is one of backend.TRAIN_ALGOS."""
     with open_model(source) as model:
         graph = convert(model)
-        config = compile_settings(model.compile_config)
         frozen = [call.layer for call in flatten_model(model.config, model.path).calls
                   if call.config.get("trainable", True) is False]
+        compile_config = model.compile_config
     return CompiledModel(passes.prepare(graph), passes.prepare(graph, training=True),
-                         frozen=frozen,
-                         loss=loss if loss is not None else config.get("loss"),
-                         optimizer=optimizer if optimizer is not None
-                         else config.get("optimizer"),
-                         source=graph.source)
+                         compile_config=compile_config, loss=loss, optimizer=optimizer,
+                         metrics=metrics, learning_rate=learning_rate, train_algo=train_algo,
+                         frozen=frozen, source=graph.source)

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 
 from .backend import CompiledModel, CompileTrainingError, write_weights
+from .training.config import TrainingConfigError
 from .errors import CompileError
 
 
@@ -22,7 +23,7 @@ def write_model(model: CompiledModel, outdir: str) -> str:
     notes = []
     try:
         texts["train.dml"] = model.train_script
-    except CompileTrainingError as error:
+    except (CompileTrainingError, TrainingConfigError) as error:
         notes.append(f"train.dml not written: {error}")
     texts["summary.txt"] = summary(model, notes)
     temp = tempfile.mkdtemp(prefix=f".{os.path.basename(outdir)}.", dir=parent)

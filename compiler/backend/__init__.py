@@ -6,9 +6,8 @@ under templates/ops) and the weights in DML layout.
 """
 from .model import CompiledModel, CompileTrainingError, ParameterSpec, TensorSpec
 from .registry import supported_ops
-from .training import Loss, Optimizer, compile_settings, loss_from, optimizer_from
+from .training import TRAIN_ALGOS, TrainingView
 from .weights import write_weights
 
-__all__ = ["CompiledModel", "CompileTrainingError", "ParameterSpec", "TensorSpec", "Loss",
-           "Optimizer", "compile_settings", "loss_from", "optimizer_from", "supported_ops",
-           "write_weights"]
+__all__ = ["CompiledModel", "CompileTrainingError", "ParameterSpec", "TensorSpec", "TRAIN_ALGOS",
+           "TrainingView", "supported_ops", "write_weights"]

@@ -14,7 +14,8 @@ from .emitter import (ENV, Program, backward_blocks, build_program, forward_bloc
                       terminate_statements)
 from .names import TRAINABLE_ROLES, identifier
 from .registry import LIBRARY
-from .training import Loss, Optimizer, loss_from, optimizer_from
+from ..training.config import Loss, Optimizer, TrainingConfig, training_config
+from .training import TRAIN_ALGOS, TrainingView
 from .weights import dml_weights, keras_layout
 
 
@@ -59,6 +60,7 @@ class ParameterSpec:
     weight: str            # Keras weight name
     keras_shape: tuple     # shape Keras stores it in
     trainable: bool        # False for BatchNorm's moving statistics and frozen layers
+    regularizer: tuple = ()  # Keras' weight penalty: (("l2", 0.01),)
 
 
 def _image(shape: tuple):
@@ -79,13 +81,21 @@ class CompiledModel:
     weights the caller binds (`inputs=`) and whose results it reads back (`outputs=`).
     """
 
-    def __init__(self, graph: ir.Graph, train_graph: ir.Graph | None = None, *, loss=None,
-                 optimizer=None, source: str = "", frozen=()):
+    def __init__(self, graph: ir.Graph, train_graph: ir.Graph | None = None, *,
+                 compile_config: dict | None = None, loss=None, optimizer=None, metrics=None,
+                 learning_rate=None, train_algo: str = "minibatch", source: str = "",
+                 frozen=()):
         self.graph = graph
         self.train_graph = train_graph
         self.name = graph.name
         self.source = source or graph.source
-        self._loss, self._optimizer = loss, optimizer
+        self._training_args = dict(loss=loss, optimizer=optimizer, metrics=metrics,
+                                   learning_rate=learning_rate)
+        self.compile_config = compile_config
+        if train_algo not in TRAIN_ALGOS:
+            raise CompileError(f"train_algo must be one of {', '.join(TRAIN_ALGOS)}, got "
+                               f"{train_algo!r}")
+        self.train_algo = train_algo
         self.frozen = frozenset(frozen)  # Keras layers with trainable=False
         self._program = build_program(graph, training=False)
         self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
@@ -97,13 +107,15 @@ class CompiledModel:
         variable = self._program.params[(node.name, param.name)]
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
-                             param.name in TRAINABLE_ROLES and param.layer not in self.frozen)
+                             param.name in TRAINABLE_ROLES and param.layer not in self.frozen,
+                             param.regularizer)
 
     def keras_weights(self, weights: dict | None = None) -> dict:
         """{(Keras layer, weight name): array in Keras' shape} for DML-layout weights by variable
         (default: the compiled ones), e.g. the trained weights a train script returns."""
         values = keras_layout(self.graph, self._program.params, weights or self.weights)
-        return {(p.layer, p.weight): values[p.variable] for p in self.parameters}
+        return {(p.layer, p.weight): values[p.variable] for p in self.parameters
+                if p.variable in values}
 
     # --- scripts ---------------------------------------------------------------------------
 
@@ -142,16 +154,18 @@ class CompiledModel:
     # --- training --------------------------------------------------------------------------
 
     @cached_property
-    def loss(self) -> Loss:
-        if self._loss is None:
-            raise CompileTrainingError(self.name, "the model has no loss (it was saved without "
-                                       "model.compile); pass loss=, e.g. "
-                                       "loss='categorical_crossentropy'")
-        return loss_from(self._loss)
+    def training(self) -> TrainingConfig:
+        """Loss, optimizer and metrics: the model's compile config, overridden by the
+        arguments given to the compiler."""
+        return training_config(self.compile_config, **self._training_args)
 
-    @cached_property
+    @property
+    def loss(self) -> Loss:
+        return self.training.loss
+
+    @property
     def optimizer(self) -> Optimizer:
-        return optimizer_from(self._optimizer if self._optimizer is not None else "SGD")
+        return self.training.optimizer
 
     @cached_property
     def target(self) -> TensorSpec:
@@ -160,8 +174,9 @@ class CompiledModel:
             raise CompileTrainingError(self.name, f"the model has {len(self.outputs)} outputs; "
                                        "the training script supports one")
         out = self.outputs[0]
-        shape = (1,) if self.loss.sparse else out.shape
-        return TensorSpec(out.name, "y", "y_batch", shape, None if self.loss.sparse else out.image)
+        sparse = self.loss.sparse_labels
+        return TensorSpec(out.name, "y", "y_batch", (1,) if sparse else out.shape,
+                          None if sparse else out.image)
 
     @cached_property
     def _train_program(self) -> Program:
@@ -171,14 +186,15 @@ class CompiledModel:
 
     def _render_train(self, bound: bool) -> str:
         program, target = self._train_program, self.target
-        optimizer, loss = self.optimizer, self.loss
-        view = self._view(program, (loss.module, optimizer.module),
+        training = TrainingView(self.training, self.train_algo)
+        penalties = tuple(dict.fromkeys(kind for _, kind, _ in
+                                        training.penalties(self.parameters)))
+        view = self._view(program, training.sources + penalties,
                           self._boundary_helpers((target,)))
         return ENV.get_template("train.dml.j2").render(
             m=view, bound=bound, forward=forward_blocks(program),
             backward=backward_blocks(program), library=LIBRARY, helpers=view["helpers"],
-            target=target, loss=loss, optimizer=optimizer,
-            output=program.tensors[self.train_graph.outputs[0]])
+            target=target, tr=training, output=program.tensors[self.train_graph.outputs[0]])
 
     # --- running on the local runtime ------------------------------------------------------
 

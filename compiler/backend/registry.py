@@ -22,7 +22,8 @@ LIBRARY.update({name: f"nn/losses/{name}.dml" for name in (
     "binary_crossentropy", "categorical_crossentropy", "huber", "mean_absolute_error",
     "mean_squared_error", "sparse_categorical_crossentropy")})
 LIBRARY.update({name: f"nn/optim/{name}.dml" for name in (
-    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam")})
+    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "schedules")})
+LIBRARY.update({name: f"nn/regularizers/{name}.dml" for name in ("l1", "l2")})
 
 
 @dataclass(frozen=True)

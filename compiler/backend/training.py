@@ -1,123 +1,157 @@
-"""Loss and optimizer of a training script: tables of what dml_lib offers, filled from the
-model's compile config (or given explicitly), each entry naming its dml_lib module and template.
+"""How a training configuration (compiler.training.config: loss, optimizer, schedule, metrics)
+reads in a generated train.dml: every dml_lib call spelled out with DML literals.
+
+    view = TrainingView(config, parameters)
+    view.init_lines(p)       # ['conv1_W_v = sgd::init(conv1_W)']
+    view.update_lines(p)     # ['[conv1_W, conv1_W_v] = sgd::update(conv1_W, dconv1_W, lr, ...)']
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
-from ..errors import CompileError
+from ..training.config import Loss, Optimizer, TrainingConfig
 
-
-@dataclass(frozen=True)
-class Loss:
-    name: str             # Keras' name: categorical_crossentropy
-    module: str           # dml_lib alias
-    args: str = ""        # extra arguments after (pred, y), spelled out: ", FALSE"
-    sparse: bool = False  # targets are class indices, one column
+TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches")
 
 
-def _logits(config: dict) -> str:
-    return ", TRUE" if config.get("from_logits") else ", FALSE"
-
-
-# Keras name -> (dml_lib module, extra arguments from the loss config, sparse targets)
-_LOSSES: dict[str, tuple] = {
-    "categorical_crossentropy": ("categorical_crossentropy", _logits, False),
-    "sparse_categorical_crossentropy": ("sparse_categorical_crossentropy", _logits, True),
-    "binary_crossentropy": ("binary_crossentropy", _logits, False),
-    "mean_squared_error": ("mean_squared_error", lambda c: "", False),
-    "mean_absolute_error": ("mean_absolute_error", lambda c: "", False),
-    "huber": ("huber", lambda c: f", {float(c.get('delta', 1.0))!r}", False),
-}
-_LOSS_ALIASES = {
-    "mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber",
-    "CategoricalCrossentropy": "categorical_crossentropy",
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-    "BinaryCrossentropy": "binary_crossentropy", "MeanSquaredError": "mean_squared_error",
-    "MeanAbsoluteError": "mean_absolute_error", "Huber": "huber",
-}
-
-
-def loss_from(spec) -> Loss:
-    """A Loss from a Keras name ("mse"), a serialized Keras loss (dict), or a Loss."""
-    if isinstance(spec, Loss):
-        return spec
-    name, config = _name_and_config(spec, "loss")
-    name = _LOSS_ALIASES.get(name, name)
-    if name not in _LOSSES:
-        raise CompileError(f"loss {name!r} is not supported for training; supported: "
-                           + ", ".join(sorted(_LOSSES)))
-    module, args, sparse = _LOSSES[name]
-    return Loss(name, module, args(config), sparse)
-
-
-@dataclass(frozen=True)
-class Optimizer:
-    name: str                 # Keras class: SGD
-    template: str             # file under templates/optim
-    module: str               # dml_lib alias
-    learning_rate: float
-    hyper: dict = field(default_factory=dict)  # DML literals by name, for the template
-
-    def __getattr__(self, name):
-        hyper = self.__dict__.get("hyper", {})
-        if name in hyper:
-            return hyper[name]
-        raise AttributeError(name)
-
-
-def _dml(value) -> str:
+def dml_literal(value) -> str:
+    """A Python value as DML source; floats keep 7 significant digits, which is what Keras
+    stores them with (float32): 0.1 rather than 0.10000000149011612."""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    return repr(float(f"{float(value):.7g}"))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(float(f"{value:.7g}"))
+        return text.replace("e-0", "e-").replace("e+0", "e+")
+    if isinstance(value, tuple):  # a column matrix
+        return f'matrix("{" ".join(dml_literal(float(v)) for v in value)}", ' \
+               f'rows={len(value)}, cols=1)'
+    raise TypeError(f"no DML literal for {value!r}")
 
 
-def _sgd(config: dict) -> dict:
-    return {"momentum": _dml(config.get("momentum") or 0.0),
-            "nesterov": _dml(bool(config.get("nesterov", False))),
-            "weight_decay": _dml(config.get("weight_decay") or 0.0)}
+def _arguments(pairs: tuple) -> list[str]:
+    return [dml_literal(value) for _, value in pairs]
 
 
-# Keras optimizer class -> (template, dml_lib module, hyper-parameters from its config)
-_OPTIMIZERS: dict[str, tuple[str, str, Callable]] = {
-    "SGD": ("sgd.dml.j2", "sgd", _sgd),
+# metric -> DML expression of its sum over the rows of one batch (pred, target)
+_METRIC_SUMS = {
+    "categorical_accuracy": "sum(rowIndexMax({p}) == rowIndexMax({y}))",
+    "sparse_categorical_accuracy": "sum(rowIndexMax({p}) - 1 == {y})",
+    "binary_accuracy": "sum(({p} > 0.5) == {y}) / ncol({y})",
+    "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
+    "mean_absolute_error": "sum(abs({p} - {y})) / ncol({y})",
 }
 
 
-def optimizer_from(spec) -> Optimizer:
-    """An Optimizer from a Keras class name ("SGD"), a serialized optimizer, or an Optimizer."""
-    if isinstance(spec, Optimizer):
-        return spec
-    name, config = _name_and_config(spec, "optimizer")
-    name = {"sgd": "SGD"}.get(name, name)
-    if name not in _OPTIMIZERS:
-        raise CompileError(f"optimizer {name!r} is not supported by the training script yet; "
-                           "supported: " + ", ".join(sorted(_OPTIMIZERS)))
-    template, module, hyper = _OPTIMIZERS[name]
-    rate = config.get("learning_rate", 0.01)
-    if isinstance(rate, dict):
-        raise CompileError(f"optimizer {name}: learning-rate schedules are not supported yet")
-    # Keras keeps hyper-parameters in float32: 0.1 is stored as 0.10000000149...
-    return Optimizer(name, template, module, float(f"{float(rate):.7g}"), hyper(config))
+@dataclass(frozen=True)
+class TrainingView:
+    """What train.dml.j2 reads (`tr` in the template)."""
+    config: TrainingConfig
+    algo: str = "minibatch"
 
+    @property
+    def loss(self) -> Loss:
+        return self.config.loss
 
-def _name_and_config(spec, what: str) -> tuple:
-    if isinstance(spec, str):
-        return spec, {}
-    if isinstance(spec, dict) and isinstance(spec.get("class_name"), str):
-        config = spec.get("config")
-        if isinstance(config, str):      # a Keras function loss: {"class_name": "function", ...}
-            return config, {}
-        return spec["class_name"], config if isinstance(config, dict) else {}
-    example = '"categorical_crossentropy"' if what == "loss" else '"SGD"'
-    raise CompileError(f"cannot read the {what} {spec!r}: give a Keras name like {example}")
+    @property
+    def optimizer(self) -> Optimizer:
+        return self.config.optimizer
 
+    @property
+    def metrics(self) -> tuple:
+        return self.config.metrics
 
-def compile_settings(config: dict | None) -> dict:
-    """{"loss": ..., "optimizer": ...} of a model's compile config as the frontend read it (.keras
-    compile_config, legacy .h5 training_config); {} for a model saved uncompiled."""
-    config = config or {}
-    # legacy .h5 files name the optimizer's entry optimizer_config
-    config = {"optimizer": config.get("optimizer_config"), **config}
-    return {key: config[key] for key in ("loss", "optimizer") if config.get(key) is not None}
+    @property
+    def parallel(self) -> bool:
+        """Gradients of k batches, then one averaged update."""
+        return self.algo in ("looped_minibatch", "allreduce_parallel_batches")
+
+    @property
+    def sources(self) -> tuple:
+        sources = (self.loss.module, self.optimizer.module)
+        if self.optimizer.learning_rate.function != "constant":
+            sources += ("schedules",)
+        return sources
+
+    def loss_arguments(self) -> str:
+        return "".join(", " + text for text in _arguments(self.loss.arguments))
+
+    def metric_sum(self, metric: str, pred: str, target: str) -> str:
+        return _METRIC_SUMS[metric].format(p=pred, y=target)
+
+    # --- learning rate ---------------------------------------------------------------------
+
+    @property
+    def constant_rate(self) -> str | None:
+        """The literal learning rate, or None when a schedule sets it per step."""
+        rate = self.optimizer.learning_rate
+        return dml_literal(rate.arguments[0][1]) if rate.function == "constant" else None
+
+    def rate_expression(self, step: str) -> str:
+        """The learning rate of update number `step` (1-based); schedules count from 0."""
+        rate = self.optimizer.learning_rate
+        if rate.function == "constant":
+            return "learning_rate"
+        names = [f"lr_{key}" if isinstance(value, tuple) else dml_literal(value)
+                 for key, value in rate.arguments]
+        return f"schedules::{rate.function}({', '.join(names + [f'{step} - 1'])})"
+
+    def schedule_matrices(self) -> list[str]:
+        """Matrices a schedule reads (piecewise_constant_decay's boundaries and values)."""
+        return [f"lr_{key} = {dml_literal(value)}"
+                for key, value in self.optimizer.learning_rate.arguments
+                if isinstance(value, tuple)]
+
+    # --- optimizer -------------------------------------------------------------------------
+
+    def state(self, p) -> list[str]:
+        return [f"{p.variable}_{name}" for name in self.optimizer.state]
+
+    def init_lines(self, p) -> list[str]:
+        """State of one parameter; shared scalar state (Nadam's mu_prod) is one variable that
+        every parameter's init sets to the same start value."""
+        o = self.optimizer
+        call = f"{o.module}::init({', '.join([p.variable] + _arguments(o.init_arguments))})"
+        names = self.state(p) + list(o.scalar_state)
+        target = names[0] if len(names) == 1 else f"[{', '.join(names)}]"
+        return [f"{target} = {call}"]
+
+    def update_lines(self, p, rate: str = "lr", step: str = "step") -> list[str]:
+        o = self.optimizer
+        inputs = [p.variable, f"d{p.variable}", rate] + _arguments(o.arguments) + self.state(p)
+        inputs += list(o.scalar_state) + ([step] if o.takes_step else [])
+        outputs = [p.variable] + self.state(p) + [f"{s}_next" for s in o.scalar_state]
+        return [f"[{', '.join(outputs)}] = {o.module}::update({', '.join(inputs)})"]
+
+    def scalar_state_carry(self) -> list[str]:
+        return [f"{s} = {s}_next" for s in self.optimizer.scalar_state]
+
+    def clip_lines(self, p) -> list[str]:
+        o, g = self.optimizer, f"d{p.variable}"
+        lines = []
+        if o.clipnorm is not None:
+            c = dml_literal(float(o.clipnorm))
+            lines.append(f"{g} = {g} * {c} / max(sqrt(sum({g}^2)), {c})")
+        if o.clipvalue is not None:
+            c = dml_literal(float(o.clipvalue))
+            lines.append(f"{g} = min(max({g}, -{c}), {c})")
+        return lines
+
+    def global_clip_lines(self, trainable) -> list[str]:
+        if self.optimizer.global_clipnorm is None:
+            return []
+        c = dml_literal(float(self.optimizer.global_clipnorm))
+        total = " + ".join(f"sum(d{p.variable}^2)" for p in trainable)
+        lines = [f"global_norm = sqrt({total})"]
+        lines += [f"d{p.variable} = d{p.variable} * {c} / max(global_norm, {c})"
+                  for p in trainable]
+        return lines
+
+    # --- regularizers ----------------------------------------------------------------------
+
+    @staticmethod
+    def penalties(parameters) -> list[tuple]:
+        """(parameter, kind, DML factor) for every weight penalty of a trainable parameter."""
+        return [(p, kind, dml_literal(factor)) for p in parameters if p.trainable
+                for kind, factor in p.regularizer]

@@ -270,6 +270,8 @@ def metrics_from_keras(specs, loss: Loss) -> tuple:
 
 # --- the whole configuration ------------------------------------------------------------------
 
+DEFAULT_OPTIMIZER = "rmsprop"  # what keras.Model.compile uses when given no optimizer
+
 def training_config(compile_config: dict | None, *, optimizer=None, loss=None, metrics=None,
                     learning_rate=None) -> TrainingConfig:
     """The training configuration of a model: its Keras compile config (None for a model that
@@ -278,12 +280,12 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer")
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer_config")
     loss = loss if loss is not None else compiled.get("loss")
-    missing = [what for what, value in (("optimizer", optimizer), ("loss", loss)) if value is None]
-    if missing:
+    if loss is None:
         raise TrainingConfigError(
-            f"the model was not compiled with {' and '.join(missing)}: call model.compile(...) "
-            f"before saving it, or pass {' and '.join(missing)}= (e.g. optimizer='sgd', "
-            "loss='categorical_crossentropy')")
+            "the model was not compiled with a loss: call model.compile(...) before saving it, "
+            "or pass loss= (e.g. loss='categorical_crossentropy') and optimizer=")
+    if optimizer is None:
+        optimizer = DEFAULT_OPTIMIZER
     if compiled.get("loss_weights") not in (None, [], {}):
         raise TrainingConfigError("loss_weights are not supported")
     resolved_loss = loss_from_keras(loss)

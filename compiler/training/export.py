@@ -2,7 +2,7 @@
 
 The model's own .keras archive is the template: config.json and metadata.json are copied as they
 are, and in model.weights.h5 every array the compiler read (`Param.location`) is overwritten with
-its trained value, converted back to Keras' layout and dtype. Nothing else in the file changes,
+its trained value, converted back to Keras' layout (CompiledModel.keras_weights) and dtype. Nothing else in the file changes,
 so the exported model is the original one with new weights, and no Keras import is needed.
 
 A model given as a legacy .h5 file or as a keras.Model object is first saved as .keras by Keras
@@ -10,7 +10,6 @@ itself (`as_keras_file`), so that compiling and exporting read the same archive.
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import tempfile
@@ -20,57 +19,32 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .. import ir
+from ..backend import CompiledModel
 from ..errors import CompileError, ModelFileError
-from ..passes import layout
 
 _WEIGHTS = "model.weights.h5"
 
 
-def keras_layout(graph: ir.Graph, dml_values: dict) -> dict:
-    """{(node, param): array in Keras layout} from {(node, param): array in DML layout}.
-
-    Every layout conversion is a reshape or a permutation, so converting an array of positions
-    with the compiler's own conversion (passes.layout.dml_parameters) tells where each DML value
-    came from; no conversion has to be written twice."""
-    positions = layout.dml_parameters(_positions_graph(graph))
-    out = {}
-    for node in graph.nodes:
-        for param in node.params:
-            key = (node.name, param.name)
-            if key not in dml_values:
-                continue
-            value = np.asarray(dml_values[key], dtype=np.float64)
-            where = positions[key].astype(np.int64)
-            if value.shape != where.shape:
-                raise CompileError(f"parameter {param.name} of layer '{node.layer}': trained "
-                                   f"value is {value.shape}, expected {where.shape}")
-            flat = np.empty(param.value.size, dtype=np.float64)
-            flat[where.ravel()] = value.ravel()
-            out[key] = flat.reshape(param.value.shape)
-    return out
-
-
-def _positions_graph(graph: ir.Graph) -> ir.Graph:
-    def numbered(param: ir.Param) -> ir.Param:
-        index = np.arange(param.value.size, dtype=np.float64).reshape(param.value.shape)
-        return dataclasses.replace(param, value=index)
-    return graph.with_nodes(node.replace(params=tuple(numbered(p) for p in node.params))
-                            for node in graph.nodes)
-
-
-def export_keras(template: str | os.PathLike, graph: ir.Graph, dml_values: dict,
+def export_keras(template: str | os.PathLike, model: CompiledModel, trained: dict,
                  target: str | os.PathLike) -> Path:
-    """Writes `target` (.keras): the archive `template` with the trained parameters
-    `dml_values` ({(node, param): DML-layout array}) in place of the arrays it held."""
+    """Writes `target` (.keras): the archive `template` that `model` was compiled from, with
+    the trained parameters `trained` ({DML variable: array in DML layout}) in place of the
+    arrays it held."""
     template, target = Path(template), Path(target)
+    known = {p.variable: p for p in model.parameters}
+    for variable, value in trained.items():
+        spec = known.get(variable)
+        if spec is None or np.shape(value) != spec.shape:
+            raise CompileError(f"cannot export {variable}: " + (
+                "the model has no such parameter" if spec is None else
+                f"its trained value is {np.shape(value)}, expected {spec.shape}"))
+    locations = {(p.layer, p.weight): p.location for _, p in model.graph.params()}
     updates = {}
-    for (node_name, param_name), value in keras_layout(graph, dml_values).items():
-        param = graph.node(node_name).param(param_name)
-        archive_name, _, dataset = param.location.partition(":")
+    for key, value in model.keras_weights(trained).items():
+        archive_name, _, dataset = locations[key].partition(":")
         if archive_name != _WEIGHTS:
-            raise CompileError(f"cannot export parameter {param_name} of layer '{param.layer}': "
-                               f"it was not read from a .keras archive ({param.location})")
+            raise CompileError(f"cannot export weight {key[1]} of layer '{key[0]}': it was not "
+                               f"read from a .keras archive ({locations[key]})")
         updates[dataset] = value
     with zipfile.ZipFile(template) as archive:
         entries = {info.filename: archive.read(info) for info in archive.infolist()}

@@ -162,10 +162,10 @@ def test_recurrent_activation_that_dml_lib_lacks_is_refused(tmp_path):
 
 def test_training_needs_a_loss_and_a_supported_optimizer():
     model = randomize(ZOO["mlp"]())
-    with pytest.raises(CompileTrainingError, match="no loss.*pass loss="):
+    with pytest.raises(CompileError, match="not compiled with a loss.*pass loss="):
         compile_model(model).train_script
-    with pytest.raises(CompileError, match="optimizer 'Adam' is not supported"):
-        compile_model(model, loss="mse", optimizer="Adam").train_script
+    with pytest.raises(CompileError, match="optimizer 'Lion' is not supported"):
+        compile_model(model, loss="mse", optimizer="Lion").train_script
     with pytest.raises(CompileError, match="loss 'hinge' is not supported"):
         compile_model(model, loss="hinge").train_script
     with pytest.raises(CompileTrainingError, match="2 outputs"):
@@ -182,7 +182,7 @@ def test_loss_and_optimizer_come_from_the_compile_config(fmt, tmp_path):
     output = compiled.outputs[0].batch
     assert f"categorical_crossentropy::forward({output}, y_batch, TRUE)" in script
     assert "learning_rate = ifdef($learning_rate, 0.25)" in script
-    assert "learning_rate, 0.5, FALSE, 0.0, " in script
+    assert "lr = learning_rate" in script and "lr, 0.5, FALSE, 0.0, " in script
     assert "mean_squared_error" in compile_model(model, loss="mse").train_script
 
 

@@ -79,7 +79,7 @@ def test_cnn_train_script_on_systemds_gives_the_local_runtimes_weights(tmp_path,
     np.savetxt(tmp_path / "x.csv", rng.normal(size=(8, 200)), delimiter=",")
     np.savetxt(tmp_path / "y.csv", np.eye(4)[rng.integers(0, 4, 8)], delimiter=",")
     args = dict(X=tmp_path / "x.csv", y=tmp_path / "y.csv", weights="weights.h5", batch_size=4,
-                epochs=2)
+                epochs=2, shuffle="FALSE")
     run_systemds(out / "train.dml", **args, out=tmp_path / "systemds")
     monkeypatch.chdir(out)
     assert main(["run", "train.dml", "-nvargs", *[f"{k}={v}" for k, v in args.items()],

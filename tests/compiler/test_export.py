@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from keras_models import keras, randomize, save, sequential
-from kerasdml.compiler import frontend
+from kerasdml.compiler import compile_model
 from kerasdml.compiler.errors import CompileError
-from kerasdml.compiler.passes import layout
-from kerasdml.compiler.training.export import as_keras_file, export_keras, keras_layout
+from kerasdml.compiler.training.export import as_keras_file, export_keras
 
 L = keras.layers
 
@@ -30,23 +29,14 @@ MODELS = {
 def compiled(tmp_path, name):
     model = randomize(MODELS[name]())
     path = save(model, tmp_path)
-    return model, path, frontend.load(path, training=True)
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_layout_round_trip_is_exact(tmp_path, name):
-    _, _, graph = compiled(tmp_path, name)
-    back = keras_layout(graph, layout.dml_parameters(graph))
-    for node in graph.nodes:
-        for param in node.params:
-            np.testing.assert_array_equal(back[(node.name, param.name)], param.value)
+    return model, path, compile_model(path)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_exported_file_loads_in_keras_with_the_new_weights(tmp_path, name):
-    model, path, graph = compiled(tmp_path, name)
-    trained = {key: value * 2.0 + 0.25 for key, value in layout.dml_parameters(graph).items()}
-    target = export_keras(path, graph, trained, tmp_path / "out" / "trained.keras")
+    model, path, dml = compiled(tmp_path, name)
+    trained = {variable: value * 2.0 + 0.25 for variable, value in dml.weights.items()}
+    target = export_keras(path, dml, trained, tmp_path / "out" / "trained.keras")
     loaded = keras.models.load_model(target)
     assert len(loaded.weights) == len(model.weights)
     for original, variable in zip(model.weights, loaded.weights):
@@ -56,21 +46,25 @@ def test_exported_file_loads_in_keras_with_the_new_weights(tmp_path, name):
 
 
 def test_untouched_parameters_keep_their_values(tmp_path):
-    model, path, graph = compiled(tmp_path, "cnn_flatten_dense")
-    dense = next(n for n in graph.nodes if n.op == "dense")
-    trained = {(dense.name, "bias"): np.zeros((1, 4))}
-    loaded = keras.models.load_model(export_keras(path, graph, trained, tmp_path / "t.keras"))
+    model, path, dml = compiled(tmp_path, "cnn_flatten_dense")
+    bias = dml.parameters[-1]
+    assert (bias.layer, bias.weight) == (model.layers[-1].name, "bias")
+    loaded = keras.models.load_model(export_keras(path, dml, {bias.variable: np.zeros((1, 4))},
+                                                  tmp_path / "t.keras"))
     for index, (original, variable) in enumerate(zip(model.weights, loaded.weights)):
-        last = index == len(model.weights) - 1  # the Dense bias
-        expected = np.zeros(4) if last else original.numpy()
+        expected = np.zeros(4) if index == len(model.weights) - 1 else original.numpy()
         np.testing.assert_array_equal(variable.numpy(), expected, err_msg=variable.path)
 
 
-def test_a_wrongly_shaped_value_is_refused_and_nothing_is_written(tmp_path):
-    _, path, graph = compiled(tmp_path, "cnn_flatten_dense")
-    dense = next(n for n in graph.nodes if n.op == "dense")
-    with pytest.raises(CompileError, match="trained value is \\(2, 2\\)"):
-        export_keras(path, graph, {(dense.name, "kernel"): np.zeros((2, 2))}, tmp_path / "t.keras")
+@pytest.mark.parametrize("trained,message", [
+    ({"nope": np.zeros((1, 1))}, "no such parameter"),
+    (None, r"trained value is \(2, 2\)"),
+], ids=["unknown", "wrong_shape"])
+def test_bad_values_are_refused_and_nothing_is_written(tmp_path, trained, message):
+    _, path, dml = compiled(tmp_path, "cnn_flatten_dense")
+    trained = trained or {dml.parameters[0].variable: np.zeros((2, 2))}
+    with pytest.raises(CompileError, match=message):
+        export_keras(path, dml, trained, tmp_path / "t.keras")
     assert not (tmp_path / "t.keras").exists()
 
 
@@ -78,7 +72,6 @@ def test_a_model_object_and_a_legacy_h5_become_keras_archives(tmp_path):
     model = randomize(MODELS["cnn_flatten_dense"]())
     from_object = as_keras_file(model, tmp_path / "a")
     h5 = save(model, tmp_path, "h5")
-    (tmp_path / "b").mkdir()
     from_h5 = as_keras_file(h5, tmp_path / "b")
     for archive in (from_object, from_h5):
         assert zipfile.is_zipfile(archive)

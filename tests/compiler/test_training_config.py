@@ -145,6 +145,11 @@ def test_legacy_h5_training_config_is_read(tmp_path):
     assert config.metrics == ("mean_absolute_error",)
 
 
+def test_a_loss_without_optimizer_trains_with_keras_default_optimizer():
+    config = training_config(None, loss="mse")
+    assert config.optimizer.keras_class == "RMSprop"
+
+
 def test_arguments_override_the_compile_config(tmp_path):
     compiled = saved_compile_config(tmp_path, optimizer="adam", loss="mse")
     config = training_config(compiled, optimizer="sgd", loss="mae", learning_rate=0.5)
@@ -153,7 +158,7 @@ def test_arguments_override_the_compile_config(tmp_path):
 
 
 ERROR_CASES = {
-    "uncompiled": (dict(), "not compiled with optimizer and loss"),
+    "uncompiled": (dict(), "not compiled with a loss"),
     "unknown_optimizer": (dict(optimizer="lion", loss="mse"), "optimizer 'lion' is not supported"),
     "ema": (dict(optimizer=keras.optimizers.Adam(use_ema=True), loss="mse"), "use_ema=True"),
     "unknown_loss": (dict(optimizer="sgd", loss="kl_divergence"), "loss 'kl_divergence'"),

@@ -73,7 +73,8 @@ def dropout(n: Step) -> dict:
     if n.training and n.a.spatial:
         raise Unsupported("spatial dropout in training", True,
                           "Dropout (SpatialDropout trains only in Keras for now)")
-    return dict(rate=n.a.rate)
+    # each dropout layer draws its own mask: the batch's seed plus the node's position
+    return dict(rate=n.a.rate, seed_offset=[node.name for node in n.graph.nodes].index(n.node.name))
 
 
 def flatten_feeds_only_denses(graph, node) -> bool:
