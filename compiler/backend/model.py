@@ -198,18 +198,20 @@ class CompiledModel:
 
     # --- running on the local runtime ------------------------------------------------------
 
-    def predict(self, inputs, batch_size: int = 256):
+    def predict(self, inputs, batch_size: int = 256, weights: dict | None = None,
+                **run_options):
         """What keras' model.predict returns, computed by the prediction script on the local
-        runtime: one array, or a list for several outputs."""
+        runtime (or as `run_options` of runtime.api.run_string say: precision, spark):
+        one array, or a list for several outputs. `weights` replace the compiled ones."""
         from kerasdml.runtime.api import run_string
         data = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(data) != len(self.inputs):
             raise ValueError(f"the model has {len(self.inputs)} inputs, got {len(data)} arrays")
         bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, data)}
-        bound.update(self.weights)
+        bound.update(self.weights if weights is None else weights)
         results = run_string(self.script("predict", bound=True), inputs=bound,
                              args={"batch_size": int(batch_size)},
-                             outputs=[t.variable for t in self.outputs])
+                             outputs=[t.variable for t in self.outputs], **run_options)
         arrays = [t.keras(results[t.variable]) for t in self.outputs]
         return arrays[0] if len(arrays) == 1 else arrays
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..training.config import Loss, Optimizer, TrainingConfig
+from .registry import LIBRARY
 
 TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches")
 
@@ -155,3 +156,18 @@ class TrainingView:
         """(parameter, kind, DML factor) for every weight penalty of a trainable parameter."""
         return [(p, kind, dml_literal(factor)) for p in parameters if p.trainable
                 for kind, factor in p.regularizer]
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def evaluation_script(self, parameters) -> str:
+        """DML giving `loss` (with the weight penalties, as Keras reports it) and metric_1, ...
+        of bound predictions P and targets Y (same layout), the parameters bound by name."""
+        penalties = self.penalties(parameters)
+        modules = (self.loss.module,) + tuple(dict.fromkeys(kind for _, kind, _ in penalties))
+        lines = [f'source("{LIBRARY[module]}") as {module}' for module in modules]
+        lines.append(f"loss = {self.loss.module}::forward(P, Y{self.loss_arguments()})")
+        lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
+                  for p, kind, factor in penalties]
+        lines += [f"metric_{k} = {self.metric_sum(metric, 'P', 'Y')} / nrow(P)"
+                  for k, metric in enumerate(self.metrics, 1)]
+        return "\n".join(lines) + "\n"

@@ -60,6 +60,7 @@ class TrainingConfig:
     loss: Loss
     optimizer: Optimizer
     metrics: tuple = ()        # resolved names, see METRICS
+    metric_names: tuple = ()   # as Keras reports them in its History ("accuracy")
 
 
 # --- optimizers -------------------------------------------------------------------------------
@@ -246,13 +247,15 @@ _ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
 
 
 def metrics_from_keras(specs, loss: Loss) -> tuple:
-    """Metric names; "accuracy"/"acc" resolve by the loss, as Keras resolves them."""
+    """((metric, name Keras reports), ...); "accuracy"/"acc" resolve by the loss, as Keras
+    resolves them."""
     names = []
     for spec in specs or ():
         if isinstance(spec, (list, tuple)):  # per-output lists of a single-output model
-            names += metrics_from_keras(spec, loss)
+            names += [pair for pair in metrics_from_keras(spec, loss) if pair not in names]
             continue
-        class_name, _ = _class_and_config(spec, "metric")
+        class_name, config = _class_and_config(spec, "metric")
+        shown = spec if isinstance(spec, str) else config.get("name") or snake_case(class_name)
         key = snake_case(class_name)
         key = _METRIC_ALIASES.get(key, key)
         if key in ("accuracy", "acc"):
@@ -263,8 +266,8 @@ def metrics_from_keras(specs, loss: Loss) -> tuple:
         if key not in METRICS:
             raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
                                       "accuracy, " + ", ".join(METRICS))
-        if key not in names:
-            names.append(key)
+        if key not in [metric for metric, _ in names]:
+            names.append((key, shown))
     return tuple(names)
 
 
@@ -292,7 +295,8 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
     resolved_metrics = metrics_from_keras(
         metrics if metrics is not None else compiled.get("metrics"), resolved_loss)
     return TrainingConfig(resolved_loss, optimizer_from_keras(optimizer, learning_rate),
-                          resolved_metrics)
+                          tuple(m for m, _ in resolved_metrics),
+                          tuple(name for _, name in resolved_metrics))
 
 
 def _class_and_config(spec, what: str) -> tuple[str, dict]:

@@ -135,6 +135,7 @@ def test_accuracy_resolves_by_the_loss(tmp_path, loss, expected):
     config = training_config(saved_compile_config(tmp_path, optimizer="sgd", loss=loss,
                                                   metrics=["accuracy", "mae"]))
     assert config.metrics == (expected, "mean_absolute_error")
+    assert config.metric_names == ("accuracy", "mae")
 
 
 def test_legacy_h5_training_config_is_read(tmp_path):

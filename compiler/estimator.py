@@ -1,0 +1,249 @@
+"""Keras2DML: train, predict and score a Keras model with generated DML, scikit-learn style.
+
+    estimator = Keras2DML(model, epochs=5, batch_size=100, seed=42)
+    estimator.fit(x_train, y_train)            # Keras-shaped features; integer or one-hot labels
+    estimator.score(x_test, y_test)            # accuracy (classifiers) or R^2 (regression)
+    estimator.export("trained.keras")          # opens with keras.models.load_model
+
+`fit` runs the generated train.dml (the bound variant) once per epoch: the weights and the
+optimizer state go in and come back out, so every epoch can print its progress line, be
+validated, and be checkpointed (weights_dir) before the next starts. With `spark=` (a
+SparkSession) the same scripts run through the Spark planner of kerasdml.runtime.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kerasdml.runtime.api import run_string
+
+from .backend import TrainingView
+from .compile import compile_model
+from .errors import CompileError
+from .training import checkpoint
+from .training.data import class_ids, features, labels, r2_score, split_validation
+from .training.export import as_keras_file, export_keras
+from .training.progress import Progress
+
+_CLASSIFIER_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                      "binary_crossentropy")
+CHECKPOINT = "checkpoint.h5"
+
+
+class Keras2DML:
+    """A Keras model (keras.Model or a .keras/.h5 path) as an estimator trained in DML.
+
+    loss, optimizer, metrics and learning_rate override the model's compile config.
+    train_algo: minibatch, batch (full-batch gradient descent), looped_minibatch (gradients of
+    parallel_batches batches accumulated into one update) or allreduce_parallel_batches (the
+    same with the batches in a parfor, which the Spark runtime distributes). precision: double
+    (DML's) or single (float32 end to end). weights_dir: where a checkpoint is written after
+    every epoch, which fit(..., resume=True) continues from.
+    """
+
+    def __init__(self, model, *, epochs: int = 1, batch_size: int = 32,
+                 train_algo: str = "minibatch", parallel_batches: int = 4, shuffle: bool = True,
+                 validation_split: float = 0.0, seed: int | None = None, verbose: int = 1,
+                 spark=None, weights_dir=None, precision: str = "double", loss=None,
+                 optimizer=None, metrics=None, learning_rate: float | None = None):
+        self.model = model
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.train_algo = train_algo
+        self.parallel_batches = parallel_batches
+        self.shuffle = shuffle
+        self.validation_split = validation_split
+        self.seed = seed
+        self.verbose = verbose
+        self.spark = spark
+        self.weights_dir = weights_dir
+        self.precision = precision
+        self.loss = loss
+        self.optimizer = optimizer
+        self.metrics = metrics
+        self.learning_rate = learning_rate
+
+    # --- scikit-learn protocol --------------------------------------------------------------
+
+    _PARAMS = ("model", "epochs", "batch_size", "train_algo", "parallel_batches", "shuffle",
+               "validation_split", "seed", "verbose", "spark", "weights_dir", "precision", "loss",
+               "optimizer", "metrics", "learning_rate")
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params) -> "Keras2DML":
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: "
+                             + ", ".join(self._PARAMS))
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    # --- compiling ----------------------------------------------------------------------------
+
+    def _compiled(self):
+        """The compiled model for the current parameters (compiled again when they change)."""
+        key = (id(self.model), self.loss, self.optimizer, self.metrics, self.learning_rate,
+               self.train_algo)
+        if getattr(self, "_compiled_key", None) != repr(key):
+            self._workdir = tempfile.TemporaryDirectory(prefix="kerasdml-")
+            self._keras_file = as_keras_file(self.model, self._workdir.name)
+            self._compiled_model = compile_model(
+                self._keras_file, loss=self.loss, optimizer=self.optimizer,
+                metrics=self.metrics, learning_rate=self.learning_rate,
+                train_algo=self.train_algo)
+            self._compiled_key = repr(key)
+        return self._compiled_model
+
+    def _run_options(self) -> dict:
+        return dict(precision=self.precision, spark=self.spark)
+
+    def get_training_script(self) -> str:
+        return self._compiled().train_script
+
+    def get_prediction_script(self) -> str:
+        return self._compiled().predict_script
+
+    # --- fit ------------------------------------------------------------------------------------
+
+    def fit(self, X, y, validation_data=None, resume: bool = False) -> "Keras2DML":
+        model = self._compiled()
+        X, y = self._data(model, X, y)
+        (X, y), held_out = split_validation(X, y, self.validation_split)
+        if validation_data is not None:
+            held_out = self._data(model, *validation_data)
+        batch_size = len(X) if self.train_algo == "batch" else int(self.batch_size)
+        state = self._start(model, resume)
+        script = model.script("train", bound=True)
+        progress = Progress(self.epochs, self.verbose)
+        steps = -(-len(X) // batch_size)
+        for epoch in range(state.epoch + 1, self.epochs + 1):
+            started = time.perf_counter()
+            state = self._epoch(model, script, X, y, batch_size, epoch, state)
+            seconds = time.perf_counter() - started
+            if held_out is not None:
+                values = self._evaluate(model, state.variables, *held_out)
+                for name, value in values.items():
+                    state.history.setdefault(f"val_{name}", []).append(value)
+            progress.epoch_done(epoch, steps, len(X), seconds,
+                                {name: values[-1] for name, values in state.history.items()})
+            if self.weights_dir is not None:
+                checkpoint.write(Path(self.weights_dir) / CHECKPOINT, state)
+        self._set_fitted(model, state)
+        return self
+
+    def _data(self, model, X, y):
+        inputs = model.inputs
+        if len(inputs) != 1:
+            raise CompileError(f"model '{model.name}' has {len(inputs)} inputs; the estimator "
+                               "trains models with one input")
+        X = features(X, inputs[0].shape)
+        return X, labels(y, model.loss, model.outputs[0].columns, len(X))
+
+    def _fingerprint(self, model) -> str:
+        text = "\n".join([repr(model.training), self.train_algo, str(self.batch_size),
+                          str(self.seed), str(self.shuffle), str(self.parallel_batches)]
+                         + [f"{p.variable} {p.shape} {p.trainable}" for p in model.parameters])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _start(self, model, resume: bool) -> checkpoint.Checkpoint:
+        fingerprint = self._fingerprint(model)
+        if resume:
+            if self.weights_dir is None:
+                raise CompileError("fit(resume=True) needs weights_dir, where the checkpoints "
+                                   "are written")
+            path = Path(self.weights_dir) / CHECKPOINT
+            if path.exists():
+                saved = checkpoint.read(path)
+                if saved.fingerprint != fingerprint:
+                    raise CompileError(f"{path}: the checkpoint was written for another model "
+                                       "or other training settings; remove it to start anew")
+                return saved
+        return checkpoint.Checkpoint(dict(model.weights), fingerprint=fingerprint)
+
+    def _state_names(self, model) -> list[str]:
+        optimizer = model.optimizer
+        names = [f"{p.variable}_{s}" for p in model.parameters if p.trainable
+                 for s in optimizer.state]
+        return names + list(optimizer.scalar_state)
+
+    def _epoch(self, model, script, X, y, batch_size, epoch, state):
+        names = [p.variable for p in model.parameters] + self._state_names(model)
+        args = {"epochs": 1, "batch_size": batch_size, "shuffle": bool(self.shuffle),
+                "seed": -1 if self.seed is None else int(self.seed), "first_epoch": epoch,
+                "step": state.step, "parallel_batches": int(self.parallel_batches)}
+        inputs = {model.inputs[0].variable: model.inputs[0].rows(X),
+                  model.target.variable: y, **state.variables}
+        out = run_string(script, inputs=inputs, args=args, outputs=names + ["history", "step"],
+                         **self._run_options())
+        history = {name: list(values) for name, values in state.history.items()}
+        row = np.asarray(out["history"]).ravel()
+        for name, value in zip(("loss",) + model.training.metric_names, row):
+            history.setdefault(name, []).append(float(value))
+        variables = {name: out[name] for name in names}
+        return checkpoint.Checkpoint(variables, epoch, int(out["step"]), history,
+                                     state.fingerprint)
+
+    def _evaluate(self, model, variables, X, y) -> dict:
+        """Loss (with weight penalties) and metrics of the model with `variables` on X, y."""
+        weights = {p.variable: variables[p.variable] for p in model.parameters}
+        predictions = model.predict(X, weights=weights, **self._run_options())
+        predictions = predictions.reshape(len(predictions), -1)
+        view = TrainingView(model.training)
+        names = [f"metric_{k}" for k in range(1, len(model.training.metrics) + 1)]
+        out = run_string(view.evaluation_script(model.parameters),
+                         inputs={"P": predictions, "Y": y, **weights}, outputs=["loss"] + names,
+                         precision=self.precision)
+        values = {"loss": float(out["loss"])}
+        values.update({shown: float(out[name])
+                       for shown, name in zip(model.training.metric_names, names)})
+        return values
+
+    def _set_fitted(self, model, state) -> None:
+        self.model_ = model
+        self.weights_ = {p.variable: state.variables[p.variable] for p in model.parameters}
+        self.history_ = state.history
+        self.epochs_ = state.epoch
+        self.n_features_in_ = model.inputs[0].columns
+
+    # --- using the trained model ----------------------------------------------------------------
+
+    def _fitted(self):
+        if not hasattr(self, "weights_"):
+            raise CompileError("this Keras2DML estimator is not fitted yet: call fit(X, y) first")
+        return self.model_
+
+    def predict(self, X, batch_size: int = 256) -> np.ndarray:
+        """What model.predict returns for the trained model."""
+        model = self._fitted()
+        X = features(X, model.inputs[0].shape)
+        return model.predict(X, batch_size=batch_size, weights=self.weights_,
+                             **self._run_options())
+
+    def predict_classes(self, X) -> np.ndarray:
+        return class_ids(self.predict(X).reshape(len(X), -1))
+
+    def score(self, X, y) -> float:
+        """Accuracy for classifiers (a cross-entropy loss), else R^2."""
+        model = self._fitted()
+        if model.loss.module not in _CLASSIFIER_LOSSES:
+            return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))
+        truth = labels(y, model.loss, model.outputs[0].columns, len(X))
+        truth = truth.ravel() if truth.shape[1] == 1 else truth.argmax(axis=1)
+        return float(np.mean(self.predict_classes(X) == truth))
+
+    def evaluate(self, X, y) -> dict:
+        """Loss and metrics on X, y, as keras' model.evaluate(return_dict=True) reports them."""
+        model = self._fitted()
+        X, y = self._data(model, X, y)
+        return self._evaluate(model, self.weights_, X, y)
+
+    def export(self, path) -> Path:
+        """Writes the trained model as a .keras file that keras.models.load_model opens."""
+        return export_keras(self._keras_file, self._fitted(), self.weights_, path)
