@@ -115,3 +115,14 @@ def test_elementwise_in_row_blocks_is_the_same_as_one_pass(monkeypatch, function
     whole = function(left, operand)
     assert blocks.dtype == whole.dtype
     np.testing.assert_array_equal(blocks, whole)
+
+
+def test_run_chunks_raises_what_a_chunk_raised(monkeypatch):
+    monkeypatch.setenv(threads.KERNEL_THREADS_VARIABLE, "2")
+
+    def chunk(first, last):
+        if first == 3:
+            raise ValueError("chunk 3 failed")
+        return first
+    with pytest.raises(ValueError, match="chunk 3 failed"):
+        parallel.run_chunks(chunk, parallel.split(6, 6))
