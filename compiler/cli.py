@@ -4,6 +4,9 @@ COMMANDS table (the runtime knows nothing about Keras):
     kerasdml compile MODEL -o OUTDIR [--loss NAME] [--optimizer NAME]
     kerasdml inspect MODEL [--script predict|train]
     kerasdml predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv [--batch-size N]
+    kerasdml fit MODEL --data train.npz -o trained.keras [--epochs N] [--batch-size N] ...
+    kerasdml score MODEL --data test.npz
+    kerasdml demo [-o mnist_lenet.keras] [--epochs N]
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import sys
 import numpy as np
 
 from kerasdml.runtime import cli as runtime_cli
-from kerasdml.runtime.cli import command
+from kerasdml.runtime.cli import add_spark_arguments, command, spark_options
 
 from .errors import CompileError
 
@@ -151,6 +154,114 @@ def write_samples(path: str, result: np.ndarray) -> None:
     finally:
         if os.path.exists(temp):
             os.remove(temp)
+
+
+# ---- fit / score ----------------------------------------------------------------------------
+
+_DATA_KEYS = (("x_train", "y_train"), ("x_test", "y_test"), ("x", "y"), ("X", "y"))
+
+
+def read_dataset(path: str, prefer: str) -> tuple:
+    """(features, labels) of an .npz: x_train/y_train or x_test/y_test (as `prefer` says),
+    else x/y or X/y."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            order = sorted(_DATA_KEYS, key=lambda keys: keys[0] != f"x_{prefer}")
+            for x_key, y_key in order:
+                if x_key in data and y_key in data:
+                    return data[x_key], data[y_key]
+            found = ", ".join(data.files)
+    except (OSError, ValueError) as error:
+        raise DataFileError(f"{path}: cannot read an .npz archive: {error}") from None
+    raise DataFileError(f"{path}: expected arrays x_{prefer} and y_{prefer} (or x and y); "
+                        f"found {found or 'none'}")
+
+
+def _scaled(x: np.ndarray, scale: float | None) -> np.ndarray:
+    return x / scale if scale else x
+
+
+def _fit_arguments(parser):
+    _model_arguments(parser)
+    parser.add_argument("--data", required=True, help=".npz with x_train, y_train (or x, y)")
+    parser.add_argument("-o", "--output", required=True, help="the trained model (.keras)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, help="overrides the model's")
+    parser.add_argument("--train-algo", default="minibatch",
+                        choices=["minibatch", "batch", "looped_minibatch",
+                                 "allreduce_parallel_batches"])
+    parser.add_argument("--parallel-batches", type=int, default=4)
+    parser.add_argument("--validation-split", type=float, default=0.0)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false")
+    parser.add_argument("--scale", type=float, help="divide the features by this (255 for "
+                        "uint8 images)")
+    parser.add_argument("--weights-dir", help="write a checkpoint here after every epoch")
+    parser.add_argument("--resume", action="store_true", help="continue from --weights-dir")
+    parser.add_argument("--precision", choices=["double", "single"], default="double")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_spark_arguments(parser)
+
+
+@command("fit", "train a Keras model with generated DML and write the trained .keras file",
+         _fit_arguments)
+@_reported
+def fit_command(options) -> int:
+    from .estimator import Keras2DML
+    x, y = read_dataset(options.data, "train")
+    estimator = Keras2DML(
+        options.model, epochs=options.epochs, batch_size=options.batch_size,
+        train_algo=options.train_algo, parallel_batches=options.parallel_batches,
+        shuffle=options.shuffle, validation_split=options.validation_split, seed=options.seed,
+        verbose=0 if options.quiet else 1, weights_dir=options.weights_dir,
+        precision=options.precision, loss=options.loss, optimizer=options.optimizer,
+        learning_rate=options.learning_rate, spark=spark_options(options).get("spark"))
+    estimator.fit(_scaled(x, options.scale), y, resume=options.resume)
+    estimator.export(options.output)
+    final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in estimator.history_.items())
+    print(f"trained {estimator.epochs_} epoch(s): {final}; wrote {options.output}")
+    return 0
+
+
+def _score_arguments(parser):
+    _model_arguments(parser)
+    parser.add_argument("--data", required=True, help=".npz with x_test, y_test (or x, y)")
+    parser.add_argument("--scale", type=float, help="divide the features by this")
+    parser.add_argument("--precision", choices=["double", "single"], default="double")
+    add_spark_arguments(parser)
+
+
+@command("score", "score a Keras model on labelled data with generated DML", _score_arguments)
+@_reported
+def score_command(options) -> int:
+    from .estimator import Keras2DML
+    x, y = read_dataset(options.data, "test")
+    x = _scaled(x, options.scale)
+    estimator = Keras2DML(options.model, epochs=0, verbose=0, precision=options.precision,
+                          loss=options.loss, optimizer=options.optimizer,
+                          spark=spark_options(options).get("spark"))
+    estimator.fit(x, y)  # zero epochs: the model's own weights
+    measured = {"accuracy" if estimator.is_classifier() else "r2": estimator.score(x, y),
+                **estimator.evaluate(x, y)}
+    print(" - ".join(f"{name}: {value:.4f}" for name, value in measured.items()))
+    return 0
+
+
+def _demo_arguments(parser):
+    parser.add_argument("-o", "--output", default="mnist_lenet.keras",
+                        help="where to write the trained model")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--precision", choices=["double", "single"], default="double")
+
+
+@command("demo", "train the MNIST LeNet with generated DML on the shipped MNIST subset",
+         _demo_arguments)
+@_reported
+def demo_command(options) -> int:
+    from .demo import run_demo
+    run_demo(options.epochs, options.output, options.precision)
+    return 0
 
 
 def main(argv=None) -> int:

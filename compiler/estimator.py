@@ -229,10 +229,14 @@ class Keras2DML:
     def predict_classes(self, X) -> np.ndarray:
         return class_ids(self.predict(X).reshape(len(X), -1))
 
+    def is_classifier(self) -> bool:
+        """Whether the loss is a cross-entropy, which `score` answers with accuracy."""
+        return self._compiled().loss.module in _CLASSIFIER_LOSSES
+
     def score(self, X, y) -> float:
         """Accuracy for classifiers (a cross-entropy loss), else R^2."""
         model = self._fitted()
-        if model.loss.module not in _CLASSIFIER_LOSSES:
+        if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))
         truth = labels(y, model.loss, model.outputs[0].columns, len(X))
         truth = truth.ravel() if truth.shape[1] == 1 else truth.argmax(axis=1)

@@ -32,8 +32,11 @@ def _lark() -> Lark:
                 maybe_placeholders=True, cache=False)
 
 
+@functools.lru_cache(maxsize=256)
 def parse(text: str, file: str = "<string>") -> n.Program:
-    """Parses a whole DML program; raises DMLSyntaxError with file:line:col on bad input."""
+    """Parses a whole DML program; raises DMLSyntaxError with file:line:col on bad input.
+    Syntax trees are immutable, so a script run again (each epoch of a training loop driven
+    from Python, the library files it sources) is parsed once."""
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as err:
