@@ -133,6 +133,8 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
 def _max_pool_backward_images(g: Geom, X: np.ndarray, dout: np.ndarray) -> np.ndarray:
     xp = _pool_planes(g, X, -np.finfo(X.dtype).max)
     best = _max_windows(g, xp)
+    if _tiles(g):
+        return _max_pool_backward_tiled(g, X, dout, best)
     remaining = dout.reshape(g.N, g.C, g.Ho, g.Wo).copy()   # windows not yet placed
     dxp = np.zeros(xp.shape, dtype=X.dtype)
     hit = np.empty(best.shape, dtype=bool)
@@ -148,6 +150,31 @@ def _max_pool_backward_images(g: Geom, X: np.ndarray, dout: np.ndarray) -> np.nd
     if g.ph or g.pw:
         dxp = dxp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W]
     return dxp.reshape(g.N, g.in_cols)
+
+
+def _max_pool_backward_tiled(g: Geom, X: np.ndarray, dout: np.ndarray, best: np.ndarray):
+    """max_pool_backward when the windows tile the planes: one comparison of every cell with its
+    window's maximum over the (N, C, Ho, kh, Wo*kw) view, then, only if some window has ties,
+    one pass per offset keeping the first maximum. (The maximum and dout are widened along the
+    columns first, so that numpy's inner loops run over whole plane rows, not over kw cells.)"""
+    x5 = _tiled_view(g, X).reshape(g.N, g.C, g.Ho, g.kh, g.Wo * g.kw)
+    hits = x5 == best.repeat(g.kw, axis=3)[:, :, :, None, :]
+    if g.kh * g.kw > 1 and np.count_nonzero(hits) != best.size:
+        h6 = hits.reshape(g.N, g.C, g.Ho, g.kh, g.Wo, g.kw)
+        free = np.ones(best.shape, dtype=bool)         # window has not placed its gradient
+        for i in range(g.kh):
+            for j in range(g.kw):
+                h = h6[:, :, :, i, :, j]
+                h &= free
+                free ^= h
+    d5 = dout.reshape(g.N, g.C, g.Ho, g.Wo).repeat(g.kw, axis=3)[:, :, :, None, :]
+    # hits * d5 is the fast masked select; it would turn an infinite dout into NaN where
+    # hits is False, so non-finite douts take np.where.
+    if np.isfinite(dout).all():
+        grad = np.multiply(hits, d5)
+    else:
+        grad = np.where(hits, d5, X.dtype.type(0))
+    return _untile(g, grad.reshape(g.N, g.C, g.Ho, g.kh, g.Wo, g.kw))
 
 
 def _place_finite(target, remaining, hit, disjoint: bool, clear: bool) -> None:
