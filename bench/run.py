@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "conv": ("bench_conv", "LeNet's conv/pool kernels vs TensorFlow"),
     "lenet": ("bench_lenet", "LeNet training steps, epoch, predict vs Keras"),
     "mlp": ("bench_mlp", "MLP 784-512-512-10 training vs Keras"),
+    "spark": ("bench_spark", "Spark local[2]: matmul vs mllib BlockMatrix, LeNet forward vs local"),
 }
 
 
