@@ -187,6 +187,15 @@ class CompiledModel:
     def _render_train(self, bound: bool) -> str:
         program, target = self._train_program, self.target
         training = TrainingView(self.training, self.train_algo)
+        moving = [p.layer for p in self.parameters
+                  if p.role == "moving_mean" and p.layer not in self.frozen]
+        if moving and self.train_algo == "allreduce_parallel_batches":
+            # a parfor may not write a variable of the enclosing scope (SystemDS refuses to
+            # merge them), and the k batches' updates of the statistics would collide
+            raise CompileTrainingError(self.name, f"BatchNormalization layers ({', '.join(moving)})"
+                                       " update their moving statistics batch by batch, which "
+                                       "allreduce_parallel_batches cannot merge; use "
+                                       "train_algo='minibatch' or 'looped_minibatch'")
         penalties = tuple(dict.fromkeys(kind for _, kind, _ in
                                         training.penalties(self.parameters)))
         view = self._view(program, training.sources + penalties,

@@ -236,3 +236,12 @@ def test_parameters_scripts_and_errors():
         estimator.fit(X_IMG, CLASSES[:16])
     with pytest.raises(CompileError, match="needs weights_dir"):
         estimator.fit(X_VEC, CLASSES, resume=True)
+
+
+def test_batch_norm_is_refused_for_parallel_batches():
+    model = randomize(sequential((6,), L.Dense(4), L.BatchNormalization(), L.Dense(3),
+                                 name="bn"))
+    model.compile(optimizer="sgd", loss="mse")
+    estimator = Keras2DML(model, train_algo="allreduce_parallel_batches", verbose=0)
+    with pytest.raises(CompileError, match="BatchNormalization layers .*'looped_minibatch'"):
+        estimator.fit(X_VEC, X_VEC[:, :3])
