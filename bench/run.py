@@ -69,8 +69,11 @@ def main(argv=None) -> int:
     for name in args.names or BENCHMARKS:
         start = time.perf_counter()
         module = importlib.import_module(BENCHMARKS[name][0])
-        rows += module.rows(options)
-        print(f"[{name}: {time.perf_counter() - start:.0f} s]", file=sys.stderr, flush=True)
+        found = module.rows(options)
+        rows += found
+        # each part as it finishes (on stderr), so that an interrupted run still shows it
+        print(f"[{name}: {time.perf_counter() - start:.0f} s]\n{format_table(found)}",
+              file=sys.stderr, flush=True)
     print(machine(threads))
     print(format_table(rows))
     return 0
