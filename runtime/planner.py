@@ -72,13 +72,14 @@ def parse_bytes(text: str | int) -> int:
 
 class Planner:
     def __init__(self, mode: str, spark=None, budget: int = 700 * 2**20, min_cells: int = 1,
-                 explain: TextIO | None = None):
+                 explain: TextIO | None = None, parfor_bytes: int = 64 * 2**20):
         if mode not in MODES:
             raise DMLRuntimeError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode != "singlenode" and spark is None:
             raise DMLRuntimeError(f"execution mode {mode} needs Spark (give a master, e.g. --master "
                                   "local[2], or a Spark session)")
         self.mode, self.spark, self.budget, self.min_cells = mode, spark, budget, min_cells
+        self.parfor_bytes = parfor_bytes
         from .explain import Explainer
 
         self.explainer = Explainer(explain, self) if explain is not None else None
@@ -176,16 +177,32 @@ class Planner:
         return assign
 
     def parfor(self, interpreter, node, module, iteration_values, results, local):
-        """The loop as Spark tasks when mode=REMOTE_SPARK, or in spark mode; else `local`."""
+        """The loop as Spark tasks when mode=REMOTE_SPARK; in spark mode unless mode=LOCAL; in
+        hybrid mode (no mode given) when the matrices its body reads reach `parfor_bytes`."""
         requested = next((p.value for p in node.params if p.name == "mode"), None)
         mode = getattr(requested, "name", getattr(requested, "value", None))
-        remote = self.spark is not None and (
-            mode == "REMOTE_SPARK" or self.mode == "spark" and mode != "LOCAL")
-        if self.explainer is not None:
-            self.explainer.parfor(node.pos, "SPARK(remote parfor)" if remote else LOCAL)
-        if not remote:
-            return local
-        return self.spark.parfor(interpreter, node, module, iteration_values, results, self)
+        if self.spark is None or mode == "LOCAL" or self.mode == "singlenode":
+            return self._parfor_explained(node, local, None)
+        remote = self.spark.parfor(interpreter, node, module, iteration_values, results, self)
+        if mode == "REMOTE_SPARK" or self.mode == "spark":
+            return self._parfor_explained(node, None, remote)
+        from .spark.parfor import read_names
+
+        reads = sorted(read_names(node.body) - {node.var})
+
+        def choose(frame):
+            size = sum(estimated_bytes(frame.vars[name].shape) for name in reads
+                       if isinstance(frame.vars.get(name), _MATRICES))
+            return remote if size >= self.parfor_bytes else local
+        return self._parfor_explained(node, local, remote, choose)
+
+    def _parfor_explained(self, node, local, remote, choose=None):
+        def run(frame):
+            chosen = choose(frame) if choose is not None else (remote or local)
+            if self.explainer is not None:
+                self.explainer.parfor(node.pos, "SPARK(remote parfor)" if chosen is remote else LOCAL)
+            chosen(frame)
+        return run
 
 
 def _read_index(matrix, rows, cols, name):

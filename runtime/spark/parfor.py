@@ -1,8 +1,9 @@
 """parfor on Spark (mode=REMOTE_SPARK): iterations run as Spark tasks.
 
 The driver ships, in one broadcast, the loop body's syntax tree, the functions it may call (the
-modules' definitions, not compiled code), the `$` arguments and the variables as they are
-before the loop (distributed ones collected). Each task compiles the body with the local
+modules' definitions, not compiled code), the `$` arguments and the variables the body reads
+as they are before the loop (distributed ones collected; large ones in broadcasts of their own,
+kept while the same matrix comes back). Each task compiles the body with the local
 interpreter once and runs its share of the iterations in order, as the local parfor does. The
 driver then merges each task's result matrices by DML's parfor rule: the cells a task changed
 (compared with the matrix before the loop) are written into the result; tasks write disjoint
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..context import Context
 from ..functions import Module, UserFunction
+from ..parfor import _blocks, _reads
 
 
 def module_snapshot(module: Module) -> dict:
@@ -66,6 +68,7 @@ def run_task(payload, item):
     body = interpreter.compile_block(shipped["body"], module)
     results = shipped["results"]
     variables = dict(shipped["variables"])  # a broadcast value is shared by a worker's tasks
+    variables.update({name: shared.value for name, shared in shipped["shared"].items()})
     for name in results:
         if isinstance(variables.get(name), np.ndarray):
             variables[name] = variables[name].copy()
@@ -94,19 +97,61 @@ def merge(before, merged, written: np.ndarray):
     return merged
 
 
+def read_names(statements) -> set[str]:
+    """The variables a block's expressions read, nested blocks included."""
+    names: set[str] = set()
+    for statement in statements:
+        names |= _reads(statement)
+        for block in _blocks(statement):
+            names |= read_names(block)
+    return names
+
+
+class SharedInputs:
+    """Large loop inputs broadcast once and reused while the same (unowned, hence unchanged)
+    matrix comes back: a training loop's data set is shipped once, not once per parfor."""
+    SMALL = 2**20  # bytes; smaller values travel inside the task payload
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.entries: dict[str, tuple] = {}  # name -> (value, broadcast)
+
+    def split(self, variables: dict, owned: set) -> tuple[dict, dict]:
+        inline, shared = {}, {}
+        for name, value in variables.items():
+            if isinstance(value, np.ndarray) and value.nbytes >= self.SMALL and name not in owned:
+                shared[name] = self._broadcast(name, value)
+            else:
+                inline[name] = value
+        return inline, shared
+
+    def _broadcast(self, name: str, value: np.ndarray):
+        known = self.entries.get(name)
+        if known is not None and known[0] is value:
+            return known[1]
+        if known is not None:
+            known[1].unpersist()
+        broadcast = self.runtime.sc.broadcast(value)
+        self.entries[name] = (value, broadcast)
+        return broadcast
+
+
 def remote_parfor(runtime, interpreter, node, module, iteration_values, results, planner):
     par = next((p.value for p in node.params if p.name == "par"), None)
     snapshot = module_snapshot(module)
     context = interpreter.context
+    inputs = sorted((read_names(node.body) | set(results)) - {node.var})
+    shared_inputs = SharedInputs(runtime)
 
     def run_parfor(frame):
         values = list(iteration_values(frame))
         if not values:
             return
-        variables = {name: planner.collect(value) for name, value in frame.vars.items()}
+        variables = {name: planner.collect(frame.vars[name]) for name in inputs if name in frame.vars}
+        inline, shared = shared_inputs.split(variables, frame.owned)
         payload = runtime.sc.broadcast({
             "modules": snapshot, "body": node.body, "var": node.var, "results": results,
-            "args": context.args, "precision": context.precision, "variables": variables})
+            "args": context.args, "precision": context.precision, "variables": inline, "shared": shared})
         width = getattr(par, "value", None) or runtime.sc.defaultParallelism
         chunks = _chunks(values, max(1, min(len(values), int(width))))
         tasks = runtime.sc.parallelize(list(enumerate(chunks)), len(chunks))
@@ -123,4 +168,3 @@ def remote_parfor(runtime, interpreter, node, module, iteration_values, results,
                 frame.vars[name] = value
                 frame.owned.add(name)
     return run_parfor
-

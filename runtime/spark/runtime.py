@@ -20,12 +20,13 @@ _PYTHON_ERROR = re.compile(r"(?:DMLRuntimeError|DMLStopError): (?:.*?runtime err
 class SparkRuntime:
     def __init__(self, sc, block: int = DEFAULT_BLOCK, broadcast_limit: int = 256 * 2**20,
                  precision: str = "double", memory_budget: int | None = None,
-                 fail_first_attempt: bool = False):
+                 fail_first_attempt: bool = False, parfor_bytes: int | None = None):
         if block < 1:
             raise DMLRuntimeError(f"the block size must be positive, got {block}")
         self.sc, self.block, self.broadcast_limit = sc, block, broadcast_limit
         self.precision = precision
         self.memory_budget = memory_budget  # None: from the Spark conf (see session.make_planner)
+        self.parfor_bytes = parfor_bytes    # likewise
         # fault injection for tests: the first attempt of partition 0 of elementwise tasks fails
         self.fail_first_attempt = fail_first_attempt
 

@@ -11,6 +11,8 @@ Settings of our own (given with --conf like Spark's; Spark passes on only spark.
                                  spark.driver.memory, 1g by default; SystemDS takes 70% of heap)
   spark.kerasdml.sparkMinCells   spark mode: the smallest matrix run on Spark (default 1 cell)
   spark.kerasdml.broadcastLimit  largest side broadcast by a matrix multiply (default 256m)
+  spark.kerasdml.remoteParforBytes  hybrid mode: a parfor without mode= runs as Spark tasks when
+                                 the matrices its body reads reach this size (default 64m)
   spark.kerasdml.test.failFirstAttempt  tests only: the first attempt of one task fails
   spark.kerasdml.logLevel        Spark's log level during a run (default FATAL: errors are
                                  reported once, as DML errors)
@@ -134,4 +136,6 @@ def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str
     budget = runtime.memory_budget or parse_bytes(conf.get("spark.kerasdml.memoryBudget",
                                                            str(int(0.7 * driver))))
     min_cells = int(conf.get("spark.kerasdml.sparkMinCells", "1"))
-    return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain)
+    parfor_bytes = runtime.parfor_bytes or parse_bytes(conf.get("spark.kerasdml.remoteParforBytes", "64m"))
+    return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain,
+                   parfor_bytes=parfor_bytes)

@@ -164,3 +164,17 @@ def test_cli_explain_without_a_master(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("# EXPLAIN mode=singlenode")
     assert f"{script} line 2" in printed and "3x2 -> 2x3" in printed and printed.endswith("12.0\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold, where", [(100, "SPARK(remote parfor)"), (10_000, "LOCAL")],
+                         ids=["inputs-above-threshold", "inputs-below-threshold"])
+def test_hybrid_parfor_goes_remote_by_the_size_of_its_inputs(spark, threshold, where):
+    from kerasdml.runtime.spark.runtime import SparkRuntime
+
+    runtime = SparkRuntime(spark.sparkContext, block=3, parfor_bytes=threshold)  # A is 280 bytes
+    script = "G = matrix(0, rows=4, cols=5)\nparfor (j in 1:4, check=0) {\n  G[j, ] = colSums(A) * j\n}"
+    plan = io.StringIO()
+    got = run_string(script, inputs={"A": A}, outputs=["G"], spark=runtime, exec_mode="hybrid", explain=plan)
+    assert ["parfor", where] in [line.split(maxsplit=1) for line in plan.getvalue().splitlines()]
+    np.testing.assert_allclose(got["G"], A.sum(axis=0) * np.arange(1, 5).reshape(-1, 1))
