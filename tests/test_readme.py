@@ -12,11 +12,13 @@ def readme_commands() -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
-def test_readme_starts_with_an_example_command_and_a_test_command():
-    example, tests = readme_commands()[:2]
-    script = example.split("kerasdml run ")[1].split()[0]
-    assert (ROOT / script).is_file()
+def test_readme_starts_with_the_demo_and_a_test_command():
+    demo, tests = readme_commands()[:2]
+    assert demo.endswith(".venv/bin/kerasdml demo")
     assert tests.endswith("python -m pytest")
+    from kerasdml.compiler.cli import main  # the console script knows the command
+    from kerasdml.runtime.cli import COMMANDS
+    assert main is not None and "demo" in COMMANDS
 
 
 def test_ci_installs_and_tests_exactly_as_readme_says():
