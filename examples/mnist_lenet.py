@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from kerasdml.compiler.datasets import load_mnist
-from kerasdml.compiler.demo import train_lenet
+from kerasdml.runtime.local.threads import configure_threads
+
+configure_threads()  # before numpy loads: one BLAS thread, a kernel worker per core
+
+from kerasdml.compiler.datasets import load_mnist  # noqa: E402
+from kerasdml.compiler.demo import train_lenet  # noqa: E402
 
 
 def main() -> None:
