@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "lenet": ("bench_lenet", "LeNet training steps, epoch, predict vs Keras"),
     "mlp": ("bench_mlp", "MLP 784-512-512-10 training vs Keras"),
     "spark": ("bench_spark", "Spark local[2]: matmul vs mllib BlockMatrix, LeNet forward vs local"),
+    "estimator": ("bench_estimator", "Keras2DML.fit of the LeNet (generated DML) vs Keras fit"),
+    "compile": ("bench_estimator:compile_rows", "compiling ResNet50 / MobileNetV2 vs load_model"),
 }
 
 
@@ -68,8 +70,8 @@ def main(argv=None) -> int:
     rows = []
     for name in args.names or BENCHMARKS:
         start = time.perf_counter()
-        module = importlib.import_module(BENCHMARKS[name][0])
-        found = module.rows(options)
+        module_name, _, function = BENCHMARKS[name][0].partition(":")
+        found = getattr(importlib.import_module(module_name), function or "rows")(options)
         rows += found
         # each part as it finishes (on stderr), so that an interrupted run still shows it
         print(f"[{name}: {time.perf_counter() - start:.0f} s]\n{format_table(found)}",
