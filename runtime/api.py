@@ -70,7 +70,8 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
 
 def _bind_input(value, name: str, context: Context):
     planner = context.planner
-    if planner is not None and planner.spark is not None and hasattr(value, "rdd") and hasattr(value, "schema"):
+    is_dataframe = hasattr(value, "rdd") and hasattr(value, "schema")
+    if planner is not None and planner.spark is not None and is_dataframe:
         from .spark.convert import from_dataframe  # a Spark DataFrame: stays distributed
 
         return from_dataframe(planner.spark, value, name, context.dtype)

@@ -55,13 +55,23 @@ def _targets(statement) -> set[str]:
     return set()
 
 
-def _assigned(statements) -> set[str]:
+def _gathered(statements, pick) -> set[str]:
+    """The union of pick(statement) over a block's statements, nested blocks included."""
     names: set[str] = set()
     for statement in statements:
-        names |= _targets(statement)
+        names |= pick(statement)
         for block in _blocks(statement):
-            names |= _assigned(block)
+            names |= _gathered(block, pick)
     return names
+
+
+def _assigned(statements) -> set[str]:
+    return _gathered(statements, _targets)
+
+
+def read_names(statements) -> set[str]:
+    """The variables a block's expressions read (what a parfor body needs shipped)."""
+    return _gathered(statements, _reads)
 
 
 def _reads(statement) -> set[str]:

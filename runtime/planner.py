@@ -22,6 +22,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 from .errors import DMLRuntimeError
+from .parfor import read_names
 from .values import MatrixHandle
 
 MODES = ("singlenode", "spark", "hybrid")
@@ -186,8 +187,6 @@ class Planner:
         remote = self.spark.parfor(interpreter, node, module, iteration_values, results, self)
         if mode == "REMOTE_SPARK" or self.mode == "spark":
             return self._parfor_explained(node, None, remote)
-        from .spark.parfor import read_names
-
         reads = sorted(read_names(node.body) - {node.var})
 
         def choose(frame):

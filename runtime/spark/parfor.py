@@ -18,7 +18,7 @@ import numpy as np
 
 from ..context import Context
 from ..functions import Module, UserFunction
-from ..parfor import _blocks, _reads
+from ..parfor import read_names
 
 
 def module_snapshot(module: Module) -> dict:
@@ -95,16 +95,6 @@ def merge(before, merged, written: np.ndarray):
     changed = (before != written) & ~(np.isnan(before) & np.isnan(written))
     merged[changed] = written[changed]
     return merged
-
-
-def read_names(statements) -> set[str]:
-    """The variables a block's expressions read, nested blocks included."""
-    names: set[str] = set()
-    for statement in statements:
-        names |= _reads(statement)
-        for block in _blocks(statement):
-            names |= read_names(block)
-    return names
 
 
 class SharedInputs:

@@ -136,6 +136,7 @@ def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str
     budget = runtime.memory_budget or parse_bytes(conf.get("spark.kerasdml.memoryBudget",
                                                            str(int(0.7 * driver))))
     min_cells = int(conf.get("spark.kerasdml.sparkMinCells", "1"))
-    parfor_bytes = runtime.parfor_bytes or parse_bytes(conf.get("spark.kerasdml.remoteParforBytes", "64m"))
+    parfor_bytes = runtime.parfor_bytes or parse_bytes(conf.get("spark.kerasdml.remoteParforBytes",
+                                                                "64m"))
     return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain,
                    parfor_bytes=parfor_bytes)
