@@ -7,7 +7,9 @@
     numpy arrays, result collected to numpy);
   * LeNet forward: the hand-written LeNet-shaped forward pass (tests/runtime/spark/
     lenet_forward.dml: 32 and 64 5x5 filters, 512 hidden, 10 classes) over a distributed batch
-    in hybrid mode, against the local runtime on the same rows.
+    in hybrid mode, against the local runtime on the same rows;
+  * LeNet scoring: the seed's LeNet compiled to DML, one forward pass over a distributed input,
+    against the local runtime and against Keras' predict.
 
 Run:  .venv/bin/python bench/bench_spark.py [--n 2000] [--sweep-n 4000] [--rows 4000] [--repeats 2]
 BlockMatrix needs minutes per multiply at 2000x2000 on 2 cores (building it from Python
@@ -121,13 +123,40 @@ def lenet_rows(spark, rows: int, repeats: int) -> list[Row]:
     return [row]
 
 
+def scoring_rows(spark, rows: int, repeats: int) -> list[Row]:
+    """The seed's LeNet compiled to DML, one pass over a distributed input (hybrid), against the
+    local runtime and Keras' predict on the same rows."""
+    import tempfile
+
+    from kerasdml.compiler.compile import compile_model
+    from kerasdml.compiler.demo import lenet
+    from kerasdml.runtime.spark.runtime import SparkRuntime
+
+    model = lenet(seed=0)
+    folder = tempfile.mkdtemp(prefix="kerasdml-bench-")
+    model.save(f"{folder}/lenet.keras")
+    compiled = compile_model(f"{folder}/lenet.keras")
+    X = np.random.default_rng(2).random((rows, 28, 28, 1)).astype("float32")
+    runtime = SparkRuntime(spark.sparkContext, block=500, memory_budget=min(X.nbytes, 16 * 2**20))
+
+    def distributed():
+        return compiled.predict(X, batch_size=rows, spark=runtime)
+    local = lambda: compiled.predict(X)  # noqa: E731
+    keras = lambda: model.predict(X, batch_size=256, verbose=0)  # noqa: E731
+    np.testing.assert_allclose(distributed(), keras(), atol=1e-5)
+    ours, ref = side_by_side(distributed, local, repeats)
+    mine, tf = side_by_side(distributed, keras, repeats)
+    return [Row(f"LeNet scoring, {rows} rows, hybrid ({rows / ours:.0f} rows/s)", ours, ref, "local runtime"),
+            Row(f"LeNet scoring, {rows} rows, hybrid ({rows / mine:.0f} rows/s)", mine, tf, "Keras predict")]
+
+
 def rows(options: Options) -> list[Row]:
     n, sweep, batch = (1000, 2000, 1000) if options.quick else (1500, 4000, 4000)
     spark = session()
     sc = spark.sparkContext
     started = time.perf_counter()
     result = block_rows(sc, sweep, options.repeats) + matmul_rows(sc, n, options.repeats) + \
-        lenet_rows(spark, batch, options.repeats)
+        lenet_rows(spark, batch, options.repeats) + scoring_rows(spark, batch, options.repeats)
     result[0].notes.append(f"Spark local[2]; all Spark rows took {time.perf_counter() - started:.0f} s")
     return result
 
@@ -140,16 +169,17 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=4000, help="LeNet batch rows")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-blocks", action="store_true", help="skip the block size sweep")
+    parser.add_argument("--skip-mllib", action="store_true", help="skip the multiply vs BlockMatrix")
     args = parser.parse_args(argv)
     spark = session()
     sc = spark.sparkContext
     table = [] if args.skip_blocks else block_rows(sc, args.sweep_n, args.repeats)
     if table:
         print(format_table(table), flush=True)
-    table = lenet_rows(spark, args.rows, args.repeats)
+    table = lenet_rows(spark, args.rows, args.repeats) + scoring_rows(spark, args.rows, args.repeats)
     print(format_table(table), flush=True)
-    table = matmul_rows(sc, args.n, args.repeats)
-    print(format_table(table), flush=True)
+    if not args.skip_mllib:
+        print(format_table(matmul_rows(sc, args.n, args.repeats)), flush=True)
     return 0
 
 
