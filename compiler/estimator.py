@@ -167,14 +167,9 @@ class Keras2DML:
                 return saved
         return checkpoint.Checkpoint(dict(model.weights), fingerprint=fingerprint)
 
-    def _state_names(self, model) -> list[str]:
-        optimizer = model.optimizer
-        names = [f"{p.variable}_{s}" for p in model.parameters if p.trainable
-                 for s in optimizer.state]
-        return names + list(optimizer.scalar_state)
-
     def _epoch(self, model, script, X, y, batch_size, epoch, state):
-        names = [p.variable for p in model.parameters] + self._state_names(model)
+        names = [p.variable for p in model.parameters]
+        names += TrainingView(model.training).state_variables(model.parameters)
         args = {"epochs": 1, "batch_size": batch_size, "shuffle": bool(self.shuffle),
                 "seed": -1 if self.seed is None else int(self.seed), "first_epoch": epoch,
                 "step": state.step, "parallel_batches": int(self.parallel_batches)}

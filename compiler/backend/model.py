@@ -96,6 +96,7 @@ class CompiledModel:
             raise CompileError(f"train_algo must be one of {', '.join(TRAIN_ALGOS)}, got "
                                f"{train_algo!r}")
         self.train_algo = train_algo
+        self._scripts: dict = {}  # (kind, bound) -> rendered script
         self.frozen = frozenset(frozen)  # Keras layers with trainable=False
         self._program = build_program(graph, training=False)
         self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
@@ -119,20 +120,23 @@ class CompiledModel:
 
     # --- scripts ---------------------------------------------------------------------------
 
-    @cached_property
+    @property
     def predict_script(self) -> str:
         return self.script("predict")
 
-    @cached_property
+    @property
     def train_script(self) -> str:
         return self.script("train")
 
     def script(self, kind: str, bound: bool = False) -> str:
-        if kind == "predict":
-            return terminate_statements(self._render_predict(bound))
-        if kind == "train":
-            return terminate_statements(self._render_train(bound))
-        raise ValueError(f"script kind must be 'predict' or 'train', got {kind!r}")
+        """Rendered once per (kind, bound): the estimator asks for the bound scripts on every
+        epoch and every prediction."""
+        renderers = {"predict": self._render_predict, "train": self._render_train}
+        if kind not in renderers:
+            raise ValueError(f"script kind must be 'predict' or 'train', got {kind!r}")
+        if (kind, bound) not in self._scripts:
+            self._scripts[(kind, bound)] = terminate_statements(renderers[kind](bound))
+        return self._scripts[(kind, bound)]
 
     def _view(self, program: Program, extra_sources=(), helpers=()) -> dict:
         sources = tuple(program.sources) + tuple(s for s in extra_sources

@@ -109,6 +109,12 @@ class TrainingView:
     def state(self, p) -> list[str]:
         return [f"{p.variable}_{name}" for name in self.optimizer.state]
 
+    def state_variables(self, parameters) -> list[str]:
+        """Every optimizer-state variable of the script: what a caller carries from one run of
+        the bound train script to the next."""
+        names = [name for p in parameters if p.trainable for name in self.state(p)]
+        return names + list(self.optimizer.scalar_state)
+
     def init_lines(self, p) -> list[str]:
         """State of one parameter; shared scalar state (Nadam's mu_prod) is one variable that
         every parameter's init sets to the same start value."""
