@@ -3,7 +3,7 @@ COMMANDS table (the runtime knows nothing about Keras):
 
     kerasdml compile MODEL -o OUTDIR [--loss NAME] [--optimizer NAME]
     kerasdml inspect MODEL [--script predict|train]
-    kerasdml predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv [--batch-size N]
+    kerasdml predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv [--batch-size N] [--master URL]
     kerasdml fit MODEL --data train.npz -o trained.keras [--epochs N] [--batch-size N] ...
     kerasdml score MODEL --data test.npz
     kerasdml demo [-o mnist_lenet.keras] [--epochs N]
@@ -98,10 +98,14 @@ def _predict_arguments(parser):
                         "(.csv); once per model input")
     parser.add_argument("--output", action="append", required=True, metavar="Y.npy|Y.csv",
                         help="where to write model.predict's result; once per model output")
-    parser.add_argument("--batch-size", type=int, default=256, help="rows per forward pass")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="rows per forward pass (default 256; with --master all rows, one "
+                        "distributed pass)")
+    add_spark_arguments(parser)
 
 
-@command("predict", "compile a Keras model and run its prediction on the local runtime",
+@command("predict", "compile a Keras model and run its prediction (locally, or on Spark with "
+         "--master)",
          _predict_arguments)
 @_reported
 def predict_command(options) -> int:
@@ -111,7 +115,7 @@ def predict_command(options) -> int:
                             f"{len(model.outputs)} output(s); give --input and --output once "
                             "for each, in the model's order")
     data = [read_samples(path, spec.shape) for path, spec in zip(options.input, model.inputs)]
-    results = model.predict(data, batch_size=options.batch_size)
+    results = model.predict(data, batch_size=options.batch_size, **spark_options(options))
     results = results if isinstance(results, list) else [results]
     for path, result in zip(options.output, results):
         write_samples(path, result)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdml.runtime.api import run_string
+from kerasdml.runtime.api import is_spark_dataframe, run_string
 
 from .backend import TrainingView
 from .compile import compile_model
@@ -214,15 +214,19 @@ class Keras2DML:
             raise CompileError("this Keras2DML estimator is not fitted yet: call fit(X, y) first")
         return self.model_
 
-    def predict(self, X, batch_size: int = 256) -> np.ndarray:
-        """What model.predict returns for the trained model."""
+    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+        """What model.predict returns for the trained model. With spark=, X may be a Spark
+        DataFrame (one array or vector column, or numeric columns, of flattened samples); the
+        default batch is then every row in one distributed pass (else 256 rows)."""
         model = self._fitted()
-        X = features(X, model.inputs[0].shape)
+        if not is_spark_dataframe(X):
+            X = features(X, model.inputs[0].shape)
         return model.predict(X, batch_size=batch_size, weights=self.weights_,
                              **self._run_options())
 
     def predict_classes(self, X) -> np.ndarray:
-        return class_ids(self.predict(X).reshape(len(X), -1))
+        predicted = self.predict(X)
+        return class_ids(predicted.reshape(len(predicted), -1))
 
     def is_classifier(self) -> bool:
         """Whether the loss is a cross-entropy, which `score` answers with accuracy."""
@@ -233,9 +237,10 @@ class Keras2DML:
         model = self._fitted()
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))
-        truth = labels(y, model.loss, model.outputs[0].columns, len(X))
+        predicted = self.predict_classes(X)
+        truth = labels(y, model.loss, model.outputs[0].columns, len(predicted))
         truth = truth.ravel() if truth.shape[1] == 1 else truth.argmax(axis=1)
-        return float(np.mean(self.predict_classes(X) == truth))
+        return float(np.mean(predicted == truth))
 
     def evaluate(self, X, y) -> dict:
         """Loss and metrics on X, y, as keras' model.evaluate(return_dict=True) reports them."""

@@ -18,7 +18,7 @@ import numpy as np
 from .context import PRECISIONS, Context, Statistics
 from .errors import DMLRuntimeError
 from .interpreter import Frame, Interpreter
-from .values import is_matrix, type_name
+from .values import MatrixHandle, is_matrix, type_name
 
 
 def run_file(path: str | Path, *, inputs: Mapping | None = None, args: Mapping | None = None,
@@ -70,13 +70,21 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
 
 def _bind_input(value, name: str, context: Context):
     planner = context.planner
-    is_dataframe = hasattr(value, "rdd") and hasattr(value, "schema")
-    if planner is not None and planner.spark is not None and is_dataframe:
+    if planner is not None and planner.spark is not None and is_spark_dataframe(value):
         from .spark.convert import from_dataframe  # a Spark DataFrame: stays distributed
 
         return from_dataframe(planner.spark, value, name, context.dtype)
+    if isinstance(value, MatrixHandle):  # already distributed: stays so
+        if planner is None or planner.spark is None:
+            raise DMLRuntimeError(f"input `{name}` is a distributed matrix: run with spark=")
+        return value
     bound = to_dml_value(value, name, context.dtype)
     return planner.distribute_input(bound) if planner is not None else bound
+
+
+def is_spark_dataframe(value) -> bool:
+    """A Spark DataFrame (told by its interface: pyspark is imported only when Spark runs)."""
+    return hasattr(value, "rdd") and hasattr(value, "schema")
 
 
 def to_dml_value(value, name: str, dtype=np.float64):

@@ -31,7 +31,8 @@ class Explainer:
         self.statement = None
         spark = planner.spark
         block = f" block={spark.block}" if spark is not None else ""
-        out.write(f"# EXPLAIN mode={planner.mode} budget={format_bytes(planner.budget)}{block}\n")
+        collect = f" collect<={format_bytes(planner.collect_limit)}" if planner.mode == "hybrid" else ""
+        out.write(f"# EXPLAIN mode={planner.mode} budget={format_bytes(planner.budget)}{collect}{block}\n")
 
     def _header(self, position) -> None:
         statement = (position.file, position.line) if position is not None else None

@@ -12,7 +12,8 @@ Modes (as SystemDS's exec types):
   stay distributed; used to run the Spark paths on small data;
 - hybrid (the default with a master): an operation runs distributed when an operand already is,
   or when an operand or the result is estimated above the driver memory budget; a distributed
-  result that fits in the budget is collected to numpy.
+  result that fits in the budget and in the collect limit (a quarter of the driver JVM's
+  memory, which collected blocks pass through) is collected to numpy.
 """
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ def parse_bytes(text: str | int) -> int:
 
 class Planner:
     def __init__(self, mode: str, spark=None, budget: int = 700 * 2**20, min_cells: int = 1,
-                 explain: TextIO | None = None, parfor_bytes: int = 64 * 2**20):
+                 explain: TextIO | None = None, parfor_bytes: int = 64 * 2**20,
+                 collect_limit: int | None = None):
         if mode not in MODES:
             raise DMLRuntimeError(f"unknown execution mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode != "singlenode" and spark is None:
@@ -81,6 +83,9 @@ class Planner:
                                   "local[2], or a Spark session)")
         self.mode, self.spark, self.budget, self.min_cells = mode, spark, budget, min_cells
         self.parfor_bytes = parfor_bytes
+        # a collected result passes through the driver JVM's heap as serialized blocks, so
+        # hybrid mode collects only results well below it (and below the budget)
+        self.collect_limit = budget if collect_limit is None else min(budget, collect_limit)
         from .explain import Explainer
 
         self.explainer = Explainer(explain, self) if explain is not None else None
@@ -110,7 +115,7 @@ class Planner:
         if decision.where == LOCAL:
             collect = self.collect
             return function(*[collect(a) for a in args], **{k: collect(v) for k, v in kwargs.items()})
-        return self.settle(self.spark.run(operation, decision, args, kwargs))
+        return self.settle(self.spark.run(operation, decision, args, kwargs, position))
 
     def decide(self, name: str, operation, args, kwargs) -> Decision:
         if operation is None or not operation.accepts(*args, **kwargs):
@@ -139,7 +144,7 @@ class Planner:
     def settle(self, result):
         """Hybrid: a distributed result that fits in the driver budget becomes numpy."""
         if self.mode == "hybrid" and isinstance(result, MatrixHandle):
-            if estimated_bytes(result.shape) <= self.budget:
+            if estimated_bytes(result.shape) <= self.collect_limit:
                 return self.spark.collect(result)
         return result
 
@@ -173,7 +178,8 @@ class Planner:
                 return
             if combine is not None:
                 v = combine(right_index(target, r, c, name), v)
-            frame.vars[name] = self.settle(self.spark.run(operation, decision, (target, r, c, v, name), {}))
+            frame.vars[name] = self.settle(self.spark.run(operation, decision, (target, r, c, v, name), {},
+                                                          position))
             frame.owned.discard(name)
         return assign
 

@@ -211,22 +211,42 @@ class CompiledModel:
 
     # --- running on the local runtime ------------------------------------------------------
 
-    def predict(self, inputs, batch_size: int = 256, weights: dict | None = None,
+    def predict(self, inputs, batch_size: int | None = None, weights: dict | None = None,
                 **run_options):
         """What keras' model.predict returns, computed by the prediction script on the local
         runtime (or as `run_options` of runtime.api.run_string say: precision, spark):
-        one array, or a list for several outputs. `weights` replace the compiled ones."""
+        one array, or a list for several outputs. `weights` replace the compiled ones.
+
+        With `spark`, an input may also be a Spark DataFrame or a distributed matrix (rows as
+        the script takes them); the default batch is then all rows, so the forward pass runs
+        once over the distributed rows instead of collecting them 256 at a time. Locally the
+        default batch is 256 rows."""
         from kerasdml.runtime.api import run_string
         data = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(data) != len(self.inputs):
             raise ValueError(f"the model has {len(self.inputs)} inputs, got {len(data)} arrays")
-        bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, data)}
+        bound = {t.variable: x if _is_distributed(x) else t.rows(x) for t, x in zip(self.inputs, data)}
+        if batch_size is None:
+            batch_size = 256 if run_options.get("spark") is None else max(_row_count(bound[t.variable])
+                                                                            for t in self.inputs)
         bound.update(self.weights if weights is None else weights)
         results = run_string(self.script("predict", bound=True), inputs=bound,
-                             args={"batch_size": int(batch_size)},
+                             args={"batch_size": max(1, int(batch_size))},
                              outputs=[t.variable for t in self.outputs], **run_options)
         arrays = [t.keras(results[t.variable]) for t in self.outputs]
         return arrays[0] if len(arrays) == 1 else arrays
+
+
+def _is_distributed(value) -> bool:
+    """A Spark DataFrame or a distributed matrix of the runtime (already the script's rows)."""
+    from kerasdml.runtime.api import is_spark_dataframe
+    from kerasdml.runtime.values import MatrixHandle
+    return isinstance(value, MatrixHandle) or is_spark_dataframe(value)
+
+
+def _row_count(value) -> int:
+    shape = getattr(value, "shape", None)
+    return int(shape[0]) if shape is not None else int(value.count())
 
 
 class CompileTrainingError(CompileError):

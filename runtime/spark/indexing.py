@@ -31,6 +31,8 @@ def _accepts_right(matrix, rows, cols, name) -> bool:
 def right_index(runtime, matrix, rows, cols, name):
     m = runtime.distribute(matrix)
     r, c = _region(m, rows, cols, name)
+    if (r.start, r.stop, c.start, c.stop) == (0, m.rows, 0, m.cols):
+        return m  # the whole matrix (a one-batch loop's X[1:N, ]): nothing moves
     pieces = shifted_pieces(m, (r.start, r.stop), (c.start, c.stop), (0, 0), m.block)
     return assemble(pieces, r.stop - r.start, c.stop - c.start, m.block, m.dtype,
                     m.rdd.getNumPartitions(), depth=m.depth + 1)

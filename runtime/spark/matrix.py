@@ -21,6 +21,10 @@ from ..values import MatrixHandle
 # matrix would otherwise grow an ever longer chain of RDDs that Spark recomputes.
 MAX_LINEAGE = 12
 
+# The data a task made by from_numpy carries (Spark warns from 1 MB; the executors' JVM holds
+# it while the task deserializes, so large tasks run it out of heap).
+TASK_BYTES = 16 * 2**20
+
 
 def row_key(key) -> int:
     """Partition function keeping a row block's blocks together."""
@@ -79,6 +83,11 @@ class DistributedMatrix(MatrixHandle):
     def map_blocks(self, function, dtype=None) -> "DistributedMatrix":
         """Applies a function to every block; it must keep the block's shape."""
         return self.derive(self.rdd.mapValues(function), dtype=np.dtype(dtype or self.dtype))
+
+    def map_partitions_lazily(self, function) -> "DistributedMatrix":
+        """The same blocks passed through `function(iterator)` in their partitions: no shuffle,
+        no new lineage step counted (it only watches the blocks go by)."""
+        return replace(self, rdd=self.rdd.mapPartitions(function, preservesPartitioning=True))
 
     def to_numpy(self) -> np.ndarray:
         result = np.zeros(self.shape, dtype=self.dtype)
@@ -156,7 +165,9 @@ def from_numpy(sc, array: np.ndarray, block: int, partitions: int | None = None)
     rows, cols = array.shape
     count = block_count(rows, block)
     panels = [(i, np.ascontiguousarray(array[i * block:(i + 1) * block])) for i in range(count)]
-    slices = min(count, partitions or sc.defaultParallelism)
+    # a parallelized partition travels inside its task: keep tasks near TASK_BYTES at most
+    wanted = partitions or max(sc.defaultParallelism, -(-array.nbytes // TASK_BYTES))
+    slices = min(count, wanted)
     rdd = sc.parallelize(panels, slices).flatMap(lambda item: _split_panel(item[0], item[1], block))
     return DistributedMatrix(rdd, rows, cols, block, array.dtype)
 

@@ -7,14 +7,16 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import DMLError, DMLRuntimeError
+from ..errors import DMLError, DMLRuntimeError, SourcePosition
 from .matrix import DistributedMatrix, collect, ensure_distributed, from_numpy
 
 # Chosen by bench/bench_spark.py's block size sweep (4000x4000 shuffle multiply, local[2]):
 # 250: 16.2 s, 500: 6.7 s, 1000: 4.5 s, 2000: 5.2 s. SystemDS's default is also 1000.
 DEFAULT_BLOCK = 1000
 
-_PYTHON_ERROR = re.compile(r"(?:DMLRuntimeError|DMLStopError): (?:.*?runtime error: )?(.*)")
+# A DML error raised in a task, as its text reaches the driver inside the Spark failure:
+# "DMLRuntimeError: [file:line:col: ]runtime error: message".
+_TASK_ERROR = re.compile(r"(?:DMLRuntimeError|DMLStopError): (?:(.+?):(\d+):(\d+): )?runtime error: (.*)")
 
 
 class SparkRuntime:
@@ -63,8 +65,13 @@ class SparkRuntime:
 
     # ---- running ---------------------------------------------------------------------------
 
-    def run(self, operation, decision, args, kwargs):
-        return self.guarded(operation.run, self, *args, **kwargs)
+    def run(self, operation, decision, args, kwargs, position: SourcePosition | None = None):
+        """Runs a distributed operation. Its result is lazy: a task that fails later, when a
+        statement further on collects it, reports the statement that made it (`position`)."""
+        result = self.guarded(operation.run, self, *args, **kwargs)
+        if position is not None and isinstance(result, DistributedMatrix):
+            result = result.map_partitions_lazily(partial(_failures_located, position))
+        return result
 
     def guarded(self, function, *args, **kwargs):
         """Calls a function that may run Spark jobs; a failed job becomes one DML error."""
@@ -73,7 +80,8 @@ class SparkRuntime:
         except DMLError:
             raise
         except Exception as err:  # py4j and pyspark errors carry the executor's traceback as text
-            raise DMLRuntimeError(spark_failure(err)) from None
+            message, position = spark_failure(err)
+            raise DMLRuntimeError(message, position) from None
 
     def parfor(self, interpreter, node, module, iteration_values, results, planner):
         from .parfor import remote_parfor
@@ -91,13 +99,30 @@ def _failing_first_attempt(function, block):
     return function(block)
 
 
-def spark_failure(err: Exception) -> str:
-    """The message of a failed Spark job: the DML error raised in a task if there was one."""
+def _failures_located(origin: SourcePosition, blocks):
+    """Executor side, around the blocks of one operation's result: a failure computing them is
+    reported at the statement of that operation. Failures of earlier operations arrive already
+    located (their own wrapper, further up the pipeline, caught them first)."""
+    try:
+        yield from blocks
+    except DMLRuntimeError as err:
+        if err.position is not None:
+            raise
+        raise DMLRuntimeError(err.message, origin) from None
+    except Exception as err:
+        raise DMLRuntimeError(f"a Spark job failed: {type(err).__name__}: {err}", origin) from None
+
+
+def spark_failure(err: Exception) -> tuple[str, SourcePosition | None]:
+    """The message (and DML position, when a task knew it) of a failed Spark job: the DML error
+    raised in a task if there was one."""
     text = str(err)
-    found = _PYTHON_ERROR.findall(text)
+    found = _TASK_ERROR.findall(text)
     if found:
-        return found[-1].strip()
+        file, line, column, message = found[-1]
+        position = SourcePosition(file, int(line), int(column)) if file else None
+        return message.strip(), position
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     python = [line for line in lines if re.match(r"[A-Za-z_.]+(Error|Exception): ", line)]
     detail = python[-1] if python else (lines[0] if lines else type(err).__name__)
-    return f"a Spark job failed: {detail[:500]}"
+    return f"a Spark job failed: {detail[:500]}", None

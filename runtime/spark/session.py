@@ -139,4 +139,4 @@ def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str
     parfor_bytes = runtime.parfor_bytes or parse_bytes(conf.get("spark.kerasdml.remoteParforBytes",
                                                                 "64m"))
     return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain,
-                   parfor_bytes=parfor_bytes)
+                   parfor_bytes=parfor_bytes, collect_limit=driver // 4)
