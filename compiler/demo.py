@@ -49,14 +49,14 @@ def lenet(seed: int | None = 0):
 
 def train_lenet(data, *, epochs: int, batch_size: int = 100, precision: str = "double",
                 seed: int = 42, output: str | None = None, verbose: int = 1, spark=None,
-                train_algo: str = "minibatch") -> dict:
+                train_algo: str = "minibatch", parallel_batches: int = 4) -> dict:
     """Trains the LeNet on ((x_train, y_train), (x_test, y_test)) (MNIST's uint8 arrays) and
     scores it; returns accuracy and timings, and writes the trained model to `output`."""
     from .estimator import Keras2DML
     (x_train, y_train), (x_test, y_test) = data
     estimator = Keras2DML(lenet(), epochs=epochs, batch_size=batch_size, seed=seed,
                           precision=precision, verbose=verbose, spark=spark,
-                          train_algo=train_algo)
+                          train_algo=train_algo, parallel_batches=parallel_batches)
     started = time.perf_counter()
     estimator.fit(x_train / 255.0, y_train)
     seconds = time.perf_counter() - started

@@ -1,7 +1,8 @@
 """The MNIST LeNet of SystemML's Keras2DML, trained by generated DML and scored on the test set.
 
     python examples/mnist_lenet.py [path/to/mnist.npz] [--epochs 5] [--precision single]
-                                   [--master local[2] --train-algo allreduce_parallel_batches]
+                                   [--master local[2] --train-algo allreduce_parallel_batches
+                                    --parallel-batches 2 --conf spark.driver.memory=4g]
 
 Data: the given path, else ../shared/data/mnist.npz when present, else Keras' download cache
 (~/.keras/datasets/mnist.npz, filled by keras.datasets.mnist.load_data() on a machine online).
@@ -26,17 +27,22 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--precision", choices=["double", "single"], default="double")
     parser.add_argument("--train-algo", default="minibatch")
+    parser.add_argument("--parallel-batches", type=int, default=4,
+                        help="batches per update of the parallel train algorithms")
     parser.add_argument("--master", help="run on Spark, e.g. local[2]")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Spark setting; repeatable")
     parser.add_argument("--output", default="mnist_lenet.keras")
     options = parser.parse_args()
 
     spark = None
     if options.master:
         from kerasdml.runtime.spark.session import spark_session
-        spark = spark_session(options.master, {})
+        spark = spark_session(options.master, dict(item.split("=", 1) for item in options.conf))
     result = train_lenet(load_mnist(options.data), epochs=options.epochs,
                          batch_size=options.batch_size, precision=options.precision,
-                         output=options.output, spark=spark, train_algo=options.train_algo)
+                         output=options.output, spark=spark, train_algo=options.train_algo,
+                         parallel_batches=options.parallel_batches)
     print(f"test accuracy {result['accuracy']:.4f} after {options.epochs} epochs "
           f"({result['seconds_per_epoch']:.1f} s per epoch); trained model: {options.output}")
 

@@ -45,6 +45,8 @@ class DistributedMatrix(MatrixHandle):
     panel: bool = False        # one full-width block per row block
     row_partitioned: bool = True
     depth: int = 0             # operations since the last materialization
+    leases: tuple = ()         # the Spark resources its lineage needs (runtime/spark/lease.py)
+    lineage_cut: bool = False  # checkpointed: its lineage needs nothing but its own cache
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -72,13 +74,36 @@ class DistributedMatrix(MatrixHandle):
 
     def derive(self, rdd, **changes) -> "DistributedMatrix":
         """A matrix computed from this one; cuts the lineage when it grows too long."""
-        result = replace(self, rdd=rdd, depth=changes.pop("depth", self.depth + 1), **changes)
+        result = replace(self, rdd=rdd, depth=changes.pop("depth", self.depth + 1),
+                         lineage_cut=False, **changes)
         return result.materialized() if result.depth > MAX_LINEAGE else result
 
     def materialized(self) -> "DistributedMatrix":
-        rdd = self.rdd.persist()
-        rdd.count()
-        return replace(self, rdd=rdd, depth=0)
+        """Computed once and kept by the executors, the lineage cut (by Spark's reliable
+        checkpoint when the context has a checkpoint directory, else a local checkpoint): the
+        broadcasts and caches of the operations before are no longer needed.
+
+        The checkpoint is taken of a JVM-only copy (a coalesce to the same partitions), not of
+        the Python RDD itself: a checkpointed Python RDD still carries its function, and with
+        it the broadcasts it read, into every later task, so they could never be destroyed."""
+        from pyspark import StorageLevel
+
+        from .lease import Lease
+
+        cut = self.rdd.coalesce(self.rdd.getNumPartitions())
+        cut.persist(StorageLevel.MEMORY_AND_DISK)
+        if self.context._jsc.sc().getCheckpointDir().isDefined():
+            cut.checkpoint()
+        else:
+            cut.localCheckpoint()
+        cut.count()
+        return replace(self, rdd=cut, depth=0, leases=(Lease(rdds=(cut,)),), lineage_cut=True)
+
+    def holding(self, leases: tuple) -> "DistributedMatrix":
+        """The same matrix, holding these leases too (those its lineage needs)."""
+        from .lease import union
+
+        return replace(self, leases=union(self.leases, leases))
 
     def map_blocks(self, function, dtype=None) -> "DistributedMatrix":
         """Applies a function to every block; it must keep the block's shape."""

@@ -19,6 +19,7 @@ import numpy as np
 from ..context import Context
 from ..functions import Module, UserFunction
 from ..parfor import read_names
+from .lease import Lease
 
 
 def module_snapshot(module: Module) -> dict:
@@ -99,12 +100,13 @@ def merge(before, merged, written: np.ndarray):
 
 class SharedInputs:
     """Large loop inputs broadcast once and reused while the same (unowned, hence unchanged)
-    matrix comes back: a training loop's data set is shipped once, not once per parfor."""
+    matrix comes back: a training loop's data set is shipped once, not once per parfor. A
+    replaced one is destroyed at once; the last ones when the loop's program is dropped."""
     SMALL = 2**20  # bytes; smaller values travel inside the task payload
 
     def __init__(self, runtime):
         self.runtime = runtime
-        self.entries: dict[str, tuple] = {}  # name -> (value, broadcast)
+        self.entries: dict[str, tuple] = {}  # name -> (value, broadcast, its lease)
 
     def split(self, variables: dict, owned: set) -> tuple[dict, dict]:
         inline, shared = {}, {}
@@ -120,9 +122,9 @@ class SharedInputs:
         if known is not None and known[0] is value:
             return known[1]
         if known is not None:
-            known[1].unpersist()
+            known[2].release()
         broadcast = self.runtime.sc.broadcast(value)
-        self.entries[name] = (value, broadcast)
+        self.entries[name] = (value, broadcast, Lease(broadcasts=(broadcast,)))
         return broadcast
 
 
@@ -145,8 +147,10 @@ def remote_parfor(runtime, interpreter, node, module, iteration_values, results,
         width = getattr(par, "value", None) or runtime.sc.defaultParallelism
         chunks = _chunks(values, max(1, min(len(values), int(width))))
         tasks = runtime.sc.parallelize(list(enumerate(chunks)), len(chunks))
-        outcomes = runtime.guarded(lambda: tasks.map(partial(run_task, payload)).collect())
-        payload.unpersist()
+        try:
+            outcomes = runtime.guarded(lambda: tasks.map(partial(run_task, payload)).collect())
+        finally:
+            Lease(broadcasts=(payload,)).release()
         merged = {name: variables[name].copy() if isinstance(variables.get(name), np.ndarray)
                   else variables.get(name) for name in results}
         for _, printed, written in sorted(outcomes, key=lambda outcome: outcome[0]):

@@ -8,6 +8,7 @@ from functools import partial
 import numpy as np
 
 from ..errors import DMLError, DMLRuntimeError, SourcePosition
+from .lease import Lease, union
 from .matrix import DistributedMatrix, collect, ensure_distributed, from_numpy
 
 # Chosen by bench/bench_spark.py's block size sweep (4000x4000 shuffle multiply, local[2]):
@@ -31,6 +32,7 @@ class SparkRuntime:
         self.parfor_bytes = parfor_bytes    # likewise
         # fault injection for tests: the first attempt of partition 0 of elementwise tasks fails
         self.fail_first_attempt = fail_first_attempt
+        self._created: list | None = None  # broadcasts made by the operation now running
 
     def blockwise(self, function):
         """A block function as shipped to tasks (with the test fault when asked for)."""
@@ -57,7 +59,12 @@ class SparkRuntime:
         return self.collect(value)
 
     def broadcast(self, value):
-        return self.sc.broadcast(np.ascontiguousarray(self.local(value)))
+        """A matrix for the tasks of the running operation; it lives as long as the operation's
+        result needs it (see run and runtime/spark/lease.py)."""
+        shared = self.sc.broadcast(np.ascontiguousarray(self.local(value)))
+        if self._created is not None:
+            self._created.append(shared)
+        return shared
 
     def fits_broadcast(self, value) -> bool:
         rows, cols = value.shape
@@ -66,10 +73,23 @@ class SparkRuntime:
     # ---- running ---------------------------------------------------------------------------
 
     def run(self, operation, decision, args, kwargs, position: SourcePosition | None = None):
-        """Runs a distributed operation. Its result is lazy: a task that fails later, when a
-        statement further on collects it, reports the statement that made it (`position`)."""
-        result = self.guarded(operation.run, self, *args, **kwargs)
-        if position is not None and isinstance(result, DistributedMatrix):
+        """Runs a distributed operation. Its result is lazy: it holds the broadcasts made for
+        it and the leases of its distributed operands (its lineage reads them when a job
+        runs), and a task that fails later, when a statement further on collects it, reports
+        the statement that made it (`position`). A local result needed them only for the
+        jobs that already ran: they are released at once."""
+        created, self._created = [], []
+        try:
+            result = self.guarded(operation.run, self, *args, **kwargs)
+        finally:
+            created, self._created = self._created, None
+        lease = Lease(broadcasts=created)
+        if not isinstance(result, DistributedMatrix) or result.lineage_cut:
+            lease.release()
+            return result
+        operands = [v for v in list(args) + list(kwargs.values()) if isinstance(v, DistributedMatrix)]
+        result = result.holding(union(*(m.leases for m in operands), (lease,)))
+        if position is not None:
             result = result.map_partitions_lazily(partial(_failures_located, position))
         return result
 
