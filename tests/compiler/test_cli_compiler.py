@@ -201,3 +201,26 @@ def test_run_still_runs_dml(tmp_path, capsys):
     script.write_text('x = 6 * 7\nprint("x = " + x)\n')
     code, out, _ = run_cli(capsys, "run", script)
     assert code == 0 and "x = 42" in out
+
+
+@pytest.mark.slow
+def test_predict_on_spark_gives_the_local_predictions(cnn_file, tmp_path):
+    """`kerasdml predict --master local[2]` (its own Spark, in a subprocess): every operation
+    on Spark, all rows in one distributed pass, the same result as the local runtime."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model, path, x = cnn_file
+    source, local, spark = tmp_path / "x.npy", tmp_path / "local.npy", tmp_path / "spark.npy"
+    np.save(source, x)
+    command = [str(Path(sys.executable).with_name("kerasdml")), "predict", str(path), "--input", str(source)]
+    subprocess.run(command + ["--output", str(local)], check=True, capture_output=True, timeout=300)
+    result = subprocess.run(command + ["--output", str(spark), "--master", "local[2]", "--exec", "spark",
+                                       "--conf", "spark.ui.enabled=false", "--explain"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_allclose(np.load(spark), np.load(local), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.load(spark), predict(model, [x])[0], atol=1e-5)
+    on_spark = {line.split()[0] for line in result.stdout.splitlines() if "SPARK(" in line}
+    assert {"conv2d", "bias_add", "max_pool", "%*%"} <= on_spark, result.stdout
