@@ -11,15 +11,35 @@
   * LeNet scoring: the seed's LeNet compiled to DML, one forward pass over a distributed input,
     against the local runtime and against Keras' predict.
 
-Run:  .venv/bin/python bench/bench_spark.py [--n 2000] [--sweep-n 4000] [--rows 4000] [--repeats 2]
-BlockMatrix is built from numpy (DenseMatrix takes the column-major array; going through Python
-lists made it ~60x slower) and cached, and its product collected block by block. Measured on
-local[2] (shared machine): 2000x2000 BlockMatrix 7.32 s (to the JVM 4.99, multiply 1.31, collect
-0.87) vs ours 1.21 s broadcast / 1.30 s shuffle; 6000x6000 (--n 6000, ~10 minutes) BlockMatrix
-76.51 s (to the JVM 26.82, multiply 37.53 with VectorBLAS, collect 10.05) vs ours 46.52 s
-shuffle (0.61x) and 168.00 s broadcast (2.20x: a 288 MB side, above the default broadcast
-limit, so the planner picks shuffle). The default --n stays 2000 to keep the run short.
-      (bench/run.py spark puts the rows in the common table)
+Run:  .venv/bin/python bench/bench_spark.py [--n 6000] [--mllib-block 500] [--sweep-n 4000]
+          [--rows 4000] [--repeats 2]
+      (bench/run.py spark puts the rows in the common table; with --quick the multiply is 1000x1000)
+
+The BlockMatrix reference takes the documented path: BlockMatrix(sc.parallelize(blocks)) from
+DenseMatrix blocks of the same numpy arrays, cached, BlockMatrix.multiply, and the product's blocks
+collected into numpy. Where its time goes, each stage forced and timed on its own (local[2],
+6000x6000, block 500: 38.0 s = blocks in Python 0.8 + to the JVM 19.4 + multiply 12.6 + collect 5.2):
+  * to the JVM dominates. The constructor sends the blocks through a DataFrame whose MatrixUDT
+    turns each block into a Python list of floats whatever DenseMatrix holds (so numpy values
+    instead of .tolist() only save the list building in the driver), and the JVM's unpickler
+    (Pyrolite) copies the whole list again at every 1000-item APPENDS: the cost per value grows
+    with the block's size. 2000x2000, both operands: 3.5 s at block 250, 7.2 s at 500, 74.5 s at
+    1000; 6000x6000: 15.3 s at 250, 19.4 s at 500, 425 s at 750 (on a loaded machine; 1000 would
+    take over 10 minutes).
+  * multiply runs in the JVM with dev.ludovic.netlib's VectorBLAS (Java's vector API: no native
+    libblas on a plain machine; one core, about 16 GFLOP/s on 1000x1000 blocks, 2.5 on 2000x2000)
+    after a shuffle of the blocks; smaller blocks mean more and slower products: 6000x6000 takes
+    24.0 s at block 250, 12.6 s at 500.
+  * collect: the blocks as DataFrame rows (2.2 s at 4000x4000) rather than toLocalMatrix()
+    (12.6 s: one matrix crossing py4j as a single pickled byte array).
+  * cache() matters: multiply() evaluates each operand twice (the blocks' indices plan the
+    shuffle, then the blocks are multiplied), so an uncached operand is shipped from Python twice.
+So block 500 is BlockMatrix's fastest here (6000x6000: 38.0 s; 47.1 s at block 250), and the
+comparison runs at 6000x6000 by default. One run of bench/run.py spark (3 repeats, local[2], 2 cores)
+took 11.7 minutes, the 6000x6000 rows about 8 of them: BlockMatrix 43.78 s (to the JVM 22.08,
+multiply 15.62, collect 5.29), ours 20.02 s shuffle (0.46x) and 77.73 s broadcast (1.78x), numpy
+on the driver 7.93 s (one BLAS thread). The broadcast strategy ships a 288 MB side there, above
+the planner's default broadcast limit (256 MB): the planner would pick shuffle.
 """
 from __future__ import annotations
 
@@ -35,9 +55,11 @@ from harness import Options, Row, format_table, seconds_once, side_by_side
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "runtime" / "spark"))
 
-CONF = {"spark.driver.memory": "6g", "spark.ui.enabled": "false", "spark.default.parallelism": "2",
+# 10g: at 6000x6000 (288 MB a matrix) a broadcast multiply holds both parallelized inputs, the
+# broadcast side and the collected product, and 6g ran out of heap on the repeated runs
+CONF = {"spark.driver.memory": "10g", "spark.ui.enabled": "false", "spark.default.parallelism": "2",
         "spark.sql.shuffle.partitions": "4", "spark.driver.maxResultSize": "4g"}
-MLLIB_BLOCK = 500   # BlockMatrix's block size in the comparison
+MLLIB_BLOCK = 500   # BlockMatrix's fastest block size here (see above)
 
 
 def session():
@@ -204,7 +226,7 @@ def scoring_rows(spark, rows: int, repeats: int) -> list[Row]:
 
 
 def rows(options: Options) -> list[Row]:
-    n, sweep, batch = (1000, 2000, 1000) if options.quick else (1500, 4000, 4000)
+    n, sweep, batch = (1000, 2000, 1000) if options.quick else (6000, 4000, 4000)
     spark = session()
     sc = spark.sparkContext
     started = time.perf_counter()
@@ -217,7 +239,7 @@ def rows(options: Options) -> list[Row]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=2000, help="matrix size of the multiply vs BlockMatrix")
+    parser.add_argument("--n", type=int, default=6000, help="matrix size of the multiply vs BlockMatrix")
     parser.add_argument("--mllib-block", type=int, default=MLLIB_BLOCK,
                         help="BlockMatrix's block size in the multiply vs BlockMatrix")
     parser.add_argument("--sweep-n", type=int, default=4000, help="matrix size of the block size sweep")
