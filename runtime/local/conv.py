@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import direct_conv, native
 from .geometry import Geom, checked_matrix, conv_geom, float_dtype, offset_slice, pad
 from .parallel import run_chunks
 from .scratch import scratch
@@ -81,6 +82,8 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     dt = float_dtype(X, W)
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
+    if native.enabled():
+        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize))
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
     patches = _patches(g, X)
@@ -102,6 +105,8 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     dt = float_dtype(X, dout)
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    if native.enabled():
+        return direct_conv.conv2d_backward_filter(g, X, dout, _chunks(g, dt.itemsize))
     patches = _patches(g, X)
 
     # Computed transposed, cols @ dout_cm^T: OpenBLAS runs this shape (a long inner dimension,

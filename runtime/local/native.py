@@ -1,0 +1,96 @@
+"""The native kernels (native/kernels.c, built at install time) through ctypes.
+
+They are optional: the library is missing when the install had no C compiler, and setting
+KERASDML_NATIVE_KERNELS=0 turns it off; either way the numpy kernels do the work, and they
+stay the reference the tests hold the native ones to. ctypes releases the GIL during each
+call, so the kernel worker threads run native calls in parallel.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+from typing import Iterator
+
+import numpy as np
+
+NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
+# the geometry struct of kernels.c, field by field
+GEOMETRY_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp")
+VECTOR_BYTES = 64                 # the kernels' vector width: weights are padded to it
+
+_library: ctypes.CDLL | None | bool = None       # False: looked for, not there
+_forced: bool | None = None                      # set by use(); None: the environment decides
+
+
+def _load() -> ctypes.CDLL | None:
+    global _library
+    if _library is None:
+        try:
+            module = importlib.import_module("kerasdml.runtime.local._kernels")
+            library = ctypes.CDLL(module.__file__)
+        except (ImportError, OSError):
+            _library = False
+        else:
+            pointer = ctypes.c_void_p
+            for name in ("conv_forward", "conv_backward_filter"):
+                for suffix in ("f32", "f64"):
+                    function = getattr(library, f"{name}_{suffix}")
+                    function.argtypes = [pointer] * 4
+                    function.restype = ctypes.c_int
+            _library = library
+    return _library or None
+
+
+def available() -> bool:
+    """The library was built and loads."""
+    return _load() is not None
+
+
+def enabled() -> bool:
+    """Whether kernels should take the native path now."""
+    if _forced is not None:
+        return _forced and available()
+    return os.environ.get(NATIVE_VARIABLE, "1") != "0" and available()
+
+
+@contextlib.contextmanager
+def use(on: bool) -> Iterator[None]:
+    """Within the block, the native kernels are on (if available) or off, whatever the
+    environment says (the tests run the same checks both ways)."""
+    global _forced
+    previous, _forced = _forced, on
+    try:
+        yield
+    finally:
+        _forced = previous
+
+
+def lanes(dtype) -> int:
+    """Elements per vector: the padded width of weight and output rows is a multiple."""
+    return VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+def _pointer(array: np.ndarray) -> ctypes.c_void_p:
+    assert array.flags.c_contiguous
+    return ctypes.c_void_p(array.ctypes.data)
+
+
+def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> None:
+    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
+    g = np.array([geometry[field] for field in GEOMETRY_FIELDS], dtype=np.int64)
+    status = getattr(_load(), f"{name}_{suffix}")(*map(_pointer, arrays), _pointer(g))
+    if status != 0:
+        raise MemoryError(f"native {name}: out of memory")
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, out: np.ndarray, **geometry: int) -> None:
+    """out (P x Fp) = the convolution of the padded NHWC chunk x with w (K x Fp)."""
+    _call("conv_forward", x.dtype, x, w, out, geometry=geometry)
+
+
+def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
+                         **geometry: int) -> None:
+    """dw (K x Fp) += patches(x)^T @ dout (P x Fp)."""
+    _call("conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)

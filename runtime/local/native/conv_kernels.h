@@ -1,0 +1,172 @@
+/* The direct convolution kernels for one element type, included once per type by kernels.c
+ * with T (float or double), V (a 64-byte vector of T), VL (lanes of V) and NAME(x) defined.
+ *
+ * Every kernel works on a chunk of images in NHWC layout, zero padded ("x": n x Hp x Wp x C),
+ * and sees the im2col patch matrix without building it: with the patch columns ordered
+ * k = (i, j, c), patch row p = (image, y, x) starts at base[p] = ((image*Hp + y*sh)*Wp + x*sw)*C
+ * and, for each kernel row i, continues contiguously for seg = kw*C values at base[p] + i*Wp*C.
+ * Weights are K x Fp (K = kh*kw*C, rows in the same k order), Fp a multiple of VL (zero
+ * columns added by the caller); outputs and gradients are P x Fp or K x Fp, row-major.
+ *
+ * A tile of MR rows x NV vectors of the output stays in registers for its whole reduction:
+ * MR*NV <= 24 accumulators, so the FMA units never wait on one another (Zen 4 / Skylake keep
+ * 8-10 FMAs in flight) and each loaded weight vector serves MR rows.
+ */
+
+/* The tile's accumulators are named variables, not an array: GCC keeps an array of vectors in
+ * memory (it unrolls the loops over it only after deciding what lives in registers). Row r
+ * of a tile is c<r>_0..c<r>_3; the rows and vectors past MR and NV are dead code. */
+#define EACH_ROW(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
+#define DECLARE_ROW(r) V c##r##_0 = {0}, c##r##_1 = {0}, c##r##_2 = {0}, c##r##_3 = {0};
+#define LOAD_ROW(r, src)                                                   \
+    if (r < rows) {                                                        \
+        c##r##_0 = *(const VU *)(src);                                     \
+        if (NV > 1) c##r##_1 = *(const VU *)((src) + VL);                  \
+        if (NV > 2) c##r##_2 = *(const VU *)((src) + 2 * VL);              \
+        if (NV > 3) c##r##_3 = *(const VU *)((src) + 3 * VL);              \
+    }
+#define STORE_ROW(r, dst)                                                  \
+    if (r < rows) {                                                        \
+        *(VU *)(dst) = c##r##_0;                                           \
+        if (NV > 1) *(VU *)((dst) + VL) = c##r##_1;                        \
+        if (NV > 2) *(VU *)((dst) + 2 * VL) = c##r##_2;                    \
+        if (NV > 3) *(VU *)((dst) + 3 * VL) = c##r##_3;                    \
+    }
+#define MULTIPLY_ADD_ROW(r, a_value)                                       \
+    if (r < MR) {                                                          \
+        const T a = (a_value);                                             \
+        c##r##_0 += a * b0;                                                \
+        if (NV > 1) c##r##_1 += a * b1;                                    \
+        if (NV > 2) c##r##_2 += a * b2;                                    \
+        if (NV > 3) c##r##_3 += a * b3;                                    \
+    }
+#define LOAD_B(src)                                                        \
+    const V b0 = *(const VU *)(src);                                       \
+    const V b1 = NV > 1 ? *(const VU *)((src) + VL) : (V){0};              \
+    const V b2 = NV > 2 ? *(const VU *)((src) + 2 * VL) : (V){0};          \
+    const V b3 = NV > 3 ? *(const VU *)((src) + 3 * VL) : (V){0};
+
+/* out[rows, strip] = patches[rows, :] @ w[:, strip]; rows have patch starts base[0..MR-1]. */
+static inline ALWAYS_INLINE void NAME(forward_tile)(
+    const T *x, const long *base, const T *w, const struct geometry *g,
+    T *out, int rows, const int MR, const int NV)
+{
+    EACH_ROW(DECLARE_ROW)
+    const long seg = g->kw * g->C, rowstep = g->Wp * g->C, Fp = g->Fp;
+    for (long i = 0; i < g->kh; i++) {
+#define ROW_POINTER(r) const T *x##r = x + base[r < MR ? r : 0] + i * rowstep;
+        EACH_ROW(ROW_POINTER)
+#undef ROW_POINTER
+        const T *wi = w + i * seg * Fp;
+        for (long q = 0; q < seg; q++) {
+            LOAD_B(wi + q * Fp)
+#define FORWARD_STEP(r) MULTIPLY_ADD_ROW(r, x##r[q])
+            EACH_ROW(FORWARD_STEP)
+#undef FORWARD_STEP
+        }
+    }
+#define FORWARD_STORE(r) STORE_ROW(r, out + r * Fp)
+    EACH_ROW(FORWARD_STORE)
+#undef FORWARD_STORE
+}
+
+/* dw[rows, strip] += patches[p, rows]^T @ dout[p, strip] over count patch rows p. */
+static inline ALWAYS_INLINE void NAME(filter_tile)(
+    const T *x, const long *base, long count, const long *off, const T *dout,
+    const struct geometry *g, T *dw, int rows, const int MR, const int NV)
+{
+    EACH_ROW(DECLARE_ROW)
+    const long Fp = g->Fp;
+#define FILTER_LOAD(r) LOAD_ROW(r, dw + r * Fp)
+    EACH_ROW(FILTER_LOAD)
+#undef FILTER_LOAD
+#define OFFSET(r) const long o##r = off[r < MR ? r : 0];
+    EACH_ROW(OFFSET)
+#undef OFFSET
+    for (long p = 0; p < count; p++) {
+        const T *xp = x + base[p];
+        LOAD_B(dout + p * Fp)
+#define FILTER_STEP(r) MULTIPLY_ADD_ROW(r, xp[o##r])
+        EACH_ROW(FILTER_STEP)
+#undef FILTER_STEP
+    }
+#define FILTER_STORE(r) STORE_ROW(r, dw + r * Fp)
+    EACH_ROW(FILTER_STORE)
+#undef FILTER_STORE
+}
+
+/* Tiles of each shape: MR rows for NV vectors, about 24 accumulators each. */
+#define FOR_TILE_SHAPE(NV_, CALL)            \
+    switch (NV_) {                            \
+    case 4: CALL(6, 4); break;                \
+    case 3: CALL(8, 3); break;                \
+    case 2: CALL(12, 2); break;               \
+    default: CALL(12, 1); break;              \
+    }
+
+/* out (P x Fp) = conv of the padded chunk x with w, P = n*Ho*Wo rows in (image, y, x) order. */
+CLONES int NAME(conv_forward)(const T *x, const T *w, T *out, const struct geometry *g)
+{
+    const long P = g->n * g->Ho * g->Wo;
+    for (long p0 = 0; p0 < P; p0 += 12) {            /* 12: a multiple of every MR */
+        const long block = P - p0 < 12 ? P - p0 : 12;
+        long base[12];
+        _Pragma("GCC unroll 32")
+        for (int r = 0; r < 12; r++)
+            base[r] = patch_start(g, p0 + (r < block ? r : block - 1));
+        for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
+            const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
+#define FORWARD_ROWS(MR, NV)                                                             \
+            for (long r0 = 0; r0 < block; r0 += MR) {                                    \
+                const int rows = (int)(block - r0 < MR ? block - r0 : MR);              \
+                long b[MR];                                                              \
+                for (int r = 0; r < MR; r++)                                             \
+                    b[r] = base[r0 + (r < rows ? r : rows - 1)];                         \
+                NAME(forward_tile)(x, b, w + f0, g, out + (p0 + r0) * g->Fp + f0, rows, MR, NV); \
+            }
+            FOR_TILE_SHAPE(nv, FORWARD_ROWS)
+#undef FORWARD_ROWS
+        }
+    }
+    return 0;
+}
+
+/* dw (K x Fp) += patches^T @ dout (dout: P x Fp) for the padded chunk x. */
+CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const struct geometry *g)
+{
+    const long P = g->n * g->Ho * g->Wo, K = g->kh * g->kw * g->C;
+    long *base = malloc(sizeof(long) * (size_t)P), *off = malloc(sizeof(long) * (size_t)(K + 12));
+    if (!base || !off) {
+        free(base);
+        free(off);
+        return -1;
+    }
+    for (long p = 0; p < P; p++)
+        base[p] = patch_start(g, p);
+    for (long k = 0; k < K + 12; k++)          /* rows past K repeat the last one, unstored */
+        off[k] = patch_offset(g, k < K ? k : K - 1);
+    for (long p0 = 0; p0 < P; p0 += FILTER_ROWS_PER_PASS) {
+        const long count = P - p0 < FILTER_ROWS_PER_PASS ? P - p0 : FILTER_ROWS_PER_PASS;
+        for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
+            const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
+#define FILTER_ROWS(MR, NV)                                                              \
+            for (long k0 = 0; k0 < K; k0 += MR) {                                        \
+                const int rows = (int)(K - k0 < MR ? K - k0 : MR);                      \
+                NAME(filter_tile)(x, base + p0, count, off + k0, dout + p0 * g->Fp + f0, \
+                                  g, dw + k0 * g->Fp + f0, rows, MR, NV);                \
+            }
+            FOR_TILE_SHAPE(nv, FILTER_ROWS)
+#undef FILTER_ROWS
+        }
+    }
+    free(base);
+    free(off);
+    return 0;
+}
+#undef FOR_TILE_SHAPE
+#undef EACH_ROW
+#undef DECLARE_ROW
+#undef LOAD_ROW
+#undef STORE_ROW
+#undef MULTIPLY_ADD_ROW
+#undef LOAD_B

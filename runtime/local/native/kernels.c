@@ -1,0 +1,78 @@
+/* Native kernels of the local runtime: direct convolutions that read the im2col patch matrix
+ * straight from the padded image instead of copying it out, in float and double.
+ *
+ * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
+ * batch run on the kernel worker threads at once. The vector code uses GCC's vector extensions,
+ * compiled for three x86-64 levels (AVX-512, AVX2+FMA, baseline SSE2) and picked by the CPU
+ * at load time; other platforms build the portable version. numpy's kernels (conv.py) remain
+ * the reference: the tests run both and compare them.
+ */
+#include <Python.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+#define ALWAYS_INLINE __attribute__((always_inline))
+
+/* Patch rows per pass of the filter gradient: their dout rows (48 KB of float at Fp = 48)
+ * stay in the L1/L2 cache while every kernel-offset row of the gradient reads them. */
+#define FILTER_ROWS_PER_PASS 192
+
+/* One chunk's geometry, laid out as the int64 array native.py passes. */
+struct geometry {
+    long n, Hp, Wp, C, kh, kw, sh, sw, Ho, Wo, Fp;
+};
+
+/* Offset of patch row p = (image, y, x) in the padded NHWC chunk. */
+static inline long patch_start(const struct geometry *g, long p)
+{
+    const long x = p % g->Wo, y = (p / g->Wo) % g->Ho, image = p / (g->Wo * g->Ho);
+    return ((image * g->Hp + y * g->sh) * g->Wp + x * g->sw) * g->C;
+}
+
+/* Offset of patch column k = (i, j, c) from its row's start. */
+static inline long patch_offset(const struct geometry *g, long k)
+{
+    const long c = k % g->C, j = (k / g->C) % g->kw, i = k / (g->C * g->kw);
+    return (i * g->Wp + j) * g->C + c;
+}
+
+#define T float
+#define V vf32
+#define VU vf32u
+#define VL 16
+#define NAME(x) x##_f32
+typedef float vf32 __attribute__((vector_size(64)));
+typedef float vf32u __attribute__((vector_size(64), aligned(sizeof(float))));  /* unaligned loads */
+#include "conv_kernels.h"
+#undef T
+#undef V
+#undef VU
+#undef VL
+#undef NAME
+
+#define T double
+#define V vf64
+#define VU vf64u
+#define VL 8
+#define NAME(x) x##_f64
+typedef double vf64 __attribute__((vector_size(64)));
+typedef double vf64u __attribute__((vector_size(64), aligned(sizeof(double))));
+#include "conv_kernels.h"
+#undef T
+#undef V
+#undef VU
+#undef VL
+#undef NAME
+
+/* Importable as a module too, so that native.py finds the library with the import system. */
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
+                                    "Native kernels, called through ctypes.", -1, NULL};
+
+PyMODINIT_FUNC PyInit__kernels(void)
+{
+    return PyModule_Create(&module);
+}
