@@ -16,8 +16,12 @@ from typing import Iterator
 import numpy as np
 
 NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
-# the geometry struct of kernels.c, field by field
-GEOMETRY_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp")
+# the geometry structs of kernels.c, field by field
+CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp")
+POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
+# kernel -> the geometry it takes
+_KERNELS = {"conv_forward": CONV_FIELDS, "conv_backward_filter": CONV_FIELDS,
+            "max_pool_backward": POOL_FIELDS}
 VECTOR_BYTES = 64                 # the kernels' vector width: weights are padded to it
 
 _library: ctypes.CDLL | None | bool = None       # False: looked for, not there
@@ -34,7 +38,7 @@ def _load() -> ctypes.CDLL | None:
             _library = False
         else:
             pointer = ctypes.c_void_p
-            for name in ("conv_forward", "conv_backward_filter"):
+            for name in _KERNELS:
                 for suffix in ("f32", "f64"):
                     function = getattr(library, f"{name}_{suffix}")
                     function.argtypes = [pointer] * 4
@@ -79,7 +83,7 @@ def _pointer(array: np.ndarray) -> ctypes.c_void_p:
 
 def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> None:
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
-    g = np.array([geometry[field] for field in GEOMETRY_FIELDS], dtype=np.int64)
+    g = np.array([geometry[field] for field in _KERNELS[name]], dtype=np.int64)
     status = getattr(_load(), f"{name}_{suffix}")(*map(_pointer, arrays), _pointer(g))
     if status != 0:
         raise MemoryError(f"native {name}: out of memory")
@@ -94,3 +98,8 @@ def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                          **geometry: int) -> None:
     """dw (K x Fp) += patches(x)^T @ dout (P x Fp)."""
     _call("conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
+
+
+def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
+    """dx = the max-pool gradient for the planes of x (SystemDS's first-maximum rule)."""
+    _call("max_pool_backward", x.dtype, x, dout, dx, geometry=geometry)

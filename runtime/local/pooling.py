@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import native
 from .geometry import Geom, checked_matrix, float_dtype, offset_slice, pad, pool_geom
 from .parallel import run_chunks, split
 
@@ -124,6 +125,12 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
     dX = np.empty((g.N, g.in_cols), dtype=X.dtype)
 
     def chunk(first: int, last: int) -> None:
+        if native.enabled():
+            native.max_pool_backward(X[first:last], dout[first:last], dX[first:last],
+                                     planes=(last - first) * g.C, H=g.H, W=g.W, kh=g.kh,
+                                     kw=g.kw, sh=g.sh, sw=g.sw, ph=g.ph, pw=g.pw, Ho=g.Ho,
+                                     Wo=g.Wo)
+            return
         dX[first:last] = _max_pool_backward_images(g.with_images(last - first), X[first:last],
                                                    dout[first:last])
     run_chunks(chunk, split(g.N, _CHUNKS))

@@ -1,4 +1,7 @@
-"""Tests of the numpy kernels behind DML's DNN builtins (kerasdml.runtime.local.dnn).
+"""Tests of the kernels behind DML's DNN builtins (kerasdml.runtime.local.dnn).
+
+Every test here runs twice: on the numpy kernels and on the native ones (runtime/local/native),
+which must meet the same references.
 
 * agreement with Apache SystemDS, exact to rtol 1e-12, on fixtures it computed
   (tests/runtime/fixtures/dnn/, made by make_fixtures.dml there; no Java needed here);
@@ -21,9 +24,18 @@ import pytest  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
 
 from kerasdml.runtime.errors import DMLRuntimeError  # noqa: E402
-from kerasdml.runtime.local import dnn  # noqa: E402
+from kerasdml.runtime.local import dnn, native  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dnn"
+
+
+@pytest.fixture(autouse=True, params=["numpy", "native"])
+def kernels(request):
+    """Runs each test on one set of kernels."""
+    if request.param == "native" and not native.available():
+        pytest.skip("the native kernels are not built")
+    with native.use(request.param == "native"):
+        yield request.param
 
 
 # --------------------------------------------------------------------------

@@ -1,13 +1,15 @@
-/* Native kernels of the local runtime: direct convolutions that read the im2col patch matrix
- * straight from the padded image instead of copying it out, in float and double.
+/* Native kernels of the local runtime, in float and double: direct convolutions that read the
+ * im2col patch matrix straight from the padded image instead of copying it out, and the
+ * max-pool gradient, one window at a time instead of one numpy pass per window offset.
  *
  * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
  * batch run on the kernel worker threads at once. The vector code uses GCC's vector extensions,
  * compiled for three x86-64 levels (AVX-512, AVX2+FMA, baseline SSE2) and picked by the CPU
  * at load time; other platforms build the portable version. numpy's kernels (conv.py) remain
- * the reference: the tests run both and compare them.
+ * the reference: the tests run both and compare them (pooling.py, conv.py).
  */
 #include <Python.h>
+#include <float.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -26,6 +28,11 @@ struct geometry {
     long n, Hp, Wp, C, kh, kw, sh, sw, Ho, Wo, Fp;
 };
 
+/* A pooling call's geometry: planes = images * channels. */
+struct pool_geometry {
+    long planes, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo;
+};
+
 /* Offset of patch row p = (image, y, x) in the padded NHWC chunk. */
 static inline long patch_start(const struct geometry *g, long p)
 {
@@ -41,6 +48,7 @@ static inline long patch_offset(const struct geometry *g, long k)
 }
 
 #define T float
+#define LARGEST FLT_MAX
 #define V vf32
 #define VU vf32u
 #define VL 16
@@ -48,13 +56,17 @@ static inline long patch_offset(const struct geometry *g, long k)
 typedef float vf32 __attribute__((vector_size(64)));
 typedef float vf32u __attribute__((vector_size(64), aligned(sizeof(float))));  /* unaligned loads */
 #include "conv_kernels.h"
+static const T NAME(largest) = LARGEST;
+#include "pool_kernels.h"
 #undef T
+#undef LARGEST
 #undef V
 #undef VU
 #undef VL
 #undef NAME
 
 #define T double
+#define LARGEST DBL_MAX
 #define V vf64
 #define VU vf64u
 #define VL 8
@@ -62,7 +74,10 @@ typedef float vf32u __attribute__((vector_size(64), aligned(sizeof(float))));  /
 typedef double vf64 __attribute__((vector_size(64)));
 typedef double vf64u __attribute__((vector_size(64), aligned(sizeof(double))));
 #include "conv_kernels.h"
+static const T NAME(largest) = LARGEST;
+#include "pool_kernels.h"
 #undef T
+#undef LARGEST
 #undef V
 #undef VU
 #undef VL

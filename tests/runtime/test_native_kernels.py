@@ -1,0 +1,140 @@
+"""The native kernels (runtime/local/native) against the numpy kernels they replace.
+
+test_dnn_kernels.py runs its SystemDS, TensorFlow and gradient checks on both; here the two
+are compared directly on the shapes and values where a vectorised C kernel could go wrong:
+filter counts that are not whole vectors, strides, unequal paddings, one channel, windows in
+the padding, ties, NaN and infinities.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from kerasdml.runtime.local import dnn, native
+
+
+def test_the_install_built_the_native_kernels():
+    # setup.py builds them as an optional extension: a failed build would only show as
+    # slower kernels and skipped tests, so the suite says it here
+    assert native.available(), "the native kernels did not build; see pip's output for kernels.c"
+
+
+@pytest.fixture(autouse=True)
+def library(request):
+    if request.node.name != "test_the_install_built_the_native_kernels" and not native.available():
+        pytest.skip("the native kernels are not built")
+
+CONV_SHAPES = [
+    #  N  C   H   W   F kh kw sh sw ph pw
+    (3, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2),      # LeNet's first layer
+    (2, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2),     # its second
+    (4, 3, 9, 7, 5, 3, 2, 2, 1, 1, 0),         # 5 filters: a partial vector; strides 2 x 1
+    (2, 2, 8, 8, 17, 1, 1, 1, 1, 0, 0),        # 1x1 kernel, 17 filters (a vector and one)
+    (1, 4, 6, 11, 70, 3, 4, 3, 2, 2, 1),       # 70 filters: more than one strip of vectors
+    (13, 2, 5, 5, 3, 5, 5, 1, 1, 0, 0),        # one output cell per image; 13 rows, odd tiles
+]
+
+
+def _conv_inputs(shape, dtype, seed=0):
+    N, C, H, W, F, kh, kw, sh, sw, ph, pw = shape
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    rng = np.random.default_rng(seed)
+    args = dict(input_shape=[N, C, H, W], filter_shape=[F, C, kh, kw], stride=[sh, sw],
+                padding=[ph, pw])
+    return (rng.standard_normal((N, C * H * W)).astype(dtype),
+            rng.standard_normal((F, C * kh * kw)).astype(dtype),
+            rng.standard_normal((N, F * Ho * Wo)).astype(dtype), args)
+
+
+def _both(call):
+    with native.use(False):
+        expected = call()
+    with native.use(True):
+        got = call()
+    return got, expected
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("shape", CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("kernel", ["conv2d", "conv2d_backward_filter", "conv2d_backward_data"])
+def test_convolutions_match_numpy(kernel, shape, dtype):
+    X, W, dout, args = _conv_inputs(shape, dtype)
+    operands = {"conv2d": (X, W), "conv2d_backward_filter": (X, dout),
+                "conv2d_backward_data": (W, dout)}[kernel]
+    got, expected = _both(lambda: getattr(dnn, kernel)(*operands, **args))
+    assert got.dtype == expected.dtype == dtype
+    assert got.shape == expected.shape
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    scale = np.abs(expected).max()
+    assert_allclose(got / scale, expected / scale, rtol=0, atol=tolerance)
+
+
+def test_forward_pays_no_attention_to_padding_columns():
+    # 5 filters fill a third of a float vector; the other lanes must not leak into the output
+    X, W, _, args = _conv_inputs(CONV_SHAPES[2], np.float32)
+    with native.use(True):
+        first = dnn.conv2d(X, W, **args)
+        again = dnn.conv2d(X, W, **args)          # same scratch buffers, now holding data
+    assert_array_equal(first, again)
+
+
+POOLS = [
+    #  C  H  W kh kw sh sw ph pw
+    (2, 6, 6, 2, 2, 2, 2, 0, 0),     # LeNet's: windows tile the planes
+    (2, 7, 5, 3, 3, 2, 2, 1, 1),     # overlapping windows, padded
+    (1, 5, 5, 2, 3, 1, 2, 0, 1),     # unequal pool and stride
+    (1, 3, 3, 2, 2, 3, 3, 2, 2),     # windows wholly in the padding
+]
+
+
+def _pool(values, dout_values, pool):
+    C, H, W, kh, kw, sh, sw, ph, pw = pool
+    N = values.shape[0]
+    args = dict(input_shape=[N, C, H, W], pool_size=[kh, kw], stride=[sh, sw], padding=[ph, pw])
+    return _both(lambda: dnn.max_pool_backward(values, dout_values, **args))
+
+
+def _pool_data(pool, dtype, rng, ties=False):
+    C, H, W, kh, kw, sh, sw, ph, pw = pool
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    X = rng.standard_normal((3, C * H * W))
+    if ties:
+        X = np.round(X)                           # many equal maxima per window
+    return X.astype(dtype), rng.standard_normal((3, C * Ho * Wo)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: "x".join(map(str, p)))
+def test_max_pool_backward_matches_numpy(pool, ties, dtype):
+    X, dout = _pool_data(pool, dtype, np.random.default_rng(3), ties)
+    got, expected = _pool(X, dout, pool)
+    assert got.dtype == dtype
+    assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+
+
+@pytest.mark.parametrize("special", ["nan", "-inf", "-max", "inf dout", "nan dout"])
+@pytest.mark.parametrize("pool", POOLS[:2], ids=["tiled", "overlapping"])
+def test_max_pool_backward_special_values_match_numpy(pool, special):
+    rng = np.random.default_rng(5)
+    X, dout = _pool_data(pool, np.float64, rng)
+    cells = rng.choice(X.size, size=X.size // 4, replace=False)
+    value = {"nan": np.nan, "-inf": -np.inf, "-max": -np.finfo(np.float64).max}.get(special)
+    if value is not None:
+        X.flat[cells] = value
+    else:
+        dout.flat[rng.choice(dout.size, size=dout.size // 4, replace=False)] = (
+            np.inf if special == "inf dout" else np.nan)
+    got, expected = _pool(X, dout, pool)
+    assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert_allclose(got, expected, rtol=1e-14, atol=0)
+
+
+def test_switch_turns_the_native_kernels_off(monkeypatch):
+    monkeypatch.setenv(native.NATIVE_VARIABLE, "0")
+    assert not native.enabled()
+    with native.use(True):
+        assert native.enabled()
+    monkeypatch.delenv(native.NATIVE_VARIABLE)
+    assert native.enabled()
