@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..local import native
 from ..local.elementwise import binary as parallel_binary
 from ..local.parallel import run_chunks, split
 from ..values import is_matrix, require_matrix, type_name
@@ -130,9 +131,13 @@ def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
     if x64.shape[axis] == 0 or x64.size == 0:
         return np.sum(x64, axis=axis, keepdims=True)
     step = _row_step(x64)
+    native_columns = axis == 0 and x64.strides[1] == x64.itemsize and native.enabled()
     with np.errstate(over="ignore", invalid="ignore"):
-        coarse, fine = _grids(_largest(x64, axis), x64.shape[axis])
-        if axis == 0:
+        largest = native.column_largest(x64) if native_columns else _largest(x64, axis)
+        coarse, fine = _grids(largest, x64.shape[axis])
+        if native_columns:                          # the same sums in two passes, not nine
+            result = _add_parts(*native.column_split_sums(x64, step, coarse, fine))
+        elif axis == 0:
             high_sum = np.zeros((1, x64.shape[1]))
             middle_sum, low_sum = high_sum.copy(), high_sum.copy()
             buffers = _buffers(x64[:step])

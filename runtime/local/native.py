@@ -43,6 +43,11 @@ def _load() -> ctypes.CDLL | None:
                     function = getattr(library, f"{name}_{suffix}")
                     function.argtypes = [pointer] * 4
                     function.restype = ctypes.c_int
+            pointers, sizes = [pointer], [ctypes.c_long] * 4   # x, rows, cols, ld, step
+            library.column_largest_f64.argtypes = pointers + sizes[:3] + pointers
+            library.column_largest_f64.restype = None
+            library.column_split_sums_f64.argtypes = pointers + sizes + pointers * 5
+            library.column_split_sums_f64.restype = ctypes.c_int
             _library = library
     return _library or None
 
@@ -103,3 +108,26 @@ def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
 def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
     """dx = the max-pool gradient for the planes of x (SystemDS's first-maximum rule)."""
     _call("max_pool_backward", x.dtype, x, dout, dx, geometry=geometry)
+
+
+def _rows_of(x: np.ndarray) -> tuple[ctypes.c_void_p, int, int, int]:
+    """x (float64, unit column stride) as pointer, rows, columns, row stride in elements."""
+    assert x.dtype == np.float64 and x.ndim == 2 and x.strides[1] == x.itemsize
+    return ctypes.c_void_p(x.ctypes.data), x.shape[0], x.shape[1], x.strides[0] // x.itemsize
+
+
+def column_largest(x: np.ndarray) -> np.ndarray:
+    """max |x| of each column, 1 x cols (NaN ignored)."""
+    largest = np.empty((1, x.shape[1]))
+    _load().column_largest_f64(*_rows_of(x), _pointer(largest))
+    return largest
+
+
+def column_split_sums(x: np.ndarray, step: int, coarse: np.ndarray, fine: np.ndarray):
+    """The column sums of x's high, middle and low parts on the grids coarse and fine
+    (1 x cols each), blocks of `step` rows at a time (aggregates.py)."""
+    parts = [np.empty((1, x.shape[1])) for _ in range(3)]
+    grids = [np.ascontiguousarray(g, dtype=np.float64) for g in (coarse, fine)]
+    if _load().column_split_sums_f64(*_rows_of(x), step, *map(_pointer, grids + parts)) != 0:
+        raise MemoryError("native column sums: out of memory")
+    return parts

@@ -138,3 +138,37 @@ def test_switch_turns_the_native_kernels_off(monkeypatch):
         assert native.enabled()
     monkeypatch.delenv(native.NATIVE_VARIABLE)
     assert native.enabled()
+
+
+def _column_data(kind):
+    rng = np.random.default_rng(11)
+    if kind == "normal":
+        return rng.standard_normal((300, 70))
+    if kind == "magnitudes":                       # values from 1e-30 to 1e30 in each column
+        return rng.standard_normal((500, 9)) * 10.0 ** rng.integers(-30, 30, (500, 9))
+    if kind == "cancellation":                     # huge terms that cancel around small ones
+        x = rng.standard_normal((2000, 5))
+        x[::2] *= 1e16
+        x[1::2] = -x[::2] + rng.standard_normal((1000, 5))
+        return x
+    if kind == "tall":                             # several blocks of rows per column
+        return rng.standard_normal((40_000, 3))
+    x = rng.standard_normal((50, 6))
+    x[3, 1], x[7, 2], x[9, 2], x[0, 4] = np.nan, np.inf, -np.inf, -0.0
+    x[:, 5] = -0.0
+    return x
+
+
+@pytest.mark.parametrize("kind", ["normal", "magnitudes", "cancellation", "tall", "special"])
+def test_column_sums_are_numpys_bits(kind):
+    from kerasdml.runtime.builtins.aggregates import axis_sum
+    import math
+    x = _column_data(kind)
+    for view in (x, x[:, 1:]):                     # a column slice has a longer row stride
+        got, expected = _both(lambda: axis_sum(view, 0))
+        assert_array_equal(np.signbit(got), np.signbit(expected))
+        assert_array_equal(got, expected)
+    if kind in ("magnitudes", "cancellation"):      # and both are correctly rounded
+        with native.use(True):
+            sums = axis_sum(x, 0)[0]
+        assert [float(s) for s in sums] == [math.fsum(x[:, j]) for j in range(x.shape[1])]

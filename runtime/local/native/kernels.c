@@ -1,6 +1,7 @@
 /* Native kernels of the local runtime, in float and double: direct convolutions that read the
  * im2col patch matrix straight from the padded image instead of copying it out, and the
- * max-pool gradient, one window at a time instead of one numpy pass per window offset.
+ * max-pool gradient, one window at a time instead of one numpy pass per window offset; and the
+ * passes of the compensated column sums.
  *
  * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
  * batch run on the kernel worker threads at once. The vector code uses GCC's vector extensions,
@@ -82,6 +83,8 @@ static const T NAME(largest) = LARGEST;
 #undef VU
 #undef VL
 #undef NAME
+
+#include "column_sums.h"
 
 /* Importable as a module too, so that native.py finds the library with the import system. */
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
