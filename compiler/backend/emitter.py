@@ -110,7 +110,8 @@ def _step(graph, node, training, tensors, params, uses) -> Step:
         in_shapes=graph.input_shapes(node), out_shape=node.shape, p=roles, dp=grads,
         dxs=tuple(gradient_name(tensors, uses, t, node.name, i)
                   for i, t in enumerate(node.inputs)),
-        dout="d" + tensors[node.output], extra={"graph": graph, "sources": ()})
+        dout="d" + tensors[node.output], extra={"graph": graph, "sources": ()},
+        needs_dx=bool(node.inputs) and node.inputs[0] not in graph.inputs)
 
 
 def _render(step: Step, template, macro: str) -> list:

@@ -35,6 +35,7 @@ class Step:
     dxs: tuple                # gradient variable of each input (written by backward)
     dout: str                 # gradient of the output (read by backward)
     extra: dict = field(default_factory=dict)
+    needs_dx: bool = True     # False when the first input is a model input: its gradient is unused
 
     @property
     def a(self):
