@@ -21,7 +21,7 @@ CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 # kernel -> the geometry it takes
 _KERNELS = {"conv_forward": CONV_FIELDS, "conv_backward_filter": CONV_FIELDS,
-            "max_pool_backward": POOL_FIELDS}
+            "max_pool": POOL_FIELDS, "max_pool_backward": POOL_FIELDS}
 VECTOR_BYTES = 64                 # the kernels' vector width: weights are padded to it
 
 _library: ctypes.CDLL | None | bool = None       # False: looked for, not there
@@ -38,10 +38,11 @@ def _load() -> ctypes.CDLL | None:
             _library = False
         else:
             pointer = ctypes.c_void_p
-            for name in _KERNELS:
+            for name, fields in _KERNELS.items():
+                arrays = 2 if name == "max_pool" else 3
                 for suffix in ("f32", "f64"):
                     function = getattr(library, f"{name}_{suffix}")
-                    function.argtypes = [pointer] * 4
+                    function.argtypes = [pointer] * (arrays + 1)
                     function.restype = ctypes.c_int
             pointers, sizes = [pointer], [ctypes.c_long] * 4   # x, rows, cols, ld, step
             library.column_largest_f64.argtypes = pointers + sizes[:3] + pointers
@@ -103,6 +104,11 @@ def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                          **geometry: int) -> None:
     """dw (K x Fp) += patches(x)^T @ dout (P x Fp)."""
     _call("conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
+
+
+def max_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
+    """out = the maximum of each pool window of the planes of x (NaN propagates)."""
+    _call("max_pool", x.dtype, x, out, geometry=geometry)
 
 
 def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:

@@ -49,6 +49,11 @@ def _untile(g: Geom, t6: np.ndarray) -> np.ndarray:
     return dx.reshape(g.N, g.in_cols)
 
 
+def _native_geometry(g: Geom, first: int, last: int) -> dict[str, int]:
+    return dict(planes=(last - first) * g.C, H=g.H, W=g.W, kh=g.kh, kw=g.kw, sh=g.sh, sw=g.sw,
+                ph=g.ph, pw=g.pw, Ho=g.Ho, Wo=g.Wo)
+
+
 def _pool_planes(g: Geom, X: np.ndarray, pad_value) -> np.ndarray:
     """X as (N, C, H+2ph, W+2pw) planes, padded with pad_value (no copy without padding)."""
     return pad(X.reshape(g.N, g.C, g.H, g.W), g.ph, g.pw, pad_value)
@@ -93,6 +98,9 @@ def max_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
     pad_value = -np.finfo(X.dtype).max
 
     def chunk(first: int, last: int) -> None:
+        if native.enabled():
+            native.max_pool(X[first:last], out[first:last], **_native_geometry(g, first, last))
+            return
         part = g.with_images(last - first)
         out[first:last] = _max_windows(part, _pool_planes(part, X[first:last], pad_value)
                                        ).reshape(last - first, g.out_cols)
@@ -127,9 +135,7 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
     def chunk(first: int, last: int) -> None:
         if native.enabled():
             native.max_pool_backward(X[first:last], dout[first:last], dX[first:last],
-                                     planes=(last - first) * g.C, H=g.H, W=g.W, kh=g.kh,
-                                     kw=g.kw, sh=g.sh, sw=g.sw, ph=g.ph, pw=g.pw, Ho=g.Ho,
-                                     Wo=g.Wo)
+                                     **_native_geometry(g, first, last))
             return
         dX[first:last] = _max_pool_backward_images(g.with_images(last - first), X[first:last],
                                                    dout[first:last])

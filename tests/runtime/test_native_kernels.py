@@ -172,3 +172,20 @@ def test_column_sums_are_numpys_bits(kind):
         with native.use(True):
             sums = axis_sum(x, 0)[0]
         assert [float(s) for s in sums] == [math.fsum(x[:, j]) for j in range(x.shape[1])]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("special", ["none", "nan", "-inf", "-max"])
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: "x".join(map(str, p)))
+def test_max_pool_matches_numpy(pool, special, dtype):
+    rng = np.random.default_rng(9)
+    X, _ = _pool_data(pool, dtype, rng, ties=special == "none")
+    if special != "none":
+        X.flat[rng.choice(X.size, size=X.size // 4, replace=False)] = {
+            "nan": np.nan, "-inf": -np.inf, "-max": -np.finfo(dtype).max}[special]
+    C, H, W, kh, kw, sh, sw, ph, pw = pool
+    args = dict(input_shape=[X.shape[0], C, H, W], pool_size=[kh, kw], stride=[sh, sw],
+                padding=[ph, pw])
+    got, expected = _both(lambda: dnn.max_pool(X, **args))
+    assert got.dtype == dtype
+    assert_array_equal(got, expected)              # a maximum is exact: the same bits

@@ -1,6 +1,7 @@
 /* Native kernels of the local runtime, in float and double: direct convolutions that read the
  * im2col patch matrix straight from the padded image instead of copying it out, and the
- * max-pool gradient, one window at a time instead of one numpy pass per window offset; and the
+ * max pool and its gradient, one window at a time instead of one numpy pass per window offset;
+ * and the
  * passes of the compensated column sums.
  *
  * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
@@ -11,6 +12,7 @@
  */
 #include <Python.h>
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -58,6 +60,7 @@ typedef float vf32 __attribute__((vector_size(64)));
 typedef float vf32u __attribute__((vector_size(64), aligned(sizeof(float))));  /* unaligned loads */
 #include "conv_kernels.h"
 static const T NAME(largest) = LARGEST;
+static const T NAME(not_a_number) = NAN;
 #include "pool_kernels.h"
 #undef T
 #undef LARGEST
@@ -76,6 +79,7 @@ typedef double vf64 __attribute__((vector_size(64)));
 typedef double vf64u __attribute__((vector_size(64), aligned(sizeof(double))));
 #include "conv_kernels.h"
 static const T NAME(largest) = LARGEST;
+static const T NAME(not_a_number) = NAN;
 #include "pool_kernels.h"
 #undef T
 #undef LARGEST
