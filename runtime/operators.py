@@ -149,10 +149,7 @@ def _elementwise(op: str, a, b):
         raise DMLRuntimeError(f"`{op}` of {type_name(a)} and {type_name(b)}: dimensions do not match "
                               "(elementwise operations need equal shapes, or a row or column vector as "
                               "the RIGHT operand; use as.scalar() for a 1x1 matrix)")
-    result = parallel_binary(MATRIX_RULES[op], left, right)
-    if result.dtype != _result_dtype(left, right):
-        result = result.astype(_result_dtype(left, right))
-    return result
+    return parallel_binary(MATRIX_RULES[op], left, right, dtype=_result_dtype(left, right))
 
 
 def _result_dtype(left, right):

@@ -16,13 +16,18 @@ _MIN_CELLS = 1 << 18        # below this one pass is too short to share
 _BLOCKS = 4
 
 
-def binary(function, left, right):
-    """function(left, right) for a numpy ufunc, in row blocks when the result is large."""
+def binary(function, left, right, dtype=None):
+    """function(left, right) for a numpy ufunc, in row blocks when the result is large.
+
+    With a dtype, the result is written in it directly (a comparison's booleans as the
+    operands' floats, without a second pass to convert them)."""
     shape = _result_shape(left, right)
     if (not isinstance(function, np.ufunc) or shape is None or workers() < 2
             or shape[0] * shape[1] < _MIN_CELLS or shape[0] < _BLOCKS):
-        return function(left, right)
-    dtype = function(_corner(left), _corner(right)).dtype
+        result = function(left, right)
+        return result if dtype is None or result.dtype == dtype else result.astype(dtype)
+    if dtype is None:
+        dtype = function(_corner(left), _corner(right)).dtype
     out = np.empty(shape, dtype=dtype)
 
     def block(first: int, last: int) -> None:
