@@ -49,6 +49,8 @@ def _load() -> ctypes.CDLL | None:
             library.column_largest_f64.restype = None
             library.column_split_sums_f64.argtypes = pointers + sizes + pointers * 5
             library.column_split_sums_f64.restype = ctypes.c_int
+            library.column_sums_f32.argtypes = pointers + sizes[:3] + pointers
+            library.column_sums_f32.restype = None
             _library = library
     return _library or None
 
@@ -116,9 +118,9 @@ def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometr
     _call("max_pool_backward", x.dtype, x, dout, dx, geometry=geometry)
 
 
-def _rows_of(x: np.ndarray) -> tuple[ctypes.c_void_p, int, int, int]:
-    """x (float64, unit column stride) as pointer, rows, columns, row stride in elements."""
-    assert x.dtype == np.float64 and x.ndim == 2 and x.strides[1] == x.itemsize
+def _rows_of(x: np.ndarray, dtype=np.float64) -> tuple[ctypes.c_void_p, int, int, int]:
+    """x (of dtype, unit column stride) as pointer, rows, columns, row stride in elements."""
+    assert x.dtype == dtype and x.ndim == 2 and x.strides[1] == x.itemsize
     return ctypes.c_void_p(x.ctypes.data), x.shape[0], x.shape[1], x.strides[0] // x.itemsize
 
 
@@ -137,3 +139,10 @@ def column_split_sums(x: np.ndarray, step: int, coarse: np.ndarray, fine: np.nda
     if _load().column_split_sums_f64(*_rows_of(x), step, *map(_pointer, grids + parts)) != 0:
         raise MemoryError("native column sums: out of memory")
     return parts
+
+
+def column_sums_single(x: np.ndarray) -> np.ndarray:
+    """The column sums of a float32 x, accumulated in float64 (1 x cols, float64)."""
+    sums = np.empty((1, x.shape[1]))
+    _load().column_sums_f32(*_rows_of(x, np.float32), _pointer(sums))
+    return sums

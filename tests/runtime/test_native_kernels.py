@@ -189,3 +189,14 @@ def test_max_pool_matches_numpy(pool, special, dtype):
     got, expected = _both(lambda: dnn.max_pool(X, **args))
     assert got.dtype == dtype
     assert_array_equal(got, expected)              # a maximum is exact: the same bits
+
+
+@pytest.mark.parametrize("kind", ["normal", "magnitudes", "cancellation", "tall", "special"])
+def test_single_precision_column_sums_are_numpys_bits(kind):
+    from kerasdml.runtime.builtins.aggregates import axis_sum
+    x = _column_data(kind).astype(np.float32)
+    for view in (x, x[:, 1:]):
+        with np.errstate(invalid="ignore"):       # inf - inf in the "special" columns
+            got, expected = _both(lambda: axis_sum(view, 0))
+        assert got.dtype == expected.dtype
+        assert_array_equal(got, expected)

@@ -56,3 +56,17 @@ CLONES int column_split_sums_f64(const double *x, long rows, long cols, long ld,
     free(block);
     return 0;
 }
+
+/* sums[j] = the float column j summed in double, row after row (numpy's order for a float32
+ * column sum with a float64 accumulator: the same bits, in one pass instead of a buffered,
+ * casting reduction). */
+CLONES void column_sums_f32(const float *x, long rows, long cols, long ld, double *sums)
+{
+    for (long j = 0; j < cols; j++)
+        sums[j] = 0;
+    for (long i = 0; i < rows; i++) {
+        const float *row = x + i * ld;
+        for (long j = 0; j < cols; j++)
+            sums[j] += (double)row[j];
+    }
+}
