@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from . import nodes as n
+from .fusion import compile_fused
 from .builtins import BUILTINS
 from .builtins.registry import python_parameter
 from .errors import DMLRuntimeError
@@ -71,6 +72,9 @@ class ExpressionCompiler:
 
     # ---- operators and indexing
     def _Binary(self, node: n.Binary, escaping):
+        fused = compile_fused(self, node)
+        if fused is not None:
+            return fused
         operator = self.binary(node.op, node.pos)
         left, right = self.compile(node.left, False), self.compile(node.right, False)
         return lambda frame: operator(left(frame), right(frame))
@@ -98,6 +102,10 @@ class ExpressionCompiler:
             return lambda frame: index_bounds(lower(frame), None, False)
         upper = self.compile(node.upper, False)
         return lambda frame: index_bounds(lower(frame), upper(frame), True)
+
+    def counted(self, name: str, function: Callable) -> Callable:
+        """The function, timed under `name` when the run keeps statistics."""
+        return self._counted(name, function)
 
     def _counted(self, name: str, function: Callable) -> Callable:
         stats = self.context.stats

@@ -1,0 +1,75 @@
+"""Fused evaluation of expressions that dml_lib's layers repeat, for local runs.
+
+On a batch of activations an elementwise step costs what its memory traffic costs, and the
+plain evaluation of some common expressions passes over the data several times (a mask, then
+a product). A pattern here evaluates its expression in one pass, with the same bits as the
+plain evaluation; whenever the operands are not what the fused kernel handles (a scalar, a
+vector, mixed precision), the plain evaluation runs. With a planner (Spark, hybrid) nothing is
+fused: the planner sees and places the plain operations.
+
+    dout * (X > 0)        the gradient of relu        elementwise.multiply_where_positive
+
+A pattern is a function (compiler, node) -> closure or None, listed in BINARY_PATTERNS.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import nodes as n
+from .local.elementwise import multiply_where_positive
+
+
+def _is_zero(node) -> bool:
+    return isinstance(node, n.Literal) and not isinstance(node.value, (bool, str)) \
+        and node.value == 0
+
+
+def _positive_mask(node):
+    """The X of `X > 0`, or None."""
+    if isinstance(node, n.Binary) and node.op == ">" and _is_zero(node.right):
+        return node.left
+    return None
+
+
+def _fusable(a, b) -> bool:
+    return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2
+            and a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f")
+
+
+def _relu_gradient(compiler, node: n.Binary) -> Callable | None:
+    """dout * (X > 0), either way round."""
+    if node.op != "*":
+        return None
+    for values, mask, values_left in ((node.left, node.right, True),
+                                      (node.right, node.left, False)):
+        signs = _positive_mask(mask)
+        if signs is None:
+            continue
+        read_values, read_signs = compiler.compile(values, False), compiler.compile(signs, False)
+        multiply, greater = compiler.binary("*", node.pos), compiler.binary(">", mask.pos)
+        fused = compiler.counted("relu_gradient", multiply_where_positive)
+
+        def evaluate(frame):
+            v, s = read_values(frame), read_signs(frame)
+            if _fusable(v, s):
+                return fused(v, s)
+            positive = greater(s, 0)
+            return multiply(v, positive) if values_left else multiply(positive, v)
+        return evaluate
+    return None
+
+
+BINARY_PATTERNS = [_relu_gradient]
+
+
+def compile_fused(compiler, node) -> Callable | None:
+    """A fused closure for the node, or None (also always None under a planner)."""
+    if compiler.context.planner is not None or not isinstance(node, n.Binary):
+        return None
+    for pattern in BINARY_PATTERNS:
+        fused = pattern(compiler, node)
+        if fused is not None:
+            return fused
+    return None

@@ -1,0 +1,62 @@
+"""Fused expression patterns (runtime/fusion.py): the same bits as the plain evaluation, and
+the plain evaluation wherever the fused kernel does not apply."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.context import Statistics
+from kerasdml.runtime.errors import DMLRuntimeError
+
+
+def _run(script, inputs, precision="double"):
+    stats = Statistics()
+    with np.errstate(invalid="ignore"):             # inf * 0 in the special values
+        result = run_string(script, inputs=inputs, outputs=["Y"], precision=precision,
+                            stats=stats)
+    return result["Y"], stats.counts
+
+
+def _values(shape, special: bool):
+    rng = np.random.default_rng(4)
+    X, D = rng.standard_normal(shape), rng.standard_normal(shape)
+    if special:
+        X.flat[::7], X.flat[3::11], X.flat[5::13] = np.nan, 0.0, -0.0
+        D.flat[::5], D.flat[2::9] = np.inf, np.nan
+    return X, D
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("special", [False, True], ids=["normal", "special"])
+@pytest.mark.parametrize("script", ["Y = D * (X > 0)", "Y = (X > 0) * D"])
+def test_relu_gradient_is_the_plain_product(script, special, precision):
+    X, D = _values((300, 257), special)          # enough rows for the parallel blocks
+    got, counts = _run(script, {"X": X, "D": D}, precision)
+    dtype = np.float32 if precision == "single" else np.float64
+    with np.errstate(invalid="ignore"):
+        expected = D.astype(dtype) * (X.astype(dtype) > 0).astype(dtype)
+    assert got.dtype == dtype
+    assert_array_equal(np.signbit(got), np.signbit(expected))
+    assert_array_equal(got, expected)
+    assert counts["relu_gradient"] == 1 and counts["*"] == 0
+
+
+@pytest.mark.parametrize("script, inputs", [
+    ("Y = D * (X > 0)", {"D": 2.5, "X": np.array([[1.0, -1.0]])}),             # scalar values
+    ("Y = D * (X > 0)", {"D": np.ones((2, 3)), "X": np.array([[1.0, -1.0, 0.0]])}),  # a row
+    ("Y = D * (X > 0.5)", {"D": np.ones((1, 2)), "X": np.array([[1.0, 0.2]])}),     # not 0
+])
+def test_other_operands_take_the_plain_path(script, inputs):
+    got, counts = _run(script, inputs)
+    with np.errstate(invalid="ignore"):
+        threshold = 0.5 if "0.5" in script else 0
+        expected = np.asarray(inputs["D"]) * (np.asarray(inputs["X"]) > threshold)
+    assert_array_equal(got, expected)
+    assert counts["*"] == 1
+
+
+def test_shape_errors_stay_the_plain_ones():
+    with pytest.raises(DMLRuntimeError, match="dimensions do not match"):
+        _run("Y = D * (X > 0)", {"D": np.ones((2, 3)), "X": np.ones((3, 2))})
