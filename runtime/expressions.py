@@ -118,6 +118,9 @@ class ExpressionCompiler:
 
     # ---- calls
     def _Call(self, node: n.Call, escaping):
+        fused = compile_fused(self, node)
+        if fused is not None:
+            return fused
         return self.compile_call(node, outputs=1, escaping=escaping)
 
     def compile_call(self, node: n.Call, outputs: int, escaping: bool = True) -> Callable:
@@ -134,6 +137,10 @@ class ExpressionCompiler:
         if outputs > 1:
             raise DMLRuntimeError(f"builtin `{node.name}` returns one value; it cannot be assigned to "
                                   f"{outputs} variables", node.pos)
+        return self._builtin_call(builtin, node)
+
+    def builtin_call(self, builtin, node: n.Call) -> Callable:
+        """The closure calling `builtin` with the node's arguments (checked now)."""
         return self._builtin_call(builtin, node)
 
     def _user_call(self, function, node: n.Call, outputs: int) -> Callable:

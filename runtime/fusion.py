@@ -7,18 +7,26 @@ plain evaluation; whenever the operands are not what the fused kernel handles (a
 vector, mixed precision), the plain evaluation runs. With a planner (Spark, hybrid) nothing is
 fused: the planner sees and places the plain operations.
 
-    dout * (X > 0)        the gradient of relu        elementwise.multiply_where_positive
+    dout * (X > 0)                    the gradient of relu    elementwise.multiply_where_positive
+    bias_add(conv2d(X, W, ...), b)    a convolution layer     the bias added chunk by chunk
 
-A pattern is a function (compiler, node) -> closure or None, listed in BINARY_PATTERNS.
+A pattern is a function (compiler, node) -> closure or None, listed in PATTERNS by the node
+type it matches.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import numpy as np
 
 from . import nodes as n
+from .builtins.dnn import conv2d_bias_add
+from .builtins.registry import Builtin
 from .local.elementwise import multiply_where_positive
+
+_CONV2D_BIAS_ADD = Builtin("conv2d_bias_add", conv2d_bias_add, inspect.signature(conv2d_bias_add),
+                           needs_context=False, keeps_inputs=False)
 
 
 def _is_zero(node) -> bool:
@@ -61,14 +69,37 @@ def _relu_gradient(compiler, node: n.Binary) -> Callable | None:
     return None
 
 
-BINARY_PATTERNS = [_relu_gradient]
+def _builtin(compiler, node, name: str) -> bool:
+    """The node calls the builtin `name` (not a user function of that name)."""
+    return (isinstance(node, n.Call) and node.name == name
+            and compiler.module.find_function(name, node.pos) is None)
+
+
+def _convolution_bias(compiler, node: n.Call) -> Callable | None:
+    """bias_add(conv2d(...), b): the call becomes conv2d's with the bias as one more argument."""
+    if not _builtin(compiler, node, "bias_add") or len(node.args) != 2 \
+            or any(a.name is not None for a in node.args):
+        return None
+    convolution, bias = node.args[0].value, node.args[1].value
+    if not _builtin(compiler, convolution, "conv2d"):
+        return None
+    positional = [a for a in convolution.args if a.name is None]
+    named = [a for a in convolution.args if a.name is not None]
+    fused = n.Call(name="conv2d_bias_add", pos=node.pos,
+                   args=(*positional, n.Argument(name=None, value=bias, pos=node.pos), *named))
+    if len(positional) != 2:                 # let the plain call report the mistake
+        return None
+    return compiler.builtin_call(_CONV2D_BIAS_ADD, fused)
+
+
+PATTERNS = {n.Binary: [_relu_gradient], n.Call: [_convolution_bias]}
 
 
 def compile_fused(compiler, node) -> Callable | None:
     """A fused closure for the node, or None (also always None under a planner)."""
-    if compiler.context.planner is not None or not isinstance(node, n.Binary):
+    if compiler.context.planner is not None:
         return None
-    for pattern in BINARY_PATTERNS:
+    for pattern in PATTERNS.get(type(node), ()):
         fused = pattern(compiler, node)
         if fused is not None:
             return fused

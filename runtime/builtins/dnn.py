@@ -187,6 +187,28 @@ def conv2d(input, filter, **shapes):
     return _fresh(kernels.conv2d(X, K, **geometry.arguments()), X, K)
 
 
+@_shape_parameters(*_CONV_SHAPES)
+def conv2d_bias_add(input, filter, bias, **shapes):
+    """bias_add(conv2d(input, filter, ...), bias) in one pass (runtime/fusion.py): the bias is
+    added as the convolution's chunks are written. Any bias the kernel does not take as it is
+    (not F x 1, another dtype) goes the plain way, with bias_add's checks and messages."""
+    out = conv2d(input, filter, **shapes) if not _bias_fits(input, filter, bias) else None
+    if out is not None:
+        return bias_add(out, bias)
+    function = "conv2d"
+    X, K = _matrix(function, "input", input), _matrix(function, "filter", filter)
+    geometry = _Geometry(function, shapes, _CONV_SHAPES)
+    geometry.check_input("input", X)
+    geometry.check_filter("filter", K)
+    return _fresh(kernels.conv2d(X, K, **geometry.arguments(), bias=bias), X, K)
+
+
+def _bias_fits(X, K, bias) -> bool:
+    return (is_matrix(X) and is_matrix(K) and is_matrix(bias) and bias.ndim == 2
+            and bias.shape == (K.shape[0], 1) and X.dtype == K.dtype == bias.dtype
+            and X.dtype.kind == "f")
+
+
 @builtin("conv2d_backward_filter")
 @_shape_parameters(*_CONV_SHAPES)
 def conv2d_backward_filter(input, dout, **shapes):

@@ -68,10 +68,13 @@ def _channel_major(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarr
 
 
 def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
-           stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+           stride: Sequence[int], padding: Sequence[int], bias=None) -> np.ndarray:
     """Cross-correlation of each image with each filter (no kernel flip), zero padding.
 
-    out[n, f, y, x] = sum_{c,i,j} Xpad[n, c, y*sh + i, x*sw + j] * W[f, c, i, j]
+    out[n, f, y, x] = sum_{c,i,j} Xpad[n, c, y*sh + i, x*sw + j] * W[f, c, i, j]  (+ bias[f])
+
+    A bias (F x 1, of the result's dtype) is added chunk by chunk while the chunk is still in
+    cache: the same bits as bias_add on the result, without its pass over memory.
 
     SystemDS refuses (and so do we): nrow(X) != N, ncol(X) != C*H*W,
     ncol(W) != C*Hf*Wf, a padded image smaller than the filter, negative padding,
@@ -82,8 +85,9 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     dt = float_dtype(X, W)
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
+    channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
     if native.enabled():
-        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize))
+        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
     patches = _patches(g, X)
@@ -93,6 +97,8 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
         product = scratch("product", (g.F, cols.shape[1]), dt)
         np.matmul(W, cols, out=product)
         out[first:last] = product.reshape(g.F, last - first, L).transpose(1, 0, 2)
+        if channel_bias is not None:
+            out[first:last] += channel_bias
     run_chunks(chunk, _chunks(g, dt.itemsize))
     return out.reshape(g.N, g.out_cols)
 

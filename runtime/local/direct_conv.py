@@ -51,8 +51,9 @@ def _filters_by_offset(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
     return wt
 
 
-def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]]) -> np.ndarray:
-    """out (N x F*Ho*Wo) = conv2d(X, W), geometry g."""
+def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
+           channel_bias: np.ndarray | None = None) -> np.ndarray:
+    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), geometry g."""
     dt, L = X.dtype, g.Ho * g.Wo
     width = _padded_width(g.F, dt)
     wt = _filters_by_offset(g, W, width)
@@ -64,6 +65,8 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]])
         native.conv_forward(_padded_images(g, X, first, last), wt, result,
                             **_geometry(g, m, width))
         out[first:last] = result.reshape(m, L, width)[:, :, :g.F].transpose(0, 2, 1)
+        if channel_bias is not None:
+            out[first:last] += channel_bias
     run_chunks(chunk, chunks)
     return out.reshape(g.N, g.out_cols)
 

@@ -60,3 +60,57 @@ def test_other_operands_take_the_plain_path(script, inputs):
 def test_shape_errors_stay_the_plain_ones():
     with pytest.raises(DMLRuntimeError, match="dimensions do not match"):
         _run("Y = D * (X > 0)", {"D": np.ones((2, 3)), "X": np.ones((3, 2))})
+
+
+CONVOLUTION = """
+out = bias_add(conv2d(X, W, input_shape=[4, 3, 9, 8], filter_shape=[5, 3, 3, 3],
+                      stride=[1, 2], padding=[1, 0]), b)
+"""
+PLAIN = """
+c = conv2d(X, W, input_shape=[4, 3, 9, 8], filter_shape=[5, 3, 3, 3], stride=[1, 2],
+           padding=[1, 0])
+out = bias_add(c, b)
+"""
+
+
+def _convolution(script, precision, bias_rows=5, native_on=True):
+    from kerasdml.runtime.local import native
+    rng = np.random.default_rng(6)
+    inputs = {"X": rng.standard_normal((4, 3 * 9 * 8)), "W": rng.standard_normal((5, 27)),
+              "b": rng.standard_normal((bias_rows, 1))}
+    stats = Statistics()
+    with native.use(native_on):
+        out = run_string(script, inputs=inputs, outputs=["out"], precision=precision,
+                         stats=stats)["out"]
+    return out, stats.counts
+
+
+@pytest.mark.parametrize("native_on", [True, False], ids=["native", "numpy"])
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_convolution_with_bias_is_the_plain_pair(precision, native_on):
+    fused, counts = _convolution(CONVOLUTION, precision, native_on=native_on)
+    plain, plain_counts = _convolution(PLAIN, precision, native_on=native_on)
+    assert counts["conv2d_bias_add"] == 1 and counts["bias_add"] == 0
+    assert plain_counts["bias_add"] == 1
+    assert fused.dtype == plain.dtype
+    assert_array_equal(fused, plain)
+
+
+def test_convolution_with_a_wrong_bias_reports_bias_add():
+    with pytest.raises(DMLRuntimeError) as fused:
+        _convolution(CONVOLUTION, "double", bias_rows=4)
+    with pytest.raises(DMLRuntimeError) as plain:
+        _convolution(PLAIN, "double", bias_rows=4)
+    assert "bias_add" in str(fused.value)
+    assert str(fused.value).split("error: ")[-1] == str(plain.value).split("error: ")[-1]
+
+
+def test_a_user_function_named_conv2d_is_not_fused():
+    script = """
+conv2d = function(matrix[double] X, matrix[double] W) return (matrix[double] out) {
+  out = X
+}
+out = bias_add(conv2d(X, W), b)
+"""
+    out, counts = _convolution(script, "double", bias_rows=72)
+    assert counts["conv2d_bias_add"] == 0 and counts["bias_add"] == 1
