@@ -4,8 +4,9 @@ The native kernels (native.py) read the im2col patch matrix straight from a zero
 copy of the images, so the patches (25x the images for 5x5 kernels) are never written out and
 the product never waits on memory. What stays here is layout work, all of it the size of the
 images, not of their patches: each chunk of images is copied into a padded NHWC scratch buffer,
-the filters are reordered to rows (i, j, c) and padded to whole vectors, and results go back to
-DML's layout (N x F*Hout*Wout, F x C*Hf*Wf). conv.py decides when this path runs and keeps the
+the filters are reordered to rows (i, j, c) and padded to whole vectors, and the filter gradient
+goes back to DML's layout (F x C*Hf*Wf); the kernels read and write outputs and output
+gradients in DML's layout themselves. conv.py decides when this path runs and keeps the
 numpy kernels that the tests hold it to; chunks are ranges of images run on the worker threads,
 filter-gradient parts are summed in chunk order, so results do not depend on the thread count.
 """
@@ -26,7 +27,7 @@ def _padded_width(count: int, dtype) -> int:
 
 def _geometry(g: Geom, images: int, width: int) -> dict[str, int]:
     return dict(n=images, Hp=g.H + 2 * g.ph, Wp=g.W + 2 * g.pw, C=g.C, kh=g.kh, kw=g.kw,
-                sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width)
+                sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F)
 
 
 def _padded_images(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
@@ -57,16 +58,15 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
     dt, L = X.dtype, g.Ho * g.Wo
     width = _padded_width(g.F, dt)
     wt = _filters_by_offset(g, W, width)
+    bias = None
+    if channel_bias is not None:
+        bias = np.zeros(width, dtype=dt)
+        bias[:g.F] = channel_bias.ravel()
     out = np.empty((g.N, g.F, L), dtype=dt)
 
     def chunk(first: int, last: int) -> None:
-        m = last - first
-        result = scratch("direct_out", (m * L, width), dt)
-        native.conv_forward(_padded_images(g, X, first, last), wt, result,
-                            **_geometry(g, m, width))
-        out[first:last] = result.reshape(m, L, width)[:, :, :g.F].transpose(0, 2, 1)
-        if channel_bias is not None:
-            out[first:last] += channel_bias
+        native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
+                            **_geometry(g, last - first, width))
     run_chunks(chunk, chunks)
     return out.reshape(g.N, g.out_cols)
 
@@ -78,14 +78,9 @@ def conv2d_backward_filter(g: Geom, X: np.ndarray, dout: np.ndarray,
     width = _padded_width(g.F, dt)
 
     def chunk(first: int, last: int) -> np.ndarray:
-        m = last - first
-        by_pixel = scratch("direct_dout", (m, L, width), dt)
-        by_pixel[:, :, g.F:] = 0
-        by_pixel[:, :, :g.F] = dout[first:last].reshape(m, g.F, L).transpose(0, 2, 1)
         part = np.zeros((g.kh * g.kw * g.C, width), dtype=dt)
-        native.conv_backward_filter(_padded_images(g, X, first, last),
-                                    by_pixel.reshape(m * L, width), part,
-                                    **_geometry(g, m, width))
+        native.conv_backward_filter(_padded_images(g, X, first, last), dout[first:last], part,
+                                    **_geometry(g, last - first, width))
         return part
     parts = run_chunks(chunk, chunks)
     total = parts[0]

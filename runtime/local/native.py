@@ -17,7 +17,7 @@ import numpy as np
 
 NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
 # the geometry structs of kernels.c, field by field
-CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp")
+CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 # kernel -> the geometry it takes
 _KERNELS = {"conv_forward": CONV_FIELDS, "conv_backward_filter": CONV_FIELDS,
@@ -39,7 +39,7 @@ def _load() -> ctypes.CDLL | None:
         else:
             pointer = ctypes.c_void_p
             for name, fields in _KERNELS.items():
-                arrays = 2 if name == "max_pool" else 3
+                arrays = {"max_pool": 2, "conv_forward": 4}.get(name, 3)
                 for suffix in ("f32", "f64"):
                     function = getattr(library, f"{name}_{suffix}")
                     function.argtypes = [pointer] * (arrays + 1)
@@ -84,7 +84,10 @@ def lanes(dtype) -> int:
     return VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
-def _pointer(array: np.ndarray) -> ctypes.c_void_p:
+def _pointer(array: np.ndarray | None) -> ctypes.c_void_p:
+    """The array's data (C-contiguous), or NULL for None."""
+    if array is None:
+        return ctypes.c_void_p(None)
     assert array.flags.c_contiguous
     return ctypes.c_void_p(array.ctypes.data)
 
@@ -97,14 +100,16 @@ def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> No
         raise MemoryError(f"native {name}: out of memory")
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, out: np.ndarray, **geometry: int) -> None:
-    """out (P x Fp) = the convolution of the padded NHWC chunk x with w (K x Fp)."""
-    _call("conv_forward", x.dtype, x, w, out, geometry=geometry)
+def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+                 **geometry: int) -> None:
+    """out (n x F x Ho*Wo) = the convolution of the padded NHWC chunk x with w (K x Fp), plus
+    bias (Fp values) unless it is None."""
+    _call("conv_forward", x.dtype, x, w, bias, out, geometry=geometry)
 
 
 def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                          **geometry: int) -> None:
-    """dw (K x Fp) += patches(x)^T @ dout (P x Fp)."""
+    """dw (K x Fp) += patches(x)^T @ dout (dout: n x F x Ho*Wo, DML's layout)."""
     _call("conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
 
 

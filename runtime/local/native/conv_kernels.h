@@ -5,8 +5,9 @@
  * and sees the im2col patch matrix without building it: with the patch columns ordered
  * k = (i, j, c), patch row p = (image, y, x) starts at base[p] = ((image*Hp + y*sh)*Wp + x*sw)*C
  * and, for each kernel row i, continues contiguously for seg = kw*C values at base[p] + i*Wp*C.
- * Weights are K x Fp (K = kh*kw*C, rows in the same k order), Fp a multiple of VL (zero
- * columns added by the caller); outputs and gradients are P x Fp or K x Fp, row-major.
+ * Weights and the filter gradient are K x Fp (K = kh*kw*C, rows in the same k order), Fp a
+ * multiple of VL (zero columns added by the caller); the output and dout are in DML's layout
+ * (n x F x Ho*Wo), changed to and from pixel-major a few rows at a time inside the kernels.
  *
  * A tile of MR rows x NV vectors of the output stays in registers for its whole reduction:
  * MR*NV <= 24 accumulators, so the FMA units never wait on one another (Zen 4 / Skylake keep
@@ -49,7 +50,7 @@
 /* out[rows, strip] = patches[rows, :] @ w[:, strip]; rows have patch starts base[0..MR-1]. */
 static inline ALWAYS_INLINE void NAME(forward_tile)(
     const T *x, const long *base, const T *w, const struct geometry *g,
-    T *out, int rows, const int MR, const int NV)
+    T *out, long ldo, int rows, const int MR, const int NV)
 {
     EACH_ROW(DECLARE_ROW)
     const long seg = g->kw * g->C, rowstep = g->Wp * g->C, Fp = g->Fp;
@@ -65,7 +66,7 @@ static inline ALWAYS_INLINE void NAME(forward_tile)(
 #undef FORWARD_STEP
         }
     }
-#define FORWARD_STORE(r) STORE_ROW(r, out + r * Fp)
+#define FORWARD_STORE(r) STORE_ROW(r, out + r * ldo)
     EACH_ROW(FORWARD_STORE)
 #undef FORWARD_STORE
 }
@@ -104,16 +105,24 @@ static inline ALWAYS_INLINE void NAME(filter_tile)(
     default: CALL(12, 1); break;              \
     }
 
-/* out (P x Fp) = conv of the padded chunk x with w, P = n*Ho*Wo rows in (image, y, x) order. */
-CLONES int NAME(conv_forward)(const T *x, const T *w, T *out, const struct geometry *g)
+/* out (n x F x Ho*Wo, DML's channel-major layout) = conv of the padded chunk x with w, plus
+ * bias[f] unless bias is NULL. Tiles are computed pixel-major (12 pixels x a strip of filters,
+ * in a buffer that stays in L1) and written out channel by channel: 12 neighbouring pixels of
+ * a channel are neighbours in the output, so no separate transposing pass is needed. */
+CLONES int NAME(conv_forward)(const T *x, const T *w, const T *bias, T *out,
+                              const struct geometry *g)
 {
-    const long P = g->n * g->Ho * g->Wo;
+    const long L = g->Ho * g->Wo, P = g->n * L;
+    T tile[12 * 4 * VL];
     for (long p0 = 0; p0 < P; p0 += 12) {            /* 12: a multiple of every MR */
         const long block = P - p0 < 12 ? P - p0 : 12;
-        long base[12];
-        _Pragma("GCC unroll 32")
-        for (int r = 0; r < 12; r++)
-            base[r] = patch_start(g, p0 + (r < block ? r : block - 1));
+        long base[12], image[12], pixel[12];
+        for (int r = 0; r < 12; r++) {
+            const long p = p0 + (r < block ? r : block - 1);
+            base[r] = patch_start(g, p);
+            image[r] = p / L;
+            pixel[r] = p % L;
+        }
         for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
             const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
 #define FORWARD_ROWS(MR, NV)                                                             \
@@ -122,23 +131,35 @@ CLONES int NAME(conv_forward)(const T *x, const T *w, T *out, const struct geome
                 long b[MR];                                                              \
                 for (int r = 0; r < MR; r++)                                             \
                     b[r] = base[r0 + (r < rows ? r : rows - 1)];                         \
-                NAME(forward_tile)(x, b, w + f0, g, out + (p0 + r0) * g->Fp + f0, rows, MR, NV); \
+                NAME(forward_tile)(x, b, w + f0, g, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
             }
             FOR_TILE_SHAPE(nv, FORWARD_ROWS)
 #undef FORWARD_ROWS
+            const long f1 = f0 + nv * VL < g->F ? f0 + nv * VL : g->F;
+            for (long f = f0; f < f1; f++) {
+                const T add = bias ? bias[f] : 0;
+                for (long r = 0; r < block; r++) {
+                    const T v = tile[r * 4 * VL + (f - f0)];
+                    out[(image[r] * g->F + f) * L + pixel[r]] = bias ? v + add : v;
+                }
+            }
         }
     }
     return 0;
 }
 
-/* dw (K x Fp) += patches^T @ dout (dout: P x Fp) for the padded chunk x. */
+/* dw (K x Fp) += patches^T @ dout for the padded chunk x; dout is channel-major (n x F x
+ * Ho*Wo, DML's layout), and each pass's rows are first gathered pixel-major (FILTER_ROWS_PER_PASS
+ * x Fp, zero past F) into a buffer that stays in cache. */
 CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const struct geometry *g)
 {
-    const long P = g->n * g->Ho * g->Wo, K = g->kh * g->kw * g->C;
+    const long L = g->Ho * g->Wo, P = g->n * L, K = g->kh * g->kw * g->C;
     long *base = malloc(sizeof(long) * (size_t)P), *off = malloc(sizeof(long) * (size_t)(K + 12));
-    if (!base || !off) {
+    T *rows_buffer = malloc(sizeof(T) * FILTER_ROWS_PER_PASS * (size_t)g->Fp);
+    if (!base || !off || !rows_buffer) {
         free(base);
         free(off);
+        free(rows_buffer);
         return -1;
     }
     for (long p = 0; p < P; p++)
@@ -147,12 +168,25 @@ CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const st
         off[k] = patch_offset(g, k < K ? k : K - 1);
     for (long p0 = 0; p0 < P; p0 += FILTER_ROWS_PER_PASS) {
         const long count = P - p0 < FILTER_ROWS_PER_PASS ? P - p0 : FILTER_ROWS_PER_PASS;
+        for (long q = 0; q < count; q++)              /* gather: channel-major -> pixel-major */
+            for (long f = g->F; f < g->Fp; f++)
+                rows_buffer[q * g->Fp + f] = 0;
+        for (long q0 = 0; q0 < count;) {             /* runs of pixels within one image */
+            const long p = p0 + q0, image = p / L, pixel = p % L;
+            const long run = L - pixel < count - q0 ? L - pixel : count - q0;
+            for (long f = 0; f < g->F; f++) {
+                const T *from = dout + (image * g->F + f) * L + pixel;
+                for (long q = 0; q < run; q++)
+                    rows_buffer[(q0 + q) * g->Fp + f] = from[q];
+            }
+            q0 += run;
+        }
         for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
             const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
 #define FILTER_ROWS(MR, NV)                                                              \
             for (long k0 = 0; k0 < K; k0 += MR) {                                        \
                 const int rows = (int)(K - k0 < MR ? K - k0 : MR);                      \
-                NAME(filter_tile)(x, base + p0, count, off + k0, dout + p0 * g->Fp + f0, \
+                NAME(filter_tile)(x, base + p0, count, off + k0, rows_buffer + f0,       \
                                   g, dw + k0 * g->Fp + f0, rows, MR, NV);                \
             }
             FOR_TILE_SHAPE(nv, FILTER_ROWS)
@@ -161,6 +195,7 @@ CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const st
     }
     free(base);
     free(off);
+    free(rows_buffer);
     return 0;
 }
 #undef FOR_TILE_SHAPE

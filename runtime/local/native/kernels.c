@@ -28,7 +28,7 @@
 
 /* One chunk's geometry, laid out as the int64 array native.py passes. */
 struct geometry {
-    long n, Hp, Wp, C, kh, kw, sh, sw, Ho, Wo, Fp;
+    long n, Hp, Wp, C, kh, kw, sh, sw, Ho, Wo, Fp, F;    /* F filters, Fp: padded to vectors */
 };
 
 /* A pooling call's geometry: planes = images * channels. */
