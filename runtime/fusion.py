@@ -8,6 +8,7 @@ vector, mixed precision), the plain evaluation runs. With a planner (Spark, hybr
 fused: the planner sees and places the plain operations.
 
     dout * (X > 0)                    the gradient of relu    elementwise.multiply_where_positive
+    X - dX * lr                       a gradient step         elementwise.subtract_scaled
     bias_add(conv2d(X, W, ...), b)    a convolution layer     the bias added chunk by chunk
 
 A pattern is a function (compiler, node) -> closure or None, listed in PATTERNS by the node
@@ -23,7 +24,7 @@ import numpy as np
 from . import nodes as n
 from .builtins.dnn import conv2d_bias_add
 from .builtins.registry import Builtin
-from .local.elementwise import multiply_where_positive
+from .local.elementwise import multiply_where_positive, subtract_scaled
 
 _CONV2D_BIAS_ADD = Builtin("conv2d_bias_add", conv2d_bias_add, inspect.signature(conv2d_bias_add),
                            needs_context=False, keeps_inputs=False)
@@ -69,6 +70,29 @@ def _relu_gradient(compiler, node: n.Binary) -> Callable | None:
     return None
 
 
+def _number(value) -> bool:
+    return type(value) in (int, float)
+
+
+def _gradient_step(compiler, node: n.Binary) -> Callable | None:
+    """X - dX * lr (or X - lr * dX), lr a number."""
+    if node.op != "-" or not isinstance(node.right, n.Binary) or node.right.op != "*":
+        return None
+    product = node.right
+    read_values = compiler.compile(node.left, False)
+    read_left, read_right = compiler.compile(product.left, False), compiler.compile(product.right, False)
+    multiply, subtract = compiler.binary("*", product.pos), compiler.binary("-", node.pos)
+    fused = compiler.counted("gradient_step", subtract_scaled)
+
+    def evaluate(frame):
+        values, a, b = read_values(frame), read_left(frame), read_right(frame)
+        step, scale = (a, b) if _number(b) else (b, a)
+        if _number(scale) and _fusable(values, step):
+            return fused(values, step, scale)
+        return subtract(values, multiply(a, b))
+    return evaluate
+
+
 def _builtin(compiler, node, name: str) -> bool:
     """The node calls the builtin `name` (not a user function of that name)."""
     return (isinstance(node, n.Call) and node.name == name
@@ -92,7 +116,7 @@ def _convolution_bias(compiler, node: n.Call) -> Callable | None:
     return compiler.builtin_call(_CONV2D_BIAS_ADD, fused)
 
 
-PATTERNS = {n.Binary: [_relu_gradient], n.Call: [_convolution_bias]}
+PATTERNS = {n.Binary: [_relu_gradient, _gradient_step], n.Call: [_convolution_bias]}
 
 
 def compile_fused(compiler, node) -> Callable | None:

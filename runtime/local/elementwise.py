@@ -72,3 +72,20 @@ def multiply_where_positive(values: np.ndarray, signs: np.ndarray) -> np.ndarray
     pieces = _BLOCKS if workers() > 1 and values.size >= _MIN_CELLS else 1
     run_chunks(block, split(values.shape[0], min(pieces, values.shape[0])))
     return out
+
+
+def subtract_scaled(values: np.ndarray, step: np.ndarray, scale: float) -> np.ndarray:
+    """values - step * scale for two float matrices of one shape and dtype and a number: the
+    same bits as the product and the difference one after the other, in one pass over memory
+    (a gradient step: the product of a few rows is still in cache when the difference reads it)."""
+    out = np.empty(values.shape, dtype=values.dtype)
+    rows_at_once = max(1, _FUSED_CELLS // max(values.shape[1], 1))
+
+    def block(first: int, last: int) -> None:
+        for start in range(first, last, rows_at_once):
+            rows = slice(start, min(last, start + rows_at_once))
+            np.multiply(step[rows], scale, out=out[rows])
+            np.subtract(values[rows], out[rows], out=out[rows])
+    pieces = _BLOCKS if workers() > 1 and values.size >= _MIN_CELLS else 1
+    run_chunks(block, split(values.shape[0], min(pieces, values.shape[0])))
+    return out

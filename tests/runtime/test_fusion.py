@@ -114,3 +114,31 @@ out = bias_add(conv2d(X, W), b)
 """
     out, counts = _convolution(script, "double", bias_rows=72)
     assert counts["conv2d_bias_add"] == 0 and counts["bias_add"] == 1
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("special", [False, True], ids=["normal", "special"])
+@pytest.mark.parametrize("script", ["Y = X - D * 0.01", "Y = X - 0.01 * D", "Y = X - D * 3"])
+def test_gradient_step_is_the_plain_difference(script, special, precision):
+    X, D = _values((400, 130), special)
+    got, counts = _run(script, {"X": X, "D": D}, precision)
+    dtype = np.float32 if precision == "single" else np.float64
+    scale = 3 if script.endswith("3") else 0.01
+    with np.errstate(invalid="ignore"):
+        expected = X.astype(dtype) - D.astype(dtype) * scale
+    assert got.dtype == dtype
+    assert_array_equal(np.signbit(got), np.signbit(expected))
+    assert_array_equal(got, expected)
+    assert counts["gradient_step"] == 1 and counts["-"] == 0
+
+
+@pytest.mark.parametrize("script, inputs", [
+    ("Y = X - D * E", {"X": np.ones((2, 2)), "D": np.ones((2, 2)), "E": np.full((2, 2), 3.0)}),
+    ("Y = X - D * 2", {"X": np.ones((2, 2)), "D": np.ones((1, 2))}),            # a row vector
+    ("Y = X - D * 2", {"X": 1.5, "D": np.ones((2, 2))}),                        # a scalar X
+])
+def test_gradient_step_of_other_operands_is_plain(script, inputs):
+    got, counts = _run(script, inputs)
+    env = {k: np.asarray(v) for k, v in inputs.items()}
+    assert_array_equal(got, eval(script.split("= ", 1)[1], {}, env))
+    assert counts["gradient_step"] == 0 and counts["-"] == 1
