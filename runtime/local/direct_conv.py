@@ -1,12 +1,11 @@
 """conv2d and its filter gradient as direct convolutions in native code, chunk by chunk.
 
-The native kernels (native.py) read the im2col patch matrix straight from a zero-padded NHWC
-copy of the images, so the patches (25x the images for 5x5 kernels) are never written out and
-the product never waits on memory. What stays here is layout work, all of it the size of the
-images, not of their patches: each chunk of images is copied into a padded NHWC scratch buffer,
-the filters are reordered to rows (i, j, c) and padded to whole vectors, and the filter gradient
-goes back to DML's layout (F x C*Hf*Wf); the kernels read and write outputs and output
-gradients in DML's layout themselves. conv.py decides when this path runs and keeps the
+The native kernels (native.py) read the im2col patch matrix straight from a zero-padded copy
+of the images, so the patches (25x the images for 5x5 kernels) are never written out and the
+product never waits on memory. Everything stays in DML's channel-major layout; what is left
+here is the size of the images or the filters, not of the patches: each chunk of images is
+copied into a padded scratch buffer (whole plane rows), and the filters are transposed and
+padded to whole vectors. conv.py decides when this path runs and keeps the
 numpy kernels that the tests hold it to; chunks are ranges of images run on the worker threads,
 filter-gradient parts are summed in chunk order, so results do not depend on the thread count.
 """
@@ -31,24 +30,27 @@ def _geometry(g: Geom, images: int, width: int) -> dict[str, int]:
 
 
 def _padded_images(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
-    """Images first..last-1 of X as (m, H+2ph, W+2pw, C), zero borders, in this thread's scratch."""
+    """Images first..last-1 of X as (m, C, H+2ph, W+2pw), zero borders, in this thread's
+    scratch (X itself when there is no padding)."""
     m, ph, pw = last - first, g.ph, g.pw
-    xp = scratch("direct_images", (m, g.H + 2 * ph, g.W + 2 * pw, g.C), X.dtype)
-    if ph:
-        xp[:, :ph] = 0
-        xp[:, ph + g.H:] = 0
-    if pw:
-        xp[:, ph:ph + g.H, :pw] = 0
-        xp[:, ph:ph + g.H, pw + g.W:] = 0
     planes = X[first:last].reshape(m, g.C, g.H, g.W)
-    xp[:, ph:ph + g.H, pw:pw + g.W] = planes.transpose(0, 2, 3, 1)
+    if not ph and not pw:
+        return np.ascontiguousarray(planes)
+    xp = scratch("direct_images", (m, g.C, g.H + 2 * ph, g.W + 2 * pw), X.dtype)
+    if ph:
+        xp[:, :, :ph] = 0
+        xp[:, :, ph + g.H:] = 0
+    if pw:
+        xp[:, :, ph:ph + g.H, :pw] = 0
+        xp[:, :, ph:ph + g.H, pw + g.W:] = 0
+    xp[:, :, ph:ph + g.H, pw:pw + g.W] = planes
     return xp
 
 
 def _filters_by_offset(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
-    """W (F x C*kh*kw) as K x width, rows in (i, j, c) order, zero columns past F."""
-    wt = np.zeros((g.kh * g.kw * g.C, width), dtype=W.dtype)
-    wt[:, :g.F] = W.reshape(g.F, g.C, g.kh, g.kw).transpose(2, 3, 1, 0).reshape(-1, g.F)
+    """W (F x C*kh*kw) transposed to K x width, zero columns past F."""
+    wt = np.zeros((g.C * g.kh * g.kw, width), dtype=W.dtype)
+    wt[:, :g.F] = W.T
     return wt
 
 
@@ -86,5 +88,4 @@ def conv2d_backward_filter(g: Geom, X: np.ndarray, dout: np.ndarray,
     total = parts[0]
     for part in parts[1:]:                      # in chunk order: the same sum on any threads
         total += part
-    by_offset = total[:, :g.F].reshape(g.kh, g.kw, g.C, g.F)
-    return np.ascontiguousarray(by_offset.transpose(3, 2, 0, 1)).reshape(g.F, -1)
+    return np.ascontiguousarray(total[:, :g.F].T)

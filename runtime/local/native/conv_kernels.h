@@ -1,13 +1,14 @@
 /* The direct convolution kernels for one element type, included once per type by kernels.c
  * with T (float or double), V (a 64-byte vector of T), VL (lanes of V) and NAME(x) defined.
  *
- * Every kernel works on a chunk of images in NHWC layout, zero padded ("x": n x Hp x Wp x C),
- * and sees the im2col patch matrix without building it: with the patch columns ordered
- * k = (i, j, c), patch row p = (image, y, x) starts at base[p] = ((image*Hp + y*sh)*Wp + x*sw)*C
- * and, for each kernel row i, continues contiguously for seg = kw*C values at base[p] + i*Wp*C.
- * Weights and the filter gradient are K x Fp (K = kh*kw*C, rows in the same k order), Fp a
- * multiple of VL (zero columns added by the caller); the output and dout are in DML's layout
- * (n x F x Ho*Wo), changed to and from pixel-major a few rows at a time inside the kernels.
+ * Every kernel works on a chunk of images in DML's channel-major layout, zero padded ("x":
+ * n x C x Hp x Wp), and sees the im2col patch matrix without building it: with the patch
+ * columns in DML's filter order k = (c, i, j), patch row p = (image, y, x) starts at base[p] =
+ * image*C*Hp*Wp + y*sh*Wp + x*sw, and kernel row (c, i) of it is the kw contiguous values at
+ * base[p] + c*Hp*Wp + i*Wp. Weights and the filter gradient are K x Fp (K = C*kh*kw, rows in
+ * the same k order), Fp a multiple of VL (zero columns added by the caller); the output and
+ * dout are in DML's layout too (n x F x Ho*Wo), changed to and from pixel-major a few rows at
+ * a time inside the kernels.
  *
  * A tile of MR rows x NV vectors of the output stays in registers for its whole reduction:
  * MR*NV <= 24 accumulators, so the FMA units never wait on one another (Zen 4 / Skylake keep
@@ -53,17 +54,20 @@ static inline ALWAYS_INLINE void NAME(forward_tile)(
     T *out, long ldo, int rows, const int MR, const int NV)
 {
     EACH_ROW(DECLARE_ROW)
-    const long seg = g->kw * g->C, rowstep = g->Wp * g->C, Fp = g->Fp;
-    for (long i = 0; i < g->kh; i++) {
-#define ROW_POINTER(r) const T *x##r = x + base[r < MR ? r : 0] + i * rowstep;
-        EACH_ROW(ROW_POINTER)
+    const long kw = g->kw, plane = g->Hp * g->Wp, Fp = g->Fp;
+    for (long c = 0; c < g->C; c++) {
+        for (long i = 0; i < g->kh; i++) {
+            const long offset = c * plane + i * g->Wp;
+#define ROW_POINTER(r) const T *x##r = x + base[r < MR ? r : 0] + offset;
+            EACH_ROW(ROW_POINTER)
 #undef ROW_POINTER
-        const T *wi = w + i * seg * Fp;
-        for (long q = 0; q < seg; q++) {
-            LOAD_B(wi + q * Fp)
-#define FORWARD_STEP(r) MULTIPLY_ADD_ROW(r, x##r[q])
-            EACH_ROW(FORWARD_STEP)
+            const T *wi = w + (c * g->kh + i) * kw * Fp;
+            for (long j = 0; j < kw; j++) {
+                LOAD_B(wi + j * Fp)
+#define FORWARD_STEP(r) MULTIPLY_ADD_ROW(r, x##r[j])
+                EACH_ROW(FORWARD_STEP)
 #undef FORWARD_STEP
+            }
         }
     }
 #define FORWARD_STORE(r) STORE_ROW(r, out + r * ldo)

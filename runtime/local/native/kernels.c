@@ -36,18 +36,18 @@ struct pool_geometry {
     long planes, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo;
 };
 
-/* Offset of patch row p = (image, y, x) in the padded NHWC chunk. */
+/* Offset of patch row p = (image, y, x) in the padded channel-major chunk. */
 static inline long patch_start(const struct geometry *g, long p)
 {
     const long x = p % g->Wo, y = (p / g->Wo) % g->Ho, image = p / (g->Wo * g->Ho);
-    return ((image * g->Hp + y * g->sh) * g->Wp + x * g->sw) * g->C;
+    return image * g->C * g->Hp * g->Wp + y * g->sh * g->Wp + x * g->sw;
 }
 
-/* Offset of patch column k = (i, j, c) from its row's start. */
+/* Offset of patch column k = (c, i, j) from its row's start. */
 static inline long patch_offset(const struct geometry *g, long k)
 {
-    const long c = k % g->C, j = (k / g->C) % g->kw, i = k / (g->C * g->kw);
-    return (i * g->Wp + j) * g->C + c;
+    const long j = k % g->kw, i = (k / g->kw) % g->kh, c = k / (g->kw * g->kh);
+    return (c * g->Hp + i) * g->Wp + j;
 }
 
 #define T float
