@@ -16,6 +16,11 @@ of images whose patches take about _CHUNK_BYTES, and each chunk is copied from a
 (no copy until then) into a reused scratch buffer and consumed by its product while it is still
 in cache. Chunks are independent and run on the worker threads of parallel.py. The only Python
 loops run over chunks and over kernel offsets (col2im).
+
+When the native kernels are built (native.py), conv2d and its filter gradient run as direct
+convolutions instead (direct_conv.py: the same chunks, no patch matrix), and so does the
+stride-1 data gradient through the flipped convolution; these numpy versions stay the
+reference that the tests hold them to, and the path for everything the native ones skip.
 """
 from __future__ import annotations
 

@@ -102,8 +102,8 @@ def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> No
 
 def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
                  **geometry: int) -> None:
-    """out (n x F x Ho*Wo) = the convolution of the padded chunk x (n x C x Hp x Wp) with w (K x Fp), plus
-    bias (Fp values) unless it is None."""
+    """out (n x F x Ho*Wo) = the convolution of the padded chunk x (n x C x Hp x Wp) with
+    w (K x Fp), plus bias (Fp values) unless it is None."""
     _call("conv_forward", x.dtype, x, w, bias, out, geometry=geometry)
 
 
