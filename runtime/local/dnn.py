@@ -1,7 +1,8 @@
-"""Numpy kernels for DML's DNN builtins (conv2d, pooling, bias), SystemDS semantics.
+"""Kernels for DML's DNN builtins (conv2d, pooling, bias), SystemDS semantics.
 
 This module is the kernels' one entry point (the builtins and the planner call these
-functions); the work is done in conv.py (convolutions) and pooling.py.
+functions); the work is done in conv.py (convolutions) and pooling.py, in numpy, or in the
+native kernels where they are built (native.py; conv.py and pooling.py choose).
 
 Layout, as in SystemDS: a batch of images is an N x (C*H*W) matrix, one image per
 row, channels first, each channel's H x W plane flattened row-major. Outputs use
