@@ -19,6 +19,7 @@ native_kernels = Extension(
     "kerasdml.runtime.local._kernels",
     sources=["runtime/local/native/kernels.c"],
     depends=["runtime/local/native/conv_kernels.h", "runtime/local/native/pool_kernels.h",
+             "runtime/local/native/row_conv_kernels.h", "runtime/local/native/tiles.h",
              "runtime/local/native/column_sums.h"],
     # -O3 for the vector loops; the CPU-specific versions come from target_clones in the source
     extra_compile_args=["-O3", "-Wno-psabi"],

@@ -24,25 +24,42 @@ def _padded_width(count: int, dtype) -> int:
     return -(-count // lanes) * lanes
 
 
-def _geometry(g: Geom, images: int, width: int) -> dict[str, int]:
-    return dict(n=images, Hp=g.H + 2 * g.ph, Wp=g.W + 2 * g.pw, C=g.C, kh=g.kh, kw=g.kw,
+def _geometry(g: Geom, images: int, width: int, dtype) -> dict[str, int]:
+    return dict(n=images, Hp=g.H + 2 * g.ph, Wp=_row_stride(g, dtype), C=g.C, kh=g.kh, kw=g.kw,
                 sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F)
 
 
+# The row kernels serve stride-1 convolutions of at most this many input channels: there a
+# patch row is too short to fill the channel-vectorised kernels' tiles (LeNet's first layer).
+_ROW_KERNEL_CHANNELS = 4
+
+
+def _row_kernels(g: Geom) -> bool:
+    return g.sh == 1 and g.sw == 1 and g.C <= _ROW_KERNEL_CHANNELS
+
+
+def _row_stride(g: Geom, dtype) -> int:
+    """Padded row length for the kernels: the row kernels' vectors may run past a row's end."""
+    if not _row_kernels(g):
+        return g.W + 2 * g.pw
+    lanes = native.lanes(dtype)
+    return -(-g.Wo // lanes) * lanes + g.kw - 1
+
+
 def _padded_images(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
-    """Images first..last-1 of X as (m, C, H+2ph, W+2pw), zero borders, in this thread's
-    scratch (X itself when there is no padding)."""
+    """Images first..last-1 of X as (m, C, H+2ph, row stride), zero borders, in this thread's
+    scratch (X itself when there is nothing to pad)."""
     m, ph, pw = last - first, g.ph, g.pw
+    width = _row_stride(g, X.dtype)
     planes = X[first:last].reshape(m, g.C, g.H, g.W)
-    if not ph and not pw:
+    if not ph and width == g.W:
         return np.ascontiguousarray(planes)
-    xp = scratch("direct_images", (m, g.C, g.H + 2 * ph, g.W + 2 * pw), X.dtype)
+    xp = scratch("direct_images", (m, g.C, g.H + 2 * ph, width), X.dtype)
     if ph:
         xp[:, :, :ph] = 0
         xp[:, :, ph + g.H:] = 0
-    if pw:
-        xp[:, :, ph:ph + g.H, :pw] = 0
-        xp[:, :, ph:ph + g.H, pw + g.W:] = 0
+    xp[:, :, ph:ph + g.H, :pw] = 0
+    xp[:, :, ph:ph + g.H, pw + g.W:] = 0
     xp[:, :, ph:ph + g.H, pw:pw + g.W] = planes
     return xp
 
@@ -58,17 +75,25 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
            channel_bias: np.ndarray | None = None) -> np.ndarray:
     """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), geometry g."""
     dt, L = X.dtype, g.Ho * g.Wo
-    width = _padded_width(g.F, dt)
-    wt = _filters_by_offset(g, W, width)
-    bias = None
-    if channel_bias is not None:
-        bias = np.zeros(width, dtype=dt)
-        bias[:g.F] = channel_bias.ravel()
     out = np.empty((g.N, g.F, L), dtype=dt)
+    if _row_kernels(g):
+        bias = None if channel_bias is None else np.ascontiguousarray(channel_bias.ravel())
+        W = np.ascontiguousarray(W)
 
-    def chunk(first: int, last: int) -> None:
-        native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
-                            **_geometry(g, last - first, width))
+        def chunk(first: int, last: int) -> None:
+            native.row_conv_forward(_padded_images(g, X, first, last), W, bias, out[first:last],
+                                    **_geometry(g, last - first, g.F, dt))
+    else:
+        width = _padded_width(g.F, dt)
+        wt = _filters_by_offset(g, W, width)
+        bias = None
+        if channel_bias is not None:
+            bias = np.zeros(width, dtype=dt)
+            bias[:g.F] = channel_bias.ravel()
+
+        def chunk(first: int, last: int) -> None:
+            native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
+                                **_geometry(g, last - first, width, dt))
     run_chunks(chunk, chunks)
     return out.reshape(g.N, g.out_cols)
 
@@ -76,16 +101,18 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
 def conv2d_backward_filter(g: Geom, X: np.ndarray, dout: np.ndarray,
                            chunks: list[tuple[int, int]]) -> np.ndarray:
     """dW (F x C*kh*kw) = the gradient of conv2d(X, W) with respect to W, given dout."""
-    dt, L = X.dtype, g.Ho * g.Wo
-    width = _padded_width(g.F, dt)
+    dt = X.dtype
+    rows = _row_kernels(g)
+    width = g.F if rows else _padded_width(g.F, dt)
+    kernel = native.row_conv_backward_filter if rows else native.conv_backward_filter
 
     def chunk(first: int, last: int) -> np.ndarray:
-        part = np.zeros((g.kh * g.kw * g.C, width), dtype=dt)
-        native.conv_backward_filter(_padded_images(g, X, first, last), dout[first:last], part,
-                                    **_geometry(g, last - first, width))
+        part = np.zeros((g.F, g.C * g.kh * g.kw) if rows else (g.C * g.kh * g.kw, width), dtype=dt)
+        kernel(_padded_images(g, X, first, last), dout[first:last], part,
+               **_geometry(g, last - first, width, dt))
         return part
     parts = run_chunks(chunk, chunks)
     total = parts[0]
     for part in parts[1:]:                      # in chunk order: the same sum on any threads
         total += part
-    return np.ascontiguousarray(total[:, :g.F].T)
+    return total if rows else np.ascontiguousarray(total[:, :g.F].T)

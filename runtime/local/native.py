@@ -21,6 +21,7 @@ CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 # kernel -> the geometry it takes
 _KERNELS = {"conv_forward": CONV_FIELDS, "conv_backward_filter": CONV_FIELDS,
+            "row_conv_forward": CONV_FIELDS, "row_conv_backward_filter": CONV_FIELDS,
             "max_pool": POOL_FIELDS, "max_pool_backward": POOL_FIELDS}
 VECTOR_BYTES = 64                 # the kernels' vector width: weights are padded to it
 
@@ -39,7 +40,7 @@ def _load() -> ctypes.CDLL | None:
         else:
             pointer = ctypes.c_void_p
             for name, fields in _KERNELS.items():
-                arrays = {"max_pool": 2, "conv_forward": 4}.get(name, 3)
+                arrays = {"max_pool": 2, "conv_forward": 4, "row_conv_forward": 4}.get(name, 3)
                 for suffix in ("f32", "f64"):
                     function = getattr(library, f"{name}_{suffix}")
                     function.argtypes = [pointer] * (arrays + 1)
@@ -111,6 +112,19 @@ def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                          **geometry: int) -> None:
     """dw (K x Fp) += patches(x)^T @ dout (dout: n x F x Ho*Wo, DML's layout)."""
     _call("conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
+
+
+def row_conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+                     **geometry: int) -> None:
+    """conv_forward vectorised along output rows (stride 1, few channels): x is n x C x Hp x
+    Wp with Wp the row stride (zeros past the padded rows), w is F x K, bias F values."""
+    _call("row_conv_forward", x.dtype, x, w, bias, out, geometry=geometry)
+
+
+def row_conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
+                             **geometry: int) -> None:
+    """dw (F x K) += the filter gradient, vectorised along output rows (x as row_conv_forward)."""
+    _call("row_conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
 
 
 def max_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:

@@ -33,6 +33,8 @@ CONV_SHAPES = [
     (2, 2, 8, 8, 17, 1, 1, 1, 1, 0, 0),        # 1x1 kernel, 17 filters (a vector and one)
     (1, 4, 6, 11, 70, 3, 4, 3, 2, 2, 1),       # 70 filters: more than one strip of vectors
     (13, 2, 5, 5, 3, 5, 5, 1, 1, 0, 0),        # one output cell per image; 13 rows, odd tiles
+    (2, 3, 40, 37, 7, 3, 3, 1, 1, 1, 1),       # rows of 37 pixels: several vectors and a part
+    (3, 4, 6, 6, 13, 2, 3, 1, 1, 1, 2),        # unequal kernel and padding, 4 channels
 ]
 
 

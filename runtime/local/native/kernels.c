@@ -50,6 +50,8 @@ static inline long patch_offset(const struct geometry *g, long k)
     return (c * g->Hp + i) * g->Wp + j;
 }
 
+#include "tiles.h"
+
 #define T float
 #define LARGEST FLT_MAX
 #define V vf32
@@ -59,6 +61,7 @@ static inline long patch_offset(const struct geometry *g, long k)
 typedef float vf32 __attribute__((vector_size(64)));
 typedef float vf32u __attribute__((vector_size(64), aligned(sizeof(float))));  /* unaligned loads */
 #include "conv_kernels.h"
+#include "row_conv_kernels.h"
 static const T NAME(largest) = LARGEST;
 static const T NAME(not_a_number) = NAN;
 #include "pool_kernels.h"
@@ -78,6 +81,7 @@ static const T NAME(not_a_number) = NAN;
 typedef double vf64 __attribute__((vector_size(64)));
 typedef double vf64u __attribute__((vector_size(64), aligned(sizeof(double))));
 #include "conv_kernels.h"
+#include "row_conv_kernels.h"
 static const T NAME(largest) = LARGEST;
 static const T NAME(not_a_number) = NAN;
 #include "pool_kernels.h"
