@@ -2,6 +2,8 @@
 kerasdml.runtime and kerasdml.dml_lib (metadata lives in pyproject.toml), and builds the
 local runtime's native kernels (runtime/local/native/). They are optional: without a C
 compiler the install still succeeds and the numpy kernels do all the work."""
+from glob import glob
+
 from setuptools import Extension, find_namespace_packages, setup
 
 ROOT_FOLDERS = ("compiler", "runtime", "dml_lib")
@@ -18,9 +20,7 @@ for folder in ROOT_FOLDERS:
 native_kernels = Extension(
     "kerasdml.runtime.local._kernels",
     sources=["runtime/local/native/kernels.c"],
-    depends=["runtime/local/native/conv_kernels.h", "runtime/local/native/pool_kernels.h",
-             "runtime/local/native/row_conv_kernels.h", "runtime/local/native/tiles.h",
-             "runtime/local/native/column_sums.h"],
+    depends=sorted(glob("runtime/local/native/*.h")),
     # -O3 for the vector loops; the CPU-specific versions come from target_clones in the source
     extra_compile_args=["-O3", "-Wno-psabi"],
     optional=True,
