@@ -109,10 +109,10 @@ def _convolution_bias(compiler, node: n.Call) -> Callable | None:
         return None
     positional = [a for a in convolution.args if a.name is None]
     named = [a for a in convolution.args if a.name is not None]
-    fused = n.Call(name="conv2d_bias_add", pos=node.pos,
-                   args=(*positional, n.Argument(name=None, value=bias, pos=node.pos), *named))
     if len(positional) != 2:                 # let the plain call report the mistake
         return None
+    fused = n.Call(name="conv2d_bias_add", pos=node.pos,
+                   args=(*positional, n.Argument(name=None, value=bias, pos=node.pos), *named))
     return compiler.builtin_call(_CONV2D_BIAS_ADD, fused)
 
 

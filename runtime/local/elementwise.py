@@ -58,34 +58,34 @@ def _rows(value, first: int, last: int):
 _FUSED_CELLS = 1 << 14
 
 
-def multiply_where_positive(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """values * (signs > 0) for two float matrices of one shape and dtype: the same bits as the
-    comparison and the product one after the other, in one pass over memory (the mask of a
-    few rows at a time, still in cache when the product reads it)."""
-    out = np.empty(values.shape, dtype=values.dtype)
-    step = max(1, _FUSED_CELLS // max(values.shape[1], 1))
+def _by_rows(out: np.ndarray, rows_pass) -> np.ndarray:
+    """Runs rows_pass(rows) on slices of a few rows of out at a time, row blocks on the workers:
+    a fused pass whose temporaries are still in cache when the next step reads them."""
+    step = max(1, _FUSED_CELLS // max(out.shape[1], 1))
 
     def block(first: int, last: int) -> None:
         for start in range(first, last, step):
-            rows = slice(start, min(last, start + step))
-            np.multiply(values[rows], np.greater(signs[rows], 0), out=out[rows])
-    pieces = _BLOCKS if workers() > 1 and values.size >= _MIN_CELLS else 1
-    run_chunks(block, split(values.shape[0], min(pieces, values.shape[0])))
+            rows_pass(slice(start, min(last, start + step)))
+    pieces = _BLOCKS if workers() > 1 and out.size >= _MIN_CELLS else 1
+    run_chunks(block, split(out.shape[0], min(pieces, out.shape[0])))
     return out
+
+
+def multiply_where_positive(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """values * (signs > 0) for two float matrices of one shape and dtype: the same bits as the
+    comparison and the product one after the other, in one pass over memory."""
+    out = np.empty(values.shape, dtype=values.dtype)
+    return _by_rows(out, lambda rows: np.multiply(values[rows], np.greater(signs[rows], 0),
+                                                  out=out[rows]))
 
 
 def subtract_scaled(values: np.ndarray, step: np.ndarray, scale: float) -> np.ndarray:
-    """values - step * scale for two float matrices of one shape and dtype and a number: the
-    same bits as the product and the difference one after the other, in one pass over memory
-    (a gradient step: the product of a few rows is still in cache when the difference reads it)."""
+    """values - step * scale for two float matrices of one shape and dtype and a number (a
+    gradient step): the same bits as the product and the difference one after the other, in
+    one pass over memory."""
     out = np.empty(values.shape, dtype=values.dtype)
-    rows_at_once = max(1, _FUSED_CELLS // max(values.shape[1], 1))
 
-    def block(first: int, last: int) -> None:
-        for start in range(first, last, rows_at_once):
-            rows = slice(start, min(last, start + rows_at_once))
-            np.multiply(step[rows], scale, out=out[rows])
-            np.subtract(values[rows], out[rows], out=out[rows])
-    pieces = _BLOCKS if workers() > 1 and values.size >= _MIN_CELLS else 1
-    run_chunks(block, split(values.shape[0], min(pieces, values.shape[0])))
-    return out
+    def rows_pass(rows: slice) -> None:
+        np.multiply(step[rows], scale, out=out[rows])
+        np.subtract(values[rows], out[rows], out=out[rows])
+    return _by_rows(out, rows_pass)
