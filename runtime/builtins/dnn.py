@@ -179,12 +179,7 @@ def _fresh(result: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
 @builtin("conv2d")
 @_shape_parameters(*_CONV_SHAPES)
 def conv2d(input, filter, **shapes):
-    function = "conv2d"
-    X, K = _matrix(function, "input", input), _matrix(function, "filter", filter)
-    geometry = _Geometry(function, shapes, _CONV_SHAPES)
-    geometry.check_input("input", X)
-    geometry.check_filter("filter", K)
-    return _fresh(kernels.conv2d(X, K, **geometry.arguments()), X, K)
+    return _convolution(input, filter, shapes)
 
 
 @_shape_parameters(*_CONV_SHAPES)
@@ -192,9 +187,12 @@ def conv2d_bias_add(input, filter, bias, **shapes):
     """bias_add(conv2d(input, filter, ...), bias) in one pass (runtime/fusion.py): the bias is
     added as the convolution's chunks are written. Any bias the kernel does not take as it is
     (not F x 1, another dtype) goes the plain way, with bias_add's checks and messages."""
-    out = conv2d(input, filter, **shapes) if not _bias_fits(input, filter, bias) else None
-    if out is not None:
-        return bias_add(out, bias)
+    if not _bias_fits(input, filter, bias):
+        return bias_add(_convolution(input, filter, shapes), bias)
+    return _convolution(input, filter, shapes, bias)
+
+
+def _convolution(input, filter, shapes: dict, bias=None) -> np.ndarray:
     function = "conv2d"
     X, K = _matrix(function, "input", input), _matrix(function, "filter", filter)
     geometry = _Geometry(function, shapes, _CONV_SHAPES)

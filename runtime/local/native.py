@@ -19,10 +19,10 @@ NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
 # the geometry structs of kernels.c, field by field
 CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
-# kernel -> the geometry it takes
-_KERNELS = {"conv_forward": CONV_FIELDS, "conv_backward_filter": CONV_FIELDS,
-            "row_conv_forward": CONV_FIELDS, "row_conv_backward_filter": CONV_FIELDS,
-            "max_pool": POOL_FIELDS, "max_pool_backward": POOL_FIELDS}
+# kernel -> (the geometry it takes, how many arrays come before it)
+_KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
+            "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
+            "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3)}
 VECTOR_BYTES = 64                 # the kernels' vector width: weights are padded to it
 
 _library: ctypes.CDLL | None | bool = None       # False: looked for, not there
@@ -39,8 +39,7 @@ def _load() -> ctypes.CDLL | None:
             _library = False
         else:
             pointer = ctypes.c_void_p
-            for name, fields in _KERNELS.items():
-                arrays = {"max_pool": 2, "conv_forward": 4, "row_conv_forward": 4}.get(name, 3)
+            for name, (_, arrays) in _KERNELS.items():
                 for suffix in ("f32", "f64"):
                     function = getattr(library, f"{name}_{suffix}")
                     function.argtypes = [pointer] * (arrays + 1)
@@ -95,7 +94,7 @@ def _pointer(array: np.ndarray | None) -> ctypes.c_void_p:
 
 def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> None:
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
-    g = np.array([geometry[field] for field in _KERNELS[name]], dtype=np.int64)
+    g = np.array([geometry[field] for field in _KERNELS[name][0]], dtype=np.int64)
     status = getattr(_load(), f"{name}_{suffix}")(*map(_pointer, arrays), _pointer(g))
     if status != 0:
         raise MemoryError(f"native {name}: out of memory")
