@@ -1,14 +1,14 @@
 /* Native kernels of the local runtime, in float and double: direct convolutions that read the
- * im2col patch matrix straight from the padded image instead of copying it out, and the
- * max pool and its gradient, one window at a time instead of one numpy pass per window offset;
- * and the
- * passes of the compensated column sums.
+ * im2col patch matrix straight from the padded images instead of copying it out (conv_kernels.h
+ * vectorised over filters, row_conv_kernels.h over output pixels); max pooling and its
+ * gradient, one window at a time instead of one numpy pass per window offset (pool_kernels.h);
+ * and the passes of the column sums (column_sums.h).
  *
  * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
  * batch run on the kernel worker threads at once. The vector code uses GCC's vector extensions,
  * compiled for three x86-64 levels (AVX-512, AVX2+FMA, baseline SSE2) and picked by the CPU
- * at load time; other platforms build the portable version. numpy's kernels (conv.py) remain
- * the reference: the tests run both and compare them (pooling.py, conv.py).
+ * at load time; other platforms build the portable version. numpy's kernels (conv.py,
+ * pooling.py, aggregates.py) remain the reference: the tests run both and compare them.
  */
 #include <Python.h>
 #include <float.h>
@@ -22,7 +22,7 @@
 #endif
 #define ALWAYS_INLINE __attribute__((always_inline))
 
-/* Patch rows per pass of the filter gradient: their dout rows (48 KB of float at Fp = 48)
+/* Patch rows per pass of the filter gradient: their dout rows (48 KB of float at Fp = 64)
  * stay in the L1/L2 cache while every kernel-offset row of the gradient reads them. */
 #define FILTER_ROWS_PER_PASS 192
 
