@@ -1,4 +1,4 @@
-/* The direct convolution kernels for one element type, included once per type by kernels.c
+/* The direct convolution kernels for one element type, included once per type by typed_kernels.h
  * with T (float or double), V (a 64-byte vector of T), VL (lanes of V) and NAME(x) defined.
  *
  * Every kernel works on a chunk of images in DML's channel-major layout, zero padded ("x":

@@ -54,42 +54,18 @@ static inline long patch_offset(const struct geometry *g, long k)
 
 #define T float
 #define LARGEST FLT_MAX
-#define V vf32
-#define VU vf32u
-#define VL 16
 #define NAME(x) x##_f32
-typedef float vf32 __attribute__((vector_size(64)));
-typedef float vf32u __attribute__((vector_size(64), aligned(sizeof(float))));  /* unaligned loads */
-#include "conv_kernels.h"
-#include "row_conv_kernels.h"
-static const T NAME(largest) = LARGEST;
-static const T NAME(not_a_number) = NAN;
-#include "pool_kernels.h"
+#include "typed_kernels.h"
 #undef T
 #undef LARGEST
-#undef V
-#undef VU
-#undef VL
 #undef NAME
 
 #define T double
 #define LARGEST DBL_MAX
-#define V vf64
-#define VU vf64u
-#define VL 8
 #define NAME(x) x##_f64
-typedef double vf64 __attribute__((vector_size(64)));
-typedef double vf64u __attribute__((vector_size(64), aligned(sizeof(double))));
-#include "conv_kernels.h"
-#include "row_conv_kernels.h"
-static const T NAME(largest) = LARGEST;
-static const T NAME(not_a_number) = NAN;
-#include "pool_kernels.h"
+#include "typed_kernels.h"
 #undef T
 #undef LARGEST
-#undef V
-#undef VU
-#undef VL
 #undef NAME
 
 #include "column_sums.h"

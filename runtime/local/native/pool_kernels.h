@@ -1,4 +1,4 @@
-/* max_pool and max_pool_backward for one element type, included once per type by kernels.c
+/* max_pool and max_pool_backward for one element type, included once per type by typed_kernels.h
  * (T, NAME(x)).
  *
  * Planes are the H x W channels of the images, one after another (DML's N x C*H*W rows).

@@ -1,6 +1,6 @@
 /* Row kernels: direct convolutions vectorised along the output rows, for stride-1 layers with
  * few input channels, for one element type (T, V, VU, VL, NAME(x)), included once per type by
- * kernels.c.
+ * typed_kernels.h.
  *
  * With one input channel (LeNet's first layer) a patch row holds only kh*kw values, and the
  * kernels of conv_kernels.h, which keep a tile of patch rows against vectors of filters, spend
