@@ -61,6 +61,23 @@ CASES = {
     "tanh": ("tanh", {}, lambda x: keras.activations.tanh(x)),
     "softmax": ("softmax", {}, lambda x: keras.activations.softmax(x)),
     "softmax_layer": ("softmax", {}, lambda x: keras.layers.Softmax(dtype="float64")(x)),
+    "hard_sigmoid": ("hard_sigmoid", {}, lambda x: keras.activations.hard_sigmoid(x)),
+    "hard_silu": ("hard_silu", {}, lambda x: keras.activations.hard_silu(x)),
+    "hard_swish": ("hard_silu", {}, lambda x: keras.activations.hard_swish(x)),
+    "mish": ("mish", {}, lambda x: keras.activations.mish(x)),
+    "exponential": ("exponential", {}, lambda x: keras.activations.exponential(x)),
+    "log_softmax": ("log_softmax", {}, lambda x: keras.activations.log_softmax(x)),
+    "softsign": ("softsign", {}, lambda x: keras.activations.softsign(x)),
+    "celu": ("celu", {}, lambda x: keras.activations.celu(x)),
+    "celu_alpha_2": ("celu", {"alpha": 2.0}, lambda x: keras.activations.celu(x, alpha=2.0)),
+    "hard_tanh": ("hard_tanh", {}, lambda x: keras.activations.hard_tanh(x)),
+    "hard_shrink": ("hard_shrink", {}, lambda x: keras.activations.hard_shrink(x)),
+    "soft_shrink": ("soft_shrink", {}, lambda x: keras.activations.soft_shrink(x)),
+    "tanh_shrink": ("tanh_shrink", {}, lambda x: keras.activations.tanh_shrink(x)),
+    "log_sigmoid": ("log_sigmoid", {}, lambda x: keras.activations.log_sigmoid(x)),
+    "sparse_plus": ("sparse_plus", {}, lambda x: keras.activations.sparse_plus(x)),
+    "sparse_sigmoid": ("sparse_sigmoid", {}, lambda x: keras.activations.sparse_sigmoid(x)),
+    "squareplus": ("squareplus", {}, lambda x: keras.activations.squareplus(x)),
 }
 
 
@@ -98,7 +115,8 @@ def test_activation_matches_keras_float64(case):
 
 
 @pytest.mark.parametrize("case", ["relu", "leaky_relu_layer_default", "elu", "selu", "gelu_exact",
-                                  "gelu_tanh", "swish", "softplus", "sigmoid", "tanh", "softmax"])
+                                  "gelu_tanh", "swish", "softplus", "sigmoid", "tanh", "softmax",
+                                  "hard_silu", "mish", "log_softmax", "celu", "squareplus"])
 def test_activation_matches_keras_float32(case):
     """Keras' default precision: inputs representable in float32, forward within 1e-5."""
     name, scalars, function = CASES[case]
@@ -111,6 +129,16 @@ def test_activation_matches_keras_float32(case):
         function32 = lambda t: keras.layers.LeakyReLU()(t)  # noqa: E731
     ref_out, _ = keras_forward_and_gradient(function32, x, dout, dtype=tf.float32)
     assert max_abs(out, ref_out) <= TOL
+
+
+def test_glu_matches_keras_float64():
+    """GLU halves the last axis: A * sigmoid(B) for the halves A | B."""
+    x = inputs()[:, :6]
+    dout = np.random.default_rng(1).uniform(-1, 1, (6, 3))
+    out, dx = dml_forward_and_backward("glu", {}, x, dout)
+    ref_out, ref_dx = keras_forward_and_gradient(keras.activations.glu, x, dout)
+    assert max_abs(out, ref_out) <= TOL64
+    assert max_abs(dx, ref_dx) <= TOL64
 
 
 def test_softmax_rows_sum_to_one_with_huge_logits():
