@@ -22,7 +22,7 @@ TOKEN_DESCRIPTIONS = {
     "ASSIGN_OP": "'+=' or '-='", "OR_OP": "'|'", "AND_OP": "'&'", "NOT": "'!'",
     "REL_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*' or '/'",
     "MOD_OP": "'%%' or '%/%'", "MATMUL_OP": "'%*%'", "POW_OP": "'^'", "$END": "end of input",
-    "_RETURN": "'return'",
+    "_RETURN": "'return'", "MULTI_LSQB": "'['",
 }
 
 
@@ -186,7 +186,7 @@ class _ToNodes(Transformer):
         return n.IndexAssign(str(name), rows, cols, value, str(op), pos=self._pos(meta))
 
     def multi_assign(self, meta, children):
-        *names, call = children
+        _bracket, *names, call = children
         return n.MultiAssign(tuple(str(x) for x in names), call, pos=self._pos(meta))
 
     def call_stmt(self, meta, children):
