@@ -9,6 +9,11 @@ Both config dialects are read:
 Nested Sequential and functional models are inlined: their layers become calls named
 "model/layer", wired to the tensors the outer model feeds them. A shared layer gives one call per
 use ("layer", "layer:1", ...).
+
+A Keras 3 functional model also records calls of keras.ops functions (`x + 3.0`, `ops.mean`) as
+entries whose module is keras.src.ops.*; their calls get the class name "ops.<Class>" (ops.Add is
+not the Add layer), and every call keeps its arguments with the tensors replaced by `TensorArg`s,
+so the constants (3.0, axis=...) can be read.
 """
 from __future__ import annotations
 
@@ -17,6 +22,13 @@ from dataclasses import dataclass, field
 from ..errors import ModelFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
+OPS_PREFIX = "ops."
+
+
+@dataclass(frozen=True)
+class TensorArg:
+    """A tensor among a call's arguments: its IR name."""
+    name: str
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,9 @@ class LayerCall:
     class_name: str
     entry: dict           # the serialized layer: module, class_name, registered_name, config
     inputs: tuple = ()    # IR tensor names
-    tensor_kwargs: tuple = ()  # keyword arguments that received tensors (unsupported)
+    tensor_kwargs: tuple = ()  # keyword arguments that received tensors
+    args: tuple = ()      # positional arguments, tensors as TensorArg (Keras 3 files)
+    kwargs: dict = field(default_factory=dict)  # keyword arguments, tensors as TensorArg
 
     @property
     def config(self) -> dict:
@@ -54,6 +68,13 @@ def is_keras_class(entry: dict) -> bool:
     if "module" in entry:
         return str(entry["module"] or "").split(".")[0] == "keras"
     return True
+
+
+def class_name_of(entry: dict) -> str:
+    """The registry key of an entry: its class name, "ops.<Class>" for a keras.ops call."""
+    name = str(entry.get("class_name"))
+    module = str(entry.get("module") or "")
+    return OPS_PREFIX + name if module.startswith(("keras.src.ops", "keras.ops")) else name
 
 
 def layer_name(entry: dict) -> str:
@@ -86,13 +107,15 @@ class _Walker:
             return self._sequential(entry, names, weights, inputs)
         return self._functional(entry, names, weights, inputs)
 
-    def _call(self, entry, names, weights, inputs, kwargs=(), call_index=0) -> list:
+    def _call(self, entry, names, weights, inputs, kwargs=(), call_index=0,
+              arguments=((), {})) -> list:
         name = layer_name(entry)
         label = name if call_index == 0 else f"{name}:{call_index}"
         if is_model(entry):
             return self.model(entry, names + (label,), weights + (name,), list(inputs))
         call = LayerCall("/".join(names + (label,)), "/".join(names + (name,)), weights + (name,),
-                         str(entry.get("class_name")), entry, tuple(inputs), tuple(kwargs))
+                         class_name_of(entry), entry, tuple(inputs), tuple(kwargs),
+                         tuple(arguments[0]), dict(arguments[1]))
         self.out.calls.append(call)
         return [call.name]
 
@@ -151,7 +174,7 @@ class _Walker:
                     tensors[(layer_name(layer), 0, 0)] = self._input(layer, names)
                 continue
             for index, node in enumerate(layer.get("inbound_nodes") or []):
-                pending.append((layer, index, *_node_refs(node)))
+                pending.append((layer, index, *_node_refs(node), node))
         self._resolve(pending, tensors, names, weights, entry)
         return [self._tensor(tensors, ref, entry) for ref in _refs(config.get("output_layers", []))]
 
@@ -160,16 +183,18 @@ class _Walker:
         depend on layers listed after it."""
         while pending:
             waiting = []
-            for layer, index, refs, kwargs in pending:
-                if all(ref in tensors for ref in refs):
+            for item in pending:
+                layer, index, refs, kwargs, node = item
+                if all(ref in tensors for ref in refs + _kwarg_refs(node)):
                     outputs = self._call(layer, names, weights, [tensors[r] for r in refs],
-                                         kwargs, index)
+                                         kwargs, index, _arguments(node, tensors))
                     for position, tensor in enumerate(outputs):
                         tensors[(layer_name(layer), index, position)] = tensor
                 else:
-                    waiting.append((layer, index, refs, kwargs))
+                    waiting.append(item)
             if len(waiting) == len(pending):
-                layer, _, refs, _ = waiting[0]
+                layer, _, refs, _, node = waiting[0]
+                refs = refs + _kwarg_refs(node)
                 missing = next(r for r in refs if r not in tensors)
                 raise ModelFileError(self.path, f"layer '{layer_name(layer)}' of model "
                                      f"'{layer_name(entry)}' uses {list(missing)}, which no layer "
@@ -209,6 +234,26 @@ def _node_refs(node) -> tuple:
         extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
         kwargs.update(k for k, v in extra.items() if isinstance(v, list) and v)
     return refs, tuple(sorted(kwargs))
+
+
+def _kwarg_refs(node) -> list:
+    return _keras_tensors(node.get("kwargs") or {}) if isinstance(node, dict) else []
+
+
+def _arguments(node, tensors: dict) -> tuple:
+    """(args, kwargs) of a Keras 3 node with every tensor replaced by its TensorArg."""
+    if not isinstance(node, dict):
+        return (), {}
+    def replace(value):
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                history = value["config"]["keras_history"]
+                return TensorArg(tensors[(str(history[0]), int(history[1]), int(history[2]))])
+            return {k: replace(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [replace(v) for v in value]
+        return value
+    return tuple(replace(node.get("args", []))), replace(node.get("kwargs") or {})
 
 
 def _keras_tensors(value) -> list:
