@@ -91,7 +91,7 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
     channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
-    if native.enabled():
+    if native.convolutions_enabled():
         return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
@@ -116,7 +116,7 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     dt = float_dtype(X, dout)
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
-    if native.enabled():
+    if native.convolutions_enabled():
         return direct_conv.conv2d_backward_filter(g, X, dout, _chunks(g, dt.itemsize))
     patches = _patches(g, X)
 

@@ -51,6 +51,8 @@ def _load() -> ctypes.CDLL | None:
             library.column_split_sums_f64.restype = ctypes.c_int
             library.column_sums_f32.argtypes = pointers + sizes[:3] + pointers
             library.column_sums_f32.restype = None
+            library.wide_vector_registers.argtypes = []
+            library.wide_vector_registers.restype = ctypes.c_int
             _library = library
     return _library or None
 
@@ -65,6 +67,13 @@ def enabled() -> bool:
     if _forced is not None:
         return _forced and available()
     return os.environ.get(NATIVE_VARIABLE, "1") != "0" and available()
+
+
+def convolutions_enabled() -> bool:
+    """Whether the convolutions should take the native path now: where the CPU runs the
+    AVX-512 kernels (on others their register tiles spill, and im2col + BLAS is several times
+    faster), or when the native kernels are forced on (the tests check them on any CPU)."""
+    return enabled() and (_forced is True or bool(_load().wide_vector_registers()))
 
 
 @contextlib.contextmanager

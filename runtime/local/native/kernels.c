@@ -69,6 +69,7 @@ static inline long patch_offset(const struct geometry *g, long k)
 #undef NAME
 
 #include "column_sums.h"
+#include "cpu_features.h"
 
 /* Importable as a module too, so that native.py finds the library with the import system. */
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
