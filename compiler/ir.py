@@ -10,6 +10,8 @@ Conventions that hold for every op:
 - Spatial padding is explicit per side (`Pad2D`, `Pad1D`), resolved from Keras' "same", "valid"
   and "causal" by `passes.infer_shapes` (the frontend keeps Keras' string, since "same" depends on
   the input size); Keras puts the odd pixel of "same" padding at the bottom/right.
+- What each op is (attributes, parameters, shape rule, template) is declared once, in its family's
+  module under `compiler/ops/`, and registered in `opdef.OPS`; importing `compiler.ops` loads them.
 - Tensor names: the output of a Keras layer is named after the layer ("name:k" for the k-th call
   of a shared layer, "model/name" inside a nested model); tensors inside the expansion of one layer
   add a "/suffix" ("sep/depthwise", "conv1/preact").
@@ -25,6 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import GraphError
+from .opdef import OPS, definition
 
 Shape = tuple  # tuple[int | None, ...], per sample (batch excluded)
 
@@ -41,225 +44,6 @@ class Pad2D:
     bottom: int = 0
     left: int = 0
     right: int = 0
-
-
-# --- attributes, one class per op family -------------------------------------------------------
-
-@dataclass(frozen=True)
-class Input:
-    """A model input. The node's output shape is the Keras input shape."""
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class Dense:
-    """y = x @ kernel + bias over the last axis. kernel (D, units), bias (units,)."""
-    units: int
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class Activation:
-    """Elementwise activation (softmax: along `axis`, always the last one).
-
-    kind: relu, sigmoid, tanh, softmax, elu, selu, gelu, swish, softplus, leaky_relu, linear.
-    relu: x if x > threshold (clipped at max_value when given), else alpha * (x - threshold);
-    leaky_relu: x if x >= 0 else alpha * x; elu: x if x > 0 else alpha * (exp(x) - 1);
-    gelu: approximate selects Keras' tanh approximation.
-    """
-    kind: str
-    alpha: float = 0.0
-    max_value: float | None = None
-    threshold: float = 0.0
-    axis: int = -1
-    approximate: bool = False
-
-
-@dataclass(frozen=True)
-class Dropout:
-    """Identity at inference. rate is the drop probability; spatial drops whole channels."""
-    rate: float
-    spatial: bool = False
-
-
-@dataclass(frozen=True)
-class Flatten:
-    """Row-major flatten of the Keras-layout sample: (H, W, C) -> (H*W*C,) in h, w, c order."""
-
-
-@dataclass(frozen=True)
-class Reshape:
-    """Row-major reshape of the Keras-layout sample; target is fully resolved (no -1)."""
-    target: tuple
-
-
-@dataclass(frozen=True)
-class Conv1D:
-    """(T, C) -> (T', filters). kernel (k, C, filters), bias (filters,)."""
-    filters: int
-    kernel: int
-    stride: int = 1
-    padding: Pad1D = Pad1D()
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class Conv2D:
-    """(H, W, C) -> (H', W', filters). kernel (kh, kw, C, filters), bias (filters,)."""
-    filters: int
-    kernel: tuple
-    strides: tuple = (1, 1)
-    padding: Pad2D = Pad2D()
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class DepthwiseConv2D:
-    """(H, W, C) -> (H', W', C*multiplier); output channel c*multiplier + m comes from input
-    channel c. kernel (kh, kw, C, multiplier), bias (C*multiplier,)."""
-    multiplier: int
-    kernel: tuple
-    strides: tuple = (1, 1)
-    padding: Pad2D = Pad2D()
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class Conv2DTranspose:
-    """(H, W, C) -> (H', W', filters). kernel (kh, kw, filters, C), bias (filters,).
-
-    The full transposed convolution has (H-1)*sh + kh rows; `padding` is what is cropped from each
-    side of it (a negative amount appends that many zero rows/columns, which happens for "valid"
-    when the kernel is smaller than the stride). output_padding is Keras' attribute, already
-    accounted for in `padding` once resolved.
-    """
-    filters: int
-    kernel: tuple
-    strides: tuple = (1, 1)
-    padding: Pad2D = Pad2D()
-    use_bias: bool = True
-    output_padding: tuple | None = None
-
-
-@dataclass(frozen=True)
-class Pool1D:
-    """max_pool1d / avg_pool1d over (T, C). Average pooling counts only in-bounds elements (as
-    Keras does with "same" padding); max pooling ignores the padding."""
-    size: int
-    stride: int
-    padding: Pad1D = Pad1D()
-
-
-@dataclass(frozen=True)
-class Pool2D:
-    """max_pool2d / avg_pool2d over (H, W, C); padding as in Pool1D."""
-    size: tuple
-    strides: tuple
-    padding: Pad2D = Pad2D()
-
-
-@dataclass(frozen=True)
-class GlobalPool:
-    """global_{avg,max}_pool{1,2}d: reduce every spatial axis; keepdims keeps them as size 1."""
-    keepdims: bool = False
-
-
-@dataclass(frozen=True)
-class ZeroPad2D:
-    padding: Pad2D
-
-
-@dataclass(frozen=True)
-class UpSample2D:
-    """Nearest-neighbour upsampling: every pixel repeated size[0] x size[1] times."""
-    size: tuple
-
-
-@dataclass(frozen=True)
-class BatchNorm:
-    """Normalises the last (channel) axis. gamma (C,) when scale, beta (C,) when center,
-    moving_mean (C,), moving_variance (C,)."""
-    epsilon: float
-    center: bool = True
-    scale: bool = True
-    momentum: float = 0.99
-    axis: int = -1
-
-
-@dataclass(frozen=True)
-class LayerNorm:
-    """Normalises each sample over the last axis. gamma (D,) when scale, beta (D,) when center."""
-    epsilon: float
-    center: bool = True
-    scale: bool = True
-    axis: int = -1
-
-
-@dataclass(frozen=True)
-class Embedding:
-    """(T,) integer indices -> (T, output_dim). embeddings (input_dim, output_dim)."""
-    input_dim: int
-    output_dim: int
-
-
-@dataclass(frozen=True)
-class Recurrent:
-    """simple_rnn / lstm / gru over (T, D) -> (T, units) or (units,).
-
-    kernel (D, G*units), recurrent_kernel (units, G*units), bias (G*units,) with the gates in
-    Keras' order: simple_rnn G=1; lstm G=4 [input, forget, cell, output]; gru G=3
-    [update z, reset r, candidate h], and its bias is (2, 3*units) when reset_after (row 0 for the
-    input projection, row 1 for the recurrent one). simple_rnn uses no recurrent_activation.
-    """
-    units: int
-    activation: str = "tanh"
-    recurrent_activation: str = "sigmoid"
-    return_sequences: bool = False
-    use_bias: bool = True
-    reset_after: bool = True
-
-
-@dataclass(frozen=True)
-class Merge:
-    """add / subtract (exactly two inputs) / multiply / average / maximum of equal shapes."""
-
-
-@dataclass(frozen=True)
-class Concatenate:
-    axis: int = -1
-
-
-# --- ops ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class OpSpec:
-    attrs: type
-    min_inputs: int = 1
-    max_inputs: int | None = 1
-
-
-_MERGE = dict(attrs=Merge, min_inputs=2, max_inputs=None)
-OPS: dict[str, OpSpec] = {
-    "input": OpSpec(Input, 0, 0),
-    "dense": OpSpec(Dense), "activation": OpSpec(Activation), "dropout": OpSpec(Dropout),
-    "flatten": OpSpec(Flatten), "reshape": OpSpec(Reshape),
-    "conv1d": OpSpec(Conv1D), "conv2d": OpSpec(Conv2D),
-    "depthwise_conv2d": OpSpec(DepthwiseConv2D), "conv2d_transpose": OpSpec(Conv2DTranspose),
-    "max_pool1d": OpSpec(Pool1D), "avg_pool1d": OpSpec(Pool1D),
-    "max_pool2d": OpSpec(Pool2D), "avg_pool2d": OpSpec(Pool2D),
-    "global_avg_pool1d": OpSpec(GlobalPool), "global_max_pool1d": OpSpec(GlobalPool),
-    "global_avg_pool2d": OpSpec(GlobalPool), "global_max_pool2d": OpSpec(GlobalPool),
-    "zero_pad2d": OpSpec(ZeroPad2D), "upsample2d": OpSpec(UpSample2D),
-    "batch_norm": OpSpec(BatchNorm), "layer_norm": OpSpec(LayerNorm),
-    "embedding": OpSpec(Embedding),
-    "simple_rnn": OpSpec(Recurrent), "lstm": OpSpec(Recurrent), "gru": OpSpec(Recurrent),
-    "add": OpSpec(**_MERGE), "subtract": OpSpec(Merge, 2, 2), "multiply": OpSpec(**_MERGE),
-    "average": OpSpec(**_MERGE), "maximum": OpSpec(**_MERGE),
-    "concatenate": OpSpec(Concatenate, 2, None),
-}
-
-ACTIVATION_KINDS = ("relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "swish",
-                    "softplus", "leaky_relu", "linear")
 
 
 @dataclass(frozen=True, eq=False)
@@ -290,7 +74,7 @@ class Node:
     params: tuple = ()
     layer: str = ""
     keras_class: str = ""
-    activation: Activation | None = None
+    activation: object = None  # ops.activations.Activation, or None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -368,63 +152,9 @@ class Graph:
 
 # --- parameters each op expects ----------------------------------------------------------------
 
-def _last(shape: Shape | None):
-    return shape[-1] if shape else None
-
-
-def _axis_size(shape: Shape, axis: int):
-    return shape[axis] if -len(shape) <= axis < len(shape) else None
-
-
-def _mul(a, b):
-    return None if a is None or b is None else a * b
-
-
-def _bias(use_bias: bool, n) -> dict:
-    return {"bias": (n,)} if use_bias else {}
-
-
-def _norm_params(attrs, n) -> dict:
-    names = (["gamma"] if attrs.scale else []) + (["beta"] if attrs.center else [])
-    return {name: (n,) for name in names}
-
-
-_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-
-
-def _recurrent_params(op: str, a: Recurrent, d) -> dict:
-    width = _GATES[op] * a.units
-    params = {"kernel": (d, width), "recurrent_kernel": (a.units, width)}
-    if a.use_bias:
-        params["bias"] = (2, width) if op == "gru" and a.reset_after else (width,)
-    return params
-
-
 def expected_params(op: str, attrs, input_shapes: tuple | None) -> dict:
     """{param name: shape} the op expects; None in a shape where the input shape is unknown."""
-    c = _last(input_shapes[0]) if input_shapes else None
-    a = attrs
-    if op in ("batch_norm", "layer_norm") and input_shapes:
-        c = _axis_size(input_shapes[0], a.axis)
-    if op == "dense":
-        return {"kernel": (c, a.units), **_bias(a.use_bias, a.units)}
-    if op == "conv1d":
-        return {"kernel": (a.kernel, c, a.filters), **_bias(a.use_bias, a.filters)}
-    if op == "conv2d":
-        return {"kernel": (*a.kernel, c, a.filters), **_bias(a.use_bias, a.filters)}
-    if op == "depthwise_conv2d":
-        return {"kernel": (*a.kernel, c, a.multiplier), **_bias(a.use_bias, _mul(c, a.multiplier))}
-    if op == "conv2d_transpose":
-        return {"kernel": (*a.kernel, a.filters, c), **_bias(a.use_bias, a.filters)}
-    if op == "batch_norm":
-        return {**_norm_params(a, c), "moving_mean": (c,), "moving_variance": (c,)}
-    if op == "layer_norm":
-        return _norm_params(a, c)
-    if op == "embedding":
-        return {"embeddings": (a.input_dim, a.output_dim)}
-    if op in _GATES:
-        return _recurrent_params(op, a, c)
-    return {}
+    return definition(op).params(attrs, input_shapes)
 
 
 # --- checks ------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import jinja2
 
 from .. import ir
 from ..errors import UnsupportedAttributeError
-from . import ops  # noqa: F401  (registers the op templates)
-from .names import TRAINABLE_ROLES, graph_names
+from ..opdef import is_trainable
+from .names import graph_names
 from .registry import template_for
 from .step import Step, Unsupported
 
@@ -103,7 +103,7 @@ def gradient_name(tensors: dict, uses: dict, tensor: str, node: str, position: i
 
 def _step(graph, node, training, tensors, params, uses) -> Step:
     roles = {p.name: params[(node.name, p.name)] for p in node.params}
-    grads = {role: "d" + var for role, var in roles.items() if role in TRAINABLE_ROLES}
+    grads = {role: "d" + var for role, var in roles.items() if is_trainable(node.op, role)}
     return Step(
         node=node, training=training,
         xs=tuple(tensors[t] for t in node.inputs), out=tensors[node.output],

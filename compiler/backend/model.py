@@ -12,7 +12,8 @@ from .. import ir
 from ..errors import CompileError
 from .emitter import (ENV, Program, backward_blocks, build_program, forward_blocks,
                       terminate_statements)
-from .names import TRAINABLE_ROLES, identifier
+from ..opdef import is_trainable
+from .names import identifier
 from .registry import LIBRARY
 from ..training.config import Loss, Optimizer, TrainingConfig, training_config
 from .training import TRAIN_ALGOS, TrainingView
@@ -108,7 +109,7 @@ class CompiledModel:
         variable = self._program.params[(node.name, param.name)]
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
-                             param.name in TRAINABLE_ROLES and param.layer not in self.frozen,
+                             is_trainable(node.op, param.name) and param.layer not in self.frozen,
                              param.regularizer)
 
     def keras_weights(self, weights: dict | None = None) -> dict:

@@ -10,13 +10,7 @@ from __future__ import annotations
 import re
 
 from .. import ir
-
-# Keras weight role -> the name dml_lib's headers use for it
-ROLE_NAMES = {
-    "kernel": "W", "bias": "b", "recurrent_kernel": "U", "embeddings": "E",
-    "gamma": "gamma", "beta": "beta", "moving_mean": "ema_mean", "moving_variance": "ema_var",
-}
-TRAINABLE_ROLES = ("kernel", "bias", "recurrent_kernel", "embeddings", "gamma", "beta")
+from ..opdef import definition
 
 _RESERVED = {
     "if", "else", "for", "while", "parfor", "function", "return", "in", "source", "as",
@@ -64,7 +58,7 @@ def graph_names(graph: ir.Graph) -> tuple:
     for node in graph.nodes:
         base = identifier(node.name)
         for param in node.params:
-            role = ROLE_NAMES.get(param.name, param.name)
+            role = definition(node.op).weight(param.name).dml
             params[(node.name, param.name)] = names.get(("param", node.name, param.name),
                                                         f"{base}_{role}")
     for node in graph.nodes:

@@ -85,3 +85,18 @@ def known(shape: tuple, what: str) -> tuple:
 
 def size(shape: tuple) -> int:
     return math.prod(shape)
+
+
+def zeros(rows: int, cols: int) -> str:
+    return f"matrix(0, rows={rows}, cols={cols})"
+
+
+def ones(rows: int, cols: int) -> str:
+    return f"matrix(1, rows={rows}, cols={cols})"
+
+
+def rows_of(shape: tuple, what: str) -> tuple:
+    """(T, D) of a vector or sequence input, or an Unsupported naming the op's need."""
+    if len(shape) == 3:
+        raise Unsupported("input shape", shape, what)
+    return steps_and_features(known(shape, "shape"))

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir
 from ..passes import layout
-from .ops.core import needs_reorder
+from ..ops.reshaping import needs_reorder
 
 
 def dml_weights(graph: ir.Graph, params: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import ir
 from ..errors import (GraphError, ModelFileError, UnsupportedAttributeError, UnsupportedLayer,
                       UnsupportedLayerError)
-from . import layers  # noqa: F401  (registers the handlers)
+from .. import ops  # noqa: F401  (registers the layer handlers)
 from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
 from .context import LayerContext, Rejected
 from .registry import handler_for, supported_classes

@@ -4,22 +4,9 @@ DML holds a batch as an N x (values per sample) matrix. Images are channels-firs
 row-major, (C*H*W) per row, as DML's conv2d/pool builtins expect; Keras holds them (H, W, C).
 Vectors (D,) and sequences (T, D) keep Keras' row-major order (time-major: T*D per row).
 
-Parameter layouts produced here (all 2-D float64):
-  dense             kernel (D, units)           bias (1, units)
-  conv2d            kernel (F, C*kh*kw)         bias (F, 1)     from Keras (kh, kw, C, F)
-  conv1d            kernel (F, C*1*k)           bias (F, 1)     from Keras (k, C, F): a conv2d with
-                                                                Hf=1, Wf=k on (C, 1, T) images
-  depthwise_conv2d  kernel (C*M, kh*kw)         bias (C*M, 1)   from Keras (kh, kw, C, M); row
-                                                                c*M + m is output channel c*M + m,
-                                                                as in Keras and dml_lib
-  conv2d_transpose  kernel (C, F*kh*kw)         bias (F, 1)     from Keras (kh, kw, F, C), C = the
-                                                                input channels
-  batch_norm        gamma/beta/moving_* (C, 1) on images (per channel), (1, D) otherwise
-  layer_norm        gamma/beta (1, D)
-  embedding         embeddings (V, D)
-  simple_rnn/lstm/gru kernel (D, G*U), recurrent_kernel (U, G*U), bias (1, G*U) or, for a GRU
-                    with reset_after, (2, 3*U); gates stay in Keras' order (lstm i, f, c, o;
-                    gru z, r, h), which dml_lib follows.
+Each op declares its parameters' DML layouts (all 2-D float64) in its definition (`Weight.layout`
+in `compiler/ops/`): kernels of convolutions become (F, C*kh*kw)-style matrices, vectors become
+rows or, per channel of an image, columns.
 
 A Flatten of a channels-first tensor produces its values in (c, h, w) order, while Keras' Dense
 after it was trained on (h, w, c) order: `dense_kernel_after_flatten` permutes that Dense's kernel
@@ -33,30 +20,9 @@ from typing import Callable
 import numpy as np
 
 from .. import ir
+from ..opdef import Site, definition, f64
 
 _PASS_THROUGH = ("activation", "dropout")  # elementwise ops that keep the order of values
-
-
-def conv2d_kernel(kernel: np.ndarray) -> np.ndarray:
-    """(kh, kw, C, F) -> (F, C*kh*kw): row f is filter f, flattened channels-first."""
-    return _f64(np.transpose(kernel, (3, 2, 0, 1)).reshape(kernel.shape[3], -1))
-
-
-def conv1d_kernel(kernel: np.ndarray) -> np.ndarray:
-    """(k, C, F) -> (F, C*1*k), the kernel of the equivalent conv2d with Hf=1, Wf=k."""
-    return _f64(np.transpose(kernel, (2, 1, 0)).reshape(kernel.shape[2], -1))
-
-
-def depthwise_kernel(kernel: np.ndarray) -> np.ndarray:
-    """(kh, kw, C, M) -> (C*M, kh*kw): row c*M + m is the filter of output channel c*M + m
-    (conv2d_depthwise.dml's layout)."""
-    kh, kw, c, m = kernel.shape
-    return _f64(np.transpose(kernel, (2, 3, 0, 1)).reshape(c * m, kh * kw))
-
-
-def conv2d_transpose_kernel(kernel: np.ndarray) -> np.ndarray:
-    """(kh, kw, F, C) -> (C, F*kh*kw): row c spreads input channel c onto the F output channels."""
-    return _f64(np.transpose(kernel, (3, 2, 0, 1)).reshape(kernel.shape[3], -1))
 
 
 def channels_first_permutation(shape: tuple) -> np.ndarray:
@@ -68,7 +34,7 @@ def channels_first_permutation(shape: tuple) -> np.ndarray:
 def dense_kernel_after_flatten(kernel: np.ndarray, shape: tuple) -> np.ndarray:
     """The Dense kernel (prod(shape), U) for input flattened channels-first from a Keras tensor
     of per-sample `shape` (..., C): x_cf @ result == x_keras @ kernel."""
-    return _f64(kernel[channels_first_permutation(shape)])
+    return f64(kernel[channels_first_permutation(shape)])
 
 
 def images_are_channels_first(graph: ir.Graph, tensor: str) -> bool:
@@ -106,22 +72,6 @@ def dml_parameters(graph: ir.Graph, channels_first: Callable = images_are_channe
 
 
 def _convert(graph, node, param, flattened, channels_first) -> np.ndarray:
-    value, op = param.value, node.op
-    if param.name == "kernel":
-        if op == "dense":
-            shape = flattened.get(node.name)
-            return _f64(value) if shape is None else dense_kernel_after_flatten(value, shape)
-        converters = {"conv2d": conv2d_kernel, "conv1d": conv1d_kernel,
-                      "depthwise_conv2d": depthwise_kernel,
-                      "conv2d_transpose": conv2d_transpose_kernel}
-        if op in converters:
-            return converters[op](value)
-    if value.ndim == 1:
-        column = op in ("conv2d", "conv1d", "depthwise_conv2d", "conv2d_transpose") or (
-            op == "batch_norm" and channels_first(graph, node.inputs[0]))
-        return _f64(value.reshape(-1, 1) if column else value.reshape(1, -1))
-    return _f64(value)
-
-
-def _f64(value: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(value, dtype=np.float64)
+    site = Site(flattened.get(node.name),
+                bool(node.inputs) and channels_first(graph, node.inputs[0]))
+    return definition(node.op).weight(param.name).layout(param.value, site)

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from kerasdml.compiler import ir
+from kerasdml.compiler import ir, ops
 
 
 def run(graph: ir.Graph, inputs) -> list:
@@ -31,7 +31,7 @@ def _erf(x):
     return np.vectorize(math.erf)(x)
 
 
-def activation(a: ir.Activation, params, x):
+def activation(a: ops.Activation, params, x):
     if a.kind == "relu":
         y = np.where(x > a.threshold, x, a.alpha * (x - a.threshold))
         return y if a.max_value is None else np.minimum(y, a.max_value)
@@ -108,7 +108,7 @@ def conv2d_transpose(a, p, x):
 
 
 def conv1d(a, p, x):
-    attrs = ir.Conv2D(a.filters, (1, a.kernel), (1, a.stride),
+    attrs = ops.Conv2D(a.filters, (1, a.kernel), (1, a.stride),
                       ir.Pad2D(0, 0, a.padding.left, a.padding.right), a.use_bias)
     return conv2d(attrs, {**p, "kernel": p["kernel"][None]}, x[:, None])[:, 0]
 
@@ -156,7 +156,7 @@ def layer_norm(a, p, x):
 
 
 def _act(kind):
-    return lambda x: activation(ir.Activation(kind), {}, x)
+    return lambda x: activation(ops.Activation(kind), {}, x)
 
 
 def _scan(a, x, step, state):

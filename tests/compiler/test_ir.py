@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasdml.compiler import ir, passes
+from kerasdml.compiler import ir, ops, passes
 from kerasdml.compiler.errors import GraphError
 
 
@@ -13,11 +13,11 @@ def param(name, shape):
 
 
 def inp(name="x", shape=(4,)):
-    return ir.Node(name, "input", ir.Input(), (), (name,), (shape,))
+    return ir.Node(name, "input", ops.Input(), (), (name,), (shape,))
 
 
 def dense(name, source, units=3, d=4, shapes=None, **fields):
-    return ir.Node(name, "dense", ir.Dense(units), (source,), (name,), shapes,
+    return ir.Node(name, "dense", ops.Dense(units), (source,), (name,), shapes,
                    (param("kernel", (d, units)), param("bias", (units,))), **fields)
 
 
@@ -34,7 +34,7 @@ def test_a_valid_chain():
 
 @pytest.mark.parametrize("make, message", [
     (lambda: graph(inp(), dense("a", "x"), dense("a", "a", 3, 3)), "two nodes are named 'a'"),
-    (lambda: graph(inp(), dense("a", "x"), ir.Node("b", "dense", ir.Dense(3), ("x",), ("a",),
+    (lambda: graph(inp(), dense("a", "x"), ir.Node("b", "dense", ops.Dense(3), ("x",), ("a",),
                                                    params=(param("kernel", (4, 3)),
                                                            param("bias", (3,))))),
      "produced twice"),
@@ -43,11 +43,11 @@ def test_a_valid_chain():
     (lambda: graph(inp(), dense("b", "a", 3, 3), dense("a", "x")), "not in topological order"),
     (lambda: graph(inp(), dense("a", "x"), outputs=("nothing",)), "'nothing' is produced by no"),
     (lambda: graph(inp(), dense("a", "x"), inputs=()), "graph inputs"),
-    (lambda: graph(inp(), ir.Node("a", "mystery", ir.Dense(3), ("x",), ("a",))), "unknown op"),
-    (lambda: graph(inp(), ir.Node("a", "dense", ir.Flatten(), ("x",), ("a",))),
+    (lambda: graph(inp(), ir.Node("a", "mystery", ops.Dense(3), ("x",), ("a",))), "unknown op"),
+    (lambda: graph(inp(), ir.Node("a", "dense", ops.Flatten(), ("x",), ("a",))),
      "attributes are Flatten"),
-    (lambda: graph(inp(), ir.Node("a", "add", ir.Merge(), ("x",), ("a",))), "has 1 inputs"),
-    (lambda: graph(inp(), ir.Node("a", "dense", ir.Dense(3), ("x",), ("a",),
+    (lambda: graph(inp(), ir.Node("a", "add", ops.Merge(), ("x",), ("a",))), "has 1 inputs"),
+    (lambda: graph(inp(), ir.Node("a", "dense", ops.Dense(3), ("x",), ("a",),
                                   params=(param("kernel", (4, 3)),))),
      "expected ['kernel', 'bias']"),
     (lambda: graph(inp(), dense("a", "x", d=5)), "'kernel' has shape (5, 3), expected (4, 3)"),
@@ -83,7 +83,7 @@ def test_params_are_read_only_and_nodes_frozen():
 
 
 def test_split_activations_keeps_consumers_and_names_fresh():
-    relu = ir.Activation("relu")
+    relu = ops.Activation("relu")
     nodes = (inp(), dense("a", "x", activation=relu), dense("a/relu", "a", 2, 3))
     g = passes.split_activations(graph(*nodes))
     assert [(n.name, n.op, n.inputs, n.outputs) for n in g.nodes] == [
@@ -94,8 +94,8 @@ def test_split_activations_keeps_consumers_and_names_fresh():
 
 
 def test_drop_inference_noops_rewires_consumers_and_outputs():
-    nodes = (inp(), ir.Node("drop", "dropout", ir.Dropout(0.5), ("x",), ("drop",)),
-             dense("a", "drop"), ir.Node("lin", "activation", ir.Activation("linear"), ("a",),
+    nodes = (inp(), ir.Node("drop", "dropout", ops.Dropout(0.5), ("x",), ("drop",)),
+             dense("a", "drop"), ir.Node("lin", "activation", ops.Activation("linear"), ("a",),
                                          ("lin",)))
     g = passes.drop_inference_noops(graph(*nodes))
     assert [n.name for n in g.nodes] == ["x", "a"]
@@ -104,11 +104,11 @@ def test_drop_inference_noops_rewires_consumers_and_outputs():
 
 def test_prepare_runs_every_pass():
     nodes = (inp(shape=(8, 8, 3)),
-             ir.Node("c", "conv2d", ir.Conv2D(2, (4, 4), (2, 2), "same"), ("x",), ("c",),
+             ir.Node("c", "conv2d", ops.Conv2D(2, (4, 4), (2, 2), "same"), ("x",), ("c",),
                      params=(param("kernel", (4, 4, 3, 2)), param("bias", (2,))),
-                     activation=ir.Activation("relu")),
-             ir.Node("d", "dropout", ir.Dropout(0.1), ("c",), ("d",)),
-             ir.Node("f", "flatten", ir.Flatten(), ("d",), ("f",)))
+                     activation=ops.Activation("relu")),
+             ir.Node("d", "dropout", ops.Dropout(0.1), ("c",), ("d",)),
+             ir.Node("f", "flatten", ops.Flatten(), ("d",), ("f",)))
     g = passes.prepare(graph(*nodes))
     assert [n.op for n in g.nodes] == ["input", "conv2d", "activation", "flatten"]
     assert g.node("c").attrs.padding == ir.Pad2D(1, 1, 1, 1)

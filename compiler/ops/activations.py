@@ -1,0 +1,160 @@
+"""Activations: the Activation, ReLU, LeakyReLU, ELU and Softmax layers, and the activations
+fused into other layers (Dense(activation="relu")), all as the "activation" op."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..backend.step import Step, rows_of
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import define
+from .shaping import last_axis_only
+
+
+@dataclass(frozen=True)
+class Activation:
+    """Elementwise activation (softmax: along `axis`, always the last one).
+
+    kind: relu, sigmoid, tanh, softmax, elu, selu, gelu, swish, softplus, leaky_relu, linear.
+    relu: x if x > threshold (clipped at max_value when given), else alpha * (x - threshold);
+    leaky_relu: x if x >= 0 else alpha * x; elu: x if x > 0 else alpha * (exp(x) - 1);
+    gelu: approximate selects Keras' tanh approximation.
+    """
+    kind: str
+    alpha: float = 0.0
+    max_value: float | None = None
+    threshold: float = 0.0
+    axis: int = -1
+    approximate: bool = False
+
+
+ACTIVATION_KINDS = ("relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "swish",
+                    "softplus", "leaky_relu", "linear")
+
+# --- frontend --------------------------------------------------------------------------------
+
+_ALIASES = {"silu": "swish"}
+_DEFAULTS = {  # the defaults of keras.activations.<name> when named by a string
+    "elu": dict(alpha=1.0),
+    "leaky_relu": dict(alpha=0.2),
+    "relu6": dict(max_value=6.0),
+}
+ACCEPTED = ", ".join(ACTIVATION_KINDS + tuple(_ALIASES) + ("relu6",))
+
+
+def _name(value) -> str | None:
+    """'relu', or the name inside Keras 3's serialized form of a built-in activation function."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and str(value.get("module") or "").startswith("keras") \
+            and isinstance(value.get("config"), str):
+        return value["config"]
+    return None
+
+
+def activation(ctx: LayerContext, key: str, value) -> Activation:
+    name = _name(value)
+    kind = "relu" if name == "relu6" else _ALIASES.get(name, name)
+    if kind not in ACTIVATION_KINDS:
+        ctx.reject(key, value, ACCEPTED)
+    return Activation(kind, **_DEFAULTS.get(name, {}))
+
+
+def fused_activation(ctx: LayerContext, key: str = "activation") -> Activation | None:
+    """The activation applied inside a layer, None when it is linear."""
+    value = ctx.get(key, "linear")
+    if value is None:
+        return None
+    act = activation(ctx, key, value)
+    return None if act.kind == "linear" else act
+
+
+@handles("Activation")
+def activation_layer(ctx: LayerContext) -> list:
+    """Activation(name): relu, sigmoid, tanh, softmax, elu, selu, gelu, swish/silu, softplus,
+    leaky_relu, linear, relu6."""
+    return [ctx.node("activation", activation(ctx, "activation", ctx.get("activation")))]
+
+
+@handles("ReLU")
+def relu(ctx: LayerContext) -> list:
+    """ReLU(max_value, negative_slope, threshold)."""
+    max_value = ctx.get("max_value", None)
+    attrs = Activation("relu", alpha=float(ctx.get("negative_slope", 0.0)),
+                       max_value=None if max_value is None else float(max_value),
+                       threshold=float(ctx.get("threshold", 0.0)))
+    return [ctx.node("activation", attrs)]
+
+
+@handles("LeakyReLU")
+def leaky_relu(ctx: LayerContext) -> list:
+    """LeakyReLU(negative_slope) (Keras 2: alpha)."""
+    slope = ctx.get("negative_slope", ctx.get("alpha", 0.3))
+    return [ctx.node("activation", Activation("leaky_relu", alpha=float(slope)))]
+
+
+@handles("ELU")
+def elu(ctx: LayerContext) -> list:
+    """ELU(alpha)."""
+    return [ctx.node("activation", Activation("elu", alpha=float(ctx.get("alpha", 1.0))))]
+
+
+@handles("Softmax")
+def softmax(ctx: LayerContext) -> list:
+    """Softmax over the last axis."""
+    axis = ctx.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    if not isinstance(axis, int) or axis == 0:
+        ctx.reject("axis", axis, "the last axis (-1)")
+    return [ctx.node("activation", Activation("softmax", axis=keras_axis(axis)))]
+
+
+def keras_axis(axis: int) -> int:
+    """A Keras axis (counting the batch dimension) as an IR axis (per sample)."""
+    return axis if axis < 0 else axis - 1
+
+
+# --- shape and template ------------------------------------------------------------------------
+
+def _shape(node, attrs, ins):
+    return (last_axis_only(node, attrs, ins[0]) if attrs.kind == "softmax" else attrs), ins[0]
+
+
+# kind -> (dml_lib module, extra forward/backward arguments from the attributes)
+_LIBRARY_FORMS = {
+    "relu": ("relu", lambda a: ""),
+    "sigmoid": ("sigmoid", lambda a: ""),
+    "tanh": ("tanh", lambda a: ""),
+    "softmax": ("softmax", lambda a: ""),
+    "elu": ("elu", lambda a: f", {a.alpha!r}"),
+    "selu": ("selu", lambda a: ""),
+    "gelu": ("gelu", lambda a: ", TRUE" if a.approximate else ", FALSE"),
+    "swish": ("swish", lambda a: ""),
+    "softplus": ("softplus", lambda a: ""),
+    "leaky_relu": ("leaky_relu", lambda a: f", {a.alpha!r}"),
+}
+
+
+def _plain_relu(a) -> bool:
+    return a.alpha == 0 and a.max_value is None and a.threshold == 0
+
+
+def _context(n: Step) -> dict:
+    a = n.a
+    if a.kind == "linear":
+        return dict(form="identity")
+    if a.kind == "relu" and not _plain_relu(a):
+        # ReLU(max_value, negative_slope, threshold): not in dml_lib, two lines of DML
+        return dict(form="clipped_relu", alpha=a.alpha, threshold=a.threshold,
+                    max_value=a.max_value)
+    module, args = _LIBRARY_FORMS[a.kind]
+    steps = 1
+    if a.kind == "softmax":
+        steps, _ = rows_of(n.in_shape, "a vector or a sequence (softmax over the last axis)")
+    return dict(form="library", module=module, args=args(a), T=steps,
+                D=n.in_shape[-1], sources=(module,))
+
+
+define("activation", Activation, shape=_shape, template="activation.dml.j2", context=_context,
+       library=tuple(module for module, _ in _LIBRARY_FORMS.values()), family=__name__)

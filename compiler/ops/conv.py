@@ -1,0 +1,231 @@
+"""Convolutions: Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D (a depthwise then a 1x1
+convolution). Conv2DTranspose is in conv_transpose.py.
+
+Padding stays as Keras names it ("valid", "same", "causal") in the frontend; the shape rules turn
+it into explicit amounts per side once the input size is known.
+
+DML layouts (biases are (F, 1) columns, one per output channel):
+  conv2d            kernel (F, C*kh*kw)    from Keras (kh, kw, C, F)
+  conv1d            kernel (F, C*1*k)      from Keras (k, C, F): a conv2d with Hf=1, Wf=k on
+                                           (C, 1, T) images
+  depthwise_conv2d  kernel (C*M, kh*kw)    from Keras (kh, kw, C, M); row c*M + m is output
+                                           channel c*M + m, as in Keras and dml_lib
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend.step import Step, image, known, zeros
+from ..frontend.context import LayerContext, as_role
+from ..frontend.registry import handles
+from ..ir import Pad1D, Pad2D
+from ..opdef import Weight, as_column, define, f64
+from .activations import fused_activation
+from .shaping import bias, last_dim, times, windowed1d, windowed2d
+
+
+
+@dataclass(frozen=True)
+class Conv1D:
+    """(T, C) -> (T', filters). kernel (k, C, filters), bias (filters,)."""
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: Pad1D = Pad1D()
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    """(H, W, C) -> (H', W', filters). kernel (kh, kw, C, filters), bias (filters,)."""
+    filters: int
+    kernel: tuple
+    strides: tuple = (1, 1)
+    padding: Pad2D = Pad2D()
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2D:
+    """(H, W, C) -> (H', W', C*multiplier); output channel c*multiplier + m comes from input
+    channel c. kernel (kh, kw, C, multiplier), bias (C*multiplier,)."""
+    multiplier: int
+    kernel: tuple
+    strides: tuple = (1, 1)
+    padding: Pad2D = Pad2D()
+    use_bias: bool = True
+
+# --- frontend --------------------------------------------------------------------------------
+
+_PADDINGS_2D = ("valid", "same")
+
+
+def conv_common(ctx: LayerContext, rank: int, paddings: tuple = _PADDINGS_2D) -> tuple:
+    """(kernel, strides, padding) after checking what every convolution shares."""
+    ctx.channels_last()
+    ctx.no_dilation(rank)
+    if ctx.get("groups", 1) != 1:
+        ctx.reject("groups", ctx.get("groups"), "1 (grouped convolutions are not supported)")
+    padding = ctx.choice("padding", paddings, "valid")
+    return ctx.ints("kernel_size", rank), ctx.ints("strides", rank, 1), padding
+
+
+def conv_weights(ctx: LayerContext, *names: str) -> dict:
+    use_bias = bool(ctx.get("use_bias", True))
+    return ctx.weights(*names, "bias") if use_bias else ctx.weights(*names)
+
+
+@handles("Conv1D")
+def conv1d(ctx: LayerContext) -> list:
+    """Conv1D(filters, kernel_size, strides, padding valid/same/causal)."""
+    (kernel,), (stride,), padding = conv_common(ctx, 1, ("valid", "same", "causal"))
+    weights = conv_weights(ctx, "kernel")
+    attrs = Conv1D(int(ctx.get("filters")), kernel, stride, padding, "bias" in weights)
+    return [ctx.node("conv1d", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
+
+
+@handles("Conv2D")
+def conv2d(ctx: LayerContext) -> list:
+    """Conv2D(filters, kernel_size, strides, padding valid/same)."""
+    kernel, strides, padding = conv_common(ctx, 2)
+    weights = conv_weights(ctx, "kernel")
+    attrs = Conv2D(int(ctx.get("filters")), kernel, strides, padding, "bias" in weights)
+    return [ctx.node("conv2d", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
+
+
+@handles("DepthwiseConv2D")
+def depthwise_conv2d(ctx: LayerContext) -> list:
+    """DepthwiseConv2D(kernel_size, depth_multiplier, strides, padding valid/same)."""
+    kernel, strides, padding = conv_common(ctx, 2)
+    weights = conv_weights(ctx, "kernel")  # named depthwise_kernel before Keras 3
+    params = tuple(weights.values())
+    attrs = DepthwiseConv2D(int(ctx.get("depth_multiplier", 1)), kernel, strides, padding,
+                            "bias" in weights)
+    return [ctx.node("depthwise_conv2d", attrs, params, activation=fused_activation(ctx))]
+
+
+@handles("SeparableConv2D")
+def separable_conv2d(ctx: LayerContext) -> list:
+    """SeparableConv2D: a depthwise convolution, then a 1x1 convolution (two IR nodes)."""
+    kernel, strides, padding = conv_common(ctx, 2)
+    weights = conv_weights(ctx, "depthwise_kernel", "pointwise_kernel")
+    middle = f"{ctx.name}/depthwise"
+    depthwise = ctx.node(
+        "depthwise_conv2d",
+        DepthwiseConv2D(int(ctx.get("depth_multiplier", 1)), kernel, strides, padding, False),
+        (as_role(weights["depthwise_kernel"], "kernel"),), name=middle, outputs=(middle,))
+    pointwise = ctx.node(
+        "conv2d", Conv2D(int(ctx.get("filters")), (1, 1), (1, 1), Pad2D(), "bias" in weights),
+        (as_role(weights["pointwise_kernel"], "kernel"),) +
+        ((weights["bias"],) if "bias" in weights else ()),
+        inputs=(middle,), activation=fused_activation(ctx))
+    return [depthwise, pointwise]
+
+
+# --- kernel layouts --------------------------------------------------------------------------
+
+def conv2d_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
+    """(kh, kw, C, F) -> (F, C*kh*kw): row f is filter f, flattened channels-first."""
+    return f64(np.transpose(kernel, (3, 2, 0, 1)).reshape(kernel.shape[3], -1))
+
+
+def conv1d_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
+    """(k, C, F) -> (F, C*1*k), the kernel of the equivalent conv2d with Hf=1, Wf=k."""
+    return f64(np.transpose(kernel, (2, 1, 0)).reshape(kernel.shape[2], -1))
+
+
+def depthwise_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
+    """(kh, kw, C, M) -> (C*M, kh*kw): row c*M + m is the filter of output channel c*M + m
+    (conv2d_depthwise.dml's layout)."""
+    kh, kw, c, m = kernel.shape
+    return f64(np.transpose(kernel, (2, 3, 0, 1)).reshape(c * m, kh * kw))
+
+
+def _weights_of(kernel_layout) -> tuple:
+    return Weight("kernel", "W", layout=kernel_layout), Weight("bias", "b", layout=as_column)
+
+
+# --- shapes and parameters -------------------------------------------------------------------
+
+def _conv1d_shape(node, attrs, ins):
+    padding, out = windowed1d(node, attrs, ins[0], attrs.kernel, attrs.stride)
+    return dataclasses.replace(attrs, padding=padding), (out, attrs.filters)
+
+
+def _conv2d_shape(node, attrs, ins):
+    return windowed2d(node, attrs, ins[0], attrs.kernel, attrs.filters)
+
+
+def _depthwise_shape(node, attrs, ins):
+    channels = ins[0][-1] * attrs.multiplier if ins[0] and ins[0][-1] else None
+    return windowed2d(node, attrs, ins[0], attrs.kernel, channels)
+
+
+def _conv1d_params(a, ins) -> dict:
+    return {"kernel": (a.kernel, last_dim(ins), a.filters), **bias(a.use_bias, a.filters)}
+
+
+def _conv2d_params(a, ins) -> dict:
+    return {"kernel": (*a.kernel, last_dim(ins), a.filters), **bias(a.use_bias, a.filters)}
+
+
+def _depthwise_params(a, ins) -> dict:
+    c = last_dim(ins)
+    return {"kernel": (*a.kernel, c, a.multiplier), **bias(a.use_bias, times(c, a.multiplier))}
+
+
+# --- templates -------------------------------------------------------------------------------
+
+def _pads(p) -> tuple:
+    return p.top, p.bottom, p.left, p.right
+
+
+def _window(n: Step, filters: int, extra: str = "") -> dict:
+    """What conv2d and depthwise share: the input geometry, and whether Keras' padding is
+    symmetric (the builtin's padh/padw) or needs an explicit zero_pad2d first."""
+    c, h, w = image(known(n.in_shape, "image size"))
+    (kh, kw), (sh, sw) = n.a.kernel, n.a.strides
+    top, bottom, left, right = _pads(n.a.padding)
+    symmetric = top == bottom and left == right
+    hp, wp = (h, w) if symmetric else (h + top + bottom, w + left + right)
+    _, hout, wout = image(n.out_shape)
+    return dict(
+        C=c, H=h, W=w, F=filters, Hout=hout, Wout=wout, symmetric=symmetric,
+        pads=f"{top}, {bottom}, {left}, {right}", padded=f"{n.out}_padded",
+        sizes=f"{c}, {h}, {w}, {extra}{kh}, {kw}, {sh}, {sw}",
+        padded_sizes=f"{c}, {hp}, {wp}, {extra}{kh}, {kw}, {sh}, {sw}",
+        padding=f"{top}, {left}" if symmetric else "0, 0",
+        b=n.p.get("bias") or zeros(image(n.out_shape)[0], 1),
+        db=n.dp.get("bias") or f"{n.out}_dzero",
+        sources=() if symmetric else ("zero_pad2d",))
+
+
+def _conv2d_context(n: Step) -> dict:
+    return dict(_window(n, n.a.filters), module="conv2d")
+
+
+def _depthwise_context(n: Step) -> dict:
+    return dict(_window(n, n.out_shape[-1], f"{n.a.multiplier}, "), module="conv2d_depthwise")
+
+
+def _conv1d_context(n: Step) -> dict:
+    steps, features = known(n.in_shape, "sequence length")
+    return dict(T=steps, D=features, K=n.a.kernel, stride=n.a.stride,
+                pads=f"{n.a.padding.left}, {n.a.padding.right}", Tout=n.out_shape[0],
+                b=n.p.get("bias") or zeros(n.a.filters, 1),
+                db=n.dp.get("bias") or f"{n.out}_dzero")
+
+
+define("conv2d", Conv2D, shape=_conv2d_shape, params=_conv2d_params,
+       weights=_weights_of(conv2d_kernel), template="conv2d.dml.j2", context=_conv2d_context,
+       sources=("conv2d",), library=("conv2d", "zero_pad2d"), family=__name__)
+define("depthwise_conv2d", DepthwiseConv2D, shape=_depthwise_shape, params=_depthwise_params,
+       weights=_weights_of(depthwise_kernel), template="conv2d.dml.j2",
+       context=_depthwise_context, sources=("conv2d_depthwise",),
+       library=("conv2d_depthwise", "zero_pad2d"), family=__name__)
+define("conv1d", Conv1D, shape=_conv1d_shape, params=_conv1d_params,
+       weights=_weights_of(conv1d_kernel), template="conv1d.dml.j2", context=_conv1d_context,
+       sources=("conv1d",), family=__name__)

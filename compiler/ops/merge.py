@@ -1,0 +1,102 @@
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum of equal shapes; Concatenate."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..backend.step import Step, Unsupported, size
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import define
+from .activations import keras_axis
+from .shaping import fail, resolve_axis
+
+
+@dataclass(frozen=True)
+class Merge:
+    """add / subtract (exactly two inputs) / multiply / average / maximum of equal shapes."""
+
+
+@dataclass(frozen=True)
+class Concatenate:
+    axis: int = -1
+
+
+_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Average": "average",
+        "Maximum": "maximum"}
+
+
+# --- frontend --------------------------------------------------------------------------------
+
+@handles(*_OPS)
+def merge(ctx: LayerContext) -> list:
+    """Add/Subtract/Multiply/Average/Maximum of inputs of equal shape."""
+    return [ctx.node(_OPS[ctx.class_name], Merge())]
+
+
+@handles("Concatenate")
+def concatenate(ctx: LayerContext) -> list:
+    """Concatenate(axis)."""
+    axis = ctx.get("axis", -1)
+    if not isinstance(axis, int) or axis == 0:
+        ctx.reject("axis", axis, "a non-batch axis")
+    return [ctx.node("concatenate", Concatenate(keras_axis(axis)))]
+
+
+# --- shapes ----------------------------------------------------------------------------------
+
+def _merge_shape(node, attrs, ins):
+    if any(shape != ins[0] for shape in ins):
+        fail(node, f"{node.keras_class} needs inputs of equal shape, got {list(ins)}")
+    return attrs, ins[0]
+
+
+def _concatenate_shape(node, attrs, ins):
+    axis = resolve_axis(node, attrs.axis, len(ins[0]))
+    rest = lambda s: s[:axis] + s[axis + 1:]  # noqa: E731
+    if any(len(s) != len(ins[0]) or rest(s) != rest(ins[0]) for s in ins):
+        fail(node, f"Concatenate on axis {axis} needs equal other axes, got {list(ins)}")
+    sizes = [s[axis] for s in ins]
+    total = None if None in sizes else sum(sizes)
+    return dataclasses.replace(attrs, axis=axis), ins[0][:axis] + (total,) + ins[0][axis + 1:]
+
+
+# --- templates -------------------------------------------------------------------------------
+
+_SYMBOLS = {"add": " + ", "subtract": " - ", "multiply": " * "}
+
+
+def _merge_context(n: Step) -> dict:
+    op = n.node.op
+    # Maximum of k inputs is a chain of pairwise maxima m_j = max(m_{j-1}, x_j), as in Keras; the
+    # backward pass walks it back (on ties the earlier input gets the gradient)
+    maxima = [n.xs[0]] + [f"{n.out}_max{j}" for j in range(2, len(n.xs))] + [n.out]
+    others = [" * ".join(x for j, x in enumerate(n.xs) if j != i) for i in range(len(n.xs))]
+    return dict(op=op, joined=_SYMBOLS.get(op, " + ").join(n.xs), count=len(n.xs),
+                others=others, maxima=maxima)
+
+
+def _concatenate_context(n: Step) -> dict:
+    """Along the axis DML keeps whole: the channels of images (channels-first rows), the steps of
+    sequences, vectors; along features of sequences, per step."""
+    rank, axis = len(n.out_shape), n.a.axis
+    if rank == 3 and axis != 2:
+        raise Unsupported("axis", axis + 1, "-1 (the channel axis) for images")
+    widths = [size(s) for s in n.in_shapes]
+    per_step = rank == 2 and axis == 1
+    if per_step:
+        widths = [s[1] for s in n.in_shapes]
+    bounds, start = [], 1
+    for width in widths:
+        bounds.append((start, start + width - 1))
+        start += width
+    return dict(per_step=per_step, T=n.out_shape[0] if per_step else 1, bounds=bounds,
+                total=sum(widths), widths=widths)
+
+
+_MERGE = dict(shape=_merge_shape, template="merge.dml.j2", context=_merge_context,
+              family=__name__, min_inputs=2)
+define(("add", "multiply", "average", "maximum"), Merge, max_inputs=None, **_MERGE)
+define("subtract", Merge, max_inputs=2, **_MERGE)
+define("concatenate", Concatenate, shape=_concatenate_shape, template="concatenate.dml.j2",
+       context=_concatenate_context, min_inputs=2, max_inputs=None, family=__name__)

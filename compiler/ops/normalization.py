@@ -1,0 +1,160 @@
+"""BatchNormalization (images, vectors, sequences) and LayerNormalization; inference uses the
+moving statistics.
+
+DML layout: batch_norm's gamma/beta/moving_* are (C, 1) columns on images (per channel), (1, D)
+rows otherwise; layer_norm's gamma/beta are (1, D) rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..backend.step import Step, Unsupported, image, known, ones, steps_and_features, zeros
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import Weight, as_column, as_row, define
+from .activations import keras_axis
+from .shaping import last_axis_only
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Normalises the last (channel) axis. gamma (C,) when scale, beta (C,) when center,
+    moving_mean (C,), moving_variance (C,)."""
+    epsilon: float
+    center: bool = True
+    scale: bool = True
+    momentum: float = 0.99
+    axis: int = -1
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    """Normalises each sample over the last axis. gamma (D,) when scale, beta (D,) when center."""
+    epsilon: float
+    center: bool = True
+    scale: bool = True
+    axis: int = -1
+
+
+# --- frontend --------------------------------------------------------------------------------
+
+def _axis(ctx: LayerContext, default) -> int:
+    """The one normalised axis, as an IR axis; whether it is the last is checked with shapes."""
+    value = ctx.get("axis", default)
+    axis = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not isinstance(axis, int) or axis == 0:
+        ctx.reject("axis", value, "the last axis (-1)")
+    return keras_axis(axis)
+
+
+def _flags(ctx: LayerContext) -> tuple:
+    return bool(ctx.get("center", True)), bool(ctx.get("scale", True))
+
+
+@handles("BatchNormalization")
+def batch_normalization(ctx: LayerContext) -> list:
+    """BatchNormalization(axis=-1, epsilon, center, scale, momentum)."""
+    for flag in ("renorm", "synchronized"):
+        if ctx.get(flag, False):
+            ctx.reject(flag, True, "False")
+    axis = _axis(ctx, -1)
+    center, scale = _flags(ctx)
+    names = (("gamma",) if scale else ()) + (("beta",) if center else ()) + \
+        ("moving_mean", "moving_variance")
+    attrs = BatchNorm(float(ctx.get("epsilon", 1e-3)), center, scale,
+                      float(ctx.get("momentum", 0.99)), axis)
+    return [ctx.node("batch_norm", attrs, tuple(ctx.weights(*names).values()))]
+
+
+@handles("LayerNormalization")
+def layer_normalization(ctx: LayerContext) -> list:
+    """LayerNormalization(axis=-1, epsilon, center, scale)."""
+    if ctx.get("rms_scaling", False):
+        ctx.reject("rms_scaling", True, "False")
+    axis = _axis(ctx, -1)
+    center, scale = _flags(ctx)
+    names = (("gamma",) if scale else ()) + (("beta",) if center else ())
+    attrs = LayerNorm(float(ctx.get("epsilon", 1e-3)), center, scale, axis)
+    return [ctx.node("layer_norm", attrs, tuple(ctx.weights(*names).values()))]
+
+
+# --- shapes and parameters -------------------------------------------------------------------
+
+def _shape(node, attrs, ins):
+    return last_axis_only(node, attrs, ins[0]), ins[0]
+
+
+def _normalised_size(attrs, input_shapes):
+    if not input_shapes:
+        return None
+    shape, axis = input_shapes[0], attrs.axis
+    return shape[axis] if -len(shape) <= axis < len(shape) else None
+
+
+def _scale_params(attrs, c) -> dict:
+    names = (["gamma"] if attrs.scale else []) + (["beta"] if attrs.center else [])
+    return {name: (c,) for name in names}
+
+
+def _batch_norm_params(a: BatchNorm, ins) -> dict:
+    c = _normalised_size(a, ins)
+    return {**_scale_params(a, c), "moving_mean": (c,), "moving_variance": (c,)}
+
+
+def _layer_norm_params(a: LayerNorm, ins) -> dict:
+    return _scale_params(a, _normalised_size(a, ins))
+
+
+def _per_channel(value, site):
+    """Columns on channels-first images, rows otherwise."""
+    return (as_column if site.channels_first else as_row)(value, site)
+
+
+# --- templates -------------------------------------------------------------------------------
+
+def _scale_shift(n: Step, rows: int, cols: int) -> dict:
+    """Parameters the layer lacks (center/scale False) are constants the library ignores."""
+    return dict(gamma=n.p.get("gamma") or ones(rows, cols),
+                beta=n.p.get("beta") or zeros(rows, cols),
+                dgamma=n.dp.get("gamma") or f"{n.out}_dgamma_unused",
+                dbeta=n.dp.get("beta") or f"{n.out}_dbeta_unused")
+
+
+def _flag_text(n: Step) -> str:
+    a = n.a
+    return f"{a.epsilon!r}, {'TRUE' if a.center else 'FALSE'}, {'TRUE' if a.scale else 'FALSE'}"
+
+
+def _batch_norm_context(n: Step) -> dict:
+    shape = known(n.in_shape, "shape")
+    # Keras runs a frozen BatchNormalization in inference mode, in training too
+    mode = '"train"' if n.training and not n.frozen else '"test"'
+    common = dict(mode=mode, momentum=repr(n.a.momentum), flags=_flag_text(n),
+                  mean=n.p["moving_mean"], var=n.p["moving_variance"])
+    if len(shape) == 3:
+        c, h, w = image(shape)
+        return dict(common, **_scale_shift(n, c, 1), images=True, sizes=f"{c}, {h}, {w}",
+                    sources=("batch_norm2d",))
+    steps, features = steps_and_features(shape)
+    return dict(common, **_scale_shift(n, 1, features), images=False, T=steps, D=features,
+                sources=("batch_norm1d",))
+
+
+def _layer_norm_context(n: Step) -> dict:
+    if len(n.in_shape) == 3:
+        raise Unsupported("input shape", n.in_shape, "a vector or a sequence (LayerNormalization "
+                          "of images is not supported)")
+    return dict(_scale_shift(n, 1, n.in_shape[-1]), flags=_flag_text(n))
+
+
+define("batch_norm", BatchNorm, shape=_shape, params=_batch_norm_params,
+       weights=(Weight("gamma", "gamma", layout=_per_channel),
+                Weight("beta", "beta", layout=_per_channel),
+                Weight("moving_mean", "ema_mean", trainable=False, layout=_per_channel),
+                Weight("moving_variance", "ema_var", trainable=False, layout=_per_channel)),
+       template="batch_norm.dml.j2", context=_batch_norm_context,
+       library=("batch_norm1d", "batch_norm2d"), family=__name__)
+define("layer_norm", LayerNorm, shape=_shape, params=_layer_norm_params,
+       weights=(Weight("gamma", "gamma"), Weight("beta", "beta")),
+       template="layer_norm.dml.j2", context=_layer_norm_context, sources=("layer_norm",),
+       family=__name__)
