@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "mlp": ("bench_mlp", "MLP 784-512-512-10 training vs Keras"),
     "spark": ("bench_spark", "Spark local[2]: matmul vs mllib BlockMatrix, LeNet forward vs local"),
     "estimator": ("bench_estimator", "Keras2DML.fit of the LeNet (generated DML) vs Keras fit"),
+    "depthwise": ("bench_depthwise", "Xception-style predict (depthwise kernels) vs Keras"),
     "compile": ("bench_estimator:compile_rows", "compiling ResNet50 / MobileNetV2 vs load_model"),
 }
 

@@ -43,6 +43,7 @@ class UserFunction:
         self.output_names = [p.name for p in definition.outputs]
         self.body: list = []
         self.defaults: dict[str, object] = {}
+        self.kernel = None     # bound arguments -> outputs or None (runtime/intrinsics.py)
 
     def compile(self, interpreter) -> None:
         from .interpreter import Frame  # noqa: F401  (cycle: interpreter imports functions)
@@ -81,6 +82,10 @@ class UserFunction:
             variables[name] = value
         for param in self.definition.params:
             variables[param.name] = _conform(variables[param.name], param, self.name)
+        if self.kernel is not None:
+            outputs = self.kernel(variables)
+            if outputs is not None:
+                return outputs
         frame = Frame(variables, caller_stack + (self.name,))
         run_block(self.body, frame)
         outputs = []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import intrinsics
 from . import nodes as n
 from .context import Context
 from .errors import DMLError, DMLRuntimeError, SourcePosition
@@ -70,6 +71,7 @@ class Interpreter:
         module = Module(str(path), resolved.parent)
         self.modules[resolved] = module  # registered before compiling: files may source each other
         self._compile_module(parse(text, str(path)), module)
+        intrinsics.attach(module, text, resolved, self.context)
         return module
 
     def _compile_module(self, program: n.Program, module: Module) -> list:

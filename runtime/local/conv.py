@@ -21,6 +21,7 @@ When the native kernels are built (native.py), conv2d and its filter gradient ru
 convolutions instead (direct_conv.py: the same chunks, no patch matrix), and so does the
 stride-1 data gradient through the flipped convolution; these numpy versions stay the
 reference that the tests hold them to, and the path for everything the native ones skip.
+With them, unpadded 1x1 convolutions go to pointwise.py: one BLAS product per chunk.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import direct_conv, native
+from . import direct_conv, native, pointwise
 from .geometry import Geom, checked_matrix, conv_geom, float_dtype, offset_slice, pad
 from .parallel import run_chunks
 from .scratch import scratch
@@ -91,6 +92,8 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
     channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
+    if native.enabled() and pointwise.applies(g):
+        return pointwise.conv2d(g, X, W, channel_bias)
     if native.convolutions_enabled():
         return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias)
     L = g.Ho * g.Wo
@@ -116,6 +119,8 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     dt = float_dtype(X, dout)
     X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
     dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    if native.enabled() and pointwise.applies(g):
+        return pointwise.conv2d_backward_filter(g, X, dout)
     if native.convolutions_enabled():
         return direct_conv.conv2d_backward_filter(g, X, dout, _chunks(g, dt.itemsize))
     patches = _patches(g, X)

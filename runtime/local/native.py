@@ -19,10 +19,15 @@ NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
 # the geometry structs of kernels.c, field by field
 CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
+DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw", "ph", "pw",
+                    "Ho", "Wo")
 # kernel -> (the geometry it takes, how many arrays come before it)
 _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
             "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
-            "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3)}
+            "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3),
+            "depthwise_forward": (DEPTHWISE_FIELDS, 4),
+            "depthwise_backward_data": (DEPTHWISE_FIELDS, 3),
+            "depthwise_backward_filter": (DEPTHWISE_FIELDS, 3)}
 VECTOR_BYTES = 64                 # the kernels' vector width: weights are padded to it
 
 _library: ctypes.CDLL | None | bool = None       # False: looked for, not there
@@ -143,6 +148,25 @@ def max_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
 def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
     """dx = the max-pool gradient for the planes of x (SystemDS's first-maximum rule)."""
     _call("max_pool_backward", x.dtype, x, dout, dx, geometry=geometry)
+
+
+def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+                      **geometry: int) -> None:
+    """out (planes*M output planes) = each plane of x convolved with its channel's M filters
+    (w: C*M x kh*kw), plus bias (C*M values) unless it is None (depthwise_kernels.h)."""
+    _call("depthwise_forward", x.dtype, x, w, bias, out, geometry=geometry)
+
+
+def depthwise_backward_data(w: np.ndarray, dout: np.ndarray, dx: np.ndarray,
+                            **geometry: int) -> None:
+    """dx (the planes) = the depthwise convolution's gradient with respect to its input."""
+    _call("depthwise_backward_data", w.dtype, w, dout, dx, geometry=geometry)
+
+
+def depthwise_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
+                              **geometry: int) -> None:
+    """dw (C*M x kh*kw) += the depthwise convolution's filter gradient over the planes."""
+    _call("depthwise_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
 
 
 def _rows_of(x: np.ndarray, dtype=np.float64) -> tuple[ctypes.c_void_p, int, int, int]:

@@ -35,6 +35,8 @@ CONV_SHAPES = [
     (13, 2, 5, 5, 3, 5, 5, 1, 1, 0, 0),        # one output cell per image; 13 rows, odd tiles
     (2, 3, 40, 37, 7, 3, 3, 1, 1, 1, 1),       # rows of 37 pixels: several vectors and a part
     (3, 4, 6, 6, 13, 2, 3, 1, 1, 1, 2),        # unequal kernel and padding, 4 channels
+    (5, 24, 7, 9, 40, 1, 1, 2, 3, 0, 0),       # 1x1 with strides (pointwise.py): a subsample
+    (9, 70, 5, 5, 33, 1, 1, 1, 1, 0, 0),       # 1x1 over many channels, several chunks
 ]
 
 

@@ -13,6 +13,7 @@ static const T NAME(not_a_number) = NAN;
 #include "conv_kernels.h"
 #include "row_conv_kernels.h"
 #include "pool_kernels.h"
+#include "depthwise_kernels.h"
 
 #undef V
 #undef VU

@@ -1,0 +1,103 @@
+"""dml_lib functions that the local runtime runs as one kernel call instead of their DML body.
+
+Generated scripts stay plain DML: they source dml_lib's layers and call them, and SystemDS runs
+the DML definitions. Some of those definitions are loops over builtins that SystemDS has no
+single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thousands of calls
+for an Xception). When a sourced file holds exactly dml_lib's text, the functions listed
+here get a kernel (runtime/local/depthwise.py) that computes the same outputs in one call.
+
+A kernel takes the function's bound arguments and returns its outputs, or None when the
+arguments are not what it handles (another dtype, shapes that do not fit, a distributed
+matrix); the DML body then runs and reports any mistake in DML's terms. With a planner
+(Spark, hybrid) the DML body always runs, so that the planner sees and places its operations,
+and so it does with KERASDML_LIBRARY_KERNELS=0 (to measure or debug the DML bodies).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import DMLRuntimeError
+from .local import depthwise
+from .local.geometry import Geom
+
+Kernel = Callable[[dict], "list | None"]
+SWITCH_VARIABLE = "KERASDML_LIBRARY_KERNELS"
+
+
+def _same_dtype(*values) -> bool:
+    return (all(isinstance(v, np.ndarray) and v.ndim == 2 for v in values)
+            and len({v.dtype for v in values}) == 1 and values[0].dtype.kind == "f")
+
+
+def _depthwise_geometry(v: dict) -> Geom | None:
+    """The geometry of a conv2d_depthwise call, or None when its arguments do not fit it."""
+    X, W, b = v["X"], v["W"], v["b"]
+    if not _same_dtype(X, W, b):
+        return None
+    try:
+        g = Geom("conv2d_depthwise", [X.shape[0], v["C"], v["Hin"], v["Win"]],
+                 (v["Hf"], v["Wf"]), "filter", [v["strideh"], v["stridew"]],
+                 [v["padh"], v["padw"]], filters=v["C"] * v["M"])
+    except DMLRuntimeError:
+        return None
+    fits = (v["M"] >= 1 and X.shape == (g.N, g.in_cols) and W.shape == (g.F, g.kh * g.kw)
+            and b.shape == (g.F, 1))
+    return g if fits else None
+
+
+def _depthwise_forward(v: dict) -> list | None:
+    g = _depthwise_geometry(v)
+    if g is None:
+        return None
+    return [depthwise.forward(g, v["X"], v["W"], v["b"]), g.Ho, g.Wo]
+
+
+def _depthwise_backward(v: dict) -> list | None:
+    g = _depthwise_geometry(v)
+    dout = v["dout"]
+    if g is None or not _same_dtype(dout, v["X"]) or dout.shape != (g.N, g.out_cols) \
+            or (v["Hout"], v["Wout"]) != (g.Ho, g.Wo):
+        return None
+    db = dout.sum(axis=0).reshape(g.F, g.Ho * g.Wo).sum(axis=1, keepdims=True)
+    return [depthwise.backward_data(g, v["W"], dout),
+            depthwise.backward_filter(g, v["X"], dout), db]
+
+
+# library file (relative to dml_lib) -> function -> kernel
+KERNELS: dict[str, dict[str, Kernel]] = {
+    "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
+                                       "backward": _depthwise_backward},
+}
+
+_library_texts: dict[str, str] = {}
+
+
+def _library_text(relative: str) -> str:
+    from kerasdml import dml_lib
+
+    if relative not in _library_texts:
+        _library_texts[relative] = (Path(dml_lib.ROOT) / relative).read_text()
+    return _library_texts[relative]
+
+
+def kernels_for(text: str, path: Path) -> dict[str, Kernel]:
+    """The kernels for the functions of a sourced file: none unless its text is dml_lib's."""
+    for relative, kernels in KERNELS.items():
+        if path.name == Path(relative).name and text == _library_text(relative):
+            return kernels
+    return {}
+
+
+def attach(module, text: str, path: Path, context) -> None:
+    """Gives the module's functions their kernels (local runs only), counted in --stats."""
+    if context.planner is not None or os.environ.get(SWITCH_VARIABLE, "1") == "0":
+        return
+    for name, kernel in kernels_for(text, path).items():
+        function = module.functions.get(name)
+        if function is not None:
+            label = f"{path.stem}::{name}"
+            function.kernel = kernel if context.stats is None else context.stats.timed(label, kernel)

@@ -1,0 +1,75 @@
+"""1x1 convolutions (no padding) as plain matrix products, chunk by chunk.
+
+A pointwise convolution (the second half of every SeparableConv2D, the projections of
+Xception, MobileNet and ResNet blocks) has no patches: with a chunk of images laid out channel
+by channel as C x (m*H*W) (every sh-th row and sw-th column of them, for strides), the layer
+is one matrix product W @ X and its filter gradient one dout @ X^T. The direct kernels (direct_conv.py) are built for spatial filters and few pixels
+per filter row; here BLAS runs one large product per chunk instead (the deep layers of a
+small-input network have a few pixels and hundreds of channels). conv.py sends these layers
+here; chunks run on the worker threads, and gradient parts are summed in chunk order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import Geom
+from .parallel import run_chunks, split
+from .scratch import scratch
+
+# Chunks per call, whatever the thread count (sums must not depend on it); a chunk of fewer
+# than _MIN_COLUMNS output pixels would make BLAS products too narrow to pay their set-up.
+_CHUNKS = 4
+_MIN_COLUMNS = 256
+
+
+def applies(g: Geom) -> bool:
+    return g.kh == g.kw == 1 and g.ph == g.pw == 0
+
+
+def _image_chunks(g: Geom) -> list[tuple[int, int]]:
+    pixels = g.Ho * g.Wo
+    return split(g.N, max(1, min(_CHUNKS, g.N * pixels // _MIN_COLUMNS)))
+
+
+def _pixels(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
+    """The input pixels the filters meet, images first..last-1, as C x (m*Ho*Wo) (scratch)."""
+    planes = X[first:last].reshape(last - first, g.C, g.H, g.W)
+    met = planes[:, :, ::g.sh, ::g.sw][:, :, :g.Ho, :g.Wo]
+    out = scratch("pointwise_x", (g.C, last - first, g.Ho, g.Wo), X.dtype)
+    np.copyto(out, met.transpose(1, 0, 2, 3))
+    return out.reshape(g.C, -1)
+
+
+def _outputs(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Rows first..last-1 of dout as F x (m*Ho*Wo) (scratch)."""
+    rows = dout[first:last].reshape(last - first, g.F, -1)
+    out = scratch("pointwise_dout", (g.F, last - first, rows.shape[2]), dout.dtype)
+    np.copyto(out, rows.transpose(1, 0, 2))
+    return out.reshape(g.F, -1)
+
+
+def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | None) -> np.ndarray:
+    """out (N x F*Ho*Wo) = W (F x C) applied to each pixel's channels (+ channel_bias, 1 x F x 1)."""
+    L = g.Ho * g.Wo
+    out = np.empty((g.N, g.F, L), dtype=X.dtype)
+
+    def chunk(first: int, last: int) -> None:
+        product = scratch("pointwise_product", (g.F, (last - first) * L), X.dtype)
+        np.matmul(W, _pixels(g, X, first, last), out=product)
+        out[first:last] = product.reshape(g.F, last - first, L).transpose(1, 0, 2)
+        if channel_bias is not None:
+            out[first:last] += channel_bias
+    run_chunks(chunk, _image_chunks(g))
+    return out.reshape(g.N, g.out_cols)
+
+
+def conv2d_backward_filter(g: Geom, X: np.ndarray, dout: np.ndarray) -> np.ndarray:
+    """dW (F x C): the sum over images and output pixels of dout's channels times the
+    channels of the input pixels they came from."""
+    def chunk(first: int, last: int) -> np.ndarray:
+        return _outputs(g, dout, first, last) @ _pixels(g, X, first, last).T
+    parts = run_chunks(chunk, _image_chunks(g))
+    total = parts[0]
+    for part in parts[1:]:                      # in chunk order: the same sum on any threads
+        total += part
+    return total
