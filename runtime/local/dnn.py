@@ -29,7 +29,7 @@ Dtypes are preserved: float32 inputs give float32 outputs, float64 give float64
 (mixed inputs follow numpy's promotion; non-float inputs compute in float64).
 
 Facts about SystemDS 3.4.0 that these kernels reproduce (checked by running it;
-see tests/runtime/fixtures/dnn/make_fixtures.dml):
+see tests/runtime/local/fixtures/dnn/make_fixtures.dml):
   * All shape arguments are required for the pools too: max_pool without stride=
     or padding= is a validation error ("Expected stride1 to be expanded"). Any
     stride and padding are accepted with any pool_size, including padding >=

@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from keras_models import keras, predict, randomize, save, sequential
+from support.keras_models import keras, predict, randomize, save, sequential
 from kerasdml.compiler.cli import main
-from zoo_models import ZOO
+from support.zoo_models import ZOO
 
 L = keras.layers
 

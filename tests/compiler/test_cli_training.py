@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_models import keras, randomize, save, sequential
+from support.keras_models import keras, randomize, save, sequential
 from kerasdml.compiler.cli import main
 
 L = keras.layers

@@ -1,10 +1,11 @@
 """Keras2DML against real Keras: the same weights after the same epochs, the same loss curves,
 and everything a scikit-learn user does with an estimator."""
-import numpy as np
-import pandas as pd
-import pytest
 
-from keras_models import keras, randomize, sequential
+import pytest
+import numpy as np
+pd = pytest.importorskip("pandas")  # noqa: E402
+
+from support.keras_models import keras, randomize, sequential
 from kerasdml.compiler.errors import CompileError
 from kerasdml.compiler.estimator import Keras2DML
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_models import keras
+from support.keras_models import keras
 from kerasdml.compiler.datasets import load_mnist
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_models import keras, perturb_statistics, predict, randomize, sample_inputs, save
+from support.keras_models import keras, perturb_statistics, predict, randomize, sample_inputs, save
 from kerasdml.compiler.compile import compile_model
-from zoo_models import H5, ZOO
+from support.zoo_models import H5, ZOO
 
 ATOL = 1e-5
 # smaller weights where the default ones saturate the softmax (outputs of exactly 0 and 1

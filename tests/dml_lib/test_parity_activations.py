@@ -15,16 +15,17 @@ float32.
 """
 from __future__ import annotations
 
+import pytest
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
+keras = pytest.importorskip("keras")  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+tf = pytest.importorskip("tensorflow")  # noqa: E402
 
-from dml_call import call_dml  # noqa: E402
+from support.dml_call import call_dml  # noqa: E402
 
 TOL = 1e-5        # the project's parity requirement (float32 Keras)
 TOL64 = 1e-7      # float64 Keras, relative to max(1, |value|): see the module docstring

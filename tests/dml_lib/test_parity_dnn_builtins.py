@@ -10,16 +10,17 @@ padding with -inf.
 """
 from __future__ import annotations
 
+import pytest
+
 import itertools
 import os
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
+keras = pytest.importorskip("keras")  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+tf = pytest.importorskip("tensorflow")  # noqa: E402
 
 from kerasdml.runtime.api import run_string  # noqa: E402
 

@@ -9,16 +9,17 @@ times the gradient's largest magnitude: TensorFlow sums them in float32.
 """
 from __future__ import annotations
 
+import pytest
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
+keras = pytest.importorskip("keras")  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+tf = pytest.importorskip("tensorflow")  # noqa: E402
 
-from dml_call import call_dml  # noqa: E402
+from support.dml_call import call_dml  # noqa: E402
 from kerasdml.runtime.api import run_string  # noqa: E402
 from kerasdml.runtime.errors import DMLError  # noqa: E402
 

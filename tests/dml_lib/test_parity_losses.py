@@ -12,16 +12,17 @@ max(1, |value|)) and in its default float32 for the project's 1e-5 requirement o
 """
 from __future__ import annotations
 
+import pytest
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
+keras = pytest.importorskip("keras")  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+tf = pytest.importorskip("tensorflow")  # noqa: E402
 
-from dml_call import call_dml  # noqa: E402
+from support.dml_call import call_dml  # noqa: E402
 from kerasdml.runtime.errors import DMLError  # noqa: E402
 
 TOL = 1e-5      # the project's parity requirement (float32 Keras)

@@ -14,12 +14,13 @@ a looser tolerance; see NADAM_CHANGE_TOLERANCE.
 """
 from __future__ import annotations
 
+import pytest
+
 import zlib
 
 import numpy as np
-import pytest
 
-import keras
+keras = pytest.importorskip("keras")  # noqa: E402
 
 from kerasdml.runtime.api import run_string
 

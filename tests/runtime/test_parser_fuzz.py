@@ -1,10 +1,13 @@
 """Mutated DML programs either parse or fail with DMLSyntaxError: no other exception escapes."""
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from kerasdml.runtime.errors import DMLSyntaxError
 from kerasdml.runtime.parser import parse

@@ -1,12 +1,7 @@
 """One local Spark for all Spark tests (2 cores, small driver, no UI, few shuffle partitions)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared conformance runner
 
 SPARK_CONF = {
     "spark.driver.memory": "1g",

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from spark_lenet import SCRIPT, lenet_inputs
+from support.spark_lenet import SCRIPT, lenet_inputs
 
 from kerasdml.runtime.api import run_file
 from kerasdml.runtime.spark.runtime import SparkRuntime

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_conformance import PROGRAMS, run_program
+from support.conformance import PROGRAMS, run_program
 
 pytestmark = pytest.mark.slow
 

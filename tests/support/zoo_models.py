@@ -2,7 +2,7 @@
 built by name so that tests can parametrize over them with readable ids."""
 from __future__ import annotations
 
-from keras_models import keras, sequential
+from support.keras_models import keras, sequential
 
 L = keras.layers
 

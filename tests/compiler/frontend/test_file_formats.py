@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
+from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, keras_layer, randomize, save, sequential)
 from kerasdml.compiler.frontend import read_graph
 from kerasdml.compiler.frontend.sources import open_model

@@ -4,7 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from keras_models import keras, randomize, save, sequential
+from support.keras_models import keras, randomize, save, sequential
 from kerasdml.compiler import compile_model
 from kerasdml.compiler.errors import CompileError
 from kerasdml.compiler.training.export import as_keras_file, export_keras

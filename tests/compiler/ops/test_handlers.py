@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
+from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, predict, randomize, sample_inputs, save, sequential)
 from kerasdml.compiler import ir, ops
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_models import keras
+from support.keras_models import keras
 from kerasdml.compiler.compile import compile_model
 
 L = keras.layers

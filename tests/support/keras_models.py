@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 logging.getLogger("absl").setLevel(logging.ERROR)  # Keras warns that .h5 is a legacy format
 
-import ir_reference  # noqa: E402
+from support import ir_reference  # noqa: E402
 from kerasdml.compiler import frontend, passes  # noqa: E402
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ir_reference
-from keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
+from support import ir_reference
+from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, randomize, sample_inputs, save, sequential)
 
 L = keras.layers

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_models import keras, randomize, sample_inputs, sequential
+from support.keras_models import keras, randomize, sample_inputs, sequential
 from kerasdml.compiler.compile import compile_model
 from kerasdml.runtime.api import run_string
-from zoo_models import ZOO
+from support.zoo_models import ZOO
 
 L = keras.layers
 

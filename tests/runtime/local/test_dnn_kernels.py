@@ -4,7 +4,7 @@ Every test here runs twice: on the numpy kernels and on the native ones (runtime
 which must meet the same references.
 
 * agreement with Apache SystemDS, exact to rtol 1e-12, on fixtures it computed
-  (tests/runtime/fixtures/dnn/, made by make_fixtures.dml there; no Java needed here);
+  (tests/runtime/local/fixtures/dnn/, made by make_fixtures.dml there; no Java needed here);
 * agreement with TensorFlow (forward and GradientTape gradients, computed by TF
   in float64), to 1e-5;
 * float32 in -> float32 out;

@@ -19,11 +19,11 @@ import h5py
 import numpy as np
 import pytest
 
-from keras_models import predict, randomize, save
+from support.keras_models import predict, randomize, save
 from kerasdml import dml_lib
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.output import write_model
-from zoo_models import lenet
+from support.zoo_models import lenet
 
 
 def _systemds_jar() -> Path | None:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from keras_models import (assert_matches_keras, assert_params_are_keras_weights, keras, save,
+from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, keras, save,
                            compile_graph, perturb_statistics)
 from kerasdml.compiler import frontend, passes
 

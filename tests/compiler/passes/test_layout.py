@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_models import compile_graph, keras, predict, randomize, save, sequential
+from support.keras_models import compile_graph, keras, predict, randomize, save, sequential
 from kerasdml.compiler.passes import layout
 
 L = keras.layers

@@ -8,7 +8,7 @@ import zipfile
 import h5py
 import pytest
 
-from keras_models import compile_graph, keras, save, sequential
+from support.keras_models import compile_graph, keras, save, sequential
 from kerasdml.compiler.errors import (CompileError, InvalidModelError, ModelFileError,
                                       UnsupportedAttributeError, UnsupportedLayerError)
 from kerasdml.compiler.frontend import read_graph, supported_classes

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_models import keras, randomize, save, sequential
+from support.keras_models import keras, randomize, save, sequential
 from kerasdml import dml_lib
 from kerasdml.compiler import ir
 from kerasdml.compiler.backend import CompileTrainingError, supported_ops
@@ -17,7 +17,7 @@ from kerasdml.compiler.backend.emitter import ENV
 from kerasdml.compiler.backend.registry import LIBRARY, template_for
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.errors import CompileError, UnsupportedAttributeError
-from zoo_models import ZOO
+from support.zoo_models import ZOO
 
 L = keras.layers
 

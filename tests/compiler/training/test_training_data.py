@@ -1,7 +1,8 @@
 """Features and labels as fit/predict/score receive them, turned into what the losses read."""
-import numpy as np
-import pandas as pd
+
 import pytest
+import numpy as np
+pd = pytest.importorskip("pandas")  # noqa: E402
 
 from kerasdml.compiler.training.config import loss_from_keras
 from kerasdml.compiler.training.data import (DataError, class_ids, features, labels, r2_score,

@@ -1,10 +1,11 @@
 """Loss, optimizer, schedule and metrics read from real Keras compile configs."""
+
+import pytest
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import pytest  # noqa: E402
+keras = pytest.importorskip("keras")  # noqa: E402
 
 from kerasdml.compiler.frontend import open_model  # noqa: E402
 from kerasdml.compiler.training.config import (  # noqa: E402
