@@ -14,6 +14,7 @@ from .fusion import compile_fused
 from .builtins import BUILTINS
 from .builtins.registry import python_parameter
 from .errors import DMLRuntimeError
+from .function_refs import FunctionRefs
 from .indexing import index_bounds, read_index
 from .operators import UNARY_RULES, binary_operator
 
@@ -175,7 +176,10 @@ class ExpressionCompiler:
         args = [self.compile(a.value, escaping) for a in positional]
         kwargs = {python_parameter(a.name): self.compile(a.value, escaping) for a in named}
         function = self._counted(node.name, builtin.function)
-        if builtin.needs_context:
+        if builtin.needs_caller:
+            context, refs, target = self.context, FunctionRefs(self.interpreter, self.module), function
+            function = lambda *a, **k: target(context, refs, *a, **k)  # noqa: E731
+        elif builtin.needs_context:
             context = self.context
             target = function
             function = lambda *a, **k: target(context, *a, **k)  # noqa: E731

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import nodes as n
 from .errors import DMLRuntimeError
+from .lists import DMLList
 from .values import MatrixHandle, is_matrix, type_name
 
 
@@ -101,6 +102,11 @@ def _conform(value, param: n.Param, function: str):
     declared = param.type
     if declared.data_type == "matrix":
         if not is_matrix(value) and not isinstance(value, MatrixHandle):
+            raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
+                                  f"{type_name(value)}")
+        return value
+    if declared.data_type == "list":
+        if not isinstance(value, DMLList):
             raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
                                   f"{type_name(value)}")
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DMLRuntimeError
+from .lists import DMLList
 from .values import is_matrix, to_int, type_name
 
 # A resolved index for one dimension: (lower, upper) 1-based inclusive, or None for "all".
@@ -13,6 +14,8 @@ Bounds = tuple[int, int] | None
 def index_bounds(lower, upper, is_range: bool) -> Bounds:
     if lower is None and upper is None:
         return None
+    if isinstance(lower, str) and not is_range:  # l["name"] of a list; a matrix converts later
+        return lower, lower
     first = to_int(lower, "index")
     last = to_int(upper, "index") if is_range else first
     return first, last
@@ -22,6 +25,8 @@ def _slice(bounds: Bounds, extent: int, axis: str, name: str, shape) -> slice:
     if bounds is None:
         return slice(0, extent)
     first, last = bounds
+    if isinstance(first, str):
+        first = last = to_int(first, "index")
     if first < 1 or last > extent or first > last:
         shown = f"{first}" if first == last else f"{first}:{last}"
         raise DMLRuntimeError(f"{axis} index {shown} out of bounds for `{name}` "
@@ -39,7 +44,12 @@ def type_name_for(shape) -> str:
 
 
 def read_index(matrix, rows: Bounds, cols: Bounds, name: str) -> np.ndarray:
-    """`X[rows, cols]`: always a matrix (a copy), even for a single cell."""
+    """`X[rows, cols]`: always a matrix (a copy), even for a single cell; `l[i]` of a list is
+    a list."""
+    if isinstance(matrix, DMLList):
+        if cols is not None:
+            raise DMLRuntimeError(f"list `{name}` has one dimension: index it as {name}[i]")
+        return matrix.sublist(rows, name)
     if not is_matrix(matrix):
         raise DMLRuntimeError(f"cannot index `{name}`: it is a {type_name(matrix)}, not a matrix")
     r = _slice(rows, matrix.shape[0], "row", name, matrix.shape)

@@ -19,6 +19,7 @@ from .context import Context
 from .errors import DMLError, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
 from .functions import Module, UserFunction
+from .lists import DMLList
 from .indexing import assign_index
 from .parfor import loop_carried, result_variables
 from .parser import parse
@@ -262,6 +263,11 @@ class Interpreter:
 
 def _write_index(frame: Frame, name: str, target, rows, cols, value, combine) -> None:
     """`name[rows, cols] = value` in place, copying the matrix first unless the frame owns it."""
+    if isinstance(target, DMLList):  # lists are values: write into a copy
+        if cols is not None or combine is not None:
+            raise DMLRuntimeError(f"list `{name}` takes plain assignments to {name}[i]")
+        frame.vars[name] = target.with_element(rows, value, name)
+        return
     if name not in frame.owned:
         if not isinstance(target, np.ndarray):
             raise DMLRuntimeError(f"cannot index into `{name}`: it is a {type_name(target)}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..lists import DMLList, single_element
 from ..values import is_matrix, require_matrix, to_bool, to_double, to_matrix, type_name
 from .registry import builtin
 
@@ -11,6 +12,7 @@ _INT64_MAX, _INT64_MIN = 2**63 - 1, -(2**63)
 
 
 def _scalar_of(value, function: str):
+    value = single_element(value, function)
     if is_matrix(value):
         if value.shape != (1, 1):
             raise DMLRuntimeError(f"{function} needs a scalar or a 1x1 matrix, got {type_name(value)}")
@@ -27,6 +29,8 @@ def as_scalar(value):
 
 @builtin("as.matrix", context=True, keeps_inputs=True)
 def as_matrix(context, value):
+    if isinstance(value, DMLList):
+        value = single_element(value, "as.matrix")
     if isinstance(value, list):
         return np.asarray([[to_double(v, "as.matrix list element")] for v in value], dtype=context.dtype)
     if isinstance(value, str):

@@ -7,6 +7,7 @@ import time as _time
 import numpy as np
 
 from ..errors import DMLRuntimeError, DMLStopError
+from ..lists import DMLList, list_to_string
 from ..values import format_scalar, is_matrix, to_bool, to_int, to_string, type_name
 from .registry import builtin
 
@@ -25,6 +26,8 @@ def to_string_(target, rows=100, cols=100, decimal=3, sparse=False, sep=" ", lin
     if is_matrix(target):
         return format_matrix(target, to_int(rows, "rows"), to_int(cols, "cols"), to_int(decimal, "decimal"),
                              to_string(sep, "sep"), to_string(linesep, "linesep"))
+    if isinstance(target, DMLList):
+        return list_to_string(target, format_matrix, format_scalar)
     if isinstance(target, list):
         return "\n".join(to_string_(item) for item in target)
     return format_scalar(target)

@@ -19,14 +19,19 @@ class Builtin:
     signature: inspect.Signature
     needs_context: bool  # called with the run's Context as first argument
     keeps_inputs: bool   # its result may share memory with a matrix argument
+    needs_caller: bool = False  # then also called with the calling module's FunctionRefs
+
+    def dml_parameters(self) -> list:
+        """The signature's parameters that DML calls bind (not the context or the caller)."""
+        skipped = (1 if self.needs_context else 0) + (1 if self.needs_caller else 0)
+        return list(self.signature.parameters.values())[skipped:]
 
     def parameter_names(self) -> list[str]:
-        params = list(self.signature.parameters.values())
-        return [p.name for p in params[1 if self.needs_context else 0:]]
+        return [p.name for p in self.dml_parameters()]
 
     def check_call(self, positional: int, named: list[str]) -> None:
         """Validates a call's shape (argument count and names) before the program runs."""
-        params = list(self.signature.parameters.values())[1 if self.needs_context else 0:]
+        params = self.dml_parameters()
         variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
         accepts_any_name = any(p.kind is p.VAR_KEYWORD for p in params)
         slots = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
@@ -64,14 +69,16 @@ def display_parameter(python_name: str) -> str:
 DOTTED_PARAMETERS = {"index_return", "lower_tail", "empty_return"}
 
 
-def builtin(*names: str, context: bool = False, keeps_inputs: bool = False):
-    """Registers the decorated function under each DML name; names must be unique."""
+def builtin(*names: str, context: bool = False, keeps_inputs: bool = False, caller: bool = False):
+    """Registers the decorated function under each DML name; names must be unique. `caller`:
+    the function also receives the calling module's FunctionRefs (after the context), to call
+    DML functions given by name."""
     def register(function: Callable) -> Callable:
         signature = inspect.signature(function)
         for name in names:
             if name in BUILTINS:
                 raise ValueError(f"builtin {name!r} is registered twice")
-            BUILTINS[name] = Builtin(name, function, signature, context, keeps_inputs)
+            BUILTINS[name] = Builtin(name, function, signature, context, keeps_inputs, caller)
         return function
     return register
 

@@ -57,7 +57,8 @@ BUILTIN_CASES = {
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",
-                "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write"}
+                "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
+                "list", "append", "paramserv"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",

@@ -1,0 +1,121 @@
+"""DML lists, function references and paramserv in LOCAL mode, beyond the conformance programs
+(whose outputs come from SystemDS 3.4): errors, thread-parallel runs, the other settings."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.errors import DMLError
+
+LINEAR = (Path(__file__).parent / "conformance" / "lib" / "ps_linear.dml").read_text()
+
+
+def train(settings: str, rows: int = 40, precision: str = "double") -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(rows, 3))
+    y = x @ np.array([[1.5], [-2.0], [0.5]]) + 0.25
+    script = LINEAR + f"""
+model = list(matrix(0, rows=3, cols=1), matrix(0, rows=1, cols=1))
+m = paramserv(model=model, features=X, labels=Y, upd="gradients", agg="aggregation",
+              hyperparams=list(lr=0.1), {settings})
+W = as.matrix(m[1])
+b = as.matrix(m[2])
+"""
+    out = run_string(script, inputs={"X": x, "Y": y}, outputs=["W", "b"], precision=precision)
+    return out["W"], out["b"]
+
+
+def test_bsp_is_deterministic_and_equals_one_worker_with_summed_gradients():
+    first = train('utype="BSP", freq="BATCH", epochs=3, batchsize=5, k=2')
+    second = train('utype="BSP", freq="BATCH", epochs=3, batchsize=5, k=2')
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("settings", [
+    'utype="BSP", freq="BATCH", epochs=20, batchsize=5, k=4, scheme="DISJOINT_RANDOM", seed=7',
+    'utype="BSP", freq="NBATCHES", nbatches=2, epochs=20, batchsize=4, k=2',
+    'utype="BSP", freq="EPOCH", epochs=20, batchsize=4, k=2, scheme="OVERLAP_RESHUFFLE", seed=1',
+    'utype="ASP", freq="BATCH", epochs=20, batchsize=5, k=2, scheme="DISJOINT_ROUND_ROBIN"',
+    'utype="ASP", freq="EPOCH", epochs=30, batchsize=5, k=3',
+])
+def test_every_mode_fits_the_linear_model(settings):
+    weights, bias = train(settings)
+    assert np.allclose(weights.ravel(), [1.5, -2.0, 0.5], atol=0.05), weights.ravel()
+    assert abs(bias[0, 0] - 0.25) < 0.05
+
+
+def test_single_precision_trains_in_float32():
+    weights, _ = train('utype="BSP", freq="BATCH", epochs=20, batchsize=5, k=2', precision="single")
+    assert weights.dtype == np.float32
+    assert np.allclose(weights.ravel(), [1.5, -2.0, 0.5], atol=0.05)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ('utype="SBP", epochs=1', "SBP"),
+    ('utype="BSP", epochs=0', "epochs must be at least 1"),
+    ('freq="DAILY", epochs=1', "freq='DAILY' is not one of"),
+    ('epochs=1, he=TRUE', "`he` is not supported"),
+    ('epochs=1, mode="REMOTE_SPARK"', "REMOTE_SPARK"),
+    ('epochs=1, frobnicate=3', "unknown parameter `frobnicate`"),
+    ('utype="ASP", modelAvg=TRUE, epochs=1', "modelAvg=TRUE needs"),
+])
+def test_bad_settings_give_one_clear_error(settings, message):
+    with pytest.raises(DMLError, match=message):
+        train(settings)
+
+
+def test_a_function_with_other_parameter_names_is_refused():
+    script = LINEAR.replace("hyperparams", "hp") + """
+m = paramserv(model=list(matrix(0, 3, 1), matrix(0, 1, 1)), features=X, labels=Y,
+              upd="gradients", agg="aggregation", hyperparams=list(lr=0.1), epochs=1)
+"""
+    with pytest.raises(DMLError, match="must take the parameters model, hyperparams"):
+        run_string(script, inputs={"X": np.ones((4, 3)), "Y": np.ones((4, 1))})
+
+
+def test_unknown_function_reference_names_the_file():
+    script = LINEAR + """
+m = paramserv(model=list(matrix(0, 3, 1)), features=X, labels=Y, upd="nosuch.dml::g",
+              agg="aggregation", hyperparams=list(), epochs=1)
+"""
+    with pytest.raises(DMLError, match="no file 'nosuch.dml'"):
+        run_string(script, inputs={"X": np.ones((4, 3)), "Y": np.ones((4, 1))})
+
+
+def test_validation_function_runs_after_every_epoch():
+    script = LINEAR + """
+check = function(list[unknown] model, list[unknown] hyperparams, matrix[double] val_features,
+                 matrix[double] val_labels) return (double loss, double accuracy) {
+  err = val_features %*% as.matrix(model[1]) + as.matrix(model[2]) - val_labels
+  loss = sum(err^2)
+  accuracy = 0.0
+  print("validated")
+}
+m = paramserv(model=list(matrix(0, 3, 1), matrix(0, 1, 1)), features=X, labels=Y,
+              val_features=X, val_labels=Y, val=".defaultNS::check", upd="gradients",
+              agg="aggregation", hyperparams=list(lr=0.1), utype="BSP", epochs=3, k=2)
+"""
+    out = io.StringIO()
+    run_string(script, inputs={"X": np.ones((8, 3)), "Y": np.ones((8, 1))}, out=out)
+    assert out.getvalue() == "validated\n" * 3
+
+
+@pytest.mark.parametrize("script, message", [
+    ("l = list(1, 2)\nx = l[3]", "index 3 out of bounds for list `l` of length 2"),
+    ('l = list(a=1)\nx = l["b"]', "no element named 'b'"),
+    ("l = list(1, 2)\nx = as.scalar(l)", "needs a list of one element"),
+    ("f = function(list[unknown] m) return (double x) { x = 1 }\ny = f(3)", "declared list"),
+])
+def test_list_errors(script, message):
+    with pytest.raises(DMLError, match=message):
+        run_string(script)
+
+
+def test_lists_are_values():
+    out = run_string("a = list(1, 2)\nb = a\nb[1] = 5\nx = as.scalar(a[1])\ny = as.scalar(b[1])",
+                     outputs=["x", "y"])
+    assert (out["x"], out["y"]) == (1, 5)
