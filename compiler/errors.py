@@ -64,6 +64,24 @@ class AttributeProblem:
                 f"supported; accepted: {self.accepted}")
 
 
+class Unsupported(Exception):
+    """Raised where one attribute value cannot be translated: by a Keras layer handler (which
+    knows the layer) or by an op template's context (the backend adds the node's layer). The
+    compiler collects them all into one UnsupportedAttributeError."""
+
+    def __init__(self, attribute: str, value: Any, accepted: str, layer: str = "",
+                 class_name: str = ""):
+        self.attribute, self.value, self.accepted = attribute, value, accepted
+        self.layer, self.class_name = layer, class_name
+        super().__init__(f"{attribute}={value!r}; accepted: {accepted}")
+
+    def problem(self, node=None) -> AttributeProblem:
+        """The problem, located at `node` (an IR node) when the raiser did not know the layer."""
+        layer = self.layer or (node.layer or node.name if node is not None else "")
+        class_name = self.class_name or (node.keras_class or node.op if node is not None else "")
+        return AttributeProblem(layer, class_name, self.attribute, self.value, self.accepted)
+
+
 class UnsupportedAttributeError(CompileError):
     """Layers of supported classes use attribute values the compiler does not support."""
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from .context import PRECISIONS, Context, Statistics
 from .errors import DMLRuntimeError
-from .interpreter import Frame, Interpreter
+from .frames import Frame
+from .interpreter import Interpreter
 from .values import MatrixHandle, is_matrix, type_name
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import nodes as n
 from .errors import DMLRuntimeError
+from .frames import Frame, run_block
 from .lists import DMLList
 from .values import MatrixHandle, is_matrix, type_name
 
@@ -47,8 +48,6 @@ class UserFunction:
         self.kernel = None     # bound arguments -> outputs or None (runtime/intrinsics.py)
 
     def compile(self, interpreter) -> None:
-        from .interpreter import Frame  # noqa: F401  (cycle: interpreter imports functions)
-
         exprs = interpreter.expressions(self.module)
         empty = Frame({})
         for param in self.definition.params:
@@ -76,8 +75,6 @@ class UserFunction:
         return names
 
     def call(self, names: list[str], values: list, caller_stack: tuple[str, ...]) -> list:
-        from .interpreter import Frame, run_block
-
         variables = dict(self.defaults)
         for name, value in zip(names, values):
             variables[name] = value

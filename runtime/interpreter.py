@@ -18,6 +18,7 @@ from . import nodes as n
 from .context import Context
 from .errors import DMLError, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
+from .frames import Frame, run_block
 from .functions import Module, UserFunction
 from .lists import DMLList
 from .indexing import assign_index
@@ -35,16 +36,6 @@ def _condition(value, statement: str) -> bool:
         raise DMLRuntimeError(f"{statement} condition must be a scalar boolean, got a "
                               f"{value.shape[0]}x{value.shape[1]} matrix (use as.scalar)")
     return to_bool(value, f"{statement} condition")
-
-
-class Frame:
-    """The variables of one function activation (or of the main program)."""
-    __slots__ = ("vars", "owned", "stack")
-
-    def __init__(self, variables: dict, stack: tuple[str, ...] = ()):
-        self.vars = variables
-        self.owned: set[str] = set()  # matrices this frame may write in place
-        self.stack = stack
 
 
 class Interpreter:
@@ -276,11 +267,6 @@ def _write_index(frame: Frame, name: str, target, rows, cols, value, combine) ->
         frame.vars[name] = target
         frame.owned.add(name)
     assign_index(target, rows, cols, value, name, combine)
-
-
-def run_block(statements, frame) -> None:
-    for statement in statements:
-        statement(frame)
 
 
 def _located(body, position: SourcePosition):

@@ -8,7 +8,7 @@ What SystemDS does, observed by running SystemDS 3.4.0 (see
 tests/runtime/fixtures/io/make_fixtures.dml) and mirrored here:
 
 * Every write leaves ``<path>.mtd`` beside the data: a JSON object, 4-space
-  indented, keys in the order of `_mtd_for_matrix` / `_mtd_for_scalar`.  On read,
+  indented, keys in the order of `mtd_for_matrix` / `_mtd_for_scalar`.  On read,
   a key the .mtd and the read() call both give must agree; an unknown .mtd key is
   an error; without "format" the .mtd means "text"; without "data_type", "matrix".
 * Doubles are written with Java's Double.toString, which is round-trip exact.
@@ -100,8 +100,8 @@ def read_value(path: str, params: dict) -> "np.ndarray | float | int | bool | st
                               f"valid ones are {', '.join(sorted(READ_PARAMS))}")
     if not os.path.exists(path):
         raise DMLRuntimeError(f"read({path!r}): file not found: {path}")
-    mtd = _load_mtd(path)
-    merged = _merge_mtd(path, mtd, params)
+    mtd = load_mtd(path)
+    merged = merge_mtd(path, mtd, params)
 
     data_type = str(merged.get("data_type", "matrix")).lower()
     if data_type == "scalar":
@@ -110,13 +110,13 @@ def read_value(path: str, params: dict) -> "np.ndarray | float | int | bool | st
         raise DMLRuntimeError(f"read({path!r}): data_type={data_type!r} is not supported "
                               "(only \"matrix\" and \"scalar\")")
 
-    fmt = _read_format(path, merged, mtd)
+    fmt = read_format(path, merged, mtd)
     matrix = _reader(fmt, path)(path, merged)
     _check_dims(path, matrix, merged)
     return matrix
 
 
-def _load_mtd(path: str) -> dict | None:
+def load_mtd(path: str) -> dict | None:
     """The .mtd beside path as a dict, or None when there is none."""
     mtd_path = path + ".mtd"
     if not os.path.isfile(mtd_path):
@@ -135,7 +135,7 @@ def _load_mtd(path: str) -> dict | None:
     return mtd
 
 
-def _merge_mtd(path: str, mtd: dict | None, params: dict) -> dict:
+def merge_mtd(path: str, mtd: dict | None, params: dict) -> dict:
     """The read parameters: the .mtd's, overridden by the call's, which must agree with them."""
     if not mtd:
         return dict(params)
@@ -164,7 +164,7 @@ def _norm(value: Any) -> Any:
         return text.lower() if text.strip() else text
 
 
-def _read_format(path: str, merged: dict, mtd: dict | None) -> str:
+def read_format(path: str, merged: dict, mtd: dict | None) -> str:
     if "format" in merged:
         return str(merged["format"]).lower()
     if mtd is not None or ("rows" in merged and "cols" in merged):
@@ -210,13 +210,13 @@ def _dim(path: str, params: dict, key: str) -> int | None:
     return int(number)
 
 
-def _as_bool(value: Any) -> bool:
+def as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
 
 
-def _data_files(path: str) -> list[str]:
+def data_files(path: str) -> list[str]:
     """The file, or a directory's part files in name order (SystemDS skips "." and "_" names)."""
     if not os.path.isdir(path):
         return [path]
@@ -275,17 +275,17 @@ def _read_csv(path: str, params: dict) -> np.ndarray:
     sep = str(params.get("sep", ","))
     if not sep:
         raise DMLRuntimeError(f"read({path!r}): sep must not be empty")
-    header = _as_bool(params.get("header", False))
-    fill = _as_bool(params.get("fill", True))
+    header = as_bool(params.get("header", False))
+    fill = as_bool(params.get("fill", True))
     default = float(params.get("default", 0.0))
     na_strings = [s for s in str(params.get("naStrings", "")).split(NA_STRING_SEP) if s]
     blocks = []
-    for index, file in enumerate(_data_files(path)):
+    for index, file in enumerate(data_files(path)):
         lines = _read_text_file(file).splitlines()
         first_line = 1
         if header and index == 0:    # Spark's part files: the header is only in the first
             lines, first_line = lines[1:], 2
-        blocks.append(_parse_csv_lines(lines, file, first_line, sep, fill, default, na_strings))
+        blocks.append(parse_csv_lines(lines, file, first_line, sep, fill, default, na_strings))
     widths = {b.shape[1] for b in blocks if b.shape[0]}
     if len(widths) > 1:
         raise DMLRuntimeError(f"read({path!r}): the part files have different column "
@@ -296,7 +296,7 @@ def _read_csv(path: str, params: dict) -> np.ndarray:
     return np.vstack(nonempty) if len(nonempty) > 1 else nonempty[0]
 
 
-def _parse_csv_lines(lines: list[str], file: str, first_line: int, sep: str, fill: bool,
+def parse_csv_lines(lines: list[str], file: str, first_line: int, sep: str, fill: bool,
                      default: float, na_strings: list[str]) -> np.ndarray:
     """Checks shape and empty fields per line, then parses all numbers at once with loadtxt."""
     if not lines:
@@ -404,7 +404,7 @@ def _read_text(path: str, params: dict) -> np.ndarray:
             f"read({path!r}): format \"text\" needs rows= and cols=, in read() or in "
             f"{path}.mtd (there is {'a' if os.path.isfile(path + '.mtd') else 'no'} .mtd)")
     matrix = np.zeros((rows, cols))
-    for file in _data_files(path):
+    for file in data_files(path):
         _fill_from_ijv(matrix, _read_text_file(file), file)
     return matrix
 
@@ -562,8 +562,8 @@ def write_value(value, path: str, params: dict) -> None:
         raise DMLRuntimeError(f"write({path!r}): unknown format {fmt!r}; supported formats "
                               f"are {', '.join(FORMATS)}")
     write_data, extra_mtd = FORMATS[fmt][1](matrix, path, params)
-    mtd = _mtd_for_matrix(matrix, fmt, params, extra_mtd)
-    _atomic_write(path, write_data, _mtd_text(mtd))
+    mtd = mtd_for_matrix(matrix, fmt, params, extra_mtd)
+    _atomic_write(path, write_data, metadata_text(mtd))
 
 
 def _is_scalar(value) -> bool:
@@ -571,7 +571,7 @@ def _is_scalar(value) -> bool:
         isinstance(value, np.ndarray) and value.ndim == 0)
 
 
-def _mtd_for_matrix(matrix: np.ndarray, fmt: str, params: dict, extra: dict) -> dict:
+def mtd_for_matrix(matrix: np.ndarray, fmt: str, params: dict, extra: dict) -> dict:
     """SystemDS's key order: data_type, value_type, rows, cols, nnz, format, description,
     author, (csv: header, sep), created."""
     mtd: dict[str, Any] = {
@@ -604,7 +604,7 @@ def _created() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
 
 
-def _mtd_text(mtd: dict) -> str:
+def metadata_text(mtd: dict) -> str:
     return json.dumps(mtd, indent=4)    # same layout as SystemDS's, no final newline
 
 
@@ -621,7 +621,7 @@ def _write_scalar(value, path: str, params: dict) -> None:
         text, value_type = _java_double(value), "double"
     else:
         text, value_type = str(value), "string"
-    _atomic_write(path, _text_writer(text), _mtd_text(_mtd_for_scalar(value_type)))
+    _atomic_write(path, text_writer(text), metadata_text(_mtd_for_scalar(value_type)))
 
 
 def _java_double(x: float) -> str:
@@ -632,7 +632,7 @@ def _java_double(x: float) -> str:
     return repr(x)
 
 
-def _format_cells(matrix: np.ndarray, zero: str) -> np.ndarray:
+def format_cells(matrix: np.ndarray, zero: str) -> np.ndarray:
     """Each cell's round-trip exact string (Python repr, read by Java as the same double),
     with SystemDS's spellings for zero and the non-finite values; object array, same shape."""
     flat = matrix.ravel()
@@ -646,7 +646,7 @@ def _format_cells(matrix: np.ndarray, zero: str) -> np.ndarray:
     return cells.reshape(matrix.shape)
 
 
-def _text_writer(text: str) -> Callable[[str], None]:
+def text_writer(text: str) -> Callable[[str], None]:
     def write(tmp_path: str) -> None:
         with open(tmp_path, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -655,26 +655,26 @@ def _text_writer(text: str) -> Callable[[str], None]:
 
 def _write_csv(matrix: np.ndarray, path: str, params: dict):
     sep = str(params.get("sep", ","))
-    header = _as_bool(params.get("header", False))
-    zero = "" if _as_bool(params.get("sparse", False)) else "0"
-    cells = _format_cells(matrix, zero)
+    header = as_bool(params.get("header", False))
+    zero = "" if as_bool(params.get("sparse", False)) else "0"
+    cells = format_cells(matrix, zero)
     lines = [sep.join(f"C{k + 1}" for k in range(matrix.shape[1]))] if header else []
     lines.extend(map(sep.join, cells.tolist()))
     text = "\n".join(lines) + "\n" if lines else ""
-    return _text_writer(text), {"header": header, "sep": sep}
+    return text_writer(text), {"header": header, "sep": sep}
 
 
 def _write_text(matrix: np.ndarray, path: str, params: dict):
     i, j = np.nonzero(matrix)    # row-major order, as SystemDS writes
     if i.size == 0:
-        return _text_writer("0 0 0\n"), {}    # SystemDS's line for an all-zero matrix
-    values = _format_cells(matrix[i, j], "0")
+        return text_writer("0 0 0\n"), {}    # SystemDS's line for an all-zero matrix
+    values = format_cells(matrix[i, j], "0")
     # each index formatted once, then picked per cell by (C-speed) fancy indexing
     row_names = np.array([str(k + 1) for k in range(matrix.shape[0])], dtype=object)
     col_names = np.array([str(k + 1) for k in range(matrix.shape[1])], dtype=object)
     columns = (row_names[i].tolist(), col_names[j].tolist(), values.tolist())
     text = "\n".join(map(" ".join, zip(*columns))) + "\n"
-    return _text_writer(text), {}
+    return text_writer(text), {}
 
 
 def _write_hdf5(matrix: np.ndarray, path: str, params: dict):
@@ -713,12 +713,12 @@ def _atomic_write(path: str, write_data: Callable[[str], None], mtd_text: str | 
     temps = []
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)   # as SystemDS
-        temps.append(_temp_beside(path))
+        temps.append(temp_beside(path))
         write_data(temps[-1])
         if mtd_text is not None:
-            temps.append(_temp_beside(path + ".mtd"))
-            _text_writer(mtd_text)(temps[-1])
-        _remove_part_file_directory(path)
+            temps.append(temp_beside(path + ".mtd"))
+            text_writer(mtd_text)(temps[-1])
+        remove_part_file_directory(path)
         os.replace(temps[0], path)
         if mtd_text is not None:
             os.replace(temps[1], path + ".mtd")
@@ -732,14 +732,14 @@ def _atomic_write(path: str, write_data: Callable[[str], None], mtd_text: str | 
                 os.remove(temp)
 
 
-def _temp_beside(path: str) -> str:
+def temp_beside(path: str) -> str:
     """A fresh hidden name in path's directory (hidden: a part-file reader skips it).  Not
     created here: mkstemp would make it 0600, and the renamed file would keep that."""
     directory, name = os.path.split(os.path.abspath(path))
     return os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
 
 
-def _remove_part_file_directory(path: str) -> None:
+def remove_part_file_directory(path: str) -> None:
     """SystemDS overwrites an earlier output, which may be a directory of part files; we
     remove such a directory (files only), never one with subdirectories."""
     if not os.path.isdir(path):

@@ -89,7 +89,7 @@ class Planner:
         from .explain import Explainer
 
         self.explainer = Explainer(explain, self) if explain is not None else None
-        from .spark.registry import load  # numpy only: pyspark is imported when Spark starts
+        from .spark.operations import load  # numpy only: pyspark is imported when Spark starts
 
         self.operations = load()
 

@@ -6,19 +6,10 @@ import math
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..errors import AttributeProblem
+from ..errors import Unsupported
 
-
-class Unsupported(Exception):
-    """Raised by a context function for a node the backend cannot write DML for."""
-
-    def __init__(self, attribute: str, value, accepted: str):
-        self.attribute, self.value, self.accepted = attribute, value, accepted
-        super().__init__(f"{attribute}={value!r}; accepted: {accepted}")
-
-    def problem(self, node: ir.Node) -> AttributeProblem:
-        return AttributeProblem(node.layer or node.name, node.keras_class or node.op,
-                                self.attribute, self.value, self.accepted)
+__all__ = ["Step", "Unsupported", "image", "known", "ones", "rows_of", "size",
+           "steps_and_features", "zeros"]
 
 
 @dataclass

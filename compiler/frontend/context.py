@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import ir
-from ..errors import AttributeProblem, ModelFileError
+from ..errors import ModelFileError, Unsupported
 from .config import LayerCall
 from .sources import ModelSource
 
@@ -20,14 +20,6 @@ _REGULARIZERS = {"l1": (("l1", 0.01),), "l2": (("l2", 0.01),), "l1l2": (("l1", 0
 _REGULARIZER_KEYS = {"recurrent_kernel": "recurrent_regularizer",
                      "depthwise_kernel": "depthwise_regularizer",
                      "pointwise_kernel": "pointwise_regularizer"}
-
-
-class Rejected(Exception):
-    """Raised by a handler for an unsupported attribute value; the converter collects these."""
-
-    def __init__(self, problem: AttributeProblem):
-        self.problem = problem
-        super().__init__(str(problem))
 
 
 @dataclass(frozen=True)
@@ -56,8 +48,7 @@ class LayerContext:
         return default
 
     def reject(self, attribute: str, value: Any, accepted: str) -> NoReturn:
-        problem = AttributeProblem(self.call.layer, self.class_name, attribute, value, accepted)
-        raise Rejected(problem)
+        raise Unsupported(attribute, value, accepted, self.call.layer, self.class_name)
 
     def choice(self, key: str, accepted: tuple, default: Any = _REQUIRED) -> Any:
         """The attribute's value, which must be one of `accepted`."""

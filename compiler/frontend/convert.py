@@ -3,11 +3,11 @@ handler per layer call, and assemble the graph in topological order."""
 from __future__ import annotations
 
 from .. import ir
-from ..errors import (GraphError, ModelFileError, UnsupportedAttributeError, UnsupportedLayer,
-                      UnsupportedLayerError)
+from ..errors import (GraphError, ModelFileError, Unsupported, UnsupportedAttributeError,
+                      UnsupportedLayer, UnsupportedLayerError)
 from .. import ops  # noqa: F401  (registers the layer handlers)
 from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
-from .context import LayerContext, Rejected
+from .context import LayerContext
 from .registry import handler_for, supported_classes
 from .sources import ModelSource
 
@@ -31,8 +31,8 @@ def convert(source: ModelSource) -> ir.Graph:
     for call in flat.calls:
         try:
             nodes += handler_for(call.class_name)(LayerContext(call, source))
-        except Rejected as rejected:
-            problems.append(rejected.problem)
+        except Unsupported as unsupported:
+            problems.append(unsupported.problem())
     if problems:
         raise UnsupportedAttributeError(problems)
     return _assemble(flat, nodes, source.path)

@@ -19,14 +19,14 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..local import dnn as kernels
-from ..values import is_matrix, type_name
+from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
 
 _LENGTHS = {"input_shape": 4, "filter_shape": 4, "pool_size": 2, "stride": 2, "padding": 2}
 _SPELLED = {"input_shape": "[N, C, H, W]", "filter_shape": "[F, C, Hf, Wf]",
             "pool_size": "[Hp, Wp]", "stride": "[sh, sw]", "padding": "[ph, pw]"}
-_CONV_SHAPES = ("input_shape", "filter_shape", "stride", "padding")
-_POOL_SHAPES = ("input_shape", "pool_size", "stride", "padding")
+CONV_SHAPES = ("input_shape", "filter_shape", "stride", "padding")
+POOL_SHAPES = ("input_shape", "pool_size", "stride", "padding")
 
 
 def _shape_parameters(*names: str):
@@ -97,12 +97,6 @@ def _describe(item) -> str:
     return type_name(item)
 
 
-def _matrix(function: str, name: str, value) -> np.ndarray:
-    if not is_matrix(value):
-        raise DMLRuntimeError(f"{function}: {name} must be a matrix, got {type_name(value)}")
-    return value
-
-
 def _require_dims(function: str, name: str, matrix: np.ndarray, rows: int, cols: int,
                   source: str, layout: str) -> None:
     if matrix.shape != (rows, cols):
@@ -119,7 +113,7 @@ def _output_size(function: str, extent: int, pad: int, window: int, stride: int,
     return (extent + 2 * pad - window) // stride + 1
 
 
-class _Geometry:
+class Geometry:
     """The checked shape arguments of one call, and the sizes they imply."""
 
     def __init__(self, function: str, shapes: dict, names: tuple[str, ...]):
@@ -177,12 +171,12 @@ def _fresh(result: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
 # ---- convolution ----------------------------------------------------------------------------
 
 @builtin("conv2d")
-@_shape_parameters(*_CONV_SHAPES)
+@_shape_parameters(*CONV_SHAPES)
 def conv2d(input, filter, **shapes):
     return _convolution(input, filter, shapes)
 
 
-@_shape_parameters(*_CONV_SHAPES)
+@_shape_parameters(*CONV_SHAPES)
 def conv2d_bias_add(input, filter, bias, **shapes):
     """bias_add(conv2d(input, filter, ...), bias) in one pass (runtime/fusion.py): the bias is
     added as the convolution's chunks are written. Any bias the kernel does not take as it is
@@ -194,8 +188,8 @@ def conv2d_bias_add(input, filter, bias, **shapes):
 
 def _convolution(input, filter, shapes: dict, bias=None) -> np.ndarray:
     function = "conv2d"
-    X, K = _matrix(function, "input", input), _matrix(function, "filter", filter)
-    geometry = _Geometry(function, shapes, _CONV_SHAPES)
+    X, K = require_matrix(input, f"{function}: input"), require_matrix(filter, f"{function}: filter")
+    geometry = Geometry(function, shapes, CONV_SHAPES)
     geometry.check_input("input", X)
     geometry.check_filter("filter", K)
     return _fresh(kernels.conv2d(X, K, **geometry.arguments(), bias=bias), X, K)
@@ -208,22 +202,22 @@ def _bias_fits(X, K, bias) -> bool:
 
 
 @builtin("conv2d_backward_filter")
-@_shape_parameters(*_CONV_SHAPES)
+@_shape_parameters(*CONV_SHAPES)
 def conv2d_backward_filter(input, dout, **shapes):
     function = "conv2d_backward_filter"
-    X, dY = _matrix(function, "input", input), _matrix(function, "dout", dout)
-    geometry = _Geometry(function, shapes, _CONV_SHAPES)
+    X, dY = require_matrix(input, f"{function}: input"), require_matrix(dout, f"{function}: dout")
+    geometry = Geometry(function, shapes, CONV_SHAPES)
     geometry.check_input("input", X)
     geometry.check_dout(dY)
     return _fresh(kernels.conv2d_backward_filter(X, dY, **geometry.arguments()), X, dY)
 
 
 @builtin("conv2d_backward_data")
-@_shape_parameters(*_CONV_SHAPES)
+@_shape_parameters(*CONV_SHAPES)
 def conv2d_backward_data(filter, dout, **shapes):
     function = "conv2d_backward_data"
-    K, dY = _matrix(function, "filter", filter), _matrix(function, "dout", dout)
-    geometry = _Geometry(function, shapes, _CONV_SHAPES)
+    K, dY = require_matrix(filter, f"{function}: filter"), require_matrix(dout, f"{function}: dout")
+    geometry = Geometry(function, shapes, CONV_SHAPES)
     geometry.check_filter("filter", K)
     geometry.check_dout(dY)
     return _fresh(kernels.conv2d_backward_data(K, dY, **geometry.arguments()), K, dY)
@@ -232,40 +226,40 @@ def conv2d_backward_data(filter, dout, **shapes):
 # ---- pooling --------------------------------------------------------------------------------
 
 def _pool(function: str, kernel, input, shapes: dict) -> np.ndarray:
-    X = _matrix(function, "input", input)
-    geometry = _Geometry(function, shapes, _POOL_SHAPES)
+    X = require_matrix(input, f"{function}: input")
+    geometry = Geometry(function, shapes, POOL_SHAPES)
     geometry.check_input("input", X)
     return _fresh(kernel(X, **geometry.arguments()), X)
 
 
 def _pool_backward(function: str, kernel, input, dout, shapes: dict) -> np.ndarray:
-    X, dY = _matrix(function, "input", input), _matrix(function, "dout", dout)
-    geometry = _Geometry(function, shapes, _POOL_SHAPES)
+    X, dY = require_matrix(input, f"{function}: input"), require_matrix(dout, f"{function}: dout")
+    geometry = Geometry(function, shapes, POOL_SHAPES)
     geometry.check_input("input", X)
     geometry.check_dout(dY)
     return _fresh(kernel(X, dY, **geometry.arguments()), X, dY)
 
 
 @builtin("max_pool")
-@_shape_parameters(*_POOL_SHAPES)
+@_shape_parameters(*POOL_SHAPES)
 def max_pool(input, **shapes):
     return _pool("max_pool", kernels.max_pool, input, shapes)
 
 
 @builtin("avg_pool")
-@_shape_parameters(*_POOL_SHAPES)
+@_shape_parameters(*POOL_SHAPES)
 def avg_pool(input, **shapes):
     return _pool("avg_pool", kernels.avg_pool, input, shapes)
 
 
 @builtin("max_pool_backward")
-@_shape_parameters(*_POOL_SHAPES)
+@_shape_parameters(*POOL_SHAPES)
 def max_pool_backward(input, dout, **shapes):
     return _pool_backward("max_pool_backward", kernels.max_pool_backward, input, dout, shapes)
 
 
 @builtin("avg_pool_backward")
-@_shape_parameters(*_POOL_SHAPES)
+@_shape_parameters(*POOL_SHAPES)
 def avg_pool_backward(input, dout, **shapes):
     return _pool_backward("avg_pool_backward", kernels.avg_pool_backward, input, dout, shapes)
 
@@ -273,7 +267,7 @@ def avg_pool_backward(input, dout, **shapes):
 # ---- bias -----------------------------------------------------------------------------------
 
 def _bias(function: str, kernel, input, bias) -> np.ndarray:
-    X, b = _matrix(function, "input", input), _matrix(function, "bias", bias)
+    X, b = require_matrix(input, f"{function}: input"), require_matrix(bias, f"{function}: bias")
     if b.shape[1] != 1 or b.shape[0] == 0:
         raise DMLRuntimeError(f"{function}: bias must be a column vector (C x 1, one value per "
                               f"channel), got {b.shape[0]}x{b.shape[1]}")

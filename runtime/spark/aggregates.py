@@ -11,8 +11,8 @@ import numpy as np
 from ..builtins import BUILTINS
 from ..builtins.aggregates import axis_sum
 from ..context import Context
-from .elementwise import _is_matrix, accepts_binary, binary, binary_output, binary_strategy, join_blocks
-from .matrix import DistributedMatrix, from_panels
+from .elementwise import accepts_binary, binary, binary_output, binary_strategy, join_blocks
+from .matrix import DistributedMatrix, from_panels, is_matrix_operand
 from .registry import operation
 
 def _sum_parts(axis, block):
@@ -42,7 +42,7 @@ _AXIS = {"Sums": (_sum_parts, _sum_total), "Means": (_sum_parts, _sum_total),
 
 
 def _single_matrix(name, x=None, *rest, **kwargs) -> bool:
-    return x is not None and not rest and not kwargs and _is_matrix(x)
+    return x is not None and not rest and not kwargs and is_matrix_operand(x)
 
 
 # ---- executor-side ---------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def full_mean(runtime, x):
 
 def _accepts_min_max(name, *values) -> bool:
     if len(values) == 1:
-        return _is_matrix(values[0])
+        return is_matrix_operand(values[0])
     return len(values) == 2 and accepts_binary("-", *values)
 
 
@@ -165,8 +165,8 @@ for _name in ("rowIndexMax", "rowIndexMin"):
 # ---- table --------------------------------------------------------------------------------------
 
 def _accepts_table(A, B=None, *rest) -> bool:
-    return (B is not None and _is_matrix(A) and _is_matrix(B) and tuple(A.shape) == tuple(B.shape)
-            and len(rest) in (0, 2) and not any(_is_matrix(r) for r in rest))
+    return (B is not None and is_matrix_operand(A) and is_matrix_operand(B) and tuple(A.shape) == tuple(B.shape)
+            and len(rest) in (0, 2) and not any(is_matrix_operand(r) for r in rest))
 
 
 def _block_table(precision, dims, item):

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 
 from ..errors import DMLRuntimeError
-from .matrix import DistributedMatrix, _split_panel
+from .matrix import DistributedMatrix, split_panel
 
 _NUMERIC = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType",
             "DecimalType", "BooleanType")
@@ -43,7 +43,7 @@ def _panel(block, dtype, item):
     i, rows = item
     ordered = sorted(rows, key=lambda pair: pair[0])
     panel = np.array([values for _, values in ordered], dtype=dtype)
-    return _split_panel(i, panel, block)
+    return split_panel(i, panel, block)
 
 
 def from_dataframe(runtime, df, name: str, dtype=np.float64) -> DistributedMatrix:

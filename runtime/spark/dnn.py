@@ -10,26 +10,25 @@ from __future__ import annotations
 from functools import partial
 
 from ..builtins import BUILTINS
-from ..builtins.dnn import _CONV_SHAPES, _POOL_SHAPES, _Geometry
+from ..builtins.dnn import CONV_SHAPES, POOL_SHAPES, Geometry
 from ..errors import DMLRuntimeError
-from .elementwise import _is_matrix
-from .matrix import DistributedMatrix, from_panels, pair_by_key
+from .matrix import DistributedMatrix, from_panels, is_matrix_operand, pair_by_key
 from .registry import operation
 
 # builtin -> (shape arguments, which positional argument is the batch, what the output is)
 _BATCH_OPS = {
-    "conv2d": (_CONV_SHAPES, "input"),
-    "max_pool": (_POOL_SHAPES, "input"),
-    "avg_pool": (_POOL_SHAPES, "input"),
-    "conv2d_backward_data": (_CONV_SHAPES, "dout"),
-    "max_pool_backward": (_POOL_SHAPES, "both"),
-    "avg_pool_backward": (_POOL_SHAPES, "both"),
-    "conv2d_backward_filter": (_CONV_SHAPES, "both"),
+    "conv2d": (CONV_SHAPES, "input"),
+    "max_pool": (POOL_SHAPES, "input"),
+    "avg_pool": (POOL_SHAPES, "input"),
+    "conv2d_backward_data": (CONV_SHAPES, "dout"),
+    "max_pool_backward": (POOL_SHAPES, "both"),
+    "avg_pool_backward": (POOL_SHAPES, "both"),
+    "conv2d_backward_filter": (CONV_SHAPES, "both"),
 }
 
 
 def _geometry(name: str, matrices, shapes: dict):
-    geometry = _Geometry(name, shapes, _BATCH_OPS[name][0])
+    geometry = Geometry(name, shapes, _BATCH_OPS[name][0])
     batch = _BATCH_OPS[name][1]
     if name == "conv2d":
         geometry.check_input("input", matrices[0])
@@ -53,7 +52,7 @@ def _output(name, geometry) -> tuple[int, int]:
 
 
 def _accepts(name, *matrices, **shapes) -> bool:
-    if not all(_is_matrix(m) for m in matrices):
+    if not all(is_matrix_operand(m) for m in matrices):
         return False
     try:
         _geometry(name, matrices, shapes)
@@ -126,7 +125,7 @@ for _name in _BATCH_OPS:
 
 
 def _accepts_bias(name, input=None, bias=None) -> bool:
-    return (_is_matrix(input) and _is_matrix(bias) and bias.shape[1] == 1 and bias.shape[0] > 0
+    return (is_matrix_operand(input) and is_matrix_operand(bias) and bias.shape[1] == 1 and bias.shape[0] > 0
             and input.shape[1] % bias.shape[0] == 0)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..builtins import BUILTINS
 from ..operators import ARITHMETIC, UNARY_RULES, binary_operator, broadcastable
-from .matrix import DistributedMatrix, pair_by_key
+from .matrix import DistributedMatrix, is_matrix_operand, pair_by_key
 from .registry import operation
 
 BINARY_OPS = ("+", "-", "*", "/", "^", "%%", "%/%", "==", "!=", "<", "<=", ">", ">=",
@@ -30,22 +30,18 @@ def _number(value, op: str) -> bool:
     return isinstance(value, (int, float))
 
 
-def _is_matrix(value) -> bool:
-    return isinstance(value, (np.ndarray, DistributedMatrix))
-
-
 def accepts_binary(op, a, b) -> bool:
-    if _is_matrix(a) and _is_matrix(b):
+    if is_matrix_operand(a) and is_matrix_operand(b):
         return broadcastable(tuple(a.shape), tuple(b.shape))
-    return (_is_matrix(a) and _number(b, op)) or (_is_matrix(b) and _number(a, op))
+    return (is_matrix_operand(a) and _number(b, op)) or (is_matrix_operand(b) and _number(a, op))
 
 
 def binary_output(a, b):
-    return tuple(a.shape) if _is_matrix(a) else tuple(b.shape)
+    return tuple(a.shape) if is_matrix_operand(a) else tuple(b.shape)
 
 
 def binary_strategy(runtime, a, b) -> str:
-    if _is_matrix(a) and _is_matrix(b):
+    if is_matrix_operand(a) and is_matrix_operand(b):
         return "join" if tuple(a.shape) == tuple(b.shape) else "broadcast-vector"
     return "blockwise"
 
@@ -87,7 +83,7 @@ def _unary(function_name, block):
 
 def _sample_dtype(function, *operands):
     """The result dtype of a blockwise function, from a 1x1 sample of each matrix operand."""
-    samples = [np.zeros((1, 1), dtype=x.dtype) if _is_matrix(x) else x for x in operands]
+    samples = [np.zeros((1, 1), dtype=x.dtype) if is_matrix_operand(x) else x for x in operands]
     with np.errstate(all="ignore"):
         return function(*samples).dtype
 
@@ -107,9 +103,9 @@ def join_blocks(a: DistributedMatrix, b: DistributedMatrix):
            named=True)
 def binary(runtime, op, a, b):
     dtype = _sample_dtype(_rule(op), a, b)
-    if not _is_matrix(b):
+    if not is_matrix_operand(b):
         return runtime.distribute(a).map_blocks(runtime.blockwise(partial(_left, op, b)), dtype)
-    if not _is_matrix(a):
+    if not is_matrix_operand(a):
         return runtime.distribute(b).map_blocks(runtime.blockwise(partial(_right, op, a)), dtype)
     if tuple(a.shape) == tuple(b.shape):
         layout, joined = join_blocks(runtime.distribute(a), runtime.distribute(b))
@@ -125,7 +121,7 @@ def binary(runtime, op, a, b):
 def _accepts_unary(name, x, *rest, **kwargs) -> bool:
     if rest or kwargs:  # log(X, base) and friends run locally
         return False
-    return _is_matrix(x)
+    return is_matrix_operand(x)
 
 
 def _same_shape(x, *rest, **kwargs):

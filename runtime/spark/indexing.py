@@ -7,8 +7,8 @@ from functools import partial
 import numpy as np
 
 from ..indexing import checked_slice
-from .elementwise import _is_matrix
 from .reblock import assemble, partitions_for, shifted_pieces, whole
+from .matrix import is_matrix_operand
 from .registry import operation
 
 
@@ -24,7 +24,7 @@ def _selected(matrix, rows, cols, name):
 
 
 def _accepts_right(matrix, rows, cols, name) -> bool:
-    return _is_matrix(matrix)
+    return is_matrix_operand(matrix)
 
 
 @operation("rightIndex", accepts=_accepts_right, output=_selected, strategy="reblock")
@@ -41,13 +41,13 @@ def right_index(runtime, matrix, rows, cols, name):
 # ---- left indexing ------------------------------------------------------------------------------
 
 def _accepts_left(target, rows, cols, value, name) -> bool:
-    if not _is_matrix(target):
+    if not is_matrix_operand(target):
         return False
     try:
         region = _selected(target, rows, cols, name)
     except Exception:  # out of bounds: the local path reports it
         return False
-    if _is_matrix(value):
+    if is_matrix_operand(value):
         return tuple(value.shape) == region
     return isinstance(value, (bool, int, float))
 
@@ -69,7 +69,7 @@ def _fill(region, value, item):
 def left_index(runtime, target, rows, cols, value, name):
     m = runtime.distribute(target)
     r, c = _region(m, rows, cols, name)
-    if not _is_matrix(value):
+    if not is_matrix_operand(value):
         region = ((r.start, r.stop), (c.start, c.stop), m.block, m.col_block)
         return m.derive(m.rdd.map(partial(_fill, region, float(value)), preservesPartitioning=True))
     v = runtime.distribute(value)
@@ -82,7 +82,7 @@ def left_index(runtime, target, rows, cols, value, name):
 # ---- cbind / rbind ------------------------------------------------------------------------------
 
 def _accepts_bind(axis, *matrices) -> bool:
-    if len(matrices) < 2 or not all(_is_matrix(m) for m in matrices):
+    if len(matrices) < 2 or not all(is_matrix_operand(m) for m in matrices):
         return False
     kept = 0 if axis == 1 else 1
     return len({m.shape[kept] for m in matrices}) == 1

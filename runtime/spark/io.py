@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import matrix_io
 from ..errors import DMLRuntimeError
-from .matrix import DistributedMatrix, _split_panel, block_count
+from .matrix import DistributedMatrix, split_panel, block_count
 from .registry import operation
 
 DISTRIBUTED_READS = ("csv", "hdf5", "parquet")
@@ -34,9 +34,9 @@ def _plan(file, params) -> tuple[str, dict, int | None, int | None] | None:
     if str(params.get("format", "")).lower() == "parquet":
         return "parquet", dict(params), None, None
     try:
-        mtd = matrix_io._load_mtd(file)
-        merged = matrix_io._merge_mtd(file, mtd, params)
-        fmt = matrix_io._read_format(file, merged, mtd)
+        mtd = matrix_io.load_mtd(file)
+        merged = matrix_io.merge_mtd(file, mtd, params)
+        fmt = matrix_io.read_format(file, merged, mtd)
     except DMLRuntimeError:
         return None  # the local reader reports it
     rows, cols = (_known(merged.get(key)) for key in ("rows", "cols"))
@@ -75,12 +75,12 @@ def _csv_panel(file, options, block, cols, dtype, item):
     i, numbered = item
     ordered = sorted(numbered)
     first = ordered[0][0] + 1 + (1 if options["header"] else 0)
-    panel = matrix_io._parse_csv_lines([line for _, line in ordered], file, first, options["sep"],
+    panel = matrix_io.parse_csv_lines([line for _, line in ordered], file, first, options["sep"],
                                        options["fill"], options["default"], options["na"])
     if panel.shape[1] != cols:
         raise DMLRuntimeError(f"read({file!r}): line {first} has {panel.shape[1]} fields, but the "
                               f"matrix has {cols} columns")
-    return _split_panel(i, panel.astype(dtype, copy=False), block)
+    return split_panel(i, panel.astype(dtype, copy=False), block)
 
 
 def _hdf5_panel(file, dataset, block, dtype, i):
@@ -88,19 +88,19 @@ def _hdf5_panel(file, dataset, block, dtype, i):
 
     with h5py.File(file, "r") as f:
         data = np.asarray(f[dataset][i * block:(i + 1) * block], dtype=dtype)
-    return _split_panel(i, data.reshape(data.shape[0], -1), block)
+    return split_panel(i, data.reshape(data.shape[0], -1), block)
 
 
 # ---- the operations ------------------------------------------------------------------------
 
 def _read_csv(runtime, file, merged, rows, cols, dtype):
-    options = {"header": matrix_io._as_bool(merged.get("header", False)), "sep": str(merged.get("sep", ",")),
-               "fill": matrix_io._as_bool(merged.get("fill", True)),
+    options = {"header": matrix_io.as_bool(merged.get("header", False)), "sep": str(merged.get("sep", ",")),
+               "fill": matrix_io.as_bool(merged.get("fill", True)),
                "default": float(merged.get("default", 0.0)),
                "na": [s for s in str(merged.get("naStrings", "")).split(matrix_io.NA_STRING_SEP) if s]}
     block = runtime.block
     # one RDD per part file, in name order (a directory listing is not ordered)
-    parts = [runtime.sc.textFile(part) for part in matrix_io._data_files(file)]
+    parts = [runtime.sc.textFile(part) for part in matrix_io.data_files(file)]
     lines = (runtime.sc.union(parts) if len(parts) > 1 else parts[0]).zipWithIndex()
     if options["header"]:
         lines = lines.filter(lambda item: item[1] > 0)
@@ -152,7 +152,7 @@ def _accepts_write(x, file, format=None, **params) -> bool:
 
 def _csv_lines(sep, zero, item):
     _, panel = item
-    cells = matrix_io._format_cells(np.asarray(panel, dtype=np.float64), zero)
+    cells = matrix_io.format_cells(np.asarray(panel, dtype=np.float64), zero)
     return [sep.join(row) for row in cells.tolist()]
 
 
@@ -162,24 +162,24 @@ def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, des
     params = {k: v for k, v in {"header": header, "sep": sep, "sparse": sparse,
                                 "description": description}.items() if v is not None}
     separator = str(params.get("sep", ","))
-    zero = "" if matrix_io._as_bool(params.get("sparse", False)) else "0"
-    header_on = matrix_io._as_bool(params.get("header", False))
+    zero = "" if matrix_io.as_bool(params.get("sparse", False)) else "0"
+    header_on = matrix_io.as_bool(params.get("header", False))
     lines = x.panels().sortByKey().flatMap(partial(_csv_lines, separator, zero))
     if header_on:
         titles = runtime.sc.parallelize([separator.join(f"C{k + 1}" for k in range(x.cols))], 1)
         lines = titles.union(lines)
-    temp = matrix_io._temp_beside(file)
+    temp = matrix_io.temp_beside(file)
     try:
         lines.saveAsTextFile(temp)
         nnz = sum(x.rdd.map(lambda item: int(np.count_nonzero(item[1]))).collect())
         extra = {"header": header_on, "sep": separator}
-        mtd = matrix_io._mtd_for_matrix(np.zeros((0, 0)), "csv", params, extra)
+        mtd = matrix_io.mtd_for_matrix(np.zeros((0, 0)), "csv", params, extra)
         mtd.update(rows=x.rows, cols=x.cols, nnz=nnz)
-        matrix_io._remove_part_file_directory(file)
+        matrix_io.remove_part_file_directory(file)
         if os.path.isfile(file):
             os.remove(file)
         os.replace(temp, file)
-        matrix_io._text_writer(matrix_io._mtd_text(_ordered(mtd)))(file + ".mtd")
+        matrix_io.text_writer(matrix_io.metadata_text(_ordered(mtd)))(file + ".mtd")
     finally:
         if os.path.isdir(temp):
             shutil.rmtree(temp)

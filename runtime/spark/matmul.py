@@ -14,14 +14,13 @@ from functools import partial
 
 import numpy as np
 
-from .elementwise import _is_matrix
-from .matrix import DistributedMatrix, from_panels
+from .matrix import DistributedMatrix, from_panels, is_matrix_operand
 from .reblock import assemble, whole
 from .registry import operation
 
 
 def _accepts(a, b) -> bool:
-    return _is_matrix(a) and _is_matrix(b) and a.shape[1] == b.shape[0]
+    return is_matrix_operand(a) and is_matrix_operand(b) and a.shape[1] == b.shape[0]
 
 
 def _strategy(runtime, a, b) -> str:
@@ -107,7 +106,7 @@ def _shuffle(runtime, a: DistributedMatrix, b: DistributedMatrix, dtype) -> Dist
                              depth=max(a.depth, b.depth) + 1)
 
 
-@operation("t", accepts=lambda x, *rest: not rest and _is_matrix(x),
+@operation("t", accepts=lambda x, *rest: not rest and is_matrix_operand(x),
            output=lambda x: (x.shape[1], x.shape[0]),
            strategy="blockwise")
 def transpose(runtime, x):

@@ -140,8 +140,13 @@ class DistributedMatrix(MatrixHandle):
         if not self.panel or self.cols <= self.block:
             return replace(self, panel=False) if self.panel else self
         size = self.block
-        return self.derive(self.rdd.flatMap(lambda item: _split_panel(item[0][0], item[1], size)),
+        return self.derive(self.rdd.flatMap(lambda item: split_panel(item[0][0], item[1], size)),
                            panel=False)
+
+
+def is_matrix_operand(value) -> bool:
+    """A matrix operand of a distributed operation: local (numpy) or distributed."""
+    return isinstance(value, (np.ndarray, DistributedMatrix))
 
 
 def _assemble_panels(blocks):
@@ -152,7 +157,7 @@ def _assemble_panels(blocks):
         yield i, np.hstack([parts[j] for j in sorted(parts)]) if len(parts) > 1 else parts[next(iter(parts))]
 
 
-def _split_panel(i: int, panel: np.ndarray, size: int):
+def split_panel(i: int, panel: np.ndarray, size: int):
     for j in range(block_count(panel.shape[1], size)):
         yield (i, j), np.ascontiguousarray(panel[:, j * size:(j + 1) * size])
 
@@ -193,7 +198,7 @@ def from_numpy(sc, array: np.ndarray, block: int, partitions: int | None = None)
     # a parallelized partition travels inside its task: keep tasks near TASK_BYTES at most
     wanted = partitions or max(sc.defaultParallelism, -(-array.nbytes // TASK_BYTES))
     slices = min(count, wanted)
-    rdd = sc.parallelize(panels, slices).flatMap(lambda item: _split_panel(item[0], item[1], block))
+    rdd = sc.parallelize(panels, slices).flatMap(lambda item: split_panel(item[0], item[1], block))
     return DistributedMatrix(rdd, rows, cols, block, array.dtype)
 
 

@@ -59,7 +59,8 @@ def _chunks(values: list, count: int) -> list[list]:
 
 def run_task(payload, item):
     """Executor side: compile the body, run this task's iterations, return results and output."""
-    from ..interpreter import Frame, Interpreter, run_block
+    from ..frames import Frame, run_block
+    from ..interpreter import Interpreter
 
     index, iterations = item
     shipped = payload.value

@@ -49,10 +49,3 @@ def operation(*names: str, accepts: Callable, output: Callable, strategy="blockw
 
 def _with_name(function, name, runtime, *args, **kwargs):
     return function(runtime, name, *args, **kwargs)
-
-
-def load() -> dict[str, Operation]:
-    """Imports the operation modules (registering them) and returns the table."""
-    from . import aggregates, dnn, elementwise, indexing, io, matmul  # noqa: F401
-
-    return OPERATIONS

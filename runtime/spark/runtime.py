@@ -39,7 +39,7 @@ class SparkRuntime:
         return partial(_failing_first_attempt, function) if self.fail_first_attempt else function
 
     def operations(self) -> dict:
-        from .registry import load
+        from .operations import load
 
         return load()
 

@@ -20,6 +20,7 @@ The executors' Python defaults to the driver's own interpreter (spark.pyspark.py
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -61,14 +62,12 @@ def package_zip() -> str:
     """A zip of the kerasdml packages for the executors, built once per process."""
     if "zip" in _SHIPPED:
         return _SHIPPED["zip"]
-    from kerasdml import compiler, dml_lib, runtime
-
     folder = tempfile.mkdtemp(prefix="kerasdml-ship-")
     target = os.path.join(folder, "kerasdml.zip")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in (compiler, runtime, dml_lib):
-            root = Path(package.__file__).parent
-            name = package.__name__.split(".")[-1]
+        for name in ("compiler", "runtime", "dml_lib"):
+            # located, not imported: the runtime does not depend on the compiler
+            root = Path(importlib.util.find_spec(f"kerasdml.{name}").origin).parent
             archive.writestr("kerasdml/__init__.py", "") if name == "compiler" else None
             for path in sorted(root.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":

@@ -429,7 +429,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporaries(tmp_path, monkeypat
             raise OSError("disk full")
         return write
 
-    monkeypatch.setattr(matrix_io, "_text_writer", failing_text_writer)
+    monkeypatch.setattr(matrix_io, "text_writer", failing_text_writer)
     with raises(r"write\('.*m\.csv'\): disk full"):
         write_value(SPECIAL, str(path), {"format": "csv"})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
