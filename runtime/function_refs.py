@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from .errors import DMLRuntimeError
+from .source_paths import resolve_source
 
 
 class FunctionRefs:
@@ -42,8 +43,6 @@ class FunctionRefs:
         return function
 
     def _load(self, path: str, what: str):
-        from .interpreter import resolve_source
-
         with self._lock:
             for base in (self.module.base_dir, Path.cwd()):
                 try:

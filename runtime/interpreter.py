@@ -19,6 +19,7 @@ from .context import Context
 from .errors import DMLError, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
 from .frames import Frame, run_block
+from .source_paths import resolve_source
 from .functions import Module, UserFunction
 from .lists import DMLList
 from .indexing import assign_index
@@ -302,19 +303,3 @@ def counting(start, stop, step) -> range:
         if by == 0:
             raise DMLRuntimeError("a for loop's increment must not be zero")
     return range(first, last + (1 if by > 0 else -1), by)
-
-
-def resolve_source(path: str, base_dir: Path, position: SourcePosition) -> Path:
-    """source() paths resolve relative to the sourcing file, then to the installed dml_lib."""
-    from kerasdml import dml_lib
-
-    candidate = Path(path)
-    if candidate.is_absolute():
-        if candidate.is_file():
-            return candidate
-    else:
-        for root in (base_dir, dml_lib.ROOT):
-            if (root / candidate).is_file():
-                return root / candidate
-    raise DMLRuntimeError(f"sourced file {path!r} not found (looked in {base_dir} and in the "
-                          f"dml_lib at {dml_lib.ROOT})", position)
