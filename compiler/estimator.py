@@ -25,6 +25,7 @@ from .backend import TrainingView
 from .compile import compile_model
 from .errors import CompileError
 from .training import checkpoint
+from .training.paramserv import paramserv_arguments
 from .training.data import class_ids, features, labels, r2_score, split_validation
 from .training.export import as_keras_file, export_keras
 from .training.progress import Progress
@@ -43,13 +44,18 @@ class Keras2DML:
     same with the batches in a parfor, which the Spark runtime distributes). precision: double
     (DML's) or single (float32 end to end). weights_dir: where a checkpoint is written after
     every epoch, which fit(..., resume=True) continues from.
+    train_algo="paramserv": data-parallel training with DML's paramserv; `workers` (default:
+    the executors' cores on Spark, else the local cores) each take batch_size / workers rows
+    per update, `sync` is "BSP" or "ASP", `frequency` "batch", "epoch" or a number of batches
+    between exchanges with the parameter server.
     """
 
     def __init__(self, model, *, epochs: int = 1, batch_size: int = 32,
                  train_algo: str = "minibatch", parallel_batches: int = 4, shuffle: bool = True,
                  validation_split: float = 0.0, seed: int | None = None, verbose: int = 1,
                  spark=None, weights_dir=None, precision: str = "double", loss=None,
-                 optimizer=None, metrics=None, learning_rate: float | None = None):
+                 optimizer=None, metrics=None, learning_rate: float | None = None,
+                 workers: int | None = None, sync: str = "BSP", frequency="batch"):
         self.model = model
         self.epochs = epochs
         self.batch_size = batch_size
@@ -66,12 +72,15 @@ class Keras2DML:
         self.optimizer = optimizer
         self.metrics = metrics
         self.learning_rate = learning_rate
+        self.workers = workers
+        self.sync = sync
+        self.frequency = frequency
 
     # --- scikit-learn protocol --------------------------------------------------------------
 
     _PARAMS = ("model", "epochs", "batch_size", "train_algo", "parallel_batches", "shuffle",
                "validation_split", "seed", "verbose", "spark", "weights_dir", "precision", "loss",
-               "optimizer", "metrics", "learning_rate")
+               "optimizer", "metrics", "learning_rate", "workers", "sync", "frequency")
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -149,6 +158,8 @@ class Keras2DML:
     def _fingerprint(self, model) -> str:
         text = "\n".join([repr(model.training), self.train_algo, str(self.batch_size),
                           str(self.seed), str(self.shuffle), str(self.parallel_batches)]
+                         + ([str(self.workers), self.sync, str(self.frequency)]
+                            if self.train_algo == "paramserv" else [])
                          + [f"{p.variable} {p.shape} {p.trainable}" for p in model.parameters])
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -173,6 +184,8 @@ class Keras2DML:
         args = {"epochs": 1, "batch_size": batch_size, "shuffle": bool(self.shuffle),
                 "seed": -1 if self.seed is None else int(self.seed), "first_epoch": epoch,
                 "step": state.step, "parallel_batches": int(self.parallel_batches)}
+        if self.train_algo == "paramserv":
+            args.update(paramserv_arguments(self.workers, self.sync, self.frequency, self.spark))
         inputs = {model.inputs[0].variable: model.inputs[0].rows(X),
                   model.target.variable: y, **state.variables}
         out = run_string(script, inputs=inputs, args=args, outputs=names + ["history", "step"],

@@ -201,11 +201,14 @@ class CompiledModel:
                                        " update their moving statistics batch by batch, which "
                                        "allreduce_parallel_batches cannot merge; use "
                                        "train_algo='minibatch' or 'looped_minibatch'")
+        if self.train_algo == "paramserv":
+            check_paramserv(self.name, moving, self.inputs)
         penalties = tuple(dict.fromkeys(kind for _, kind, _ in
                                         training.penalties(self.parameters)))
         view = self._view(program, training.sources + penalties,
                           self._boundary_helpers((target,)))
-        return ENV.get_template("train.dml.j2").render(
+        template = "train_paramserv.dml.j2" if self.train_algo == "paramserv" else "train.dml.j2"
+        return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
             backward=backward_blocks(program), library=LIBRARY, helpers=view["helpers"],
             target=target, tr=training, output=program.tensors[self.train_graph.outputs[0]])
@@ -248,6 +251,17 @@ def _is_distributed(value) -> bool:
 def _row_count(value) -> int:
     shape = getattr(value, "shape", None)
     return int(shape[0]) if shape is not None else int(value.count())
+
+
+def check_paramserv(name: str, moving: list, inputs) -> None:
+    """What the paramserv training script cannot do yet, refused before it is written."""
+    if moving:
+        raise CompileTrainingError(name, f"BatchNormalization layers ({', '.join(moving)}) update "
+                                   "their moving statistics in the forward pass, which paramserv's "
+                                   "gradient exchange does not carry yet; use train_algo='minibatch'")
+    if len(inputs) != 1:
+        raise CompileTrainingError(name, f"the model has {len(inputs)} inputs; train_algo='paramserv' "
+                                   "trains models with one input (paramserv takes one features matrix)")
 
 
 class CompileTrainingError(CompileError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..training.config import Loss, Optimizer, TrainingConfig
 from .registry import LIBRARY
 
-TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches")
+TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches", "paramserv")
 
 
 def dml_literal(value) -> str:
