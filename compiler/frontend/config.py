@@ -117,7 +117,7 @@ class _Walker:
                          class_name_of(entry), entry, tuple(inputs), tuple(kwargs),
                          tuple(arguments[0]), dict(arguments[1]))
         self.out.calls.append(call)
-        return [call.name]
+        return [call.name] + [f"{call.name}#{i}" for i in range(1, _output_count(entry))]
 
     def _input(self, entry, names) -> str:
         call = LayerCall("/".join(names + (layer_name(entry),)), layer_name(entry), (),
@@ -175,6 +175,10 @@ class _Walker:
                 continue
             for index, node in enumerate(layer.get("inbound_nodes") or []):
                 pending.append((layer, index, *_node_refs(node), node))
+        if inputs is None:  # the model's inputs in its declared order, not the layers' order
+            declared = [tensors[ref] for ref in input_refs if ref in tensors]
+            if sorted(declared) == sorted(self.out.inputs):
+                self.out.inputs[:] = declared
         self._resolve(pending, tensors, names, weights, entry)
         return [self._tensor(tensors, ref, entry) for ref in _refs(config.get("output_layers", []))]
 
@@ -210,6 +214,15 @@ class _Walker:
             raise ModelFileError(self.path, f"model '{layer_name(entry)}' returns {list(ref)}, "
                                  "which no layer produces")
         return f"{base}#{position}"
+
+
+def _output_count(entry: dict) -> int:
+    """Tensors a layer call returns: two for a Bidirectional without merge_mode, else one."""
+    config = entry.get("config") or {}
+    if entry.get("class_name") == "Bidirectional" and "merge_mode" in config and \
+            config["merge_mode"] is None:
+        return 2
+    return 1
 
 
 def _refs(value) -> list:

@@ -8,7 +8,7 @@ from ..errors import (GraphError, ModelFileError, Unsupported, UnsupportedAttrib
 from .. import ops  # noqa: F401  (registers the layer handlers)
 from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
 from .context import LayerContext
-from .registry import handler_for, supported_classes
+from .registry import handler_for, supported_classes, tensor_kwargs_of
 from .sources import ModelSource
 
 _LAMBDA = ("a Lambda layer holds Python code, and kerasdml never runs code stored in a model "
@@ -49,9 +49,10 @@ def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
                                 "outside the model file and kerasdml never runs it")
     if handler_for(call.class_name) is None:
         return UnsupportedLayer(call.layer, call.class_name)
-    if call.tensor_kwargs:
+    refused = [k for k in call.tensor_kwargs if k not in tensor_kwargs_of(call.class_name)]
+    if refused:
         return UnsupportedLayer(call.layer, call.class_name, "called with tensor keyword "
-                                f"argument(s) {', '.join(call.tensor_kwargs)}, not supported")
+                                f"argument(s) {', '.join(refused)}, not supported")
     return None
 
 

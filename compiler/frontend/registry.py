@@ -8,18 +8,26 @@ from __future__ import annotations
 from typing import Callable
 
 _HANDLERS: dict[str, Callable] = {}
+_TENSOR_KWARGS: dict[str, tuple] = {}
 
 
-def handles(*class_names: str):
-    """Registers the decorated function as the handler of the given Keras layer classes."""
+def handles(*class_names: str, tensor_kwargs: tuple = ()):
+    """Registers the decorated function as the handler of the given Keras layer classes;
+    `tensor_kwargs` names the keyword arguments that may receive tensors (others are refused)."""
     def register(function: Callable) -> Callable:
         for name in class_names:
             if name in _HANDLERS:
                 raise ValueError(f"two handlers for Keras class {name}: "
                                  f"{_HANDLERS[name].__module__} and {function.__module__}")
             _HANDLERS[name] = function
+            _TENSOR_KWARGS[name] = tuple(tensor_kwargs)
         return function
     return register
+
+
+def tensor_kwargs_of(class_name: str) -> tuple:
+    """The keyword arguments of the class's call that may hold tensors."""
+    return _TENSOR_KWARGS.get(class_name, ())
 
 
 def handler_for(class_name: str) -> Callable | None:

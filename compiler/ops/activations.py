@@ -8,17 +8,19 @@ from ..backend.step import Step, rows_of
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
-from .shaping import last_axis_only
+from .shaping import fail, last_axis_only
 
 
 @dataclass(frozen=True)
 class Activation:
     """Elementwise activation (softmax: along `axis`, always the last one).
 
-    kind: relu, sigmoid, tanh, softmax, elu, selu, gelu, swish, softplus, leaky_relu, linear.
+    kind: one of ACTIVATION_KINDS, Keras' names (swish for silu, hard_silu for hard_swish).
     relu: x if x > threshold (clipped at max_value when given), else alpha * (x - threshold);
     leaky_relu: x if x >= 0 else alpha * x; elu: x if x > 0 else alpha * (exp(x) - 1);
-    gelu: approximate selects Keras' tanh approximation.
+    celu: alpha; hard_shrink, soft_shrink: threshold; squareplus: alpha is Keras' b;
+    gelu: approximate selects Keras' tanh approximation; softmax, log_softmax, glu act on the
+    last axis (glu halves it).
     """
     kind: str
     alpha: float = 0.0
@@ -29,16 +31,28 @@ class Activation:
 
 
 ACTIVATION_KINDS = ("relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "swish",
-                    "softplus", "leaky_relu", "linear")
+                    "softplus", "leaky_relu", "linear", "hard_sigmoid", "hard_silu", "mish",
+                    "exponential", "log_softmax", "softsign", "celu", "hard_tanh", "hard_shrink",
+                    "soft_shrink", "tanh_shrink", "log_sigmoid", "sparse_plus", "sparse_sigmoid",
+                    "squareplus", "glu")
+_ROW_WISE = ("softmax", "log_softmax", "glu")  # act on the last axis as a whole
 
 # --- frontend --------------------------------------------------------------------------------
 
-_ALIASES = {"silu": "swish"}
+_ALIASES = {"silu": "swish", "hard_swish": "hard_silu"}
 _DEFAULTS = {  # the defaults of keras.activations.<name> when named by a string
     "elu": dict(alpha=1.0),
     "leaky_relu": dict(alpha=0.2),
     "relu6": dict(max_value=6.0),
+    "celu": dict(alpha=1.0),
+    "hard_shrink": dict(threshold=0.5),
+    "soft_shrink": dict(threshold=0.5),
+    "squareplus": dict(alpha=4.0),
 }
+# Keras activations without a DML meaning here, and why
+_REFUSED = {"sparsemax": "sparsemax (a sort per row) is not supported",
+            "threshold": "threshold needs arguments; keras.activations.threshold cannot be named "
+                         "by a string"}
 ACCEPTED = ", ".join(ACTIVATION_KINDS + tuple(_ALIASES) + ("relu6",))
 
 
@@ -56,7 +70,8 @@ def activation(ctx: LayerContext, key: str, value) -> Activation:
     name = _name(value)
     kind = "relu" if name == "relu6" else _ALIASES.get(name, name)
     if kind not in ACTIVATION_KINDS:
-        ctx.reject(key, value, ACCEPTED)
+        ctx.reject(key, value, (_REFUSED[name] + "; accepted: " if name in _REFUSED else "") +
+                   ACCEPTED)
     return Activation(kind, **_DEFAULTS.get(name, {}))
 
 
@@ -118,7 +133,14 @@ def keras_axis(axis: int) -> int:
 # --- shape and template ------------------------------------------------------------------------
 
 def _shape(node, attrs, ins):
-    return (last_axis_only(node, attrs, ins[0]) if attrs.kind == "softmax" else attrs), ins[0]
+    if attrs.kind not in _ROW_WISE:
+        return attrs, ins[0]
+    attrs = last_axis_only(node, attrs, ins[0])
+    if attrs.kind != "glu":
+        return attrs, ins[0]
+    if ins[0][-1] is not None and ins[0][-1] % 2:
+        fail(node, f"glu halves the last axis, which has an odd size {ins[0][-1]}")
+    return attrs, ins[0][:-1] + (None if ins[0][-1] is None else ins[0][-1] // 2,)
 
 
 # kind -> (dml_lib module, extra forward/backward arguments from the attributes)
@@ -133,6 +155,13 @@ _LIBRARY_FORMS = {
     "swish": ("swish", lambda a: ""),
     "softplus": ("softplus", lambda a: ""),
     "leaky_relu": ("leaky_relu", lambda a: f", {a.alpha!r}"),
+    "celu": ("celu", lambda a: f", {a.alpha!r}"),
+    "squareplus": ("squareplus", lambda a: f", {a.alpha!r}"),
+    "hard_shrink": ("hard_shrink", lambda a: f", {a.threshold!r}"),
+    "soft_shrink": ("soft_shrink", lambda a: f", {a.threshold!r}"),
+    **{kind: (kind, lambda a: "") for kind in (
+        "hard_sigmoid", "hard_silu", "mish", "exponential", "log_softmax", "softsign", "hard_tanh",
+        "tanh_shrink", "log_sigmoid", "sparse_plus", "sparse_sigmoid", "glu")},
 }
 
 
@@ -150,10 +179,10 @@ def _context(n: Step) -> dict:
                     max_value=a.max_value)
     module, args = _LIBRARY_FORMS[a.kind]
     steps = 1
-    if a.kind == "softmax":
-        steps, _ = rows_of(n.in_shape, "a vector or a sequence (softmax over the last axis)")
+    if a.kind in _ROW_WISE:
+        steps, _ = rows_of(n.in_shape, f"a vector or a sequence ({a.kind} over the last axis)")
     return dict(form="library", module=module, args=args(a), T=steps,
-                D=n.in_shape[-1], sources=(module,))
+                D=n.in_shape[-1], D_out=n.out_shape[-1], sources=(module,))
 
 
 define("activation", Activation, shape=_shape, template="activation.dml.j2", context=_context,

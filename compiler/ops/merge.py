@@ -1,10 +1,17 @@
-"""Merge layers: Add, Subtract, Multiply, Average, Maximum of equal shapes; Concatenate."""
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum (and keras.ops' divide) of
+shapes that broadcast as in Keras (a squeeze-and-excite block multiplies (H, W, C) by (1, 1, C));
+Concatenate.
+
+An input smaller than the output is expanded to the output's layout first
+(`backend.broadcast`), and its gradient summed back over the broadcast axes.
+"""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, size
+from ..backend import broadcast
+from ..backend.step import Step, Unsupported, known, size
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -14,7 +21,8 @@ from .shaping import fail, resolve_axis
 
 @dataclass(frozen=True)
 class Merge:
-    """add / subtract (exactly two inputs) / multiply / average / maximum of equal shapes."""
+    """add / subtract / divide (exactly two inputs) / multiply / average / maximum / minimum of
+    shapes that broadcast to the output's."""
 
 
 @dataclass(frozen=True)
@@ -23,14 +31,14 @@ class Concatenate:
 
 
 _OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Average": "average",
-        "Maximum": "maximum"}
+        "Maximum": "maximum", "Minimum": "minimum"}
 
 
 # --- frontend --------------------------------------------------------------------------------
 
 @handles(*_OPS)
 def merge(ctx: LayerContext) -> list:
-    """Add/Subtract/Multiply/Average/Maximum of inputs of equal shape."""
+    """Add/Subtract/Multiply/Average/Maximum/Minimum of inputs whose shapes broadcast."""
     return [ctx.node(_OPS[ctx.class_name], Merge())]
 
 
@@ -46,9 +54,15 @@ def concatenate(ctx: LayerContext) -> list:
 # --- shapes ----------------------------------------------------------------------------------
 
 def _merge_shape(node, attrs, ins):
-    if any(shape != ins[0] for shape in ins):
-        fail(node, f"{node.keras_class} needs inputs of equal shape, got {list(ins)}")
-    return attrs, ins[0]
+    rank = max(len(s) for s in ins)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in ins]
+    out = []
+    for sizes in zip(*padded):
+        larger = {d for d in sizes if d != 1}
+        if len(larger) > 1:
+            fail(node, f"{node.keras_class} needs inputs whose shapes broadcast, got {list(ins)}")
+        out.append(larger.pop() if larger else 1)
+    return attrs, tuple(out)
 
 
 def _concatenate_shape(node, attrs, ins):
@@ -63,17 +77,39 @@ def _concatenate_shape(node, attrs, ins):
 
 # --- templates -------------------------------------------------------------------------------
 
-_SYMBOLS = {"add": " + ", "subtract": " - ", "multiply": " * "}
+_SYMBOLS = {"add": " + ", "subtract": " - ", "multiply": " * ", "divide": " / "}
+
+
+def _expansions(n: Step) -> tuple:
+    """(variable of each input at the output's shape, lines expanding the smaller ones, lines
+    summing their gradients back, the gradient variable each input's backward writes)."""
+    full = known(n.out_shape, "shape")
+    xs, lines, back, grads = [], [], [], []
+    for i, (x, shape) in enumerate(zip(n.xs, n.in_shapes)):
+        if tuple(shape) == full:
+            xs.append(x)
+            grads.append(n.dxs[i])
+            continue
+        if not broadcast.can_broadcast(tuple(shape), full):
+            raise Unsupported("input shapes", [list(s) for s in n.in_shapes],
+                              "shapes whose broadcast keeps the values' order in DML's layout")
+        xs.append(f"{n.out}_in{i + 1}")
+        grads.append(f"{n.dxs[i]}_full")
+        lines += broadcast.expand(x, xs[-1], tuple(shape), full)
+        back += broadcast.reduce(grads[-1], n.dxs[i], tuple(shape), full)
+    return xs, lines, back, grads
 
 
 def _merge_context(n: Step) -> dict:
     op = n.node.op
-    # Maximum of k inputs is a chain of pairwise maxima m_j = max(m_{j-1}, x_j), as in Keras; the
-    # backward pass walks it back (on ties the earlier input gets the gradient)
-    maxima = [n.xs[0]] + [f"{n.out}_max{j}" for j in range(2, len(n.xs))] + [n.out]
-    others = [" * ".join(x for j, x in enumerate(n.xs) if j != i) for i in range(len(n.xs))]
-    return dict(op=op, joined=_SYMBOLS.get(op, " + ").join(n.xs), count=len(n.xs),
-                others=others, maxima=maxima)
+    xs, lines, back, grads = _expansions(n)
+    # Maximum (minimum) of k inputs is a chain of pairwise maxima m_j = max(m_{j-1}, x_j), as in
+    # Keras; the backward pass walks it back (on ties the earlier input gets the gradient)
+    maxima = [xs[0]] + [f"{n.out}_max{j}" for j in range(2, len(xs))] + [n.out]
+    others = [" * ".join(x for j, x in enumerate(xs) if j != i) for i in range(len(xs))]
+    return dict(op=op, joined=_SYMBOLS.get(op, " + ").join(xs), count=len(xs), ins=xs,
+                others=others, maxima=maxima, expand=lines, reduce=back, grads=grads,
+                pick="max" if op == "maximum" else "min", later="<" if op == "maximum" else ">")
 
 
 def _concatenate_context(n: Step) -> dict:
@@ -96,7 +132,7 @@ def _concatenate_context(n: Step) -> dict:
 
 _MERGE = dict(shape=_merge_shape, template="merge.dml.j2", context=_merge_context,
               family=__name__, min_inputs=2)
-define(("add", "multiply", "average", "maximum"), Merge, max_inputs=None, **_MERGE)
-define("subtract", Merge, max_inputs=2, **_MERGE)
+define(("add", "multiply", "average", "maximum", "minimum"), Merge, max_inputs=None, **_MERGE)
+define(("subtract", "divide"), Merge, max_inputs=2, **_MERGE)
 define("concatenate", Concatenate, shape=_concatenate_shape, template="concatenate.dml.j2",
        context=_concatenate_context, min_inputs=2, max_inputs=None, family=__name__)

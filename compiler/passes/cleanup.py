@@ -1,11 +1,16 @@
-"""Removing nodes that do nothing at inference: dropout and linear activations."""
+"""Removing nodes that do nothing at inference: dropout, the noise, activity-regularization and
+augmentation layers, and linear activations."""
 from __future__ import annotations
 
 from .. import ir
 
 
+_IDENTITY_AT_INFERENCE = ("dropout", "noise", "activity_regularization", "augmentation")
+
+
 def is_inference_noop(node: ir.Node) -> bool:
-    return node.op == "dropout" or (node.op == "activation" and node.attrs.kind == "linear")
+    return node.op in _IDENTITY_AT_INFERENCE or (node.op == "activation" and
+                                                 node.attrs.kind == "linear")
 
 
 def drop_inference_noops(graph: ir.Graph) -> ir.Graph:

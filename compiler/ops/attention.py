@@ -1,0 +1,175 @@
+"""MultiHeadAttention over sequences: the "attention" op on dml_lib's multi_head_attention.dml,
+self- and cross-attention, with Keras' masks (use_causal_mask, an attention_mask tensor).
+
+Inputs of the node: query, key, value (key is the value unless the call passes one), then the
+attention mask when there is one ((Tq, Tk) per sample, 1 where a query step may attend a key
+step). DML layout: the (D, H, d) projection kernels are read row-major as D x (H*d), their
+(H, d) biases as rows, the (H, dv, Do) output kernel as (H*dv) x Do.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import ir
+from ..backend.step import Step, Unsupported, known
+from ..frontend.config import TensorArg
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import Weight, define, f64
+from .shaping import fail, require_rank
+
+_PROJECTIONS = ("query", "key", "value", "output")
+_UNSUPPORTED_CALL = ("query_mask", "value_mask", "key_mask")
+
+
+@dataclass(frozen=True)
+class Attention:
+    heads: int
+    key_dim: int
+    value_dim: int
+    use_bias: bool = True
+    causal: bool = False
+    masked: bool = False        # an attention_mask tensor is the node's fourth input
+    dropout: float = 0.0
+
+
+# --- frontend --------------------------------------------------------------------------------
+
+def _tensor(value) -> str | None:
+    return value.name if isinstance(value, TensorArg) else None
+
+
+def _inputs(ctx: LayerContext) -> tuple:
+    """(query, key, value, mask or None) from the call's arguments."""
+    args, kwargs = list(ctx.call.args), dict(ctx.call.kwargs)
+    names = ("query", "value", "key")
+    given = {name: _tensor(value) for name, value in zip(names, args)}
+    given.update({k: _tensor(v) for k, v in kwargs.items() if k in names})
+    for key in _UNSUPPORTED_CALL:
+        if kwargs.get(key) is not None:
+            ctx.reject(key, "a tensor", "None (use attention_mask)")
+    if kwargs.get("return_attention_scores"):
+        ctx.reject("return_attention_scores", True, "False")
+    if given.get("query") is None or given.get("value") is None:
+        ctx.reject("call", "missing query or value", "layer(query, value[, key])")
+    key = given.get("key") or given["value"]
+    return given["query"], key, given["value"], _tensor(kwargs.get("attention_mask"))
+
+
+def _projection_of(location: str) -> str:
+    parts = location.replace(":", "/").split("/")
+    for part in reversed(parts):
+        name = part[:-len("_dense")] if part.endswith("_dense") else part
+        if name in _PROJECTIONS:
+            return name
+    raise ValueError(location)
+
+
+def _weights(ctx: LayerContext, use_bias: bool) -> tuple:
+    """The eight (or four, without bias) Params in Keras' order, found by sub-layer name."""
+    stored = ctx.source.weights.arrays(ctx.call.path)
+    groups = {name: [] for name in _PROJECTIONS}
+    for array in stored:
+        groups[_projection_of(array.location)].append(array)
+    params = []
+    for name in _PROJECTIONS:
+        roles = ("kernel", "bias") if use_bias else ("kernel",)
+        if len(groups[name]) != len(roles):
+            ctx.reject("weights", f"{len(groups[name])} arrays for {name}",
+                       f"{len(roles)} ({', '.join(roles)})")
+        for role, array in zip(roles, sorted(groups[name], key=lambda a: -np.ndim(a.value))):
+            value = np.asarray(array.value)
+            value.setflags(write=False)
+            params.append(ir.Param(f"{name}_{role}", value, ctx.call.layer,
+                                   array.name or role, array.location))
+    return tuple(params)
+
+
+@handles("MultiHeadAttention", tensor_kwargs=("key", "value", "query", "attention_mask"))
+def multi_head_attention(ctx: LayerContext) -> list:
+    """MultiHeadAttention(num_heads, key_dim, value_dim, use_bias, dropout) over the steps of
+    sequences; self or cross; use_causal_mask and attention_mask."""
+    for key, default in (("output_shape", None), ("use_gate", False), ("sliding_window", None)):
+        if ctx.get(key, default) != default:
+            ctx.reject(key, ctx.get(key), repr(default))
+    if ctx.get("attention_axes", None) not in (None, 1, [1], [-2]):
+        ctx.reject("attention_axes", ctx.get("attention_axes"), "None (the steps axis)")
+    query, key, value, mask = _inputs(ctx)
+    key_dim = int(ctx.get("key_dim"))
+    use_bias = bool(ctx.get("use_bias", True))
+    attrs = Attention(int(ctx.get("num_heads")), key_dim, int(ctx.get("value_dim", None) or
+                                                               key_dim),
+                      use_bias, bool(ctx.call.kwargs.get("use_causal_mask", False)),
+                      mask is not None, float(ctx.get("dropout", 0.0)))
+    inputs = (query, key, value) + ((mask,) if mask else ())
+    return [ctx.node("attention", attrs, _weights(ctx, use_bias), inputs=inputs)]
+
+
+# --- shapes and parameters -------------------------------------------------------------------
+
+def _shape(node, attrs, ins):
+    for shape, what in zip(ins[:3], ("query", "key", "value")):
+        require_rank(node, shape, 2, f"a sequence (steps, features) as {what}")
+    if ins[1][0] != ins[2][0]:
+        fail(node, f"keys and values need the same number of steps, got {ins[1]} and {ins[2]}")
+    if attrs.masked and tuple(ins[3]) != (ins[0][0], ins[1][0]):
+        fail(node, f"attention_mask needs shape (query steps, key steps) = "
+             f"{(ins[0][0], ins[1][0])}, got {ins[3]}")
+    return attrs, ins[0]
+
+
+def _params(a: Attention, ins) -> dict:
+    dims = [s[-1] for s in ins[:3]] if ins else [None] * 3
+    shapes = {"query_kernel": (dims[0], a.heads, a.key_dim),
+              "key_kernel": (dims[1], a.heads, a.key_dim),
+              "value_kernel": (dims[2], a.heads, a.value_dim),
+              "output_kernel": (a.heads, a.value_dim, dims[0])}
+    if a.use_bias:
+        shapes.update(query_bias=(a.heads, a.key_dim), key_bias=(a.heads, a.key_dim),
+                      value_bias=(a.heads, a.value_dim), output_bias=(dims[0],))
+    return shapes
+
+
+def _projection_kernel(value, site):
+    return f64(value.reshape(value.shape[0], -1))
+
+
+def _output_kernel(value, site):
+    return f64(value.reshape(-1, value.shape[-1]))
+
+
+def _bias(value, site):
+    return f64(value.reshape(1, -1))
+
+
+# --- template --------------------------------------------------------------------------------
+
+def _context(n: Step) -> dict:
+    a = n.a
+    if n.training and a.dropout > 0:
+        raise Unsupported("dropout", a.dropout, "0 in training (attention dropout trains only in "
+                          "Keras)")
+    tq, tk = known(n.in_shapes[0], "query length")[0], known(n.in_shapes[1], "key length")[0]
+    widths = {"query": a.heads * a.key_dim, "key": a.heads * a.key_dim,
+              "value": a.heads * a.value_dim, "output": n.in_shapes[0][-1]}
+    biases = {name: n.p.get(f"{name}_bias") or f"matrix(0, rows=1, cols={width})"
+              for name, width in widths.items()}
+    dbiases = {name: n.dp.get(f"{name}_bias") or f"{n.out}_d{name}_bias_unused"
+               for name in widths}
+    args = ", ".join(f"{n.p[f'{name}_kernel']}, {biases[name]}" for name in _PROJECTIONS)
+    grads = ", ".join(f"{n.dp.get(f'{name}_kernel', f'{n.out}_d{name}_kernel')}, "
+                      f"{dbiases[name]}" for name in _PROJECTIONS)
+    return dict(args=args, grads=grads, Tq=tq, Tk=tk, cells=tq * tk, causal=a.causal,
+                mask=n.xs[3] if a.masked else None, heads=a.heads)
+
+
+define("attention", Attention, shape=_shape, params=_params,
+       weights=tuple(Weight(f"{name}_{role}", f"{name[0]}{'W' if role == 'kernel' else 'b'}",
+                            layout=(_bias if role == "bias" else _output_kernel
+                                    if name == "output" else _projection_kernel))
+                     for name in _PROJECTIONS for role in ("kernel", "bias")),
+       template="attention.dml.j2", context=_context, sources=("multi_head_attention",),
+       min_inputs=3, max_inputs=4, family=__name__)

@@ -1,0 +1,90 @@
+"""Bidirectional(SimpleRNN/LSTM/GRU): two recurrent nodes, the second reading the steps in
+reverse ("reverse_steps" op, dml_lib's reverse_steps.dml), its sequence output reversed back as
+Keras does, and the two results merged by Keras' merge_mode: concat, sum, mul, ave, or None (the
+layer then has two outputs, the forward and the backward result).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..backend.step import Step
+from ..frontend.config import LayerCall
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import define
+from .merge import Concatenate, Merge
+from .recurrent import recurrent
+from .shaping import require_rank, same_shape
+
+_MERGES = {"concat": ("concatenate", Concatenate(-1)), "sum": ("add", Merge()),
+           "mul": ("multiply", Merge()), "ave": ("average", Merge())}
+_INNER = ("SimpleRNN", "LSTM", "GRU")
+
+
+@dataclass(frozen=True)
+class ReverseSteps:
+    """(T, D) -> (T, D) with the steps in reverse order."""
+
+
+@dataclass(frozen=True)
+class _StoredArrays:
+    """A weight store answering with fixed arrays: one direction's share of the layer's."""
+    stored: tuple
+
+    def arrays(self, path) -> list:
+        return list(self.stored)
+
+
+def _direction(ctx: LayerContext, entry: dict, stored: tuple, name: str, inputs: tuple) -> list:
+    """The recurrent node(s) of one direction, named `name`, reading `inputs`."""
+    config = dict(entry.get("config") or {}, go_backwards=False)
+    call = dataclasses.replace(ctx.call, name=name, entry=dict(entry, config=config),
+                               class_name=str(entry.get("class_name")), inputs=inputs)
+    source = dataclasses.replace(ctx.source, weights=_StoredArrays(stored))
+    return recurrent(LayerContext(call, source))
+
+
+def _reverse(ctx: LayerContext, name: str, tensor: str):
+    return ctx.node("reverse_steps", ReverseSteps(), name=name, inputs=(tensor,), outputs=(name,))
+
+
+@handles("Bidirectional")
+def bidirectional(ctx: LayerContext) -> list:
+    """Bidirectional(SimpleRNN/LSTM/GRU, merge_mode concat/sum/mul/ave/None)."""
+    mode = ctx.choice("merge_mode", (*_MERGES, None), "concat")
+    forward_entry = ctx.get("layer")
+    backward_entry = ctx.get("backward_layer", None) or forward_entry
+    for key, entry in (("layer", forward_entry), ("backward_layer", backward_entry)):
+        if not isinstance(entry, dict) or entry.get("class_name") not in _INNER:
+            ctx.reject(key, (entry or {}).get("class_name"), ", ".join(_INNER))
+    stored = tuple(ctx.source.weights.arrays(ctx.call.path))
+    half = len(stored) // 2
+    name = ctx.name
+    forward_name = name if mode is None else f"{name}/forward"
+    backward_name = f"{name}#1" if mode is None else f"{name}/backward"
+    reversed_in = _reverse(ctx, f"{name}/reversed_input", ctx.call.inputs[0])
+    sequences = bool((backward_entry.get("config") or {}).get("return_sequences", False))
+    backward_out = f"{name}/backward_reversed" if sequences else backward_name
+    nodes = [*_direction(ctx, forward_entry, stored[:half], forward_name, ctx.call.inputs),
+             reversed_in,
+             *_direction(ctx, backward_entry, stored[half:], backward_out, (reversed_in.output,))]
+    if sequences:
+        nodes.append(_reverse(ctx, backward_name, backward_out))
+    if mode is not None:
+        op, attrs = _MERGES[mode]
+        nodes.append(ctx.node(op, attrs, inputs=(forward_name, backward_name)))
+    return nodes
+
+
+def _shape(node, attrs, ins):
+    require_rank(node, ins[0], 2, "(steps, features)")
+    return same_shape(node, attrs, ins)
+
+
+def _context(n: Step) -> dict:
+    return dict(T=n.in_shape[0])
+
+
+define("reverse_steps", ReverseSteps, shape=_shape, template="reverse_steps.dml.j2",
+       context=_context, sources=("reverse_steps",), family=__name__)

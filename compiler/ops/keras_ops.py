@@ -1,0 +1,231 @@
+"""keras.ops calls recorded in functional model files (`x + 3.0`, `keras.ops.multiply(a, b)`,
+`keras.ops.mean(x, axis=[1, 2], keepdims=True)`, ...), registered as "ops.<Class>".
+
+They become existing ops where one fits (activations, broadcasting merges, reshape, permute,
+concatenate) and two ops of their own: "elementwise", a tensor with a constant or a unary
+function (forward and gradient from one table), and "reduce", a sum/mean/max/min over axes.
+A keras.ops class not registered here is refused by name like any unknown layer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .. import ir
+from ..backend import broadcast
+from ..backend.step import Step, Unsupported, known
+from ..frontend.config import TensorArg
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import define
+from .activations import Activation, keras_axis
+from .merge import Concatenate, Merge
+from .reordering import Permute
+from .reshaping import Reshape
+from .shaping import fail, resolve_axis, same_shape
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """fn(x) or x fn constant (constant_first: constant fn x)."""
+    fn: str
+    constant: float | None = None
+    constant_first: bool = False
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """sum / mean / max / min over `axes` (IR axes, sorted, non-negative once shapes are known)."""
+    fn: str
+    axes: tuple
+    keepdims: bool = False
+
+
+# fn -> (forward, gradient) as DML with {x}, {c}, {out}, {dout}; "reversed" forms for c fn x
+_FORMS = {
+    "add": ("{x} + {c}", "{dout}"),
+    "subtract": ("{x} - {c}", "{dout}"),
+    "multiply": ("{x} * {c}", "{dout} * {c}"),
+    "divide": ("{x} / {c}", "{dout} / {c}"),
+    "power": ("{x} ^ {c}", "{dout} * {c} * {x} ^ ({c} - 1)"),
+    "maximum": ("max({x}, {c})", "{dout} * ({x} >= {c})"),
+    "minimum": ("min({x}, {c})", "{dout} * ({x} <= {c})"),
+    "abs": ("abs({x})", "{dout} * sign({x})"),
+    "log": ("log({x})", "{dout} / {x}"),
+}
+_REVERSED = {
+    "subtract": ("{c} - {x}", "-{dout}"),
+    "divide": ("{c} / {x}", "-{dout} * {c} / {x}^2"),
+    "power": ("{c} ^ {x}", "{dout} * {out} * log({c})"),
+}
+_BINARY = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "TrueDivide": "divide",
+           "Divide": "divide", "Power": "power", "Maximum": "maximum", "Minimum": "minimum"}
+_UNARY = {"Absolute": ("abs", None), "Log": ("log", None),
+          "Negative": ("multiply", -1.0), "Square": ("power", 2.0), "Sqrt": ("power", 0.5),
+          "Reciprocal": ("power", -1.0)}
+# keras.ops activation class -> (activation kind, {config key: Activation field})
+_ACTIVATIONS = {
+    "Relu": ("relu", {}), "Relu6": ("relu6", {}), "Sigmoid": ("sigmoid", {}), "Tanh": ("tanh", {}),
+    "HardSigmoid": ("hard_sigmoid", {}), "HardSilu": ("hard_silu", {}), "Silu": ("swish", {}),
+    "Gelu": ("gelu", {"approximate": "approximate"}), "Elu": ("elu", {"alpha": "alpha"}),
+    "Selu": ("selu", {}), "Softplus": ("softplus", {}), "Softsign": ("softsign", {}),
+    "LeakyRelu": ("leaky_relu", {"negative_slope": "alpha"}), "Celu": ("celu", {"alpha": "alpha"}),
+    "LogSigmoid": ("log_sigmoid", {}), "HardTanh": ("hard_tanh", {}),
+    "HardShrink": ("hard_shrink", {"threshold": "threshold"}),
+    "SoftShrink": ("soft_shrink", {"threshold": "threshold"}), "TanhShrink": ("tanh_shrink", {}),
+    "SparsePlus": ("sparse_plus", {}), "SparseSigmoid": ("sparse_sigmoid", {}),
+    "Squareplus": ("squareplus", {"b": "alpha"}), "Exp": ("exponential", {}),
+    "Softmax": ("softmax", {}), "LogSoftmax": ("log_softmax", {}), "Glu": ("glu", {}),
+}
+_DEFAULTS = {"elu": dict(alpha=1.0), "leaky_relu": dict(alpha=0.2), "celu": dict(alpha=1.0),
+             "hard_shrink": dict(threshold=0.5), "soft_shrink": dict(threshold=0.5),
+             "squareplus": dict(alpha=4.0)}
+_REDUCTIONS = {"Sum": "sum", "Mean": "mean", "Max": "max", "Min": "min"}
+_MERGE_OPS = {"add", "subtract", "multiply", "divide", "maximum", "minimum"}
+
+
+def _ops(*names: str) -> tuple:
+    return tuple(f"ops.{name}" for name in names)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --- frontend --------------------------------------------------------------------------------
+
+@handles(*_ops(*_BINARY))
+def binary(ctx: LayerContext) -> list:
+    """keras.ops add/subtract/multiply/divide/power/maximum/minimum of two tensors (broadcasting)
+    or of a tensor and a number."""
+    fn = _BINARY[ctx.class_name[4:]]
+    args = list(ctx.call.args)[:2]
+    if len(args) != 2:
+        ctx.reject("arguments", len(args), "two (tensors or numbers)")
+    tensors = [a for a in args if isinstance(a, TensorArg)]
+    if len(tensors) == 2 and fn in _MERGE_OPS:
+        return [ctx.node(fn, Merge())]
+    if len(tensors) == 1 and _number(args[0] if isinstance(args[1], TensorArg) else args[1]):
+        first = not isinstance(args[0], TensorArg)
+        constant = float(args[0] if first else args[1])
+        return [ctx.node("elementwise", Elementwise(fn, constant, first))]
+    ctx.reject("arguments", [type(a).__name__ for a in args],
+               "a tensor and a number, or two tensors (not for power)")
+
+
+@handles(*_ops(*_UNARY))
+def unary(ctx: LayerContext) -> list:
+    """keras.ops abs, log, negative, square, sqrt, reciprocal."""
+    fn, constant = _UNARY[ctx.class_name[4:]]
+    return [ctx.node("elementwise", Elementwise(fn, constant))]
+
+
+@handles(*_ops(*_ACTIVATIONS))
+def activation(ctx: LayerContext) -> list:
+    """keras.ops activations (relu, relu6, sigmoid, hard_sigmoid, hard_silu, silu, gelu, softmax,
+    log_softmax, exp, ...)."""
+    kind, keys = _ACTIVATIONS[ctx.class_name[4:]]
+    fields = dict(_DEFAULTS.get(kind, {}))
+    fields.update({field: ctx.config[key] for key, field in keys.items() if key in ctx.config})
+    if kind == "relu6":
+        kind, fields = "relu", dict(max_value=6.0)
+    if kind in ("softmax", "log_softmax", "glu"):
+        axis = ctx.get("axis", -1)
+        if not isinstance(axis, int) or axis == 0:
+            ctx.reject("axis", axis, "the last axis (-1)")
+        fields["axis"] = keras_axis(axis)
+    return [ctx.node("activation", Activation(kind, **fields))]
+
+
+@handles(*_ops(*_REDUCTIONS))
+def reduction(ctx: LayerContext) -> list:
+    """keras.ops sum/mean/max/min over non-batch axes (keepdims either way)."""
+    axis = ctx.get("axis", None)
+    axes = [axis] if isinstance(axis, int) else axis
+    if not isinstance(axes, list) or not axes or any(not isinstance(a, int) or a == 0
+                                                       for a in axes):
+        ctx.reject("axis", axis, "non-batch axes")
+    attrs = Reduce(_REDUCTIONS[ctx.class_name[4:]], tuple(keras_axis(a) for a in axes),
+                   bool(ctx.get("keepdims", False)))
+    return [ctx.node("reduce", attrs)]
+
+
+@handles("ops.Reshape")
+def reshape(ctx: LayerContext) -> list:
+    """keras.ops.reshape(x, (-1, ...)): the batch dimension first."""
+    shape = ctx.get("newshape", None) or ctx.get("new_shape", None)
+    if not isinstance(shape, list) or not shape or shape[0] not in (-1, None):
+        ctx.reject("newshape", shape, "(-1, sizes...) keeping the batch dimension first")
+    target = tuple(int(d) for d in shape[1:])
+    if sum(d == -1 for d in target) > 1 or any(d == 0 or d < -1 for d in target):
+        ctx.reject("newshape", shape, "positive sizes and at most one -1 after the batch")
+    return [ctx.node("reshape", Reshape(target))]
+
+
+@handles("ops.Transpose")
+def transpose(ctx: LayerContext) -> list:
+    """keras.ops.transpose(x, axes) keeping the batch axis first."""
+    axes = ctx.get("axes", None)
+    if not isinstance(axes, list) or not axes or axes[0] != 0 or \
+            sorted(axes) != list(range(len(axes))):
+        ctx.reject("axes", axes, "a permutation starting with 0 (the batch axis stays first)")
+    return [ctx.node("permute", Permute(tuple(a - 1 for a in axes[1:])))]
+
+
+@handles("ops.Concatenate")
+def concatenate(ctx: LayerContext) -> list:
+    """keras.ops.concatenate([...], axis)."""
+    axis = ctx.get("axis", 0)
+    if not isinstance(axis, int) or axis == 0:
+        ctx.reject("axis", axis, "a non-batch axis")
+    return [ctx.node("concatenate", Concatenate(keras_axis(axis)))]
+
+
+# --- elementwise -----------------------------------------------------------------------------
+
+def _elementwise_context(n: Step) -> dict:
+    a = n.a
+    forward, gradient = (_REVERSED if a.constant_first and a.fn in _REVERSED else _FORMS)[a.fn]
+    values = dict(x=n.x, c=repr(a.constant), out=n.out, dout=n.dout)
+    return dict(forward=forward.format(**values), gradient=gradient.format(**values))
+
+
+# --- reduce ----------------------------------------------------------------------------------
+
+def _reduce_shape(node, attrs, ins):
+    shape = ins[0]
+    axes = tuple(sorted({resolve_axis(node, a, len(shape)) for a in attrs.axes}))
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    out = kept if attrs.keepdims else tuple(d for i, d in enumerate(shape) if i not in axes)
+    return Reduce(attrs.fn, axes, attrs.keepdims), out
+
+
+def _grouped(shape: tuple, axes: tuple) -> bool:
+    """Whether the reduced values of each output value lie next to each other in DML's layout
+    (the innermost axes: an image's height and width, a sequence's features)."""
+    layout = (2, 0, 1) if len(shape) == 3 else tuple(range(len(shape)))
+    return set(layout[len(layout) - len(axes):]) == set(axes)
+
+
+def _reduce_context(n: Step) -> dict:
+    shape = known(n.in_shape, "shape")
+    axes, fn = n.a.axes, n.a.fn
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    count = math.prod(shape[i] for i in axes)
+    back = broadcast.expand(n.dout, f"{n.dx}_spread", kept, shape)
+    scale = f" / {count}" if fn == "mean" else ""
+    if _grouped(shape, axes):  # each output value reduces `count` neighbouring values
+        function = {"sum": "rowSums", "mean": "rowSums", "max": "rowMaxs", "min": "rowMins"}[fn]
+        return dict(form="grouped", function=function, group=count, scale=scale, back=back,
+                    spread=broadcast.expand(n.out, f"{n.out}_spread", kept, shape))
+    if fn in ("sum", "mean"):
+        return dict(form="sum", scale=scale, lines=broadcast.reduce(n.x, n.out, kept, shape),
+                    back=back)
+    raise Unsupported("axis", [a + 1 for a in axes], "the innermost axes for max/min "
+                      "(height and width of images, the last axis of sequences)")
+
+
+define("elementwise", Elementwise, shape=same_shape, template="elementwise.dml.j2",
+       context=_elementwise_context, family=__name__)
+define("reduce", Reduce, shape=_reduce_shape, template="reduce.dml.j2", context=_reduce_context,
+       family=__name__)

@@ -1,0 +1,229 @@
+"""Keras parity of the layers added beyond the core set, one small model per layer and variant:
+each is saved as a .keras file, compiled, run by the generated predict.dml, and compared with
+Keras' own prediction on the same weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from keras_models import keras, predict, randomize, sample_inputs, save, sequential
+from kerasdml.compiler.compile import compile_model
+
+L = keras.layers
+ATOL = 1e-5
+
+
+def assert_predicts_like_keras(model, tmp_path, inputs=None, atol=ATOL):
+    inputs = inputs or sample_inputs(model, batch=4)
+    expected = predict(model, inputs)
+    got = compile_model(save(model, tmp_path)).predict(inputs if len(inputs) > 1 else inputs[0])
+    got = got if isinstance(got, list) else [got]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, atol=atol, rtol=1e-5)
+
+
+def functional(inputs, outputs, name):
+    return keras.Model(inputs, outputs, name=name)
+
+
+ADAPT_DATA = np.random.default_rng(3).normal(2.0, 3.0, (50, 4)).astype("float32")
+
+
+def _adapted_normalization():
+    return sequential((4,), L.Normalization(), L.Dense(3), name="adapted")
+
+
+def _layer_scale():
+    from keras.src.applications.convnext import LayerScale
+    return sequential((3, 3, 4), LayerScale(0.5, 4), L.Conv2D(2, 1), name="layer_scale")
+
+
+def _self_attention(causal=False, heads=2, key_dim=3, value_dim=None, use_bias=True):
+    x = keras.Input((5, 6))
+    y = L.MultiHeadAttention(heads, key_dim, value_dim=value_dim, use_bias=use_bias)(
+        x, x, use_causal_mask=causal)
+    return functional(x, y, "self_attention")
+
+
+def _cross_attention():
+    q, v = keras.Input((4, 6)), keras.Input((7, 5))
+    k = keras.Input((7, 3))
+    y = L.MultiHeadAttention(2, 4, value_dim=2)(q, v, key=k)
+    return functional([q, v, k], y, "cross_attention")
+
+
+def _masked_attention():
+    x, mask = keras.Input((4, 6)), keras.Input((4, 4))
+    y = L.MultiHeadAttention(2, 3)(x, x, attention_mask=mask)
+    return functional([x, mask], y, "masked_attention")
+
+
+def _bidirectional(cell, mode, sequences):
+    layer = L.Bidirectional(cell(3, return_sequences=sequences), merge_mode=mode)
+    model = sequential((5, 4), layer, name="bidirectional") if mode else None
+    if mode is None:
+        x = keras.Input((5, 4))
+        forward, backward = layer(x)
+        model = functional(x, [forward, backward], "bidirectional")
+    return model
+
+
+def _bidirectional_outputs_used():
+    x = keras.Input((5, 4))
+    forward, backward = L.Bidirectional(L.GRU(3), merge_mode=None)(x)
+    return functional(x, L.Dense(2)(L.Concatenate()([backward, forward])), "bidirectional_used")
+
+
+def _squeeze_excite():
+    """MobileNetV3's squeeze-and-excite with keras.ops' hard sigmoid."""
+    x = keras.Input((6, 6, 4))
+    y = L.Conv2D(4, 1)(x)
+    s = keras.ops.mean(y, axis=[1, 2], keepdims=True)
+    s = L.Conv2D(2, 1, activation="relu")(s)
+    s = L.Conv2D(4, 1)(s)
+    s = keras.ops.relu6(s + 3.0) / 6.0
+    y = L.Multiply()([y, s])
+    y = y * keras.ops.relu6(y + 3.0) * (1.0 / 6.0)
+    return functional(x, L.GlobalAveragePooling2D()(y), "squeeze_excite")
+
+
+def _keras_ops():
+    """keras.ops calls a functional model file can hold."""
+    x = keras.Input((4, 6))
+    y = L.Dense(6)(x)
+    a = keras.ops.maximum(y, 0.5) - keras.ops.minimum(x, y) * 2.0
+    b = 1.0 - keras.ops.abs(y) / (keras.ops.square(x) + 1.0)
+    c = keras.ops.concatenate([a, b], axis=-1)
+    c = keras.ops.transpose(keras.ops.reshape(c, (-1, 12, 4)), (0, 2, 1))
+    d = keras.ops.sum(c, axis=2) + keras.ops.mean(c, axis=-1) - keras.ops.max(c, axis=-1)
+    e = keras.ops.sqrt(keras.ops.exp(keras.ops.hard_silu(d)) + 2.0) ** 2.0 + 3.0 ** keras.ops.sigmoid(d)
+    f = keras.ops.log(keras.ops.softplus(e)) + keras.ops.negative(keras.ops.log_softmax(e))
+    return functional(x, f, "keras_ops")
+
+
+def _broadcast_merges():
+    x, v = keras.Input((3, 4, 5)), keras.Input((5,))
+    w = L.Reshape((1, 1, 5))(v)
+    y = L.Add()([x, w])
+    y = L.Subtract()([y, L.Multiply()([w, y])])
+    y = L.Maximum()([y, w, x])
+    y = L.Minimum()([y, w])
+    y = L.Average()([y, x, w])
+    return functional([x, v], L.Flatten()(y), "broadcast_merges")
+
+
+def _keras_ops_activations():
+    """Every keras.ops activation and unary function the compiler maps, one after the other."""
+    x = keras.Input((3, 5))
+    y = L.Dense(5)(x)
+    ops = keras.ops
+    for function in (ops.relu, ops.tanh, ops.sigmoid, ops.hard_sigmoid, ops.silu, ops.gelu,
+                     ops.elu, ops.selu, ops.softsign, ops.leaky_relu, ops.celu, ops.log_sigmoid,
+                     ops.hard_tanh, ops.hard_shrink, ops.soft_shrink, ops.tanh_shrink,
+                     ops.sparse_plus, ops.sparse_sigmoid, ops.squareplus, ops.softmax):
+        y = L.Dense(5)(function(y))
+    y = ops.divide(ops.abs(y) + 1.0, ops.reciprocal(ops.square(y) + 2.0))
+    y = ops.divide(y, ops.absolute(y) + 1.5) + ops.min(y, axis=-1, keepdims=True)
+    return functional(x, y, "keras_ops_activations")
+
+
+def _augmentations():
+    """Every Random* augmentation layer: the identity at inference."""
+    from kerasdml.compiler.ops.noise import AUGMENTATIONS
+    args = {"RandomBrightness": (0.2,), "RandomContrast": (0.2,), "RandomCrop": (8, 8),
+            "RandomRotation": (0.2,), "RandomTranslation": (0.1, 0.1), "RandomZoom": (0.1,),
+            "RandomHue": (0.1,), "RandomSaturation": (0.1,), "RandomSharpness": (0.1,),
+            "RandomShear": (0.1,), "RandomPosterization": (4,), "RandomColorDegeneration": (0.2,)}
+    layers = [getattr(L, name)(*args.get(name, ())) for name in AUGMENTATIONS]
+    return sequential((8, 8, 3), *layers, L.Conv2D(2, 3), name="augmentations")
+
+
+ACTIVATION_NAMES = sorted(set(keras.activations.__dict__) & {
+    "celu", "elu", "exponential", "gelu", "hard_shrink", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "mish", "relu", "relu6",
+    "selu", "sigmoid", "silu", "soft_shrink", "softplus", "softsign", "sparse_plus",
+    "sparse_sigmoid", "squareplus", "swish", "tanh", "tanh_shrink"})
+
+
+def _activations():
+    return sequential((5,), *[L.Dense(6, activation=a) for a in ACTIVATION_NAMES],
+                      L.Dense(4, activation="log_softmax"), name="activations")
+
+
+def _row_wise_activations():
+    """glu halves the last axis, which Keras' Activation layer does not tell the next layer:
+    it is used through keras.ops here."""
+    x = keras.Input((3, 8))
+    y = L.Dense(6, activation="log_softmax")(keras.ops.glu(x))
+    y = keras.ops.glu(L.Activation("softmax")(y))
+    return functional(x, keras.ops.log_softmax(y), "row_wise")
+
+
+MODELS = {
+    "bidirectional_outputs_used": _bidirectional_outputs_used,
+    "squeeze_excite": _squeeze_excite,
+    "keras_ops": _keras_ops,
+    "broadcast_merges": _broadcast_merges,
+    "activations": _activations,
+    "keras_ops_activations": _keras_ops_activations,
+    "augmentations": _augmentations,
+    "row_wise_activations": _row_wise_activations,
+    "rescaling": lambda: sequential((4, 4, 3), L.Rescaling(1 / 255.0, offset=-0.5), L.Conv2D(2, 1),
+                                    name="rescaling"),
+    "rescaling_per_channel": lambda: sequential((5,), L.Rescaling([1.0, 2, 3, 4, 5], offset=1.0),
+                                                name="rescaling_vector"),
+    "normalization": lambda: sequential((4, 4, 3), L.Normalization(mean=[1, 2, 3],
+                                                                  variance=[1, 4, 9]),
+                                        L.Conv2D(2, 1), name="normalization"),
+    "normalization_invert": lambda: sequential((3,), L.Normalization(
+        mean=[1, 2, 3], variance=[1, 4, 9], invert=True), name="denormalization"),
+    "normalization_adapted": _adapted_normalization,
+    "cropping1d": lambda: sequential((7, 3), L.Cropping1D((2, 1)), L.Conv1D(2, 2),
+                                     name="cropping1d"),
+    "cropping2d": lambda: sequential((7, 6, 3), L.Cropping2D(((1, 2), (0, 3))), L.Conv2D(2, 2),
+                                     L.Flatten(), name="cropping2d"),
+    "cropping3d": lambda: sequential((5, 6, 4, 2), L.Cropping3D(((1, 0), (2, 1), (0, 1))),
+                                     L.Reshape((-1,)), L.Dense(3), name="cropping3d"),
+    "layer_scale": _layer_scale,
+    "prelu": lambda: sequential((4, 3, 2), L.PReLU(), L.Flatten(), name="prelu"),
+    "prelu_shared": lambda: sequential((4, 3, 2), L.PReLU(shared_axes=[1, 2]), L.Conv2D(2, 1),
+                                       name="prelu_shared"),
+    "prelu_sequence": lambda: sequential((5, 3), L.PReLU(shared_axes=[1]), name="prelu_seq"),
+    "permute_sequence": lambda: sequential((5, 3), L.Permute((2, 1)), L.Dense(2), name="perm"),
+    "permute_image": lambda: sequential((4, 3, 2), L.Permute((3, 1, 2)), L.Conv2D(2, 1),
+                                        name="permute_image"),
+    "repeat_vector": lambda: sequential((4,), L.RepeatVector(3), L.LSTM(2), name="repeat"),
+    "noise_layers": lambda: sequential((6,), L.GaussianNoise(0.3), L.GaussianDropout(0.2),
+                                       L.AlphaDropout(0.1), L.ActivityRegularization(0.1, 0.2),
+                                       L.Dense(2), name="noise"),
+    "augmentation": lambda: sequential((8, 8, 3), L.RandomFlip(), L.RandomRotation(0.2),
+                                       L.RandomZoom(0.1), L.RandomContrast(0.2),
+                                       L.RandomTranslation(0.1, 0.1), L.Conv2D(2, 3),
+                                       name="augmentation"),
+    "self_attention": _self_attention,
+    "self_attention_causal": lambda: _self_attention(causal=True),
+    "self_attention_no_bias": lambda: _self_attention(heads=3, key_dim=2, value_dim=4,
+                                                      use_bias=False),
+    "cross_attention": _cross_attention,
+    "masked_attention": _masked_attention,
+}
+for _cell in ("SimpleRNN", "LSTM", "GRU"):
+    for _mode in ("concat", "sum", "mul", "ave", None):
+        for _sequences in (False, True):
+            MODELS[f"bidirectional_{_cell}_{_mode}_{'seq' if _sequences else 'last'}"] = (
+                lambda c=_cell, m=_mode, s=_sequences: _bidirectional(getattr(L, c), m, s))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_predicts_like_keras(name, tmp_path):
+    model = randomize(MODELS[name](), seed=5, scale=0.7)
+    if name == "normalization_adapted":  # statistics from adapt(), not random ones
+        model.layers[0].adapt(ADAPT_DATA)
+    inputs = sample_inputs(model, batch=4)
+    if name == "masked_attention":
+        inputs[1] = (np.random.default_rng(2).uniform(size=inputs[1].shape) > 0.3).astype(
+            "float32")
+        inputs[1][:, :, 0] = 1.0  # every query step sees at least one key step
+    assert_predicts_like_keras(model, tmp_path, inputs)
