@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_models import keras, predict, randomize, sample_inputs, save, sequential
+from support.keras_models import keras, predict, randomize, sample_inputs, save, sequential
 from kerasdml.compiler.compile import compile_model
 
 L = keras.layers
