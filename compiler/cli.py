@@ -1,6 +1,8 @@
-"""The compiler's subcommands of the `kerasdml` command line, registered into the runtime's
-COMMANDS table (the runtime knows nothing about Keras):
+"""The `kerasdml` command line: its commands (COMMANDS, at the end), --help, --version, and one
+way of reporting errors. `run` comes from the runtime (runtime/cli.py), which knows nothing
+about Keras.
 
+    kerasdml run SCRIPT.dml [-nvargs name=value ...] [-args v1 v2 ...] [--master URL] ...
     kerasdml compile MODEL -o OUTDIR [--loss NAME] [--optimizer NAME]
     kerasdml inspect MODEL [--script predict|train]
     kerasdml predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv [--batch-size N] [--master URL]
@@ -11,15 +13,20 @@ COMMANDS table (the runtime knows nothing about Keras):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import traceback
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from kerasdml.runtime import cli as runtime_cli
-from kerasdml.runtime.cli import add_spark_arguments, command, spark_options
+from kerasdml.runtime.atomic import WriteError
+from kerasdml.runtime.cli import add_run_arguments, add_spark_arguments, run_script, spark_options
+from kerasdml.runtime.errors import DMLError
 
 from .errors import CompileError
+from .training.config import MissingLossError
+from .training.data_files import DataFileError, read_dataset, read_samples, write_samples
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,17 +42,6 @@ def _compile(options):
     return compile_model(options.model, loss=options.loss, optimizer=options.optimizer)
 
 
-def _reported(run):
-    """Compile errors and bad data files are the user's to fix: one message, exit status 1."""
-    def wrapper(options) -> int:
-        try:
-            return run(options)
-        except (CompileError, DataFileError) as error:
-            print(f"kerasdml {options.command}: error: {error}", file=sys.stderr)
-            return 1
-    return wrapper
-
-
 # ---- compile --------------------------------------------------------------------------------
 
 def _compile_arguments(parser):
@@ -54,9 +50,6 @@ def _compile_arguments(parser):
                         help="folder for predict.dml, train.dml, weights.h5, summary.txt")
 
 
-@command("compile", "compile a Keras model into DML scripts and a weights file",
-         _compile_arguments)
-@_reported
 def compile_command(options) -> int:
     from .output import write_model
     print(write_model(_compile(options), options.outdir).rstrip(), "to", options.outdir)
@@ -71,9 +64,6 @@ def _inspect_arguments(parser):
                         help="print the generated script instead of the layer table")
 
 
-@command("inspect", "show how a Keras model compiles: its layers, or a generated script",
-         _inspect_arguments)
-@_reported
 def inspect_command(options) -> int:
     if options.script:
         model = _compile(options)
@@ -86,10 +76,6 @@ def inspect_command(options) -> int:
 
 
 # ---- predict --------------------------------------------------------------------------------
-
-class DataFileError(Exception):
-    """An input or output file of `kerasdml predict` that cannot be used."""
-
 
 def _predict_arguments(parser):
     _model_arguments(parser)
@@ -104,10 +90,6 @@ def _predict_arguments(parser):
     add_spark_arguments(parser)
 
 
-@command("predict", "compile a Keras model and run its prediction (locally, or on Spark with "
-         "--master)",
-         _predict_arguments)
-@_reported
 def predict_command(options) -> int:
     model = _compile(options)
     if len(options.input) != len(model.inputs) or len(options.output) != len(model.outputs):
@@ -122,64 +104,7 @@ def predict_command(options) -> int:
     return 0
 
 
-def read_samples(path: str, shape: tuple) -> np.ndarray:
-    """(N, *shape) samples from .npy (any shape with N rows) or .csv (one flattened row each)."""
-    try:
-        if path.endswith(".npy"):
-            array = np.load(path, allow_pickle=False)
-        elif path.endswith(".csv"):
-            array = np.loadtxt(path, delimiter=",", ndmin=2)
-        else:
-            raise DataFileError(f"{path}: expected a .npy or .csv file")
-    except (OSError, ValueError) as error:
-        raise DataFileError(f"{path}: cannot read samples: {error}") from None
-    width = int(np.prod(shape))
-    if array.ndim == 0 or array.size % width or (array.ndim > 1 and
-                                                  np.prod(array.shape[1:]) != width):
-        raise DataFileError(f"{path}: samples of shape {tuple(array.shape)} do not fit the "
-                            f"model's input shape {shape}")
-    return array.reshape(-1, *shape)
-
-
-def write_samples(path: str, result: np.ndarray) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-    try:
-        if path.endswith(".npy"):
-            with open(temp, "wb") as handle:
-                np.save(handle, result)
-        elif path.endswith(".csv"):
-            np.savetxt(temp, result.reshape(len(result), -1), delimiter=",", fmt="%.17g")
-        else:
-            raise DataFileError(f"{path}: expected a .npy or .csv file name")
-        os.replace(temp, path)
-    except OSError as error:
-        raise DataFileError(f"{path}: cannot write: {error.strerror or error}") from None
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
 # ---- fit / score ----------------------------------------------------------------------------
-
-_DATA_KEYS = (("x_train", "y_train"), ("x_test", "y_test"), ("x", "y"), ("X", "y"))
-
-
-def read_dataset(path: str, prefer: str) -> tuple:
-    """(features, labels) of an .npz: x_train/y_train or x_test/y_test (as `prefer` says),
-    else x/y or X/y."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            order = sorted(_DATA_KEYS, key=lambda keys: keys[0] != f"x_{prefer}")
-            for x_key, y_key in order:
-                if x_key in data and y_key in data:
-                    return data[x_key], data[y_key]
-            found = ", ".join(data.files)
-    except (OSError, ValueError) as error:
-        raise DataFileError(f"{path}: cannot read an .npz archive: {error}") from None
-    raise DataFileError(f"{path}: expected arrays x_{prefer} and y_{prefer} (or x and y); "
-                        f"found {found or 'none'}")
-
 
 def _scaled(x: np.ndarray, scale: float | None) -> np.ndarray:
     return x / scale if scale else x
@@ -208,9 +133,6 @@ def _fit_arguments(parser):
     add_spark_arguments(parser)
 
 
-@command("fit", "train a Keras model with generated DML and write the trained .keras file",
-         _fit_arguments)
-@_reported
 def fit_command(options) -> int:
     from .estimator import Keras2DML
     x, y = read_dataset(options.data, "train")
@@ -236,8 +158,6 @@ def _score_arguments(parser):
     add_spark_arguments(parser)
 
 
-@command("score", "score a Keras model on labelled data with generated DML", _score_arguments)
-@_reported
 def score_command(options) -> int:
     from .estimator import Keras2DML
     x, y = read_dataset(options.data, "test")
@@ -259,18 +179,94 @@ def _demo_arguments(parser):
     parser.add_argument("--precision", choices=["double", "single"], default="double")
 
 
-@command("demo", "train the MNIST LeNet with generated DML on the shipped MNIST subset",
-         _demo_arguments)
-@_reported
 def demo_command(options) -> int:
     from .demo import run_demo
     run_demo(options.epochs, options.output, options.precision)
     return 0
 
 
+@dataclass(frozen=True)
+class Command:
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {
+    "run": Command("run a DML script", add_run_arguments, run_script),
+    "compile": Command("compile a Keras model into DML scripts and a weights file",
+                       _compile_arguments, compile_command),
+    "inspect": Command("show how a Keras model compiles: its layers, or a generated script",
+                       _inspect_arguments, inspect_command),
+    "predict": Command("compile a Keras model and run its prediction (locally, or on Spark with "
+                       "--master)", _predict_arguments, predict_command),
+    "fit": Command("train a Keras model with generated DML and write the trained .keras file",
+                   _fit_arguments, fit_command),
+    "score": Command("score a Keras model on labelled data with generated DML",
+                     _score_arguments, score_command),
+    "demo": Command("train the MNIST LeNet with generated DML on the shipped MNIST subset",
+                    _demo_arguments, demo_command),
+}
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+    try:
+        return installed_version("kerasdml")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kerasdml", description="Compile Keras models to DML "
+                                     "and run DML scripts locally or on Spark.")
+    parser.add_argument("--version", action="version", version=f"kerasdml {version()}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, entry in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=entry.help, description=entry.help)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show Python tracebacks on errors")
+        entry.add_arguments(sub)
+    return parser
+
+
+_NO_LOSS = ("the model was not compiled with a loss: call model.compile(...) before saving it, "
+            "or give --loss (e.g. --loss categorical_crossentropy) and --optimizer")
+
+
 def main(argv=None) -> int:
-    """The `kerasdml` console script: the runtime's commands plus the compiler's."""
-    return runtime_cli.main(argv)
+    """Runs one command; every error the user can fix is one line on stderr and exit status 1,
+    a bug of ours exit status 2."""
+    options = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[options.command].run(options)
+    except DMLError as error:
+        _traceback(options)
+        print(error, file=sys.stderr)
+    except MissingLossError:
+        _traceback(options)
+        print(f"kerasdml {options.command}: error: {_NO_LOSS}", file=sys.stderr)
+    except (CompileError, DataFileError, WriteError) as error:
+        _traceback(options)
+        print(f"kerasdml {options.command}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("kerasdml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug of ours: say so plainly, details on request
+        if options.debug:
+            traceback.print_exc()
+        else:
+            print(f"kerasdml: internal error: {type(error).__name__}: {error} (rerun with --debug "
+                  "for the traceback)", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _traceback(options) -> None:
+    if options.debug:
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

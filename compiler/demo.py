@@ -63,7 +63,7 @@ def train_lenet(data, *, epochs: int, batch_size: int = 100, precision: str = "d
     accuracy = estimator.score(x_test / 255.0, y_test)
     if output:
         estimator.export(output)
-    return {"accuracy": accuracy, "seconds": seconds, "seconds_per_epoch": seconds / epochs,
+    return {"accuracy": accuracy, "seconds": seconds, "seconds_per_epoch": seconds / max(epochs, 1),
             "estimator": estimator}
 
 

@@ -1,24 +1,17 @@
 """Writing a compiled model to a folder (predict.dml, train.dml, weights.h5, summary.txt) so that
-a failure never leaves a half-written folder: everything goes to a temporary folder beside the
-target, which is renamed into place at the end."""
+a failure never leaves a half-written folder (runtime/atomic.py)."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+
+from kerasdml.runtime.atomic import atomic_folder
 
 from .backend import CompiledModel, CompileTrainingError, write_weights
 from .training.config import TrainingConfigError
-from .errors import CompileError
 
 
 def write_model(model: CompiledModel, outdir: str) -> str:
     """Writes the model's files into `outdir` (replacing it); returns the summary text."""
-    outdir = os.path.abspath(os.fspath(outdir))
-    if os.path.exists(outdir) and not os.path.isdir(outdir):
-        raise CompileError(f"{outdir}: exists and is not a folder")
-    parent = os.path.dirname(outdir)
-    os.makedirs(parent, exist_ok=True)
     texts = {"predict.dml": model.predict_script}
     notes = []
     try:
@@ -26,28 +19,12 @@ def write_model(model: CompiledModel, outdir: str) -> str:
     except (CompileTrainingError, TrainingConfigError) as error:
         notes.append(f"train.dml not written: {error}")
     texts["summary.txt"] = summary(model, notes)
-    temp = tempfile.mkdtemp(prefix=f".{os.path.basename(outdir)}.", dir=parent)
-    try:
+    with atomic_folder(outdir) as temporary:
         for name, text in texts.items():
-            with open(os.path.join(temp, name), "w") as handle:
+            with open(os.path.join(temporary, name), "w") as handle:
                 handle.write(text)
-        write_weights(os.path.join(temp, "weights.h5"), model.weights)
-        _replace(temp, outdir)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+        write_weights(os.path.join(temporary, "weights.h5"), model.weights)
     return texts["summary.txt"] + f"wrote {', '.join(sorted(texts) + ['weights.h5'])}\n"
-
-
-def _replace(temp: str, outdir: str) -> None:
-    if not os.path.exists(outdir):
-        os.rename(temp, outdir)
-        return
-    old = outdir + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    os.rename(outdir, old)
-    os.rename(temp, outdir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def summary(model: CompiledModel, notes=()) -> str:

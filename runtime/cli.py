@@ -1,5 +1,6 @@
-"""The `kerasdml` command line. Each subcommand is an entry in COMMANDS: a function adding its
-arguments to a parser and a function running it; other packages add theirs with `command`.
+"""What `kerasdml run` needs: its arguments, the Spark arguments every DML-running command shares,
+and running the script. The command line itself (its list of commands, --help, --version, error
+reporting) belongs to kerasdml.compiler.cli.
 
     kerasdml run SCRIPT.dml [-nvargs name=value ...] [-args v1 v2 ...] [--stats] [--debug]
                  [--master local[2]|spark://host:7077] [--conf key=value ...]
@@ -10,29 +11,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import traceback
-from dataclasses import dataclass
-from typing import Callable
-
-from .errors import DMLError
-
-
-@dataclass(frozen=True)
-class Command:
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, help: str, add_arguments: Callable):
-    def register(run: Callable) -> Callable:
-        COMMANDS[name] = Command(help, add_arguments, run)
-        return run
-    return register
-
 
 # ---- `kerasdml run` -------------------------------------------------------------------------
 
@@ -67,7 +45,7 @@ def script_arguments(nvargs: list[str] | None, args: list[str] | None) -> dict:
     return bound
 
 
-def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("script", nargs="?", help="the DML script to run")
     parser.add_argument("-f", dest="script_file", metavar="SCRIPT", help="the DML script (SystemDS style)")
     parser.add_argument("-nvargs", nargs="+", metavar="NAME=VALUE", help="named arguments, read as $NAME")
@@ -107,7 +85,6 @@ def spark_options(options: argparse.Namespace) -> dict:
     return keywords
 
 
-@command("run", "run a DML script", _add_run_arguments)
 def run_script(options: argparse.Namespace) -> int:
     from .api import run_file
     from .context import Statistics
@@ -125,43 +102,3 @@ def run_script(options: argparse.Namespace) -> int:
         if stats is not None:
             print(stats.report(), file=sys.stderr)
     return 0
-
-
-# ---- entry point ----------------------------------------------------------------------------
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kerasdml", description="Compile Keras models to DML and run "
-                                     "DML scripts locally or on Spark.")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, entry in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=entry.help, description=entry.help)
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show Python tracebacks on errors")
-        entry.add_arguments(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    options = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[options.command].run(options)
-    except DMLError as err:
-        if options.debug:
-            traceback.print_exc()
-        print(err, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("kerasdml: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:  # a bug of ours: say so plainly, details on request
-        if options.debug:
-            traceback.print_exc()
-        else:
-            print(f"kerasdml: internal error: {type(err).__name__}: {err} (rerun with --debug for the "
-                  "traceback)", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -56,6 +56,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .atomic import atomic_file, write_text
 from .errors import DMLRuntimeError
 
 # DataExpression.READ_VALID_PARAM_NAMES (SystemDS 3.4), minus the file name.
@@ -708,28 +709,18 @@ def _write_hdf5_file(file: str, matrices: Mapping[str, np.ndarray]) -> None:
 
 
 def _atomic_write(path: str, write_data: Callable[[str], None], mtd_text: str | None) -> None:
-    """Writes data and .mtd to temporary files beside them, then renames them into place, so
-    that a failure never leaves a half-written file under the real name."""
-    temps = []
+    """Writes data and .mtd through temporary files beside them (runtime/atomic.py), so that a
+    failure never leaves a half-written file under the real name."""
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)   # as SystemDS
-        temps.append(temp_beside(path))
-        write_data(temps[-1])
-        if mtd_text is not None:
-            temps.append(temp_beside(path + ".mtd"))
-            text_writer(mtd_text)(temps[-1])
-        remove_part_file_directory(path)
-        os.replace(temps[0], path)
-        if mtd_text is not None:
-            os.replace(temps[1], path + ".mtd")
-        elif os.path.isfile(path + ".mtd"):
+        with atomic_file(path) as data:
+            write_data(data)
+            if mtd_text is not None:
+                write_text(path + ".mtd", mtd_text)
+            remove_part_file_directory(path)
+        if mtd_text is None and os.path.isfile(path + ".mtd"):
             os.remove(path + ".mtd")    # an earlier write's .mtd would describe another file
     except OSError as e:
         raise DMLRuntimeError(f"write({path!r}): {e}") from e
-    finally:
-        for temp in temps:
-            if os.path.exists(temp):
-                os.remove(temp)
 
 
 def temp_beside(path: str) -> str:

@@ -17,7 +17,7 @@ def test_readme_starts_with_the_demo_and_a_test_command():
     assert demo.endswith(".venv/bin/kerasdml demo")
     assert tests.endswith("python -m pytest")
     from kerasdml.compiler.cli import main  # the console script knows the command
-    from kerasdml.runtime.cli import COMMANDS
+    from kerasdml.compiler.cli import COMMANDS
     assert main is not None and "demo" in COMMANDS
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from kerasdml.runtime.atomic import atomic_file, ensure_folder
 
 from ..errors import ModelFileError
 
@@ -33,26 +34,18 @@ class Checkpoint:
 
 
 def write(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(ensure_folder(Path(path).parent)) / Path(path).name
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
         stale.unlink(missing_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        with h5py.File(temporary, "w") as h5file:
-            group = h5file.create_group("variables")
-            for name, value in checkpoint.variables.items():
-                group.create_dataset(name, data=np.asarray(value, dtype=np.float64))
-            h5file.attrs["epoch"] = checkpoint.epoch
-            h5file.attrs["step"] = checkpoint.step
-            h5file.attrs["history"] = json.dumps(checkpoint.history)
-            h5file.attrs["fingerprint"] = checkpoint.fingerprint
-            h5file.attrs[_COMPLETE] = True  # last: a file without it was cut short
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_file(path) as temporary, h5py.File(temporary, "w") as h5file:
+        group = h5file.create_group("variables")
+        for name, value in checkpoint.variables.items():
+            group.create_dataset(name, data=np.asarray(value, dtype=np.float64))
+        h5file.attrs["epoch"] = checkpoint.epoch
+        h5file.attrs["step"] = checkpoint.step
+        h5file.attrs["history"] = json.dumps(checkpoint.history)
+        h5file.attrs["fingerprint"] = checkpoint.fingerprint
+        h5file.attrs[_COMPLETE] = True  # last: a file without it was cut short
 
 
 def read(path: str | os.PathLike) -> Checkpoint:

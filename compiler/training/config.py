@@ -22,6 +22,10 @@ class TrainingConfigError(CompileError):
     """The loss, optimizer or metrics cannot be trained as configured."""
 
 
+class MissingLossError(TrainingConfigError):
+    """The model was never compiled with a loss and none was given."""
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A learning rate: a function of nn/optim/schedules.dml and its arguments, `step` excluded
@@ -284,7 +288,7 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer_config")
     loss = loss if loss is not None else compiled.get("loss")
     if loss is None:
-        raise TrainingConfigError(
+        raise MissingLossError(
             "the model was not compiled with a loss: call model.compile(...) before saving it, "
             "or pass loss= (e.g. loss='categorical_crossentropy') and optimizer=")
     if optimizer is None:

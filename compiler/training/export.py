@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from kerasdml.runtime.atomic import atomic_file, ensure_folder
 
 from ..backend import CompiledModel
 from ..errors import CompileError, ModelFileError
@@ -67,18 +68,12 @@ def _rewritten_weights(data: bytes, updates: dict, template: Path) -> bytes:
 
 
 def _write_atomically(target: Path, entries: dict) -> None:
-    """A temporary file in the target's folder, renamed over the target once complete: a reader
-    never sees a half-written archive, and an interrupted export leaves the old file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as out:
-            for name, content in entries.items():
-                out.writestr(name, content)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """Through a temporary file beside the target (runtime/atomic.py): a reader never sees a
+    half-written archive, and an interrupted export leaves the old file."""
+    with atomic_file(target) as temporary, \
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, content in entries.items():
+            out.writestr(name, content)
 
 
 def as_keras_file(model, folder: str | os.PathLike) -> Path:
@@ -86,8 +81,7 @@ def as_keras_file(model, folder: str | os.PathLike) -> Path:
     else a copy saved by Keras into `folder`."""
     if isinstance(model, (str, os.PathLike)) and zipfile.is_zipfile(model):
         return Path(model)
-    target = Path(folder) / "model.keras"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(ensure_folder(folder)) / "model.keras"
     if isinstance(model, (str, os.PathLike)):
         if not Path(model).is_file():
             raise ModelFileError(str(model), "no such file")

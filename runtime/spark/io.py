@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 
 from .. import matrix_io
+from ..atomic import write_text
 from ..errors import DMLRuntimeError
 from .matrix import DistributedMatrix, split_panel, block_count
 from .registry import operation
@@ -179,7 +180,7 @@ def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, des
         if os.path.isfile(file):
             os.remove(file)
         os.replace(temp, file)
-        matrix_io.text_writer(matrix_io.metadata_text(_ordered(mtd)))(file + ".mtd")
+        write_text(file + ".mtd", matrix_io.metadata_text(_ordered(mtd)))
     finally:
         if os.path.isdir(temp):
             shutil.rmtree(temp)

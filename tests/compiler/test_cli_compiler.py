@@ -224,3 +224,41 @@ def test_predict_on_spark_gives_the_local_predictions(cnn_file, tmp_path):
     np.testing.assert_allclose(np.load(spark), predict(model, [x])[0], atol=1e-5)
     on_spark = {line.split()[0] for line in result.stdout.splitlines() if "SPARK(" in line}
     assert {"conv2d", "bias_add", "max_pool", "%*%"} <= on_spark, result.stdout
+
+
+@pytest.mark.parametrize("command", ["compile", "predict", "fit"])
+def test_a_folder_that_cannot_be_created_is_named(command, cnn_file, tmp_path, capsys):
+    model, path, _ = cnn_file
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    target = blocker / "out"
+    np.save(tmp_path / "x.npy", np.zeros((2, *model.input_shape[1:]), "float32"))
+    np.savez(tmp_path / "train.npz", x=np.zeros((2, *model.input_shape[1:]), "float32"),
+             y=np.zeros((2, *model.output_shape[1:]), "float32"))
+    argv = {"compile": ["compile", path, "-o", target],
+            "predict": ["predict", path, "--input", tmp_path / "x.npy", "--output",
+                        target / "y.npy"],
+            "fit": ["fit", path, "--data", tmp_path / "train.npz", "--loss", "mse", "--quiet",
+                    "-o", target / "m.keras"]}[command]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1, err
+    assert err.strip() == (f"kerasdml {command}: error: cannot create the folder {target}: "
+                           "Not a directory")
+
+
+def test_version_names_the_installed_version(capsys):
+    from importlib.metadata import version
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kerasdml {version('kerasdml')}"
+
+
+def test_the_demo_loads_keras_without_tensorflows_start_up_lines():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", "from kerasdml.compiler.demo import "
+                           "keras_module; keras_module()"], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and "oneDNN" not in done.stderr and "cuda" not in done.stderr

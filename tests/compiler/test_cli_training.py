@@ -77,7 +77,8 @@ def test_bad_input_is_one_clear_error_and_no_output(data, capsys, case):
     code, _, err = run(capsys, "fit", model, "--data", data / "train.npz", "-o",
                        data / "out.keras")
     expected = {"missing_arrays": "expected arrays x_train and y_train",
-                "uncompiled": "not compiled with a loss",
+                "uncompiled": "not compiled with a loss: call model.compile(...) before saving "
+                              "it, or give --loss (e.g. --loss categorical_crossentropy)",
                 "wrong_shape": r"the model's input is (5,)"}[case]
     assert code == 1 and expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1

@@ -138,7 +138,7 @@ def test_programs_systemds_rejects_fail_with_a_positioned_error(program, monkeyp
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "kerasdml.runtime.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kerasdml.compiler.launch", *args], capture_output=True,
                           text=True, cwd=cwd)
 
 
@@ -162,10 +162,10 @@ def test_cli_debug_shows_python_traceback(tmp_path):
 def test_cli_passes_typed_arguments_and_prints_stats(tmp_path):
     script = tmp_path / "args.dml"
     script.write_text('print($a + 1)\nprint($b)\nprint($1 + " " + $2)\n')
-    done = subprocess.run([sys.executable, "-m", "kerasdml.runtime.cli", "run", str(script),
+    done = subprocess.run([sys.executable, "-m", "kerasdml.compiler.launch", "run", str(script),
                            "-nvargs", "a=41", "b=2.50", "--stats"], capture_output=True, text=True)
     assert done.returncode == 1 and "`$1` was not given" in done.stderr  # -args missing
-    done = subprocess.run([sys.executable, "-m", "kerasdml.runtime.cli", "run", str(script),
+    done = subprocess.run([sys.executable, "-m", "kerasdml.compiler.launch", "run", str(script),
                            "-nvargs", "a=41", "b=2.50", "--stats", "-args", "TRUE", "x y"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

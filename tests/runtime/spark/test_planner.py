@@ -156,7 +156,7 @@ def test_remote_parfor_reports_an_error_raised_in_a_task(runtime):
 
 
 def test_cli_explain_without_a_master(tmp_path, capsys):
-    from kerasdml.runtime.cli import main
+    from kerasdml.compiler.cli import main
 
     script = tmp_path / "s.dml"
     script.write_text("X = matrix(1, rows=3, cols=2)\nprint(sum(t(X) %*% X))\n")

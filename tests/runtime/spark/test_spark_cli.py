@@ -29,7 +29,7 @@ print(toString(t(R)))
 
 
 def kerasdml(*args: str, env: dict | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kerasdml.runtime.cli", "run", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kerasdml.compiler.launch", "run", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
