@@ -66,9 +66,9 @@ def bench(dtype, repeats: int):
         Ho = (H + 2 * p - k) + 1
         dout = rng.standard_normal((BATCH, F * Ho * Ho)).astype(dtype)
 
-        fwd = lambda: dnn.conv2d(X, Wm, **shapes)
-        bf = lambda: dnn.conv2d_backward_filter(X, dout, **shapes)
-        bd = lambda: dnn.conv2d_backward_data(Wm, dout, **shapes)
+        fwd = lambda: dnn.conv2d(X, Wm, **shapes)  # noqa: E731
+        bf = lambda: dnn.conv2d_backward_filter(X, dout, **shapes)  # noqa: E731
+        bd = lambda: dnn.conv2d_backward_data(Wm, dout, **shapes)  # noqa: E731
         t_f, t_bf, t_bd = (best_ms(f, repeats) for f in (fwd, bf, bd))
 
         layer = keras.layers.Conv2D(F, k, padding="same", use_bias=False, dtype=np.dtype(dtype).name)
@@ -96,8 +96,8 @@ def bench(dtype, repeats: int):
     def pool_case(name, X, C, H):
         shapes = dict(input_shape=[BATCH, C, H, H], pool_size=[2, 2], stride=[2, 2], padding=[0, 0])
         dout = rng.standard_normal((BATCH, C * (H // 2) ** 2)).astype(dtype)
-        fwd = lambda: dnn.max_pool(X, **shapes)
-        bwd = lambda: dnn.max_pool_backward(X, dout, **shapes)
+        fwd = lambda: dnn.max_pool(X, **shapes)  # noqa: E731
+        bwd = lambda: dnn.max_pool_backward(X, dout, **shapes)  # noqa: E731
         t_f, t_b = best_ms(fwd, repeats), best_ms(bwd, repeats)
 
         x_tf = tf.constant(X.reshape(BATCH, C, H, H).transpose(0, 2, 3, 1))

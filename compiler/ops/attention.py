@@ -8,7 +8,6 @@ step). DML layout: the (D, H, d) projection kernels are read row-major as D x (H
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

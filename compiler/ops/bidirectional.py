@@ -9,7 +9,6 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..backend.step import Step
-from ..frontend.config import LayerCall
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .. import ir
 from ..backend import broadcast
 from ..backend.step import Step, Unsupported, known
 from ..frontend.config import TensorArg
@@ -22,7 +21,7 @@ from .activations import Activation, keras_axis
 from .merge import Concatenate, Merge
 from .reordering import Permute
 from .reshaping import Reshape
-from .shaping import fail, resolve_axis, same_shape
+from .shaping import resolve_axis, same_shape
 
 
 @dataclass(frozen=True)

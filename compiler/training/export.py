@@ -2,8 +2,9 @@
 
 The model's own .keras archive is the template: config.json and metadata.json are copied as they
 are, and in model.weights.h5 every array the compiler read (`Param.location`) is overwritten with
-its trained value, converted back to Keras' layout (CompiledModel.keras_weights) and dtype. Nothing else in the file changes,
-so the exported model is the original one with new weights, and no Keras import is needed.
+its trained value, converted back to Keras' layout (CompiledModel.keras_weights) and dtype.
+Nothing else in the file changes, so the exported model is the original one with new weights,
+and no Keras import is needed.
 
 A model given as a legacy .h5 file or as a keras.Model object is first saved as .keras by Keras
 itself (`as_keras_file`), so that compiling and exporting read the same archive.

@@ -47,8 +47,8 @@ def run_chunks(function: Callable[[int, int], T], ranges: Iterable[tuple[int, in
     """[function(first, last) for each range], shared between this thread and the workers.
 
     The calling thread works too: it and up to workers()-1 helpers take the next range until
-    none is left, so one call costs one hand-off per helper, not one per range (hand-offs take
-    0.1-0.2 ms on a small busy machine, as long as a small matrix product)."""
+    none is left, so one call costs one hand-off per helper, not one per range (a hand-off costs
+    about as much as a small matrix product)."""
     ranges = list(ranges)
     helpers = min(workers(), len(ranges)) - 1
     if helpers < 1 or getattr(_inside, "active", False):

@@ -3,9 +3,10 @@
 A pointwise convolution (the second half of every SeparableConv2D, the projections of
 Xception, MobileNet and ResNet blocks) has no patches: with a chunk of images laid out channel
 by channel as C x (m*H*W) (every sh-th row and sw-th column of them, for strides), the layer
-is one matrix product W @ X and its filter gradient one dout @ X^T. The direct kernels (direct_conv.py) are built for spatial filters and few pixels
-per filter row; here BLAS runs one large product per chunk instead (the deep layers of a
-small-input network have a few pixels and hundreds of channels). conv.py sends these layers
+is one matrix product W @ X and its filter gradient one dout @ X^T. The direct kernels
+(direct_conv.py) are built for spatial filters and few pixels per filter row; here BLAS runs
+one large product per chunk instead (the deep layers of a small-input network have a few
+pixels and hundreds of channels). conv.py sends these layers
 here; chunks run on the worker threads, and gradient parts are summed in chunk order.
 """
 from __future__ import annotations

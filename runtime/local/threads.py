@@ -6,8 +6,8 @@ Two levels of threads on the same cores fight each other, so a run uses one of t
   chunks that a pool of one worker per core picks up. The copies and elementwise passes around
   the products run in parallel too, and a busy machine costs little: a worker that loses its
   core delays one chunk. A BLAS library instead splits every product evenly across its threads
-  and waits for the slowest; on a 2-core machine shared with other processes, one LeNet training
-  step took 1.8-2.9 s that way against 0.56-0.60 s with one BLAS thread (and 0.2 s when quiet).
+  and waits for the slowest, which on a shared machine is several times slower per LeNet
+  training step than one BLAS thread per call (bench/run.py lenet measures it).
 - BLAS threads (numpy's behaviour when nothing is configured): the kernels then run their
   chunks in the calling thread.
 

@@ -11,8 +11,8 @@ from ..errors import DMLError, DMLRuntimeError, SourcePosition
 from .lease import Lease, union
 from .matrix import DistributedMatrix, collect, ensure_distributed, from_numpy
 
-# Chosen by bench/bench_spark.py's block size sweep (4000x4000 shuffle multiply, local[2]):
-# 250: 16.2 s, 500: 6.7 s, 1000: 4.5 s, 2000: 5.2 s. SystemDS's default is also 1000.
+# Chosen by bench/bench_spark.py's block size sweep (4000x4000 shuffle multiply, local[2]; its
+# output has the figures): 1000 was the fastest, and is SystemDS's default too.
 DEFAULT_BLOCK = 1000
 
 # A DML error raised in a task, as its text reaches the driver inside the Spark failure:

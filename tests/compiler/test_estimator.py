@@ -1,13 +1,14 @@
 """Keras2DML against real Keras: the same weights after the same epochs, the same loss curves,
 and everything a scikit-learn user does with an estimator."""
 
-import pytest
 import numpy as np
-pd = pytest.importorskip("pandas")  # noqa: E402
+import pytest
 
-from support.keras_models import keras, randomize, sequential
 from kerasdml.compiler.errors import CompileError
 from kerasdml.compiler.estimator import Keras2DML
+from support.keras_models import keras, randomize, sequential
+
+pd = pytest.importorskip("pandas")
 
 L = keras.layers
 RNG = np.random.default_rng(7)

@@ -14,15 +14,14 @@ a looser tolerance; see NADAM_CHANGE_TOLERANCE.
 """
 from __future__ import annotations
 
-import pytest
-
 import zlib
 
 import numpy as np
-
-keras = pytest.importorskip("keras")  # noqa: E402
+import pytest
 
 from kerasdml.runtime.api import run_string
+
+keras = pytest.importorskip("keras")
 
 STEPS = 20
 ROWS, COLS = 4, 3

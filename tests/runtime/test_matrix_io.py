@@ -508,7 +508,7 @@ TEXT_ERRORS = {
     "two-fields": ("1 1 2\n1 2\n", r"malformed line 2 of .*: expected \"row col value\", got '1 2'"),
     "not-a-number": ("1 1 abc\n", r"malformed line 1 of .*: 'abc' is not a number"),
     "row-outside": ("1 1 2\n3 1 5\n", r"malformed line 2 of .*: cell \(3, 1\) is outside the 2x2 matrix"),
-    "zero-index": ("0 1 5\n", r"malformed line 1 of .*: cell \(0, 1\) is outside the 2x2 matrix \(indices are 1-based\)"),
+    "zero-index": ("0 1 5\n", r"malformed line 1 of .*: cell \(0, 1\) is outside the 2x2 matrix \(indices are 1-based\)"),  # noqa: E501
     "fractional-index": ("1.5 1 5\n", r"malformed line 1 of .*: cell \(1.5, 1\) is outside"),
     "line-number-after-blank-line": ("1 1 2\n\n0 0 0\n2 9 1\n",
                                      r"malformed line 4 of .*: cell \(2, 9\) is outside"),

@@ -56,7 +56,7 @@ BUILTIN_CASES = {
     "bias_multiply": "Y = bias_multiply(X, matrix(2, rows=2, cols=1))",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
-NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",
+NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
                 "list", "append", "paramserv"}
 

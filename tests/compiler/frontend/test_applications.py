@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
 from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, keras, save,

@@ -1,12 +1,13 @@
 """Features and labels as fit/predict/score receive them, turned into what the losses read."""
 
-import pytest
 import numpy as np
-pd = pytest.importorskip("pandas")  # noqa: E402
+import pytest
 
 from kerasdml.compiler.training.config import loss_from_keras
 from kerasdml.compiler.training.data import (DataError, class_ids, features, labels, r2_score,
                                              split_validation)
+
+pd = pytest.importorskip("pandas")
 
 SPARSE = loss_from_keras("sparse_categorical_crossentropy")
 CATEGORICAL = loss_from_keras("categorical_crossentropy")
