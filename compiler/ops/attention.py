@@ -82,8 +82,8 @@ def _weights(ctx: LayerContext, use_bias: bool) -> tuple:
         for role, array in zip(roles, sorted(groups[name], key=lambda a: -np.ndim(a.value))):
             value = np.asarray(array.value)
             value.setflags(write=False)
-            params.append(ir.Param(f"{name}_{role}", value, ctx.call.layer,
-                                   array.name or role, array.location))
+            params.append(ir.Param(f"{name}_{role}", value, ctx.call.layer, f"{name}/{role}",
+                                   array.location))
     return tuple(params)
 
 

@@ -35,13 +35,17 @@ class _StoredArrays:
         return list(self.stored)
 
 
-def _direction(ctx: LayerContext, entry: dict, stored: tuple, name: str, inputs: tuple) -> list:
-    """The recurrent node(s) of one direction, named `name`, reading `inputs`."""
+def _direction(ctx: LayerContext, entry: dict, stored: tuple, name: str, inputs: tuple,
+               sublayer: str) -> list:
+    """The recurrent node(s) of one direction, named `name`, reading `inputs`; its weights are
+    named after Keras' sub-layer (forward_layer/kernel), so the two directions stay apart."""
     config = dict(entry.get("config") or {}, go_backwards=False)
     call = dataclasses.replace(ctx.call, name=name, entry=dict(entry, config=config),
                                class_name=str(entry.get("class_name")), inputs=inputs)
     source = dataclasses.replace(ctx.source, weights=_StoredArrays(stored))
-    return recurrent(LayerContext(call, source))
+    return [node.replace(params=tuple(dataclasses.replace(p, weight=f"{sublayer}/{p.weight}")
+                                      for p in node.params))
+            for node in recurrent(LayerContext(call, source))]
 
 
 def _reverse(ctx: LayerContext, name: str, tensor: str):
@@ -65,9 +69,11 @@ def bidirectional(ctx: LayerContext) -> list:
     reversed_in = _reverse(ctx, f"{name}/reversed_input", ctx.call.inputs[0])
     sequences = bool((backward_entry.get("config") or {}).get("return_sequences", False))
     backward_out = f"{name}/backward_reversed" if sequences else backward_name
-    nodes = [*_direction(ctx, forward_entry, stored[:half], forward_name, ctx.call.inputs),
+    nodes = [*_direction(ctx, forward_entry, stored[:half], forward_name, ctx.call.inputs,
+                         "forward_layer"),
              reversed_in,
-             *_direction(ctx, backward_entry, stored[half:], backward_out, (reversed_in.output,))]
+             *_direction(ctx, backward_entry, stored[half:], backward_out, (reversed_in.output,),
+                         "backward_layer")]
     if sequences:
         nodes.append(_reverse(ctx, backward_name, backward_out))
     if mode is not None:
