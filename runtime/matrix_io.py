@@ -517,11 +517,25 @@ def _check_systemds_readable(path: str, f, node) -> None:
         problems.append("the dataset is chunked or compressed, not contiguous")
     if node.dtype != np.dtype("<f8"):
         problems.append(f"the dataset's type is {node.dtype.str}, not little-endian float64 (<f8)")
+    problems += _crowded_groups(f, node.name)
     if problems:
         raise DMLRuntimeError(
             f"read({path!r}): SystemDS can't read dataset {node.name!r}: {'; '.join(problems)}. "
             "Write it with h5py.File(path, 'w').create_dataset(name, data=a.astype('<f8')) "
             "and no chunks or compression (or with write_hdf5 of this module)")
+
+
+# SystemDS 3.4 reads a group only while its symbol table's B-tree is one node deep, which is
+# certain up to 128 members (32 leaves of at least 4); bigger groups fail once it grows a level.
+SYSTEMDS_GROUP_MEMBERS = 128
+
+
+def _crowded_groups(f, dataset: str) -> list[str]:
+    parts = dataset.strip("/").split("/")[:-1]
+    groups = ["/" + "/".join(parts[:k]) for k in range(len(parts) + 1)]
+    return [f"group {g!r} has {len(f[g])} members (SystemDS reads groups of up to "
+            f"{SYSTEMDS_GROUP_MEMBERS}; put the datasets in subgroups)"
+            for g in groups if len(f[g]) > SYSTEMDS_GROUP_MEMBERS]
 
 
 def _hdf5_as_matrix(path: str, dataset: str, data: np.ndarray, params: dict) -> np.ndarray:

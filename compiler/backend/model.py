@@ -17,7 +17,7 @@ from .names import identifier
 from .registry import LIBRARY
 from ..training.config import Loss, Optimizer, TrainingConfig, training_config
 from .training import TRAIN_ALGOS, TrainingView
-from .weights import dml_weights, keras_layout
+from .weights import dataset_paths, dml_weights, keras_layout
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,14 @@ class TensorSpec:
     image: tuple | None    # (C, H, W) when rows are converted to channels first in the script
 
     @property
-    def columns(self) -> int:
-        return math.prod(self.shape)
+    def columns(self) -> int | None:
+        """Columns of its rows; None when the model leaves the sequence length open."""
+        return None if None in self.shape else math.prod(self.shape)
+
+    @property
+    def columns_text(self) -> str:
+        """The columns as the scripts' comments give them: 20, or T*8 for an open length."""
+        return str(self.columns or "*".join("T" if d is None else str(d) for d in self.shape))
 
     @property
     def layout(self) -> str:
@@ -42,12 +48,12 @@ class TensorSpec:
         array = np.asarray(data, dtype=np.float64)
         if array.ndim == len(self.shape):  # one column of labels or a single vector
             array = array.reshape(-1, *self.shape)
-        return array.reshape(len(array), self.columns)
+        return array.reshape(len(array), self.columns or -1)
 
     def keras(self, rows) -> np.ndarray:
         """Script rows back in Keras' shape (N, *shape)."""
         rows = np.asarray(rows)
-        return rows.reshape(len(rows), *self.shape)
+        return rows.reshape(len(rows), *(-1 if d is None else d for d in self.shape))
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class ParameterSpec:
     keras_shape: tuple     # shape Keras stores it in
     trainable: bool        # False for BatchNorm's moving statistics and frozen layers
     regularizer: tuple = ()  # Keras' weight penalty: (("l2", 0.01),)
+    dataset: str = ""      # its path in weights.h5 (weights.dataset_paths)
 
 
 def _image(shape: tuple):
@@ -102,15 +109,22 @@ class CompiledModel:
         self._program = build_program(graph, training=False)
         self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
         self.outputs = _specs(graph, self._program.tensors, graph.outputs, "Y")
+        for t in self.outputs:
+            if t.columns is None:
+                raise CompileError(f"model '{self.name}': output '{t.name}' has shape {t.shape}, "
+                                   "its size open with the sequence length; the scripts need "
+                                   "outputs of a fixed size (pool or take the last step first)")
         self.weights = dml_weights(graph, self._program.params)
-        self.parameters = tuple(self._parameter(node, param) for node, param in graph.params())
+        datasets = dataset_paths(self.weights)
+        self.parameters = tuple(self._parameter(node, param, datasets)
+                                for node, param in graph.params())
 
-    def _parameter(self, node: ir.Node, param: ir.Param) -> ParameterSpec:
+    def _parameter(self, node: ir.Node, param: ir.Param, datasets: dict) -> ParameterSpec:
         variable = self._program.params[(node.name, param.name)]
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
                              is_trainable(node.op, param.name) and param.layer not in self.frozen,
-                             param.regularizer)
+                             param.regularizer, datasets[variable])
 
     def keras_weights(self, weights: dict | None = None) -> dict:
         """{(Keras layer, weight name): array in Keras' shape} for DML-layout weights by variable

@@ -86,6 +86,24 @@ def ones(rows: int, cols: int) -> str:
     return f"matrix(1, rows={rows}, cols={cols})"
 
 
+def sequence_rows(n: Step, what: str) -> tuple:
+    """(T, D) of the node's vector or sequence input. A length the model leaves open
+    (Input(shape=(None,)) into an Embedding) is read from the batch when the script runs:
+    T is then the DML expression as.integer(ncol(x) / D)."""
+    shape = n.in_shape
+    if len(shape) == 3 or shape[-1] is None or None in shape[:-2]:
+        raise Unsupported("input shape", shape, what)
+    steps, features = steps_and_features(shape)
+    if steps is None:
+        steps = f"as.integer(ncol({n.x}) / {features})"
+    return steps, features
+
+
+def times(count, factor: int):
+    """count * factor: a number for a number, a DML expression for an expression."""
+    return count * factor if isinstance(count, int) else f"{count} * {factor}"
+
+
 def rows_of(shape: tuple, what: str) -> tuple:
     """(T, D) of a vector or sequence input, or an Unsupported naming the op's need."""
     if len(shape) == 3:

@@ -1,5 +1,13 @@
 """The weights in DML layout, and weights.h5: one 2-D float64 dataset per DML parameter, which
-both this project's runtime and SystemDS read with read(path, format="hdf5", dataset=...)."""
+both this project's runtime and SystemDS read with read(path, format="hdf5", dataset=...).
+
+SystemDS 3.4's HDF5 reader follows a group's symbol table only while the group's B-tree is one
+node deep: it takes every child of the root node for a leaf (SNOD), and fails on a file whose
+group has more members ("Group symbol table Node signature not matched"). A root node holds 32
+leaves of at least 4 members each, so a group of up to 128 members is always one node deep.
+Big models' datasets therefore go into groups of GROUP_SIZE (dataset="part2/conv2d_70_W"),
+groups of groups beyond GROUP_SIZE groups; models with at most GROUP_SIZE parameters keep one
+flat list."""
 from __future__ import annotations
 
 import dataclasses
@@ -51,6 +59,23 @@ def _denses_after(graph: ir.Graph, tensor: str):
             yield from _denses_after(graph, user.output)
 
 
+GROUP_SIZE = 64
+
+
+def dataset_paths(variables) -> dict[str, str]:
+    """{variable: its dataset's path in weights.h5}, in groups of at most GROUP_SIZE members."""
+    variables = list(variables)
+    if len(variables) <= GROUP_SIZE:
+        return {variable: variable for variable in variables}
+    groups = [variables[k:k + GROUP_SIZE] for k in range(0, len(variables), GROUP_SIZE)]
+    names = [f"part{k}" for k in range(1, len(groups) + 1)]
+    outer = dataset_paths(names)
+    return {variable: f"{outer[name]}/{variable}" for name, group in zip(names, groups)
+            for variable in group}
+
+
 def write_weights(path: str, weights: dict) -> None:
+    """weights.h5 with each variable's array at its dataset_paths path."""
     from kerasdml.runtime.matrix_io import write_hdf5
-    write_hdf5(path, weights)
+    paths = dataset_paths(weights)
+    write_hdf5(path, {paths[variable]: value for variable, value in weights.items()})

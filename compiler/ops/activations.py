@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, rows_of
+from ..backend.step import Step, sequence_rows, times
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -180,9 +180,10 @@ def _context(n: Step) -> dict:
     module, args = _LIBRARY_FORMS[a.kind]
     steps = 1
     if a.kind in _ROW_WISE:
-        steps, _ = rows_of(n.in_shape, f"a vector or a sequence ({a.kind} over the last axis)")
-    return dict(form="library", module=module, args=args(a), T=steps,
-                D=n.in_shape[-1], D_out=n.out_shape[-1], sources=(module,))
+        steps, _ = sequence_rows(n, f"a vector or a sequence ({a.kind} over the last axis)")
+    return dict(form="library", module=module, args=args(a), T=steps, D=n.in_shape[-1],
+                D_out=n.out_shape[-1], TD=times(steps, n.in_shape[-1]),
+                TD_out=times(steps, n.out_shape[-1]), sources=(module,))
 
 
 define("activation", Activation, shape=_shape, template="activation.dml.j2", context=_context,

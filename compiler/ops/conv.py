@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend.step import Step, image, known, zeros
+from ..backend.step import Step, image, known, sequence_rows, zeros
 from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
@@ -212,9 +212,12 @@ def _depthwise_context(n: Step) -> dict:
 
 
 def _conv1d_context(n: Step) -> dict:
-    steps, features = known(n.in_shape, "sequence length")
+    steps, features = sequence_rows(n, "a sequence (steps, features)")
+    # an open length: the output's is read back from the gradient (filters columns per step)
+    out_steps = n.out_shape[0] or f"as.integer(ncol({n.dout}) / {n.a.filters})"
     return dict(T=steps, D=features, K=n.a.kernel, stride=n.a.stride,
-                pads=f"{n.a.padding.left}, {n.a.padding.right}", Tout=n.out_shape[0],
+                pads=f"{n.a.padding.left}, {n.a.padding.right}", Tout=out_steps,
+                T_text=n.in_shape[0] or "T", Tout_text=n.out_shape[0] or "Tout",
                 b=n.p.get("bias") or zeros(n.a.filters, 1),
                 db=n.dp.get("bias") or f"{n.out}_dzero")
 

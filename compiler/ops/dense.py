@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, rows_of, size, zeros
+from ..backend.step import Step, sequence_rows, times, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, as_is, as_row, define, f64
@@ -84,9 +84,10 @@ _ACCEPTED_DENSE = "a vector or a sequence (a Dense on images is not supported)"
 
 
 def _dense_context(n: Step) -> dict:
-    steps, features = rows_of(n.in_shape, _ACCEPTED_DENSE)
+    steps, features = sequence_rows(n, _ACCEPTED_DENSE)
     units = n.a.units
-    return dict(T=steps, D=features, units=units, b=n.p.get("bias") or zeros(1, units),
+    return dict(T=steps, D=features, units=units, in_cols=times(steps, features),
+                out_cols=times(steps, units), b=n.p.get("bias") or zeros(1, units),
                 db=n.dp.get("bias") or f"{n.out}_dzero")
 
 
@@ -106,7 +107,7 @@ def _embedding_params(a: Embedding, input_shapes) -> dict:
 
 
 def _embedding_context(n: Step) -> dict:
-    return dict(no_input_gradient=True, cols=size(n.out_shape))
+    return dict(no_input_gradient=True)
 
 
 define("embedding", Embedding, shape=_embedding_shape, params=_embedding_params,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, image, known
+from ..backend.step import Step, image, known, sequence_rows
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
@@ -135,10 +135,11 @@ def _global2d_context(n: Step) -> dict:
 
 
 def _global1d_context(n: Step) -> dict:
-    steps, features = known(n.in_shape, "sequence length")
+    steps, features = sequence_rows(n, "a sequence (steps, features)")
     module = "avg_pool2d" if "avg" in n.node.op else "max_pool2d"
     # one window covering all steps of the 1-channel T x D image
     return dict(module=module, sources=(module,), one_d=True, H=steps, W=features,
+                H_text=n.in_shape[0] or "T",
                 sizes=f"1, {steps}, {features}, {steps}, 1, 1, 1")
 
 

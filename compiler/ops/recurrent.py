@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, known, zeros
+from ..backend.step import Step, Unsupported, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define
@@ -92,7 +92,9 @@ _NO_STATE = "matrix(0, rows=0, cols=0)"  # dml_lib's "zeros" initial state
 
 def _context(n: Step) -> dict:
     a, op = n.a, n.node.op
-    known(n.in_shape, "sequence length")
+    # dml_lib's recurrent layers read the number of steps from X: any length runs
+    if n.in_shape[-1] is None:
+        raise Unsupported("input shape", n.in_shape, "a fixed number of features per step")
     if a.activation != "tanh":
         raise Unsupported("activation", a.activation, "'tanh' (dml_lib's recurrent layers)")
     if op != "simple_rnn" and a.recurrent_activation != "sigmoid":

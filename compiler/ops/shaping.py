@@ -36,7 +36,9 @@ def pads(node, padding, size, kernel: int, stride: int) -> tuple:
         return 0, 0
     if padding == "causal":
         return kernel - 1, 0
-    size = known_size(node, size, "input size for 'same' padding")
+    if stride == 1:          # kernel - 1 in total, whatever the size (an open length too)
+        return (kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2
+    size = known_size(node, size, "input size for 'same' padding with strides")
     total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 

@@ -34,6 +34,8 @@ def features(values, input_shape: tuple, what: str = "X") -> np.ndarray:
     """(N, *input_shape) float64. A sample with the same values in the same row-major order
     (MNIST's (N, 28, 28) for a (28, 28, 1) input, or flattened rows) is accepted as is."""
     array = as_array(values, what)
+    if None in input_shape:
+        return _sequences(array, input_shape, what)
     per_sample = int(np.prod(input_shape))
     if array.ndim == 1 and per_sample != 1:
         raise DataError(f"{what} is 1-D with {array.shape[0]} values; expected one row per "
@@ -42,6 +44,16 @@ def features(values, input_shape: tuple, what: str = "X") -> np.ndarray:
         raise DataError(f"{what} has examples of shape {array.shape[1:]}, but the model's input "
                         f"is {input_shape} ({per_sample} values per example)")
     return np.asarray(array, dtype=np.float64).reshape((array.shape[0], *input_shape))
+
+
+def _sequences(array: np.ndarray, input_shape: tuple, what: str) -> np.ndarray:
+    """(N, T, ...) float64 for an input whose length the model leaves open: any T, the rest
+    as the model says."""
+    fixed = input_shape[1:]
+    if array.ndim != len(input_shape) + 1 or tuple(array.shape[2:]) != tuple(fixed):
+        raise DataError(f"{what} has examples of shape {array.shape[1:]}, but the model's input "
+                        f"is {input_shape} (None: any sequence length)")
+    return np.asarray(array, dtype=np.float64)
 
 
 def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y") -> np.ndarray:

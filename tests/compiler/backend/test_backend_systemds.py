@@ -1,4 +1,6 @@
-"""The generated LeNet predict.dml on Apache SystemDS gives Keras' predictions.
+"""Generated scripts on Apache SystemDS: LeNet's and big keras.applications models' predict.dml
+give Keras' predictions (their weights.h5 in groups SystemDS's HDF5 reader can follow), and
+train.dml gives the local runtime's weights.
 
 Optional: runs when Java and SystemDS are present, i.e. KERASDML_SYSTEMDS_JAR names SystemDS.jar
 (its lib/ folder beside it), or the `systemds` Python package (which ships the jar) is installed:
@@ -19,7 +21,7 @@ import h5py
 import numpy as np
 import pytest
 
-from support.keras_models import predict, randomize, save
+from support.keras_models import keras, perturb_statistics, predict, randomize, save
 from kerasdml import dml_lib
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.output import write_model
@@ -64,6 +66,52 @@ def test_lenet_predict_script_on_systemds(tmp_path):
                  weights="weights.h5")
     got = np.loadtxt(tmp_path / "y.csv", delimiter=",")
     np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+def _predict_on_systemds(model, tmp_path, x) -> np.ndarray:
+    out = tmp_path / model.name
+    write_model(compile_model(save(model, tmp_path)), out)
+    shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")  # SystemDS sources from the cwd
+    np.savetxt(tmp_path / "x.csv", x.reshape(len(x), -1), delimiter=",", fmt="%.9g")
+    run_systemds(out / "predict.dml", X=tmp_path / "x.csv", Y=tmp_path / "y.csv",
+                 weights="weights.h5")
+    return np.loadtxt(tmp_path / "y.csv", delimiter=",", ndmin=2)
+
+
+# (application, input size): several hundred weight datasets each
+LARGE_MODELS = [("DenseNet121", 32), ("ResNet50V2", 32)]
+
+
+@pytest.mark.parametrize("application, size", LARGE_MODELS, ids=[m for m, _ in LARGE_MODELS])
+def test_large_application_predicts_on_systemds(application, size, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = perturb_statistics(getattr(keras.applications, application)(
+        weights=None, input_shape=(size, size, 3), classes=10))
+    assert len(model.weights) > 200         # SystemDS read flat files of up to ~130
+    x = np.random.default_rng(0).uniform(0, 1, (2, size, size, 3)).astype("float32")
+    got = _predict_on_systemds(model, tmp_path, x)
+    np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+def test_many_datasets_in_groups_read_on_systemds(tmp_path):
+    from kerasdml.compiler.backend.weights import dataset_paths, write_weights
+
+    names = [f"w{k}" for k in range(5000)]
+    write_weights(tmp_path / "weights.h5",
+                  {n: np.full((2, 3), float(k)) for k, n in enumerate(names)})
+    paths = dataset_paths(names)
+    script = tmp_path / "read.dml"
+    picked = ["w0", "w63", "w64", "w2600", "w4999"]
+    script.write_text("".join(
+        f'print(sum(read("weights.h5", format="hdf5", dataset="{paths[n]}", rows=2, cols=3)))\n'
+        for n in picked))
+    classpath = f"{JAR}:{JAR.parent / 'lib'}/*"
+    done = subprocess.run(["java", "--add-modules=jdk.incubator.vector", "-cp", classpath,
+                           "org.apache.sysds.api.DMLScript", "-exec", "singlenode", "-f",
+                           script.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = [float(line) for line in done.stdout.splitlines()[:len(picked)]]
+    assert printed == [6.0 * int(n[1:]) for n in picked], done.stdout
 
 
 def test_cnn_train_script_on_systemds_gives_the_local_runtimes_weights(tmp_path, monkeypatch):
