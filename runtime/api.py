@@ -49,8 +49,9 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
     receives the plan. Spark DataFrame inputs become distributed matrices; outputs are numpy."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    outputs = tuple(outputs)
     context = Context(args={str(k): v for k, v in (args or {}).items()}, out=out or sys.stdout,
-                      precision=precision, stats=stats)
+                      precision=precision, stats=stats, outputs=frozenset(outputs))
     if spark is not None or exec_mode is not None or explain is not None:
         from .spark.session import make_planner
 

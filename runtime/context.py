@@ -18,6 +18,7 @@ class Statistics:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     started: float = field(default_factory=time.perf_counter)
+    fused: set[str] = field(default_factory=set)   # the names of fused or in-place operations
 
     def timed(self, name: str, function):
         counts, seconds, clock = self.counts, self.seconds, time.perf_counter
@@ -38,6 +39,11 @@ class Statistics:
         ranked = sorted(self.seconds.items(), key=lambda item: -item[1])[:top]
         for rank, (name, seconds) in enumerate(ranked, 1):
             lines.append(f"  {rank:>3}  {name:<24} {seconds:>10.3f} {self.counts[name]:>10}")
+        ran = sorted((name for name in self.fused if self.counts[name]), key=lambda k: -self.seconds[k])
+        if ran:
+            lines.append("Fused operations (one pass over memory) and results written in place:")
+            lines += [f"       {name:<24} {self.seconds[name]:>10.3f} {self.counts[name]:>10}"
+                      for name in ran]
         return "\n".join(lines)
 
 
@@ -48,6 +54,7 @@ class Context:
     precision: str = "double"
     stats: Statistics | None = None
     planner: object | None = None  # a runtime.planner.Planner when matrix ops may leave numpy
+    outputs: frozenset[str] | None = None  # variables read after the run (None: any of them)
 
     @property
     def dtype(self):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from . import nodes as n
 from .fusion import compile_fused
+from .inplace import binary_in_place, builtin_in_place
 from .builtins import BUILTINS
 from .builtins.registry import python_parameter
 from .errors import DMLRuntimeError
@@ -23,10 +24,11 @@ if TYPE_CHECKING:
 
 
 class ExpressionCompiler:
-    def __init__(self, interpreter, module: "Module"):
+    def __init__(self, interpreter, module: "Module", taking: frozenset[str] = frozenset()):
         self.interpreter = interpreter
         self.module = module
         self.context = interpreter.context
+        self.taking = taking    # variables whose read here is the program's last (liveness.py)
 
     def compile(self, node, escaping: bool = True) -> Callable:
         return getattr(self, "_" + type(node).__name__)(node, escaping)
@@ -37,6 +39,8 @@ class ExpressionCompiler:
         return lambda frame: value
 
     def _Var(self, node: n.Var, escaping):
+        if node.name in self.taking:
+            return self._taking_reader(node.name)
         read = self.variable_reader(node.name)
         if not escaping:
             return read
@@ -48,6 +52,20 @@ class ExpressionCompiler:
                 frame.owned.discard(name)
             return value
         return read_escaping
+
+    @staticmethod
+    def _taking_reader(name: str) -> Callable:
+        """Reads the variable and removes it from the frame: nothing reads it later, and an
+        operand the frame no longer holds may be overwritten by the operation (inplace.py)."""
+        def take(frame):
+            try:
+                value = frame.vars.pop(name)
+            except KeyError:
+                raise DMLRuntimeError(f"undefined variable `{name}`") from None
+            if frame.owned:
+                frame.owned.discard(name)
+            return value
+        return take
 
     def variable_reader(self, name: str) -> Callable:
         def read(frame):
@@ -78,6 +96,9 @@ class ExpressionCompiler:
             return fused
         operator = self.binary(node.op, node.pos)
         left, right = self.compile(node.left, False), self.compile(node.right, False)
+        in_place = binary_in_place(self, node.op, left, right, operator)
+        if in_place is not None:
+            return in_place
         return lambda frame: operator(left(frame), right(frame))
 
     def binary(self, op: str, position) -> Callable:
@@ -108,6 +129,15 @@ class ExpressionCompiler:
         """The function, timed under `name` when the run keeps statistics."""
         return self._counted(name, function)
 
+    def counted_fused(self, name: str, function: Callable) -> Callable:
+        """counted(), and `--stats` lists `name` among the fused and in-place operations."""
+        self.mark_fused(name)
+        return self._counted(name, function)
+
+    def mark_fused(self, name: str) -> None:
+        if self.context.stats is not None:
+            self.context.stats.fused.add(name)
+
     def _counted(self, name: str, function: Callable) -> Callable:
         stats = self.context.stats
         return stats.timed(name, function) if stats is not None else function
@@ -119,7 +149,7 @@ class ExpressionCompiler:
 
     # ---- calls
     def _Call(self, node: n.Call, escaping):
-        fused = compile_fused(self, node)
+        fused = compile_fused(self, node) or builtin_in_place(self, node)
         if fused is not None:
             return fused
         return self.compile_call(node, outputs=1, escaping=escaping)

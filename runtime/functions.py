@@ -53,6 +53,7 @@ class UserFunction:
         for param in self.definition.params:
             if param.default is not None:
                 self.defaults[param.name] = exprs.compile(param.default, escaping=False)(empty)
+        interpreter.analyse(self.definition.body, set(self.output_names))
         self.body = interpreter.compile_block(self.definition.body, self.module)
 
     def bind(self, positional: int, named: list[str], position) -> list[str]:
@@ -78,6 +79,8 @@ class UserFunction:
         variables = dict(self.defaults)
         for name, value in zip(names, values):
             variables[name] = value
+        values.clear()      # the frame holds the arguments alone (an operand nothing else holds
+                            # may be overwritten in place: inplace.py)
         for param in self.definition.params:
             variables[param.name] = _conform(variables[param.name], param, self.name)
         if self.kernel is not None:

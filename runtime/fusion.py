@@ -24,6 +24,7 @@ import numpy as np
 from . import nodes as n
 from .builtins.dnn import conv2d_bias_add
 from .builtins.registry import Builtin
+from .inplace import free
 from .local.elementwise import multiply_where_positive, subtract_scaled
 
 _CONV2D_BIAS_ADD = Builtin("conv2d_bias_add", conv2d_bias_add, inspect.signature(conv2d_bias_add),
@@ -58,12 +59,14 @@ def _relu_gradient(compiler, node: n.Binary) -> Callable | None:
             continue
         read_values, read_signs = compiler.compile(values, False), compiler.compile(signs, False)
         multiply, greater = compiler.binary("*", node.pos), compiler.binary(">", mask.pos)
-        fused = compiler.counted("relu_gradient", multiply_where_positive)
+        fused = compiler.counted_fused("relu_gradient", multiply_where_positive)
+        fused_in_place = compiler.counted_fused("relu_gradient in place",
+                                                multiply_where_positive)
 
         def evaluate(frame):
             v, s = read_values(frame), read_signs(frame)
             if _fusable(v, s):
-                return fused(v, s)
+                return fused_in_place(v, s, v) if free(v) else fused(v, s)
             positive = greater(s, 0)
             return multiply(v, positive) if values_left else multiply(positive, v)
         return evaluate
@@ -82,12 +85,15 @@ def _gradient_step(compiler, node: n.Binary) -> Callable | None:
     read_values = compiler.compile(node.left, False)
     read_left, read_right = compiler.compile(product.left, False), compiler.compile(product.right, False)
     multiply, subtract = compiler.binary("*", product.pos), compiler.binary("-", node.pos)
-    fused = compiler.counted("gradient_step", subtract_scaled)
+    fused = compiler.counted_fused("gradient_step", subtract_scaled)
+    fused_in_place = compiler.counted_fused("gradient_step in place", subtract_scaled)
 
     def evaluate(frame):
         values, a, b = read_values(frame), read_left(frame), read_right(frame)
         step, scale = (a, b) if _number(b) else (b, a)
         if _number(scale) and _fusable(values, step):
+            if free(values):
+                return fused_in_place(values, step, scale, values)
             return fused(values, step, scale)
         return subtract(values, multiply(a, b))
     return evaluate
@@ -113,6 +119,7 @@ def _convolution_bias(compiler, node: n.Call) -> Callable | None:
         return None
     fused = n.Call(name="conv2d_bias_add", pos=node.pos,
                    args=(*positional, n.Argument(name=None, value=bias, pos=node.pos), *named))
+    compiler.mark_fused("conv2d_bias_add")
     return compiler.builtin_call(_CONV2D_BIAS_ADD, fused)
 
 

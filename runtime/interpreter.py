@@ -23,6 +23,7 @@ from .source_paths import resolve_source
 from .functions import Module, UserFunction
 from .lists import DMLList
 from .indexing import assign_index
+from .liveness import SIMPLE, LastReads, every_name
 from .parfor import loop_carried, result_variables
 from .parser import parse
 from .values import to_bool, to_int, type_name
@@ -43,6 +44,8 @@ class Interpreter:
     def __init__(self, context: Context):
         self.context = context
         self.modules: dict[Path, Module] = {}
+        self.last_reads = LastReads()
+        self._taking: frozenset[str] = frozenset()
 
     # ---- loading ----------------------------------------------------------------------------
 
@@ -76,7 +79,16 @@ class Interpreter:
             module.functions[definition.name] = UserFunction(definition, module)
         for function in module.functions.values():
             function.compile(self)
+        outputs = self.context.outputs
+        self.analyse(program.statements, every_name(program.statements) if outputs is None
+                     else set(outputs))
         return self.compile_block(program.statements, module)
+
+    def analyse(self, statements, live_at_exit: set[str]) -> None:
+        """Finds the last reads of a program or function body before it is compiled (local
+        runs only: under a planner every read leaves the value in the frame)."""
+        if self.context.planner is None:
+            self.last_reads.analyse(statements, live_at_exit)
 
     def _import(self, statement, module: Module) -> None:
         if isinstance(statement, n.SetWd):
@@ -104,10 +116,13 @@ class Interpreter:
 
     def compile_statement(self, node, module: Module):
         compile_method = getattr(self, "_stmt_" + type(node).__name__)
+        self._taking = self.last_reads.of(node) if isinstance(node, SIMPLE) else frozenset()
         try:
             body = compile_method(node, module)
         except DMLRuntimeError as err:
             raise err.located(node.pos, ())
+        finally:
+            self._taking = frozenset()
         return _located(body, node.pos)
 
     def _stmt_Assign(self, node: n.Assign, module: Module):
@@ -250,7 +265,9 @@ class Interpreter:
         return lambda frame: counting(bounds[0](frame), bounds[1](frame), bounds[2](frame))
 
     def expressions(self, module: Module) -> ExpressionCompiler:
-        return ExpressionCompiler(self, module)
+        """An expression compiler for the statement being compiled: its reads of the variables
+        in `_taking` (last reads, found by liveness.py) take the value out of the frame."""
+        return ExpressionCompiler(self, module, taking=self._taking)
 
 
 def _write_index(frame: Frame, name: str, target, rows, cols, value, combine) -> None:

@@ -71,6 +71,12 @@ _UNARY = {
 }
 
 
+def matrix_ufunc(name: str):
+    """The numpy ufunc a unary builtin applies to a matrix, or None (not unary, or not a ufunc)."""
+    entry = _UNARY.get(name)
+    return entry[0] if entry is not None and isinstance(entry[0], np.ufunc) else None
+
+
 def _apply_unary(name: str, value):
     matrix_function, scalar_function = _UNARY[name]
     if is_matrix(value):

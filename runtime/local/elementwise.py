@@ -16,19 +16,23 @@ _MIN_CELLS = 1 << 18        # below this one pass is too short to share
 _BLOCKS = 4
 
 
-def binary(function, left, right, dtype=None):
+def binary(function, left, right, dtype=None, out=None):
     """function(left, right) for a numpy ufunc, in row blocks when the result is large.
 
     With a dtype, the result is written in it directly (a comparison's booleans as the
-    operands' floats, without a second pass to convert them)."""
+    operands' floats, without a second pass to convert them). With out (a ufunc, an array of
+    the result's shape and dtype, possibly an operand), the result is written there."""
     shape = _result_shape(left, right)
     if (not isinstance(function, np.ufunc) or shape is None or workers() < 2
             or shape[0] * shape[1] < _MIN_CELLS or shape[0] < _BLOCKS):
+        if out is not None:
+            return function(left, right, out=out)
         result = function(left, right)
         return result if dtype is None or result.dtype == dtype else result.astype(dtype)
-    if dtype is None:
-        dtype = function(_corner(left), _corner(right)).dtype
-    out = np.empty(shape, dtype=dtype)
+    if out is None:
+        if dtype is None:
+            dtype = function(_corner(left), _corner(right)).dtype
+        out = np.empty(shape, dtype=dtype)
 
     def block(first: int, last: int) -> None:
         function(_rows(left, first, last), _rows(right, first, last), out=out[first:last])
@@ -71,21 +75,24 @@ def _by_rows(out: np.ndarray, rows_pass) -> np.ndarray:
     return out
 
 
-def multiply_where_positive(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
+def multiply_where_positive(values: np.ndarray, signs: np.ndarray, out=None) -> np.ndarray:
     """values * (signs > 0) for two float matrices of one shape and dtype: the same bits as the
-    comparison and the product one after the other, in one pass over memory."""
-    out = np.empty(values.shape, dtype=values.dtype)
+    comparison and the product one after the other, in one pass over memory (into out, which
+    may be values, when given)."""
+    if out is None:
+        out = np.empty(values.shape, dtype=values.dtype)
     return _by_rows(out, lambda rows: np.multiply(values[rows], np.greater(signs[rows], 0),
                                                   out=out[rows]))
 
 
-def subtract_scaled(values: np.ndarray, step: np.ndarray, scale: float) -> np.ndarray:
+def subtract_scaled(values: np.ndarray, step: np.ndarray, scale: float, out=None) -> np.ndarray:
     """values - step * scale for two float matrices of one shape and dtype and a number (a
     gradient step): the same bits as the product and the difference one after the other, in
-    one pass over memory."""
-    out = np.empty(values.shape, dtype=values.dtype)
+    one pass over memory (into out, which may be values, when given)."""
+    if out is None:
+        out = np.empty(values.shape, dtype=values.dtype)
 
     def rows_pass(rows: slice) -> None:
-        np.multiply(step[rows], scale, out=out[rows])
-        np.subtract(values[rows], out[rows], out=out[rows])
+        product = np.multiply(step[rows], scale, out=None if out is values else out[rows])
+        np.subtract(values[rows], product, out=out[rows])
     return _by_rows(out, rows_pass)

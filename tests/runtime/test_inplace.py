@@ -1,0 +1,143 @@
+"""Last reads (runtime/liveness.py) and results written into free operands (runtime/inplace.py):
+the same bits as the plain evaluation, and never a write into a matrix something still holds."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from kerasdml.runtime import inplace
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.context import Statistics
+from kerasdml.runtime.liveness import LastReads
+from kerasdml.runtime.parser import parse
+
+
+def _last_reads(text: str, live_at_exit=()):
+    statements = parse(text, "<test>").statements
+    reads = LastReads()
+    reads.analyse(statements, set(live_at_exit))
+    return statements, reads
+
+
+def test_an_overwritten_variable_is_read_for_the_last_time():
+    statements, reads = _last_reads("X = X - lr * dX\nY = dX + 1", live_at_exit={"X", "Y"})
+    assert reads.of(statements[0]) == {"X", "lr"}      # dX is read again below
+    assert reads.of(statements[1]) == {"dX"}
+
+
+def test_a_variable_read_twice_in_a_statement_is_not_taken():
+    statements, reads = _last_reads("Y = X * X")
+    assert reads.of(statements[0]) == set()
+
+
+def test_loops_keep_what_the_next_iteration_reads():
+    text = "for (i in 1:3) {\n  Y = X + i\n  X = Y * 2\n}\nZ = 1"
+    statements, reads = _last_reads(text, live_at_exit={"Z"})
+    body = statements[0].body
+    assert reads.of(body[0]) == {"X", "i"}              # X is assigned again before the head
+    assert reads.of(body[1]) == {"Y"}
+    text = "while (s < 3) {\n  s = s + 1\n  Y = W * 2\n}"
+    statements, reads = _last_reads(text, live_at_exit=set())
+    assert reads.of(statements[0].body[1]) == set()    # W: read in every iteration
+
+
+def test_branches_keep_what_either_branch_reads():
+    text = "A = X + 1\nif (c) {\n  B = X * 2\n} else {\n  B = A\n}"
+    statements, reads = _last_reads(text, live_at_exit={"B"})
+    assert "X" not in reads.of(statements[0])
+    assert reads.of(statements[1].then_body[0]) == {"X"}
+    assert reads.of(statements[1].else_body[0]) == {"A"}
+
+
+def test_indexed_and_left_indexed_variables_are_never_taken():
+    statements, reads = _last_reads("R[1, ] = V\nY = M[1, 1] + 0")
+    assert reads.of(statements[0]) == {"V"}
+    assert reads.of(statements[1]) == set()
+
+
+def test_free_sees_every_other_holder():
+    fresh = np.ones((3, 4))
+    assert inplace.free(fresh)
+    alias = fresh
+    assert not inplace.free(fresh) and alias is fresh
+    assert not inplace.free(np.ones(12).reshape(3, 4))            # a view
+    frozen = np.ones((2, 2))
+    frozen.flags.writeable = False
+    assert not inplace.free(frozen)
+
+
+SCRIPT = """
+update = function(matrix[double] X, matrix[double] dX, double lr, matrix[double] m)
+    return (matrix[double] X, matrix[double] m) {
+  m = m + (dX - m) * 0.1
+  X = X - (m * lr) / (sqrt(abs(m)) + 1e-7)
+  X = X - dX * lr
+}
+g = function(matrix[double] d, matrix[double] A) return (matrix[double] o) {
+  o = d * (A > 0)
+}
+m = X * 0
+for (i in 1:3) {
+  [X, m] = update(X, D, 0.5, m)
+  E = g(X * 1, X) - R
+  F = exp(X - rowMaxs(X)) / 3 + C
+  G = (X > 0.25) * 2
+  H = max(X * 2, 0) + min(0.5, X - 1) + log(abs(X) + 1)
+}
+"""
+
+
+def _script(shape, precision, free=True, monkeypatch=None):
+    rng = np.random.default_rng(11)
+    X, D = rng.standard_normal(shape), rng.standard_normal(shape)
+    X.flat[::17] = np.nan
+    inputs = {"X": X, "D": D, "R": rng.standard_normal((1, shape[1])),
+              "C": rng.standard_normal((shape[0], 1))}
+    kept = {k: v.copy() for k, v in inputs.items()}
+    if not free:
+        monkeypatch.setattr(inplace, "_OWN", -100)           # nothing is ever free
+    stats = Statistics()
+    with np.errstate(all="ignore"):
+        out = run_string(SCRIPT, inputs=inputs, outputs=["X", "m", "E", "F", "G", "H"],
+                         precision=precision, stats=stats)
+    for name, value in kept.items():                          # the caller's arrays
+        assert_array_equal(inputs[name], value)
+    return out, stats.counts
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 3), (300, 257), (5, 1031)])
+def test_in_place_results_are_the_plain_bits(shape, precision, monkeypatch):
+    fast, counts = _script(shape, precision)
+    in_place = {name: c for name, c in counts.items() if name.endswith(" in place") and c}
+    assert {"gradient_step in place", "relu_gradient in place", "- in place",
+            "/ in place", "+ in place", "exp in place", "sqrt in place", "max in place",
+            "min in place", "log in place"} <= set(in_place)
+    plain, plain_counts = _script(shape, precision, free=False, monkeypatch=monkeypatch)
+    assert not any(name.endswith(" in place") and c for name, c in plain_counts.items())
+    for name in plain:
+        assert fast[name].dtype == plain[name].dtype
+        assert_array_equal(np.signbit(fast[name]), np.signbit(plain[name]))
+        assert_array_equal(fast[name], plain[name])
+
+
+def test_a_matrix_the_program_still_reads_is_not_overwritten():
+    X = np.arange(6.0).reshape(2, 3)
+    out = run_string("Y = X - D * 2\nZ = X + 0\nW = Y * 1", inputs={"X": X, "D": np.ones((2, 3))},
+                     outputs=["Y", "Z", "W"])
+    assert_array_equal(out["Z"], X)
+    assert_array_equal(out["Y"], X - 2)
+    assert out["W"] is not out["Y"]                      # Y is an output: still read afterwards
+
+
+def test_a_shared_matrix_stays_shared_after_a_call():
+    script = """
+f = function(matrix[double] A) return (matrix[double] A) { A = A * 2 }
+B = X + 0
+C = B
+B = f(B)
+"""
+    out = run_string(script, inputs={"X": np.ones((3, 3))}, outputs=["B", "C"])
+    assert_array_equal(out["C"], np.ones((3, 3)))
+    assert_array_equal(out["B"], np.full((3, 3), 2.0))
