@@ -28,6 +28,7 @@ class Row:
     target: float | None = None     # the largest acceptable ratio kerasdml / reference
     limit: float | None = None      # or: the largest acceptable kerasdml seconds
     notes: list[str] = field(default_factory=list)
+    unit: str = "s"           # or "MB": the two figures are memory, not time
 
     @property
     def ratio(self) -> float:
@@ -75,9 +76,13 @@ def _seconds(value: float) -> str:
     return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def _figure(row: Row, value: float) -> str:
+    return f"{value:.0f} MB" if row.unit == "MB" else _seconds(value)
+
+
 def format_table(rows: list[Row]) -> str:
     header = ("benchmark", "kerasdml", "reference", "ratio", "target", "")
-    lines = [(r.benchmark, _seconds(r.kerasdml), f"{_seconds(r.reference)} {r.reference_name}",
+    lines = [(r.benchmark, _figure(r, r.kerasdml), f"{_figure(r, r.reference)} {r.reference_name}",
               f"{r.ratio:.2f}x", r.goal, r.verdict) for r in rows]
     widths = [max(len(str(line[k])) for line in [header, *lines]) for k in range(len(header))]
     out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",

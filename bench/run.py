@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "spark": ("bench_spark", "Spark local[2]: matmul vs mllib BlockMatrix, LeNet forward vs local"),
     "estimator": ("bench_estimator", "Keras2DML.fit of the LeNet (generated DML) vs Keras fit"),
     "depthwise": ("bench_depthwise", "Xception-style predict (depthwise kernels) vs Keras"),
+    "models": ("bench_models", "ResNet50V2, InceptionV3, MobileNetV2, Xception predict vs Keras"),
+    "memory": ("bench_memory", "peak RSS of a 60,000-image LeNet epoch vs Keras"),
     "compile": ("bench_estimator:compile_rows", "compiling ResNet50 / MobileNetV2 vs load_model"),
 }
 

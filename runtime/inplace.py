@@ -18,6 +18,7 @@ import numpy as np
 
 from .builtins import BUILTINS
 from .builtins.elementwise import matrix_ufunc
+from .local import dnn as local_dnn
 from .local.elementwise import binary as parallel_binary
 from .operators import MATRIX_RULES, broadcastable
 
@@ -36,9 +37,17 @@ _OWN = _own_references()
 
 
 def free(array) -> bool:
-    """Nothing but the caller's one local variable holds this writable, non-view array."""
-    return (type(array) is np.ndarray and array.base is None and array.flags.writeable
-            and _references(array) <= _OWN + 1)       # + 1: this function's parameter
+    """Nothing but the caller's one local variable holds this writable array, and it owns its
+    buffer: no view, or a reshaped view of a whole buffer that nothing else holds (the DNN
+    kernels return their N x F x L results reshaped to N x F*L)."""
+    if (type(array) is not np.ndarray or not array.flags.writeable
+            or _references(array) > _OWN + 1):            # + 1: this function's parameter
+        return False
+    base = array.base
+    return base is None or (type(base) is np.ndarray and base.base is None
+                            and base.nbytes == array.nbytes and array.flags.c_contiguous
+                            and base.flags.c_contiguous
+                            and _references(base) <= _OWN + 1)   # + 1: the view's reference
 
 
 def _scalar(value) -> bool:
@@ -80,6 +89,7 @@ def binary_in_place(compiler, op: str, read_left: Callable, read_right: Callable
 
 
 _EXTREMES = {"max": np.maximum, "min": np.minimum}
+_CHANNEL_KERNELS = {"bias_add": local_dnn.bias_add, "bias_multiply": local_dnn.bias_multiply}
 
 
 def builtin_in_place(compiler, node) -> Callable | None:
@@ -95,6 +105,9 @@ def builtin_in_place(compiler, node) -> Callable | None:
     ufunc = matrix_ufunc(node.name)
     if ufunc is not None and len(args) == 1:
         return _unary(compiler.counted_fused(f"{node.name} in place", ufunc), args[0], plain)
+    if node.name in _CHANNEL_KERNELS and len(args) == 2:
+        return _channel(compiler.counted_fused(f"{node.name} in place",
+                                               _CHANNEL_KERNELS[node.name]), args, plain)
     if node.name in _EXTREMES and len(args) == 2:
         return _extreme(compiler.counted_fused(f"{node.name} in place", parallel_binary),
                         _EXTREMES[node.name], args, plain)
@@ -124,4 +137,20 @@ def _extreme(into: Callable, ufunc, args, plain: Callable) -> Callable:
                 and free(second):
             return into(ufunc, second, second.dtype.type(float(first)), out=second)
         return plain(first, second)
+    return evaluate
+
+
+def _channel(into: Callable, args, plain: Callable) -> Callable:
+    """bias_add / bias_multiply(X, b) into X: the kernel's own loop, written where it reads."""
+    read_input, read_bias = args
+
+    def evaluate(frame):
+        matrix = read_input(frame)
+        bias = read_bias(frame)
+        if (type(bias) is np.ndarray and bias.ndim == 2 and bias.shape[1] == 1
+                and bias.shape[0] > 0 and type(matrix) is np.ndarray and matrix.ndim == 2
+                and matrix.dtype.kind == "f" and matrix.dtype == bias.dtype
+                and matrix.shape[1] % bias.shape[0] == 0 and free(matrix)):
+            return into(matrix, bias, out=matrix)
+        return plain(matrix, bias)
     return evaluate

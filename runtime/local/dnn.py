@@ -62,7 +62,7 @@ _BIAS_PARALLEL_CELLS = 1 << 16
 _BIAS_CHUNKS = 4
 
 
-def _bias(b: str, X, bias, op) -> np.ndarray:
+def _bias(b: str, X, bias, op, out=None) -> np.ndarray:
     X = np.asarray(X)
     bias = np.asarray(bias)
     dt = float_dtype(X, bias)
@@ -77,17 +77,19 @@ def _bias(b: str, X, bias, op) -> np.ndarray:
         raise fail(b, f"input X has {cols} columns, not a multiple of the bias's {F} rows")
     X3 = X.astype(dt, copy=False).reshape(N, F, cols // F)
     b3 = bias.astype(dt, copy=False).reshape(1, F, 1)
-    out = np.empty((N, F, cols // F), dtype=dt)
+    out = np.empty((N, F, cols // F), dtype=dt) if out is None else out.reshape(N, F, cols // F)
     run_chunks(lambda first, last: op(X3[first:last], b3, out=out[first:last]),
                split(N, _BIAS_CHUNKS if X.size >= _BIAS_PARALLEL_CELLS else 1))
     return out.reshape(N, cols)
 
 
-def bias_add(X, b) -> np.ndarray:
-    """X (N x F*H*W) plus b[f] (b is F x 1) on every cell of channel f."""
-    return _bias("bias_add", X, b, np.add)
+def bias_add(X, b, out=None) -> np.ndarray:
+    """X (N x F*H*W) plus b[f] (b is F x 1) on every cell of channel f (into out, an array
+    of X's shape and dtype that may be X, when given)."""
+    return _bias("bias_add", X, b, np.add, out)
 
 
-def bias_multiply(X, b) -> np.ndarray:
-    """X (N x F*H*W) times b[f] (b is F x 1) on every cell of channel f."""
-    return _bias("bias_multiply", X, b, np.multiply)
+def bias_multiply(X, b, out=None) -> np.ndarray:
+    """X (N x F*H*W) times b[f] (b is F x 1) on every cell of channel f (into out, as
+    bias_add)."""
+    return _bias("bias_multiply", X, b, np.multiply, out)

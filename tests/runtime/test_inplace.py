@@ -61,7 +61,13 @@ def test_free_sees_every_other_holder():
     assert inplace.free(fresh)
     alias = fresh
     assert not inplace.free(fresh) and alias is fresh
-    assert not inplace.free(np.ones(12).reshape(3, 4))            # a view
+    # (computed outside the asserts: pytest's assertion rewriting holds the temporaries)
+    reshaped = inplace.free(np.ones(12).reshape(3, 4))           # a whole buffer, reshaped
+    whole = np.ones(12)
+    held = inplace.free(whole.reshape(3, 4))                      # ... that `whole` still holds
+    part = inplace.free(np.ones((4, 4))[:3])                      # a part of a buffer
+    transposed = inplace.free(np.ones((4, 3)).T)                  # not C-ordered
+    assert reshaped and not held and not part and not transposed
     frozen = np.ones((2, 2))
     frozen.flags.writeable = False
     assert not inplace.free(frozen)
@@ -84,6 +90,7 @@ for (i in 1:3) {
   F = exp(X - rowMaxs(X)) / 3 + C
   G = (X > 0.25) * 2
   H = max(X * 2, 0) + min(0.5, X - 1) + log(abs(X) + 1)
+  K = bias_add(bias_multiply(X * 1, B), -B)
 }
 """
 
@@ -93,13 +100,13 @@ def _script(shape, precision, free=True, monkeypatch=None):
     X, D = rng.standard_normal(shape), rng.standard_normal(shape)
     X.flat[::17] = np.nan
     inputs = {"X": X, "D": D, "R": rng.standard_normal((1, shape[1])),
-              "C": rng.standard_normal((shape[0], 1))}
+              "C": rng.standard_normal((shape[0], 1)), "B": rng.standard_normal((shape[1], 1))}
     kept = {k: v.copy() for k, v in inputs.items()}
     if not free:
         monkeypatch.setattr(inplace, "_OWN", -100)           # nothing is ever free
     stats = Statistics()
     with np.errstate(all="ignore"):
-        out = run_string(SCRIPT, inputs=inputs, outputs=["X", "m", "E", "F", "G", "H"],
+        out = run_string(SCRIPT, inputs=inputs, outputs=["X", "m", "E", "F", "G", "H", "K"],
                          precision=precision, stats=stats)
     for name, value in kept.items():                          # the caller's arrays
         assert_array_equal(inputs[name], value)
@@ -113,7 +120,8 @@ def test_in_place_results_are_the_plain_bits(shape, precision, monkeypatch):
     in_place = {name: c for name, c in counts.items() if name.endswith(" in place") and c}
     assert {"gradient_step in place", "relu_gradient in place", "- in place",
             "/ in place", "+ in place", "exp in place", "sqrt in place", "max in place",
-            "min in place", "log in place"} <= set(in_place)
+            "min in place", "log in place", "bias_multiply in place",
+            "bias_add in place"} <= set(in_place)
     plain, plain_counts = _script(shape, precision, free=False, monkeypatch=monkeypatch)
     assert not any(name.endswith(" in place") and c for name, c in plain_counts.items())
     for name in plain:
