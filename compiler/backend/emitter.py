@@ -152,22 +152,6 @@ def _sum_gradients(program: Program, uses: dict, tensor: str) -> list:
     return [f"d{program.tensors[tensor]} = " + " + ".join(parts)]
 
 
-def terminate_statements(text: str) -> str:
-    """Ends a statement with ";" where the next one starts with "[" (a multi-assignment): DML
-    ignores newlines, so `y = x` followed by `[a, b] = f()` would read as the indexing x[a, b]."""
-    lines = text.split("\n")
-    previous = None  # index of the last line holding code
-    for index, line in enumerate(lines):
-        code = line.strip()
-        if not code or code.startswith("#"):
-            continue
-        if code.startswith("[") and previous is not None and \
-                not lines[previous].rstrip().endswith(("{", "}", ";", ")")):
-            lines[previous] = lines[previous].rstrip() + ";"
-        previous = index
-    return "\n".join(lines)
-
-
 def _append(blocks: list, node: ir.Node, lines: list) -> None:
     layer = node.layer or node.name
     if blocks and blocks[-1].layer == layer:

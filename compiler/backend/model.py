@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import ir
 from ..errors import CompileError
-from .emitter import (ENV, Program, backward_blocks, build_program, forward_blocks,
-                      terminate_statements)
+from .emitter import ENV, Program, backward_blocks, build_program, forward_blocks
+from .formatting import format_dml
 from ..opdef import is_trainable
 from .names import identifier
 from .registry import LIBRARY
@@ -150,7 +150,7 @@ class CompiledModel:
         if kind not in renderers:
             raise ValueError(f"script kind must be 'predict' or 'train', got {kind!r}")
         if (kind, bound) not in self._scripts:
-            self._scripts[(kind, bound)] = terminate_statements(renderers[kind](bound))
+            self._scripts[(kind, bound)] = format_dml(renderers[kind](bound))
         return self._scripts[(kind, bound)]
 
     def _view(self, program: Program, extra_sources=(), helpers=()) -> dict:

@@ -14,6 +14,7 @@ from kerasdml import dml_lib
 from kerasdml.compiler import ir
 from kerasdml.compiler.backend import CompileTrainingError, supported_ops
 from kerasdml.compiler.backend.emitter import ENV
+from kerasdml.compiler.backend.formatting import code_part, format_dml
 from kerasdml.compiler.backend.registry import LIBRARY, template_for
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.errors import CompileError, UnsupportedAttributeError
@@ -196,3 +197,40 @@ def test_keras_weights_invert_the_dml_layout(name):
         layer = model.get_layer(param.layer)
         variable = next(v for v in layer.weights if v.name == param.weight)
         np.testing.assert_array_equal(back[(param.layer, param.weight)], variable.numpy())
+
+
+def assert_laid_out(script: str) -> None:
+    """Indentation by brace nesting (two spaces a level), at most one blank line in a row, none
+    just inside braces, no `;` ending a line."""
+    depth, blank_run, previous = 0, 0, ""
+    for number, line in enumerate(script.split("\n")[:-1], 1):
+        if not line.strip():
+            blank_run += 1
+            assert blank_run == 1 and not previous.endswith("{"), f"line {number}: extra blank"
+            continue
+        code = code_part(line.strip())
+        closing = len(code) - len(code.lstrip("}"))
+        assert not (closing and blank_run), f"line {number}: blank line before '}}'"
+        depth -= closing
+        indent = len(line) - len(line.lstrip(" "))
+        assert indent == 2 * depth, f"line {number}: indented {indent}, nesting {depth}: {line!r}"
+        assert not code.rstrip().endswith(";"), f"line {number}: ends with ';'"
+        depth += code.count("{") - code.count("}") + closing
+        blank_run, previous = 0, line
+    assert depth == 0 and script.endswith("\n") and not script.endswith("\n\n")
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_every_zoo_script_is_laid_out_by_nesting(name):
+    compiled = compile_model(randomize(ZOO[name]()), loss="mse")
+    assert_laid_out(compiled.predict_script)
+    if len(compiled.outputs) == 1:
+        assert_laid_out(compiled.train_script)
+
+
+def test_the_layout_check_sees_a_misplaced_line():
+    with pytest.raises(AssertionError, match="indented 0, nesting 1"):
+        assert_laid_out("for (i in 1:2) {\nx = i\n}\n")
+    with pytest.raises(AssertionError, match="ends with ';'"):
+        assert_laid_out("x = 1;\n")
+    assert format_dml("for (i in 1:2) {\n\n\nx = i;\n\n}\n") == "for (i in 1:2) {\n  x = i\n}\n"
