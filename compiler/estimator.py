@@ -26,7 +26,8 @@ from .compile import compile_model
 from .errors import CompileError
 from .training import checkpoint
 from .training.paramserv import paramserv_arguments
-from .training.data import class_ids, features, labels, r2_score, split_validation
+from .training.data import class_ids, labels, r2_score
+from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
 from .training.progress import Progress
 
@@ -124,14 +125,14 @@ class Keras2DML:
     def fit(self, X, y, validation_data=None, resume: bool = False) -> "Keras2DML":
         model = self._compiled()
         X, y = self._data(model, X, y)
-        (X, y), held_out = split_validation(X, y, self.validation_split)
+        (X, y), held_out = split_inputs(X, y, self.validation_split)
         if validation_data is not None:
             held_out = self._data(model, *validation_data)
-        batch_size = len(X) if self.train_algo == "batch" else int(self.batch_size)
+        batch_size = len(y) if self.train_algo == "batch" else int(self.batch_size)
         state = self._start(model, resume)
         script = model.script("train", bound=True)
         progress = Progress(self.epochs, self.verbose)
-        steps = -(-len(X) // batch_size)
+        steps = -(-len(y) // batch_size)
         for epoch in range(state.epoch + 1, self.epochs + 1):
             started = time.perf_counter()
             state = self._epoch(model, script, X, y, batch_size, epoch, state)
@@ -140,7 +141,7 @@ class Keras2DML:
                 values = self._evaluate(model, state.variables, *held_out)
                 for name, value in values.items():
                     state.history.setdefault(f"val_{name}", []).append(value)
-            progress.epoch_done(epoch, steps, len(X), seconds,
+            progress.epoch_done(epoch, steps, len(y), seconds,
                                 {name: values[-1] for name, values in state.history.items()})
             if self.weights_dir is not None:
                 checkpoint.write(Path(self.weights_dir) / CHECKPOINT, state)
@@ -148,12 +149,8 @@ class Keras2DML:
         return self
 
     def _data(self, model, X, y):
-        inputs = model.inputs
-        if len(inputs) != 1:
-            raise CompileError(f"model '{model.name}' has {len(inputs)} inputs; the estimator "
-                               "trains models with one input")
-        X = features(X, inputs[0].shape)
-        return X, labels(y, model.loss, model.outputs[0].columns, len(X))
+        X = model_features(X, model.inputs)       # one array per model input
+        return X, labels(y, model.loss, model.outputs[0].columns, len(X[0]))
 
     def _fingerprint(self, model) -> str:
         text = "\n".join([repr(model.training), self.train_algo, str(self.batch_size),
@@ -186,8 +183,8 @@ class Keras2DML:
                 "step": state.step, "parallel_batches": int(self.parallel_batches)}
         if self.train_algo == "paramserv":
             args.update(paramserv_arguments(self.workers, self.sync, self.frequency, self.spark))
-        inputs = {model.inputs[0].variable: model.inputs[0].rows(X),
-                  model.target.variable: y, **state.variables}
+        inputs = {t.variable: t.rows(x) for t, x in zip(model.inputs, X)}
+        inputs.update({model.target.variable: y, **state.variables})
         out = run_string(script, inputs=inputs, args=args, outputs=names + ["history", "step"],
                          **self._run_options())
         history = {name: list(values) for name, values in state.history.items()}
@@ -233,7 +230,7 @@ class Keras2DML:
         default batch is then every row in one distributed pass (else 256 rows)."""
         model = self._fitted()
         if not is_spark_dataframe(X):
-            X = features(X, model.inputs[0].shape)
+            X = model_features(X, model.inputs)
         return model.predict(X, batch_size=batch_size, weights=self.weights_,
                              **self._run_options())
 

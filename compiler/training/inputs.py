@@ -1,0 +1,47 @@
+"""The estimator's features for any number of model inputs, in the forms Keras' fit takes:
+one array (one input), a list or tuple in the model's input order, or a dict by input name.
+Inside the estimator they are always a list with one checked array per input."""
+from __future__ import annotations
+
+import numpy as np
+
+from .data import DataError, features
+
+
+def model_features(X, inputs, what: str = "X") -> list[np.ndarray]:
+    """[(N, *shape) float64 for each input spec], checked against the specs and each other."""
+    arrays = _by_input(X, inputs, what)
+    named = [what if len(inputs) == 1 else f"{what}[{t.name!r}]" for t in inputs]
+    arrays = [features(a, t.shape, label) for a, t, label in zip(arrays, inputs, named)]
+    counts = {len(a) for a in arrays}
+    if len(counts) > 1:
+        shown = ", ".join(f"{label}: {len(a)}" for label, a in zip(named, arrays))
+        raise DataError(f"the inputs have different numbers of examples ({shown})")
+    return arrays
+
+
+def _by_input(X, inputs, what: str) -> list:
+    names = [t.name for t in inputs]
+    if isinstance(X, dict):
+        missing, unknown = set(names) - set(X), set(X) - set(names)
+        if missing or unknown:
+            raise DataError(f"{what} is a dict with keys {sorted(X)}; the model's inputs are "
+                            f"{names}")
+        return [X[name] for name in names]
+    if len(inputs) == 1:
+        return list(X) if isinstance(X, (list, tuple)) and len(X) == 1 \
+            and np.ndim(X[0]) > 1 else [X]
+    if not isinstance(X, (list, tuple)) or len(X) != len(inputs):
+        raise DataError(f"the model has {len(inputs)} inputs ({', '.join(names)}): give {what} "
+                        "as a list of arrays in that order or a dict by input name")
+    return list(X)
+
+
+def split_inputs(X: list, y: np.ndarray, fraction: float):
+    """Keras' validation_split over every input: the LAST `fraction` of the examples."""
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"validation_split must be in [0, 1), got {fraction}")
+    cut = len(y) - int(len(y) * fraction)
+    if cut == len(y):
+        return (X, y), None
+    return ([x[:cut] for x in X], y[:cut]), ([x[cut:] for x in X], y[cut:])
