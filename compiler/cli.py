@@ -110,6 +110,10 @@ def _scaled(x: np.ndarray, scale: float | None) -> np.ndarray:
     return x / scale if scale else x
 
 
+def _frequency(text: str):
+    return int(text) if text.isdigit() else text
+
+
 def _fit_arguments(parser):
     _model_arguments(parser)
     parser.add_argument("--data", required=True, help=".npz with x_train, y_train (or x, y)")
@@ -119,8 +123,12 @@ def _fit_arguments(parser):
     parser.add_argument("--learning-rate", type=float, help="overrides the model's")
     parser.add_argument("--train-algo", default="minibatch",
                         choices=["minibatch", "batch", "looped_minibatch",
-                                 "allreduce_parallel_batches"])
+                                 "allreduce_parallel_batches", "paramserv"])
     parser.add_argument("--parallel-batches", type=int, default=4)
+    parser.add_argument("--workers", type=int, help="paramserv's workers (default: the cores)")
+    parser.add_argument("--sync", choices=["BSP", "ASP"], default="BSP", help="paramserv's updates")
+    parser.add_argument("--frequency", default="batch", type=_frequency,
+                        help="paramserv's exchanges: batch, epoch or a number of batches")
     parser.add_argument("--validation-split", type=float, default=0.0)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--no-shuffle", dest="shuffle", action="store_false")
@@ -142,7 +150,8 @@ def fit_command(options) -> int:
         shuffle=options.shuffle, validation_split=options.validation_split, seed=options.seed,
         verbose=0 if options.quiet else 1, weights_dir=options.weights_dir,
         precision=options.precision, loss=options.loss, optimizer=options.optimizer,
-        learning_rate=options.learning_rate, spark=spark_options(options).get("spark"))
+        learning_rate=options.learning_rate, spark=spark_options(options).get("spark"),
+        workers=options.workers, sync=options.sync, frequency=options.frequency)
     estimator.fit(_scaled(x, options.scale), y, resume=options.resume)
     estimator.export(options.output)
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in estimator.history_.items())

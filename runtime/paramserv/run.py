@@ -2,12 +2,18 @@
 REMOTE_SPARK runtime."""
 from __future__ import annotations
 
+import time
+
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
 from ..local.threads import available_cores
 from .config import parse_config
 from .local import run_local
-from .worker import PSFunctions
+from .worker import PSFunctions, Timings
+
+# The latest run's time inside `upd` and `agg` and its wall time: what bench/ reports as the
+# parameter server's own cost per update.
+LAST_RUN: dict = {}
 
 
 def run_paramserv(context, model: DMLList, features, labels, functions, hyperparams,
@@ -17,7 +23,8 @@ def run_paramserv(context, model: DMLList, features, labels, functions, hyperpar
         raise DMLRuntimeError(f"paramserv: features has {features.shape[0]} rows but labels has "
                               f"{labels.shape[0]}")
     upd, agg, val = functions
-    ps_functions = PSFunctions(upd, agg, val, hyperparams, getattr(context, "ps_timings", None))
+    timings = Timings()
+    ps_functions = PSFunctions(upd, agg, val, hyperparams, timings)
     val_features, val_labels = validation
 
     def validate(current):
@@ -29,4 +36,8 @@ def run_paramserv(context, model: DMLList, features, labels, functions, hyperpar
     if planner is not None:      # a LOCAL run works on the driver's copies
         features, labels = planner.collect(features), planner.collect(labels)
     k = config.k or available_cores()
-    return run_local(config, k, model, features, labels, ps_functions, validate)
+    started = time.perf_counter()
+    result = run_local(config, k, model, features, labels, ps_functions, validate)
+    LAST_RUN.update(wall=time.perf_counter() - started, upd=timings.upd, agg=timings.agg,
+                    batches=timings.batches, updates=timings.updates, workers=k)
+    return result

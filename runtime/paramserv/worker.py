@@ -25,7 +25,8 @@ class Timings:
     """Seconds spent inside `upd` and `agg`: the rest of a run is the parameter server's cost."""
     upd: float = 0.0
     agg: float = 0.0
-    updates: int = 0
+    batches: int = 0      # calls of upd
+    updates: int = 0      # calls of agg (the server's and the workers' local ones)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, seconds: float) -> None:
@@ -33,6 +34,8 @@ class Timings:
             setattr(self, kind, getattr(self, kind) + seconds)
             if kind == "agg":
                 self.updates += 1
+            else:
+                self.batches += 1
 
 
 class PSFunctions:
