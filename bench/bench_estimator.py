@@ -39,7 +39,7 @@ def compile_rows(options: Options) -> list[Row]:
     import keras
 
     from kerasdml.compiler import compile_model
-    from kerasdml.compiler.output import write_model
+    from kerasdml.compiler.model_folder import write_model
     folder = tempfile.mkdtemp(prefix="bench_compile.")
     out = []
     for name in ("ResNet50", "MobileNetV2"):

@@ -51,7 +51,7 @@ def _compile_arguments(parser):
 
 
 def compile_command(options) -> int:
-    from .output import write_model
+    from .model_folder import write_model
     print(write_model(_compile(options), options.outdir).rstrip(), "to", options.outdir)
     return 0
 

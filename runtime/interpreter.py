@@ -24,7 +24,7 @@ from .functions import Module, UserFunction
 from .lists import DMLList
 from .indexing import assign_index
 from .liveness import SIMPLE, LastReads, every_name
-from .parfor import loop_carried, result_variables
+from .parfor_analysis import loop_carried, result_variables
 from .parser import parse
 from .values import to_bool, to_int, type_name
 

@@ -23,7 +23,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 from .errors import DMLRuntimeError
-from .parfor import read_names
+from .parfor_analysis import read_names
 from .values import MatrixHandle
 
 MODES = ("singlenode", "spark", "hybrid")

@@ -13,8 +13,8 @@ import importlib
 
 _EXPORTS = {
     "CompiledModel": "model", "CompileTrainingError": "model", "ParameterSpec": "model",
-    "TensorSpec": "model", "supported_ops": "registry", "TRAIN_ALGOS": "training",
-    "TrainingView": "training", "write_weights": "weights",
+    "TensorSpec": "model", "supported_ops": "registry", "TRAIN_ALGOS": "training_view",
+    "TrainingView": "training_view", "write_weights": "weights",
 }
 __all__ = sorted(_EXPORTS)
 

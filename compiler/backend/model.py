@@ -16,7 +16,7 @@ from ..opdef import is_trainable
 from .names import identifier
 from .registry import LIBRARY
 from ..training.config import Loss, Optimizer, TrainingConfig, training_config
-from .training import TRAIN_ALGOS, TrainingView
+from .training_view import TRAIN_ALGOS, TrainingView
 from .weights import dataset_paths, dml_weights, keras_layout
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..context import Context
 from ..functions import Module, UserFunction
-from ..parfor import read_names
+from ..parfor_analysis import read_names
 from .lease import Lease
 
 

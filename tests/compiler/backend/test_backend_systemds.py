@@ -24,7 +24,7 @@ import pytest
 from support.keras_models import keras, perturb_statistics, predict, randomize, save
 from kerasdml import dml_lib
 from kerasdml.compiler.compile import compile_model
-from kerasdml.compiler.output import write_model
+from kerasdml.compiler.model_folder import write_model
 from support.zoo_models import lenet
 
 
