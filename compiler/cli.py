@@ -29,8 +29,9 @@ from .training.config import MissingLossError
 from .training.data_files import DataFileError, read_dataset, read_samples, write_samples
 
 
-def _model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a Keras model file (.keras or .h5)")
+def _model_arguments(parser: argparse.ArgumentParser, optional: bool = False) -> None:
+    parser.add_argument("model", nargs="?" if optional else None,
+                        help="a Keras model file (.keras or .h5)")
     parser.add_argument("--loss", help="training loss when the model has no compile config "
                         "(e.g. categorical_crossentropy)")
     parser.add_argument("--optimizer", help="training optimizer (default: the model's, else "
@@ -59,20 +60,30 @@ def compile_command(options) -> int:
 # ---- inspect --------------------------------------------------------------------------------
 
 def _inspect_arguments(parser):
-    _model_arguments(parser)
+    parser.add_argument("--layers", action="store_true",
+                        help="print the table of supported layer classes and exit")
+    _model_arguments(parser, optional=True)
     parser.add_argument("--script", choices=["predict", "train"],
                         help="print the generated script instead of the layer table")
 
 
 def inspect_command(options) -> int:
+    from .layer_table import format_table, inspect_model, supported_layers_table
+    if options.layers:
+        print(supported_layers_table())
+        return 0
+    if options.model is None:
+        print("kerasdml inspect: error: give a model file (or --layers)", file=sys.stderr)
+        return 2
     if options.script:
         model = _compile(options)
         sys.stdout.write(model.script(options.script))
         return 0
-    from .layer_table import format_table, layer_rows
-    rows = layer_rows(options.model)
+    rows, refusal = inspect_model(options.model)
     print(format_table(rows))
-    return 0 if all(r.status == "yes" for r in rows) else 1
+    if refusal is not None:  # word for word what `kerasdml compile` says
+        print(f"kerasdml inspect: error: {refusal}", file=sys.stderr)
+    return 0 if refusal is None else 1
 
 
 # ---- predict --------------------------------------------------------------------------------

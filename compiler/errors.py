@@ -105,3 +105,36 @@ class InvalidModelError(CompileError):
 
 class GraphError(CompileError):
     """An IR graph breaks an invariant (`Graph.validate`); names the node and the broken rule."""
+
+
+class ModelProblemsError(UnsupportedLayerError, UnsupportedAttributeError):
+    """Problems of several kinds in one model, all listed in one message: layers of unsupported
+    classes, unsupported attribute values, and shapes that do not fit (InvalidModelError).
+    It is both an UnsupportedLayerError and an UnsupportedAttributeError."""
+
+    def __init__(self, layers: Iterable[UnsupportedLayer], problems: Iterable[AttributeProblem],
+                 invalid: Iterable[InvalidModelError], supported: Iterable[str]):
+        self.layers, self.problems = tuple(layers), tuple(problems)
+        self.invalid, self.supported = tuple(invalid), tuple(supported)
+        count = len(self.layers) + len(self.problems) + len(self.invalid)
+        lines = [f"the model has {count} problems:"]
+        lines += [f"  - {layer}" for layer in self.layers]
+        lines += [f"  - {problem}" for problem in self.problems]
+        lines += [f"  - {error}" for error in self.invalid]
+        if self.layers:
+            lines.append("supported layer classes: " + ", ".join(self.supported))
+        CompileError.__init__(self, "\n".join(lines))
+
+
+def refusal(layers, problems, invalid, supported) -> CompileError | None:
+    """The one error reporting everything found (None when nothing was): the single-kind error
+    types when there is one kind, ModelProblemsError for several."""
+    layers, problems, invalid = tuple(layers), tuple(problems), tuple(invalid)
+    kinds = sum(bool(k) for k in (layers, problems, invalid))
+    if kinds == 0:
+        return None
+    if kinds > 1 or len(invalid) > 1:
+        return ModelProblemsError(layers, problems, invalid, supported)
+    if layers:
+        return UnsupportedLayerError(layers, supported)
+    return UnsupportedAttributeError(problems) if problems else invalid[0]

@@ -1,14 +1,21 @@
 """The layer table of `kerasdml inspect`: one row per Keras layer with its class, IR ops,
-output shape, parameter count and whether the compiler translates it (and why not)."""
+output shape, parameter count and whether the compiler translates it (and why not); and the
+table of supported layer classes (`kerasdml inspect --layers`, README.md), from the registry.
+
+The rows come from `compile_model` itself, so inspect refuses exactly what compile refuses, with
+the same message (`refusal`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import frontend, passes
-from .backend import CompiledModel
-from .errors import CompileError, UnsupportedAttributeError, UnsupportedLayerError
+from .compile import compile_model
+from .errors import (CompileError, InvalidModelError, UnsupportedAttributeError,
+                     UnsupportedLayerError)
 from .frontend.config import flatten_model
+from .frontend.registry import supported_table
 from .frontend.sources import open_model
+
+_REFUSALS = (UnsupportedLayerError, UnsupportedAttributeError, InvalidModelError)
 
 
 @dataclass(frozen=True)
@@ -23,13 +30,16 @@ class LayerRow:
 
 def layer_rows(source) -> list:
     """Rows for a model the compiler translates, or, when it refuses, rows saying why."""
+    return inspect_model(source)[0]
+
+
+def inspect_model(source) -> tuple:
+    """(rows, the message `kerasdml compile` refuses the model with, or None)."""
     try:
-        graph = frontend.read_graph(source)
-        train = passes.prepare(graph, training=True)
-        CompiledModel(passes.prepare(graph), None)
-    except (UnsupportedLayerError, UnsupportedAttributeError) as error:
-        return _refused_rows(source, error)
-    return _graph_rows(train)
+        model = compile_model(source)
+    except _REFUSALS as error:
+        return _refused_rows(source, error), error.message
+    return _graph_rows(model.train_graph), None
 
 
 def _graph_rows(graph) -> list:
@@ -54,6 +64,9 @@ def _refused_rows(source, error: CompileError) -> list:
     for problem in getattr(error, "problems", ()):
         reasons[problem.layer] = (f"no: {problem.attribute}={problem.value!r} "
                                   f"(accepted: {problem.accepted})")
+    invalid = getattr(error, "invalid", (error,) if isinstance(error, InvalidModelError) else ())
+    for problem in invalid:
+        reasons[problem.layer] = f"no: {problem.problem}"
     with open_model(source) as model:
         try:
             calls = flatten_model(model.config, model.path).calls
@@ -75,4 +88,14 @@ def format_table(rows: list) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     total = sum(r.params for r in rows)
     lines.append(f"{len(rows)} layers, {total} parameters")
+    return "\n".join(lines)
+
+
+def supported_layers_table() -> str:
+    """The supported layer classes and keras.ops calls as a Markdown table, from the handler
+    registry (`kerasdml inspect --layers` prints it; README.md holds a copy a test compares)."""
+    rows = supported_table()
+    lines = ["| Keras class | What is supported |", "|---|---|"]
+    lines += [f"| `{name.replace('ops.', 'keras.ops.')}` | {doc.replace('|', '/')} |"
+              for name, doc in rows]
     return "\n".join(lines)

@@ -1,11 +1,13 @@
-"""Model -> IR graph: flatten the config, refuse what is unsupported (all of it at once), run one
-handler per layer call, and assemble the graph in topological order."""
+"""Model -> IR graph: flatten the config, run one handler per layer call, check the shapes, and
+assemble the graph in topological order. Everything refused on the way (unknown classes,
+attribute values, shapes) is reported together in one error."""
 from __future__ import annotations
 
 from .. import ir
-from ..errors import (GraphError, ModelFileError, Unsupported, UnsupportedAttributeError,
-                      UnsupportedLayer, UnsupportedLayerError)
+from ..errors import (GraphError, ModelFileError, Unsupported, UnsupportedLayer,
+                      UnsupportedLayerError, refusal)
 from .. import ops  # noqa: F401  (registers the layer handlers)
+from .checks import shape_problems
 from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
 from .context import LayerContext
 from .registry import handler_for, supported_classes, tensor_kwargs_of
@@ -24,17 +26,20 @@ def convert(source: ModelSource) -> ir.Graph:
                                str(source.config.get("class_name")), reason)
         raise UnsupportedLayerError([top], supported_classes())
     flat = flatten_model(source.config, source.path)
-    refused = [problem for call in flat.calls if (problem := _unsupported(call))]
-    if refused:
-        raise UnsupportedLayerError(refused, supported_classes())
-    nodes, problems = [], []
+    refused, nodes, problems = [], [], []
     for call in flat.calls:
+        unknown = _unsupported(call)
+        if unknown is not None:
+            refused.append(unknown)
+            continue
         try:
             nodes += handler_for(call.class_name)(LayerContext(call, source))
         except Unsupported as unsupported:
             problems.append(unsupported.problem())
-    if problems:
-        raise UnsupportedAttributeError(problems)
+    shape_attributes, invalid = shape_problems(nodes)
+    error = refusal(refused, problems + shape_attributes, invalid, supported_classes())
+    if error is not None:
+        raise error
     return _assemble(flat, nodes, source.path)
 
 

@@ -40,9 +40,10 @@ def supported_classes() -> tuple[str, ...]:
 
 
 def supported_table() -> list[tuple[str, str]]:
-    """(class name, first line of the handler's docstring) for every supported class."""
+    """(class name, first paragraph of the handler's docstring, on one line) for every
+    supported class."""
     rows = []
     for name in supported_classes():
-        doc = (_HANDLERS[name].__doc__ or "").strip().splitlines()
-        rows.append((name, doc[0] if doc else ""))
+        paragraph = (_HANDLERS[name].__doc__ or "").strip().split("\n\n")[0]
+        rows.append((name, " ".join(line.strip() for line in paragraph.splitlines())))
     return rows

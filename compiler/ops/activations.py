@@ -86,8 +86,8 @@ def fused_activation(ctx: LayerContext, key: str = "activation") -> Activation |
 
 @handles("Activation")
 def activation_layer(ctx: LayerContext) -> list:
-    """Activation(name): relu, sigmoid, tanh, softmax, elu, selu, gelu, swish/silu, softplus,
-    leaky_relu, linear, relu6."""
+    """Activation(name): every Keras 3 activation but sparsemax and threshold (glu, softmax and
+    log_softmax on the last axis)."""
     return [ctx.node("activation", activation(ctx, "activation", ctx.get("activation")))]
 
 

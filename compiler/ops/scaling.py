@@ -18,7 +18,8 @@ from ..backend.step import Step, Unsupported, known
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define, f64
-from .shaping import same_shape
+from .activations import keras_axis
+from .shaping import last_axis_only, same_shape
 
 _EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor on the standard deviation
 
@@ -26,7 +27,8 @@ _EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor on the standar
 @dataclass(frozen=True)
 class ScaleShift:
     """x * scale + offset with constant scale and offset (Keras shapes broadcasting over the
-    sample: (1,) or (C,) over the last axis)."""
+    sample: (1,) or (C,) over `axis`, which must be the last)."""
+    axis: int = -1
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ def normalization(ctx: LayerContext) -> list:
     """Normalization(axis=-1, mean, variance, invert): (x - mean) / sqrt(variance) per channel,
     from the config or from adapt()."""
     axis = ctx.get("axis", -1)
-    if axis not in (-1, [-1]):
-        ctx.reject("axis", axis, "-1 (statistics per channel of the last axis)")
+    axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+    if not isinstance(axis, int) or axis == 0:
+        ctx.reject("axis", ctx.get("axis"), "the last axis (statistics per channel)")
     mean, variance = _statistics(ctx)
     deviation = np.maximum(np.sqrt(variance), _EPSILON)
     if ctx.get("invert", False):
@@ -94,7 +97,7 @@ def normalization(ctx: LayerContext) -> list:
     else:
         scale, offset = 1.0 / deviation, -mean / deviation
     params = (_constant(ctx, "scale", scale), _constant(ctx, "offset", offset))
-    return [ctx.node("scale_shift", ScaleShift(), params)]
+    return [ctx.node("scale_shift", ScaleShift(keras_axis(axis)), params)]
 
 
 @handles("LayerScale")
@@ -163,7 +166,11 @@ def _prelu_context(n: Step) -> dict:
     return dict(factor=_expanded(n, "alpha"), module="prelu", role="alpha")
 
 
-define("scale_shift", ScaleShift, shape=same_shape, params=_scale_shift_params,
+def _scale_shift_shape(node, attrs, ins):
+    return last_axis_only(node, attrs, ins[0]), ins[0]
+
+
+define("scale_shift", ScaleShift, shape=_scale_shift_shape, params=_scale_shift_params,
        weights=(Weight("scale", "scale", trainable=False, layout=dml_row),
                 Weight("offset", "offset", trainable=False, layout=dml_row)),
        template="scale_shift.dml.j2", context=_scale_shift_context, family=__name__)

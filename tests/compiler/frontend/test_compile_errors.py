@@ -293,3 +293,25 @@ def test_a_file_holding_a_single_layer_is_not_a_model(good_file, tmp_path):
                             replace={"config.json": json.dumps(single).encode()})
     with pytest.raises(UnsupportedLayerError, match="'lonely' \\(Dense\\): not a Sequential"):
         read_graph(path)
+
+
+def test_problems_of_every_kind_come_in_one_message_and_inspect_says_the_same(tmp_path):
+    """An unknown class, an unsupported attribute and shapes that cannot merge, together."""
+    from kerasdml.compiler.compile import compile_model
+    from kerasdml.compiler.errors import ModelProblemsError
+    from kerasdml.compiler.layer_table import inspect_model
+    x = keras.Input((6, 4), name="x")
+    a = L.GroupNormalization(2, name="groups")(x)
+    b = L.Dense(3, activation="sparsemax", name="sparse")(x)
+    c = L.Softmax(axis=1, name="bad_axis")(L.Dense(5, name="five")(x))
+    path = save(keras.Model(x, [a, b, c], name="many_kinds"), tmp_path)
+    with pytest.raises(ModelProblemsError) as caught:
+        compile_model(path)
+    message = str(caught.value)
+    assert "'groups' (GroupNormalization)" in message and "activation='sparsemax'" in message
+    assert "layer 'bad_axis' (Softmax): axis=1" in message
+    rows, refusal = inspect_model(path)
+    assert refusal == message
+    status = {row.name: row.status for row in rows}
+    assert status["five"] == "yes" and all(status[n].startswith("no:")
+                                           for n in ("groups", "sparse", "bad_axis"))
