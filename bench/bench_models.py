@@ -58,7 +58,10 @@ def rows(options: Options) -> list[Row]:
         stats = Statistics()
         compiled.predict(images, batch_size=BATCH, precision="single", stats=stats)
         difference = float(np.max(np.abs(results["y"] - expected)))
+        nans = f" (NaN cells: kerasdml {int(np.isnan(results['y']).sum())}, Keras " \
+               f"{int(np.isnan(expected).sum())})" if difference != difference else ""
         out.append(Row(f"{name} predict, batch {BATCH} at {SIZE}x{SIZE}, single", mine, theirs,
                        "Keras predict", TARGET,
-                       notes=[f"max |kerasdml - Keras| {difference:.1e}; {_profile(stats)}"]))
+                       notes=[f"max |kerasdml - Keras| {difference:.1e}{nans}; "
+                              f"{_profile(stats)}"]))
     return out
