@@ -63,11 +63,13 @@ class DepthwiseConv2D:
 _PADDINGS_2D = ("valid", "same")
 
 
-def conv_common(ctx: LayerContext, rank: int, paddings: tuple = _PADDINGS_2D) -> tuple:
-    """(kernel, strides, padding) after checking what every convolution shares."""
+def conv_common(ctx: LayerContext, rank: int, paddings: tuple = _PADDINGS_2D,
+                grouped: bool = False) -> tuple:
+    """(kernel, strides, padding) after checking what every convolution shares (`grouped`: the
+    caller handles groups > 1)."""
     ctx.channels_last()
     ctx.no_dilation(rank)
-    if ctx.get("groups", 1) != 1:
+    if ctx.get("groups", 1) != 1 and not grouped:
         ctx.reject("groups", ctx.get("groups"), "1 (grouped convolutions are not supported)")
     padding = ctx.choice("padding", paddings, "valid")
     return ctx.ints("kernel_size", rank), ctx.ints("strides", rank, 1), padding
@@ -89,11 +91,31 @@ def conv1d(ctx: LayerContext) -> list:
 
 @handles("Conv2D")
 def conv2d(ctx: LayerContext) -> list:
-    """Conv2D(filters, kernel_size, strides, padding valid/same)."""
-    kernel, strides, padding = conv_common(ctx, 2)
+    """Conv2D(filters, kernel_size, strides, padding valid/same; groups 1 or one group per input
+    channel, as ConvNeXt writes its depthwise convolutions)."""
+    kernel, strides, padding = conv_common(ctx, 2, grouped=True)
     weights = conv_weights(ctx, "kernel")
+    groups = int(ctx.get("groups", 1))
+    if groups != 1:
+        return [_grouped_as_depthwise(ctx, weights, groups, kernel, strides, padding)]
     attrs = Conv2D(int(ctx.get("filters")), kernel, strides, padding, "bias" in weights)
     return [ctx.node("conv2d", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
+
+
+def _grouped_as_depthwise(ctx: LayerContext, weights: dict, groups: int, kernel, strides,
+                          padding):
+    """A Conv2D with one input channel per group is a depthwise convolution: its (kh, kw, 1, F)
+    kernel's filter c*M + m reads channel c, which is the depthwise kernel (kh, kw, C, M)."""
+    value = weights["kernel"].value
+    filters = int(ctx.get("filters"))
+    if value.shape[2] != 1 or filters % groups:
+        ctx.reject("groups", groups, "1, or the number of input channels (depthwise)")
+    depthwise = value.reshape(*value.shape[:2], groups, filters // groups)
+    depthwise.setflags(write=False)
+    params = (dataclasses.replace(weights["kernel"], value=depthwise),) + \
+        ((weights["bias"],) if "bias" in weights else ())
+    attrs = DepthwiseConv2D(filters // groups, kernel, strides, padding, "bias" in weights)
+    return ctx.node("depthwise_conv2d", attrs, params, activation=fused_activation(ctx))
 
 
 @handles("DepthwiseConv2D")

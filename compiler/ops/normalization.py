@@ -141,10 +141,13 @@ def _batch_norm_context(n: Step) -> dict:
 
 
 def _layer_norm_context(n: Step) -> dict:
-    if len(n.in_shape) == 3:
-        raise Unsupported("input shape", n.in_shape, "a vector or a sequence (LayerNormalization "
-                          "of images is not supported)")
-    return dict(_scale_shift(n, 1, n.in_shape[-1]), flags=_flag_text(n))
+    common = dict(_scale_shift(n, 1, n.in_shape[-1]), flags=_flag_text(n))
+    if len(n.in_shape) != 3:
+        return dict(common, image=None)
+    # an image normalises each pixel's channels: its rows in Keras' (h, w, c) order are a
+    # sequence of H*W steps of C values, which layer_norm.dml normalises step by step
+    c, h, w = image(known(n.in_shape, "image size"))
+    return dict(common, image=f"{c}, {h}, {w}", helpers=("channels_last", "channels_first"))
 
 
 define("batch_norm", BatchNorm, shape=_shape, params=_batch_norm_params,

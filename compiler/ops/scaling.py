@@ -19,6 +19,8 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define, f64
 from .activations import keras_axis
+from .keras_ops import Elementwise
+from .merge import Merge
 from .shaping import last_axis_only, same_shape
 
 _EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor on the standard deviation
@@ -104,6 +106,17 @@ def normalization(ctx: LayerContext) -> list:
 def layer_scale(ctx: LayerContext) -> list:
     """LayerScale(init_values, projection_dim) of ConvNeXt: x * gamma over the last axis."""
     return [ctx.node("layer_scale", LayerScale(), tuple(ctx.weights("gamma").values()))]
+
+
+@handles("CustomScaleLayer")
+def custom_scale(ctx: LayerContext) -> list:
+    """CustomScaleLayer(scale) of InceptionResNetV2: inputs[0] + inputs[1] * scale."""
+    if len(ctx.call.inputs) != 2:
+        ctx.reject("inputs", len(ctx.call.inputs), "two tensors")
+    scaled = f"{ctx.name}/scaled"
+    return [ctx.node("elementwise", Elementwise("multiply", float(ctx.get("scale"))),
+                     name=scaled, inputs=(ctx.call.inputs[1],), outputs=(scaled,)),
+            ctx.node("add", Merge(), inputs=(ctx.call.inputs[0], scaled))]
 
 
 @handles("PReLU")

@@ -40,6 +40,13 @@ def _layer_scale():
     return sequential((3, 3, 4), LayerScale(0.5, 4), L.Conv2D(2, 1), name="layer_scale")
 
 
+def _custom_scale():
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    x = keras.Input((3, 3, 4))
+    y = L.Conv2D(4, 1)(x)
+    return functional(x, CustomScaleLayer(0.17)([x, y]), "custom_scale")
+
+
 def _self_attention(causal=False, heads=2, key_dim=3, value_dim=None, use_bias=True):
     x = keras.Input((5, 6))
     y = L.MultiHeadAttention(heads, key_dim, value_dim=value_dim, use_bias=use_bias)(
@@ -167,6 +174,12 @@ MODELS = {
     "keras_ops": _keras_ops,
     "broadcast_merges": _broadcast_merges,
     "activations": _activations,
+    "custom_scale_layer": _custom_scale,
+    "layer_norm_image": lambda: sequential((3, 4, 5), L.LayerNormalization(), L.Conv2D(2, 1),
+                                           name="layer_norm_image"),
+    "grouped_conv_as_depthwise": lambda: sequential((5, 5, 4), L.Conv2D(8, 3, groups=4,
+                                                                        padding="same"),
+                                                    name="grouped"),
     "keras_ops_activations": _keras_ops_activations,
     "augmentations": _augmentations,
     "row_wise_activations": _row_wise_activations,

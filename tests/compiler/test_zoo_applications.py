@@ -1,0 +1,139 @@
+"""The model zoo, second part: every keras.applications family that builds offline in Keras 3
+(weights=None) at a small input size, and models written the way the keras.io examples write
+them; each predicts within 1e-4 of Keras (Keras' initial kernels, non-trivial biases and
+normalisation statistics). The larger applications are marked slow."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from support.keras_models import keras, perturb_statistics, predict, randomize, save
+from kerasdml.compiler.compile import compile_model
+
+L = keras.layers
+ATOL = 1e-4
+# family -> input size (the smallest each accepts, or 32)
+FAST = {"MobileNetV3Small": 32, "MobileNet": 32, "EfficientNetB0": 32}
+SLOW = {"VGG16": 32, "ResNet50": 32, "ResNet50V2": 32, "DenseNet121": 32, "MobileNetV2": 32,
+        "MobileNetV3Large": 32, "EfficientNetV2B0": 32, "NASNetMobile": 32, "InceptionV3": 75,
+        "InceptionResNetV2": 75, "Xception": 71, "ConvNeXtTiny": 32}
+# families whose first layers rescale pixels themselves take 0..255 inputs
+PIXELS = ("MobileNetV3", "EfficientNet", "ConvNeXt")
+
+
+def assert_predicts_like_keras(model, inputs, tmp_path, atol=ATOL):
+    expected = predict(model, inputs)
+    got = compile_model(save(model, tmp_path)).predict(inputs if len(inputs) > 1 else inputs[0])
+    got = got if isinstance(got, list) else [got]
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, atol=atol, rtol=1e-4)
+
+
+def check_application(name, size, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = perturb_statistics(getattr(keras.applications, name)(
+        weights=None, input_shape=(size, size, 3), classes=5, classifier_activation=None))
+    top = 255.0 if name.startswith(PIXELS) else 1.0
+    x = np.random.default_rng(1).uniform(0, top, (2, size, size, 3)).astype("float32")
+    assert_predicts_like_keras(model, [x], tmp_path)
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_application(name, tmp_path):
+    check_application(name, FAST[name], tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW))
+def test_large_application(name, tmp_path):
+    check_application(name, SLOW[name], tmp_path)
+
+
+# --- keras.io-style models -------------------------------------------------------------------
+
+def text_cnn():
+    tokens = keras.Input((20,), dtype="int32")
+    x = L.Embedding(50, 8)(tokens)
+    x = L.Dropout(0.2)(x)
+    x = L.Conv1D(8, 3, padding="valid", activation="relu", strides=1)(x)
+    x = L.GlobalMaxPooling1D()(x)
+    x = L.Dense(8, activation="relu")(x)
+    return keras.Model(tokens, L.Dense(1, activation="sigmoid")(x), name="text_cnn")
+
+
+def text_bilstm():
+    tokens = keras.Input((12,), dtype="int32")
+    x = L.Embedding(50, 8)(tokens)
+    x = L.Bidirectional(L.LSTM(6, return_sequences=True))(x)
+    x = L.Bidirectional(L.LSTM(4))(x)
+    return keras.Model(tokens, L.Dense(1, activation="sigmoid")(x), name="text_bilstm")
+
+
+def transformer_encoder():
+    tokens = keras.Input((10,), dtype="int32")
+    x = L.Embedding(50, 16)(tokens)
+    attention = L.MultiHeadAttention(num_heads=2, key_dim=8)(x, x)
+    x = L.LayerNormalization(epsilon=1e-6)(x + L.Dropout(0.1)(attention))
+    ffn = L.Dense(16)(L.Dense(32, activation="relu")(x))
+    x = L.LayerNormalization(epsilon=1e-6)(x + L.Dropout(0.1)(ffn))
+    x = L.GlobalAveragePooling1D()(x)
+    x = L.Dense(8, activation="relu")(L.Dropout(0.1)(x))
+    return keras.Model(tokens, L.Dense(2, activation="softmax")(x), name="transformer")
+
+
+def conv_autoencoder():
+    image = keras.Input((8, 8, 1))
+    x = L.Conv2D(4, 3, activation="relu", padding="same")(image)
+    x = L.MaxPooling2D(2, padding="same")(x)
+    x = L.Conv2DTranspose(4, 3, strides=2, activation="relu", padding="same")(x)
+    x = L.Conv2D(1, 3, activation="sigmoid", padding="same")(x)
+    return keras.Model(image, x, name="autoencoder")
+
+
+def timeseries_cnn():
+    series = keras.Input((24, 1))
+    x = series
+    for _ in range(2):
+        x = L.ReLU()(L.BatchNormalization()(L.Conv1D(8, 3, padding="same")(x)))
+    x = L.GlobalAveragePooling1D()(x)
+    return keras.Model(series, L.Dense(3, activation="softmax")(x), name="timeseries")
+
+
+def preprocessing_front_end():
+    image = keras.Input((12, 12, 3))
+    x = L.RandomFlip("horizontal")(image)
+    x = L.RandomRotation(0.1)(x)
+    x = L.Rescaling(1.0 / 255)(x)
+    x = L.Normalization(mean=[0.4, 0.5, 0.6], variance=[0.1, 0.2, 0.3])(x)
+    x = L.Cropping2D(2)(x)
+    x = L.Conv2D(4, 3, activation="relu")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(image, L.Dense(2)(x), name="preprocessing")
+
+
+def two_inputs():
+    image, numbers = keras.Input((6, 6, 2), name="image"), keras.Input((4,), name="numbers")
+    x = L.Flatten()(L.Conv2D(3, 3, activation="relu")(image))
+    y = L.Dense(4, activation="relu")(numbers)
+    z = L.Concatenate()([x, y])
+    return keras.Model([image, numbers], [L.Dense(2)(z), L.Dense(1)(y)], name="two_inputs")
+
+
+KERAS_IO = {f.__name__: f for f in (text_cnn, text_bilstm, transformer_encoder, conv_autoencoder,
+                                    timeseries_cnn, preprocessing_front_end, two_inputs)}
+
+
+@pytest.mark.parametrize("name", list(KERAS_IO))
+def test_keras_io_model(name, tmp_path):
+    model = randomize(KERAS_IO[name](), seed=2, scale=0.6)
+    rng = np.random.default_rng(4)
+    inputs = []
+    for tensor in model.inputs:
+        shape = (3, *tensor.shape[1:])
+        if "int" in str(tensor.dtype):
+            inputs.append(rng.integers(0, 50, shape).astype("int32"))
+        else:
+            top = 255.0 if name == "preprocessing_front_end" else 1.0
+            inputs.append(rng.uniform(0, top, shape).astype("float32"))
+    assert_predicts_like_keras(model, inputs, tmp_path)
