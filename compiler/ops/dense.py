@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, sequence_rows, times, zeros
+from ..backend.step import Step, image, known, sequence_rows, times, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, as_is, as_row, define, f64
@@ -80,13 +80,17 @@ def _dense_kernel(value, site):
                                                                                 site.flattened)
 
 
-_ACCEPTED_DENSE = "a vector or a sequence (a Dense on images is not supported)"
+_ACCEPTED_DENSE = "a vector, a sequence or an image of known size"
 
 
 def _dense_context(n: Step) -> dict:
-    steps, features = sequence_rows(n, _ACCEPTED_DENSE)
     units = n.a.units
-    return dict(T=steps, D=features, units=units, in_cols=times(steps, features),
+    if len(n.in_shape) == 3:  # on images a Dense is a 1x1 convolution (ConvNeXt's pointwise)
+        c, h, w = image(known(n.in_shape, "image size"))
+        return dict(image=f"{c}, {h}, {w}", H=h, W=w, b=n.p.get("bias") or zeros(1, units),
+                    db=n.dp.get("bias") or f"{n.out}_dzero", sources=("conv2d",))
+    steps, features = sequence_rows(n, _ACCEPTED_DENSE)
+    return dict(image=None, T=steps, D=features, units=units, in_cols=times(steps, features),
                 out_cols=times(steps, units), b=n.p.get("bias") or zeros(1, units),
                 db=n.dp.get("bias") or f"{n.out}_dzero")
 

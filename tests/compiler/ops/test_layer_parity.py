@@ -175,6 +175,8 @@ MODELS = {
     "broadcast_merges": _broadcast_merges,
     "activations": _activations,
     "custom_scale_layer": _custom_scale,
+    "dense_on_image": lambda: sequential((3, 4, 5), L.Dense(6, activation="gelu"),
+                                         L.Conv2D(2, 1), name="dense_on_image"),
     "layer_norm_image": lambda: sequential((3, 4, 5), L.LayerNormalization(), L.Conv2D(2, 1),
                                            name="layer_norm_image"),
     "grouped_conv_as_depthwise": lambda: sequential((5, 5, 4), L.Conv2D(8, 3, groups=4,
