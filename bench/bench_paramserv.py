@@ -1,11 +1,12 @@
 """Data-parallel training with paramserv: Keras2DML(train_algo="paramserv", workers=2) against
 minibatch in one local process, the seed's LeNet, batch 100, single precision, one epoch each.
 
+A last row runs 4 workers on the same 2 cores (a measurement of the overhead, not a promise).
 Targets: BSP with an update per batch <= 1.3x minibatch; NBATCHES (n=8) and EPOCH <= 1.0x.
 Notes give the time per update outside `upd` and `agg`: the parameter server's own cost.
 
     .venv/bin/python bench/run.py paramserv [--quick | --full]
-    .venv/bin/python bench/bench_paramserv.py accuracy [EPOCHS]   # full MNIST, test accuracy
+    .venv/bin/python bench/bench_paramserv.py accuracy [EPOCHS [minibatch|paramserv|both [IMAGES]]]
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ if __name__ == "__main__":   # before numpy loads: BLAS reads its thread count t
 from harness import Options, Row, side_by_side  # noqa: E402
 from models import mnist  # noqa: E402
 
-MODES = [("BSP, update per batch", dict(sync="BSP", frequency="batch"), 1.3),
-         ("BSP, NBATCHES n=8", dict(sync="BSP", frequency=8), 1.0),
-         ("BSP, EPOCH", dict(sync="BSP", frequency="epoch"), 1.0),
-         ("ASP, update per batch", dict(sync="ASP", frequency="batch"), None)]
+MODES = [("BSP, update per batch", dict(sync="BSP", frequency="batch"), 1.3, 2),
+         ("BSP, NBATCHES n=8", dict(sync="BSP", frequency=8), 1.0, 2),
+         ("BSP, EPOCH", dict(sync="BSP", frequency="epoch"), 1.0, 2),
+         ("ASP, update per batch", dict(sync="ASP", frequency="batch"), None, 2),
+         ("BSP, update per batch", dict(sync="BSP", frequency="batch"), None, 4)]
 
 
 def estimator(**options):
@@ -52,18 +54,19 @@ def rows(options: Options) -> list[Row]:
     x = x.reshape(-1, 28, 28, 1)
     reference = estimator()
     out = []
-    for name, settings, target in MODES:
-        parallel = estimator(train_algo="paramserv", workers=2, **settings)
+    for name, settings, target, workers in MODES:
+        parallel = estimator(train_algo="paramserv", workers=workers, **settings)
         ours, theirs = side_by_side(lambda: parallel.fit(x, y), lambda: reference.fit(x, y),
                                     options.repeats)
-        out.append(Row(f"paramserv 2 workers {name}, LeNet {images:,} images, single", ours,
+        out.append(Row(f"paramserv {workers} workers {name}, LeNet {images:,} images, single", ours,
                        theirs, "minibatch local", target, notes=[overhead_note()]))
     return out
 
 
-def accuracy(epochs: int = 5) -> None:
-    """Test accuracy after each epoch on the full MNIST: minibatch, then BSP per batch."""
-    x, y, xt = mnist(60_000, 10_000)
+def accuracy(epochs: int = 5, images: int = 60_000) -> None:
+    """Test accuracy after each epoch on MNIST (the full 60,000 training images by default):
+    minibatch, then BSP per batch."""
+    x, y, xt = mnist(images, 10_000)
     import numpy as np
     from models import MNIST_FILES
     path = next(p for p in MNIST_FILES if p.is_file())
@@ -89,4 +92,5 @@ def accuracy(epochs: int = 5) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "accuracy":
-        accuracy(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+        accuracy(int(sys.argv[2]) if len(sys.argv) > 2 else 5,
+                 int(sys.argv[4]) if len(sys.argv) > 4 else 60_000)
