@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "lenet": ("bench_lenet", "LeNet training steps, epoch, predict vs Keras"),
     "mlp": ("bench_mlp", "MLP 784-512-512-10 training vs Keras"),
     "spark": ("bench_spark", "Spark local[2]: matmul vs mllib BlockMatrix, LeNet forward vs local"),
+    "spark_scoring": ("bench_spark_scoring", "KerasDMLModel.transform vs predict_batch_udf + Keras"),
     "estimator": ("bench_estimator", "Keras2DML.fit of the LeNet (generated DML) vs Keras fit"),
     "depthwise": ("bench_depthwise", "Xception-style predict (depthwise kernels) vs Keras"),
     "models": ("bench_models", "ResNet50V2, InceptionV3, MobileNetV2, Xception predict vs Keras"),

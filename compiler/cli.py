@@ -6,6 +6,7 @@ about Keras.
     kerasdml compile MODEL -o OUTDIR [--loss NAME] [--optimizer NAME]
     kerasdml inspect MODEL [--script predict|train]
     kerasdml predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv [--batch-size N] [--master URL]
+    kerasdml predict MODEL --input IN.parquet --output OUT.parquet [--input-col C] [--keep-cols A,B]
     kerasdml fit MODEL --data train.npz -o trained.keras [--epochs N] [--batch-size N] ...
     kerasdml score MODEL --data test.npz
     kerasdml demo [-o mnist_lenet.keras] [--epochs N]
@@ -13,6 +14,7 @@ about Keras.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -98,20 +100,61 @@ def _predict_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=None,
                         help="rows per forward pass (default 256; with --master all rows, one "
                         "distributed pass)")
+    parser.add_argument("--input-col", action="append", metavar="COLUMN",
+                        help="parquet input: the column of a model input (default features); "
+                        "once per model input")
+    parser.add_argument("--keep-cols", metavar="A,B,...",
+                        help="parquet input: the columns copied to the output beside the "
+                        "prediction (default all)")
+    parser.add_argument("--probability-col", metavar="COLUMN",
+                        help="parquet input, classifiers: also write the probabilities")
+    parser.add_argument("--precision", choices=["single", "double"], default=None,
+                        help="float precision (default double; single for parquet input)")
     add_spark_arguments(parser)
 
 
 def predict_command(options) -> int:
     model = _compile(options)
+    if any(is_table(path) for path in options.input):
+        return _predict_table(model, options)
     if len(options.input) != len(model.inputs) or len(options.output) != len(model.outputs):
         raise DataFileError(f"the model has {len(model.inputs)} input(s) and "
                             f"{len(model.outputs)} output(s); give --input and --output once "
                             "for each, in the model's order")
     data = [read_samples(path, spec.shape) for path, spec in zip(options.input, model.inputs)]
-    results = model.predict(data, batch_size=options.batch_size, **spark_options(options))
+    results = model.predict(data, batch_size=options.batch_size, precision=options.precision
+                            or "double", **spark_options(options))
     results = results if isinstance(results, list) else [results]
     for path, result in zip(options.output, results):
         write_samples(path, result)
+    return 0
+
+
+def is_table(path: str) -> bool:
+    """A parquet file or folder, scored on Spark (spark_ml/parquet_scoring.py)."""
+    return path.rstrip("/").endswith(".parquet") or os.path.isdir(path)
+
+
+def _predict_table(model, options) -> int:
+    """Parquet in, parquet out, written by the executors (local[*] without --master)."""
+    from kerasdml.runtime.spark.arrow_columns import RowInputError
+    from kerasdml.runtime.spark.session import spark_session
+
+    from .spark_ml.parquet_scoring import score_parquet
+    if len(options.input) != 1 or len(options.output) != 1:
+        raise DataFileError("parquet input: give one --input and one --output (a model with "
+                            "several inputs reads them from several --input-col of one table)")
+    spark = spark_options(options).get("spark") or spark_session("local[*]")
+    keep = None if options.keep_cols is None else [c for c in options.keep_cols.split(",") if c]
+    try:
+        score_parquet(model, spark, options.input[0], options.output[0],
+                      options.input_col or ["features"], keep_cols=keep,
+                      probability_col=options.probability_col,
+                      batch_size=options.batch_size or 256,
+                      precision=options.precision or "single",
+                      explain=sys.stdout if options.explain else None)
+    except RowInputError as error:
+        raise DataFileError(f"{options.input[0]}: {error}") from None
     return 0
 
 

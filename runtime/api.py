@@ -85,8 +85,9 @@ def _bind_input(value, name: str, context: Context):
 
 
 def is_spark_dataframe(value) -> bool:
-    """A Spark DataFrame (told by its interface: pyspark is imported only when Spark runs)."""
-    return hasattr(value, "rdd") and hasattr(value, "schema")
+    """A Spark DataFrame (told by its interface: pyspark is imported only when Spark runs),
+    classic or Spark Connect (whose `rdd` raises when read, so the class is asked)."""
+    return hasattr(type(value), "rdd") and hasattr(type(value), "schema")
 
 
 def to_dml_value(value, name: str, dtype=np.float64):

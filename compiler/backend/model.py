@@ -230,7 +230,7 @@ class CompiledModel:
     # --- running on the local runtime ------------------------------------------------------
 
     def predict(self, inputs, batch_size: int | None = None, weights: dict | None = None,
-                **run_options):
+                scoring: str = "auto", **run_options):
         """What keras' model.predict returns, computed by the prediction script on the local
         runtime (or as `run_options` of runtime.api.run_string say: precision, spark):
         one array, or a list for several outputs. `weights` replace the compiled ones.
@@ -238,11 +238,19 @@ class CompiledModel:
         With `spark`, an input may also be a Spark DataFrame or a distributed matrix (rows as
         the script takes them); the default batch is then all rows, so the forward pass runs
         once over the distributed rows instead of collecting them 256 at a time. Locally the
-        default batch is 256 rows."""
+        default batch is 256 rows.
+
+        A Spark DataFrame with one array (or image) column is scored partition by partition on
+        the executors (the script is row-local; spark_ml/scoring.py) unless scoring="blocks"."""
         from kerasdml.runtime.api import run_string
         data = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(data) != len(self.inputs):
             raise ValueError(f"the model has {len(self.inputs)} inputs, got {len(data)} arrays")
+        if run_options.get("spark") is not None:
+            from ..spark_ml.scoring import predict_dataframe
+            scored = predict_dataframe(self, data, batch_size, weights, scoring, run_options)
+            if scored is not None:
+                return scored
         bound = {t.variable: x if _is_distributed(x) else t.rows(x) for t, x in zip(self.inputs, data)}
         if batch_size is None:
             batch_size = 256 if run_options.get("spark") is None else max(_row_count(bound[t.variable])

@@ -109,7 +109,16 @@ def spark_session(master: str | None = None, conf: dict | None = None):
     return session
 
 
+CONNECT_UNSUPPORTED = ("distributed block matrices need a SparkContext (their data are RDDs), "
+                       "which a Spark Connect session does not have: run DML scripts, remote "
+                       "parfor and block-matrix scoring on a classic session; scoring a "
+                       "DataFrame (KerasDMLModel.transform, CompiledModel.predict of a "
+                       "DataFrame) runs on Connect")
+
+
 def _context_of(spark):
+    if "connect" in type(spark).__module__:
+        raise SparkUnavailableError(CONNECT_UNSUPPORTED)
     return getattr(spark, "sparkContext", spark)
 
 

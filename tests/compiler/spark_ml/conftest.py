@@ -1,0 +1,77 @@
+"""A local Spark (2 cores) and small Keras models written as real .keras files for the spark.ml
+stages' tests."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SPARK_CONF = {
+    "spark.driver.memory": "1g",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    pytest.importorskip("pyspark")
+    pytest.importorskip("pyarrow")
+    from kerasdml.runtime.spark import spark_session
+
+    session = spark_session("local[2]", SPARK_CONF)
+    yield session
+    session.stop()
+
+
+def _keras():
+    return pytest.importorskip("keras")
+
+
+@pytest.fixture(scope="session")
+def classifier_file(tmp_path_factory):
+    """An MLP over 6 features with a 4-class softmax."""
+    keras = _keras()
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")], name="mlp")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    path = tmp_path_factory.mktemp("models") / "mlp.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_input_file(tmp_path_factory):
+    """Two inputs (3 and 5 features) concatenated into a linear 2-value regression."""
+    keras = _keras()
+    keras.utils.set_random_seed(8)
+    a, b = keras.Input((3,), name="a"), keras.Input((5,), name="b")
+    merged = keras.layers.Concatenate()([a, keras.layers.Dense(4, activation="tanh")(b)])
+    model = keras.Model([a, b], keras.layers.Dense(2)(merged), name="two_inputs")
+    path = tmp_path_factory.mktemp("models") / "two_inputs.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_file(tmp_path_factory):
+    """A small convolutional classifier of 6x5 RGB images."""
+    keras = _keras()
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((6, 5, 3)),
+                              keras.layers.Conv2D(4, 3, activation="relu", padding="same"),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")],
+                             name="tiny_cnn")
+    path = tmp_path_factory.mktemp("models") / "tiny_cnn.keras"
+    model.save(path)
+    return path
+
+
+def rows(count: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(count, width)).astype(np.float32)
+
+
+def keras_predict(path, x):
+    keras = _keras()
+    return keras.models.load_model(path).predict(x, verbose=0)
