@@ -2,7 +2,6 @@
 stages' tests."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 SPARK_CONF = {
@@ -67,11 +66,3 @@ def image_file(tmp_path_factory):
     model.save(path)
     return path
 
-
-def rows(count: int, width: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(count, width)).astype(np.float32)
-
-
-def keras_predict(path, x):
-    keras = _keras()
-    return keras.models.load_model(path).predict(x, verbose=0)

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import rows
+from support.scoring_data import rows
 
 pa = pytest.importorskip("pyarrow")
 

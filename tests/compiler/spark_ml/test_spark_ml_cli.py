@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import keras_predict, rows
+from support.scoring_data import keras_predict, rows
 
 pytestmark = pytest.mark.slow
 

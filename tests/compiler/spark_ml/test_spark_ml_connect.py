@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import keras_predict, rows
+from support.scoring_data import keras_predict, rows
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from conftest import keras_predict, rows
+from support.scoring_data import keras_predict, rows
 
 pytestmark = pytest.mark.slow
 
