@@ -103,6 +103,7 @@ def predict_dataframe(compiled, data: list, batch_size, weights, scoring: str, r
     explain = run_options.get("explain")
     reason = _blocks_reason(data, scoring)
     if reason is not None:
+        _refuse_connect(data)
         if explain is not None:
             explain.write(f"SCORING model '{compiled.name}': BLOCKS (distributed block matrices):"
                           f" {reason}\n")
@@ -120,6 +121,14 @@ def predict_dataframe(compiled, data: list, batch_size, weights, scoring: str, r
     arrays = [spec.keras(_matrix(table.column(w.column), spec.columns))
               for spec, w in zip(compiled.outputs, outputs)]
     return arrays[0] if len(arrays) == 1 else arrays
+
+
+def _refuse_connect(data: list) -> None:
+    """Block matrices are RDDs: a Spark Connect DataFrame cannot become one."""
+    from kerasdml.runtime.spark.session import CONNECT_UNSUPPORTED, SparkUnavailableError
+
+    if any("connect" in type(x).__module__ for x in data):
+        raise SparkUnavailableError(CONNECT_UNSUPPORTED)
 
 
 def _blocks_reason(data: list, scoring: str) -> str | None:
