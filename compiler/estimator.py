@@ -7,12 +7,18 @@
 
 `fit` runs the generated train.dml (the bound variant) once per epoch: the weights and the
 optimizer state go in and come back out, so every epoch can print its progress line, be
-validated, and be checkpointed (weights_dir) before the next starts. With `spark=` (a
+validated, and be checkpointed (weights_dir) before the next starts; within an epoch the
+runtime reports every batch (training/watch.py) for the progress line. With `spark=` (a
 SparkSession) the same scripts run through the Spark planner of kerasdml.runtime.
+
+SystemML's form, `Keras2DML(spark_or_None, keras_model, input_shape=(C, H, W), batch_size=...,
+max_iter=..., ...)`, is the same class: compiler/systemml reads its arguments and gives its
+methods and return values (see README.md, "Porting from SystemML").
 """
 from __future__ import annotations
 
 import hashlib
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,23 +26,36 @@ from pathlib import Path
 import numpy as np
 
 from kerasdml.runtime.api import is_spark_dataframe, run_string
+from kerasdml.runtime.context import Statistics
+from kerasdml.runtime.errors import DMLInterrupted
 
 from .backend import TrainingView
+from .backend.training import PARALLEL_ALGOS
 from .compile import compile_model
 from .errors import CompileError
+from .systemml.data import LabelCodec, keras_samples
+from .systemml.form import is_systemml_call, systemml_call
+from .systemml.methods import SystemMLMethods
+from .systemml.solver import solver_model
 from .training import checkpoint
 from .training.paramserv import paramserv_arguments
 from .training.data import class_ids, labels, r2_score
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
+from .training.plan import EpochPlan
 from .training.progress import Progress
+from .training.watch import EpochWatch
 
 _CLASSIFIER_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
                       "binary_crossentropy")
 CHECKPOINT = "checkpoint.h5"
 
 
-class Keras2DML:
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped fit: says at which step and statement, and what the checkpoint holds."""
+
+
+class Keras2DML(SystemMLMethods):
     """A Keras model (keras.Model or a .keras/.h5 path) as an estimator trained in DML.
 
     loss, optimizer, metrics and learning_rate override the model's compile config.
@@ -49,14 +68,29 @@ class Keras2DML:
     the executors' cores on Spark, else the local cores) each take batch_size / workers rows
     per update, `sync` is "BSP" or "ASP", `frequency` "batch", "epoch" or a number of batches
     between exchanges with the parameter server.
+    display: a progress line every
+    `display` optimizer steps (default None: a live line, rewritten every half second).
+
+    Called SystemML's way, Keras2DML(sparkSession_or_None, keras_model, input_shape=None,
+    transferUsingDF=False, load_keras_weights=True, weights=None, labels=None, batch_size=64,
+    max_iter=2000, test_iter=10, test_interval=500, display=100, lr_policy="step",
+    weight_decay=5e-4, regularization_type="L2"), it takes and returns data as SystemML did.
     """
 
-    def __init__(self, model, *, epochs: int = 1, batch_size: int = 32,
+    def __init__(self, *args, **kwargs):
+        self.systemml = None
+        if is_systemml_call(args, kwargs):
+            model, params, self.systemml = systemml_call(*args, **kwargs)
+            args, kwargs = (model,), dict(params, display=self.systemml.display)
+        self._keyword_form(*args, **kwargs)
+
+    def _keyword_form(self, model, *, epochs: int = 1, batch_size: int = 32,
                  train_algo: str = "minibatch", parallel_batches: int = 4, shuffle: bool = True,
                  validation_split: float = 0.0, seed: int | None = None, verbose: int = 1,
                  spark=None, weights_dir=None, precision: str = "double", loss=None,
                  optimizer=None, metrics=None, learning_rate: float | None = None,
-                 workers: int | None = None, sync: str = "BSP", frequency="batch"):
+                 workers: int | None = None, sync: str = "BSP", frequency="batch",
+                 display: int | None = None):
         self.model = model
         self.epochs = epochs
         self.batch_size = batch_size
@@ -76,12 +110,17 @@ class Keras2DML:
         self.workers = workers
         self.sync = sync
         self.frequency = frequency
+        self.display = display
+        self.statistics = self.explain = False
+        self.statistics_top = 15
+        self._statistics = Statistics()
 
     # --- scikit-learn protocol --------------------------------------------------------------
 
     _PARAMS = ("model", "epochs", "batch_size", "train_algo", "parallel_batches", "shuffle",
                "validation_split", "seed", "verbose", "spark", "weights_dir", "precision", "loss",
-               "optimizer", "metrics", "learning_rate", "workers", "sync", "frequency")
+               "optimizer", "metrics", "learning_rate", "workers", "sync", "frequency",
+               "display")
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -100,7 +139,7 @@ class Keras2DML:
     def _compiled(self):
         """The compiled model for the current parameters (compiled again when they change)."""
         key = (id(self.model), self.loss, self.optimizer, self.metrics, self.learning_rate,
-               self.train_algo)
+               self.train_algo, self.systemml and self._solver_key())
         if getattr(self, "_compiled_key", None) != repr(key):
             self._workdir = tempfile.TemporaryDirectory(prefix="kerasdml-")
             self._keras_file = as_keras_file(self.model, self._workdir.name)
@@ -108,11 +147,31 @@ class Keras2DML:
                 self._keras_file, loss=self.loss, optimizer=self.optimizer,
                 metrics=self.metrics, learning_rate=self.learning_rate,
                 train_algo=self.train_algo)
+            if self.systemml is not None:
+                self._compiled_model = solver_model(self._compiled_model, self.systemml,
+                                                    self.systemml.max_iter, self._say)
             self._compiled_key = repr(key)
         return self._compiled_model
 
+    def _solver_key(self) -> tuple:
+        s = self.systemml
+        return (s.lr_policy, s.weight_decay, s.regularization_type, s.max_iter)
+
+    def _say(self, line: str) -> None:
+        if self.verbose:
+            print(line, file=sys.stderr, flush=True)
+
     def _run_options(self) -> dict:
-        return dict(precision=self.precision, spark=self.spark)
+        options = dict(precision=self.precision, spark=self.spark)
+        if self.explain:
+            options["explain"] = sys.stdout
+        if self.statistics:
+            options["stats"] = self._statistics
+        return options
+
+    def _report_statistics(self) -> None:
+        if self.statistics:
+            print(self._statistics.report(self.statistics_top), file=sys.stderr)
 
     def get_training_script(self) -> str:
         return self._compiled().train_script
@@ -124,29 +183,69 @@ class Keras2DML:
 
     def fit(self, X, y, validation_data=None, resume: bool = False) -> "Keras2DML":
         model = self._compiled()
+        if self.systemml is not None:
+            X, y, validation_data = self._systemml_data(model, X, y, validation_data)
         X, y = self._data(model, X, y)
         (X, y), held_out = split_inputs(X, y, self.validation_split)
         if validation_data is not None:
             held_out = self._data(model, *validation_data)
         batch_size = len(y) if self.train_algo == "batch" else int(self.batch_size)
+        plan = self._plan(len(y), batch_size)
         state = self._start(model, resume)
-        script = model.script("train", bound=True)
-        progress = Progress(self.epochs, self.verbose)
-        steps = -(-len(y) // batch_size)
-        for epoch in range(state.epoch + 1, self.epochs + 1):
-            started = time.perf_counter()
-            state = self._epoch(model, script, X, y, batch_size, epoch, state)
-            seconds = time.perf_counter() - started
-            if held_out is not None:
-                values = self._evaluate(model, state.variables, *held_out)
-                for name, value in values.items():
-                    state.history.setdefault(f"val_{name}", []).append(value)
-            progress.epoch_done(epoch, steps, len(y), seconds,
-                                {name: values[-1] for name, values in state.history.items()})
-            if self.weights_dir is not None:
-                checkpoint.write(Path(self.weights_dir) / CHECKPOINT, state)
+        progress = Progress(plan.epochs, self.verbose, display=self.display,
+                            total_steps=plan.total_updates, first_step=state.step)
+        self._watch = None
+        try:
+            for epoch in range(state.epoch + 1, plan.epochs + 1):
+                state = self._train_epoch(model, plan, X, y, epoch, state, progress, held_out)
+        except KeyboardInterrupt as stop:
+            progress.clear_live()
+            raise TrainingInterrupted(self._interrupted(stop, state)) from None
         self._set_fitted(model, state)
+        self._systemml_fitted()
+        self._report_statistics()
         return self
+
+    def _plan(self, examples: int, batch_size: int) -> EpochPlan:
+        per_update = int(self.parallel_batches) if self.train_algo in PARALLEL_ALGOS else 1
+        if self.systemml is not None:
+            return EpochPlan(examples, batch_size, self.systemml.max_iter, per_update)
+        return EpochPlan.of_epochs(examples, batch_size, int(self.epochs), per_update)
+
+    def _train_epoch(self, model, plan, X, y, epoch, state, progress, held_out):
+        X, y = plan.rows(epoch, X, y, self.shuffle, self.seed)
+        validate, every = self._step_validation(model, held_out, plan.batch_size)
+        self._watch = EpochWatch(progress, epoch, plan.updates(epoch), len(y),
+                                 plan.batch_size * plan.batches_per_update, state.step,
+                                 model.training.metric_names, validate, every)
+        started = time.perf_counter()
+        state = self._epoch(model, model.script("train", bound=True), X, y, plan.batch_size,
+                            epoch, state)
+        seconds = time.perf_counter() - started
+        if held_out is not None and not every:
+            values = self._evaluate(model, state.variables, *held_out)
+            for name, value in values.items():
+                state.history.setdefault(f"val_{name}", []).append(value)
+        progress.epoch_done(epoch, plan.updates(epoch), len(y), seconds,
+                            {name: values[-1] for name, values in state.history.items()})
+        if self.weights_dir is not None:
+            checkpoint.write(Path(self.weights_dir) / CHECKPOINT, state)
+        return state
+
+    def _interrupted(self, stop: KeyboardInterrupt, state) -> str:
+        """Where Ctrl-C stopped fit, and what the checkpoint holds."""
+        watch = self._watch
+        where = f"step {watch.step} (epoch {watch.epoch}, batch {watch.batch}/{watch.batches})" \
+            if watch is not None else "before the first step"
+        statement = f" at {stop.position}" if isinstance(stop, DMLInterrupted) else ""
+        text = f"training stopped by Ctrl-C after {where}{statement}"
+        if self.weights_dir is None:
+            return text + "; no checkpoint kept (pass weights_dir= for one after every epoch)"
+        path = Path(self.weights_dir) / CHECKPOINT
+        if not path.exists():
+            return text + f"; no epoch completed, so {path} was not written"
+        return text + (f"; {path} holds epoch {checkpoint.read(path).epoch}, which "
+                       "fit(..., resume=True) continues from")
 
     def _data(self, model, X, y):
         X = model_features(X, model.inputs)       # one array per model input
@@ -173,7 +272,7 @@ class Keras2DML:
                     raise CompileError(f"{path}: the checkpoint was written for another model "
                                        "or other training settings; remove it to start anew")
                 return saved
-        return checkpoint.Checkpoint(dict(model.weights), fingerprint=fingerprint)
+        return checkpoint.Checkpoint(self._initial_weights(model), fingerprint=fingerprint)
 
     def _epoch(self, model, script, X, y, batch_size, epoch, state):
         names = [p.variable for p in model.parameters]
@@ -186,7 +285,7 @@ class Keras2DML:
         inputs = {t.variable: t.rows(x) for t, x in zip(model.inputs, X)}
         inputs.update({model.target.variable: y, **state.variables})
         out = run_string(script, inputs=inputs, args=args, outputs=names + ["history", "step"],
-                         **self._run_options())
+                         file="train.dml", on_iteration=self._watch, **self._run_options())
         history = {name: list(values) for name, values in state.history.items()}
         row = np.asarray(out["history"]).ravel()
         for name, value in zip(("loss",) + model.training.metric_names, row):
@@ -227,15 +326,23 @@ class Keras2DML:
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:
         """What model.predict returns for the trained model. With spark=, X may be a Spark
         DataFrame (one array or vector column, or numeric columns, of flattened samples); the
-        default batch is then every row in one distributed pass (else 256 rows)."""
+        default batch is then every row in one distributed pass (else 256 rows).
+        In SystemML's form: the predicted classes, as SystemML's predict returned them."""
+        if self.systemml is not None:
+            return self._systemml_predict(X)
+        return self._predict_output(X, batch_size)
+
+    def _predict_output(self, X, batch_size: int | None = None) -> np.ndarray:
         model = self._fitted()
         if not is_spark_dataframe(X):
-            X = model_features(X, model.inputs)
-        return model.predict(X, batch_size=batch_size, weights=self.weights_,
-                             **self._run_options())
+            X = self._features(model, X)
+        predicted = model.predict(X, batch_size=batch_size, weights=self.weights_,
+                                  **self._run_options())
+        self._report_statistics()
+        return predicted
 
     def predict_classes(self, X) -> np.ndarray:
-        predicted = self.predict(X)
+        predicted = self._predict_output(X)
         return class_ids(predicted.reshape(len(predicted), -1))
 
     def is_classifier(self) -> bool:
@@ -245,6 +352,8 @@ class Keras2DML:
     def score(self, X, y) -> float:
         """Accuracy for classifiers (a cross-entropy loss), else R^2."""
         model = self._fitted()
+        if self.systemml is not None:
+            return self._systemml_score(X, y)
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))
         predicted = self.predict_classes(X)

@@ -41,17 +41,19 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
                outputs: Iterable[str] = (), out: TextIO | None = None, precision: str = "double",
                stats: Statistics | None = None, file: str = "<string>",
                base_dir: str | Path | None = None, spark=None, exec_mode: str | None = None,
-               explain: TextIO | None = None) -> dict:
+               explain: TextIO | None = None, on_iteration=None) -> dict:
     """Runs DML text and returns the requested output variables by name.
 
     With `spark` (a SparkSession or SparkContext) matrix operations go through the planner:
     `exec_mode` hybrid (the default then), spark or singlenode; `explain` is a stream that
-    receives the plan. Spark DataFrame inputs become distributed matrices; outputs are numpy."""
+    receives the plan. Spark DataFrame inputs become distributed matrices; outputs are numpy.
+    `on_iteration(frame, variable)` is called after every iteration of a for loop."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     outputs = tuple(outputs)
     context = Context(args={str(k): v for k, v in (args or {}).items()}, out=out or sys.stdout,
-                      precision=precision, stats=stats, outputs=frozenset(outputs))
+                      precision=precision, stats=stats, outputs=frozenset(outputs),
+                      on_iteration=on_iteration)
     if spark is not None or exec_mode is not None or explain is not None:
         from .spark.session import make_planner
 

@@ -55,6 +55,9 @@ class Context:
     stats: Statistics | None = None
     planner: object | None = None  # a runtime.planner.Planner when matrix ops may leave numpy
     outputs: frozenset[str] | None = None  # variables read after the run (None: any of them)
+    # called as on_iteration(frame, loop variable) after each iteration of a for loop: how a
+    # caller watches a long loop (training progress) without the script printing anything
+    on_iteration: object | None = None
 
     @property
     def dtype(self):

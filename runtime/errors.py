@@ -59,5 +59,21 @@ class DMLRuntimeError(DMLError):
         return text
 
 
+class DMLInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a program ran: a KeyboardInterrupt that says which statement it stopped at.
+    Not a DMLError, so that no handler of failures swallows the user's request to stop."""
+
+    def __init__(self, position: SourcePosition, call_stack: tuple[str, ...] = ()):
+        self.position = position
+        self.call_stack = call_stack
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        text = f"{self.position}: interrupted (Ctrl-C) while running this statement"
+        if self.call_stack:
+            text += "\n  call stack (innermost last): " + " -> ".join(self.call_stack)
+        return text
+
+
 class DMLStopError(DMLRuntimeError):
     """Raised by the DML builtin stop(); its message is the user's."""

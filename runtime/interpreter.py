@@ -16,7 +16,7 @@ import numpy as np
 from . import intrinsics
 from . import nodes as n
 from .context import Context
-from .errors import DMLError, DMLRuntimeError, SourcePosition
+from .errors import DMLError, DMLInterrupted, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
 from .frames import Frame, run_block
 from .source_paths import resolve_source
@@ -24,6 +24,7 @@ from .functions import Module, UserFunction
 from .lists import DMLList
 from .indexing import assign_index
 from .liveness import SIMPLE, LastReads, every_name
+from .local.threads import runtime_threads
 from .parfor_analysis import loop_carried, result_variables
 from .parser import parse
 from .values import to_bool, to_int, type_name
@@ -103,7 +104,7 @@ class Interpreter:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 20000))
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), runtime_threads():
                 run_block(statements, frame)
         finally:
             sys.setrecursionlimit(limit)
@@ -202,6 +203,8 @@ class Interpreter:
         if node.params:
             raise DMLRuntimeError("only parfor loops take parameters such as check= or par=")
 
+        observe = self.context.on_iteration
+
         def run_for(frame):
             variables = frame.vars
             frame.owned.discard(var)
@@ -209,6 +212,8 @@ class Interpreter:
                 variables[var] = value
                 for statement in body:
                     statement(frame)
+                if observe is not None:
+                    observe(frame, var)
         return run_for
 
     def _compile_parfor(self, node: n.For, module: Module, iteration_values, body):
@@ -297,6 +302,10 @@ def _located(body, position: SourcePosition):
                 err.position, err.call_stack = position, frame.stack
                 err.args = (err.render(),)
             raise
+        except DMLInterrupted:
+            raise
+        except KeyboardInterrupt:  # Ctrl-C: the innermost statement says where it stopped
+            raise DMLInterrupted(position, frame.stack) from None
         except RecursionError:
             raise DMLRuntimeError("recursion too deep (more than the interpreter's stack allows)",
                                   position, frame.stack) from None

@@ -13,6 +13,7 @@ from ..training.config import Loss, Optimizer, TrainingConfig
 from .registry import LIBRARY
 
 TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches", "paramserv")
+PARALLEL_ALGOS = ("looped_minibatch", "allreduce_parallel_batches")  # k batches per update
 
 
 def dml_literal(value) -> str:
@@ -66,7 +67,7 @@ class TrainingView:
     @property
     def parallel(self) -> bool:
         """Gradients of k batches, then one averaged update."""
-        return self.algo in ("looped_minibatch", "allreduce_parallel_batches")
+        return self.algo in PARALLEL_ALGOS
 
     @property
     def sources(self) -> tuple:

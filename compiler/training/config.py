@@ -174,7 +174,10 @@ SCHEDULES = {
 
 
 def schedule_from_keras(spec) -> Schedule:
-    """A Schedule from a float, a serialized Keras schedule or a schedule object."""
+    """A Schedule from a float, a serialized Keras schedule or a schedule object (or a
+    Schedule, as is)."""
+    if isinstance(spec, Schedule):
+        return spec
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return Schedule("constant", (("lr", float(spec)),))
     class_name, config = _class_and_config(spec, "learning-rate schedule")

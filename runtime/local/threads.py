@@ -12,12 +12,17 @@ Two levels of threads on the same cores fight each other, so a run uses one of t
   chunks in the calling thread.
 
 OpenBLAS and MKL read their thread count from the environment once, when numpy loads them, so
-entry points call configure_threads() before anything imports numpy. The count of cores honours
-the affinity mask and a cgroup v2 CPU quota (a container limited to 2 CPUs of a 64-CPU host
-shows 64). This module imports nothing heavy, so it is safe to import first.
+the console script calls configure_threads() before anything imports numpy. From Python, where
+numpy (and TensorFlow) are usually imported first, the runtime applies the same layout itself
+while it runs (runtime_threads(), with threadpoolctl) and gives the caller back its BLAS threads
+afterwards. The count of cores honours the affinity mask and a cgroup v2 CPU quota (a container
+limited to 2 CPUs of a 64-CPU host shows 64). This module imports nothing heavy, so it is safe to
+import first.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import sys
@@ -44,27 +49,65 @@ def available_cores() -> int:
     return max(1, cores)
 
 
+def _blas_from_environment() -> int | None:
+    """The BLAS thread count the user set in the environment, if any."""
+    for name in BLAS_THREAD_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+_requested_blas: int | None = None  # configure_threads(blas=...) once numpy was loaded
+
+
+def blas_threads() -> int:
+    """BLAS threads while the runtime runs: as configured, else one (the kernel workers do the
+    parallel work)."""
+    if _requested_blas is not None:
+        return _requested_blas
+    return _blas_from_environment() or 1
+
+
 def kernel_workers() -> int:
-    """Worker threads for the kernels: as configured, else one per core when BLAS was told to
-    run single-threaded, else 1 (BLAS's threads do the parallel work)."""
+    """Worker threads for the kernels: as configured, else one per core when BLAS runs one
+    thread, else 1 (BLAS's threads do the parallel work)."""
     configured = os.environ.get(KERNEL_THREADS_VARIABLE, "")
     if configured.isdigit():
         return max(1, int(configured))
-    return available_cores() if os.environ.get("OPENBLAS_NUM_THREADS") == "1" else 1
+    return available_cores() if blas_threads() == 1 else 1
 
 
 def configure_threads(blas: int | None = None, kernels: int | None = None) -> dict[str, str]:
     """Sets the thread variables the user has not set: by default one BLAS thread and one kernel
     worker per core; given a BLAS thread count above 1, one kernel worker. Returns the values in
-    effect. Refuses to run once numpy is loaded, when BLAS would no longer read them."""
-    if "numpy" in sys.modules:
-        raise RuntimeError("configure_threads() must run before numpy is imported: the BLAS "
-                           "library reads its thread count when numpy loads it")
+    effect. Once numpy is loaded, BLAS no longer reads the variables: the runtime then applies
+    the BLAS count while it runs (runtime_threads)."""
+    global _requested_blas
     if blas is None:
-        blas = 1
+        blas = _blas_from_environment() or 1
     if kernels is None:
         kernels = available_cores() if blas == 1 else 1
-    for name in BLAS_THREAD_VARIABLES:
-        os.environ.setdefault(name, str(blas))
+    if "numpy" in sys.modules:
+        _requested_blas = blas
+    else:
+        for name in BLAS_THREAD_VARIABLES:
+            os.environ.setdefault(name, str(blas))
     os.environ.setdefault(KERNEL_THREADS_VARIABLE, str(kernels))
-    return {name: os.environ[name] for name in (*BLAS_THREAD_VARIABLES, KERNEL_THREADS_VARIABLE)}
+    values = {name: os.environ.get(name, str(blas)) for name in BLAS_THREAD_VARIABLES}
+    return {**values, KERNEL_THREADS_VARIABLE: os.environ[KERNEL_THREADS_VARIABLE]}
+
+
+@functools.cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()  # finds the BLAS libraries loaded so far (numpy's)
+
+
+@contextlib.contextmanager
+def runtime_threads():
+    """The runtime's thread layout for the duration of a run: BLAS limited to blas_threads()
+    (one by default, whatever numpy was loaded with), the caller's BLAS threads restored after.
+    Nested runs keep the layout."""
+    with _controller().limit(limits=blas_threads(), user_api="blas"):
+        yield

@@ -58,18 +58,42 @@ def test_split(count, pieces, expected):
     ({threads.KERNEL_THREADS_VARIABLE: "3"}, 3),
     ({"OPENBLAS_NUM_THREADS": "4"}, 1),
     ({"OPENBLAS_NUM_THREADS": "1"}, "cores"),
-    ({}, 1)], ids=["explicit", "blas-threads", "blas-single", "unconfigured"])
+    ({}, "cores")], ids=["explicit", "blas-threads", "blas-single", "unconfigured"])
 def test_kernel_workers(monkeypatch, environment, expected):
-    for name in (threads.KERNEL_THREADS_VARIABLE, "OPENBLAS_NUM_THREADS"):
+    for name in (threads.KERNEL_THREADS_VARIABLE, *threads.BLAS_THREAD_VARIABLES):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "_requested_blas", None)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert threads.kernel_workers() == (threads.available_cores() if expected == "cores" else expected)
 
 
-def test_configure_threads_refuses_once_numpy_is_loaded():
-    with pytest.raises(RuntimeError, match="before numpy is imported"):
-        threads.configure_threads()
+LAYOUT_AFTER_NUMPY = """
+import json, numpy
+from threadpoolctl import threadpool_info, threadpool_limits
+threadpool_limits(limits=2, user_api="blas")        # the caller's own BLAS threads
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.local import threads
+{configure}
+seen = []
+run_string("for (i in 1:2) {{ x = i }}",
+           on_iteration=lambda frame, var: seen.append(threadpool_info()[0]["num_threads"]))
+print(json.dumps([seen, threadpool_info()[0]["num_threads"], threads.kernel_workers()]))
+"""
+
+
+@pytest.mark.parametrize("configure, during, workers", [
+    ("", 1, "cores"), ("threads.configure_threads(blas=2)", 2, 1)],
+    ids=["default", "configured-after-numpy"])
+def test_the_runtime_applies_its_layout_when_numpy_was_loaded_first(configure, during, workers):
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in (*threads.BLAS_THREAD_VARIABLES, threads.KERNEL_THREADS_VARIABLE)}
+    out = subprocess.run([sys.executable, "-c", LAYOUT_AFTER_NUMPY.format(configure=configure)],
+                         env=environment, check=True, capture_output=True, text=True).stdout
+    seen, after, kernel_workers = json.loads(out)
+    assert seen == [during, during]                      # while the script runs
+    assert after == 2                                    # the caller's threads, given back
+    assert kernel_workers == (threads.available_cores() if workers == "cores" else workers)
 
 
 @pytest.mark.parametrize("arguments, blas, kernels", [

@@ -1,0 +1,92 @@
+"""Data as SystemML's Keras2DML took and returned it.
+
+Features: one row of C*H*W values per example in channels-first order (input_shape=(C, H, W)),
+turned into the Keras model's (H, W, C) samples. Labels: any class values, encoded as SystemML's
+LabelEncoder did (sorted distinct values; integers 0..K-1 stay themselves) and decoded back by
+predict, or named by a labels file of "index,name" lines with 1-based indices.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..training.data import DataError, as_array
+
+
+def keras_samples(X, input_shape: tuple | None, model_shape: tuple) -> np.ndarray:
+    """Rows of flattened channels-first (C, H, W) values as (N, *model_shape) samples."""
+    array = as_array(X, "X")
+    array = array.reshape(len(array), -1).astype(np.float64, copy=False)
+    if array.shape[1] != math.prod(model_shape):
+        raise DataError(f"X has {array.shape[1]} values per row; the model's input "
+                        f"{model_shape} takes {math.prod(model_shape)}")
+    if input_shape is None:
+        return array.reshape(len(array), *model_shape)
+    if math.prod(input_shape) != math.prod(model_shape):
+        raise DataError(f"input_shape {input_shape} holds {math.prod(input_shape)} values, the "
+                        f"model's input {model_shape} {math.prod(model_shape)}")
+    channels, height, width = input_shape
+    if len(model_shape) == 3 and tuple(model_shape) == (height, width, channels):
+        images = array.reshape(len(array), channels, height, width)
+        return np.ascontiguousarray(images.transpose(0, 2, 3, 1))
+    return array.reshape(len(array), *model_shape)
+
+
+class LabelCodec:
+    """Class values <-> the model's output indices 0..K-1."""
+
+    def __init__(self, classes: np.ndarray, names: dict | None = None):
+        self.classes = classes
+        self.names = names  # 1-based index -> name, from a labels file
+
+    @classmethod
+    def fit(cls, y, outputs: int, names: dict | None = None) -> "LabelCodec":
+        values = np.asarray(y).ravel()
+        numeric = np.issubdtype(values.dtype, np.number)
+        if numeric and np.all(values == np.round(values)) and values.min() >= 0 \
+                and values.max() < outputs:
+            return cls(np.arange(outputs), names)
+        classes = np.unique(values)
+        if len(classes) > outputs:
+            raise DataError(f"y holds {len(classes)} distinct classes, the model has {outputs} "
+                            "outputs")
+        return cls(classes, names)
+
+    def encode(self, y) -> np.ndarray:
+        values = np.asarray(y).ravel()
+        ids = np.searchsorted(self.classes, values)
+        ids = np.clip(ids, 0, len(self.classes) - 1)
+        unknown = self.classes[ids] != values
+        if np.any(unknown):
+            raise DataError(f"y holds classes not seen when fitting: "
+                            f"{sorted(set(values[unknown].tolist()))[:5]}")
+        return ids.reshape(-1, 1)
+
+    def decode(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if self.names is not None:
+            return np.asarray([self.names.get(int(i) + 1, str(int(i) + 1)) for i in ids])
+        return self.classes[ids]
+
+
+def read_labels(path) -> dict:
+    """A labels file: lines "index,name" with 1-based class indices (SystemML's labels.txt)."""
+    names = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as error:
+        raise DataError(f"labels file {path}: {error.strerror}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        index, _, name = line.partition(",")
+        if not index.strip().isdigit() or not name:
+            raise DataError(f"{path}:{number}: expected 'index,name', got {line!r}")
+        names[int(index)] = name.strip().strip('"')
+    return names
+
+
+def write_labels(path, names: dict) -> None:
+    Path(path).write_text("".join(f"{index},{name}\n" for index, name in sorted(names.items())))

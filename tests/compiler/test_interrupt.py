@@ -1,0 +1,50 @@
+"""Ctrl-C during fit: a real SIGINT to a training process stops it at the statement running,
+says where (step, epoch, DML position), and leaves the last checkpoint whole."""
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from keras_models import keras, sequential
+from kerasdml.compiler.training import checkpoint
+
+TRAINING = """
+import sys
+import numpy as np
+from kerasdml.compiler.estimator import Keras2DML
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(2000, 20)), rng.integers(0, 4, 2000)
+estimator = Keras2DML(sys.argv[1], epochs=1000, batch_size=10, weights_dir=sys.argv[2])
+try:
+    estimator.fit(X, y)
+except KeyboardInterrupt as stop:
+    print("STOPPED:", stop, file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_fit_says_where_and_keeps_the_checkpoint(tmp_path):
+    model = sequential((20,), keras.layers.Dense(16, activation="relu"),
+                       keras.layers.Dense(4, activation="softmax"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.save(tmp_path / "model.keras")
+    saved = tmp_path / "checkpoints" / "checkpoint.h5"
+    process = subprocess.Popen([sys.executable, "-c", TRAINING, str(tmp_path / "model.keras"),
+                                str(saved.parent)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not saved.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert saved.exists(), "no checkpoint was written"
+    time.sleep(1.0)                                     # into the next epoch
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    stopped = next(line for line in err.splitlines() if line.startswith("STOPPED:"))
+    assert "training stopped by Ctrl-C after step" in stopped
+    assert " at train.dml:" in stopped                  # the statement it stopped at
+    kept = checkpoint.read(saved)
+    assert f"holds epoch {kept.epoch}" in stopped and kept.epoch >= 1
+    assert np.all(np.isfinite(kept.variables[next(iter(kept.variables))]))
+    assert [p.name for p in saved.parent.iterdir()] == ["checkpoint.h5"]
