@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "memory": ("bench_memory", "peak RSS of a 60,000-image LeNet epoch vs Keras"),
     "compile": ("bench_estimator:compile_rows", "compiling ResNet50 / MobileNetV2 vs load_model"),
     "paramserv": ("bench_paramserv", "LeNet with paramserv, 2 workers, vs minibatch local"),
+    "threads": ("bench_threads", "LeNet epoch and predict from Python after import keras vs the console"),
 }
 
 

@@ -192,6 +192,8 @@ def _fit_arguments(parser):
     parser.add_argument("--resume", action="store_true", help="continue from --weights-dir")
     parser.add_argument("--precision", choices=["double", "single"], default="double")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--plot", metavar="CURVES.png",
+                        help="draw loss and metrics per epoch into this image (needs matplotlib)")
     add_spark_arguments(parser)
 
 
@@ -208,6 +210,8 @@ def fit_command(options) -> int:
         workers=options.workers, sync=options.sync, frequency=options.frequency)
     estimator.fit(_scaled(x, options.scale), y, resume=options.resume)
     estimator.export(options.output)
+    if options.plot:
+        estimator.plot_history(options.plot)
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in estimator.history_.items())
     print(f"trained {estimator.epochs_} epoch(s): {final}; wrote {options.output}")
     return 0
@@ -314,8 +318,8 @@ def main(argv=None) -> int:
     except (CompileError, DataFileError, WriteError) as error:
         _traceback(options)
         print(f"kerasdml {options.command}: error: {error}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("kerasdml: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # says where, when the runtime or fit knew it
+        print(f"kerasdml: interrupted{f': {stop}' if str(stop) else ''}", file=sys.stderr)
         return 130
     except Exception as error:  # a bug of ours: say so plainly, details on request
         if options.debug:

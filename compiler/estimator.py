@@ -27,7 +27,6 @@ import numpy as np
 
 from kerasdml.runtime.api import is_spark_dataframe, run_string
 from kerasdml.runtime.context import Statistics
-from kerasdml.runtime.errors import DMLInterrupted
 
 from .backend import TrainingView
 from .backend.training import PARALLEL_ALGOS
@@ -42,9 +41,10 @@ from .training.paramserv import paramserv_arguments
 from .training.data import class_ids, labels, r2_score
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
+from .training.curves import plot_history
 from .training.plan import EpochPlan
 from .training.progress import Progress
-from .training.watch import EpochWatch
+from .training.watch import EpochWatch, interrupted_message
 
 _CLASSIFIER_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
                       "binary_crossentropy")
@@ -200,7 +200,8 @@ class Keras2DML(SystemMLMethods):
                 state = self._train_epoch(model, plan, X, y, epoch, state, progress, held_out)
         except KeyboardInterrupt as stop:
             progress.clear_live()
-            raise TrainingInterrupted(self._interrupted(stop, state)) from None
+            raise TrainingInterrupted(interrupted_message(stop, self._watch, self.weights_dir,
+                                                          CHECKPOINT)) from None
         self._set_fitted(model, state)
         self._systemml_fitted()
         self._report_statistics()
@@ -231,21 +232,6 @@ class Keras2DML(SystemMLMethods):
         if self.weights_dir is not None:
             checkpoint.write(Path(self.weights_dir) / CHECKPOINT, state)
         return state
-
-    def _interrupted(self, stop: KeyboardInterrupt, state) -> str:
-        """Where Ctrl-C stopped fit, and what the checkpoint holds."""
-        watch = self._watch
-        where = f"step {watch.step} (epoch {watch.epoch}, batch {watch.batch}/{watch.batches})" \
-            if watch is not None else "before the first step"
-        statement = f" at {stop.position}" if isinstance(stop, DMLInterrupted) else ""
-        text = f"training stopped by Ctrl-C after {where}{statement}"
-        if self.weights_dir is None:
-            return text + "; no checkpoint kept (pass weights_dir= for one after every epoch)"
-        path = Path(self.weights_dir) / CHECKPOINT
-        if not path.exists():
-            return text + f"; no epoch completed, so {path} was not written"
-        return text + (f"; {path} holds epoch {checkpoint.read(path).epoch}, which "
-                       "fit(..., resume=True) continues from")
 
     def _data(self, model, X, y):
         X = model_features(X, model.inputs)       # one array per model input
@@ -366,6 +352,12 @@ class Keras2DML(SystemMLMethods):
         model = self._fitted()
         X, y = self._data(model, X, y)
         return self._evaluate(model, self.weights_, X, y)
+
+    def plot_history(self, path=None):
+        """Loss and metrics per epoch (training and validation) as a matplotlib Figure, written
+        to `path` when given (needs the `plot` extra)."""
+        self._fitted()
+        return plot_history(self.history_, path, title=self.model_.name)
 
     def export(self, path) -> Path:
         """Writes the trained model as a .keras file that keras.models.load_model opens."""

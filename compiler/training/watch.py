@@ -8,7 +8,13 @@ the run.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from kerasdml.runtime.errors import DMLInterrupted
+
+from . import checkpoint
 
 # The batch loop's variable in train.dml.j2: i over batches, or g over groups of batches.
 BATCH_LOOP_VARIABLES = ("i", "g")
@@ -54,3 +60,23 @@ class EpochWatch:
             metrics.update({name: float(value) / seen
                             for name, value in zip(self.metric_names, row)})
         return metrics
+
+
+def interrupted_message(stop: KeyboardInterrupt, watch: EpochWatch | None, weights_dir,
+                        checkpoint_name: str) -> str:
+    """Where Ctrl-C stopped a fit, and what its checkpoint holds."""
+    where = f"step {watch.step} (epoch {watch.epoch}, batch {watch.batch}/{watch.batches})" \
+        if watch is not None else "before the first step"
+    statement = ""
+    if isinstance(stop, DMLInterrupted):
+        statement = f" at {stop.position}"
+        if stop.call_stack:
+            statement += f" (in {' -> '.join(stop.call_stack)})"
+    text = f"training stopped by Ctrl-C after {where}{statement}"
+    if weights_dir is None:
+        return text + "; no checkpoint kept (pass weights_dir= for one after every epoch)"
+    path = Path(weights_dir) / checkpoint_name
+    if not path.exists():
+        return text + f"; no epoch completed, so {path} was not written"
+    return text + (f"; {path} holds epoch {checkpoint.read(path).epoch}, which "
+                   "fit(..., resume=True) continues from")

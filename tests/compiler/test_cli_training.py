@@ -38,9 +38,11 @@ def data(tmp_path):
 def test_fit_writes_a_trained_model_that_keras_loads_and_score_reports_it(data, capsys):
     model = classifier(data)
     code, out, err = run(capsys, "fit", model, "--data", data / "train.npz", "--epochs", 3,
-                         "--batch-size", 8, "--seed", 1, "-o", data / "trained.keras")
+                         "--batch-size", 8, "--seed", 1, "-o", data / "trained.keras",
+                         "--plot", data / "curves.png")
     assert code == 0, err
     assert err.count("Epoch ") == 3 and "trained 3 epoch(s): loss " in out
+    assert (data / "curves.png").read_bytes()[:4] == b"\x89PNG"
     trained = keras.models.load_model(data / "trained.keras")
     original = keras.models.load_model(model)
     assert not np.allclose(trained.predict(X, verbose=0), original.predict(X, verbose=0))

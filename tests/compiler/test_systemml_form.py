@@ -3,7 +3,7 @@ conventions (channels-first rows, class values in and out) and methods."""
 import numpy as np
 import pytest
 
-from keras_models import keras, randomize, sequential
+from support.keras_models import keras, randomize, sequential
 from kerasdml.compiler.errors import CompileError
 from kerasdml.compiler.estimator import Keras2DML
 from kerasdml.compiler.systemml import solver

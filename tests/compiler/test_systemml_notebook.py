@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_models import keras  # noqa: F401  (skips without Keras)
+from support.keras_models import keras  # noqa: F401  (skips without Keras)
 from kerasdml.compiler.datasets import load_mnist, load_mnist_subset
 
 ROOT = Path(__file__).resolve().parents[2]
