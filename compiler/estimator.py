@@ -32,7 +32,6 @@ from .backend import TrainingView
 from .backend.training import PARALLEL_ALGOS
 from .compile import compile_model
 from .errors import CompileError
-from .systemml.data import LabelCodec, keras_samples
 from .systemml.form import is_systemml_call, systemml_call
 from .systemml.methods import SystemMLMethods
 from .systemml.solver import solver_model

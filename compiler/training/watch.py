@@ -43,7 +43,7 @@ class EpochWatch:
         if "epoch_loss" not in values or "step" not in values:
             return
         self.step = int(values["step"])
-        self.batch = int(values[variable])
+        self.batch += 1  # counted here: the loop variable may be dropped after its last read
         metrics = self.running_metrics(values)
         self.progress.step_done(self.step, self.epoch, self.batch, self.batches, metrics)
         if self.validate is not None and self.validate_every and \
