@@ -29,7 +29,7 @@ from kerasdml.runtime.api import is_spark_dataframe, run_string
 from kerasdml.runtime.context import Statistics
 
 from .backend import TrainingView
-from .backend.training import PARALLEL_ALGOS
+from .backend.training_view import PARALLEL_ALGOS
 from .compile import compile_model
 from .errors import CompileError
 from .systemml.form import is_systemml_call, systemml_call

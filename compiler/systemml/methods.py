@@ -175,7 +175,9 @@ class SystemMLMethods:
                 or not settings.test_iter:
             return None, 0
         rows = settings.test_iter * batch_size
-        X_val, y_val = held_out[0][:rows], held_out[1][:rows]
+        X_val, y_val = held_out
+        X_val = [x[:rows] for x in X_val] if isinstance(X_val, list) else X_val[:rows]
+        y_val = y_val[:rows]
         return (lambda variables: self._evaluate(model, variables, X_val, y_val),
                 settings.test_interval)
 
@@ -200,7 +202,7 @@ class SystemMLMethods:
 
     def summary(self) -> None:
         """Prints the layers' DML parameters and the compiled inputs and outputs."""
-        from ..output import summary
+        from ..model_folder import summary
         print(summary(self._compiled()), end="")
 
     def predict_proba(self, X) -> np.ndarray:
@@ -211,7 +213,7 @@ class SystemMLMethods:
     def save(self, outputDir, format: str = "binary", sep: str = "/"):
         """Writes the trained model's predict.dml, train.dml and weights.h5 (DML layout), and
         labels.txt ("index,name", 1-based) when the classes are known, replacing the folder."""
-        from ..output import write_model
+        from ..model_folder import write_model
         model = self._fitted()
         trained = copy.copy(model)
         trained.weights = dict(self.weights_)

@@ -44,13 +44,16 @@ class EpochPlan:
         return sum(self.updates(epoch) for epoch in range(1, self.epochs + 1))
 
     def rows(self, epoch: int, X, y, shuffle: bool, seed: int | None):
-        """The examples epoch `epoch` trains on."""
+        """The examples epoch `epoch` trains on; X is an array or a list of arrays (one per
+        model input)."""
         batches = self.batches(epoch)
         if batches == self.per_epoch:
             return X, y
         count = min(batches * self.batch_size, self.examples)
         if not shuffle:
-            return X[:count], y[:count]
-        rng = np.random.default_rng(None if seed is None else seed + epoch)
-        chosen = np.sort(rng.choice(self.examples, count, replace=False))
-        return X[chosen], y[chosen]
+            chosen = np.arange(count)
+        else:
+            rng = np.random.default_rng(None if seed is None else seed + epoch)
+            chosen = np.sort(rng.choice(self.examples, count, replace=False))
+        rows = [x[chosen] for x in X] if isinstance(X, list) else X[chosen]
+        return rows, y[chosen]
