@@ -5,7 +5,7 @@ runs every worker's segment on a thread pool and waits for all of them.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,10 +31,27 @@ def make_workers(config: PSConfig, k: int, features, labels, functions: PSFuncti
             for i, rows in enumerate(parts)]
 
 
+class InlinePool:
+    """Runs each job in the calling thread: the workers of a run whose matrix operations go
+    through a Spark planner, which serves one thread at a time."""
+    def submit(self, function, *args):
+        future = Future()
+        future.set_result(function(*args))
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def run_local(config: PSConfig, k: int, model: DMLList, features, labels, functions: PSFunctions,
-              validate) -> DMLList:
+              validate, threads: bool = True) -> DMLList:
     workers = make_workers(config, k, features, labels, functions)
-    with ThreadPoolExecutor(len(workers), thread_name_prefix="kerasdml-psworker") as pool:
+    pool_of = (lambda: ThreadPoolExecutor(len(workers), thread_name_prefix="kerasdml-psworker")) \
+        if threads else InlinePool
+    with pool_of() as pool:
         if config.utype == "BSP":
             def run_round(current, active):
                 jobs = [pool.submit(_in_errstate(workers[w].run_segment), current,

@@ -37,7 +37,8 @@ def run_paramserv(context, model: DMLList, features, labels, functions, hyperpar
         features, labels = planner.collect(features), planner.collect(labels)
     k = config.k or available_cores()
     started = time.perf_counter()
-    result = run_local(config, k, model, features, labels, ps_functions, validate)
+    result = run_local(config, k, model, features, labels, ps_functions, validate,
+                       threads=planner is None)
     LAST_RUN.update(wall=time.perf_counter() - started, upd=timings.upd, agg=timings.agg,
                     batches=timings.batches, updates=timings.updates, workers=k)
     return result
