@@ -33,6 +33,11 @@ class Elementwise:
 
 
 @dataclass(frozen=True)
+class Matmul:
+    """Per-sample (T, D) @ (D, E) -> (T, E)."""
+
+
+@dataclass(frozen=True)
 class Reduce:
     """sum / mean / max / min over `axes` (IR axes, sorted, non-negative once shapes are known)."""
     fn: str
@@ -180,6 +185,26 @@ def concatenate(ctx: LayerContext) -> list:
     return [ctx.node("concatenate", Concatenate(keras_axis(axis)))]
 
 
+@handles("ops.Matmul")
+def matmul(ctx: LayerContext) -> list:
+    """keras.ops.matmul of two tensors holding one matrix per sample."""
+    if len(ctx.call.inputs) != 2:
+        ctx.reject("arguments", len(ctx.call.inputs), "two tensors")
+    return [ctx.node("matmul", Matmul())]
+
+
+def _matmul_shape(node, attrs, ins):
+    a, b = ins
+    if len(a) != 2 or len(b) != 2 or a[1] != b[0]:
+        fail(node, f"matmul needs (T, D) and (D, E) matrices per sample, got {a} and {b}")
+    return attrs, (a[0], b[1])
+
+
+def _matmul_context(n: Step) -> dict:
+    (t, d), (_, e) = known(n.in_shapes[0], "shape"), known(n.in_shapes[1], "shape")
+    return dict(sizes=f"{t}, {d}, {e}")
+
+
 # --- elementwise -----------------------------------------------------------------------------
 
 def _elementwise_context(n: Step) -> dict:
@@ -226,5 +251,8 @@ def _reduce_context(n: Step) -> dict:
 
 define("elementwise", Elementwise, shape=same_shape, template="elementwise.dml.j2",
        context=_elementwise_context, family=__name__)
+define("matmul", Matmul, shape=_matmul_shape, template="matmul.dml.j2",
+       context=_matmul_context, sources=("batch_matmul",), min_inputs=2, max_inputs=2,
+       family=__name__)
 define("reduce", Reduce, shape=_reduce_shape, template="reduce.dml.j2", context=_reduce_context,
        family=__name__)

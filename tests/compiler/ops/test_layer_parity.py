@@ -105,6 +105,7 @@ def _keras_ops():
     c = keras.ops.concatenate([a, b], axis=-1)
     c = keras.ops.transpose(keras.ops.reshape(c, (-1, 12, 4)), (0, 2, 1))
     d = keras.ops.sum(c, axis=2) + keras.ops.mean(c, axis=-1) - keras.ops.max(c, axis=-1)
+    d = d + 0.01 * keras.ops.mean(keras.ops.matmul(c, keras.ops.transpose(c, (0, 2, 1))), axis=-1)
     e = keras.ops.sqrt(keras.ops.exp(keras.ops.hard_silu(d)) + 2.0) ** 2.0 + 3.0 ** keras.ops.sigmoid(d)
     f = keras.ops.log(keras.ops.softplus(e)) + keras.ops.negative(keras.ops.log_softmax(e))
     return functional(x, f, "keras_ops")
