@@ -88,13 +88,13 @@ def _refused_models():
         "custom": keras.Model(x, Doubler(name="twice")(x), name="m_custom"),
         "attribute": sequential((6, 6, 2), L.Conv2D(2, 3, dilation_rate=2, name="dilated"),
                                 name="m_attr"),
-        "backend": sequential((4, 4, 2), L.Dense(3, name="pixelwise"), name="m_dense_image"),
+        "backend": sequential((4, 4, 2), L.Softmax(name="pixelwise"), name="m_softmax_image"),
         "unknown": sequential((5, 3), L.GroupNormalization(3, name="gn"), name="m_gn"),
     }
 
 
 REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
-            "attribute": "dilation_rate", "backend": "layer 'pixelwise' (Dense): input shape",
+            "attribute": "dilation_rate", "backend": "layer 'pixelwise' (Softmax): input shape",
             "unknown": "'gn' (GroupNormalization)"}
 
 

@@ -145,9 +145,9 @@ def test_predict_reads_the_weights_it_is_given():
 
 def test_what_the_backend_cannot_write_is_reported_together(tmp_path):
     inputs = keras.Input((4, 4, 3))
-    a = L.Dense(2, name="pixelwise")(inputs)
-    b = L.LayerNormalization(name="image_norm")(inputs)
-    c = L.Concatenate(axis=1, name="rows")([a, L.Conv2D(2, 1)(b)])
+    a = L.Softmax(name="pixelwise")(inputs)
+    b = L.Activation("log_softmax", name="image_norm")(inputs)
+    c = L.Concatenate(axis=1, name="rows")([L.Conv2D(2, 1)(a), L.Conv2D(2, 1)(b)])
     model = keras.Model(inputs, c, name="refused")
     with pytest.raises(UnsupportedAttributeError) as caught:
         compile_model(save(model, tmp_path))
