@@ -36,7 +36,9 @@ def convert(source: ModelSource) -> ir.Graph:
             nodes += handler_for(call.class_name)(LayerContext(call, source))
         except Unsupported as unsupported:
             problems.append(unsupported.problem())
-    shape_attributes, invalid = shape_problems(nodes)
+    # the shapes are checked here only to add their problems to others' (a model with none
+    # meets its first shape problem in passes.infer_shapes, without the cost of a second pass)
+    shape_attributes, invalid = shape_problems(nodes) if refused or problems else ([], [])
     error = refusal(refused, problems + shape_attributes, invalid, supported_classes())
     if error is not None:
         raise error
