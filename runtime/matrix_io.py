@@ -728,10 +728,11 @@ def _atomic_write(path: str, write_data: Callable[[str], None], mtd_text: str | 
     try:
         with atomic_file(path) as data:
             write_data(data)
-            if mtd_text is not None:
-                write_text(path + ".mtd", mtd_text)
             remove_part_file_directory(path)
-        if mtd_text is None and os.path.isfile(path + ".mtd"):
+        # the .mtd goes last: metadata never describes data that is not there yet
+        if mtd_text is not None:
+            write_text(path + ".mtd", mtd_text)
+        elif os.path.isfile(path + ".mtd"):
             os.remove(path + ".mtd")    # an earlier write's .mtd would describe another file
     except OSError as e:
         raise DMLRuntimeError(f"write({path!r}): {e}") from e
