@@ -21,7 +21,7 @@ from .activations import Activation, keras_axis
 from .merge import Concatenate, Merge
 from .reordering import Permute
 from .reshaping import Reshape
-from .shaping import resolve_axis, same_shape
+from .shaping import fail, resolve_axis, same_shape
 
 
 @dataclass(frozen=True)

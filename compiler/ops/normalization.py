@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, image, known, ones, steps_and_features, zeros
+from ..backend.step import Step, image, known, ones, steps_and_features, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, as_column, as_row, define
