@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
+
+from kerasdml.runtime.atomic import atomic_folder
+
+from ..model_folder import write_model
 
 MODEL_FOLDER, DML_FOLDER = "model", "dml"
 
@@ -47,19 +50,10 @@ class StageWriter(MLWriter):
         target = Path(path).absolute()
         if target.exists() and not self.shouldOverwrite:
             raise FileExistsError(f"{target} already exists; use write().overwrite().save(path)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            self.saveImpl(str(temp / "stage"))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(temp / "stage", target)
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+        with atomic_folder(target) as temporary:
+            self.saveImpl(temporary)
 
     def saveImpl(self, path: str) -> None:
-        from ..output import write_model
-
         folder = Path(path)
         model_file = save_keras_model(self.instance.getModel(), folder / MODEL_FOLDER)
         write_model(self.instance.compiled(), str(folder / DML_FOLDER))
