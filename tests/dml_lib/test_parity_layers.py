@@ -34,8 +34,8 @@ def uniform(r, shape, low=-1.0, high=1.0) -> np.ndarray:
     return r.uniform(low, high, shape).astype(np.float32)
 
 
-def run(script: str, inputs: dict, outputs: list[str]) -> list:
-    results = run_string(script, inputs=inputs, outputs=outputs)
+def run(script: str, inputs: dict, outputs: list[str], precision: str = "double") -> list:
+    results = run_string(script, inputs=inputs, outputs=outputs, precision=precision)
     return [results[name] for name in outputs]
 
 
@@ -344,7 +344,8 @@ POOL_CASES = [
 @pytest.mark.parametrize("keras_class, name", [
     ("MaxPooling2D", "max_pool2d"), ("AveragePooling2D", "avg_pool2d")])
 @pytest.mark.parametrize("pool, strides, padding", POOL_CASES)
-def test_pooling(keras_class, name, pool, strides, padding):
+@pytest.mark.parametrize("precision", ["double", "single"])  # single: the padding must stay finite
+def test_pooling(keras_class, name, pool, strides, padding, precision):
     r = rng(6)
     N, H, W, C = 2, 7, 7, 3
     x = uniform(r, (N, H, W, C))
@@ -356,7 +357,7 @@ def test_pooling(keras_class, name, pool, strides, padding):
     out, dX = run(POOL_SCRIPT.format(name=name), {
         "X": nhwc_to_rows(x), "dout": nhwc_to_rows(dy), "C": C, "Hin": H, "Win": W,
         "Hf": pool[0], "Wf": pool[1], "sh": stride[0], "sw": stride[1],
-        "same": padding == "same"}, ["out", "dX"])
+        "same": padding == "same"}, ["out", "dX"], precision)
     assert_close(out, nhwc_to_rows(y))
     assert_gradient_close(dX, nhwc_to_rows(gx))
 
