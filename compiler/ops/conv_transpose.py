@@ -68,36 +68,6 @@ def _transpose_dim(node, size, kernel, stride, padding, extra):
     return before, total - before, out
 
 
-def _conv2d_transpose_shape(node, attrs, ins):
-    shape = ins[0]
-    require_rank(node, shape, 3, "(height, width, channels)")
-    if isinstance(attrs.padding, Pad2D):
-        p = attrs.padding
-        out = tuple((shape[i] - 1) * attrs.strides[i] + attrs.kernel[i] - a - b
-                    for i, (a, b) in enumerate(((p.top, p.bottom), (p.left, p.right))))
-        return attrs, (*out, attrs.filters)
-    extra = attrs.output_padding or (None, None)
-    rows, cols = (_transpose_dim(node, shape[i], attrs.kernel[i], attrs.strides[i],
-                                 attrs.padding, extra[i] if attrs.output_padding else None)
-                  for i in range(2))
-    padding = Pad2D(rows[0], rows[1], cols[0], cols[1])
-    return attrs.__class__(**{**attrs.__dict__, "padding": padding}), (rows[2], cols[2],
-                                                                       attrs.filters)
-
-
-def _transpose_dim(node, size, kernel, stride, padding, extra):
-    """(crop before, crop after, output size) of one axis of a transposed convolution."""
-    size = known_size(node, size, "input size")
-    full = (size - 1) * stride + kernel
-    if extra is None:
-        out = size * stride + max(kernel - stride, 0) if padding == "valid" else size * stride
-    else:
-        out = full - 2 * (kernel // 2 if padding == "same" else 0) + extra
-    total = full - out
-    before = 0 if padding == "valid" else max(total, 0) // 2
-    return before, total - before, out
-
-
 def _shape(node, attrs, ins):
     shape = ins[0]
     require_rank(node, shape, 3, "(height, width, channels)")

@@ -3,22 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-SPARK_CONF = {
-    "spark.driver.memory": "1g",
-    "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": "4",
-    "spark.default.parallelism": "2",
-}
+from support.local_spark import local_spark
 
 
 @pytest.fixture(scope="session")
 def spark():
     pytest.importorskip("pyspark")
-    from kerasdml.runtime.spark import spark_session
-
-    session = spark_session("local[2]", SPARK_CONF)
-    yield session
-    session.stop()
+    yield from local_spark()
 
 
 @pytest.fixture(scope="session")
