@@ -76,6 +76,6 @@ def dataset_paths(variables) -> dict[str, str]:
 
 def write_weights(path: str, weights: dict) -> None:
     """weights.h5 with each variable's array at its dataset_paths path."""
-    from kerasdml.runtime.matrix_io import write_hdf5
+    from kerasdml.runtime.io import write_hdf5
     paths = dataset_paths(weights)
     write_hdf5(path, {paths[variable]: value for variable, value in weights.items()})

@@ -226,7 +226,7 @@ class SystemMLMethods:
     def load(self, weights, sep: str = "/", eager: bool = False):
         """Reads weights.h5 (and labels.txt when present) written by save() or by fit with
         weights=; the estimator then predicts and scores without fit."""
-        from kerasdml.runtime.matrix_io import read_value
+        from kerasdml.runtime.io import read_value
         model = self._compiled()
         path = Path(weights) / "weights.h5"
         if not path.is_file():

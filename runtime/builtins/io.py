@@ -1,7 +1,7 @@
-"""read() and write(): DML's file I/O, over runtime/matrix_io.py (SystemDS's formats and .mtd files).
+"""read() and write(): DML's file I/O, over runtime/io/ (SystemDS's formats and .mtd files).
 
 read(file, format=, header=, sep=, rows=, cols=, data_type=, value_type=, dataset=, ...) takes
-every named parameter SystemDS's read() takes; matrix_io checks them against the file and its
+every named parameter SystemDS's read() takes; runtime/io checks them against the file and its
 .mtd. Matrices read come back in the run's precision. write(x, file, format="text", header=,
 sep=, sparse=, description=, dataset=) is a statement: it returns nothing.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DMLRuntimeError
-from ..matrix_io import read_value, write_value
+from ..io import read_value, write_value
 from ..values import is_matrix, type_name
 from .registry import builtin
 

@@ -17,7 +17,7 @@ from functools import partial
 
 import numpy as np
 
-from .. import matrix_io
+from ..io import csv, files, metadata, numbers
 from ..atomic import write_text
 from ..errors import DMLRuntimeError
 from .matrix import DistributedMatrix, split_panel, block_count
@@ -35,9 +35,9 @@ def _plan(file, params) -> tuple[str, dict, int | None, int | None] | None:
     if str(params.get("format", "")).lower() == "parquet":
         return "parquet", dict(params), None, None
     try:
-        mtd = matrix_io.load_mtd(file)
-        merged = matrix_io.merge_mtd(file, mtd, params)
-        fmt = matrix_io.read_format(file, merged, mtd)
+        mtd = metadata.load_mtd(file)
+        merged = metadata.merge_mtd(file, mtd, params)
+        fmt = metadata.read_format(file, merged, mtd)
     except DMLRuntimeError:
         return None  # the local reader reports it
     rows, cols = (_known(merged.get(key)) for key in ("rows", "cols"))
@@ -76,8 +76,8 @@ def _csv_panel(file, options, block, cols, dtype, item):
     i, numbered = item
     ordered = sorted(numbered)
     first = ordered[0][0] + 1 + (1 if options["header"] else 0)
-    panel = matrix_io.parse_csv_lines([line for _, line in ordered], file, first, options["sep"],
-                                       options["fill"], options["default"], options["na"])
+    panel = csv.parse_csv_lines([line for _, line in ordered], file, first, options["sep"],
+                                options["fill"], options["default"], options["na"])
     if panel.shape[1] != cols:
         raise DMLRuntimeError(f"read({file!r}): line {first} has {panel.shape[1]} fields, but the "
                               f"matrix has {cols} columns")
@@ -95,13 +95,10 @@ def _hdf5_panel(file, dataset, block, dtype, i):
 # ---- the operations ------------------------------------------------------------------------
 
 def _read_csv(runtime, file, merged, rows, cols, dtype):
-    options = {"header": matrix_io.as_bool(merged.get("header", False)), "sep": str(merged.get("sep", ",")),
-               "fill": matrix_io.as_bool(merged.get("fill", True)),
-               "default": float(merged.get("default", 0.0)),
-               "na": [s for s in str(merged.get("naStrings", "")).split(matrix_io.NA_STRING_SEP) if s]}
+    options = csv.read_options(merged)
     block = runtime.block
     # one RDD per part file, in name order (a directory listing is not ordered)
-    parts = [runtime.sc.textFile(part) for part in matrix_io.data_files(file)]
+    parts = [runtime.sc.textFile(part) for part in files.data_files(file)]
     lines = (runtime.sc.union(parts) if len(parts) > 1 else parts[0]).zipWithIndex()
     if options["header"]:
         lines = lines.filter(lambda item: item[1] > 0)
@@ -153,7 +150,7 @@ def _accepts_write(x, file, format=None, **params) -> bool:
 
 def _csv_lines(sep, zero, item):
     _, panel = item
-    cells = matrix_io.format_cells(np.asarray(panel, dtype=np.float64), zero)
+    cells = numbers.format_cells(np.asarray(panel, dtype=np.float64), zero)
     return [sep.join(row) for row in cells.tolist()]
 
 
@@ -163,24 +160,24 @@ def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, des
     params = {k: v for k, v in {"header": header, "sep": sep, "sparse": sparse,
                                 "description": description}.items() if v is not None}
     separator = str(params.get("sep", ","))
-    zero = "" if matrix_io.as_bool(params.get("sparse", False)) else "0"
-    header_on = matrix_io.as_bool(params.get("header", False))
+    zero = "" if metadata.as_bool(params.get("sparse", False)) else "0"
+    header_on = metadata.as_bool(params.get("header", False))
     lines = x.panels().sortByKey().flatMap(partial(_csv_lines, separator, zero))
     if header_on:
         titles = runtime.sc.parallelize([separator.join(f"C{k + 1}" for k in range(x.cols))], 1)
         lines = titles.union(lines)
-    temp = matrix_io.temp_beside(file)
+    temp = files.temp_beside(file)
     try:
         lines.saveAsTextFile(temp)
         nnz = sum(x.rdd.map(lambda item: int(np.count_nonzero(item[1]))).collect())
         extra = {"header": header_on, "sep": separator}
-        mtd = matrix_io.mtd_for_matrix(np.zeros((0, 0)), "csv", params, extra)
+        mtd = metadata.mtd_for_matrix(np.zeros((0, 0)), "csv", params, extra)
         mtd.update(rows=x.rows, cols=x.cols, nnz=nnz)
-        matrix_io.remove_part_file_directory(file)
+        files.remove_part_file_directory(file)
         if os.path.isfile(file):
             os.remove(file)
         os.replace(temp, file)
-        write_text(file + ".mtd", matrix_io.metadata_text(_ordered(mtd)))
+        write_text(file + ".mtd", metadata.metadata_text(_ordered(mtd)))
     finally:
         if os.path.isdir(temp):
             shutil.rmtree(temp)

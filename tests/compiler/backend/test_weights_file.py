@@ -9,7 +9,7 @@ import pytest
 from kerasdml.compiler.backend.weights import GROUP_SIZE, dataset_paths, write_weights
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.errors import DMLError
-from kerasdml.runtime.matrix_io import SYSTEMDS_GROUP_MEMBERS
+from kerasdml.runtime.io import SYSTEMDS_GROUP_MEMBERS
 
 
 def names(count: int) -> list[str]:

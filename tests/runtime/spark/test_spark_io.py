@@ -10,7 +10,7 @@ import pytest
 
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.errors import DMLRuntimeError
-from kerasdml.runtime.matrix_io import read_value, write_hdf5, write_value
+from kerasdml.runtime.io import read_value, write_hdf5, write_value
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Tests of DML read()/write() files (kerasdml.runtime.matrix_io) against Apache SystemDS.
+"""Tests of DML read()/write() files (kerasdml.runtime.io) against Apache SystemDS.
 
 * round trips of every format, exact to the bit (NaN, infinities, subnormals included);
 * files SystemDS 3.4.0 wrote (tests/runtime/fixtures/io/sd_*, made by make_fixtures.dml
@@ -19,9 +19,9 @@ import h5py
 import numpy as np
 import pytest
 
-from kerasdml.runtime import matrix_io
+from kerasdml.runtime.io import csv as csv_format
 from kerasdml.runtime.errors import DMLRuntimeError
-from kerasdml.runtime.matrix_io import read_value, write_hdf5, write_value
+from kerasdml.runtime.io import read_value, write_hdf5, write_value
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 
@@ -429,7 +429,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporaries(tmp_path, monkeypat
             raise OSError("disk full")
         return write
 
-    monkeypatch.setattr(matrix_io, "text_writer", failing_text_writer)
+    monkeypatch.setattr(csv_format, "text_writer", failing_text_writer)
     with raises(r"write\('.*m\.csv'\): disk full"):
         write_value(SPECIAL, str(path), {"format": "csv"})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
@@ -438,7 +438,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporaries(tmp_path, monkeypat
 def test_write_goes_through_a_temporary_and_rename(tmp_path, monkeypatch):
     renames = []
     real_replace = os.replace
-    monkeypatch.setattr(matrix_io.os, "replace",
+    monkeypatch.setattr(os, "replace",
                         lambda a, b: (renames.append((os.path.basename(a), os.path.basename(b))),
                                       real_replace(a, b)))
     write_value(SPECIAL, str(tmp_path / "m.txt"), {"format": "text"})
