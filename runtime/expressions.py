@@ -213,7 +213,8 @@ class ExpressionCompiler:
             context = self.context
             target = function
             function = lambda *a, **k: target(context, *a, **k)  # noqa: E731
-        function = self._planned(node.name, function, node.pos)
+        if not builtin.takes_distributed:
+            function = self._planned(node.name, function, node.pos)
         if not kwargs:
             if len(args) == 1:
                 only = args[0]

@@ -1,5 +1,7 @@
 """The estimator's paramserv settings as the generated train.dml takes them ($workers, $sync,
-$frequency, $nbatches, $mode), checked here so a wrong value fails before training starts."""
+$frequency, $nbatches, $mode), checked here so a wrong value fails before training starts.
+With a Spark session the workers are Spark tasks (mode REMOTE_SPARK), without one threads of
+this process (LOCAL)."""
 from __future__ import annotations
 
 from ..errors import CompileError
@@ -25,6 +27,10 @@ def frequency_arguments(frequency) -> dict:
                        f"{frequency!r}")
 
 
+def paramserv_mode(spark) -> str:
+    return "LOCAL" if spark is None else "REMOTE_SPARK"
+
+
 def paramserv_arguments(workers, sync: str, frequency, spark) -> dict:
     if workers is None:
         workers = default_workers(spark)
@@ -32,5 +38,5 @@ def paramserv_arguments(workers, sync: str, frequency, spark) -> dict:
         raise CompileError(f"workers must be a number >= 1, got {workers!r}")
     if not isinstance(sync, str) or sync.upper() not in SYNC_MODES:
         raise CompileError(f"sync must be 'BSP' or 'ASP', got {sync!r}")
-    return {"workers": workers, "sync": sync.upper(), "mode": "LOCAL",
+    return {"workers": workers, "sync": sync.upper(), "mode": paramserv_mode(spark),
             **frequency_arguments(frequency)}

@@ -7,7 +7,7 @@ from ..values import is_matrix, type_name
 from .registry import builtin
 
 
-@builtin("paramserv", context=True, caller=True)
+@builtin("paramserv", context=True, caller=True, distributed=True)
 def paramserv(context, refs, model, features, labels, upd, agg, hyperparams=None,
               val_features=None, val_labels=None, val=None, **options):
     from ..paramserv.run import run_paramserv

@@ -30,8 +30,7 @@ def run_paramserv(context, model: DMLList, features, labels, functions, hyperpar
     def validate(current):
         ps_functions.validate(current, val_features, val_labels)
     if config.mode == "REMOTE_SPARK":
-        raise DMLRuntimeError("paramserv: mode=\"REMOTE_SPARK\" is not available yet; use "
-                              "mode=\"LOCAL\"")
+        return _run_remote(context, config, model, features, labels, ps_functions, validate)
     planner = context.planner
     if planner is not None:      # a LOCAL run works on the driver's copies
         features, labels = planner.collect(features), planner.collect(labels)
@@ -39,6 +38,27 @@ def run_paramserv(context, model: DMLList, features, labels, functions, hyperpar
     started = time.perf_counter()
     result = run_local(config, k, model, features, labels, ps_functions, validate,
                        threads=planner is None)
-    LAST_RUN.update(wall=time.perf_counter() - started, upd=timings.upd, agg=timings.agg,
+    LAST_RUN.clear()
+    LAST_RUN.update(mode="LOCAL", wall=time.perf_counter() - started, upd=timings.upd, agg=timings.agg,
                     batches=timings.batches, updates=timings.updates, workers=k)
+    return result
+
+
+def _run_remote(context, config, model, features, labels, functions: PSFunctions, validate):
+    """Workers on Spark: upd and the workers' local agg calls are timed on the executors and
+    reported with the pushes; the server's agg calls are timed here."""
+    planner = context.planner
+    if planner is None or planner.spark is None:
+        raise DMLRuntimeError("paramserv: mode=\"REMOTE_SPARK\" needs Spark (run with a Spark "
+                              "session, or --master); without it use mode=\"LOCAL\"")
+    record: dict = {}
+    started = time.perf_counter()
+    result = planner.spark.paramserv(context, config, model, features, labels, functions, validate,
+                                     record)
+    timings = functions.timings
+    LAST_RUN.clear()
+    LAST_RUN.update(record, wall=time.perf_counter() - started, upd=record["reported_upd"],
+                    agg=record["reported_agg"] + timings.agg, server_agg=timings.agg,
+                    batches=int(record["reported_batches"]),
+                    updates=int(record["reported_updates"]) + timings.updates, mode="REMOTE_SPARK")
     return result

@@ -108,6 +108,12 @@ class SparkRuntime:
 
         return remote_parfor(self, interpreter, node, module, iteration_values, results, planner)
 
+    def paramserv(self, context, config, model, features, labels, functions, validate, record):
+        """paramserv's workers as Spark tasks (runtime/paramserv/remote.py)."""
+        from ..paramserv.remote import run_remote
+
+        return run_remote(self, context, config, model, features, labels, functions, validate, record)
+
 
 def _failing_first_attempt(function, block):
     from pyspark import TaskContext

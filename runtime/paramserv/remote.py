@@ -1,0 +1,144 @@
+"""paramserv with mode="REMOTE_SPARK": the workers are long-running Spark tasks, the parameter
+server runs on the driver.
+
+1. Features and labels (distributed matrices, or numpy ones distributed first) are cut into the
+   workers' partitions on the executors and persisted there (spark_data.py): the driver never
+   holds them.
+2. The server listens on the driver, on a random port, behind the authenticated channel
+   (channel.py, a secret drawn for this run and shipped in the tasks' closure).
+3. One Spark job runs one task per worker (remote_worker.py); each exchanges models and
+   gradients with the server every BATCH, NBATCHES or EPOCH (coordinator.py applies BSP or
+   ASP). A failed task is retried by Spark and resumes at its worker's next step.
+
+BSP needs all k tasks running at once: k must not exceed the task slots of the cluster.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import secrets
+import time
+import uuid
+
+from ..errors import DMLRuntimeError
+from ..lists import DMLList
+from ..spark.parfor import module_snapshot
+from .channel import new_secret
+from .config import PSConfig
+from .coordinator import make_coordinator
+from .remote_worker import RemoteJob, run_worker_task
+from .socket_server import ParameterServerSocket
+from .spark_data import Plan, worker_partitions
+from .worker import PSFunctions, epoch_segments
+
+RANDOM_SCHEMES = ("DISJOINT_RANDOM", "OVERLAP_RESHUFFLE")
+
+
+def _plan(config: PSConfig, rows: int, k: int) -> Plan:
+    seed = config.seed
+    if seed is None and config.scheme in RANDOM_SCHEMES:   # one draw every executor agrees on
+        seed = secrets.randbelow(2**31)
+    return Plan(config.scheme, rows, k, seed)
+
+
+def _driver_host(sc) -> str:
+    if sc.master.startswith("local"):
+        return "127.0.0.1"
+    conf = sc.getConf()
+    return conf.get("spark.driver.bindAddress", None) or conf.get("spark.driver.host")
+
+
+def _task_slots(sc) -> int:
+    return max(1, sc.defaultParallelism // int(sc.getConf().get("spark.task.cpus", "1")))
+
+
+def _shipped_functions(functions: PSFunctions) -> dict:
+    return {role: (module_snapshot(function.module), function.name)
+            for role, function in (("upd", functions.upd), ("agg", functions.agg))}
+
+
+def _job(config: PSConfig, context, functions: PSFunctions, server, secret, fail_once) -> RemoteJob:
+    shipped = _shipped_functions(functions)
+    digest = hashlib.sha256(pickle.dumps((shipped, context.args, context.precision))).hexdigest()
+    return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
+                     functions.hyperparams, config.batchsize, config.freq, config.nbatches,
+                     config.model_avg, config.epochs, fail_once)
+
+
+def _check_slots(config: PSConfig, workers: int, sc) -> None:
+    slots = _task_slots(sc)
+    if config.utype == "BSP" and workers > slots:
+        raise DMLRuntimeError(f"paramserv: mode=\"REMOTE_SPARK\" with utype=\"BSP\" runs its {workers} "
+                              f"workers as Spark tasks at the same time, but Spark has {slots} task "
+                              f"slots; use k <= {slots}")
+
+
+def run_remote(runtime, context, config: PSConfig, model: DMLList, features, labels,
+               functions: PSFunctions, validate, record: dict) -> DMLList:
+    sc = runtime.sc
+    began = time.perf_counter()
+    features, labels = runtime.distribute(features), runtime.distribute(labels)
+    plan = _plan(config, features.rows, config.k or _task_slots(sc))
+    sizes = plan.sizes()
+    _check_slots(config, len(sizes), sc)
+    data = runtime.guarded(worker_partitions, features, labels, plan)
+    partitioned = time.perf_counter()
+    counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
+    coordinator = make_coordinator(config.utype, model, counts, config.epochs, functions,
+                                   config.model_avg, validate)
+    secret = new_secret()
+    server = ParameterServerSocket(coordinator, secret, _driver_host(sc))
+    try:
+        job = _job(config, context, functions, server, secret, runtime.fail_first_attempt)
+        spent = _run_job(runtime, data, job, server)
+    finally:
+        server.close()
+        data.unpersist()
+    if not coordinator.finished():
+        raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
+    record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
+                  workers=len(sizes), server_push=server.push_seconds, refused=server.refused,
+                  **{f"worker_{name}": value for name, value in _summed(spent).items()},
+                  **{f"reported_{name}": value for name, value in server.worker_timings.totals.items()})
+    return coordinator.model
+
+
+def _summed(spent: list) -> dict:
+    totals: dict = {}
+    for _, timings in spent:
+        for name, value in timings.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
+def _run_job(runtime, data, job: RemoteJob, server: ParameterServerSocket) -> list:
+    """Runs the workers' job in a thread (the driver keeps serving) and stops it when the
+    server fails; returns each worker's timings."""
+    from functools import partial
+
+    from pyspark import InheritableThread
+
+    sc, group = runtime.sc, f"kerasdml-paramserv-{uuid.uuid4().hex}"
+    outcome: dict = {}
+
+    def run():
+        sc.setJobGroup(group, "paramserv workers", interruptOnCancel=True)
+        try:
+            outcome["spent"] = data.mapPartitionsWithIndex(partial(run_worker_task, job)).collect()
+        except BaseException as err:
+            outcome["error"] = err
+    thread = InheritableThread(target=run, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+        if server.error is not None:
+            sc.cancelJobGroup(group)
+            thread.join()
+            raise server.error
+    if "error" in outcome:
+        runtime.guarded(_raise, outcome["error"])
+    return outcome["spent"]
+
+
+def _raise(error):
+    raise error

@@ -1,0 +1,136 @@
+"""A REMOTE_SPARK worker: one long-running Spark task per worker, on the executor that caches
+its partition.
+
+The task reads its (features, labels) partition from the executors' cache once, compiles the
+`upd` and `agg` functions with the local interpreter (once per Python worker process: keyed by
+the program's digest, so a retried task on the same process does not compile again), connects
+to the parameter server on the driver over the authenticated channel and then, step after
+step, runs a segment of batches (runtime/paramserv/worker.py) on the model it got and pushes
+the result. It asks the server where it is first, so a retried task resumes at its worker's
+next step. Its data and its model stay on the executor; only models and gradients travel.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+
+from .channel import Channel
+from .worker import PSFunctions, Timings, Worker
+
+_PROGRAMS: dict = {}     # digest -> (upd, agg) compiled, one run's at a time per process
+CONNECT_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    """Everything a worker task needs, shipped in its closure (the secret included)."""
+    address: tuple
+    secret: bytes
+    functions: dict          # {"upd"/"agg": (module snapshot, function name)}
+    digest: str
+    args: dict
+    precision: str
+    hyperparams: object
+    batchsize: int
+    freq: str
+    nbatches: int
+    model_avg: bool
+    epochs: int
+    fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
+
+
+def _compiled(job: RemoteJob):
+    found = _PROGRAMS.get(job.digest)
+    if found is None:
+        from ..context import Context
+        from ..interpreter import Interpreter
+        from ..spark.parfor import rebuild_modules
+        from ..spark.shipped_files import make_package_files_readable
+
+        make_package_files_readable()
+        interpreter = Interpreter(Context(args=dict(job.args), precision=job.precision))
+        found = tuple(rebuild_modules(snapshot, interpreter).functions[name]
+                      for snapshot, name in (job.functions["upd"], job.functions["agg"]))
+        _PROGRAMS.clear()
+        _PROGRAMS[job.digest] = found
+    return found
+
+
+@contextlib.contextmanager
+def _task_threads():
+    """The kernels use the task's cores (spark.task.cpus), BLAS one thread, as a local run does
+    on its cores; the Python worker's own settings come back afterwards."""
+    from pyspark import TaskContext
+
+    from ..local.threads import KERNEL_THREADS_VARIABLE, runtime_threads
+
+    before = os.environ.get(KERNEL_THREADS_VARIABLE)
+    if before is None:
+        os.environ[KERNEL_THREADS_VARIABLE] = str(max(1, TaskContext.get().cpus()))
+    try:
+        with runtime_threads():
+            yield
+    finally:
+        if before is None:
+            os.environ.pop(KERNEL_THREADS_VARIABLE, None)
+
+
+def _should_fail(job: RemoteJob) -> bool:
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    return job.fail_once and task.partitionId() == 0 and task.attemptNumber() == 0
+
+
+def run_worker_task(job: RemoteJob, partition: int, items):
+    """Executor side: the whole life of one worker; yields its timings (seconds) at the end."""
+    import numpy as np
+
+    began = time.perf_counter()
+    (ident, features, labels), = list(items)
+    with _task_threads(), np.errstate(all="ignore"):
+        upd, agg = _compiled(job)
+        timings = Timings()
+        worker = Worker(ident, features, labels, PSFunctions(upd, agg, None, job.hyperparams, timings),
+                        job.batchsize, job.freq, job.nbatches, job.model_avg)
+        channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
+        try:
+            spent = _serve_steps(job, worker, channel, timings, began)
+        finally:
+            channel.close()
+    yield ident, spent
+
+
+def _drained(timings: Timings, channel: Channel) -> dict:
+    """Time and calls since the last push: upd, agg, and the channel's pickling and tags."""
+    report = {"upd": timings.upd, "agg": timings.agg, "batches": timings.batches,
+              "updates": timings.updates, **channel.seconds}
+    timings.upd = timings.agg = 0.0
+    timings.batches = timings.updates = 0
+    channel.seconds = dict.fromkeys(channel.seconds, 0.0)
+    return report
+
+
+def _serve_steps(job: RemoteJob, worker: Worker, channel: Channel, timings: Timings, began: float) -> dict:
+    fail = _should_fail(job)
+    failing_step = min(1, len(worker.segments) * job.epochs - 1)   # after a push, when there is one
+    spent = {"startup": 0.0, "compute": 0.0, "exchange": 0.0}
+    channel.send(("hello", worker.ident))
+    reply = channel.recv()
+    spent["startup"] = time.perf_counter() - began
+    while reply[0] == "model":
+        _, step, model = reply
+        start = time.perf_counter()
+        result = worker.run_segment(model, worker.segments[step % len(worker.segments)])
+        spent["compute"] += time.perf_counter() - start
+        if fail and step == failing_step:
+            raise RuntimeError("injected failure of worker 0's first attempt "
+                               "(spark.kerasdml.test.failFirstAttempt)")
+        sent = time.perf_counter()
+        report = _drained(timings, channel)
+        channel.send(("push", worker.ident, step, result, report))
+        reply = channel.recv()
+        spent["exchange"] += time.perf_counter() - sent
+    return spent

@@ -1,0 +1,96 @@
+"""The parameter server's endpoint on the driver: a listening socket, one thread per worker
+connection, every message checked by the authenticated channel before it is read.
+
+Requests (after the channel's checks):
+    ("hello", worker)                         -> the worker's next step and model, or done
+    ("push", worker, step, result, timings)   -> likewise, after the server took the push
+A connection whose frame fails the check is closed and counted in `refused`; an error of the
+server itself (agg failing, say) stops the run and is raised by the driver.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+
+from .channel import Channel, ForgedMessage
+from .coordinator import StoppedError
+
+
+class WorkerTimings:
+    """What the workers report with their pushes, summed (seconds)."""
+    FIELDS = ("upd", "agg", "batches", "updates", "encode", "decode")
+
+    def __init__(self):
+        self.totals = dict.fromkeys(self.FIELDS, 0.0)
+        self.lock = threading.Lock()
+
+    def add(self, timings: dict) -> None:
+        with self.lock:
+            for name in self.FIELDS:
+                self.totals[name] += float(timings.get(name, 0.0))
+
+
+class ParameterServerSocket:
+    def __init__(self, coordinator, secret: bytes, host: str):
+        self.coordinator, self.secret = coordinator, secret
+        self.listener = socket.create_server((host, 0))
+        self.address = (host, self.listener.getsockname()[1])
+        self.refused = 0
+        self.error: BaseException | None = None
+        self.worker_timings = WorkerTimings()
+        self.push_seconds = 0.0
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, name="kerasdml-ps-accept", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
+                                      name="kerasdml-ps-connection")
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        channel = Channel.accept(sock, self.secret)
+        try:
+            while True:
+                channel.send(self._answer(channel.recv()))
+        except ForgedMessage:
+            self.refused += 1
+        except (ConnectionError, OSError, StoppedError):
+            pass
+        except Exception as err:        # the server's own failure (agg, validation): stop the run
+            self.error = err
+            self.coordinator.stop()
+        finally:
+            channel.close()
+
+    def _answer(self, request):
+        kind = request[0] if isinstance(request, tuple) and request else None
+        if kind == "hello":
+            return self.coordinator.state(int(request[1]))
+        if kind == "push":
+            _, worker, step, result, timings = request
+            self.worker_timings.add(timings)
+            began = time.perf_counter()
+            with np.errstate(all="ignore"):
+                reply = self.coordinator.push(int(worker), int(step), result)
+            self.push_seconds += time.perf_counter() - began
+            return reply
+        raise ValueError(f"unknown paramserv request {kind!r}")
+
+    def close(self) -> None:
+        self._closed = True
+        self.coordinator.stop()
+        try:
+            self.listener.close()
+        except OSError:
+            pass

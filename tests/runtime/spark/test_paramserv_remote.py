@@ -1,0 +1,131 @@
+"""paramserv with mode="REMOTE_SPARK" on a real local Spark: workers as Spark tasks on their
+cached partitions, the same results as LOCAL for BSP (the conformance programs print
+SystemDS 3.4's output), data from a DataFrame never collected, a failed task retried."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.errors import DMLError
+from support.conformance import SUITE
+
+pytestmark = pytest.mark.slow
+
+LINEAR = (SUITE / "lib" / "ps_linear.dml").read_text()
+BSP_PROGRAMS = ["paramserv_bsp_batch", "paramserv_model_avg"]   # k <= the 2 task slots
+
+
+def remote(program: str) -> str:
+    """The program with its paramserv call's mode set to REMOTE_SPARK."""
+    if 'mode="LOCAL"' in program:
+        return program.replace('mode="LOCAL"', 'mode="REMOTE_SPARK"')
+    return program.replace("utype=", 'mode="REMOTE_SPARK", utype=', 1)
+
+
+@pytest.mark.parametrize("name", BSP_PROGRAMS)
+def test_bsp_program_prints_systemds_output_with_spark_workers(name, spark, monkeypatch):
+    import io
+
+    program = SUITE / f"{name}.dml"
+    text = remote(program.read_text())
+    assert 'mode="REMOTE_SPARK"' in text
+    monkeypatch.chdir(SUITE)
+    out = io.StringIO()
+    run_string(text, out=out, spark=spark, file=str(program), base_dir=SUITE)
+    assert out.getvalue() == program.with_suffix(".out").read_text()
+
+
+def linear_data(rows: int = 60):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(rows, 3))
+    return x, x @ np.array([[1.5], [-2.0], [0.5]]) + 0.25
+
+
+def train(settings: str, mode: str, spark=None, inputs=None):
+    x, y = linear_data()
+    script = LINEAR + f"""
+model = list(matrix(0, rows=3, cols=1), matrix(0, rows=1, cols=1))
+m = paramserv(model=model, features=X, labels=Y, upd="gradients", agg="aggregation",
+              hyperparams=list(lr=0.1), mode="{mode}", {settings})
+W = as.matrix(m[1])
+b = as.matrix(m[2])
+"""
+    out = run_string(script, inputs=inputs or {"X": x, "Y": y}, outputs=["W", "b"], spark=spark)
+    return np.vstack([out["W"], out["b"]])
+
+
+@pytest.mark.parametrize("settings", [
+    'utype="BSP", freq="BATCH", epochs=4, batchsize=7, k=2, scheme="DISJOINT_RANDOM", seed=5',
+    'utype="BSP", freq="NBATCHES", nbatches=2, epochs=3, batchsize=4, k=2, scheme="DISJOINT_ROUND_ROBIN"',
+    'utype="BSP", freq="EPOCH", epochs=3, batchsize=8, k=2, scheme="OVERLAP_RESHUFFLE", seed=2',
+], ids=["random-batch", "roundrobin-nbatches", "overlap-epoch"])
+def test_bsp_on_spark_equals_local(settings, spark):
+    assert np.array_equal(train(settings, "REMOTE_SPARK", spark), train(settings, "LOCAL"))
+
+
+def test_asp_on_spark_learns(spark):
+    found = train('utype="ASP", freq="BATCH", epochs=15, batchsize=5, k=2', "REMOTE_SPARK", spark)
+    assert np.allclose(found.ravel(), [1.5, -2.0, 0.5, 0.25], atol=0.05), found.ravel()
+
+
+def test_dataframe_features_stay_on_the_executors(spark, monkeypatch):
+    """Features and labels from DataFrames: distributed matrices that no step collects."""
+    from kerasdml.runtime.spark.matrix import DistributedMatrix
+
+    x, y = linear_data()
+    frames = {"X": spark.createDataFrame([(row.tolist(),) for row in x], ["features"]),
+              "Y": spark.createDataFrame([(float(v),) for v in y.ravel()], ["label"])}
+    settings = 'utype="BSP", freq="BATCH", epochs=2, batchsize=6, k=2'
+    expected = train(settings, "LOCAL")
+
+    def refuse(self):
+        raise AssertionError("the driver collected a distributed matrix")
+    monkeypatch.setattr(DistributedMatrix, "to_numpy", refuse)
+    assert np.allclose(train(settings, "REMOTE_SPARK", spark, frames), expected, rtol=0, atol=1e-12)
+
+
+def test_bsp_with_more_workers_than_task_slots_is_refused(spark):
+    with pytest.raises(DMLError, match="Spark has 2 task slots; use k <= 2"):
+        train('utype="BSP", epochs=1, batchsize=5, k=3', "REMOTE_SPARK", spark)
+
+
+def test_an_error_in_agg_on_the_server_stops_the_run(spark):
+    x, y = linear_data()
+    script = LINEAR + """
+broken = function(list[unknown] model, list[unknown] hyperparams, list[unknown] gradients)
+    return (list[unknown] modelResult) {
+  stop("agg refuses")
+}
+m = paramserv(model=list(matrix(0, rows=3, cols=1), matrix(0, rows=1, cols=1)), features=X,
+              labels=Y, upd="gradients", agg="broken", hyperparams=list(lr=0.1),
+              mode="REMOTE_SPARK", utype="BSP", epochs=1, batchsize=10, k=2)
+"""
+    with pytest.raises(DMLError, match="agg refuses"):
+        run_string(script, inputs={"X": x, "Y": y}, spark=spark)
+
+
+def test_a_failed_worker_task_is_retried_and_bsp_gives_the_same_result(tmp_path):
+    """A task of its own Spark (local[2,2] retries a task once): worker 0 fails after its first
+    push, Spark retries it, it resumes at its next step, and the output is SystemDS's."""
+    program = SUITE / "paramserv_bsp_batch.dml"
+    script = tmp_path / "remote.dml"
+    script.write_text(remote(program.read_text()).replace('"./lib/', f'"{SUITE}/lib/')
+                      .replace('source("lib/', f'source("{SUITE}/lib/'))
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasdml.compiler.launch", "run", str(script), "--master", "local[2,2]",
+         "--conf", "spark.ui.enabled=false", "--conf", "spark.kerasdml.test.failFirstAttempt=true",
+         "--conf", "spark.kerasdml.logLevel=WARN"],
+        capture_output=True, text=True, timeout=240, env=dict(os.environ), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "injected failure of worker 0's first attempt" in result.stderr   # it did fail once
+    assert result.stdout == program.with_suffix(".out").read_text()
+
+
+def test_without_spark_remote_mode_is_one_clear_error():
+    with pytest.raises(DMLError, match="REMOTE_SPARK\" needs Spark"):
+        train('epochs=1', "REMOTE_SPARK")

@@ -1,0 +1,156 @@
+"""The channel that carries REMOTE_SPARK's models and gradients: only holders of the run's secret
+are answered, and nothing anyone else sends is unpickled (a pickle that would run code on
+loading proves it)."""
+from __future__ import annotations
+
+import pickle
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from kerasdml.runtime.paramserv.channel import NONCE_BYTES, TAG_BYTES, Channel, ForgedMessage, new_secret
+from kerasdml.runtime.paramserv.coordinator import DONE
+from kerasdml.runtime.paramserv.socket_server import ParameterServerSocket
+
+UNPICKLED: list = []
+
+
+def _ran_on_unpickling(marker):
+    UNPICKLED.append(marker)
+    return marker
+
+
+class Payload:
+    """Unpickling this calls _ran_on_unpickling: what an attacker's pickle would do."""
+    def __reduce__(self):
+        return _ran_on_unpickling, ("unpickled",)
+
+
+class Finished:
+    """A coordinator whose every worker is done: answers each request with DONE."""
+    def __init__(self):
+        self.requests = []
+
+    def state(self, worker):
+        self.requests.append(("hello", worker))
+        return DONE
+
+    def push(self, worker, step, result):
+        self.requests.append(("push", worker, step))
+        return DONE
+
+    def stop(self):
+        pass
+
+
+@pytest.fixture()
+def server():
+    UNPICKLED.clear()
+    coordinator = Finished()
+    served = ParameterServerSocket(coordinator, new_secret(), "127.0.0.1")
+    yield served
+    served.close()
+
+
+def _wait_for(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_holder_of_the_secret_is_answered(server):
+    channel = Channel.connect(server.address, server.secret)
+    channel.send(("hello", 3))
+    assert channel.recv() == DONE
+    assert server.coordinator.requests == [("hello", 3)]
+    assert server.refused == 0
+    channel.close()
+
+
+def test_a_message_signed_with_another_secret_is_refused_unread(server):
+    channel = Channel.connect(server.address, new_secret())      # the wrong secret
+    try:
+        channel.send(("push", 0, 0, Payload(), {}))
+    except (BrokenPipeError, ConnectionResetError):   # closed after the length's tag
+        pass
+    assert _closed_by_peer(channel.sock)
+    assert _wait_for(lambda: server.refused == 1)
+    assert UNPICKLED == [] and server.coordinator.requests == []
+
+
+def test_a_frame_with_a_forged_tag_is_refused_before_its_payload_is_read(server):
+    sock = socket.create_connection(server.address)
+    sock.recv(NONCE_BYTES)
+    payload = pickle.dumps(Payload())
+    try:
+        sock.sendall(struct.pack("!Q", len(payload)) + b"\0" * TAG_BYTES + payload + b"\0" * TAG_BYTES)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert _closed_by_peer(sock)
+    assert _wait_for(lambda: server.refused == 1)
+    assert UNPICKLED == []
+    sock.close()
+
+
+class Recording:
+    """A socket that keeps what was sent through it."""
+    def __init__(self, sock):
+        self.sock, self.sent = sock, b""
+
+    def sendall(self, data):
+        self.sent += bytes(data)
+        self.sock.sendall(data)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def test_a_valid_frame_replayed_on_another_connection_is_refused(server):
+    first = Channel.connect(server.address, server.secret)
+    first.sock = Recording(first.sock)
+    first.send(("push", 0, 0, Payload(), {}))        # accepted: the server unpickles it
+    assert first.recv() == DONE
+    UNPICKLED.clear()
+    replay = socket.create_connection(server.address)
+    replay.recv(NONCE_BYTES)                         # a fresh nonce: the old tags do not match
+    try:
+        replay.sendall(first.sock.sent)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert _closed_by_peer(replay)
+    assert _wait_for(lambda: server.refused == 1)
+    assert UNPICKLED == []
+    first.close()
+    replay.close()
+
+
+def test_the_worker_side_refuses_a_forged_reply():
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(Channel.accept(listener.accept()[0],
+                                                                            new_secret())))
+    thread.start()
+    worker = Channel.connect(listener.getsockname(), new_secret())
+    thread.join()
+    impostor = accepted[0]
+    worker.send(("hello", 0))
+    impostor.sock.recv(1 << 16)
+    impostor.send(("model", 0, Payload()))
+    with pytest.raises(ForgedMessage):
+        worker.recv()
+    assert UNPICKLED == []
+    for closing in (worker, impostor):
+        closing.close()
+    listener.close()
