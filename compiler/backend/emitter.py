@@ -107,7 +107,7 @@ def _step(graph, node, training, tensors, params, uses) -> Step:
     return Step(
         node=node, training=training,
         xs=tuple(tensors[t] for t in node.inputs), out=tensors[node.output],
-        in_shapes=graph.input_shapes(node), out_shape=node.shape, p=roles, dp=grads,
+        in_shapes=graph.input_shapes(node), out_shape=node.shape, params=roles, param_grads=grads,
         dxs=tuple(gradient_name(tensors, uses, t, node.name, i)
                   for i, t in enumerate(node.inputs)),
         dout="d" + tensors[node.output], extra={"graph": graph, "sources": ()},

@@ -21,15 +21,16 @@ class Step:
     out: str                  # output variable
     in_shapes: tuple          # Keras per-sample shapes of the inputs
     out_shape: tuple
-    p: dict                   # param role -> variable (kernel -> conv1_W)
-    dp: dict                  # param role -> gradient variable
+    params: dict              # param role -> variable (kernel -> conv1_W)
+    param_grads: dict         # param role -> its gradient variable (trainable roles only)
     dxs: tuple                # gradient variable of each input (written by backward)
     dout: str                 # gradient of the output (read by backward)
     extra: dict = field(default_factory=dict)
     needs_dx: bool = True     # False when the first input is a model input: its gradient is unused
 
     @property
-    def a(self):
+    def attrs(self):
+        """The node's attributes (an op's frozen attributes dataclass)."""
         return self.node.attrs
 
     @property

@@ -170,7 +170,7 @@ def _plain_relu(a) -> bool:
 
 
 def _context(n: Step) -> dict:
-    a = n.a
+    a = n.attrs
     if a.kind == "linear":
         return dict(form="identity")
     if a.kind == "relu" and not _plain_relu(a):

@@ -147,19 +147,19 @@ def _bias(value, site):
 # --- template --------------------------------------------------------------------------------
 
 def _context(n: Step) -> dict:
-    a = n.a
+    a = n.attrs
     if n.training and a.dropout > 0:
         raise Unsupported("dropout", a.dropout, "0 in training (attention dropout trains only in "
                           "Keras)")
     tq, tk = known(n.in_shapes[0], "query length")[0], known(n.in_shapes[1], "key length")[0]
     widths = {"query": a.heads * a.key_dim, "key": a.heads * a.key_dim,
               "value": a.heads * a.value_dim, "output": n.in_shapes[0][-1]}
-    biases = {name: n.p.get(f"{name}_bias") or f"matrix(0, rows=1, cols={width})"
+    biases = {name: n.params.get(f"{name}_bias") or f"matrix(0, rows=1, cols={width})"
               for name, width in widths.items()}
-    dbiases = {name: n.dp.get(f"{name}_bias") or f"{n.out}_d{name}_bias_unused"
+    dbiases = {name: n.param_grads.get(f"{name}_bias") or f"{n.out}_d{name}_bias_unused"
                for name in widths}
-    args = ", ".join(f"{n.p[f'{name}_kernel']}, {biases[name]}" for name in _PROJECTIONS)
-    grads = ", ".join(f"{n.dp.get(f'{name}_kernel', f'{n.out}_d{name}_kernel')}, "
+    args = ", ".join(f"{n.params[f'{name}_kernel']}, {biases[name]}" for name in _PROJECTIONS)
+    grads = ", ".join(f"{n.param_grads.get(f'{name}_kernel', f'{n.out}_d{name}_kernel')}, "
                       f"{dbiases[name]}" for name in _PROJECTIONS)
     return dict(args=args, grads=grads, Tq=tq, Tk=tk, cells=tq * tk, causal=a.causal,
                 mask=n.xs[3] if a.masked else None, heads=a.heads)

@@ -209,8 +209,8 @@ def _window(n: Step, filters: int, extra: str = "") -> dict:
     """What conv2d and depthwise share: the input geometry, and whether Keras' padding is
     symmetric (the builtin's padh/padw) or needs an explicit zero_pad2d first."""
     c, h, w = image(known(n.in_shape, "image size"))
-    (kh, kw), (sh, sw) = n.a.kernel, n.a.strides
-    top, bottom, left, right = _pads(n.a.padding)
+    (kh, kw), (sh, sw) = n.attrs.kernel, n.attrs.strides
+    top, bottom, left, right = _pads(n.attrs.padding)
     symmetric = top == bottom and left == right
     hp, wp = (h, w) if symmetric else (h + top + bottom, w + left + right)
     _, hout, wout = image(n.out_shape)
@@ -220,28 +220,28 @@ def _window(n: Step, filters: int, extra: str = "") -> dict:
         sizes=f"{c}, {h}, {w}, {extra}{kh}, {kw}, {sh}, {sw}",
         padded_sizes=f"{c}, {hp}, {wp}, {extra}{kh}, {kw}, {sh}, {sw}",
         padding=f"{top}, {left}" if symmetric else "0, 0",
-        b=n.p.get("bias") or zeros(image(n.out_shape)[0], 1),
-        db=n.dp.get("bias") or f"{n.out}_dzero",
+        b=n.params.get("bias") or zeros(image(n.out_shape)[0], 1),
+        db=n.param_grads.get("bias") or f"{n.out}_dzero",
         sources=() if symmetric else ("zero_pad2d",))
 
 
 def _conv2d_context(n: Step) -> dict:
-    return dict(_window(n, n.a.filters), module="conv2d")
+    return dict(_window(n, n.attrs.filters), module="conv2d")
 
 
 def _depthwise_context(n: Step) -> dict:
-    return dict(_window(n, n.out_shape[-1], f"{n.a.multiplier}, "), module="conv2d_depthwise")
+    return dict(_window(n, n.out_shape[-1], f"{n.attrs.multiplier}, "), module="conv2d_depthwise")
 
 
 def _conv1d_context(n: Step) -> dict:
     steps, features = sequence_rows(n, "a sequence (steps, features)")
     # an open length: the output's is read back from the gradient (filters columns per step)
-    out_steps = n.out_shape[0] or f"as.integer(ncol({n.dout}) / {n.a.filters})"
-    return dict(T=steps, D=features, K=n.a.kernel, stride=n.a.stride,
-                pads=f"{n.a.padding.left}, {n.a.padding.right}", Tout=out_steps,
+    out_steps = n.out_shape[0] or f"as.integer(ncol({n.dout}) / {n.attrs.filters})"
+    return dict(T=steps, D=features, K=n.attrs.kernel, stride=n.attrs.stride,
+                pads=f"{n.attrs.padding.left}, {n.attrs.padding.right}", Tout=out_steps,
                 T_text=n.in_shape[0] or "T", Tout_text=n.out_shape[0] or "Tout",
-                b=n.p.get("bias") or zeros(n.a.filters, 1),
-                db=n.dp.get("bias") or f"{n.out}_dzero")
+                b=n.params.get("bias") or zeros(n.attrs.filters, 1),
+                db=n.param_grads.get("bias") or f"{n.out}_dzero")
 
 
 define("conv2d", Conv2D, shape=_conv2d_shape, params=_conv2d_params,

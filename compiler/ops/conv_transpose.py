@@ -93,23 +93,23 @@ def _context(n: Step) -> dict:
     (negative amounts, "valid" with kernel < stride) -> out_padh/out_padw; otherwise the full
     output is cropped with zero_pad2d::crop."""
     c, h, w = image(known(n.in_shape, "image size"))
-    (kh, kw), (sh, sw) = n.a.kernel, n.a.strides
-    p = n.a.padding
+    (kh, kw), (sh, sw) = n.attrs.kernel, n.attrs.strides
+    p = n.attrs.padding
     top, bottom, left, right = p.top, p.bottom, p.left, p.right
     if top < 0 or left < 0:
-        raise Unsupported("padding", n.a.padding, "no extra rows above or columns left")
+        raise Unsupported("padding", n.attrs.padding, "no extra rows above or columns left")
     extra_h, extra_w = max(-bottom, 0), max(-right, 0)
     bottom, right = max(bottom, 0), max(right, 0)
     symmetric = top == bottom and left == right
     full_h, full_w = (h - 1) * sh + kh + extra_h, (w - 1) * sw + kw + extra_w
-    f = n.a.filters
+    f = n.attrs.filters
     return dict(
         C=c, H=h, W=w, F=f, symmetric=symmetric, Hfull=full_h, Wfull=full_w,
         Hout=n.out_shape[0], Wout=n.out_shape[1], full=f"{n.out}_full",
         sizes=f"{c}, {h}, {w}, {kh}, {kw}, {sh}, {sw}",
         padding=f"{top}, {left}" if symmetric else "0, 0", out_padding=f"{extra_h}, {extra_w}",
         crops=f"{top}, {bottom}, {left}, {right}",
-        b=n.p.get("bias") or zeros(f, 1), db=n.dp.get("bias") or f"{n.out}_dzero",
+        b=n.params.get("bias") or zeros(f, 1), db=n.param_grads.get("bias") or f"{n.out}_dzero",
         sources=() if symmetric else ("zero_pad2d",))
 
 

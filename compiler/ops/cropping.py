@@ -78,7 +78,7 @@ def _dml_axes(shape: tuple, pairs: tuple) -> list:
 
 def _context(n: Step) -> dict:
     calls = [", ".join(str(v) for v in axis) for axis in
-             _dml_axes(known(n.in_shape, "shape"), n.a.pairs)]
+             _dml_axes(known(n.in_shape, "shape"), n.attrs.pairs)]
     return dict(calls=calls)
 
 

@@ -84,15 +84,15 @@ _ACCEPTED_DENSE = "a vector, a sequence or an image of known size"
 
 
 def _dense_context(n: Step) -> dict:
-    units = n.a.units
+    units = n.attrs.units
     if len(n.in_shape) == 3:  # on images a Dense is a 1x1 convolution (ConvNeXt's pointwise)
         c, h, w = image(known(n.in_shape, "image size"))
-        return dict(image=f"{c}, {h}, {w}", H=h, W=w, b=n.p.get("bias") or zeros(1, units),
-                    db=n.dp.get("bias") or f"{n.out}_dzero", sources=("conv2d",))
+        return dict(image=f"{c}, {h}, {w}", H=h, W=w, b=n.params.get("bias") or zeros(1, units),
+                    db=n.param_grads.get("bias") or f"{n.out}_dzero", sources=("conv2d",))
     steps, features = sequence_rows(n, _ACCEPTED_DENSE)
     return dict(image=None, T=steps, D=features, units=units, in_cols=times(steps, features),
-                out_cols=times(steps, units), b=n.p.get("bias") or zeros(1, units),
-                db=n.dp.get("bias") or f"{n.out}_dzero")
+                out_cols=times(steps, units), b=n.params.get("bias") or zeros(1, units),
+                db=n.param_grads.get("bias") or f"{n.out}_dzero")
 
 
 define("dense", Dense, shape=_dense_shape, params=_dense_params,

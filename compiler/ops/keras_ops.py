@@ -208,7 +208,7 @@ def _matmul_context(n: Step) -> dict:
 # --- elementwise -----------------------------------------------------------------------------
 
 def _elementwise_context(n: Step) -> dict:
-    a = n.a
+    a = n.attrs
     forward, gradient = (_REVERSED if a.constant_first and a.fn in _REVERSED else _FORMS)[a.fn]
     values = dict(x=n.x, c=repr(a.constant), out=n.out, dout=n.dout)
     return dict(forward=forward.format(**values), gradient=gradient.format(**values))
@@ -233,7 +233,7 @@ def _grouped(shape: tuple, axes: tuple) -> bool:
 
 def _reduce_context(n: Step) -> dict:
     shape = known(n.in_shape, "shape")
-    axes, fn = n.a.axes, n.a.fn
+    axes, fn = n.attrs.axes, n.attrs.fn
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     count = math.prod(shape[i] for i in axes)
     back = broadcast.expand(n.dout, f"{n.dx}_spread", kept, shape)

@@ -115,7 +115,7 @@ def _merge_context(n: Step) -> dict:
 def _concatenate_context(n: Step) -> dict:
     """Along the axis DML keeps whole: the channels of images (channels-first rows), the steps of
     sequences, vectors; along features of sequences, per step."""
-    rank, axis = len(n.out_shape), n.a.axis
+    rank, axis = len(n.out_shape), n.attrs.axis
     if rank == 3 and axis != 2:
         raise Unsupported("axis", axis + 1, "-1 (the channel axis) for images")
     widths = [size(s) for s in n.in_shapes]

@@ -74,12 +74,12 @@ def augmentation(ctx: LayerContext) -> list:
 def _noise_context(n: Step) -> dict:
     # each noise layer draws its own values: the batch's seed plus the node's position
     offset = [node.name for node in n.graph.nodes].index(n.node.name)
-    return dict(module=n.a.kind, amount=repr(n.a.amount), seed_offset=offset,
-                sources=(n.a.kind,))
+    return dict(module=n.attrs.kind, amount=repr(n.attrs.amount), seed_offset=offset,
+                sources=(n.attrs.kind,))
 
 
 def _regularization_context(n: Step) -> dict:
-    return dict(l1=repr(n.a.l1), l2=repr(n.a.l2))
+    return dict(l1=repr(n.attrs.l1), l2=repr(n.attrs.l2))
 
 
 def _augmentation_context(n: Step) -> dict:

@@ -114,14 +114,14 @@ def _per_channel(value, site):
 
 def _scale_shift(n: Step, rows: int, cols: int) -> dict:
     """Parameters the layer lacks (center/scale False) are constants the library ignores."""
-    return dict(gamma=n.p.get("gamma") or ones(rows, cols),
-                beta=n.p.get("beta") or zeros(rows, cols),
-                dgamma=n.dp.get("gamma") or f"{n.out}_dgamma_unused",
-                dbeta=n.dp.get("beta") or f"{n.out}_dbeta_unused")
+    return dict(gamma=n.params.get("gamma") or ones(rows, cols),
+                beta=n.params.get("beta") or zeros(rows, cols),
+                dgamma=n.param_grads.get("gamma") or f"{n.out}_dgamma_unused",
+                dbeta=n.param_grads.get("beta") or f"{n.out}_dbeta_unused")
 
 
 def _flag_text(n: Step) -> str:
-    a = n.a
+    a = n.attrs
     return f"{a.epsilon!r}, {'TRUE' if a.center else 'FALSE'}, {'TRUE' if a.scale else 'FALSE'}"
 
 
@@ -129,8 +129,8 @@ def _batch_norm_context(n: Step) -> dict:
     shape = known(n.in_shape, "shape")
     # Keras runs a frozen BatchNormalization in inference mode, in training too
     mode = '"train"' if n.training and not n.frozen else '"test"'
-    common = dict(mode=mode, momentum=repr(n.a.momentum), flags=_flag_text(n),
-                  mean=n.p["moving_mean"], var=n.p["moving_variance"])
+    common = dict(mode=mode, momentum=repr(n.attrs.momentum), flags=_flag_text(n),
+                  mean=n.params["moving_mean"], var=n.params["moving_variance"])
     if len(shape) == 3:
         c, h, w = image(shape)
         return dict(common, **_scale_shift(n, c, 1), images=True, sizes=f"{c}, {h}, {w}",

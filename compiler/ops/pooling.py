@@ -112,9 +112,9 @@ def _pool(module: str, c, h, w, size, strides, pads, out_hw) -> dict:
 
 def _pool2d_context(n: Step) -> dict:
     c, h, w = image(known(n.in_shape, "image size"))
-    p = n.a.padding
+    p = n.attrs.padding
     module = "max_pool2d" if n.node.op == "max_pool2d" else "avg_pool2d"
-    ctx = _pool(module, c, h, w, n.a.size, n.a.strides, (p.top, p.bottom, p.left, p.right),
+    ctx = _pool(module, c, h, w, n.attrs.size, n.attrs.strides, (p.top, p.bottom, p.left, p.right),
                 n.out_shape[:2])
     return dict(ctx, sources=(module,), shape_text=f"channels x height x width: {c}x{h}x{w}")
 
@@ -122,8 +122,8 @@ def _pool2d_context(n: Step) -> dict:
 def _pool1d_context(n: Step) -> dict:
     steps, features = known(n.in_shape, "sequence length")
     module = "max_pool2d" if n.node.op == "max_pool1d" else "avg_pool2d"
-    ctx = _pool(module, 1, steps, features, (n.a.size, 1), (n.a.stride, 1),
-                (n.a.padding.left, n.a.padding.right, 0, 0), n.out_shape)
+    ctx = _pool(module, 1, steps, features, (n.attrs.size, 1), (n.attrs.stride, 1),
+                (n.attrs.padding.left, n.attrs.padding.right, 0, 0), n.out_shape)
     return dict(ctx, sources=(module,),
                 shape_text=f"{steps} steps of {features} features, as a 1-channel image")
 

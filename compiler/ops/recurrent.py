@@ -91,7 +91,7 @@ _NO_STATE = "matrix(0, rows=0, cols=0)"  # dml_lib's "zeros" initial state
 
 
 def _context(n: Step) -> dict:
-    a, op = n.a, n.node.op
+    a, op = n.attrs, n.node.op
     # dml_lib's recurrent layers read the number of steps from X: any length runs
     if n.in_shape[-1] is None:
         raise Unsupported("input shape", n.in_shape, "a fixed number of features per step")
@@ -105,8 +105,8 @@ def _context(n: Step) -> dict:
     if op == "gru":
         flags += ", TRUE" if a.reset_after else ", FALSE"
     return dict(module=op, sources=(op,), flags=flags, h0=_NO_STATE,
-                b=n.p.get("bias") or zeros(bias_rows, width),
-                db=n.dp.get("bias") or f"{n.out}_dzero",
+                b=n.params.get("bias") or zeros(bias_rows, width),
+                db=n.param_grads.get("bias") or f"{n.out}_dzero",
                 caches=_caches(n, op))
 
 

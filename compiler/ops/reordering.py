@@ -87,7 +87,7 @@ def source_columns(in_shape: tuple, dims: tuple, q: str) -> tuple:
 
 
 def _permute_context(n: Step) -> dict:
-    index, total = source_columns(known(n.in_shape, "shape"), n.a.dims, f"{n.out}_q")
+    index, total = source_columns(known(n.in_shape, "shape"), n.attrs.dims, f"{n.out}_q")
     return dict(index=index, total=total)
 
 

@@ -65,11 +65,11 @@ def reshape(ctx: LayerContext) -> list:
 # --- dropout ---------------------------------------------------------------------------------
 
 def _dropout_context(n: Step) -> dict:
-    if n.training and n.a.spatial:
+    if n.training and n.attrs.spatial:
         raise Unsupported("spatial dropout in training", True,
                           "Dropout (SpatialDropout trains only in Keras for now)")
     # each dropout layer draws its own mask: the batch's seed plus the node's position
-    return dict(rate=n.a.rate, seed_offset=[node.name for node in n.graph.nodes].index(n.node.name))
+    return dict(rate=n.attrs.rate, seed_offset=[node.name for node in n.graph.nodes].index(n.node.name))
 
 
 define("dropout", Dropout, shape=same_shape, template="dropout.dml.j2", context=_dropout_context,

@@ -161,9 +161,9 @@ def _expanded(n: Step, role: str) -> dict:
     if not broadcast.can_broadcast(small, shape) and small != (1,):
         raise Unsupported(role, list(small), f"a shape that broadcasts to the input {shape}")
     full = f"{n.out}_{role}"
-    lines = broadcast.expand(n.p[role], full, small, shape)
-    back = broadcast.reduce(f"{n.out}_d{role}_full", n.dp.get(role, f"{n.out}_d{role}"), small,
-                            shape) if role in n.dp else []
+    lines = broadcast.expand(n.params[role], full, small, shape)
+    back = broadcast.reduce(f"{n.out}_d{role}_full", n.param_grads.get(role, f"{n.out}_d{role}"), small,
+                            shape) if role in n.param_grads else []
     return dict(var=full, lines=lines, back=back)
 
 

@@ -73,13 +73,13 @@ def _upsample2d_shape(node, attrs, ins):
 
 def _zero_pad2d_context(n: Step) -> dict:
     c, h, w = image(known(n.in_shape, "image size"))
-    p = n.a.padding
+    p = n.attrs.padding
     return dict(sizes=f"{c}, {h}, {w}", pads=f"{p.top}, {p.bottom}, {p.left}, {p.right}")
 
 
 def _upsample2d_context(n: Step) -> dict:
     c, h, w = image(known(n.in_shape, "image size"))
-    return dict(sizes=f"{c}, {h}, {w}, {n.a.size[0]}, {n.a.size[1]}")
+    return dict(sizes=f"{c}, {h}, {w}, {n.attrs.size[0]}, {n.attrs.size[1]}")
 
 
 define("zero_pad2d", ZeroPad2D, shape=_zero_pad2d_shape, template="zero_pad2d.dml.j2",
