@@ -31,7 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import direct_conv, native, pointwise
-from .geometry import Geom, checked_matrix, conv_geom, float_dtype, offset_slice, pad
+from .geometry import Geom, conv_geom, float_dtype, offset_slice, pad
 from .parallel import run_chunks
 from .scratch import scratch
 
@@ -89,8 +89,8 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     b = "conv2d"
     g = conv_geom(b, input_shape, filter_shape, stride, padding)
     dt = float_dtype(X, W)
-    X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
-    W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
+    X = g.input(X, dt)
+    W = g.filter(W, dt)
     channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d(g, X, W, channel_bias)
@@ -117,8 +117,8 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     b = "conv2d_backward_filter"
     g = conv_geom(b, input_shape, filter_shape, stride, padding)
     dt = float_dtype(X, dout)
-    X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
-    dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    X = g.input(X, dt)
+    dout = g.dout(dout, dt)
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d_backward_filter(g, X, dout)
     if native.convolutions_enabled():
@@ -142,8 +142,8 @@ def conv2d_backward_data(W, dout, input_shape: Sequence[int], filter_shape: Sequ
     b = "conv2d_backward_data"
     g = conv_geom(b, input_shape, filter_shape, stride, padding)
     dt = float_dtype(W, dout)
-    W = checked_matrix(b, "filter W", W, g.F, g.C * g.kh * g.kw, dt)
-    dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+    W = g.filter(W, dt)
+    dout = g.dout(dout, dt)
     if _as_convolution(g):
         return _flipped_convolution(g, W, dout)
     dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=dt)

@@ -1,42 +1,74 @@
-"""Argument checks and geometry shared by the DNN kernels (conv2d, pooling).
+"""The one conv/pool shape checker: the geometry of a conv2d or pooling call, checked with
+SystemDS's rules, and the output sizes it implies.
 
-Shape arguments arrive as lists (input_shape=[N, C, H, W], ...); Geom turns one call's
-arguments into checked ints and the output sizes they imply, with SystemDS's rules and
-error messages that name the builtin.
+The DML builtins (runtime/builtins/dnn.py), the numpy kernels (runtime/local/) and Spark's
+row-panel operations (runtime/spark/dnn.py) all build a `Geom` here, so a bad call gets the same
+message wherever it runs. Shape arguments arrive as lists: input_shape=[N, C, H, W],
+filter_shape=[F, C, Hf, Wf], pool_size=[Hp, Wp], stride=[sh, sw], padding=[ph, pw]. A batch of
+images is an N x (C*H*W) matrix; the output is N x (F*Hout*Wout) with
+Hout = (H + 2*ph - Hf) %/% sh + 1 (likewise Wout; F = C for pooling).
 """
 from __future__ import annotations
 
 import copy
-import operator
 
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..values import type_name
+
+LENGTHS = {"input_shape": 4, "filter_shape": 4, "pool_size": 2, "stride": 2, "padding": 2}
+SPELLED = {"input_shape": "[N, C, H, W]", "filter_shape": "[F, C, Hf, Wf]",
+           "pool_size": "[Hp, Wp]", "stride": "[sh, sw]", "padding": "[ph, pw]"}
+CONV_SHAPES = ("input_shape", "filter_shape", "stride", "padding")
+POOL_SHAPES = ("input_shape", "pool_size", "stride", "padding")
 
 
-def fail(builtin: str, message: str) -> DMLRuntimeError:
-    return DMLRuntimeError(f"{builtin}: {message}")
+def fail(function: str, message: str) -> DMLRuntimeError:
+    return DMLRuntimeError(f"{function}: {message}")
 
 
-def ints(builtin: str, name: str, values, count: int) -> tuple[int, ...]:
-    """A shape argument as a tuple of `count` Python ints."""
+def show(values) -> str:
+    """A shape argument as messages show it: numbers as written, other values by their type."""
+    return "[" + ", ".join(str(v) if _is_number(v) else type_name(v) for v in values) + "]"
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+def shape_values(function: str, name: str, values) -> tuple[int, ...]:
+    """One shape argument (a list, tuple or array) as a tuple of checked Python ints."""
+    count = LENGTHS[name]
     try:
         items = list(values)
     except TypeError:
-        raise fail(builtin, f"{name} must be a list of {count} integers, got {values!r}") from None
+        raise fail(function, f"{name} must be a list {SPELLED[name]}, "
+                             f"got {type_name(values)}") from None
     if len(items) != count:
-        raise fail(builtin, f"{name} must have {count} values, got {len(items)}: {items}")
-    out = []
-    for v in items:
-        try:
-            iv = operator.index(v)
-        except TypeError:
-            fv = float(v)
-            if not fv.is_integer():
-                raise fail(builtin, f"{name} must hold integers, got {items}") from None
-            iv = int(fv)
-        out.append(iv)
-    return tuple(out)
+        raise fail(function, f"{name} must have {count} values {SPELLED[name]}, "
+                             f"got {len(items)}: {show(items)}")
+    for item in items:
+        if not _is_number(item):
+            raise fail(function, f"{name} must hold integers {SPELLED[name]}, "
+                                 f"got {type_name(item)} in {show(items)}")
+        if not (np.isfinite(item) and float(item).is_integer()):
+            raise fail(function, f"{name} must hold integers {SPELLED[name]}, got {show(items)}")
+    ints = tuple(int(item) for item in items)
+    lowest = 0 if name == "padding" else 1
+    if min(ints) < lowest:
+        rule = "must not be negative" if lowest == 0 else "must be positive"
+        raise fail(function, f"{name} values {rule}, got {show(ints)}")
+    return ints
+
+
+def _output_size(function: str, extent: int, pad: int, window: int, stride: int,
+                 axis: str, window_name: str) -> int:
+    if extent + 2 * pad < window:
+        raise fail(function, f"the padded image {axis} {extent + 2 * pad} "
+                             f"({'H' if axis == 'height' else 'W'}={extent}, padding {pad}) is "
+                             f"smaller than the {window_name} {axis} {window}")
+    return (extent + 2 * pad - window) // stride + 1
 
 
 def float_dtype(*arrays: np.ndarray) -> np.dtype:
@@ -44,45 +76,21 @@ def float_dtype(*arrays: np.ndarray) -> np.dtype:
     return dt if dt.kind == "f" else np.dtype(np.float64)
 
 
-def checked_matrix(builtin: str, name: str, A, rows: int, cols: int, dtype) -> np.ndarray:
-    A = np.asarray(A)
-    if A.ndim != 2:
-        raise fail(builtin, f"{name} must be a matrix, got an array with {A.ndim} dimensions")
-    if A.shape != (rows, cols):
-        raise fail(builtin, f"{name} is {A.shape[0]} x {A.shape[1]}, expected {rows} x {cols}")
-    return A.astype(dtype, copy=False)
-
-
 class Geom:
-    """Checked geometry of one conv/pool call."""
+    """Checked geometry of one conv/pool call (window_name "filter" or "pool")."""
 
-    __slots__ = ("N", "C", "H", "W", "F", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
+    __slots__ = ("function", "window_name", "N", "C", "H", "W", "F", "kh", "kw", "sh", "sw",
+                 "ph", "pw", "Ho", "Wo")
 
-    def __init__(self, builtin, input_shape, window, window_name, stride, padding, filters=None):
-        N, C, H, W = ints(builtin, "input_shape", input_shape, 4)
-        kh, kw = window
-        sh, sw = ints(builtin, "stride", stride, 2)
-        ph, pw = ints(builtin, "padding", padding, 2)
-        for label, v in (("N", N), ("C", C), ("H", H), ("W", W)):
-            if v < 1:
-                raise fail(builtin, f"input_shape {label} must be positive, got {list(input_shape)}")
-        if kh < 1 or kw < 1:
-            raise fail(builtin, f"{window_name} height and width must be positive, got [{kh}, {kw}]")
-        if sh < 1 or sw < 1:
-            raise fail(builtin, f"stride must be positive, got [{sh}, {sw}]")
-        if ph < 0 or pw < 0:
-            raise fail(builtin, f"padding must not be negative, got [{ph}, {pw}]")
-        if H + 2 * ph < kh:
-            raise fail(builtin, f"padded image height {H + 2 * ph} (H={H}, padding {ph}) "
-                                 f"is less than the {window_name} height {kh}")
-        if W + 2 * pw < kw:
-            raise fail(builtin, f"padded image width {W + 2 * pw} (W={W}, padding {pw}) "
-                                 f"is less than the {window_name} width {kw}")
-        self.N, self.C, self.H, self.W = N, C, H, W
-        self.F = C if filters is None else filters
-        self.kh, self.kw, self.sh, self.sw, self.ph, self.pw = kh, kw, sh, sw, ph, pw
-        self.Ho = (H + 2 * ph - kh) // sh + 1
-        self.Wo = (W + 2 * pw - kw) // sw + 1
+    def __init__(self, function, input_shape, window, window_name, stride, padding, filters=None):
+        self.function, self.window_name = function, window_name
+        self.N, self.C, self.H, self.W = shape_values(function, "input_shape", input_shape)
+        self.kh, self.kw = window
+        self.sh, self.sw = shape_values(function, "stride", stride)
+        self.ph, self.pw = shape_values(function, "padding", padding)
+        self.F = self.C if filters is None else filters
+        self.Ho = _output_size(function, self.H, self.ph, self.kh, self.sh, "height", window_name)
+        self.Wo = _output_size(function, self.W, self.pw, self.kw, self.sw, "width", window_name)
 
     def with_images(self, count: int) -> "Geom":
         """The same geometry for a batch of `count` images (a chunk of this one's)."""
@@ -98,20 +106,64 @@ class Geom:
     def out_cols(self) -> int:
         return self.F * self.Ho * self.Wo
 
+    @property
+    def kernel_cells(self) -> int:
+        return self.kh * self.kw
 
-def conv_geom(builtin, input_shape, filter_shape, stride, padding) -> Geom:
-    F, Cf, Hf, Wf = ints(builtin, "filter_shape", filter_shape, 4)
-    if F < 1 or Cf < 1:
-        raise fail(builtin, f"filter_shape F and C must be positive, got {list(filter_shape)}")
-    g = Geom(builtin, input_shape, (Hf, Wf), "filter", stride, padding, filters=F)
-    if Cf != g.C:
-        raise fail(builtin, f"filter_shape has {Cf} channels but input_shape has {g.C}")
-    return g
+    def arguments(self) -> dict:
+        """The call's shape arguments as lists, as the builtins and kernels take them."""
+        window = ({"filter_shape": [self.F, self.C, self.kh, self.kw]}
+                  if self.window_name == "filter" else {"pool_size": [self.kh, self.kw]})
+        return {"input_shape": [self.N, self.C, self.H, self.W], **window,
+                "stride": [self.sh, self.sw], "padding": [self.ph, self.pw]}
+
+    def shown(self, name: str) -> str:
+        return f"{name}={show(self.arguments()[name])}"
+
+    def input(self, X, dtype=None) -> np.ndarray:
+        """X checked to be N x C*H*W (and cast to dtype when one is given)."""
+        return self._checked("input", X, self.N, self.in_cols, self.shown("input_shape"),
+                             "N rows, C*H*W columns", dtype)
+
+    def filter(self, K, dtype=None) -> np.ndarray:
+        return self._checked("filter", K, self.F, self.C * self.kernel_cells,
+                             self.shown("filter_shape"), "F rows, C*Hf*Wf columns", dtype)
+
+    def dout(self, dout, dtype=None) -> np.ndarray:
+        convolution = self.window_name == "filter"
+        forward = "conv2d" if convolution else self.function.replace("_backward", "")
+        channels = "F" if convolution else "C"
+        return self._checked("dout", dout, self.N, self.out_cols,
+                             f"the output of {forward} for these shapes",
+                             f"N rows, {channels}*Hout*Wout columns; Hout={self.Ho}, Wout={self.Wo}",
+                             dtype)
+
+    def _checked(self, name, matrix, rows, cols, source, layout, dtype) -> np.ndarray:
+        if not hasattr(matrix, "shape"):    # a distributed matrix has a shape, not an array
+            matrix = np.asarray(matrix)
+        if len(matrix.shape) != 2:
+            raise fail(self.function, f"{name} must be a matrix, got an array with "
+                                      f"{len(matrix.shape)} dimensions")
+        if tuple(matrix.shape) != (rows, cols):
+            raise fail(self.function, f"{name} is {matrix.shape[0]}x{matrix.shape[1]}, but "
+                                      f"{source} needs {rows}x{cols} ({layout})")
+        return matrix if dtype is None else np.asarray(matrix).astype(dtype, copy=False)
 
 
-def pool_geom(builtin, input_shape, pool_size, stride, padding) -> Geom:
-    return Geom(builtin, input_shape, ints(builtin, "pool_size", pool_size, 2),
-                 "pool", stride, padding)
+def conv_geom(function, input_shape, filter_shape, stride, padding) -> Geom:
+    inputs = shape_values(function, "input_shape", input_shape)
+    filters = shape_values(function, "filter_shape", filter_shape)
+    F, channels, kh, kw = filters
+    if channels != inputs[1]:
+        raise fail(function, f"filter_shape={show(filters)} has C={channels} channels, "
+                             f"but input_shape={show(inputs)} has C={inputs[1]}")
+    return Geom(function, inputs, (kh, kw), "filter", stride, padding, filters=F)
+
+
+def pool_geom(function, input_shape, pool_size, stride, padding) -> Geom:
+    inputs = shape_values(function, "input_shape", input_shape)
+    return Geom(function, inputs, shape_values(function, "pool_size", pool_size), "pool",
+                stride, padding)
 
 
 def pad(x4: np.ndarray, ph: int, pw: int, value=0) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from . import native
-from .geometry import Geom, checked_matrix, float_dtype, offset_slice, pad, pool_geom
+from .geometry import Geom, float_dtype, offset_slice, pad, pool_geom
 from .parallel import run_chunks, split
 
 # max pooling runs on this many ranges of images, in parallel where there are cores for it
@@ -22,9 +22,9 @@ _CHUNKS = 4
 
 def _pool_input(b, g: Geom, X, dout=None):
     dt = float_dtype(X) if dout is None else float_dtype(X, dout)
-    X = checked_matrix(b, "input X", X, g.N, g.in_cols, dt)
+    X = g.input(X, dt)
     if dout is not None:
-        dout = checked_matrix(b, "dout", dout, g.N, g.out_cols, dt)
+        dout = g.dout(dout, dt)
     return X, dout
 
 

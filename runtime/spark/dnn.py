@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import partial
 
 from ..builtins import BUILTINS
-from ..builtins.dnn import CONV_SHAPES, POOL_SHAPES, Geometry
+from ..builtins.dnn import call_geometry
 from ..errors import DMLRuntimeError
+from ..local.geometry import CONV_SHAPES, POOL_SHAPES
 from .matrix import DistributedMatrix, from_panels, is_matrix_operand, pair_by_key
 from .registry import operation
 
@@ -28,18 +29,18 @@ _BATCH_OPS = {
 
 
 def _geometry(name: str, matrices, shapes: dict):
-    geometry = Geometry(name, shapes, _BATCH_OPS[name][0])
+    geometry = call_geometry(name, shapes, _BATCH_OPS[name][0])
     batch = _BATCH_OPS[name][1]
     if name == "conv2d":
-        geometry.check_input("input", matrices[0])
-        geometry.check_filter("filter", matrices[1])
+        geometry.input(matrices[0])
+        geometry.filter(matrices[1])
     elif name == "conv2d_backward_data":
-        geometry.check_filter("filter", matrices[0])
-        geometry.check_dout(matrices[1])
+        geometry.filter(matrices[0])
+        geometry.dout(matrices[1])
     else:
-        geometry.check_input("input", matrices[0])
+        geometry.input(matrices[0])
         if batch == "both":
-            geometry.check_dout(matrices[1])
+            geometry.dout(matrices[1])
     return geometry
 
 
@@ -48,7 +49,7 @@ def _output(name, geometry) -> tuple[int, int]:
         return geometry.F, geometry.C * geometry.kernel_cells
     if name in ("max_pool_backward", "avg_pool_backward", "conv2d_backward_data"):
         return geometry.N, geometry.C * geometry.H * geometry.W
-    return geometry.N, geometry.F * geometry.Hout * geometry.Wout
+    return geometry.N, geometry.F * geometry.Ho * geometry.Wo
 
 
 def _accepts(name, *matrices, **shapes) -> bool:
