@@ -18,10 +18,12 @@ in cache. Chunks are independent and run on the worker threads of parallel.py. T
 loops run over chunks and over kernel offsets (col2im).
 
 When the native kernels are built (native.py), conv2d and its filter gradient run as direct
-convolutions instead (direct_conv.py: the same chunks, no patch matrix), and so does the
-stride-1 data gradient through the flipped convolution; these numpy versions stay the
-reference that the tests hold them to, and the path for everything the native ones skip.
-With them, unpadded 1x1 convolutions go to pointwise.py: one BLAS product per chunk.
+convolutions instead where the CPU runs them fast (direct_conv.py: the same chunks, no patch
+matrix; direct_conv.applies says which layers), and so does the stride-1 data gradient through
+the flipped convolution; these numpy versions stay the reference that the tests hold them to,
+and the path for everything the native ones skip. With them, unpadded 1x1 convolutions go to
+pointwise.py (one BLAS product per chunk), and one filter over one channel to the depthwise
+kernels.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import direct_conv, native, pointwise
+from . import depthwise, direct_conv, native, pointwise
 from .geometry import Geom, conv_geom, float_dtype, offset_slice, pad
 from .parallel import run_chunks
 from .scratch import scratch
@@ -94,7 +96,12 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d(g, X, W, channel_bias)
-    if native.convolutions_enabled():
+    if native.enabled() and g.C == g.F == 1:
+        # one filter over single planes (zero_pad2d shifts each channel's plane this way):
+        # a depthwise convolution, whose kernels run over planes without any patches
+        bias = np.zeros((1, 1), dt) if channel_bias is None else channel_bias.reshape(1, 1)
+        return depthwise.forward(g, X, W, bias)
+    if native.convolutions_enabled() and direct_conv.applies(g):
         return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
@@ -121,7 +128,7 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     dout = g.dout(dout, dt)
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d_backward_filter(g, X, dout)
-    if native.convolutions_enabled():
+    if native.convolutions_enabled() and direct_conv.applies(g, forward=False):
         return direct_conv.conv2d_backward_filter(g, X, dout, _chunks(g, dt.itemsize))
     patches = _patches(g, X)
 

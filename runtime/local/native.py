@@ -23,6 +23,8 @@ DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw
                     "Ho", "Wo")
 # kernel -> (the geometry it takes, how many arrays come before it)
 _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
+            "conv_forward_narrow": (CONV_FIELDS, 4),
+            "conv_backward_filter_narrow": (CONV_FIELDS, 3),
             "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
             "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3),
             "depthwise_forward": (DEPTHWISE_FIELDS, 4),
@@ -32,6 +34,10 @@ VECTOR_BYTES = 64                 # the kernels' vector width: weights are padde
 
 _library: ctypes.CDLL | None | bool = None       # False: looked for, not there
 _forced: bool | None = None                      # set by use(); None: the environment decides
+# the versions of the filter-vectorised convolutions (typed_kernels.h): wide tiles for
+# AVX-512's 32 registers, narrow ones for AVX2's 16
+WIDE, NARROW = "wide", "narrow"
+_forced_version: str | None = None               # set by use_version(); None: the CPU decides
 
 
 def _load() -> ctypes.CDLL | None:
@@ -56,8 +62,9 @@ def _load() -> ctypes.CDLL | None:
             library.column_split_sums_f64.restype = ctypes.c_int
             library.column_sums_f32.argtypes = pointers + sizes[:3] + pointers
             library.column_sums_f32.restype = None
-            library.wide_vector_registers.argtypes = []
-            library.wide_vector_registers.restype = ctypes.c_int
+            for probe in (library.wide_vector_registers, library.narrow_vector_registers):
+                probe.argtypes = []
+                probe.restype = ctypes.c_int
             _library = library
     return _library or None
 
@@ -74,11 +81,51 @@ def enabled() -> bool:
     return os.environ.get(NATIVE_VARIABLE, "1") != "0" and available()
 
 
+def convolution_version() -> str | None:
+    """The version of the convolutions this CPU runs fast: WIDE (AVX-512), NARROW (AVX2 and
+    FMA), or None (neither: the register tiles would spill, and im2col + BLAS is faster)."""
+    if _forced_version is not None:
+        return _forced_version
+    library = _load()
+    if library is None:
+        return None
+    if library.wide_vector_registers():
+        return WIDE
+    return NARROW if library.narrow_vector_registers() else None
+
+
+def can_run(version: str) -> bool:
+    """Whether this CPU can run that version at all (WIDE has a portable build, NARROW needs
+    AVX2 and FMA)."""
+    return available() and (version == WIDE or bool(_load().narrow_vector_registers()))
+
+
 def convolutions_enabled() -> bool:
-    """Whether the convolutions should take the native path now: where the CPU runs the
-    AVX-512 kernels (on others their register tiles spill, and im2col + BLAS is several times
-    faster), or when the native kernels are forced on (the tests check them on any CPU)."""
-    return enabled() and (_forced is True or bool(_load().wide_vector_registers()))
+    """Whether the convolutions should take the native path now: where the CPU runs one of
+    their versions fast, or when the native kernels are forced on (the tests check them on
+    any CPU)."""
+    return enabled() and (_forced is True or convolution_version() is not None)
+
+
+@contextlib.contextmanager
+def use_version(version: str) -> Iterator[None]:
+    """Within the block, the convolutions run the given version (WIDE or NARROW; NARROW
+    needs a CPU with AVX2 and FMA), whatever the CPU would pick (for the tests)."""
+    global _forced_version
+    previous, _forced_version = _forced_version, version
+    try:
+        yield
+    finally:
+        _forced_version = previous
+
+
+def _versioned(name: str) -> str:
+    return f"{name}_narrow" if convolution_version() == NARROW else name
+
+
+def forced_on() -> bool:
+    """Whether use(True) is in force: every native kernel runs where one exists."""
+    return _forced is True and available()
 
 
 @contextlib.contextmanager
@@ -118,13 +165,13 @@ def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.
                  **geometry: int) -> None:
     """out (n x F x Ho*Wo) = the convolution of the padded chunk x (n x C x Hp x Wp) with
     w (K x Fp), plus bias (Fp values) unless it is None."""
-    _call("conv_forward", x.dtype, x, w, bias, out, geometry=geometry)
+    _call(_versioned("conv_forward"), x.dtype, x, w, bias, out, geometry=geometry)
 
 
 def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                          **geometry: int) -> None:
     """dw (K x Fp) += patches(x)^T @ dout (dout: n x F x Ho*Wo, DML's layout)."""
-    _call("conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
+    _call(_versioned("conv_backward_filter"), x.dtype, x, dout, dw, geometry=geometry)
 
 
 def row_conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,

@@ -1,5 +1,7 @@
 /* The direct convolution kernels for one element type, included once per type by typed_kernels.h
- * with T (float or double), V (a 64-byte vector of T), VL (lanes of V) and NAME(x) defined.
+ * with T (float or double), V (a vector of T: 64 bytes, or 32 in the narrow version), VL (lanes
+ * of V), KERNEL(x) (the kernel's name), KERNEL_TARGET (the CPUs it is built for) and
+ * FOR_TILE_SHAPE (the tile shapes that fit the registers of that vector width) defined.
  *
  * Every kernel works on a chunk of images in DML's channel-major layout, zero padded ("x":
  * n x C x Hp x Wp), and sees the im2col patch matrix without building it: with the patch
@@ -11,12 +13,13 @@
  * a time inside the kernels.
  *
  * A tile of MR rows x NV vectors of the output stays in registers for its whole reduction:
- * MR*NV <= 24 accumulators, so the FMA units never wait on one another (Zen 4 / Skylake keep
- * 8-10 FMAs in flight) and each loaded weight vector serves MR rows.
+ * MR*NV <= 24 accumulators of 64 bytes (AVX-512's 32 registers), or 12 of 32 bytes (AVX2's
+ * 16), so the FMA units never wait on one another (Zen / Skylake keep 8-10 FMAs in flight)
+ * and each loaded weight vector serves MR rows.
  */
 
 /* out[rows, strip] = patches[rows, :] @ w[:, strip]; rows have patch starts base[0..MR-1]. */
-static inline ALWAYS_INLINE void NAME(forward_tile)(
+static inline ALWAYS_INLINE void KERNEL(forward_tile)(
     const T *x, const long *base, const T *w, const struct geometry *g,
     T *out, long ldo, int rows, const int MR, const int NV)
 {
@@ -43,7 +46,7 @@ static inline ALWAYS_INLINE void NAME(forward_tile)(
 }
 
 /* dw[rows, strip] += patches[p, rows]^T @ dout[p, strip] over count patch rows p. */
-static inline ALWAYS_INLINE void NAME(filter_tile)(
+static inline ALWAYS_INLINE void KERNEL(filter_tile)(
     const T *x, const long *base, long count, const long *off, const T *dout,
     const struct geometry *g, T *dw, int rows, const int MR, const int NV)
 {
@@ -67,46 +70,39 @@ static inline ALWAYS_INLINE void NAME(filter_tile)(
 #undef FILTER_STORE
 }
 
-/* Tiles of each shape: MR rows for NV vectors, about 24 accumulators each. */
-#define FOR_TILE_SHAPE(NV_, CALL)            \
-    switch (NV_) {                            \
-    case 4: CALL(6, 4); break;                \
-    case 3: CALL(8, 3); break;                \
-    case 2: CALL(12, 2); break;               \
-    default: CALL(12, 1); break;              \
-    }
-
 /* out (n x F x Ho*Wo, DML's channel-major layout) = conv of the padded chunk x with w, plus
  * bias[f] unless bias is NULL. Tiles are computed pixel-major (12 pixels x a strip of filters,
  * in a buffer that stays in L1) and written out channel by channel: 12 neighbouring pixels of
- * a channel are neighbours in the output, so no separate transposing pass is needed. */
-CLONES int NAME(conv_forward)(const T *x, const T *w, const T *bias, T *out,
+ * a channel are neighbours in the output, so no separate transposing pass is needed. Strips
+ * are the outer loop: a strip of weights (K x 4 vectors) stays in the L2 cache while every
+ * pixel of the chunk passes by it (the whole of w, K x Fp, is megabytes in deep layers). */
+KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T *out,
                               const struct geometry *g)
 {
     const long L = g->Ho * g->Wo, P = g->n * L;
     T tile[12 * 4 * VL];
-    for (long p0 = 0; p0 < P; p0 += 12) {            /* 12: a multiple of every MR */
-        const long block = P - p0 < 12 ? P - p0 : 12;
-        long base[12], image[12], pixel[12];
-        for (int r = 0; r < 12; r++) {
-            const long p = p0 + (r < block ? r : block - 1);
-            base[r] = patch_start(g, p);
-            image[r] = p / L;
-            pixel[r] = p % L;
-        }
-        for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
-            const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
+    for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
+        const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
+        const long f1 = f0 + nv * VL < g->F ? f0 + nv * VL : g->F;
+        for (long p0 = 0; p0 < P; p0 += 12) {            /* 12: a multiple of every MR */
+            const long block = P - p0 < 12 ? P - p0 : 12;
+            long base[12], image[12], pixel[12];
+            for (int r = 0; r < 12; r++) {
+                const long p = p0 + (r < block ? r : block - 1);
+                base[r] = patch_start(g, p);
+                image[r] = p / L;
+                pixel[r] = p % L;
+            }
 #define FORWARD_ROWS(MR, NV)                                                             \
             for (long r0 = 0; r0 < block; r0 += MR) {                                    \
                 const int rows = (int)(block - r0 < MR ? block - r0 : MR);              \
                 long b[MR];                                                              \
                 for (int r = 0; r < MR; r++)                                             \
                     b[r] = base[r0 + (r < rows ? r : rows - 1)];                         \
-                NAME(forward_tile)(x, b, w + f0, g, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
+                KERNEL(forward_tile)(x, b, w + f0, g, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
             }
             FOR_TILE_SHAPE(nv, FORWARD_ROWS)
 #undef FORWARD_ROWS
-            const long f1 = f0 + nv * VL < g->F ? f0 + nv * VL : g->F;
             for (long f = f0; f < f1; f++) {
                 const T add = bias ? bias[f] : 0;
                 for (long r = 0; r < block; r++) {
@@ -122,7 +118,7 @@ CLONES int NAME(conv_forward)(const T *x, const T *w, const T *bias, T *out,
 /* dw (K x Fp) += patches^T @ dout for the padded chunk x; dout is channel-major (n x F x
  * Ho*Wo, DML's layout), and each pass's rows are first gathered pixel-major (FILTER_ROWS_PER_PASS
  * x Fp, zero past F) into a buffer that stays in cache. */
-CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const struct geometry *g)
+KERNEL_TARGET int KERNEL(conv_backward_filter)(const T *x, const T *dout, T *dw, const struct geometry *g)
 {
     const long L = g->Ho * g->Wo, P = g->n * L, K = g->kh * g->kw * g->C;
     long *base = malloc(sizeof(long) * (size_t)P), *off = malloc(sizeof(long) * (size_t)(K + 12));
@@ -157,7 +153,7 @@ CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const st
 #define FILTER_ROWS(MR, NV)                                                              \
             for (long k0 = 0; k0 < K; k0 += MR) {                                        \
                 const int rows = (int)(K - k0 < MR ? K - k0 : MR);                      \
-                NAME(filter_tile)(x, base + p0, count, off + k0, rows_buffer + f0,       \
+                KERNEL(filter_tile)(x, base + p0, count, off + k0, rows_buffer + f0,       \
                                   g, dw + k0 * g->Fp + f0, rows, MR, NV);                \
             }
             FOR_TILE_SHAPE(nv, FILTER_ROWS)
@@ -169,4 +165,3 @@ CLONES int NAME(conv_backward_filter)(const T *x, const T *dout, T *dw, const st
     free(rows_buffer);
     return 0;
 }
-#undef FOR_TILE_SHAPE

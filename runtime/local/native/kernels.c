@@ -1,6 +1,7 @@
 /* Native kernels of the local runtime, in float and double: direct convolutions that read the
  * im2col patch matrix straight from the padded images instead of copying it out (conv_kernels.h
- * vectorised over filters, row_conv_kernels.h over output pixels); max pooling and its
+ * vectorised over filters, in an AVX-512 and an AVX2 version; row_conv_kernels.h over output
+ * pixels); max pooling and its
  * gradient, one window at a time instead of one numpy pass per window offset (pool_kernels.h);
  * and the passes of the column sums (column_sums.h).
  *
@@ -17,8 +18,10 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define NARROW_TARGET __attribute__((target("avx2,fma")))
 #else
 #define CLONES
+#define NARROW_TARGET
 #endif
 #define ALWAYS_INLINE __attribute__((always_inline))
 

@@ -37,6 +37,9 @@ CONV_SHAPES = [
     (3, 4, 6, 6, 13, 2, 3, 1, 1, 1, 2),        # unequal kernel and padding, 4 channels
     (5, 24, 7, 9, 40, 1, 1, 2, 3, 0, 0),       # 1x1 with strides (pointwise.py): a subsample
     (9, 70, 5, 5, 33, 1, 1, 1, 1, 0, 0),       # 1x1 over many channels, several chunks
+    (5, 1, 7, 6, 1, 2, 2, 1, 1, 1, 1),         # one channel, one filter (zero_pad2d's shift)
+    (3, 1, 9, 8, 1, 3, 3, 2, 1, 1, 0),         # the same with strides: the depthwise kernels
+    (1, 9, 11, 10, 50, 3, 3, 2, 2, 1, 1),      # batch 1, odd sizes, 9 channels, 50 filters
 ]
 
 
@@ -72,6 +75,41 @@ def test_convolutions_match_numpy(kernel, shape, dtype):
     tolerance = 1e-12 if dtype == np.float64 else 2e-5
     scale = np.abs(expected).max()
     assert_allclose(got / scale, expected / scale, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("version", [native.WIDE, native.NARROW])
+@pytest.mark.parametrize("kernel", ["conv2d", "conv2d_backward_filter"])
+def test_both_versions_of_the_direct_convolutions_match_numpy(kernel, version, dtype):
+    # the CPU picks one version; the other is checked here wherever the CPU can run it
+    if not native.can_run(version):
+        pytest.skip(f"this CPU cannot run the {version} kernels")
+    for shape in CONV_SHAPES:
+        X, W, dout, args = _conv_inputs(shape, dtype, seed=3)
+        operands = (X, W) if kernel == "conv2d" else (X, dout)
+        with native.use_version(version):
+            got, expected = _both(lambda: getattr(dnn, kernel)(*operands, **args))
+        tolerance = 1e-12 if dtype == np.float64 else 2e-5
+        scale = np.abs(expected).max()
+        assert_allclose(got / scale, expected / scale, rtol=0, atol=tolerance, err_msg=str(shape))
+
+
+def test_on_avx2_the_direct_kernels_take_the_layers_they_run_fastest():
+    from kerasdml.runtime.local import direct_conv
+    from kerasdml.runtime.local.geometry import conv_geom
+
+    def geometry(C, k, F=64, stride=1):
+        return conv_geom("conv2d", [32, C, 24, 24], [F, C, k, k], [stride, stride], [1, 1])
+    with native.use_version(native.NARROW):
+        assert direct_conv.applies(geometry(64, 3))               # a patch row of 576
+        assert direct_conv.applies(geometry(3, 7, stride=2))      # a stem
+        assert not direct_conv.applies(geometry(256, 3))          # 2,304: BLAS is faster
+        assert not direct_conv.applies(geometry(1, 5))            # the row kernels' layers
+        assert not direct_conv.applies(geometry(64, 3), forward=False)
+        with native.use(True):                                    # forced: everything native
+            assert direct_conv.applies(geometry(256, 3), forward=False)
+    with native.use_version(native.WIDE):
+        assert direct_conv.applies(geometry(256, 3), forward=False)
 
 
 def test_forward_pays_no_attention_to_padding_columns():
