@@ -19,6 +19,31 @@ class Statistics:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     started: float = field(default_factory=time.perf_counter)
     fused: set[str] = field(default_factory=set)   # the names of fused or in-place operations
+    # fusions across statements: name -> [runs, seconds], and the calibration samples
+    # name -> [(plain seconds, fused seconds), ...] (statement_fusion.py)
+    fusions: dict[str, list] = field(default_factory=dict)
+    calibrations: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+
+    def fusion_ran(self, name: str, seconds: float) -> None:
+        entry = self.fusions.setdefault(name, [0, 0.0])
+        entry[0] += 1
+        entry[1] += seconds
+
+    def fusion_calibrated(self, name: str, plain: float, fused: float) -> None:
+        self.calibrations[name].append((plain, fused))
+
+    def unrecorded(self, work) -> float:
+        """Seconds work() takes, its operations left out of the counters (a calibration run)."""
+        counts, seconds = dict(self.counts), dict(self.seconds)
+        begin = time.perf_counter()
+        try:
+            work()
+            return time.perf_counter() - begin
+        finally:
+            self.counts.clear()
+            self.counts.update(counts)
+            self.seconds.clear()
+            self.seconds.update(seconds)
 
     def timed(self, name: str, function):
         counts, seconds, clock = self.counts, self.seconds, time.perf_counter
@@ -44,7 +69,21 @@ class Statistics:
             lines.append("Fused operations (one pass over memory) and results written in place:")
             lines += [f"       {name:<24} {self.seconds[name]:>10.3f} {self.counts[name]:>10}"
                       for name in ran]
-        return "\n".join(lines)
+        return "\n".join(lines + self._fusion_report())
+
+    def _fusion_report(self) -> list[str]:
+        """Each fusion across statements: its runs, its time, and the time it saved, estimated
+        from calibration calls that also ran the plain statements (on copies of the inputs)."""
+        if not self.fusions:
+            return []
+        lines = ["Fused across statements (saved: runs x mean(plain - fused) over the calibration "
+                 "calls, which also ran the plain statements; their time is in the total above):",
+                 f"       {'fusion':<32} {'time(s)':>10} {'count':>8} {'saved(s)':>10} {'calibrated':>10}"]
+        for name, (runs, seconds) in sorted(self.fusions.items(), key=lambda item: -item[1][1]):
+            samples = self.calibrations.get(name, [])
+            saved = f"{runs * sum(p - f for p, f in samples) / len(samples):.3f}" if samples else "-"
+            lines.append(f"       {name:<32} {seconds:>10.3f} {runs:>8} {saved:>10} {len(samples):>10}")
+        return lines
 
 
 @dataclass

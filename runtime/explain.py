@@ -59,3 +59,13 @@ class Explainer:
             self.seen.add(key)
             self._header(position)
             self.out.write(f"  {'parfor':<14} {'':<34} {'':>10}  {where}\n")
+
+    def fused(self, position, name: str, shapes, replaces: str) -> None:
+        """A fusion across statements, shown once per statement pair and shapes."""
+        key = (position, name, tuple(shapes))
+        if key not in self.seen:
+            self.seen.add(key)
+            self._header(position)
+            operands = " ".join(_dims(s) for s in shapes)
+            self.out.write(f"  {'fused':<14} {operands:<34} {'':>10}  LOCAL {name} (one pass: "
+                           f"{replaces})\n")

@@ -18,6 +18,7 @@ class Module:
     base_dir: Path
     functions: dict[str, "UserFunction"] = field(default_factory=dict)
     namespaces: dict[str, "Module"] = field(default_factory=dict)
+    library: str | None = None     # dml_lib's name for the file when it is dml_lib's own text
 
     def find_function(self, qualified: str, position) -> "UserFunction | None":
         if "::" not in qualified:

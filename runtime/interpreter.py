@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import intrinsics
+from . import intrinsics, statement_fusion
 from . import nodes as n
 from .context import Context
 from .errors import DMLError, DMLInterrupted, DMLRuntimeError, SourcePosition
@@ -67,6 +67,7 @@ class Interpreter:
             raise DMLRuntimeError(f"cannot read sourced file {path}: {err.strerror}", position) from None
         module = Module(str(path), resolved.parent)
         self.modules[resolved] = module  # registered before compiling: files may source each other
+        module.library = intrinsics.library_file(text, resolved)
         self._compile_module(parse(text, str(path)), module)
         intrinsics.attach(module, text, resolved, self.context)
         return module
@@ -87,8 +88,8 @@ class Interpreter:
 
     def analyse(self, statements, live_at_exit: set[str]) -> None:
         """Finds the last reads of a program or function body before it is compiled (local
-        runs only: under a planner every read leaves the value in the frame)."""
-        if self.context.planner is None:
+        runs only: under a Spark planner every read leaves the value in the frame)."""
+        if statement_fusion.fusable_context(self.context):
             self.last_reads.analyse(statements, live_at_exit)
 
     def _import(self, statement, module: Module) -> None:
@@ -112,8 +113,15 @@ class Interpreter:
     # ---- statements -------------------------------------------------------------------------
 
     def compile_block(self, statements, module: Module) -> list:
-        return [self.compile_statement(s, module) for s in statements
-                if not isinstance(s, (n.Source, n.SetWd))]
+        """The block's statements compiled, runs of consecutive ones fused where
+        statement_fusion.py has a rule for them."""
+        statements = [s for s in statements if not isinstance(s, (n.Source, n.SetWd))]
+        return statement_fusion.compile_block(self, statements, module)
+
+    @staticmethod
+    def located(body, position: SourcePosition):
+        """The statement body reporting failures at `position` (as compiled statements do)."""
+        return _located(body, position)
 
     def compile_statement(self, node, module: Module):
         compile_method = getattr(self, "_stmt_" + type(node).__name__)

@@ -84,6 +84,20 @@ def _library_text(relative: str) -> str:
     return _library_texts[relative]
 
 
+def library_file(text: str, path: Path) -> str | None:
+    """dml_lib's name for a sourced file ("nn/layers/relu.dml") when its text is exactly that
+    file's, else None: what the runtime knows of a library function holds only for its own
+    text (an edited copy is the user's function)."""
+    from kerasdml import dml_lib
+
+    parts = path.parts
+    for depth in (3, 2):                  # nn/layers/relu.dml, nn/util.dml (a copy may live
+        relative = "/".join(parts[-depth:])  # beside a compiled model's scripts)
+        if len(parts) >= depth and (Path(dml_lib.ROOT) / relative).is_file():
+            return relative if text == _library_text(relative) else None
+    return None
+
+
 def kernels_for(text: str, path: Path) -> dict[str, Kernel]:
     """The kernels for the functions of a sourced file: none unless its text is dml_lib's."""
     for relative, kernels in KERNELS.items():

@@ -118,6 +118,11 @@ def _statement_reads(statement) -> list[str]:
     return _reads(statement.call)
 
 
+def names_read(node) -> set[str]:
+    """The variables an expression (or statement) reads."""
+    return set(_reads(node))
+
+
 def _indexed(statement) -> set[str]:
     """Names read through indexing (M[i, j]): their reads go through the frame, never taken."""
     names: set[str] = set()

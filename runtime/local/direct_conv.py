@@ -94,8 +94,9 @@ def _filters_by_offset(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
 
 
 def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
-           channel_bias: np.ndarray | None = None) -> np.ndarray:
-    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), geometry g."""
+           channel_bias: np.ndarray | None = None, epilogue=None) -> np.ndarray:
+    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), geometry g; then
+    epilogue(first, last, chunk) on each chunk of images when given (conv.conv2d)."""
     dt, L = X.dtype, g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
     if _row_kernels(g):
@@ -116,6 +117,12 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
         def chunk(first: int, last: int) -> None:
             native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
                                 **_geometry(g, last - first, width, dt))
+    if epilogue is not None:
+        convolve = chunk
+
+        def chunk(first: int, last: int) -> None:
+            convolve(first, last)
+            epilogue(first, last, out[first:last])
     run_chunks(chunk, chunks)
     return out.reshape(g.N, g.out_cols)
 

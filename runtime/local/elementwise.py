@@ -65,14 +65,21 @@ _FUSED_CELLS = 1 << 14
 def _by_rows(out: np.ndarray, rows_pass) -> np.ndarray:
     """Runs rows_pass(rows) on slices of a few rows of out at a time, row blocks on the workers:
     a fused pass whose temporaries are still in cache when the next step reads them."""
-    step = max(1, _FUSED_CELLS // max(out.shape[1], 1))
+    row_blocks(out.shape[0], out.shape[1], rows_pass)
+    return out
+
+
+def row_blocks(rows: int, width: int, rows_pass, cells: int = _FUSED_CELLS) -> None:
+    """rows_pass(slice) over 0..rows in slices of about `cells` cells of a `width`-wide matrix
+    (at least one row), the slices' ranges shared by the workers."""
+    step = max(1, cells // max(width, 1))
 
     def block(first: int, last: int) -> None:
         for start in range(first, last, step):
             rows_pass(slice(start, min(last, start + step)))
-    pieces = _BLOCKS if workers() > 1 and out.size >= _MIN_CELLS else 1
-    run_chunks(block, split(out.shape[0], min(pieces, out.shape[0])))
-    return out
+    pieces = _BLOCKS if workers() > 1 and rows * width >= _MIN_CELLS else 1
+    if rows:
+        run_chunks(block, split(rows, min(pieces, rows)))
 
 
 def multiply_where_positive(values: np.ndarray, signs: np.ndarray, out=None) -> np.ndarray:

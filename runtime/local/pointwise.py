@@ -49,8 +49,10 @@ def _outputs(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarray:
     return out.reshape(g.F, -1)
 
 
-def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | None) -> np.ndarray:
-    """out (N x F*Ho*Wo) = W (F x C) applied to each pixel's channels (+ channel_bias, 1 x F x 1)."""
+def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | None,
+           epilogue=None) -> np.ndarray:
+    """out (N x F*Ho*Wo) = W (F x C) applied to each pixel's channels (+ channel_bias, 1 x F x 1),
+    then epilogue(first, last, chunk) on each chunk of images when given (conv.conv2d)."""
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=X.dtype)
 
@@ -60,6 +62,8 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | Non
         out[first:last] = product.reshape(g.F, last - first, L).transpose(1, 0, 2)
         if channel_bias is not None:
             out[first:last] += channel_bias
+        if epilogue is not None:
+            epilogue(first, last, out[first:last])
     run_chunks(chunk, _image_chunks(g))
     return out.reshape(g.N, g.out_cols)
 

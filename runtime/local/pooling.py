@@ -49,8 +49,8 @@ def _untile(g: Geom, t6: np.ndarray) -> np.ndarray:
     return dx.reshape(g.N, g.in_cols)
 
 
-def _native_geometry(g: Geom, first: int, last: int) -> dict[str, int]:
-    return dict(planes=(last - first) * g.C, H=g.H, W=g.W, kh=g.kh, kw=g.kw, sh=g.sh, sw=g.sw,
+def _native_geometry(g: Geom, images: int) -> dict[str, int]:
+    return dict(planes=images * g.C, H=g.H, W=g.W, kh=g.kh, kw=g.kw, sh=g.sh, sw=g.sw,
                 ph=g.ph, pw=g.pw, Ho=g.Ho, Wo=g.Wo)
 
 
@@ -95,17 +95,20 @@ def max_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, _ = _pool_input(b, g, X)
     out = np.empty((g.N, g.out_cols), dtype=X.dtype)
-    pad_value = -np.finfo(X.dtype).max
-
-    def chunk(first: int, last: int) -> None:
-        if native.enabled():
-            native.max_pool(X[first:last], out[first:last], **_native_geometry(g, first, last))
-            return
-        part = g.with_images(last - first)
-        out[first:last] = _max_windows(part, _pool_planes(part, X[first:last], pad_value)
-                                       ).reshape(last - first, g.out_cols)
-    run_chunks(chunk, split(g.N, _CHUNKS))
+    run_chunks(lambda first, last: max_pool_rows(g, X[first:last], out[first:last]),
+               split(g.N, _CHUNKS))
     return out
+
+
+def max_pool_rows(g: Geom, X: np.ndarray, out: np.ndarray) -> None:
+    """max_pool of the images X (some rows of a batch of geometry g) into out, in this thread:
+    each image's result depends on that image alone, so any split of a batch gives its bits."""
+    if native.enabled():
+        native.max_pool(X, out, **_native_geometry(g, len(X)))
+        return
+    part = g.with_images(len(X))
+    out[:] = _max_windows(part, _pool_planes(part, X, -np.finfo(X.dtype).max)
+                          ).reshape(len(X), g.out_cols)
 
 
 def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[int],
@@ -131,16 +134,19 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, dout = _pool_input(b, g, X, dout)
     dX = np.empty((g.N, g.in_cols), dtype=X.dtype)
-
-    def chunk(first: int, last: int) -> None:
-        if native.enabled():
-            native.max_pool_backward(X[first:last], dout[first:last], dX[first:last],
-                                     **_native_geometry(g, first, last))
-            return
-        dX[first:last] = _max_pool_backward_images(g.with_images(last - first), X[first:last],
-                                                   dout[first:last])
-    run_chunks(chunk, split(g.N, _CHUNKS))
+    run_chunks(lambda first, last: max_pool_backward_rows(g, X[first:last], dout[first:last],
+                                                          dX[first:last]),
+               split(g.N, _CHUNKS))
     return dX
+
+
+def max_pool_backward_rows(g: Geom, X: np.ndarray, dout: np.ndarray, dX: np.ndarray) -> None:
+    """max_pool_backward of some rows of a batch of geometry g into dX, in this thread (per
+    image, as max_pool_rows)."""
+    if native.enabled():
+        native.max_pool_backward(X, dout, dX, **_native_geometry(g, len(X)))
+        return
+    dX[:] = _max_pool_backward_images(g.with_images(len(X)), X, dout)
 
 
 def _max_pool_backward_images(g: Geom, X: np.ndarray, dout: np.ndarray) -> np.ndarray:

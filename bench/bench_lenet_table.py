@@ -1,0 +1,113 @@
+"""The LeNet rows of the local runtime's targets, each with Keras' figure beside it, measured
+both ways a user meets them: in a Python process that imported keras first (numpy and
+TensorFlow loaded with their own threads, as in a notebook) and on the console path (the
+thread layout set before numpy loads, as `kerasdml fit` does). Every process measures kerasdml
+and Keras alternately, so each ratio compares figures of one process under one load.
+
+    .venv/bin/python bench/run.py lenet_table [--quick]      # steps and predict, both ways
+    .venv/bin/python bench/run.py lenet_table --full         # + full-MNIST epochs and peak RSS
+
+Steps and predict: bench_lenet's rows (training steps of batch 100 from bench/dml's
+generated-style script, predict of 10,000 images) run in one fresh process per way. The full
+epoch: Keras2DML.fit of the seed's LeNet (the compiler's train.dml, one epoch of 60,000 images,
+single precision) against model.fit of the same model, once each, in the notebook-style process
+and from the console path; peak RSS: each side alone in a fresh console-style process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import Options, Row
+from kerasdml.runtime.local import threads
+
+HERE = Path(__file__).resolve().parent
+FULL_EPOCH_TARGET = 1.2
+MEMORY_TARGET = 1.0
+
+PRELUDE = """
+import json, resource, sys, time
+sys.path.insert(0, {here!r})
+if {console}:
+    from kerasdml.runtime.local.threads import configure_threads
+    configure_threads()
+import keras
+import numpy as np
+"""
+
+STEPS = PRELUDE + """
+from bench_lenet import rows
+from harness import Options
+found = rows(Options(repeats={repeats}, quick={quick}))
+print(json.dumps([[r.benchmark, r.kerasdml, r.reference, r.reference_name, r.target]
+                  for r in found]))
+"""
+
+EPOCH = PRELUDE + """
+from kerasdml.compiler import Keras2DML
+from kerasdml.compiler.demo import lenet
+from models import mnist
+x, y, _ = mnist({images}, 1)
+x = x.reshape(-1, 28, 28, 1)
+figures = {{}}
+if "kerasdml" in {sides}:
+    estimator = Keras2DML(lenet(), epochs=1, batch_size=100, shuffle=False, verbose=0,
+                          precision="single")
+    estimator.fit(x[:100], y[:100])               # compiled and parsed outside the timing
+    started = time.perf_counter(); estimator.fit(x, y)
+    figures["kerasdml"] = time.perf_counter() - started
+if "keras" in {sides}:
+    model = lenet()
+    model.fit(x[:100], y[:100], batch_size=100, verbose=0)    # traced outside the timing
+    started = time.perf_counter(); model.fit(x, y, batch_size=100, verbose=0, shuffle=False)
+    figures["keras"] = time.perf_counter() - started
+figures["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(figures))
+"""
+
+WAYS = {"notebook": False, "console": True}     # way -> thread layout set before numpy
+
+
+def _run(template: str, console: bool, **values) -> object:
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in (*threads.BLAS_THREAD_VARIABLES, threads.KERNEL_THREADS_VARIABLE)}
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    code = template.format(here=str(HERE), console=console, **values)
+    done = subprocess.run([sys.executable, "-c", code], env=environment, check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _step_rows(options: Options) -> list[Row]:
+    found = []
+    for way, console in WAYS.items():
+        measured = _run(STEPS, console, repeats=options.repeats, quick=options.quick)
+        found += [Row(f"{name} ({way})", ours, theirs, reference, target)
+                  for name, ours, theirs, reference, target in measured
+                  if "epoch of" not in name]
+    return found
+
+
+def _epoch_rows(images: int) -> list[Row]:
+    found = []
+    for way, console in WAYS.items():
+        both = _run(EPOCH, console, images=images, sides=["kerasdml", "keras"])
+        found.append(Row(f"LeNet epoch of {images:,} images, Keras2DML.fit, single ({way})",
+                         both["kerasdml"], both["keras"], "Keras model.fit", FULL_EPOCH_TARGET))
+    ours = _run(EPOCH, True, images=images, sides=["kerasdml"])
+    theirs = _run(EPOCH, True, images=images, sides=["keras"])
+    found.append(Row(f"peak RSS, Keras2DML.fit epoch of {images:,} images, single",
+                     ours["peak"], theirs["peak"], "Keras model.fit", MEMORY_TARGET, unit="MB",
+                     notes=[f"epochs in these processes: {ours['kerasdml']:.0f} s vs Keras "
+                            f"{theirs['keras']:.0f} s"]))
+    return found
+
+
+def rows(options: Options) -> list[Row]:
+    found = _step_rows(options)
+    if options.full or options.quick:
+        found += _epoch_rows(60_000 if options.full else 2_000)
+    return found
