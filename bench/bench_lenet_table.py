@@ -4,8 +4,8 @@ TensorFlow loaded with their own threads, as in a notebook) and on the console p
 thread layout set before numpy loads, as `kerasdml fit` does). Every process measures kerasdml
 and Keras alternately, so each ratio compares figures of one process under one load.
 
-    .venv/bin/python bench/run.py lenet_table [--quick]      # steps and predict, both ways
-    .venv/bin/python bench/run.py lenet_table --full         # + full-MNIST epochs and peak RSS
+    .venv/bin/python bench/run.py lenet_table [--quick]   # fusion on/off, steps and predict
+    .venv/bin/python bench/run.py lenet_table --full      # full-MNIST epochs and peak RSS
 
 Steps and predict: bench_lenet's rows (training steps of batch 100 from bench/dml's
 generated-style script, predict of 10,000 images) run in one fresh process per way. The full
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import Options, Row
+from harness import Options, Row, side_by_side
 from kerasdml.runtime.local import threads
 
 HERE = Path(__file__).resolve().parent
@@ -39,9 +39,15 @@ import numpy as np
 """
 
 STEPS = PRELUDE + """
-from bench_lenet import rows
+from bench_lenet import PREDICT_TARGET, TRAIN_TARGETS
 from harness import Options
-found = rows(Options(repeats={repeats}, quick={quick}))
+from models import lenet, mnist
+from training import Workload, predict_rows, training_rows
+options = Options(repeats={repeats}, quick={quick})
+x, y, x_test = mnist(500 if {quick} else 2_000, 2_000 if {quick} else 10_000)
+found = training_rows(Workload("LeNet", lenet(), "lenet_train.dml", x, y, TRAIN_TARGETS), options)
+found += predict_rows("LeNet", lenet(), "lenet_predict.dml", x_test, options, PREDICT_TARGET,
+                      precisions=["single"])
 print(json.dumps([[r.benchmark, r.kerasdml, r.reference, r.reference_name, r.target]
                   for r in found]))
 """
@@ -106,8 +112,29 @@ def _epoch_rows(images: int) -> list[Row]:
     return found
 
 
-def rows(options: Options) -> list[Row]:
-    found = _step_rows(options)
-    if options.full or options.quick:
-        found += _epoch_rows(60_000 if options.full else 2_000)
+def _fusion_rows(options: Options) -> list[Row]:
+    """The training run with fusion across statements against the plain statements
+    (KERASDML_FUSION=0), alternately in this process."""
+    from models import BATCH, LEARNING_RATE, dml_weights, lenet, mnist
+    from training import run_dml
+    images = 500 if options.quick else 2_000
+    x, y, _ = mnist(images, 1)
+    inputs = {"X": x, "Y": y, **dml_weights(lenet())}
+    found = []
+    for precision in ("single", "double"):
+        def train(fused: str):
+            os.environ["KERASDML_FUSION"] = fused
+            run_dml("lenet_train.dml", inputs, precision, batch_size=BATCH, lr=LEARNING_RATE)
+        on, off = side_by_side(lambda: train("1"), lambda: train("0"), options.repeats)
+        os.environ.pop("KERASDML_FUSION")
+        found.append(Row(f"LeNet training run of {images:,} images, {precision}, fused", on, off,
+                         "KERASDML_FUSION=0"))
     return found
+
+
+def rows(options: Options) -> list[Row]:
+    """Without --full: fusion on/off, steps and predict both ways; --full: the 60,000-image
+    epochs and peak RSS (several minutes each side)."""
+    if options.full:
+        return _epoch_rows(60_000)
+    return _fusion_rows(options) + _step_rows(options)

@@ -74,14 +74,14 @@ def training_rows(work: Workload, options: Options) -> list[Row]:
 
 
 def predict_rows(name: str, model, script: str, x: np.ndarray, options: Options,
-                 target: float | None) -> list[Row]:
+                 target: float | None, precisions=("single", "double")) -> list[Row]:
     """Scoring x in both precisions against Keras' predict, with the largest difference
     between kerasdml's and Keras' probabilities as a note."""
     weights = dml_weights(model)
     images = keras_images(model, x)
     keras_probs = model.predict(images, batch_size=BATCH, verbose=0)
     rows = []
-    for precision in ("single", "double"):
+    for precision in precisions:
         results = {}
 
         def ours():
