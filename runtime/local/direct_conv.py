@@ -13,8 +13,8 @@ results do not depend on the thread count.
 
 On AVX2 (the narrow version of the kernels, 16 registers) the direct forward convolution beats
 im2col + BLAS only while a patch row is short: OpenBLAS packs its operands into cache-sized
-panels, which the direct kernel does not, and a deep layer's weights (K x F, megabytes) then
-stream from beyond the L2 cache. `applies` sends the other layers, the row kernels' layers
+panels, which the direct kernel does not, and a deep layer's weight strips (K x 4 vectors)
+and patch rows then stream from the L2 cache. `applies` sends the other layers, the row kernels' layers
 (their tiles are sized for AVX-512) and the filter gradient back to conv.py's numpy path.
 """
 from __future__ import annotations
@@ -27,10 +27,11 @@ from .parallel import run_chunks
 from .scratch import scratch
 
 
-# The deepest patch row (C*kh*kw) the narrow forward kernel takes: measured on the real models'
-# layers at batch 32 on a 2-core AVX2 EPYC, it is 1.3-1.7x faster than im2col + BLAS up to
-# 1,200 (3x3 over 32-64 channels, 5x5 over 48, 7x7 over 3), even at 720, 0.4-0.5x at 2,304.
-_NARROW_DEPTH = 1536
+# The deepest patch row (C*kh*kw) the narrow forward kernel takes: measured (channels last) on
+# the real models' layers at batch 32 on a 2-core AVX2 EPYC under load, it runs 1.1-1.9x
+# faster than im2col + BLAS on 3x3 over 32-80 channels, 5x5 over 48 and the stems, about as
+# fast at 576-864, and 0.6x at 1,152 (3x3 over 128 channels).
+_NARROW_DEPTH = 1024
 
 
 def applies(g: Geom, forward: bool = True) -> bool:
@@ -93,6 +94,38 @@ def _filters_by_offset(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
     return wt
 
 
+# Channels last: the narrow version reads the images as (m, Hp, Wp, C). A kernel row i of a
+# patch is then kw*C contiguous values, so the kernels see one channel of images Wp*C wide with
+# kernels kw*C wide and a column stride of sw*C: the same kernel, a long contiguous inner loop
+# instead of C*kh short ones, each on another cache line (16 registers leave no room to hide
+# those misses). The weights follow: columns in (i, j, c) order.
+
+def _channels_last(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Images first..last-1 of X as (m, H+2ph, W+2pw, C), zero borders, in this thread's
+    scratch."""
+    m, ph, pw = last - first, g.ph, g.pw
+    xp = scratch("direct_channels_last", (m, g.H + 2 * ph, g.W + 2 * pw, g.C), X.dtype)
+    if ph:
+        xp[:, :ph] = 0
+        xp[:, ph + g.H:] = 0
+    if pw:
+        xp[:, ph:ph + g.H, :pw] = 0
+        xp[:, ph:ph + g.H, pw + g.W:] = 0
+    xp[:, ph:ph + g.H, pw:pw + g.W] = X[first:last].reshape(m, g.C, g.H, g.W).transpose(0, 2, 3, 1)
+    return xp
+
+
+def _channels_last_geometry(g: Geom, images: int, width: int) -> dict[str, int]:
+    return dict(n=images, Hp=g.H + 2 * g.ph, Wp=(g.W + 2 * g.pw) * g.C, C=1, kh=g.kh,
+                kw=g.kw * g.C, sh=g.sh, sw=g.sw * g.C, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F)
+
+
+def _channels_last_filters(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
+    """W (F x C*kh*kw, columns (c, i, j)) as K x width with rows in (i, j, c) order."""
+    by_offset = W.reshape(g.F, g.C, g.kh, g.kw).transpose(0, 2, 3, 1).reshape(g.F, -1)
+    return _filters_by_offset(g, by_offset, width)
+
+
 def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
            channel_bias: np.ndarray | None = None, epilogue=None) -> np.ndarray:
     """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), geometry g; then
@@ -108,15 +141,22 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
                                     **_geometry(g, last - first, g.F, dt))
     else:
         width = _padded_width(g.F, dt)
-        wt = _filters_by_offset(g, W, width)
         bias = None
         if channel_bias is not None:
             bias = np.zeros(width, dtype=dt)
             bias[:g.F] = channel_bias.ravel()
+        if native.convolution_version() == native.NARROW:
+            wt = _channels_last_filters(g, W, width)
 
-        def chunk(first: int, last: int) -> None:
-            native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
-                                **_geometry(g, last - first, width, dt))
+            def chunk(first: int, last: int) -> None:
+                native.conv_forward(_channels_last(g, X, first, last), wt, bias, out[first:last],
+                                    **_channels_last_geometry(g, last - first, width))
+        else:
+            wt = _filters_by_offset(g, W, width)
+
+            def chunk(first: int, last: int) -> None:
+                native.conv_forward(_padded_images(g, X, first, last), wt, bias,
+                                    out[first:last], **_geometry(g, last - first, width, dt))
     if epilogue is not None:
         convolve = chunk
 

@@ -40,6 +40,7 @@ CONV_SHAPES = [
     (5, 1, 7, 6, 1, 2, 2, 1, 1, 1, 1),         # one channel, one filter (zero_pad2d's shift)
     (3, 1, 9, 8, 1, 3, 3, 2, 1, 1, 0),         # the same with strides: the depthwise kernels
     (1, 9, 11, 10, 50, 3, 3, 2, 2, 1, 1),      # batch 1, odd sizes, 9 channels, 50 filters
+    (3, 6, 13, 11, 19, 1, 1, 1, 1, 0, 0),      # 1x1 over 143 pixels: one product per image
 ]
 
 
@@ -103,7 +104,7 @@ def test_on_avx2_the_direct_kernels_take_the_layers_they_run_fastest():
     with native.use_version(native.NARROW):
         assert direct_conv.applies(geometry(64, 3))               # a patch row of 576
         assert direct_conv.applies(geometry(3, 7, stride=2))      # a stem
-        assert not direct_conv.applies(geometry(256, 3))          # 2,304: BLAS is faster
+        assert not direct_conv.applies(geometry(128, 3))          # 1,152: BLAS is faster
         assert not direct_conv.applies(geometry(1, 5))            # the row kernels' layers
         assert not direct_conv.applies(geometry(64, 3), forward=False)
         with native.use(True):                                    # forced: everything native
