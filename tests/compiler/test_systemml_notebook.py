@@ -52,9 +52,7 @@ def test_the_notebook_runs_locally(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_the_notebook_runs_with_a_spark_session(tmp_path, monkeypatch, capsys):
-    from kerasdml.runtime.spark.session import spark_session
-    spark = spark_session("local[2]")
+def test_the_notebook_runs_with_a_spark_session(spark, tmp_path, monkeypatch, capsys):
     cells = run_notebook(tmp_path, monkeypatch, spark, train=300, test=200, epochs=1)
     check(cells, capsys, iterations=3)
     assert cells["sysml_model"].spark is spark

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import keras, perturb_statistics, predict, randomize, save
-from kerasdml.compiler.compile import compile_model
+from support.keras_models import keras, perturb_statistics, randomize
 
 L = keras.layers
 ATOL = 1e-4
@@ -21,33 +20,24 @@ SLOW = {"VGG16": 32, "ResNet50": 32, "ResNet50V2": 32, "DenseNet121": 32, "Mobil
 PIXELS = ("MobileNetV3", "EfficientNet", "ConvNeXt")
 
 
-def assert_predicts_like_keras(model, inputs, tmp_path, atol=ATOL):
-    expected = predict(model, inputs)
-    got = compile_model(save(model, tmp_path)).predict(inputs if len(inputs) > 1 else inputs[0])
-    got = got if isinstance(got, list) else [got]
-    for g, e in zip(got, expected):
-        assert g.shape == e.shape
-        np.testing.assert_allclose(g, e, atol=atol, rtol=1e-4)
-
-
-def check_application(name, size, tmp_path):
+def check_application(name, size, assert_predicts_like_keras):
     keras.utils.set_random_seed(0)
     model = perturb_statistics(getattr(keras.applications, name)(
         weights=None, input_shape=(size, size, 3), classes=5, classifier_activation=None))
     top = 255.0 if name.startswith(PIXELS) else 1.0
     x = np.random.default_rng(1).uniform(0, top, (2, size, size, 3)).astype("float32")
-    assert_predicts_like_keras(model, [x], tmp_path)
+    assert_predicts_like_keras(model, [x], atol=ATOL, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", list(FAST))
-def test_application(name, tmp_path):
-    check_application(name, FAST[name], tmp_path)
+def test_application(name, assert_predicts_like_keras):
+    check_application(name, FAST[name], assert_predicts_like_keras)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SLOW))
-def test_large_application(name, tmp_path):
-    check_application(name, SLOW[name], tmp_path)
+def test_large_application(name, assert_predicts_like_keras):
+    check_application(name, SLOW[name], assert_predicts_like_keras)
 
 
 # --- keras.io-style models -------------------------------------------------------------------
@@ -125,7 +115,7 @@ KERAS_IO = {f.__name__: f for f in (text_cnn, text_bilstm, transformer_encoder, 
 
 
 @pytest.mark.parametrize("name", list(KERAS_IO))
-def test_keras_io_model(name, tmp_path):
+def test_keras_io_model(name, assert_predicts_like_keras):
     model = randomize(KERAS_IO[name](), seed=2, scale=0.6)
     rng = np.random.default_rng(4)
     inputs = []
@@ -136,4 +126,4 @@ def test_keras_io_model(name, tmp_path):
         else:
             top = 255.0 if name == "preprocessing_front_end" else 1.0
             inputs.append(rng.uniform(0, top, shape).astype("float32"))
-    assert_predicts_like_keras(model, inputs, tmp_path)
+    assert_predicts_like_keras(model, inputs, atol=ATOL, rtol=1e-4)

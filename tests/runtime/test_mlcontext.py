@@ -49,9 +49,7 @@ def test_statistics_explain_and_clear_errors(capsys):
 
 
 @pytest.mark.slow
-def test_with_a_spark_session_results_convert_to_dataframes():
-    from kerasdml.runtime.spark.session import spark_session
-    spark = spark_session("local[2]")
+def test_with_a_spark_session_results_convert_to_dataframes(spark):
     ml = MLContext(spark)
     frame = spark.createDataFrame([(1.0, 2.0), (3.0, 4.0)], ["a", "b"])
     Y = ml.execute(dml("Y = X * 2").input(X=frame).output("Y")).get("Y")

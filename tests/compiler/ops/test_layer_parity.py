@@ -6,22 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import keras, predict, randomize, sample_inputs, save, sequential
-from kerasdml.compiler.compile import compile_model
+from support.keras_models import keras, randomize, sample_inputs, sequential
 
 L = keras.layers
 ATOL = 1e-5
-
-
-def assert_predicts_like_keras(model, tmp_path, inputs=None, atol=ATOL):
-    inputs = inputs or sample_inputs(model, batch=4)
-    expected = predict(model, inputs)
-    got = compile_model(save(model, tmp_path)).predict(inputs if len(inputs) > 1 else inputs[0])
-    got = got if isinstance(got, list) else [got]
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected):
-        assert g.shape == e.shape
-        np.testing.assert_allclose(g, e, atol=atol, rtol=1e-5)
 
 
 def functional(inputs, outputs, name):
@@ -233,7 +221,7 @@ for _cell in ("SimpleRNN", "LSTM", "GRU"):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_predicts_like_keras(name, tmp_path):
+def test_predicts_like_keras(name, assert_predicts_like_keras):
     model = randomize(MODELS[name](), seed=5, scale=0.7)
     if name == "normalization_adapted":  # statistics from adapt(), not random ones
         model.layers[0].adapt(ADAPT_DATA)
@@ -242,4 +230,4 @@ def test_predicts_like_keras(name, tmp_path):
         inputs[1] = (np.random.default_rng(2).uniform(size=inputs[1].shape) > 0.3).astype(
             "float32")
         inputs[1][:, :, 0] = 1.0  # every query step sees at least one key step
-    assert_predicts_like_keras(model, tmp_path, inputs)
+    assert_predicts_like_keras(model, inputs, atol=ATOL)

@@ -1,17 +1,14 @@
-"""A local Spark (2 cores) and small Keras models written as real .keras files for the spark.ml
-stages' tests."""
+"""Small Keras models written as real .keras files for the spark.ml stages' tests, and the
+shared local Spark (tests/conftest.py) with Arrow, which scoring needs."""
 from __future__ import annotations
 
 import pytest
 
-from support.local_spark import local_spark
-
 
 @pytest.fixture(scope="session")
-def spark():
-    pytest.importorskip("pyspark")
+def spark(spark):
     pytest.importorskip("pyarrow")
-    yield from local_spark()
+    return spark
 
 
 def _keras():

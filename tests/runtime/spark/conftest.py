@@ -1,15 +1,8 @@
-"""One local Spark for all Spark tests (2 cores, small driver, no UI, few shuffle partitions)."""
+"""The Spark runtime the distributed-operation tests run on (over the `spark` fixture of
+tests/conftest.py)."""
 from __future__ import annotations
 
 import pytest
-
-from support.local_spark import local_spark
-
-
-@pytest.fixture(scope="session")
-def spark():
-    pytest.importorskip("pyspark")
-    yield from local_spark()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,25 @@
+"""Fixtures of the compiler tests."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def assert_predicts_like_keras(tmp_path):
+    """check(model, inputs=None, atol=1e-5, rtol=1e-5): the model, saved as a real .keras file in
+    the test's tmp_path, compiled and run by its predict.dml, predicts what Keras predicts on the
+    same inputs (sample_inputs of a batch of 4 when none are given)."""
+    from support.keras_models import predict, sample_inputs, save
+    from kerasdml.compiler.compile import compile_model
+
+    def check(model, inputs=None, atol=1e-5, rtol=1e-5):
+        inputs = inputs or sample_inputs(model, batch=4)
+        expected = predict(model, inputs)
+        got = compile_model(save(model, tmp_path)).predict(inputs if len(inputs) > 1 else inputs[0])
+        got = got if isinstance(got, list) else [got]
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.shape == e.shape
+            np.testing.assert_allclose(g, e, atol=atol, rtol=rtol)
+    return check
