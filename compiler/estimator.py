@@ -27,6 +27,7 @@ import numpy as np
 
 from kerasdml.runtime.api import is_spark_dataframe, run_string
 from kerasdml.runtime.context import Statistics
+from kerasdml.runtime.values import MatrixHandle
 
 from .backend import TrainingView
 from .backend.training_view import PARALLEL_ALGOS
@@ -41,6 +42,7 @@ from .training.data import class_ids, labels, r2_score
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
 from .training.curves import plot_history
+from .training.dataframe_fit import DataFrameMethods
 from .training.plan import EpochPlan
 from .training.progress import Progress
 from .training.watch import EpochWatch, interrupted_message
@@ -54,7 +56,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped fit: says at which step and statement, and what the checkpoint holds."""
 
 
-class Keras2DML(SystemMLMethods):
+class Keras2DML(SystemMLMethods, DataFrameMethods):
     """A Keras model (keras.Model or a .keras/.h5 path) as an estimator trained in DML.
 
     loss, optimizer, metrics and learning_rate override the model's compile config.
@@ -69,6 +71,8 @@ class Keras2DML(SystemMLMethods):
     between exchanges with the parameter server.
     display: a progress line every
     `display` optimizer steps (default None: a live line, rewritten every half second).
+    features_col, label_col: the columns fit(df), score(df) and predict(df) read from a Spark
+    DataFrame (spark.ml's defaults; features_col may list several numeric columns).
 
     Called SystemML's way, Keras2DML(sparkSession_or_None, keras_model, input_shape=None,
     transferUsingDF=False, load_keras_weights=True, weights=None, labels=None, batch_size=64,
@@ -89,7 +93,7 @@ class Keras2DML(SystemMLMethods):
                  spark=None, weights_dir=None, precision: str = "double", loss=None,
                  optimizer=None, metrics=None, learning_rate: float | None = None,
                  workers: int | None = None, sync: str = "BSP", frequency="batch",
-                 display: int | None = None):
+                 display: int | None = None, features_col="features", label_col="label"):
         self.model = model
         self.epochs = epochs
         self.batch_size = batch_size
@@ -110,6 +114,8 @@ class Keras2DML(SystemMLMethods):
         self.sync = sync
         self.frequency = frequency
         self.display = display
+        self.features_col = features_col
+        self.label_col = label_col
         self.statistics = self.explain = False
         self.statistics_top = 15
         self._statistics = Statistics()
@@ -119,7 +125,7 @@ class Keras2DML(SystemMLMethods):
     _PARAMS = ("model", "epochs", "batch_size", "train_algo", "parallel_batches", "shuffle",
                "validation_split", "seed", "verbose", "spark", "weights_dir", "precision", "loss",
                "optimizer", "metrics", "learning_rate", "workers", "sync", "frequency",
-               "display")
+               "display", "features_col", "label_col")
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -161,7 +167,7 @@ class Keras2DML(SystemMLMethods):
             print(line, file=sys.stderr, flush=True)
 
     def _run_options(self) -> dict:
-        options = dict(precision=self.precision, spark=self.spark)
+        options = dict(precision=self.precision, spark=self.spark_runtime())
         if self.explain:
             options["explain"] = sys.stdout
         if self.statistics:
@@ -180,16 +186,17 @@ class Keras2DML(SystemMLMethods):
 
     # --- fit ------------------------------------------------------------------------------------
 
-    def fit(self, X, y, validation_data=None, resume: bool = False) -> "Keras2DML":
+    def fit(self, X, y=None, validation_data=None, resume: bool = False) -> "Keras2DML":
+        """Trains on X, y (numpy or pandas), or on a Spark DataFrame X with the features and
+        labels in features_col and label_col (validation_data a DataFrame too)."""
         model = self._compiled()
-        if self.systemml is not None:
-            X, y, validation_data = self._systemml_data(model, X, y, validation_data)
-        X, y = self._data(model, X, y)
-        (X, y), held_out = split_inputs(X, y, self.validation_split)
-        if validation_data is not None:
-            held_out = self._data(model, *validation_data)
-        batch_size = len(y) if self.train_algo == "batch" else int(self.batch_size)
-        plan = self._plan(len(y), batch_size)
+        if is_spark_dataframe(X):
+            (X, y), held_out = self._dataframe_data(model, X, y, validation_data)
+        else:
+            X, y, held_out = self._numpy_data(model, X, y, validation_data)
+        examples = y.shape[0]
+        batch_size = examples if self.train_algo == "batch" else int(self.batch_size)
+        plan = self._plan(examples, batch_size)
         state = self._start(model, resume)
         progress = Progress(plan.epochs, self.verbose, display=self.display,
                             total_steps=plan.total_updates, first_step=state.step)
@@ -206,6 +213,18 @@ class Keras2DML(SystemMLMethods):
         self._report_statistics()
         return self
 
+    def _numpy_data(self, model, X, y, validation_data):
+        if y is None:
+            raise CompileError("fit(X, y) needs the labels y (only a Spark DataFrame carries "
+                               "its labels, in label_col)")
+        if self.systemml is not None:
+            X, y, validation_data = self._systemml_data(model, X, y, validation_data)
+        X, y = self._data(model, X, y)
+        (X, y), held_out = split_inputs(X, y, self.validation_split)
+        if validation_data is not None:
+            held_out = self._data(model, *validation_data)
+        return X, y, held_out
+
     def _plan(self, examples: int, batch_size: int) -> EpochPlan:
         per_update = int(self.parallel_batches) if self.train_algo in PARALLEL_ALGOS else 1
         if self.systemml is not None:
@@ -214,19 +233,20 @@ class Keras2DML(SystemMLMethods):
 
     def _train_epoch(self, model, plan, X, y, epoch, state, progress, held_out):
         X, y = plan.rows(epoch, X, y, self.shuffle, self.seed)
+        X, y, shuffle = self._epoch_order(X, y, epoch)
         validate, every = self._step_validation(model, held_out, plan.batch_size)
-        self._watch = EpochWatch(progress, epoch, plan.updates(epoch), len(y),
+        self._watch = EpochWatch(progress, epoch, plan.updates(epoch), y.shape[0],
                                  plan.batch_size * plan.batches_per_update, state.step,
                                  model.training.metric_names, validate, every)
         started = time.perf_counter()
         state = self._epoch(model, model.script("train", bound=True), X, y, plan.batch_size,
-                            epoch, state)
+                            epoch, state, shuffle)
         seconds = time.perf_counter() - started
         if held_out is not None and not every:
             values = self._evaluate(model, state.variables, *held_out)
             for name, value in values.items():
                 state.history.setdefault(f"val_{name}", []).append(value)
-        progress.epoch_done(epoch, plan.updates(epoch), len(y), seconds,
+        progress.epoch_done(epoch, plan.updates(epoch), y.shape[0], seconds,
                             {name: values[-1] for name, values in state.history.items()})
         if self.weights_dir is not None:
             checkpoint.write(Path(self.weights_dir) / CHECKPOINT, state)
@@ -259,15 +279,17 @@ class Keras2DML(SystemMLMethods):
                 return saved
         return checkpoint.Checkpoint(self._initial_weights(model), fingerprint=fingerprint)
 
-    def _epoch(self, model, script, X, y, batch_size, epoch, state):
+    def _epoch(self, model, script, X, y, batch_size, epoch, state, shuffle: bool):
         names = [p.variable for p in model.parameters]
         names += TrainingView(model.training).state_variables(model.parameters)
-        args = {"epochs": 1, "batch_size": batch_size, "shuffle": bool(self.shuffle),
+        args = {"epochs": 1, "batch_size": batch_size, "shuffle": shuffle,
                 "seed": -1 if self.seed is None else int(self.seed), "first_epoch": epoch,
                 "step": state.step, "parallel_batches": int(self.parallel_batches)}
         if self.train_algo == "paramserv":
-            args.update(paramserv_arguments(self.workers, self.sync, self.frequency, self.spark))
-        inputs = {t.variable: t.rows(x) for t, x in zip(model.inputs, X)}
+            args.update(paramserv_arguments(self.workers, self.sync, self.frequency,
+                                            self.spark_runtime()))
+        inputs = {t.variable: x if isinstance(x, MatrixHandle) else t.rows(x)
+                  for t, x in zip(model.inputs, X)}
         inputs.update({model.target.variable: y, **state.variables})
         out = run_string(script, inputs=inputs, args=args, outputs=names + ["history", "step"],
                          file="train.dml", on_iteration=self._watch, **self._run_options())
@@ -282,8 +304,8 @@ class Keras2DML(SystemMLMethods):
     def _evaluate(self, model, variables, X, y) -> dict:
         """Loss (with weight penalties) and metrics of the model with `variables` on X, y."""
         weights = {p.variable: variables[p.variable] for p in model.parameters}
-        predictions = model.predict(X, weights=weights, **self._run_options())
-        predictions = predictions.reshape(len(predictions), -1)
+        predictions = self._predicted(model, weights, X)
+        y = self._collected(y)
         view = TrainingView(model.training)
         names = [f"metric_{k}" for k in range(1, len(model.training.metrics) + 1)]
         out = run_string(view.evaluation_script(model.parameters),
@@ -319,7 +341,9 @@ class Keras2DML(SystemMLMethods):
 
     def _predict_output(self, X, batch_size: int | None = None) -> np.ndarray:
         model = self._fitted()
-        if not is_spark_dataframe(X):
+        if is_spark_dataframe(X):
+            X = self._predict_frame(X)
+        else:
             X = self._features(model, X)
         predicted = model.predict(X, batch_size=batch_size, weights=self.weights_,
                                   **self._run_options())
@@ -334,11 +358,14 @@ class Keras2DML(SystemMLMethods):
         """Whether the loss is a cross-entropy, which `score` answers with accuracy."""
         return self._compiled().loss.module in _CLASSIFIER_LOSSES
 
-    def score(self, X, y) -> float:
-        """Accuracy for classifiers (a cross-entropy loss), else R^2."""
+    def score(self, X, y=None) -> float:
+        """Accuracy for classifiers (a cross-entropy loss), else R^2; X may be a Spark
+        DataFrame with features_col and label_col (no y then)."""
         model = self._fitted()
         if self.systemml is not None:
             return self._systemml_score(X, y)
+        if is_spark_dataframe(X):
+            return self._score_dataframe(X)
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))
         predicted = self.predict_classes(X)

@@ -11,8 +11,9 @@ SYNC_MODES = ("BSP", "ASP")
 
 def default_workers(spark) -> int:
     """The executors' cores on Spark (its default parallelism), the local cores otherwise."""
-    if spark is not None:
-        return max(1, int(spark.sparkContext.defaultParallelism))
+    if spark is not None:   # a SparkSession, or the runtime's SparkRuntime (its context: sc)
+        context = getattr(spark, "sparkContext", None) or spark.sc
+        return max(1, int(context.defaultParallelism))
     from kerasdml.runtime.local.threads import available_cores
     return available_cores()
 

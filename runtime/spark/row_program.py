@@ -126,3 +126,21 @@ def _digest(program: RowProgram) -> str:
         hasher.update(f"{name}{value.shape}{value.dtype}".encode())
         hasher.update(value.tobytes())
     return hasher.hexdigest()
+
+
+def run_on_matrix(program: RowProgram, matrix):
+    """The program's first output over a distributed matrix bound to its first input, panel by
+    panel on the executors: a distributed matrix with the same rows (nothing is collected)."""
+    from functools import partial
+
+    from .matrix import from_panels
+
+    output = program.outputs[0]
+    panels = matrix.panels().mapValues(partial(_run_panel, program))
+    return from_panels(panels, matrix.rows, output.width, matrix.block, program.dtype,
+                       row_partitioned=False).holding(matrix.leases)
+
+
+def _run_panel(program: RowProgram, panel: np.ndarray) -> np.ndarray:
+    results = program.run({program.inputs[0].variable: panel})
+    return results[program.outputs[0].variable].reshape(panel.shape[0], -1)

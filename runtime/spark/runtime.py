@@ -33,6 +33,9 @@ class SparkRuntime:
         # fault injection for tests: the first attempt of partition 0 of elementwise tasks fails
         self.fail_first_attempt = fail_first_attempt
         self._created: list | None = None  # broadcasts made by the operation now running
+        # what collects brought to the driver: tests and --stats read it (a training set
+        # larger than the memory budget must never show up here)
+        self.collected = CollectCount()
 
     def blockwise(self, function):
         """A block function as shipped to tasks (with the test fault when asked for)."""
@@ -52,6 +55,8 @@ class SparkRuntime:
         return from_numpy(self.sc, array, self.block)
 
     def collect(self, value):
+        if isinstance(value, DistributedMatrix):
+            self.collected.add(value.nbytes)
         return self.guarded(collect, value)
 
     def local(self, value):
@@ -113,6 +118,18 @@ class SparkRuntime:
         from ..paramserv.remote import run_remote
 
         return run_remote(self, context, config, model, features, labels, functions, validate, record)
+
+
+class CollectCount:
+    """Distributed matrices collected to the driver: how many, their bytes, the largest."""
+
+    def __init__(self):
+        self.count = self.bytes = self.largest = 0
+
+    def add(self, nbytes: int) -> None:
+        self.count += 1
+        self.bytes += nbytes
+        self.largest = max(self.largest, nbytes)
 
 
 def _failing_first_attempt(function, block):
