@@ -38,14 +38,17 @@ _forced: bool | None = None                      # set by use(); None: the envir
 # AVX-512's 32 registers, narrow ones for AVX2's 16
 WIDE, NARROW = "wide", "narrow"
 _forced_version: str | None = None               # set by use_version(); None: the CPU decides
+# the library as a file, where the package is imported from a zip (Spark executors): Python
+# cannot load an extension module from a zip, runtime/spark/shipped_files.py extracts it
+SHIPPED_LIBRARY: str | None = None
 
 
 def _load() -> ctypes.CDLL | None:
     global _library
     if _library is None:
         try:
-            module = importlib.import_module("kerasdml.runtime.local._kernels")
-            library = ctypes.CDLL(module.__file__)
+            library = ctypes.CDLL(SHIPPED_LIBRARY or importlib.import_module(
+                "kerasdml.runtime.local._kernels").__file__)
         except (ImportError, OSError):
             _library = False
         else:
@@ -67,6 +70,14 @@ def _load() -> ctypes.CDLL | None:
                 probe.restype = ctypes.c_int
             _library = library
     return _library or None
+
+
+def use_library_file(path: str) -> None:
+    """Loads the kernels from this file (an extracted copy); forgets a failed earlier lookup."""
+    global SHIPPED_LIBRARY, _library
+    SHIPPED_LIBRARY = path
+    if _library is False:
+        _library = None
 
 
 def available() -> bool:

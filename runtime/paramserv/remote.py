@@ -57,9 +57,18 @@ def _shipped_functions(functions: PSFunctions) -> dict:
             for role, function in (("upd", functions.upd), ("agg", functions.agg))}
 
 
+def _program_digest(shipped: dict, precision: str) -> str:
+    """Names the functions' code (modules by file and definitions, not by their ids, which
+    differ from one run of the same script to the next) and the precision."""
+    canonical = [(role, name, [(file, base, definitions, sorted(namespaces))
+                               for file, base, definitions, namespaces in snapshot["modules"].values()])
+                 for role, (snapshot, name) in sorted(shipped.items())]
+    return hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest()
+
+
 def _job(config: PSConfig, context, functions: PSFunctions, server, secret, fail_once) -> RemoteJob:
     shipped = _shipped_functions(functions)
-    digest = hashlib.sha256(pickle.dumps((shipped, context.args, context.precision))).hexdigest()
+    digest = _program_digest(shipped, context.precision)
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
                      config.model_avg, config.epochs, fail_once)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .channel import Channel
 from .worker import PSFunctions, Timings, Worker
 
-_PROGRAMS: dict = {}     # digest -> (upd, agg) compiled, one run's at a time per process
+_PROGRAMS: dict = {}     # digest -> (context, upd, agg), one program at a time per process
 CONNECT_TIMEOUT_S = 60.0
 
 
@@ -42,6 +42,8 @@ class RemoteJob:
 
 
 def _compiled(job: RemoteJob):
+    """upd and agg, compiled once per process for the functions' text and precision; the $
+    arguments (which change between the estimator's epochs) are swapped in place."""
     found = _PROGRAMS.get(job.digest)
     if found is None:
         from ..context import Context
@@ -50,12 +52,16 @@ def _compiled(job: RemoteJob):
         from ..spark.shipped_files import make_package_files_readable
 
         make_package_files_readable()
-        interpreter = Interpreter(Context(args=dict(job.args), precision=job.precision))
-        found = tuple(rebuild_modules(snapshot, interpreter).functions[name]
-                      for snapshot, name in (job.functions["upd"], job.functions["agg"]))
+        context = Context(args={}, precision=job.precision)
+        interpreter = Interpreter(context)
+        found = (context,) + tuple(rebuild_modules(snapshot, interpreter).functions[name]
+                                   for snapshot, name in (job.functions["upd"], job.functions["agg"]))
         _PROGRAMS.clear()
         _PROGRAMS[job.digest] = found
-    return found
+    context, upd, agg = found
+    context.args.clear()           # compiled code reads this dict when it runs
+    context.args.update(job.args)
+    return upd, agg
 
 
 @contextlib.contextmanager

@@ -59,6 +59,7 @@ def _run_remote(context, config, model, features, labels, functions: PSFunctions
     LAST_RUN.clear()
     LAST_RUN.update(record, wall=time.perf_counter() - started, upd=record["reported_upd"],
                     agg=record["reported_agg"] + timings.agg, server_agg=timings.agg,
+                    server_updates=timings.updates,
                     batches=int(record["reported_batches"]),
                     updates=int(record["reported_updates"]) + timings.updates, mode="REMOTE_SPARK")
     return result

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .channel import Channel, ForgedMessage
+from .channel import Channel, ForgedMessage, Prepared, prepare
 from .coordinator import StoppedError
 
 
@@ -43,6 +43,8 @@ class ParameterServerSocket:
         self.worker_timings = WorkerTimings()
         self.push_seconds = 0.0
         self._closed = False
+        self._cache: tuple = (None, None, None)
+        self._cache_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         threading.Thread(target=self._accept, name="kerasdml-ps-accept", daemon=True).start()
 
@@ -62,7 +64,7 @@ class ParameterServerSocket:
         channel = Channel.accept(sock, self.secret)
         try:
             while True:
-                channel.send(self._answer(channel.recv()))
+                channel.send_prepared(self._prepared(self._answer(channel.recv())))
         except ForgedMessage:
             self.refused += 1
         except (ConnectionError, OSError, StoppedError):
@@ -72,6 +74,18 @@ class ParameterServerSocket:
             self.coordinator.stop()
         finally:
             channel.close()
+
+    def _prepared(self, reply) -> Prepared:
+        """The reply pickled and hashed, once for all workers getting the same model and step."""
+        key = (id(reply[2]), reply[1]) if reply[0] == "model" else None
+        with self._cache_lock:
+            if key is not None and self._cache[0] == key:
+                return self._cache[2]
+        prepared = prepare(reply)
+        if key is not None:
+            with self._cache_lock:
+                self._cache = (key, reply, prepared)    # the reply kept: its id stays unique
+        return prepared
 
     def _answer(self, request):
         kind = request[0] if isinstance(request, tuple) and request else None

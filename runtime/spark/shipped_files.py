@@ -1,7 +1,8 @@
 """The data files of a shipped package (the DML grammar, dml_lib's .dml sources) made readable
 on an executor that imports kerasdml from the zip the driver added with addPyFile: Python
-imports from a zip, but the parser and source() read files, so the zip is extracted once per
-process and those two locations point into the extracted copy."""
+imports from a zip, but the parser and source() read files, and the native kernels' library
+cannot be loaded from a zip, so the zip is extracted once per process and those locations
+point into the extracted copy."""
 from __future__ import annotations
 
 import tempfile
@@ -34,3 +35,12 @@ def make_package_files_readable() -> None:
     root = _EXTRACTED[str(archive)] / "kerasdml"
     parser.GRAMMAR_FILE = root / "runtime" / "dml.lark"
     dml_lib.ROOT = root / "dml_lib"
+    _use_extracted_kernels(root / "runtime" / "local")
+
+
+def _use_extracted_kernels(folder: Path) -> None:
+    from ..local import native
+
+    found = sorted(folder.glob("_kernels*.so"))
+    if found and native.SHIPPED_LIBRARY is None:
+        native.use_library_file(str(found[0]))
