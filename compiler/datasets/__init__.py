@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdml.runtime.atomic import atomic_file
+
 from ..errors import CompileError
 
 SUBSET = Path(__file__).with_name("mnist_subset.npz")
@@ -45,8 +47,9 @@ def write_subset(source: str | os.PathLike, target: str | os.PathLike = SUBSET, 
     rng = np.random.default_rng(seed)
     train = np.sort(rng.choice(len(x_train), SUBSET_SIZES[0], replace=False))
     test = np.sort(rng.choice(len(x_test), SUBSET_SIZES[1], replace=False))
-    np.savez_compressed(target, x_train=x_train[train], y_train=y_train[train],
-                        x_test=x_test[test], y_test=y_test[test])
+    with atomic_file(target) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, x_train=x_train[train], y_train=y_train[train],
+                            x_test=x_test[test], y_test=y_test[test])
 
 
 def _default_locations() -> list[Path]:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdml.runtime.atomic import write_text
+
 from ..training.data import DataError, as_array
 
 
@@ -89,4 +91,4 @@ def read_labels(path) -> dict:
 
 
 def write_labels(path, names: dict) -> None:
-    Path(path).write_text("".join(f"{index},{name}\n" for index, name in sorted(names.items())))
+    write_text(path, "".join(f"{index},{name}\n" for index, name in sorted(names.items())))
