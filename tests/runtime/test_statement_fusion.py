@@ -192,29 +192,25 @@ def _run_conv(text, shape, precision, outputs, fused, monkeypatch, stats=None):
                       precision=precision, stats=stats)
 
 
-@pytest.mark.parametrize("precision", ["single", "double"])
-@pytest.mark.parametrize("outputs", [["c", "r", "p", "Hp"], ["p", "Wp"], ["r", "p"]],
-                         ids=["training", "scoring", "relu-kept"])
-@pytest.mark.parametrize("shape", CONV_SHAPES, ids=CONV_IDS)
-def test_convolution_relu_and_pool_give_the_plain_bits(shape, outputs, precision, monkeypatch):
-    stats = Statistics()
-    fused = _run_conv(CONV_LAYER, shape, precision, outputs, True, monkeypatch, stats)
-    plain = _run_conv(CONV_LAYER, shape, precision, outputs, False, monkeypatch)
-    for name in outputs:
-        assert _same_bits(fused[name], plain[name]), name
-    assert stats.fusions["conv2d+bias_add+relu+max_pool"][0] == 1
+CONV_CASES = [(CONV_LAYER, ["c", "r", "p", "Hp"], "conv2d+bias_add+relu+max_pool"),
+              (CONV_LAYER, ["p", "Wp"], "conv2d+bias_add+relu+max_pool"),
+              (CONV_LAYER, ["r", "p"], "conv2d+bias_add+relu+max_pool"),
+              (CONV_RELU, ["c", "r", "Hc"], "conv2d+bias_add+relu"),
+              (CONV_RELU, ["r"], "conv2d+bias_add+relu")]
+CONV_CASE_IDS = ["pool-training", "pool-scoring", "pool-relu-kept", "relu-training", "relu-scoring"]
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-@pytest.mark.parametrize("outputs", [["c", "r", "Hc"], ["r"]], ids=["training", "scoring"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_CASE_IDS)
 @pytest.mark.parametrize("shape", CONV_SHAPES, ids=CONV_IDS)
-def test_convolution_and_relu_give_the_plain_bits(shape, outputs, precision, monkeypatch):
+def test_convolution_chains_give_the_plain_bits(shape, case, precision, monkeypatch):
+    text, outputs, fusion = case
     stats = Statistics()
-    fused = _run_conv(CONV_RELU, shape, precision, outputs, True, monkeypatch, stats)
-    plain = _run_conv(CONV_RELU, shape, precision, outputs, False, monkeypatch)
+    fused = _run_conv(text, shape, precision, outputs, True, monkeypatch, stats)
+    plain = _run_conv(text, shape, precision, outputs, False, monkeypatch)
     for name in outputs:
         assert _same_bits(fused[name], plain[name]), name
-    assert stats.fusions["conv2d+bias_add+relu"][0] == 1
+    assert stats.fusions[fusion][0] == 1
 
 
 def test_a_pool_of_another_shape_is_not_fused_with_the_convolution(monkeypatch):
