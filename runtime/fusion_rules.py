@@ -1,10 +1,11 @@
 """The rules of fusion across statements (statement_fusion.py): which pairs of dml_lib calls
 fuse, what the fused statement reads, and the kernel computing what both statements would set.
 
-A rule is a function (first call, second call, names the second statement reads for the last
-time) -> Plan or None, registered in RULES under the two functions it pairs. Its kernel takes
-the values of the plan's reads and returns the variables to set, or None when the values are
-not what it handles (the plain statements then run and report any mistake).
+A rule is a function (the calls..., dying) -> Plan or None, registered in RULES under the
+functions it joins; dying[k] holds the names the k-th statement reads for the last time
+(liveness.py), so a rule keeps an intermediate exactly when a later statement reads it. Its
+kernel takes the values of the plan's reads and returns the variables to set, or None when the
+values are not what it handles (the plain statements then run and report any mistake).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ POOL_GEOMETRY = ("C", "Hin", "Win", "Hf", "Wf", "strideh", "stridew", "padh", "p
 # forward_padded / backward_padded name their padding per side; symmetric padding is forward's
 PADDED_NAMES = {"padh": "padtop", "padw": "padleft"}
 PADDED_EXTRA = ("padbottom", "padright")
+Dying = list[frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,13 @@ class Plan:
     replaces: str
 
 
-def _relu_max_pool(relu: LibraryCall, pool: LibraryCall, dying: frozenset[str]) -> Plan | None:
+def _relu_max_pool(relu: LibraryCall, pool: LibraryCall, dying: Dying) -> Plan | None:
     middle = relu.outputs.get("out")
     X, geometry = pool.args.get("X"), _geometry_args(pool)
     if middle is None or geometry is None or not (isinstance(X, n.Var) and X.name == middle) \
             or _reads_name(geometry.values(), middle):
         return None
-    keep = middle not in dying
+    keep = middle not in dying[1]
     outputs = pool.outputs
 
     def kernel(values: dict) -> dict | None:
@@ -115,10 +117,10 @@ def _relu_max_pool(relu: LibraryCall, pool: LibraryCall, dying: frozenset[str]) 
 
 
 def _max_pool_backward_relu(pool: LibraryCall, relu: LibraryCall,
-                            dying: frozenset[str]) -> Plan | None:
+                            dying: Dying) -> Plan | None:
     middle = pool.outputs.get("dX")
     dout, geometry = relu.args.get("dout"), _geometry_args(pool)
-    if middle is None or middle not in dying or not (isinstance(dout, n.Var) and dout.name == middle) \
+    if middle is None or middle not in dying[1] or not (isinstance(dout, n.Var) and dout.name == middle) \
             or geometry is None or "X" not in relu.args or _reads_name([relu.args["X"]], middle) \
             or "X" not in pool.args or "dout" not in pool.args:
         return None
@@ -141,14 +143,14 @@ def _max_pool_backward_relu(pool: LibraryCall, relu: LibraryCall,
 CONV_GEOMETRY = ("C", "Hin", "Win", "Hf", "Wf", "strideh", "stridew", "padh", "padw")
 
 
-def _conv_relu(conv: LibraryCall, relu: LibraryCall, dying: frozenset[str]) -> Plan | None:
+def _conv_relu(conv: LibraryCall, relu: LibraryCall, dying: Dying) -> Plan | None:
     """conv2d::forward then relu::forward of its output: the relu runs on each chunk of the
     convolution's result as it is written (in place when nothing reads the convolution later)."""
     return _convolution_plan(conv, relu, None, dying)
 
 
 def _conv_relu_max_pool(conv: LibraryCall, relu: LibraryCall, pool: LibraryCall,
-                        dying: frozenset[str]) -> Plan | None:
+                        dying: Dying) -> Plan | None:
     """conv2d::forward, relu::forward, max_pool2d::forward: relu and pool on each chunk."""
     return _convolution_plan(conv, relu, pool, dying)
 
@@ -171,8 +173,8 @@ def _convolution_plan(conv, relu, pool, dying) -> Plan | None:
         if _reads_name(geometry.values(), activated) \
                 or _reads_name(geometry.values(), *conv.outputs.values()):
             return None
-    keep_convolution = convolved not in dying
-    keep_relu = pool is None or activated not in dying
+    keep_convolution = convolved not in dying[1]
+    keep_relu = pool is None or activated not in dying[2]
 
     def kernel(values: dict) -> dict | None:
         shapes = _conv_shapes(values)

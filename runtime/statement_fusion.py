@@ -84,8 +84,7 @@ def match(interpreter, statements, module) -> Plan | None:
     rule = RULES.get(tuple(c.function for c in calls)) if None not in calls else None
     if rule is None:
         return None
-    later = frozenset().union(*(interpreter.last_reads.of(s) for s in statements[1:]))
-    return rule(*calls, later)
+    return rule(*calls, [interpreter.last_reads.of(s) for s in statements])
 
 
 GROUP_SIZES = sorted({len(key) for key in RULES}, reverse=True)

@@ -244,3 +244,22 @@ def test_padded_pools_give_the_plain_bits(pads, monkeypatch):
     assert fusions[1] == set()
     assert fusions[0] == (set() if top != bottom or left != right
                           else {"relu+max_pool", "max_pool_backward+relu_backward"})
+
+
+REUSED_NAMES = [
+    CONV + "c = relu::forward(c)\n[p, Hp, Wp] = max_pool2d::forward(c, F, Hc, Wc, k, k, s, s, pad, pad)\n"
+    "t = sum(c) + sum(p)\n",
+    CONV + "c = relu::forward(c)\n[p, Hp, Wp] = max_pool2d::forward(c, F, Hc, Wc, k, k, s, s, pad, pad)\n"
+    "t = sum(p)\n",
+    CONV + "r = relu::forward(c)\n[c, Hp, Wp] = max_pool2d::forward(r, F, Hc, Wc, k, k, s, s, pad, pad)\n"
+    "t = sum(c) + sum(r)\n"]
+
+
+@pytest.mark.parametrize("text", REUSED_NAMES, ids=["relu-overwrites-read-later", "relu-overwrites",
+                                                   "pool-overwrites"])
+def test_names_reused_across_the_fused_statements(text, monkeypatch):
+    stats = Statistics()
+    fused = _run_conv(text, CONV_SHAPES[2], "double", ["t"], True, monkeypatch, stats)
+    plain = _run_conv(text, CONV_SHAPES[2], "double", ["t"], False, monkeypatch)
+    assert fused["t"] == plain["t"]
+    assert "conv2d+bias_add+relu+max_pool" in stats.fusions
