@@ -8,7 +8,8 @@ and Keras alternately, so each ratio compares figures of one process under one l
     .venv/bin/python bench/run.py lenet_table --full      # full-MNIST epochs and peak RSS
 
 Steps and predict: bench_lenet's rows (training steps of batch 100 from bench/dml's
-generated-style script, predict of 10,000 images) run in one fresh process per way. The full
+generated-style script over 1,000 images, predict of 10,000 images) run in one fresh process
+per way; fusion on/off: the same training run with KERASDML_FUSION=0 as the reference. The full
 epoch: Keras2DML.fit of the seed's LeNet (the compiler's train.dml, one epoch of 60,000 images,
 single precision) against model.fit of the same model, once each: both in one notebook-style
 process, then each side alone in a fresh console-style process (which gives the peak RSS).
@@ -44,7 +45,7 @@ from harness import Options
 from models import lenet, mnist
 from training import Workload, predict_rows, training_rows
 options = Options(repeats={repeats}, quick={quick})
-x, y, x_test = mnist(500 if {quick} else 2_000, 2_000 if {quick} else 10_000)
+x, y, x_test = mnist(500 if {quick} else 1_000, 2_000 if {quick} else 10_000)
 found = training_rows(Workload("LeNet", lenet(), "lenet_train.dml", x, y, TRAIN_TARGETS), options)
 found += predict_rows("LeNet", lenet(), "lenet_predict.dml", x_test, options, PREDICT_TARGET,
                       precisions=["single"])
@@ -117,7 +118,7 @@ def _fusion_rows(options: Options) -> list[Row]:
     (KERASDML_FUSION=0), alternately in this process."""
     from models import BATCH, LEARNING_RATE, dml_weights, lenet, mnist
     from training import run_dml
-    images = 500 if options.quick else 2_000
+    images = 500 if options.quick else 1_000
     x, y, _ = mnist(images, 1)
     inputs = {"X": x, "Y": y, **dml_weights(lenet())}
     found = []
