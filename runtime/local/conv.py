@@ -45,10 +45,18 @@ _CHUNK_BYTES = 8 << 20
 _MIN_CHUNKS = 8
 
 
+# ... but no chunk smaller than this (unless the batch is): the deep layers of a small input
+# (DenseNet's 3x3 convolutions over 1x1 to 4x4 maps) are a few hundred microseconds of work,
+# which 8 hand-offs and 8 small products made several times slower.
+_MIN_CHUNK_BYTES = 1 << 20
+
+
 def _chunks(g: Geom, itemsize: int) -> list[tuple[int, int]]:
-    """Ranges of images whose patches take about _CHUNK_BYTES, at least _MIN_CHUNKS of them."""
-    per_image = g.C * g.kh * g.kw * g.Ho * g.Wo * itemsize
-    step = max(1, min(_CHUNK_BYTES // max(per_image, 1), -(-g.N // _MIN_CHUNKS)))
+    """Ranges of images whose patches take about _CHUNK_BYTES, at least _MIN_CHUNKS of them
+    where each still has _MIN_CHUNK_BYTES."""
+    per_image = max(g.C * g.kh * g.kw * g.Ho * g.Wo * itemsize, 1)
+    step = max(1, min(_CHUNK_BYTES // per_image, -(-g.N // _MIN_CHUNKS)),
+               _MIN_CHUNK_BYTES // per_image)
     return [(first, min(g.N, first + step)) for first in range(0, g.N, step)]
 
 
