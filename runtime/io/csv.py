@@ -137,12 +137,25 @@ def _raise_first_bad_field(text: str, file: str, first_line: int, sep: str) -> N
     raise_unparsable(file, f"csv with sep={sep!r}")
 
 
-def write_csv(matrix: np.ndarray, path: str, params: dict):
-    sep = str(params.get("sep", ","))
-    header = as_bool(params.get("header", False))
+def write_options(params: dict) -> tuple[str, bool, str]:
+    """(sep, header, the spelling of zero) of a csv write(): sparse=TRUE writes zeros as empty
+    fields."""
     zero = "" if as_bool(params.get("sparse", False)) else "0"
-    cells = format_cells(matrix, zero)
-    lines = [sep.join(f"C{k + 1}" for k in range(matrix.shape[1]))] if header else []
-    lines.extend(map(sep.join, cells.tolist()))
+    return str(params.get("sep", ",")), as_bool(params.get("header", False)), zero
+
+
+def header_line(sep: str, cols: int) -> str:
+    return sep.join(f"C{k + 1}" for k in range(cols))
+
+
+def data_lines(matrix: np.ndarray, sep: str, zero: str) -> list[str]:
+    """One line per row (no newlines), as SystemDS writes it; Spark's executors use it per block."""
+    return list(map(sep.join, format_cells(matrix, zero).tolist()))
+
+
+def write_csv(matrix: np.ndarray, path: str, params: dict):
+    sep, header, zero = write_options(params)
+    lines = [header_line(sep, matrix.shape[1])] if header else []
+    lines.extend(data_lines(matrix, sep, zero))
     text = "\n".join(lines) + "\n" if lines else ""
     return text_writer(text), {"header": header, "sep": sep}

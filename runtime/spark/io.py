@@ -17,7 +17,7 @@ from functools import partial
 
 import numpy as np
 
-from ..io import csv, files, metadata, numbers
+from ..io import csv, files, metadata
 from ..atomic import write_text
 from ..errors import DMLRuntimeError
 from .matrix import DistributedMatrix, split_panel, block_count
@@ -150,8 +150,7 @@ def _accepts_write(x, file, format=None, **params) -> bool:
 
 def _csv_lines(sep, zero, item):
     _, panel = item
-    cells = numbers.format_cells(np.asarray(panel, dtype=np.float64), zero)
-    return [sep.join(row) for row in cells.tolist()]
+    return csv.data_lines(np.asarray(panel, dtype=np.float64), sep, zero)
 
 
 @operation("write", accepts=_accepts_write, output=lambda x, *rest, **params: tuple(x.shape),
@@ -159,12 +158,10 @@ def _csv_lines(sep, zero, item):
 def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, description=None, **ignored):
     params = {k: v for k, v in {"header": header, "sep": sep, "sparse": sparse,
                                 "description": description}.items() if v is not None}
-    separator = str(params.get("sep", ","))
-    zero = "" if metadata.as_bool(params.get("sparse", False)) else "0"
-    header_on = metadata.as_bool(params.get("header", False))
+    separator, header_on, zero = csv.write_options(params)
     lines = x.panels().sortByKey().flatMap(partial(_csv_lines, separator, zero))
     if header_on:
-        titles = runtime.sc.parallelize([separator.join(f"C{k + 1}" for k in range(x.cols))], 1)
+        titles = runtime.sc.parallelize([csv.header_line(separator, x.cols)], 1)
         lines = titles.union(lines)
     temp = files.temp_beside(file)
     try:
