@@ -15,9 +15,10 @@ from .frontend.sources import open_model
 
 
 def compile_model(source, *, loss=None, optimizer=None, metrics=None, learning_rate=None,
-                  train_algo: str = "minibatch") -> CompiledModel:
+                  train_algo: str = "minibatch", loss_weights=None) -> CompiledModel:
     """Reads the model once and prepares it twice: for prediction (dropout and linear
-    activations removed) and for training. loss, optimizer, metrics and learning_rate override
+    activations removed) and for training. loss, optimizer, metrics, loss_weights and
+    learning_rate override
     the model's compile config (Keras names, Keras objects or their serialized form);
     train_algo is one of backend.TRAIN_ALGOS."""
     with open_model(source) as model:
@@ -28,4 +29,5 @@ def compile_model(source, *, loss=None, optimizer=None, metrics=None, learning_r
     return CompiledModel(passes.prepare(graph), passes.prepare(graph, training=True),
                          compile_config=compile_config, loss=loss, optimizer=optimizer,
                          metrics=metrics, learning_rate=learning_rate, train_algo=train_algo,
+                         loss_weights=loss_weights,
                          frozen=frozen, source=graph.source)

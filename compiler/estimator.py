@@ -38,7 +38,7 @@ from .systemml.methods import SystemMLMethods
 from .systemml.solver import solver_model
 from .training import checkpoint
 from .training.paramserv import paramserv_arguments
-from .training.data import class_ids, labels, r2_score
+from .training.data import class_ids, labels, r2_score, targets
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
 from .training.curves import plot_history
@@ -59,7 +59,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 class Keras2DML(SystemMLMethods, DataFrameMethods):
     """A Keras model (keras.Model or a .keras/.h5 path) as an estimator trained in DML.
 
-    loss, optimizer, metrics and learning_rate override the model's compile config.
+    loss, optimizer, metrics, loss_weights and learning_rate override the model's compile
+    config; a model with several outputs takes one loss per output (a list in output order or
+    a dict by output name, as Keras' compile does), y as a list or dict of targets, and
+    reports each output's loss and metrics under Keras' names (labels_loss, values_mae).
     train_algo: minibatch, batch (full-batch gradient descent), looped_minibatch (gradients of
     parallel_batches batches accumulated into one update) or allreduce_parallel_batches (the
     same with the batches in a parfor, which the Spark runtime distributes). precision: double
@@ -93,7 +96,8 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
                  spark=None, weights_dir=None, precision: str = "double", loss=None,
                  optimizer=None, metrics=None, learning_rate: float | None = None,
                  workers: int | None = None, sync: str = "BSP", frequency="batch",
-                 display: int | None = None, features_col="features", label_col="label"):
+                 display: int | None = None, features_col="features", label_col="label",
+                 loss_weights=None):
         self.model = model
         self.epochs = epochs
         self.batch_size = batch_size
@@ -116,6 +120,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         self.display = display
         self.features_col = features_col
         self.label_col = label_col
+        self.loss_weights = loss_weights
         self.statistics = self.explain = False
         self.statistics_top = 15
         self._statistics = Statistics()
@@ -125,7 +130,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     _PARAMS = ("model", "epochs", "batch_size", "train_algo", "parallel_batches", "shuffle",
                "validation_split", "seed", "verbose", "spark", "weights_dir", "precision", "loss",
                "optimizer", "metrics", "learning_rate", "workers", "sync", "frequency",
-               "display", "features_col", "label_col")
+               "display", "features_col", "label_col", "loss_weights")
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -144,14 +149,14 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def _compiled(self):
         """The compiled model for the current parameters (compiled again when they change)."""
         key = (id(self.model), self.loss, self.optimizer, self.metrics, self.learning_rate,
-               self.train_algo, self.systemml and self._solver_key())
+               self.loss_weights, self.train_algo, self.systemml and self._solver_key())
         if getattr(self, "_compiled_key", None) != repr(key):
             self._workdir = tempfile.TemporaryDirectory(prefix="kerasdml-")
             self._keras_file = as_keras_file(self.model, self._workdir.name)
             self._compiled_model = compile_model(
                 self._keras_file, loss=self.loss, optimizer=self.optimizer,
                 metrics=self.metrics, learning_rate=self.learning_rate,
-                train_algo=self.train_algo)
+                train_algo=self.train_algo, loss_weights=self.loss_weights)
             if self.systemml is not None:
                 self._compiled_model = solver_model(self._compiled_model, self.systemml,
                                                     self.systemml.max_iter, self._say)
@@ -254,7 +259,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
 
     def _data(self, model, X, y):
         X = model_features(X, model.inputs)       # one array per model input
-        return X, labels(y, model.loss, model.outputs[0].columns, len(X[0]))
+        return X, targets(y, model.heads, len(X[0]))
 
     def _fingerprint(self, model) -> str:
         text = "\n".join([repr(model.training), self.train_algo, str(self.batch_size),
@@ -308,7 +313,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         y = self._collected(y)
         view = TrainingView(model.training)
         names = [f"metric_{k}" for k in range(1, len(model.training.metrics) + 1)]
-        out = run_string(view.evaluation_script(model.parameters),
+        out = run_string(view.evaluation_script(model.parameters, model.heads),
                          inputs={"P": predictions, "Y": y, **weights}, outputs=["loss"] + names,
                          precision=self.precision)
         values = {"loss": float(out["loss"])}
@@ -351,6 +356,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         return predicted
 
     def predict_classes(self, X) -> np.ndarray:
+        self._one_output("predict_classes")
         predicted = self._predict_output(X)
         return class_ids(predicted.reshape(len(predicted), -1))
 
@@ -362,6 +368,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         """Accuracy for classifiers (a cross-entropy loss), else R^2; X may be a Spark
         DataFrame with features_col and label_col (no y then)."""
         model = self._fitted()
+        self._one_output("score")
         if self.systemml is not None:
             return self._systemml_score(X, y)
         if is_spark_dataframe(X):
@@ -372,6 +379,13 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         truth = labels(y, model.loss, model.outputs[0].columns, len(predicted))
         truth = truth.ravel() if truth.shape[1] == 1 else truth.argmax(axis=1)
         return float(np.mean(predicted == truth))
+
+    def _one_output(self, method: str) -> None:
+        outputs = self._fitted().outputs
+        if len(outputs) > 1:
+            raise CompileError(f"{method} answers for a model with one output; this one has "
+                               f"{len(outputs)} ({', '.join(t.name for t in outputs)}): use "
+                               "evaluate (each output's loss and metrics) or predict")
 
     def evaluate(self, X, y) -> dict:
         """Loss and metrics on X, y, as keras' model.evaluate(return_dict=True) reports them."""

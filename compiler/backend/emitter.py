@@ -54,13 +54,19 @@ class Program:
     steps: tuple             # Step per non-input node, in order
     sources: tuple           # dml_lib aliases used, in first-use order
     helpers: tuple           # helper functions used (channels_first, channels_last)
+    uses: dict               # tensor -> its readers (see _input_uses)
+
+    def loss_gradients(self) -> list[str]:
+        """The variable each model output's loss gradient goes to: d<output>, or one of the
+        summed parts when layers read the output too."""
+        return [gradient_name(self.tensors, self.uses, t, LOSS, 0) for t in self.graph.outputs]
 
 
 def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset()) -> Program:
     """Steps for every node; all unsupported nodes are reported together. `frozen` names the
     Keras layers with trainable=False (a frozen BatchNormalization runs in inference mode)."""
     tensors, params = graph_names(graph)
-    uses = _input_uses(graph)
+    uses = _input_uses(graph, training)
     steps, problems, sources, helpers = [], [], [], []
     for node in graph.nodes:
         if node.op == "input":
@@ -80,15 +86,23 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
         helpers += [h for h in step.extra.get("helpers", ()) if h not in helpers]
     if problems:
         raise UnsupportedAttributeError(problems)
-    return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers))
+    return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers), uses)
 
 
-def _input_uses(graph: ir.Graph) -> dict:
-    """{tensor: [(node name, input position), ...]}: who reads each tensor."""
+LOSS = "(loss)"  # the reader of a model output in training: its gradient is the loss's
+
+
+def _input_uses(graph: ir.Graph, training: bool = False) -> dict:
+    """{tensor: [(node name, input position), ...]}: who reads each tensor. In training the loss
+    reads every model output, which counts when layers read that output too (its gradient is
+    then the sum of theirs and the loss's)."""
     uses: dict = {}
     for node in graph.nodes:
         for position, tensor in enumerate(node.inputs):
             uses.setdefault(tensor, []).append((node.name, position))
+    if training:
+        for tensor in graph.outputs:
+            uses.setdefault(tensor, []).append((LOSS, 0))
     return uses
 
 
@@ -131,7 +145,7 @@ def forward_blocks(program: Program) -> list:
 
 def backward_blocks(program: Program) -> list:
     """Gradients in reverse order; a tensor read by several nodes gets the sum of theirs."""
-    graph, uses = program.graph, _input_uses(program.graph)
+    graph, uses = program.graph, program.uses
     blocks = []
     for step, template in reversed(program.steps):
         lines = _sum_gradients(program, uses, step.node.output)

@@ -15,7 +15,7 @@ from .formatting import format_dml
 from ..opdef import is_trainable
 from .names import identifier
 from .registry import LIBRARY
-from ..training.config import Loss, Optimizer, TrainingConfig, training_config
+from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
 from .training_view import TRAIN_ALGOS, TrainingView
 from .weights import dataset_paths, dml_weights, keras_layout
 
@@ -81,6 +81,20 @@ def _specs(graph: ir.Graph, tensors: dict, names: tuple, prefix: str) -> tuple:
                             graph.shape(t), _image(graph.shape(t))) for t in names)
 
 
+@dataclass(frozen=True)
+class HeadSpec:
+    """One output as training sees it: its targets (columns first.. of y), the output tensor
+    and its loss, weight and metrics."""
+    spec: TensorSpec       # the targets; spec.batch is the variable holding this batch's
+    output: TensorSpec     # the model output it trains
+    head: Head
+    first: int             # its first column of y (1-based)
+
+    @property
+    def last(self) -> int:
+        return self.first + self.spec.columns - 1
+
+
 class CompiledModel:
     """A Keras model compiled to DML.
 
@@ -92,13 +106,13 @@ class CompiledModel:
     def __init__(self, graph: ir.Graph, train_graph: ir.Graph | None = None, *,
                  compile_config: dict | None = None, loss=None, optimizer=None, metrics=None,
                  learning_rate=None, train_algo: str = "minibatch", source: str = "",
-                 frozen=()):
+                 frozen=(), loss_weights=None):
         self.graph = graph
         self.train_graph = train_graph
         self.name = graph.name
         self.source = source or graph.source
         self._training_args = dict(loss=loss, optimizer=optimizer, metrics=metrics,
-                                   learning_rate=learning_rate)
+                                   learning_rate=learning_rate, loss_weights=loss_weights)
         self.compile_config = compile_config
         if train_algo not in TRAIN_ALGOS:
             raise CompileError(f"train_algo must be one of {', '.join(TRAIN_ALGOS)}, got "
@@ -176,7 +190,8 @@ class CompiledModel:
     def training(self) -> TrainingConfig:
         """Loss, optimizer and metrics: the model's compile config, overridden by the
         arguments given to the compiler."""
-        return training_config(self.compile_config, **self._training_args)
+        return training_config(self.compile_config, **self._training_args,
+                               outputs=tuple(t.name for t in self.outputs))
 
     @property
     def loss(self) -> Loss:
@@ -188,14 +203,26 @@ class CompiledModel:
 
     @cached_property
     def target(self) -> TensorSpec:
-        """The training targets: y, one column of class indices for sparse losses."""
-        if len(self.outputs) != 1:
-            raise CompileTrainingError(self.name, f"the model has {len(self.outputs)} outputs; "
-                                       "the training script supports one")
-        out = self.outputs[0]
-        sparse = self.loss.sparse_labels
-        return TensorSpec(out.name, "y", "y_batch", (1,) if sparse else out.shape,
-                          None if sparse else out.image)
+        """The training targets: y, one column of class indices for sparse losses; for several
+        outputs, the outputs' targets side by side (`heads` says which columns are whose)."""
+        heads = self.heads
+        if len(heads) == 1:
+            return heads[0].spec
+        columns = sum(h.spec.columns for h in heads)
+        return TensorSpec(", ".join(h.spec.name for h in heads), "y", "y_batch", (columns,), None)
+
+    @cached_property
+    def heads(self) -> tuple:
+        """One HeadSpec per output: its targets' spec and columns of y, loss and weight."""
+        heads, first = [], 1
+        for out, head in zip(self.outputs, self.training.heads):
+            sparse = head.loss.sparse_labels
+            single = len(self.outputs) == 1
+            spec = TensorSpec(out.name, "y", "y_batch" if single else f"{out.variable}_target",
+                              (1,) if sparse else out.shape, None if sparse else out.image)
+            heads.append(HeadSpec(spec, out, head, first))
+            first += spec.columns
+        return tuple(heads)
 
     @cached_property
     def _train_program(self) -> Program:
@@ -216,7 +243,7 @@ class CompiledModel:
                                        "allreduce_parallel_batches cannot merge; use "
                                        "train_algo='minibatch' or 'looped_minibatch'")
         if self.train_algo == "paramserv":
-            check_paramserv(self.name, moving, self.inputs)
+            check_paramserv(self.name, moving, self.inputs, self.outputs)
         penalties = tuple(dict.fromkeys(kind for _, kind, _ in
                                         training.penalties(self.parameters)))
         view = self._view(program, training.sources + penalties,
@@ -225,7 +252,8 @@ class CompiledModel:
         return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
             backward=backward_blocks(program), library=LIBRARY, helpers=view["helpers"],
-            target=target, tr=training, output=program.tensors[self.train_graph.outputs[0]])
+            target=target, tr=training, heads=self.heads, loss_gradients=program.loss_gradients(),
+            outs=[program.tensors[t] for t in self.train_graph.outputs])
 
     # --- running on the local runtime ------------------------------------------------------
 
@@ -275,7 +303,7 @@ def _row_count(value) -> int:
     return int(shape[0]) if shape is not None else int(value.count())
 
 
-def check_paramserv(name: str, moving: list, inputs) -> None:
+def check_paramserv(name: str, moving: list, inputs, outputs) -> None:
     """What the paramserv training script cannot do yet, refused before it is written."""
     if moving:
         raise CompileTrainingError(name, f"BatchNormalization layers ({', '.join(moving)}) update "
@@ -284,6 +312,9 @@ def check_paramserv(name: str, moving: list, inputs) -> None:
     if len(inputs) != 1:
         raise CompileTrainingError(name, f"the model has {len(inputs)} inputs; train_algo='paramserv' "
                                    "trains models with one input (paramserv takes one features matrix)")
+    if len(outputs) != 1:
+        raise CompileTrainingError(name, f"the model has {len(outputs)} outputs; train_algo="
+                                   "'paramserv' trains models with one output (use 'minibatch')")
 
 
 class CompileTrainingError(CompileError):

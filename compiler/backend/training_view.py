@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..training.config import Loss, Optimizer, TrainingConfig
+from .names import identifier
 from .registry import LIBRARY
 
 TRAIN_ALGOS = ("minibatch", "batch", "looped_minibatch", "allreduce_parallel_batches", "paramserv")
@@ -71,16 +72,59 @@ class TrainingView:
 
     @property
     def sources(self) -> tuple:
-        sources = (self.loss.module, self.optimizer.module)
+        losses = tuple(dict.fromkeys(head.loss.module for head in self.config.heads))
+        sources = losses + (self.optimizer.module,)
         if self.optimizer.learning_rate.function != "constant":
             sources += ("schedules",)
         return sources
 
-    def loss_arguments(self) -> str:
-        return "".join(", " + text for text in _arguments(self.loss.arguments))
+    def loss_arguments(self, loss: Loss | None = None) -> str:
+        return "".join(", " + text for text in _arguments((loss or self.loss).arguments))
 
     def metric_sum(self, metric: str, pred: str, target: str) -> str:
         return _METRIC_SUMS[metric].format(p=pred, y=target)
+
+    # --- the outputs' losses (heads: backend.model.HeadSpec, outs: their DML variables) -----
+
+    @staticmethod
+    def head_loss(head) -> str:
+        """The variable holding one output's unweighted loss (several outputs)."""
+        return f"loss_{identifier(head.output.name)}"
+
+    def target_lines(self, heads) -> list[str]:
+        """Each output's targets of this batch, cut from y_batch (several outputs)."""
+        if len(heads) == 1:
+            return []
+        lines = []
+        for h in heads:
+            cut = f"y_batch[, {h.first}:{h.last}]"
+            if h.spec.image:
+                cut = f"channels_first({cut}, {', '.join(map(str, h.spec.image))})"
+            lines.append(f"{h.spec.batch} = {cut}")
+        return lines
+
+    def loss_lines(self, heads, outs) -> list[str]:
+        """`loss`: the weighted sum of the outputs' losses, as Keras' loss_weights weigh them."""
+        calls = [f"{h.head.loss.module}::forward({out}, {h.spec.batch}"
+                 f"{self.loss_arguments(h.head.loss)})" for h, out in zip(heads, outs)]
+        if len(heads) == 1:
+            return [f"loss = {_weighted(heads[0], calls[0])}"]
+        lines = [f"{self.head_loss(h)} = {call}" for h, call in zip(heads, calls)]
+        return lines + ["loss = " + " + ".join(_weighted(h, self.head_loss(h)) for h in heads)]
+
+    def batch_sums(self, heads, outs) -> list[str]:
+        """DML sums over the batch's rows of every reported column (history's after `loss`):
+        the single output's metrics, or each output's loss and then each output's metrics."""
+        sums = [f"{self.head_loss(h)} * nrow({out})" for h, out in zip(heads, outs)] \
+            if len(heads) > 1 else []
+        return sums + [self.metric_sum(metric, out, h.spec.batch)
+                       for h, out in zip(heads, outs) for metric in h.head.metrics]
+
+    def gradient_lines(self, heads, outs, gradients) -> list[str]:
+        """The loss's gradient with respect to each output, into `gradients`."""
+        return [f"{g} = " + _weighted(h, f"{h.head.loss.module}::backward({out}, {h.spec.batch}"
+                                         f"{self.loss_arguments(h.head.loss)})")
+                for h, out, g in zip(heads, outs, gradients)]
 
     # --- learning rate ---------------------------------------------------------------------
 
@@ -166,15 +210,27 @@ class TrainingView:
 
     # --- evaluation ------------------------------------------------------------------------
 
-    def evaluation_script(self, parameters) -> str:
+    def evaluation_script(self, parameters, heads) -> str:
         """DML giving `loss` (with the weight penalties, as Keras reports it) and metric_1, ...
-        of bound predictions P and targets Y (same layout), the parameters bound by name."""
+        (the history's columns) of bound predictions P (the outputs side by side, Keras'
+        layout) and targets Y (as y), the parameters bound by name."""
         penalties = self.penalties(parameters)
-        modules = (self.loss.module,) + tuple(dict.fromkeys(kind for _, kind, _ in penalties))
+        modules = tuple(dict.fromkeys([h.head.loss.module for h in heads]
+                                      + [kind for _, kind, _ in penalties]))
         lines = [f'source("{LIBRARY[module]}") as {module}' for module in modules]
-        lines.append(f"loss = {self.loss.module}::forward(P, Y{self.loss_arguments()})")
+        outs, first = [], 1
+        for h in heads:
+            outs.append(f"P[, {first}:{first + h.output.columns - 1}]")
+            lines.append(f"{h.spec.batch} = Y[, {h.first}:{h.last}]")
+            first += h.output.columns
+        lines += self.loss_lines(heads, outs)
         lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
                   for p, kind, factor in penalties]
-        lines += [f"metric_{k} = {self.metric_sum(metric, 'P', 'Y')} / nrow(P)"
-                  for k, metric in enumerate(self.metrics, 1)]
+        lines += [f"metric_{k} = {total} / nrow(P)"
+                  for k, total in enumerate(self.batch_sums(heads, outs), 1)]
         return "\n".join(lines) + "\n"
+
+
+def _weighted(head, term: str) -> str:
+    """`term` times the output's loss weight (Keras multiplies only when one is given)."""
+    return term if head.head.weight == 1.0 else f"{dml_literal(head.head.weight)} * {term}"

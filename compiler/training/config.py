@@ -14,16 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import CompileError
-from ..frontend.weights import snake_case
-
-
-class TrainingConfigError(CompileError):
-    """The loss, optimizer or metrics cannot be trained as configured."""
-
-
-class MissingLossError(TrainingConfigError):
-    """The model was never compiled with a loss and none was given."""
+from .objectives import (Head, Loss, MissingLossError, TrainingConfigError,  # noqa: F401
+                         class_and_config, heads_from_keras, loss_from_keras, metrics_from_keras)
 
 
 @dataclass(frozen=True)
@@ -52,20 +44,35 @@ class Optimizer:
 
 
 @dataclass(frozen=True)
-class Loss:
-    """One loss of nn/losses: forward() and backward() take (pred, y, *arguments)."""
-    module: str
-    arguments: tuple = ()
-    sparse_labels: bool = False  # y holds class indices, not one-hot rows
-
-
-@dataclass(frozen=True)
 class TrainingConfig:
-    loss: Loss
+    heads: tuple               # one Head per model output, in the model's output order
     optimizer: Optimizer
-    metrics: tuple = ()        # resolved names, see METRICS
-    metric_names: tuple = ()   # as Keras reports them in its History ("accuracy")
 
+    @property
+    def loss(self) -> Loss:
+        """The loss of the first (for most models the only) output."""
+        return self.heads[0].loss
+
+    @property
+    def several(self) -> bool:
+        return len(self.heads) > 1
+
+    @property
+    def metrics(self) -> tuple:
+        """The columns the history holds after the total loss: a single output's metrics, or
+        for several outputs each output's loss and then each output's metrics."""
+        if not self.several:
+            return self.heads[0].metrics
+        return tuple(f"{h.output}_loss" for h in self.heads) + tuple(
+            f"{h.output}_{m}" for h in self.heads for m in h.metrics)
+
+    @property
+    def metric_names(self) -> tuple:
+        """The metrics' names as Keras' History reports them ("labels_accuracy")."""
+        if not self.several:
+            return self.heads[0].metric_names
+        return tuple(f"{h.output}_loss" for h in self.heads) + tuple(
+            f"{h.output}_{name}" for h in self.heads for name in h.metric_names)
 
 # --- optimizers -------------------------------------------------------------------------------
 
@@ -114,7 +121,7 @@ def optimizer_from_keras(spec, learning_rate=None) -> Optimizer:
     """An Optimizer from a Keras optimizer name ("adam"), a serialized optimizer (the
     `optimizer` entry of a compile config) or a keras optimizer object; `learning_rate`
     overrides the configured one."""
-    class_name, config = _class_and_config(spec, "optimizer")
+    class_name, config = class_and_config(spec, "optimizer")
     canonical = _OPTIMIZER_ALIASES.get(class_name.lower())
     if canonical is None:
         raise TrainingConfigError(f"optimizer {class_name!r} is not supported; supported: "
@@ -180,7 +187,7 @@ def schedule_from_keras(spec) -> Schedule:
         return spec
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return Schedule("constant", (("lr", float(spec)),))
-    class_name, config = _class_and_config(spec, "learning-rate schedule")
+    class_name, config = class_and_config(spec, "learning-rate schedule")
     if class_name not in SCHEDULES:
         raise TrainingConfigError(f"learning-rate schedule {class_name!r} is not supported; "
                                   "supported: a constant, " + ", ".join(SCHEDULES))
@@ -204,88 +211,16 @@ def _schedule_value(value):
         return tuple(float(v) for v in value)
     return float(value)
 
-
-# --- losses -----------------------------------------------------------------------------------
-
-# Keras loss name -> (nn/losses module, its arguments: (Keras key, default), sparse labels).
-LOSSES = {
-    "categorical_crossentropy": ("categorical_crossentropy", (("from_logits", False),), False),
-    "sparse_categorical_crossentropy": ("sparse_categorical_crossentropy",
-                                        (("from_logits", False),), True),
-    "binary_crossentropy": ("binary_crossentropy", (("from_logits", False),), False),
-    "mean_squared_error": ("mean_squared_error", (), False),
-    "mean_absolute_error": ("mean_absolute_error", (), False),
-    "huber": ("huber", (("delta", 1.0),), False),
-}
-_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
-_LOSS_OFF = {"label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
-             "ignore_class": None}
-
-
-def loss_from_keras(spec) -> Loss:
-    """A Loss from a Keras loss name, a serialized loss or a loss object."""
-    if isinstance(spec, (list, tuple, dict)) and not _is_serialized(spec):
-        raise TrainingConfigError("one loss per model is supported (the model has several "
-                                  "outputs with their own losses)")
-    class_name, config = _class_and_config(spec, "loss")
-    if class_name == "function":  # a serialized loss function: its name is the config
-        class_name, config = str(config), {}
-    name = snake_case(class_name)  # the class CategoricalCrossentropy or the function's name
-    name = _LOSS_ALIASES.get(name, name)
-    if name not in LOSSES:
-        raise TrainingConfigError(f"loss {class_name!r} is not supported; supported: "
-                                  + ", ".join(LOSSES))
-    for key, off in _LOSS_OFF.items():
-        if config.get(key, off) != off:
-            raise TrainingConfigError(f"loss {class_name}: {key}={config[key]!r} is not "
-                                      f"supported (only {off!r})")
-    module, keys, sparse = LOSSES[name]
-    return Loss(module, tuple((k, type(d)(config.get(k, d))) for k, d in keys), sparse)
-
-
-# --- metrics ----------------------------------------------------------------------------------
-
-METRICS = ("categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy",
-           "mean_squared_error", "mean_absolute_error")
-_METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
-_ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
-                      "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
-                      "binary_crossentropy": "binary_accuracy"}
-
-
-def metrics_from_keras(specs, loss: Loss) -> tuple:
-    """((metric, name Keras reports), ...); "accuracy"/"acc" resolve by the loss, as Keras
-    resolves them."""
-    names = []
-    for spec in specs or ():
-        if isinstance(spec, (list, tuple)):  # per-output lists of a single-output model
-            names += [pair for pair in metrics_from_keras(spec, loss) if pair not in names]
-            continue
-        class_name, config = _class_and_config(spec, "metric")
-        shown = spec if isinstance(spec, str) else config.get("name") or snake_case(class_name)
-        key = snake_case(class_name)
-        key = _METRIC_ALIASES.get(key, key)
-        if key in ("accuracy", "acc"):
-            key = _ACCURACY_FOR_LOSS.get(loss.module)
-            if key is None:
-                raise TrainingConfigError(f"metric 'accuracy' needs a classification loss, "
-                                          f"not {loss.module}")
-        if key not in METRICS:
-            raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
-                                      "accuracy, " + ", ".join(METRICS))
-        if key not in [metric for metric, _ in names]:
-            names.append((key, shown))
-    return tuple(names)
-
-
 # --- the whole configuration ------------------------------------------------------------------
 
 DEFAULT_OPTIMIZER = "rmsprop"  # what keras.Model.compile uses when given no optimizer
 
+
 def training_config(compile_config: dict | None, *, optimizer=None, loss=None, metrics=None,
-                    learning_rate=None) -> TrainingConfig:
+                    learning_rate=None, loss_weights=None, outputs=("",)) -> TrainingConfig:
     """The training configuration of a model: its Keras compile config (None for a model that
-    was never compiled), with any of optimizer, loss, metrics and learning_rate overriding it."""
+    was never compiled), with any of optimizer, loss, metrics, loss_weights and learning_rate
+    overriding it. `outputs` names the model's outputs, in order."""
     compiled = compile_config or {}
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer")
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer_config")
@@ -296,32 +231,8 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
             "or pass loss= (e.g. loss='categorical_crossentropy') and optimizer=")
     if optimizer is None:
         optimizer = DEFAULT_OPTIMIZER
-    if compiled.get("loss_weights") not in (None, [], {}):
-        raise TrainingConfigError("loss_weights are not supported")
-    resolved_loss = loss_from_keras(loss)
-    resolved_metrics = metrics_from_keras(
-        metrics if metrics is not None else compiled.get("metrics"), resolved_loss)
-    return TrainingConfig(resolved_loss, optimizer_from_keras(optimizer, learning_rate),
-                          tuple(m for m, _ in resolved_metrics),
-                          tuple(name for _, name in resolved_metrics))
+    loss_weights = loss_weights if loss_weights is not None else compiled.get("loss_weights")
+    metrics = metrics if metrics is not None else compiled.get("metrics")
+    heads = heads_from_keras(tuple(outputs), loss, loss_weights, metrics)
+    return TrainingConfig(heads, optimizer_from_keras(optimizer, learning_rate))
 
-
-def _class_and_config(spec, what: str) -> tuple[str, dict]:
-    """(class name, config) of a name, a serialized Keras object or a live Keras object."""
-    if isinstance(spec, str):
-        return spec, {}
-    if _is_serialized(spec):
-        config = spec.get("config")
-        return spec["class_name"], config if config is not None else {}
-    if hasattr(spec, "get_config"):
-        # Keras wrappers keep a loss function's own arguments (Huber's delta) apart from
-        # get_config(), which leaves them out; a saved file loses them too.
-        return type(spec).__name__, {**spec.get_config(), **getattr(spec, "_fn_kwargs", {})}
-    if callable(spec) and hasattr(spec, "__name__"):  # a Keras loss or metric function
-        return spec.__name__, {}
-    raise TrainingConfigError(f"cannot read the {what} {spec!r}: give a name, a Keras object "
-                              "or its serialized form")
-
-
-def _is_serialized(spec) -> bool:
-    return isinstance(spec, dict) and "class_name" in spec

@@ -75,6 +75,26 @@ def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y") -> 
     return array
 
 
+def targets(values, heads, examples: int) -> np.ndarray:
+    """y as a training script reads it: for one output its labels; for several (values as
+    Keras' fit takes them: a list in the model's output order or a dict by output name) each
+    output's labels side by side. `heads` are the compiled model's HeadSpecs."""
+    if len(heads) == 1:
+        h = heads[0]
+        return labels(values, h.head.loss, h.output.columns, examples)
+    names = [h.output.name for h in heads]
+    if isinstance(values, dict):
+        if set(values) != set(names):
+            raise DataError(f"y is a dict with keys {sorted(values)}; the model's outputs are "
+                            f"{names}")
+        values = [values[name] for name in names]
+    if not isinstance(values, (list, tuple)) or len(values) != len(heads):
+        raise DataError(f"the model has {len(heads)} outputs ({', '.join(names)}): give y as a "
+                        "list of arrays in that order or a dict by output name")
+    return np.hstack([labels(v, h.head.loss, h.output.columns, examples, f"y[{h.output.name!r}]")
+                      for v, h in zip(values, heads)])
+
+
 def _class_ids(array: np.ndarray, classes: int, what: str) -> np.ndarray:
     if array.shape[1] != 1:
         raise DataError(f"{what} must be class ids (one column) or one-hot rows of width "

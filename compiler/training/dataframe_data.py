@@ -49,6 +49,9 @@ def label_spec(df, model, label_col):
     """Class indices (a number column) or targets (an array or Vector of the model's outputs)."""
     from kerasdml.runtime.spark.dataframes import MatrixColumns, column_kind
 
+    if len(model.outputs) != 1:
+        raise DataError(f"the model has {len(model.outputs)} outputs; training from a DataFrame "
+                        "takes a model with one output (fit numpy arrays for several)")
     columns = columns_of(label_col)
     outputs = model.outputs[0].columns
     given = len(columns) if len(columns) > 1 or column_kind(df, columns[0]) == "number" \

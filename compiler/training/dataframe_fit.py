@@ -96,7 +96,8 @@ class DataFrameMethods:
         scored panel by panel on the executors where it lives (only the outputs come back)."""
         if not isinstance(X[0], MatrixHandle):
             predictions = model.predict(X, weights=weights, **self._run_options())
-            return predictions.reshape(len(predictions), -1)
+            predictions = predictions if isinstance(predictions, list) else [predictions]
+            return np.hstack([p.reshape(len(p), -1) for p in predictions])
         from kerasdml.runtime.spark.row_program import run_on_matrix
 
         from ..spark_ml.scoring import row_program

@@ -1,0 +1,188 @@
+"""What a model is trained to minimise and what training reports: Keras losses and metrics as
+dml_lib's nn/losses and the metric sums of train.dml, one Head per model output (its loss, the
+loss's weight in the total, its metrics), read from the forms Keras' compile takes.
+
+    heads_from_keras(("labels", "values"), {"labels": "sparse_categorical_crossentropy",
+                     "values": "mse"}, {"labels": 1.0, "values": 0.5}, {"labels": ["accuracy"]})
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import CompileError
+from ..frontend.weights import snake_case
+
+
+class TrainingConfigError(CompileError):
+    """The loss, optimizer or metrics cannot be trained as configured."""
+
+
+class MissingLossError(TrainingConfigError):
+    """The model was never compiled with a loss and none was given."""
+
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss of nn/losses: forward() and backward() take (pred, y, *arguments)."""
+    module: str
+    arguments: tuple = ()
+    sparse_labels: bool = False  # y holds class indices, not one-hot rows
+
+@dataclass(frozen=True)
+class Head:
+    """What one model output contributes to training: its loss, the loss's weight in the
+    total (Keras' loss_weights) and its metrics. `output` is empty for a single output."""
+    output: str
+    loss: Loss
+    weight: float = 1.0
+    metrics: tuple = ()        # resolved names, see METRICS
+    metric_names: tuple = ()   # as Keras reports them in its History ("accuracy")
+
+
+# --- losses -----------------------------------------------------------------------------------
+
+# Keras loss name -> (nn/losses module, its arguments: (Keras key, default), sparse labels).
+LOSSES = {
+    "categorical_crossentropy": ("categorical_crossentropy", (("from_logits", False),), False),
+    "sparse_categorical_crossentropy": ("sparse_categorical_crossentropy",
+                                        (("from_logits", False),), True),
+    "binary_crossentropy": ("binary_crossentropy", (("from_logits", False),), False),
+    "mean_squared_error": ("mean_squared_error", (), False),
+    "mean_absolute_error": ("mean_absolute_error", (), False),
+    "huber": ("huber", (("delta", 1.0),), False),
+}
+_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
+_LOSS_OFF = {"label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
+             "ignore_class": None}
+
+
+def loss_from_keras(spec) -> Loss:
+    """A Loss from a Keras loss name, a serialized loss or a loss object."""
+    if isinstance(spec, (list, tuple, dict)) and not is_serialized(spec):
+        raise TrainingConfigError(f"a list or dict of losses ({spec!r}) is for a model with "
+                                  "several outputs; this model has one: give one loss")
+    class_name, config = class_and_config(spec, "loss")
+    if class_name == "function":  # a serialized loss function: its name is the config
+        class_name, config = str(config), {}
+    name = snake_case(class_name)  # the class CategoricalCrossentropy or the function's name
+    name = _LOSS_ALIASES.get(name, name)
+    if name not in LOSSES:
+        raise TrainingConfigError(f"loss {class_name!r} is not supported; supported: "
+                                  + ", ".join(LOSSES))
+    for key, off in _LOSS_OFF.items():
+        if config.get(key, off) != off:
+            raise TrainingConfigError(f"loss {class_name}: {key}={config[key]!r} is not "
+                                      f"supported (only {off!r})")
+    module, keys, sparse = LOSSES[name]
+    return Loss(module, tuple((k, type(d)(config.get(k, d))) for k, d in keys), sparse)
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+METRICS = ("categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy",
+           "mean_squared_error", "mean_absolute_error")
+_METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
+_ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
+                      "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
+                      "binary_crossentropy": "binary_accuracy"}
+
+
+def metrics_from_keras(specs, loss: Loss) -> tuple:
+    """((metric, name Keras reports), ...); "accuracy"/"acc" resolve by the loss, as Keras
+    resolves them."""
+    names = []
+    for spec in specs or ():
+        if isinstance(spec, (list, tuple)):  # per-output lists of a single-output model
+            names += [pair for pair in metrics_from_keras(spec, loss) if pair not in names]
+            continue
+        class_name, config = class_and_config(spec, "metric")
+        shown = spec if isinstance(spec, str) else config.get("name") or snake_case(class_name)
+        key = snake_case(class_name)
+        key = _METRIC_ALIASES.get(key, key)
+        if key in ("accuracy", "acc"):
+            key = _ACCURACY_FOR_LOSS.get(loss.module)
+            if key is None:
+                raise TrainingConfigError(f"metric 'accuracy' needs a classification loss, "
+                                          f"not {loss.module}")
+        if key not in METRICS:
+            raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
+                                      "accuracy, " + ", ".join(METRICS))
+        if key not in [metric for metric, _ in names]:
+            names.append((key, shown))
+    return tuple(names)
+
+
+def class_and_config(spec, what: str) -> tuple[str, dict]:
+    """(class name, config) of a name, a serialized Keras object or a live Keras object."""
+    if isinstance(spec, str):
+        return spec, {}
+    if is_serialized(spec):
+        config = spec.get("config")
+        return spec["class_name"], config if config is not None else {}
+    if hasattr(spec, "get_config"):
+        # Keras wrappers keep a loss function's own arguments (Huber's delta) apart from
+        # get_config(), which leaves them out; a saved file loses them too.
+        return type(spec).__name__, {**spec.get_config(), **getattr(spec, "_fn_kwargs", {})}
+    if callable(spec) and hasattr(spec, "__name__"):  # a Keras loss or metric function
+        return spec.__name__, {}
+    raise TrainingConfigError(f"cannot read the {what} {spec!r}: give a name, a Keras object "
+                              "or its serialized form")
+
+
+def is_serialized(spec) -> bool:
+    return isinstance(spec, dict) and "class_name" in spec
+
+
+# --- one head per model output ----------------------------------------------------------------
+
+def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None) -> tuple:
+    """One Head per output name, from Keras' compile arguments: for a single output one loss
+    and a list of metrics; for several, a list of losses in output order, a dict by output
+    name or one loss that every output takes; loss_weights as a list or dict (default 1.0
+    each); metrics as a list with one entry per output or a dict by output name (outputs
+    left out have none)."""
+    if len(outputs) == 1:
+        weight = loss_weights if isinstance(loss_weights, (int, float)) else \
+            _per_output(outputs, loss_weights, "loss_weights", default=1.0)[0]
+        resolved = loss_from_keras(loss)
+        pairs = metrics_from_keras(metrics, resolved)
+        return (Head("", resolved, float(weight), tuple(m for m, _ in pairs),
+                     tuple(name for _, name in pairs)),)
+    one_for_all = not isinstance(loss, (list, tuple, dict)) or is_serialized(loss)
+    losses = [loss] * len(outputs) if one_for_all else _per_output(outputs, loss, "loss")
+    weights = _per_output(outputs, loss_weights, "loss_weights", default=1.0)
+    metric_specs = _per_output(outputs, metrics, "metrics", default=None, partial=True)
+    heads = []
+    for name, spec, weight, metric in zip(outputs, losses, weights, metric_specs):
+        if spec is None:
+            raise TrainingConfigError(f"output '{name}' has no loss; give every output a loss "
+                                      "(kerasdml trains every output)")
+        resolved = loss_from_keras(spec)
+        pairs = metrics_from_keras(metric if isinstance(metric, (list, tuple)) else
+                                   [metric] if metric is not None else None, resolved)
+        heads.append(Head(name, resolved, float(1.0 if weight is None else weight),
+                          tuple(m for m, _ in pairs), tuple(shown for _, shown in pairs)))
+    return tuple(heads)
+
+
+_NO_DEFAULT = object()
+
+
+def _per_output(outputs: tuple, spec, what: str, default=_NO_DEFAULT, partial=False) -> list:
+    """Keras' per-output form of `spec` (a list in output order or a dict by output name) as
+    a list in output order."""
+    if spec in (None, [], {}) and default is not _NO_DEFAULT:
+        return [default] * len(outputs)
+    if isinstance(spec, dict) and not is_serialized(spec):
+        unknown = sorted(set(spec) - set(outputs))
+        missing = [] if partial else [name for name in outputs if name not in spec]
+        if unknown or (missing and default is _NO_DEFAULT):
+            raise TrainingConfigError(f"{what} is a dict with keys {sorted(spec)}; the model's "
+                                      f"outputs are {list(outputs)}")
+        return [spec.get(name, None if default is _NO_DEFAULT else default) for name in outputs]
+    if isinstance(spec, (list, tuple)) and len(spec) == len(outputs):
+        return list(spec)
+    raise TrainingConfigError(
+        f"the model has {len(outputs)} outputs ({', '.join(outputs)}): give {what} as a list "
+        f"with one entry per output or a dict by output name, got {spec!r}")
