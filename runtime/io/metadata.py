@@ -115,13 +115,17 @@ def as_bool(value: Any) -> bool:
 
 
 def mtd_for_matrix(matrix: np.ndarray, fmt: str, params: dict, extra: dict) -> dict:
+    # NaN counts as nonzero, as in SystemDS
+    return mtd_for_dimensions(matrix.shape[0], matrix.shape[1], np.count_nonzero(matrix), fmt,
+                              params, extra)
+
+
+def mtd_for_dimensions(rows: int, cols: int, nnz: int, fmt: str, params: dict, extra: dict) -> dict:
     """SystemDS's key order: data_type, value_type, rows, cols, nnz, format, description,
     author, (csv: header, sep), created."""
     mtd: dict[str, Any] = {
         "data_type": "matrix", "value_type": "double",
-        "rows": int(matrix.shape[0]), "cols": int(matrix.shape[1]),
-        "nnz": int(np.count_nonzero(matrix)),    # NaN counts as nonzero, as in SystemDS
-        "format": fmt,
+        "rows": int(rows), "cols": int(cols), "nnz": int(nnz), "format": fmt,
     }
     if "description" in params:
         mtd["description"] = str(params["description"])

@@ -168,21 +168,13 @@ def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, des
         lines.saveAsTextFile(temp)
         nnz = sum(x.rdd.map(lambda item: int(np.count_nonzero(item[1]))).collect())
         extra = {"header": header_on, "sep": separator}
-        mtd = metadata.mtd_for_matrix(np.zeros((0, 0)), "csv", params, extra)
-        mtd.update(rows=x.rows, cols=x.cols, nnz=nnz)
+        mtd = metadata.mtd_for_dimensions(x.rows, x.cols, nnz, "csv", params, extra)
         files.remove_part_file_directory(file)
         if os.path.isfile(file):
             os.remove(file)
         os.replace(temp, file)
-        write_text(file + ".mtd", metadata.metadata_text(_ordered(mtd)))
+        write_text(file + ".mtd", metadata.metadata_text(mtd))
     finally:
         if os.path.isdir(temp):
             shutil.rmtree(temp)
-
-
-def _ordered(mtd: dict) -> dict:
-    """The .mtd keys in SystemDS's order (rows/cols/nnz updated after the fact)."""
-    order = ["data_type", "value_type", "rows", "cols", "nnz", "format", "description", "author",
-             "header", "sep", "created"]
-    return {key: mtd[key] for key in order if key in mtd}
 
