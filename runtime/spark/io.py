@@ -177,4 +177,3 @@ def write(runtime, x, file, format=None, header=None, sep=None, sparse=None, des
     finally:
         if os.path.isdir(temp):
             shutil.rmtree(temp)
-
