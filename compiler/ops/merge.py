@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..backend import broadcast
-from ..backend.step import Step, Unsupported, known, size
+from ..backend.step import Step, Unsupported, known, size, times
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -118,16 +118,21 @@ def _concatenate_context(n: Step) -> dict:
     rank, axis = len(n.out_shape), n.attrs.axis
     if rank == 3 and axis != 2:
         raise Unsupported("axis", axis + 1, "-1 (the channel axis) for images")
-    widths = [size(s) for s in n.in_shapes]
     per_step = rank == 2 and axis == 1
     if per_step:
         widths = [s[1] for s in n.in_shapes]
+    else:
+        widths = [size(known(s, "length to concatenate along")) for s in n.in_shapes]
     bounds, start = [], 1
     for width in widths:
         bounds.append((start, start + width - 1))
         start += width
-    return dict(per_step=per_step, T=n.out_shape[0] if per_step else 1, bounds=bounds,
-                total=sum(widths), widths=widths)
+    steps = n.out_shape[0] if per_step else 1
+    if steps is None:   # an open sequence length (Input(shape=(None,))): read from the batch
+        steps = f"as.integer(ncol({n.xs[0]}) / {widths[0]})"
+    return dict(per_step=per_step, T=steps, bounds=bounds, total=sum(widths), widths=widths,
+                out_cols=times(steps, sum(widths)),
+                in_cols=[times(steps, width) for width in widths])
 
 
 _MERGE = dict(shape=_merge_shape, template="merge.dml.j2", context=_merge_context,

@@ -1,13 +1,18 @@
 """The model zoo, second part: every keras.applications family that builds offline in Keras 3
 (weights=None) at a small input size, and models written the way the keras.io examples write
 them; each predicts within 1e-4 of Keras (Keras' initial kernels, non-trivial biases and
-normalisation statistics). The larger applications are marked slow."""
+normalisation statistics). The larger applications are marked slow.
+
+Families: VGG, ResNet/ResNetV2, DenseNet, Inception(V3, ResNetV2), Xception, MobileNet V1/V2/V3,
+EfficientNet/V2, NASNet, ConvNeXt. Keras 3.15.1 has no RegNet in keras.applications (no
+RegNetX002 or RegNetY*; test_every_installed_family_is_in_the_zoo keeps the list honest)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from support.keras_models import keras, perturb_statistics, randomize
+from support.keras_models import keras, perturb_statistics, predict, randomize, save
+from kerasdml.compiler.compile import compile_model
 
 L = keras.layers
 ATOL = 1e-4
@@ -16,6 +21,16 @@ FAST = {"MobileNetV3Small": 32, "MobileNet": 32, "EfficientNetB0": 32}
 SLOW = {"VGG16": 32, "ResNet50": 32, "ResNet50V2": 32, "DenseNet121": 32, "MobileNetV2": 32,
         "MobileNetV3Large": 32, "EfficientNetV2B0": 32, "NASNetMobile": 32, "InceptionV3": 75,
         "InceptionResNetV2": 75, "Xception": 71, "ConvNeXtTiny": 32}
+# the factories of keras.applications one representative of each family stands for
+SAME_FAMILY = {"VGG19": "VGG16", "ResNet101": "ResNet50", "ResNet152": "ResNet50",
+               "ResNet101V2": "ResNet50V2", "ResNet152V2": "ResNet50V2",
+               "DenseNet169": "DenseNet121", "DenseNet201": "DenseNet121",
+               "NASNetLarge": "NASNetMobile", "ConvNeXtSmall": "ConvNeXtTiny",
+               "ConvNeXtBase": "ConvNeXtTiny", "ConvNeXtLarge": "ConvNeXtTiny",
+               "ConvNeXtXLarge": "ConvNeXtTiny"}
+SAME_FAMILY.update({f"EfficientNetB{k}": "EfficientNetB0" for k in range(1, 8)})
+SAME_FAMILY.update({f"EfficientNetV2{v}": "EfficientNetV2B0"
+                    for v in ("B1", "B2", "B3", "S", "M", "L")})
 # families whose first layers rescale pixels themselves take 0..255 inputs
 PIXELS = ("MobileNetV3", "EfficientNet", "ConvNeXt")
 
@@ -40,10 +55,19 @@ def test_large_application(name, assert_predicts_like_keras):
     check_application(name, SLOW[name], assert_predicts_like_keras)
 
 
+def test_every_installed_family_is_in_the_zoo():
+    """A keras.applications factory that is neither in the zoo nor stands with a family that is
+    fails here, so a Keras upgrade that adds a family (RegNet, say) cannot go unnoticed."""
+    factories = {name for name, value in vars(keras.applications).items()
+                 if callable(value) and name[:1].isupper()}
+    covered = set(FAST) | set(SLOW) | set(SAME_FAMILY)
+    assert factories - covered == set(), "add these to the zoo or to SAME_FAMILY"
+    assert set(SAME_FAMILY.values()) <= set(FAST) | set(SLOW)
+
 # --- keras.io-style models -------------------------------------------------------------------
 
 def text_cnn():
-    tokens = keras.Input((20,), dtype="int32")
+    tokens = keras.Input((None,), dtype="int32")     # any length, as keras.io writes it
     x = L.Embedding(50, 8)(tokens)
     x = L.Dropout(0.2)(x)
     x = L.Conv1D(8, 3, padding="valid", activation="relu", strides=1)(x)
@@ -53,7 +77,7 @@ def text_cnn():
 
 
 def text_bilstm():
-    tokens = keras.Input((12,), dtype="int32")
+    tokens = keras.Input((None,), dtype="int32")
     x = L.Embedding(50, 8)(tokens)
     x = L.Bidirectional(L.LSTM(6, return_sequences=True))(x)
     x = L.Bidirectional(L.LSTM(4))(x)
@@ -117,13 +141,29 @@ KERAS_IO = {f.__name__: f for f in (text_cnn, text_bilstm, transformer_encoder, 
 @pytest.mark.parametrize("name", list(KERAS_IO))
 def test_keras_io_model(name, assert_predicts_like_keras):
     model = randomize(KERAS_IO[name](), seed=2, scale=0.6)
-    rng = np.random.default_rng(4)
+    assert_predicts_like_keras(model, sample(model, name, length=12), atol=ATOL, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["text_cnn", "text_bilstm"])
+def test_text_model_predicts_like_keras_at_two_lengths(name, tmp_path):
+    """One compiled model over Input(shape=(None,)): the script takes the length from the data."""
+    model = randomize(KERAS_IO[name](), seed=2, scale=0.6)
+    compiled = compile_model(save(model, tmp_path))
+    for length in (9, 23):
+        (tokens,) = sample(model, name, length)
+        np.testing.assert_allclose(compiled.predict(tokens), predict(model, [tokens])[0],
+                                   atol=ATOL, rtol=1e-4, err_msg=f"length {length}")
+
+
+def sample(model, name, length):
+    """Three samples per input; an open sequence length gets `length` steps."""
+    rng = np.random.default_rng(4 + length)
     inputs = []
     for tensor in model.inputs:
-        shape = (3, *tensor.shape[1:])
+        shape = (3, *(length if d is None else d for d in tensor.shape[1:]))
         if "int" in str(tensor.dtype):
             inputs.append(rng.integers(0, 50, shape).astype("int32"))
         else:
             top = 255.0 if name == "preprocessing_front_end" else 1.0
             inputs.append(rng.uniform(0, top, shape).astype("float32"))
-    assert_predicts_like_keras(model, inputs, atol=ATOL, rtol=1e-4)
+    return inputs
