@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step
+from ..backend.step import Step, sequence_rows
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -88,7 +88,8 @@ def _shape(node, attrs, ins):
 
 
 def _context(n: Step) -> dict:
-    return dict(T=n.in_shape[0])
+    steps, _ = sequence_rows(n, "(steps, features)")   # an open length is read from the batch
+    return dict(T=steps)
 
 
 define("reverse_steps", ReverseSteps, shape=_shape, template="reverse_steps.dml.j2",
