@@ -30,6 +30,8 @@ SHAPES = [
     (2, 3, 4, 4, 2, 2, 2, 3, 3, 1, 1),        # stride larger than the kernel: skipped cells
     (1, 2, 6, 37, 1, 3, 3, 1, 1, 1, 1),       # rows of 37 pixels: several vectors and a part
     (17, 2, 3, 3, 1, 1, 1, 1, 1, 0, 0),       # 1x1 kernel, many images (several chunks)
+    (2, 3, 9, 10, 2, 3, 3, 1, 2, 1, 0),       # 3x3 with column stride 2 only
+    (1, 2, 10, 10, 1, 3, 3, 3, 3, 1, 1),      # 3x3 with stride 3: the general loop
 ]
 SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
 
