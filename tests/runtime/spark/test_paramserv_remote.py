@@ -129,3 +129,40 @@ def test_a_failed_worker_task_is_retried_and_bsp_gives_the_same_result(tmp_path)
 def test_without_spark_remote_mode_is_one_clear_error():
     with pytest.raises(DMLError, match="REMOTE_SPARK\" needs Spark"):
         train('epochs=1', "REMOTE_SPARK")
+
+
+def small_model():
+    from support.keras_models import keras, randomize, sequential
+    layers = keras.layers
+    model = randomize(sequential((6,), layers.Dense(16, activation="relu"), layers.Dropout(0.2),
+                                 layers.Dense(3, activation="softmax"), name="mlp"), scale=0.5)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("data", ["dataframe"])   # numpy inputs: the runtime tests above
+def test_the_estimator_on_spark_trains_with_spark_workers_as_it_does_locally(data, spark):
+    """Keras2DML(train_algo="paramserv") with a Spark session runs paramserv with
+    mode="REMOTE_SPARK"; BSP gives the LOCAL run's weights (Adam, dropout seeds, metrics)."""
+    from kerasdml.compiler.estimator import Keras2DML
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(80, 6)).astype("float32")
+    classes = (x @ rng.normal(size=(6, 3))).argmax(axis=1)
+    model = small_model()
+    options = dict(epochs=2, batch_size=10, seed=3, shuffle=False, verbose=0, train_algo="paramserv",
+                   workers=2)
+    local = Keras2DML(model, **options).fit(x, classes)
+    assert LAST_RUN["mode"] == "LOCAL"
+    on_spark = Keras2DML(model, spark=spark, **options)
+    if data == "numpy":
+        on_spark.fit(x, classes)
+    else:
+        frame = spark.createDataFrame([(row.tolist(), int(c)) for row, c in zip(x, classes)],
+                                      ["features", "label"])
+        on_spark.fit(frame)
+    assert LAST_RUN["mode"] == "REMOTE_SPARK" and LAST_RUN["workers"] == 2
+    for name, weights in local.weights_.items():
+        np.testing.assert_allclose(on_spark.weights_[name], weights, rtol=0, atol=1e-10, err_msg=name)
+    np.testing.assert_allclose(on_spark.history_["loss"], local.history_["loss"], atol=1e-10)
