@@ -5,10 +5,10 @@
     scorer = estimator.fit(df)          # a KerasDMLModel holding the trained model
     scorer.transform(test_df)
 
-How fit reaches the rows is one entry of TRAINERS: "driver" collects the features and labels
-into numpy and runs the generated train.dml with Keras2DML (the data must fit the driver). A
-trainer that keeps the rows on the executors registers beside it under its own name and is
-chosen with trainer=.
+How fit reaches the rows is one entry of TRAINERS, chosen with trainer=: "executors" (the
+default) turns the features and label columns into distributed matrices on the executors and
+trains on them with Keras2DML's fit(df), so the rows never reach the driver; "driver" collects
+them into numpy first (the data must fit the driver).
 """
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ class KerasDMLEstimator(Estimator, ModelParams, MLReadable, MLWritable):
     labelCol = Param(Params._dummy(), "labelCol", "label column: class index or target array",
                      typeConverter=TypeConverters.toString)
     epochs = Param(Params._dummy(), "epochs", "passes over the data", TypeConverters.toInt)
-    trainAlgo = Param(Params._dummy(), "trainAlgo", "minibatch, batch, looped_minibatch or "
-                      "allreduce_parallel_batches", TypeConverters.toString)
+    trainAlgo = Param(Params._dummy(), "trainAlgo", "paramserv, minibatch or looped_minibatch "
+                      "(trainer executors); batch and allreduce_parallel_batches too with "
+                      "trainer driver", TypeConverters.toString)
     seed = Param(Params._dummy(), "seed", "shuffling seed", TypeConverters.toInt)
     trainer = Param(Params._dummy(), "trainer", "how fit reaches the rows: one of TRAINERS",
                     TypeConverters.toString)
@@ -59,7 +60,7 @@ class KerasDMLEstimator(Estimator, ModelParams, MLReadable, MLWritable):
                  probabilityCol=None, batchSize=None, precision=None):
         super().__init__()
         self._setDefault(featuresCol="features", labelCol="label", epochs=1, batchSize=32,
-                         trainAlgo="minibatch", trainer="driver")
+                         trainAlgo="minibatch", trainer="executors")
         self._set_given(self._input_kwargs)
 
     @keyword_only
@@ -94,19 +95,34 @@ class KerasDMLEstimator(Estimator, ModelParams, MLReadable, MLWritable):
         return KerasDMLEstimatorReader(cls)
 
 
+def _learner(estimator: KerasDMLEstimator, **options):
+    from ..estimator import Keras2DML
+
+    get = estimator.getOrDefault
+    return Keras2DML(estimator.getModel(), epochs=get(estimator.epochs),
+                     batch_size=estimator.getBatchSize(), train_algo=get(estimator.trainAlgo),
+                     seed=get(estimator.seed) if estimator.isDefined(estimator.seed) else None,
+                     precision=estimator.getPrecision(), verbose=0,
+                     features_col=get(estimator.featuresCol), label_col=get(estimator.labelCol),
+                     **options)
+
+
+@trainer("executors")
+def train_on_executors(estimator: KerasDMLEstimator, dataset, folder: Path) -> Path:
+    """Keras2DML.fit(dataset): the rows become distributed matrices on the executors."""
+    learner = _learner(estimator, spark=dataset.sparkSession)
+    learner.fit(dataset)
+    return learner.export(folder / "trained.keras")
+
+
 @trainer("driver")
 def train_on_driver(estimator: KerasDMLEstimator, dataset, folder: Path) -> Path:
     """Collects features and labels (as Arrow, checked like scoring's input) and trains with
     Keras2DML in this process."""
     from kerasdml.runtime.spark.arrow_columns import ArrayColumn
 
-    from ..estimator import Keras2DML
-
     get = estimator.getOrDefault
-    learner = Keras2DML(estimator.getModel(), epochs=get(estimator.epochs),
-                        batch_size=estimator.getBatchSize(), train_algo=get(estimator.trainAlgo),
-                        seed=get(estimator.seed) if estimator.isDefined(estimator.seed) else None,
-                        precision=estimator.getPrecision(), verbose=0)
+    learner = _learner(estimator)
     spec = learner._compiled().inputs[0]
     features_col, label_col = get(estimator.featuresCol), get(estimator.labelCol)
     table = dataset.select(features_col, label_col).toArrow().combine_chunks()

@@ -78,3 +78,16 @@ def test_a_streaming_source_is_scored_as_the_batch_one(spark, classifier_file, t
     streamed = spark.table("scored_stream")
     assert streamed.count() == 30
     np.testing.assert_array_equal(_probabilities(streamed), _probabilities(scorer.transform(df)))
+
+
+def test_fit_reads_the_columns_on_the_executors_and_names_a_bad_one(spark, classifier_file):
+    from kerasdml.compiler.training.data import DataError
+
+    x, df = _labelled(spark, 20)
+    estimator = KerasDMLEstimator(model=str(classifier_file), labelCol="class")
+    assert estimator.getOrDefault(estimator.trainer) == "executors"
+    with pytest.raises(DataError, match="column 'class' is missing"):
+        estimator.fit(df)
+    bad = df.withColumn("label", df.label + 10)
+    with pytest.raises(DataError, match=r"column 'label', rows 0-\d+ of partition \d+: .*classes in \[0, 3\]"):
+        KerasDMLEstimator(model=str(classifier_file)).fit(bad)
