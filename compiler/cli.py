@@ -7,7 +7,7 @@ about Keras.
     kerasdml inspect MODEL [--script predict|train]
     kerasdml predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv [--batch-size N] [--master URL]
     kerasdml predict MODEL --input IN.parquet --output OUT.parquet [--input-col C] [--keep-cols A,B]
-    kerasdml fit MODEL --data train.npz -o trained.keras [--epochs N] [--batch-size N] ...
+    kerasdml fit MODEL --data train.npz|train.parquet -o trained.keras [--epochs N] ...
     kerasdml score MODEL --data test.npz
     kerasdml demo [-o mnist_lenet.keras] [--epochs N]
 """
@@ -18,6 +18,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -170,7 +171,14 @@ def _frequency(text: str):
 
 def _fit_arguments(parser):
     _model_arguments(parser)
-    parser.add_argument("--data", required=True, help=".npz with x_train, y_train (or x, y)")
+    parser.add_argument("--data", required=True, help=".npz with x_train, y_train (or x, y), or "
+                        "a parquet file or folder, trained on Spark from its columns")
+    parser.add_argument("--features-col", default="features", type=_columns,
+                        help="parquet: the features column (array or Vector), or several "
+                        "numeric columns separated by commas (default features)")
+    parser.add_argument("--label-col", default="label", help="parquet: the label column (a "
+                        "class index or the targets; default label)")
+    parser.add_argument("--validation-data", help="parquet: validation rows with the same columns")
     parser.add_argument("-o", "--output", required=True, help="the trained model (.keras)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -197,18 +205,41 @@ def _fit_arguments(parser):
     add_spark_arguments(parser)
 
 
+def _columns(text: str):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    return names[0] if len(names) == 1 else names
+
+
+def _training_data(options, spark):
+    """(X, y, validation_data, spark): the .npz arrays, or the parquet as DataFrames."""
+    if not is_table(options.data):
+        if options.validation_data:
+            raise DataFileError("--validation-data takes parquet; with an .npz give "
+                                "--validation-split")
+        x, y = read_dataset(options.data, "train")
+        return _scaled(x, options.scale), y, None, spark
+    from .training.dataframe_data import read_parquet
+    if spark is None:
+        from kerasdml.runtime.spark.session import spark_session
+        spark = spark_session("local[*]")
+    read = partial(read_parquet, spark, features_col=options.features_col, scale=options.scale)
+    validation = read(options.validation_data) if options.validation_data else None
+    return read(options.data), None, validation, spark
+
+
 def fit_command(options) -> int:
     from .estimator import Keras2DML
-    x, y = read_dataset(options.data, "train")
+    x, y, validation, spark = _training_data(options, spark_options(options).get("spark"))
     estimator = Keras2DML(
         options.model, epochs=options.epochs, batch_size=options.batch_size,
         train_algo=options.train_algo, parallel_batches=options.parallel_batches,
         shuffle=options.shuffle, validation_split=options.validation_split, seed=options.seed,
         verbose=0 if options.quiet else 1, weights_dir=options.weights_dir,
         precision=options.precision, loss=options.loss, optimizer=options.optimizer,
-        learning_rate=options.learning_rate, spark=spark_options(options).get("spark"),
-        workers=options.workers, sync=options.sync, frequency=options.frequency)
-    estimator.fit(_scaled(x, options.scale), y, resume=options.resume)
+        learning_rate=options.learning_rate, spark=spark, workers=options.workers,
+        sync=options.sync, frequency=options.frequency, features_col=options.features_col,
+        label_col=options.label_col)
+    estimator.fit(x, y, validation_data=validation, resume=options.resume)
     estimator.export(options.output)
     if options.plot:
         estimator.plot_history(options.plot)

@@ -73,3 +73,31 @@ def training_matrices(runtime, df, model, features_col, label_col, dtype) -> tup
     specs = [feature_spec(model, features_col), label_spec(df, model, label_col)]
     X, y = dataframe_matrices(runtime, df, specs, dtype)
     return X, y
+
+
+def read_parquet(spark, path: str, features_col="features", scale: float | None = None):
+    """A parquet file or folder as a DataFrame, its features divided by `scale` when given
+    (as the .npz path's --scale), lazily: the executors read it when training starts."""
+    from pyspark.sql import functions as F
+
+    from .data_files import DataFileError
+
+    try:
+        df = spark.read.parquet(path)
+    except Exception as err:   # Spark's AnalysisException: no such path, not parquet
+        raise DataFileError(f"{path}: cannot read parquet: {str(err).splitlines()[0][:300]}") from None
+    if not scale:
+        return df
+    for column in columns_of(features_col):
+        if column not in df.columns:
+            raise DataFileError(f"{path}: column '{column}' is missing (the table has "
+                                f"{', '.join(df.columns)})")
+        kind = type(df.schema[column].dataType).__name__
+        if kind == "ArrayType":
+            df = df.withColumn(column, F.transform(F.col(column), lambda v: v.cast("double") / scale))
+        elif kind == "VectorUDT":
+            raise DataFileError(f"{path}: --scale divides arrays and numbers; column "
+                                f"'{column}' holds Vectors (scale them before writing)")
+        else:
+            df = df.withColumn(column, F.col(column).cast("double") / scale)
+    return df
