@@ -59,7 +59,7 @@ def main() -> None:
     options = parser.parse_args()
 
     (x_train, y_train), (x_test, y_test) = load_mnist(options.data)
-    tables = Path(options.tables)
+    tables = Path(options.tables).resolve()   # Spark resolves paths from its own folder
     write_table(x_train[:options.rows], y_train[:options.rows], tables / "train")
     write_table(x_test[:options.test_rows], y_test[:options.test_rows], tables / "test")
 

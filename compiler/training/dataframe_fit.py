@@ -54,7 +54,6 @@ class DataFrameMethods:
         check_algo(self.train_algo)
         self._data_session = df.sparkSession
         runtime = self.spark_runtime()
-        self._check_paramserv_mode(runtime)
         try:
             X, y = self._matrices(runtime, model, df)
             train = [X], y      # one matrix per model input, as the numpy path has it
@@ -68,18 +67,6 @@ class DataFrameMethods:
         except RowInputError as err:
             raise DataError(str(err)) from None
         return train, held_out
-
-    def _check_paramserv_mode(self, runtime) -> None:
-        """paramserv's LOCAL workers hold the data on the driver: a DataFrame needs REMOTE_SPARK."""
-        from .paramserv import paramserv_arguments
-
-        if self.train_algo != "paramserv":
-            return
-        mode = paramserv_arguments(self.workers, self.sync, self.frequency, runtime)["mode"]
-        if mode != "REMOTE_SPARK":
-            raise DataError(f"train_algo='paramserv' runs mode={mode} here, whose workers hold the "
-                            "data on the driver; train from a DataFrame with "
-                            "train_algo='minibatch' until paramserv runs its workers on Spark")
 
     def _matrices(self, runtime, model, df):
         dtype = np.float32 if self.precision == "single" else np.float64

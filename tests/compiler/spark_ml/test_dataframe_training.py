@@ -62,6 +62,20 @@ def test_fit_on_a_dataframe_larger_than_the_budget_never_collects_it(spark, data
     assert set(from_df.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
+def test_paramserv_trains_on_spark_workers_from_the_dataframe(spark, data):
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+    from kerasdml.runtime.spark.runtime import SparkRuntime
+
+    X, y, df = data
+    runtime = SparkRuntime(spark.sparkContext, block=300, memory_budget=BUDGET)
+    estimator = _estimator(runtime, epochs=2, train_algo="paramserv", workers=2)
+    estimator.fit(df.repartition(2), validation_data=df.limit(100))
+    assert LAST_RUN["mode"] == "REMOTE_SPARK" and LAST_RUN["workers"] == 2
+    assert runtime.collected.largest <= BUDGET       # validation outputs, not the data
+    assert estimator.history_["loss"][1] < estimator.history_["loss"][0]
+    assert estimator.score(X, y) > 0.6               # chance is 1/3
+
+
 def test_shuffled_epochs_train(spark, data):
     from kerasdml.runtime.spark.runtime import SparkRuntime
 
@@ -94,3 +108,36 @@ def test_bad_training_frames_fail_before_training(spark, data, options, change, 
     df = data[2].limit(10)
     with pytest.raises(DataError, match=message):
         _estimator(None, **options).fit(change(df) if change else df)
+
+
+def test_kerasdml_fit_trains_on_parquet(spark, data, tmp_path, capsys):
+    from kerasdml.compiler.cli import main
+
+    X, y, df = data
+    df.limit(400).write.parquet(str(tmp_path / "train.parquet"))
+    model = tmp_path / "model.keras"
+    _model().save(model)
+    common = ["fit", str(model), "--data", str(tmp_path / "train.parquet"), "--master",
+              "local[2]", "--batch-size", "200", "--quiet"]
+    assert main(common + ["-o", str(tmp_path / "trained.keras")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    keras.models.load_model(tmp_path / "trained.keras")
+    assert main(common + ["--label-col", "digit", "-o", str(tmp_path / "no.keras")]) == 1
+    assert "column 'digit' is missing" in capsys.readouterr().err
+    assert not (tmp_path / "no.keras").exists()
+
+
+def test_the_parquet_example_trains_the_lenet_with_paramserv(spark, tmp_path, monkeypatch, capsys):
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).parents[3]
+    mnist = root.parent / "shared" / "data" / "mnist.npz"
+    if not mnist.is_file():
+        pytest.skip(f"needs {mnist}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["mnist_lenet_parquet.py", str(mnist), "--rows", "200",
+                                     "--test-rows", "100", "--workers", "2"])
+    runpy.run_path(str(root / "examples" / "mnist_lenet_parquet.py"), run_name="__main__")
+    assert "epoch(s) of paramserv" in capsys.readouterr().out
+    keras.models.load_model(tmp_path / "mnist_lenet_parquet.keras")
