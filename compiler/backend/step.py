@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .. import ir
 from ..errors import Unsupported
 
-__all__ = ["Step", "Unsupported", "image", "known", "ones", "rows_of", "size",
+__all__ = ["Step", "Unsupported", "image", "known", "ones", "rows_of", "seed_offset", "size",
            "steps_and_features", "zeros"]
 
 
@@ -73,6 +73,12 @@ def known(shape: tuple, what: str) -> tuple:
     if None in shape:
         raise Unsupported("input shape", shape, f"a fixed {what} (the model leaves it open)")
     return shape
+
+
+def seed_offset(n: Step) -> int:
+    """The node's position in the graph. A layer that draws random numbers in training seeds
+    them with the batch's seed plus this, so every such layer draws its own."""
+    return [node.name for node in n.graph.nodes].index(n.node.name)
 
 
 def size(shape: tuple) -> int:

@@ -3,8 +3,10 @@ self- and cross-attention, with Keras' masks (use_causal_mask, an attention_mask
 
 Inputs of the node: query, key, value (key is the value unless the call passes one), then the
 attention mask when there is one ((Tq, Tk) per sample, 1 where a query step may attend a key
-step). DML layout: the (D, H, d) projection kernels are read row-major as D x (H*d), their
-(H, d) biases as rows, the (H, dv, Do) output kernel as (H*dv) x Do.
+step). In training, `dropout` drops attention probabilities (after the softmax, before the values)
+as Keras does, with a mask drawn like the Dropout layer's; prediction ignores it. DML layout: the
+(D, H, d) projection kernels are read row-major as D x (H*d), their (H, d) biases as rows,
+the (H, dv, Do) output kernel as (H*dv) x Do.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
-from ..backend.step import Step, Unsupported, known
+from ..backend.step import Step, known, seed_offset
 from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
@@ -90,7 +92,8 @@ def _weights(ctx: LayerContext, use_bias: bool) -> tuple:
 @handles("MultiHeadAttention", tensor_kwargs=("key", "value", "query", "attention_mask"))
 def multi_head_attention(ctx: LayerContext) -> list:
     """MultiHeadAttention(num_heads, key_dim, value_dim, use_bias, dropout) over the steps of
-    sequences; self or cross; use_causal_mask and attention_mask."""
+    sequences; self or cross; use_causal_mask and attention_mask; dropout of the attention
+    probabilities in training."""
     for key, default in (("output_shape", None), ("use_gate", False), ("sliding_window", None)):
         if ctx.get(key, default) != default:
             ctx.reject(key, ctx.get(key), repr(default))
@@ -148,9 +151,6 @@ def _bias(value, site):
 
 def _context(n: Step) -> dict:
     a = n.attrs
-    if n.training and a.dropout > 0:
-        raise Unsupported("dropout", a.dropout, "0 in training (attention dropout trains only in "
-                          "Keras)")
     tq, tk = known(n.in_shapes[0], "query length")[0], known(n.in_shapes[1], "key length")[0]
     widths = {"query": a.heads * a.key_dim, "key": a.heads * a.key_dim,
               "value": a.heads * a.value_dim, "output": n.in_shapes[0][-1]}
@@ -162,7 +162,14 @@ def _context(n: Step) -> dict:
     grads = ", ".join(f"{n.param_grads.get(f'{name}_kernel', f'{n.out}_d{name}_kernel')}, "
                       f"{dbiases[name]}" for name in _PROJECTIONS)
     return dict(args=args, grads=grads, Tq=tq, Tk=tk, cells=tq * tk, causal=a.causal,
-                mask=n.xs[3] if a.masked else None, heads=a.heads)
+                mask=n.xs[3] if a.masked else None, heads=a.heads, **_dropout(n))
+
+
+def _dropout(n: Step) -> dict:
+    """The rate and seed offset of attention dropout when it applies (training, rate > 0)."""
+    if not (n.training and n.attrs.dropout > 0):
+        return dict(dropout=None)
+    return dict(dropout=n.attrs.dropout, seed_offset=seed_offset(n), sources=("dropout",))
 
 
 define("attention", Attention, shape=_shape, params=_params,
@@ -171,4 +178,4 @@ define("attention", Attention, shape=_shape, params=_params,
                                     if name == "output" else _projection_kernel))
                      for name in _PROJECTIONS for role in ("kernel", "bias")),
        template="attention.dml.j2", context=_context, sources=("multi_head_attention",),
-       min_inputs=3, max_inputs=4, family=__name__)
+       library=("multi_head_attention", "dropout"), min_inputs=3, max_inputs=4, family=__name__)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported
+from ..backend.step import Step, Unsupported, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -72,9 +72,7 @@ def augmentation(ctx: LayerContext) -> list:
 # --- templates -------------------------------------------------------------------------------
 
 def _noise_context(n: Step) -> dict:
-    # each noise layer draws its own values: the batch's seed plus the node's position
-    offset = [node.name for node in n.graph.nodes].index(n.node.name)
-    return dict(module=n.attrs.kind, amount=repr(n.attrs.amount), seed_offset=offset,
+    return dict(module=n.attrs.kind, amount=repr(n.attrs.amount), seed_offset=seed_offset(n),
                 sources=(n.attrs.kind,))
 
 

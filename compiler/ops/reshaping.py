@@ -5,7 +5,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, image, known
+from ..backend.step import Step, Unsupported, image, known, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -68,8 +68,7 @@ def _dropout_context(n: Step) -> dict:
     if n.training and n.attrs.spatial:
         raise Unsupported("spatial dropout in training", True,
                           "Dropout (SpatialDropout trains only in Keras for now)")
-    # each dropout layer draws its own mask: the batch's seed plus the node's position
-    return dict(rate=n.attrs.rate, seed_offset=[node.name for node in n.graph.nodes].index(n.node.name))
+    return dict(rate=n.attrs.rate, seed_offset=seed_offset(n))
 
 
 define("dropout", Dropout, shape=same_shape, template="dropout.dml.j2", context=_dropout_context,

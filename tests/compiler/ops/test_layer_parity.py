@@ -35,10 +35,11 @@ def _custom_scale():
     return functional(x, CustomScaleLayer(0.17)([x, y]), "custom_scale")
 
 
-def _self_attention(causal=False, heads=2, key_dim=3, value_dim=None, use_bias=True):
+def _self_attention(causal=False, heads=2, key_dim=3, value_dim=None, use_bias=True,
+                    dropout=0.0):
     x = keras.Input((5, 6))
-    y = L.MultiHeadAttention(heads, key_dim, value_dim=value_dim, use_bias=use_bias)(
-        x, x, use_causal_mask=causal)
+    y = L.MultiHeadAttention(heads, key_dim, value_dim=value_dim, use_bias=use_bias,
+                             dropout=dropout)(x, x, use_causal_mask=causal)
     return functional(x, y, "self_attention")
 
 
@@ -210,6 +211,7 @@ MODELS = {
     "self_attention_causal": lambda: _self_attention(causal=True),
     "self_attention_no_bias": lambda: _self_attention(heads=3, key_dim=2, value_dim=4,
                                                       use_bias=False),
+    "self_attention_dropout": lambda: _self_attention(dropout=0.5),  # prediction ignores it
     "cross_attention": _cross_attention,
     "masked_attention": _masked_attention,
 }

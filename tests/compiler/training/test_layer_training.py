@@ -1,6 +1,7 @@
 """Training parity of the newer layers: two epochs of Keras2DML give the weights model.fit gives
 (to 1e-4), for a Transformer encoder block, a BiLSTM classifier and a MobileNetV3-style block
-with squeeze-and-excite and hard-swish built from keras.ops."""
+with squeeze-and-excite and hard-swish built from keras.ops. Attention dropout draws its own
+masks, so a block with it is compared with Keras only at a rate that keeps every probability."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,9 @@ L = keras.layers
 RNG = np.random.default_rng(11)
 
 
-def transformer_block():
+def transformer_block(dropout=0.0):
     x = keras.Input((6, 8))
-    attention = L.MultiHeadAttention(2, 4)(x, x)
+    attention = L.MultiHeadAttention(2, 4, dropout=dropout)(x, x)
     y = L.LayerNormalization()(L.Add()([x, attention]))
     hidden = L.Dense(16, activation="gelu")(y)
     y = L.LayerNormalization()(L.Add()([y, L.Dense(8)(hidden)]))
@@ -46,6 +47,9 @@ def squeeze_excite_block():
 
 
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         # the dropout path with a mask that keeps all: Keras' and the DML's scale is 1 / (1 - 1e-9)
+         "transformer_block_attention_dropout": (lambda: transformer_block(dropout=1e-9),
+                                                 (24, 6, 8)),
          "bilstm": (bilstm, (24, 5, 4)),
          "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3))}
 
@@ -63,3 +67,40 @@ def test_two_epochs_give_keras_weights(name, tmp_path):
     for got, expected in zip(exported.weights, model.weights):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
                                    err_msg=expected.path)
+
+
+
+def _attention_dropout_fit(dropout, x, y, epochs, seed=7):
+    model = randomize(transformer_block(dropout), seed=3, scale=0.5)
+    model.compile(optimizer=keras.optimizers.Adam(0.03), loss="sparse_categorical_crossentropy")
+    estimator = Keras2DML(model, epochs=epochs, batch_size=8, shuffle=False, seed=seed, verbose=0)
+    return estimator.fit(x, y), model
+
+
+def _learnable_sequences():
+    x = np.random.default_rng(5).normal(size=(32, 6, 8)).astype("float32")
+    return x, np.argmax(x[:, :, :3].mean(axis=1), axis=1)
+
+
+def test_attention_dropout_trains_as_keras_does():
+    x, y = _learnable_sequences()
+    estimator, model = _attention_dropout_fit(0.1, x, y, epochs=8)
+    losses = estimator.history_["loss"]
+    keras.utils.set_random_seed(7)
+    keras_losses = model.fit(x, y, epochs=8, batch_size=8, shuffle=False, verbose=0).history
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert losses[-1] < keras_losses["loss"][-1] + 0.15, (losses, keras_losses)
+    assert "dropout::forward" in estimator.get_training_script()
+    assert "dropout::" not in estimator.get_prediction_script()
+
+
+
+def test_attention_dropout_masks_follow_the_seed():
+    x, y = _learnable_sequences()
+
+    def loss(rate, seed):
+        return _attention_dropout_fit(rate, x, y, 1, seed)[0].history_["loss"][0]
+    first = loss(0.1, 7)
+    assert loss(0.1, 7) == first                  # the same seed draws the same masks
+    assert loss(0.1, 8) != first                  # another seed, other masks
+    assert abs(loss(0.0, 7) - first) > 1e-6       # the masks drop probabilities
