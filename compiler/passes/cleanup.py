@@ -5,7 +5,8 @@ from __future__ import annotations
 from .. import ir
 
 
-_IDENTITY_AT_INFERENCE = ("dropout", "noise", "activity_regularization", "augmentation")
+_IDENTITY_AT_INFERENCE = ("dropout", "noise", "activity_regularization", "augmentation",
+                          "random_flip", "random_affine", "random_contrast", "random_brightness")
 
 
 def is_inference_noop(node: ir.Node) -> bool:

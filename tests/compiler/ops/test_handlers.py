@@ -14,6 +14,7 @@ import pytest
 from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, predict, randomize, sample_inputs, save, sequential)
 from kerasdml.compiler import ir, ops
+from kerasdml.compiler.ops import augmentation as AUG
 
 L = keras.layers
 
@@ -53,6 +54,23 @@ CASES = [
     Case("softmax_layer", lambda: sequential((3, 7), L.Softmax(name="s")), ["activation"],
          {"s": ops.Activation("softmax", axis=1)}),
     Case("dropout", lambda: sequential((6,), L.Dropout(0.5), L.Dense(2)), ["dense"]),
+    Case("random_flip", lambda: sequential((4, 5, 3), L.RandomFlip("horizontal", name="f")),
+         ["random_flip"], {"f": AUG.RandomFlip(True, False)}),
+    Case("random_rotation", lambda: sequential((4, 5, 3), L.RandomRotation(
+        (-0.1, 0.3), fill_mode="constant", fill_value=0.5, interpolation="nearest", name="r")),
+         ["random_affine"], {"r": AUG.RandomAffine("rotation", (-0.1, 0.3), "constant", 0.5,
+                                                   "nearest")}),
+    Case("random_zoom_one_factor", lambda: sequential((4, 5, 3), L.RandomZoom(0.2, name="z")),
+         ["random_affine"], {"z": AUG.RandomAffine("zoom", (-0.2, 0.2, -0.2, 0.2), same=True)}),
+    Case("random_translation", lambda: sequential((4, 5, 3), L.RandomTranslation(
+        0.1, (0.3, -0.2), fill_mode="wrap", name="t")),
+         ["random_affine"], {"t": AUG.RandomAffine("translation", (-0.1, 0.1, -0.2, 0.3),
+                                                   "wrap")}),
+    Case("random_contrast", lambda: sequential((4, 5, 3), L.RandomContrast(
+        0.2, value_range=(0, 1), name="c")),
+         ["random_contrast"], {"c": AUG.RandomContrast((0.0, 0.2), (0.0, 1.0))}),
+    Case("random_brightness", lambda: sequential((4, 5, 3), L.RandomBrightness(0.2, name="b")),
+         ["random_brightness"], {"b": AUG.RandomBrightness((-0.2, 0.2), (0.0, 255.0))}),
     Case("spatial_dropout2d", lambda: sequential((4, 4, 3), L.SpatialDropout2D(0.3),
                                                  L.Flatten()), ["flatten"]),
     Case("flatten", lambda: sequential((3, 4, 2), L.Flatten(name="f")), ["flatten"]),

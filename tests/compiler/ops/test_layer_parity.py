@@ -128,7 +128,7 @@ def _keras_ops_activations():
 
 def _augmentations():
     """Every Random* augmentation layer: the identity at inference."""
-    from kerasdml.compiler.ops.noise import AUGMENTATIONS
+    from kerasdml.compiler.ops.augmentation import AUGMENTATIONS
     args = {"RandomBrightness": (0.2,), "RandomContrast": (0.2,), "RandomCrop": (8, 8),
             "RandomRotation": (0.2,), "RandomTranslation": (0.1, 0.1), "RandomZoom": (0.1,),
             "RandomHue": (0.1,), "RandomSaturation": (0.1,), "RandomSharpness": (0.1,),
