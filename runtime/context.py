@@ -97,6 +97,9 @@ class Context:
     # called as on_iteration(frame, loop variable) after each iteration of a for loop: how a
     # caller watches a long loop (training progress) without the script printing anything
     on_iteration: object | None = None
+    # what a runtime keeps from one statement to a later one and drops with the run (paramserv
+    # on Spark keeps its workers' partitions here), by owner
+    run_caches: dict = field(default_factory=dict)
 
     @property
     def dtype(self):

@@ -109,6 +109,8 @@ class Interpreter:
                 run_block(statements, frame)
         finally:
             sys.setrecursionlimit(limit)
+            # compiled code keeps the context alive; what the run cached goes with the run
+            self.context.run_caches.clear()
 
     # ---- statements -------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import uuid
 
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
+from ..spark.lease import Lease
 from ..spark.parfor import module_snapshot
 from .channel import new_secret
 from .config import PSConfig
@@ -86,11 +87,10 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
                functions: PSFunctions, validate, record: dict) -> DMLList:
     sc = runtime.sc
     began = time.perf_counter()
-    features, labels = runtime.distribute(features), runtime.distribute(labels)
-    plan = _plan(config, features.rows, config.k or _task_slots(sc))
+    plan = _plan(config, features.shape[0], config.k or _task_slots(sc))
     sizes = plan.sizes()
     _check_slots(config, len(sizes), sc)
-    data = runtime.guarded(worker_partitions, features, labels, plan)
+    data = _worker_data(runtime, context, features, labels, plan)
     partitioned = time.perf_counter()
     counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
     coordinator = make_coordinator(config.utype, model, counts, config.epochs, functions,
@@ -102,7 +102,6 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
         spent = _run_job(runtime, data, job, server)
     finally:
         server.close()
-        data.unpersist()
     if not coordinator.finished():
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
@@ -110,6 +109,23 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
                   **{f"worker_{name}": value for name, value in _summed(spent).items()},
                   **{f"reported_{name}": value for name, value in server.worker_timings.totals.items()})
     return coordinator.model
+
+
+def _worker_data(runtime, context, features, labels, plan: Plan):
+    """The workers' partitions, built once while the run passes the same features and labels
+    with the same plan: the estimator calls paramserv once per epoch, and without shuffling
+    every epoch has the same partition. The run holds the last ones (and their sources, so the
+    ids stay theirs and no in-place write reaches them); they are unpersisted when replaced or
+    when the run ends."""
+    key = (id(features), id(labels), plan)
+    cached = context.run_caches.get(__name__)
+    if cached is not None and cached[0] == key:
+        return cached[2]
+    context.run_caches.pop(__name__, None)      # the previous partitions go first
+    data = runtime.guarded(worker_partitions, runtime.distribute(features),
+                           runtime.distribute(labels), plan)
+    context.run_caches[__name__] = (key, (features, labels), data, Lease(rdds=(data,)))
+    return data
 
 
 def _summed(spent: list) -> dict:

@@ -76,16 +76,16 @@ class ParameterServerSocket:
             channel.close()
 
     def _prepared(self, reply) -> Prepared:
-        """The reply pickled and hashed, once for all workers getting the same model and step."""
-        key = (id(reply[2]), reply[1]) if reply[0] == "model" else None
+        """The reply pickled and hashed, once for all workers getting the same model and step:
+        the workers of a BSP round are answered at the same moment, and the later ones wait
+        for the first one's pickle instead of making their own."""
+        if reply[0] != "model":
+            return prepare(reply)
+        key = (id(reply[2]), reply[1])
         with self._cache_lock:
-            if key is not None and self._cache[0] == key:
-                return self._cache[2]
-        prepared = prepare(reply)
-        if key is not None:
-            with self._cache_lock:
-                self._cache = (key, reply, prepared)    # the reply kept: its id stays unique
-        return prepared
+            if self._cache[0] != key:
+                self._cache = (key, reply, prepare(reply))   # the reply kept: its id stays unique
+            return self._cache[2]
 
     def _answer(self, request):
         kind = request[0] if isinstance(request, tuple) and request else None

@@ -166,3 +166,29 @@ def test_the_estimator_on_spark_trains_with_spark_workers_as_it_does_locally(dat
     for name, weights in local.weights_.items():
         np.testing.assert_allclose(on_spark.weights_[name], weights, rtol=0, atol=1e-10, err_msg=name)
     np.testing.assert_allclose(on_spark.history_["loss"], local.history_["loss"], atol=1e-10)
+
+
+def test_repeated_calls_reuse_the_workers_partitions_and_the_run_releases_them(spark, monkeypatch):
+    """The estimator calls paramserv once per epoch: with the same data and partition the
+    workers' partitions are built once; a new random partition builds new ones; after the run
+    nothing stays persisted."""
+    from kerasdml.runtime.paramserv import remote
+
+    built = []
+    original = remote.worker_partitions
+    monkeypatch.setattr(remote, "worker_partitions",
+                        lambda *args: built.append(args[2].seed) or original(*args))
+    x, y = linear_data()
+    call = ('m = paramserv(model=m, features=X, labels=Y, upd="gradients", agg="aggregation", '
+            'hyperparams=list(lr=0.1), mode="REMOTE_SPARK", utype="BSP", freq="BATCH", epochs=1, '
+            'batchsize=10, k=2, scheme="{scheme}"{seed})\n')
+    script = (LINEAR + "m = list(matrix(0, rows=3, cols=1), matrix(0, rows=1, cols=1))\n"
+              + call.format(scheme="DISJOINT_CONTIGUOUS", seed="") * 3
+              + call.format(scheme="DISJOINT_RANDOM", seed=", seed=7") * 2
+              + call.format(scheme="DISJOINT_RANDOM", seed=", seed=8")
+              + "W = as.matrix(m[1])\n")
+    before = set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+    out = run_string(script, inputs={"X": x, "Y": y}, outputs=["W"], spark=spark)
+    assert built == [None, 7, 8]
+    assert np.all(np.isfinite(out["W"]))
+    assert set(spark.sparkContext._jsc.getPersistentRDDs().keySet()) == before
