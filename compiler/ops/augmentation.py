@@ -1,6 +1,6 @@
 """The Random* image augmentation layers. Each is the identity at inference (prediction scripts
 drop them, `passes.drop_inference_noops`). In training, RandomFlip ("random_flip"),
-RandomRotation, RandomZoom and RandomTranslation ("random_affine"), RandomContrast
+RandomRotation, RandomZoom, RandomTranslation and RandomShear ("random_affine"), RandomContrast
 ("random_contrast") and RandomBrightness ("random_brightness") draw a transform per image as
 Keras 3 does, from the batch's seed; the others ("augmentation") augment only in Keras, and a
 training script holding one is refused.
@@ -19,12 +19,11 @@ from ..opdef import define
 from .shaping import require_rank, same_shape
 
 TRAINED = ("RandomBrightness", "RandomContrast", "RandomFlip", "RandomRotation",
-           "RandomTranslation", "RandomZoom")
+           "RandomShear", "RandomTranslation", "RandomZoom")
 AUGMENTATIONS = TRAINED + (
     "RandomColorDegeneration", "RandomColorJitter", "RandomCrop", "RandomElasticTransform",
     "RandomErasing", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
-    "RandomPerspective", "RandomPosterization", "RandomSaturation", "RandomSharpness",
-    "RandomShear")
+    "RandomPerspective", "RandomPosterization", "RandomSaturation", "RandomSharpness")
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
 
@@ -44,8 +43,8 @@ class RandomFlip:
 @dataclass(frozen=True)
 class RandomAffine:
     """kind: rotation (factor = (lower, upper) in turns), zoom or translation (factor =
-    (height lower, height upper, width lower, width upper)); same: zoom both axes by one draw
-    (Keras' width_factor=None)."""
+    (height lower, height upper, width lower, width upper)), shear (factor = (x lower, x upper,
+    y lower, y upper)); same: zoom both axes by one draw (Keras' width_factor=None)."""
     kind: str
     factor: tuple
     fill_mode: str = "reflect"
@@ -137,6 +136,13 @@ def random_translation(ctx: LayerContext) -> list:
     return _affine(ctx, "translation", factor)
 
 
+@handles("RandomShear")
+def random_shear(ctx: LayerContext) -> list:
+    """RandomShear(x_factor, y_factor, fill_mode, fill_value, interpolation, as RandomRotation's):
+    a random shear per image in training; identity at inference."""
+    return _affine(ctx, "shear", _factor_range(ctx, "x_factor") + _factor_range(ctx, "y_factor"))
+
+
 @handles("RandomContrast")
 def random_contrast(ctx: LayerContext) -> list:
     """RandomContrast(factor, value_range): a random contrast factor per image in training,
@@ -185,8 +191,9 @@ def _affine_context(n: Step) -> dict:
         return {}
     a = n.attrs
     _, h, w = image(known(n.in_shape, "image size"))
-    draw_args = [h, w, *(repr(v) for v in a.factor)] + (["TRUE" if a.same else "FALSE"]
-                                                         if a.kind == "zoom" else [])
+    size = [] if a.kind == "shear" else [h, w]  # a shear is about the corner: no centre
+    same = ["TRUE" if a.same else "FALSE"] if a.kind == "zoom" else []
+    draw_args = [*size, *(repr(v) for v in a.factor), *same]
     return _training_context(n, draw=a.kind, draw_args=", ".join(str(v) for v in draw_args),
                              fill=f'"{a.fill_mode}", {a.fill_value!r}, "{a.interpolation}"',
                              modes=f'"{a.fill_mode}", "{a.interpolation}"')

@@ -4,7 +4,7 @@ random_brightness), and the statistics of their random draws.
 The transforms are compared with Keras' own: `keras.ops.image.affine_transform` on the same
 transform rows, Keras' layers called with training=True on factors that leave one value to draw
 (a rotation of exactly 90 degrees, a zoom of 2x, a shift by whole pixels, one contrast factor),
-and the layers' `transform_images` given the values DML drew (flips, contrast factors,
+and the layers' `transform_images` given the values DML drew (flips, shears, contrast factors,
 brightness shifts). Images are small: a few pixels, two or three channels.
 """
 from __future__ import annotations
@@ -108,6 +108,20 @@ def test_translation_by_whole_pixels_is_keras():
     assert_close(out, expected)
     # two rows down and one column left, the uncovered pixels reflected from the edge
     assert_close(expected[:, 2 * 8:3 * 8 - 1], rows(x)[:, 1:8])
+
+
+def test_shears_are_keras_shears_on_the_drawn_factors():
+    x = images(n=40, h=5, w=6)
+    transforms = call_dml(AFFINE, "shear", {}, ["A"], N=40, x_lower=0.5, x_upper=0.5,
+                          y_lower=0.1, y_upper=0.3, seed=8)["A"]
+    sx, sy = transforms[:, 1], transforms[:, 3]
+    assert set(np.round(sx, 12)) == {-0.5, 0.5}  # one sign per image, for both factors
+    assert np.all((0.1 <= np.abs(sy)) & (np.abs(sy) <= 0.3)) and np.all(np.sign(sx) == np.sign(sy))
+    out = call_dml(AFFINE, "forward", {"X": rows(x), "A": transforms}, ["out"], **sizes(x),
+                   fill_mode="constant", fill_value=0.5, interpolation="bilinear")["out"]
+    layer = L.RandomShear(0.5, 0.3, fill_mode="constant", fill_value=0.5)
+    drawn = {"shear_factor": np.stack([sx, sy], axis=1).astype(np.float32)}
+    assert_close(out, rows(layer.transform_images(x, drawn, training=True)))
 
 
 def test_affine_draws_lie_in_their_ranges():

@@ -66,6 +66,10 @@ CASES = [
         0.1, (0.3, -0.2), fill_mode="wrap", name="t")),
          ["random_affine"], {"t": AUG.RandomAffine("translation", (-0.1, 0.1, -0.2, 0.3),
                                                    "wrap")}),
+    Case("random_shear", lambda: sequential((4, 5, 3), L.RandomShear(
+        (0.1, 0.3), 0.2, fill_mode="constant", fill_value=1.0, name="s")),
+         ["random_affine"], {"s": AUG.RandomAffine("shear", (0.1, 0.3, -0.2, 0.2), "constant",
+                                                   1.0)}),
     Case("random_contrast", lambda: sequential((4, 5, 3), L.RandomContrast(
         0.2, value_range=(0, 1), name="c")),
          ["random_contrast"], {"c": AUG.RandomContrast((0.0, 0.2), (0.0, 1.0))}),
