@@ -3,8 +3,10 @@
 Generated scripts stay plain DML: they source dml_lib's layers and call them, and SystemDS runs
 the DML definitions. Some of those definitions are loops over builtins that SystemDS has no
 single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thousands of calls
-for an Xception). When a sourced file holds exactly dml_lib's text, the functions listed
-here get a kernel (runtime/local/depthwise.py) that computes the same outputs in one call.
+for an Xception; random_affine.dml builds dense interpolation weights per image, which a sparse
+gather replaces). When a sourced file holds exactly dml_lib's text, the functions listed
+here get a kernel (runtime/local/depthwise.py, runtime/local/affine_image.py) that computes the
+same outputs in one call.
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -21,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import DMLRuntimeError
-from .local import depthwise
+from .local import affine_image, depthwise
 from .local.geometry import Geom
 
 Kernel = Callable[[dict], "list | None"]
@@ -67,10 +69,36 @@ def _depthwise_backward(v: dict) -> list | None:
             depthwise.backward_filter(g, v["X"], dout), db]
 
 
+def _affine_image_fits(v: dict, images: str) -> bool:
+    """An affine image transform's arguments are what its kernel handles."""
+    X, A = v[images], v["A"]
+    if not _same_dtype(X, A) or not all(isinstance(v[k], int) and v[k] >= 1 for k in "CHW"):
+        return False
+    return (X.shape == (A.shape[0], v["C"] * v["H"] * v["W"]) and A.shape[1] == 6
+            and v["fill_mode"] in affine_image.FILL_MODES
+            and v["interpolation"] in affine_image.INTERPOLATIONS)
+
+
+def _affine_image_forward(v: dict) -> list | None:
+    if not _affine_image_fits(v, "X"):
+        return None
+    return [affine_image.forward(v["X"], v["A"], v["C"], v["H"], v["W"], v["fill_mode"],
+                                 float(v["fill_value"]), v["interpolation"])]
+
+
+def _affine_image_backward(v: dict) -> list | None:
+    if not _affine_image_fits(v, "dout"):
+        return None
+    return [affine_image.backward(v["dout"], v["A"], v["C"], v["H"], v["W"], v["fill_mode"],
+                                  v["interpolation"])]
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
                                        "backward": _depthwise_backward},
+    "nn/layers/random_affine.dml": {"forward": _affine_image_forward,
+                                    "backward": _affine_image_backward},
 }
 
 _library_texts: dict[str, str] = {}
