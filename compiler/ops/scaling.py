@@ -160,7 +160,7 @@ def _expanded(n: Step, role: str) -> dict:
     small = n.node.param(role).shape
     if not broadcast.can_broadcast(small, shape) and small != (1,):
         raise Unsupported(role, list(small), f"a shape that broadcasts to the input {shape}")
-    full = f"{n.out}_{role}"
+    full = f"{n.out}_{role}_full"  # not the parameter's own name: the training loop reads it again
     lines = broadcast.expand(n.params[role], full, small, shape)
     back = broadcast.reduce(f"{n.out}_d{role}_full", n.param_grads.get(role, f"{n.out}_d{role}"), small,
                             shape) if role in n.param_grads else []

@@ -23,6 +23,7 @@ from kerasdml.runtime.atomic import atomic_file, ensure_folder
 
 from ..backend import CompiledModel
 from ..errors import CompileError, ModelFileError
+from ..opdef import is_trainable
 
 _WEIGHTS = "model.weights.h5"
 
@@ -40,13 +41,16 @@ def export_keras(template: str | os.PathLike, model: CompiledModel, trained: dic
             raise CompileError(f"cannot export {variable}: " + (
                 "the model has no such parameter" if spec is None else
                 f"its trained value is {np.shape(value)}, expected {spec.shape}"))
-    locations = {(p.layer, p.weight): p.location for _, p in model.graph.params()}
+    params = {(p.layer, p.weight): (node, p) for node, p in model.graph.params()}
     updates = {}
     for key, value in model.keras_weights(trained).items():
-        archive_name, _, dataset = locations[key].partition(":")
+        node, param = params[key]
+        archive_name, _, dataset = param.location.partition(":")
         if archive_name != _WEIGHTS:
+            if not is_trainable(node.op, param.name):
+                continue  # a constant of the layer's config (Rescaling's scale): kept as it is
             raise CompileError(f"cannot export weight {key[1]} of layer '{key[0]}': it was not "
-                               f"read from a .keras archive ({locations[key]})")
+                               f"read from a .keras archive ({param.location})")
         updates[dataset] = value
     with zipfile.ZipFile(template) as archive:
         entries = {info.filename: archive.read(info) for info in archive.infolist()}

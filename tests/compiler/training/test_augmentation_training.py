@@ -65,14 +65,12 @@ def test_fixed_augmentations_train_to_keras_weights(build, tmp_path):
 
 
 def keras_io_cnn(*more):
-    """The front of keras.io's image classifiers: flips, rotations and zooms (and `more`
-    augmentations), then a CNN."""
+    """As keras.io's image classifiers start: a Sequential of flips, rotations and zooms (and
+    `more` augmentations), pixel values rescaled, then a CNN."""
+    augmentation = keras.Sequential([L.RandomFlip("horizontal"), L.RandomRotation(0.1),
+                                     L.RandomZoom(0.1), *more], name="data_augmentation")
     x = keras.Input((12, 12, 1))
-    y = L.RandomFlip("horizontal")(x)
-    y = L.RandomRotation(0.1)(y)
-    y = L.RandomZoom(0.1)(y)
-    for layer in more:
-        y = layer(y)
+    y = L.Rescaling(1.0 / 255)(augmentation(x))
     y = L.MaxPooling2D()(L.Conv2D(4, 3, activation="relu")(y))
     return keras.Model(x, L.Dense(2, activation="softmax")(L.Flatten()(y)), name="keras_io")
 
@@ -81,15 +79,15 @@ def every_trained_augmentation():
     return keras_io_cnn(L.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
                         # Keras 3.15 cannot load back RandomShear(0.1): it stores (-0.1, 0.1)
                         L.RandomShear((0.0, 0.1), (0.0, 0.1), fill_mode="constant"),
-                        L.RandomContrast(0.2, value_range=(0, 1)),
-                        L.RandomBrightness(0.1, value_range=(0, 1)))
+                        L.RandomContrast(0.2), L.RandomBrightness(0.1))
 
 
 def _bright_square_data(count=64):
-    """Class 1 has a bright square in the middle (a label flips, rotations and zooms keep)."""
-    x = RNG.uniform(0, 0.6, (count, 12, 12, 1)).astype("float32")
+    """Class 1 has a bright square in the middle (a label flips, rotations and zooms keep);
+    pixel values in [0, 255]."""
+    x = RNG.uniform(0, 150, (count, 12, 12, 1)).astype("float32")
     y = RNG.integers(0, 2, count)
-    x[y == 1, 4:8, 4:8, 0] += 0.4
+    x[y == 1, 4:8, 4:8, 0] += 100
     return x, y
 
 
@@ -104,7 +102,8 @@ def test_cnn_learns_with_augmentation_and_saves_as_keras(build, tmp_path):
     losses = estimator.history_["loss"]
     assert losses[-1] < 0.8 * losses[0], losses
     exported = keras.models.load_model(estimator.export(tmp_path / "augmented.keras"))
-    assert [type(layer).__name__ for layer in exported.layers[1:4]] == \
+    augmentation = exported.get_layer("data_augmentation").layers
+    assert [type(layer).__name__ for layer in augmentation[:3]] == \
         ["RandomFlip", "RandomRotation", "RandomZoom"]
     np.testing.assert_allclose(exported.predict(x, verbose=0), estimator.predict_proba(x),
                                atol=1e-5)

@@ -104,3 +104,26 @@ def test_attention_dropout_masks_follow_the_seed():
     assert loss(0.1, 7) == first                  # the same seed draws the same masks
     assert loss(0.1, 8) != first                  # another seed, other masks
     assert abs(loss(0.0, 7) - first) > 1e-6       # the masks drop probabilities
+
+
+def scaled_cnn():
+    """Per-channel factors laid over whole images in every batch: Rescaling and Normalization
+    (fixed), PReLU with one slope per channel (learned)."""
+    x = keras.Input((5, 5, 3))
+    y = L.Rescaling(1.0 / 255, offset=-0.5)(x)
+    y = L.Normalization(mean=[0.1, 0.0, -0.1], variance=[0.5, 1.0, 2.0])(y)
+    y = L.PReLU(shared_axes=[1, 2])(L.Conv2D(4, 3)(y))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="scaled_cnn")
+
+
+def test_broadcast_factors_train_over_several_batches(tmp_path):
+    model = randomize(scaled_cnn(), seed=4, scale=0.5)
+    x = RNG.uniform(0, 255, (24, 5, 5, 3)).astype("float32")
+    y = RNG.integers(0, 3, 24)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    exported = keras.models.load_model(estimator.export(tmp_path / "out.keras"))
+    for got, expected in zip(exported.weights, model.weights):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
+                                   err_msg=expected.path)
