@@ -107,12 +107,17 @@ def _input_uses(graph: ir.Graph, training: bool = False) -> dict:
 
 
 def gradient_name(tensors: dict, uses: dict, tensor: str, node: str, position: int) -> str:
-    """d<tensor>, or d<tensor>_<k> for the k-th of several uses (summed later)."""
+    """d<tensor>, or d<tensor>_<k> for the k-th of several uses (summed later); d<tensor>__<k>
+    where a tensor named <tensor>_<k> exists (Keras names layers activation, activation_1, ...),
+    whose gradient is d<tensor>_<k>."""
     readers = uses.get(tensor, [])
-    base = "d" + tensors[tensor]
+    base = tensors[tensor]
     if len(readers) <= 1:
-        return base
-    return f"{base}_{readers.index((node, position)) + 1}"
+        return "d" + base
+    suffix = f"_{readers.index((node, position)) + 1}"
+    while base + suffix in tensors.values():
+        suffix = "_" + suffix
+    return "d" + base + suffix
 
 
 def _step(graph, node, training, tensors, params, uses) -> Step:

@@ -127,3 +127,32 @@ def test_broadcast_factors_train_over_several_batches(tmp_path):
     for got, expected in zip(exported.weights, model.weights):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
                                    err_msg=expected.path)
+
+
+def residual_block_named_like_keras():
+    """keras.io's image classifier from scratch, small: the first activation feeds both the
+    separable convolutions and the residual branch, and the next layers are named after it
+    (act_1, act_2), as Keras names repeated classes."""
+    x = keras.Input((8, 8, 3))
+    y = L.Activation("relu", name="act")(L.Conv2D(4, 3, strides=2, padding="same")(x))
+    y_first = y
+    y = L.Activation("relu", name="act_1")(y)
+    y = L.BatchNormalization()(L.SeparableConv2D(6, 3, padding="same")(y))
+    y = L.Activation("relu", name="act_2")(y)
+    y = L.MaxPooling2D(3, strides=2, padding="same")(L.SeparableConv2D(6, 3, padding="same")(y))
+    y = L.add([y, L.Conv2D(6, 1, strides=2, padding="same")(y_first)])
+    y = L.GlobalAveragePooling2D()(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="residual_named")
+
+
+def test_a_tensor_read_twice_beside_layers_named_after_it_trains_like_keras(tmp_path):
+    model = randomize(residual_block_named_like_keras(), seed=5, scale=0.5)
+    x = RNG.normal(size=(16, 8, 8, 3)).astype("float32")
+    y = RNG.integers(0, 3, 16)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    exported = keras.models.load_model(estimator.export(tmp_path / "out.keras"))
+    for got, expected in zip(exported.weights, model.weights):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
+                                   err_msg=expected.path)
