@@ -3,7 +3,7 @@ drop them, `passes.drop_inference_noops`). In training, RandomFlip ("random_flip
 RandomRotation, RandomZoom, RandomTranslation and RandomShear ("random_affine"), RandomContrast
 ("random_contrast") and RandomBrightness ("random_brightness") draw a transform per image as
 Keras 3 does, from the batch's seed; the others ("augmentation") augment only in Keras, and a
-training script holding one is refused.
+training script holding one is refused, except a RandomCrop of the whole image (the identity).
 
 Keras stores a factor either as a number x, read as (max(-|x|, lowest), |x|), or as a pair,
 read sorted (BaseImagePreprocessingLayer._set_factor); `_factor_range` reads both.
@@ -20,17 +20,21 @@ from .shaping import require_rank, same_shape
 
 TRAINED = ("RandomBrightness", "RandomContrast", "RandomFlip", "RandomRotation",
            "RandomShear", "RandomTranslation", "RandomZoom")
-AUGMENTATIONS = TRAINED + (
-    "RandomColorDegeneration", "RandomColorJitter", "RandomCrop", "RandomElasticTransform",
-    "RandomErasing", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
-    "RandomPerspective", "RandomPosterization", "RandomSaturation", "RandomSharpness")
+UNTRAINED = (
+    "RandomColorDegeneration", "RandomColorJitter", "RandomElasticTransform", "RandomErasing",
+    "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert", "RandomPerspective",
+    "RandomPosterization", "RandomSaturation", "RandomSharpness")
+AUGMENTATIONS = TRAINED + ("RandomCrop",) + UNTRAINED
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
 
 
 @dataclass(frozen=True)
 class Augmentation:
-    """A Random* layer kerasdml does not train: the identity at inference."""
+    """A Random* layer kerasdml does not train: the identity at inference. crop: RandomCrop's
+    (height, width), which trains as the identity when it is the input's (Keras then crops the
+    whole image)."""
+    crop: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,16 @@ def random_brightness(ctx: LayerContext) -> list:
     return [ctx.node("random_brightness", attrs)]
 
 
-@handles(*AUGMENTATIONS[len(TRAINED):])
+@handles("RandomCrop")
+def random_crop(ctx: LayerContext) -> list:
+    """RandomCrop(height, width): identity at inference; in training only when height and width
+    are the input's (a crop of the whole image, as keras.io's CIFAR-10 models use it)."""
+    ctx.channels_last()
+    crop = ctx.ints("height", 1) + ctx.ints("width", 1)
+    return [ctx.node("augmentation", Augmentation(crop))]
+
+
+@handles(*UNTRAINED)
 def augmentation(ctx: LayerContext) -> list:
     """Identity at inference; refused in training scripts (kerasdml does not apply this
     augmentation; Keras does)."""
@@ -209,9 +222,11 @@ def _range_context(n: Step) -> dict:
 
 
 def _untrained_context(n: Step) -> dict:
-    if n.training:
+    whole_image = n.attrs.crop and n.attrs.crop == tuple(n.in_shape[:2])
+    if n.training and not whole_image:
         raise Unsupported("training", True, f"prediction only (kerasdml does not augment with "
-                          f"{n.node.keras_class} in training; it trains {', '.join(TRAINED)})")
+                          f"{n.node.keras_class} in training; it trains {', '.join(TRAINED)}, "
+                          "and RandomCrop of the whole image)")
     return dict(lines=[f"{n.out} = {n.x}"], back=[f"{n.dx} = {n.dout}"])
 
 

@@ -212,7 +212,7 @@ def gru(a, p, x):
 OPS = {
     "dense": dense, "activation": activation, "dropout": lambda a, p, x: x,
     **{op: lambda a, p, x: x for op in ("random_flip", "random_affine", "random_contrast",
-                                        "random_brightness")},  # identity at inference
+                                        "random_brightness", "augmentation")},  # at inference
     "flatten": lambda a, p, x: x.reshape(len(x), -1),
     "reshape": lambda a, p, x: x.reshape(len(x), *a.target),
     "conv1d": conv1d, "conv2d": conv2d, "depthwise_conv2d": depthwise_conv2d,

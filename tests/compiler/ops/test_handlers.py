@@ -70,6 +70,8 @@ CASES = [
         (0.1, 0.3), 0.2, fill_mode="constant", fill_value=1.0, name="s")),
          ["random_affine"], {"s": AUG.RandomAffine("shear", (0.1, 0.3, -0.2, 0.2), "constant",
                                                    1.0)}),
+    Case("random_crop", lambda: sequential((4, 5, 3), L.RandomCrop(4, 5, name="c")),
+         ["augmentation"], {"c": AUG.Augmentation((4, 5))}),
     Case("random_contrast", lambda: sequential((4, 5, 3), L.RandomContrast(
         0.2, value_range=(0, 1), name="c")),
          ["random_contrast"], {"c": AUG.RandomContrast((0.0, 0.2), (0.0, 1.0))}),

@@ -5,8 +5,8 @@ training matches Keras exactly only where a layer's factors leave one value to d
 by exactly 90 degrees, a shift by whole pixels, a zoom of 2x, one contrast factor, one
 brightness shift): those models must reach Keras' weights, also with a trainable layer before
 the augmentation (its gradient goes through the transforms). A keras.io-style CNN with random
-flips, rotations and zooms must learn and still save as Keras; the layers kerasdml does not
-augment with are refused for training, by name.
+flips, rotations and zooms must learn and still save as Keras; RandomCrop trains where it crops
+the whole image; the layers kerasdml does not augment with are refused for training, by name.
 """
 from __future__ import annotations
 
@@ -128,3 +128,21 @@ def test_an_augmentation_kerasdml_does_not_apply_is_refused_for_training():
     assert "'invert' (RandomInvert)" in message and "'flip'" not in message
     assert ("trains RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomShear, "
             "RandomTranslation, RandomZoom") in message
+
+
+def crop_front(size: int):
+    """keras.io's CIFAR-10 front (ConvMixer, CCT): RandomCrop at the image size, RandomFlip."""
+    x = keras.Input((12, 12, 1))
+    y = L.RandomFlip("horizontal")(L.RandomCrop(size, size, name="crop")(x))
+    y = L.GlobalAveragePooling2D()(L.Conv2D(4, 3, activation="relu")(y))
+    model = keras.Model(x, L.Dense(2, activation="softmax")(y), name="crop_front")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_random_crop_trains_when_it_crops_the_whole_image():
+    x, y = _bright_square_data(32)
+    estimator = Keras2DML(crop_front(12), epochs=2, batch_size=16, seed=3, verbose=0).fit(x, y)
+    assert np.all(np.isfinite(estimator.history_["loss"]))
+    with pytest.raises(UnsupportedAttributeError, match=r"'crop' \(RandomCrop\)"):
+        Keras2DML(crop_front(8), epochs=1, verbose=0).fit(x, y)
