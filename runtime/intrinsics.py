@@ -11,8 +11,12 @@ same outputs in one call.
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
 matrix); the DML body then runs and reports any mistake in DML's terms. With a planner
-(Spark, hybrid) the DML body always runs, so that the planner sees and places its operations,
-and so it does with KERASDML_LIBRARY_KERNELS=0 (to measure or debug the DML bodies).
+(Spark, hybrid) the call is one operation of the plan, named by its label
+("conv2d_depthwise::forward"): local, it runs the kernel; on Spark, the distributed operation
+registered under that label (runtime/spark/dnn.py) runs the kernel on each row panel of the
+batch. Arguments that are distributed but that no operation takes run the DML body, each of
+its operations planned. KERASDML_LIBRARY_KERNELS=0 runs the DML bodies always (to measure or
+debug them).
 """
 from __future__ import annotations
 
@@ -25,18 +29,23 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local import affine_image, depthwise
 from .local.geometry import Geom
+from .values import MatrixHandle
 
 Kernel = Callable[[dict], "list | None"]
 SWITCH_VARIABLE = "KERASDML_LIBRARY_KERNELS"
 
 
 def _same_dtype(*values) -> bool:
-    return (all(isinstance(v, np.ndarray) and v.ndim == 2 for v in values)
-            and len({v.dtype for v in values}) == 1 and values[0].dtype.kind == "f")
+    """Floating-point matrices of one dtype, local (numpy) or distributed."""
+    matrices = all(isinstance(v, np.ndarray) and v.ndim == 2 or isinstance(v, MatrixHandle)
+                   for v in values)
+    return (matrices and len({np.dtype(v.dtype) for v in values}) == 1
+            and np.dtype(values[0].dtype).kind == "f")
 
 
-def _depthwise_geometry(v: dict) -> Geom | None:
-    """The geometry of a conv2d_depthwise call, or None when its arguments do not fit it."""
+def depthwise_geometry(v: dict) -> Geom | None:
+    """The geometry of a conv2d_depthwise::forward call, or None when its arguments do not fit
+    it (N is X's rows: a row panel's own)."""
     X, W, b = v["X"], v["W"], v["b"]
     if not _same_dtype(X, W, b):
         return None
@@ -51,19 +60,28 @@ def _depthwise_geometry(v: dict) -> Geom | None:
     return g if fits else None
 
 
+def depthwise_backward_geometry(v: dict) -> Geom | None:
+    """The geometry of a conv2d_depthwise::backward call, or None."""
+    g = depthwise_geometry(v)
+    dout = v["dout"]
+    if g is None or not _same_dtype(dout, v["X"]) or tuple(dout.shape) != (g.N, g.out_cols) \
+            or (v["Hout"], v["Wout"]) != (g.Ho, g.Wo):
+        return None
+    return g
+
+
 def _depthwise_forward(v: dict) -> list | None:
-    g = _depthwise_geometry(v)
+    g = depthwise_geometry(v)
     if g is None:
         return None
     return [depthwise.forward(g, v["X"], v["W"], v["b"]), g.Ho, g.Wo]
 
 
 def _depthwise_backward(v: dict) -> list | None:
-    g = _depthwise_geometry(v)
-    dout = v["dout"]
-    if g is None or not _same_dtype(dout, v["X"]) or dout.shape != (g.N, g.out_cols) \
-            or (v["Hout"], v["Wout"]) != (g.Ho, g.Wo):
+    g = depthwise_backward_geometry(v)
+    if g is None:
         return None
+    dout = v["dout"]
     db = dout.sum(axis=0).reshape(g.F, g.Ho * g.Wo).sum(axis=1, keepdims=True)
     return [depthwise.backward_data(g, v["W"], dout),
             depthwise.backward_filter(g, v["X"], dout), db]
@@ -104,6 +122,20 @@ KERNELS: dict[str, dict[str, Kernel]] = {
 _library_texts: dict[str, str] = {}
 
 
+def label(relative: str, function: str) -> str:
+    """How plans, --stats and the Spark operations name a kernel: "conv2d_depthwise::forward"."""
+    return f"{Path(relative).stem}::{function}"
+
+
+def kernel(name: str) -> Kernel:
+    """The kernel of a label (what a Spark task runs on its row panel)."""
+    for relative, kernels in KERNELS.items():
+        for function, found in kernels.items():
+            if label(relative, function) == name:
+                return found
+    raise KeyError(f"no library kernel is named {name!r}")
+
+
 def _library_text(relative: str) -> str:
     from kerasdml import dml_lib
 
@@ -135,11 +167,15 @@ def kernels_for(text: str, path: Path) -> dict[str, Kernel]:
 
 
 def attach(module, text: str, path: Path, context) -> None:
-    """Gives the module's functions their kernels (local runs only), counted in --stats."""
-    if context.planner is not None or os.environ.get(SWITCH_VARIABLE, "1") == "0":
+    """Gives the module's functions their kernels, placed by the planner when the run has one
+    and counted in --stats."""
+    if os.environ.get(SWITCH_VARIABLE, "1") == "0":
         return
-    for name, kernel in kernels_for(text, path).items():
+    for name, found in kernels_for(text, path).items():
         function = module.functions.get(name)
-        if function is not None:
-            label = f"{path.stem}::{name}"
-            function.kernel = kernel if context.stats is None else context.stats.timed(label, kernel)
+        if function is None:
+            continue
+        named = label(path.name, name)
+        if context.planner is not None:
+            found = context.planner.route_kernel(named, found, function.definition.pos)
+        function.kernel = found if context.stats is None else context.stats.timed(named, found)

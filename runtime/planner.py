@@ -108,6 +108,24 @@ class Planner:
             return dispatch(name, operation, function, position, args, kwargs)
         return planned
 
+    def route_kernel(self, name: str, kernel: Callable, position) -> Callable:
+        """A dml_lib function's kernel (runtime/intrinsics.py), bound arguments -> outputs or
+        None, as one planned operation: the kernel when it runs locally, the distributed
+        operation registered under its name on Spark. Distributed arguments that no operation
+        takes give None: the function's DML body runs, each of its operations planned."""
+        operation = self.operations.get(name)
+        dispatch = self._dispatch
+
+        def local(**variables):
+            return kernel(variables)
+
+        def planned(variables: dict):
+            if operation is None or not operation.accepts(**variables):
+                distributed = any(isinstance(v, MatrixHandle) for v in variables.values())
+                return None if distributed else kernel(variables)
+            return dispatch(name, operation, local, position, (), variables)
+        return planned
+
     def _dispatch(self, name, operation, function, position, args, kwargs):
         decision = self.decide(name, operation, args, kwargs)
         if self.explainer is not None:
@@ -142,7 +160,10 @@ class Planner:
         return self.spark.collect(value) if isinstance(value, MatrixHandle) else value
 
     def settle(self, result):
-        """Hybrid: a distributed result that fits in the driver budget becomes numpy."""
+        """Hybrid: a distributed result that fits in the driver budget becomes numpy (each of
+        a function's outputs on its own)."""
+        if isinstance(result, list):
+            return [self.settle(value) for value in result]
         if self.mode == "hybrid" and isinstance(result, MatrixHandle):
             if estimated_bytes(result.shape) <= self.collect_limit:
                 return self.spark.collect(result)

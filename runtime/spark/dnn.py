@@ -4,15 +4,21 @@ numpy kernels) with input_shape's N set to the panel's row count; the weights ar
 
 conv2d_backward_filter sums the per-panel filter gradients (a small F x C*Hf*Wf result, local);
 the other gradients are row-local too, pairing the panels of input and dout by row block.
+
+dml_lib's conv2d_depthwise forward and backward, which the local runtime runs as one kernel call
+(runtime/intrinsics.py), run the same way under their labels: the kernel on each row panel (the
+backward's X and dout paired), the filters broadcast, the filter and bias gradients summed.
 """
 from __future__ import annotations
 
 from functools import partial
 
+from .. import intrinsics
 from ..builtins import BUILTINS
 from ..builtins.dnn import call_geometry
 from ..errors import DMLRuntimeError
 from ..local.geometry import CONV_SHAPES, POOL_SHAPES
+from .lease import Lease
 from .matrix import DistributedMatrix, from_panels, is_matrix_operand, pair_by_key
 from .registry import operation
 
@@ -148,3 +154,80 @@ def _register_bias(name: str):
 
 for _name in ("bias_add", "bias_multiply"):
     _register_bias(_name)
+
+
+# ---- dml_lib functions with a library kernel ------------------------------------------------
+
+def _kernel_panel(name, scalars, shared, batch, item):
+    """Executor side: the kernel's outputs for one row panel (or pair of panels), the other
+    matrices from their broadcasts."""
+    i, panels = item
+    values = dict(scalars)
+    values.update((key, broadcast.value) for key, broadcast in shared.items())
+    values.update(zip(batch, panels if len(batch) > 1 else (panels,)))
+    outputs = intrinsics.kernel(name)(values)
+    if outputs is None:
+        raise DMLRuntimeError(f"{name}: its kernel does not take row block {i}")
+    return i, outputs
+
+
+def _kernel_pass(runtime, name, variables: dict, batch: tuple):
+    """(block row, the kernel's outputs) for each row panel of the batch variables (two are
+    paired by row block), and those variables distributed."""
+    matrices = [runtime.distribute(variables[key]) for key in batch]
+    if len({m.block for m in matrices}) > 1:
+        raise DMLRuntimeError(f"{name}: {' and '.join(batch)} are blocked differently")
+    shared = {key: runtime.broadcast(value) for key, value in variables.items()
+              if is_matrix_operand(value) and key not in batch}
+    scalars = {key: value for key, value in variables.items() if not is_matrix_operand(value)}
+    panels = matrices[0].panels() if len(matrices) == 1 else paired_panels(*matrices)
+    function = partial(_kernel_panel, name, scalars, shared, batch)
+    return panels.map(function, preservesPartitioning=True), matrices
+
+
+def _first(outputs):
+    return outputs[0]
+
+
+def _filter_parts(outputs):
+    return outputs[1], outputs[2]
+
+
+def _add_pairs(a, b):
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _depthwise_output(geometry, cols: str, **variables):
+    g = geometry(variables)
+    return g.N, getattr(g, cols)
+
+
+@operation("conv2d_depthwise::forward",
+           accepts=lambda **v: intrinsics.depthwise_geometry(v) is not None,
+           output=partial(_depthwise_output, intrinsics.depthwise_geometry, "out_cols"),
+           strategy="row-panels, kernel per panel, filters broadcast")
+def depthwise_forward(runtime, **variables):
+    g = intrinsics.depthwise_geometry(variables)
+    outputs, (x,) = _kernel_pass(runtime, "conv2d_depthwise::forward", variables, ("X",))
+    out = from_panels(outputs.mapValues(_first), g.N, g.out_cols, x.block, x.dtype,
+                      depth=x.depth + 1)
+    return [out, g.Ho, g.Wo]
+
+
+@operation("conv2d_depthwise::backward",
+           accepts=lambda **v: intrinsics.depthwise_backward_geometry(v) is not None,
+           output=partial(_depthwise_output, intrinsics.depthwise_backward_geometry, "in_cols"),
+           strategy="row-panels paired, kernel per panel, filter gradients summed")
+def depthwise_backward(runtime, **variables):
+    """One pass: each panel's dX is kept (cached) for the lazy dX while its filter and bias
+    gradients are summed at once."""
+    from pyspark import StorageLevel
+
+    g = intrinsics.depthwise_backward_geometry(variables)
+    outputs, (x, dout) = _kernel_pass(runtime, "conv2d_depthwise::backward", variables,
+                                      ("X", "dout"))
+    outputs.persist(StorageLevel.MEMORY_AND_DISK)
+    dW, db = outputs.values().map(_filter_parts).treeReduce(_add_pairs)
+    dX = from_panels(outputs.mapValues(_first), g.N, g.in_cols, x.block, x.dtype,
+                     depth=max(x.depth, dout.depth) + 1)
+    return [dX.holding((Lease(rdds=(outputs,)),)), dW, db]

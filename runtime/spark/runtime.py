@@ -82,21 +82,22 @@ class SparkRuntime:
         it and the leases of its distributed operands (its lineage reads them when a job
         runs), and a task that fails later, when a statement further on collects it, reports
         the statement that made it (`position`). A local result needed them only for the
-        jobs that already ran: they are released at once."""
+        jobs that already ran: they are released at once. An operation with several outputs
+        (a dml_lib function's kernel) returns a list; each lazy output holds them."""
         created, self._created = [], []
         try:
             result = self.guarded(operation.run, self, *args, **kwargs)
         finally:
             created, self._created = self._created, None
         lease = Lease(broadcasts=created)
-        if not isinstance(result, DistributedMatrix) or result.lineage_cut:
+        results = result if isinstance(result, list) else [result]
+        if not any(_is_lazy(value) for value in results):
             lease.release()
             return result
         operands = [v for v in list(args) + list(kwargs.values()) if isinstance(v, DistributedMatrix)]
-        result = result.holding(union(*(m.leases for m in operands), (lease,)))
-        if position is not None:
-            result = result.map_partitions_lazily(partial(_failures_located, position))
-        return result
+        leases = union(*(m.leases for m in operands), (lease,))
+        held = [_holding(value, leases, position) if _is_lazy(value) else value for value in results]
+        return held if isinstance(result, list) else held[0]
 
     def guarded(self, function, *args, **kwargs):
         """Calls a function that may run Spark jobs; a failed job becomes one DML error."""
@@ -118,6 +119,17 @@ class SparkRuntime:
         from ..paramserv.remote import run_remote
 
         return run_remote(self, context, config, model, features, labels, functions, validate, record)
+
+
+def _is_lazy(value) -> bool:
+    return isinstance(value, DistributedMatrix) and not value.lineage_cut
+
+
+def _holding(result: DistributedMatrix, leases: tuple, position) -> DistributedMatrix:
+    result = result.holding(leases)
+    if position is not None:
+        result = result.map_partitions_lazily(partial(_failures_located, position))
+    return result
 
 
 class CollectCount:

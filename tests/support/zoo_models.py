@@ -76,6 +76,21 @@ def separable():
         L.GlobalMaxPooling2D(), L.Dense(3), name="separable")
 
 
+
+def mobilenet_style():
+    """MobileNet's pieces, tiny: a strided stem, depthwise + BatchNorm + ReLU6, pointwise, a
+    separable convolution and a strided depthwise one (the Spark tests' depthwise model; the
+    zoo's `separable` covers these layers elsewhere)."""
+    inputs = keras.Input((8, 8, 3))
+    x = L.Conv2D(4, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    x = L.ReLU(6.0)(L.BatchNormalization()(x))
+    x = L.Conv2D(6, 1, activation="relu")(x)
+    x = L.SeparableConv2D(6, 3, padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="valid")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(3, activation="softmax")(x), name="mobilenet_style")
+
 def autoencoder():
     """An image in, an image out: the output comes back in Keras' (h, w, c) order."""
     return sequential(

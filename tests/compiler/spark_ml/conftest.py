@@ -54,3 +54,16 @@ def image_file(tmp_path_factory):
     model.save(path)
     return path
 
+
+
+@pytest.fixture(scope="session")
+def mobilenet_file(tmp_path_factory):
+    """A tiny MobileNet-style classifier of 8x8 RGB images (depthwise and separable
+    convolutions, support.zoo_models.mobilenet_style)."""
+    _keras()
+    from support.keras_models import randomize
+    from support.zoo_models import mobilenet_style
+
+    path = tmp_path_factory.mktemp("models") / "mobilenet_style.keras"
+    randomize(mobilenet_style(), seed=2, scale=0.5).save(path)
+    return path

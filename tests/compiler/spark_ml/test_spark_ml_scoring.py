@@ -62,6 +62,17 @@ def test_image_schema_rows_are_scored_as_rgb_images(spark, image_file):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_depthwise_and_separable_convolutions_score_per_partition(spark, mobilenet_file):
+    x = rows(24, 8 * 8 * 3, seed=5)
+    scored = _scorer(model=str(mobilenet_file), probabilityCol="probability",
+                     precision="double").transform(_frame(spark, x))
+    got = np.array([r.probability for r in sorted(scored.collect(), key=lambda r: r.id)])
+    np.testing.assert_allclose(got, keras_predict(mobilenet_file, x.reshape(-1, 8, 8, 3)),
+                               atol=1e-5)
+    # the local runtime's, up to the float column's rounding
+    np.testing.assert_allclose(got, compile_model(mobilenet_file).predict(x), rtol=1e-7)
+
+
 def test_compiled_predict_on_a_dataframe_runs_per_partition_and_says_why(spark, classifier_file):
     x = rows(30, 6, seed=4)
     df = spark.createDataFrame([(r.tolist(),) for r in x], "features array<float>")

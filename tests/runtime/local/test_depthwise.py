@@ -16,38 +16,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
 
-from kerasdml import dml_lib  # noqa: E402
-from kerasdml.runtime.api import run_string  # noqa: E402
+from support.depthwise_cases import (LIBRARY_FILE, SHAPE_IDS, SHAPES, geometry,  # noqa: E402
+                                     operands, run_layer)
+
 from kerasdml.runtime.local import depthwise, native  # noqa: E402
 from kerasdml.runtime.local.geometry import Geom  # noqa: E402
-
-SHAPES = [
-    #  N  C   H   W  M kh kw sh sw ph pw
-    (2, 3, 7, 6, 1, 3, 3, 1, 1, 1, 1),        # Xception's usual layer, small
-    (3, 4, 9, 8, 2, 3, 3, 2, 2, 0, 0),        # stride 2 that does not divide, multiplier 2
-    (2, 5, 8, 11, 3, 3, 2, 1, 2, 2, 1),       # unequal kernel, stride and padding
-    (1, 2, 5, 5, 1, 5, 5, 1, 1, 0, 0),        # one output pixel
-    (2, 3, 4, 4, 2, 2, 2, 3, 3, 1, 1),        # stride larger than the kernel: skipped cells
-    (1, 2, 6, 37, 1, 3, 3, 1, 1, 1, 1),       # rows of 37 pixels: several vectors and a part
-    (17, 2, 3, 3, 1, 1, 1, 1, 1, 0, 0),       # 1x1 kernel, many images (several chunks)
-    (2, 3, 9, 10, 2, 3, 3, 1, 2, 1, 0),       # 3x3 with column stride 2 only
-    (1, 2, 10, 10, 1, 3, 3, 3, 3, 1, 1),      # 3x3 with stride 3: the general loop
-]
-SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
-
-
-def geometry(shape) -> Geom:
-    N, C, H, W, M, kh, kw, sh, sw, ph, pw = shape
-    return Geom("test", [N, C, H, W], (kh, kw), "filter", [sh, sw], [ph, pw], filters=C * M)
-
-
-def operands(g: Geom, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((g.N, g.in_cols)).astype(dtype)
-    W = rng.standard_normal((g.F, g.kh * g.kw)).astype(dtype)
-    b = rng.standard_normal((g.F, 1)).astype(dtype)
-    dout = rng.standard_normal((g.N, g.out_cols)).astype(dtype)
-    return X, W, b, dout
 
 
 def all_three(g: Geom, X, W, b, dout) -> list[np.ndarray]:
@@ -133,23 +106,6 @@ def test_gradients_match_central_differences(on):
 
 # ---- the library layer: one kernel call, or its DML body --------------------------------------
 
-LAYER_SCRIPT = """
-source("{path}") as depthwise
-[out, Hout, Wout] = depthwise::forward(X, W, b, C, Hin, Win, M, Hf, Wf, sh, sw, ph, pw)
-[dX, dW, db] = depthwise::backward(dout, Hout, Wout, X, W, b, C, Hin, Win, M, Hf, Wf, sh, sw, ph, pw)
-"""
-LIBRARY_FILE = os.path.join(dml_lib.ROOT, "nn", "layers", "conv2d_depthwise.dml")
-
-
-def run_layer(path: str, shape, values, precision="double", stats=False) -> dict:
-    N, C, H, W, M, kh, kw, sh, sw, ph, pw = shape
-    X, Wt, b, dout = values
-    inputs = dict(X=X, W=Wt, b=b, dout=dout, C=C, Hin=H, Win=W, M=M, Hf=kh, Wf=kw, sh=sh, sw=sw,
-                  ph=ph, pw=pw)
-    return run_string(LAYER_SCRIPT.format(path=path), inputs=inputs, precision=precision,
-                      outputs=["out", "Hout", "Wout", "dX", "dW", "db"])
-
-
 def dml_body_copy(tmp_path) -> str:
     """The library file with one more comment line: not dml_lib's text, so its DML body runs."""
     copy = tmp_path / "conv2d_depthwise.dml"
@@ -174,16 +130,11 @@ def test_library_layer_as_one_kernel_gives_its_dml_bodys_results(shape, precisio
 
 
 def test_library_layer_runs_one_kernel_call_not_a_loop_over_channels():
-    from kerasdml.runtime.api import run_string as run
     from kerasdml.runtime.context import Statistics
 
     shape = SHAPES[0]
-    values = operands(geometry(shape), np.float64)
     stats = Statistics()
-    N, C, H, W, M, kh, kw, sh, sw, ph, pw = shape
-    run(LAYER_SCRIPT.format(path=LIBRARY_FILE), stats=stats, outputs=["out"],
-        inputs=dict(X=values[0], W=values[1], b=values[2], dout=values[3], C=C, Hin=H, Win=W,
-                    M=M, Hf=kh, Wf=kw, sh=sh, sw=sw, ph=ph, pw=pw))
+    run_layer(LIBRARY_FILE, shape, operands(geometry(shape), np.float64), stats=stats)
     assert stats.counts["conv2d_depthwise::forward"] == 1
     assert stats.counts["conv2d_depthwise::backward"] == 1
     assert "conv2d" not in stats.counts and "conv2d_backward_data" not in stats.counts
