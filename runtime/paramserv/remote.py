@@ -27,6 +27,7 @@ from ..spark.parfor import module_snapshot
 from .channel import new_secret
 from .config import PSConfig
 from .coordinator import make_coordinator
+from .model_reads import positions_read
 from .remote_worker import RemoteJob, run_worker_task
 from .socket_server import ParameterServerSocket
 from .spark_data import Plan, worker_partitions
@@ -96,7 +97,9 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     coordinator = make_coordinator(config.utype, model, counts, config.epochs, functions,
                                    config.model_avg, validate)
     secret = new_secret()
-    server = ParameterServerSocket(coordinator, secret, _driver_host(sc))
+    # a worker that exchanges every batch never calls agg: it needs only what upd reads
+    upd_reads = positions_read(functions.upd) if config.freq == "BATCH" and not config.model_avg else None
+    server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads)
     try:
         job = _job(config, context, functions, server, secret, runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
@@ -106,6 +109,7 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
                   workers=len(sizes), server_push=server.push_seconds, refused=server.refused,
+                  server_sent_bytes=server.sent_bytes,
                   **{f"worker_{name}": value for name, value in _summed(spent).items()},
                   **{f"reported_{name}": value for name, value in server.worker_timings.totals.items()})
     return coordinator.model

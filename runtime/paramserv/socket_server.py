@@ -17,6 +17,7 @@ import numpy as np
 
 from .channel import Channel, ForgedMessage, Prepared, prepare
 from .coordinator import StoppedError
+from .model_reads import trimmed
 
 
 class WorkerTimings:
@@ -34,8 +35,10 @@ class WorkerTimings:
 
 
 class ParameterServerSocket:
-    def __init__(self, coordinator, secret: bytes, host: str):
+    def __init__(self, coordinator, secret: bytes, host: str, upd_reads: frozenset | None = None):
         self.coordinator, self.secret = coordinator, secret
+        self.upd_reads = upd_reads          # the model elements the workers need (None: all)
+        self.sent_bytes = 0
         self.listener = socket.create_server((host, 0))
         self.address = (host, self.listener.getsockname()[1])
         self.refused = 0
@@ -64,7 +67,10 @@ class ParameterServerSocket:
         channel = Channel.accept(sock, self.secret)
         try:
             while True:
-                channel.send_prepared(self._prepared(self._answer(channel.recv())))
+                prepared = self._prepared(self._answer(channel.recv()))
+                channel.send_prepared(prepared)
+                with self._cache_lock:
+                    self.sent_bytes += len(prepared[0])
         except ForgedMessage:
             self.refused += 1
         except (ConnectionError, OSError, StoppedError):
@@ -84,7 +90,8 @@ class ParameterServerSocket:
         key = (id(reply[2]), reply[1])
         with self._cache_lock:
             if self._cache[0] != key:
-                self._cache = (key, reply, prepare(reply))   # the reply kept: its id stays unique
+                sent = (reply[0], reply[1], trimmed(reply[2], self.upd_reads))
+                self._cache = (key, reply, prepare(sent))   # the reply kept: its id stays unique
             return self._cache[2]
 
     def _answer(self, request):

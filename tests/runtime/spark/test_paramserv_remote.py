@@ -192,3 +192,46 @@ def test_repeated_calls_reuse_the_workers_partitions_and_the_run_releases_them(s
     assert built == [None, 7, 8]
     assert np.all(np.isfinite(out["W"]))
     assert set(spark.sparkContext._jsc.getPersistentRDDs().keySet()) == before
+
+
+MOMENTUM = """
+gradients = function(list[unknown] model, list[unknown] hyperparams,
+                     matrix[double] features, matrix[double] labels)
+    return (list[unknown] gradients) {
+  W = as.matrix(model[1])
+  err = features %*% W - labels
+  gradients = list(t(features) %*% err / nrow(features))
+}
+aggregation = function(list[unknown] model, list[unknown] hyperparams, list[unknown] gradients)
+    return (list[unknown] modelResult) {
+  v = 0.9 * as.matrix(model[2]) + as.matrix(gradients[1])
+  modelResult = list(as.matrix(model[1]) - 0.05 * v, v, as.matrix(model[3]) + 1)
+}
+model = list(matrix(0, rows=3, cols=1), matrix(0, rows=3, cols=1), matrix(0, rows=400, cols=100))
+m = paramserv(model=model, features=X, labels=Y, upd="gradients", agg="aggregation",
+              mode="MODE", utype="BSP", freq="FREQ", epochs=2, batchsize=10, k=2)
+W = as.matrix(m[1])
+V = as.matrix(m[3])
+"""
+
+
+@pytest.mark.parametrize("freq", ["BATCH", "EPOCH"])
+def test_workers_get_only_what_upd_reads_and_bsp_still_equals_local(freq, spark):
+    """upd reads model[1]: exchanging every batch, the server sends the momentum and the large
+    third element as empty matrices; with EPOCH the workers call agg and get everything."""
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+
+    x, y = linear_data()
+    script = MOMENTUM.replace("FREQ", freq)
+    found = {}
+    for mode in ("LOCAL", "REMOTE_SPARK"):
+        found[mode] = run_string(script.replace("MODE", mode), inputs={"X": x, "Y": y},
+                                 outputs=["W", "V"], spark=spark if mode != "LOCAL" else None)
+    assert np.array_equal(found["LOCAL"]["W"], found["REMOTE_SPARK"]["W"])
+    assert np.array_equal(found["LOCAL"]["V"], found["REMOTE_SPARK"]["V"])
+    # a model for each step of each worker: 30 rows each, 3 batches, over 2 epochs
+    replies = 2 * (6 if freq == "BATCH" else 2)
+    if freq == "BATCH":
+        assert LAST_RUN["server_sent_bytes"] < replies * 1_000
+    else:
+        assert LAST_RUN["server_sent_bytes"] >= replies * 400 * 100 * 8
