@@ -57,6 +57,14 @@ def no_params(attrs, input_shapes) -> dict:
     return {}
 
 
+def never(attrs) -> bool:
+    return False
+
+
+def always(attrs) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class OpDef:
     """One IR op. `params(attrs, input shapes or None)` gives {role: shape} the op expects (None
@@ -74,6 +82,9 @@ class OpDef:
     min_inputs: int = 1
     max_inputs: int | None = 1
     family: str = ""                 # the module that defines it
+    # attrs -> True where the op passes its input through at inference (dropout, noise,
+    # augmentation): prediction scripts leave it out
+    noop_at_inference: Callable = never
 
     def weight(self, role: str) -> Weight:
         for weight in self.weights:

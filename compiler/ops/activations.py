@@ -186,5 +186,10 @@ def _context(n: Step) -> dict:
                 TD_out=times(steps, n.out_shape[-1]), sources=(module,))
 
 
+def _is_linear(attrs) -> bool:
+    return attrs.kind == "linear"
+
+
 define("activation", Activation, shape=_shape, template="activation.dml.j2", context=_context,
-       library=tuple(module for module, _ in _LIBRARY_FORMS.values()), family=__name__)
+       library=tuple(module for module, _ in _LIBRARY_FORMS.values()), family=__name__,
+       noop_at_inference=_is_linear)

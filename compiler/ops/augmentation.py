@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..backend.step import Step, Unsupported, image, known, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import define
+from ..opdef import always, define
 from .shaping import require_rank, same_shape
 
 TRAINED = ("RandomBrightness", "RandomContrast", "RandomFlip", "RandomRotation",
@@ -231,13 +231,13 @@ def _untrained_context(n: Step) -> dict:
 
 
 define("random_flip", RandomFlip, shape=_image_shape, template="random_flip.dml.j2",
-       context=_flip_context, sources=("random_flip",), family=__name__)
+       context=_flip_context, sources=("random_flip",), family=__name__, noop_at_inference=always)
 define("random_affine", RandomAffine, shape=_image_shape, template="random_affine.dml.j2",
-       context=_affine_context, sources=("random_affine",), family=__name__)
+       context=_affine_context, sources=("random_affine",), family=__name__, noop_at_inference=always)
 define("random_contrast", RandomContrast, shape=_image_shape, template="random_contrast.dml.j2",
-       context=_range_context, sources=("random_contrast",), family=__name__)
+       context=_range_context, sources=("random_contrast",), family=__name__, noop_at_inference=always)
 define("random_brightness", RandomBrightness, shape=_image_shape,
        template="random_brightness.dml.j2", context=_range_context,
-       sources=("random_brightness",), family=__name__)
+       sources=("random_brightness",), family=__name__, noop_at_inference=always)
 define("augmentation", Augmentation, shape=same_shape, template="lines.dml.j2",
-       context=_untrained_context, family=__name__)
+       context=_untrained_context, family=__name__, noop_at_inference=always)

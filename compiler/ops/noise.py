@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..backend.step import Step, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import define
+from ..opdef import always, define
 from .shaping import same_shape
 
 
@@ -64,7 +64,8 @@ def _regularization_context(n: Step) -> dict:
 
 
 define("noise", Noise, shape=same_shape, template="noise.dml.j2", context=_noise_context,
-       library=("gaussian_noise", "gaussian_dropout", "alpha_dropout"), family=__name__)
+       library=("gaussian_noise", "gaussian_dropout", "alpha_dropout"), family=__name__,
+       noop_at_inference=always)
 define("activity_regularization", ActivityRegularization, shape=same_shape,
        template="activity_regularization.dml.j2", context=_regularization_context,
-       family=__name__)
+       family=__name__, noop_at_inference=always)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..backend.step import Step, Unsupported, image, known, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import define
+from ..opdef import always, define
 from ..passes.layout import flatten_dense_pairs
 from .shaping import fail, same_shape
 
@@ -72,7 +72,7 @@ def _dropout_context(n: Step) -> dict:
 
 
 define("dropout", Dropout, shape=same_shape, template="dropout.dml.j2", context=_dropout_context,
-       sources=("dropout",), family=__name__)
+       sources=("dropout",), family=__name__, noop_at_inference=always)
 
 
 # --- flatten ---------------------------------------------------------------------------------

@@ -1,17 +1,14 @@
-"""Removing nodes that do nothing at inference: dropout, the noise, activity-regularization and
-augmentation layers, and linear activations."""
+"""Removing nodes that do nothing at inference (dropout, the noise, activity-regularization and
+augmentation layers, linear activations: each op's definition says)."""
 from __future__ import annotations
 
 from .. import ir
-
-
-_IDENTITY_AT_INFERENCE = ("dropout", "noise", "activity_regularization", "augmentation",
-                          "random_flip", "random_affine", "random_contrast", "random_brightness")
+from ..opdef import definition
 
 
 def is_inference_noop(node: ir.Node) -> bool:
-    return node.op in _IDENTITY_AT_INFERENCE or (node.op == "activation" and
-                                                 node.attrs.kind == "linear")
+    """As the op's definition says (opdef.OpDef.noop_at_inference)."""
+    return definition(node.op).noop_at_inference(node.attrs)
 
 
 def drop_inference_noops(graph: ir.Graph) -> ir.Graph:
