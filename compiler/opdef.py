@@ -51,6 +51,7 @@ class Weight:
     dml: str                      # its DML variable's suffix, as dml_lib's headers name it: W, b
     trainable: bool = True        # False: updated by the forward pass (moving statistics) or never
     layout: Callable = as_row     # (Keras-layout value, Site) -> 2-D float64 in DML layout
+    moving: bool = False          # a statistic the training forward pass updates (BatchNorm's)
 
 
 def no_params(attrs, input_shapes) -> dict:
@@ -112,6 +113,11 @@ def definition(op: str) -> OpDef:
 
 def is_trainable(op: str, role: str) -> bool:
     return OPS[op].weight(role).trainable
+
+
+def is_moving(op: str, role: str) -> bool:
+    """Whether the training forward pass updates the parameter (a moving statistic)."""
+    return OPS[op].weight(role).moving
 
 
 def layer_modules() -> tuple:

@@ -1,10 +1,12 @@
 """The layout of every generated script, applied once to the rendered text: each line indented
-by its nesting (two spaces per open brace), at most one blank line in a row and none just inside
-braces, and no `;` at the end of a line (DML ends a statement at the line's end, a multi-assignment
-`[a, b] = f(x)` on the next line included)."""
+by its nesting (two spaces per open brace; a line continuing a statement inside open parentheses
+four more), at most one blank line in a row and none just inside braces, and no `;` at the end of
+a line (DML ends a statement at the line's end, a multi-assignment `[a, b] = f(x)` on the next
+line included)."""
 from __future__ import annotations
 
 INDENT = "  "
+CONTINUATION = INDENT * 2
 
 
 def code_part(line: str) -> str:
@@ -28,7 +30,7 @@ def code_part(line: str) -> str:
 
 
 def format_dml(text: str) -> str:
-    lines, depth = [], 0
+    lines, depth, parentheses = [], 0, 0
     for raw in text.split("\n"):
         line = raw.strip()
         if not line:
@@ -40,8 +42,10 @@ def format_dml(text: str) -> str:
         if closing and lines and lines[-1] == "":
             lines.pop()  # no blank line before a closing brace
         depth = max(depth - closing, 0)
-        lines.append(INDENT * depth + _without_semicolon(line, code))
+        continued = CONTINUATION if parentheses else ""
+        lines.append(INDENT * depth + continued + _without_semicolon(line, code))
         depth += code.count("{") - code.count("}") + closing
+        parentheses = max(parentheses + code.count("(") - code.count(")"), 0)
     while lines and lines[-1] == "":
         lines.pop()
     return "\n".join(lines) + "\n"

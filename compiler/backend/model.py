@@ -12,7 +12,7 @@ from .. import ir
 from ..errors import CompileError
 from .emitter import ENV, Program, backward_blocks, build_program, forward_blocks
 from .formatting import format_dml
-from ..opdef import is_trainable
+from ..opdef import is_moving, is_trainable
 from .names import identifier
 from .registry import LIBRARY
 from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
@@ -56,6 +56,22 @@ class TensorSpec:
         return rows.reshape(len(rows), *(-1 if d is None else d for d in self.shape))
 
 
+def side_by_side(specs, first: int, open_width: str) -> list:
+    """[(spec, DML column range)] of matrices held side by side from column `first` on, as the
+    scripts cut them: "2:7", or "8:8 + ncol(X_text) - 1" for an open sequence length, whose
+    columns `open_width` (a format of the spec's variable) counts when the script runs."""
+    ranges, column = [], first
+    for spec in specs:
+        if spec.columns and isinstance(column, int):
+            ranges.append((spec, f"{column}:{column + spec.columns - 1}"))
+            column += spec.columns
+        else:
+            width = spec.columns or open_width.format(variable=spec.variable)
+            ranges.append((spec, f"{column}:{column} + {width} - 1"))
+            column = f"{column} + {width}"
+    return ranges
+
+
 @dataclass(frozen=True)
 class ParameterSpec:
     """One DML parameter: a dataset of weights.h5 and a variable of both scripts."""
@@ -69,6 +85,7 @@ class ParameterSpec:
     trainable: bool        # False for BatchNorm's moving statistics and frozen layers
     regularizer: tuple = ()  # Keras' weight penalty: (("l2", 0.01),)
     dataset: str = ""      # its path in weights.h5 (weights.dataset_paths)
+    moving: bool = False   # updated by the training forward pass (an unfrozen BatchNorm's statistics)
 
 
 def _image(shape: tuple):
@@ -135,10 +152,12 @@ class CompiledModel:
 
     def _parameter(self, node: ir.Node, param: ir.Param, datasets: dict) -> ParameterSpec:
         variable = self._program.params[(node.name, param.name)]
+        frozen = param.layer in self.frozen
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
-                             is_trainable(node.op, param.name) and param.layer not in self.frozen,
-                             param.regularizer, datasets[variable])
+                             is_trainable(node.op, param.name) and not frozen,
+                             param.regularizer, datasets[variable],
+                             is_moving(node.op, param.name) and not frozen)
 
     def keras_weights(self, weights: dict | None = None) -> dict:
         """{(Keras layer, weight name): array in Keras' shape} for DML-layout weights by variable
@@ -233,8 +252,7 @@ class CompiledModel:
     def _render_train(self, bound: bool) -> str:
         program, target = self._train_program, self.target
         training = TrainingView(self.training, self.train_algo)
-        moving = [p.layer for p in self.parameters
-                  if p.role == "moving_mean" and p.layer not in self.frozen]
+        moving = list(dict.fromkeys(p.layer for p in self.parameters if p.moving))
         if moving and self.train_algo == "allreduce_parallel_batches":
             # a parfor may not write a variable of the enclosing scope (SystemDS refuses to
             # merge them), and the k batches' updates of the statistics would collide
@@ -242,8 +260,6 @@ class CompiledModel:
                                        " update their moving statistics batch by batch, which "
                                        "allreduce_parallel_batches cannot merge; use "
                                        "train_algo='minibatch' or 'looped_minibatch'")
-        if self.train_algo == "paramserv":
-            check_paramserv(self.name, moving, self.inputs, self.outputs)
         penalties = tuple(dict.fromkeys(kind for _, kind, _ in
                                         training.penalties(self.parameters)))
         view = self._view(program, training.sources + penalties,
@@ -253,6 +269,7 @@ class CompiledModel:
             m=view, bound=bound, forward=forward_blocks(program),
             backward=backward_blocks(program), library=LIBRARY, helpers=view["helpers"],
             target=target, tr=training, heads=self.heads, loss_gradients=program.loss_gradients(),
+            side_by_side=side_by_side,
             outs=[program.tensors[t] for t in self.train_graph.outputs])
 
     # --- running on the local runtime ------------------------------------------------------
@@ -301,20 +318,6 @@ def _is_distributed(value) -> bool:
 def _row_count(value) -> int:
     shape = getattr(value, "shape", None)
     return int(shape[0]) if shape is not None else int(value.count())
-
-
-def check_paramserv(name: str, moving: list, inputs, outputs) -> None:
-    """What the paramserv training script cannot do yet, refused before it is written."""
-    if moving:
-        raise CompileTrainingError(name, f"BatchNormalization layers ({', '.join(moving)}) update "
-                                   "their moving statistics in the forward pass, which paramserv's "
-                                   "gradient exchange does not carry yet; use train_algo='minibatch'")
-    if len(inputs) != 1:
-        raise CompileTrainingError(name, f"the model has {len(inputs)} inputs; train_algo='paramserv' "
-                                   "trains models with one input (paramserv takes one features matrix)")
-    if len(outputs) != 1:
-        raise CompileTrainingError(name, f"the model has {len(outputs)} outputs; train_algo="
-                                   "'paramserv' trains models with one output (use 'minibatch')")
 
 
 class CompileTrainingError(CompileError):

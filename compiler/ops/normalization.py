@@ -153,8 +153,10 @@ def _layer_norm_context(n: Step) -> dict:
 define("batch_norm", BatchNorm, shape=_shape, params=_batch_norm_params,
        weights=(Weight("gamma", "gamma", layout=_per_channel),
                 Weight("beta", "beta", layout=_per_channel),
-                Weight("moving_mean", "ema_mean", trainable=False, layout=_per_channel),
-                Weight("moving_variance", "ema_var", trainable=False, layout=_per_channel)),
+                Weight("moving_mean", "ema_mean", trainable=False, layout=_per_channel,
+                       moving=True),
+                Weight("moving_variance", "ema_var", trainable=False, layout=_per_channel,
+                       moving=True)),
        template="batch_norm.dml.j2", context=_batch_norm_context,
        library=("batch_norm1d", "batch_norm2d"), family=__name__)
 define("layer_norm", LayerNorm, shape=_shape, params=_layer_norm_params,

@@ -202,9 +202,10 @@ def test_keras_weights_invert_the_dml_layout(name):
 
 
 def assert_laid_out(script: str) -> None:
-    """Indentation by brace nesting (two spaces a level), at most one blank line in a row, none
-    just inside braces, no `;` ending a line."""
-    depth, blank_run, previous = 0, 0, ""
+    """Indentation by brace nesting (two spaces a level, four more for a line continuing inside
+    open parentheses), at most one blank line in a row, none just inside braces, no `;` ending a
+    line."""
+    depth, blank_run, previous, parentheses = 0, 0, "", 0
     for number, line in enumerate(script.split("\n")[:-1], 1):
         if not line.strip():
             blank_run += 1
@@ -215,9 +216,11 @@ def assert_laid_out(script: str) -> None:
         assert not (closing and blank_run), f"line {number}: blank line before '}}'"
         depth -= closing
         indent = len(line) - len(line.lstrip(" "))
-        assert indent == 2 * depth, f"line {number}: indented {indent}, nesting {depth}: {line!r}"
+        expected = 2 * depth + (4 if parentheses else 0)
+        assert indent == expected, f"line {number}: indented {indent}, nesting {depth}: {line!r}"
         assert not code.rstrip().endswith(";"), f"line {number}: ends with ';'"
         depth += code.count("{") - code.count("}") + closing
+        parentheses += code.count("(") - code.count(")")
         blank_run, previous = 0, line
     assert depth == 0 and script.endswith("\n") and not script.endswith("\n\n")
 
@@ -241,3 +244,4 @@ def test_the_layout_check_sees_a_misplaced_line():
     with pytest.raises(AssertionError, match="ends with ';'"):
         assert_laid_out("x = 1;\n")
     assert format_dml("for (i in 1:2) {\n\n\nx = i;\n\n}\n") == "for (i in 1:2) {\n  x = i\n}\n"
+    assert format_dml("if (a) {\nx = f(1,\n2)\n}\n") == "if (a) {\n  x = f(1,\n      2)\n}\n"

@@ -139,3 +139,55 @@ def test_cnn_train_script_on_systemds_gives_the_local_runtimes_weights(tmp_path,
                 dataset = name[:-3]
                 np.testing.assert_allclose(np.asarray(theirs[dataset]).reshape(-1),
                                            np.asarray(ours[dataset]).reshape(-1), atol=1e-10)
+
+
+def _batch_norm_mlp():
+    layers = keras.layers
+    return keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu"),
+                             layers.BatchNormalization(momentum=0.8),
+                             layers.Dense(3, activation="softmax")], name="bn_mlp")
+
+
+def _two_inputs():
+    layers = keras.layers
+    vector, image = keras.Input((6,), name="vector"), keras.Input((2, 2, 2), name="image")
+    branch = layers.Flatten()(layers.Conv2D(3, 2, activation="relu")(image))
+    joined = layers.Concatenate()([layers.Dense(5, activation="tanh")(vector), branch])
+    return keras.Model([vector, image], layers.Dense(3, activation="softmax")(joined),
+                       name="two_inputs")
+
+
+@pytest.mark.parametrize("build", [_batch_norm_mlp, _two_inputs], ids=["batch norm", "two inputs"])
+def test_paramserv_train_script_on_systemds_gives_the_local_runtimes_weights(build, tmp_path,
+                                                                              monkeypatch):
+    """A BSP worker exchanging every 2 batches (a local update between): SystemDS's paramserv
+    runs the generated update and aggregation functions (named lists, BatchNorm's statistics as
+    changes, the inputs side by side) as the local runtime does. One worker and one epoch:
+    SystemDS 3.4's local server now and then leaves a second worker waiting in pull() for
+    good, and with one worker it frees the features when paramserv returns."""
+    from kerasdml.compiler.cli import main
+
+    model = randomize(build(), seed=5, scale=0.5)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    out = tmp_path / "model"
+    compiled = compile_model(save(model, tmp_path), train_algo="paramserv")
+    write_model(compiled, out)
+    shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")
+    rng = np.random.default_rng(0)
+    args = dict(y=tmp_path / "y.csv", weights="weights.h5", batch_size=8, epochs=1,
+                shuffle="FALSE", workers=1, frequency="NBATCHES", nbatches=2)
+    for spec in compiled.inputs:
+        args[spec.variable] = tmp_path / f"{spec.variable}.csv"
+        np.savetxt(args[spec.variable], rng.normal(size=(44, spec.columns)), delimiter=",")
+    np.savetxt(args["y"], rng.integers(0, 3, (44, 1)), delimiter=",")
+    run_systemds(out / "train.dml", **args, out=tmp_path / "systemds")
+    monkeypatch.chdir(out)
+    assert main(["run", "train.dml", "-nvargs", *[f"{k}={v}" for k, v in args.items()],
+                 f"out={tmp_path / 'local'}"]) == 0
+    for spec in compiled.parameters:
+        name = f"{spec.variable}.h5"
+        with h5py.File(tmp_path / "local" / name) as ours, \
+                h5py.File(tmp_path / "systemds" / name) as theirs:
+            np.testing.assert_allclose(np.asarray(theirs[spec.variable]).reshape(-1),
+                                       np.asarray(ours[spec.variable]).reshape(-1), atol=1e-10,
+                                       err_msg=spec.variable)

@@ -126,10 +126,29 @@ def test_score_needs_one_output():
         estimator.score(features, [labels, values])
 
 
-def test_paramserv_refuses_several_outputs():
-    model = compile_model(classify_and_regress(**FORMS["dicts_sgd"]()), train_algo="paramserv")
-    with pytest.raises(CompileError, match="trains models with one output"):
-        model.train_script
+@pytest.mark.parametrize("form", list(FORMS))
+def test_one_paramserv_worker_per_batch_trains_two_outputs_as_minibatch(form):
+    """paramserv's labels are the outputs' targets side by side, cut apart as minibatch's are."""
+    features, labels, values = data()
+    y = keras_targets(form, labels, values)
+    model = classify_and_regress(**FORMS[form]())
+    options = dict(epochs=2, batch_size=10, shuffle=False, seed=1, verbose=0)
+    reference = Keras2DML(model, **options).fit(features, y)
+    trained = Keras2DML(model, train_algo="paramserv", workers=1, **options).fit(features, y)
+    for name, weights in reference.weights_.items():
+        np.testing.assert_allclose(trained.weights_[name], weights, rtol=0, atol=1e-10, err_msg=name)
+    assert trained.history_.keys() == reference.history_.keys()
+    for name, values_per_epoch in reference.history_.items():
+        np.testing.assert_allclose(trained.history_[name], values_per_epoch, atol=1e-10, err_msg=name)
+
+
+def test_two_paramserv_workers_train_two_outputs():
+    features, labels, values = data(80)
+    model = classify_and_regress(**FORMS["dicts_sgd"]())
+    estimator = Keras2DML(model, epochs=5, batch_size=20, seed=1, verbose=0, train_algo="paramserv",
+                          workers=2).fit(features, {"labels": labels, "values": values})
+    for name in ("loss", "labels_loss", "values_loss"):
+        assert estimator.history_[name][-1] < estimator.history_[name][0], name
 
 
 def test_one_loss_serves_every_output_as_in_keras():
