@@ -18,10 +18,11 @@ TARGET = 1.5
 SIZE, BATCH = 96, 32
 
 
-def _saved(name: str, folder: str) -> tuple[object, str]:
+def saved_application(name: str, folder: str, size: int = SIZE) -> tuple[object, str]:
+    """keras.applications' `name` with random weights at size x size, and its .keras file."""
     import keras
     keras.utils.set_random_seed(1)
-    model = getattr(keras.applications, name)(weights=None, input_shape=(SIZE, SIZE, 3))
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
     path = os.path.join(folder, f"{name}.keras")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -29,7 +30,7 @@ def _saved(name: str, folder: str) -> tuple[object, str]:
     return model, path
 
 
-def _profile(stats, top: int = 5) -> str:
+def profile(stats, top: int = 5) -> str:
     total = sum(stats.seconds.values())
     ranked = sorted(stats.seconds.items(), key=lambda item: -item[1])[:top]
     return "time in " + ", ".join(f"{name} {100 * s / total:.0f} %" for name, s in ranked)
@@ -42,7 +43,7 @@ def rows(options: Options) -> list[Row]:
     images = np.random.default_rng(2).random((BATCH, SIZE, SIZE, 3), dtype=np.float32)
     out = []
     for name in MODELS[:2] if options.quick else MODELS:
-        model, path = _saved(name, folder)
+        model, path = saved_application(name, folder)
         try:
             compiled = compile_model(path)
         except Exception as err:            # a model the compiler does not cover yet: say so
@@ -63,5 +64,5 @@ def rows(options: Options) -> list[Row]:
         out.append(Row(f"{name} predict, batch {BATCH} at {SIZE}x{SIZE}, single", mine, theirs,
                        "Keras predict", TARGET,
                        notes=[f"max |kerasdml - Keras| {difference:.1e}{nans}; "
-                              f"{_profile(stats)}"]))
+                              f"{profile(stats)}"]))
     return out

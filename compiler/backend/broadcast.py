@@ -4,9 +4,9 @@ A tensor of per-sample shape `small` broadcasts to `full` (numpy's rules: `small
 leading 1s, and each of its axes is 1 or equal to full's). DML holds one sample per row, images
 channels first ((C, H, W) flattened), everything else in Keras' row-major order. `expand` writes
 the lines that repeat the small tensor's values into full's layout, one broadcast axis at a time
-from the innermost: with b values already laid out after the axis, every block of b values is
-repeated s times (b = 1: a product with a row of ones; b > 1: a product with a 0/1 tiling matrix
-of b x s*b). `reduce` writes the backward: the sums over the repeated copies, in reverse order.
+from the innermost (adjacent broadcast axes count as one): with b values already laid out after
+the axis, every block of b values is repeated s times (b = 1: a product with a row of ones;
+b > 1: a product with a 0/1 tiling matrix of b x s*b). `reduce` writes the backward: the sums over the repeated copies, in reverse order.
 """
 from __future__ import annotations
 
@@ -45,10 +45,16 @@ def repeats(small: tuple, full: tuple) -> tuple:
     # so its Keras-order values are also in the padded image's channels-first order
     padded = (1,) * (len(full) - len(small)) + tuple(small)
     small_dml, full_dml = dml_order(padded), dml_order(full)
-    steps, inner = [], 1
+    steps, inner, previous = [], 1, None
     for axis in range(len(full_dml) - 1, -1, -1):
         if small_dml[axis] != full_dml[axis]:
-            steps.append(Repeat(math.prod(small_dml[:axis]), full_dml[axis], inner))
+            if previous == axis + 1:    # next to the last broadcast axis: one repeat for both
+                last = steps.pop()      # (a squeeze-and-excite scale over H and W: no tiling)
+                steps.append(Repeat(math.prod(small_dml[:axis]), last.times * full_dml[axis],
+                                    last.inner))
+            else:
+                steps.append(Repeat(math.prod(small_dml[:axis]), full_dml[axis], inner))
+            previous = axis
         inner *= full_dml[axis]
     return tuple(steps)
 

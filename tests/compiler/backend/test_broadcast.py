@@ -51,3 +51,14 @@ def test_expand_and_reduce_match_numpy(case):
 @pytest.mark.parametrize("small, full", [((2,), (3, 5)), ((2, 5), (3, 2, 5)), ((4, 1), (3, 2, 4))])
 def test_refuses_what_it_cannot_write(small, full):
     assert not broadcast.can_broadcast(small, full)
+
+
+@pytest.mark.parametrize("small, full, steps", [
+    ((1, 1, 4), (3, 2, 4), [broadcast.Repeat(4, 6, 1)]),        # H and W at once: no tiling
+    ((1, 2, 4), (3, 2, 4), [broadcast.Repeat(4, 3, 2)]),
+    ((2, 1, 3, 1), (2, 4, 3, 2), [broadcast.Repeat(6, 2, 1), broadcast.Repeat(2, 4, 6)]),
+])
+def test_adjacent_broadcast_axes_repeat_once(small, full, steps):
+    assert list(broadcast.repeats(small, full)) == steps
+    if all(step.inner == 1 for step in steps):
+        assert "table(" not in "\n".join(broadcast.expand("S", "F", small, full))
