@@ -6,7 +6,8 @@ channels first ((C, H, W) flattened), everything else in Keras' row-major order.
 the lines that repeat the small tensor's values into full's layout, one broadcast axis at a time
 from the innermost (adjacent broadcast axes count as one): with b values already laid out after
 the axis, every block of b values is repeated s times (b = 1: a product with a row of ones;
-b > 1: a product with a 0/1 tiling matrix of b x s*b). `reduce` writes the backward: the sums over the repeated copies, in reverse order.
+b > 1: a product with a 0/1 tiling matrix of b x s*b). `reduce` writes the backward: the sums
+over the repeated copies, in reverse order.
 """
 from __future__ import annotations
 
