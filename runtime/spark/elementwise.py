@@ -92,11 +92,12 @@ def _sample_dtype(function, *operands):
 
 def join_blocks(a: DistributedMatrix, b: DistributedMatrix):
     """The layout both take, and an RDD of (key, (block of a, block of b)), for two matrices
-    of one shape."""
+    of one shape. The layout holds b's leases too: squaring may have cut either's lineage into
+    a cache that only the joined blocks read."""
     if a.panel != b.panel or a.block != b.block:
         a, b = a.squared(), b.squared()
     partitions = max(a.rdd.getNumPartitions(), b.rdd.getNumPartitions())
-    return a, pair_by_key(a.rdd, b.rdd, partitions)
+    return a.holding(b.leases), pair_by_key(a.rdd, b.rdd, partitions)
 
 
 @operation(*BINARY_OPS, accepts=accepts_binary, output=binary_output, strategy=binary_strategy,

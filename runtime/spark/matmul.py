@@ -90,11 +90,14 @@ def matmul(runtime, a, b):
         sums = keyed.groupByKey().mapValues(_ordered_sum)
         rdd = sums.flatMap(partial(_column_panel_blocks, right.block))
         return DistributedMatrix(rdd, a.shape[0], right.cols, right.block, dtype, row_partitioned=False,
-                                 depth=right.depth + 1)
+                                 depth=right.depth + 1).holding(right.leases)
     return _shuffle(runtime, runtime.distribute(a).squared(), runtime.distribute(b).squared(), dtype)
 
 
 def _shuffle(runtime, a: DistributedMatrix, b: DistributedMatrix, dtype) -> DistributedMatrix:
+    """a %*% b by a shuffle; the product holds the leases of a and b as given (squared, their
+    lineage may end in a cache of their own, which the run's operands do not hold)."""
+    leases = a.leases + b.leases
     if a.block != b.block:
         b = assemble(whole(b, block=a.block), b.rows, b.cols, a.block, b.dtype, b.rdd.getNumPartitions())
     lefts = a.rdd.map(lambda item: (item[0][1], (item[0][0], item[1])))
@@ -103,7 +106,7 @@ def _shuffle(runtime, a: DistributedMatrix, b: DistributedMatrix, dtype) -> Dist
     partitions = max(a.rdd.getNumPartitions(), b.rdd.getNumPartitions())
     summed = products.reduceByKey(np.add, partitions)
     return DistributedMatrix(summed, a.rows, b.cols, a.block, dtype, row_partitioned=False,
-                             depth=max(a.depth, b.depth) + 1)
+                             depth=max(a.depth, b.depth) + 1).holding(leases)
 
 
 @operation("t", accepts=lambda x, *rest: not rest and is_matrix_operand(x),

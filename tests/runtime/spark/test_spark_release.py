@@ -69,3 +69,28 @@ def test_remote_parfor_inputs_and_payloads_are_destroyed(runtime):
     result, grown = run_loop(PARFOR, runtime, 8)
     np.testing.assert_array_equal(result["P"].ravel(), [9, 10, 11, 12])
     assert grown == (0, 0), grown
+
+
+# Row-local operations (bias_add) leave a panel whose lineage grows past the cut; re-laying it out
+# in squares for a shuffle multiply or a join with a square-layout matrix then caches it (the
+# lineage is cut), and the result must hold that cache, which no operand of the operation holds.
+RELAID = """
+X = rand(rows=6, cols=8, seed=1)
+Q = rand(rows=6, cols=8, seed=2)
+for (i in 1:14) {
+  X = bias_add(X, b)
+}
+Y = X %*% t(X)
+Z = Q + X
+"""
+
+
+def test_a_result_holds_the_cache_its_relaid_operand_was_cut_into(spark):
+    from kerasdml.runtime.spark.runtime import SparkRuntime
+
+    runtime = SparkRuntime(spark.sparkContext, block=3, broadcast_limit=8)  # multiplies shuffle
+    inputs = {"b": np.full((2, 1), 0.01)}
+    got = run_string(RELAID, inputs=inputs, outputs=["Y", "Z"], spark=runtime, exec_mode="spark")
+    expected = run_string(RELAID, inputs=inputs, outputs=["Y", "Z"])
+    for name in ("Y", "Z"):
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, err_msg=name)
