@@ -66,6 +66,18 @@ def always(attrs) -> bool:
     return True
 
 
+def no_channels(attrs) -> None:
+    return None
+
+
+def bias_column(attrs) -> str:
+    return "column"
+
+
+def bias_row(attrs) -> str:
+    return "row"
+
+
 @dataclass(frozen=True)
 class OpDef:
     """One IR op. `params(attrs, input shapes or None)` gives {role: shape} the op expects (None
@@ -86,6 +98,14 @@ class OpDef:
     # attrs -> True where the op passes its input through at inference (dropout, noise,
     # augmentation): prediction scripts leave it out
     noop_at_inference: Callable = never
+    # attrs -> how its kernel and bias hold the output channels where a per-channel scale and
+    # shift after it can be folded into them: "column" (bias (F, 1), kernel row f is filter f)
+    # or "row" (bias (1, F), kernel column f); None where it cannot
+    output_channels: Callable = no_channels
+    # attrs -> True where, at inference, the op scales and shifts each channel of its input
+    # (BatchNormalization): prediction scripts fold it into the op before it (passes.folding),
+    # with its template's `fold` macro; its context's `channels` says how it holds them
+    folds_at_inference: Callable = never
 
     def weight(self, role: str) -> Weight:
         for weight in self.weights:

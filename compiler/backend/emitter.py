@@ -14,7 +14,8 @@ import jinja2
 
 from .. import ir
 from ..errors import UnsupportedAttributeError
-from ..opdef import is_trainable
+from ..opdef import definition, is_trainable
+from ..passes.folding import folds
 from .names import graph_names
 from .registry import template_for
 from .step import Step, Unsupported
@@ -55,6 +56,7 @@ class Program:
     sources: tuple           # dml_lib aliases used, in first-use order
     helpers: tuple           # helper functions used (channels_first, channels_last)
     uses: dict               # tensor -> its readers (see _input_uses)
+    folds: tuple = ()        # Blocks computing folded weights once, before the batch loop
 
     def loss_gradients(self) -> list[str]:
         """The variable each model output's loss gradient goes to: d<output>, or one of the
@@ -64,20 +66,35 @@ class Program:
 
 def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset()) -> Program:
     """Steps for every node; all unsupported nodes are reported together. `frozen` names the
-    Keras layers with trainable=False (a frozen BatchNormalization runs in inference mode)."""
+    Keras layers with trainable=False (a frozen BatchNormalization runs in inference mode).
+    For prediction, a layer that folds into the one before it (passes.folding) has no step: a
+    fold block computes that layer's weights once, and it writes the folded layer's output."""
     tensors, params = graph_names(graph)
     uses = _input_uses(graph, training)
-    steps, problems, sources, helpers = [], [], [], []
+    absorbing = {} if training else {into: node for node, into in folds(graph).items()}
+    steps, fold_steps, problems, sources, helpers = [], [], [], [], []
+
+    def with_context(node: ir.Node, step: Step) -> bool:
+        step.extra["frozen"] = (node.layer or node.name) in frozen
+        try:
+            step.extra.update(definition(node.op).context(step))
+        except Unsupported as error:
+            problems.append(error.problem(node))
+            return False
+        return True
+
     for node in graph.nodes:
-        if node.op == "input":
+        if node.op == "input" or node.name in absorbing.values():
             continue
         template = template_for(node.op)
         step = _step(graph, node, training, tensors, params, uses)
-        step.extra["frozen"] = (node.layer or node.name) in frozen
-        try:
-            step.extra.update(template.context(step))
-        except Unsupported as error:
-            problems.append(error.problem(node))
+        if node.name in absorbing:
+            folded = graph.node(absorbing[node.name])
+            fold = _step(graph, folded, training, tensors, params, uses)
+            if with_context(folded, fold):
+                _absorb(step, fold, node)
+                fold_steps.append((fold, template_for(folded.op)))
+        if not with_context(node, step):
             continue
         steps.append((step, template))
         for alias in template.sources + tuple(step.extra.get("sources", ())):
@@ -86,7 +103,25 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
         helpers += [h for h in step.extra.get("helpers", ()) if h not in helpers]
     if problems:
         raise UnsupportedAttributeError(problems)
-    return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers), uses)
+    fold_blocks = [Block(s.node.layer or s.node.name, s.node.keras_class or s.node.op,
+                         tuple(_render(s, t, "fold"))) for s, t in fold_steps]
+    return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers), uses,
+                   tuple(fold_blocks))
+
+
+def _absorb(step: Step, fold: Step, node: ir.Node) -> None:
+    """`step` (the folded-into layer) reads weights the fold computes and writes the fold's
+    output; the fold learns their names (`into`) and whether its per-channel vectors must be
+    transposed to the layer's orientation (its definition's output_channels)."""
+    channels = definition(node.op).output_channels(node.attrs)
+    into = dict(layer=node.layer or node.name, kernel=step.params["kernel"],
+                bias=step.params.get("bias"), scale=f"{fold.out}_scale",
+                folded_kernel=f"{step.out}_W_folded", folded_bias=f"{step.out}_b_folded",
+                transpose=channels != fold.channels)
+    fold.extra["into"] = into
+    step.extra["absorbed"] = fold.node.layer or fold.node.name
+    step.params = dict(step.params, kernel=into["folded_kernel"], bias=into["folded_bias"])
+    step.out = fold.out
 
 
 LOSS = "(loss)"  # the reader of a model output in training: its gradient is the loss's
@@ -144,6 +179,8 @@ def forward_blocks(program: Program) -> list:
     blocks = []
     for step, template in program.steps:
         lines = _render(step, template, "forward")
+        if "absorbed" in step.extra:
+            lines.insert(0, f"# {step.extra['absorbed']} is folded into the kernel and bias")
         _append(blocks, step.node, lines)
     return blocks
 

@@ -200,8 +200,8 @@ class CompiledModel:
     def _render_predict(self, bound: bool) -> str:
         view = self._view(self._program, helpers=self._boundary_helpers())
         return ENV.get_template("predict.dml.j2").render(
-            m=view, bound=bound, forward=forward_blocks(self._program), library=LIBRARY,
-            helpers=view["helpers"])
+            m=view, bound=bound, forward=forward_blocks(self._program),
+            folds=self._program.folds, library=LIBRARY, helpers=view["helpers"])
 
     # --- training --------------------------------------------------------------------------
 

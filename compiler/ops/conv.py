@@ -22,7 +22,7 @@ from ..backend.step import Step, image, known, sequence_rows, zeros
 from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
-from ..opdef import Weight, as_column, define, f64
+from ..opdef import Weight, as_column, bias_column, define, f64
 from .activations import fused_activation
 from .shaping import bias, last_dim, times, windowed1d, windowed2d
 
@@ -246,11 +246,12 @@ def _conv1d_context(n: Step) -> dict:
 
 define("conv2d", Conv2D, shape=_conv2d_shape, params=_conv2d_params,
        weights=_weights_of(conv2d_kernel), template="conv2d.dml.j2", context=_conv2d_context,
-       sources=("conv2d",), library=("conv2d", "zero_pad2d"), family=__name__)
+       output_channels=bias_column, sources=("conv2d",), library=("conv2d", "zero_pad2d"),
+       family=__name__)
 define("depthwise_conv2d", DepthwiseConv2D, shape=_depthwise_shape, params=_depthwise_params,
        weights=_weights_of(depthwise_kernel), template="conv2d.dml.j2",
-       context=_depthwise_context, sources=("conv2d_depthwise",),
+       context=_depthwise_context, output_channels=bias_column, sources=("conv2d_depthwise",),
        library=("conv2d_depthwise", "zero_pad2d"), family=__name__)
 define("conv1d", Conv1D, shape=_conv1d_shape, params=_conv1d_params,
        weights=_weights_of(conv1d_kernel), template="conv1d.dml.j2", context=_conv1d_context,
-       sources=("conv1d",), family=__name__)
+       output_channels=bias_column, sources=("conv1d",), family=__name__)

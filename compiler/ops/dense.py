@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..backend.step import Step, image, known, sequence_rows, times, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import Weight, as_is, as_row, define, f64
+from ..opdef import Weight, as_is, as_row, bias_row, define, f64
 from ..passes.layout import dense_kernel_after_flatten
 from .activations import fused_activation
 from .shaping import bias, fail, last_dim
@@ -97,7 +97,8 @@ def _dense_context(n: Step) -> dict:
 
 define("dense", Dense, shape=_dense_shape, params=_dense_params,
        weights=(Weight("kernel", "W", layout=_dense_kernel), Weight("bias", "b", layout=as_row)),
-       template="dense.dml.j2", context=_dense_context, sources=("affine",), family=__name__)
+       template="dense.dml.j2", context=_dense_context, output_channels=bias_row,
+       sources=("affine",), family=__name__)
 
 
 # --- embedding -------------------------------------------------------------------------------

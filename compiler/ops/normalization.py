@@ -2,7 +2,11 @@
 moving statistics.
 
 DML layout: batch_norm's gamma/beta/moving_* are (C, 1) columns on images (per channel), (1, D)
-rows otherwise; layer_norm's gamma/beta are (1, D) rows.
+rows otherwise (the context's `channels`); layer_norm's gamma/beta are (1, D) rows.
+
+At inference a BatchNormalization scales and shifts each channel by constants, so a prediction
+script folds it into the weights of a convolution or Dense before it (passes.folding; the
+template's `fold` macro computes the folded weights).
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from ..backend.step import Step, image, known, ones, steps_and_features, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import Weight, as_column, as_row, define
+from ..opdef import Weight, always, as_column, as_row, define
 from .activations import keras_axis
 from .shaping import last_axis_only
 
@@ -134,10 +138,10 @@ def _batch_norm_context(n: Step) -> dict:
     if len(shape) == 3:
         c, h, w = image(shape)
         return dict(common, **_scale_shift(n, c, 1), images=True, sizes=f"{c}, {h}, {w}",
-                    sources=("batch_norm2d",))
+                    channels="column", sources=("batch_norm2d",))
     steps, features = steps_and_features(shape)
     return dict(common, **_scale_shift(n, 1, features), images=False, T=steps, D=features,
-                sources=("batch_norm1d",))
+                channels="row", sources=("batch_norm1d",))
 
 
 def _layer_norm_context(n: Step) -> dict:
@@ -157,7 +161,7 @@ define("batch_norm", BatchNorm, shape=_shape, params=_batch_norm_params,
                        moving=True),
                 Weight("moving_variance", "ema_var", trainable=False, layout=_per_channel,
                        moving=True)),
-       template="batch_norm.dml.j2", context=_batch_norm_context,
+       template="batch_norm.dml.j2", context=_batch_norm_context, folds_at_inference=always,
        library=("batch_norm1d", "batch_norm2d"), family=__name__)
 define("layer_norm", LayerNorm, shape=_shape, params=_layer_norm_params,
        weights=(Weight("gamma", "gamma"), Weight("beta", "beta")),

@@ -3,6 +3,9 @@
     prepare(graph)   split_activations -> infer_shapes -> drop_inference_noops (prediction only)
                      -> validate
 
+`folds(graph)` finds the layers a prediction script folds into the weights of the layer before
+them (a BatchNormalization after a convolution); the backend writes the folded weights.
+
 `layout` holds the Keras -> DML conversions of parameters (kernels to DML's channels-first
 layout, the Dense after a Flatten permuted); the backend applies them when it writes the weights.
 """
@@ -12,6 +15,7 @@ from .. import ir
 from . import layout
 from .activations import split_activations
 from .cleanup import drop_inference_noops, is_inference_noop
+from .folding import folds
 from .shapes import infer_shapes
 
 
@@ -25,4 +29,4 @@ def prepare(graph: ir.Graph, training: bool = False) -> ir.Graph:
 
 
 __all__ = ["prepare", "split_activations", "infer_shapes", "drop_inference_noops",
-           "is_inference_noop", "layout"]
+           "is_inference_noop", "folds", "layout"]
