@@ -5,21 +5,14 @@ Building the model needs Keras (the `keras` extra); training and scoring do not.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-from .errors import CompileError
+from .keras_import import import_keras
 
 
 def keras_module():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import keras
-    except ImportError:
-        raise CompileError("building the LeNet needs Keras: pip install 'kerasdml[keras]'") \
-            from None
-    return keras
+    return import_keras("building the LeNet")
 
 
 def lenet(seed: int | None = 0):

@@ -23,6 +23,7 @@ from kerasdml.runtime.atomic import atomic_file, ensure_folder
 
 from ..backend import CompiledModel
 from ..errors import CompileError, ModelFileError
+from ..keras_import import import_keras
 from ..opdef import is_trainable
 
 _WEIGHTS = "model.weights.h5"
@@ -96,9 +97,4 @@ def as_keras_file(model, folder: str | os.PathLike) -> Path:
 
 
 def _keras():
-    try:
-        import keras
-    except ImportError:
-        raise CompileError("converting a legacy .h5 model to .keras needs Keras "
-                           "(pip install 'kerasdml[keras]')") from None
-    return keras
+    return import_keras("converting a legacy .h5 model to .keras")
