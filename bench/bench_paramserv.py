@@ -45,9 +45,11 @@ def start_spark(master: str):
 
 
 def overhead_note() -> str:
-    """Per server update: wall time, upd and agg (thread time over the workers), and the rest."""
+    """Per server update (a model average counts as one): wall time, upd and agg (thread time
+    over the workers), and the rest."""
     from kerasdml.runtime.paramserv.run import LAST_RUN as run
-    updates, workers = max(1, run["server_updates"]), run["workers"]
+    workers = run["workers"]
+    updates = max(1, run["server_updates"] or run["pushes"] // workers)
     inside = (run["upd"] + run["reported_agg"]) / workers + run["server_agg"]
     outside = run["wall"] - inside
     per = 1000 / updates

@@ -39,6 +39,7 @@ class ParameterServerSocket:
         self.coordinator, self.secret = coordinator, secret
         self.upd_reads = upd_reads          # the model elements the workers need (None: all)
         self.sent_bytes = 0
+        self.pushes = 0                     # pushes taken (a retried task's repeats included)
         self.listener = socket.create_server((host, 0))
         self.address = (host, self.listener.getsockname()[1])
         self.refused = 0
@@ -101,6 +102,8 @@ class ParameterServerSocket:
         if kind == "push":
             _, worker, step, result, timings = request
             self.worker_timings.add(timings)
+            with self._cache_lock:
+                self.pushes += 1
             began = time.perf_counter()
             with np.errstate(all="ignore"):
                 reply = self.coordinator.push(int(worker), int(step), result)
