@@ -5,7 +5,7 @@
   * matmul: A %*% B for two n x n matrices, numpy in and numpy out, with our broadcast and
     shuffle strategies, against pyspark.mllib's BlockMatrix.multiply (blocks built from the same
     numpy arrays, result collected to numpy);
-  * LeNet forward: the hand-written LeNet-shaped forward pass (tests/runtime/spark/
+  * LeNet forward: the hand-written LeNet-shaped forward pass (tests/support/
     lenet_forward.dml: 32 and 64 5x5 filters, 512 hidden, 10 classes) over a distributed batch
     in hybrid mode, against the local runtime on the same rows;
   * LeNet scoring: the seed's LeNet compiled to DML, one forward pass over a distributed input,
@@ -53,7 +53,7 @@ import numpy as np
 from harness import Options, Row, format_table, seconds_once, side_by_side
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "runtime" / "spark"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))   # spark_lenet: the tests' LeNet forward script
 
 # 10g: at 6000x6000 (288 MB a matrix) a broadcast multiply holds both parallelized inputs, the
 # broadcast side and the collected product, and 6g ran out of heap on the repeated runs
