@@ -105,3 +105,17 @@ def assert_params_are_keras_weights(graph, model):
         variables = [v for v in layer.weights if v.name == param.weight]
         assert len(variables) == 1, (param.layer, param.weight, [v.name for v in layer.weights])
         np.testing.assert_array_equal(param.value, np.asarray(variables[0].numpy()))
+
+
+def assert_trains_like_keras(model, x, y, folder):
+    """Two epochs of batches of 8 with Adam(0.01), by Keras2DML and by model.fit from the same
+    weights: the exported model's weights equal Keras' within 1e-4."""
+    from kerasdml.compiler.estimator import Keras2DML
+
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    exported = keras.models.load_model(estimator.export(folder / "out.keras"))
+    for got, expected in zip(exported.weights, model.weights):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
+                                   err_msg=expected.path)

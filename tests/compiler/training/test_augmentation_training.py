@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import keras, randomize
+from support.keras_models import assert_trains_like_keras, keras, randomize
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.errors import UnsupportedAttributeError
 from kerasdml.compiler.estimator import Keras2DML
@@ -55,13 +55,7 @@ def test_fixed_augmentations_train_to_keras_weights(build, tmp_path):
     shape = model.input_shape[1:]
     x = RNG.uniform(0, 1, (16, *shape)).astype("float32")
     y = RNG.integers(0, 3, 16)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
-    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    exported = keras.models.load_model(estimator.export(tmp_path / "out.keras"))
-    for got, expected in zip(exported.weights, model.weights):
-        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
-                                   err_msg=expected.path)
+    assert_trains_like_keras(model, x, y, tmp_path)
 
 
 def keras_io_cnn(*more):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import keras, randomize
+from support.keras_models import assert_trains_like_keras, keras, randomize
 from kerasdml.compiler.estimator import Keras2DML
 
 L = keras.layers
@@ -60,13 +60,7 @@ def test_two_epochs_give_keras_weights(name, tmp_path):
     model = randomize(build(), seed=3, scale=0.5)
     x = RNG.normal(size=shape).astype("float32")
     y = RNG.integers(0, 3, shape[0])
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
-    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    exported = keras.models.load_model(estimator.export(tmp_path / "out.keras"))
-    for got, expected in zip(exported.weights, model.weights):
-        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
-                                   err_msg=expected.path)
+    assert_trains_like_keras(model, x, y, tmp_path)
 
 
 
@@ -120,13 +114,7 @@ def test_broadcast_factors_train_over_several_batches(tmp_path):
     model = randomize(scaled_cnn(), seed=4, scale=0.5)
     x = RNG.uniform(0, 255, (24, 5, 5, 3)).astype("float32")
     y = RNG.integers(0, 3, 24)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
-    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    exported = keras.models.load_model(estimator.export(tmp_path / "out.keras"))
-    for got, expected in zip(exported.weights, model.weights):
-        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
-                                   err_msg=expected.path)
+    assert_trains_like_keras(model, x, y, tmp_path)
 
 
 def residual_block_named_like_keras():
@@ -149,10 +137,4 @@ def test_a_tensor_read_twice_beside_layers_named_after_it_trains_like_keras(tmp_
     model = randomize(residual_block_named_like_keras(), seed=5, scale=0.5)
     x = RNG.normal(size=(16, 8, 8, 3)).astype("float32")
     y = RNG.integers(0, 3, 16)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
-    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    exported = keras.models.load_model(estimator.export(tmp_path / "out.keras"))
-    for got, expected in zip(exported.weights, model.weights):
-        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4,
-                                   err_msg=expected.path)
+    assert_trains_like_keras(model, x, y, tmp_path)
