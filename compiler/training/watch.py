@@ -67,7 +67,7 @@ def interrupted_message(stop: KeyboardInterrupt, watch: EpochWatch | None, weigh
     """Where Ctrl-C stopped a fit, and what its checkpoint holds."""
     where = f"step {watch.step} (epoch {watch.epoch}, batch {watch.batch}/{watch.batches})" \
         if watch is not None else "before the first step"
-    statement = ""
+    statement = " outside train.dml (between two epochs' runs of it)"
     if isinstance(stop, DMLInterrupted):
         statement = f" at {stop.position}"
         if stop.call_stack:

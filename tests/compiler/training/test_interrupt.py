@@ -44,8 +44,23 @@ def test_ctrl_c_stops_fit_says_where_and_keeps_the_checkpoint(tmp_path):
     assert process.returncode == 130, err[-2000:]
     stopped = next(line for line in err.splitlines() if line.startswith("STOPPED:"))
     assert "training stopped by Ctrl-C after step" in stopped
-    assert re.search(r" at \S+\.dml:\d+:\d+", stopped)   # the statement it stopped at
+    # the statement it stopped at, or (when the signal lands between the epochs' script runs,
+    # in the estimator's own Python) that it stopped outside the script
+    assert re.search(r" at \S+\.dml:\d+:\d+", stopped) or " outside train.dml " in stopped
     kept = checkpoint.read(saved)
     assert f"holds epoch {kept.epoch}" in stopped and kept.epoch >= 1
     assert np.all(np.isfinite(kept.variables[next(iter(kept.variables))]))
     assert [p.name for p in saved.parent.iterdir()] == ["checkpoint.h5"]
+
+
+def test_ctrl_c_between_epochs_says_it_stopped_outside_the_script(tmp_path):
+    from kerasdml.compiler.training.watch import EpochWatch, interrupted_message
+    from kerasdml.runtime.errors import DMLInterrupted
+    watch = EpochWatch(progress=None, epoch=3, batches=20, rows=200, rows_per_step=10,
+                       first_step=40, metric_names=())
+    between = interrupted_message(KeyboardInterrupt(), watch, None, "checkpoint.h5")
+    assert between.startswith("training stopped by Ctrl-C after step 40 (epoch 3, batch 0/20)"
+                              " outside train.dml")
+    inside = interrupted_message(DMLInterrupted("train.dml:12:5", ()), watch, None,
+                                 "checkpoint.h5")
+    assert " at train.dml:12:5" in inside and "outside" not in inside
