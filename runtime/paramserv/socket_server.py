@@ -83,7 +83,7 @@ class ParameterServerSocket:
             channel.close()
 
     def _prepared(self, reply) -> Prepared:
-        """The reply pickled and hashed, once for all workers getting the same model and step:
+        """The reply pickled once for all workers getting the same model and step:
         the workers of a BSP round are answered at the same moment, and the later ones wait
         for the first one's pickle instead of making their own."""
         if reply[0] != "model":

@@ -154,3 +154,48 @@ def test_the_worker_side_refuses_a_forged_reply():
     for closing in (worker, impostor):
         closing.close()
     listener.close()
+
+
+class Tampering(Recording):
+    """A socket that flips one byte at `offset` of everything sent through it."""
+    def __init__(self, sock, offset):
+        super().__init__(sock)
+        self.offset = offset
+
+    def sendall(self, data):
+        data = bytearray(data)
+        at = self.offset - len(self.sent)
+        if 0 <= at < len(data):
+            data[at] ^= 1
+        super().sendall(bytes(data))
+
+
+@pytest.mark.parametrize("flipped", ["first part", "last part", "last tag"])
+def test_a_payload_tagged_in_parts_round_trips_and_any_flipped_byte_is_refused(monkeypatch, flipped):
+    from kerasdml.runtime.paramserv import channel as module
+    monkeypatch.setattr(module, "TAGGED_PART", 1000)       # several tags per frame, as past 1 GiB
+    UNPICKLED.clear()
+    listener = socket.create_server(("127.0.0.1", 0))
+    secret, accepted = new_secret(), []
+    thread = threading.Thread(target=lambda: accepted.append(Channel.accept(listener.accept()[0],
+                                                                            secret)))
+    thread.start()
+    sender = Channel.connect(listener.getsockname(), secret)
+    thread.join()
+    receiver = accepted[0]
+    message = ("model", 0, bytes(range(256)) * 20, Payload())
+    sender.send(message)
+    assert receiver.recv() == message[:3] + ("unpickled",)      # honest: read and unpickled
+    UNPICKLED.clear()
+    size = len(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    head = 8 + TAG_BYTES
+    offset = {"first part": head + 10, "last part": head + size - 5,
+              "last tag": head + size + module.payload_tag_bytes(size) - 1}[flipped]
+    sender.sock = Tampering(sender.sock, offset)
+    sender.send(message)
+    with pytest.raises(ForgedMessage):
+        receiver.recv()
+    assert UNPICKLED == [] and module.payload_tag_bytes(size) == TAG_BYTES * -(-size // 1000)
+    for closing in (sender, receiver):
+        closing.close()
+    listener.close()
