@@ -20,6 +20,8 @@ import secrets
 import time
 import uuid
 
+import numpy as np
+
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
 from ..spark.lease import Lease
@@ -30,7 +32,7 @@ from .coordinator import make_coordinator
 from .model_reads import positions_read
 from .remote_worker import RemoteJob, run_worker_task
 from .socket_server import ParameterServerSocket
-from .spark_data import Plan, worker_partitions
+from .spark_data import Plan, fits_tasks, local_worker_partitions, worker_partitions
 from .worker import PSFunctions, epoch_segments
 
 RANDOM_SCHEMES = ("DISJOINT_RANDOM", "OVERLAP_RESHUFFLE")
@@ -126,10 +128,17 @@ def _worker_data(runtime, context, features, labels, plan: Plan):
     if cached is not None and cached[0] == key:
         return cached[2]
     context.run_caches.pop(__name__, None)      # the previous partitions go first
-    data = runtime.guarded(worker_partitions, runtime.distribute(features),
-                           runtime.distribute(labels), plan)
+    data = built_partitions(runtime, features, labels, plan)
     context.run_caches[__name__] = (key, (features, labels), data, Lease(rdds=(data,)))
     return data
+
+
+def built_partitions(runtime, features, labels, plan: Plan):
+    if isinstance(features, np.ndarray) and isinstance(labels, np.ndarray) and \
+            fits_tasks(features, labels, plan):
+        return runtime.guarded(local_worker_partitions, runtime.sc, features, labels, plan)
+    return runtime.guarded(worker_partitions, runtime.distribute(features),
+                           runtime.distribute(labels), plan)
 
 
 def _summed(spent: list) -> dict:

@@ -175,9 +175,9 @@ def test_repeated_calls_reuse_the_workers_partitions_and_the_run_releases_them(s
     from kerasdml.runtime.paramserv import remote
 
     built = []
-    original = remote.worker_partitions
-    monkeypatch.setattr(remote, "worker_partitions",
-                        lambda *args: built.append(args[2].seed) or original(*args))
+    original = remote.built_partitions
+    monkeypatch.setattr(remote, "built_partitions",
+                        lambda *args: built.append(args[3].seed) or original(*args))
     x, y = linear_data()
     call = ('m = paramserv(model=m, features=X, labels=Y, upd="gradients", agg="aggregation", '
             'hyperparams=list(lr=0.1), mode="REMOTE_SPARK", utype="BSP", freq="BATCH", epochs=1, '
@@ -235,3 +235,43 @@ def test_workers_get_only_what_upd_reads_and_bsp_still_equals_local(freq, spark)
         assert LAST_RUN["server_sent_bytes"] < replies * 1_000
     else:
         assert LAST_RUN["server_sent_bytes"] >= replies * 400 * 100 * 8
+
+
+@pytest.mark.parametrize("scheme", ["DISJOINT_CONTIGUOUS", "DISJOINT_ROUND_ROBIN", "DISJOINT_RANDOM",
+                                    "OVERLAP_RESHUFFLE"])
+def test_partitions_cut_on_the_driver_equal_those_shuffled_on_the_executors(scheme, spark):
+    """numpy data whose shares fit a task each is cut on the driver (no shuffle); distributed
+    data is cut where it lives: both give every worker the same rows in the same order."""
+    from kerasdml.runtime.paramserv.spark_data import (Plan, fits_tasks, local_worker_partitions,
+                                                       worker_partitions)
+    from kerasdml.runtime.spark.matrix import from_numpy
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(53, 4)), rng.normal(size=(53, 2))
+    plan = Plan(scheme, 53, 3, 11)
+    assert fits_tasks(x, y, plan)
+    sc = spark.sparkContext
+    cut = [local_worker_partitions(sc, x, y, plan),
+           worker_partitions(from_numpy(sc, x, 10), from_numpy(sc, y, 10), plan)]
+    try:
+        found = [data.glom().collect() for data in cut]
+    finally:
+        for data in cut:
+            data.unpersist()
+    for driver, executors, rows in zip(*found, plan.parts()):
+        (w, xd, yd), = driver
+        (v, xe, ye), = executors
+        assert w == v and np.array_equal(xd, x[rows]) and np.array_equal(yd, y[rows])
+        assert np.array_equal(xe, xd) and np.array_equal(ye, yd)
+
+
+def test_numpy_data_too_large_for_one_task_per_worker_is_shuffled(spark, monkeypatch):
+    from kerasdml.runtime.paramserv import remote, spark_data
+
+    monkeypatch.setattr(spark_data, "TASK_BYTES", 500)   # a share: 30 rows of 32 bytes
+    shuffled = []
+    original = remote.worker_partitions
+    monkeypatch.setattr(remote, "worker_partitions", lambda *args: shuffled.append(1) or original(*args))
+    settings = 'utype="BSP", freq="BATCH", epochs=2, batchsize=7, k=2, scheme="DISJOINT_RANDOM", seed=5'
+    assert np.array_equal(train(settings, "REMOTE_SPARK", spark), train(settings, "LOCAL"))
+    assert shuffled == [1]
