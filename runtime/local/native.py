@@ -27,6 +27,7 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "conv_backward_filter_narrow": (CONV_FIELDS, 3),
             "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
             "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3),
+            "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
             "depthwise_forward": (DEPTHWISE_FIELDS, 4),
             "depthwise_backward_data": (DEPTHWISE_FIELDS, 3),
             "depthwise_backward_filter": (DEPTHWISE_FIELDS, 3)}
@@ -206,6 +207,17 @@ def max_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
 def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
     """dx = the max-pool gradient for the planes of x (SystemDS's first-maximum rule)."""
     _call("max_pool_backward", x.dtype, x, dout, dx, geometry=geometry)
+
+
+def avg_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
+    """out = the mean of each pool window of the planes of x, padding counted as zeros
+    (avg_pool_kernels.h)."""
+    _call("avg_pool", x.dtype, x, out, geometry=geometry)
+
+
+def avg_pool_backward(dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
+    """dx = the avg-pool gradient: each window's dout shared equally by its cells."""
+    _call("avg_pool_backward", dout.dtype, dout, dx, geometry=geometry)
 
 
 def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,

@@ -3,8 +3,9 @@
 Images are the rows of an N x (C*H*W) matrix; a pool works per channel on each H x W plane.
 max_pool reduces the window rows first (whole, contiguous plane rows), then the window columns;
 the backward passes take one vectorised step per pool offset (Hp*Wp steps at most), and avg_pool
-on windows that tile the image (stride == pool_size, no padding) uses a reshape. Max pooling
-works on ranges of images on the worker threads (parallel.py).
+on windows that tile the image (stride == pool_size, no padding) uses a reshape. Max pooling,
+and average pooling where the native kernels run it, work on ranges of images on the worker
+threads (parallel.py).
 """
 from __future__ import annotations
 
@@ -227,9 +228,24 @@ def avg_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
     b = "avg_pool"
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, _ = _pool_input(b, g, X)
-    # SystemDS's order of operations, so that results agree to the last bit even
-    # under cancellation: sum each window row left to right, scale it by
-    # 1/(kh*kw), add the scaled rows top to bottom.
+    if not native.enabled():
+        return np.ascontiguousarray(_avg_windows(g, X)).reshape(g.N, g.out_cols)
+    X = np.ascontiguousarray(X)
+    out = np.empty((g.N, g.out_cols), dtype=X.dtype)
+    # the C kernel does numpy's operations in numpy's order, image by image
+    run_chunks(lambda first, last: native.avg_pool(X[first:last], out[first:last],
+                                                   **_native_geometry(g, last - first)),
+               split(g.N, _CHUNKS))
+    return out
+
+
+def _avg_windows(g: Geom, X: np.ndarray) -> np.ndarray:
+    """The mean of every pool window of the images X: (N, C, Ho, Wo).
+
+    SystemDS's order of operations, so that results agree to the last bit even
+    under cancellation: sum each window row left to right, scale it by
+    1/(kh*kw), add the scaled rows top to bottom.
+    """
     mult = X.dtype.type(1.0 / (g.kh * g.kw))
     if _tiles(g):
         t6 = _tiled_view(g, X)
@@ -252,7 +268,7 @@ def avg_pool(X, input_shape: Sequence[int], pool_size: Sequence[int],
     for row in rows[1:]:
         row *= mult
         out += row
-    return np.ascontiguousarray(out).reshape(g.N, g.out_cols)
+    return out
 
 
 def avg_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[int],
@@ -265,12 +281,23 @@ def avg_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
     b = "avg_pool_backward"
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, dout = _pool_input(b, g, X, dout)
-    share = dout.reshape(g.N, g.C, g.Ho, g.Wo) * X.dtype.type(1.0 / (g.kh * g.kw))
+    if not native.enabled():
+        return _avg_pool_backward_images(g, dout)
+    dout = np.ascontiguousarray(dout)
+    dX = np.empty((g.N, g.in_cols), dtype=X.dtype)
+    run_chunks(lambda first, last: native.avg_pool_backward(
+        dout[first:last], dX[first:last], **_native_geometry(g, last - first)),
+        split(g.N, _CHUNKS))
+    return dX
+
+
+def _avg_pool_backward_images(g: Geom, dout: np.ndarray) -> np.ndarray:
+    share = dout.reshape(g.N, g.C, g.Ho, g.Wo) * dout.dtype.type(1.0 / (g.kh * g.kw))
     if _tiles(g):
         t6 = np.broadcast_to(share[:, :, :, None, :, None],
                              (g.N, g.C, g.Ho, g.kh, g.Wo, g.kw))
         return _untile(g, t6)
-    dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=X.dtype)
+    dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=dout.dtype)
     for i in range(g.kh):
         for j in range(g.kw):
             rs, cs = offset_slice(g, i, j)
