@@ -57,7 +57,7 @@ def overhead_note() -> str:
             f"wall, upd+agg {per * inside:.1f} ms, outside them {per * outside:.1f} ms: partitioning "
             f"the data on the executors {per * run['partition']:.1f}, task start and compile "
             f"{per * run['worker_startup'] / workers:.1f}, exchange {per * run['worker_exchange'] / workers:.1f}"
-            f" (of which pickling + HMAC {per * (run['reported_encode'] + run['reported_decode']) / workers:.1f}"
+            f" (of which pickling + tags {per * (run['reported_encode'] + run['reported_decode']) / workers:.1f}"
             f" on the workers; the rest is the wire, the server's sum and waiting for the slower "
             f"worker)")
 
