@@ -78,12 +78,8 @@ def _padded_images(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
     if not ph and width == g.W:
         return np.ascontiguousarray(planes)
     xp = scratch("direct_images", (m, g.C, g.H + 2 * ph, width), X.dtype)
-    if ph:
-        xp[:, :, :ph] = 0
-        xp[:, :, ph + g.H:] = 0
-    xp[:, :, ph:ph + g.H, :pw] = 0
-    xp[:, :, ph:ph + g.H, pw + g.W:] = 0
-    xp[:, :, ph:ph + g.H, pw:pw + g.W] = planes
+    native.pad_planes(np.ascontiguousarray(planes), xp, planes=m * g.C, H=g.H, W=g.W, ph=ph,
+                      pw=pw, Hp=g.H + 2 * ph, Wp=width)
     return xp
 
 

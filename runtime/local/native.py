@@ -18,6 +18,7 @@ import numpy as np
 NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
 # the geometry structs of kernels.c, field by field
 CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F")
+PAD_FIELDS = ("planes", "H", "W", "ph", "pw", "Hp", "Wp")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw", "ph", "pw",
                     "Ho", "Wo")
@@ -27,6 +28,7 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "conv_backward_filter_narrow": (CONV_FIELDS, 3),
             "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
             "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3),
+            "pad_planes": (PAD_FIELDS, 2),
             "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
             "depthwise_forward": (DEPTHWISE_FIELDS, 4),
             "depthwise_backward_data": (DEPTHWISE_FIELDS, 3),
@@ -197,6 +199,12 @@ def row_conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                              **geometry: int) -> None:
     """dw (F x K) += the filter gradient, vectorised along output rows (x as row_conv_forward)."""
     _call("row_conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
+
+
+def pad_planes(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
+    """out (planes x Hp x Wp) = the planes of x (planes x H x W) at row ph, column pw, zeros
+    around them (pad_kernels.h)."""
+    _call("pad_planes", x.dtype, x, out, geometry=geometry)
 
 
 def max_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:

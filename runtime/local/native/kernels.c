@@ -3,7 +3,8 @@
  * vectorised over filters, in an AVX-512 and an AVX2 version; row_conv_kernels.h over output
  * pixels); max pooling and its
  * gradient, one window at a time instead of one numpy pass per window offset (pool_kernels.h);
- * and the passes of the column sums (column_sums.h).
+ * zero-padded copies of image planes for the convolutions (pad_kernels.h); and the passes of
+ * the column sums (column_sums.h).
  *
  * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
  * batch run on the kernel worker threads at once. The vector code uses GCC's vector extensions,
@@ -15,6 +16,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -37,6 +39,11 @@ struct geometry {
 /* A pooling call's geometry: planes = images * channels. */
 struct pool_geometry {
     long planes, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo;
+};
+
+/* A pad_planes call's geometry: Wp is the padded row stride, W + 2 pw or more. */
+struct pad_geometry {
+    long planes, H, W, ph, pw, Hp, Wp;
 };
 
 /* Offset of patch row p = (image, y, x) in the padded channel-major chunk. */

@@ -243,3 +243,23 @@ def test_single_precision_column_sums_are_numpys_bits(kind):
             got, expected = _both(lambda: axis_sum(view, 0))
         assert got.dtype == expected.dtype
         assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("planes,H,W,ph,pw,Wp", [
+    (3, 5, 7, 2, 2, 11),      # padding all round, the row stride W + 2pw
+    (2, 28, 28, 2, 2, 36),    # a row stride past W + 2pw (the row kernels' vectors)
+    (4, 1, 1, 0, 3, 8),       # no rows of padding, one cell per plane
+    (1, 6, 4, 3, 0, 4),       # rows of padding only
+])
+def test_padded_planes_are_the_planes_bit_for_bit_with_zeros_around(dtype, planes, H, W, ph, pw, Wp):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((planes, H, W)).astype(dtype)
+    every_third = x.reshape(-1)[::3]
+    every_third[:] = np.resize(np.array([np.nan, -0.0, np.inf, -np.inf, 0.0], dtype), every_third.shape)
+    Hp = H + 2 * ph
+    out = np.full((planes, Hp, Wp), 7, dtype=dtype)          # stale values must all go
+    native.pad_planes(x, out, planes=planes, H=H, W=W, ph=ph, pw=pw, Hp=Hp, Wp=Wp)
+    expected = np.zeros_like(out)
+    expected[:, ph:ph + H, pw:pw + W] = x
+    assert out.tobytes() == expected.tobytes()
