@@ -8,6 +8,7 @@ vector, mixed precision), the plain evaluation runs. With a planner (Spark, hybr
 fused: the planner sees and places the plain operations.
 
     dout * (X > 0)                    the gradient of relu    elementwise.multiply_where_positive
+    min(max(X, low), high)            relu6, a clamp          elementwise.clamp
     X - dX * lr                       a gradient step         elementwise.subtract_scaled
     bias_add(conv2d(X, W, ...), b)    a convolution layer     the bias added chunk by chunk
 
@@ -22,10 +23,11 @@ from typing import Callable
 import numpy as np
 
 from . import nodes as n
+from .builtins import BUILTINS
 from .builtins.dnn import conv2d_bias_add
 from .builtins.registry import Builtin
 from .inplace import free
-from .local.elementwise import multiply_where_positive, subtract_scaled
+from .local.elementwise import clamp, multiply_where_positive, subtract_scaled
 
 _CONV2D_BIAS_ADD = Builtin("conv2d_bias_add", conv2d_bias_add, inspect.signature(conv2d_bias_add),
                            needs_context=False, keeps_inputs=False)
@@ -123,7 +125,55 @@ def _convolution_bias(compiler, node: n.Call) -> Callable | None:
     return compiler.builtin_call(_CONV2D_BIAS_ADD, fused)
 
 
-PATTERNS = {n.Binary: [_relu_gradient, _gradient_step], n.Call: [_convolution_bias]}
+def _positional_pair(compiler, node, name: str):
+    """The two argument expressions of a call of the builtin `name` with two positional
+    arguments, or None."""
+    if _builtin(compiler, node, name) and len(node.args) == 2 \
+            and all(a.name is None for a in node.args):
+        return node.args[0].value, node.args[1].value
+    return None
+
+
+def _bound(value) -> bool:
+    return _number(value) and value == value           # not NaN
+
+
+def _matrix_and_number(first, second):
+    """(matrix, number) of max/min's two arguments in either order, or None: max(M, s) and
+    max(s, M) compute the same (builtins/aggregates.py)."""
+    for matrix, bound in ((first, second), (second, first)):
+        if type(matrix) is np.ndarray and matrix.ndim == 2 and matrix.dtype.kind == "f" \
+                and _bound(bound):
+            return matrix, bound
+    return None
+
+
+def _clamp(compiler, node: n.Call) -> Callable | None:
+    """min(max(X, low), high) (relu6: the bounds 0 and 6), X a matrix, low and high numbers."""
+    outer = _positional_pair(compiler, node, "min")
+    inner = _positional_pair(compiler, outer[0], "max") if outer is not None else None
+    if inner is None:
+        return None
+    read_a, read_b = compiler.compile(inner[0], False), compiler.compile(inner[1], False)
+    read_high = compiler.compile(outer[1], False)
+    maximum = compiler.counted("max", BUILTINS["max"].function)
+    minimum = compiler.counted("min", BUILTINS["min"].function)
+    fused = compiler.counted_fused("clamp", clamp)
+    fused_in_place = compiler.counted_fused("clamp in place", clamp)
+
+    def evaluate(frame):
+        a, b, high = read_a(frame), read_b(frame), read_high(frame)
+        pair = _matrix_and_number(a, b) if _bound(high) else None
+        if pair is None:
+            return minimum(maximum(a, b), high)
+        values, low = pair
+        del a, b, pair                      # free() counts the references left to values
+        return fused_in_place(values, low, high, values) if free(values) \
+            else fused(values, low, high)
+    return evaluate
+
+
+PATTERNS = {n.Binary: [_relu_gradient, _gradient_step], n.Call: [_clamp, _convolution_bias]}
 
 
 def compile_fused(compiler, node) -> Callable | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native
 from .parallel import run_chunks, split, workers
 
 _MIN_CELLS = 1 << 18        # below this one pass is too short to share
@@ -102,4 +103,26 @@ def subtract_scaled(values: np.ndarray, step: np.ndarray, scale: float, out=None
     def rows_pass(rows: slice) -> None:
         product = np.multiply(step[rows], scale, out=None if out is values else out[rows])
         np.subtract(values[rows], product, out=out[rows])
+    return _by_rows(out, rows_pass)
+
+
+def clamp(values: np.ndarray, low: float, high: float, out=None) -> np.ndarray:
+    """min(max(values, low), high) for a float matrix and two numbers that are not NaN (relu6,
+    hard_tanh): the bits of numpy's maximum then minimum, as DML's max/min of a matrix and a
+    number compute them (the bounds in the matrix's dtype), in one pass over memory (into out,
+    which may be values, when given). The native kernel where it is built, else the two ufuncs
+    on a few rows at a time."""
+    low, high = values.dtype.type(float(low)), values.dtype.type(float(high))
+    if out is None:
+        out = np.empty(values.shape, dtype=values.dtype)
+    if native.enabled() and values.flags.c_contiguous:
+        pieces = _BLOCKS if workers() > 1 and values.size >= _MIN_CELLS else 1
+        run_chunks(lambda first, last: native.clamp(values[first:last], low, high,
+                                                    out[first:last]),
+                   split(values.shape[0], min(pieces, max(values.shape[0], 1))))
+        return out
+
+    def rows_pass(rows: slice) -> None:
+        np.maximum(values[rows], low, out=out[rows])
+        np.minimum(out[rows], high, out=out[rows])
     return _by_rows(out, rows_pass)

@@ -22,6 +22,7 @@ PAD_FIELDS = ("planes", "H", "W", "ph", "pw", "Hp", "Wp")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw", "ph", "pw",
                     "Ho", "Wo")
+CELLS_FIELDS = ("cells",)
 # kernel -> (the geometry it takes, how many arrays come before it)
 _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
             "conv_forward_narrow": (CONV_FIELDS, 4),
@@ -30,6 +31,7 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3),
             "pad_planes": (PAD_FIELDS, 2),
             "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
+            "clamp": (CELLS_FIELDS, 3),
             "depthwise_forward": (DEPTHWISE_FIELDS, 4),
             "depthwise_backward_data": (DEPTHWISE_FIELDS, 3),
             "depthwise_backward_filter": (DEPTHWISE_FIELDS, 3)}
@@ -226,6 +228,13 @@ def avg_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
 def avg_pool_backward(dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
     """dx = the avg-pool gradient: each window's dout shared equally by its cells."""
     _call("avg_pool_backward", dout.dtype, dout, dx, geometry=geometry)
+
+
+def clamp(x: np.ndarray, low, high, out: np.ndarray) -> None:
+    """out = min(max(x, low), high), numpy's bits, for numbers low and high that are not NaN
+    (clamp_kernels.h); out may be x."""
+    bounds = np.array([low, high], dtype=x.dtype)     # numbers of x.dtype already
+    _call("clamp", x.dtype, x, bounds, out, geometry={"cells": x.size})
 
 
 def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,

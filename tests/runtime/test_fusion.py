@@ -147,3 +147,78 @@ def test_gradient_step_of_other_operands_is_plain(script, inputs):
     env = {k: np.asarray(v) for k, v in inputs.items()}
     assert_array_equal(got, eval(script.split("= ", 1)[1], {}, env))
     assert _total(counts, "gradient_step") == 0 and _total(counts, "-") == 1
+
+
+def _clamp_values(shape, dtype):
+    """Normal values around the bounds, the bounds themselves, zeros of both signs, infinities
+    and NaNs of both signs with payloads (max then min keep a NaN cell's bits)."""
+    rng = np.random.default_rng(12)
+    X = (rng.standard_normal(shape) * 4).astype(dtype)
+    X.flat[::5], X.flat[1::7], X.flat[2::11] = -0.0, 0.0, 6.0
+    X.flat[3::13], X.flat[4::17] = np.inf, -np.inf
+    bits = X.view(np.uint32 if dtype == np.float32 else np.uint64)
+    top = bits.dtype.type(1 << (8 * X.itemsize - 1))
+    nan = np.array([np.nan], dtype=dtype).view(bits.dtype)[0]
+    bits.flat[6::19], bits.flat[7::23] = nan | 5, top | nan | 9
+    return X
+
+
+def _clamped(X, low, high):
+    dtype = X.dtype.type
+    return np.minimum(np.maximum(X, dtype(float(low))), dtype(float(high)))
+
+
+def _same_bits(got, expected):
+    assert got.dtype == expected.dtype
+    assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+
+
+@pytest.mark.parametrize("native_on", [True, False], ids=["native", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("bounds", [(0, 6.0), (-1.0, 1), (2.5, -2.5), (-np.inf, 0.0), (0, 0)],
+                         ids=["relu6", "hard_tanh", "crossed", "infinite", "zeros"])
+@pytest.mark.parametrize("shape", [(300, 1001), (3, 5), (0, 4)], ids=["large", "small", "empty"])
+def test_clamp_is_max_then_min_to_the_bit(shape, bounds, dtype, native_on):
+    from kerasdml.runtime.local import native
+    from kerasdml.runtime.local.elementwise import clamp
+    X = _clamp_values(shape, dtype)
+    expected = _clamped(X, *bounds)
+    with native.use(native_on):
+        _same_bits(clamp(X, *bounds), expected)
+        in_place = X.copy()
+        assert clamp(in_place, *bounds, out=in_place) is in_place
+        _same_bits(in_place, expected)
+        _same_bits(clamp(X[:, 1:], *bounds), expected[:, 1:])     # a view: not contiguous
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("script", ["Y = min(max(X, 0), 6.0)", "Y = min(max(0, X), 6)"])
+def test_relu6_is_one_clamp_with_the_plain_bits(script, precision):
+    dtype = np.float32 if precision == "single" else np.float64
+    X = _clamp_values((300, 257), dtype)
+    got, counts = _run(script, {"X": X}, precision)
+    _same_bits(got, _clamped(X, 0, 6))
+    assert _total(counts, "clamp") == 1 and _total(counts, "max") == _total(counts, "min") == 0
+
+
+def test_a_variable_read_for_the_last_time_is_clamped_in_place():
+    script = "T = X + 1\nY = min(max(T, 0), 6)"
+    got, counts = _run(script, {"X": np.arange(-4.0, 8.0).reshape(3, 4)})
+    assert_array_equal(got, np.clip(np.arange(-3.0, 9.0), 0, 6).reshape(3, 4))
+    assert counts["clamp in place"] == 1 and counts["clamp"] == 0
+
+
+@pytest.mark.parametrize("script, inputs", [
+    ("Y = min(max(X, 0), 6)", {"X": 7.5}),                                       # a scalar X
+    ("Y = min(max(X, 0), B)", {"X": np.array([[-1.0, 9.0]]), "B": np.full((1, 2), 6.0)}),
+    ("Y = min(max(X, Z), 6)", {"X": np.array([[-1.0, 9.0]]), "Z": np.zeros((1, 2))}),
+    ("Y = min(max(X, 0), 0/0)", {"X": np.array([[-1.0, 9.0]])}),                 # a NaN bound
+])
+def test_clamp_of_other_operands_is_plain(script, inputs):
+    got, counts = _run(script, inputs)
+    env = {k: np.asarray(v) for k, v in inputs.items()}
+    with np.errstate(invalid="ignore"):
+        expected = np.minimum(np.maximum(env["X"], env.get("Z", 0.0)),
+                              env.get("B", np.nan if "0/0" in script else 6.0))
+    assert_array_equal(np.asarray(got, dtype=float).reshape(expected.shape), expected)
+    assert _total(counts, "clamp") == 0 and _total(counts, "min") == 1

@@ -33,6 +33,7 @@ static const T NAME(not_a_number) = NAN;
 #include "pool_kernels.h"
 #include "avg_pool_kernels.h"
 #include "pad_kernels.h"
+#include "clamp_kernels.h"
 #include "depthwise_kernels.h"
 
 #undef V
