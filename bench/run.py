@@ -39,6 +39,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "memory": ("bench_memory", "peak RSS of a 60,000-image LeNet epoch vs Keras"),
     "compile": ("bench_estimator:compile_rows", "compiling ResNet50 / MobileNetV2 vs load_model"),
     "paramserv": ("bench_paramserv", "LeNet with paramserv on Spark (REMOTE_SPARK), 2 workers, vs minibatch local"),
+    "channel": ("bench_channel", "paramserv's authenticated channel: a LeNet gradient's round trip vs "
+                "plain pickles over TCP"),
     "threads": ("bench_threads", "LeNet epoch and predict from Python after import keras vs the console"),
     "lenet_table": ("bench_lenet_table", "LeNet's target rows vs Keras, after import keras and from the "
                     "console; --full: 60,000-image Keras2DML.fit epochs and peak RSS"),

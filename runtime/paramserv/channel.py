@@ -2,18 +2,23 @@
 
 Every run draws a random secret on the driver; it reaches the workers inside their Spark task
 and nowhere else. On connecting, the server sends a fresh random nonce, and both sides derive the
-connection's key from it and the secret (HMAC-SHA256). Every message is then a frame
+connection's key from it and the secret (HMAC-SHA256). A message is pickled with protocol 5 and
+its arrays out of band (the pickle stream refers to them; they travel as they lie in memory,
+neither copied into the pickle nor out of it), and sent as one frame:
 
-    length (8 bytes) | tag of the length (16) | pickled payload | tag of the payload (16 per GiB)
+    table size (8 bytes) | tag (16)
+    table: number of parts, then each part's size (8 bytes each) | tag (16)
+    each part (the pickle stream, then its arrays' bytes) | tags (16 per GiB of the part)
 
-whose tags are AES-GMAC (AES-256-GCM authenticating without encrypting) under the connection's
-key, with a nonce made of the direction, the part (length or the payload's n-th GiB) and the
-message's sequence number: a frame replayed on another connection (another key), reflected back
-or reordered fails too. GMAC rather than HMAC-SHA256 because a model or gradient of several
-megabytes crosses the channel twice per worker and update: with AES instructions GMAC tags
-tens of gigabytes a second, SHA-256 one or two. The length's tag is checked before the payload
-is read, the payload's before it is unpickled (compare_digest): a peer without the secret gets
-its connection closed and nothing it sent is ever unpickled.
+Tags are AES-GMAC (AES-256-GCM authenticating without encrypting) under the connection's key,
+with a nonce made of the direction, the tag's index in the frame and the message's sequence
+number: a frame replayed on another connection (another key), reflected back or reordered
+fails, and so does a part moved within a frame. GMAC rather than HMAC-SHA256 because a model or
+gradient of megabytes crosses the channel twice per worker and update: with AES instructions
+GMAC tags tens of gigabytes a second, SHA-256 one or two. The table size's tag is checked
+before the table is read, the table's before any part is, and every part's before anything is
+unpickled (compare_digest): a peer without the secret gets its connection closed and nothing
+it sent is ever unpickled.
 
 Authenticated, not encrypted: models and gradients are readable on the wire, and the secret is
 as private as Spark's own task channel (spark.authenticate and spark.network.crypto.enabled on a
@@ -33,10 +38,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 16
 TAG_BYTES = 16
+SIZE = struct.Struct("!Q")
 MAX_FRAME = 1 << 36      # 64 GiB: a model larger than this cannot be a paramserv model here
-TAGGED_PART = 1 << 30    # GMAC takes at most 2**31 - 1 bytes at once: a tag per GiB of payload
+MAX_PARTS = 1 << 20      # a pickle stream and its arrays: far more arrays than any model has
+TAGGED_PART = 1 << 30    # GMAC takes at most 2**31 - 1 bytes at once: a tag per GiB of a part
 TO_SERVER, TO_WORKER = b"W", b"S"
-LENGTH_PART = 0xFFFF     # the length's part number; the payload's GiBs count from 0
 
 
 class ForgedMessage(Exception):
@@ -52,26 +58,25 @@ def connection_key(secret: bytes, nonce: bytes) -> bytes:
 
 
 class FrameTags:
-    """The GMAC tags of one direction's frames on one connection."""
+    """The GMAC tags of one direction's frames on one connection: tag i of frame `sequence`
+    (0 the table size's, 1 the table's, then the parts' GiBs in order)."""
 
     def __init__(self, key: bytes, direction: bytes):
         self.gmac, self.direction = AESGCM(key), direction
 
-    def tag(self, sequence: int, part: int, data) -> bytes:
-        nonce = self.direction + b"\0" + struct.pack("!HQ", part, sequence)
+    def tag(self, sequence: int, index: int, data) -> bytes:
+        nonce = self.direction + index.to_bytes(3, "big") + SIZE.pack(sequence)
         return self.gmac.encrypt(nonce, b"", data)     # no plaintext: the tag of data alone
 
-    def length_tag(self, sequence: int, length: bytes) -> bytes:
-        return self.tag(sequence, LENGTH_PART, length)
-
-    def payload_tags(self, sequence: int, payload) -> bytes:
-        view = memoryview(payload)
-        return b"".join(self.tag(sequence, part, view[start:start + TAGGED_PART])
-                        for part, start in enumerate(range(0, max(len(view), 1), TAGGED_PART)))
+    def part_tags(self, sequence: int, first_index: int, part) -> bytes:
+        view = memoryview(part).cast("B")
+        return b"".join(self.tag(sequence, first_index + i, view[start:start + TAGGED_PART])
+                        for i, start in enumerate(range(0, max(len(view), 1), TAGGED_PART)))
 
 
-def payload_tag_bytes(size: int) -> int:
-    return TAG_BYTES * max(-(-size // TAGGED_PART), 1)
+def tags_of(size: int) -> int:
+    """How many tags a part of `size` bytes has."""
+    return max(-(-size // TAGGED_PART), 1)
 
 
 def _read_exactly(sock: socket.socket, count: int) -> bytearray:
@@ -86,14 +91,22 @@ def _read_exactly(sock: socket.socket, count: int) -> bytearray:
 
 
 class Prepared(tuple):
-    """(pickled payload,) and the seconds that took: a model sent to k workers is pickled once
-    (and tagged per connection, each under its own key)."""
+    """(pickle stream, its out-of-band buffers) and the seconds the pickling took. A model sent
+    to k workers is pickled once (and tagged per connection, under each one's key); the buffers
+    are views of the message's arrays, which must not change until it is sent (DML values
+    never change in place while anything else holds them)."""
     seconds = 0.0
+
+    @property
+    def nbytes(self) -> int:
+        return len(self[0]) + sum(map(len, self[1]))
 
 
 def prepare(message) -> Prepared:
     began = time.perf_counter()
-    prepared = Prepared((pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL),))
+    buffers: list = []
+    stream = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    prepared = Prepared((stream, [buffer.raw() for buffer in buffers]))
     prepared.seconds = time.perf_counter() - began
     return prepared
 
@@ -130,33 +143,55 @@ class Channel:
     def send_prepared(self, prepared: Prepared) -> None:
         """Sends a message pickled once (the server sends one model to k workers)."""
         began = time.perf_counter()
-        (payload,) = prepared
-        length = struct.pack("!Q", len(payload))
-        head = length + self.outgoing.length_tag(self.sent, length)
-        tail = self.outgoing.payload_tags(self.sent, payload)
+        stream, buffers = prepared
+        parts = [stream, *buffers]
+        table = struct.pack(f"!{len(parts) + 1}Q", len(parts), *map(len, parts))
+        size = SIZE.pack(len(table))
+        head = b"".join((size, self.outgoing.tag(self.sent, 0, size),
+                         table, self.outgoing.tag(self.sent, 1, table)))
+        tails, index = [], 2
+        for part in parts:
+            tails.append(self.outgoing.part_tags(self.sent, index, part))
+            index += len(tails[-1]) // TAG_BYTES
         self.sent += 1
         self.seconds["encode"] += time.perf_counter() - began + prepared.seconds
         self.sock.sendall(head)
-        self.sock.sendall(payload)
-        self.sock.sendall(tail)
+        for part, tail in zip(parts, tails):
+            self.sock.sendall(part)
+            self.sock.sendall(tail)
 
     def recv(self):
-        length = bytes(_read_exactly(self.sock, 8))
-        if not hmac.compare_digest(_read_exactly(self.sock, TAG_BYTES),
-                                   self.incoming.length_tag(self.received, length)):
-            raise ForgedMessage("a frame's length is not signed with the run's secret")
-        size = struct.unpack("!Q", length)[0]
-        if size > MAX_FRAME:
-            raise ForgedMessage(f"a frame of {size} bytes is larger than any paramserv message")
-        payload = _read_exactly(self.sock, size)
-        tags = _read_exactly(self.sock, payload_tag_bytes(size))
-        began = time.perf_counter()
-        if not hmac.compare_digest(tags, self.incoming.payload_tags(self.received, payload)):
-            raise ForgedMessage("a frame's payload is not signed with the run's secret")
+        sizes = self._table()
+        began, index, parts = time.perf_counter(), 2, []
+        for size in sizes:
+            part = _read_exactly(self.sock, size)
+            tags = _read_exactly(self.sock, tags_of(size) * TAG_BYTES)
+            if not hmac.compare_digest(tags, self.incoming.part_tags(self.received, index, part)):
+                raise ForgedMessage("a frame's part is not signed with the run's secret")
+            index += tags_of(size)
+            parts.append(part)
         self.received += 1
-        message = pickle.loads(payload)
+        message = pickle.loads(parts[0], buffers=parts[1:])
         self.seconds["decode"] += time.perf_counter() - began
         return message
+
+    def _table(self) -> tuple[int, ...]:
+        """The parts' sizes, read and checked before any part is read."""
+        size = bytes(_read_exactly(self.sock, SIZE.size))
+        if not hmac.compare_digest(_read_exactly(self.sock, TAG_BYTES),
+                                   self.incoming.tag(self.received, 0, size)):
+            raise ForgedMessage("a frame's table size is not signed with the run's secret")
+        table_bytes = SIZE.unpack(size)[0]
+        if table_bytes > SIZE.size * (MAX_PARTS + 1) or table_bytes % SIZE.size:
+            raise ForgedMessage(f"a frame's table of {table_bytes} bytes is not one of this channel")
+        table = bytes(_read_exactly(self.sock, table_bytes))
+        if not hmac.compare_digest(_read_exactly(self.sock, TAG_BYTES),
+                                   self.incoming.tag(self.received, 1, table)):
+            raise ForgedMessage("a frame's table is not signed with the run's secret")
+        count, *sizes = struct.unpack(f"!{table_bytes // SIZE.size}Q", table)
+        if count != len(sizes) or count < 1 or sum(sizes) > MAX_FRAME:
+            raise ForgedMessage("a frame's table does not describe a paramserv message")
+        return tuple(sizes)
 
     def close(self) -> None:
         try:

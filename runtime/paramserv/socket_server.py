@@ -71,7 +71,7 @@ class ParameterServerSocket:
                 prepared = self._prepared(self._answer(channel.recv()))
                 channel.send_prepared(prepared)
                 with self._cache_lock:
-                    self.sent_bytes += len(prepared[0])
+                    self.sent_bytes += prepared.nbytes
         except ForgedMessage:
             self.refused += 1
         except (ConnectionError, OSError, StoppedError):

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from kerasdml.runtime.paramserv import channel as channel_module
 from kerasdml.runtime.paramserv.channel import NONCE_BYTES, TAG_BYTES, Channel, ForgedMessage, new_secret
 from kerasdml.runtime.paramserv.coordinator import DONE
 from kerasdml.runtime.paramserv.socket_server import ParameterServerSocket
@@ -170,10 +171,24 @@ class Tampering(Recording):
         super().sendall(bytes(data))
 
 
-@pytest.mark.parametrize("flipped", ["first part", "last part", "last tag"])
-def test_a_payload_tagged_in_parts_round_trips_and_any_flipped_byte_is_refused(monkeypatch, flipped):
-    from kerasdml.runtime.paramserv import channel as module
-    monkeypatch.setattr(module, "TAGGED_PART", 1000)       # several tags per frame, as past 1 GiB
+def _frame_layout(frame: bytes) -> dict:
+    """Offsets in a recorded frame: the table, each part and the end of each part's tags."""
+    table_bytes = struct.unpack("!Q", frame[:8])[0]
+    table = struct.unpack(f"!{table_bytes // 8}Q", frame[8 + TAG_BYTES:8 + TAG_BYTES + table_bytes])
+    at, parts = 8 + TAG_BYTES + table_bytes + TAG_BYTES, []
+    for size in table[1:]:
+        tags = channel_module.tags_of(size) * TAG_BYTES
+        parts.append((at, size, at + size + tags))
+        at += size + tags
+    assert at == len(frame)
+    return {"table": 8 + TAG_BYTES, "parts": parts}
+
+
+@pytest.mark.parametrize("flipped", ["table", "pickle stream", "first GiB of an array",
+                                     "last GiB of an array", "an array's last tag"])
+def test_arrays_travel_out_of_band_tagged_in_parts_and_any_flipped_byte_is_refused(monkeypatch, flipped):
+    import numpy as np
+    monkeypatch.setattr(channel_module, "TAGGED_PART", 1000)   # several tags a part, as past 1 GiB
     UNPICKLED.clear()
     listener = socket.create_server(("127.0.0.1", 0))
     secret, accepted = new_secret(), []
@@ -183,19 +198,26 @@ def test_a_payload_tagged_in_parts_round_trips_and_any_flipped_byte_is_refused(m
     sender = Channel.connect(listener.getsockname(), secret)
     thread.join()
     receiver = accepted[0]
-    message = ("model", 0, bytes(range(256)) * 20, Payload())
+    gradient = np.arange(1200, dtype=np.float32).reshape(40, 30)
+    message = ("push", 0, 1, [gradient, np.ones((3, 1))], Payload())
+    sender.sock = Recording(sender.sock)
     sender.send(message)
-    assert receiver.recv() == message[:3] + ("unpickled",)      # honest: read and unpickled
+    honest = receiver.recv()                                     # read and unpickled
+    assert np.array_equal(honest[3][0], gradient) and honest[3][0].flags.writeable
+    assert honest[4] == "unpickled"
+    layout = _frame_layout(sender.sock.sent)
+    assert len(layout["parts"]) == 3                             # the stream and two arrays
+    assert layout["parts"][0][1] < gradient.nbytes / 4              # the arrays are not in it
+    stream, (array, size, end), _ = layout["parts"]
+    offset = {"table": layout["table"] + 3, "pickle stream": stream[0] + 5,
+              "first GiB of an array": array + 10, "last GiB of an array": array + size - 1,
+              "an array's last tag": end - 1}[flipped]
     UNPICKLED.clear()
-    size = len(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-    head = 8 + TAG_BYTES
-    offset = {"first part": head + 10, "last part": head + size - 5,
-              "last tag": head + size + module.payload_tag_bytes(size) - 1}[flipped]
-    sender.sock = Tampering(sender.sock, offset)
+    sender.sock = Tampering(sender.sock.sock, offset)
     sender.send(message)
     with pytest.raises(ForgedMessage):
         receiver.recv()
-    assert UNPICKLED == [] and module.payload_tag_bytes(size) == TAG_BYTES * -(-size // 1000)
+    assert UNPICKLED == []
     for closing in (sender, receiver):
         closing.close()
     listener.close()
