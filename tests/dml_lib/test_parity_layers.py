@@ -338,6 +338,7 @@ POOL_CASES = [
     ((3, 3), (2, 2), "same"),
     ((3, 2), (1, 1), "same"),        # asymmetric rows, stride 1
     ((2, 3), (2, 1), "same"),
+    ((3, 3), (1, 1), "same"),        # one row / column on every side (InceptionV3's pools)
 ]
 
 
