@@ -254,9 +254,9 @@ RULES = {
 def conv2d_relu_pool(X, W, bias, keep_convolution: bool, keep_relu: bool, pooling, shapes):
     """(convolution, relu, pooled) of bias_add(conv2d(X, W), bias), each None when not asked
     for (a matrix nothing reads later): relu (and max_pool with the geometry `pooling`) run on
-    each chunk of images as the convolution writes it, the relu into the convolution's own
-    buffer when that is not kept. None when the arguments are not what the fused convolution
-    takes."""
+    each chunk of images as the convolution writes it; when the convolution is not kept, the
+    relu is stored by the convolution's kernels in its own buffer. None when the arguments are
+    not what the fused convolution takes."""
     N, F = shapes["input_shape"][0], shapes["filter_shape"][0]
     cols = F * max(shapes["Hout"], 0) * max(shapes["Wout"], 0)
     relu = np.empty((N, cols), dtype=X.dtype) if keep_convolution and keep_relu else None
@@ -267,11 +267,13 @@ def conv2d_relu_pool(X, W, bias, keep_convolution: bool, keep_relu: bool, poolin
         if keep_convolution:
             target = relu[first:last] if relu is not None else \
                 scratch("conv_relu", (last - first, cols), X.dtype)
-        np.maximum(chunk.reshape(last - first, cols), X.dtype.type(0), out=target)
+            np.maximum(chunk.reshape(last - first, cols), X.dtype.type(0), out=target)
         if pooled is not None:
             max_pool_rows(pooling, target, pooled[first:last])
     arguments = {k: shapes[k] for k in ("input_shape", "filter_shape", "stride", "padding")}
-    convolution = conv2d_bias_epilogue(X, W, bias, epilogue, **arguments)
+    # without the convolution kept, its buffer takes the relu, which the kernels store
+    fused = None if not keep_convolution and pooled is None else epilogue
+    convolution = conv2d_bias_epilogue(X, W, bias, fused, relu=not keep_convolution, **arguments)
     if convolution is None:
         return None
     if not keep_convolution:

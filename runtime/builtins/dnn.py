@@ -95,22 +95,24 @@ def conv2d_bias_add(input, filter, bias, **shapes):
     return _convolution(input, filter, shapes, bias)
 
 
-def _convolution(input, filter, shapes: dict, bias=None, epilogue=None) -> np.ndarray:
+def _convolution(input, filter, shapes: dict, bias=None, epilogue=None, relu=False) -> np.ndarray:
     function = "conv2d"
     X, K = require_matrix(input, f"{function}: input"), require_matrix(filter, f"{function}: filter")
     geometry = call_geometry(function, shapes, CONV_SHAPES)
     geometry.input(X)
     geometry.filter(K)
-    return _fresh(kernels.conv2d(X, K, **geometry.arguments(), bias=bias, epilogue=epilogue), X, K)
+    return _fresh(kernels.conv2d(X, K, **geometry.arguments(), bias=bias, epilogue=epilogue,
+                                 relu=relu), X, K)
 
 
-def conv2d_bias_epilogue(input, filter, bias, epilogue, **shapes):
-    """conv2d_bias_add with epilogue(first, last, chunk) run on each chunk of images' results
-    while it is in cache (runtime/statement_fusion.py: a relu), or None when the arguments are
-    not what the fused kernel takes (the caller then runs the plain statements)."""
+def conv2d_bias_epilogue(input, filter, bias, epilogue, relu=False, **shapes):
+    """conv2d_bias_add, through relu when `relu`, with epilogue(first, last, chunk) run on
+    each chunk of images' results while it is in cache (runtime/fusion_rules.py: a relu, a
+    pooling), or None when the arguments are not what the fused kernel takes (the caller then
+    runs the plain statements)."""
     if not _bias_fits(input, filter, bias):
         return None
-    return _convolution(input, filter, shapes, bias, epilogue)
+    return _convolution(input, filter, shapes, bias, epilogue, relu)
 
 
 def _bias_fits(X, K, bias) -> bool:

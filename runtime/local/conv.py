@@ -85,15 +85,17 @@ def _channel_major(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarr
 
 def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
            stride: Sequence[int], padding: Sequence[int], bias=None,
-           epilogue=None) -> np.ndarray:
+           epilogue=None, relu: bool = False) -> np.ndarray:
     """Cross-correlation of each image with each filter (no kernel flip), zero padding.
 
     out[n, f, y, x] = sum_{c,i,j} Xpad[n, c, y*sh + i, x*sw + j] * W[f, c, i, j]  (+ bias[f])
 
     A bias (F x 1, of the result's dtype) is added chunk by chunk while the chunk is still in
-    cache: the same bits as bias_add on the result, without its pass over memory. So is
-    epilogue(first, last, chunk), when given, called on each chunk of images' results
-    (first..last-1, an images x F x Ho*Wo view) once it is complete (a fused relu).
+    cache: the same bits as bias_add on the result, without its pass over memory. With `relu`
+    the result is relu's (numpy's maximum with 0, bit for bit), applied by the direct kernels
+    as they store each value, by the other paths on each chunk while it is in cache. Then
+    epilogue(first, last, chunk), when given, is called on each chunk of images' results
+    (first..last-1, an images x F x Ho*Wo view) once it is complete (a fused pooling).
 
     SystemDS refuses (and so do we): nrow(X) != N, ncol(X) != C*H*W,
     ncol(W) != C*Hf*Wf, a padded image smaller than the filter, negative padding,
@@ -105,15 +107,16 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     X = g.input(X, dt)
     W = g.filter(W, dt)
     channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
+    plain = _relu_then(epilogue) if relu else epilogue     # for kernels that store no relu
     if native.enabled() and pointwise.applies(g):
-        return pointwise.conv2d(g, X, W, channel_bias, epilogue)
+        return pointwise.conv2d(g, X, W, channel_bias, plain)
     if native.enabled() and g.C == g.F == 1:
         # one filter over single planes (zero_pad2d shifts each channel's plane this way):
         # a depthwise convolution, whose kernels run over planes without any patches
         bias = np.zeros((1, 1), dt) if channel_bias is None else channel_bias.reshape(1, 1)
-        return _finished(depthwise.forward(g, X, W, bias), g, epilogue)
+        return _finished(depthwise.forward(g, X, W, bias), g, plain)
     if native.convolutions_enabled() and direct_conv.applies(g):
-        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias, epilogue)
+        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias, epilogue, relu)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
     patches = _patches(g, X)
@@ -125,10 +128,20 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
         out[first:last] = product.reshape(g.F, last - first, L).transpose(1, 0, 2)
         if channel_bias is not None:
             out[first:last] += channel_bias
-        if epilogue is not None:
-            epilogue(first, last, out[first:last])
+        if plain is not None:
+            plain(first, last, out[first:last])
     run_chunks(chunk, _chunks(g, dt.itemsize))
     return out.reshape(g.N, g.out_cols)
+
+
+def _relu_then(epilogue):
+    """A chunk's relu (numpy's maximum with 0, in place), then `epilogue`: for the paths whose
+    kernels cannot apply the relu as they store."""
+    def run(first: int, last: int, chunk: np.ndarray) -> None:
+        np.maximum(chunk, chunk.dtype.type(0), out=chunk)
+        if epilogue is not None:
+            epilogue(first, last, chunk)
+    return run
 
 
 def _finished(out: np.ndarray, g, epilogue) -> np.ndarray:

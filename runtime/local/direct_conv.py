@@ -47,9 +47,9 @@ def _padded_width(count: int, dtype) -> int:
     return -(-count // lanes) * lanes
 
 
-def _geometry(g: Geom, images: int, width: int, dtype) -> dict[str, int]:
+def _geometry(g: Geom, images: int, width: int, dtype, relu: bool = False) -> dict[str, int]:
     return dict(n=images, Hp=g.H + 2 * g.ph, Wp=_row_stride(g, dtype), C=g.C, kh=g.kh, kw=g.kw,
-                sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F)
+                sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F, relu=int(relu))
 
 
 # The row kernels serve stride-1 convolutions of at most this many input channels: there a
@@ -111,9 +111,10 @@ def _channels_last(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
     return xp
 
 
-def _channels_last_geometry(g: Geom, images: int, width: int) -> dict[str, int]:
+def _channels_last_geometry(g: Geom, images: int, width: int, relu: bool) -> dict[str, int]:
     return dict(n=images, Hp=g.H + 2 * g.ph, Wp=(g.W + 2 * g.pw) * g.C, C=1, kh=g.kh,
-                kw=g.kw * g.C, sh=g.sh, sw=g.sw * g.C, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F)
+                kw=g.kw * g.C, sh=g.sh, sw=g.sw * g.C, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F,
+                relu=int(relu))
 
 
 def _channels_last_filters(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
@@ -123,9 +124,10 @@ def _channels_last_filters(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
 
 
 def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
-           channel_bias: np.ndarray | None = None, epilogue=None) -> np.ndarray:
-    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), geometry g; then
-    epilogue(first, last, chunk) on each chunk of images when given (conv.conv2d)."""
+           channel_bias: np.ndarray | None = None, epilogue=None, relu: bool = False) -> np.ndarray:
+    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), through relu as the
+    kernels store it when `relu`, geometry g; then epilogue(first, last, chunk) on each chunk
+    of images when given (conv.conv2d)."""
     dt, L = X.dtype, g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
     if _row_kernels(g):
@@ -134,7 +136,7 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
 
         def chunk(first: int, last: int) -> None:
             native.row_conv_forward(_padded_images(g, X, first, last), W, bias, out[first:last],
-                                    **_geometry(g, last - first, g.F, dt))
+                                    **_geometry(g, last - first, g.F, dt, relu))
     else:
         width = _padded_width(g.F, dt)
         bias = None
@@ -146,13 +148,13 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
 
             def chunk(first: int, last: int) -> None:
                 native.conv_forward(_channels_last(g, X, first, last), wt, bias, out[first:last],
-                                    **_channels_last_geometry(g, last - first, width))
+                                    **_channels_last_geometry(g, last - first, width, relu))
         else:
             wt = _filters_by_offset(g, W, width)
 
             def chunk(first: int, last: int) -> None:
                 native.conv_forward(_padded_images(g, X, first, last), wt, bias,
-                                    out[first:last], **_geometry(g, last - first, width, dt))
+                                    out[first:last], **_geometry(g, last - first, width, dt, relu))
     if epilogue is not None:
         convolve = chunk
 

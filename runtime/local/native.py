@@ -17,7 +17,7 @@ import numpy as np
 
 NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
 # the geometry structs of kernels.c, field by field
-CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F")
+CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F", "relu")
 PAD_FIELDS = ("planes", "H", "W", "ph", "pw", "Hp", "Wp")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw", "ph", "pw",
@@ -180,7 +180,7 @@ def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> No
 def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
                  **geometry: int) -> None:
     """out (n x F x Ho*Wo) = the convolution of the padded chunk x (n x C x Hp x Wp) with
-    w (K x Fp), plus bias (Fp values) unless it is None."""
+    w (K x Fp), plus bias (Fp values) unless it is None, through relu when geometry["relu"]."""
     _call(_versioned("conv_forward"), x.dtype, x, w, bias, out, geometry=geometry)
 
 
@@ -193,7 +193,8 @@ def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
 def row_conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
                      **geometry: int) -> None:
     """conv_forward vectorised along output rows (stride 1, few channels): x is n x C x Hp x
-    Wp with Wp the row stride (zeros past the padded rows), w is F x K, bias F values."""
+    Wp with Wp the row stride (zeros past the padded rows), w is F x K, bias F values; relu as
+    conv_forward's."""
     _call("row_conv_forward", x.dtype, x, w, bias, out, geometry=geometry)
 
 

@@ -71,7 +71,7 @@ static inline ALWAYS_INLINE void KERNEL(filter_tile)(
 }
 
 /* out (n x F x Ho*Wo, DML's channel-major layout) = conv of the padded chunk x with w, plus
- * bias[f] unless bias is NULL. Tiles are computed pixel-major (12 pixels x a strip of filters,
+ * bias[f] unless bias is NULL, through relu when g->relu. Tiles are computed pixel-major (12 pixels x a strip of filters,
  * in a buffer that stays in L1) and written out channel by channel: 12 neighbouring pixels of
  * a channel are neighbours in the output, so no separate transposing pass is needed. Strips
  * are the outer loop: a strip of weights (K x 4 vectors) stays in the L2 cache while every
@@ -105,9 +105,12 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
 #undef FORWARD_ROWS
             for (long f = f0; f < f1; f++) {
                 const T add = bias ? bias[f] : 0;
+                const int relu = g->relu != 0;
                 for (long r = 0; r < block; r++) {
                     const T v = tile[r * 4 * VL + (f - f0)];
-                    out[(image[r] * g->F + f) * L + pixel[r]] = bias ? v + add : v;
+                    const T sum = bias ? v + add : v;
+                    /* relu as numpy's maximum(sum, 0): NaN <= 0 is false, NaN stays */
+                    out[(image[r] * g->F + f) * L + pixel[r]] = relu && sum <= 0 ? 0 : sum;
                 }
             }
         }

@@ -34,6 +34,7 @@
 /* One chunk's geometry, laid out as the int64 array native.py passes. */
 struct geometry {
     long n, Hp, Wp, C, kh, kw, sh, sw, Ho, Wo, Fp, F;    /* F filters, Fp: padded to vectors */
+    long relu;     /* forward kernels: store max(v, 0) (numpy's bits: NaN stays, -0 gives +0) */
 };
 
 /* A pooling call's geometry: planes = images * channels. */

@@ -19,11 +19,15 @@
  * row belong to later rows of the same plane, which are written after this one. Only at a
  * plane's end are the lanes copied one by one: a vector store followed by scalar reloads of it
  * waits for the store, which costs more than the arithmetic of the whole tile. */
-static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, long count,
-                                                    long room)
+static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, int relu,
+                                                    long count, long room)
 {
     if (bias)
         v += *bias;
+    if (relu) {                     /* numpy's maximum(v, 0): NaN stays, -0 becomes +0 */
+        const __typeof__(v > v) keep = ~(v <= 0);        /* false for NaN: NaN is kept */
+        v = (V)((__typeof__(keep))v & keep);
+    }
     if (count >= VL || room >= VL) {
         *(VU *)dst = v;
         return;
@@ -43,6 +47,7 @@ static inline ALWAYS_INLINE void NAME(row_forward_tile)(
 {
     EACH_ROW(DECLARE_ROW)
     const long K = g->C * g->kh * g->kw, plane = g->Hp * g->Wp, L = g->Ho * g->Wo;
+    const int relu = g->relu != 0;
     for (long c = 0; c < g->C; c++) {
         for (long i = 0; i < g->kh; i++) {
             const T *xr = x + c * plane + i * g->Wp;
@@ -57,16 +62,18 @@ static inline ALWAYS_INLINE void NAME(row_forward_tile)(
     }
 #define ROW_STORE(r)                                                                    \
     if (r < rows) {                                                                     \
-        NAME(store_pixels)(out + r * L, c##r##_0, bias ? bias + r : NULL, valid, room); \
+        NAME(store_pixels)(out + r * L, c##r##_0, bias ? bias + r : NULL, relu, valid,  \
+                           room);                                                       \
         if (NV > 1)                                                                     \
-            NAME(store_pixels)(out + r * L + VL, c##r##_1, bias ? bias + r : NULL,     \
+            NAME(store_pixels)(out + r * L + VL, c##r##_1, bias ? bias + r : NULL, relu, \
                                valid - VL, room - VL);                                  \
     }
     EACH_ROW(ROW_STORE)
 #undef ROW_STORE
 }
 
-/* out (n x F x Ho*Wo) = conv of the padded chunk x with w (F x K), plus bias[f] unless NULL. */
+/* out (n x F x Ho*Wo) = conv of the padded chunk x with w (F x K), plus bias[f] unless NULL,
+ * through relu when g->relu. */
 CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
                                   const struct geometry *g)
 {

@@ -263,3 +263,26 @@ def test_padded_planes_are_the_planes_bit_for_bit_with_zeros_around(dtype, plane
     expected = np.zeros_like(out)
     expected[:, ph:ph + H, pw:pw + W] = x
     assert out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("native_on", [True, False], ids=["native", "numpy"])
+@pytest.mark.parametrize("version", [native.WIDE, native.NARROW])
+def test_a_convolution_through_relu_is_numpys_maximum_of_it_bit_for_bit(version, native_on, dtype):
+    """relu=True: the direct kernels apply relu as they store, the other paths on each chunk;
+    either way the bits of numpy's maximum(conv2d + bias, 0), NaN sums (a NaN pixel) and
+    zero sums (an image of zeros) included. (Sums start at +0, so none is -0.)"""
+    if not native.can_run(version):
+        pytest.skip(f"this CPU cannot run the {version} kernels")
+    for shape in CONV_SHAPES:
+        X, W, _, args = _conv_inputs(shape, dtype, seed=5)
+        X[0] = 0
+        X[-1, X.shape[1] // 2] = np.nan            # a NaN reaches some outputs of the last image
+        bias = np.linspace(-1, 1, W.shape[0], dtype=dtype).reshape(-1, 1)
+        bias[0] = 0
+        with native.use(native_on), native.use_version(version):
+            plain = dnn.conv2d(X, W, **args, bias=bias)
+            through_relu = dnn.conv2d(X, W, **args, bias=bias, relu=True)
+        expected = np.maximum(plain, dtype(0))
+        assert through_relu.tobytes() == expected.tobytes(), str(shape)
+        assert np.isnan(plain).any() and (plain < 0).any() and (plain == 0).any()
