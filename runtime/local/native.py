@@ -28,7 +28,7 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "conv_forward_narrow": (CONV_FIELDS, 4),
             "conv_backward_filter_narrow": (CONV_FIELDS, 3),
             "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
-            "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 3),
+            "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 4),
             "pad_planes": (PAD_FIELDS, 2),
             "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
             "clamp": (CELLS_FIELDS, 3),
@@ -215,9 +215,11 @@ def max_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:
     _call("max_pool", x.dtype, x, out, geometry=geometry)
 
 
-def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray, **geometry: int) -> None:
-    """dx = the max-pool gradient for the planes of x (SystemDS's first-maximum rule)."""
-    _call("max_pool_backward", x.dtype, x, dout, dx, geometry=geometry)
+def max_pool_backward(x: np.ndarray, dout: np.ndarray, dx: np.ndarray,
+                      signs: np.ndarray | None = None, **geometry: int) -> None:
+    """dx = the max-pool gradient for the planes of x (SystemDS's first-maximum rule), times
+    (signs > 0) when signs is given (the gradient of a relu before the pool)."""
+    _call("max_pool_backward", x.dtype, x, dout, signs, dx, geometry=geometry)
 
 
 def avg_pool(x: np.ndarray, out: np.ndarray, **geometry: int) -> None:

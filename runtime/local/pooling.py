@@ -134,20 +134,31 @@ def max_pool_backward(X, dout, input_shape: Sequence[int], pool_size: Sequence[i
     b = "max_pool_backward"
     g = pool_geom(b, input_shape, pool_size, stride, padding)
     X, dout = _pool_input(b, g, X, dout)
+    return max_pool_backward_batch(g, X, dout)
+
+
+def max_pool_backward_batch(g: Geom, X: np.ndarray, dout: np.ndarray,
+                            signs: np.ndarray | None = None) -> np.ndarray:
+    """max_pool_backward of a checked batch of geometry g, on ranges of images in parallel;
+    times (signs > 0) when signs is given (see max_pool_backward_rows)."""
     dX = np.empty((g.N, g.in_cols), dtype=X.dtype)
-    run_chunks(lambda first, last: max_pool_backward_rows(g, X[first:last], dout[first:last],
-                                                          dX[first:last]),
-               split(g.N, _CHUNKS))
+    run_chunks(lambda first, last: max_pool_backward_rows(
+        g, X[first:last], dout[first:last], dX[first:last],
+        None if signs is None else signs[first:last]), split(g.N, _CHUNKS))
     return dX
 
 
-def max_pool_backward_rows(g: Geom, X: np.ndarray, dout: np.ndarray, dX: np.ndarray) -> None:
+def max_pool_backward_rows(g: Geom, X: np.ndarray, dout: np.ndarray, dX: np.ndarray,
+                           signs: np.ndarray | None = None) -> None:
     """max_pool_backward of some rows of a batch of geometry g into dX, in this thread (per
-    image, as max_pool_rows)."""
+    image, as max_pool_rows). Given signs (the input of a relu before the pool), the result is
+    multiplied by (signs > 0), the relu's gradient: the native kernel does it as it writes."""
     if native.enabled():
-        native.max_pool_backward(X, dout, dX, **_native_geometry(g, len(X)))
+        native.max_pool_backward(X, dout, dX, signs, **_native_geometry(g, len(X)))
         return
     dX[:] = _max_pool_backward_images(g.with_images(len(X)), X, dout)
+    if signs is not None:
+        np.multiply(dX, np.greater(signs, 0), out=dX)
 
 
 def _max_pool_backward_images(g: Geom, X: np.ndarray, dout: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-/* Which version of the vector kernels this CPU runs, for native.py's choice of convolution.
+/* Which version of the vector kernels this CPU runs, for native.py's choice of convolution
+ * (and the pool kernels' choice of vector width).
  *
  * The convolutions come in two versions (typed_kernels.h): register tiles of up to 24
  * accumulators of 64 bytes for AVX-512's 32 registers, and of 12 accumulators of 32 bytes for

@@ -1,10 +1,10 @@
 /* Native kernels of the local runtime, in float and double: direct convolutions that read the
  * im2col patch matrix straight from the padded images instead of copying it out (conv_kernels.h
  * vectorised over filters, in an AVX-512 and an AVX2 version; row_conv_kernels.h over output
- * pixels); max pooling and its
- * gradient, one window at a time instead of one numpy pass per window offset (pool_kernels.h);
- * zero-padded copies of image planes for the convolutions (pad_kernels.h); and the passes of
- * the column sums (column_sums.h).
+ * pixels); max pooling and its gradient, in vectors of windows where they tile the planes and
+ * window by window elsewhere, instead of one numpy pass per window offset (pool_kernels.h,
+ * pool_lanes.h); zero-padded copies of image planes for the convolutions (pad_kernels.h); and
+ * the passes of the column sums (column_sums.h).
  *
  * Called through ctypes (native.py), which releases the GIL for the call, so chunks of one
  * batch run on the kernel worker threads at once. The vector code uses GCC's vector extensions,
@@ -15,6 +15,7 @@
 #include <Python.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,25 +63,29 @@ static inline long patch_offset(const struct geometry *g, long k)
 }
 
 #include "tiles.h"
+#include "cpu_features.h"
 
 #define T float
+#define INTEGER int32_t
 #define LARGEST FLT_MAX
 #define NAME(x) x##_f32
 #include "typed_kernels.h"
 #undef T
+#undef INTEGER
 #undef LARGEST
 #undef NAME
 
 #define T double
+#define INTEGER int64_t
 #define LARGEST DBL_MAX
 #define NAME(x) x##_f64
 #include "typed_kernels.h"
 #undef T
+#undef INTEGER
 #undef LARGEST
 #undef NAME
 
 #include "column_sums.h"
-#include "cpu_features.h"
 
 /* Importable as a module too, so that native.py finds the library with the import system. */
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",

@@ -1,7 +1,7 @@
 /* Every vector kernel for one element type: kernels.c includes this once per type, with T
- * (float or double), LARGEST (its largest finite value) and NAME(x) (x with the type's suffix)
- * defined. The vectors are 64 bytes (VL lanes); VU is the same vector at T's alignment, for
- * loads and stores at any element.
+ * (float or double), INTEGER (a signed integer of its size), LARGEST (its largest finite
+ * value) and NAME(x) (x with the type's suffix) defined. The vectors are 64 bytes (VL lanes);
+ * VU is the same vector at T's alignment, for loads and stores at any element.
  *
  * The direct convolutions come twice: with 64-byte vectors and tiles for AVX-512's 32
  * registers (conv_forward_f32, ...), and with 32-byte vectors and tiles for AVX2's 16

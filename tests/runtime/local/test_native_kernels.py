@@ -124,11 +124,17 @@ def test_forward_pays_no_attention_to_padding_columns():
 
 POOLS = [
     #  C  H  W kh kw sh sw ph pw
-    (2, 6, 6, 2, 2, 2, 2, 0, 0),     # LeNet's: windows tile the planes
+    (2, 6, 6, 2, 2, 2, 2, 0, 0),     # windows tile the planes: 3 a row (doubles: one vector)
     (2, 7, 5, 3, 3, 2, 2, 1, 1),     # overlapping windows, padded
     (1, 5, 5, 2, 3, 1, 2, 0, 1),     # unequal pool and stride
     (1, 3, 3, 2, 2, 3, 3, 2, 2),     # windows wholly in the padding
+    (2, 28, 28, 2, 2, 2, 2, 0, 0),   # LeNet's first pool: 14 windows a row, vectors overlap
+    (3, 14, 14, 2, 2, 2, 2, 0, 0),   # its second: 7 windows a row
+    (2, 9, 17, 2, 2, 2, 2, 0, 0),    # tiles with a last row and column no window covers
+    (1, 8, 32, 2, 2, 2, 2, 0, 0),    # 16 windows a row: whole vectors, none overlapping
+    (2, 9, 12, 3, 3, 3, 3, 0, 0),    # 3 x 3 tiles
 ]
+TILED_POOLS = [pool for pool in POOLS if pool[3:5] == pool[5:7] and pool[7:] == (0, 0)]
 
 
 def _pool(values, dout_values, pool):
@@ -157,13 +163,14 @@ def test_max_pool_backward_matches_numpy(pool, ties, dtype):
     assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
 @pytest.mark.parametrize("special", ["nan", "-inf", "-max", "inf dout", "nan dout"])
-@pytest.mark.parametrize("pool", POOLS[:2], ids=["tiled", "overlapping"])
-def test_max_pool_backward_special_values_match_numpy(pool, special):
+@pytest.mark.parametrize("pool", POOLS[:2] + POOLS[4:7], ids=lambda p: "x".join(map(str, p)))
+def test_max_pool_backward_special_values_match_numpy(pool, special, dtype):
     rng = np.random.default_rng(5)
-    X, dout = _pool_data(pool, np.float64, rng)
+    X, dout = _pool_data(pool, dtype, rng)
     cells = rng.choice(X.size, size=X.size // 4, replace=False)
-    value = {"nan": np.nan, "-inf": -np.inf, "-max": -np.finfo(np.float64).max}.get(special)
+    value = {"nan": np.nan, "-inf": -np.inf, "-max": -np.finfo(dtype).max}.get(special)
     if value is not None:
         X.flat[cells] = value
     else:
@@ -171,7 +178,86 @@ def test_max_pool_backward_special_values_match_numpy(pool, special):
             np.inf if special == "inf dout" else np.nan)
     got, expected = _pool(X, dout, pool)
     assert_array_equal(np.isnan(got), np.isnan(expected))
-    assert_allclose(got, expected, rtol=1e-14, atol=0)
+    assert_array_equal(got, expected)              # each cell is a dout or zero: exact
+
+
+# values that make windows awkward: ties of equal values, of 0.0 and -0.0, infinities, NaN
+AWKWARD = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0]
+
+
+def _awkward_pool_data(pool, dtype, seed, values=AWKWARD):
+    X, dout = _pool_data(pool, dtype, np.random.default_rng(seed))
+    X[:] = np.random.default_rng(seed).choice(np.array(values, dtype=dtype), size=X.shape)
+    return X, dout
+
+
+def _pool_args(pool, images):
+    C, H, W, kh, kw, sh, sw, ph, pw = pool
+    return dict(input_shape=[images, C, H, W], pool_size=[kh, kw], stride=[sh, sw],
+                padding=[ph, pw])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: "x".join(map(str, p)))
+def test_max_pool_of_awkward_values_matches_numpy(pool, dtype):
+    X, dout = _awkward_pool_data(pool, dtype, 13)
+    dout[0, :3] = [np.inf, -0.0, np.nan]
+    args = _pool_args(pool, len(X))
+    for call in (lambda: dnn.max_pool(X, **args), lambda: dnn.max_pool_backward(X, dout, **args)):
+        got, expected = _both(call)
+        assert got.dtype == dtype
+        assert_array_equal(got, expected)
+
+
+def _windows(pool, matrix):
+    """The tiled windows of the planes of matrix, as (windows, kh*kw cells in row-major order)."""
+    C, H, W, kh, kw = pool[:5]
+    Ho, Wo = H // kh, W // kw
+    planes = matrix.reshape(-1, H, W)[:, :Ho * kh, :Wo * kw]
+    return planes.reshape(-1, Ho, kh, Wo, kw).transpose(0, 1, 3, 2, 4).reshape(-1, kh * kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("pool", TILED_POOLS, ids=lambda p: "x".join(map(str, p)))
+def test_max_pool_picks_the_first_maximum_in_row_major_order(pool, dtype):
+    # the gradient goes to the first cell equal to the window's maximum (0.0 and -0.0 tie), and
+    # the forward pass gives that cell's bits; a window holding NaN gives NaN and no gradient
+    X, _ = _awkward_pool_data(pool, dtype, 17)
+    args = _pool_args(pool, len(X))
+    with native.use(True):
+        pooled = dnn.max_pool(X, **args).ravel()
+        gradient = dnn.max_pool_backward(X, np.ones(pooled.shape, dtype).reshape(len(X), -1), **args)
+    cells, picked = _windows(pool, X), _windows(pool, gradient)
+    nan = np.isnan(cells).any(axis=1)
+    first = np.argmax(cells == cells.max(axis=1, keepdims=True), axis=1)
+    assert_array_equal(picked[nan], 0)
+    assert np.isnan(pooled[nan]).all()
+    assert_array_equal(picked[~nan], np.eye(cells.shape[1], dtype=dtype)[first[~nan]])
+    chosen = cells[~nan, first[~nan]]
+    assert pooled[~nan].tobytes() == chosen.tobytes()
+    assert gradient.sum() == np.count_nonzero(~nan)     # and nothing outside the windows
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: "x".join(map(str, p)))
+def test_pool_gradient_through_a_relu_is_the_plain_chain(pool, dtype):
+    # the native kernel multiplies by (signs > 0) as it writes: the bits of the plain chain
+    from kerasdml.runtime.local.fused_pooling import max_pool_backward_relu
+    from kerasdml.runtime.local.geometry import pool_geom
+    X, dout = _awkward_pool_data(pool, dtype, 19)
+    signs, _ = _awkward_pool_data(pool, dtype, 23)
+    dout[0, :2] = [np.inf, -np.inf]
+    args = _pool_args(pool, len(X))
+    g = pool_geom("max_pool_backward", *args.values())
+
+    def plain():
+        return dnn.max_pool_backward(X, dout, **args) * np.greater(signs, 0)
+    with np.errstate(invalid="ignore"):              # an infinite gradient times zero
+        fused, expected = _both(lambda: max_pool_backward_relu(X, dout, signs, g))
+        with native.use(True):
+            assert fused.tobytes() == plain().tobytes()
+    # overlapping windows add up their gradients (of about 1) in another order than numpy's
+    assert_allclose(fused, expected, rtol=0, atol=1e-5 if dtype == np.float32 else 1e-13)
 
 
 def test_switch_turns_the_native_kernels_off(monkeypatch):
