@@ -17,12 +17,14 @@ from .worker import PSFunctions, add_lists
 RoundRunner = Callable[[DMLList, list], list]
 
 
-def combine(functions: PSFunctions, model: DMLList, pushed: list, model_avg: bool) -> DMLList:
-    """The new global model from one BSP round's pushes (in worker order)."""
+def combine(functions: PSFunctions, model: DMLList, pushed: list, model_avg: bool,
+            received: bool = False) -> DMLList:
+    """The new global model from one BSP round's pushes (in worker order); `received`: the
+    pushes came over the network, their arrays are the sum's to write into."""
     total = None
     scale = 1.0 / len(pushed) if model_avg else 1.0
     for result in pushed:
-        total = add_lists(total, result, scale)
+        total = add_lists(total, result, scale, in_place=received)
     return total if model_avg else functions.aggregate(model, total)
 
 

@@ -8,6 +8,7 @@ LocalPSWorker does the same); with modelAvg it pushes its locally updated model 
 """
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,15 +76,30 @@ def _one_list(outputs: list, function, role: str) -> DMLList:
     return outputs[0]
 
 
-def add_lists(total: DMLList | None, gradients: DMLList, scale: float = 1.0) -> DMLList:
-    """Elementwise sum of two gradient (or model) lists; `scale` multiplies the new one."""
-    terms = [g * scale if scale != 1.0 else g for g in gradients]
+def add_lists(total: DMLList | None, gradients: DMLList, scale: float = 1.0,
+              in_place: bool = False) -> DMLList:
+    """Elementwise sum of two gradient (or model) lists; `scale` multiplies the new one. With
+    in_place (lists received from the network, whose arrays nothing else holds) the products
+    and sums are written into the lists' own arrays: the same bits, no new buffers."""
+    terms = [_combined(operator.mul, g, scale, in_place) if scale != 1.0 else g for g in gradients]
     if total is None:
         return DMLList(terms, gradients.names)
     if len(total) != len(terms):
         raise DMLRuntimeError(f"paramserv: workers returned lists of {len(total)} and {len(terms)} "
                               "elements")
-    return DMLList([a + b for a, b in zip(total, terms)], total.names)
+    return DMLList([_combined(operator.add, a, b, in_place) for a, b in zip(total, terms)],
+                   total.names)
+
+
+_INTO = {operator.mul: np.multiply, operator.add: np.add}
+
+
+def _combined(operation, a, b, in_place: bool):
+    """operation(a, b), written into a when in_place and a is an array that can hold it."""
+    if in_place and isinstance(a, np.ndarray) and a.flags.writeable and \
+            np.result_type(a, b) == a.dtype and np.broadcast_shapes(a.shape, np.shape(b)) == a.shape:
+        return _INTO[operation](a, b, out=a)
+    return operation(a, b)
 
 
 def epoch_segments(rows: int, batchsize: int, freq: str, nbatches: int) -> list[list[tuple[int, int]]]:

@@ -119,3 +119,27 @@ def test_lists_are_values():
     out = run_string("a = list(1, 2)\nb = a\nb[1] = 5\nx = as.scalar(a[1])\ny = as.scalar(b[1])",
                      outputs=["x", "y"])
     assert (out["x"], out["y"]) == (1, 5)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_received_lists_are_summed_into_their_own_arrays_with_the_same_bits(scale):
+    """The server sums pushes received over the network in place (no new buffers); lists the
+    interpreter made (which may share arrays with the model) get new ones."""
+    from kerasdml.runtime.lists import DMLList
+    from kerasdml.runtime.paramserv.worker import add_lists
+
+    rng = np.random.default_rng(2)
+
+    def pushed():
+        return DMLList([rng.standard_normal((30, 7)).astype(np.float32),
+                        rng.standard_normal((1, 7)), 3, 2.5], ["W", "b", "batches", "loss"])
+    first, second = pushed(), pushed()
+    plain = add_lists(add_lists(None, first, scale), second, scale)
+    arrays = [first[0], second[0]]
+    summed = add_lists(add_lists(None, first, scale, in_place=True), second, scale, in_place=True)
+    for expected, found in zip(plain, summed):
+        assert type(found) is type(expected)
+        assert np.asarray(found).tobytes() == np.asarray(expected).tobytes()
+    assert summed[0] is arrays[0] and summed[0].dtype == np.float32
+    assert summed[2] == 6 * scale and isinstance(summed[2], (int, float))
+    assert plain[0] is not arrays[0]
