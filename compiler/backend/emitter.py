@@ -57,6 +57,7 @@ class Program:
     helpers: tuple           # helper functions used (channels_first, channels_last)
     uses: dict               # tensor -> its readers (see _input_uses)
     folds: tuple = ()        # Blocks computing folded weights once, before the batch loop
+    folded: tuple = ()       # the variables those blocks compute that the batch loop reads
 
     def loss_gradients(self) -> list[str]:
         """The variable each model output's loss gradient goes to: d<output>, or one of the
@@ -105,8 +106,10 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
         raise UnsupportedAttributeError(problems)
     fold_blocks = [Block(s.node.layer or s.node.name, s.node.keras_class or s.node.op,
                          tuple(_render(s, t, "fold"))) for s, t in fold_steps]
+    folded = tuple(name for s, _ in fold_steps for name in
+                   (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
     return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers), uses,
-                   tuple(fold_blocks))
+                   tuple(fold_blocks), folded)
 
 
 def _absorb(step: Step, fold: Step, node: ir.Node) -> None:

@@ -136,6 +136,7 @@ class CompiledModel:
                                f"{train_algo!r}")
         self.train_algo = train_algo
         self._scripts: dict = {}  # (kind, bound) -> rendered script
+        self._folds: dict = {}    # precision -> (the weights folded, the folded variables)
         self.frozen = frozenset(frozen)  # Keras layers with trainable=False
         self._program = build_program(graph, training=False)
         self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
@@ -178,10 +179,13 @@ class CompiledModel:
 
     def script(self, kind: str, bound: bool = False) -> str:
         """Rendered once per (kind, bound): the estimator asks for the bound scripts on every
-        epoch and every prediction."""
-        renderers = {"predict": self._render_predict, "train": self._render_train}
+        epoch and every prediction. Besides "predict" and "train", two bound scripts serve
+        predict() here: "fold" computes the folded weights alone, "predict_folded" is the
+        prediction script taking them as inputs."""
+        renderers = {"predict": self._render_predict, "train": self._render_train,
+                     "fold": self._render_fold, "predict_folded": self._render_predict_folded}
         if kind not in renderers:
-            raise ValueError(f"script kind must be 'predict' or 'train', got {kind!r}")
+            raise ValueError(f"script kind must be one of {', '.join(renderers)}, got {kind!r}")
         if (kind, bound) not in self._scripts:
             self._scripts[(kind, bound)] = format_dml(renderers[kind](bound))
         return self._scripts[(kind, bound)]
@@ -197,11 +201,18 @@ class CompiledModel:
         helpers = ["channels_first"] if any(t.image for t in self.inputs + tuple(extra)) else []
         return tuple(helpers + (["channels_last"] if any(t.image for t in self.outputs) else []))
 
-    def _render_predict(self, bound: bool) -> str:
+    def _render_predict(self, bound: bool, folds=None) -> str:
         view = self._view(self._program, helpers=self._boundary_helpers())
         return ENV.get_template("predict.dml.j2").render(
             m=view, bound=bound, forward=forward_blocks(self._program),
-            folds=self._program.folds, library=LIBRARY, helpers=view["helpers"])
+            folds=self._program.folds if folds is None else folds, library=LIBRARY,
+            helpers=view["helpers"])
+
+    def _render_predict_folded(self, bound: bool) -> str:
+        return self._render_predict(bound, folds=())
+
+    def _render_fold(self, bound: bool) -> str:
+        return ENV.get_template("fold.dml.j2").render(folds=self._program.folds)
 
     # --- training --------------------------------------------------------------------------
 
@@ -301,11 +312,36 @@ class CompiledModel:
             batch_size = 256 if run_options.get("spark") is None else max(_row_count(bound[t.variable])
                                                                             for t in self.inputs)
         bound.update(self.weights if weights is None else weights)
-        results = run_string(self.script("predict", bound=True), inputs=bound,
+        script = "predict"
+        if self._program.folds and run_options.get("spark") is None:
+            bound.update(self._folded(bound, run_options))
+            script = "predict_folded"
+        results = run_string(self.script(script, bound=True), inputs=bound,
                              args={"batch_size": max(1, int(batch_size))},
                              outputs=[t.variable for t in self.outputs], **run_options)
         arrays = [t.keras(results[t.variable]) for t in self.outputs]
         return arrays[0] if len(arrays) == 1 else arrays
+
+
+    def _folded(self, weights: dict, run_options: dict) -> dict:
+        """The BatchNormalization layers' folds into the layers before them, computed by the
+        prediction script's own fold statements once per set of weight arrays and precision,
+        not on every predict call (for one small batch of a big model the fold costs as much as
+        the prediction). The arrays count by identity: weights change by new arrays (as fit
+        makes them), not by writes into the old ones."""
+        from kerasdml.runtime.api import run_string
+        precision = run_options.get("precision", "double")
+        names = [p.variable for p in self.parameters]
+        key = tuple(id(weights[name]) for name in names)
+        cached = self._folds.get(precision)
+        if cached is None or cached[0] != key:
+            options = {k: v for k, v in run_options.items() if k in ("precision", "stats")}
+            folded = run_string(self.script("fold", bound=True), inputs=weights,
+                                outputs=list(self._program.folded), **options)
+            # the arrays are kept with their ids, so no other array can take one of them
+            cached = (key, folded, [weights[name] for name in names])
+            self._folds[precision] = cached
+        return cached[1]
 
 
 def _is_distributed(value) -> bool:

@@ -116,3 +116,32 @@ def test_trained_weights_fold_as_keras_predicts_with_them(tmp_path):
     assert not np.allclose(statistics, model.layers[1].moving_mean.numpy())
     np.testing.assert_allclose(estimator.predict(x), exported.predict(x, verbose=0), atol=1e-4,
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_predict_folds_once_per_set_of_weights_with_the_scripts_bits(precision, tmp_path, monkeypatch):
+    """predict() runs the fold statements once per weight arrays and precision and binds their
+    results; the predictions are the bits of the whole prediction script, which folds in
+    every run. New arrays (a fit's) fold anew."""
+    from kerasdml.runtime import api
+
+    model = randomize(depthwise_and_separable())
+    compiled = compile_model(save(model, tmp_path))
+    inputs = sample_inputs(model, batch=5)[0]
+    rows = compiled.inputs[0].rows(inputs)
+    whole = api.run_string(compiled.script("predict", bound=True),
+                           inputs={compiled.inputs[0].variable: rows, **compiled.weights},
+                           args={"batch_size": 256}, outputs=[compiled.outputs[0].variable],
+                           precision=precision)[compiled.outputs[0].variable]
+    runs = []
+    original = api.run_string
+    monkeypatch.setattr(api, "run_string", lambda text, **kw: runs.append(text) or original(text, **kw))
+    first = compiled.predict(inputs, precision=precision)
+    again = compiled.predict(inputs, precision=precision)
+    assert len(runs) == 3 and "for (i in 1:batches)" not in runs[0]     # one fold, two predicts
+    assert "_folded = " not in runs[1] and "_folded" in runs[1]
+    expected = compiled.outputs[0].keras(whole)
+    assert first.tobytes() == again.tobytes() == expected.tobytes()
+    changed = {name: value * 1.5 for name, value in compiled.weights.items()}
+    moved = compiled.predict(inputs, precision=precision, weights=changed)
+    assert len(runs) == 5 and not np.allclose(moved, first)
