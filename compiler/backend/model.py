@@ -311,33 +311,40 @@ class CompiledModel:
         if batch_size is None:
             batch_size = 256 if run_options.get("spark") is None else max(_row_count(bound[t.variable])
                                                                             for t in self.inputs)
-        bound.update(self.weights if weights is None else weights)
-        script = "predict"
-        if self._program.folds and run_options.get("spark") is None:
-            bound.update(self._folded(bound, run_options))
-            script = "predict_folded"
-        results = run_string(self.script(script, bound=True), inputs=bound,
-                             args={"batch_size": max(1, int(batch_size))},
+        weights = self.weights if weights is None else weights
+        script = self.script("predict", bound=True)
+        if run_options.get("spark") is None:
+            script, weights = self.bound_prediction(weights, run_options.get("precision", "double"),
+                                                    run_options.get("stats"))
+        bound.update(weights)
+        results = run_string(script, inputs=bound, args={"batch_size": max(1, int(batch_size))},
                              outputs=[t.variable for t in self.outputs], **run_options)
         arrays = [t.keras(results[t.variable]) for t in self.outputs]
         return arrays[0] if len(arrays) == 1 else arrays
 
 
-    def _folded(self, weights: dict, run_options: dict) -> dict:
-        """The BatchNormalization layers' folds into the layers before them, computed by the
-        prediction script's own fold statements once per set of weight arrays and precision,
-        not on every predict call (for one small batch of a big model the fold costs as much as
-        the prediction). The arrays count by identity: weights change by new arrays (as fit
-        makes them), not by writes into the old ones."""
+    def bound_prediction(self, weights: dict, precision: str, stats=None) -> tuple[str, dict]:
+        """The bound prediction script and the weights to bind for a local run (or a Spark
+        task's): with BatchNormalization layers folded into the layers before them, the script
+        that takes the folded weights, and the weights with those added (_folded)."""
+        if not self._program.folds:
+            return self.script("predict", bound=True), weights
+        return (self.script("predict_folded", bound=True),
+                {**weights, **self._folded(weights, precision, stats)})
+
+    def _folded(self, weights: dict, precision: str, stats) -> dict:
+        """The folded weights, computed by the prediction script's own fold statements once per
+        set of weight arrays and precision, not on every predict call (for one small batch of a
+        big model the fold costs as much as the prediction). The arrays count by identity:
+        weights change by new arrays (as fit makes them), not by writes into the old ones."""
         from kerasdml.runtime.api import run_string
-        precision = run_options.get("precision", "double")
         names = [p.variable for p in self.parameters]
         key = tuple(id(weights[name]) for name in names)
         cached = self._folds.get(precision)
         if cached is None or cached[0] != key:
-            options = {k: v for k, v in run_options.items() if k in ("precision", "stats")}
             folded = run_string(self.script("fold", bound=True), inputs=weights,
-                                outputs=list(self._program.folded), **options)
+                                outputs=list(self._program.folded), precision=precision,
+                                stats=stats)
             # the arrays are kept with their ids, so no other array can take one of them
             cached = (key, folded, [weights[name] for name in names])
             self._folds[precision] = cached

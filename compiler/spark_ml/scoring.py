@@ -40,11 +40,12 @@ def is_classifier(compiled) -> bool:
 
 def row_program(compiled, batch_size: int = DEFAULT_BATCH, precision: str = "single",
                 weights: dict | None = None) -> RowProgram:
-    return RowProgram(compiled.script("predict", bound=True),
-                      tuple(RowInput(t.variable, t.columns) for t in compiled.inputs),
+    script, constants = compiled.bound_prediction(compiled.weights if weights is None else weights,
+                                                 precision)
+    return RowProgram(script, tuple(RowInput(t.variable, t.columns) for t in compiled.inputs),
                       tuple(RowOutput(t.variable, t.columns) for t in compiled.outputs),
-                      constants=dict(compiled.weights if weights is None else weights),
-                      args={"batch_size": max(1, int(batch_size))}, precision=precision)
+                      constants=dict(constants), args={"batch_size": max(1, int(batch_size))},
+                      precision=precision)
 
 
 def readers(compiled, schema, columns: ScoringColumns) -> list:
