@@ -4,9 +4,10 @@ Generated scripts stay plain DML: they source dml_lib's layers and call them, an
 the DML definitions. Some of those definitions are loops over builtins that SystemDS has no
 single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thousands of calls
 for an Xception; random_affine.dml builds dense interpolation weights per image, which a sparse
-gather replaces). When a sourced file holds exactly dml_lib's text, the functions listed
-here get a kernel (runtime/local/depthwise.py, runtime/local/affine_image.py) that computes the
-same outputs in one call.
+gather replaces; zero_pad2d.dml copies one plane row per loop iteration). When a sourced file
+holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
+runtime/local/affine_image.py, runtime/local/planes.py) that computes the same outputs in one
+call.
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -29,6 +30,7 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local import affine_image, depthwise
 from .local.geometry import Geom
+from .local.planes import PlaneCopy, copy_planes
 from .values import MatrixHandle
 
 Kernel = Callable[[dict], "list | None"]
@@ -111,12 +113,48 @@ def _affine_image_backward(v: dict) -> list | None:
                                   v["interpolation"])]
 
 
+# zero_pad2d.dml's functions as plane copies: function -> (its matrix argument, whether it pads
+# (else it cuts), the prefix of its amounts: "pad" amounts grow Hin x Win, "crop" ones shrink it)
+ZERO_PAD_CALLS = {"forward": ("X", True, "pad"), "backward": ("dout", False, "pad"),
+                  "crop": ("X", False, "crop"), "crop_backward": ("dout", True, "crop")}
+
+
+def plane_copy(function: str, v: dict) -> PlaneCopy | None:
+    """A zero_pad2d call as the copy it is, or None when its arguments do not describe one
+    (the DML body then runs, and its checks speak)."""
+    images, pads, amount = ZERO_PAD_CALLS[function]
+    X = v[images]
+    top, bottom, left, right = (v[amount + side] for side in ("top", "bottom", "left", "right"))
+    C, H, W = v["C"], v["Hin"], v["Win"]
+    if not _same_dtype(X) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                     for n in (top, bottom, left, right, C, H, W)):
+        return None
+    if amount == "pad":
+        inner, outer = (H, W), (H + top + bottom, W + left + right)
+    else:
+        inner, outer = (H - top - bottom, W - left - right), (H, W)
+    copy = PlaneCopy(X.shape[0], C, inner, outer, top, left, pads)
+    fits = min(inner) >= 1 and C >= 1 and X.shape[1] == copy.in_cols
+    return copy if fits else None
+
+
+def _zero_pad_kernel(function: str) -> Kernel:
+    def run(v: dict) -> list | None:
+        copy = plane_copy(function, v)
+        if copy is None or not isinstance(v[ZERO_PAD_CALLS[function][0]], np.ndarray):
+            return None
+        out = copy_planes(copy, v[ZERO_PAD_CALLS[function][0]])
+        return [out, *copy.result] if function in ("forward", "crop") else [out]
+    return run
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
                                        "backward": _depthwise_backward},
     "nn/layers/random_affine.dml": {"forward": _affine_image_forward,
                                     "backward": _affine_image_backward},
+    "nn/layers/zero_pad2d.dml": {function: _zero_pad_kernel(function) for function in ZERO_PAD_CALLS},
 }
 
 _library_texts: dict[str, str] = {}

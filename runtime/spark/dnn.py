@@ -231,3 +231,27 @@ def depthwise_backward(runtime, **variables):
     dX = from_panels(outputs.mapValues(_first), g.N, g.in_cols, x.block, x.dtype,
                      depth=max(x.depth, dout.depth) + 1)
     return [dX.holding((Lease(rdds=(outputs,)),)), dW, db]
+
+
+def _register_plane_copy(function: str):
+    """zero_pad2d's padding and cropping: each row panel copied on its own (rows are images)."""
+    name = f"zero_pad2d::{function}"
+    images = intrinsics.ZERO_PAD_CALLS[function][0]
+
+    def output(**variables):
+        copy = intrinsics.plane_copy(function, variables)
+        return copy.N, copy.out_cols
+
+    def run(runtime, **variables):
+        copy = intrinsics.plane_copy(function, variables)
+        outputs, (x,) = _kernel_pass(runtime, name, variables, (images,))
+        out = from_panels(outputs.mapValues(_first), copy.N, copy.out_cols, x.block, x.dtype,
+                          depth=x.depth + 1)
+        return [out, *copy.result] if function in ("forward", "crop") else [out]
+
+    operation(name, accepts=lambda **v: intrinsics.plane_copy(function, v) is not None,
+              output=output, strategy="row-panels, planes copied per panel")(run)
+
+
+for _function in intrinsics.ZERO_PAD_CALLS:
+    _register_plane_copy(_function)

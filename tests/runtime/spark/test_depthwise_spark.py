@@ -147,3 +147,25 @@ def test_training_on_spark_gives_the_local_weights(mobilenet, spark, capsys):
     assert distributed.history_["loss"] == pytest.approx(local.history_["loss"], rel=1e-12)
     for name, weights in local.weights_.items():
         assert_allclose(distributed.weights_[name], weights, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_zero_padding_and_cropping_copy_each_row_panel_on_spark(runtime, precision):
+    """zero_pad2d's four functions run as one distributed operation each (the plane copy on
+    every row panel), with the local copy's bits."""
+    from support.zero_pad_cases import LIBRARY_FILE as PAD_FILE
+    from support.zero_pad_cases import OUTPUTS, SCRIPT, images
+
+    dtype = np.float64 if precision == "double" else np.float32
+    X = np.vstack([images(dtype)] * 3)                       # 9 images: three row blocks
+    script = SCRIPT.format(path=PAD_FILE, t=1, b=0, l=2, r=1).replace("C, H, W", "2, 5, 6")
+    local = run_string(script, inputs={"X": X}, outputs=OUTPUTS, precision=precision)
+    plan = io.StringIO()
+    got = run_string(script, inputs={"X": X}, outputs=OUTPUTS, precision=precision,
+                     spark=runtime, exec_mode="spark", explain=plan)
+    for name in OUTPUTS:
+        assert np.asarray(got[name]).tobytes() == np.asarray(local[name]).tobytes(), name
+    where = placements(plan.getvalue())
+    for function in ("forward", "backward", "crop", "crop_backward"):
+        assert where[f"zero_pad2d::{function}"] == {"SPARK"}, plan.getvalue()
+    assert "leftIndex" not in where                           # not the DML body's row copies
