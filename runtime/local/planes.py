@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import native
+from .parallel import run_chunks, split, workers
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,14 @@ def copy_planes(c: PlaneCopy, X: np.ndarray) -> np.ndarray:
         cut = X.reshape(planes, H, W)[:, c.top:c.top + h, c.left:c.left + w]
         return np.ascontiguousarray(cut).reshape(c.N, c.out_cols)
     if native.enabled():
-        out = np.empty((c.N, c.out_cols), dtype=X.dtype)
-        native.pad_planes(np.ascontiguousarray(X), out, planes=planes, H=h, W=w, ph=c.top,
-                          pw=c.left, Hp=H, Wp=W)
-        return out
+        source = np.ascontiguousarray(X).reshape(planes, h * w)
+        out = np.empty((planes, H * W), dtype=X.dtype)
+
+        def pad(first: int, last: int) -> None:     # ranges of planes on the kernel workers
+            native.pad_planes(source[first:last], out[first:last], planes=last - first, H=h,
+                              W=w, ph=c.top, pw=c.left, Hp=H, Wp=W)
+        run_chunks(pad, split(planes, workers()))
+        return out.reshape(c.N, c.out_cols)
     out = np.zeros((planes, H, W), dtype=X.dtype)
     out[:, c.top:c.top + h, c.left:c.left + w] = X.reshape(planes, h, w)
     return out.reshape(c.N, c.out_cols)
