@@ -16,9 +16,11 @@ import numpy as np
 
 from . import nodes as n
 from .builtins.dnn import conv2d_bias_epilogue
+from .intrinsics import batch_norm_test_mode
 from .errors import DMLRuntimeError
 from .liveness import names_read
 from .local.fused_pooling import max_pool_backward_relu, relu_max_pool
+from .local.normalization import batch_norm_inference
 from .local.pooling import max_pool_rows
 from .local.scratch import scratch
 from .local.geometry import pool_geom
@@ -238,8 +240,33 @@ def _pool_after_conv(shapes: dict, values: dict):
     return _pool_geometry((N, F * shapes["Hout"] * shapes["Wout"]), pool_values)
 
 
+BATCH_NORM_ARGS = ("X", "gamma", "beta", "C", "Hin", "Win", "mode", "ema_mean", "ema_var",
+                   "epsilon", "center", "scale")
+
+
+def _batch_norm_relu(norm: LibraryCall, relu: LibraryCall, dying: Dying) -> Plan | None:
+    """batch_norm2d::forward with fixed statistics (mode "test"), then relu::forward of its
+    output, which nothing reads later: one pass over the images (runtime/local/normalization)."""
+    normalized = norm.outputs.get("out")
+    if normalized is None or normalized not in dying[1] \
+            or not _reads_only(relu.args.get("X"), normalized) \
+            or any(p not in norm.args for p in BATCH_NORM_ARGS):
+        return None
+
+    def kernel(values: dict) -> dict | None:
+        arguments = batch_norm_test_mode(values)
+        if arguments is None:
+            return None
+        result = _named(norm.outputs, ema_mean_upd=values["ema_mean"], ema_var_upd=values["ema_var"])
+        result.pop(normalized, None)
+        result.update(_named(relu.outputs, out=batch_norm_inference(**arguments, relu=True)))
+        return result
+    reads = {p: norm.args[p] for p in BATCH_NORM_ARGS}
+    return Plan("batch_norm+relu", reads, kernel, "batch_norm2d::forward, relu::forward")
+
+
 RELU, POOL = "nn/layers/relu.dml", "nn/layers/max_pool2d.dml"
-CONV = "nn/layers/conv2d.dml"
+CONV, BATCH_NORM = "nn/layers/conv2d.dml", "nn/layers/batch_norm2d.dml"
 RULES = {
     ((CONV, "forward"), (RELU, "forward"), (POOL, "forward")): _conv_relu_max_pool,
     ((CONV, "forward"), (RELU, "forward"), (POOL, "forward_padded")): _conv_relu_max_pool,
@@ -248,6 +275,7 @@ RULES = {
     ((RELU, "forward"), (POOL, "forward_padded")): _relu_max_pool,
     ((POOL, "backward"), (RELU, "backward")): _max_pool_backward_relu,
     ((POOL, "backward_padded"), (RELU, "backward")): _max_pool_backward_relu,
+    ((BATCH_NORM, "forward"), (RELU, "forward")): _batch_norm_relu,
 }
 
 

@@ -4,10 +4,11 @@ Generated scripts stay plain DML: they source dml_lib's layers and call them, an
 the DML definitions. Some of those definitions are loops over builtins that SystemDS has no
 single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thousands of calls
 for an Xception; random_affine.dml builds dense interpolation weights per image, which a sparse
-gather replaces; zero_pad2d.dml copies one plane row per loop iteration). When a sourced file
+gather replaces; zero_pad2d.dml copies one plane row per loop iteration; batch_norm2d.dml's
+inference makes four passes over the images where one does). When a sourced file
 holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
-runtime/local/affine_image.py, runtime/local/planes.py) that computes the same outputs in one
-call.
+runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py) that
+computes the same outputs in one call.
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -30,6 +31,7 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local import affine_image, depthwise
 from .local.geometry import Geom
+from .local.normalization import batch_norm_inference, inference_vectors
 from .local.planes import PlaneCopy, copy_planes
 from .values import MatrixHandle
 
@@ -148,6 +150,30 @@ def _zero_pad_kernel(function: str) -> Kernel:
     return run
 
 
+def batch_norm_test_mode(v: dict) -> dict | None:
+    """A batch_norm2d::forward call in mode "test" as batch_norm_inference's arguments, or None
+    (training mode, other types or shapes: the DML body runs)."""
+    X, gamma, beta, mean, var = (v[k] for k in ("X", "gamma", "beta", "ema_mean", "ema_var"))
+    C, H, W = v["C"], v["Hin"], v["Win"]
+    if v["mode"] != "test" or not all(type(x) is np.ndarray and x.ndim == 2
+                                      for x in (X, gamma, beta, mean, var)) \
+            or len({x.dtype for x in (X, gamma, beta, mean, var)}) != 1 or X.dtype.kind != "f" \
+            or not all(type(n) is int and n >= 1 for n in (C, H, W)) \
+            or X.shape[1] != C * H * W or any(x.shape != (C, 1) for x in (gamma, beta, mean, var)) \
+            or type(v["center"]) is not bool or type(v["scale"]) is not bool:
+        return None
+    shift, inv = inference_vectors(mean, var, v["epsilon"])
+    return dict(X=X, C=C, shift=shift, inv=inv, gamma=gamma if v["scale"] else None,
+                beta=beta if v["center"] else None)
+
+
+def _batch_norm_forward(v: dict) -> list | None:
+    arguments = batch_norm_test_mode(v)
+    if arguments is None:
+        return None
+    return [batch_norm_inference(**arguments), v["ema_mean"], v["ema_var"]]
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
@@ -155,6 +181,7 @@ KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/random_affine.dml": {"forward": _affine_image_forward,
                                     "backward": _affine_image_backward},
     "nn/layers/zero_pad2d.dml": {function: _zero_pad_kernel(function) for function in ZERO_PAD_CALLS},
+    "nn/layers/batch_norm2d.dml": {"forward": _batch_norm_forward},
 }
 
 _library_texts: dict[str, str] = {}
