@@ -106,6 +106,9 @@ class OpDef:
     # (BatchNormalization): prediction scripts fold it into the op before it (passes.folding),
     # with its template's `fold` macro; its context's `channels` says how it holds them
     folds_at_inference: Callable = never
+    # True where the op's attrs have an explicit `padding` (ir.Pad2D) filled with zeros, so a
+    # ZeroPadding2D read only by it can be added to that padding (passes.padding)
+    takes_zero_padding: bool = False
 
     def weight(self, role: str) -> Weight:
         for weight in self.weights:

@@ -247,11 +247,11 @@ def _conv1d_context(n: Step) -> dict:
 define("conv2d", Conv2D, shape=_conv2d_shape, params=_conv2d_params,
        weights=_weights_of(conv2d_kernel), template="conv2d.dml.j2", context=_conv2d_context,
        output_channels=bias_column, sources=("conv2d",), library=("conv2d", "zero_pad2d"),
-       family=__name__)
+       takes_zero_padding=True, family=__name__)
 define("depthwise_conv2d", DepthwiseConv2D, shape=_depthwise_shape, params=_depthwise_params,
        weights=_weights_of(depthwise_kernel), template="conv2d.dml.j2",
        context=_depthwise_context, output_channels=bias_column, sources=("conv2d_depthwise",),
-       library=("conv2d_depthwise", "zero_pad2d"), family=__name__)
+       library=("conv2d_depthwise", "zero_pad2d"), takes_zero_padding=True, family=__name__)
 define("conv1d", Conv1D, shape=_conv1d_shape, params=_conv1d_params,
        weights=_weights_of(conv1d_kernel), template="conv1d.dml.j2", context=_conv1d_context,
        output_channels=bias_column, sources=("conv1d",), family=__name__)

@@ -1,7 +1,7 @@
 """Passes over the IR graph, run between the frontend and the backend.
 
-    prepare(graph)   split_activations -> infer_shapes -> drop_inference_noops (prediction only)
-                     -> validate
+    prepare(graph)   split_activations -> infer_shapes -> drop_inference_noops and
+                     merge_zero_padding (prediction only) -> validate
 
 `folds(graph)` finds the layers a prediction script folds into the weights of the layer before
 them (a BatchNormalization after a convolution); the backend writes the folded weights.
@@ -16,6 +16,7 @@ from . import layout
 from .activations import split_activations
 from .cleanup import drop_inference_noops, is_inference_noop
 from .folding import folds
+from .padding import merge_zero_padding
 from .shapes import infer_shapes
 
 
@@ -24,9 +25,9 @@ def prepare(graph: ir.Graph, training: bool = False) -> ir.Graph:
     and, when compiling for prediction, without dropout or linear activations."""
     graph = infer_shapes(split_activations(graph))
     if not training:
-        graph = drop_inference_noops(graph)
+        graph = infer_shapes(merge_zero_padding(drop_inference_noops(graph)))
     return graph.validate()
 
 
-__all__ = ["prepare", "split_activations", "infer_shapes", "drop_inference_noops",
+__all__ = ["prepare", "split_activations", "infer_shapes", "drop_inference_noops", "merge_zero_padding",
            "is_inference_noop", "folds", "layout"]

@@ -23,7 +23,11 @@ def test_resnet50(resnet50):
     assert sum(p.value.size for _, p in graph.params()) == model.count_params()
     ops = [n.op for n in graph.nodes]
     assert ops.count("conv2d") == 53 and ops.count("add") == 16 and ops.count("batch_norm") == 53
-    assert graph.node("conv1_conv").attrs.padding.top == 0  # ResNet pads with ZeroPadding2D
+    # ResNet pads with ZeroPadding2D: the one before conv1 is merged into its padding, the one
+    # before the max pool stays (a max pool's padding is not zeros)
+    padding = graph.node("conv1_conv").attrs.padding
+    assert (padding.top, padding.bottom, padding.left, padding.right) == (3, 3, 3, 3)
+    assert ops.count("zero_pad2d") == 1
     assert_params_are_keras_weights(graph, model)
     assert_matches_keras(graph, model, atol=1e-3)
 
