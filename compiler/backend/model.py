@@ -16,6 +16,7 @@ from ..opdef import is_moving, is_trainable
 from .names import identifier
 from .registry import LIBRARY
 from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
+from ..training.data import float_array
 from .training_view import TRAIN_ALGOS, TrainingView
 from .weights import dataset_paths, dml_weights, keras_layout
 
@@ -44,8 +45,9 @@ class TensorSpec:
         return "channels_last image rows" if len(self.shape) == 3 else "row-major rows"
 
     def rows(self, data) -> np.ndarray:
-        """Keras-shaped data (N, *shape) as the N x columns matrix the script takes."""
-        array = np.asarray(data, dtype=np.float64)
+        """Keras-shaped data (N, *shape) as the N x columns matrix the script takes (float32
+        or float64 as given: the run converts to its precision)."""
+        array = float_array(data)
         if array.ndim == len(self.shape):  # one column of labels or a single vector
             array = array.reshape(-1, *self.shape)
         return array.reshape(len(array), self.columns or -1)

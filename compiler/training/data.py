@@ -30,9 +30,18 @@ def as_array(values, what: str) -> np.ndarray:
     return array
 
 
+def float_array(values) -> np.ndarray:
+    """float32 and float64 data as they are (no copy), anything else as float64: the run
+    converts to its precision, so training in single precision on float32 data never holds a
+    float64 copy of it, and double precision sees the same exact values either way."""
+    array = np.asarray(values)
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
+
+
 def features(values, input_shape: tuple, what: str = "X") -> np.ndarray:
-    """(N, *input_shape) float64. A sample with the same values in the same row-major order
-    (MNIST's (N, 28, 28) for a (28, 28, 1) input, or flattened rows) is accepted as is."""
+    """(N, *input_shape) floats (float_array). A sample with the same values in the same
+    row-major order (MNIST's (N, 28, 28) for a (28, 28, 1) input, or flattened rows) is accepted
+    as is."""
     array = as_array(values, what)
     if None in input_shape:
         return _sequences(array, input_shape, what)
@@ -43,17 +52,17 @@ def features(values, input_shape: tuple, what: str = "X") -> np.ndarray:
     if int(np.prod(array.shape[1:])) != per_sample:
         raise DataError(f"{what} has examples of shape {array.shape[1:]}, but the model's input "
                         f"is {input_shape} ({per_sample} values per example)")
-    return np.asarray(array, dtype=np.float64).reshape((array.shape[0], *input_shape))
+    return float_array(array).reshape((array.shape[0], *input_shape))
 
 
 def _sequences(array: np.ndarray, input_shape: tuple, what: str) -> np.ndarray:
-    """(N, T, ...) float64 for an input whose length the model leaves open: any T, the rest
+    """(N, T, ...) floats for an input whose length the model leaves open: any T, the rest
     as the model says."""
     fixed = input_shape[1:]
     if array.ndim != len(input_shape) + 1 or tuple(array.shape[2:]) != tuple(fixed):
         raise DataError(f"{what} has examples of shape {array.shape[1:]}, but the model's input "
                         f"is {input_shape} (None: any sequence length)")
-    return np.asarray(array, dtype=np.float64)
+    return float_array(array)
 
 
 def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y") -> np.ndarray:
