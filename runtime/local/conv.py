@@ -111,7 +111,7 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d(g, X, W, channel_bias, plain)
     if native.enabled() and g.C == g.F == 1:
-        # one filter over single planes (zero_pad2d shifts each channel's plane this way):
+        # one filter over single planes (a per-plane filter, as a DML body may write one):
         # a depthwise convolution, whose kernels run over planes without any patches
         bias = np.zeros((1, 1), dt) if channel_bias is None else channel_bias.reshape(1, 1)
         return _finished(depthwise.forward(g, X, W, bias), g, plain)
