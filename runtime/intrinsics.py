@@ -128,7 +128,7 @@ def plane_copy(function: str, v: dict) -> PlaneCopy | None:
     X = v[images]
     top, bottom, left, right = (v[amount + side] for side in ("top", "bottom", "left", "right"))
     C, H, W = v["C"], v["Hin"], v["Win"]
-    if not _same_dtype(X) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+    if not _same_dtype(X) or not all(type(n) is int and n >= 0
                                      for n in (top, bottom, left, right, C, H, W)):
         return None
     if amount == "pad":
@@ -141,11 +141,13 @@ def plane_copy(function: str, v: dict) -> PlaneCopy | None:
 
 
 def _zero_pad_kernel(function: str) -> Kernel:
+    images = ZERO_PAD_CALLS[function][0]
+
     def run(v: dict) -> list | None:
         copy = plane_copy(function, v)
-        if copy is None or not isinstance(v[ZERO_PAD_CALLS[function][0]], np.ndarray):
+        if copy is None or not isinstance(v[images], np.ndarray):   # distributed: Spark's op
             return None
-        out = copy_planes(copy, v[ZERO_PAD_CALLS[function][0]])
+        out = copy_planes(copy, v[images])
         return [out, *copy.result] if function in ("forward", "crop") else [out]
     return run
 

@@ -314,16 +314,16 @@ class CompiledModel:
             batch_size = 256 if run_options.get("spark") is None else max(_row_count(bound[t.variable])
                                                                             for t in self.inputs)
         weights = self.weights if weights is None else weights
-        script = self.script("predict", bound=True)
         if run_options.get("spark") is None:
             script, weights = self.bound_prediction(weights, run_options.get("precision", "double"),
                                                     run_options.get("stats"))
+        else:          # the folds' statements are planned with the rest of the script
+            script = self.script("predict", bound=True)
         bound.update(weights)
         results = run_string(script, inputs=bound, args={"batch_size": max(1, int(batch_size))},
                              outputs=[t.variable for t in self.outputs], **run_options)
         arrays = [t.keras(results[t.variable]) for t in self.outputs]
         return arrays[0] if len(arrays) == 1 else arrays
-
 
     def bound_prediction(self, weights: dict, precision: str, stats=None) -> tuple[str, dict]:
         """The bound prediction script and the weights to bind for a local run (or a Spark

@@ -152,7 +152,7 @@ class Channel:
         tails, index = [], 2
         for part in parts:
             tails.append(self.outgoing.part_tags(self.sent, index, part))
-            index += len(tails[-1]) // TAG_BYTES
+            index += tags_of(len(part))
         self.sent += 1
         self.seconds["encode"] += time.perf_counter() - began + prepared.seconds
         self.sock.sendall(head)

@@ -137,15 +137,20 @@ def test_a_valid_frame_replayed_on_another_connection_is_refused(server):
     replay.close()
 
 
-def test_the_worker_side_refuses_a_forged_reply():
+def connected(server_secret: bytes, worker_secret: bytes):
+    """(listener, server side, worker side) of one connection, each side with its secret."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
     thread = threading.Thread(target=lambda: accepted.append(Channel.accept(listener.accept()[0],
-                                                                            new_secret())))
+                                                                            server_secret)))
     thread.start()
-    worker = Channel.connect(listener.getsockname(), new_secret())
+    worker = Channel.connect(listener.getsockname(), worker_secret)
     thread.join()
-    impostor = accepted[0]
+    return listener, accepted[0], worker
+
+
+def test_the_worker_side_refuses_a_forged_reply():
+    listener, impostor, worker = connected(new_secret(), new_secret())
     worker.send(("hello", 0))
     impostor.sock.recv(1 << 16)
     impostor.send(("model", 0, Payload()))
@@ -190,14 +195,8 @@ def test_arrays_travel_out_of_band_tagged_in_parts_and_any_flipped_byte_is_refus
     import numpy as np
     monkeypatch.setattr(channel_module, "TAGGED_PART", 1000)   # several tags a part, as past 1 GiB
     UNPICKLED.clear()
-    listener = socket.create_server(("127.0.0.1", 0))
-    secret, accepted = new_secret(), []
-    thread = threading.Thread(target=lambda: accepted.append(Channel.accept(listener.accept()[0],
-                                                                            secret)))
-    thread.start()
-    sender = Channel.connect(listener.getsockname(), secret)
-    thread.join()
-    receiver = accepted[0]
+    secret = new_secret()
+    listener, receiver, sender = connected(secret, secret)
     gradient = np.arange(1200, dtype=np.float32).reshape(40, 30)
     message = ("push", 0, 1, [gradient, np.ones((3, 1))], Payload())
     sender.sock = Recording(sender.sock)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from support.native_switch import native_and_numpy
 
 from kerasdml.runtime.local import dnn, native
 
@@ -69,14 +70,6 @@ def _values(count, kind, dtype, rng):
     return x.astype(dtype)
 
 
-def _both(call):
-    with native.use(False):
-        expected = call()
-    with native.use(True):
-        got = call()
-    return got, expected
-
-
 def _assert_same_bits(got, expected, dtype):
     assert got.dtype == expected.dtype == dtype
     assert got.shape == expected.shape
@@ -94,7 +87,7 @@ KINDS = ["normal", "cancellation", "zeros", "special"]
 def test_avg_pool_is_numpys_bits(pool, kind, dtype):
     X = _values(_cells(pool)[0], kind, dtype, np.random.default_rng(7))
     with np.errstate(invalid="ignore"):               # inf - inf in the "special" windows
-        got, expected = _both(lambda: dnn.avg_pool(X, **_arguments(pool)))
+        got, expected = native_and_numpy(lambda: dnn.avg_pool(X, **_arguments(pool)))
     _assert_same_bits(got, expected, dtype)
 
 
@@ -107,7 +100,7 @@ def test_avg_pool_backward_is_numpys_bits(pool, kind, dtype):
     X = rng.standard_normal((IMAGES, inputs)).astype(dtype)
     dout = _values(outputs, kind, dtype, rng)
     with np.errstate(invalid="ignore"):
-        got, expected = _both(lambda: dnn.avg_pool_backward(X, dout, **_arguments(pool)))
+        got, expected = native_and_numpy(lambda: dnn.avg_pool_backward(X, dout, **_arguments(pool)))
     _assert_same_bits(got, expected, dtype)
 
 
@@ -116,7 +109,7 @@ def test_avg_pool_takes_matrices_that_are_views():
     pool = POOLS[2]
     wide = np.random.default_rng(9).standard_normal((IMAGES, _cells(pool)[0] + 3))
     X, dout = wide[:, 3:], wide[:, :_cells(pool)[1]][:, ::-1]
-    got, expected = _both(lambda: dnn.avg_pool(X, **_arguments(pool)))
+    got, expected = native_and_numpy(lambda: dnn.avg_pool(X, **_arguments(pool)))
     _assert_same_bits(got, expected, np.float64)
-    got, expected = _both(lambda: dnn.avg_pool_backward(X, dout, **_arguments(pool)))
+    got, expected = native_and_numpy(lambda: dnn.avg_pool_backward(X, dout, **_arguments(pool)))
     _assert_same_bits(got, expected, np.float64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from support.native_switch import native_and_numpy
 
 from kerasdml.runtime.local import dnn, native
 
@@ -55,14 +56,6 @@ def _conv_inputs(shape, dtype, seed=0):
             rng.standard_normal((N, F * Ho * Wo)).astype(dtype), args)
 
 
-def _both(call):
-    with native.use(False):
-        expected = call()
-    with native.use(True):
-        got = call()
-    return got, expected
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
 @pytest.mark.parametrize("shape", CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("kernel", ["conv2d", "conv2d_backward_filter", "conv2d_backward_data"])
@@ -70,7 +63,7 @@ def test_convolutions_match_numpy(kernel, shape, dtype):
     X, W, dout, args = _conv_inputs(shape, dtype)
     operands = {"conv2d": (X, W), "conv2d_backward_filter": (X, dout),
                 "conv2d_backward_data": (W, dout)}[kernel]
-    got, expected = _both(lambda: getattr(dnn, kernel)(*operands, **args))
+    got, expected = native_and_numpy(lambda: getattr(dnn, kernel)(*operands, **args))
     assert got.dtype == expected.dtype == dtype
     assert got.shape == expected.shape
     tolerance = 1e-12 if dtype == np.float64 else 2e-5
@@ -89,7 +82,7 @@ def test_both_versions_of_the_direct_convolutions_match_numpy(kernel, version, d
         X, W, dout, args = _conv_inputs(shape, dtype, seed=3)
         operands = (X, W) if kernel == "conv2d" else (X, dout)
         with native.use_version(version):
-            got, expected = _both(lambda: getattr(dnn, kernel)(*operands, **args))
+            got, expected = native_and_numpy(lambda: getattr(dnn, kernel)(*operands, **args))
         tolerance = 1e-12 if dtype == np.float64 else 2e-5
         scale = np.abs(expected).max()
         assert_allclose(got / scale, expected / scale, rtol=0, atol=tolerance, err_msg=str(shape))
@@ -141,7 +134,7 @@ def _pool(values, dout_values, pool):
     C, H, W, kh, kw, sh, sw, ph, pw = pool
     N = values.shape[0]
     args = dict(input_shape=[N, C, H, W], pool_size=[kh, kw], stride=[sh, sw], padding=[ph, pw])
-    return _both(lambda: dnn.max_pool_backward(values, dout_values, **args))
+    return native_and_numpy(lambda: dnn.max_pool_backward(values, dout_values, **args))
 
 
 def _pool_data(pool, dtype, rng, ties=False):
@@ -204,7 +197,7 @@ def test_max_pool_of_awkward_values_matches_numpy(pool, dtype):
     dout[0, :3] = [np.inf, -0.0, np.nan]
     args = _pool_args(pool, len(X))
     for call in (lambda: dnn.max_pool(X, **args), lambda: dnn.max_pool_backward(X, dout, **args)):
-        got, expected = _both(call)
+        got, expected = native_and_numpy(call)
         assert got.dtype == dtype
         assert_array_equal(got, expected)
 
@@ -253,7 +246,7 @@ def test_pool_gradient_through_a_relu_is_the_plain_chain(pool, dtype):
     def plain():
         return dnn.max_pool_backward(X, dout, **args) * np.greater(signs, 0)
     with np.errstate(invalid="ignore"):              # an infinite gradient times zero
-        fused, expected = _both(lambda: max_pool_backward_relu(X, dout, signs, g))
+        fused, expected = native_and_numpy(lambda: max_pool_backward_relu(X, dout, signs, g))
         with native.use(True):
             assert fused.tobytes() == plain().tobytes()
     # overlapping windows add up their gradients (of about 1) in another order than numpy's
@@ -294,7 +287,7 @@ def test_column_sums_are_numpys_bits(kind):
     import math
     x = _column_data(kind)
     for view in (x, x[:, 1:]):                     # a column slice has a longer row stride
-        got, expected = _both(lambda: axis_sum(view, 0))
+        got, expected = native_and_numpy(lambda: axis_sum(view, 0))
         assert_array_equal(np.signbit(got), np.signbit(expected))
         assert_array_equal(got, expected)
     if kind in ("magnitudes", "cancellation"):      # and both are correctly rounded
@@ -315,7 +308,7 @@ def test_max_pool_matches_numpy(pool, special, dtype):
     C, H, W, kh, kw, sh, sw, ph, pw = pool
     args = dict(input_shape=[X.shape[0], C, H, W], pool_size=[kh, kw], stride=[sh, sw],
                 padding=[ph, pw])
-    got, expected = _both(lambda: dnn.max_pool(X, **args))
+    got, expected = native_and_numpy(lambda: dnn.max_pool(X, **args))
     assert got.dtype == dtype
     assert_array_equal(got, expected)              # a maximum is exact: the same bits
 
@@ -326,7 +319,7 @@ def test_single_precision_column_sums_are_numpys_bits(kind):
     x = _column_data(kind).astype(np.float32)
     for view in (x, x[:, 1:]):
         with np.errstate(invalid="ignore"):       # inf - inf in the "special" columns
-            got, expected = _both(lambda: axis_sum(view, 0))
+            got, expected = native_and_numpy(lambda: axis_sum(view, 0))
         assert got.dtype == expected.dtype
         assert_array_equal(got, expected)
 
