@@ -11,7 +11,8 @@ Nested Sequential and functional models are inlined: their layers become calls n
 use ("layer", "layer:1", ...).
 
 A Keras 3 functional model also records calls of keras.ops functions (`x + 3.0`, `ops.mean`) as
-entries whose module is keras.src.ops.*; their calls get the class name "ops.<Class>" (ops.Add is
+entries whose module is keras.src.ops.* (a legacy .h5 file drops the module: an entry whose
+config has neither trainable nor dtype is such a call); their calls get the class name "ops.<Class>" (ops.Add is
 not the Add layer), and every call keeps its arguments with the tensors replaced by `TensorArg`s,
 so the constants (3.0, axis=...) can be read.
 """
@@ -73,8 +74,16 @@ def is_keras_class(entry: dict) -> bool:
 def class_name_of(entry: dict) -> str:
     """The registry key of an entry: its class name, "ops.<Class>" for a keras.ops call."""
     name = str(entry.get("class_name"))
-    module = str(entry.get("module") or "")
-    return OPS_PREFIX + name if module.startswith(("keras.src.ops", "keras.ops")) else name
+    return OPS_PREFIX + name if _is_ops_call(entry) else name
+
+
+def _is_ops_call(entry: dict) -> bool:
+    """A keras.ops call. A legacy .h5 file drops the module, so there the config tells: a layer's
+    always holds trainable and dtype (an InputLayer's dtype), an operation's neither."""
+    if "module" in entry:
+        return str(entry["module"] or "").startswith(("keras.src.ops", "keras.ops"))
+    config = entry.get("config")
+    return isinstance(config, dict) and not {"trainable", "dtype"} & set(config)
 
 
 def layer_name(entry: dict) -> str:
@@ -216,12 +225,19 @@ class _Walker:
         return f"{base}#{position}"
 
 
+_RECURRENT_STATES = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}
+
+
 def _output_count(entry: dict) -> int:
-    """Tensors a layer call returns: two for a Bidirectional without merge_mode, else one."""
+    """Tensors a layer call returns: two for a Bidirectional without merge_mode, the output and
+    its final states for a recurrent layer with return_state (its handler says whether it takes
+    them), else one."""
     config = entry.get("config") or {}
     if entry.get("class_name") == "Bidirectional" and "merge_mode" in config and \
             config["merge_mode"] is None:
         return 2
+    if isinstance(config, dict) and config.get("return_state") is True:
+        return 1 + _RECURRENT_STATES.get(str(entry.get("class_name")), 1)
     return 1
 
 

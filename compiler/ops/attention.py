@@ -23,6 +23,9 @@ from ..opdef import Weight, define, f64
 from .shaping import fail, require_rank
 
 _PROJECTIONS = ("query", "key", "value", "output")
+# the output projection's sub-layer is `output_dense` in a .keras archive and `attention_output`
+# in a legacy .h5 file and in Keras' variable paths
+_PROJECTION_ALIASES = {"attention_output": "output"}
 _UNSUPPORTED_CALL = ("query_mask", "value_mask", "key_mask")
 
 
@@ -64,6 +67,7 @@ def _projection_of(location: str) -> str:
     parts = location.replace(":", "/").split("/")
     for part in reversed(parts):
         name = part[:-len("_dense")] if part.endswith("_dense") else part
+        name = _PROJECTION_ALIASES.get(name, name)
         if name in _PROJECTIONS:
             return name
     raise ValueError(location)

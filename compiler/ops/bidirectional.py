@@ -1,5 +1,5 @@
 """Bidirectional(SimpleRNN/LSTM/GRU): two recurrent nodes, the second reading the steps in
-reverse ("reverse_steps" op, dml_lib's reverse_steps.dml), its sequence output reversed back as
+reverse (recurrent.py's "reverse_steps" op), its sequence output reversed back as
 Keras does, and the two results merged by Keras' merge_mode: concat, sum, mul, ave, or None (the
 layer then has two outputs, the forward and the backward result).
 """
@@ -8,22 +8,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, sequence_rows
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import define
 from .merge import Concatenate, Merge
-from .recurrent import recurrent
-from .shaping import require_rank, same_shape
+from .recurrent import recurrent, reverse_steps
 
 _MERGES = {"concat": ("concatenate", Concatenate(-1)), "sum": ("add", Merge()),
            "mul": ("multiply", Merge()), "ave": ("average", Merge())}
 _INNER = ("SimpleRNN", "LSTM", "GRU")
-
-
-@dataclass(frozen=True)
-class ReverseSteps:
-    """(T, D) -> (T, D) with the steps in reverse order."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +40,6 @@ def _direction(ctx: LayerContext, entry: dict, stored: tuple, name: str, inputs:
             for node in recurrent(LayerContext(call, source))]
 
 
-def _reverse(ctx: LayerContext, name: str, tensor: str):
-    return ctx.node("reverse_steps", ReverseSteps(), name=name, inputs=(tensor,), outputs=(name,))
-
-
 @handles("Bidirectional")
 def bidirectional(ctx: LayerContext) -> list:
     """Bidirectional(SimpleRNN/LSTM/GRU, merge_mode concat/sum/mul/ave/None)."""
@@ -66,7 +54,7 @@ def bidirectional(ctx: LayerContext) -> list:
     name = ctx.name
     forward_name = name if mode is None else f"{name}/forward"
     backward_name = f"{name}#1" if mode is None else f"{name}/backward"
-    reversed_in = _reverse(ctx, f"{name}/reversed_input", ctx.call.inputs[0])
+    reversed_in = reverse_steps(ctx, f"{name}/reversed_input", ctx.call.inputs[0])
     sequences = bool((backward_entry.get("config") or {}).get("return_sequences", False))
     backward_out = f"{name}/backward_reversed" if sequences else backward_name
     nodes = [*_direction(ctx, forward_entry, stored[:half], forward_name, ctx.call.inputs,
@@ -75,22 +63,8 @@ def bidirectional(ctx: LayerContext) -> list:
              *_direction(ctx, backward_entry, stored[half:], backward_out, (reversed_in.output,),
                          "backward_layer")]
     if sequences:
-        nodes.append(_reverse(ctx, backward_name, backward_out))
+        nodes.append(reverse_steps(ctx, backward_name, backward_out))
     if mode is not None:
         op, attrs = _MERGES[mode]
         nodes.append(ctx.node(op, attrs, inputs=(forward_name, backward_name)))
     return nodes
-
-
-def _shape(node, attrs, ins):
-    require_rank(node, ins[0], 2, "(steps, features)")
-    return same_shape(node, attrs, ins)
-
-
-def _context(n: Step) -> dict:
-    steps, _ = sequence_rows(n, "(steps, features)")   # an open length is read from the batch
-    return dict(T=steps)
-
-
-define("reverse_steps", ReverseSteps, shape=_shape, template="reverse_steps.dml.j2",
-       context=_context, sources=("reverse_steps",), family=__name__)

@@ -113,8 +113,16 @@ def binary(ctx: LayerContext) -> list:
         first = not isinstance(args[0], TensorArg)
         constant = float(args[0] if first else args[1])
         return [ctx.node("elementwise", Elementwise(fn, constant, first))]
+    if any(_is_constant_array(a) for a in args):
+        ctx.reject("arguments", "a constant array (a tensor computed while the model was built, "
+                   "e.g. a layer called on keras.ops.arange(...))",
+                   "a tensor and a number, or two tensors: feed such an array as a model Input")
     ctx.reject("arguments", [type(a).__name__ for a in args],
                "a tensor and a number, or two tensors (not for power)")
+
+
+def _is_constant_array(value) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__tensor__"
 
 
 @handles(*_ops(*_UNARY))

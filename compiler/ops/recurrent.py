@@ -1,5 +1,7 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU on dml_lib's recurrent layers (Keras' default
-activations), with Keras' gate order kept in the weights.
+activations), with Keras' gate order kept in the weights; go_backwards reads the steps in reverse
+("reverse_steps" op, dml_lib's reverse_steps.dml, also used by Bidirectional) and, as Keras, keeps
+a sequence output in that reversed order.
 
 DML layout: kernel (D, G*U), recurrent_kernel (U, G*U), bias (1, G*U) or, for a GRU with
 reset_after, (2, 3*U); gates stay in Keras' order (lstm i, f, c, o; gru z, r, h), which dml_lib
@@ -9,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, zeros
+from ..backend.step import Step, Unsupported, sequence_rows, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define
 from .activations import Activation, activation
-from .shaping import last_dim, require_rank
+from .shaping import last_dim, require_rank, same_shape
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Recurrent:
     reset_after: bool = True
 
 
+@dataclass(frozen=True)
+class ReverseSteps:
+    """(T, D) -> (T, D) with the steps in reverse order."""
+
+
 _OPS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
@@ -49,9 +56,9 @@ def _plain_activation(ctx: LayerContext, key: str, default: str) -> str:
 
 @handles(*_OPS)
 def recurrent(ctx: LayerContext) -> list:
-    """SimpleRNN/LSTM/GRU(units, activation, recurrent_activation, return_sequences, use_bias;
-    GRU reset_after either way)."""
-    for flag, why in (("return_state", "returning the states"), ("go_backwards", "reversed input"),
+    """SimpleRNN/LSTM/GRU(units, activation, recurrent_activation, return_sequences, use_bias,
+    go_backwards; GRU reset_after either way)."""
+    for flag, why in (("return_state", "returning the states"),
                       ("stateful", "stateful recurrence")):
         if ctx.get(flag, False):
             ctx.reject(flag, True, f"False ({why} is not supported)")
@@ -65,7 +72,16 @@ def recurrent(ctx: LayerContext) -> list:
         return_sequences=bool(ctx.get("return_sequences", False)),
         use_bias=use_bias,
         reset_after=bool(ctx.get("reset_after", True)) if ctx.class_name == "GRU" else True)
-    return [ctx.node(_OPS[ctx.class_name], attrs, tuple(ctx.weights(*names).values()))]
+    params = tuple(ctx.weights(*names).values())
+    if not ctx.get("go_backwards", False):
+        return [ctx.node(_OPS[ctx.class_name], attrs, params)]
+    reversed_in = reverse_steps(ctx, f"{ctx.name}/reversed_input", ctx.call.inputs[0])
+    return [reversed_in, ctx.node(_OPS[ctx.class_name], attrs, params,
+                                  inputs=(reversed_in.output,))]
+
+
+def reverse_steps(ctx: LayerContext, name: str, tensor: str):
+    return ctx.node("reverse_steps", ReverseSteps(), name=name, inputs=(tensor,), outputs=(name,))
 
 
 # --- shapes and parameters -------------------------------------------------------------------
@@ -73,6 +89,11 @@ def recurrent(ctx: LayerContext) -> list:
 def _shape(node, attrs, ins):
     require_rank(node, ins[0], 2, "(steps, features)")
     return attrs, (ins[0][0], attrs.units) if attrs.return_sequences else (attrs.units,)
+
+
+def _reverse_shape(node, attrs, ins):
+    require_rank(node, ins[0], 2, "(steps, features)")
+    return same_shape(node, attrs, ins)
 
 
 def _params(op: str):
@@ -110,6 +131,11 @@ def _context(n: Step) -> dict:
                 caches=_caches(n, op))
 
 
+def _reverse_context(n: Step) -> dict:
+    steps, _ = sequence_rows(n, "(steps, features)")   # an open length is read from the batch
+    return dict(T=steps)
+
+
 def _caches(n: Step, op: str) -> dict:
     """The forward results backward needs: hidden states H, cell states C, gates G."""
     names = {"simple_rnn": ("H",), "lstm": ("H", "C", "G"), "gru": ("H", "G")}[op]
@@ -120,3 +146,5 @@ _WEIGHTS = (Weight("kernel", "W"), Weight("recurrent_kernel", "U"), Weight("bias
 for _op in _GATES:
     define(_op, Recurrent, shape=_shape, params=_params(_op), weights=_WEIGHTS,
            template="recurrent.dml.j2", context=_context, library=(_op,), family=__name__)
+define("reverse_steps", ReverseSteps, shape=_reverse_shape, template="reverse_steps.dml.j2",
+       context=_reverse_context, sources=("reverse_steps",), family=__name__)

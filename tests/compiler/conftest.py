@@ -7,16 +7,18 @@ import pytest
 
 @pytest.fixture
 def assert_predicts_like_keras(tmp_path):
-    """check(model, inputs=None, atol=1e-5, rtol=1e-5): the model, saved as a real .keras file in
-    the test's tmp_path, compiled and run by its predict.dml, predicts what Keras predicts on the
-    same inputs (sample_inputs of a batch of 4 when none are given)."""
+    """check(model, inputs=None, atol=1e-5, rtol=1e-5, fmt="keras"): the model, saved as a real
+    .keras file (fmt="h5": a legacy .h5 one) in the test's tmp_path, compiled and run by its
+    predict.dml, predicts what Keras predicts on the same inputs (sample_inputs of a batch of 4
+    when none are given)."""
     from support.keras_models import predict, sample_inputs, save
     from kerasdml.compiler.compile import compile_model
 
-    def check(model, inputs=None, atol=1e-5, rtol=1e-5):
+    def check(model, inputs=None, atol=1e-5, rtol=1e-5, fmt="keras"):
         inputs = inputs or sample_inputs(model, batch=4)
         expected = predict(model, inputs)
-        got = compile_model(save(model, tmp_path)).predict(inputs if len(inputs) > 1 else inputs[0])
+        compiled = compile_model(save(model, tmp_path, fmt))
+        got = compiled.predict(inputs if len(inputs) > 1 else inputs[0])
         got = got if isinstance(got, list) else [got]
         assert len(got) == len(expected)
         for g, e in zip(got, expected):

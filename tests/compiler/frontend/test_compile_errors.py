@@ -77,12 +77,27 @@ def test_custom_activation_function_is_refused(tmp_path):
 
 
 def test_recurrent_options_that_change_the_output_are_refused(tmp_path):
-    model = sequential((5, 3), L.LSTM(2, go_backwards=True, return_sequences=True, name="back"),
-                       L.GRU(2, stateful=False, activation="softmax", name="soft"), name="rnn")
+    """return_state: the states' tensors are wired up, so the layer's own refusal is what the
+    user reads (not a dangling tensor reference)."""
+    x = keras.Input((5, 3))
+    out, state_h, state_c = L.LSTM(2, return_state=True, name="states")(x)
+    y = L.GRU(2, activation="softmax", name="soft")(L.RepeatVector(2)(state_c))
+    model = keras.Model(x, L.Concatenate()([out, state_h, y]), name="rnn")
     with pytest.raises(UnsupportedAttributeError) as caught:
         read_graph(save(model, tmp_path))
     assert [(p.layer, p.attribute) for p in caught.value.problems] == \
-        [("back", "go_backwards"), ("soft", "activation")]
+        [("states", "return_state"), ("soft", "activation")]
+
+
+def test_a_constant_array_operand_is_refused_by_name(tmp_path):
+    """A layer called on keras.ops.arange while building runs at once: its result is stored in
+    the file as a constant array operand."""
+    tokens = keras.Input((4,), dtype="int32")
+    positions = L.Embedding(4, 3)(keras.ops.arange(0, 4, 1))
+    model = keras.Model(tokens, L.Embedding(9, 3)(tokens) + positions, name="positions")
+    with pytest.raises(UnsupportedAttributeError, match="constant array") as caught:
+        read_graph(save(model, tmp_path))
+    assert "model Input" in str(caught.value)
 
 
 def test_embedding_mask_zero_is_refused(tmp_path):
