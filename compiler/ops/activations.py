@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, sequence_rows, times
+from ..backend.step import Step, image, known, sequence_rows, times
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -179,11 +179,24 @@ def _context(n: Step) -> dict:
                     max_value=a.max_value)
     module, args = _LIBRARY_FORMS[a.kind]
     steps = 1
+    if a.kind in _ROW_WISE and len(n.in_shape) == 3:
+        return _pixels_context(n, module, args(a))
     if a.kind in _ROW_WISE:
-        steps, _ = sequence_rows(n, f"a vector or a sequence ({a.kind} over the last axis)")
+        steps, _ = sequence_rows(n, f"a vector, a sequence or an image ({a.kind} over the "
+                                    "last axis)")
     return dict(form="library", module=module, args=args(a), T=steps, D=n.in_shape[-1],
                 D_out=n.out_shape[-1], TD=times(steps, n.in_shape[-1]),
                 TD_out=times(steps, n.out_shape[-1]), sources=(module,))
+
+
+def _pixels_context(n: Step, module: str, args: str) -> dict:
+    """A row-wise activation over an image's channels (a segmentation head's softmax): in Keras'
+    (h, w, c) order, which channels_last gives, the image is H*W steps of C values."""
+    c, h, w = image(known(n.in_shape, "image size"))
+    c_out = n.out_shape[-1]
+    return dict(form="pixels", module=module, args=args, T=h * w, D=c, D_out=c_out,
+                TD_out=h * w * c_out, image=f"{c}, {h}, {w}", image_out=f"{c_out}, {h}, {w}",
+                helpers=("channels_last", "channels_first"), sources=(module,))
 
 
 def _is_linear(attrs) -> bool:

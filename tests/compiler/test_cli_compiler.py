@@ -88,13 +88,14 @@ def _refused_models():
         "custom": keras.Model(x, Doubler(name="twice")(x), name="m_custom"),
         "attribute": sequential((6, 6, 2), L.Conv2D(2, 3, dilation_rate=2, name="dilated"),
                                 name="m_attr"),
-        "backend": sequential((4, 4, 2), L.Softmax(name="pixelwise"), name="m_softmax_image"),
+        "backend": sequential((5, 3), L.LSTM(2, activation="relu", name="relu_lstm"),
+                              name="m_relu_lstm"),
         "unknown": sequential((5, 3), L.GroupNormalization(3, name="gn"), name="m_gn"),
     }
 
 
 REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
-            "attribute": "dilation_rate", "backend": "layer 'pixelwise' (Softmax): input shape",
+            "attribute": "dilation_rate", "backend": "layer 'relu_lstm' (LSTM): activation",
             "unknown": "'gn' (GroupNormalization)"}
 
 

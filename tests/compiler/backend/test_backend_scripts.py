@@ -146,13 +146,15 @@ def test_predict_reads_the_weights_it_is_given():
 
 def test_what_the_backend_cannot_write_is_reported_together(tmp_path):
     inputs = keras.Input((4, 4, 3))
-    a = L.Softmax(name="pixelwise")(inputs)
-    b = L.Activation("log_softmax", name="image_norm")(inputs)
-    c = L.Concatenate(axis=1, name="rows")([L.Conv2D(2, 1)(a), L.Conv2D(2, 1)(b)])
-    model = keras.Model(inputs, c, name="refused")
+    a = L.Conv2D(2, 1)(inputs)
+    c = L.Concatenate(axis=1, name="rows")([a, a])
+    d = L.Concatenate(axis=2, name="columns")([c, c])
+    steps = L.Reshape((8, 16))(d)
+    e = L.LSTM(2, activation="relu", name="relu_lstm")(steps)
+    model = keras.Model(inputs, e, name="refused")
     with pytest.raises(UnsupportedAttributeError) as caught:
         compile_model(save(model, tmp_path))
-    assert sorted(p.layer for p in caught.value.problems) == ["image_norm", "pixelwise", "rows"]
+    assert sorted(p.layer for p in caught.value.problems) == ["columns", "relu_lstm", "rows"]
     assert "axis=1 is not supported; accepted: -1 (the channel axis)" in str(caught.value)
 
 

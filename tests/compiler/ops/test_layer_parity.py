@@ -158,7 +158,21 @@ def _row_wise_activations():
     return functional(x, keras.ops.log_softmax(y), "row_wise")
 
 
+def _unet():
+    """keras.io's segmentation shape, tiny: skip connections concatenated after Conv2DTranspose
+    and UpSampling2D, and a softmax over each pixel's classes."""
+    x = keras.Input((8, 8, 1))
+    c1 = L.Conv2D(3, 3, activation="relu", padding="same")(x)
+    c2 = L.Conv2D(4, 3, activation="relu", padding="same")(L.MaxPooling2D(2)(c1))
+    b = L.Conv2D(4, 3, activation="relu", padding="same")(L.MaxPooling2D(2)(c2))
+    u2 = L.concatenate([L.Conv2DTranspose(4, 2, strides=2, padding="same")(b), c2])
+    u1 = L.Concatenate()([L.UpSampling2D(2)(L.Conv2D(3, 3, padding="same")(u2)), c1])
+    y = L.Conv2D(3, 1, activation="softmax")(u1)
+    return functional(x, L.Softmax()(L.Conv2D(2, 1)(y)), "unet")
+
+
 MODELS = {
+    "unet_channel_softmax": _unet,
     "bidirectional_outputs_used": _bidirectional_outputs_used,
     "squeeze_excite": _squeeze_excite,
     "keras_ops": _keras_ops,

@@ -46,7 +46,24 @@ def squeeze_excite_block():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="se_block")
 
 
+def channel_softmax():
+    """Row-wise activations over an image's channels (a segmentation head's softmax)."""
+    x = keras.Input((4, 4, 3))
+    y = L.Conv2D(4, 1, activation="softmax")(x)
+    y = L.Activation("log_softmax")(L.Conv2D(3, 1)(y))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="channel_softmax")
+
+
+def backwards_rnn():
+    x = keras.Input((5, 4))
+    y = L.GRU(3, go_backwards=True, return_sequences=True)(x)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.LSTM(3, go_backwards=True)(y)),
+                       name="backwards_rnn")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "channel_softmax": (channel_softmax, (16, 4, 4, 3)),
+         "backwards_rnn": (backwards_rnn, (16, 5, 4)),
          # the dropout path with a mask that keeps all: Keras' and the DML's scale is 1 / (1 - 1e-9)
          "transformer_block_attention_dropout": (lambda: transformer_block(dropout=1e-9),
                                                  (24, 6, 8)),
