@@ -15,6 +15,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
 from ..opdef import define
+from .keras_ops import Reduce
 from .shaping import require_rank, windowed1d, windowed2d
 
 
@@ -74,9 +75,15 @@ _GLOBAL_OPS = {
 
 @handles(*_GLOBAL_OPS)
 def global_pool(ctx: LayerContext) -> list:
-    """GlobalAverage/MaxPooling1D/2D(keepdims)."""
-    ctx.channels_last()
-    return [ctx.node(_GLOBAL_OPS[ctx.class_name], GlobalPool(bool(ctx.get("keepdims", False))))]
+    """GlobalAverage/MaxPooling1D/2D(keepdims; data_format channels_first: the mean or max over
+    the last axes, as keras.io's timeseries Transformer pools each step's features)."""
+    keepdims = bool(ctx.get("keepdims", False))
+    if ctx.choice("data_format", ("channels_last", "channels_first", None),
+                  "channels_last") == "channels_first":
+        fn = "max" if "Max" in ctx.class_name else "mean"
+        axes = (-1,) if ctx.class_name.endswith("1D") else (-2, -1)
+        return [ctx.node("reduce", Reduce(fn, axes, keepdims))]
+    return [ctx.node(_GLOBAL_OPS[ctx.class_name], GlobalPool(keepdims))]
 
 
 # --- shapes ----------------------------------------------------------------------------------

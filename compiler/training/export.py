@@ -69,7 +69,9 @@ def _rewritten_weights(data: bytes, updates: dict, template: Path) -> bytes:
             if dataset not in h5file:
                 raise ModelFileError(str(template), f"{_WEIGHTS} has no dataset {dataset}")
             stored = h5file[dataset]
-            stored[...] = value.astype(stored.dtype)
+            # the IR may hold a weight with unit axes added (Conv1DTranspose's kernel as a
+            # Conv2DTranspose one) or its axes regrouped: the file's shape is Keras'
+            stored[...] = value.astype(stored.dtype).reshape(stored.shape)
     return buffer.getvalue()
 
 

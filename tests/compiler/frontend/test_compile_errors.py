@@ -32,14 +32,14 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
     y = L.UnitNormalization(name="unit")(x)
     y = L.GroupNormalization(2, name="groups")(y)
     y = L.Dense(3, name="fine")(y)
-    y = L.Conv1DTranspose(2, 2, name="deconv")(y)
+    y = L.Masking(name="masked")(y)
     path = save(keras.Model(x, y, name="many"), tmp_path)
     with pytest.raises(UnsupportedLayerError) as caught:
         read_graph(path)
     error = caught.value
     assert [(u.name, u.class_name) for u in error.layers] == \
         [("unit", "UnitNormalization"), ("groups", "GroupNormalization"),
-         ("deconv", "Conv1DTranspose")]
+         ("masked", "Masking")]
     assert error.supported == supported_classes()
     message = str(error)
     assert "'groups' (GroupNormalization)" in message and "Conv2D" in message and "'fine'" not in message

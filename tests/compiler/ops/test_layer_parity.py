@@ -171,7 +171,31 @@ def _unet():
     return functional(x, L.Softmax()(L.Conv2D(2, 1)(y)), "unet")
 
 
+def _timeseries_transformer():
+    """keras.io's timeseries Transformer, small: 1x1 Conv1D feed-forward, and the mean of each
+    step's features (GlobalAveragePooling1D with channels_first)."""
+    x = keras.Input((6, 2))
+    y = L.MultiHeadAttention(2, 3)(x, x)
+    res = L.LayerNormalization(epsilon=1e-6)(y) + x
+    y = L.Conv1D(4, 1, activation="relu")(res)
+    y = L.LayerNormalization(epsilon=1e-6)(L.Conv1D(2, 1)(y)) + res
+    pooled = [L.GlobalAveragePooling1D(data_format="channels_first")(y),
+              L.GlobalMaxPooling1D(data_format="channels_first", keepdims=True)(y)]
+    return functional(x, [L.Dense(2, activation="softmax")(pooled[0]), pooled[1]], "ts_transformer")
+
+
+def _conv1d_transpose(padding, output_padding=None):
+    return sequential((5, 3), L.Conv1DTranspose(4, 3, strides=2, padding=padding,
+                                                output_padding=output_padding),
+                      L.Conv1DTranspose(2, 2, padding=padding, use_bias=False, activation="relu"),
+                      name="conv1d_transpose")
+
+
 MODELS = {
+    "timeseries_transformer": _timeseries_transformer,
+    "conv1d_transpose_same": lambda: _conv1d_transpose("same"),
+    "conv1d_transpose_valid": lambda: _conv1d_transpose("valid"),
+    "conv1d_transpose_output_padding": lambda: _conv1d_transpose("same", 1),
     "unet_channel_softmax": _unet,
     "bidirectional_outputs_used": _bidirectional_outputs_used,
     "squeeze_excite": _squeeze_excite,
@@ -257,7 +281,7 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
+H5 = ("timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
       "keras_ops_activations", "go_backwards_LSTM_seq")
 
 

@@ -61,7 +61,19 @@ def backwards_rnn():
                        name="backwards_rnn")
 
 
+def sequence_autoencoder_head():
+    """keras.io's timeseries autoencoder pieces (Conv1DTranspose) and its Transformer's pooling
+    of each step's features (GlobalAveragePooling1D with channels_first)."""
+    x = keras.Input((8, 2))
+    y = L.Conv1D(4, 3, strides=2, padding="same", activation="relu")(x)
+    y = L.Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu")(y)
+    y = L.Conv1DTranspose(2, 2, strides=1, padding="valid")(y)
+    y = L.GlobalAveragePooling1D(data_format="channels_first")(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="sequence_autoencoder")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "sequence_autoencoder_head": (sequence_autoencoder_head, (16, 8, 2)),
          "channel_softmax": (channel_softmax, (16, 4, 4, 3)),
          "backwards_rnn": (backwards_rnn, (16, 5, 4)),
          # the dropout path with a mask that keeps all: Keras' and the DML's scale is 1 / (1 - 1e-9)
