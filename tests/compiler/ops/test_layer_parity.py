@@ -281,8 +281,9 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
-      "keras_ops_activations", "go_backwards_LSTM_seq")
+H5 = ("timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
+      "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
+      "go_backwards_LSTM_seq")
 
 
 @pytest.mark.parametrize("name", H5)
