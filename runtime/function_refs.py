@@ -55,11 +55,15 @@ class FunctionRefs:
 
 
 def call_by_name(function, arguments: dict, stack: tuple[str, ...], what: str) -> list:
-    """Calls a user function binding `arguments` by parameter name, as paramserv binds them."""
+    """Calls a user function binding `arguments` by parameter name, as paramserv binds them.
+    The call takes the values over (the dict is emptied): a value the caller holds nowhere else
+    is the function's alone, which may then update its matrices in place (inplace.py)."""
     missing = [p for p in function.param_names if p not in arguments and p not in function.defaults]
     unknown = [a for a in arguments if a not in function.param_names]
     if missing or unknown:
         raise DMLRuntimeError(f"{what} `{function.name}` must take the parameters "
                               f"{', '.join(arguments)} (by these names); it takes "
                               f"{', '.join(function.param_names) or 'none'}")
-    return function.call(list(arguments), list(arguments.values()), stack)
+    names, values = list(arguments), list(arguments.values())
+    arguments.clear()
+    return function.call(names, values, stack)

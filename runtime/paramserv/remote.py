@@ -1,9 +1,9 @@
 """paramserv with mode="REMOTE_SPARK": the workers are long-running Spark tasks, the parameter
 server runs on the driver.
 
-1. Features and labels (distributed matrices, or numpy ones distributed first) are cut into the
-   workers' partitions on the executors and persisted there (spark_data.py): the driver never
-   holds them.
+1. Distributed features and labels are cut into the workers' partitions on the executors and
+   persisted there (spark_data.py): the driver never holds them. numpy ones, which the driver
+   holds anyway, go to each worker task over the channel when it starts (driver_shares.py).
 2. The server listens on the driver, on a random port, behind the authenticated channel
    (channel.py, a secret drawn for this run and shipped in the tasks' closure).
 3. One Spark job runs one task per worker (remote_worker.py); each exchanges models and
@@ -20,7 +20,6 @@ import secrets
 import time
 import uuid
 
-import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
@@ -29,10 +28,11 @@ from ..spark.parfor import module_snapshot
 from .channel import new_secret
 from .config import PSConfig
 from .coordinator import make_coordinator
+from .driver_shares import DriverShares, serves_from_driver
 from .model_reads import positions_read
 from .remote_worker import RemoteJob, run_worker_task
 from .socket_server import ParameterServerSocket
-from .spark_data import Plan, fits_tasks, local_worker_partitions, worker_partitions
+from .spark_data import Plan, worker_partitions
 from .worker import PSFunctions, epoch_segments
 
 RANDOM_SCHEMES = ("DISJOINT_RANDOM", "OVERLAP_RESHUFFLE")
@@ -101,7 +101,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     secret = new_secret()
     # a worker that exchanges every batch never calls agg: it needs only what upd reads
     upd_reads = positions_read(functions.upd) if config.freq == "BATCH" and not config.model_avg else None
-    server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads)
+    shares = data if isinstance(data, DriverShares) else None
+    server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
         job = _job(config, context, functions, server, secret, runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
@@ -118,11 +119,14 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
 
 
 def _worker_data(runtime, context, features, labels, plan: Plan):
-    """The workers' partitions, built once while the run passes the same features and labels
-    with the same plan: the estimator calls paramserv once per epoch, and without shuffling
-    every epoch has the same partition. The run holds the last ones (and their sources, so the
-    ids stay theirs and no in-place write reaches them); they are unpersisted when replaced or
-    when the run ends."""
+    """What the workers' job runs on: the driver's shares of numpy data, or the workers'
+    partitions of distributed data, built once while the run passes the same features and
+    labels with the same plan: the estimator calls paramserv once per epoch, and without
+    shuffling every epoch has the same partition. The run holds the last partitions (and their
+    sources, so the ids stay theirs and no in-place write reaches them); they are unpersisted
+    when replaced or when the run ends."""
+    if serves_from_driver(features, labels):
+        return DriverShares(features, labels, plan)
     key = (id(features), id(labels), plan)
     cached = context.run_caches.get(__name__)
     if cached is not None and cached[0] == key:
@@ -134,9 +138,6 @@ def _worker_data(runtime, context, features, labels, plan: Plan):
 
 
 def built_partitions(runtime, features, labels, plan: Plan):
-    if isinstance(features, np.ndarray) and isinstance(labels, np.ndarray) and \
-            fits_tasks(features, labels, plan):
-        return runtime.guarded(local_worker_partitions, runtime.sc, features, labels, plan)
     return runtime.guarded(worker_partitions, runtime.distribute(features),
                            runtime.distribute(labels), plan)
 
@@ -162,7 +163,8 @@ def _run_job(runtime, data, job: RemoteJob, server: ParameterServerSocket) -> li
     def run():
         sc.setJobGroup(group, "paramserv workers", interruptOnCancel=True)
         try:
-            outcome["spent"] = data.mapPartitionsWithIndex(partial(run_worker_task, job)).collect()
+            tasks = data.tasks(sc) if isinstance(data, DriverShares) else data
+            outcome["spent"] = tasks.mapPartitionsWithIndex(partial(run_worker_task, job)).collect()
         except BaseException as err:
             outcome["error"] = err
     thread = InheritableThread(target=run, daemon=True)

@@ -1,11 +1,11 @@
 """A REMOTE_SPARK worker: one long-running Spark task per worker, on the executor that caches
 its partition.
 
-The task reads its (features, labels) partition from the executors' cache once, compiles the
-`upd` and `agg` functions with the local interpreter (once per Python worker process: keyed by
-the program's digest, so a retried task on the same process does not compile again), connects
-to the parameter server on the driver over the authenticated channel and then, step after
-step, runs a segment of batches (runtime/paramserv/worker.py) on the model it got and pushes
+The task connects to the parameter server on the driver over the authenticated channel, reads
+its (features, labels) partition from the executors' cache (or, for numpy data on the driver,
+asks the server for it: driver_shares.py), compiles the `upd` and `agg` functions with the
+local interpreter (once per Python worker process: keyed by the program's digest, so a retried
+task on the same process does not compile again) and then, step after step, runs a segment of batches (runtime/paramserv/worker.py) on the model it got and pushes
 the result. It asks the server where it is first, so a retried task resumes at its worker's
 next step. Its data and its model stay on the executor; only models and gradients travel.
 """
@@ -95,18 +95,27 @@ def run_worker_task(job: RemoteJob, partition: int, items):
     import numpy as np
 
     began = time.perf_counter()
-    (ident, features, labels), = list(items)
-    with _task_threads(), np.errstate(all="ignore"):
-        upd, agg = _compiled(job)
-        timings = Timings()
-        worker = Worker(ident, features, labels, PSFunctions(upd, agg, None, job.hyperparams, timings),
-                        job.batchsize, job.freq, job.nbatches, job.model_avg)
-        channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
-        try:
+    item, = list(items)
+    channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
+    try:
+        ident, features, labels = item if isinstance(item, tuple) else _share(channel, item)
+        with _task_threads(), np.errstate(all="ignore"):
+            upd, agg = _compiled(job)
+            timings = Timings()
+            worker = Worker(ident, features, labels,
+                            PSFunctions(upd, agg, None, job.hyperparams, timings),
+                            job.batchsize, job.freq, job.nbatches, job.model_avg)
             spent = _serve_steps(job, worker, channel, timings, began)
-        finally:
-            channel.close()
+    finally:
+        channel.close()
     yield ident, spent
+
+
+def _share(channel: Channel, ident: int) -> tuple:
+    """The worker's rows from the driver (its task carries only its index)."""
+    channel.send(("share", ident))
+    _, features, labels = channel.recv()
+    return ident, features, labels
 
 
 def _drained(timings: Timings, channel: Channel) -> dict:

@@ -2,6 +2,7 @@
 connection, every message checked by the authenticated channel before it is read.
 
 Requests (after the channel's checks):
+    ("share", worker)                         -> its features and labels, when the driver serves them
     ("hello", worker)                         -> the worker's next step and model, or done
     ("push", worker, step, result, timings)   -> likewise, after the server took the push
 A connection whose frame fails the check is closed and counted in `refused`; an error of the
@@ -35,8 +36,10 @@ class WorkerTimings:
 
 
 class ParameterServerSocket:
-    def __init__(self, coordinator, secret: bytes, host: str, upd_reads: frozenset | None = None):
+    def __init__(self, coordinator, secret: bytes, host: str, upd_reads: frozenset | None = None,
+                 shares=None):
         self.coordinator, self.secret = coordinator, secret
+        self.shares = shares                # DriverShares, or None: the data is on the executors
         self.upd_reads = upd_reads          # the model elements the workers need (None: all)
         self.sent_bytes = 0
         self.pushes = 0                     # pushes taken (a retried task's repeats included)
@@ -97,6 +100,8 @@ class ParameterServerSocket:
 
     def _answer(self, request):
         kind = request[0] if isinstance(request, tuple) and request else None
+        if kind == "share" and self.shares is not None:
+            return ("share",) + self.shares.share(int(request[1]))
         if kind == "hello":
             return self.coordinator.state(int(request[1]))
         if kind == "push":

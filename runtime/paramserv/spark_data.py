@@ -6,10 +6,6 @@ recomputes from the scheme, the row count, k and the seed: no row index list tra
 pieces are shuffled to one Spark partition per worker and assembled there in the worker's row
 order, and the result is persisted: worker w's task reads partition w from the executors'
 cache. The driver handles only row counts.
-
-Features and labels that are numpy arrays on the driver anyway skip the shuffle: the driver
-cuts each worker's rows and parallelizes them as one partition per worker, when every worker's
-share fits one task (a parallelized partition travels inside its task, TASK_BYTES).
 """
 from __future__ import annotations
 
@@ -18,7 +14,6 @@ from functools import partial
 
 import numpy as np
 
-from ..spark.matrix import TASK_BYTES
 from .partition import partition_rows
 
 _ROUTES: dict = {}   # Plan -> (worker of each row, position in it), per executor process
@@ -79,19 +74,6 @@ def worker_partitions(features, labels, plan: Plan):
     dtypes = (np.dtype(features.dtype), np.dtype(labels.dtype))
     return _persisted(pieces.partitionBy(workers, _identity).mapPartitionsWithIndex(
         partial(_assemble, plan, widths, dtypes), preservesPartitioning=True))
-
-
-def fits_tasks(features: np.ndarray, labels: np.ndarray, plan: Plan) -> bool:
-    row_bytes = features.nbytes // max(features.shape[0], 1) + labels.nbytes // max(labels.shape[0], 1)
-    return max(plan.sizes()) * row_bytes <= TASK_BYTES
-
-
-def local_worker_partitions(sc, features: np.ndarray, labels: np.ndarray, plan: Plan):
-    """worker_partitions of numpy arrays on the driver whose shares fit one task each."""
-    parts = plan.parts()
-    shares = [(worker, np.ascontiguousarray(features[rows]), np.ascontiguousarray(labels[rows]))
-              for worker, rows in enumerate(parts)]
-    return _persisted(sc.parallelize(shares, len(parts)))
 
 
 def _persisted(data):

@@ -55,9 +55,17 @@ class PSFunctions:
         return _one_list(out, self.upd, "upd")
 
     def aggregate(self, model: DMLList, gradients: DMLList) -> DMLList:
+        return self.aggregate_handed([model, gradients])
+
+    def aggregate_handed(self, handed: list) -> DMLList:
+        """agg of [model, gradients], which the caller hands over (the list is emptied) and, when
+        it holds them nowhere else, gives up: with no other reference to their matrices, agg's
+        updates (`X = X - lr * dX` and the like) write into them instead of new buffers. Where
+        anything else still holds them (a worker thread computing on the same model), the
+        reference counts keep them intact."""
         begin = time.perf_counter()
-        out = call_by_name(self.agg, {"model": model, "hyperparams": self.hyperparams,
-                                      "gradients": gradients}, (), "paramserv's agg")
+        arguments = {"hyperparams": self.hyperparams, "gradients": handed.pop(), "model": handed.pop()}
+        out = call_by_name(self.agg, arguments, (), "paramserv's agg")
         self.timings.add("agg", time.perf_counter() - begin)
         return _one_list(out, self.agg, "agg")
 
@@ -125,5 +133,7 @@ class Worker:
             if not self.model_avg:
                 total = add_lists(total, gradients)
             if self.model_avg or index < len(batches) - 1:
-                model = self.functions.aggregate(model, gradients)
+                handed = [model, gradients]     # this worker's own copies from here on
+                del model, gradients
+                model = self.functions.aggregate_handed(handed)
         return model if self.model_avg else total

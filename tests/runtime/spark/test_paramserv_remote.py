@@ -169,13 +169,14 @@ def test_the_estimator_on_spark_trains_with_spark_workers_as_it_does_locally(dat
 
 
 def test_repeated_calls_reuse_the_workers_partitions_and_the_run_releases_them(spark, monkeypatch):
-    """The estimator calls paramserv once per epoch: with the same data and partition the
-    workers' partitions are built once; a new random partition builds new ones; after the run
-    nothing stays persisted."""
+    """The estimator calls paramserv once per epoch: with the same distributed data and
+    partition the workers' partitions are built once; a new random partition builds new ones;
+    after the run nothing stays persisted."""
     from kerasdml.runtime.paramserv import remote
 
     built = []
     original = remote.built_partitions
+    monkeypatch.setattr(remote, "serves_from_driver", lambda features, labels: False)
     monkeypatch.setattr(remote, "built_partitions",
                         lambda *args: built.append(args[3].seed) or original(*args))
     x, y = linear_data()
@@ -239,39 +240,44 @@ def test_workers_get_only_what_upd_reads_and_bsp_still_equals_local(freq, spark)
 
 @pytest.mark.parametrize("scheme", ["DISJOINT_CONTIGUOUS", "DISJOINT_ROUND_ROBIN", "DISJOINT_RANDOM",
                                     "OVERLAP_RESHUFFLE"])
-def test_partitions_cut_on_the_driver_equal_those_shuffled_on_the_executors(scheme, spark):
-    """numpy data whose shares fit a task each is cut on the driver (no shuffle); distributed
-    data is cut where it lives: both give every worker the same rows in the same order."""
-    from kerasdml.runtime.paramserv.spark_data import (Plan, fits_tasks, local_worker_partitions,
-                                                       worker_partitions)
+def test_shares_served_by_the_driver_equal_the_partitions_shuffled_on_the_executors(scheme, spark):
+    """numpy data is served to the workers by the driver; distributed data is cut where it
+    lives: both give every worker the same rows in the same order."""
+    from kerasdml.runtime.paramserv.driver_shares import DriverShares
+    from kerasdml.runtime.paramserv.spark_data import Plan, worker_partitions
     from kerasdml.runtime.spark.matrix import from_numpy
 
     rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(53, 4)), rng.normal(size=(53, 2))
+    x, y = rng.normal(size=(53, 4)), rng.normal(size=(53, 2)).astype(np.float32)
     plan = Plan(scheme, 53, 3, 11)
-    assert fits_tasks(x, y, plan)
     sc = spark.sparkContext
-    cut = [local_worker_partitions(sc, x, y, plan),
-           worker_partitions(from_numpy(sc, x, 10), from_numpy(sc, y, 10), plan)]
+    shuffled = worker_partitions(from_numpy(sc, x, 10), from_numpy(sc, y, 10), plan)
     try:
-        found = [data.glom().collect() for data in cut]
+        found = shuffled.glom().collect()
     finally:
-        for data in cut:
-            data.unpersist()
-    for driver, executors, rows in zip(*found, plan.parts()):
-        (w, xd, yd), = driver
-        (v, xe, ye), = executors
-        assert w == v and np.array_equal(xd, x[rows]) and np.array_equal(yd, y[rows])
+        shuffled.unpersist()
+    shares = DriverShares(x, y, plan)
+    assert shares.workers == len(found) == 3
+    for worker, (executors, rows) in enumerate(zip(found, plan.parts())):
+        (w, xe, ye), = executors
+        xd, yd = shares.share(worker)
+        assert w == worker and np.array_equal(xd, x[rows]) and np.array_equal(yd, y[rows])
+        assert yd.dtype == np.float32 and xd.flags.c_contiguous and yd.flags.c_contiguous
         assert np.array_equal(xe, xd) and np.array_equal(ye, yd)
 
 
-def test_numpy_data_too_large_for_one_task_per_worker_is_shuffled(spark, monkeypatch):
-    from kerasdml.runtime.paramserv import remote, spark_data
+def test_numpy_data_reaches_the_workers_over_the_channel_not_through_spark(spark, monkeypatch):
+    """No Spark partitions are built for numpy data: each worker asks the server for its rows;
+    the run equals the local one, and so does the run on partitions built on the executors."""
+    from kerasdml.runtime.paramserv import remote
 
-    monkeypatch.setattr(spark_data, "TASK_BYTES", 500)   # a share: 30 rows of 32 bytes
-    shuffled = []
-    original = remote.worker_partitions
-    monkeypatch.setattr(remote, "worker_partitions", lambda *args: shuffled.append(1) or original(*args))
+    built = []
+    original = remote.built_partitions
+    monkeypatch.setattr(remote, "built_partitions", lambda *args: built.append(1) or original(*args))
     settings = 'utype="BSP", freq="BATCH", epochs=2, batchsize=7, k=2, scheme="DISJOINT_RANDOM", seed=5'
-    assert np.array_equal(train(settings, "REMOTE_SPARK", spark), train(settings, "LOCAL"))
-    assert shuffled == [1]
+    local = train(settings, "LOCAL")
+    assert np.array_equal(train(settings, "REMOTE_SPARK", spark), local)
+    assert built == []
+    monkeypatch.setattr(remote, "serves_from_driver", lambda features, labels: False)
+    assert np.array_equal(train(settings, "REMOTE_SPARK", spark), local)
+    assert built == [1]
