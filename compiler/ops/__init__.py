@@ -21,7 +21,7 @@ from .normalization import BatchNorm, LayerNorm
 from .pooling import GlobalPool, Pool1D, Pool2D
 from .recurrent import Recurrent
 from .reshaping import Dropout, Flatten, Reshape
-from .spatial import UpSample2D, ZeroPad2D
+from .spatial import UpSample1D, UpSample2D, ZeroPad1D, ZeroPad2D
 
 FAMILIES = (inputs, dense, activations, reshaping, conv, conv_transpose, pooling, spatial,
             normalization, recurrent, merge, scaling, cropping, reordering, noise, augmentation,
@@ -30,4 +30,4 @@ FAMILIES = (inputs, dense, activations, reshaping, conv, conv_transpose, pooling
 __all__ = ["ACTIVATION_KINDS", "Activation", "BatchNorm", "Concatenate", "Conv1D", "Conv2D",
            "Conv2DTranspose", "Dense", "DepthwiseConv2D", "Dropout", "Embedding", "FAMILIES",
            "Flatten", "GlobalPool", "Input", "LayerNorm", "Merge", "Pool1D", "Pool2D",
-           "Recurrent", "Reshape", "UpSample2D", "ZeroPad2D"]
+           "Recurrent", "Reshape", "UpSample1D", "UpSample2D", "ZeroPad1D", "ZeroPad2D"]

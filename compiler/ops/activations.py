@@ -91,6 +91,12 @@ def activation_layer(ctx: LayerContext) -> list:
     return [ctx.node("activation", activation(ctx, "activation", ctx.get("activation")))]
 
 
+@handles("Identity")
+def identity(ctx: LayerContext) -> list:
+    """Identity(): the input unchanged."""
+    return [ctx.node("activation", Activation("linear"))]
+
+
 @handles("ReLU")
 def relu(ctx: LayerContext) -> list:
     """ReLU(max_value, negative_slope, threshold)."""

@@ -1,12 +1,14 @@
-"""Spatial resizing of images: ZeroPadding2D and UpSampling2D (nearest neighbour)."""
+"""Spatial resizing of images and sequences: ZeroPadding1D/2D and UpSampling1D/2D (nearest
+neighbour). A time-major sequence row (T steps of D features) is a one-channel T x D image, so
+the 1-D ops run dml_lib's 2-D layers along its rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, image, known
+from ..backend.step import Step, image, known, sequence_rows
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..ir import Pad2D
+from ..ir import Pad1D, Pad2D
 from ..opdef import define
 from .shaping import require_rank
 
@@ -20,6 +22,17 @@ class ZeroPad2D:
 class UpSample2D:
     """Nearest-neighbour upsampling: every pixel repeated size[0] x size[1] times."""
     size: tuple
+
+
+@dataclass(frozen=True)
+class ZeroPad1D:
+    padding: Pad1D
+
+
+@dataclass(frozen=True)
+class UpSample1D:
+    """Every step repeated `size` times."""
+    size: int
 
 
 # --- frontend --------------------------------------------------------------------------------
@@ -55,6 +68,22 @@ def upsampling2d(ctx: LayerContext) -> list:
     return [ctx.node("upsample2d", UpSample2D(ctx.ints("size", 2, 2)))]
 
 
+@handles("ZeroPadding1D")
+def zero_padding1d(ctx: LayerContext) -> list:
+    """ZeroPadding1D(padding): n or (before, after) zero steps."""
+    value = ctx.get("padding", 1)
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 0 for v in pair):
+        ctx.reject("padding", value, "an int or (before, after)")
+    return [ctx.node("zero_pad1d", ZeroPad1D(Pad1D(*pair)))]
+
+
+@handles("UpSampling1D")
+def upsampling1d(ctx: LayerContext) -> list:
+    """UpSampling1D(size): every step repeated."""
+    return [ctx.node("upsample1d", UpSample1D(ctx.ints("size", 1, 2)[0]))]
+
+
 # --- shapes and templates --------------------------------------------------------------------
 
 def _zero_pad2d_shape(node, attrs, ins):
@@ -69,6 +98,25 @@ def _upsample2d_shape(node, attrs, ins):
     require_rank(node, shape, 3, "(height, width, channels)")
     scale = lambda size, k: None if size is None else size * k  # noqa: E731
     return attrs, (scale(shape[0], attrs.size[0]), scale(shape[1], attrs.size[1]), shape[2])
+
+
+def _steps_shape(grow):
+    def rule(node, attrs, ins):
+        require_rank(node, ins[0], 2, "(steps, features)")
+        steps = None if ins[0][0] is None else grow(attrs, ins[0][0])
+        return attrs, (steps, ins[0][1])
+    return rule
+
+
+def _zero_pad1d_context(n: Step) -> dict:
+    steps, features = sequence_rows(n, "a sequence (steps, features)")
+    p = n.attrs.padding
+    return dict(sizes=f"1, {steps}, {features}", pads=f"{p.left}, {p.right}, 0, 0")
+
+
+def _upsample1d_context(n: Step) -> dict:
+    steps, features = sequence_rows(n, "a sequence (steps, features)")
+    return dict(sizes=f"1, {steps}, {features}, {n.attrs.size}, 1")
 
 
 def _zero_pad2d_context(n: Step) -> dict:
@@ -86,3 +134,10 @@ define("zero_pad2d", ZeroPad2D, shape=_zero_pad2d_shape, template="zero_pad2d.dm
        context=_zero_pad2d_context, sources=("zero_pad2d",), family=__name__)
 define("upsample2d", UpSample2D, shape=_upsample2d_shape, template="upsample2d.dml.j2",
        context=_upsample2d_context, sources=("upsample2d",), family=__name__)
+define("zero_pad1d", ZeroPad1D, shape=_steps_shape(lambda a, t: t + a.padding.left +
+                                                   a.padding.right),
+       template="zero_pad2d.dml.j2", context=_zero_pad1d_context, sources=("zero_pad2d",),
+       family=__name__)
+define("upsample1d", UpSample1D, shape=_steps_shape(lambda a, t: t * a.size),
+       template="upsample2d.dml.j2", context=_upsample1d_context, sources=("upsample2d",),
+       family=__name__)

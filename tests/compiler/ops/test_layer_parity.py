@@ -191,7 +191,17 @@ def _conv1d_transpose(padding, output_padding=None):
                       name="conv1d_transpose")
 
 
+def _sequence_resizing():
+    """ZeroPadding1D and UpSampling1D around 1-D convolutions, as 1-D U-Nets use them."""
+    x = keras.Input((6, 3))
+    y = L.Conv1D(4, 3, padding="same", activation="relu")(L.ZeroPadding1D(2)(x))
+    y = L.UpSampling1D(2)(L.MaxPooling1D(2)(y))
+    y = L.Concatenate()([L.Cropping1D((1, 1))(L.ZeroPadding1D((0, 2))(y)), L.Identity()(y)])
+    return functional(x, L.Conv1D(2, 3)(L.UpSampling1D(3)(y)), "sequence_resizing")
+
+
 MODELS = {
+    "sequence_resizing": _sequence_resizing,
     "timeseries_transformer": _timeseries_transformer,
     "conv1d_transpose_same": lambda: _conv1d_transpose("same"),
     "conv1d_transpose_valid": lambda: _conv1d_transpose("valid"),

@@ -67,6 +67,7 @@ def sequence_autoencoder_head():
     x = keras.Input((8, 2))
     y = L.Conv1D(4, 3, strides=2, padding="same", activation="relu")(x)
     y = L.Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu")(y)
+    y = L.UpSampling1D(2)(L.ZeroPadding1D((1, 0))(y))
     y = L.Conv1DTranspose(2, 2, strides=1, padding="valid")(y)
     y = L.GlobalAveragePooling1D(data_format="channels_first")(y)
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="sequence_autoencoder")
