@@ -165,9 +165,12 @@ class ExpressionCompiler:
         if builtin is None:
             raise DMLRuntimeError(f"unknown function `{node.name}` (neither defined in {self.module.file}, "
                                   "nor sourced, nor a builtin)", node.pos)
-        if outputs > 1:
-            raise DMLRuntimeError(f"builtin `{node.name}` returns one value; it cannot be assigned to "
-                                  f"{outputs} variables", node.pos)
+        if outputs > 1 and outputs != builtin.outputs:
+            raise DMLRuntimeError(f"builtin `{node.name}` returns {builtin.outputs} value(s); it cannot "
+                                  f"be assigned to {outputs} variables", node.pos)
+        if outputs == 1 and builtin.outputs > 1:
+            raise DMLRuntimeError(f"builtin `{node.name}` returns {builtin.outputs} values; assign them "
+                                  f"with [a, b, ...] = {node.name}(...)", node.pos)
         return self._builtin_call(builtin, node)
 
     def builtin_call(self, builtin, node: n.Call) -> Callable:

@@ -57,12 +57,27 @@ def read_index(matrix, rows: Bounds, cols: Bounds, name: str) -> np.ndarray:
     return matrix[r, c].copy()
 
 
+def check_scalar_write(shape, rows: Bounds, cols: Bounds, value, name: str) -> None:
+    """A scalar is written into one cell only: SystemDS rejects `X[1, ] = 0` on a matrix of
+    several columns ("Invalid index range of scalar leftindexing"); a region takes a matrix."""
+    if not isinstance(value, (bool, int, float)):
+        return
+    r = _slice(rows, shape[0], "row", name, shape)
+    c = _slice(cols, shape[1], "column", name, shape)
+    if r.stop - r.start != 1 or c.stop - c.start != 1:
+        raise DMLRuntimeError(f"left indexing `{name}[...]` of a {r.stop - r.start}x{c.stop - c.start} "
+                              "region with a scalar: a scalar goes into a single cell (write a "
+                              "matrix, e.g. matrix(0, rows=..., cols=...), into a larger region)")
+
+
 def assign_index(target: np.ndarray, rows: Bounds, cols: Bounds, value, name: str, combine=None) -> None:
-    """`X[rows, cols] = value` in place; a scalar fills the region, a matrix must fit it."""
+    """`X[rows, cols] = value` in place; a scalar goes into one cell, a matrix must fit the region
+    (`X[rows, cols] += scalar` updates a region: the combined value is a matrix)."""
     r = _slice(rows, target.shape[0], "row", name, target.shape)
     c = _slice(cols, target.shape[1], "column", name, target.shape)
     if combine is not None:
         value = combine(target[r, c], value)
+    check_scalar_write(target.shape, rows, cols, value, name)
     if is_matrix(value):
         region = (r.stop - r.start, c.stop - c.start)
         if value.shape != region:

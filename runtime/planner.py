@@ -23,6 +23,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 from .errors import DMLRuntimeError
+from .indexing import check_scalar_write
 from .parfor_analysis import read_names
 from .values import MatrixHandle
 
@@ -199,6 +200,7 @@ class Planner:
                 return
             if combine is not None:
                 v = combine(right_index(target, r, c, name), v)
+            check_scalar_write(target.shape, r, c, v, name)
             frame.vars[name] = self.settle(self.spark.run(operation, decision, (target, r, c, v, name), {},
                                                           position))
             frame.owned.discard(name)

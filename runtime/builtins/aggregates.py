@@ -1,4 +1,5 @@
-"""Aggregations: full (sum, mean, var, sd, min, max, prod), row- and column-wise, cumulative.
+"""Aggregations: full (sum, mean, var, sd, min, max, prod), row- and column-wise, cumulative
+(cumsum, cumprod, cummin, cummax, cumsumprod). pmin and pmax are names of min and max.
 
 Sums are compensated, as SystemDS's Kahan summation is: sum(matrix(0.1, 10, 1)) is exactly 1.0.
 The scheme is vectorized error-free splitting: each value is cut into a high part on a grid
@@ -325,13 +326,13 @@ def _min_max(name: str, function, pick, values):
     return result
 
 
-@builtin("min")
+@builtin("min", "pmin")
 def min_(*values):
     """min(M): smallest cell; min(a, b): elementwise or scalar; min(a, b, c, ...): n-ary."""
     return _min_max("min", np.minimum, min, values)
 
 
-@builtin("max")
+@builtin("max", "pmax")
 def max_(*values):
     """max(M): largest cell; max(a, b): elementwise or scalar; max(a, b, c, ...): n-ary."""
     return _min_max("max", np.maximum, max, values)
@@ -476,3 +477,17 @@ def cummin(target):
 @builtin("cummax")
 def cummax(target):
     return np.maximum.accumulate(_matrix(target, "cummax"), axis=0)
+
+
+@builtin("cumsumprod")
+def cumsumprod(target):
+    """For a two-column [X C]: y_1 = x_1, y_i = x_i + c_i * y_(i-1); an n x 1 result."""
+    x = _matrix(target, "cumsumprod")
+    if x.shape[1] != 2:
+        raise DMLRuntimeError(f"cumsumprod needs a matrix of two columns [X C], got {type_name(x)}")
+    result = np.empty((x.shape[0], 1), dtype=x.dtype)
+    previous = 0.0
+    for i, (value, factor) in enumerate(x.tolist()):
+        previous = value + factor * previous
+        result[i, 0] = previous
+    return result

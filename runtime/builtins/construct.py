@@ -1,4 +1,5 @@
-"""Builtins that build or rearrange matrices: matrix, rand, seq, cbind, rbind, diag, outer, t, rev.
+"""Builtins that build or rearrange matrices: matrix, rand, seq, cbind, rbind, diag, outer, t, rev,
+lower.tri, upper.tri.
 
 Matrices made from scalars use the run's precision (context.dtype); matrices made from other
 matrices keep their dtype.
@@ -101,8 +102,9 @@ def _shape_for(count: int, rows, cols, source: str) -> tuple[int, int]:
 
 @builtin("matrix", context=True, keeps_inputs=True)
 def matrix(context, data, rows=None, cols=None, byrow=True):
-    """matrix(7, rows, cols) fills; matrix("1 2 3 4", rows, cols) reads numbers; matrix(M, rows,
-    cols) reshapes row-major (byrow=FALSE: reads and fills column-major)."""
+    """matrix(7, rows, cols) fills; matrix("1 2 3 4", rows, cols) reads numbers row by row (byrow
+    does not apply to a string, as in SystemDS); matrix(M, rows, cols) reshapes row-major
+    (byrow=FALSE: reads and fills column-major)."""
     rows = None if rows is None else _dimension(rows, "matrix: rows")
     cols = None if cols is None else _dimension(cols, "matrix: cols")
     by_row = to_bool(byrow, "matrix: byrow")
@@ -113,7 +115,7 @@ def matrix(context, data, rows=None, cols=None, byrow=True):
     if isinstance(data, str):
         values = _parse_numbers(data)
         rows, cols = _shape_for(len(values), rows, cols, "the data string")
-        return np.array(values, dtype=context.dtype).reshape((rows, cols), order=order)
+        return np.array(values, dtype=context.dtype).reshape((rows, cols))
     if isinstance(data, (bool, int, float)):
         if rows is None or cols is None:
             raise DMLRuntimeError("matrix filled with a number needs both rows= and cols=")
@@ -286,3 +288,24 @@ def t(target):
 def rev(target):
     """The rows in reverse order."""
     return require_matrix(target, "the argument of rev")[::-1]
+
+
+def _triangle(target, lower: bool, diag, values, name: str) -> np.ndarray:
+    """The cells below (lower) or above the diagonal, with the diagonal if asked; the cells' values
+    or 1s (values=FALSE); zeros elsewhere. Any shape, as in SystemDS."""
+    x = require_matrix(target, f"the target of {name}")
+    offset = 0 if to_bool(diag, f"{name}: diag") else (-1 if lower else 1)
+    rows, cols = np.indices(x.shape)
+    keep = cols - rows <= offset if lower else cols - rows >= offset
+    cells = x if to_bool(values, f"{name}: values") else np.ones_like(x)
+    return np.where(keep, cells, 0).astype(x.dtype, copy=False)
+
+
+@builtin("lower.tri")
+def lower_tri(target, diag=False, values=False):
+    return _triangle(target, True, diag, values, "lower.tri")
+
+
+@builtin("upper.tri")
+def upper_tri(target, diag=False, values=False):
+    return _triangle(target, False, diag, values, "upper.tri")

@@ -1,5 +1,6 @@
 """Elementwise builtins: unary math (exp, log, sqrt, abs, round, trig, sigmoid, ...), log with a
-base, ifelse, is.na / is.nan / is.infinite and replace.
+base, ifelse, is.na / is.nan / is.infinite, replace and the bitwise bitwAnd, bitwOr, bitwXor,
+bitwShiftL, bitwShiftR (on the 64-bit integer values; an int for two scalars).
 
 On a scalar the unary math builtins return a double (abs(-3) is 3.0); on a matrix they return a
 matrix of the same dtype. Out-of-domain arguments give NaN or Infinity, as in Java, not errors.
@@ -57,6 +58,7 @@ _UNARY = {
     "round": (_java_round, _scalar_round),
     "floor": (np.floor, math.floor),
     "ceil": (np.ceil, math.ceil),
+    "ceiling": (np.ceil, math.ceil),
     "sign": (np.sign, None),
     "sin": (np.sin, math.sin),
     "cos": (np.cos, math.cos),
@@ -222,3 +224,34 @@ def xor(a, b):
                               f"{type_name(b)}")
     dtype = np.result_type(*[m.dtype for m in (a, b) if is_matrix(m)])
     return np.logical_xor(np.not_equal(a, 0), np.not_equal(b, 0)).astype(dtype)
+
+
+_BITWISE = {
+    "bitwAnd": np.bitwise_and,
+    "bitwOr": np.bitwise_or,
+    "bitwXor": np.bitwise_xor,
+    "bitwShiftL": np.left_shift,
+    "bitwShiftR": np.right_shift,
+}
+
+
+def _bitwise_operand(value, name: str):
+    if is_matrix(value):
+        return value.astype(np.int64)
+    return np.int64(_java_long(_scalar_number(value, name)))
+
+
+def _register_bitwise(name: str, operation):
+    def function(a, b):
+        result = operation(_bitwise_operand(a, name), _bitwise_operand(b, name))
+        if is_matrix(a) or is_matrix(b):
+            like = a if is_matrix(a) else b
+            return result.astype(like.dtype if like.dtype.kind == "f" else np.float64)
+        return int(result)
+    function.__name__ = name
+    function.__doc__ = f"{name} on the integer values, elementwise on matrices."
+    builtin(name)(function)
+
+
+for _name, _operation in _BITWISE.items():
+    _register_bitwise(_name, _operation)

@@ -21,6 +21,7 @@ class Builtin:
     keeps_inputs: bool   # its result may share memory with a matrix argument
     needs_caller: bool = False  # then also called with the calling module's FunctionRefs
     takes_distributed: bool = False  # given distributed matrices as they are, not collected
+    outputs: int = 1  # how many values it returns (a tuple when more than one: [a, b] = f(...))
 
     def dml_parameters(self) -> list:
         """The signature's parameters that DML calls bind (not the context or the caller)."""
@@ -71,18 +72,19 @@ DOTTED_PARAMETERS = {"index_return", "lower_tail", "empty_return"}
 
 
 def builtin(*names: str, context: bool = False, keeps_inputs: bool = False, caller: bool = False,
-            distributed: bool = False):
+            distributed: bool = False, outputs: int = 1):
     """Registers the decorated function under each DML name; names must be unique. `caller`:
     the function also receives the calling module's FunctionRefs (after the context), to call
     DML functions given by name. `distributed`: the planner does not route its calls; the
-    function receives distributed matrices as they are (paramserv keeps them on Spark)."""
+    function receives distributed matrices as they are (paramserv keeps them on Spark).
+    `outputs`: a function returning several values returns them as a tuple."""
     def register(function: Callable) -> Callable:
         signature = inspect.signature(function)
         for name in names:
             if name in BUILTINS:
                 raise ValueError(f"builtin {name!r} is registered twice")
             BUILTINS[name] = Builtin(name, function, signature, context, keeps_inputs, caller,
-                                     distributed)
+                                     distributed, outputs)
         return function
     return register
 

@@ -33,8 +33,13 @@ def test_matrix_from_string_fills_row_major():
     assert M.dtype == np.float64
 
 
-def test_matrix_from_string_byrow_false_fills_column_major():
+def test_matrix_from_string_ignores_byrow_as_systemds_does():
     M = run('M = matrix("1 2 3 4 5 6", rows=2, cols=3, byrow=FALSE)', "M")
+    np.testing.assert_array_equal(M, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_matrix_from_matrix_byrow_false_fills_column_major():
+    M = run('M = matrix(seq(1, 6), rows=2, cols=3, byrow=FALSE)', "M")
     np.testing.assert_array_equal(M, [[1, 3, 5], [2, 4, 6]])
 
 

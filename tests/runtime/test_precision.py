@@ -54,11 +54,20 @@ BUILTIN_CASES = {
     "avg_pool_backward": f"Y = avg_pool_backward(matrix(X, rows=1, cols=16), matrix(1, rows=1, cols=4), {_POOL})",
     "bias_add": "Y = bias_add(X, matrix(1, rows=2, cols=1))",
     "bias_multiply": "Y = bias_multiply(X, matrix(2, rows=2, cols=1))",
+    "ceiling": "Y = ceiling(X / 3)", "pmin": "Y = pmin(X, 3)", "pmax": "Y = pmax(X, 3)",
+    "cumsumprod": "Y = cumsumprod(X[, 1:2] / 10)", "lower.tri": "Y = lower.tri(target=X)",
+    "upper.tri": "Y = upper.tri(target=X, values=TRUE)", "quantile": "Y = quantile(v, v / 5)",
+    "aggregate": "Y = aggregate(target=v, groups=v, fn=\"sum\")",
+    "solve": "Y = solve(X, v)", "inv": "Y = inv(X)", "cholesky": "Y = cholesky(diag(v) + 10)",
+    "lu": "[P, L, Y] = lu(X)", "qr": "[Y, R] = qr(X)", "eigen": "[e, Y] = eigen(diag(v) + 1)",
+    "svd": "[U, Y, V] = svd(X)",
+    "bitwAnd": "Y = bitwAnd(X, 3)", "bitwOr": "Y = bitwOr(X, 3)", "bitwXor": "Y = bitwXor(X, 3)",
+    "bitwShiftL": "Y = bitwShiftL(X, 1)", "bitwShiftR": "Y = bitwShiftR(X, 1)",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
-                "list", "append", "paramserv"}
+                "list", "append", "paramserv", "median", "interQuartileMean", "moment", "cov", "det"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",
