@@ -330,3 +330,10 @@ def test_problems_of_every_kind_come_in_one_message_and_inspect_says_the_same(tm
     status = {row.name: row.status for row in rows}
     assert status["five"] == "yes" and all(status[n].startswith("no:")
                                            for n in ("groups", "sparse", "bad_axis"))
+
+
+def test_dot_of_a_vector_and_a_sequence_is_refused(tmp_path):
+    a, b = keras.Input((3,)), keras.Input((4, 3))
+    model = keras.Model([a, b], L.Dot(axes=(1, 2), name="mixed")([a, b]), name="mixed_dot")
+    with pytest.raises(UnsupportedAttributeError, match="'mixed' \\(Dot\\): input ranks"):
+        read_graph(save(model, tmp_path))

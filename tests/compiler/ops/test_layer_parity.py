@@ -200,7 +200,29 @@ def _sequence_resizing():
     return functional(x, L.Conv1D(2, 3)(L.UpSampling1D(3)(y)), "sequence_resizing")
 
 
+def _dot_vectors():
+    """A Siamese pair's shared tower, compared by a plain and a cosine Dot."""
+    a, b = keras.Input((5,)), keras.Input((5,))
+    tower = keras.Sequential([L.Dense(4, activation="tanh")], name="tower")
+    ta, tb = tower(a), tower(b)
+    y = L.Concatenate()([L.Dot(axes=1)([ta, tb]), L.Dot(axes=-1, normalize=True)([ta, tb])])
+    return functional([a, b], y, "dot_vectors")
+
+
+def _dot_sequences():
+    """Every pair of contracted axes of two sequences, and PointNet's transform."""
+    a, b, c = keras.Input((4, 3)), keras.Input((4, 3)), keras.Input((3, 4))
+    outputs = [L.Flatten()(L.Dot(axes=axes, normalize=normalize)([a, other]))
+               for axes, normalize, other in (((2, 2), False, b), ((1, 1), True, b),
+                                              ((1, 2), False, c), ((2, 1), True, c))]
+    transform = L.Reshape((3, 3))(L.Dense(9)(L.GlobalMaxPooling1D()(a)))
+    outputs.append(L.Flatten()(L.Dot(axes=(2, 1))([b, transform])))
+    return functional([a, b, c], L.Concatenate()(outputs), "dot_sequences")
+
+
 MODELS = {
+    "dot_vectors": _dot_vectors,
+    "dot_sequences": _dot_sequences,
     "sequence_resizing": _sequence_resizing,
     "timeseries_transformer": _timeseries_transformer,
     "conv1d_transpose_same": lambda: _conv1d_transpose("same"),
@@ -291,8 +313,8 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
-      "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
+H5 = ("dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
+      "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
       "go_backwards_LSTM_seq")
 
 

@@ -73,7 +73,20 @@ def sequence_autoencoder_head():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="sequence_autoencoder")
 
 
+def pointnet_transform():
+    """PointNet's learned transform (Dot of a sequence and a matrix) and a cosine Dot."""
+    x = keras.Input((6, 3))
+    transform = L.Reshape((3, 3))(L.Dense(9)(L.GlobalMaxPooling1D()(x)))
+    y = L.Dot(axes=(2, 1))([x, transform])
+    y = L.GlobalMaxPooling1D()(L.Conv1D(4, 1, activation="relu")(y))
+    z = L.Dense(4)(L.Flatten()(x))
+    cosine = L.Dot(axes=1, normalize=True)([y, z])
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Concatenate()([y, cosine])),
+                       name="pointnet_transform")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "pointnet_transform": (pointnet_transform, (16, 6, 3)),
          "sequence_autoencoder_head": (sequence_autoencoder_head, (16, 8, 2)),
          "channel_softmax": (channel_softmax, (16, 4, 4, 3)),
          "backwards_rnn": (backwards_rnn, (16, 5, 4)),

@@ -1,0 +1,93 @@
+"""Dot(axes, normalize): the batched dot product of two vectors (a Siamese pair's cosine) or of
+two sequences (a matrix product per sample, as PointNet applies its learned transforms), built
+from the keras.ops family's nodes: multiply and sum for vectors, matmul with the contracted axes
+moved into place for sequences, and Keras' l2 normalisation x * min(1 / ||x||, 1 / epsilon)
+spelled out in elementwise, reduce and multiply nodes. Those ops carry their own gradients, so a
+Dot trains too.
+
+The ranks decide the form and are read from the layer's recorded input shapes (build_config, or
+the tensors of its first call in a legacy .h5 file).
+"""
+from __future__ import annotations
+
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from .keras_ops import Elementwise, Matmul, Reduce
+from .merge import Merge
+from .reordering import Permute
+
+_EPSILON = 1e-7  # keras.backend.epsilon(), the floor of the norm in keras.ops.normalize
+
+
+def _input_ranks(ctx: LayerContext) -> tuple | None:
+    """Ranks of the two inputs without the batch axis, or None if the file does not say."""
+    shapes = (ctx.call.entry.get("build_config") or {}).get("input_shape")
+    if not shapes:
+        nodes = ctx.call.entry.get("inbound_nodes") or []
+        args = nodes[0].get("args") if nodes and isinstance(nodes[0], dict) else None
+        tensors = args[0] if args and isinstance(args[0], list) else []
+        shapes = [(t.get("config") or {}).get("shape") for t in tensors if isinstance(t, dict)]
+    if not isinstance(shapes, list) or len(shapes) != 2 or \
+            not all(isinstance(s, list) for s in shapes):
+        return None
+    return tuple(len(s) - 1 for s in shapes)
+
+
+def _axes(ctx: LayerContext, ranks: tuple) -> tuple:
+    """Keras' axes as per-sample axes, one per input."""
+    value = ctx.get("axes")
+    pair = [value, value] if isinstance(value, int) else value
+    if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(a, int) for a in pair):
+        ctx.reject("axes", value, "an int or two ints")
+    axes = tuple(a % (rank + 1) - 1 for a, rank in zip(pair, ranks))
+    if any(a < 0 for a in axes):
+        ctx.reject("axes", value, "non-batch axes")
+    return axes
+
+
+class _Nodes:
+    """The nodes of one Dot call, named after it; the last one takes the call's own name."""
+
+    def __init__(self, ctx: LayerContext):
+        self.ctx, self.nodes = ctx, []
+
+    def add(self, op: str, attrs, inputs: tuple, step: str | None) -> str:
+        name = self.ctx.name if step is None else f"{self.ctx.name}/{step}"
+        self.nodes.append(self.ctx.node(op, attrs, name=name, inputs=inputs, outputs=(name,)))
+        return name
+
+    def normalized(self, tensor: str, axis: int, which: str) -> str:
+        square = self.add("elementwise", Elementwise("power", 2.0), (tensor,), f"{which}_square")
+        total = self.add("reduce", Reduce("sum", (axis,), True), (square,), f"{which}_sum")
+        inverse = self.add("elementwise", Elementwise("power", -0.5), (total,), f"{which}_rsqrt")
+        inverse = self.add("elementwise", Elementwise("minimum", 1.0 / _EPSILON), (inverse,),
+                           f"{which}_inverse_norm")
+        return self.add("multiply", Merge(), (tensor, inverse), f"{which}_normalized")
+
+
+@handles("Dot")
+def dot(ctx: LayerContext) -> list:
+    """Dot(axes, normalize) of two vectors, or of two sequences (a matrix product per sample)."""
+    if len(ctx.call.inputs) != 2:
+        ctx.reject("inputs", len(ctx.call.inputs), "two tensors")
+    ranks = _input_ranks(ctx)
+    if ranks not in ((1, 1), (2, 2)):
+        ctx.reject("input ranks", ranks, "two vectors or two sequences (steps, features) "
+                   "(the file must record the input shapes)")
+    axes = _axes(ctx, ranks)
+    nodes = _Nodes(ctx)
+    left, right = ctx.call.inputs
+    if ctx.get("normalize", False):
+        left = nodes.normalized(left, axes[0], "left")
+        right = nodes.normalized(right, axes[1], "right")
+    if ranks == (1, 1):
+        product = nodes.add("multiply", Merge(), (left, right), "product")
+        nodes.add("reduce", Reduce("sum", (0,), True), (product,), None)
+        return nodes.nodes
+    # (T, D) @ (D, E): the left input contracts its last axis, the right one its first
+    if axes[0] == 0:
+        left = nodes.add("permute", Permute((1, 0)), (left,), "left_transposed")
+    if axes[1] == 1:
+        right = nodes.add("permute", Permute((1, 0)), (right,), "right_transposed")
+    nodes.add("matmul", Matmul(), (left, right), None)
+    return nodes.nodes
