@@ -243,9 +243,10 @@ def _output_count(entry: dict) -> int:
 
 def _refs(value) -> list:
     """[[name, node, tensor], ...], a single flat [name, node, tensor], or a dict of them (a model
-    with named inputs or outputs, kept in the dict's order) -> list of tuples."""
+    with named inputs or outputs, in the order of its sorted keys, as Keras flattens it: that
+    order numbers a nested model's outputs and orders model.outputs) -> list of tuples."""
     if isinstance(value, dict):
-        return [ref for v in value.values() for ref in _refs(v)]
+        return [ref for _, v in sorted(value.items()) for ref in _refs(v)]
     if len(value) >= 3 and isinstance(value[0], str):
         value = [value]
     return [(str(v[0]), int(v[1]), int(v[2])) for v in value]
@@ -290,7 +291,7 @@ def _keras_tensors(value) -> list:
         if value.get("class_name") == "__keras_tensor__":
             history = value["config"]["keras_history"]
             return [(str(history[0]), int(history[1]), int(history[2]))]
-        return [ref for v in value.values() for ref in _keras_tensors(v)]
+        return [ref for _, v in sorted(value.items()) for ref in _keras_tensors(v)]
     if isinstance(value, (list, tuple)):
         return [ref for v in value for ref in _keras_tensors(v)]
     return []

@@ -71,7 +71,11 @@ def sample_inputs(model, batch: int = 3, seed: int = 1, vocabulary: int | None =
 
 
 def predict(model, inputs) -> list:
+    """The model's outputs as a list; named (dict) outputs in the order of their sorted names,
+    as Keras flattens them (model.outputs)."""
     outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    if isinstance(outputs, dict):
+        outputs = [outputs[name] for name in sorted(outputs)]
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return [np.asarray(o) for o in outputs]
 

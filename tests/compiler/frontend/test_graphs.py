@@ -115,15 +115,18 @@ def test_nested_models_are_inlined_with_prefixed_names(tmp_path):
     assert graph.node("inner_seq/in1").params[0].layer == "inner_seq/in1"
 
 
-def test_named_inputs_and_outputs_keep_the_dict_order(tmp_path):
+def test_named_inputs_and_outputs_come_in_keras_flattened_order(tmp_path):
+    """Keras flattens a dict by its sorted keys (model.inputs, model.outputs, the numbering of
+    a nested model's outputs); the dict's own order is not kept."""
     a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
     outputs = {"s": L.Add(name="s")([a, b]), "p": L.Dense(2, name="p")(a)}
-    model = randomize(keras.Model({"a": a, "b": b}, outputs, name="dicts"))
+    model = randomize(keras.Model({"b": b, "a": a}, outputs, name="dicts"))
     graph = compile_graph(save(model, tmp_path))
-    assert graph.inputs == ("a", "b") and graph.outputs == ("s", "p")
+    assert graph.inputs == ("a", "b") and graph.outputs == ("p", "s")
+    assert [t.name for t in model.inputs] == ["a", "b"] and model.output_names == ["p", "s"]
     x = sample_inputs(model)
     expected = model({"a": x[0], "b": x[1]})
-    for got, name in zip(ir_reference.run(graph, x), ("s", "p")):
+    for got, name in zip(ir_reference.run(graph, x), ("p", "s")):
         np.testing.assert_allclose(got, np.asarray(expected[name]), atol=1e-5)
 
 

@@ -220,7 +220,20 @@ def _dot_sequences():
     return functional([a, b, c], L.Concatenate()(outputs), "dot_sequences")
 
 
+def _named_outputs():
+    """Outputs given as a dict come back in the order of their sorted names (model.outputs),
+    also through a nested model whose outputs are a dict."""
+    x = keras.Input((6,))
+    inner_in = keras.Input((6,))
+    inner = keras.Model(inner_in, {"zeta": L.Dense(2)(inner_in), "alpha": L.Dense(3)(inner_in)},
+                        name="inner")
+    parts = inner(x)
+    return functional(x, {"cls": L.Dense(3, activation="softmax")(parts["zeta"]),
+                          "box": L.Dense(4)(parts["alpha"])}, "named_outputs")
+
+
 MODELS = {
+    "named_outputs": _named_outputs,
     "dot_vectors": _dot_vectors,
     "dot_sequences": _dot_sequences,
     "sequence_resizing": _sequence_resizing,
@@ -313,7 +326,7 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
+H5 = ("named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
       "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
       "go_backwards_LSTM_seq")
 
