@@ -54,8 +54,9 @@ def overhead_note() -> str:
     outside = run["wall"] - inside
     per = 1000 / updates
     return (f"{updates} server updates, {run['batches']} batches; per update {per * run['wall']:.1f} ms "
-            f"wall, upd+agg {per * inside:.1f} ms, outside them {per * outside:.1f} ms: partitioning "
-            f"the data on the executors {per * run['partition']:.1f}, task start and compile "
+            f"wall, upd+agg {per * inside:.1f} ms, outside them {per * outside:.1f} ms: the workers' data "
+            f"(shares or partitions) {per * run['partition']:.1f}, task start (with the rows the "
+            f"driver serves) and compile "
             f"{per * run['worker_startup'] / workers:.1f}, exchange {per * run['worker_exchange'] / workers:.1f}"
             f" (of which pickling + tags {per * (run['reported_encode'] + run['reported_decode']) / workers:.1f}"
             f" on the workers; the rest is the wire, the server's sum and waiting for the slower "

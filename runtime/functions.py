@@ -78,10 +78,9 @@ class UserFunction:
 
     def call(self, names: list[str], values: list, caller_stack: tuple[str, ...]) -> list:
         variables = dict(self.defaults)
-        for name, value in zip(names, values):
-            variables[name] = value
+        variables.update(zip(names, values))
         values.clear()      # the frame holds the arguments alone (an operand nothing else holds
-                            # may be overwritten in place: inplace.py)
+                            # may be overwritten in place: inplace.py); no loop variable keeps one
         for param in self.definition.params:
             variables[param.name] = _conform(variables[param.name], param, self.name)
         if self.kernel is not None:

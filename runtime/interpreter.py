@@ -134,7 +134,8 @@ class Interpreter:
             raise err.located(node.pos, ())
         finally:
             self._taking = frozenset()
-        return _located(body, node.pos)
+        released = self.last_reads.released(node) if isinstance(node, SIMPLE) else frozenset()
+        return _located(_releasing(body, released) if released else body, node.pos)
 
     def _stmt_Assign(self, node: n.Assign, module: Module):
         name = node.name
@@ -339,3 +340,14 @@ def counting(start, stop, step) -> range:
         if by == 0:
             raise DMLRuntimeError("a for loop's increment must not be zero")
     return range(first, last + (1 if by > 0 else -1), by)
+
+
+def _releasing(body, names: frozenset[str]):
+    """The statement, then the variables it read through indexing for the last time dropped
+    from the frame (liveness.py's `released`)."""
+    def run(frame):
+        body(frame)
+        for name in names:
+            frame.vars.pop(name, None)
+            frame.owned.discard(name)
+    return run

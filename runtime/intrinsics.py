@@ -5,10 +5,11 @@ the DML definitions. Some of those definitions are loops over builtins that Syst
 single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thousands of calls
 for an Xception; random_affine.dml builds dense interpolation weights per image, which a sparse
 gather replaces; zero_pad2d.dml copies one plane row per loop iteration; batch_norm2d.dml's
-inference makes four passes over the images where one does). When a sourced file
+inference makes four passes over the images where one does; the optimizers' update() makes one
+pass per operation over every parameter). When a sourced file
 holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
-runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py) that
-computes the same outputs in one call.
+runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py,
+runtime/local/optimizers.py) that computes the same outputs in one call.
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -28,11 +29,14 @@ from typing import Callable
 
 import numpy as np
 
+from .builtins import BUILTINS
 from .errors import DMLRuntimeError
-from .local import affine_image, depthwise
+from .inplace import free
+from .local import affine_image, depthwise, optimizers
 from .local.geometry import Geom
 from .local.normalization import batch_norm_inference, inference_vectors
 from .local.planes import PlaneCopy, copy_planes
+from .operators import binary_operator
 from .values import MatrixHandle
 
 Kernel = Callable[[dict], "list | None"]
@@ -176,6 +180,49 @@ def _batch_norm_forward(v: dict) -> list | None:
     return [batch_norm_inference(**arguments), v["ema_mean"], v["ema_var"]]
 
 
+def _state_fits(v: dict, matrices: tuple, numbers: tuple, flags: tuple) -> bool:
+    """An optimizer update's arguments: local float matrices of one shape and dtype, numbers
+    (not booleans) and booleans."""
+    arrays = [v[k] for k in matrices]
+    return (all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
+            and len({(a.shape, a.dtype) for a in arrays}) == 1 and arrays[0].dtype.kind == "f"
+            and all(type(v[k]) in (int, float) for k in numbers)
+            and all(type(v[k]) is bool for k in flags))
+
+
+def _taken(v: dict, name: str) -> tuple[np.ndarray, bool]:
+    """An argument taken out of the bound arguments, and whether nothing else holds it (the
+    caller's variable died with this call): then the update may overwrite it."""
+    array = v.pop(name)
+    own = free(array)           # before the return tuple takes a reference of its own
+    return array, own
+
+
+def _sgd_update(v: dict) -> list | None:
+    if not _state_fits(v, ("X", "dX", "v"), ("lr", "momentum", "weight_decay"), ("nesterov",)):
+        return None
+    (X, own_X), (velocity, own_v) = _taken(v, "X"), _taken(v, "v")
+    return optimizers.sgd(X, v["dX"], v["lr"], v["momentum"], v["nesterov"], v["weight_decay"],
+                          velocity, own_X, own_v)
+
+
+_MINUS, _TIMES, _OVER, _POWER = (binary_operator(op) for op in "-*/^")
+
+
+def _adam_update(v: dict) -> list | None:
+    """adam::update without amsgrad; its numbers computed with the interpreter's own scalar
+    rules, so they are the DML body's."""
+    if v["amsgrad"] is not False or type(v["t"]) is not int or not _state_fits(
+            v, ("X", "dX", "m", "v"), ("lr", "beta1", "beta2", "epsilon", "weight_decay"), ()):
+        return None
+    lr, beta1, beta2, t = v["lr"], v["beta1"], v["beta2"], v["t"]
+    root = BUILTINS["sqrt"].function(_MINUS(1, _POWER(beta2, t)))
+    alpha = _OVER(_TIMES(lr, root), _MINUS(1, _POWER(beta1, t)))
+    (X, own_X), (first, own_m), (second, own_v) = (_taken(v, k) for k in ("X", "m", "v"))
+    return optimizers.adam(X, v["dX"], lr, alpha, _MINUS(1, beta1), _MINUS(1, beta2), v["epsilon"],
+                           v["weight_decay"], first, second, (own_X, own_m, own_v)) + [v["vhat"]]
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
@@ -184,6 +231,8 @@ KERNELS: dict[str, dict[str, Kernel]] = {
                                     "backward": _affine_image_backward},
     "nn/layers/zero_pad2d.dml": {function: _zero_pad_kernel(function) for function in ZERO_PAD_CALLS},
     "nn/layers/batch_norm2d.dml": {"forward": _batch_norm_forward},
+    "nn/optim/sgd.dml": {"update": _sgd_update},
+    "nn/optim/adam.dml": {"update": _adam_update},
 }
 
 _library_texts: dict[str, str] = {}

@@ -12,6 +12,9 @@ operation whose operand nothing else holds may write its result into the operand
 Loops iterate to a fixed point; a branch's blocks share the statement's live-out. Only simple
 statements (assignments and calls) are annotated, and only variables read exactly once in them,
 as a plain name: with two reads, the first must not take the value the second still needs.
+Variables read through indexing (`l["W"]`, `M[i, ]`) are read from the frame; when they are
+dead after the statement, the interpreter drops them once it ran (`released`): a list whose
+entries were all read out then no longer holds them.
 """
 from __future__ import annotations
 
@@ -28,15 +31,22 @@ class LastReads:
     """For each simple statement of the analysed blocks, the names it reads for the last time."""
 
     def __init__(self):
-        self._by_statement: dict[int, tuple[object, frozenset[str]]] = {}
+        self._by_statement: dict[int, tuple[object, frozenset[str], frozenset[str]]] = {}
 
     def analyse(self, statements, live_at_exit: set[str]) -> None:
         _block(statements, set(live_at_exit), self._by_statement)
 
     def of(self, statement) -> frozenset[str]:
         """The names `statement` may take; none for a statement that was not analysed."""
+        return self._entry(statement)[1]
+
+    def released(self, statement) -> frozenset[str]:
+        """The names `statement` reads through indexing for the last time."""
+        return self._entry(statement)[2]
+
+    def _entry(self, statement) -> tuple:
         entry = self._by_statement.get(id(statement))
-        return entry[1] if entry is not None and entry[0] is statement else frozenset()
+        return entry if entry is not None and entry[0] is statement else (None, frozenset(), frozenset())
 
 
 def every_name(statements) -> set[str]:
@@ -79,8 +89,9 @@ def _statement(statement, live_out: set[str], found: dict) -> set[str]:
     assigned = _assigned(statement)
     dying = {name for name, count in reads.items()
              if count == 1 and (name not in live_out or name in assigned)}
-    dying -= _indexed(statement)
-    found[id(statement)] = (statement, frozenset(dying))
+    indexed = _indexed(statement)
+    released = {name for name in indexed if name not in live_out and name not in assigned}
+    found[id(statement)] = (statement, frozenset(dying - indexed), frozenset(released))
     return (live_out - assigned) | set(reads)
 
 

@@ -5,9 +5,10 @@ The task connects to the parameter server on the driver over the authenticated c
 its (features, labels) partition from the executors' cache (or, for numpy data on the driver,
 asks the server for it: driver_shares.py), compiles the `upd` and `agg` functions with the
 local interpreter (once per Python worker process: keyed by the program's digest, so a retried
-task on the same process does not compile again) and then, step after step, runs a segment of batches (runtime/paramserv/worker.py) on the model it got and pushes
-the result. It asks the server where it is first, so a retried task resumes at its worker's
-next step. Its data and its model stay on the executor; only models and gradients travel.
+task on the same process does not compile again) and then, step after step, runs a segment of
+batches (runtime/paramserv/worker.py) on the model it got and pushes the result. It asks the
+server where it is first, so a retried task resumes at its worker's next step. Its data and
+its model stay on the executor; only models and gradients travel.
 """
 from __future__ import annotations
 

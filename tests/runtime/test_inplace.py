@@ -56,6 +56,56 @@ def test_indexed_and_left_indexed_variables_are_never_taken():
     assert reads.of(statements[1]) == set()
 
 
+def test_indexed_reads_release_the_variable_after_its_last_statement():
+    text = 'a = l["x"] + 1\nb = l["y"] * M[1, 1]\nc = M[2, 2]\nl = list(x=a)\nd = l["x"]'
+    statements, reads = _last_reads(text, live_at_exit={"b", "c", "d"})
+    assert [reads.released(s) for s in statements] == [set(), {"l"}, {"M"}, set(), {"l"}]
+    loop = 'for (i in 1:3) {\n  a = l[i]\n}'
+    statements, reads = _last_reads(loop, live_at_exit={"a"})
+    assert reads.released(statements[0].body[0]) == set()     # read again next iteration
+
+
+def test_a_list_handed_to_a_function_lets_its_update_write_in_place(monkeypatch):
+    """A function reading a list's entries first drops the list after the last read: when the
+    caller handed the list over, the matrices it held are the frame's alone and sgd::update
+    writes into them; while the caller still holds the list, they stay as they were."""
+    from pathlib import Path
+
+    from kerasdml import dml_lib
+    from kerasdml.runtime.context import Context
+    from kerasdml.runtime.function_refs import call_by_name
+    from kerasdml.runtime.interpreter import Interpreter
+    from kerasdml.runtime.lists import DMLList
+    from kerasdml.runtime.local import optimizers
+
+    script = f"""
+source("{dml_lib.ROOT}/nn/optim/sgd.dml") as sgd
+step = function(list[unknown] model, list[unknown] gradients) return (list[unknown] result) {{
+  W = as.matrix(model["W"])
+  v = as.matrix(model["v"])
+  dW = as.matrix(gradients["W"])
+  [W, v] = sgd::update(W, dW, 0.1, 0.9, TRUE, 0.0, v)
+  result = list(W=W, v=v)
+}}
+"""
+    module, _ = Interpreter(Context(args={})).load_program(script, "<test>", Path.cwd())
+    owned = []
+    original = optimizers.sgd
+    monkeypatch.setattr(optimizers, "sgd", lambda *a: owned.append(a[-2:]) or original(*a))
+    gradients = DMLList([np.full((4, 5), 0.5)], ["W"])
+
+    def model():
+        return DMLList([np.ones((4, 5)), np.zeros((4, 5))], ["W", "v"])
+    held = model()
+    kept = call_by_name(module.functions["step"], {"model": held, "gradients": gradients}, (), "t")
+    assert_array_equal(held[0], np.ones((4, 5))) and assert_array_equal(held[1], np.zeros((4, 5)))
+    handed = call_by_name(module.functions["step"], {"model": model(), "gradients": gradients},
+                          (), "t")
+    assert owned == [(False, False), (True, True)]
+    assert_array_equal(handed[0][0], kept[0][0])
+    np.testing.assert_allclose(kept[0][0], np.full((4, 5), 1 - 0.1 * 0.5 * 1.9))
+
+
 def test_free_sees_every_other_holder():
     fresh = np.ones((3, 4))
     assert inplace.free(fresh)

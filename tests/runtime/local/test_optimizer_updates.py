@@ -1,0 +1,141 @@
+"""dml_lib's sgd::update and adam::update as one pass over memory (runtime/local/optimizers.py,
+through runtime/intrinsics.py): the bits of the DML body in both precisions, for every branch
+(momentum, Nesterov, weight decay; Adam at several steps, amsgrad through the body), on shapes
+whose row blocks are uneven, with infinities, NaN and signed zeros; written into the
+parameter's and the state's buffers only when nothing else holds them."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from kerasdml import dml_lib
+from kerasdml.runtime import intrinsics
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.context import Statistics
+
+OPTIM = os.path.join(dml_lib.ROOT, "nn", "optim")
+SHAPES = [(37, 129), (1, 300), (301, 1), (2, 70_001)]
+SGD = """
+source("{path}") as opt
+[X_out, v_out] = opt::update(X, dX, lr, momentum, nesterov, weight_decay, v)
+"""
+ADAM = """
+source("{path}") as opt
+[X_out, m_out, v_out, vhat_out] = opt::update(X, dX, lr, 0.9, 0.999, 1e-7, amsgrad, weight_decay,
+                                              m, v, vhat, t)
+"""
+
+
+def matrices(shape, dtype, names) -> dict:
+    rng = np.random.default_rng(sum(shape))
+    found = {}
+    for i, name in enumerate(names):
+        values = rng.standard_normal(shape) * (3.0 ** i)
+        values.flat[:4] = [np.inf, np.nan, -0.0, 1e-30][:values.size]
+        found[name] = values.astype(dtype)
+    return found
+
+
+def body_copy(tmp_path, name: str) -> str:
+    """The library file with one more comment line: not dml_lib's text, so its DML body runs."""
+    copy = tmp_path / name
+    copy.write_text(open(os.path.join(OPTIM, name)).read() + "# a copy\n")
+    return str(copy)
+
+
+def same_bits(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def run_both(tmp_path, name: str, script: str, inputs: dict, outputs: list, precision: str):
+    stats = Statistics()
+    kernel = run_string(script.format(path=os.path.join(OPTIM, name)), inputs=inputs,
+                        outputs=outputs, precision=precision, stats=stats)
+    body = run_string(script.format(path=body_copy(tmp_path, name)), inputs=inputs,
+                      outputs=outputs, precision=precision)
+    return kernel, body, stats
+
+
+@pytest.mark.parametrize("momentum,nesterov,weight_decay", [(0.0, False, 0.0), (0.9, False, 0.0),
+                                                           (0.95, True, 0.0), (0.9, True, 0.01),
+                                                           (0.0, False, 0.003)])
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sgd_update_gives_the_dml_bodys_bits(shape, precision, momentum, nesterov, weight_decay,
+                                            tmp_path):
+    dtype = np.float64 if precision == "double" else np.float32
+    inputs = dict(matrices(shape, dtype, ("X", "dX", "v")), lr=0.0137, momentum=momentum,
+                  nesterov=nesterov, weight_decay=weight_decay)
+    kernel, body, stats = run_both(tmp_path, "sgd.dml", SGD, inputs, ["X_out", "v_out"], precision)
+    for name in ("X_out", "v_out"):
+        assert same_bits(kernel[name], body[name]), name
+    assert stats.counts["sgd::update"] == 1
+    assert not same_bits(kernel["X_out"], inputs["X"])
+
+
+@pytest.mark.parametrize("t,weight_decay", [(1, 0.0), (7, 0.0), (250, 0.004)])
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_adam_update_gives_the_dml_bodys_bits(shape, precision, t, weight_decay, tmp_path):
+    dtype = np.float64 if precision == "double" else np.float32
+    state = matrices(shape, dtype, ("X", "dX", "m", "v", "vhat"))
+    state["v"] = np.abs(state["v"])
+    inputs = dict(state, lr=0.001, amsgrad=False, weight_decay=weight_decay, t=t)
+    outputs = ["X_out", "m_out", "v_out", "vhat_out"]
+    kernel, body, stats = run_both(tmp_path, "adam.dml", ADAM, inputs, outputs, precision)
+    for name in outputs:
+        assert same_bits(kernel[name], body[name]), name
+    assert stats.counts["adam::update"] == 1
+
+
+def test_adam_with_amsgrad_runs_the_dml_body(tmp_path):
+    state = matrices((5, 6), np.float64, ("X", "dX", "m", "v", "vhat"))
+    state["v"] = np.abs(state["v"])
+    inputs = dict(state, lr=0.001, amsgrad=True, weight_decay=0.0, t=3)
+    outputs = ["X_out", "m_out", "v_out", "vhat_out"]
+    kernel, body, _ = run_both(tmp_path, "adam.dml", ADAM, inputs, outputs, "double")
+    for name in outputs:
+        assert same_bits(kernel[name], body[name]), name
+    assert not same_bits(kernel["vhat_out"], inputs["vhat"])
+
+
+def sgd_arguments(held: dict | None = None) -> dict:
+    arrays = matrices((40, 50), np.float32, ("X", "dX", "v"))
+    if held is not None:
+        held.update(arrays)
+    return dict(arrays, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)
+
+
+def test_the_update_writes_into_a_parameter_and_state_nothing_else_holds():
+    arguments = sgd_arguments()
+    addresses = id(arguments["X"]), id(arguments["v"])
+    X, v = intrinsics.KERNELS["nn/optim/sgd.dml"]["update"](arguments)
+    assert (id(X), id(v)) == addresses
+
+
+def test_the_update_leaves_a_parameter_and_state_held_elsewhere_unchanged():
+    held = {}
+    arguments = sgd_arguments(held)
+    before = {name: array.copy() for name, array in held.items()}
+    X, v = intrinsics.KERNELS["nn/optim/sgd.dml"]["update"](arguments)
+    assert X is not held["X"] and v is not held["v"]
+    for name, array in held.items():
+        assert same_bits(array, before[name]), name
+
+
+def test_a_training_loop_updates_in_place_with_the_same_bits(tmp_path):
+    """As the generated scripts call it: the parameter and the state reassigned by the call."""
+    loop = """
+source("{path}") as opt
+for (i in 1:5) {{
+  dX = X * 0.5 + i
+  [X, v] = opt::update(X, dX, 0.05, 0.9, TRUE, 0.001, v)
+}}
+"""
+    inputs = matrices((33, 65), np.float32, ("X", "v"))
+    kernel, body, stats = run_both(tmp_path, "sgd.dml", loop, inputs, ["X", "v"], "single")
+    assert same_bits(kernel["X"], body["X"]) and same_bits(kernel["v"], body["v"])
+    assert stats.counts["sgd::update"] == 5
