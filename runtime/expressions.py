@@ -14,6 +14,7 @@ from .fusion import compile_fused
 from .inplace import binary_in_place, builtin_in_place
 from .builtins import BUILTINS
 from .builtins.registry import python_parameter
+from .builtins.unsupported import unsupported_reason
 from .errors import DMLRuntimeError
 from .function_refs import FunctionRefs
 from .indexing import index_bounds, read_index
@@ -163,6 +164,9 @@ class ExpressionCompiler:
             return self._user_call(function, node, outputs)
         builtin = BUILTINS.get(node.name)
         if builtin is None:
+            reason = unsupported_reason(node.name)
+            if reason is not None:
+                raise DMLRuntimeError(reason, node.pos)
             raise DMLRuntimeError(f"unknown function `{node.name}` (neither defined in {self.module.file}, "
                                   "nor sourced, nor a builtin)", node.pos)
         if outputs > 1 and outputs != builtin.outputs:

@@ -1,5 +1,5 @@
 """Builtins that build or rearrange matrices: matrix, rand, seq, cbind, rbind, diag, outer, t, rev,
-lower.tri, upper.tri.
+roll, lower.tri, upper.tri.
 
 Matrices made from scalars use the run's precision (context.dtype); matrices made from other
 matrices keep their dtype.
@@ -288,6 +288,13 @@ def t(target):
 def rev(target):
     """The rows in reverse order."""
     return require_matrix(target, "the argument of rev")[::-1]
+
+
+@builtin("roll")
+def roll(target, shift):
+    """The rows shifted down by `shift` places, circularly (a negative shift moves them up)."""
+    x = require_matrix(target, "the argument of roll")
+    return np.roll(x, to_int(shift, "roll: shift"), axis=0)
 
 
 def _triangle(target, lower: bool, diag, values, name: str) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Elementwise builtins: unary math (exp, log, sqrt, abs, round, trig, sigmoid, ...), log with a
-base, ifelse, is.na / is.nan / is.infinite, replace and the bitwise bitwAnd, bitwOr, bitwXor,
-bitwShiftL, bitwShiftR (on the 64-bit integer values; an int for two scalars).
+base, ifelse, is.na / is.nan / is.infinite (also named isNA, isNaN, isInf), replace and the
+bitwise bitwAnd, bitwOr, bitwXor, bitwShiftL, bitwShiftR (on the 64-bit integer values; an int for
+two scalars).
 
 On a scalar the unary math builtins return a double (abs(-3) is 3.0); on a matrix they return a
 matrix of the same dtype. Out-of-domain arguments give NaN or Infinity, as in Java, not errors.
@@ -178,19 +179,19 @@ def _test_cells(name: str, value, test):
     return bool(test(_scalar_number(value, name)))
 
 
-@builtin("is.na")
+@builtin("is.na", "isNA")
 def is_na(target):
     """1 where a cell is NaN, else 0 (a boolean for a scalar)."""
     return _test_cells("is.na", target, np.isnan)
 
 
-@builtin("is.nan")
+@builtin("is.nan", "isNaN")
 def is_nan(target):
     """1 where a cell is NaN, else 0 (a boolean for a scalar)."""
     return _test_cells("is.nan", target, np.isnan)
 
 
-@builtin("is.infinite")
+@builtin("is.infinite", "isInf")
 def is_infinite(target):
     """1 where a cell is +-Infinity, else 0 (a boolean for a scalar)."""
     return _test_cells("is.infinite", target, np.isinf)

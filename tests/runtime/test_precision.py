@@ -63,11 +63,15 @@ BUILTIN_CASES = {
     "svd": "[U, Y, V] = svd(X)",
     "bitwAnd": "Y = bitwAnd(X, 3)", "bitwOr": "Y = bitwOr(X, 3)", "bitwXor": "Y = bitwXor(X, 3)",
     "bitwShiftL": "Y = bitwShiftL(X, 1)", "bitwShiftR": "Y = bitwShiftR(X, 1)",
+    "isNA": "Y = isNA(X)", "isNaN": "Y = isNaN(X)", "isInf": "Y = isInf(X)", "roll": "Y = roll(X, 1)",
+    "unique": "Y = unique(X)", "rowCountDistinct": "Y = rowCountDistinct(X)",
+    "colCountDistinct": "Y = colCountDistinct(X)",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
-                "list", "append", "paramserv", "median", "interQuartileMean", "moment", "cov", "det"}
+                "list", "append", "paramserv", "median", "interQuartileMean", "moment", "cov", "det",
+                "countDistinct"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",

@@ -56,7 +56,21 @@ RUNTIME_ERRORS = [
      r"parfor iterations depend on each other through x"),
     ('source("no/such/file.dml") as lib\n', 1, r"sourced file 'no/such/file.dml' not found"),
     ("for (i in seq(1, 2, 0.5)) { print(i) }\n", 1, r"increment must be a whole number"),
+    ("F = as.frame(matrix(1, rows=1, cols=1))\n", 1, r"`as.frame` works on frames, which kerasdml does not"),
+    ("Y = scale(matrix(1, rows=2, cols=2))\n", 1, r"`scale` is one of SystemDS' builtin functions written in "
+     r"DML \(scripts/builtin/scale.dml\)"),
+    ("A = matrix(0, rows=2, cols=2)\nx = solve(A, matrix(1, rows=2, cols=1))\n", 2, r"singular"),
+    ("A = matrix(\"1 2 2 1\", rows=2, cols=2)\nL = cholesky(A)\n", 2, r"positive definite"),
+    ("M = matrix(0, rows=2, cols=3)\nM[1, ] = 7\n", 2, r"1x3 region with a scalar"),
+    ("e = eigen(matrix(1, rows=2, cols=2))\n", 1, r"builtin `eigen` returns 2 values"),
 ]
+
+
+def test_a_function_named_like_a_systemds_script_builtin_is_called():
+    program = "scale = function(double x) return (double y) {\n  y = x * 10\n}\nprint(scale(2))\n"
+    out = io.StringIO()
+    run_string(program, out=out)
+    assert out.getvalue() == "20.0\n"
 
 
 @pytest.mark.parametrize("program, line, message", RUNTIME_ERRORS)
