@@ -42,10 +42,25 @@ def format_matrix(matrix: np.ndarray, rows: int = 100, cols: int = 100, decimal:
     shown = np.asarray(matrix[:rows, :cols], dtype=np.float64)
     shown = np.where(shown == 0, 0.0, shown)  # -0.0 prints as 0
     cells = np.char.mod(f"%.{decimal}f", shown)
+    coarse = np.isfinite(shown) & (np.spacing(np.abs(shown)) * 2 > 10.0 ** -decimal)
+    if coarse.any():
+        cells = cells.astype(object)
+        cells[coarse] = [_java_digits(x, decimal) for x in shown[coarse].tolist()]
     cells = np.where(np.isnan(shown), "NaN", cells)
     cells = np.where(np.isposinf(shown), "Infinity", cells)
     cells = np.where(np.isneginf(shown), "-Infinity", cells)
     return "".join(sep.join(row) + linesep for row in cells.tolist())
+
+
+def _java_digits(x: float, decimal: int) -> str:
+    """A value too large for `decimal` places to be exact, as Java formats it: the shortest digits
+    that identify the double, padded with zeros (2014070982048629.75 -> 2014070982048629.800, not
+    the binary value's .750)."""
+    digits = np.format_float_positional(x, unique=True, trim="-")
+    whole, _, fraction = digits.partition(".")
+    if len(fraction) > decimal:             # needs rounding: the exact value decides, as before
+        return f"%.{decimal}f" % x
+    return whole + ("." + fraction.ljust(decimal, "0") if decimal > 0 else "")
 
 
 _PRINTF_FIELD = re.compile(r"%(-?\d*)(?:\.(\d+))?([sdf%])")
