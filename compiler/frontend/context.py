@@ -47,6 +47,22 @@ class LayerContext:
                                  f" has no '{key}' in its config")
         return default
 
+    def recorded_input_shapes(self) -> list | None:
+        """The input shapes (batch axis first) the file records for this layer: its
+        build_config, or the tensors of its first call (a legacy .h5 file); None if neither."""
+        shapes = (self.call.entry.get("build_config") or {}).get("input_shape")
+        if shapes and not isinstance(shapes[0], list):
+            shapes = [shapes]
+        if not shapes:
+            nodes = self.call.entry.get("inbound_nodes") or []
+            args = nodes[0].get("args") if nodes and isinstance(nodes[0], dict) else None
+            first = args[0] if args else None
+            tensors = first if isinstance(first, list) else [first]
+            shapes = [(t.get("config") or {}).get("shape") for t in tensors if isinstance(t, dict)]
+        if not shapes or not all(isinstance(s, list) for s in shapes):
+            return None
+        return shapes
+
     def reject(self, attribute: str, value: Any, accepted: str) -> NoReturn:
         raise Unsupported(attribute, value, accepted, self.call.layer, self.class_name)
 

@@ -9,6 +9,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
 from .shaping import fail, last_axis_only
+from .axes import any_axis
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def elu(ctx: LayerContext) -> list:
 
 
 @handles("Softmax")
+@any_axis
 def softmax(ctx: LayerContext) -> list:
     """Softmax over the last axis."""
     axis = ctx.get("axis", -1)

@@ -25,6 +25,7 @@ from ..ir import Pad1D, Pad2D
 from ..opdef import Weight, as_column, bias_column, define, f64
 from .activations import fused_activation
 from .shaping import bias, last_dim, times, windowed1d, windowed2d
+from .axes import channels_first
 
 
 
@@ -81,6 +82,7 @@ def conv_weights(ctx: LayerContext, *names: str) -> dict:
 
 
 @handles("Conv1D")
+@channels_first
 def conv1d(ctx: LayerContext) -> list:
     """Conv1D(filters, kernel_size, strides, padding valid/same/causal)."""
     (kernel,), (stride,), padding = conv_common(ctx, 1, ("valid", "same", "causal"))
@@ -90,6 +92,7 @@ def conv1d(ctx: LayerContext) -> list:
 
 
 @handles("Conv2D")
+@channels_first
 def conv2d(ctx: LayerContext) -> list:
     """Conv2D(filters, kernel_size, strides, padding valid/same; groups 1 or one group per input
     channel, as ConvNeXt writes its depthwise convolutions)."""
@@ -119,6 +122,7 @@ def _grouped_as_depthwise(ctx: LayerContext, weights: dict, groups: int, kernel,
 
 
 @handles("DepthwiseConv2D")
+@channels_first
 def depthwise_conv2d(ctx: LayerContext) -> list:
     """DepthwiseConv2D(kernel_size, depth_multiplier, strides, padding valid/same)."""
     kernel, strides, padding = conv_common(ctx, 2)
@@ -130,6 +134,7 @@ def depthwise_conv2d(ctx: LayerContext) -> list:
 
 
 @handles("SeparableConv2D")
+@channels_first
 def separable_conv2d(ctx: LayerContext) -> list:
     """SeparableConv2D: a depthwise convolution, then a 1x1 convolution (two IR nodes)."""
     kernel, strides, padding = conv_common(ctx, 2)

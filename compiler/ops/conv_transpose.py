@@ -19,6 +19,7 @@ from .activations import fused_activation
 from .conv import conv_common, conv_weights
 from .reshaping import Reshape
 from .shaping import bias, known_size, last_dim, require_rank
+from .axes import channels_first
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Conv2DTranspose:
 
 
 @handles("Conv2DTranspose")
+@channels_first
 def conv2d_transpose(ctx: LayerContext) -> list:
     """Conv2DTranspose(filters, kernel_size, strides, padding valid/same, output_padding)."""
     kernel, strides, padding = conv_common(ctx, 2)
@@ -53,6 +55,7 @@ def conv2d_transpose(ctx: LayerContext) -> list:
 
 
 @handles("Conv1DTranspose")
+@channels_first
 def conv1d_transpose(ctx: LayerContext) -> list:
     """Conv1DTranspose(filters, kernel_size, strides, padding valid/same, output_padding): a
     Conv2DTranspose over the steps of a (steps, 1, channels) image."""

@@ -13,6 +13,7 @@ from ..backend.step import Step, known
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
+from .axes import channels_first
 from .shaping import fail, require_rank
 
 
@@ -42,6 +43,7 @@ def _pairs(ctx: LayerContext, rank: int) -> tuple:
 
 
 @handles(*_RANKS)
+@channels_first
 def cropping(ctx: LayerContext) -> list:
     """Cropping1D/2D/3D(cropping): positions removed at both ends of each spatial axis."""
     ctx.channels_last()

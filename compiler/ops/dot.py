@@ -21,16 +21,8 @@ _EPSILON = 1e-7  # keras.backend.epsilon(), the floor of the norm in keras.ops.n
 
 def _input_ranks(ctx: LayerContext) -> tuple | None:
     """Ranks of the two inputs without the batch axis, or None if the file does not say."""
-    shapes = (ctx.call.entry.get("build_config") or {}).get("input_shape")
-    if not shapes:
-        nodes = ctx.call.entry.get("inbound_nodes") or []
-        args = nodes[0].get("args") if nodes and isinstance(nodes[0], dict) else None
-        tensors = args[0] if args and isinstance(args[0], list) else []
-        shapes = [(t.get("config") or {}).get("shape") for t in tensors if isinstance(t, dict)]
-    if not isinstance(shapes, list) or len(shapes) != 2 or \
-            not all(isinstance(s, list) for s in shapes):
-        return None
-    return tuple(len(s) - 1 for s in shapes)
+    shapes = ctx.recorded_input_shapes()
+    return None if shapes is None or len(shapes) != 2 else tuple(len(s) - 1 for s in shapes)
 
 
 def _axes(ctx: LayerContext, ranks: tuple) -> tuple:

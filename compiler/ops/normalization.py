@@ -18,6 +18,7 @@ from ..frontend.registry import handles
 from ..opdef import Weight, always, as_column, as_row, define
 from .activations import keras_axis
 from .shaping import last_axis_only
+from .axes import any_axis
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def _axis(ctx: LayerContext, default) -> int:
     value = ctx.get("axis", default)
     axis = value[0] if isinstance(value, list) and len(value) == 1 else value
     if not isinstance(axis, int) or axis == 0:
-        ctx.reject("axis", value, "the last axis (-1)")
+        ctx.reject("axis", value, "one non-batch axis (not several)")
     return keras_axis(axis)
 
 
@@ -56,6 +57,7 @@ def _flags(ctx: LayerContext) -> tuple:
 
 
 @handles("BatchNormalization")
+@any_axis
 def batch_normalization(ctx: LayerContext) -> list:
     """BatchNormalization(axis=-1, epsilon, center, scale, momentum)."""
     for flag in ("renorm", "synchronized"):
@@ -71,6 +73,7 @@ def batch_normalization(ctx: LayerContext) -> list:
 
 
 @handles("LayerNormalization")
+@any_axis
 def layer_normalization(ctx: LayerContext) -> list:
     """LayerNormalization(axis=-1, epsilon, center, scale)."""
     if ctx.get("rms_scaling", False):

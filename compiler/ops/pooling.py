@@ -17,6 +17,7 @@ from ..ir import Pad1D, Pad2D
 from ..opdef import define
 from .keras_ops import Reduce
 from .shaping import require_rank, windowed1d, windowed2d
+from .axes import channels_first
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def _window(ctx: LayerContext, rank: int) -> tuple:
 
 
 @handles("MaxPooling1D", "AveragePooling1D")
+@channels_first
 def pool1d(ctx: LayerContext) -> list:
     """Max/AveragePooling1D(pool_size, strides, padding valid/same)."""
     (size,), (stride,), padding = _window(ctx, 1)
@@ -60,6 +62,7 @@ def pool1d(ctx: LayerContext) -> list:
 
 
 @handles("MaxPooling2D", "AveragePooling2D")
+@channels_first
 def pool2d(ctx: LayerContext) -> list:
     """Max/AveragePooling2D(pool_size, strides, padding valid/same)."""
     size, strides, padding = _window(ctx, 2)

@@ -1,4 +1,6 @@
-"""Permute and RepeatVector: ops that move or repeat the values of a sample.
+"""Permute and RepeatVector: ops that move or repeat the values of a sample; move_axis, a permute
+moving one axis to the end or back whose order is resolved with the shapes (axes.py's layers
+given another axis than the last).
 
 permute: every output value is one input value; in DML a product with the 0/1 matrix P
 (P[i, j] = 1 when output column j reads input column i), built in the script with table() from
@@ -7,6 +9,7 @@ repeat_vector: a (D,) vector repeated into (n, D), Keras' broadcasting (`backend
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -15,13 +18,22 @@ from ..backend.step import Step, known
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
-from .shaping import fail, require_rank
+from .shaping import fail, require_rank, resolve_axis
 
 
 @dataclass(frozen=True)
 class Permute:
     """Output axis i is input axis dims[i] (per sample, 0-based)."""
     dims: tuple
+
+
+@dataclass(frozen=True)
+class MoveAxis:
+    """Moves per-sample `axis` to the end (to_last) or the last axis back to `axis`; dims is the
+    resulting permute order (output axis i is input axis dims[i]) once the rank is known."""
+    axis: int
+    to_last: bool
+    dims: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,14 @@ def _permute_shape(node, attrs, ins):
     return attrs, tuple(ins[0][d] for d in attrs.dims)
 
 
+def _move_axis_shape(node, attrs, ins):
+    rank = len(ins[0])
+    axis = resolve_axis(node, attrs.axis, rank)
+    order = tuple(i for i in range(rank) if i != axis) + (axis,)
+    dims = order if attrs.to_last else tuple(order.index(i) for i in range(rank))
+    return dataclasses.replace(attrs, axis=axis, dims=dims), tuple(ins[0][d] for d in dims)
+
+
 def _repeat_shape(node, attrs, ins):
     require_rank(node, ins[0], 1, "a vector")
     return attrs, (attrs.n, ins[0][0])
@@ -86,7 +106,8 @@ def source_columns(in_shape: tuple, dims: tuple, q: str) -> tuple:
     return "1 + " + " + ".join(terms), total
 
 
-def _permute_context(n: Step) -> dict:
+def permute_context(n: Step) -> dict:
+    """Also move_axis's, whose attributes resolve to such dims."""
     index, total = source_columns(known(n.in_shape, "shape"), n.attrs.dims, f"{n.out}_q")
     return dict(index=index, total=total)
 
@@ -98,6 +119,8 @@ def _repeat_context(n: Step) -> dict:
 
 
 define("permute", Permute, shape=_permute_shape, template="permute.dml.j2",
-       context=_permute_context, family=__name__)
+       context=permute_context, family=__name__)
+define("move_axis", MoveAxis, shape=_move_axis_shape, template="permute.dml.j2",
+       context=permute_context, family=__name__)
 define("repeat_vector", RepeatVector, shape=_repeat_shape, template="lines.dml.j2",
        context=_repeat_context, family=__name__)

@@ -11,6 +11,7 @@ from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
 from ..opdef import define
 from .shaping import require_rank
+from .axes import channels_first
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def _pad_pairs(ctx: LayerContext) -> tuple:
 
 
 @handles("ZeroPadding2D")
+@channels_first
 def zero_padding2d(ctx: LayerContext) -> list:
     """ZeroPadding2D(padding)."""
     ctx.channels_last()
@@ -61,6 +63,7 @@ def zero_padding2d(ctx: LayerContext) -> list:
 
 
 @handles("UpSampling2D")
+@channels_first
 def upsampling2d(ctx: LayerContext) -> list:
     """UpSampling2D(size), nearest-neighbour interpolation."""
     ctx.channels_last()

@@ -222,6 +222,8 @@ OPS = {
     "global_avg_pool1d": global_pool("mean"), "global_max_pool1d": global_pool("max"),
     "global_avg_pool2d": global_pool("mean"), "global_max_pool2d": global_pool("max"),
     "zero_pad2d": lambda a, p, x: _pad_hw(x, a.padding), "upsample2d": upsample2d,
+    "move_axis": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),
+    "permute": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),
     "zero_pad1d": lambda a, p, x: np.pad(x, ((0, 0), (a.padding.left, a.padding.right), (0, 0))),
     "upsample1d": lambda a, p, x: np.repeat(x, a.size, axis=1),
     "batch_norm": batch_norm, "layer_norm": layer_norm,

@@ -47,12 +47,12 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
 
 @pytest.mark.parametrize("layer, attribute, value", [
     (L.Conv2D(2, 3, dilation_rate=2, name="bad"), "dilation_rate", [2, 2]),
-    (L.Conv2D(2, 3, data_format="channels_first", name="bad"), "data_format", "channels_first"),
+    (L.LayerNormalization(axis=[1, 2], name="bad"), "axis", [1, 2]),
     (L.Conv2D(2, 3, groups=2, name="bad"), "groups", 2),
     (L.Dense(2, activation="sparsemax", name="bad"), "activation", "sparsemax"),
     (L.UpSampling2D(interpolation="bilinear", name="bad"), "interpolation", "bilinear"),
-    (L.MaxPooling2D(data_format="channels_first", name="bad"), "data_format", "channels_first"),
-], ids=["dilation", "channels_first", "groups", "activation", "bilinear", "pool_channels_first"])
+    (L.Conv2DTranspose(2, 3, dilation_rate=2, name="bad"), "dilation_rate", [2, 2]),
+], ids=["dilation", "several_axes", "groups", "activation", "bilinear", "transpose_dilation"])
 def test_unsupported_attribute_names_layer_attribute_value_and_accepted(layer, attribute, value,
                                                                         tmp_path):
     path = save(sequential((6, 6, 4), layer, name="attr"), tmp_path)
@@ -107,8 +107,8 @@ def test_embedding_mask_zero_is_refused(tmp_path):
         read_graph(save(model, tmp_path))
 
 
-def test_normalization_over_a_non_last_axis_is_refused(tmp_path):
-    model = sequential((4, 4, 3), L.BatchNormalization(axis=1, name="bn"), name="axis")
+def test_normalization_over_several_axes_is_refused(tmp_path):
+    model = sequential((4, 4, 3), L.LayerNormalization(axis=[1, 2], name="bn"), name="axis")
     with pytest.raises(UnsupportedAttributeError) as caught:
         compile_graph(save(model, tmp_path))
     assert (caught.value.problems[0].layer, caught.value.problems[0].attribute) == ("bn", "axis")
@@ -318,13 +318,13 @@ def test_problems_of_every_kind_come_in_one_message_and_inspect_says_the_same(tm
     x = keras.Input((6, 4), name="x")
     a = L.GroupNormalization(2, name="groups")(x)
     b = L.Dense(3, activation="sparsemax", name="sparse")(x)
-    c = L.Softmax(axis=1, name="bad_axis")(L.Dense(5, name="five")(x))
+    c = L.LayerNormalization(axis=[1, 2], name="bad_axis")(L.Dense(5, name="five")(x))
     path = save(keras.Model(x, [a, b, c], name="many_kinds"), tmp_path)
     with pytest.raises(ModelProblemsError) as caught:
         compile_model(path)
     message = str(caught.value)
     assert "'groups' (GroupNormalization)" in message and "activation='sparsemax'" in message
-    assert "layer 'bad_axis' (Softmax): axis=1" in message
+    assert "layer 'bad_axis' (LayerNormalization): axis=[1, 2]" in message
     rows, refusal = inspect_model(path)
     assert refusal == message
     status = {row.name: row.status for row in rows}

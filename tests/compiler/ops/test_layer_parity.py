@@ -232,7 +232,44 @@ def _named_outputs():
                           "box": L.Dense(4)(parts["alpha"])}, "named_outputs")
 
 
+def _channels_first_cnn():
+    """Every layer with data_format, given channels_first images."""
+    first = dict(data_format="channels_first")
+    x = keras.Input((3, 9, 8))
+    y = L.Conv2D(4, 3, padding="same", activation="relu", **first)(x)
+    y = L.BatchNormalization(axis=1)(y)
+    y = L.MaxPooling2D(2, **first)(L.ZeroPadding2D(1, **first)(y))
+    y = L.SeparableConv2D(4, 3, padding="same", **first)(L.DepthwiseConv2D(3, **first)(y))
+    y = L.Conv2DTranspose(3, 2, strides=2, **first)(L.AveragePooling2D(2, padding="same",
+                                                                       **first)(y))
+    y = L.Cropping2D(((1, 0), (0, 1)), **first)(L.UpSampling2D(2, **first)(y))
+    pooled = L.GlobalAveragePooling2D(**first)(y)
+    return functional(x, [L.Flatten()(y), L.Dense(2)(pooled)], "channels_first_cnn")
+
+
+def _channels_first_sequence():
+    first = dict(data_format="channels_first")
+    x = keras.Input((3, 10))
+    y = L.Conv1D(4, 3, padding="same", **first)(x)
+    y = L.MaxPooling1D(2, **first)(L.BatchNormalization(axis=-2)(y))
+    y = L.AveragePooling1D(2, strides=1, **first)(y)
+    return functional(x, L.GlobalMaxPooling1D(**first)(y), "channels_first_sequence")
+
+
+def _axis_layers():
+    """Softmax, LayerNormalization and BatchNormalization over another axis than the last."""
+    x = keras.Input((4, 5, 3))
+    seq = L.Reshape((4, 15))(x)
+    outputs = [L.Softmax(axis=1)(seq), L.LayerNormalization(axis=1)(seq),
+               L.BatchNormalization(axis=1)(seq), L.Softmax(axis=-2)(x),
+               L.LayerNormalization(axis=[2])(x), L.BatchNormalization(axis=1)(x)]
+    return functional(x, [L.Flatten()(o) for o in outputs], "axis_layers")
+
+
 MODELS = {
+    "channels_first_cnn": _channels_first_cnn,
+    "channels_first_sequence": _channels_first_sequence,
+    "axis_layers": _axis_layers,
     "named_outputs": _named_outputs,
     "dot_vectors": _dot_vectors,
     "dot_sequences": _dot_sequences,
@@ -326,8 +363,9 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
-      "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
+H5 = ("channels_first_cnn", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
+      "timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
+      "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
       "go_backwards_LSTM_seq")
 
 

@@ -85,7 +85,19 @@ def pointnet_transform():
                        name="pointnet_transform")
 
 
+def channels_first_cnn():
+    """channels_first layers and normalisations over a non-last axis."""
+    first = dict(data_format="channels_first")
+    x = keras.Input((2, 6, 6))
+    y = L.Conv2D(3, 3, padding="same", activation="relu", **first)(x)
+    y = L.MaxPooling2D(2, **first)(L.BatchNormalization(axis=1)(y))
+    y = L.Reshape((3, 9))(y)
+    y = L.LayerNormalization(axis=1)(L.Softmax(axis=1)(y))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="first_cnn")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
          "pointnet_transform": (pointnet_transform, (16, 6, 3)),
          "sequence_autoencoder_head": (sequence_autoencoder_head, (16, 8, 2)),
          "channel_softmax": (channel_softmax, (16, 4, 4, 3)),
