@@ -86,7 +86,8 @@ def _refused_models():
     return {
         "lambda": sequential((4,), L.Lambda(lambda t: t + 1, name="shift"), name="m_lambda"),
         "custom": keras.Model(x, Doubler(name="twice")(x), name="m_custom"),
-        "attribute": sequential((6, 6, 2), L.Conv2D(2, 3, dilation_rate=2, name="dilated"),
+        "attribute": sequential((6, 6, 2), L.Conv2DTranspose(2, 3, dilation_rate=2,
+                                                             name="dilated"),
                                 name="m_attr"),
         "backend": sequential((5, 3), L.LSTM(2, activation="relu", name="relu_lstm"),
                               name="m_relu_lstm"),

@@ -6,6 +6,7 @@ attribute and weight the way Keras uses them.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -81,15 +82,28 @@ def _windows(x, kernel, strides):
     return view[:, ::strides[0], ::strides[1]]
 
 
+def _dilated(a, kernel):
+    """(attrs, kernel) with a dilated kernel made dense: zeros between its taps."""
+    (dh, dw) = a.dilation
+    if (dh, dw) == (1, 1):
+        return a, kernel
+    kh, kw = kernel.shape[:2]
+    dense = np.zeros(((kh - 1) * dh + 1, (kw - 1) * dw + 1, *kernel.shape[2:]))
+    dense[::dh, ::dw] = kernel
+    return dataclasses.replace(a, kernel=dense.shape[:2], dilation=(1, 1)), dense
+
+
 def conv2d(a, p, x):
+    a, kernel = _dilated(a, p["kernel"])
     w = _windows(_pad_hw(x, a.padding), a.kernel, a.strides)
-    y = np.einsum("nhwcij,ijcf->nhwf", w, p["kernel"])
+    y = np.einsum("nhwcij,ijcf->nhwf", w, kernel)
     return y + p["bias"] if a.use_bias else y
 
 
 def depthwise_conv2d(a, p, x):
+    a, kernel = _dilated(a, p["kernel"])
     w = _windows(_pad_hw(x, a.padding), a.kernel, a.strides)
-    y = np.einsum("nhwcij,ijcm->nhwcm", w, p["kernel"])
+    y = np.einsum("nhwcij,ijcm->nhwcm", w, kernel)
     y = y.reshape(*y.shape[:3], -1)
     return y + p["bias"] if a.use_bias else y
 
@@ -109,7 +123,8 @@ def conv2d_transpose(a, p, x):
 
 def conv1d(a, p, x):
     attrs = ops.Conv2D(a.filters, (1, a.kernel), (1, a.stride),
-                      ir.Pad2D(0, 0, a.padding.left, a.padding.right), a.use_bias)
+                      ir.Pad2D(0, 0, a.padding.left, a.padding.right), a.use_bias,
+                      (1, a.dilation))
     return conv2d(attrs, {**p, "kernel": p["kernel"][None]}, x[:, None])[:, 0]
 
 

@@ -133,6 +133,12 @@ CASES = [
          ["zero_pad2d"], {"z": ops.ZeroPad2D(ir.Pad2D(1, 2, 0, 3))}),
     Case("upsampling2d", lambda: sequential((3, 4, 2), L.UpSampling2D((2, 3), name="u")),
          ["upsample2d"], {"u": ops.UpSample2D((2, 3))}),
+    Case("dilated_convolutions", lambda: sequential(
+        (9, 8, 2), L.Conv2D(3, 3, dilation_rate=(2, 1), padding="same", name="c"),
+        L.DepthwiseConv2D(2, dilation_rate=2), L.Reshape((-1, 3)),
+        L.Conv1D(2, 3, dilation_rate=3, padding="causal")),
+         ["conv2d", "depthwise_conv2d", "reshape", "conv1d"],
+         {"c": ops.Conv2D(3, (3, 3), (1, 1), ir.Pad2D(2, 2, 1, 1), True, (2, 1))}),
     Case("zero_padding1d", lambda: sequential((5, 3), L.ZeroPadding1D((2, 1), name="z")),
          ["zero_pad1d"], {"z": ops.ZeroPad1D(ir.Pad1D(2, 1))}),
     Case("upsampling1d", lambda: sequential((5, 3), L.UpSampling1D(3, name="u")),

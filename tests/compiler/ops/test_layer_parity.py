@@ -266,7 +266,40 @@ def _axis_layers():
     return functional(x, [L.Flatten()(o) for o in outputs], "axis_layers")
 
 
+def _wavenet():
+    """Gated causal convolutions with growing dilation, residual and skip connections."""
+    x = keras.Input((16, 1))
+    y = L.Conv1D(4, 2, padding="causal")(x)
+    skips = []
+    for rate in (1, 2, 4):
+        gate = L.Multiply()([L.Conv1D(4, 2, padding="causal", dilation_rate=rate,
+                                      activation="tanh")(y),
+                             L.Conv1D(4, 2, padding="causal", dilation_rate=rate,
+                                      activation="sigmoid")(y)])
+        gate = L.Conv1D(4, 1)(gate)
+        skips.append(gate)
+        y = L.Add()([y, gate])
+    y = L.Activation("relu")(L.Add()(skips))
+    same = L.Conv1D(3, 3, padding="same", dilation_rate=3)(y)
+    return functional(x, [L.Conv1D(2, 1, activation="softmax")(y),
+                          L.Conv1D(2, 2, dilation_rate=5)(same)], "wavenet")
+
+
+def _dilated_images():
+    """DeepLab's atrous convolutions: Conv2D, DepthwiseConv2D, SeparableConv2D and a grouped
+    Conv2D with dilation_rate, same and valid."""
+    x = keras.Input((11, 10, 4))
+    y = L.Conv2D(4, 3, dilation_rate=2, padding="same", activation="relu")(x)
+    y = L.BatchNormalization()(L.Conv2D(4, (3, 2), dilation_rate=(1, 3), use_bias=False)(y))
+    y = L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(y)
+    y = L.SeparableConv2D(3, 3, dilation_rate=(2, 1))(y)
+    z = L.Conv2D(4, 3, groups=4, dilation_rate=2, padding="same")(x)
+    return functional(x, [L.Flatten()(y), L.GlobalAveragePooling2D()(z)], "dilated_images")
+
+
 MODELS = {
+    "wavenet_dilated_causal": _wavenet,
+    "dilated_images": _dilated_images,
     "channels_first_cnn": _channels_first_cnn,
     "channels_first_sequence": _channels_first_sequence,
     "axis_layers": _axis_layers,
@@ -363,7 +396,7 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("channels_first_cnn", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
+H5 = ("wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
       "timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
       "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
       "go_backwards_LSTM_seq")

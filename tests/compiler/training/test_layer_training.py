@@ -96,7 +96,18 @@ def channels_first_cnn():
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="first_cnn")
 
 
+def dilated_convolutions():
+    x = keras.Input((12, 2))
+    y = L.Conv1D(3, 2, padding="causal", dilation_rate=2, activation="tanh")(x)
+    y = L.Conv1D(3, 3, padding="same", dilation_rate=3)(y)
+    image = L.Reshape((6, 6, 1))(L.Flatten()(y))
+    image = L.Conv2D(2, 3, dilation_rate=(2, 1), padding="same", activation="relu")(image)
+    image = L.DepthwiseConv2D(2, dilation_rate=2)(image)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(image)), name="dilated")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
          "pointnet_transform": (pointnet_transform, (16, 6, 3)),
          "sequence_autoencoder_head": (sequence_autoencoder_head, (16, 8, 2)),
