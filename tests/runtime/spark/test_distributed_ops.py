@@ -59,7 +59,7 @@ CASES = {
     "right-index-rows": ("R = A[4:7, ]", "rightIndex", "reblock"),
     "right-index-column": ("R = A[, 5]", "rightIndex", "reblock"),
     "left-index-matrix": ("A[2:4, 2:5] = B[1:3, 1:4]\nR = A", "leftIndex", "reblock"),
-    "left-index-scalar": ("A[3:7, 1] = 9\nR = A", "leftIndex", "reblock"),
+    "left-index-scalar": ("A[3, 1] = 9\nR = A", "leftIndex", "reblock"),
     "left-index-accumulate": ("A[2, ] += r\nR = A", "leftIndex", "reblock"),
     "cbind": ("R = cbind(A, B, c)", "cbind", "reblock"),
     "rbind": ("R = rbind(A, r, B)", "rbind", "reblock"),
