@@ -20,8 +20,10 @@ from .shaping import fail, require_rank
 @dataclass(frozen=True)
 class Crop:
     """(before, after) for each spatial axis, in Keras order: (steps,), (rows, cols) or
-    (dim1, dim2, dim3)."""
-    pairs: tuple
+    (dim1, dim2, dim3). CenterCrop gives the sizes to keep (`centred`) instead, which the shape
+    rule turns into pairs."""
+    pairs: tuple = ()
+    centred: tuple | None = None
 
 
 _RANKS = {"Cropping1D": 1, "Cropping2D": 2, "Cropping3D": 3}
@@ -50,9 +52,30 @@ def cropping(ctx: LayerContext) -> list:
     return [ctx.node("crop", Crop(_pairs(ctx, _RANKS[ctx.class_name])))]
 
 
+@handles("CenterCrop")
+@channels_first
+def center_crop(ctx: LayerContext) -> list:
+    """CenterCrop(height, width) of images at least that large: the centred window."""
+    ctx.channels_last()
+    return [ctx.node("crop", Crop(centred=(int(ctx.get("height")), int(ctx.get("width")))))]
+
+
 # --- shape and template ----------------------------------------------------------------------
 
+def _centred(node, attrs, shape):
+    """attrs with the pairs of a centred window (Keras puts an odd pixel after it)."""
+    sizes = shape[:len(attrs.centred)]
+    if None in sizes or any(size < want for size, want in zip(sizes, attrs.centred)):
+        fail(node, f"CenterCrop to {attrs.centred} needs an input at least that large, got "
+             f"{shape} (a smaller one is resized, which is not supported)")
+    pairs = tuple(((size - want) // 2, size - want - (size - want) // 2)
+                  for size, want in zip(sizes, attrs.centred))
+    return Crop(pairs)
+
+
 def _shape(node, attrs, ins):
+    if attrs.centred is not None:
+        attrs = _centred(node, attrs, ins[0])
     shape, rank = ins[0], len(attrs.pairs)
     require_rank(node, shape, rank + 1, f"{rank} spatial axes and channels")
     out = []

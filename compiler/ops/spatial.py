@@ -1,5 +1,5 @@
-"""Spatial resizing of images and sequences: ZeroPadding1D/2D and UpSampling1D/2D (nearest
-neighbour). A time-major sequence row (T steps of D features) is a one-channel T x D image, so
+"""Spatial resizing of images and sequences: ZeroPadding1D/2D, UpSampling1D/2D (nearest neighbour
+or bilinear) and Resizing (bilinear). A time-major sequence row (T steps of D features) is a one-channel T x D image, so
 the 1-D ops run dml_lib's 2-D layers along its rows."""
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ class ZeroPad2D:
 class UpSample2D:
     """Nearest-neighbour upsampling: every pixel repeated size[0] x size[1] times."""
     size: tuple
+
+
+@dataclass(frozen=True)
+class ResizeBilinear:
+    """Bilinear resizing, as tf.image.resize without antialiasing, to (height, width) or by an
+    integer factor per axis (UpSampling2D), which the shape rule turns into a size."""
+    height: int | None = None
+    width: int | None = None
+    factor: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +74,25 @@ def zero_padding2d(ctx: LayerContext) -> list:
 @handles("UpSampling2D")
 @channels_first
 def upsampling2d(ctx: LayerContext) -> list:
-    """UpSampling2D(size), nearest-neighbour interpolation."""
+    """UpSampling2D(size, interpolation nearest or bilinear)."""
     ctx.channels_last()
-    ctx.choice("interpolation", ("nearest",), "nearest")
-    return [ctx.node("upsample2d", UpSample2D(ctx.ints("size", 2, 2)))]
+    size = ctx.ints("size", 2, 2)
+    if ctx.choice("interpolation", ("nearest", "bilinear"), "nearest") == "bilinear":
+        return [ctx.node("resize_bilinear", ResizeBilinear(factor=size))]
+    return [ctx.node("upsample2d", UpSample2D(size))]
+
+
+@handles("Resizing")
+@channels_first
+def resizing(ctx: LayerContext) -> list:
+    """Resizing(height, width, interpolation bilinear), without cropping or padding to the
+    aspect ratio."""
+    ctx.channels_last()
+    ctx.choice("interpolation", ("bilinear",), "bilinear")
+    for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"):
+        ctx.choice(key, (False,), False)
+    return [ctx.node("resize_bilinear", ResizeBilinear(int(ctx.get("height")),
+                                                       int(ctx.get("width"))))]
 
 
 @handles("ZeroPadding1D")
@@ -122,6 +146,21 @@ def _upsample1d_context(n: Step) -> dict:
     return dict(sizes=f"1, {steps}, {features}, {n.attrs.size}, 1")
 
 
+def _resize_shape(node, attrs, ins):
+    shape = ins[0]
+    require_rank(node, shape, 3, "(height, width, channels)")
+    if attrs.factor is not None:
+        if None in shape[:2]:
+            return attrs, (None, None, shape[2])
+        attrs = ResizeBilinear(shape[0] * attrs.factor[0], shape[1] * attrs.factor[1])
+    return attrs, (attrs.height, attrs.width, shape[2])
+
+
+def _resize_context(n: Step) -> dict:
+    c, h, w = image(known(n.in_shape, "image size"))
+    return dict(sizes=f"{c}, {h}, {w}, {n.attrs.height}, {n.attrs.width}")
+
+
 def _zero_pad2d_context(n: Step) -> dict:
     c, h, w = image(known(n.in_shape, "image size"))
     p = n.attrs.padding
@@ -144,3 +183,5 @@ define("zero_pad1d", ZeroPad1D, shape=_steps_shape(lambda a, t: t + a.padding.le
 define("upsample1d", UpSample1D, shape=_steps_shape(lambda a, t: t * a.size),
        template="upsample2d.dml.j2", context=_upsample1d_context, sources=("upsample2d",),
        family=__name__)
+define("resize_bilinear", ResizeBilinear, shape=_resize_shape, template="resize_bilinear.dml.j2",
+       context=_resize_context, sources=("resize_bilinear",), family=__name__)

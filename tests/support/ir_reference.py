@@ -158,6 +158,22 @@ def upsample2d(a, p, x):
     return np.repeat(np.repeat(x, a.size[0], axis=1), a.size[1], axis=2)
 
 
+def _interpolation(size_in: int, size_out: int) -> np.ndarray:
+    """tf.image.resize's bilinear weights of one axis (half-pixel centres, no antialiasing)."""
+    s = np.maximum((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0)
+    low = np.floor(s).astype(int)
+    high, f = np.minimum(low + 1, size_in - 1), s - low
+    weights = np.zeros((size_out, size_in))
+    np.add.at(weights, (np.arange(size_out), low), 1 - f)
+    np.add.at(weights, (np.arange(size_out), high), f)
+    return weights
+
+
+def resize_bilinear(a, p, x):
+    rows, cols = _interpolation(x.shape[1], a.height), _interpolation(x.shape[2], a.width)
+    return np.einsum("ih,nhwc,jw->nijc", rows, x, cols)
+
+
 def batch_norm(a, p, x):
     y = (x - p["moving_mean"]) / np.sqrt(p["moving_variance"] + a.epsilon)
     y = y * p["gamma"] if a.scale else y
@@ -239,6 +255,7 @@ OPS = {
     "zero_pad2d": lambda a, p, x: _pad_hw(x, a.padding), "upsample2d": upsample2d,
     "move_axis": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),
     "permute": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),
+    "resize_bilinear": resize_bilinear,
     "zero_pad1d": lambda a, p, x: np.pad(x, ((0, 0), (a.padding.left, a.padding.right), (0, 0))),
     "upsample1d": lambda a, p, x: np.repeat(x, a.size, axis=1),
     "batch_norm": batch_norm, "layer_norm": layer_norm,

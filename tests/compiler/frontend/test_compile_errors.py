@@ -49,9 +49,9 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
     (L.LayerNormalization(axis=[1, 2], name="bad"), "axis", [1, 2]),
     (L.Conv2D(2, 3, groups=2, name="bad"), "groups", 2),
     (L.Dense(2, activation="sparsemax", name="bad"), "activation", "sparsemax"),
-    (L.UpSampling2D(interpolation="bilinear", name="bad"), "interpolation", "bilinear"),
+    (L.UpSampling2D(interpolation="bicubic", name="bad"), "interpolation", "bicubic"),
     (L.Conv2DTranspose(2, 3, dilation_rate=2, name="bad"), "dilation_rate", [2, 2]),
-], ids=["several_axes", "groups", "activation", "bilinear", "transpose_dilation"])
+], ids=["several_axes", "groups", "activation", "bicubic", "transpose_dilation"])
 def test_unsupported_attribute_names_layer_attribute_value_and_accepted(layer, attribute, value,
                                                                         tmp_path):
     path = save(sequential((6, 6, 4), layer, name="attr"), tmp_path)
@@ -336,3 +336,9 @@ def test_dot_of_a_vector_and_a_sequence_is_refused(tmp_path):
     model = keras.Model([a, b], L.Dot(axes=(1, 2), name="mixed")([a, b]), name="mixed_dot")
     with pytest.raises(UnsupportedAttributeError, match="'mixed' \\(Dot\\): input ranks"):
         read_graph(save(model, tmp_path))
+
+
+def test_center_crop_of_a_smaller_image_is_refused(tmp_path):
+    model = sequential((4, 6, 3), L.CenterCrop(5, 5, name="crop"), name="small")
+    with pytest.raises(InvalidModelError, match="'crop'.*at least that large"):
+        compile_graph(save(model, tmp_path))

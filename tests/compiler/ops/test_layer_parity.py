@@ -297,7 +297,18 @@ def _dilated_images():
     return functional(x, [L.Flatten()(y), L.GlobalAveragePooling2D()(z)], "dilated_images")
 
 
+def _resizing():
+    """Bilinear upsampling (DeepLab's decoder), Resizing up and down by uneven factors, and
+    CenterCrop with an odd margin, also on channels_first images."""
+    x = keras.Input((5, 6, 2))
+    up = L.UpSampling2D((2, 3), interpolation="bilinear")(L.Conv2D(3, 1)(x))
+    resized = [L.Resizing(7, 4)(x), L.Resizing(3, 9)(x), L.CenterCrop(3, 3)(up),
+               L.Resizing(4, 5, data_format="channels_first")(x)]
+    return functional(x, [L.Flatten()(y) for y in (up, *resized)], "resizing")
+
+
 MODELS = {
+    "resizing": _resizing,
     "wavenet_dilated_causal": _wavenet,
     "dilated_images": _dilated_images,
     "channels_first_cnn": _channels_first_cnn,
@@ -396,10 +407,10 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
-      "timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
-      "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
-      "go_backwards_LSTM_seq")
+H5 = ("resizing", "wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs",
+      "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
+      "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
+      "keras_ops_activations", "go_backwards_LSTM_seq")
 
 
 @pytest.mark.parametrize("name", H5)

@@ -106,7 +106,16 @@ def dilated_convolutions():
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(image)), name="dilated")
 
 
+def bilinear_decoder():
+    x = keras.Input((4, 4, 2))
+    y = L.UpSampling2D(2, interpolation="bilinear")(L.Conv2D(3, 1, activation="relu")(x))
+    y = L.CenterCrop(6, 6)(L.Conv2D(2, 3, padding="same")(y))
+    y = L.Resizing(3, 5)(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="bilinear")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
          "pointnet_transform": (pointnet_transform, (16, 6, 3)),
