@@ -34,6 +34,7 @@ import socket
 import struct
 import time
 
+import numpy as np
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 16
@@ -81,13 +82,27 @@ def tags_of(size: int) -> int:
 
 def _read_exactly(sock: socket.socket, count: int) -> bytearray:
     buffer = bytearray(count)
-    view, done = memoryview(buffer), 0
+    _receive_into(sock, memoryview(buffer))
+    return buffer
+
+
+def _read_part(sock: socket.socket, count: int) -> np.ndarray:
+    """A frame's part in a byte array of its own: not zeroed first, and the arrays unpickled
+    from it own their memory as far as the in-place updates are concerned (inplace.free: a
+    view of a whole numpy buffer that nothing else holds), so agg may write into a model or
+    gradient received from the network."""
+    buffer = np.empty(count, dtype=np.uint8)
+    _receive_into(sock, memoryview(buffer))
+    return buffer
+
+
+def _receive_into(sock: socket.socket, view: memoryview) -> None:
+    done, count = 0, len(view)
     while done < count:
         got = sock.recv_into(view[done:], count - done)
         if got == 0:
             raise ConnectionError("the peer closed the connection")
         done += got
-    return buffer
 
 
 class Prepared(tuple):
@@ -164,7 +179,7 @@ class Channel:
         sizes = self._table()
         began, index, parts = time.perf_counter(), 2, []
         for size in sizes:
-            part = _read_exactly(self.sock, size)
+            part = _read_part(self.sock, size)
             tags = _read_exactly(self.sock, tags_of(size) * TAG_BYTES)
             if not hmac.compare_digest(tags, self.incoming.part_tags(self.received, index, part)):
                 raise ForgedMessage("a frame's part is not signed with the run's secret")

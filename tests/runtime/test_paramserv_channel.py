@@ -220,3 +220,23 @@ def test_arrays_travel_out_of_band_tagged_in_parts_and_any_flipped_byte_is_refus
     for closing in (sender, receiver):
         closing.close()
     listener.close()
+
+
+def test_a_received_array_is_its_own_when_nothing_else_holds_it():
+    """Parts are read into numpy byte buffers of their own: an array unpickled from one is free
+    (inplace.free) once the message no longer holds it, so agg may update it in place."""
+    import numpy as np
+
+    from kerasdml.runtime.inplace import free
+
+    secret = new_secret()
+    listener, receiver, sender = connected(secret, secret)
+    sender.send(("push", 0, 1, [np.arange(12.0).reshape(3, 4), np.ones((2, 2), np.float32)]))
+    arrays = receiver.recv()[3]
+    first, second = arrays
+    del arrays
+    assert free(first) and free(second)
+    assert first.dtype == np.float64 and second.dtype == np.float32
+    for closing in (sender, receiver):
+        closing.close()
+    listener.close()
