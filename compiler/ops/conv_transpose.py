@@ -1,5 +1,5 @@
-"""Conv2DTranspose: every input pixel spreads a kh x kw patch onto the output channels.
-Conv1DTranspose is one over a (steps, 1, channels) image, between two reshapes.
+"""Conv2DTranspose: every input pixel spreads a kh x kw patch onto the output channels
+(steps_image.py runs Conv1DTranspose on it).
 
 DML layout: kernel (C, F*kh*kw) from Keras (kh, kw, F, C), C = the input channels; bias (F, 1).
 """
@@ -17,7 +17,6 @@ from ..ir import Pad2D
 from ..opdef import Weight, as_column, define, f64
 from .activations import fused_activation
 from .conv import conv_common, conv_weights
-from .reshaping import Reshape
 from .shaping import bias, known_size, last_dim, require_rank
 from .axes import channels_first
 
@@ -52,31 +51,6 @@ def conv2d_transpose(ctx: LayerContext) -> list:
                             "bias" in weights, output_padding)
     return [ctx.node("conv2d_transpose", attrs, tuple(weights.values()),
                      activation=fused_activation(ctx))]
-
-
-@handles("Conv1DTranspose")
-@channels_first
-def conv1d_transpose(ctx: LayerContext) -> list:
-    """Conv1DTranspose(filters, kernel_size, strides, padding valid/same, output_padding): a
-    Conv2DTranspose over the steps of a (steps, 1, channels) image."""
-    (kernel,), (stride,), padding = conv_common(ctx, 1)
-    output_padding = ctx.get("output_padding", None)
-    if output_padding is not None:
-        output_padding = (ctx.ints("output_padding", 1)[0], 0)
-    weights = conv_weights(ctx, "kernel")
-    stored = weights["kernel"]
-    value = stored.value.reshape(kernel, 1, *stored.value.shape[1:])  # (k, filters, C)
-    value.setflags(write=False)
-    params = (dataclasses.replace(stored, value=value),) + \
-        ((weights["bias"],) if "bias" in weights else ())
-    filters, channels = int(ctx.get("filters")), value.shape[-1]
-    image_in, image_out = f"{ctx.name}/steps_image", f"{ctx.name}/image"
-    attrs = Conv2DTranspose(filters, (kernel, 1), (stride, 1), padding, "bias" in weights,
-                            output_padding)
-    return [ctx.node("reshape", Reshape((-1, 1, channels)), name=image_in, outputs=(image_in,)),
-            ctx.node("conv2d_transpose", attrs, params, name=image_out, inputs=(image_in,),
-                     outputs=(image_out,), activation=fused_activation(ctx)),
-            ctx.node("reshape", Reshape((-1, filters)), inputs=(image_out,))]
 
 
 def conv2d_transpose_kernel(kernel: np.ndarray, site=None) -> np.ndarray:

@@ -307,7 +307,18 @@ def _resizing():
     return functional(x, [L.Flatten()(y) for y in (up, *resized)], "resizing")
 
 
+def _separable_sequences():
+    """DepthwiseConv1D and SeparableConv1D (strides, dilation, channels_first), as 2-D ones."""
+    x = keras.Input((12, 3))
+    y = L.DepthwiseConv1D(3, depth_multiplier=2, padding="same", activation="relu")(x)
+    y = L.SeparableConv1D(4, 3, strides=2, depth_multiplier=2)(y)
+    z = L.SeparableConv1D(2, 2, dilation_rate=2, padding="same", use_bias=False)(x)
+    w = L.DepthwiseConv1D(2, data_format="channels_first")(x)
+    return functional(x, [L.Flatten()(t) for t in (y, z, w)], "separable_sequences")
+
+
 MODELS = {
+    "separable_sequences": _separable_sequences,
     "resizing": _resizing,
     "wavenet_dilated_causal": _wavenet,
     "dilated_images": _dilated_images,
@@ -407,10 +418,10 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("resizing", "wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs",
-      "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
-      "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
-      "keras_ops_activations", "go_backwards_LSTM_seq")
+H5 = ("separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
+      "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
+      "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
+      "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq")
 
 
 @pytest.mark.parametrize("name", H5)

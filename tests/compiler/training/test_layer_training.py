@@ -66,6 +66,7 @@ def sequence_autoencoder_head():
     of each step's features (GlobalAveragePooling1D with channels_first)."""
     x = keras.Input((8, 2))
     y = L.Conv1D(4, 3, strides=2, padding="same", activation="relu")(x)
+    y = L.SeparableConv1D(4, 2, padding="same", depth_multiplier=2)(L.DepthwiseConv1D(2)(y))
     y = L.Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu")(y)
     y = L.UpSampling1D(2)(L.ZeroPadding1D((1, 0))(y))
     y = L.Conv1DTranspose(2, 2, strides=1, padding="valid")(y)
