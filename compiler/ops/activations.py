@@ -192,9 +192,13 @@ def _context(n: Step) -> dict:
     if a.kind in _ROW_WISE:
         steps, _ = sequence_rows(n, f"a vector, a sequence or an image ({a.kind} over the "
                                     "last axis)")
+    # relu's gradient needs only where its input is positive, which is where its output is:
+    # reading the output lets the input die after the forward pass (a convolution before the
+    # relu then writes relu's values itself, and a Dense's product takes them in place)
     return dict(form="library", module=module, args=args(a), T=steps, D=n.in_shape[-1],
                 D_out=n.out_shape[-1], TD=times(steps, n.in_shape[-1]),
-                TD_out=times(steps, n.out_shape[-1]), sources=(module,))
+                TD_out=times(steps, n.out_shape[-1]), sources=(module,),
+                reads_output=a.kind == "relu")
 
 
 def _pixels_context(n: Step, module: str, args: str) -> dict:

@@ -3,7 +3,7 @@
 The models name every layer, so Keras' global name counters do not matter. After an intended
 change, regenerate the files and review the diff:
 
-    KERASDML_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/compiler/test_backend_golden.py
+    KERASDML_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/compiler/backend/test_backend_golden.py
 """
 from __future__ import annotations
 
