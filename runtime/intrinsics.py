@@ -223,6 +223,17 @@ def _adam_update(v: dict) -> list | None:
                            v["weight_decay"], first, second, (own_X, own_m, own_v)) + [v["vhat"]]
 
 
+def _rmsprop_update(v: dict) -> list | None:
+    """rmsprop::update without centering."""
+    if v["centered"] is not False or not _state_fits(
+            v, ("X", "dX", "s", "mom"), ("lr", "rho", "momentum", "epsilon", "weight_decay"), ()):
+        return None
+    (X, own_X), (mean, own_s), (velocity, own_mom) = (_taken(v, k) for k in ("X", "s", "mom"))
+    return optimizers.rmsprop(X, v["dX"], v["lr"], v["rho"], _MINUS(1, v["rho"]), v["momentum"],
+                              v["epsilon"], v["weight_decay"], mean, velocity,
+                              (own_X, own_s, own_mom)) + [v["g"]]
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
@@ -233,6 +244,7 @@ KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/batch_norm2d.dml": {"forward": _batch_norm_forward},
     "nn/optim/sgd.dml": {"update": _sgd_update},
     "nn/optim/adam.dml": {"update": _adam_update},
+    "nn/optim/rmsprop.dml": {"update": _rmsprop_update},
 }
 
 _library_texts: dict[str, str] = {}

@@ -1,4 +1,5 @@
-"""The optimizer updates of dml_lib's nn/optim (sgd.dml, adam.dml) in one pass over memory.
+"""The optimizer updates of dml_lib's nn/optim (sgd.dml, adam.dml, rmsprop.dml) in one pass
+over memory.
 
 update()'s DML body makes five to eleven elementwise passes over a parameter and its state,
 each writing a new matrix. Here the same operations, in the same order, on the same operands
@@ -64,6 +65,33 @@ def adam(X, dX, lr, alpha, keep1, keep2, epsilon, weight_decay, m, v,
         np.subtract(x, step, out=X_out[r])                       # X - (m * alpha) / (sqrt(v) + epsilon)
     row_blocks(X.shape[0], X.shape[1], rows_pass)
     return [X_out, m_out, v_out]
+
+
+def rmsprop(X, dX, lr, rho, keep, momentum, epsilon, weight_decay, s, mom,
+            in_place: tuple[bool, bool, bool]):
+    """[X, s, mom] of rmsprop::update without centering; `keep` is 1 - rho, computed by the
+    caller as the DML body computes it."""
+    X_out, s_out = _output(X, in_place[0]), _output(s, in_place[1])
+    mom_out = _output(mom, in_place[2]) if momentum > 0 else mom
+
+    def rows_pass(r: slice) -> None:
+        x, g = _decayed(X[r], weight_decay, lr), dX[r]
+        squared = np.power(g, 2)
+        np.multiply(keep, squared, out=squared)
+        mean = np.multiply(rho, s[r], out=s_out[r])
+        np.add(mean, squared, out=mean)                          # s = rho * s + (1 - rho) * dX^2
+        denominator = np.add(mean, epsilon)
+        np.sqrt(denominator, out=denominator)
+        increment = np.multiply(lr, g)
+        np.true_divide(increment, denominator, out=increment)    # (lr * dX) / sqrt(s + epsilon)
+        if momentum > 0:
+            velocity = np.multiply(momentum, mom[r], out=mom_out[r])
+            np.add(velocity, increment, out=velocity)            # mom = momentum * mom + increment
+            np.subtract(x, velocity, out=X_out[r])               # X - mom
+        else:
+            np.subtract(x, increment, out=X_out[r])              # X - increment
+    row_blocks(X.shape[0], X.shape[1], rows_pass)
+    return [X_out, s_out, mom_out]
 
 
 def _decayed(x: np.ndarray, weight_decay, lr) -> np.ndarray:

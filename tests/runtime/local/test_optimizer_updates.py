@@ -1,6 +1,7 @@
-"""dml_lib's sgd::update and adam::update as one pass over memory (runtime/local/optimizers.py,
+"""dml_lib's sgd::update, adam::update and rmsprop::update as one pass over memory (runtime/local/optimizers.py,
 through runtime/intrinsics.py): the bits of the DML body in both precisions, for every branch
-(momentum, Nesterov, weight decay; Adam at several steps, amsgrad through the body), on shapes
+(momentum, Nesterov, weight decay; Adam at several steps, amsgrad and a centered RMSprop through
+the body), on shapes
 whose row blocks are uneven, with infinities, NaN and signed zeros; written into the
 parameter's and the state's buffers only when nothing else holds them."""
 from __future__ import annotations
@@ -89,6 +90,30 @@ def test_adam_update_gives_the_dml_bodys_bits(shape, precision, t, weight_decay,
     for name in outputs:
         assert same_bits(kernel[name], body[name]), name
     assert stats.counts["adam::update"] == 1
+
+
+RMSPROP = """
+source("{path}") as opt
+[X_out, s_out, mom_out, g_out] = opt::update(X, dX, 0.01, 0.9, momentum, 1e-7, centered,
+                                             weight_decay, s, mom, g)
+"""
+
+
+@pytest.mark.parametrize("momentum,weight_decay,centered", [(0.0, 0.0, False), (0.9, 0.0, False),
+                                                            (0.5, 0.02, False), (0.9, 0.0, True)])
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_rmsprop_update_gives_the_dml_bodys_bits(shape, precision, momentum, weight_decay,
+                                                centered, tmp_path):
+    dtype = np.float64 if precision == "double" else np.float32
+    state = matrices(shape, dtype, ("X", "dX", "s", "mom", "g"))
+    state["s"] = np.abs(state["s"])
+    inputs = dict(state, momentum=momentum, weight_decay=weight_decay, centered=centered)
+    outputs = ["X_out", "s_out", "mom_out", "g_out"]
+    kernel, body, stats = run_both(tmp_path, "rmsprop.dml", RMSPROP, inputs, outputs, precision)
+    for name in outputs:
+        assert same_bits(kernel[name], body[name]), name
+    assert stats.counts["rmsprop::update"] == 1
 
 
 def test_adam_with_amsgrad_runs_the_dml_body(tmp_path):
