@@ -29,7 +29,7 @@ class Plain(L.Layer):
 
 def test_all_unsupported_layers_in_one_error(tmp_path):
     x = keras.Input((6, 4), name="x")
-    y = L.UnitNormalization(name="unit")(x)
+    y = L.Discretization(bin_boundaries=[0.0], name="bins")(x)
     y = L.GroupNormalization(2, name="groups")(y)
     y = L.Dense(3, name="fine")(y)
     y = L.Masking(name="masked")(y)
@@ -38,7 +38,7 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
         read_graph(path)
     error = caught.value
     assert [(u.name, u.class_name) for u in error.layers] == \
-        [("unit", "UnitNormalization"), ("groups", "GroupNormalization"),
+        [("bins", "Discretization"), ("groups", "GroupNormalization"),
          ("masked", "Masking")]
     assert error.supported == supported_classes()
     message = str(error)
@@ -342,3 +342,15 @@ def test_center_crop_of_a_smaller_image_is_refused(tmp_path):
     model = sequential((4, 6, 3), L.CenterCrop(5, 5, name="crop"), name="small")
     with pytest.raises(InvalidModelError, match="'crop'.*at least that large"):
         compile_graph(save(model, tmp_path))
+
+
+@pytest.mark.parametrize("layer, attribute", [
+    (L.Attention(use_scale=True, name="attend"), "use_scale"),
+    (L.Attention(score_mode="concat", name="attend"), "score_mode"),
+])
+def test_attention_options_that_change_the_scores_are_refused(layer, attribute, tmp_path):
+    q, v = keras.Input((3, 4)), keras.Input((5, 4))
+    model = keras.Model([q, v], layer([q, v]), name="attention")
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        read_graph(save(model, tmp_path))
+    assert [(p.layer, p.attribute) for p in caught.value.problems] == [("attend", attribute)]

@@ -317,7 +317,21 @@ def _separable_sequences():
     return functional(x, [L.Flatten()(t) for t in (y, z, w)], "separable_sequences")
 
 
+def _seq2seq_attention():
+    """An encoder-decoder with Luong attention: Attention([decoder, encoder]) (value as key)
+    and with a separate key, concatenated with the decoder's states; UnitNormalization."""
+    source, target = keras.Input((6, 3)), keras.Input((4, 2))
+    encoded = L.LSTM(5, return_sequences=True)(source)
+    decoded = L.GRU(5, return_sequences=True)(target)
+    context = L.Attention()([decoded, encoded])
+    keyed = L.Attention()([decoded, encoded, L.Dense(5)(encoded)])
+    y = L.Concatenate()([decoded, context, L.UnitNormalization()(keyed)])
+    y = L.TimeDistributed(L.Dense(3, activation="softmax"))(y)
+    return functional([source, target], [y, L.UnitNormalization(axis=1)(context)], "seq2seq")
+
+
 MODELS = {
+    "seq2seq_attention": _seq2seq_attention,
     "separable_sequences": _separable_sequences,
     "resizing": _resizing,
     "wavenet_dilated_causal": _wavenet,
@@ -418,10 +432,11 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
-      "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
-      "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
-      "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq")
+H5 = ("seq2seq_attention", "separable_sequences", "resizing", "wavenet_dilated_causal",
+      "channels_first_cnn", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
+      "timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
+      "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
+      "go_backwards_LSTM_seq")
 
 
 @pytest.mark.parametrize("name", H5)

@@ -115,7 +115,16 @@ def bilinear_decoder():
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="bilinear")
 
 
+def dot_attention():
+    x = keras.Input((5, 4))
+    keys = L.Dense(4)(x)
+    y = L.Attention()([L.Dense(4)(x), x, keys])
+    y = L.UnitNormalization()(L.GlobalAveragePooling1D()(y))
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="dot_attention")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "dot_attention": (dot_attention, (16, 5, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
