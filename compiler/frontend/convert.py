@@ -15,6 +15,21 @@ from .sources import ModelSource
 
 _LAMBDA = ("a Lambda layer holds Python code, and kerasdml never runs code stored in a model "
            "file; express it with built-in layers")
+# why some Keras classes people meet have no handler
+_VOLUMES = "3-D (volumetric) layers are not supported: kerasdml's images are 2-D"
+_LOOKUPS = ("a preprocessing layer of strings or categories; apply it to the data before the "
+            "model")
+_WHY_UNSUPPORTED = {
+    "Masking": "masks (steps a layer skips) are not supported; pad without masking",
+    **{name: _VOLUMES for name in (
+        "Conv3D", "Conv3DTranspose", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
+        "GlobalAveragePooling3D", "UpSampling3D", "ZeroPadding3D", "ConvLSTM3D")},
+    **{name: "convolutional recurrent layers are not supported" for name in (
+        "ConvLSTM1D", "ConvLSTM2D")},
+    **{name: _LOOKUPS for name in (
+        "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing",
+        "CategoryEncoding", "Discretization")},
+}
 
 
 def convert(source: ModelSource) -> ir.Graph:
@@ -55,7 +70,8 @@ def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
                                 f"a custom class ({origin}), not part of Keras; its code lives "
                                 "outside the model file and kerasdml never runs it")
     if handler_for(call.class_name) is None:
-        return UnsupportedLayer(call.layer, call.class_name)
+        reason = _WHY_UNSUPPORTED.get(call.class_name)
+        return UnsupportedLayer(call.layer, call.class_name, *((reason,) if reason else ()))
     refused = [k for k in call.tensor_kwargs if k not in tensor_kwargs_of(call.class_name)]
     if refused:
         return UnsupportedLayer(call.layer, call.class_name, "called with tensor keyword "

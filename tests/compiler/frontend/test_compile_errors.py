@@ -354,3 +354,15 @@ def test_attention_options_that_change_the_scores_are_refused(layer, attribute, 
     with pytest.raises(UnsupportedAttributeError) as caught:
         read_graph(save(model, tmp_path))
     assert [(p.layer, p.attribute) for p in caught.value.problems] == [("attend", attribute)]
+
+
+def test_well_known_unsupported_classes_say_why(tmp_path):
+    x = keras.Input((4, 4, 4, 1))
+    y = L.Conv3D(2, 2, name="volume")(x)
+    steps = L.Reshape((3, 3 * 3 * 2))(y)
+    z = L.LSTM(2, name="rnn")(L.Masking(name="mask")(steps))
+    with pytest.raises(UnsupportedLayerError) as caught:
+        read_graph(save(keras.Model(x, z, name="why"), tmp_path))
+    reasons = {u.name: u.reason for u in caught.value.layers}
+    assert {"volume", "mask"} <= set(reasons)  # with the mask's ops and the masked LSTM
+    assert "3-D" in reasons["volume"] and "masks" in reasons["mask"]
