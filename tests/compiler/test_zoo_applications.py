@@ -35,13 +35,14 @@ SAME_FAMILY.update({f"EfficientNetV2{v}": "EfficientNetV2B0"
 PIXELS = ("MobileNetV3", "EfficientNet", "ConvNeXt")
 
 
-def check_application(name, size, assert_predicts_like_keras):
+def check_application(name, size, assert_predicts_like_keras, fmt="keras", **options):
     keras.utils.set_random_seed(0)
+    options = options or dict(classes=5, classifier_activation=None)
     model = perturb_statistics(getattr(keras.applications, name)(
-        weights=None, input_shape=(size, size, 3), classes=5, classifier_activation=None))
+        weights=None, input_shape=(size, size, 3), **options))
     top = 255.0 if name.startswith(PIXELS) else 1.0
     x = np.random.default_rng(1).uniform(0, top, (2, size, size, 3)).astype("float32")
-    assert_predicts_like_keras(model, [x], atol=ATOL, rtol=1e-4)
+    assert_predicts_like_keras(model, [x], atol=ATOL, rtol=1e-4, fmt=fmt)
 
 
 @pytest.mark.parametrize("name", list(FAST))
@@ -53,6 +54,27 @@ def test_application(name, assert_predicts_like_keras):
 @pytest.mark.parametrize("name", list(SLOW))
 def test_large_application(name, assert_predicts_like_keras):
     check_application(name, SLOW[name], assert_predicts_like_keras)
+
+
+# feature extractors as transfer learning uses them, and legacy .h5 files (which keep no module
+# for MobileNetV3's keras.ops calls)
+HEADLESS = {"MobileNet": dict(alpha=0.25, include_top=False, pooling="avg"),
+            "MobileNetV3Small": dict(include_top=False, pooling="max",
+                                     include_preprocessing=False)}
+SLOW_HEADLESS = {"ResNet50": dict(include_top=False, pooling="max"),
+                 "EfficientNetB0": dict(include_top=False, pooling="avg"),
+                 "DenseNet121": dict(include_top=False, pooling="avg")}
+
+
+@pytest.mark.parametrize("name", list(HEADLESS))
+def test_headless_application_as_h5(name, assert_predicts_like_keras):
+    check_application(name, 32, assert_predicts_like_keras, "h5", **HEADLESS[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW_HEADLESS))
+def test_large_headless_application(name, assert_predicts_like_keras):
+    check_application(name, 32, assert_predicts_like_keras, **SLOW_HEADLESS[name])
 
 
 def test_every_installed_family_is_in_the_zoo():
@@ -134,8 +156,76 @@ def two_inputs():
     return keras.Model([image, numbers], [L.Dense(2)(z), L.Dense(1)(y)], name="two_inputs")
 
 
+def image_classification_from_scratch():
+    """keras.io's small Xception: augmentation as a nested Sequential, separable convolutions,
+    residuals through strided 1x1 projections, one sigmoid-free logit."""
+    image = keras.Input((16, 16, 3))
+    augment = keras.Sequential([L.RandomFlip("horizontal"), L.RandomRotation(0.1)],
+                               name="augment")
+    x = L.Rescaling(1.0 / 255)(augment(image))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, padding="same")(x)))
+    previous = x
+    for size in (8, 12):
+        x = L.BatchNormalization()(L.SeparableConv2D(size, 3, padding="same")(
+            L.Activation("relu")(x)))
+        x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+        x = L.add([x, L.Conv2D(size, 1, strides=2, padding="same")(previous)])
+        previous = x
+    x = L.GlobalAveragePooling2D()(L.Activation("relu")(x))
+    return keras.Model(image, L.Dense(1)(L.Dropout(0.25)(x)), name="xception_small")
+
+
+def segmentation_unet():
+    """keras.io's U-Net-like segmentation: separable encoder, Conv2DTranspose and UpSampling2D
+    decoder with projected residuals, and a per-pixel softmax."""
+    image = keras.Input((16, 16, 3))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(4, 3, strides=2, padding="same")(
+        image)))
+    previous = x
+    x = L.BatchNormalization()(L.SeparableConv2D(8, 3, padding="same")(L.Activation("relu")(x)))
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = L.add([x, L.Conv2D(8, 1, strides=2, padding="same")(previous)])
+    previous = x
+    for filters in (8, 4):
+        x = L.BatchNormalization()(L.Conv2DTranspose(filters, 3, padding="same")(
+            L.Activation("relu")(x)))
+        x = L.UpSampling2D(2)(x)
+        residual = L.Conv2D(filters, 1, padding="same")(L.UpSampling2D(2)(previous))
+        x = L.add([x, residual])
+        previous = x
+    return keras.Model(image, L.Conv2D(3, 3, activation="softmax", padding="same")(x),
+                       name="segmentation")
+
+
+def timeseries_autoencoder():
+    """keras.io's timeseries anomaly detection: strided Conv1D down, Conv1DTranspose up."""
+    return keras.Sequential([
+        keras.Input((16, 1)),
+        L.Conv1D(8, 7, padding="same", strides=2, activation="relu"), L.Dropout(0.2),
+        L.Conv1D(4, 7, padding="same", strides=2, activation="relu"),
+        L.Conv1DTranspose(4, 7, padding="same", strides=2, activation="relu"), L.Dropout(0.2),
+        L.Conv1DTranspose(8, 7, padding="same", strides=2, activation="relu"),
+        L.Conv1DTranspose(1, 7, padding="same")], name="timeseries_autoencoder")
+
+
+def pointnet():
+    """keras.io's PointNet: learned transforms applied with Dot(axes=(2, 1))."""
+    def transform(x, features):
+        y = L.Activation("relu")(L.BatchNormalization()(L.Conv1D(8, 1)(x)))
+        y = L.Dense(features * features)(L.GlobalMaxPooling1D()(y))
+        return L.Dot(axes=(2, 1))([x, L.Reshape((features, features))(y)])
+    points = keras.Input((10, 3))
+    x = transform(points, 3)
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv1D(6, 1)(x)))
+    x = L.GlobalMaxPooling1D()(transform(x, 6))
+    return keras.Model(points, L.Dense(4, activation="softmax")(L.Dropout(0.3)(x)),
+                       name="pointnet")
+
+
 KERAS_IO = {f.__name__: f for f in (text_cnn, text_bilstm, transformer_encoder, conv_autoencoder,
-                                    timeseries_cnn, preprocessing_front_end, two_inputs)}
+                                    timeseries_cnn, preprocessing_front_end, two_inputs,
+                                    image_classification_from_scratch, segmentation_unet,
+                                    timeseries_autoencoder, pointnet)}
 
 
 @pytest.mark.parametrize("name", list(KERAS_IO))
