@@ -238,6 +238,10 @@ def _output_count(entry: dict) -> int:
         return 2
     if isinstance(config, dict) and config.get("return_state") is True:
         return 1 + _RECURRENT_STATES.get(str(entry.get("class_name")), 1)
+    inner = (config.get("layer") or {}) if isinstance(config, dict) else {}
+    if entry.get("class_name") == "Bidirectional" and (inner.get("config") or {}).get(
+            "return_state") is True:  # both directions' states (its handler refuses them)
+        return 1 + 2 * _RECURRENT_STATES.get(str(inner.get("class_name")), 1)
     return 1
 
 

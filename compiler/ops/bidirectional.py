@@ -49,6 +49,9 @@ def bidirectional(ctx: LayerContext) -> list:
     for key, entry in (("layer", forward_entry), ("backward_layer", backward_entry)):
         if not isinstance(entry, dict) or entry.get("class_name") not in _INNER:
             ctx.reject(key, (entry or {}).get("class_name"), ", ".join(_INNER))
+        if (entry.get("config") or {}).get("return_state"):
+            ctx.reject("return_state", True, "False (a Bidirectional layer's states are not "
+                       "returned)")
     stored = tuple(ctx.source.weights.arrays(ctx.call.path))
     half = len(stored) // 2
     name = ctx.name

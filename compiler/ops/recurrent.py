@@ -1,7 +1,11 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU on dml_lib's recurrent layers (Keras' default
 activations), with Keras' gate order kept in the weights; go_backwards reads the steps in reverse
 ("reverse_steps" op, dml_lib's reverse_steps.dml, also used by Bidirectional) and, as Keras, keeps
-a sequence output in that reversed order.
+a sequence output in that reversed order. initial_state tensors are the recurrence's h0 (and c0),
+and gradients flow back to them. return_state adds the final states as more nodes sharing the
+weights: the last hidden state (the output itself, or a second pass without return_sequences)
+and an LSTM's last cell state (a pass that outputs it; prediction only, as dml_lib's backward
+takes no gradient for it).
 
 DML layout: kernel (D, G*U), recurrent_kernel (U, G*U), bias (1, G*U) or, for a GRU with
 reset_after, (2, 3*U); gates stay in Keras' order (lstm i, f, c, o; gru z, r, h), which dml_lib
@@ -9,14 +13,16 @@ follows.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..backend.step import Step, Unsupported, sequence_rows, zeros
+from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define
 from .activations import Activation, activation
-from .shaping import last_dim, require_rank, same_shape
+from .shaping import fail, last_dim, require_rank, same_shape
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Recurrent:
     return_sequences: bool = False
     use_bias: bool = True
     reset_after: bool = True
+    cell_state: bool = False   # output the last cell state instead (LSTM's return_state)
 
 
 @dataclass(frozen=True)
@@ -54,14 +61,13 @@ def _plain_activation(ctx: LayerContext, key: str, default: str) -> str:
     return act.kind
 
 
-@handles(*_OPS)
+@handles(*_OPS, tensor_kwargs=("initial_state",))
 def recurrent(ctx: LayerContext) -> list:
     """SimpleRNN/LSTM/GRU(units, activation, recurrent_activation, return_sequences, use_bias,
-    go_backwards; GRU reset_after either way)."""
-    for flag, why in (("return_state", "returning the states"),
-                      ("stateful", "stateful recurrence")):
-        if ctx.get(flag, False):
-            ctx.reject(flag, True, f"False ({why} is not supported)")
+    go_backwards, return_state; GRU reset_after either way), called with or without
+    initial_state."""
+    if ctx.get("stateful", False):
+        ctx.reject("stateful", True, "False (stateful recurrence is not supported)")
     use_bias = bool(ctx.get("use_bias", True))
     names = ("kernel", "recurrent_kernel") + (("bias",) if use_bias else ())
     attrs = Recurrent(
@@ -73,11 +79,45 @@ def recurrent(ctx: LayerContext) -> list:
         use_bias=use_bias,
         reset_after=bool(ctx.get("reset_after", True)) if ctx.class_name == "GRU" else True)
     params = tuple(ctx.weights(*names).values())
-    if not ctx.get("go_backwards", False):
-        return [ctx.node(_OPS[ctx.class_name], attrs, params)]
-    reversed_in = reverse_steps(ctx, f"{ctx.name}/reversed_input", ctx.call.inputs[0])
-    return [reversed_in, ctx.node(_OPS[ctx.class_name], attrs, params,
-                                  inputs=(reversed_in.output,))]
+    nodes, inputs = [], (ctx.call.inputs[0],)
+    if ctx.get("go_backwards", False):
+        nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_input", ctx.call.inputs[0]))
+        inputs = (nodes[-1].output,)
+    inputs += _initial_state(ctx)
+    op = _OPS[ctx.class_name]
+    nodes.append(ctx.node(op, attrs, params, inputs=inputs))
+    if ctx.get("return_state", False):
+        nodes += _final_states(ctx, op, attrs, params, inputs)
+    return nodes
+
+
+def _initial_state(ctx: LayerContext) -> tuple:
+    """The tensors of initial_state (h0, and c0 for an LSTM), if the call gives them."""
+    given = ctx.call.kwargs.get("initial_state")
+    if given is None:
+        return ()
+    states = given if isinstance(given, list) else [given]
+    count = 2 if ctx.class_name == "LSTM" else 1
+    if len(states) != count or not all(isinstance(s, TensorArg) for s in states):
+        ctx.reject("initial_state", f"{len(states)} values", f"{count} tensors")
+    return tuple(s.name for s in states)
+
+
+def _final_states(ctx: LayerContext, op: str, attrs: Recurrent, params: tuple,
+                  inputs: tuple) -> list:
+    """The nodes of Keras' extra outputs "name#1" (last hidden state) and, for an LSTM,
+    "name#2" (last cell state)."""
+    last = dataclasses.replace(attrs, return_sequences=False)
+    hidden = f"{ctx.name}#1"
+    nodes = [ctx.node(op, last, params, name=hidden, inputs=inputs, outputs=(hidden,))
+             if attrs.return_sequences else
+             ctx.node("activation", Activation("linear"), name=hidden, inputs=(ctx.name,),
+                      outputs=(hidden,))]
+    if op == "lstm":
+        cell = f"{ctx.name}#2"
+        nodes.append(ctx.node(op, dataclasses.replace(last, cell_state=True), params, name=cell,
+                              inputs=inputs, outputs=(cell,)))
+    return nodes
 
 
 def reverse_steps(ctx: LayerContext, name: str, tensor: str):
@@ -88,6 +128,9 @@ def reverse_steps(ctx: LayerContext, name: str, tensor: str):
 
 def _shape(node, attrs, ins):
     require_rank(node, ins[0], 2, "(steps, features)")
+    for state in ins[1:]:
+        if tuple(state) != (attrs.units,):
+            fail(node, f"an initial state of shape {state}, expected ({attrs.units},)")
     return attrs, (ins[0][0], attrs.units) if attrs.return_sequences else (attrs.units,)
 
 
@@ -125,7 +168,14 @@ def _context(n: Step) -> dict:
     flags = "TRUE" if a.return_sequences else "FALSE"
     if op == "gru":
         flags += ", TRUE" if a.reset_after else ", FALSE"
-    return dict(module=op, sources=(op,), flags=flags, h0=_NO_STATE,
+    if a.cell_state and n.training:
+        raise Unsupported("return_state", True, "in prediction only for an LSTM's cell state "
+                          "(dml_lib's backward takes no gradient for it)")
+    states = list(n.xs[1:]) + [_NO_STATE] * (3 - len(n.xs))
+    gradients = [n.dxs[i] if i < len(n.xs) else f"{n.out}_d{name}"
+                 for i, name in ((1, "h0"), (2, "c0"))]
+    return dict(module=op, sources=(op,), flags=flags, h0=states[0], c0=states[1],
+                dh0=gradients[0], dc0=gradients[1], cell_state=a.cell_state,
                 b=n.params.get("bias") or zeros(bias_rows, width),
                 db=n.param_grads.get("bias") or f"{n.out}_dzero",
                 caches=_caches(n, op))
@@ -145,6 +195,7 @@ def _caches(n: Step, op: str) -> dict:
 _WEIGHTS = (Weight("kernel", "W"), Weight("recurrent_kernel", "U"), Weight("bias", "b"))
 for _op in _GATES:
     define(_op, Recurrent, shape=_shape, params=_params(_op), weights=_WEIGHTS,
-           template="recurrent.dml.j2", context=_context, library=(_op,), family=__name__)
+           template="recurrent.dml.j2", context=_context, library=(_op,), family=__name__,
+           max_inputs=1 + (2 if _op == "lstm" else 1))
 define("reverse_steps", ReverseSteps, shape=_reverse_shape, template="reverse_steps.dml.j2",
        context=_reverse_context, sources=("reverse_steps",), family=__name__)

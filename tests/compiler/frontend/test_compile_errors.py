@@ -76,16 +76,28 @@ def test_custom_activation_function_is_refused(tmp_path):
 
 
 def test_recurrent_options_that_change_the_output_are_refused(tmp_path):
-    """return_state: the states' tensors are wired up, so the layer's own refusal is what the
-    user reads (not a dangling tensor reference)."""
+    """A Bidirectional layer's returned states: its tensors are wired up, so the layer's own
+    refusal is what the user reads (not a dangling tensor reference)."""
     x = keras.Input((5, 3))
-    out, state_h, state_c = L.LSTM(2, return_state=True, name="states")(x)
-    y = L.GRU(2, activation="softmax", name="soft")(L.RepeatVector(2)(state_c))
-    model = keras.Model(x, L.Concatenate()([out, state_h, y]), name="rnn")
+    out, *states = L.Bidirectional(L.LSTM(2, return_state=True), name="states")(x)
+    y = L.GRU(2, activation="softmax", name="soft")(L.RepeatVector(2)(states[1]))
+    model = keras.Model(x, L.Concatenate()([out, states[0], y]), name="rnn")
     with pytest.raises(UnsupportedAttributeError) as caught:
         read_graph(save(model, tmp_path))
     assert [(p.layer, p.attribute) for p in caught.value.problems] == \
         [("states", "return_state"), ("soft", "activation")]
+
+
+def test_training_through_an_lstm_cell_state_is_refused(tmp_path):
+    from kerasdml.compiler.compile import compile_model
+    x = keras.Input((5, 3))
+    _, _, cell = L.LSTM(2, return_state=True, name="encoder")(x)
+    model = keras.Model(x, L.Dense(2, activation="softmax")(cell), name="cell_state")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    compiled = compile_model(save(model, tmp_path))
+    assert compiled.predict_script
+    with pytest.raises(UnsupportedAttributeError, match="'encoder'.*return_state.*prediction"):
+        compiled.train_script
 
 
 def test_a_constant_array_operand_is_refused_by_name(tmp_path):

@@ -330,7 +330,23 @@ def _seq2seq_attention():
     return functional([source, target], [y, L.UnitNormalization(axis=1)(context)], "seq2seq")
 
 
+def _seq2seq_states(cell):
+    """keras.io's character-level seq2seq: the encoder's final states start the decoder
+    (return_state, initial_state), with the sequence-returning and backwards variants."""
+    source, target = keras.Input((6, 3)), keras.Input((4, 2))
+    _, *states = getattr(L, cell)(5, return_state=True)(source)
+    sequence, *more = getattr(L, cell)(5, return_sequences=True, return_state=True,
+                                       go_backwards=True)(source)
+    decoded = getattr(L, cell)(5, return_sequences=True)(target, initial_state=states)
+    y = L.TimeDistributed(L.Dense(3, activation="softmax"))(decoded)
+    return functional([source, target], [y, L.Concatenate()([*more, *states]),
+                                         L.Flatten()(sequence)], f"seq2seq_{cell}")
+
+
 MODELS = {
+    "seq2seq_states_LSTM": lambda: _seq2seq_states("LSTM"),
+    "seq2seq_states_GRU": lambda: _seq2seq_states("GRU"),
+    "seq2seq_states_SimpleRNN": lambda: _seq2seq_states("SimpleRNN"),
     "seq2seq_attention": _seq2seq_attention,
     "separable_sequences": _separable_sequences,
     "resizing": _resizing,
@@ -432,11 +448,11 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("seq2seq_attention", "separable_sequences", "resizing", "wavenet_dilated_causal",
-      "channels_first_cnn", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
-      "timeseries_transformer", "conv1d_transpose_valid", "self_attention", "cross_attention",
-      "keras_ops", "squeeze_excite", "broadcast_merges", "keras_ops_activations",
-      "go_backwards_LSTM_seq")
+H5 = ("seq2seq_states_LSTM", "seq2seq_attention", "separable_sequences", "resizing",
+      "wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs",
+      "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
+      "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
+      "keras_ops_activations", "go_backwards_LSTM_seq")
 
 
 @pytest.mark.parametrize("name", H5)

@@ -123,7 +123,18 @@ def dot_attention():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="dot_attention")
 
 
+def encoder_decoder():
+    """The encoder's final state starts the decoder: gradients flow back through
+    initial_state (and through return_state's last hidden state)."""
+    x = keras.Input((5, 4))
+    encoded, state = L.GRU(3, return_state=True)(x)
+    decoded = L.LSTM(3, return_sequences=True)(L.Dense(3)(x), initial_state=[state, encoded])
+    y = L.Concatenate()([L.GlobalAveragePooling1D()(decoded), state])
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="encoder_decoder")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "encoder_decoder": (encoder_decoder, (16, 5, 4)),
          "dot_attention": (dot_attention, (16, 5, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
