@@ -11,6 +11,7 @@ fused: the planner sees and places the plain operations.
     min(max(X, low), high)            relu6, a clamp          elementwise.clamp
     X - dX * lr                       a gradient step         elementwise.subtract_scaled
     bias_add(conv2d(X, W, ...), b)    a convolution layer     the bias added chunk by chunk
+    t(A) %*% v                        a gradient              operators.transposed_matmul
 
 A pattern is a function (compiler, node) -> closure or None, listed in PATTERNS by the node
 type it matches.
@@ -28,6 +29,7 @@ from .builtins.dnn import conv2d_bias_add
 from .builtins.registry import Builtin
 from .inplace import free
 from .local.elementwise import clamp, multiply_where_positive, subtract_scaled
+from .operators import transposed_matmul
 
 _CONV2D_BIAS_ADD = Builtin("conv2d_bias_add", conv2d_bias_add, inspect.signature(conv2d_bias_add),
                            needs_context=False, keeps_inputs=False)
@@ -173,7 +175,19 @@ def _clamp(compiler, node: n.Call) -> Callable | None:
     return evaluate
 
 
-PATTERNS = {n.Binary: [_relu_gradient, _gradient_step], n.Call: [_clamp, _convolution_bias]}
+def _transposed_product(compiler, node: n.Binary) -> Callable | None:
+    """t(A) %*% v without materializing t(A), summed as SystemDS sums it."""
+    if node.op != "%*%" or not _builtin(compiler, node.left, "t") or len(node.left.args) != 1 \
+            or node.left.args[0].name is not None:
+        return None
+    read_a = compiler.compile(node.left.args[0].value, False)
+    read_b = compiler.compile(node.right, False)
+    product = compiler.counted("%*%", transposed_matmul)
+    return lambda frame: product(read_a(frame), read_b(frame))
+
+
+PATTERNS = {n.Binary: [_relu_gradient, _gradient_step, _transposed_product],
+            n.Call: [_clamp, _convolution_bias]}
 
 
 def compile_fused(compiler, node) -> Callable | None:

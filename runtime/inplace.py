@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .builtins import BUILTINS
-from .builtins.elementwise import matrix_ufunc
+from .builtins.elementwise import matrix_ufunc, runs_cellwise
 from .local import dnn as local_dnn
 from .local.elementwise import binary as parallel_binary
 from .operators import MATRIX_RULES, broadcastable
@@ -104,7 +104,7 @@ def builtin_in_place(compiler, node) -> Callable | None:
     args = [compiler.compile(a.value, False) for a in node.args]
     ufunc = matrix_ufunc(node.name)
     if ufunc is not None and len(args) == 1:
-        return _unary(compiler.counted_fused(f"{node.name} in place", ufunc), args[0], plain)
+        return _unary(compiler.counted_fused(f"{node.name} in place", ufunc), args[0], plain, node.name)
     if node.name in _CHANNEL_KERNELS and len(args) == 2:
         return _channel(compiler.counted_fused(f"{node.name} in place",
                                                _CHANNEL_KERNELS[node.name]), args, plain)
@@ -114,10 +114,11 @@ def builtin_in_place(compiler, node) -> Callable | None:
     return None
 
 
-def _unary(into: Callable, read: Callable, plain: Callable) -> Callable:
+def _unary(into: Callable, read: Callable, plain: Callable, name: str) -> Callable:
     def evaluate(frame):
         value = read(frame)
-        if type(value) is np.ndarray and value.dtype.kind == "f" and free(value):
+        if type(value) is np.ndarray and value.dtype.kind == "f" and free(value) \
+                and not runs_cellwise(name, value):
             return into(value, out=value)
         return plain(value)
     return evaluate

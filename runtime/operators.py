@@ -18,6 +18,7 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local.elementwise import binary as parallel_binary
 from .local.matmul import matmul as local_matmul
+from .local.small_matmul import MAX_STEPS, SMALL_CELLS, small_product, vector_matrix
 from .values import format_scalar, is_matrix, to_bool, type_name
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -170,7 +171,18 @@ def matmul(a, b):
     if a.shape[1] != b.shape[0]:
         raise DMLRuntimeError(f"`%*%` of {type_name(a)} and {type_name(b)}: inner dimensions "
                               f"{a.shape[1]} and {b.shape[0]} differ")
-    return local_matmul(a, b)
+    small = small_product(a, b)
+    return small if small is not None else local_matmul(a, b)
+
+
+def transposed_matmul(a, b):
+    """t(a) %*% b. SystemDS computes it as t(t(b) %*% a) when b is a column vector, so the sums
+    run in its vector-matrix order (local/small_matmul.py)."""
+    if is_matrix(a) and is_matrix(b) and b.shape[1] == 1 and a.shape[0] == b.shape[0] \
+            and a.dtype == b.dtype == np.float64 and a.size + b.size <= SMALL_CELLS \
+            and 1 < a.shape[0] <= 2 * MAX_STEPS:
+        return vector_matrix(b[:, 0], a).reshape(-1, 1)
+    return matmul(a.T if is_matrix(a) else a, b)
 
 
 # ---- dispatch -------------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 (cumsum, cumprod, cummin, cummax, cumsumprod). pmin and pmax are names of min and max.
 
 Sums are compensated, as SystemDS's Kahan summation is: sum(matrix(0.1, 10, 1)) is exactly 1.0.
-The scheme is vectorized error-free splitting: each value is cut into a high part on a grid
-coarse enough that the high parts add up exactly in any order, and a low part that is summed
-again the same way; what is left after two rounds is below about 2^-100 of the largest value,
-so the results match math.fsum (correct rounding), which is at least as accurate as Kahan. Full
-aggregates return Python floats; row, column and cumulative aggregates keep the input's dtype.
+Small double matrices are summed (and averaged) with SystemDS' very Kahan steps, so that their
+last digits are SystemDS' (local/kahan.py). For the others the scheme is vectorized
+error-free splitting: each value is cut into a high part on a grid coarse enough that the high
+parts add up exactly in any order, and a low part that is summed again the same way; what is
+left after two rounds is below about 2^-100 of the largest value, so the results match math.fsum
+(correct rounding), which is at least as accurate as Kahan. Full aggregates return Python
+floats; row, column and cumulative aggregates keep the input's dtype.
 """
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..local import native
+from ..local.kahan import (incremental_axis_mean, incremental_mean, kahan_axis_sum, kahan_cumsum,
+                           kahan_sum)
 from ..local.elementwise import binary as parallel_binary
 from ..local.parallel import run_chunks, split
 from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
 
 _SMALL = 256            # full sums of at most this many cells use math.fsum directly
+_SYSTEMDS_ORDER_CELLS = 4096    # double matrices up to this size: SystemDS' own Kahan steps
 _HALF_ULP_BITS = 53     # double precision: |low part| <= 2^-53 * sigma
 
 
@@ -83,8 +88,17 @@ def _row_step(x: np.ndarray) -> int:
     return max(1, _BLOCK // max(x.shape[1], 1))
 
 
+def _in_systemds_order(x: np.ndarray) -> bool:
+    """Small double matrices are aggregated step for step as SystemDS does (local/kahan.py)."""
+    return x.dtype == np.float64 and x.size <= _SYSTEMDS_ORDER_CELLS
+
+
 def full_sum(x: np.ndarray) -> float:
     """Compensated sum of every cell of x, as a Python float."""
+    if _in_systemds_order(x):
+        total = kahan_sum(x.ravel().tolist())
+        if math.isfinite(total):
+            return total
     if x.size <= _SMALL:
         try:
             return math.fsum(x.ravel().tolist())
@@ -111,7 +125,18 @@ def full_sum(x: np.ndarray) -> float:
 
 
 def axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
-    """Compensated sums along axis (0: per column, 1: per row), shaped 1 x m or n x 1, float64."""
+    """Compensated sums along axis (0: per column, 1: per row), shaped 1 x m or n x 1, float64:
+    SystemDS' Kahan steps for a small double matrix, else exact_axis_sum."""
+    if _in_systemds_order(x):
+        sums = kahan_axis_sum(x, axis)
+        if np.isfinite(sums).all():
+            return sums
+    return exact_axis_sum(x, axis)
+
+
+def exact_axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """Correctly rounded sums along axis (float32: float64 sums), whatever the size (the parts
+    the Spark aggregates combine rely on it)."""
     if x.dtype == np.float32:
         # Single precision: a plain float64 sum already carries 29 more bits than the float32
         # result keeps, so it rounds to what a compensated sum gives (barring cancellation by a
@@ -167,6 +192,10 @@ def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
 
 def _cumulative_sum(x: np.ndarray) -> np.ndarray:
     """Compensated column-wise running sums, float64."""
+    if _in_systemds_order(x):
+        sums = kahan_cumsum(x)
+        if np.isfinite(sums).all():
+            return sums
     x64 = np.asarray(x, dtype=np.float64)
     result = np.empty(x64.shape)
     if x64.size == 0:
@@ -230,6 +259,10 @@ def mean(target):
     x = _matrix(target, "mean")
     if x.size == 0:
         return math.nan
+    if _in_systemds_order(x):
+        average = incremental_mean(x.ravel().tolist())
+        if math.isfinite(average):
+            return average
     return full_sum(x) / x.size
 
 
@@ -355,13 +388,21 @@ def col_sums(target):
 @builtin("rowMeans")
 def row_means(target):
     x = _axis_nonempty(target, "rowMeans", 1)
-    return _as(axis_sum(x, 1) / x.shape[1], x)
+    return _as(_axis_mean(x, 1), x)
 
 
 @builtin("colMeans")
 def col_means(target):
     x = _axis_nonempty(target, "colMeans", 0)
-    return _as(axis_sum(x, 0) / x.shape[0], x)
+    return _as(_axis_mean(x, 0), x)
+
+
+def _axis_mean(x: np.ndarray, axis: int) -> np.ndarray:
+    if _in_systemds_order(x):
+        means = incremental_axis_mean(x, axis)
+        if np.isfinite(means).all():
+            return means
+    return axis_sum(x, axis) / x.shape[axis]
 
 
 def _axis_variance(x: np.ndarray, axis: int) -> np.ndarray:

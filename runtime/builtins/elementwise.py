@@ -80,12 +80,20 @@ def matrix_ufunc(name: str):
     return entry[0] if entry is not None and isinstance(entry[0], np.ufunc) else None
 
 
-def _apply_unary(name: str, value):
-    matrix_function, scalar_function = _UNARY[name]
-    if is_matrix(value):
-        with np.errstate(all="ignore"):
-            return matrix_function(value)
-    x = _scalar_number(value, name)
+# Transcendental functions whose numpy (SIMD) versions may differ from Java's Math in the last
+# bit; on small double matrices they run cell by cell through Python's math (the C library), as
+# for scalars, so that small programs print SystemDS' digits.
+_CELLWISE = frozenset({"exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+                       "tanh", "sigmoid"})
+_CELLWISE_MAX_CELLS = 256
+
+
+def runs_cellwise(name: str, matrix: np.ndarray) -> bool:
+    """Whether the unary builtin `name` computes this matrix cell by cell (see _CELLWISE)."""
+    return name in _CELLWISE and matrix.dtype == np.float64 and matrix.size <= _CELLWISE_MAX_CELLS
+
+
+def _scalar_result(matrix_function, scalar_function, x: float) -> float:
     if scalar_function is not None and math.isfinite(x):
         try:
             return float(scalar_function(x))
@@ -93,6 +101,17 @@ def _apply_unary(name: str, value):
             pass
     with np.errstate(all="ignore"):
         return float(matrix_function(np.float64(x)))
+
+
+def _apply_unary(name: str, value):
+    matrix_function, scalar_function = _UNARY[name]
+    if is_matrix(value):
+        if runs_cellwise(name, value):
+            cells = [_scalar_result(matrix_function, scalar_function, x) for x in value.ravel().tolist()]
+            return np.array(cells, dtype=np.float64).reshape(value.shape)
+        with np.errstate(all="ignore"):
+            return matrix_function(value)
+    return _scalar_result(matrix_function, scalar_function, _scalar_number(value, name))
 
 
 def _register_unary(name: str):

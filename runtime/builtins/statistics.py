@@ -10,7 +10,8 @@ Semantics are SystemDS 3.x's:
   quantile 0.25 of 1..10 is 3.5). A matrix of probabilities picks without averaging.
 * interQuartileMean is the mean of the middle half, the values cut at 0.25 n and 0.75 n
   counting fractionally (of 1..5: (0.75 * 2 + 3 + 0.75 * 4) / 2.5 = 3.0).
-* moment(X, k) is the k-th central moment (k = 2, 3 or 4), divided by n; cov divides by n - 1.
+* moment(X, k) is the k-th central moment (k = 2, 3 or 4), divided by n; cov divides by n - 1
+  (for vectors of up to 4096 values computed with SystemDS' incremental updates, digit for digit).
 * aggregate(target, groups, fn) gives one row per group 1..max(groups) (or 1..ngroups, with
   groups beyond it dropped); a group without values gives 0 for every function, a group with a
   single value has variance 0.
@@ -23,8 +24,12 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..values import dims, is_matrix, to_double, type_name
+from ..local.kahan import incremental_covariance
 from .aggregates import axis_sum, full_sum
 from .registry import builtin
+
+
+_INCREMENTAL_CELLS = 4096  # cov of vectors up to this length runs SystemDS' incremental steps
 
 
 def _column(value, function: str, name: str = "the input") -> np.ndarray:
@@ -139,6 +144,10 @@ def cov(X, Y, W=None):
     if x.size != y.size:
         raise DMLRuntimeError(f"cov needs vectors of equal length, got {x.size} and {y.size}")
     w = np.ones_like(x) if W is None else _weights(W, x.size, "cov")
+    if x.size <= _INCREMENTAL_CELLS:
+        result = incremental_covariance(x.tolist(), y.tolist(), w.tolist())
+        if math.isfinite(result):
+            return result
     total = full_sum(w)
     dx = x - full_sum(w * x) / total
     dy = y - full_sum(w * y) / total

@@ -9,7 +9,7 @@ from functools import partial, reduce
 import numpy as np
 
 from ..builtins import BUILTINS
-from ..builtins.aggregates import axis_sum
+from ..builtins.aggregates import exact_axis_sum
 from ..context import Context
 from .elementwise import accepts_binary, binary, binary_output, binary_strategy, join_blocks
 from .matrix import DistributedMatrix, from_panels, is_matrix_operand
@@ -18,13 +18,13 @@ from .registry import operation
 def _sum_parts(axis, block):
     """A block's row (axis 1) or column (axis 0) sums and their residuals side by side, so that
     summing the parts of all blocks rounds like the local compensated sum over the cells."""
-    high = axis_sum(block, axis)
-    low = axis_sum(np.concatenate([block, -high], axis=axis), axis)
+    high = exact_axis_sum(block, axis)
+    low = exact_axis_sum(np.concatenate([block, -high], axis=axis), axis)
     return np.concatenate([high, low], axis=axis)
 
 
 def _sum_total(axis, parts):
-    return axis_sum(np.concatenate(parts, axis=axis), axis)
+    return exact_axis_sum(np.concatenate(parts, axis=axis), axis)
 
 
 def _extreme_parts(function, axis, block):

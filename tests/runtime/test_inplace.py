@@ -168,10 +168,12 @@ def _script(shape, precision, free=True, monkeypatch=None):
 def test_in_place_results_are_the_plain_bits(shape, precision, monkeypatch):
     fast, counts = _script(shape, precision)
     in_place = {name: c for name, c in counts.items() if name.endswith(" in place") and c}
-    assert {"gradient_step in place", "relu_gradient in place", "- in place",
-            "/ in place", "+ in place", "exp in place", "sqrt in place", "max in place",
-            "min in place", "log in place", "bias_multiply in place",
-            "bias_add in place"} <= set(in_place)
+    expected = {"gradient_step in place", "relu_gradient in place", "- in place",
+                "/ in place", "+ in place", "exp in place", "sqrt in place", "max in place",
+                "min in place", "log in place", "bias_multiply in place", "bias_add in place"}
+    if precision == "double" and shape[0] * shape[1] <= 256:  # exp, log cell by cell (math)
+        expected -= {"exp in place", "log in place"}
+    assert expected <= set(in_place)
     plain, plain_counts = _script(shape, precision, free=False, monkeypatch=monkeypatch)
     assert not any(name.endswith(" in place") and c for name, c in plain_counts.items())
     for name in plain:

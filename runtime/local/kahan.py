@@ -1,0 +1,101 @@
+"""SystemDS' compensated (Kahan) sums and incremental means, operation for operation.
+
+SystemDS adds up a full aggregate cell by cell, row by row, in a Kahan sum:
+    corrected = x + correction;  total' = total + corrected;  correction' = corrected - (total' - total)
+and computes a mean incrementally, mean' = mean + (x - mean) / count, the increments again added in
+a Kahan sum. Both are close to exact but not always correctly rounded, so a program printing a
+sum's last digits needs these very steps. Row and column aggregates do the same along each row
+or column (vectorized here across the rows or columns). Cumulative sums are running Kahan sums
+down each column. Non-finite totals are left to the caller.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def kahan_sum(values: list[float]) -> float:
+    total = correction = 0.0
+    for x in values:
+        corrected = x + correction
+        new_total = total + corrected
+        correction = corrected - (new_total - total)
+        total = new_total
+    return total
+
+
+def incremental_mean(values: list[float]) -> float:
+    mean = correction = 0.0
+    for count, x in enumerate(values, start=1):
+        corrected = (x - mean) / count + correction
+        new_mean = mean + corrected
+        correction = corrected - (new_mean - mean)
+        mean = new_mean
+    return mean
+
+
+def _lines(x: np.ndarray, axis: int):
+    """The slices along which an aggregate over `axis` runs, in order (rows of x for axis 0)."""
+    return x if axis == 0 else x.T
+
+
+def kahan_axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """Sums down each column (axis 0, 1 x m) or along each row (axis 1, n x 1)."""
+    total = np.zeros(x.shape[1 - axis])
+    correction = np.zeros_like(total)
+    for line in _lines(x, axis):
+        corrected = line + correction
+        new_total = total + corrected
+        correction = corrected - (new_total - total)
+        total = new_total
+    return total.reshape((1, -1) if axis == 0 else (-1, 1))
+
+
+def incremental_axis_mean(x: np.ndarray, axis: int) -> np.ndarray:
+    mean = np.zeros(x.shape[1 - axis])
+    correction = np.zeros_like(mean)
+    for count, line in enumerate(_lines(x, axis), start=1):
+        corrected = (line - mean) / count + correction
+        new_mean = mean + corrected
+        correction = corrected - (new_mean - mean)
+        mean = new_mean
+    return mean.reshape((1, -1) if axis == 0 else (-1, 1))
+
+
+def kahan_cumsum(x: np.ndarray) -> np.ndarray:
+    """Running Kahan sums down each column."""
+    result = np.empty(x.shape)
+    total = np.zeros(x.shape[1])
+    correction = np.zeros_like(total)
+    for i, row in enumerate(x):
+        corrected = row + correction
+        new_total = total + corrected
+        correction = corrected - (new_total - total)
+        total = new_total
+        result[i] = total
+    return result
+
+
+def incremental_covariance(x: list[float], y: list[float], weights: list[float]) -> float:
+    """SystemDS' weighted sample covariance, one (x, y, weight) at a time: the means move by
+    weight * delta / total weight and the co-moment grows by old weight * weight / total weight *
+    dx * dy, each in a Kahan sum; the result is the co-moment / (total weight - 1)."""
+    count = 0.0
+    mean_x = mean_y = co_moment = 0.0
+    fix_x = fix_y = fix_co = 0.0
+    for u, v, w in zip(x, y, weights):
+        if count == 0:
+            count, mean_x, mean_y = w, u, v
+            continue
+        total = count + w
+        du, dv = u - mean_x, v - mean_y
+        mean_x, fix_x = _kahan_step(mean_x, fix_x, w * du / total)
+        mean_y, fix_y = _kahan_step(mean_y, fix_y, w * dv / total)
+        co_moment, fix_co = _kahan_step(co_moment, fix_co, count * w / total * du * dv)
+        count = total
+    return co_moment / (count - 1)
+
+
+def _kahan_step(total: float, correction: float, x: float) -> tuple[float, float]:
+    corrected = x + correction
+    new_total = total + corrected
+    return new_total, corrected - (new_total - total)
