@@ -69,7 +69,7 @@ class Interpreter:
         self.modules[resolved] = module  # registered before compiling: files may source each other
         module.library = intrinsics.library_file(text, resolved)
         self._compile_module(parse(text, str(path)), module)
-        intrinsics.attach(module, text, resolved, self.context)
+        intrinsics.attach(module, self.context)
         return module
 
     def _compile_module(self, program: n.Program, module: Module) -> list:

@@ -286,24 +286,16 @@ def library_file(text: str, path: Path) -> str | None:
     return None
 
 
-def kernels_for(text: str, path: Path) -> dict[str, Kernel]:
-    """The kernels for the functions of a sourced file: none unless its text is dml_lib's."""
-    for relative, kernels in KERNELS.items():
-        if path.name == Path(relative).name and text == _library_text(relative):
-            return kernels
-    return {}
-
-
-def attach(module, text: str, path: Path, context) -> None:
-    """Gives the module's functions their kernels, placed by the planner when the run has one
-    and counted in --stats."""
-    if os.environ.get(SWITCH_VARIABLE, "1") == "0":
+def attach(module, context) -> None:
+    """Gives the functions of a module whose text is dml_lib's (module.library) their kernels,
+    placed by the planner when the run has one and counted in --stats."""
+    if os.environ.get(SWITCH_VARIABLE, "1") == "0" or module.library is None:
         return
-    for name, found in kernels_for(text, path).items():
+    for name, found in KERNELS.get(module.library, {}).items():
         function = module.functions.get(name)
         if function is None:
             continue
-        named = label(path.name, name)
+        named = label(module.library, name)
         if context.planner is not None:
             found = context.planner.route_kernel(named, found, function.definition.pos)
         function.kernel = found if context.stats is None else context.stats.timed(named, found)

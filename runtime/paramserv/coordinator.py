@@ -73,7 +73,8 @@ class BSPCoordinator:
 
     def _combine(self, round_index: int) -> None:
         arrived = self.pending.pop(round_index)
-        self.model = combine(self.functions, self.model, [arrived[w] for w in sorted(arrived)],
+        handed, self.model = [self.model], None      # under the lock: no state() reads it now
+        self.model = combine(self.functions, handed, [arrived[w] for w in sorted(arrived)],
                              self.model_avg, received=True)
         self.completed += 1
         if self.completed % self.rounds_per_epoch == 0:

@@ -30,7 +30,7 @@ from .config import PSConfig
 from .coordinator import make_coordinator
 from .driver_shares import DriverShares, serves_from_driver
 from .model_reads import positions_read
-from .remote_worker import RemoteJob, run_worker_task
+from .remote_worker import RemoteJob, compiled_functions, run_worker_task
 from .socket_server import ParameterServerSocket
 from .spark_data import Plan, worker_partitions
 from .worker import PSFunctions, epoch_segments
@@ -64,18 +64,27 @@ def _shipped_functions(functions: PSFunctions) -> dict:
 def _program_digest(shipped: dict, precision: str) -> str:
     """Names the functions' code (modules by file and definitions, not by their ids, which
     differ from one run of the same script to the next) and the precision."""
-    canonical = [(role, name, [(file, base, definitions, sorted(namespaces))
-                               for file, base, definitions, namespaces in snapshot["modules"].values()])
+    canonical = [(role, name, [(file, base, definitions, sorted(namespaces), library)
+                               for file, base, definitions, namespaces, library
+                               in snapshot["modules"].values()])
                  for role, (snapshot, name) in sorted(shipped.items())]
     return hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest()
 
 
-def _job(config: PSConfig, context, functions: PSFunctions, server, secret, fail_once) -> RemoteJob:
-    shipped = _shipped_functions(functions)
+def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, server, secret,
+         fail_once) -> RemoteJob:
     digest = _program_digest(shipped, context.precision)
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
                      config.model_avg, config.epochs, fail_once)
+
+
+def _server_functions(functions: PSFunctions, shipped: dict, context) -> PSFunctions:
+    """The user's functions for the server on the driver, agg compiled by a local interpreter
+    as the workers compile theirs (the run itself is planned for Spark)."""
+    upd, agg = compiled_functions(shipped, _program_digest(shipped, context.precision),
+                                  context.precision, dict(context.args))
+    return PSFunctions(upd, agg, functions.val, functions.hyperparams, functions.timings)
 
 
 def _check_slots(config: PSConfig, workers: int, sc) -> None:
@@ -96,7 +105,9 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     data = _worker_data(runtime, context, features, labels, plan)
     partitioned = time.perf_counter()
     counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
-    coordinator = make_coordinator(config.utype, model, counts, config.epochs, functions,
+    shipped = _shipped_functions(functions)
+    coordinator = make_coordinator(config.utype, model, counts, config.epochs,
+                                   _server_functions(functions, shipped, context),
                                    config.model_avg, validate)
     secret = new_secret()
     # a worker that exchanges every batch never calls agg: it needs only what upd reads
@@ -104,7 +115,7 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     shares = data if isinstance(data, DriverShares) else None
     server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
-        job = _job(config, context, functions, server, secret, runtime.fail_first_attempt)
+        job = _job(config, context, functions, shipped, server, secret, runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
     finally:
         server.close()

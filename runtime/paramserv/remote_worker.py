@@ -43,9 +43,15 @@ class RemoteJob:
 
 
 def _compiled(job: RemoteJob):
-    """upd and agg, compiled once per process for the functions' text and precision; the $
-    arguments (which change between the estimator's epochs) are swapped in place."""
-    found = _PROGRAMS.get(job.digest)
+    return compiled_functions(job.functions, job.digest, job.precision, job.args)
+
+
+def compiled_functions(functions: dict, digest: str, precision: str, args: dict):
+    """upd and agg, compiled by a local interpreter once per process for the functions' text
+    and precision (`digest`); the $ arguments (which change between the estimator's epochs)
+    are swapped in place. The driver's parameter server compiles its agg this way too: a
+    local run's liveness and in-place updates apply to its model, which lives on the driver."""
+    found = _PROGRAMS.get(digest)
     if found is None:
         from ..context import Context
         from ..interpreter import Interpreter
@@ -53,15 +59,15 @@ def _compiled(job: RemoteJob):
         from ..spark.shipped_files import make_package_files_readable
 
         make_package_files_readable()
-        context = Context(args={}, precision=job.precision)
+        context = Context(args={}, precision=precision)
         interpreter = Interpreter(context)
         found = (context,) + tuple(rebuild_modules(snapshot, interpreter).functions[name]
-                                   for snapshot, name in (job.functions["upd"], job.functions["agg"]))
+                                   for snapshot, name in (functions["upd"], functions["agg"]))
         _PROGRAMS.clear()
-        _PROGRAMS[job.digest] = found
+        _PROGRAMS[digest] = found
     context, upd, agg = found
     context.args.clear()           # compiled code reads this dict when it runs
-    context.args.update(job.args)
+    context.args.update(args)
     return upd, agg
 
 

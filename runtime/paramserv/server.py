@@ -17,15 +17,22 @@ from .worker import PSFunctions, add_lists
 RoundRunner = Callable[[DMLList, list], list]
 
 
-def combine(functions: PSFunctions, model: DMLList, pushed: list, model_avg: bool,
+def combine(functions: PSFunctions, handed: list, pushed: list, model_avg: bool,
             received: bool = False) -> DMLList:
-    """The new global model from one BSP round's pushes (in worker order); `received`: the
-    pushes came over the network, their arrays are the sum's to write into."""
+    """The new global model from one BSP round's pushes (in worker order) and the model in
+    `handed` ([model], which the caller gives up: agg may update what nothing else holds in
+    place); `received`: the pushes came over the network, their arrays are the sum's to
+    write into."""
     total = None
     scale = 1.0 / len(pushed) if model_avg else 1.0
     for result in pushed:
         total = add_lists(total, result, scale, in_place=received)
-    return total if model_avg else functions.aggregate(model, total)
+    if model_avg:
+        handed.clear()
+        return total
+    handed.append(total)
+    del total
+    return functions.aggregate_handed(handed)
 
 
 def run_bsp(model: DMLList, segment_counts: list[int], epochs: int, run_round: RoundRunner,
@@ -34,7 +41,10 @@ def run_bsp(model: DMLList, segment_counts: list[int], epochs: int, run_round: R
     for _ in range(epochs):
         for round_index in range(max(segment_counts)):
             active = [(w, round_index) for w, count in enumerate(segment_counts) if round_index < count]
-            model = combine(functions, model, run_round(model, active), model_avg)
+            pushed = run_round(model, active)
+            handed = [model]
+            del model
+            model = combine(functions, handed, pushed, model_avg)
         validate(model)
     return model
 

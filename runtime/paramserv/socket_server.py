@@ -71,10 +71,7 @@ class ParameterServerSocket:
         channel = Channel.accept(sock, self.secret)
         try:
             while True:
-                prepared = self._prepared(self._answer(channel.recv()))
-                channel.send_prepared(prepared)
-                with self._cache_lock:
-                    self.sent_bytes += prepared.nbytes
+                self._reply(channel, self._answer(channel.recv()))
         except ForgedMessage:
             self.refused += 1
         except (ConnectionError, OSError, StoppedError):
@@ -84,6 +81,14 @@ class ParameterServerSocket:
             self.coordinator.stop()
         finally:
             channel.close()
+
+    def _reply(self, channel: Channel, reply) -> None:
+        """Sends the reply; nothing of it stays referenced once sent (while the worker computes,
+        the server's next agg may update the model it got in place)."""
+        prepared = self._prepared(reply)
+        channel.send_prepared(prepared)
+        with self._cache_lock:
+            self.sent_bytes += prepared.nbytes
 
     def _prepared(self, reply) -> Prepared:
         """The reply pickled once for all workers getting the same model and step:
@@ -109,6 +114,9 @@ class ParameterServerSocket:
             self.worker_timings.add(timings)
             with self._cache_lock:
                 self.pushes += 1
+                # a worker pushing has its model: the last reply pickled need not stay (a send
+                # in progress holds its own), and agg may then update that model in place
+                self._cache = (None, None, None)
             began = time.perf_counter()
             with np.errstate(all="ignore"):
                 reply = self.coordinator.push(int(worker), int(step), result)

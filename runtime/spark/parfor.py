@@ -18,12 +18,14 @@ import numpy as np
 
 from ..context import Context
 from ..functions import Module, UserFunction
+from .. import intrinsics
 from ..parfor_analysis import read_names
 from .lease import Lease
 
 
 def module_snapshot(module: Module) -> dict:
-    """A picklable description of a module and everything it sourced: {id: (file, dir, defs, ns)}."""
+    """A picklable description of a module and everything it sourced:
+    {id: (file, dir, defs, ns, dml_lib's name for it or None)}."""
     snapshot: dict = {}
 
     def visit(current: Module) -> int:
@@ -32,16 +34,20 @@ def module_snapshot(module: Module) -> dict:
             snapshot[key] = None  # modules may source each other
             namespaces = {name: visit(child) for name, child in current.namespaces.items()}
             definitions = [f.definition for f in current.functions.values()]
-            snapshot[key] = (current.file, str(current.base_dir), definitions, namespaces)
+            snapshot[key] = (current.file, str(current.base_dir), definitions, namespaces,
+                             current.library)
         return key
     return {"root": visit(module), "modules": snapshot}
 
 
 def rebuild_modules(snapshot: dict, interpreter) -> Module:
+    """The modules again, compiled by `interpreter`, dml_lib's files with their kernels as
+    where they were loaded."""
     from pathlib import Path
 
-    modules = {key: Module(file, Path(base)) for key, (file, base, _, _) in snapshot["modules"].items()}
-    for key, (_, _, definitions, namespaces) in snapshot["modules"].items():
+    modules = {key: Module(file, Path(base), library=library)
+               for key, (file, base, _, _, library) in snapshot["modules"].items()}
+    for key, (_, _, definitions, namespaces, _) in snapshot["modules"].items():
         module = modules[key]
         module.namespaces = {name: modules[child] for name, child in namespaces.items()}
         for definition in definitions:
@@ -49,6 +55,7 @@ def rebuild_modules(snapshot: dict, interpreter) -> Module:
     for module in modules.values():
         for function in module.functions.values():
             function.compile(interpreter)
+        intrinsics.attach(module, interpreter.context)
     return modules[snapshot["root"]]
 
 

@@ -164,3 +164,23 @@ for (i in 1:5) {{
     kernel, body, stats = run_both(tmp_path, "sgd.dml", loop, inputs, ["X", "v"], "single")
     assert same_bits(kernel["X"], body["X"]) and same_bits(kernel["v"], body["v"])
     assert stats.counts["sgd::update"] == 5
+
+
+def test_modules_rebuilt_on_an_executor_keep_dml_libs_kernels(tmp_path):
+    """A parfor task or a paramserv worker (and the server's agg) compiles the functions it is
+    shipped with a local interpreter: dml_lib's files keep their kernels there, an edited copy
+    (not dml_lib's text) keeps its DML body."""
+    from pathlib import Path
+
+    from kerasdml.runtime.context import Context
+    from kerasdml.runtime.interpreter import Interpreter
+    from kerasdml.runtime.spark.parfor import module_snapshot, rebuild_modules
+
+    script = (f'source("{OPTIM}/sgd.dml") as sgd\nsource("{body_copy(tmp_path, "adam.dml")}") as adam\n'
+              'f = function(matrix[double] X) return (matrix[double] Y) { Y = X }\n')
+    module, _ = Interpreter(Context(args={})).load_program(script, "<test>", Path.cwd())
+    rebuilt = rebuild_modules(module_snapshot(module), Interpreter(Context(args={})))
+    assert rebuilt.namespaces["sgd"].library == "nn/optim/sgd.dml"
+    assert rebuilt.namespaces["sgd"].functions["update"].kernel is not None
+    assert rebuilt.namespaces["adam"].library is None
+    assert rebuilt.namespaces["adam"].functions["update"].kernel is None
