@@ -113,10 +113,17 @@ def binary(ctx: LayerContext) -> list:
         first = not isinstance(args[0], TensorArg)
         constant = float(args[0] if first else args[1])
         return [ctx.node("elementwise", Elementwise(fn, constant, first))]
-    if any(_is_constant_array(a) for a in args):
+    constants = [a for a in args if _is_constant_array(a)]
+    if len(tensors) == 1 and len(constants) == 1:
+        from .scaling import per_channel_constant  # scaling.py imports this module
+        node = per_channel_constant(ctx, fn, constants[0], first=_is_constant_array(args[0]))
+        if node is not None:
+            return [node]
+    if constants:
         ctx.reject("arguments", "a constant array (a tensor computed while the model was built, "
                    "e.g. a layer called on keras.ops.arange(...))",
-                   "a tensor and a number, or two tensors: feed such an array as a model Input")
+                   "a tensor and a number, a tensor and one constant per channel (the last axis), or two "
+                   "tensors: feed such an array as a model Input")
     ctx.reject("arguments", [type(a).__name__ for a in args],
                "a tensor and a number, or two tensors (not for power)")
 

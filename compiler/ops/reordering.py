@@ -107,9 +107,12 @@ def source_columns(in_shape: tuple, dims: tuple, q: str) -> tuple:
 
 
 def permute_context(n: Step) -> dict:
-    """Also move_axis's, whose attributes resolve to such dims."""
+    """Also move_axis's, whose attributes resolve to such dims (the identity when the axis is
+    the last already: a copy)."""
+    if n.attrs.dims == tuple(range(len(n.attrs.dims))):
+        return dict(identity=True)
     index, total = source_columns(known(n.in_shape, "shape"), n.attrs.dims, f"{n.out}_q")
-    return dict(index=index, total=total)
+    return dict(identity=False, index=index, total=total)
 
 
 def _repeat_context(n: Step) -> dict:
@@ -120,7 +123,13 @@ def _repeat_context(n: Step) -> dict:
 
 define("permute", Permute, shape=_permute_shape, template="permute.dml.j2",
        context=permute_context, family=__name__)
+def _moves_nothing(attrs) -> bool:
+    """A move of the last axis to the end (a positive axis=3 on images, when the file records no
+    shape to tell it is the last): prediction leaves it out."""
+    return attrs.dims == tuple(range(len(attrs.dims)))
+
+
 define("move_axis", MoveAxis, shape=_move_axis_shape, template="permute.dml.j2",
-       context=permute_context, family=__name__)
+       context=permute_context, family=__name__, noop_at_inference=_moves_nothing)
 define("repeat_vector", RepeatVector, shape=_repeat_shape, template="lines.dml.j2",
        context=_repeat_context, family=__name__)

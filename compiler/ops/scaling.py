@@ -74,6 +74,23 @@ def rescaling(ctx: LayerContext) -> list:
     return [ctx.node("scale_shift", ScaleShift(), params)]
 
 
+def per_channel_constant(ctx: LayerContext, fn: str, constant: dict, first: bool):
+    """x + c, x - c, c - x, x * c or x / c of a keras.ops call whose constant array holds one
+    value per channel of the last axis (the mean that caffe-style preprocess_input subtracts),
+    as a scale_shift node; None for any other constant."""
+    values = np.asarray((constant.get("config") or {}).get("value"), dtype=np.float64)
+    if values.ndim == 0 or values.size != values.shape[-1] or \
+            (fn == "divide" and first) or fn not in ("add", "subtract", "multiply", "divide"):
+        return None
+    channels = values.reshape(-1)
+    ones, zeros = np.ones_like(channels), np.zeros_like(channels)
+    scale, offset = {"add": (ones, channels), "multiply": (channels, zeros),
+                     "divide": (1.0 / channels, zeros),
+                     "subtract": (-ones, channels) if first else (ones, -channels)}[fn]
+    params = (_constant(ctx, "scale", scale), _constant(ctx, "offset", offset))
+    return ctx.node("scale_shift", ScaleShift(), params)
+
+
 def _statistics(ctx: LayerContext) -> tuple:
     """(mean, variance) from the config, else from the weights the layer's adapt() stored."""
     if ctx.get("mean", None) is not None:

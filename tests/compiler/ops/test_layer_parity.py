@@ -343,7 +343,20 @@ def _seq2seq_states(cell):
                                          L.Flatten()(sequence)], f"seq2seq_{cell}")
 
 
+def _caffe_preprocessing():
+    """ResNet50's and VGG's preprocess_input inside the model (as keras.io's DeepLabV3+ writes
+    it): channels flipped with x[..., k] and ops.stack, a constant per channel subtracted."""
+    x = keras.Input((5, 4, 3))
+    y = keras.applications.resnet50.preprocess_input(x)
+    seq = L.Reshape((5, 12))(x)
+    picked = keras.ops.stack([seq[..., 3], seq[..., 0]], axis=-1)
+    scaled = picked * keras.ops.convert_to_tensor([[0.5, 2.0]])
+    return functional(x, [L.Conv2D(2, 1)(y), scaled - keras.ops.convert_to_tensor([1.0, 3.0])],
+                      "caffe_preprocessing")
+
+
 MODELS = {
+    "caffe_preprocessing": _caffe_preprocessing,
     "seq2seq_states_LSTM": lambda: _seq2seq_states("LSTM"),
     "seq2seq_states_GRU": lambda: _seq2seq_states("GRU"),
     "seq2seq_states_SimpleRNN": lambda: _seq2seq_states("SimpleRNN"),
@@ -448,8 +461,8 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("seq2seq_states_LSTM", "seq2seq_attention", "separable_sequences", "resizing",
-      "wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs",
+H5 = ("caffe_preprocessing", "seq2seq_states_LSTM", "seq2seq_attention", "separable_sequences",
+      "resizing", "wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs",
       "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
       "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
       "keras_ops_activations", "go_backwards_LSTM_seq")
@@ -459,3 +472,15 @@ H5 = ("seq2seq_states_LSTM", "seq2seq_attention", "separable_sequences", "resizi
 def test_legacy_h5_predicts_like_keras(name, assert_predicts_like_keras):
     model = randomize(MODELS[name](), seed=6, scale=0.7)
     assert_predicts_like_keras(model, sample_inputs(model, batch=4), atol=ATOL, fmt="h5")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_a_last_axis_given_by_its_number_moves_nothing(fmt, tmp_path):
+    """ResNet's BatchNormalization(axis=3) on images: no permutes in the prediction script (a
+    legacy .h5 Sequential records no input shape, so its move_axis nodes resolve to copies and
+    prediction drops them), and the batch norm still folds into its convolution."""
+    from support.keras_models import compile_graph, save
+    model = sequential((6, 6, 3), L.Conv2D(4, 3), L.BatchNormalization(axis=3),
+                       L.Softmax(axis=3), name="last_axis")
+    graph = compile_graph(save(model, tmp_path, fmt))
+    assert [n.op for n in graph.nodes] == ["input", "conv2d", "batch_norm", "activation"]
