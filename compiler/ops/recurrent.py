@@ -49,6 +49,9 @@ class ReverseSteps:
 
 
 _OPS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+# the activations dml_lib's layers compute (SimpleRNN's IRNN-style relu among them)
+_ACTIVATIONS = {"simple_rnn": ("tanh", "relu", "sigmoid", "linear"), "lstm": ("tanh",),
+                "gru": ("tanh",)}
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -65,7 +68,7 @@ def _plain_activation(ctx: LayerContext, key: str, default: str) -> str:
 def recurrent(ctx: LayerContext) -> list:
     """SimpleRNN/LSTM/GRU(units, activation, recurrent_activation, return_sequences, use_bias,
     go_backwards, return_state; GRU reset_after either way), called with or without
-    initial_state."""
+    initial_state. LSTM and GRU use tanh and sigmoid, SimpleRNN tanh, relu, sigmoid or linear."""
     if ctx.get("stateful", False):
         ctx.reject("stateful", True, "False (stateful recurrence is not supported)")
     use_bias = bool(ctx.get("use_bias", True))
@@ -159,8 +162,9 @@ def _context(n: Step) -> dict:
     # dml_lib's recurrent layers read the number of steps from X: any length runs
     if n.in_shape[-1] is None:
         raise Unsupported("input shape", n.in_shape, "a fixed number of features per step")
-    if a.activation != "tanh":
-        raise Unsupported("activation", a.activation, "'tanh' (dml_lib's recurrent layers)")
+    if a.activation not in _ACTIVATIONS[op]:
+        raise Unsupported("activation", a.activation,
+                          f"{', '.join(map(repr, _ACTIVATIONS[op]))} (dml_lib's {op} layer)")
     if op != "simple_rnn" and a.recurrent_activation != "sigmoid":
         raise Unsupported("recurrent_activation", a.recurrent_activation, "'sigmoid'")
     width = _GATES[op] * a.units
@@ -174,7 +178,9 @@ def _context(n: Step) -> dict:
     states = list(n.xs[1:]) + [_NO_STATE] * (3 - len(n.xs))
     gradients = [n.dxs[i] if i < len(n.xs) else f"{n.out}_d{name}"
                  for i, name in ((1, "h0"), (2, "c0"))]
+    activation_arg = f', "{a.activation}"' if op == "simple_rnn" else ""
     return dict(module=op, sources=(op,), flags=flags, h0=states[0], c0=states[1],
+                activation_arg=activation_arg,
                 dh0=gradients[0], dc0=gradients[1], cell_state=a.cell_state,
                 b=n.params.get("bias") or zeros(bias_rows, width),
                 db=n.param_grads.get("bias") or f"{n.out}_dzero",

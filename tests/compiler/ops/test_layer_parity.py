@@ -356,6 +356,10 @@ def _caffe_preprocessing():
 
 
 MODELS = {
+    "simple_rnn_activations": lambda: sequential(
+        (6, 3), L.SimpleRNN(4, activation="relu", return_sequences=True),
+        L.SimpleRNN(4, activation="sigmoid", return_sequences=True),
+        L.SimpleRNN(3, activation=None), name="irnn"),
     "caffe_preprocessing": _caffe_preprocessing,
     "seq2seq_states_LSTM": lambda: _seq2seq_states("LSTM"),
     "seq2seq_states_GRU": lambda: _seq2seq_states("GRU"),
@@ -461,11 +465,11 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("caffe_preprocessing", "seq2seq_states_LSTM", "seq2seq_attention", "separable_sequences",
-      "resizing", "wavenet_dilated_causal", "channels_first_cnn", "axis_layers", "named_outputs",
-      "dot_vectors", "dot_sequences", "timeseries_transformer", "conv1d_transpose_valid",
-      "self_attention", "cross_attention", "keras_ops", "squeeze_excite", "broadcast_merges",
-      "keras_ops_activations", "go_backwards_LSTM_seq")
+H5 = ("simple_rnn_activations", "caffe_preprocessing", "seq2seq_states_LSTM", "seq2seq_attention",
+      "separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
+      "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
+      "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
+      "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq")
 
 
 @pytest.mark.parametrize("name", H5)

@@ -133,7 +133,15 @@ def encoder_decoder():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="encoder_decoder")
 
 
+def irnn():
+    x = keras.Input((6, 3))
+    y = L.SimpleRNN(4, activation="relu", return_sequences=True)(x)
+    y = L.SimpleRNN(3, activation="sigmoid")(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="irnn")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
+         "irnn": (irnn, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
          "dot_attention": (dot_attention, (16, 5, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
