@@ -245,6 +245,38 @@ def test_text_model_predicts_like_keras_at_two_lengths(name, tmp_path):
                                    atol=ATOL, rtol=1e-4, err_msg=f"length {length}")
 
 
+def deeplab_v3_plus(size=32):
+    """keras.io's DeepLabV3+, small: ResNet50 with caffe preprocess_input in the model, atrous
+    spatial pyramid pooling (dilated convolutions, keras.ops.nn.relu), bilinear upsampling."""
+    def conv_block(x, filters=4, kernel_size=3, dilation_rate=1, use_bias=False):
+        x = L.Conv2D(filters, kernel_size, dilation_rate=dilation_rate, padding="same",
+                     use_bias=use_bias)(x)
+        return keras.ops.nn.relu(L.BatchNormalization()(x))
+    image = keras.Input((size, size, 3))
+    backbone = keras.applications.ResNet50(weights=None, include_top=False, input_tensor=(
+        keras.applications.resnet50.preprocess_input(image)))
+    x = backbone.get_layer("conv4_block6_2_relu").output
+    pooled = conv_block(L.AveragePooling2D(pool_size=x.shape[1:3])(x), kernel_size=1,
+                        use_bias=True)
+    pooled = L.UpSampling2D(size=x.shape[1:3], interpolation="bilinear")(pooled)
+    x = conv_block(L.Concatenate()([pooled, conv_block(x, kernel_size=1),
+                                    *(conv_block(x, dilation_rate=r) for r in (2, 3))]),
+                   kernel_size=1)
+    low = conv_block(backbone.get_layer("conv2_block3_2_relu").output, kernel_size=1)
+    x = L.UpSampling2D(size=(low.shape[1] // x.shape[1],) * 2, interpolation="bilinear")(x)
+    x = conv_block(L.Concatenate()([x, low]))
+    x = L.UpSampling2D(size=(size // x.shape[1],) * 2, interpolation="bilinear")(x)
+    return keras.Model(image, L.Conv2D(3, 1)(x), name="deeplab_v3_plus")
+
+
+@pytest.mark.slow
+def test_deeplab_v3_plus(assert_predicts_like_keras):
+    keras.utils.set_random_seed(0)
+    model = perturb_statistics(deeplab_v3_plus())
+    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    assert_predicts_like_keras(model, [x], atol=1e-3, rtol=1e-4)
+
+
 def sample(model, name, length):
     """Three samples per input; an open sequence length gets `length` steps."""
     rng = np.random.default_rng(4 + length)
