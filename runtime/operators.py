@@ -18,7 +18,8 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local.elementwise import binary as parallel_binary
 from .local.matmul import matmul as local_matmul
-from .local.small_matmul import MAX_STEPS, SMALL_CELLS, small_product, vector_matrix
+from .local.small_matmul import (MAX_STEPS, SMALL_CELLS, VECTOR_MATRIX_COLUMNS, small_product,
+                                 vector_matrix)
 from .values import format_scalar, is_matrix, to_bool, type_name
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -180,7 +181,7 @@ def transposed_matmul(a, b):
     run in its vector-matrix order (local/small_matmul.py)."""
     if is_matrix(a) and is_matrix(b) and b.shape[1] == 1 and a.shape[0] == b.shape[0] \
             and a.dtype == b.dtype == np.float64 and a.size + b.size <= SMALL_CELLS \
-            and 1 < a.shape[0] <= 2 * MAX_STEPS:
+            and 1 < a.shape[0] <= 2 * MAX_STEPS and a.shape[1] <= VECTOR_MATRIX_COLUMNS:
         return vector_matrix(b[:, 0], a).reshape(-1, 1)
     return matmul(a.T if is_matrix(a) else a, b)
 

@@ -37,24 +37,44 @@ def _vector_matrix(vector, matrix) -> list[float]:
     return cells
 
 
-@pytest.mark.parametrize("shape", [(7, 13, 1), (1, 21, 1), (5, 9, 4), (3, 16, 32), (1, 11, 6),
-                                   (1, 10, 40)])
+def _blocked(row, column) -> float:
+    """SystemDS' general dense product of one cell: blocks of 24 inner positions, in each the
+    nonzero products, (count % 4) of them as a first group, then groups of 4."""
+    total = 0.0
+    for start in range(0, len(row), 24):
+        products = [x * y for x, y in zip(row[start:start + 24], column[start:start + 24]) if x != 0]
+        rest = len(products) % 4
+        groups = ([products[:rest]] if rest else []) + [products[g:g + 4] for g in range(rest, len(products), 4)]
+        for group in groups:
+            partial = group[0]
+            for p in group[1:]:
+                partial += p
+            total += partial
+    return total
+
+
+@pytest.mark.parametrize("shape", [(7, 13, 1), (1, 21, 1), (5, 9, 4), (9, 16, 5), (1, 11, 4),
+                                   (1, 10, 3), (20, 30, 8), (18, 50, 40), (17, 20, 30)])
 def test_products_follow_systemds_order(shape):
     rows, inner, cols = shape
     rng = np.random.default_rng(3)
     a = rng.standard_normal((rows, inner)) * 10.0 ** rng.integers(-8, 8, (rows, inner))
+    a[rng.random((rows, inner)) < 0.2] = 0.0          # the general product skips zero cells
     b = rng.standard_normal((inner, cols))
     got = small_product(a, b)
     if rows == 1 and cols > 1:
         expected = [_vector_matrix(a[0].tolist(), b.tolist())]
+    elif rows > 16 and rows <= cols:
+        expected = [[_blocked(a[i].tolist(), b[:, j].tolist()) for j in range(cols)] for i in range(rows)]
     else:
         expected = [[_dot(a[i].tolist(), b[:, j].tolist()) for j in range(cols)] for i in range(rows)]
     assert_array_equal(got, np.array(expected))
 
 
-def test_large_or_wide_products_are_left_to_blas():
+def test_large_or_unprobed_products_are_left_to_blas():
     assert small_product(np.ones((4, MAX_STEPS + 1)), np.ones((MAX_STEPS + 1, 1))) is None
-    assert small_product(np.ones((4, 8)), np.ones((8, 40))) is None
+    assert small_product(np.ones((4, 8)), np.ones((8, 40))) is None      # a short left side
+    assert small_product(np.ones((1, 8)), np.ones((8, 6))) is None       # a wide vector-matrix
     assert small_product(np.ones((3, 4), dtype=np.float32), np.ones((4, 1), dtype=np.float32)) is None
 
 
