@@ -63,7 +63,10 @@ def _divide(a, b):
 def _power(a, b):
     try:
         return math.pow(a, b)
-    except ValueError:  # negative base with a fractional exponent
+    except ValueError:  # 0 to a negative power (Java: Infinity), or a negative base with a fraction
+        if a == 0:
+            odd = float(b).is_integer() and b % 2 == 1
+            return math.copysign(math.inf, a) if odd else math.inf
         return math.nan
     except OverflowError:
         return math.inf if a > 0 or float(b).is_integer() and b % 2 == 0 else -math.inf
@@ -151,7 +154,27 @@ def _elementwise(op: str, a, b):
         raise DMLRuntimeError(f"`{op}` of {type_name(a)} and {type_name(b)}: dimensions do not match "
                               "(elementwise operations need equal shapes, or a row or column vector as "
                               "the RIGHT operand; use as.scalar() for a 1x1 matrix)")
+    if op == "^" and _cellwise_power_applies(left, right):
+        return _cellwise_power(left, right)
     return parallel_binary(MATRIX_RULES[op], left, right, dtype=_result_dtype(left, right))
+
+
+_CELLWISE_POWER_CELLS = 256
+
+
+def _cellwise_power_applies(left, right) -> bool:
+    """numpy's power may differ from Java's Math.pow in the last bit; small double matrices are
+    raised cell by cell through the C library (math.pow), as scalars are."""
+    matrices = [x for x in (left, right) if is_matrix(x)]
+    return all(x.dtype == np.float64 for x in matrices) \
+        and max(x.size for x in matrices) <= _CELLWISE_POWER_CELLS
+
+
+def _cellwise_power(left, right) -> np.ndarray:
+    bases, exponents = np.broadcast_arrays(np.asarray(left, dtype=np.float64),
+                                           np.asarray(right, dtype=np.float64))
+    cells = [float(_power(x, y)) for x, y in zip(bases.ravel().tolist(), exponents.ravel().tolist())]
+    return np.array(cells, dtype=np.float64).reshape(bases.shape)
 
 
 def _result_dtype(left, right):
