@@ -159,7 +159,7 @@ def _elementwise(op: str, a, b):
     return parallel_binary(MATRIX_RULES[op], left, right, dtype=_result_dtype(left, right))
 
 
-_CELLWISE_POWER_CELLS = 256
+_CELLWISE_POWER_CELLS = 1024
 
 
 def _cellwise_power_applies(left, right) -> bool:

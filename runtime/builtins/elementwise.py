@@ -85,7 +85,7 @@ def matrix_ufunc(name: str):
 # for scalars, so that small programs print SystemDS' digits.
 _CELLWISE = frozenset({"exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
                        "tanh", "sigmoid"})
-_CELLWISE_MAX_CELLS = 256
+_CELLWISE_MAX_CELLS = 1024
 
 
 def runs_cellwise(name: str, matrix: np.ndarray) -> bool:
