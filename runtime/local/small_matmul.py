@@ -44,31 +44,32 @@ def small_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     if inner <= 1 or rows == 0 or cols == 0:
         return None                          # single products: any order gives these bits
     if cols == 1:
-        return dot_rows(a, b[:, 0]).reshape(-1, 1) if inner <= MAX_STEPS else None
+        return dot_rows(a, b) if inner <= MAX_STEPS else None
     if rows == 1:
         fits = cols <= VECTOR_MATRIX_COLUMNS and inner // 2 <= MAX_STEPS
         return vector_matrix(a[0], b).reshape(1, -1) if fits else None
     if cols <= _SKINNY_COLUMNS and rows > cols:
         if inner * cols > MAX_STEPS:
             return None
-        return np.column_stack([dot_rows(a, b[:, j]) for j in range(cols)])
+        return dot_rows(a, b)
     if rows > _SHORT_LEFT_ROWS and rows * inner <= _BLOCKED_MAX_CELLS:
         return blocked_product(a, b)
     return None
 
 
-def dot_rows(a: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """The dot product of each row of a with vector."""
+def dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b (b of few columns), each cell the dot product of a row of a with a column of b in
+    SystemDS' order; every cell's sum takes the same steps, so all cells are summed at once (one
+    numpy operation per step over the whole result, not per column)."""
     inner = a.shape[1]
-    weights = vector.tolist()
-    total = np.zeros(a.shape[0])
+    total = np.zeros((a.shape[0], b.shape[1]))
     rest = inner % _DOT_BLOCK
     for k in range(rest):
-        total += a[:, k] * weights[k]
+        total += a[:, k:k + 1] * b[k]
     for start in range(rest, inner, _DOT_BLOCK):
-        block = a[:, start] * weights[start]
+        block = a[:, start:start + 1] * b[start]
         for k in range(start + 1, start + _DOT_BLOCK):
-            block += a[:, k] * weights[k]
+            block += a[:, k:k + 1] * b[k]
         total += block
     return total
 
