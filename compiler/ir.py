@@ -39,6 +39,15 @@ class Pad1D:
 
 
 @dataclass(frozen=True)
+class Elementwise:
+    """fn(x) or x fn constant (constant_first: constant fn x): a keras.ops call's node, which
+    other ops' handlers build too (Rescaling's product, Dot's normalisation)."""
+    fn: str
+    constant: float | None = None
+    constant_first: bool = False
+
+
+@dataclass(frozen=True)
 class Pad2D:
     top: int = 0
     bottom: int = 0

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
+from ..ir import Elementwise
 from .activations import Activation
-from .keras_ops import Elementwise, Matmul, Reduce
+from .keras_ops import Matmul, Reduce
 from .merge import Merge
 from .reordering import Permute
 

@@ -16,20 +16,14 @@ from ..backend.step import Step, Unsupported, known
 from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
+from ..ir import Elementwise
 from ..opdef import define
 from .activations import Activation, keras_axis
 from .merge import Concatenate, Merge
 from .reordering import Permute
 from .reshaping import Reshape
+from .scaling import per_channel_constant
 from .shaping import fail, resolve_axis, same_shape
-
-
-@dataclass(frozen=True)
-class Elementwise:
-    """fn(x) or x fn constant (constant_first: constant fn x)."""
-    fn: str
-    constant: float | None = None
-    constant_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,6 @@ def binary(ctx: LayerContext) -> list:
         return [ctx.node("elementwise", Elementwise(fn, constant, first))]
     constants = [a for a in args if _is_constant_array(a)]
     if len(tensors) == 1 and len(constants) == 1:
-        from .scaling import per_channel_constant  # scaling.py imports this module
         node = per_channel_constant(ctx, fn, constants[0], first=_is_constant_array(args[0]))
         if node is not None:
             return [node]

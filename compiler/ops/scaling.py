@@ -17,9 +17,9 @@ from ..backend import broadcast
 from ..backend.step import Step, Unsupported, known
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
+from ..ir import Elementwise
 from ..opdef import Weight, define, f64
 from .activations import keras_axis
-from .keras_ops import Elementwise
 from .merge import Merge
 from .shaping import last_axis_only, same_shape
 
