@@ -71,19 +71,17 @@ def _program_digest(shipped: dict, precision: str) -> str:
     return hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest()
 
 
-def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, server, secret,
-         fail_once) -> RemoteJob:
-    digest = _program_digest(shipped, context.precision)
+def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, digest: str, server,
+         secret, fail_once) -> RemoteJob:
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
                      config.model_avg, config.epochs, fail_once)
 
 
-def _server_functions(functions: PSFunctions, shipped: dict, context) -> PSFunctions:
+def _server_functions(functions: PSFunctions, shipped: dict, digest: str, context) -> PSFunctions:
     """The user's functions for the server on the driver, agg compiled by a local interpreter
     as the workers compile theirs (the run itself is planned for Spark)."""
-    upd, agg = compiled_functions(shipped, _program_digest(shipped, context.precision),
-                                  context.precision, dict(context.args))
+    upd, agg = compiled_functions(shipped, digest, context.precision, dict(context.args))
     return PSFunctions(upd, agg, functions.val, functions.hyperparams, functions.timings)
 
 
@@ -106,8 +104,9 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     partitioned = time.perf_counter()
     counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
     shipped = _shipped_functions(functions)
+    digest = _program_digest(shipped, context.precision)
     coordinator = make_coordinator(config.utype, model, counts, config.epochs,
-                                   _server_functions(functions, shipped, context),
+                                   _server_functions(functions, shipped, digest, context),
                                    config.model_avg, validate)
     secret = new_secret()
     # a worker that exchanges every batch never calls agg: it needs only what upd reads
@@ -115,7 +114,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     shares = data if isinstance(data, DriverShares) else None
     server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
-        job = _job(config, context, functions, shipped, server, secret, runtime.fail_first_attempt)
+        job = _job(config, context, functions, shipped, digest, server, secret,
+                   runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
     finally:
         server.close()

@@ -8,6 +8,7 @@ import pytest
 
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.errors import DMLRuntimeError
+from kerasdml.runtime.local.kahan import kahan_sum
 
 
 def run(text: str, outputs, **inputs):
@@ -384,7 +385,7 @@ def test_cumulative_aggregates(rng):
     X = rng.standard_normal((30, 3))
     S, P, lo, hi = run("S = cumsum(X); P = cumprod(X); lo = cummin(X); hi = cummax(X)",
                        ["S", "P", "lo", "hi"], X=X)
-    expected = np.array([[_kahan(X[:i + 1, j].tolist()) for j in range(3)] for i in range(30)])
+    expected = np.array([[kahan_sum(X[:i + 1, j].tolist()) for j in range(3)] for i in range(30)])
     np.testing.assert_array_equal(S, expected)           # a small matrix: SystemDS' Kahan steps
     big = rng.standard_normal((2000, 3))
     sums = run("S = cumsum(X)", "S", X=big)
@@ -394,20 +395,9 @@ def test_cumulative_aggregates(rng):
     np.testing.assert_array_equal(hi, np.maximum.accumulate(X, axis=0))
 
 
-def _kahan(values):
-    """SystemDS' compensated sum, step by step (what small matrices are summed with)."""
-    total = correction = 0.0
-    for x in values:
-        corrected = x + correction
-        new_total = total + corrected
-        correction = corrected - (new_total - total)
-        total = new_total
-    return total
-
-
 def test_trace(rng):
     X = rng.standard_normal((6, 6))
-    assert run("s = trace(X)", "s", X=X) == _kahan(np.diag(X).tolist())
+    assert run("s = trace(X)", "s", X=X) == kahan_sum(np.diag(X).tolist())
 
 
 def test_aggregates_keep_single_precision(rng):
