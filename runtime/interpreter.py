@@ -24,6 +24,7 @@ from .functions import Module, UserFunction
 from .lists import DMLList
 from .indexing import assign_index
 from .liveness import SIMPLE, LastReads, every_name
+from .local.allocator import runtime_memory
 from .local.threads import runtime_threads
 from .parfor_analysis import loop_carried, result_variables
 from .parser import parse
@@ -105,7 +106,7 @@ class Interpreter:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 20000))
         try:
-            with np.errstate(all="ignore"), runtime_threads():
+            with np.errstate(all="ignore"), runtime_threads(), runtime_memory():
                 run_block(statements, frame)
         finally:
             sys.setrecursionlimit(limit)
