@@ -70,8 +70,10 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     every epoch, which fit(..., resume=True) continues from.
     train_algo="paramserv": data-parallel training with DML's paramserv; `workers` (default:
     the executors' cores on Spark, else the local cores) each take batch_size / workers rows
-    per update, `sync` is "BSP" or "ASP", `frequency` "batch", "epoch" or a number of batches
-    between exchanges with the parameter server.
+    per update when they exchange every batch, `sync` is "BSP" or "ASP", `frequency` "batch",
+    "epoch" or a number of batches between exchanges with the parameter server (BSP: each
+    worker then takes minibatch steps of batch_size rows on its own copy of the model, and the
+    server takes the mean of the workers' models).
     display: a progress line every
     `display` optimizer steps (default None: a live line, rewritten every half second).
     features_col, label_col: the columns fit(df), score(df) and predict(df) read from a Spark

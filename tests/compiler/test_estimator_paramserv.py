@@ -130,7 +130,7 @@ def test_one_worker_exchanging_less_often_trains_as_minibatch(frequency):
 # --- BatchNorm's moving statistics at every exchange frequency -------------------------------
 
 MOMENTUM = 0.9
-ROWS = 101      # 2 workers: 51 and 50 rows, 6 and 5 batches of 10 (a last round of one batch)
+ROWS = 101      # 2 workers: 51 and 50 rows; exchanging every batch 6 and 5 batches of 10
 
 
 def statistics_model():
@@ -142,12 +142,14 @@ def statistics_model():
     return model
 
 
-def expected_statistics(data, workers, batches_per_exchange, epochs, batch_size, mean, variance):
+def expected_statistics(data, workers, frequency, epochs, batch_size, mean, variance):
     """paramserv's BSP rounds on contiguous partitions: in round r every worker with an r-th
-    segment moves the statistics batch by batch from the model's; the model takes their mean."""
+    segment moves the statistics batch by batch from the model's; the model takes their mean.
+    Exchanging every batch, a worker's batch is its share of batch_size; otherwise all of it."""
     mean, variance = np.float64(mean), np.float64(variance)
+    batches_per_exchange = FREQUENCIES.get(frequency, frequency)
     block = math.ceil(len(data) / workers)
-    size = math.ceil(batch_size / workers)
+    size = math.ceil(batch_size / workers) if frequency == "batch" else batch_size
     segments = []
     for part in (data[start:start + block] for start in range(0, len(data), block)):
         batches = [part[i:i + size] for i in range(0, len(part), size)]
@@ -187,7 +189,7 @@ def test_moving_statistics_are_the_workers_mean_at_every_frequency(workers, freq
                           train_algo="paramserv", workers=workers, frequency=frequency)
     estimator.fit(data, CLASSES[:ROWS])
     layer = model.layers[0]
-    expected = expected_statistics(data, workers, FREQUENCIES.get(frequency, frequency), 2, 20,
+    expected = expected_statistics(data, workers, frequency, 2, 20,
                                    np.asarray(layer.moving_mean), np.asarray(layer.moving_variance))
     np.testing.assert_allclose(statistic(estimator, "mean"), expected[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(statistic(estimator, "var"), expected[1], rtol=0, atol=1e-12)
