@@ -23,6 +23,9 @@ POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo
 DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw", "ph", "pw",
                     "Ho", "Wo")
 CELLS_FIELDS = ("cells",)
+SGD_FIELDS = ("cells", "momentum", "nesterov", "decay")
+ADAM_FIELDS = ("cells", "decay")
+RMSPROP_FIELDS = ("cells", "momentum", "decay")
 # kernel -> (the geometry it takes, how many arrays come before it)
 _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
             "conv_forward_narrow": (CONV_FIELDS, 4),
@@ -32,6 +35,8 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "pad_planes": (PAD_FIELDS, 2),
             "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
             "clamp": (CELLS_FIELDS, 3),
+            "sgd_update": (SGD_FIELDS, 6), "adam_update": (ADAM_FIELDS, 8),
+            "rmsprop_update": (RMSPROP_FIELDS, 8),
             "depthwise_forward": (DEPTHWISE_FIELDS, 4),
             "depthwise_backward_data": (DEPTHWISE_FIELDS, 3),
             "depthwise_backward_filter": (DEPTHWISE_FIELDS, 3)}
@@ -238,6 +243,28 @@ def clamp(x: np.ndarray, low, high, out: np.ndarray) -> None:
     (clamp_kernels.h); out may be x."""
     bounds = np.array([low, high], dtype=x.dtype)     # numbers of x.dtype already
     _call("clamp", x.dtype, x, bounds, out, geometry={"cells": x.size})
+
+
+def sgd_update(x, dx, v, x_out, v_out, numbers: np.ndarray, **flags: int) -> None:
+    """sgd::update's cells (optimizer_kernels.h); numbers: lr, momentum, weight_decay as x's
+    dtype; flags: momentum, nesterov, decay (0 or 1)."""
+    _call("sgd_update", x.dtype, x, dx, v, x_out, v_out, numbers,
+          geometry={"cells": x.size, **flags})
+
+
+def adam_update(x, dx, m, v, x_out, m_out, v_out, numbers: np.ndarray, **flags: int) -> None:
+    """adam::update's cells without amsgrad; numbers: lr, alpha, 1 - beta1, 1 - beta2,
+    epsilon, weight_decay; flags: decay."""
+    _call("adam_update", x.dtype, x, dx, m, v, x_out, m_out, v_out, numbers,
+          geometry={"cells": x.size, **flags})
+
+
+def rmsprop_update(x, dx, s, mom, x_out, s_out, mom_out, numbers: np.ndarray,
+                   **flags: int) -> None:
+    """rmsprop::update's cells without centering; numbers: lr, rho, 1 - rho, momentum,
+    epsilon, weight_decay; flags: momentum, decay."""
+    _call("rmsprop_update", x.dtype, x, dx, s, mom, x_out, s_out, mom_out, numbers,
+          geometry={"cells": x.size, **flags})
 
 
 def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,

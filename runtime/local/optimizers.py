@@ -8,16 +8,44 @@ rows at a time on the kernel workers, so the intermediates stay in cache: the sa
 each input is read once and each output written once. The parameter and its state are written
 into their own buffers when nothing else holds them (the generated scripts reassign them with
 the call's outputs, so their old values are dead: inplace.free decides, by reference count).
+
+Where the native kernels are built (native/optimizer_kernels.h), each block of rows is one
+call that does every cell's operations in the same order and rounding, so the same bits again
+without a numpy call per operation and block; the numpy passes below stay the reference the
+tests hold them to and the path without the library.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import native
 from .elementwise import row_blocks
+
+# cells per native call: no intermediates to keep in cache, only the workers to share among
+_NATIVE_CELLS = 1 << 20
 
 
 def _output(array: np.ndarray, in_place: bool) -> np.ndarray:
     return array if in_place else np.empty_like(array)
+
+
+def _native_pass(kernel, arrays: tuple, numbers: tuple, **flags: int):
+    """A rows_pass calling `kernel` on each block of rows of the arrays (the update's inputs,
+    then its outputs), or None where the native kernels are off or an array is not contiguous."""
+    if not native.enabled() or not all(a.flags.c_contiguous for a in arrays):
+        return None
+    constants = np.array(numbers, dtype=arrays[0].dtype)   # as numpy casts a Python number
+
+    def rows_pass(r: slice) -> None:
+        kernel(*(a[r] for a in arrays), constants, **flags)
+    return rows_pass
+
+
+def _run(rows_pass, native_pass, X: np.ndarray) -> None:
+    if native_pass is not None:
+        row_blocks(X.shape[0], X.shape[1], native_pass, _NATIVE_CELLS)
+    else:
+        row_blocks(X.shape[0], X.shape[1], rows_pass)
 
 
 def sgd(X, dX, lr, momentum, nesterov: bool, weight_decay, v, in_place_X: bool, in_place_v: bool):
@@ -39,7 +67,10 @@ def sgd(X, dX, lr, momentum, nesterov: bool, weight_decay, v, in_place_X: bool, 
             np.add(x, ahead, out=X_out[r])                       # X + (v * momentum - dX * lr)
         else:
             np.add(x, velocity, out=X_out[r])                    # X + v
-    row_blocks(X.shape[0], X.shape[1], rows_pass)
+    native_pass = _native_pass(native.sgd_update, (X, dX, v, X_out, v_out),
+                               (lr, momentum, weight_decay), momentum=int(momentum != 0),
+                               nesterov=int(bool(nesterov)), decay=int(weight_decay != 0))
+    _run(rows_pass, native_pass, X)
     return [X_out, v_out]
 
 
@@ -63,7 +94,10 @@ def adam(X, dX, lr, alpha, keep1, keep2, epsilon, weight_decay, m, v,
         np.add(root, epsilon, out=root)
         np.true_divide(step, root, out=step)
         np.subtract(x, step, out=X_out[r])                       # X - (m * alpha) / (sqrt(v) + epsilon)
-    row_blocks(X.shape[0], X.shape[1], rows_pass)
+    native_pass = _native_pass(native.adam_update, (X, dX, m, v, X_out, m_out, v_out),
+                               (lr, alpha, keep1, keep2, epsilon, weight_decay),
+                               decay=int(weight_decay != 0))
+    _run(rows_pass, native_pass, X)
     return [X_out, m_out, v_out]
 
 
@@ -90,7 +124,10 @@ def rmsprop(X, dX, lr, rho, keep, momentum, epsilon, weight_decay, s, mom,
             np.subtract(x, velocity, out=X_out[r])               # X - mom
         else:
             np.subtract(x, increment, out=X_out[r])              # X - increment
-    row_blocks(X.shape[0], X.shape[1], rows_pass)
+    native_pass = _native_pass(native.rmsprop_update, (X, dX, s, mom, X_out, s_out, mom_out),
+                               (lr, rho, keep, momentum, epsilon, weight_decay),
+                               momentum=int(momentum > 0), decay=int(weight_decay != 0))
+    _run(rows_pass, native_pass, X)
     return [X_out, s_out, mom_out]
 
 

@@ -3,7 +3,8 @@ through runtime/intrinsics.py): the bits of the DML body in both precisions, for
 (momentum, Nesterov, weight decay; Adam at several steps, amsgrad and a centered RMSprop through
 the body), on shapes
 whose row blocks are uneven, with infinities, NaN and signed zeros; written into the
-parameter's and the state's buffers only when nothing else holds them."""
+parameter's and the state's buffers only when nothing else holds them. Every case runs with the
+native kernels (native/optimizer_kernels.h, where they are built) and with the numpy passes."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ from kerasdml import dml_lib
 from kerasdml.runtime import intrinsics
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.context import Statistics
+from kerasdml.runtime.local import native
 
 OPTIM = os.path.join(dml_lib.ROOT, "nn", "optim")
 SHAPES = [(37, 129), (1, 300), (301, 1), (2, 70_001)]
@@ -27,6 +29,14 @@ source("{path}") as opt
 [X_out, m_out, v_out, vhat_out] = opt::update(X, dX, lr, 0.9, 0.999, 1e-7, amsgrad, weight_decay,
                                               m, v, vhat, t)
 """
+
+
+@pytest.fixture(autouse=True, params=["native", "numpy"])
+def kernels(request):
+    if request.param == "native" and not native.available():
+        pytest.skip("the native kernels are not built")
+    with native.use(request.param == "native"):
+        yield request.param
 
 
 def matrices(shape, dtype, names) -> dict:
@@ -125,6 +135,24 @@ def test_adam_with_amsgrad_runs_the_dml_body(tmp_path):
     for name in outputs:
         assert same_bits(kernel[name], body[name]), name
     assert not same_bits(kernel["vhat_out"], inputs["vhat"])
+
+
+@pytest.mark.parametrize("library_file, call, arguments", [
+    ("sgd.dml", "sgd_update", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)),
+    ("adam.dml", "adam_update", dict(lr=0.1, beta1=0.9, beta2=0.999, epsilon=1e-7,
+                                     amsgrad=False, weight_decay=0.0, t=2, vhat=None)),
+    ("rmsprop.dml", "rmsprop_update", dict(lr=0.1, rho=0.9, epsilon=1e-7, centered=False,
+                                           momentum=0.5, weight_decay=0.0, g=None))])
+def test_the_native_kernel_does_the_work_where_it_is_on(kernels, library_file, call, arguments,
+                                                      monkeypatch):
+    calls = []
+    original = getattr(native, call)
+    monkeypatch.setattr(native, call, lambda *a, **k: calls.append(1) or original(*a, **k))
+    state = {"sgd.dml": ("X", "dX", "v"), "adam.dml": ("X", "dX", "m", "v"),
+             "rmsprop.dml": ("X", "dX", "s", "mom")}[library_file]
+    update = intrinsics.KERNELS[f"nn/optim/{library_file}"]["update"]
+    assert update(dict(matrices((300, 4000), np.float32, state), **arguments)) is not None
+    assert bool(calls) == (kernels == "native")
 
 
 def sgd_arguments(held: dict | None = None) -> dict:
