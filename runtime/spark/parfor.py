@@ -68,6 +68,7 @@ def run_task(payload, item):
     """Executor side: compile the body, run this task's iterations, return results and output."""
     from ..frames import Frame, run_block
     from ..interpreter import Interpreter
+    from ..local.allocator import runtime_memory
 
     index, iterations = item
     shipped = payload.value
@@ -83,7 +84,7 @@ def run_task(payload, item):
             variables[name] = variables[name].copy()
     frame = Frame(variables)
     frame.owned = set(results)  # the task's copies: written in place, as the local loop does
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), runtime_memory():
         for value in iterations:
             child = Frame(dict(frame.vars))
             child.owned = set(frame.owned)
