@@ -82,6 +82,15 @@ class Unsupported(Exception):
         return AttributeProblem(layer, class_name, self.attribute, self.value, self.accepted)
 
 
+class MaskRefused(Exception):
+    """Raised by a mask rule where a layer would use a Keras mask in a way kerasdml does not
+    build; the frontend reports the layer as unsupported, with `reason`."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
 class UnsupportedAttributeError(CompileError):
     """Layers of supported classes use attribute values the compiler does not support."""
 

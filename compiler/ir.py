@@ -108,6 +108,8 @@ class Graph:
     inputs: tuple
     outputs: tuple
     source: str = field(default="", compare=False)  # the model file, for messages
+    # outputs that carry a Keras mask: Keras weights their loss by it (training refuses them)
+    masked_outputs: tuple = field(default=(), compare=False)
 
     @cached_property
     def _producers(self) -> dict:

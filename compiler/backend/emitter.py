@@ -102,6 +102,8 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
             if alias not in sources:
                 sources.append(alias)
         helpers += [h for h in step.extra.get("helpers", ()) if h not in helpers]
+    if training:
+        problems += [_masked_loss(graph, output) for output in graph.masked_outputs]
     if problems:
         raise UnsupportedAttributeError(problems)
     fold_blocks = [Block(s.node.layer or s.node.name, s.node.keras_class or s.node.op,
@@ -110,6 +112,15 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
                    (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
     return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers), uses,
                    tuple(fold_blocks), folded)
+
+
+def _masked_loss(graph: ir.Graph, output: str):
+    """The problem of a model output that carries a Keras mask, whose loss Keras weights by it."""
+    return Unsupported("mask", f"on the model output '{output}'", "an output without a Keras mask "
+                       "in training (Keras weights the loss by the mask, which is not built): "
+                       "end the sequence with a layer that consumes the mask, such as an LSTM "
+                       "without return_sequences or GlobalAveragePooling1D").problem(
+                           graph.producer(output))
 
 
 def _absorb(step: Step, fold: Step, node: ir.Node) -> None:

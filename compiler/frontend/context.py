@@ -26,6 +26,7 @@ _REGULARIZER_KEYS = {"recurrent_kernel": "recurrent_regularizer",
 class LayerContext:
     call: LayerCall
     source: ModelSource
+    mask: str | None = None   # the Keras mask of the call's first input: a (steps,) tensor
 
     @property
     def name(self) -> str:

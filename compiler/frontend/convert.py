@@ -1,15 +1,18 @@
 """Model -> IR graph: flatten the config, run one handler per layer call, check the shapes, and
 assemble the graph in topological order. Everything refused on the way (unknown classes,
-attribute values, shapes) is reported together in one error."""
+attribute values, shapes, masks a layer would use in a way not built) is reported together in
+one error. Keras masks travel as tensors (masks.py): each call's handler sees the mask of its
+first input."""
 from __future__ import annotations
 
 from .. import ir
-from ..errors import (GraphError, ModelFileError, Unsupported, UnsupportedLayer,
+from ..errors import (GraphError, MaskRefused, ModelFileError, Unsupported, UnsupportedLayer,
                       UnsupportedLayerError, refusal)
 from .. import ops  # noqa: F401  (registers the layer handlers)
 from .checks import shape_problems
 from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
 from .context import LayerContext
+from .masks import call_masks, is_mask_argument, output_masks
 from .registry import handler_for, supported_classes, tensor_kwargs_of
 from .sources import ModelSource
 
@@ -20,7 +23,6 @@ _VOLUMES = "3-D (volumetric) layers are not supported: kerasdml's images are 2-D
 _LOOKUPS = ("a preprocessing layer of strings or categories; apply it to the data before the "
             "model")
 _WHY_UNSUPPORTED = {
-    "Masking": "masks (steps a layer skips) are not supported; pad without masking",
     **{name: _VOLUMES for name in (
         "Conv3D", "Conv3DTranspose", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
         "GlobalAveragePooling3D", "UpSampling3D", "ZeroPadding3D", "ConvLSTM3D")},
@@ -42,22 +44,28 @@ def convert(source: ModelSource) -> ir.Graph:
         raise UnsupportedLayerError([top], supported_classes())
     flat = flatten_model(source.config, source.path)
     refused, nodes, problems = [], [], []
+    masks: dict = {}   # tensor -> the tensor of its Keras mask
     for call in flat.calls:
         unknown = _unsupported(call)
         if unknown is not None:
             refused.append(unknown)
             continue
+        mask_in = call_masks(call, masks)
         try:
-            nodes += handler_for(call.class_name)(LayerContext(call, source))
+            masks.update(output_masks(call, mask_in))
+            mask = mask_in[0] if mask_in else None
+            nodes += handler_for(call.class_name)(LayerContext(call, source, mask))
         except Unsupported as unsupported:
             problems.append(unsupported.problem())
+        except MaskRefused as why:
+            refused.append(UnsupportedLayer(call.layer, call.class_name, why.reason))
     # the shapes are checked here only to add their problems to others' (a model with none
     # meets its first shape problem in passes.infer_shapes, without the cost of a second pass)
     shape_attributes, invalid = shape_problems(nodes) if refused or problems else ([], [])
     error = refusal(refused, problems + shape_attributes, invalid, supported_classes())
     if error is not None:
         raise error
-    return _assemble(flat, nodes, source.path)
+    return _assemble(flat, nodes, source.path, tuple(t for t in flat.outputs if t in masks))
 
 
 def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
@@ -72,15 +80,17 @@ def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
     if handler_for(call.class_name) is None:
         reason = _WHY_UNSUPPORTED.get(call.class_name)
         return UnsupportedLayer(call.layer, call.class_name, *((reason,) if reason else ()))
-    refused = [k for k in call.tensor_kwargs if k not in tensor_kwargs_of(call.class_name)]
+    refused = [k for k in call.tensor_kwargs
+               if k not in tensor_kwargs_of(call.class_name) and not is_mask_argument(call, k)]
     if refused:
         return UnsupportedLayer(call.layer, call.class_name, "called with tensor keyword "
                                 f"argument(s) {', '.join(refused)}, not supported")
     return None
 
 
-def _assemble(flat: FlatModel, nodes: list, path: str) -> ir.Graph:
-    graph = ir.Graph(flat.name, tuple(nodes), tuple(flat.inputs), tuple(flat.outputs), path)
+def _assemble(flat: FlatModel, nodes: list, path: str, masked_outputs: tuple) -> ir.Graph:
+    graph = ir.Graph(flat.name, tuple(nodes), tuple(flat.inputs), tuple(flat.outputs), path,
+                     masked_outputs)
     try:
         return graph.sorted().validate(require_shapes=False)
     except GraphError as error:

@@ -1,7 +1,8 @@
 """The table of layer handlers: Keras class name -> function turning one layer call into IR nodes.
 
 Handlers register with `@handles("Dense")`; a class name can be registered only once, and the table
-is the single source of the supported-layers list that errors and documentation show.
+is the single source of the supported-layers list that errors and documentation show. Beside it,
+`@masks("LSTM")` registers what a class does with a Keras mask (compiler/ops/masking.py).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Callable
 
 _HANDLERS: dict[str, Callable] = {}
 _TENSOR_KWARGS: dict[str, tuple] = {}
+_MASK_RULES: dict[str, Callable] = {}
 
 
 def handles(*class_names: str, tensor_kwargs: tuple = ()):
@@ -23,6 +25,23 @@ def handles(*class_names: str, tensor_kwargs: tuple = ()):
             _TENSOR_KWARGS[name] = tuple(tensor_kwargs)
         return function
     return register
+
+
+def masks(*class_names: str):
+    """Registers the decorated function as the mask rule of the given Keras classes:
+    `rule(call, input masks) -> {output tensor: its mask tensor}`, raising MaskRefused where the
+    class would use a mask in a way kerasdml does not build."""
+    def register(function: Callable) -> Callable:
+        for name in class_names:
+            if name in _MASK_RULES:
+                raise ValueError(f"two mask rules for Keras class {name}")
+            _MASK_RULES[name] = function
+        return function
+    return register
+
+
+def mask_rule_for(class_name: str) -> Callable | None:
+    return _MASK_RULES.get(class_name)
 
 
 def tensor_kwargs_of(class_name: str) -> tuple:

@@ -1,7 +1,9 @@
 """Bidirectional(SimpleRNN/LSTM/GRU): two recurrent nodes, the second reading the steps in
 reverse (recurrent.py's "reverse_steps" op), its sequence output reversed back as
 Keras does, and the two results merged by Keras' merge_mode: concat, sum, mul, ave, or None (the
-layer then has two outputs, the forward and the backward result).
+layer then has two outputs, the forward and the backward result). A Keras mask reaches both
+directions (reversed for the backward one), and, as Keras sets, a direction that returns
+sequences outputs zeros at masked steps.
 """
 from __future__ import annotations
 
@@ -28,21 +30,24 @@ class _StoredArrays:
 
 
 def _direction(ctx: LayerContext, entry: dict, stored: tuple, name: str, inputs: tuple,
-               sublayer: str) -> list:
-    """The recurrent node(s) of one direction, named `name`, reading `inputs`; its weights are
-    named after Keras' sub-layer (forward_layer/kernel), so the two directions stay apart."""
+               sublayer: str, mask: str | None) -> list:
+    """The recurrent node(s) of one direction, named `name`, reading `inputs` (and `mask`); its
+    weights are named after Keras' sub-layer (forward_layer/kernel), so the two directions stay
+    apart."""
     config = dict(entry.get("config") or {}, go_backwards=False)
+    config["zero_output_for_mask"] = bool(config.get("return_sequences", False))
     call = dataclasses.replace(ctx.call, name=name, entry=dict(entry, config=config),
                                class_name=str(entry.get("class_name")), inputs=inputs)
     source = dataclasses.replace(ctx.source, weights=_StoredArrays(stored))
     return [node.replace(params=tuple(dataclasses.replace(p, weight=f"{sublayer}/{p.weight}")
                                       for p in node.params))
-            for node in recurrent(LayerContext(call, source))]
+            for node in recurrent(LayerContext(call, source, mask))]
 
 
 @handles("Bidirectional")
 def bidirectional(ctx: LayerContext) -> list:
-    """Bidirectional(SimpleRNN/LSTM/GRU, merge_mode concat/sum/mul/ave/None)."""
+    """Bidirectional(SimpleRNN/LSTM/GRU, merge_mode concat/sum/mul/ave/None), with or without a
+    Keras mask."""
     mode = ctx.choice("merge_mode", (*_MERGES, None), "concat")
     forward_entry = ctx.get("layer")
     backward_entry = ctx.get("backward_layer", None) or forward_entry
@@ -60,11 +65,13 @@ def bidirectional(ctx: LayerContext) -> list:
     reversed_in = reverse_steps(ctx, f"{name}/reversed_input", ctx.call.inputs[0])
     sequences = bool((backward_entry.get("config") or {}).get("return_sequences", False))
     backward_out = f"{name}/backward_reversed" if sequences else backward_name
+    reversed_mask = (None if ctx.mask is None else
+                     reverse_steps(ctx, f"{name}/reversed_mask", ctx.mask))
     nodes = [*_direction(ctx, forward_entry, stored[:half], forward_name, ctx.call.inputs,
-                         "forward_layer"),
-             reversed_in,
+                         "forward_layer", ctx.mask),
+             reversed_in, *([reversed_mask] if reversed_mask else []),
              *_direction(ctx, backward_entry, stored[half:], backward_out, (reversed_in.output,),
-                         "backward_layer")]
+                         "backward_layer", reversed_mask and reversed_mask.output)]
     if sequences:
         nodes.append(reverse_steps(ctx, backward_name, backward_out))
     if mode is not None:

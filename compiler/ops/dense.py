@@ -15,6 +15,7 @@ from ..frontend.registry import handles
 from ..opdef import Weight, as_is, as_row, bias_row, define, f64
 from ..passes.layout import dense_kernel_after_flatten
 from .activations import fused_activation
+from .masking import step_mask
 from .shaping import bias, fail, last_dim
 
 
@@ -56,11 +57,13 @@ def time_distributed(ctx: LayerContext) -> list:
 
 @handles("Embedding")
 def embedding(ctx: LayerContext) -> list:
-    """Embedding(input_dim, output_dim) on integer indices; mask_zero is not supported."""
-    if ctx.get("mask_zero", False):
-        ctx.reject("mask_zero", True, "False (masking is not supported)")
+    """Embedding(input_dim, output_dim, mask_zero) on integer indices; mask_zero masks the
+    steps whose index is 0 for the layers after it."""
     attrs = Embedding(int(ctx.get("input_dim")), int(ctx.get("output_dim")))
-    return [ctx.node("embedding", attrs, tuple(ctx.weights("embeddings").values()))]
+    nodes = [ctx.node("embedding", attrs, tuple(ctx.weights("embeddings").values()))]
+    if ctx.get("mask_zero", False):
+        nodes.append(step_mask(ctx, ctx.call.inputs[0], 0.0))
+    return nodes
 
 
 # --- dense -----------------------------------------------------------------------------------

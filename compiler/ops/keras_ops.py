@@ -19,6 +19,7 @@ from ..frontend.registry import handles
 from ..ir import Elementwise
 from ..opdef import define
 from .activations import Activation, keras_axis
+from .masking import StepMask
 from .merge import Concatenate, Merge
 from .reordering import Permute
 from .reshaping import Reshape
@@ -50,6 +51,8 @@ _FORMS = {
     "minimum": ("min({x}, {c})", "{dout} * ({x} <= {c})"),
     "abs": ("abs({x})", "{dout} * sign({x})"),
     "log": ("log({x})", "{dout} / {x}"),
+    # a comparison is 0 or 1: no gradient
+    "not_equal": ("{x} != {c}", "matrix(0, rows=nrow({dout}), cols=ncol({dout}))"),
 }
 _REVERSED = {
     "subtract": ("{c} - {x}", "-{dout}"),
@@ -57,7 +60,8 @@ _REVERSED = {
     "power": ("{c} ^ {x}", "{dout} * {out} * log({c})"),
 }
 _BINARY = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "TrueDivide": "divide",
-           "Divide": "divide", "Power": "power", "Maximum": "maximum", "Minimum": "minimum"}
+           "Divide": "divide", "Power": "power", "Maximum": "maximum", "Minimum": "minimum",
+           "NotEqual": "not_equal"}
 _UNARY = {"Absolute": ("abs", None), "Log": ("log", None),
           "Negative": ("multiply", -1.0), "Square": ("power", 2.0), "Sqrt": ("power", 0.5),
           "Reciprocal": ("power", -1.0)}
@@ -95,7 +99,7 @@ def _number(value) -> bool:
 @handles(*_ops(*_BINARY))
 def binary(ctx: LayerContext) -> list:
     """keras.ops add/subtract/multiply/divide/power/maximum/minimum of two tensors (broadcasting)
-    or of a tensor and a number."""
+    or of a tensor and a number; not_equal of a tensor and a number (how Keras records a mask)."""
     fn = _BINARY[ctx.class_name[4:]]
     args = list(ctx.call.args)[:2]
     if len(args) != 2:
@@ -160,6 +164,15 @@ def reduction(ctx: LayerContext) -> list:
     attrs = Reduce(_REDUCTIONS[ctx.class_name[4:]], tuple(keras_axis(a) for a in axes),
                    bool(ctx.get("keepdims", False)))
     return [ctx.node("reduce", attrs)]
+
+
+@handles("ops.Any")
+def any_of(ctx: LayerContext) -> list:
+    """keras.ops.any over the last axis (how Keras records the Masking layer's mask): 1 where
+    some value is not 0."""
+    if ctx.get("axis", None) != -1 or ctx.get("keepdims", False):
+        ctx.reject("axis", ctx.get("axis", None), "-1 (the last axis), without keepdims")
+    return [ctx.node("step_mask", StepMask(0.0))]
 
 
 @handles("ops.Reshape")

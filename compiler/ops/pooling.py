@@ -3,7 +3,9 @@
 1-D pooling runs on dml_lib's 2-D pooling layers: a time-major sequence row (T steps of D
 features) is a one-channel T x D image, and a window of (size, 1) slides along time only.
 Average pooling counts only in-bounds elements (as Keras does with "same" padding); max pooling
-ignores the padding.
+ignores the padding. GlobalAveragePooling1D with a Keras mask (masking.py) averages the steps
+that count; GlobalMaxPooling1D does not support masks in Keras, which drops the mask and takes
+the maximum over every step.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
 from ..opdef import define
 from .keras_ops import Reduce
+from .masking import require_mask
 from .shaping import require_rank, windowed1d, windowed2d
 from .axes import channels_first
 
@@ -38,8 +41,10 @@ class Pool2D:
 
 @dataclass(frozen=True)
 class GlobalPool:
-    """global_{avg,max}_pool{1,2}d: reduce every spatial axis; keepdims keeps them as size 1."""
+    """global_{avg,max}_pool{1,2}d: reduce every spatial axis; keepdims keeps them as size 1;
+    masked: a (steps,) mask is the second input of global_avg_pool1d."""
     keepdims: bool = False
+    masked: bool = False
 
 
 # --- frontend --------------------------------------------------------------------------------
@@ -79,13 +84,17 @@ _GLOBAL_OPS = {
 @handles(*_GLOBAL_OPS)
 def global_pool(ctx: LayerContext) -> list:
     """GlobalAverage/MaxPooling1D/2D(keepdims; data_format channels_first: the mean or max over
-    the last axes, as keras.io's timeseries Transformer pools each step's features)."""
+    the last axes, as keras.io's timeseries Transformer pools each step's features);
+    GlobalAveragePooling1D with a Keras mask averages the steps that count."""
     keepdims = bool(ctx.get("keepdims", False))
     if ctx.choice("data_format", ("channels_last", "channels_first", None),
                   "channels_last") == "channels_first":
         fn = "max" if "Max" in ctx.class_name else "mean"
         axes = (-1,) if ctx.class_name.endswith("1D") else (-2, -1)
         return [ctx.node("reduce", Reduce(fn, axes, keepdims))]
+    if ctx.mask is not None and ctx.class_name == "GlobalAveragePooling1D":
+        return [ctx.node("global_avg_pool1d", GlobalPool(keepdims, masked=True),
+                         inputs=(ctx.call.inputs[0], ctx.mask))]
     return [ctx.node(_GLOBAL_OPS[ctx.class_name], GlobalPool(keepdims))]
 
 
@@ -104,6 +113,8 @@ def _global_shape(rank: int):
     def rule(node, attrs, ins):
         require_rank(node, ins[0], rank,
                      "(steps, channels)" if rank == 2 else "(height, width, channels)")
+        if attrs.masked:
+            require_mask(node, ins[1], ins[0])
         return attrs, ((1,) * (rank - 1) if attrs.keepdims else ()) + (ins[0][-1],)
     return rule
 
@@ -148,7 +159,8 @@ def _global1d_context(n: Step) -> dict:
     steps, features = sequence_rows(n, "a sequence (steps, features)")
     module = "avg_pool2d" if "avg" in n.node.op else "max_pool2d"
     # one window covering all steps of the 1-channel T x D image
-    return dict(module=module, sources=(module,), one_d=True, H=steps, W=features,
+    return dict(module=module, sources=("masking",) if n.attrs.masked else (module,),
+                one_d=True, H=steps, W=features,
                 H_text=n.in_shape[0] or "T",
                 sizes=f"1, {steps}, {features}, {steps}, 1, 1, 1")
 
@@ -162,5 +174,5 @@ define(("global_avg_pool2d", "global_max_pool2d"), GlobalPool, shape=_global_sha
        template="global_pool.dml.j2", context=_global2d_context,
        library=("global_avg_pool2d", "global_max_pool2d"), family=__name__)
 define(("global_avg_pool1d", "global_max_pool1d"), GlobalPool, shape=_global_shape(2),
-       template="global_pool.dml.j2", context=_global1d_context, library=_POOLS,
-       family=__name__)
+       template="global_pool.dml.j2", context=_global1d_context, library=(*_POOLS, "masking"),
+       max_inputs=2, family=__name__)

@@ -5,7 +5,8 @@ a sequence output in that reversed order. initial_state tensors are the recurren
 and gradients flow back to them. return_state adds the final states as more nodes sharing the
 weights: the last hidden state (the output itself, or a second pass without return_sequences)
 and an LSTM's last cell state (a pass that outputs it; prediction only, as dml_lib's backward
-takes no gradient for it).
+takes no gradient for it). A Keras mask (masking.py) is the node's last input: a masked step
+keeps the states before it, and outputs them (or zeros with zero_output_for_mask).
 
 DML layout: kernel (D, G*U), recurrent_kernel (U, G*U), bias (1, G*U) or, for a GRU with
 reset_after, (2, 3*U); gates stay in Keras' order (lstm i, f, c, o; gru z, r, h), which dml_lib
@@ -22,6 +23,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define
 from .activations import Activation, activation
+from .masking import require_mask
 from .shaping import fail, last_dim, require_rank, same_shape
 
 
@@ -41,11 +43,13 @@ class Recurrent:
     use_bias: bool = True
     reset_after: bool = True
     cell_state: bool = False   # output the last cell state instead (LSTM's return_state)
+    masked: bool = False       # a (steps,) mask is the last input
+    zero_output: bool = False  # a masked step outputs zeros (Keras' zero_output_for_mask)
 
 
 @dataclass(frozen=True)
 class ReverseSteps:
-    """(T, D) -> (T, D) with the steps in reverse order."""
+    """(T, D) -> (T, D), or a mask (T,) -> (T,), with the steps in reverse order."""
 
 
 _OPS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
@@ -67,8 +71,9 @@ def _plain_activation(ctx: LayerContext, key: str, default: str) -> str:
 @handles(*_OPS, tensor_kwargs=("initial_state",))
 def recurrent(ctx: LayerContext) -> list:
     """SimpleRNN/LSTM/GRU(units, activation, recurrent_activation, return_sequences, use_bias,
-    go_backwards, return_state; GRU reset_after either way), called with or without
-    initial_state. LSTM and GRU use tanh and sigmoid, SimpleRNN tanh, relu, sigmoid or linear."""
+    go_backwards, return_state, zero_output_for_mask; GRU reset_after either way), called with or
+    without initial_state and a mask. LSTM and GRU use tanh and sigmoid, SimpleRNN tanh, relu,
+    sigmoid or linear."""
     if ctx.get("stateful", False):
         ctx.reject("stateful", True, "False (stateful recurrence is not supported)")
     use_bias = bool(ctx.get("use_bias", True))
@@ -80,13 +85,18 @@ def recurrent(ctx: LayerContext) -> list:
                               if ctx.class_name != "SimpleRNN" else "sigmoid"),
         return_sequences=bool(ctx.get("return_sequences", False)),
         use_bias=use_bias,
-        reset_after=bool(ctx.get("reset_after", True)) if ctx.class_name == "GRU" else True)
+        reset_after=bool(ctx.get("reset_after", True)) if ctx.class_name == "GRU" else True,
+        masked=ctx.mask is not None,
+        zero_output=ctx.mask is not None and bool(ctx.get("zero_output_for_mask", False)))
     params = tuple(ctx.weights(*names).values())
-    nodes, inputs = [], (ctx.call.inputs[0],)
-    if ctx.get("go_backwards", False):
+    nodes, inputs, mask = [], (ctx.call.inputs[0],), ctx.mask
+    if ctx.get("go_backwards", False):   # Keras reverses the mask with the steps
         nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_input", ctx.call.inputs[0]))
         inputs = (nodes[-1].output,)
-    inputs += _initial_state(ctx)
+        if mask is not None:
+            nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_mask", mask))
+            mask = nodes[-1].output
+    inputs += _initial_state(ctx) + ((mask,) if mask is not None else ())
     op = _OPS[ctx.class_name]
     nodes.append(ctx.node(op, attrs, params, inputs=inputs))
     if ctx.get("return_state", False):
@@ -110,10 +120,11 @@ def _final_states(ctx: LayerContext, op: str, attrs: Recurrent, params: tuple,
                   inputs: tuple) -> list:
     """The nodes of Keras' extra outputs "name#1" (last hidden state) and, for an LSTM,
     "name#2" (last cell state)."""
-    last = dataclasses.replace(attrs, return_sequences=False)
+    # the states are the kept ones even where zero_output zeroes a masked last step's output
+    last = dataclasses.replace(attrs, return_sequences=False, zero_output=False)
     hidden = f"{ctx.name}#1"
     nodes = [ctx.node(op, last, params, name=hidden, inputs=inputs, outputs=(hidden,))
-             if attrs.return_sequences else
+             if attrs.return_sequences or attrs.zero_output else
              ctx.node("activation", Activation("linear"), name=hidden, inputs=(ctx.name,),
                       outputs=(hidden,))]
     if op == "lstm":
@@ -131,14 +142,17 @@ def reverse_steps(ctx: LayerContext, name: str, tensor: str):
 
 def _shape(node, attrs, ins):
     require_rank(node, ins[0], 2, "(steps, features)")
-    for state in ins[1:]:
+    if attrs.masked:
+        require_mask(node, ins[-1], ins[0])
+    for state in ins[1:len(ins) - attrs.masked]:
         if tuple(state) != (attrs.units,):
             fail(node, f"an initial state of shape {state}, expected ({attrs.units},)")
     return attrs, (ins[0][0], attrs.units) if attrs.return_sequences else (attrs.units,)
 
 
 def _reverse_shape(node, attrs, ins):
-    require_rank(node, ins[0], 2, "(steps, features)")
+    if len(ins[0]) != 1:   # a mask, (steps,), or a sequence
+        require_rank(node, ins[0], 2, "(steps, features)")
     return same_shape(node, attrs, ins)
 
 
@@ -154,7 +168,7 @@ def _params(op: str):
 
 # --- template --------------------------------------------------------------------------------
 
-_NO_STATE = "matrix(0, rows=0, cols=0)"  # dml_lib's "zeros" initial state
+_NO_STATE = "matrix(0, rows=0, cols=0)"  # dml_lib's "zeros" initial state, "no mask"
 
 
 def _context(n: Step) -> dict:
@@ -175,12 +189,16 @@ def _context(n: Step) -> dict:
     if a.cell_state and n.training:
         raise Unsupported("return_state", True, "in prediction only for an LSTM's cell state "
                           "(dml_lib's backward takes no gradient for it)")
-    states = list(n.xs[1:]) + [_NO_STATE] * (3 - len(n.xs))
-    gradients = [n.dxs[i] if i < len(n.xs) else f"{n.out}_d{name}"
+    given = len(n.xs) - a.masked   # the input and the initial states
+    states = list(n.xs[1:given]) + [_NO_STATE] * (3 - given)
+    gradients = [n.dxs[i] if i < given else f"{n.out}_d{name}"
                  for i, name in ((1, "h0"), (2, "c0"))]
     activation_arg = f', "{a.activation}"' if op == "simple_rnn" else ""
+    mask = n.xs[-1] if a.masked else _NO_STATE   # dml_lib's "every step counts"
+    mask_args = f", {mask}, {'TRUE' if a.zero_output else 'FALSE'}"
     return dict(module=op, sources=(op,), flags=flags, h0=states[0], c0=states[1],
-                activation_arg=activation_arg,
+                activation_arg=activation_arg, mask_args=mask_args,
+                mask=n.xs[-1] if a.masked else None, dmask=n.dxs[-1],
                 dh0=gradients[0], dc0=gradients[1], cell_state=a.cell_state,
                 b=n.params.get("bias") or zeros(bias_rows, width),
                 db=n.param_grads.get("bias") or f"{n.out}_dzero",
@@ -188,6 +206,8 @@ def _context(n: Step) -> dict:
 
 
 def _reverse_context(n: Step) -> dict:
+    if len(n.in_shape) == 1:   # a mask: one value per step
+        return dict(T=n.in_shape[0] or f"ncol({n.x})")
     steps, _ = sequence_rows(n, "(steps, features)")   # an open length is read from the batch
     return dict(T=steps)
 
@@ -202,6 +222,6 @@ _WEIGHTS = (Weight("kernel", "W"), Weight("recurrent_kernel", "U"), Weight("bias
 for _op in _GATES:
     define(_op, Recurrent, shape=_shape, params=_params(_op), weights=_WEIGHTS,
            template="recurrent.dml.j2", context=_context, library=(_op,), family=__name__,
-           max_inputs=1 + (2 if _op == "lstm" else 1))
+           max_inputs=2 + (2 if _op == "lstm" else 1))
 define("reverse_steps", ReverseSteps, shape=_reverse_shape, template="reverse_steps.dml.j2",
        context=_reverse_context, sources=("reverse_steps",), family=__name__)

@@ -1,7 +1,7 @@
 """Passes over the IR graph, run between the frontend and the backend.
 
-    prepare(graph)   split_activations -> infer_shapes -> drop_inference_noops and
-                     merge_zero_padding (prediction only) -> validate
+    prepare(graph)   drop_unread_masks -> split_activations -> infer_shapes ->
+                     drop_inference_noops and merge_zero_padding (prediction only) -> validate
 
 `folds(graph)` finds the layers a prediction script folds into the weights of the layer before
 them (a BatchNormalization after a convolution); the backend writes the folded weights.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from .. import ir
 from . import layout
 from .activations import split_activations
-from .cleanup import drop_inference_noops, is_inference_noop
+from .cleanup import drop_inference_noops, drop_unread_masks, is_inference_noop
 from .folding import folds
 from .padding import merge_zero_padding
 from .shapes import infer_shapes
@@ -23,7 +23,7 @@ from .shapes import infer_shapes
 def prepare(graph: ir.Graph, training: bool = False) -> ir.Graph:
     """The graph the backend takes: one activation per node, shapes known and padding explicit,
     and, when compiling for prediction, without dropout or linear activations."""
-    graph = infer_shapes(split_activations(graph))
+    graph = infer_shapes(split_activations(drop_unread_masks(graph)))
     if not training:
         graph = infer_shapes(merge_zero_padding(drop_inference_noops(graph)))
     return graph.validate()

@@ -1,5 +1,5 @@
 """Removing nodes that do nothing at inference (dropout, the noise, activity-regularization and
-augmentation layers, linear activations: each op's definition says)."""
+augmentation layers, linear activations: each op's definition says), and masks nobody reads."""
 from __future__ import annotations
 
 from .. import ir
@@ -24,3 +24,10 @@ def drop_inference_noops(graph: ir.Graph) -> ir.Graph:
         else:
             nodes.append(node)
     return graph.with_nodes(nodes, outputs=tuple(alias.get(t, t) for t in graph.outputs))
+
+
+def drop_unread_masks(graph: ir.Graph) -> ir.Graph:
+    """Without the masks an Embedding(mask_zero=True) computes where no layer reads them: a
+    functional model file records how Keras computed the mask, and its layers read that one."""
+    read = {t for node in graph.nodes for t in node.inputs} | set(graph.outputs)
+    return graph.with_nodes(n for n in graph.nodes if n.op != "step_mask" or n.output in read)

@@ -111,12 +111,13 @@ def assert_params_are_keras_weights(graph, model):
         np.testing.assert_array_equal(param.value, np.asarray(variables[0].numpy()))
 
 
-def assert_trains_like_keras(model, x, y, folder):
-    """Two epochs of batches of 8 with Adam(0.01), by Keras2DML and by model.fit from the same
-    weights: the exported model's weights equal Keras' within 1e-4."""
+def assert_trains_like_keras(model, x, y, folder, optimizer=None):
+    """Two epochs of batches of 8 with `optimizer` (default Adam(0.01)), by Keras2DML and by
+    model.fit from the same weights: the exported model's weights equal Keras' within 1e-4."""
     from kerasdml.compiler.estimator import Keras2DML
 
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy")
     estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
     model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
     exported = keras.models.load_model(estimator.export(folder / "out.keras"))
