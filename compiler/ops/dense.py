@@ -1,4 +1,4 @@
-"""Dense (and TimeDistributed(Dense)) and Embedding.
+"""Dense and Embedding (TimeDistributed(Dense) is a Dense: time_distributed.py).
 
 DML layout: dense kernel (D, units) as Keras holds it, or with its rows permuted when a Flatten of
 a channels-first image feeds it (`passes.layout.dense_kernel_after_flatten`), bias (1, units);
@@ -6,7 +6,6 @@ embedding embeddings (V, D).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from ..backend.step import Step, image, known, sequence_rows, times, zeros
@@ -44,15 +43,6 @@ def dense(ctx: LayerContext) -> list:
     weights = ctx.weights("kernel", "bias") if use_bias else ctx.weights("kernel")
     attrs = Dense(int(ctx.get("units")), use_bias)
     return [ctx.node("dense", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
-
-
-@handles("TimeDistributed")
-def time_distributed(ctx: LayerContext) -> list:
-    """TimeDistributed(Dense(...)): a Dense over the last axis of each time step."""
-    inner = ctx.get("layer")
-    if not isinstance(inner, dict) or inner.get("class_name") != "Dense":
-        ctx.reject("layer", (inner or {}).get("class_name"), "'Dense'")
-    return dense(dataclasses.replace(ctx, call=dataclasses.replace(ctx.call, entry=inner)))
 
 
 @handles("Embedding")

@@ -260,6 +260,8 @@ OPS = {
     "upsample1d": lambda a, p, x: np.repeat(x, a.size, axis=1),
     "batch_norm": batch_norm, "layer_norm": layer_norm,
     "embedding": lambda a, p, x: p["embeddings"][x.astype(int)],
+    "fold_steps": lambda a, p, x: x.reshape(-1, *x.shape[2:]),
+    "unfold_steps": lambda a, p, x: x.reshape(-1, a.steps, *x.shape[1:]),
     "simple_rnn": simple_rnn, "lstm": lstm, "gru": gru,
     "add": lambda a, p, *xs: sum(xs), "subtract": lambda a, p, x, y: x - y,
     "multiply": lambda a, p, *xs: math.prod(xs), "average": lambda a, p, *xs: sum(xs) / len(xs),

@@ -1,0 +1,160 @@
+"""TimeDistributed(layer): the inner layer applied to every time step.
+
+Keras runs the inner layer on the input reshaped to (batch * steps, ...) and reshapes the result
+back. A DML row holds a sample's steps one after the other, so the (N, T*D) batch read row-major
+as (N*T, D) is exactly that folded batch: the layer becomes "fold_steps" -> the inner layer's own
+nodes on the folded shape -> "unfold_steps". The inner layer keeps its template, dml_lib code,
+gradients and weights (named after the TimeDistributed layer, as Keras stores them).
+
+Keras 3 calls the inner layer once per step, on N rows; folding gives the same results for every
+layer whose rows do not depend on each other. Dropout draws its masks over the N*T rows at once.
+A BatchNormalization in training normalises each step by that step's batch statistics and
+updates its moving statistics once per step, which the folded layer does not: it is refused in
+training (prediction, and training with the layer frozen, use the moving statistics and fold).
+
+A Dense acts on the last axis of a sequence already (with an open number of steps too), so
+TimeDistributed(Dense) is that Dense, without folding.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ..backend.step import Step, Unsupported, image
+from ..frontend.config import class_name_of, is_model
+from ..frontend.context import LayerContext
+from ..frontend.registry import handler_for, handles
+from ..opdef import define
+from .shaping import fail
+
+
+@dataclass(frozen=True)
+class Steps:
+    """fold_steps: per sample (steps, *inner) -> inner, on steps times the rows; unfold_steps:
+    the way back."""
+    steps: int
+
+
+# --- frontend --------------------------------------------------------------------------------
+
+_ON_LAST_AXIS = ("Dense",)  # layers that already act on every step of a sequence
+# ops whose training pass depends on the batch: Keras 3 calls the inner layer once per step
+_PER_STEP_STATISTICS = ("batch_norm",)
+
+
+@handles("TimeDistributed")
+def time_distributed(ctx: LayerContext) -> list:
+    """TimeDistributed(layer) over any supported layer of one input (Conv2D, pooling, Flatten,
+    Dropout, BatchNormalization, Dense, ...), not over a model; BatchNormalization trains only
+    frozen (Keras 3 keeps per-step statistics)."""
+    inner = ctx.get("layer")
+    class_name = class_name_of(inner) if isinstance(inner, dict) else None
+    if class_name is None or is_model(inner):
+        ctx.reject("layer", class_name, "one layer (a model inside TimeDistributed is not "
+                   "supported: wrap each of its layers in TimeDistributed)")
+    handler = handler_for(class_name)
+    if handler is None or class_name in ("TimeDistributed", "InputLayer"):
+        ctx.reject("layer", class_name, "a supported layer class (kerasdml inspect --layers)")
+    inner_call = dataclasses.replace(ctx.call, entry=inner, class_name=class_name)
+    if class_name in _ON_LAST_AXIS:
+        return handler(LayerContext(inner_call, ctx.source))
+    return _folded(ctx, handler, inner_call, _steps(ctx))
+
+
+def _steps(ctx: LayerContext) -> int:
+    shapes = ctx.recorded_input_shapes()
+    steps = shapes[0][1] if shapes and len(shapes[0]) > 2 else None
+    if not isinstance(steps, int):
+        ctx.reject("input shape", shapes[0] if shapes else None,
+                   "a fixed number of steps, recorded in the file (the steps are folded into "
+                   "the batch)")
+    return steps
+
+
+def _folded(ctx: LayerContext, handler, inner_call, steps: int) -> list:
+    """fold -> the inner layer's nodes -> unfold. The inner nodes keep the layer's name (so its
+    parameters are named as a plain layer's); their output tensor is renamed."""
+    folded, per_step = f"{ctx.name}/folded", f"{ctx.name}/per_step"
+    call = dataclasses.replace(inner_call, inputs=(folded,))
+    inner = handler(LayerContext(call, ctx.source))
+    produced = {t for node in inner for t in node.outputs}
+    if ctx.name not in produced or len(produced - {t for n in inner for t in n.inputs}) > 1:
+        ctx.reject("layer", inner_call.class_name, "a layer with one output")
+
+    def renamed(tensors: tuple) -> tuple:
+        return tuple(per_step if t == ctx.name else t for t in tensors)
+    inner = [node.replace(inputs=renamed(node.inputs), outputs=renamed(node.outputs))
+             for node in inner]
+    return [ctx.node("fold_steps", Steps(steps), name=folded, outputs=(folded,)), *inner,
+            ctx.node("unfold_steps", Steps(steps), name=f"{ctx.name}/unfolded",
+                     inputs=(per_step,))]
+
+
+# --- shapes ----------------------------------------------------------------------------------
+
+def _fold_shape(node, attrs, ins):
+    shape = ins[0]
+    if len(shape) < 2 or shape[0] != attrs.steps:
+        fail(node, f"TimeDistributed expects ({attrs.steps}, ...) per sample, got {shape}")
+    return attrs, shape[1:]
+
+
+def _unfold_shape(node, attrs, ins):
+    return attrs, (attrs.steps, *ins[0])
+
+
+# --- templates -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Way:
+    """One regrouping: rows multiplied (folding) or divided (unfolding) by the steps; the image
+    (C, H, W) the source or target is held as channels-first (None: row-major already)."""
+    rows: str
+    cols: int
+    src: str | None
+    dst: str | None
+
+
+def _held_image(shape: tuple) -> str | None:
+    """"C, H, W" of a sample DML holds channels-first (3-D; with one channel both orders are
+    the same)."""
+    return ", ".join(map(str, image(shape))) if len(shape) == 3 and shape[-1] > 1 else None
+
+
+def _ways(n: Step, outer: tuple, inner: tuple) -> tuple:
+    """(fold, unfold) of the sample shape `outer` = (steps, *inner)."""
+    if None in outer:
+        fail(n.node, f"TimeDistributed needs a known shape per step, got {outer[1:]}")
+    steps, size = n.attrs.steps, math.prod(inner)
+    big, small = _held_image(outer), _held_image(inner)
+    fold = _Way(f"* {steps}", size, big, small)
+    unfold = _Way(f"/ {steps}", steps * size, small, big)
+    helpers = ("channels_last", "channels_first") if big or small else ()
+    return fold, unfold, helpers
+
+
+def _fold_context(n: Step) -> dict:
+    if n.training and not n.frozen:
+        per_step = {node.keras_class for node in n.graph.nodes
+                    if node.layer == n.node.layer and node.op in _PER_STEP_STATISTICS}
+        if per_step:
+            raise Unsupported("training", f"TimeDistributed({per_step.pop()})",
+                              "prediction, or the layer frozen (trainable=False): Keras 3 "
+                              "normalises each step by its own batch statistics and updates "
+                              "the moving statistics once per step")
+    fold, unfold, helpers = _ways(n, n.in_shape, n.out_shape)
+    return dict(forward=fold, backward=unfold, helpers=helpers,
+                comment=f"each sample's {n.attrs.steps} steps as rows of their own")
+
+
+def _unfold_context(n: Step) -> dict:
+    fold, unfold, helpers = _ways(n, n.out_shape, n.in_shape)
+    return dict(forward=unfold, backward=fold, helpers=helpers,
+                comment=f"every {n.attrs.steps} rows back into one sample")
+
+
+define("fold_steps", Steps, shape=_fold_shape, template="fold_steps.dml.j2",
+       context=_fold_context, family=__name__)
+define("unfold_steps", Steps, shape=_unfold_shape, template="fold_steps.dml.j2",
+       context=_unfold_context, family=__name__)

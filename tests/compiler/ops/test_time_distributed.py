@@ -1,0 +1,97 @@
+"""TimeDistributed over layers other than Dense: the steps folded into the batch around the inner
+layer. Predictions are compared with Keras' on real .keras files, training with model.fit (two
+epochs, weights within 1e-4, through the exported .keras file)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from support.keras_models import assert_trains_like_keras, keras, randomize, save, sequential
+from kerasdml.compiler.compile import compile_model
+from kerasdml.compiler.errors import UnsupportedAttributeError
+from kerasdml.compiler.estimator import Keras2DML
+
+L = keras.layers
+T = L.TimeDistributed
+ATOL = 1e-5
+
+
+def video_classifier(batch_norm=False):
+    """A small video classifier: a CNN on every frame, then an LSTM over the frames."""
+    x = keras.Input((3, 6, 6, 2))
+    y = T(L.Conv2D(3, 3, activation="relu"), name="frames_conv")(x)
+    if batch_norm:
+        y = T(L.BatchNormalization())(y)
+    y = T(L.Flatten())(T(L.MaxPooling2D(2))(y))
+    y = L.LSTM(4)(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="video")
+
+
+def frame_classifier(rate=0.3):
+    """Per-frame padding, depthwise convolution, pooling to a vector, dropout, LayerNorm."""
+    x = keras.Input((4, 5, 5, 3))
+    y = T(L.ZeroPadding2D(1))(x)
+    y = T(L.DepthwiseConv2D(3, activation="tanh"))(y)
+    y = T(L.Dropout(rate))(T(L.GlobalAveragePooling2D())(y))
+    y = T(L.LayerNormalization())(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GRU(3)(y)), name="frames")
+
+
+MODELS = {
+    "video_classifier": video_classifier,
+    "video_classifier_batch_norm": lambda: video_classifier(batch_norm=True),
+    "frame_classifier": frame_classifier,
+    "batch_norm_sequence": lambda: sequential((5, 4), T(L.BatchNormalization()), name="bn_seq"),
+    "batch_norm_image": lambda: sequential((2, 3, 3, 4), T(L.BatchNormalization(
+        center=False)), T(L.Conv2D(2, 1)), name="bn_image"),
+    "dense": lambda: sequential((5, 4), T(L.Dense(3, activation="relu")), name="td_dense"),
+    "conv1d_per_step": lambda: sequential((3, 6, 2), T(L.Conv1D(3, 2)), T(L.Flatten()),
+                                          name="conv1d_steps"),
+    "lstm_per_step": lambda: sequential((3, 4, 2), T(L.LSTM(3)), name="lstm_steps"),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_predicts_like_keras(name, assert_predicts_like_keras):
+    assert_predicts_like_keras(randomize(MODELS[name](), seed=5, scale=0.7), atol=ATOL)
+
+
+def test_the_inner_layer_runs_on_the_folded_batch_with_its_own_weights(tmp_path):
+    compiled = compile_model(save(randomize(video_classifier(), seed=1), tmp_path))
+    ops = [node.op for node in compiled.graph.nodes]
+    assert ops[:4] == ["input", "fold_steps", "conv2d", "activation"]
+    assert ops.count("fold_steps") == ops.count("unfold_steps") == 3
+    params = {(p.layer, p.weight) for _, p in compiled.graph.params()}
+    assert ("frames_conv", "kernel") in params
+    assert "conv2d::forward" in compiled.predict_script
+
+
+# the dropout with a rate that keeps every value: Keras' masks and the DML's cannot differ
+CASES = {"video_classifier": (video_classifier, (16, 3, 6, 6, 2)),
+         "frame_classifier": (lambda: frame_classifier(rate=1e-9), (16, 4, 5, 5, 3))}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_two_epochs_give_keras_weights(name, tmp_path):
+    build, shape = CASES[name]
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=shape).astype("float32")
+    y = rng.integers(0, 3, shape[0])
+    assert_trains_like_keras(randomize(build(), seed=3, scale=0.5), x, y, tmp_path)
+
+
+def test_batch_norm_in_training_is_refused_unless_frozen(tmp_path):
+    model = randomize(video_classifier(batch_norm=True), seed=2)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.zeros((4, 3, 6, 6, 2), "float32")
+    with pytest.raises(UnsupportedAttributeError, match="once per step"):
+        Keras2DML(model, epochs=1, batch_size=4, verbose=0).fit(x, np.zeros(4))
+    model.layers[2].trainable = False
+    Keras2DML(model, epochs=1, batch_size=4, verbose=0).fit(x, np.zeros(4))
+
+
+def test_a_model_inside_is_refused(tmp_path):
+    inner = keras.Sequential([keras.Input((4,)), L.Dense(2)])
+    model = sequential((3, 4), T(inner), name="nested")
+    with pytest.raises(UnsupportedAttributeError, match="wrap each of its layers"):
+        compile_model(save(model, tmp_path))
