@@ -29,17 +29,17 @@ def _padded_floats(mask_value=0.0):
     return x
 
 
-def _tokens(*layers, name):
+def _tokens(*layers, name, steps=STEPS):
     """Embedding(mask_zero=True) on the tokens, then `layers`."""
-    x = keras.Input((STEPS,), dtype="int32")
+    x = keras.Input((steps,), dtype="int32")
     y = L.Embedding(VOCABULARY, 3, mask_zero=True)(x)
     for layer in layers:
         y = layer(y)
     return keras.Model(x, y, name=name)
 
 
-def _floats(*layers, name, mask_value=0.0):
-    x = keras.Input((STEPS, 3))
+def _floats(*layers, name, mask_value=0.0, steps=STEPS):
+    x = keras.Input((steps, 3))
     y = L.Masking(mask_value)(x)
     for layer in layers:
         y = layer(y)
@@ -96,6 +96,13 @@ MODELS = {
     "masking_value_LSTM": lambda: _floats(_rnn("LSTM", return_sequences=True), name="value",
                                           mask_value=-1.0),
     "masking_output": lambda: _floats(name="masked_output"),
+    # lengths the model leaves open, read from the batch
+    "open_length_embedding_GRU_backwards_average": lambda: _tokens(
+        _rnn("GRU", return_sequences=True, go_backwards=True), L.GlobalAveragePooling1D(),
+        name="open", steps=None),
+    "open_length_embedding_bidirectional_LSTM": lambda: _tokens(
+        L.Bidirectional(_rnn("LSTM")), name="open_bi", steps=None),
+    "masking_open_length_LSTM": lambda: _floats(_rnn("LSTM"), name="open_masking", steps=None),
 }
 
 
@@ -172,6 +179,8 @@ TRAINED = {
                                           L.Dense(3, activation="softmax"), name="bi"),
     "masking_LSTM": lambda: _floats(_rnn("LSTM"), L.Dense(3, activation="softmax"),
                                     name="masking"),
+    "open_length_GRU": lambda: _tokens(_rnn("GRU"), L.Dense(3, activation="softmax"),
+                                       name="open", steps=None),
 }
 
 
