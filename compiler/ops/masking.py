@@ -35,7 +35,10 @@ _PASSING = (
     "Activation", "ActivityRegularization", "AlphaDropout", "Dense", "Dropout", "ELU",
     "GaussianDropout", "GaussianNoise", "Identity", "LayerNormalization", "LeakyReLU",
     "Normalization", "PReLU", "ReLU", "Rescaling", "SpatialDropout1D", "SpatialDropout2D",
-    "TimeDistributed", "UnitNormalization")
+    "UnitNormalization")
+# Keras layers whose call takes a mask (TimeDistributed hands them each step's)
+_TAKING_MASKS = (*_RNNS, "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
+                 "Softmax", "Attention", "MultiHeadAttention")
 # Keras layers that would use a mask in a way kerasdml does not build, and why
 _REFUSED = {
     "MultiHeadAttention": "Keras turns the masks of query, value and key into its attention "
@@ -90,6 +93,15 @@ def masking(ctx: LayerContext) -> list:
 @masks(*_PASSING)
 def _passes(call, mask_in: tuple) -> dict:
     return {call.name: mask_in[0]} if mask_in and mask_in[0] else {}
+
+
+@masks("TimeDistributed")
+def _time_distributed(call, mask_in: tuple) -> dict:
+    inner = (call.config.get("layer") or {}).get("class_name")
+    if mask_in and mask_in[0] and inner in _TAKING_MASKS:
+        raise MaskRefused(f"its input carries a mask, which Keras hands to the inner {inner} one "
+                          "step at a time; not built")
+    return _passes(call, mask_in)
 
 
 @masks("Embedding")

@@ -80,6 +80,9 @@ MODELS = {
     "mask_through_time_distributed": lambda: _tokens(
         _rnn("GRU", return_sequences=True), L.TimeDistributed(L.Dense(3)),
         _rnn("SimpleRNN"), name="time_distributed"),
+    "mask_through_time_distributed_folded": lambda: _tokens(
+        L.TimeDistributed(L.LayerNormalization()), _rnn("LSTM"),
+        name="time_distributed_folded"),
     "lstm_return_state": lambda: _state_model(),
     "lstm_zero_output_for_mask": lambda: _tokens(
         L.LSTM(4, return_sequences=True, zero_output_for_mask=True), name="zero"),
@@ -238,6 +241,8 @@ REFUSED = {
     "Concatenate": (lambda x: L.Concatenate(name="refused")([x, x]), "merge"),
     "GlobalAveragePooling1D": (lambda x: L.GlobalAveragePooling1D(
         data_format="channels_first", name="refused")(x), "channels_first"),
+    "TimeDistributed": (lambda x: L.TimeDistributed(L.Softmax(), name="refused")(x),
+                        "one step at a time"),
 }
 
 
