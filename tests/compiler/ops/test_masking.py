@@ -83,7 +83,10 @@ MODELS = {
     "mask_through_time_distributed_folded": lambda: _tokens(
         L.TimeDistributed(L.LayerNormalization()), _rnn("LSTM"),
         name="time_distributed_folded"),
-    "lstm_return_state": lambda: _state_model(),
+    "lstm_return_state": lambda: _state_model(return_sequences=True),
+    # zero_output_for_mask zeroes a masked last step's output, not the states
+    **{f"{cell}_zero_output_last_with_state": (lambda c=cell: _state_model(
+        c, zero_output_for_mask=True)) for cell in ("LSTM", "GRU")},
     "lstm_zero_output_for_mask": lambda: _tokens(
         L.LSTM(4, return_sequences=True, zero_output_for_mask=True), name="zero"),
     # layers without supports_masking drop the mask in Keras: later layers see every step
@@ -109,11 +112,11 @@ MODELS = {
 }
 
 
-def _state_model():
+def _state_model(cell="LSTM", **kwargs):
     x = keras.Input((STEPS,), dtype="int32")
     y = L.Embedding(VOCABULARY, 3, mask_zero=True)(x)
-    out, h, c = L.LSTM(4, return_sequences=True, return_state=True)(y)
-    return keras.Model(x, [out, h, c], name="state")
+    outputs = getattr(L, cell)(4, return_state=True, **kwargs)(y)
+    return keras.Model(x, outputs, name="state")
 
 
 def _inputs(model, name):
