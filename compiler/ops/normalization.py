@@ -1,8 +1,10 @@
-"""BatchNormalization (images, vectors, sequences) and LayerNormalization; inference uses the
-moving statistics.
+"""BatchNormalization (images, vectors, sequences), LayerNormalization and GroupNormalization;
+inference uses the moving statistics.
 
 DML layout: batch_norm's gamma/beta/moving_* are (C, 1) columns on images (per channel), (1, D)
-rows otherwise (the context's `channels`); layer_norm's gamma/beta are (1, D) rows.
+rows otherwise (the context's `channels`); layer_norm's gamma/beta are (1, D) rows; group_norm's
+gamma/beta are (C, 1) columns, the layer working on channels-first samples (sequences are
+turned channels first around it).
 
 At inference a BatchNormalization scales and shifts each channel by constants, so a prediction
 script folds it into the weights of a convolution or Dense before it (passes.folding; the
@@ -10,6 +12,8 @@ template's `fold` macro computes the folded weights).
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from ..backend.step import Step, image, known, ones, steps_and_features, zeros
@@ -17,7 +21,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, always, as_column, as_row, define
 from .activations import keras_axis
-from .shaping import last_axis_only
+from .shaping import fail, last_axis_only
 from .axes import any_axis
 
 
@@ -35,6 +39,18 @@ class BatchNorm:
 @dataclass(frozen=True)
 class LayerNorm:
     """Normalises each sample over the last axis. gamma (D,) when scale, beta (D,) when center."""
+    epsilon: float
+    center: bool = True
+    scale: bool = True
+    axis: int = -1
+
+
+@dataclass(frozen=True)
+class GroupNorm:
+    """Normalises each sample's groups of channels (last axis) over all their values. groups
+    is the number of groups once shapes are known (Keras' -1: one per channel). gamma (C,) when
+    scale, beta (C,) when center."""
+    groups: int
     epsilon: float
     center: bool = True
     scale: bool = True
@@ -85,10 +101,34 @@ def layer_normalization(ctx: LayerContext) -> list:
     return [ctx.node("layer_norm", attrs, tuple(ctx.weights(*names).values()))]
 
 
+@handles("GroupNormalization")
+@any_axis
+def group_normalization(ctx: LayerContext) -> list:
+    """GroupNormalization(groups, axis=-1, epsilon, center, scale); groups=-1 is instance
+    normalization."""
+    groups = ctx.get("groups", 32)
+    if not isinstance(groups, int) or groups == 0 or groups < -1:
+        ctx.reject("groups", groups, "a positive number of groups dividing the channels, or -1")
+    axis = _axis(ctx, -1)
+    center, scale = _flags(ctx)
+    names = (("gamma",) if scale else ()) + (("beta",) if center else ())
+    attrs = GroupNorm(groups, float(ctx.get("epsilon", 1e-3)), center, scale, axis)
+    return [ctx.node("group_norm", attrs, tuple(ctx.weights(*names).values()))]
+
+
 # --- shapes and parameters -------------------------------------------------------------------
 
 def _shape(node, attrs, ins):
     return last_axis_only(node, attrs, ins[0]), ins[0]
+
+
+def _group_norm_shape(node, attrs, ins):
+    attrs, shape = _shape(node, attrs, ins)
+    channels = shape[-1]
+    groups = channels if attrs.groups == -1 else attrs.groups
+    if channels is not None and channels % groups:
+        fail(node, f"{groups} groups do not divide {channels} channels")
+    return dataclasses.replace(attrs, groups=groups), shape
 
 
 def _normalised_size(attrs, input_shapes):
@@ -109,6 +149,10 @@ def _batch_norm_params(a: BatchNorm, ins) -> dict:
 
 
 def _layer_norm_params(a: LayerNorm, ins) -> dict:
+    return _scale_params(a, _normalised_size(a, ins))
+
+
+def _group_norm_params(a: GroupNorm, ins) -> dict:
     return _scale_params(a, _normalised_size(a, ins))
 
 
@@ -157,6 +201,18 @@ def _layer_norm_context(n: Step) -> dict:
     return dict(common, image=f"{c}, {h}, {w}", helpers=("channels_last", "channels_first"))
 
 
+def _group_norm_context(n: Step) -> dict:
+    """Channels C and positions S of a channels-first sample; a sequence (or any sample DML
+    holds in Keras' order) is turned channels first around the layer."""
+    shape = known(n.in_shape, "shape")
+    channels, positions = shape[-1], math.prod(shape[:-1])
+    turn = len(shape) != 3 and positions > 1 and channels > 1
+    return dict(_scale_shift(n, channels, 1), flags=_flag_text(n),
+                sizes=f"{channels}, {positions}, {n.attrs.groups}",
+                turn=f"{channels}, {positions}, 1" if turn else None,
+                helpers=("channels_last", "channels_first") if turn else ())
+
+
 define("batch_norm", BatchNorm, shape=_shape, params=_batch_norm_params,
        weights=(Weight("gamma", "gamma", layout=_per_channel),
                 Weight("beta", "beta", layout=_per_channel),
@@ -170,3 +226,8 @@ define("layer_norm", LayerNorm, shape=_shape, params=_layer_norm_params,
        weights=(Weight("gamma", "gamma"), Weight("beta", "beta")),
        template="layer_norm.dml.j2", context=_layer_norm_context, sources=("layer_norm",),
        family=__name__)
+define("group_norm", GroupNorm, shape=_group_norm_shape, params=_group_norm_params,
+       weights=(Weight("gamma", "gamma", layout=as_column),
+                Weight("beta", "beta", layout=as_column)),
+       template="group_norm.dml.j2", context=_group_norm_context, sources=("group_norm",),
+       library=("group_norm", "layer_norm"), family=__name__)

@@ -521,6 +521,44 @@ out = layer_norm::forward(X, gamma, beta, epsilon, center, scale)
     assert_gradient_close(res[1], gx.reshape(shape[0], -1))
 
 
+# ---- GroupNormalization ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, groups, center, scale", [
+    ((3, 4, 5, 6), 3, True, True),      # images (N, H, W, C)
+    ((3, 4, 5, 6), -1, True, False),    # instance normalization
+    ((4, 5, 6), 1, False, True),        # sequences, one group
+    ((4, 6), 2, True, True),            # vectors
+])
+def test_group_norm(shape, groups, center, scale):
+    r = rng(21)
+    x = uniform(r, shape, -2, 3)
+    C = shape[-1]
+    layer = keras.layers.GroupNormalization(groups, epsilon=0.01, center=center, scale=scale)
+    layer.build(x.shape)
+    weights = randomize(layer, r, 0.5, 1.5)
+    dy = uniform(r, shape)
+    y = layer(x).numpy()
+    grads = tape_gradients(layer, x, dy)
+
+    def channels_first(a):
+        a = np.asarray(a)
+        return np.moveaxis(a, -1, 1).reshape(a.shape[0], -1)
+    named = dict(zip((["gamma"] if scale else []) + (["beta"] if center else []), weights))
+    res = run("""
+source("nn/layers/group_norm.dml") as group_norm
+out = group_norm::forward(X, gamma, beta, C, S, G, 0.01, center, scale)
+[dX, dgamma, dbeta] = group_norm::backward(dout, X, gamma, C, S, G, 0.01, center, scale)
+""", {"X": channels_first(x), "dout": channels_first(dy), "C": C, "S": int(np.prod(shape[1:-1])),
+      "G": C if groups == -1 else groups, "center": center, "scale": scale,
+      "gamma": column(named.get("gamma", np.ones(C))),
+      "beta": column(named.get("beta", np.zeros(C)))}, ["out", "dX", "dgamma", "dbeta"])
+    assert_close(res[0], channels_first(y))
+    assert_gradient_close(res[1], channels_first(grads[0]))
+    for position, name in enumerate(named):
+        assert_gradient_close(res[2 + ("gamma", "beta").index(name)],
+                              column(grads[1 + position]))
+
+
 # ---- Embedding ---------------------------------------------------------------------------------
 
 def test_embedding():

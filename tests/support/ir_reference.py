@@ -180,6 +180,15 @@ def batch_norm(a, p, x):
     return y + p["beta"] if a.center else y
 
 
+def group_norm(a, p, x):
+    groups = x.reshape(*x.shape[:-1], a.groups, -1)
+    axes = tuple(i for i in range(1, groups.ndim) if i != groups.ndim - 2)
+    mean = groups.mean(axis=axes, keepdims=True)
+    y = ((groups - mean) / np.sqrt(groups.var(axis=axes, keepdims=True) + a.epsilon))
+    y = y.reshape(x.shape)
+    return y * p.get("gamma", 1.0) + p.get("beta", 0.0)
+
+
 def layer_norm(a, p, x):
     y = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + a.epsilon)
     y = y * p["gamma"] if a.scale else y
@@ -258,7 +267,7 @@ OPS = {
     "resize_bilinear": resize_bilinear,
     "zero_pad1d": lambda a, p, x: np.pad(x, ((0, 0), (a.padding.left, a.padding.right), (0, 0))),
     "upsample1d": lambda a, p, x: np.repeat(x, a.size, axis=1),
-    "batch_norm": batch_norm, "layer_norm": layer_norm,
+    "batch_norm": batch_norm, "layer_norm": layer_norm, "group_norm": group_norm,
     "embedding": lambda a, p, x: p["embeddings"][x.astype(int)],
     "fold_steps": lambda a, p, x: x.reshape(-1, *x.shape[2:]),
     "unfold_steps": lambda a, p, x: x.reshape(-1, a.steps, *x.shape[1:]),

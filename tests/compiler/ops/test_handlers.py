@@ -15,6 +15,7 @@ from support.keras_models import (assert_matches_keras, assert_params_are_keras_
                            keras, predict, randomize, sample_inputs, save, sequential)
 from kerasdml.compiler import ir, ops
 from kerasdml.compiler.ops import augmentation as AUG
+from kerasdml.compiler.ops import normalization as NORM
 
 L = keras.layers
 
@@ -151,6 +152,11 @@ CASES = [
         center=False, name="b")), ["batch_norm"], {"b": ops.BatchNorm(1e-3, False, True, 0.99, 0)}),
     Case("layer_norm", lambda: sequential((3, 6), L.LayerNormalization(name="n")),
          ["layer_norm"], {"n": ops.LayerNorm(1e-3, True, True, 1)}),
+    Case("group_norm_image", lambda: sequential((4, 4, 6), L.GroupNormalization(3, name="n")),
+         ["group_norm"], {"n": NORM.GroupNorm(3, 1e-3, True, True, 2)}),
+    Case("group_norm_instance_sequence", lambda: sequential((5, 4), L.GroupNormalization(
+        -1, epsilon=0.01, center=False, name="n")),
+         ["group_norm"], {"n": NORM.GroupNorm(4, 0.01, False, True, 1)}),
     Case("embedding", lambda: sequential((5,), L.Embedding(11, 4, name="e"), dtype="int32"),
          ["embedding"], {"e": ops.Embedding(11, 4)}, vocabulary=11),
     Case("simple_rnn_sequences", lambda: sequential((5, 3), L.SimpleRNN(4, return_sequences=True,

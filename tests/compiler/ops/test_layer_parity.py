@@ -389,6 +389,17 @@ MODELS = {
     "custom_scale_layer": _custom_scale,
     "dense_on_image": lambda: sequential((3, 4, 5), L.Dense(6, activation="gelu"),
                                          L.Conv2D(2, 1), name="dense_on_image"),
+    "group_norm_image": lambda: sequential((4, 4, 6), L.GroupNormalization(3),
+                                           L.Conv2D(2, 1), name="group_norm_image"),
+    "group_norm_instance_image": lambda: sequential((3, 4, 4), L.GroupNormalization(
+        -1, epsilon=0.01, center=False), L.Flatten(), name="instance_norm"),
+    "group_norm_one_group_sequence": lambda: sequential((5, 6), L.GroupNormalization(
+        1, scale=False), L.GRU(2), name="group_norm_one_group"),
+    "group_norm_sequence": lambda: sequential((5, 6), L.GroupNormalization(2),
+                                              name="group_norm_sequence"),
+    "group_norm_vector": lambda: sequential((6,), L.GroupNormalization(3), name="gn_vector"),
+    "group_norm_axis_1": lambda: sequential((4, 3, 3), L.GroupNormalization(2, axis=1),
+                                            L.Flatten(), name="group_norm_axis_1"),
     "layer_norm_image": lambda: sequential((3, 4, 5), L.LayerNormalization(), L.Conv2D(2, 1),
                                            name="layer_norm_image"),
     "grouped_conv_as_depthwise": lambda: sequential((5, 5, 4), L.Conv2D(8, 3, groups=4,
@@ -488,3 +499,12 @@ def test_a_last_axis_given_by_its_number_moves_nothing(fmt, tmp_path):
                        L.Softmax(axis=3), name="last_axis")
     graph = compile_graph(save(model, tmp_path, fmt))
     assert [n.op for n in graph.nodes] == ["input", "conv2d", "batch_norm", "activation"]
+
+
+def test_group_norm_over_an_open_length_is_refused_by_name(tmp_path):
+    from support.keras_models import save
+    from kerasdml.compiler.compile import compile_model
+    from kerasdml.compiler.errors import UnsupportedAttributeError
+    model = sequential((None, 4), L.GroupNormalization(2, name="gn"), name="open_length")
+    with pytest.raises(UnsupportedAttributeError, match="'gn'.*fixed shape"):
+        compile_model(save(model, tmp_path))

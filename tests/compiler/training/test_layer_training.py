@@ -140,6 +140,17 @@ def irnn():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="irnn")
 
 
+def group_norm_cnn():
+    """GroupNormalization on images (2 groups, then instance normalization) and sequences."""
+    x = keras.Input((6, 6, 3))
+    y = L.GroupNormalization(2)(L.Conv2D(4, 3, padding="same")(x))
+    y = L.GroupNormalization(-1, scale=False)(L.Activation("relu")(y))
+    y = L.Reshape((9, 4))(L.MaxPooling2D(2)(y))
+    y = L.GroupNormalization(1, center=False)(L.Conv1D(4, 2)(y))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
+                       name="group_norm_cnn")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "irnn": (irnn, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
@@ -155,7 +166,8 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "transformer_block_attention_dropout": (lambda: transformer_block(dropout=1e-9),
                                                  (24, 6, 8)),
          "bilstm": (bilstm, (24, 5, 4)),
-         "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3))}
+         "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3)),
+         "group_norm_cnn": (group_norm_cnn, (16, 6, 6, 3))}
 
 
 @pytest.mark.parametrize("name", list(CASES))
