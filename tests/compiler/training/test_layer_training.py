@@ -144,8 +144,8 @@ def group_norm_cnn():
     """GroupNormalization on images (2 groups, then instance normalization) and sequences."""
     x = keras.Input((6, 6, 3))
     y = L.GroupNormalization(2)(L.Conv2D(4, 3, padding="same")(x))
-    y = L.GroupNormalization(-1, scale=False)(L.Activation("relu")(y))
-    y = L.Reshape((9, 4))(L.MaxPooling2D(2)(y))
+    y = L.GroupNormalization(-1, scale=False)(L.Activation("tanh")(y))
+    y = L.Reshape((9, 4))(L.AveragePooling2D(2)(y))
     y = L.GroupNormalization(1, center=False)(L.Conv1D(4, 2)(y))
     return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
                        name="group_norm_cnn")
