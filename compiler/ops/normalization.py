@@ -16,7 +16,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import Step, image, known, ones, steps_and_features, zeros
+from ..backend.step import Step, Unsupported, image, known, ones, steps_and_features, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, always, as_column, as_row, define
@@ -34,6 +34,9 @@ class BatchNorm:
     scale: bool = True
     momentum: float = 0.99
     axis: int = -1
+    # rows per sample inside TimeDistributed (time_distributed.py): training then normalises
+    # each step by its own statistics and updates the moving ones once per step, as Keras 3
+    steps: int = 1
 
 
 @dataclass(frozen=True)
@@ -182,13 +185,27 @@ def _batch_norm_context(n: Step) -> dict:
     mode = '"train"' if n.training and not n.frozen else '"test"'
     common = dict(mode=mode, momentum=repr(n.attrs.momentum), flags=_flag_text(n),
                   mean=n.params["moving_mean"], var=n.params["moving_variance"])
+    common.update(_per_step(n, shape))
     if len(shape) == 3:
         c, h, w = image(shape)
         return dict(common, **_scale_shift(n, c, 1), images=True, sizes=f"{c}, {h}, {w}",
-                    channels="column", sources=("batch_norm2d",))
+                    wide_sizes=f"{n.attrs.steps * c}, {h}, {w}", C=c, K=c * h * w,
+                    channels="column", module="batch_norm2d", sources=("batch_norm2d",))
     steps, features = steps_and_features(shape)
     return dict(common, **_scale_shift(n, 1, features), images=False, T=steps, D=features,
-                channels="row", sources=("batch_norm1d",))
+                C=features, K=features, channels="row", module="batch_norm1d",
+                sources=("batch_norm1d",))
+
+
+def _per_step(n: Step, shape: tuple) -> dict:
+    """Training inside TimeDistributed: a sample's steps side by side are one row of `steps`
+    times the channels (images) or features (vectors), each with its own statistics."""
+    per_step = n.training and not n.frozen and n.attrs.steps > 1
+    if per_step and len(shape) == 2:
+        raise Unsupported("training", f"TimeDistributed(BatchNormalization) over {shape} per "
+                          "step", "images or vectors per step (Keras 3 takes each step's "
+                          "statistics over all its positions), or the layer frozen")
+    return dict(per_step=per_step, steps=n.attrs.steps)
 
 
 def _layer_norm_context(n: Step) -> dict:

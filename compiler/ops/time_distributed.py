@@ -9,8 +9,8 @@ gradients and weights (named after the TimeDistributed layer, as Keras stores th
 Keras 3 calls the inner layer once per step, on N rows; folding gives the same results for every
 layer whose rows do not depend on each other. Dropout draws its masks over the N*T rows at once.
 A BatchNormalization in training normalises each step by that step's batch statistics and
-updates its moving statistics once per step, which the folded layer does not: it is refused in
-training (prediction, and training with the layer frozen, use the moving statistics and fold).
+updates its moving statistics once per step: its attrs get the number of steps, and its template
+then normalises a sample's steps side by side (normalization.py).
 
 A Dense acts on the last axis of a sequence already (with an open number of steps too), so
 TimeDistributed(Dense) is that Dense, without folding.
@@ -21,7 +21,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, image
+from ..backend.step import Step, image
 from ..frontend.config import class_name_of, is_model
 from ..frontend.context import LayerContext
 from ..frontend.registry import handler_for, handles
@@ -39,15 +39,15 @@ class Steps:
 # --- frontend --------------------------------------------------------------------------------
 
 _ON_LAST_AXIS = ("Dense",)  # layers that already act on every step of a sequence
-# ops whose training pass depends on the batch: Keras 3 calls the inner layer once per step
+# ops whose training pass depends on the batch (Keras 3 calls the inner layer once per step):
+# their attrs' `steps` tells them how many rows a sample holds
 _PER_STEP_STATISTICS = ("batch_norm",)
 
 
 @handles("TimeDistributed")
 def time_distributed(ctx: LayerContext) -> list:
     """TimeDistributed(layer) over any supported layer of one input (Conv2D, pooling, Flatten,
-    Dropout, BatchNormalization, Dense, ...), not over a model; BatchNormalization trains only
-    frozen (Keras 3 keeps per-step statistics)."""
+    Dropout, BatchNormalization with per-step statistics, Dense, ...), not over a model."""
     inner = ctx.get("layer")
     class_name = class_name_of(inner) if isinstance(inner, dict) else None
     if class_name is None or is_model(inner):
@@ -84,11 +84,17 @@ def _folded(ctx: LayerContext, handler, inner_call, steps: int) -> list:
 
     def renamed(tensors: tuple) -> tuple:
         return tuple(per_step if t == ctx.name else t for t in tensors)
-    inner = [node.replace(inputs=renamed(node.inputs), outputs=renamed(node.outputs))
-             for node in inner]
+    inner = [_told_steps(node, steps).replace(inputs=renamed(node.inputs),
+                                              outputs=renamed(node.outputs)) for node in inner]
     return [ctx.node("fold_steps", Steps(steps), name=folded, outputs=(folded,)), *inner,
             ctx.node("unfold_steps", Steps(steps), name=f"{ctx.name}/unfolded",
                      inputs=(per_step,))]
+
+
+def _told_steps(node, steps: int):
+    if node.op not in _PER_STEP_STATISTICS:
+        return node
+    return node.replace(attrs=dataclasses.replace(node.attrs, steps=steps))
 
 
 # --- shapes ----------------------------------------------------------------------------------
@@ -135,14 +141,6 @@ def _ways(n: Step, outer: tuple, inner: tuple) -> tuple:
 
 
 def _fold_context(n: Step) -> dict:
-    if n.training and not n.frozen:
-        per_step = {node.keras_class for node in n.graph.nodes
-                    if node.layer == n.node.layer and node.op in _PER_STEP_STATISTICS}
-        if per_step:
-            raise Unsupported("training", f"TimeDistributed({per_step.pop()})",
-                              "prediction, or the layer frozen (trainable=False): Keras 3 "
-                              "normalises each step by its own batch statistics and updates "
-                              "the moving statistics once per step")
     fold, unfold, helpers = _ways(n, n.in_shape, n.out_shape)
     return dict(forward=fold, backward=unfold, helpers=helpers,
                 comment=f"each sample's {n.attrs.steps} steps as rows of their own")
