@@ -109,6 +109,10 @@ class OpDef:
     # True where the op's attrs have an explicit `padding` (ir.Pad2D) filled with zeros, so a
     # ZeroPadding2D read only by it can be added to that padding (passes.padding)
     takes_zero_padding: bool = False
+    # the op this one inverts: a node of it reading the output of a node of `undoes` with equal
+    # attrs gives back that node's input (fold_steps after unfold_steps), so passes.cleanup
+    # drops the pair
+    undoes: str = ""
 
     def weight(self, role: str) -> Weight:
         for weight in self.weights:

@@ -13,7 +13,8 @@ updates its moving statistics once per step: its attrs get the number of steps, 
 then normalises a sample's steps side by side (normalization.py).
 
 A Dense acts on the last axis of a sequence already (with an open number of steps too), so
-TimeDistributed(Dense) is that Dense, without folding.
+TimeDistributed(Dense) is that Dense, without folding. Between two TimeDistributed layers, the
+unfold of the first and the fold of the second undo each other, and passes.cleanup drops them.
 """
 from __future__ import annotations
 
@@ -153,6 +154,6 @@ def _unfold_context(n: Step) -> dict:
 
 
 define("fold_steps", Steps, shape=_fold_shape, template="fold_steps.dml.j2",
-       context=_fold_context, family=__name__)
+       context=_fold_context, family=__name__, undoes="unfold_steps")
 define("unfold_steps", Steps, shape=_unfold_shape, template="fold_steps.dml.j2",
-       context=_unfold_context, family=__name__)
+       context=_unfold_context, family=__name__, undoes="fold_steps")

@@ -1,7 +1,8 @@
 """Passes over the IR graph, run between the frontend and the backend.
 
     prepare(graph)   drop_unread_masks -> split_activations -> infer_shapes ->
-                     drop_inference_noops and merge_zero_padding (prediction only) -> validate
+                     drop_inference_noops and merge_zero_padding (prediction only) ->
+                     drop_inverse_pairs -> validate
 
 `folds(graph)` finds the layers a prediction script folds into the weights of the layer before
 them (a BatchNormalization after a convolution); the backend writes the folded weights.
@@ -14,7 +15,8 @@ from __future__ import annotations
 from .. import ir
 from . import layout
 from .activations import split_activations
-from .cleanup import drop_inference_noops, drop_unread_masks, is_inference_noop
+from .cleanup import (drop_inference_noops, drop_inverse_pairs, drop_unread_masks,
+                      is_inference_noop)
 from .folding import folds
 from .padding import merge_zero_padding
 from .shapes import infer_shapes
@@ -26,7 +28,7 @@ def prepare(graph: ir.Graph, training: bool = False) -> ir.Graph:
     graph = infer_shapes(split_activations(drop_unread_masks(graph)))
     if not training:
         graph = infer_shapes(merge_zero_padding(drop_inference_noops(graph)))
-    return graph.validate()
+    return drop_inverse_pairs(graph).validate()
 
 
 __all__ = ["prepare", "split_activations", "infer_shapes", "drop_inference_noops", "merge_zero_padding",

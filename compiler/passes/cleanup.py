@@ -1,5 +1,6 @@
 """Removing nodes that do nothing at inference (dropout, the noise, activity-regularization and
-augmentation layers, linear activations: each op's definition says), and masks nobody reads."""
+augmentation layers, linear activations: each op's definition says), masks nobody reads, and
+pairs of nodes that undo each other (the regroupings between two TimeDistributed layers)."""
 from __future__ import annotations
 
 from .. import ir
@@ -31,3 +32,27 @@ def drop_unread_masks(graph: ir.Graph) -> ir.Graph:
     functional model file records how Keras computed the mask, and its layers read that one."""
     read = {t for node in graph.nodes for t in node.inputs} | set(graph.outputs)
     return graph.with_nodes(n for n in graph.nodes if n.op != "step_mask" or n.output in read)
+
+
+def drop_inverse_pairs(graph: ir.Graph) -> ir.Graph:
+    """A node that undoes the node it reads (its definition's `undoes`, equal attrs) gives back
+    that node's input: its consumers read that instead, and the undone node goes too when
+    nothing else reads it. A pair that returns a model input unchanged is kept."""
+    alias: dict[str, str] = {}
+    produced: dict[str, ir.Node] = {}
+    nodes, undone = [], set()
+    for node in graph.nodes:
+        node = node.replace(inputs=tuple(alias.get(t, t) for t in node.inputs))
+        source = produced.get(node.inputs[0]) if node.inputs else None
+        if (source is not None and source.op == definition(node.op).undoes
+                and source.attrs == node.attrs
+                and not (source.inputs[0] in graph.inputs and node.output in graph.outputs)):
+            alias[node.output] = source.inputs[0]
+            undone.add(source.name)
+            continue
+        produced.update(dict.fromkeys(node.outputs, node))
+        nodes.append(node)
+    outputs = tuple(alias.get(t, t) for t in graph.outputs)
+    read = {t for node in nodes for t in node.inputs} | set(outputs)
+    return graph.with_nodes((n for n in nodes if n.name not in undone or n.output in read),
+                            outputs=outputs)

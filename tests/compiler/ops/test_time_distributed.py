@@ -59,8 +59,9 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 def test_the_inner_layer_runs_on_the_folded_batch_with_its_own_weights(tmp_path):
     compiled = compile_model(save(randomize(video_classifier(), seed=1), tmp_path))
     ops = [node.op for node in compiled.graph.nodes]
-    assert ops[:4] == ["input", "fold_steps", "conv2d", "activation"]
-    assert ops.count("fold_steps") == ops.count("unfold_steps") == 3
+    # the unfold and fold between two TimeDistributed layers undo each other: both are dropped
+    assert ops[:8] == ["input", "fold_steps", "conv2d", "activation", "max_pool2d", "flatten",
+                       "unfold_steps", "lstm"]
     params = {(p.layer, p.weight) for _, p in compiled.graph.params()}
     assert ("frames_conv", "kernel") in params
     assert "conv2d::forward" in compiled.predict_script
@@ -76,6 +77,15 @@ def frame_vectors():
 # the dropout with a rate that keeps every value: Keras' masks and the DML's cannot differ;
 # BatchNormalization in training: each step normalised by its own batch statistics, the moving
 # statistics updated once per step (Keras 3 calls the inner layer step by step)
+def test_a_batch_norm_after_a_convolution_folds_into_it_at_inference(tmp_path,
+                                                                     assert_predicts_like_keras):
+    model = randomize(sequential((3, 5, 5, 2), T(L.Conv2D(3, 3)), T(L.BatchNormalization()),
+                                 T(L.GlobalMaxPooling2D()), name="conv_bn"), seed=4)
+    assert_predicts_like_keras(model, atol=ATOL)
+    script = compile_model(save(model, tmp_path)).predict_script
+    assert "folded into the kernel" in script and "batch_norm2d::" not in script
+
+
 CASES = {"video_classifier": (video_classifier, (16, 3, 6, 6, 2)),
          "video_classifier_batch_norm": (lambda: video_classifier(batch_norm=True),
                                          (16, 3, 6, 6, 2)),
