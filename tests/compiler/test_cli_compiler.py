@@ -91,13 +91,14 @@ def _refused_models():
                                 name="m_attr"),
         "backend": sequential((5, 3), L.LSTM(2, activation="relu", name="relu_lstm"),
                               name="m_relu_lstm"),
-        "unknown": sequential((5, 3), L.GroupNormalization(3, name="gn"), name="m_gn"),
+        "unknown": sequential((5, 3), L.EinsumDense("btc,cd->btd", output_shape=(None, 2),
+                                                    name="einsum"), name="m_einsum"),
     }
 
 
 REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
             "attribute": "dilation_rate", "backend": "layer 'relu_lstm' (LSTM): activation",
-            "unknown": "'gn' (GroupNormalization)"}
+            "unknown": "'einsum' (EinsumDense)"}
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))

@@ -30,7 +30,7 @@ class Plain(L.Layer):
 def test_all_unsupported_layers_in_one_error(tmp_path):
     x = keras.Input((6, 4), name="x")
     y = L.Discretization(bin_boundaries=[0.0], name="bins")(x)
-    y = L.GroupNormalization(2, name="groups")(y)
+    y = L.EinsumDense("btc,cd->btd", output_shape=(None, 4), name="einsum")(y)
     y = L.Dense(3, name="fine")(y)
     y = L.Softmax(name="masked")(L.Masking()(y))   # Softmax would use the mask
     path = save(keras.Model(x, y, name="many"), tmp_path)
@@ -38,11 +38,11 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
         read_graph(path)
     error = caught.value
     assert [(u.name, u.class_name) for u in error.layers] == \
-        [("bins", "Discretization"), ("groups", "GroupNormalization"),
+        [("bins", "Discretization"), ("einsum", "EinsumDense"),
          ("masked", "Softmax")]
     assert error.supported == supported_classes()
     message = str(error)
-    assert "'groups' (GroupNormalization)" in message and "Conv2D" in message and "'fine'" not in message
+    assert "'einsum' (EinsumDense)" in message and "Conv2D" in message and "'fine'" not in message
 
 
 @pytest.mark.parametrize("layer, attribute, value", [
@@ -320,20 +320,20 @@ def test_problems_of_every_kind_come_in_one_message_and_inspect_says_the_same(tm
     from kerasdml.compiler.errors import ModelProblemsError
     from kerasdml.compiler.layer_table import inspect_model
     x = keras.Input((6, 4), name="x")
-    a = L.GroupNormalization(2, name="groups")(x)
+    a = L.EinsumDense("btc,cd->btd", output_shape=(None, 4), name="einsum")(x)
     b = L.Dense(3, activation="sparsemax", name="sparse")(x)
     c = L.LayerNormalization(axis=[1, 2], name="bad_axis")(L.Dense(5, name="five")(x))
     path = save(keras.Model(x, [a, b, c], name="many_kinds"), tmp_path)
     with pytest.raises(ModelProblemsError) as caught:
         compile_model(path)
     message = str(caught.value)
-    assert "'groups' (GroupNormalization)" in message and "activation='sparsemax'" in message
+    assert "'einsum' (EinsumDense)" in message and "activation='sparsemax'" in message
     assert "layer 'bad_axis' (LayerNormalization): axis=[1, 2]" in message
     rows, refusal = inspect_model(path)
     assert refusal == message
     status = {row.name: row.status for row in rows}
     assert status["five"] == "yes" and all(status[n].startswith("no:")
-                                           for n in ("groups", "sparse", "bad_axis"))
+                                           for n in ("einsum", "sparse", "bad_axis"))
 
 
 def test_dot_of_a_vector_and_a_sequence_is_refused(tmp_path):
