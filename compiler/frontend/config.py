@@ -104,6 +104,14 @@ def flatten_model(top: dict, path: str) -> FlatModel:
     return model
 
 
+def inline_model(entry: dict, names: tuple, weights: tuple, inputs: list, path: str) -> tuple:
+    """(calls, output tensors) of a model fed `inputs` inside a layer (TimeDistributed's inner
+    model): calls named under `names`, their weights found under `weights`."""
+    flat = FlatModel(layer_name(entry))
+    outputs = _Walker(flat, path).model(entry, names, weights, list(inputs))
+    return flat.calls, outputs
+
+
 @dataclass
 class _Walker:
     out: FlatModel

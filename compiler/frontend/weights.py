@@ -11,7 +11,8 @@ where <key> is the snake_case class name with a counter per class in the model's
 attribute of the `vars` group, which wins when present. `vars` keys must be sorted as numbers
 (10 after 9). Sub-layers nest: an RNN's arrays are under `cell/vars`, TimeDistributed's under
 `layer/vars`, Bidirectional's under `forward_layer/cell/vars` then `backward_layer/cell/vars`,
-a nested model's layers under `layers/<model key>/layers/<key>`.
+a nested model's layers under `layers/<model key>/layers/<key>`, those of a model inside
+TimeDistributed under `layers/<key>/layer/layers/<key>`.
 
 legacy .h5: `model_weights/<layer name>` lists its arrays in the `weight_names` attribute (in
 order), each a path relative to that group ("dense/kernel" or, from older Keras, "dense/kernel:0").
@@ -97,6 +98,8 @@ class KerasZipWeights:
     def _layer_group(self, path: tuple[str, ...]):
         group, container = self.h5, self.model
         for depth, name in enumerate(path):
+            if "layers" not in group and "layer" in group:  # the model a wrapper layer holds
+                group, container = group["layer"], (container.get("config") or {}).get("layer")
             layers = group.get("layers")
             key = self._keys_of(container, layers).get(name)
             if layers is None or key is None or key not in layers:
@@ -169,6 +172,7 @@ class ModelObjectWeights:
     def arrays(self, path: tuple[str, ...]) -> list[StoredArray]:
         layer = self.model
         for name in path:
+            layer = layer if hasattr(layer, "get_layer") else layer.layer  # a wrapper's model
             try:
                 layer = layer.get_layer(name)
             except ValueError:

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from ..backend.step import Step, image
-from ..frontend.config import class_name_of, is_model
+from ..frontend.config import class_name_of, inline_model, is_model
 from ..frontend.context import LayerContext
 from ..frontend.registry import handler_for, handles
 from ..opdef import define
@@ -48,12 +48,13 @@ _PER_STEP_STATISTICS = ("batch_norm",)
 @handles("TimeDistributed")
 def time_distributed(ctx: LayerContext) -> list:
     """TimeDistributed(layer) over any supported layer of one input (Conv2D, pooling, Flatten,
-    Dropout, BatchNormalization with per-step statistics, Dense, ...), not over a model."""
+    Dropout, BatchNormalization with per-step statistics, Dense, ...) or a model of them."""
     inner = ctx.get("layer")
     class_name = class_name_of(inner) if isinstance(inner, dict) else None
-    if class_name is None or is_model(inner):
-        ctx.reject("layer", class_name, "one layer (a model inside TimeDistributed is not "
-                   "supported: wrap each of its layers in TimeDistributed)")
+    if class_name is None:
+        ctx.reject("layer", inner, "a layer or a model")
+    if is_model(inner):
+        return _folded(ctx, _model_handler(ctx, inner), ctx.call, _steps(ctx))
     handler = handler_for(class_name)
     if handler is None or class_name in ("TimeDistributed", "InputLayer"):
         ctx.reject("layer", class_name, "a supported layer class (kerasdml inspect --layers)")
@@ -61,6 +62,28 @@ def time_distributed(ctx: LayerContext) -> list:
     if class_name in _ON_LAST_AXIS:
         return handler(LayerContext(inner_call, ctx.source))
     return _folded(ctx, handler, inner_call, _steps(ctx))
+
+
+def _model_handler(ctx: LayerContext, model: dict):
+    """A handler building the nodes of a model's layers, named "<layer>/<inner layer>", on the
+    call's input; its output tensor is renamed to the call's name."""
+    def handler(folded_ctx: LayerContext) -> list:
+        calls, outputs = inline_model(model, (ctx.name,), ctx.call.path,
+                                      list(folded_ctx.call.inputs), ctx.source.path)
+        if len(outputs) != 1:
+            ctx.reject("layer", class_name_of(model), "a model with one output")
+        nodes = []
+        for call in calls:
+            inner_handler = handler_for(call.class_name)
+            if inner_handler is None or call.class_name == "InputLayer":
+                ctx.reject("layer", f"{class_name_of(model)} holding {call.class_name} "
+                           f"'{call.layer}'", "a model of supported layers")
+            nodes += inner_handler(LayerContext(call, ctx.source))
+        return [node.replace(outputs=tuple(ctx.name if t == outputs[0] else t
+                                           for t in node.outputs),
+                             inputs=tuple(ctx.name if t == outputs[0] else t
+                                          for t in node.inputs)) for node in nodes]
+    return handler
 
 
 def _steps(ctx: LayerContext) -> int:

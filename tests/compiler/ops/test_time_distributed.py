@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import assert_trains_like_keras, keras, randomize, save, sequential
+from support.keras_models import (assert_trains_like_keras, keras, predict, randomize,
+                                  sample_inputs, save, sequential)
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.errors import UnsupportedAttributeError
 from kerasdml.compiler.estimator import Keras2DML
@@ -37,6 +38,16 @@ def frame_classifier(rate=0.3):
     return keras.Model(x, L.Dense(3, activation="softmax")(L.GRU(3)(y)), name="frames")
 
 
+def frame_model():
+    """A model applied to every frame: its layers are inlined on the folded batch."""
+    frame = keras.Sequential([keras.Input((5, 5, 2)), L.Conv2D(3, 3, activation="relu"),
+                              L.BatchNormalization(), L.MaxPooling2D(2), L.Flatten(),
+                              L.Dense(4, activation="tanh")], name="frame")
+    x = keras.Input((3, 5, 5, 2))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GRU(4)(T(frame)(x))),
+                       name="frames_of_a_model")
+
+
 MODELS = {
     "video_classifier": video_classifier,
     "video_classifier_batch_norm": lambda: video_classifier(batch_norm=True),
@@ -47,6 +58,7 @@ MODELS = {
     "dense": lambda: sequential((5, 4), T(L.Dense(3, activation="relu")), name="td_dense"),
     "conv1d_per_step": lambda: sequential((3, 6, 2), T(L.Conv1D(3, 2)), T(L.Flatten()),
                                           name="conv1d_steps"),
+    "frame_model": frame_model,
     "lstm_per_step": lambda: sequential((3, 4, 2), T(L.LSTM(3)), name="lstm_steps"),
 }
 
@@ -90,7 +102,8 @@ CASES = {"video_classifier": (video_classifier, (16, 3, 6, 6, 2)),
          "video_classifier_batch_norm": (lambda: video_classifier(batch_norm=True),
                                          (16, 3, 6, 6, 2)),
          "frame_vectors_batch_norm": (frame_vectors, (16, 3, 4)),
-         "frame_classifier": (lambda: frame_classifier(rate=1e-9), (16, 4, 5, 5, 3))}
+         "frame_classifier": (lambda: frame_classifier(rate=1e-9), (16, 4, 5, 5, 3)),
+         "frame_model": (frame_model, (16, 3, 5, 5, 2))}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -113,8 +126,10 @@ def test_batch_norm_of_a_sequence_per_step_trains_only_frozen(tmp_path):
     Keras2DML(model, epochs=1, batch_size=4, verbose=0).fit(x, np.zeros(4))
 
 
-def test_a_model_inside_is_refused(tmp_path):
-    inner = keras.Sequential([keras.Input((4,)), L.Dense(2)])
-    model = sequential((3, 4), T(inner), name="nested")
-    with pytest.raises(UnsupportedAttributeError, match="wrap each of its layers"):
-        compile_model(save(model, tmp_path))
+def test_legacy_h5_and_model_objects_predict_like_keras(assert_predicts_like_keras):
+    model = randomize(video_classifier(batch_norm=True), seed=6, scale=0.7)
+    assert_predicts_like_keras(model, atol=ATOL, fmt="h5")
+    nested = randomize(frame_model(), seed=6, scale=0.7)
+    inputs = sample_inputs(nested, batch=4)
+    np.testing.assert_allclose(compile_model(nested).predict(inputs[0]),
+                               predict(nested, inputs)[0], atol=ATOL, rtol=ATOL)
