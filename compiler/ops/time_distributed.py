@@ -13,7 +13,7 @@ updates its moving statistics once per step: its attrs get the number of steps, 
 then normalises a sample's steps side by side (normalization.py).
 
 A Dense acts on the last axis of a sequence already (with an open number of steps too), so
-TimeDistributed(Dense) is that Dense, without folding. Between two TimeDistributed layers, the
+TimeDistributed(Dense) over vectors per step is that Dense, without folding. Between two TimeDistributed layers, the
 unfold of the first and the fold of the second undo each other, and passes.cleanup drops them.
 """
 from __future__ import annotations
@@ -59,7 +59,8 @@ def time_distributed(ctx: LayerContext) -> list:
     if handler is None or class_name in ("TimeDistributed", "InputLayer"):
         ctx.reject("layer", class_name, "a supported layer class (kerasdml inspect --layers)")
     inner_call = dataclasses.replace(ctx.call, entry=inner, class_name=class_name)
-    if class_name in _ON_LAST_AXIS:
+    shapes = ctx.recorded_input_shapes()
+    if class_name in _ON_LAST_AXIS and (not shapes or len(shapes[0]) <= 3):
         return handler(LayerContext(inner_call, ctx.source))
     return _folded(ctx, handler, inner_call, _steps(ctx))
 

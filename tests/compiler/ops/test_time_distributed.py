@@ -56,6 +56,8 @@ MODELS = {
     "batch_norm_image": lambda: sequential((2, 3, 3, 4), T(L.BatchNormalization(
         center=False)), T(L.Conv2D(2, 1)), name="bn_image"),
     "dense": lambda: sequential((5, 4), T(L.Dense(3, activation="relu")), name="td_dense"),
+    "dense_on_images": lambda: sequential((2, 3, 3, 4), T(L.Dense(3)), T(L.Flatten()),
+                                          name="td_dense_images"),
     "conv1d_per_step": lambda: sequential((3, 6, 2), T(L.Conv1D(3, 2)), T(L.Flatten()),
                                           name="conv1d_steps"),
     "frame_model": frame_model,
@@ -133,3 +135,12 @@ def test_legacy_h5_and_model_objects_predict_like_keras(assert_predicts_like_ker
     inputs = sample_inputs(nested, batch=4)
     np.testing.assert_allclose(compile_model(nested).predict(inputs[0]),
                                predict(nested, inputs)[0], atol=ATOL, rtol=ATOL)
+
+
+def test_an_open_number_of_steps_is_refused_but_for_dense(tmp_path, assert_predicts_like_keras):
+    model = sequential((None, 4, 4, 2), T(L.Conv2D(2, 3), name="frames"), name="open_steps")
+    with pytest.raises(UnsupportedAttributeError, match="'frames'.*fixed number of steps"):
+        compile_model(save(model, tmp_path))
+    dense = randomize(sequential((None, 3), T(L.Dense(2)), L.GlobalAveragePooling1D(),
+                                 name="open_dense"), seed=1)
+    assert_predicts_like_keras(dense, [np.ones((2, 5, 3), "float32")], atol=ATOL)
