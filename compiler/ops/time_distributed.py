@@ -1,10 +1,11 @@
 """TimeDistributed(layer): the inner layer applied to every time step.
 
-Keras runs the inner layer on the input reshaped to (batch * steps, ...) and reshapes the result
-back. A DML row holds a sample's steps one after the other, so the (N, T*D) batch read row-major
-as (N*T, D) is exactly that folded batch: the layer becomes "fold_steps" -> the inner layer's own
+Keras applies the inner layer to each step of the (batch, steps, ...) input. A DML row holds a
+sample's steps one after the other, so the (N, T*D) batch read row-major as (N*T, D) holds every
+step of every sample as a row of its own: the layer becomes "fold_steps" -> the inner layer's own
 nodes on the folded shape -> "unfold_steps". The inner layer keeps its template, dml_lib code,
-gradients and weights (named after the TimeDistributed layer, as Keras stores them).
+gradients and weights (named after the TimeDistributed layer, as Keras stores them); a model
+inside has its layers inlined there.
 
 Keras 3 calls the inner layer once per step, on N rows; folding gives the same results for every
 layer whose rows do not depend on each other. Dropout draws its masks over the N*T rows at once.
@@ -13,8 +14,9 @@ updates its moving statistics once per step: its attrs get the number of steps, 
 then normalises a sample's steps side by side (normalization.py).
 
 A Dense acts on the last axis of a sequence already (with an open number of steps too), so
-TimeDistributed(Dense) over vectors per step is that Dense, without folding. Between two TimeDistributed layers, the
-unfold of the first and the fold of the second undo each other, and passes.cleanup drops them.
+TimeDistributed(Dense) over vectors per step is that Dense, without folding. Between two
+TimeDistributed layers, the unfold of the first and the fold of the second undo each other, and
+passes.cleanup drops them.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def time_distributed(ctx: LayerContext) -> list:
     if class_name is None:
         ctx.reject("layer", inner, "a layer or a model")
     if is_model(inner):
-        return _folded(ctx, _model_handler(ctx, inner), ctx.call, _steps(ctx))
+        return _folded(ctx, lambda folded: _model_nodes(ctx, inner, folded), _steps(ctx))
     handler = handler_for(class_name)
     if handler is None or class_name in ("TimeDistributed", "InputLayer"):
         ctx.reject("layer", class_name, "a supported layer class (kerasdml inspect --layers)")
@@ -62,29 +64,26 @@ def time_distributed(ctx: LayerContext) -> list:
     shapes = ctx.recorded_input_shapes()
     if class_name in _ON_LAST_AXIS and (not shapes or len(shapes[0]) <= 3):
         return handler(LayerContext(inner_call, ctx.source))
-    return _folded(ctx, handler, inner_call, _steps(ctx))
+
+    def layer_nodes(folded: str) -> tuple:
+        call = dataclasses.replace(inner_call, inputs=(folded,))
+        return handler(LayerContext(call, ctx.source)), ctx.name
+    return _folded(ctx, layer_nodes, _steps(ctx))
 
 
-def _model_handler(ctx: LayerContext, model: dict):
-    """A handler building the nodes of a model's layers, named "<layer>/<inner layer>", on the
-    call's input; its output tensor is renamed to the call's name."""
-    def handler(folded_ctx: LayerContext) -> list:
-        calls, outputs = inline_model(model, (ctx.name,), ctx.call.path,
-                                      list(folded_ctx.call.inputs), ctx.source.path)
-        if len(outputs) != 1:
-            ctx.reject("layer", class_name_of(model), "a model with one output")
-        nodes = []
-        for call in calls:
-            inner_handler = handler_for(call.class_name)
-            if inner_handler is None or call.class_name == "InputLayer":
-                ctx.reject("layer", f"{class_name_of(model)} holding {call.class_name} "
-                           f"'{call.layer}'", "a model of supported layers")
-            nodes += inner_handler(LayerContext(call, ctx.source))
-        return [node.replace(outputs=tuple(ctx.name if t == outputs[0] else t
-                                           for t in node.outputs),
-                             inputs=tuple(ctx.name if t == outputs[0] else t
-                                          for t in node.inputs)) for node in nodes]
-    return handler
+def _model_nodes(ctx: LayerContext, model: dict, folded: str) -> tuple:
+    """(nodes, output tensor) of a model's layers on `folded`, named "<layer>/<inner layer>"."""
+    calls, outputs = inline_model(model, (ctx.name,), ctx.call.path, [folded], ctx.source.path)
+    if len(outputs) != 1:
+        ctx.reject("layer", class_name_of(model), "a model with one output")
+    nodes = []
+    for call in calls:
+        handler = handler_for(call.class_name)
+        if handler is None or call.class_name == "InputLayer":
+            ctx.reject("layer", f"{class_name_of(model)} holding {call.class_name} "
+                       f"'{call.layer}'", "a model of supported layers")
+        nodes += handler(LayerContext(call, ctx.source))
+    return nodes, outputs[0]
 
 
 def _steps(ctx: LayerContext) -> int:
@@ -97,18 +96,18 @@ def _steps(ctx: LayerContext) -> int:
     return steps
 
 
-def _folded(ctx: LayerContext, handler, inner_call, steps: int) -> list:
-    """fold -> the inner layer's nodes -> unfold. The inner nodes keep the layer's name (so its
-    parameters are named as a plain layer's); their output tensor is renamed."""
+def _folded(ctx: LayerContext, build, steps: int) -> list:
+    """fold -> the nodes `build(folded tensor)` gives with their output tensor -> unfold. A
+    single inner layer's nodes keep the layer's name (so its parameters are named as a plain
+    layer's); the output tensor is renamed, the unfold writing the layer's."""
     folded, per_step = f"{ctx.name}/folded", f"{ctx.name}/per_step"
-    call = dataclasses.replace(inner_call, inputs=(folded,))
-    inner = handler(LayerContext(call, ctx.source))
+    inner, output = build(folded)
     produced = {t for node in inner for t in node.outputs}
-    if ctx.name not in produced or len(produced - {t for n in inner for t in n.inputs}) > 1:
-        ctx.reject("layer", inner_call.class_name, "a layer with one output")
+    if output not in produced or len(produced - {t for n in inner for t in n.inputs}) > 1:
+        ctx.reject("layer", class_name_of(ctx.get("layer")), "a layer with one output")
 
     def renamed(tensors: tuple) -> tuple:
-        return tuple(per_step if t == ctx.name else t for t in tensors)
+        return tuple(per_step if t == output else t for t in tensors)
     inner = [_told_steps(node, steps).replace(inputs=renamed(node.inputs),
                                               outputs=renamed(node.outputs)) for node in inner]
     return [ctx.node("fold_steps", Steps(steps), name=folded, outputs=(folded,)), *inner,
@@ -117,6 +116,7 @@ def _folded(ctx: LayerContext, handler, inner_call, steps: int) -> list:
 
 
 def _told_steps(node, steps: int):
+    """The node, told the rows per sample where its training statistics are per step."""
     if node.op not in _PER_STEP_STATISTICS:
         return node
     return node.replace(attrs=dataclasses.replace(node.attrs, steps=steps))
