@@ -194,7 +194,8 @@ def test_handler(case, tmp_path):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.id in (
     "dense_relu", "conv2d_same_stride2", "separable", "batch_norm_conv", "lstm_last",
-    "gru_reset_after", "embedding", "time_distributed_dense")], ids=lambda c: c.id)
+    "gru_reset_after", "embedding", "time_distributed_dense", "group_norm_image")],
+    ids=lambda c: c.id)
 def test_handler_from_legacy_h5_and_memory(case, tmp_path):
     model = _build(case)
     from_keras = compile_graph(save(model, tmp_path))
