@@ -45,10 +45,9 @@ def _glibc():
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)
-        gnu_libc_version = libc.gnu_get_libc_version
+        libc.gnu_get_libc_version            # only glibc has it
     except (OSError, TypeError, AttributeError):
         return None
-    gnu_libc_version.restype = ctypes.c_char_p
     return libc
 
 

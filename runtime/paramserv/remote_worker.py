@@ -72,7 +72,7 @@ def compiled_functions(functions: dict, digest: str, precision: str, args: dict)
 
 
 @contextlib.contextmanager
-def _task_threads():
+def _task_runtime():
     """The kernels use the task's cores (spark.task.cpus), BLAS one thread, as a local run does
     on its cores; the Python worker's own settings come back afterwards. Freed temporaries stay
     in the heap for the next batch (allocator.py), as in a local run."""
@@ -108,7 +108,7 @@ def run_worker_task(job: RemoteJob, partition: int, items):
     channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
     try:
         ident, features, labels = item if isinstance(item, tuple) else _share(channel, item)
-        with _task_threads(), np.errstate(all="ignore"):
+        with _task_runtime(), np.errstate(all="ignore"):
             upd, agg = _compiled(job)
             timings = Timings()
             worker = Worker(ident, features, labels,

@@ -24,18 +24,12 @@ import pytest  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
 
 from kerasdml.runtime.errors import DMLRuntimeError  # noqa: E402
-from kerasdml.runtime.local import dnn, native  # noqa: E402
+from kerasdml.runtime.local import dnn  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dnn"
 
 
-@pytest.fixture(autouse=True, params=["numpy", "native"])
-def kernels(request):
-    """Runs each test on one set of kernels."""
-    if request.param == "native" and not native.available():
-        pytest.skip("the native kernels are not built")
-    with native.use(request.param == "native"):
-        yield request.param
+pytestmark = pytest.mark.usefixtures("kernels")   # numpy and native kernels (conftest.py)
 
 
 # --------------------------------------------------------------------------

@@ -31,12 +31,7 @@ source("{path}") as opt
 """
 
 
-@pytest.fixture(autouse=True, params=["native", "numpy"])
-def kernels(request):
-    if request.param == "native" and not native.available():
-        pytest.skip("the native kernels are not built")
-    with native.use(request.param == "native"):
-        yield request.param
+pytestmark = pytest.mark.usefixtures("kernels")   # numpy and native kernels (conftest.py)
 
 
 def matrices(shape, dtype, names) -> dict:
