@@ -59,10 +59,14 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
 
         context.planner = make_planner(exec_mode, spark, explain, precision)
     interpreter = Interpreter(context)
-    _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
-    variables = {name: _bind_input(value, name, context) for name, value in (inputs or {}).items()}
-    frame = Frame(variables)
-    interpreter.run(statements, frame)
+    try:
+        _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
+        variables = {name: _bind_input(value, name, context)
+                     for name, value in (inputs or {}).items()}
+        frame = Frame(variables)
+        interpreter.run(statements, frame)
+    finally:
+        interpreter.close()
     results = {}
     for name in outputs:
         if name not in frame.vars:

@@ -20,6 +20,15 @@ class Module:
     namespaces: dict[str, "Module"] = field(default_factory=dict)
     library: str | None = None     # dml_lib's name for the file when it is dml_lib's own text
 
+    def release(self) -> None:
+        """Drops the compiled functions and the sourced modules once a run is over: compiled
+        bodies call the module's functions, which hold the module, so without this only the
+        cycle collector could free them."""
+        for function in self.functions.values():
+            function.body, function.defaults, function.kernel = [], {}, None
+        self.functions.clear()
+        self.namespaces.clear()
+
     def find_function(self, qualified: str, position) -> "UserFunction | None":
         if "::" not in qualified:
             return self.functions.get(qualified)
@@ -49,6 +58,7 @@ class UserFunction:
         self.kernel = None     # bound arguments -> outputs or None (runtime/intrinsics.py)
 
     def compile(self, interpreter) -> None:
+        interpreter.compiled(self.module)
         exprs = interpreter.expressions(self.module)
         empty = Frame({})
         for param in self.definition.params:

@@ -48,6 +48,20 @@ class Interpreter:
         self.modules: dict[Path, Module] = {}
         self.last_reads = LastReads()
         self._taking: frozenset[str] = frozenset()
+        self._compiled: dict[int, Module] = {}   # modules whose functions this compiled
+
+    def compiled(self, module: Module) -> None:
+        """Notes a module whose functions this interpreter compiles (released by close())."""
+        self._compiled[id(module)] = module
+
+    def close(self) -> None:
+        """Frees the compiled program now that its run is over. Its closures and modules refer
+        to each other; left to the cycle collector, every run's thousands of them bring round
+        a full collection of the process's heap (~0.2 s after `import keras`) every few runs."""
+        for module in self._compiled.values():
+            module.release()
+        self._compiled.clear()
+        self.modules.clear()
 
     # ---- loading ----------------------------------------------------------------------------
 

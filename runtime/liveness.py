@@ -19,7 +19,9 @@ entries were all read out then no longer holds them.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+import functools
+import threading
+from collections import Counter, OrderedDict
 
 from . import nodes as n
 
@@ -34,7 +36,7 @@ class LastReads:
         self._by_statement: dict[int, tuple[object, frozenset[str], frozenset[str]]] = {}
 
     def analyse(self, statements, live_at_exit: set[str]) -> None:
-        _block(statements, set(live_at_exit), self._by_statement)
+        self._by_statement.update(_annotations(statements, frozenset(live_at_exit)))
 
     def of(self, statement) -> frozenset[str]:
         """The names `statement` may take; none for a statement that was not analysed."""
@@ -65,43 +67,89 @@ def every_name(statements) -> set[str]:
     return names
 
 
-def _block(statements, live: set[str], found: dict) -> set[str]:
+# Analyses of recent blocks: parsed programs are cached (parser.py), so a script run again (every
+# predict call of a compiled model) analyses the same statement objects; ids are only
+# trusted while the entry holds the statements themselves.
+_RECENT: OrderedDict[tuple[int, frozenset[str]], tuple[object, dict]] = OrderedDict()
+_RECENT_BLOCKS = 512
+_RECENT_LOCK = threading.Lock()
+
+
+def _annotations(statements, live_at_exit: frozenset[str]) -> dict:
+    key = (id(statements), live_at_exit)
+    with _RECENT_LOCK:                  # interpreters in threads (paramserv workers) share it
+        entry = _RECENT.get(key)
+        if entry is not None and entry[0] is statements:
+            _RECENT.move_to_end(key)
+            return entry[1]
+    annotations: dict = {}
+    _block(statements, set(live_at_exit), _Analysis(annotations))
+    with _RECENT_LOCK:
+        _RECENT[key] = (statements, annotations)
+        if len(_RECENT) > _RECENT_BLOCKS:
+            _RECENT.popitem(last=False)
+    return annotations
+
+
+class _Analysis:
+    """One analysis: the annotations it finds, and each statement's reads, computed once
+    (a loop's fixed point visits its body several times)."""
+
+    def __init__(self, annotations: dict):
+        self.annotations = annotations
+        self._summaries: dict[int, tuple] = {}
+
+    def summary(self, statement) -> tuple[Counter, set[str], set[str]]:
+        """A simple statement's reads (with counts), assigned names and indexed names."""
+        entry = self._summaries.get(id(statement))
+        if entry is None:
+            entry = (Counter(_statement_reads(statement)), _assigned(statement),
+                     _indexed(statement))
+            self._summaries[id(statement)] = entry
+        return entry
+
+    def reads(self, statement, parts) -> set[str]:
+        """The names a loop's or branch's own parts (its condition, a loop header) read."""
+        entry = self._summaries.get(id(statement))
+        if entry is None:
+            entry = self._summaries[id(statement)] = set(_reads(parts))
+        return entry
+
+
+def _block(statements, live: set[str], analysis: _Analysis) -> set[str]:
     """Annotates the block given what is live after it; returns what is live before it."""
     for statement in reversed(statements):
-        live = _statement(statement, live, found)
+        live = _statement(statement, live, analysis)
     return live
 
 
-def _statement(statement, live_out: set[str], found: dict) -> set[str]:
+def _statement(statement, live_out: set[str], analysis: _Analysis) -> set[str]:
     if isinstance(statement, n.If):
-        then_in = _block(statement.then_body, set(live_out), found)
-        else_in = _block(statement.else_body, set(live_out), found)
-        return then_in | else_in | set(_reads(statement.condition))
+        then_in = _block(statement.then_body, set(live_out), analysis)
+        else_in = _block(statement.else_body, set(live_out), analysis)
+        return then_in | else_in | analysis.reads(statement, statement.condition)
     if isinstance(statement, n.While):
-        return _loop(statement.body, live_out, set(_reads(statement.condition)), found)
+        return _loop(statement.body, live_out, analysis.reads(statement, statement.condition), analysis)
     if isinstance(statement, n.For):
-        header = _reads(statement.iterable) + [r for p in statement.params
-                                               for r in _reads(p.value)]
-        return _loop(statement.body, live_out, set(), found, loop_var=statement.var) | set(header)
+        header = analysis.reads(statement, (statement.iterable, [p.value for p in statement.params]))
+        return _loop(statement.body, live_out, set(), analysis, loop_var=statement.var) | header
     if not isinstance(statement, SIMPLE):
         return set(live_out)
-    reads = Counter(_statement_reads(statement))
-    assigned = _assigned(statement)
+    reads, assigned, indexed = analysis.summary(statement)
     dying = {name for name, count in reads.items()
              if count == 1 and (name not in live_out or name in assigned)}
-    indexed = _indexed(statement)
     released = {name for name in indexed if name not in live_out and name not in assigned}
-    found[id(statement)] = (statement, frozenset(dying - indexed), frozenset(released))
-    return (live_out - assigned) | set(reads)
+    analysis.annotations[id(statement)] = (statement, frozenset(dying - indexed), frozenset(released))
+    return (live_out - assigned) | reads.keys()
 
 
-def _loop(body, live_out: set[str], condition: set[str], found: dict,
+def _loop(body, live_out: set[str], condition: set[str], analysis: _Analysis,
           loop_var: str | None = None) -> set[str]:
     """What is live at a loop's head: what the exit needs, the condition, and the body's
     live-in for the next iteration (the loop variable is assigned before the body runs)."""
     head = set(live_out) | condition
     while True:
-        body_in = _block(body, set(head), found)
+        body_in = _block(body, set(head), analysis)
         if loop_var is not None:
             body_in.discard(loop_var)
         new_head = head | body_in
@@ -155,6 +203,12 @@ def _walk(value, visit, nested: bool = False) -> None:
             _walk(item, visit, nested)
     elif isinstance(value, n.Node):
         visit(value)
-        for field in dataclasses.fields(value):
-            if field.name != "pos" and (nested or field.name not in BLOCKS):
-                _walk(getattr(value, field.name), visit, nested)
+        for name in _children(type(value), nested):
+            _walk(getattr(value, name), visit, nested)
+
+
+@functools.cache
+def _children(kind: type, nested: bool) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes (blocks only if nested)."""
+    return tuple(field.name for field in dataclasses.fields(kind)
+                 if field.name != "pos" and (nested or field.name not in BLOCKS))

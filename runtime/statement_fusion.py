@@ -76,11 +76,9 @@ def enabled(context) -> bool:
     return fusable_context(context) and os.environ.get(SWITCH_VARIABLE, "1") != "0"
 
 
-def match(interpreter, statements, module) -> Plan | None:
-    """The plan fusing these consecutive statements (all of them), or None."""
-    if not enabled(interpreter.context):
-        return None
-    calls = [library_call(s, module) for s in statements]
+def match(interpreter, statements, calls: list[LibraryCall | None]) -> Plan | None:
+    """The plan fusing these consecutive statements (all of them), or None; calls are their
+    library_call()s."""
     rule = RULES.get(tuple(c.function for c in calls)) if None not in calls else None
     if rule is None:
         return None
@@ -93,10 +91,13 @@ GROUP_SIZES = sorted({len(key) for key in RULES}, reverse=True)
 def compile_block(interpreter, statements, module) -> list:
     """The statements compiled, the longest runs of consecutive ones that a rule fuses as one."""
     compiled, index = [], 0
+    fusing = enabled(interpreter.context)
+    calls = [library_call(s, module) for s in statements] if fusing else []
     while index < len(statements):
         for size in GROUP_SIZES:
             group = statements[index:index + size]
-            plan = match(interpreter, group, module) if len(group) == size else None
+            plan = match(interpreter, group, calls[index:index + size]) \
+                if fusing and len(group) == size else None
             if plan is not None:
                 compiled.append(interpreter.located(compile_group(interpreter, plan, group, module),
                                                     group[0].pos))

@@ -74,25 +74,28 @@ def run_task(payload, item):
     shipped = payload.value
     out = io.StringIO()
     interpreter = Interpreter(Context(args=shipped["args"], out=out, precision=shipped["precision"]))
-    module = rebuild_modules(shipped["modules"], interpreter)
-    body = interpreter.compile_block(shipped["body"], module)
-    results = shipped["results"]
-    variables = dict(shipped["variables"])  # a broadcast value is shared by a worker's tasks
-    variables.update({name: shared.value for name, shared in shipped["shared"].items()})
-    for name in results:
-        if isinstance(variables.get(name), np.ndarray):
-            variables[name] = variables[name].copy()
-    frame = Frame(variables)
-    frame.owned = set(results)  # the task's copies: written in place, as the local loop does
-    with np.errstate(all="ignore"), runtime_memory():
-        for value in iterations:
-            child = Frame(dict(frame.vars))
-            child.owned = set(frame.owned)
-            child.vars[shipped["var"]] = value
-            run_block(body, child)
-            for name in results:
-                if name in child.vars:
-                    frame.vars[name] = child.vars[name]
+    try:
+        module = rebuild_modules(shipped["modules"], interpreter)
+        body = interpreter.compile_block(shipped["body"], module)
+        results = shipped["results"]
+        variables = dict(shipped["variables"])  # a broadcast value is shared by a worker's tasks
+        variables.update({name: shared.value for name, shared in shipped["shared"].items()})
+        for name in results:
+            if isinstance(variables.get(name), np.ndarray):
+                variables[name] = variables[name].copy()
+        frame = Frame(variables)
+        frame.owned = set(results)  # the task's copies: written in place, as the local loop does
+        with np.errstate(all="ignore"), runtime_memory():
+            for value in iterations:
+                child = Frame(dict(frame.vars))
+                child.owned = set(frame.owned)
+                child.vars[shipped["var"]] = value
+                run_block(body, child)
+                for name in results:
+                    if name in child.vars:
+                        frame.vars[name] = child.vars[name]
+    finally:
+        interpreter.close()      # frees the compiled body now, not at a cycle collection
     written = {name: frame.vars[name] for name in results if isinstance(frame.vars.get(name), np.ndarray)}
     return index, out.getvalue(), written
 

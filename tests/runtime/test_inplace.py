@@ -27,6 +27,16 @@ def test_an_overwritten_variable_is_read_for_the_last_time():
     assert reads.of(statements[1]) == {"dX"}
 
 
+def test_an_analysis_reused_for_the_same_statements_depends_on_what_is_live_after():
+    # parsed programs are cached, so a script run again is analysed from the analyses kept
+    statements = parse("Y = X + 1\nZ = X * 2", "<reused>").statements
+    for _ in range(2):
+        for live, last in (({"Y", "Z"}, {"X"}), ({"Y", "Z", "X"}, set())):
+            reads = LastReads()
+            reads.analyse(statements, live)
+            assert reads.of(statements[1]) == last
+
+
 def test_a_variable_read_twice_in_a_statement_is_not_taken():
     statements, reads = _last_reads("Y = X * X")
     assert reads.of(statements[0]) == set()
