@@ -15,7 +15,9 @@ On AVX2 (the narrow version of the kernels, 16 registers) the direct forward con
 im2col + BLAS only while a patch row is short: OpenBLAS packs its operands into cache-sized
 panels, which the direct kernel does not, and a deep layer's weight strips (K x 4 vectors)
 and patch rows then stream from the L2 cache. `applies` sends the other layers, the row kernels' layers
-(their tiles are sized for AVX-512) and the filter gradient back to conv.py's numpy path.
+(their tiles are sized for AVX-512) and the filter gradient back to conv.py's numpy path. On
+AVX-512 the same happens later: forward layers whose weights outgrow the L2 cache (the deep
+3x3 layers of ResNets and VGGs) go back to im2col + BLAS too.
 """
 from __future__ import annotations
 
@@ -34,12 +36,24 @@ from .scratch import scratch
 _NARROW_DEPTH = 1024
 
 
-def applies(g: Geom, forward: bool = True) -> bool:
+# On AVX-512 (the wide version) the forward kernel streams the whole K x F weight matrix for
+# every tile of output pixels; once it outgrows the L2 cache (2 MB per core on the Xeon it was
+# measured on) im2col + BLAS, which packs it into panels, wins. Measured at batch 32: weights of
+# 0.5-1.3 MB (3x3 over 80-192 channels, 1x7 over 192) run 1.1-1.3x faster direct; 2.1 MB and
+# more (3x3 to 256-512 filters over 224-512 channels) 1.3-3.8x faster as im2col + BLAS.
+_WIDE_WEIGHT_BYTES = 3 << 19
+
+
+def applies(g: Geom, forward: bool = True, itemsize: int = 4) -> bool:
     """Whether this layer's convolution (or its filter gradient, forward=False) should run here
-    rather than as im2col + BLAS, given the version of the kernels the CPU runs."""
-    if native.forced_on() or native.convolution_version() != native.NARROW:
+    rather than as im2col + BLAS, given the version of the kernels the CPU runs and the size of
+    a value (itemsize)."""
+    depth = g.C * g.kh * g.kw
+    if native.forced_on():
         return True
-    return forward and not _row_kernels(g) and g.C * g.kh * g.kw <= _NARROW_DEPTH
+    if native.convolution_version() != native.NARROW:
+        return not forward or _row_kernels(g) or depth * g.F * itemsize <= _WIDE_WEIGHT_BYTES
+    return forward and not _row_kernels(g) and depth <= _NARROW_DEPTH
 
 
 def _padded_width(count: int, dtype) -> int:

@@ -23,6 +23,11 @@ _CHUNKS = 4
 _MIN_COLUMNS = 256
 # Output pixels per image from which conv2d multiplies image by image (_per_image)
 _PER_IMAGE_PIXELS = 128
+# A batch of small maps (ResNet's and Inception's last stages: 3x3 or 1x1 pixels) is one
+# product too narrow to cut by images; it is cut by filters instead, into this many blocks of at
+# least _MIN_FILTERS (a fixed cut, whatever the thread count: the same bits on any machine).
+_FILTER_BLOCKS = 4
+_MIN_FILTERS = 32
 
 
 def applies(g: Geom) -> bool:
@@ -59,6 +64,13 @@ def _per_image(g: Geom) -> bool:
     return g.sh == g.sw == 1 and g.Ho * g.Wo >= _PER_IMAGE_PIXELS
 
 
+def _filter_blocks(g: Geom, image_chunks: list) -> list[tuple[int, int]]:
+    """Ranges of filters to cut the product into: several only when the images are one chunk."""
+    if len(image_chunks) > 1 or _per_image(g):
+        return [(0, g.F)]
+    return split(g.F, max(1, min(_FILTER_BLOCKS, g.F // _MIN_FILTERS)))
+
+
 def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | None,
            epilogue=None) -> np.ndarray:
     """out (N x F*Ho*Wo) = W (F x C) applied to each pixel's channels (+ channel_bias, 1 x F x 1),
@@ -66,6 +78,10 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | Non
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=X.dtype)
     planes = X.reshape(g.N, g.C, g.H * g.W)
+    images = _image_chunks(g)
+    blocks = _filter_blocks(g, images)
+    if len(blocks) > 1:
+        return _by_filters(g, _pixels(g, X, 0, g.N), W, channel_bias, epilogue, out, blocks)
 
     def chunk(first: int, last: int) -> None:
         if _per_image(g):
@@ -78,7 +94,25 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | Non
             out[first:last] += channel_bias
         if epilogue is not None:
             epilogue(first, last, out[first:last])
-    run_chunks(chunk, _image_chunks(g))
+    run_chunks(chunk, images)
+    return out.reshape(g.N, g.out_cols)
+
+
+def _by_filters(g: Geom, pixels: np.ndarray, W: np.ndarray, channel_bias: np.ndarray | None,
+                epilogue, out: np.ndarray, blocks: list[tuple[int, int]]) -> np.ndarray:
+    """conv2d of the whole batch (pixels: C x N*Ho*Wo) as one product per block of filters."""
+    L = g.Ho * g.Wo
+
+    def block(first: int, last: int) -> None:
+        product = scratch("pointwise_product", (last - first, g.N * L), out.dtype)
+        np.matmul(W[first:last], pixels, out=product)
+        rows = out[:, first:last]
+        rows[...] = product.reshape(last - first, g.N, L).transpose(1, 0, 2)
+        if channel_bias is not None:
+            rows += channel_bias[:, first:last]
+    run_chunks(block, blocks)
+    if epilogue is not None:
+        epilogue(0, g.N, out)
     return out.reshape(g.N, g.out_cols)
 
 

@@ -42,6 +42,7 @@ CONV_SHAPES = [
     (3, 1, 9, 8, 1, 3, 3, 2, 1, 1, 0),         # the same with strides: the depthwise kernels
     (1, 9, 11, 10, 50, 3, 3, 2, 2, 1, 1),      # batch 1, odd sizes, 9 channels, 50 filters
     (3, 6, 13, 11, 19, 1, 1, 1, 1, 0, 0),      # 1x1 over 143 pixels: one product per image
+    (6, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0),      # 1x1 over a few pixels: cut by filters
 ]
 
 
@@ -88,7 +89,7 @@ def test_both_versions_of_the_direct_convolutions_match_numpy(kernel, version, d
         assert_allclose(got / scale, expected / scale, rtol=0, atol=tolerance, err_msg=str(shape))
 
 
-def test_on_avx2_the_direct_kernels_take_the_layers_they_run_fastest():
+def test_the_direct_kernels_take_the_layers_they_run_fastest():
     from kerasdml.runtime.local import direct_conv
     from kerasdml.runtime.local.geometry import conv_geom
 
@@ -104,6 +105,10 @@ def test_on_avx2_the_direct_kernels_take_the_layers_they_run_fastest():
             assert direct_conv.applies(geometry(256, 3), forward=False)
     with native.use_version(native.WIDE):
         assert direct_conv.applies(geometry(256, 3), forward=False)
+        assert direct_conv.applies(geometry(128, 3, F=256))        # 1.2 MB of weights
+        assert direct_conv.applies(geometry(1, 5, F=512))          # the row kernels' layers
+        assert not direct_conv.applies(geometry(256, 3, F=256))    # 2.4 MB: BLAS is faster
+        assert not direct_conv.applies(geometry(128, 3, F=256), itemsize=8)
 
 
 def test_forward_pays_no_attention_to_padding_columns():
