@@ -9,12 +9,14 @@ are never written: left indexing copies a matrix the script does not own.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Iterable, Mapping, TextIO
 
 import numpy as np
 
+from .collector import collector_paused
 from .context import PRECISIONS, Context, Statistics
 from .errors import DMLRuntimeError
 from .frames import Frame
@@ -59,14 +61,16 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
 
         context.planner = make_planner(exec_mode, spark, explain, precision)
     interpreter = Interpreter(context)
-    try:
-        _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
-        variables = {name: _bind_input(value, name, context)
-                     for name, value in (inputs or {}).items()}
-        frame = Frame(variables)
-        interpreter.run(statements, frame)
-    finally:
-        interpreter.close()
+    local = context.planner is None or context.planner.mode == "singlenode"
+    with collector_paused() if local else contextlib.nullcontext():
+        try:
+            _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
+            variables = {name: _bind_input(value, name, context)
+                         for name, value in (inputs or {}).items()}
+            frame = Frame(variables)
+            interpreter.run(statements, frame)
+        finally:
+            interpreter.close()
     results = {}
     for name in outputs:
         if name not in frame.vars:

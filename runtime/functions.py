@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nodes as n
+from .collector import collect_if_crowded
 from .errors import DMLRuntimeError
 from .frames import Frame, run_block
 from .lists import DMLList
@@ -99,6 +100,7 @@ class UserFunction:
                 return outputs
         frame = Frame(variables, caller_stack + (self.name,))
         run_block(self.body, frame)
+        collect_if_crowded()
         outputs = []
         for output in self.definition.outputs:
             if output.name not in frame.vars:

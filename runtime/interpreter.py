@@ -15,6 +15,7 @@ import numpy as np
 
 from . import intrinsics, statement_fusion
 from . import nodes as n
+from .collector import collect_if_crowded
 from .context import Context
 from .errors import DMLError, DMLInterrupted, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
@@ -218,6 +219,7 @@ class Interpreter:
         def run_while(frame):
             while _condition(condition(frame), "while"):
                 run_block(body, frame)
+                collect_if_crowded()
         return run_while
 
     def _stmt_For(self, node: n.For, module: Module):
@@ -240,6 +242,7 @@ class Interpreter:
                     statement(frame)
                 if observe is not None:
                     observe(frame, var)
+                collect_if_crowded()
         return run_for
 
     def _compile_parfor(self, node: n.For, module: Module, iteration_values, body):
