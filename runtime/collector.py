@@ -3,8 +3,8 @@
 A run compiles its program into tens of thousands of closures, tuples and cells that live
 exactly as long as the run (Interpreter.close frees them by reference counting). The
 collector's young collections during the run find them alive and move them to the oldest
-generation, and every few runs that brings round a full collection of the whole process:
-~0.2 s after `import keras` (400,000 objects), against a ~0.3 s InceptionV3 prediction. With
+generation, and every few runs that brings round a full collection of the whole process: after
+`import keras` (400,000 objects) one costs half an InceptionV3 prediction of 32 images. With
 the collector paused, those objects never reach the oldest generation.
 
 A run itself leaves no reference cycles, so nothing waits for the collector; in case a long

@@ -57,8 +57,8 @@ class Interpreter:
 
     def close(self) -> None:
         """Frees the compiled program now that its run is over. Its closures and modules refer
-        to each other; left to the cycle collector, every run's thousands of them bring round
-        a full collection of the process's heap (~0.2 s after `import keras`) every few runs."""
+        to each other; left to the cycle collector, every run's thousands of them would bring
+        round a full collection of the process's heap (long after `import keras`) every few runs."""
         for module in self._compiled.values():
             module.release()
         self._compiled.clear()

@@ -39,8 +39,8 @@ _NARROW_DEPTH = 1024
 # On AVX-512 (the wide version) the forward kernel streams the whole K x F weight matrix for
 # every tile of output pixels; once it outgrows the L2 cache (2 MB per core on the Xeon it was
 # measured on) im2col + BLAS, which packs it into panels, wins. Measured at batch 32: weights of
-# 0.5-1.3 MB (3x3 over 80-192 channels, 1x7 over 192) run 1.1-1.3x faster direct; 2.1 MB and
-# more (3x3 to 256-512 filters over 224-512 channels) 1.3-3.8x faster as im2col + BLAS.
+# 0.5-1.3 MB (3x3 over 80-192 channels, 1x7 over 192) run faster direct; 2.1 MB and more (3x3
+# to 256-512 filters over 224-512 channels) faster, up to several times, as im2col + BLAS.
 _WIDE_WEIGHT_BYTES = 3 << 19
 
 
