@@ -19,4 +19,4 @@ def rows(options: Options) -> list[Row]:
     x, y, x_test = mnist(train, test)
     work = Workload("LeNet", lenet(), "lenet_train.dml", x, y, TRAIN_TARGETS)
     return (training_rows(work, options)
-            + predict_rows("LeNet", lenet(), "lenet_predict.dml", x_test, options, PREDICT_TARGET))
+            + predict_rows("LeNet", lenet(), x_test, options, PREDICT_TARGET))

@@ -1,18 +1,19 @@
-"""The LeNet rows of the local runtime's targets, each with Keras' figure beside it, measured
-both ways a user meets them: in a Python process that imported keras first (numpy and
-TensorFlow loaded with their own threads, as in a notebook) and on the console path (the
-thread layout set before numpy loads, as `kerasdml fit` does). Every process measures kerasdml
-and Keras alternately, so each ratio compares figures of one process under one load.
+"""The LeNet rows of the local runtime's targets, each with Keras' figure beside it, measured both
+ways a user meets them: in a Python process that imported keras first (numpy and TensorFlow
+loaded with their own threads, as in a notebook) and on the console path (the thread layout set
+before numpy loads, as `kerasdml fit` does). Every process measures kerasdml and Keras
+alternately, so each ratio compares figures of one process under one load.
 
     .venv/bin/python bench/run.py lenet_table [--quick]   # fusion on/off, steps and predict
     .venv/bin/python bench/run.py lenet_table --full      # full-MNIST epochs and peak RSS
 
-Steps and predict: bench_lenet's rows (training steps of batch 100 from bench/dml's
-generated-style script over 1,000 images, predict of 10,000 images) run in one fresh process
-per way; fusion on/off: the same training run with KERASDML_FUSION=0 as the reference. The full
-epoch: Keras2DML.fit of the seed's LeNet (the compiler's train.dml, one epoch of 60,000 images,
-single precision) against model.fit of the same model, once each: both in one notebook-style
-process, then each side alone in a fresh console-style process (which gives the peak RSS).
+Steps and predict: bench_lenet's rows (training steps of batch 100 from bench/dml's generated-
+style script over 1,000 images, predict of 10,000 images by the compiled model's own prediction
+script) run in one fresh process per way; fusion on/off: the same training run with
+KERASDML_FUSION=0 as the reference. The full epoch: Keras2DML.fit of the seed's LeNet (the
+compiler's train.dml, one epoch of 60,000 images, single precision) against model.fit of the
+same model, once each: both in one notebook-style process, then each side alone in a fresh
+console-style process (which gives the peak RSS).
 """
 from __future__ import annotations
 
@@ -47,8 +48,7 @@ from training import Workload, predict_rows, training_rows
 options = Options(repeats={repeats}, quick={quick})
 x, y, x_test = mnist(500 if {quick} else 1_000, 2_000 if {quick} else 10_000)
 found = training_rows(Workload("LeNet", lenet(), "lenet_train.dml", x, y, TRAIN_TARGETS), options)
-found += predict_rows("LeNet", lenet(), "lenet_predict.dml", x_test, options, PREDICT_TARGET,
-                      precisions=["single"])
+found += predict_rows("LeNet", lenet(), x_test, options, PREDICT_TARGET, precisions=["single"])
 print(json.dumps([[r.benchmark, r.kerasdml, r.reference, r.reference_name, r.target]
                   for r in found]))
 """

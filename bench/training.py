@@ -1,9 +1,11 @@
-"""Training and scoring side by side: a DML script run by kerasdml against Keras on one model.
+"""Training and scoring side by side: kerasdml against Keras on one model.
 
-The DML scripts in bench/dml/ are what the compiler generates for the model (dml_lib layers,
-batch by batch over the whole input): a run over n images is an "epoch" of n images, parse and
-setup included. Its per-step time is the difference between a run over n images and a run over
-one batch, divided by the steps in between, so that parsing is not charged to the steps.
+Training runs the DML scripts in bench/dml/, written as the compiler writes them (dml_lib
+layers, batch by batch over the whole input): a run over n images is an "epoch" of n images,
+parse and setup included. Its per-step time is the difference between a run over n images and a
+run over one batch, divided by the steps in between, so that parsing is not charged to the
+steps. Scoring runs the model's own prediction script, compiled from the saved model as a
+user's `kerasdml compile` or `compile_model` does.
 """
 from __future__ import annotations
 
@@ -73,11 +75,12 @@ def training_rows(work: Workload, options: Options) -> list[Row]:
     return rows
 
 
-def predict_rows(name: str, model, script: str, x: np.ndarray, options: Options,
+def predict_rows(name: str, model, x: np.ndarray, options: Options,
                  target: float | None, precisions=("single", "double")) -> list[Row]:
-    """Scoring x in both precisions against Keras' predict, with the largest difference
-    between kerasdml's and Keras' probabilities as a note."""
-    weights = dml_weights(model)
+    """Scoring x in both precisions against Keras' predict, as a user scores: the model saved,
+    compiled (compile_model) and its own prediction script run by `predict`, with the largest
+    difference between kerasdml's and Keras' probabilities as a note."""
+    compiled = compiled_model(model)
     images = keras_images(model, x)
     keras_probs = model.predict(images, batch_size=BATCH, verbose=0)
     rows = []
@@ -85,8 +88,7 @@ def predict_rows(name: str, model, script: str, x: np.ndarray, options: Options,
         results = {}
 
         def ours():
-            results.update(run_dml(script, {"X": x, **weights}, precision, ["probs"],
-                                   batch_size=BATCH))
+            results["probs"] = compiled.predict(images, batch_size=BATCH, precision=precision)
         mine, theirs = side_by_side(ours, lambda: model.predict(images, batch_size=BATCH,
                                                                 verbose=0), options.repeats)
         difference = float(np.max(np.abs(results["probs"] - keras_probs)))
@@ -94,3 +96,16 @@ def predict_rows(name: str, model, script: str, x: np.ndarray, options: Options,
                         "Keras predict", target if precision == "single" else None,
                         notes=[f"max |kerasdml - Keras| probability {difference:.1e}"]))
     return rows
+
+
+def compiled_model(model):
+    """`model` saved as a .keras file and compiled, as `kerasdml compile` would."""
+    import tempfile
+    import warnings
+
+    from kerasdml.compiler import compile_model
+    path = Path(tempfile.mkdtemp(prefix="bench_predict.")) / "model.keras"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+    return compile_model(str(path))
