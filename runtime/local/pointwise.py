@@ -25,9 +25,11 @@ _MIN_COLUMNS = 256
 _PER_IMAGE_PIXELS = 128
 # A batch of small maps (ResNet's and Inception's last stages: 3x3 or 1x1 pixels) is one
 # product too narrow to cut by images; it is cut by filters instead, into this many blocks of at
-# least _MIN_FILTERS (a fixed cut, whatever the thread count: the same bits on any machine).
+# least _MIN_FILTERS (a fixed cut, whatever the thread count: the same bits on any machine),
+# when it has _MIN_SPLIT_COLUMNS pixels at least (fewer: too little work to hand off).
 _FILTER_BLOCKS = 4
 _MIN_FILTERS = 32
+_MIN_SPLIT_COLUMNS = 128
 
 
 def applies(g: Geom) -> bool:
@@ -66,7 +68,7 @@ def _per_image(g: Geom) -> bool:
 
 def _filter_blocks(g: Geom, image_chunks: list) -> list[tuple[int, int]]:
     """Ranges of filters to cut the product into: several only when the images are one chunk."""
-    if len(image_chunks) > 1 or _per_image(g):
+    if len(image_chunks) > 1 or _per_image(g) or g.N * g.Ho * g.Wo < _MIN_SPLIT_COLUMNS:
         return [(0, g.F)]
     return split(g.F, max(1, min(_FILTER_BLOCKS, g.F // _MIN_FILTERS)))
 

@@ -286,6 +286,8 @@ def test_pool_backward_matches_tf(tf, kind, N, C, H, W, kh, kw, sh, sw):
 # --------------------------------------------------------------------------
 
 from kerasdml.runtime.local import conv as conv_module  # noqa: E402
+from kerasdml.runtime.local import pointwise  # noqa: E402
+from kerasdml.runtime.local.geometry import conv_geom  # noqa: E402
 
 PATH_CASES = [
     #            N  C  H  W  F kh kw sh sw ph pw
@@ -336,16 +338,18 @@ def test_worker_threads_give_the_same_bits_as_one_thread(monkeypatch, name):
 def test_a_pointwise_product_cut_by_filters_gives_the_same_bits_on_any_threads(monkeypatch, dtype):
     # 1x1 over 3x3 maps: one chunk of images, cut into blocks of filters (pointwise.py)
     rng = np.random.default_rng(9)
-    X, Wm = rng.standard_normal((6, 40 * 9)).astype(dtype), rng.standard_normal((130, 40)).astype(dtype)
+    X, Wm = rng.standard_normal((16, 40 * 9)).astype(dtype), rng.standard_normal((130, 40)).astype(dtype)
     bias = rng.standard_normal((130, 1)).astype(dtype)
-    args = conv_args(6, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0)
+    args = conv_args(16, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0)
+    g = conv_geom("conv2d", [16, 40, 3, 3], [130, 40, 1, 1], [1, 1], [0, 0])
+    assert len(pointwise._filter_blocks(g, pointwise._image_chunks(g))) == 4
     monkeypatch.setenv("KERASDML_KERNEL_THREADS", "1")
     alone = dnn.conv2d(X, Wm, bias=bias, **args)
     monkeypatch.setenv("KERASDML_KERNEL_THREADS", "2")
     assert_allclose(dnn.conv2d(X, Wm, bias=bias, **args), alone, rtol=0, atol=0)
-    expected = np.einsum("fc,ncp->nfp", Wm.astype(np.float64), X.reshape(6, 40, 9).astype(np.float64))
+    expected = np.einsum("fc,ncp->nfp", Wm.astype(np.float64), X.reshape(16, 40, 9).astype(np.float64))
     expected += bias.astype(np.float64).reshape(1, 130, 1)
-    assert_allclose(alone.reshape(6, 130, 9), expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+    assert_allclose(alone.reshape(16, 130, 9), expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                     atol=1e-5 if dtype == np.float32 else 1e-12)
 
 

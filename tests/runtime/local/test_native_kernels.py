@@ -42,7 +42,7 @@ CONV_SHAPES = [
     (3, 1, 9, 8, 1, 3, 3, 2, 1, 1, 0),         # the same with strides: the depthwise kernels
     (1, 9, 11, 10, 50, 3, 3, 2, 2, 1, 1),      # batch 1, odd sizes, 9 channels, 50 filters
     (3, 6, 13, 11, 19, 1, 1, 1, 1, 0, 0),      # 1x1 over 143 pixels: one product per image
-    (6, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0),      # 1x1 over a few pixels: cut by filters
+    (16, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0),     # 1x1 over a few pixels: cut by filters
 ]
 
 
