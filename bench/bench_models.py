@@ -50,6 +50,7 @@ def rows(options: Options) -> list[Row]:
             print(f"[models] {name}: not compiled: {str(err).splitlines()[0]}")
             continue
         expected = model.predict(images, batch_size=BATCH, verbose=0)
+        compiled.predict(images, batch_size=BATCH, precision="single")   # both warm: untimed
         results = {}
 
         def ours():
