@@ -9,9 +9,10 @@ the collector paused, those objects never reach the oldest generation.
 
 A run itself leaves no reference cycles, so nothing waits for the collector; in case a long
 run does make some, loops and function calls look at the young generation (crowded) and
-collect it alone, which never promotes anything to the oldest generation. Only local runs
-pause it: a Spark driver's run lasts as long as its jobs and holds Py4J's objects.
-KERASDML_GC=default leaves the collector alone.
+collect it alone, which never promotes anything to the oldest generation. The pause is the
+process's: cycles that other threads drop while a run lasts wait for its end (or for a crowded
+young generation). Only local runs pause it: a Spark driver's run lasts as long as its jobs and
+holds Py4J's objects. KERASDML_GC=default leaves the collector alone.
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ is one matrix product W @ X and its filter gradient one dout @ X^T. The direct k
 (direct_conv.py) are built for spatial filters and few pixels per filter row; here BLAS runs
 one large product per chunk instead (the deep layers of a small-input network have a few
 pixels and hundreds of channels). conv.py sends these layers
-here; chunks run on the worker threads, and gradient parts are summed in chunk order.
+here; chunks run on the worker threads, and gradient parts are summed in chunk order. A batch
+of small maps, too few pixels to cut by images, is cut by blocks of filters instead.
 """
 from __future__ import annotations
 
