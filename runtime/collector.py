@@ -8,11 +8,12 @@ generation, and every few runs that brings round a full collection of the whole 
 the collector paused, those objects never reach the oldest generation.
 
 A run itself leaves no reference cycles, so nothing waits for the collector; in case a long
-run does make some, loops and function calls look at the young generation (crowded) and
-collect it alone, which never promotes anything to the oldest generation. The pause is the
-process's: cycles that other threads drop while a run lasts wait for its end (or for a crowded
-young generation). Only local runs pause it: a Spark driver's run lasts as long as its jobs and
-holds Py4J's objects. KERASDML_GC=default leaves the collector alone.
+run does make some, function calls and every 1024th loop iteration look at the young
+generation and, when it is crowded, collect it alone, which never promotes anything to the
+oldest generation. The pause is the process's: cycles that other threads drop while a run
+lasts wait for its end (or for a crowded young generation). Only local runs pause it: a Spark
+driver's run lasts as long as its jobs and holds Py4J's objects. KERASDML_GC=default leaves the
+collector alone.
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ SWITCH_VARIABLE = "KERASDML_GC"
 # young objects alive at which a paused run collects the young generation itself (the
 # collector's own threshold is 700; a run's compiled program is a few tens of thousands)
 CROWDED = 200_000
+# loop iterations between two looks at it: a look is a call, which a loop of scalar
+# statements would feel in every iteration
+LOOK_EVERY = 1024
 
 _lock = threading.Lock()
 _depth = 0                 # runs in progress (threads may run programs side by side)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import intrinsics, statement_fusion
 from . import nodes as n
-from .collector import collect_if_crowded
+from .collector import LOOK_EVERY, collect_if_crowded
 from .context import Context
 from .errors import DMLError, DMLInterrupted, DMLRuntimeError, SourcePosition
 from .expressions import ExpressionCompiler
@@ -217,9 +217,13 @@ class Interpreter:
         body = self.compile_block(node.body, module)
 
         def run_while(frame):
+            countdown = LOOK_EVERY
             while _condition(condition(frame), "while"):
                 run_block(body, frame)
-                collect_if_crowded()
+                countdown -= 1
+                if not countdown:
+                    countdown = LOOK_EVERY
+                    collect_if_crowded()
         return run_while
 
     def _stmt_For(self, node: n.For, module: Module):
@@ -236,13 +240,17 @@ class Interpreter:
         def run_for(frame):
             variables = frame.vars
             frame.owned.discard(var)
+            countdown = LOOK_EVERY
             for value in iteration_values(frame):
                 variables[var] = value
                 for statement in body:
                     statement(frame)
                 if observe is not None:
                     observe(frame, var)
-                collect_if_crowded()
+                countdown -= 1
+                if not countdown:
+                    countdown = LOOK_EVERY
+                    collect_if_crowded()
         return run_for
 
     def _compile_parfor(self, node: n.For, module: Module, iteration_values, body):
