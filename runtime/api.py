@@ -21,6 +21,7 @@ from .context import PRECISIONS, Context, Statistics
 from .errors import DMLRuntimeError
 from .frames import Frame
 from .interpreter import Interpreter
+from .statement_fusion import fusable_context
 from .values import MatrixHandle, is_matrix, type_name
 
 
@@ -61,8 +62,7 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
 
         context.planner = make_planner(exec_mode, spark, explain, precision)
     interpreter = Interpreter(context)
-    local = context.planner is None or context.planner.mode == "singlenode"
-    with collector_paused() if local else contextlib.nullcontext():
+    with collector_paused() if fusable_context(context) else contextlib.nullcontext():
         try:
             _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
             variables = {name: _bind_input(value, name, context)

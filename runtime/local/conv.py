@@ -161,7 +161,7 @@ def conv2d_backward_filter(X, dout, input_shape: Sequence[int], filter_shape: Se
     dout = g.dout(dout, dt)
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d_backward_filter(g, X, dout)
-    if native.convolutions_enabled() and direct_conv.applies(g, False, dt.itemsize):
+    if native.convolutions_enabled() and direct_conv.applies(g, forward=False, itemsize=dt.itemsize):
         return direct_conv.conv2d_backward_filter(g, X, dout, _chunks(g, dt.itemsize))
     patches = _patches(g, X)
 
