@@ -26,7 +26,7 @@ class Module:
         bodies call the module's functions, which hold the module, so without this only the
         cycle collector could free them."""
         for function in self.functions.values():
-            function.body, function.defaults, function.kernel = [], {}, None
+            function.release()
         self.functions.clear()
         self.namespaces.clear()
 
@@ -67,6 +67,10 @@ class UserFunction:
                 self.defaults[param.name] = exprs.compile(param.default, escaping=False)(empty)
         interpreter.analyse(self.definition.body, set(self.output_names))
         self.body = interpreter.compile_block(self.definition.body, self.module)
+
+    def release(self) -> None:
+        """Drops what compile() made (Module.release)."""
+        self.body, self.defaults, self.kernel = [], {}, None
 
     def bind(self, positional: int, named: list[str], position) -> list[str]:
         """Maps a call's arguments to parameter names, checked before the program runs."""
