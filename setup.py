@@ -23,6 +23,7 @@ native_kernels = Extension(
     depends=sorted(glob("runtime/local/native/*.h")),
     # -O3 for the vector loops; the CPU-specific versions come from target_clones in the source
     extra_compile_args=["-O3", "-Wno-psabi"],
+    libraries=["m"],       # erf and exp of the GELU kernels
     optional=True,
 )
 

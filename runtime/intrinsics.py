@@ -6,10 +6,12 @@ single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thou
 for an Xception; random_affine.dml builds dense interpolation weights per image, which a sparse
 gather replaces; zero_pad2d.dml copies one plane row per loop iteration; batch_norm2d.dml's
 inference makes four passes over the images where one does; the optimizers' update() makes one
-pass per operation over every parameter). When a sourced file
+pass per operation over every parameter; gelu.dml's exact form sums erf's power series, four
+passes per term). When a sourced file
 holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
 runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py,
-runtime/local/optimizers.py) that computes the same outputs in one call.
+runtime/local/optimizers.py, runtime/local/elementwise.py) that computes the same outputs in one
+call (GELU's within erf's rounding: the C library's erf replaces the series).
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -32,7 +34,7 @@ import numpy as np
 from .builtins import BUILTINS
 from .errors import DMLRuntimeError
 from .inplace import free
-from .local import affine_image, depthwise, optimizers
+from .local import affine_image, depthwise, elementwise, optimizers
 from .local.geometry import Geom
 from .local.normalization import batch_norm_inference, inference_vectors
 from .local.planes import PlaneCopy, copy_planes
@@ -234,6 +236,28 @@ def _rmsprop_update(v: dict) -> list | None:
                               (own_X, own_s, own_mom)) + [v["g"]]
 
 
+def _exact_gelu(v: dict, *names: str) -> bool:
+    """A gelu.dml call in the exact form (its erf series) on local matrices of one float dtype
+    and shape."""
+    arrays = [v[k] for k in names]
+    return (v["approximate"] is False and all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
+            and len({(a.shape, a.dtype) for a in arrays}) == 1 and arrays[0].dtype.kind == "f")
+
+
+def _gelu_forward(v: dict) -> list | None:
+    if not _exact_gelu(v, "X"):
+        return None
+    out = elementwise.gelu(v["X"])
+    return None if out is None else [out]
+
+
+def _gelu_backward(v: dict) -> list | None:
+    if not _exact_gelu(v, "dout", "X"):
+        return None
+    dX = elementwise.gelu_gradient(v["dout"], v["X"])
+    return None if dX is None else [dX]
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
@@ -242,6 +266,7 @@ KERNELS: dict[str, dict[str, Kernel]] = {
                                     "backward": _affine_image_backward},
     "nn/layers/zero_pad2d.dml": {function: _zero_pad_kernel(function) for function in ZERO_PAD_CALLS},
     "nn/layers/batch_norm2d.dml": {"forward": _batch_norm_forward},
+    "nn/layers/gelu.dml": {"forward": _gelu_forward, "backward": _gelu_backward},
     "nn/optim/sgd.dml": {"update": _sgd_update},
     "nn/optim/adam.dml": {"update": _adam_update},
     "nn/optim/rmsprop.dml": {"update": _rmsprop_update},

@@ -116,13 +116,47 @@ def clamp(values: np.ndarray, low: float, high: float, out=None) -> np.ndarray:
     if out is None:
         out = np.empty(values.shape, dtype=values.dtype)
     if native.enabled() and values.flags.c_contiguous:
-        pieces = _BLOCKS if workers() > 1 and values.size >= _MIN_CELLS else 1
-        run_chunks(lambda first, last: native.clamp(values[first:last], low, high,
-                                                    out[first:last]),
-                   split(values.shape[0], min(pieces, max(values.shape[0], 1))))
+        _native_rows(lambda first, last: native.clamp(values[first:last], low, high,
+                                                      out[first:last]), values, _MIN_CELLS)
         return out
 
     def rows_pass(rows: slice) -> None:
         np.maximum(values[rows], low, out=out[rows])
         np.minimum(out[rows], high, out=out[rows])
     return _by_rows(out, rows_pass)
+
+
+# cells from which a GELU pass is shared by the workers: each cell costs an erf call, so
+# much smaller matrices than a plain pass's pay for the hand-off
+_MIN_GELU_CELLS = 1 << 14
+
+
+def gelu(values: np.ndarray, out=None) -> np.ndarray | None:
+    """gelu.dml's forward in its exact form, 0.5 * x * (1 + erf(x / sqrt(2))), in one native
+    pass (gelu_kernels.h: the C library's erf in place of the body's series); None where the
+    native kernels are off or values is not C-contiguous."""
+    if not (native.enabled() and values.flags.c_contiguous):
+        return None
+    if out is None:
+        out = np.empty(values.shape, dtype=values.dtype)
+    _native_rows(lambda first, last: native.gelu_forward(values[first:last], out[first:last]),
+                 values, _MIN_GELU_CELLS)
+    return out
+
+
+def gelu_gradient(dout: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+    """gelu.dml's backward in its exact form, dout * (Phi(x) + x * phi(x)), in one native
+    pass; None as gelu's."""
+    if not (native.enabled() and values.flags.c_contiguous and dout.flags.c_contiguous):
+        return None
+    dx = np.empty(values.shape, dtype=values.dtype)
+    _native_rows(lambda first, last: native.gelu_backward(dout[first:last], values[first:last],
+                                                          dx[first:last]), values, _MIN_GELU_CELLS)
+    return dx
+
+
+def _native_rows(call, values: np.ndarray, min_cells: int) -> None:
+    """call(first, last) over ranges of values' rows, shared by the workers from min_cells."""
+    rows = values.shape[0]
+    pieces = _BLOCKS if workers() > 1 and values.size >= min_cells else 1
+    run_chunks(call, split(rows, min(pieces, max(rows, 1))))

@@ -34,6 +34,7 @@ static const T NAME(not_a_number) = NAN;
 #include "avg_pool_kernels.h"
 #include "pad_kernels.h"
 #include "clamp_kernels.h"
+#include "gelu_kernels.h"
 #include "optimizer_kernels.h"
 #include "depthwise_kernels.h"
 
