@@ -7,11 +7,13 @@ for an Xception; random_affine.dml builds dense interpolation weights per image,
 gather replaces; zero_pad2d.dml copies one plane row per loop iteration; batch_norm2d.dml's
 inference makes four passes over the images where one does; the optimizers' update() makes one
 pass per operation over every parameter; gelu.dml's exact form sums erf's power series, four
-passes per term). When a sourced file
+passes per term; layout.dml's image conversions copy one channel per loop iteration, around
+every LayerNormalization of images). When a sourced file
 holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
 runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py,
-runtime/local/optimizers.py, runtime/local/elementwise.py) that computes the same outputs in one
-call (GELU's within erf's rounding: the C library's erf replaces the series).
+runtime/local/optimizers.py, runtime/local/elementwise.py, runtime/local/layout.py) that computes
+the same outputs in one call (GELU's within erf's rounding: the C library's erf replaces the
+series).
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -25,6 +27,7 @@ debug them).
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Callable
@@ -34,7 +37,7 @@ import numpy as np
 from .builtins import BUILTINS
 from .errors import DMLRuntimeError
 from .inplace import free
-from .local import affine_image, depthwise, elementwise, optimizers
+from .local import affine_image, depthwise, elementwise, layout, optimizers
 from .local.geometry import Geom
 from .local.normalization import batch_norm_inference, inference_vectors
 from .local.planes import PlaneCopy, copy_planes
@@ -258,6 +261,19 @@ def _gelu_backward(v: dict) -> list | None:
     return None if dX is None else [dX]
 
 
+def _layout_kernel(convert: Callable) -> Kernel:
+    """layout.dml's channels_first or channels_last: a local float matrix of N >= 1 images of
+    C*H*W values; anything else runs the DML body (its reshape reports wrong sizes)."""
+    def run(v: dict) -> list | None:
+        X, sizes = v["X"], (v["C"], v["H"], v["W"])
+        if type(X) is not np.ndarray or X.ndim != 2 or X.dtype.kind != "f" \
+                or not all(type(n) is int and n >= 1 for n in sizes) \
+                or X.shape[0] < 1 or X.shape[1] != math.prod(sizes):
+            return None
+        return [convert(X, *sizes)]
+    return run
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
@@ -270,6 +286,8 @@ KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/optim/sgd.dml": {"update": _sgd_update},
     "nn/optim/adam.dml": {"update": _adam_update},
     "nn/optim/rmsprop.dml": {"update": _rmsprop_update},
+    "nn/util/layout.dml": {"channels_first": _layout_kernel(layout.channels_first),
+                           "channels_last": _layout_kernel(layout.channels_last)},
 }
 
 _library_texts: dict[str, str] = {}

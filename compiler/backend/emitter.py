@@ -3,7 +3,7 @@ block per Keras layer, written by the op templates of `registry`.
 
 Layouts: DML holds one sample per row. Vectors and sequences keep Keras' row-major order; images
 are channels first, (C, H, W) flattened, as dml_lib's convolution layers need. The scripts convert
-model inputs and outputs at their boundary (`channels_first`/`channels_last` in helpers.dml.j2).
+model inputs and outputs at their boundary (dml_lib's nn/util/layout.dml).
 """
 from __future__ import annotations
 
@@ -54,7 +54,6 @@ class Program:
     params: dict             # (node, param) -> variable
     steps: tuple             # Step per non-input node, in order
     sources: tuple           # dml_lib aliases used, in first-use order
-    helpers: tuple           # helper functions used (channels_first, channels_last)
     uses: dict               # tensor -> its readers (see _input_uses)
     folds: tuple = ()        # Blocks computing folded weights once, before the batch loop
     folded: tuple = ()       # the variables those blocks compute that the batch loop reads
@@ -73,7 +72,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
     tensors, params = graph_names(graph)
     uses = _input_uses(graph, training)
     absorbing = {} if training else {into: node for node, into in folds(graph).items()}
-    steps, fold_steps, problems, sources, helpers = [], [], [], [], []
+    steps, fold_steps, problems, sources = [], [], [], []
 
     def with_context(node: ir.Node, step: Step) -> bool:
         step.extra["frozen"] = (node.layer or node.name) in frozen
@@ -101,7 +100,6 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
         for alias in template.sources + tuple(step.extra.get("sources", ())):
             if alias not in sources:
                 sources.append(alias)
-        helpers += [h for h in step.extra.get("helpers", ()) if h not in helpers]
     if training:
         problems += [_masked_loss(graph, output) for output in graph.masked_outputs]
     if problems:
@@ -110,7 +108,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
                          tuple(_render(s, t, "fold"))) for s, t in fold_steps]
     folded = tuple(name for s, _ in fold_steps for name in
                    (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
-    return Program(graph, tensors, params, tuple(steps), tuple(sources), tuple(helpers), uses,
+    return Program(graph, tensors, params, tuple(steps), tuple(sources), uses,
                    tuple(fold_blocks), folded)
 
 

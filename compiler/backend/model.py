@@ -15,6 +15,7 @@ from .formatting import format_dml
 from ..opdef import is_moving, is_trainable
 from .names import identifier
 from .registry import LIBRARY
+from .step import LAYOUT
 from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
 from ..training.data import float_array
 from .training_view import TRAIN_ALGOS, TrainingView
@@ -192,23 +193,22 @@ class CompiledModel:
             self._scripts[(kind, bound)] = format_dml(renderers[kind](bound))
         return self._scripts[(kind, bound)]
 
-    def _view(self, program: Program, extra_sources=(), helpers=()) -> dict:
-        sources = tuple(program.sources) + tuple(s for s in extra_sources
-                                                 if s not in program.sources)
+    def _view(self, program: Program, extra_sources=()) -> dict:
+        sources = tuple(dict.fromkeys(tuple(program.sources) + tuple(extra_sources)))
         return dict(name=self.name, source=self.source, inputs=self.inputs,
-                    outputs=self.outputs, parameters=self.parameters, sources=sources,
-                    helpers=tuple(program.helpers) + tuple(helpers))
+                    outputs=self.outputs, parameters=self.parameters, sources=sources)
 
-    def _boundary_helpers(self, extra=()) -> tuple:
-        helpers = ["channels_first"] if any(t.image for t in self.inputs + tuple(extra)) else []
-        return tuple(helpers + (["channels_last"] if any(t.image for t in self.outputs) else []))
+    @staticmethod
+    def _boundary_sources(specs) -> tuple:
+        """The layout module when one of the tensors the script reads or writes (TensorSpecs)
+        is an image, which it converts from or to Keras' order."""
+        return (LAYOUT,) if any(t.image for t in specs) else ()
 
     def _render_predict(self, bound: bool, folds=None) -> str:
-        view = self._view(self._program, helpers=self._boundary_helpers())
+        view = self._view(self._program, self._boundary_sources(self.inputs + self.outputs))
         return ENV.get_template("predict.dml.j2").render(
             m=view, bound=bound, forward=forward_blocks(self._program),
-            folds=self._program.folds if folds is None else folds, library=LIBRARY,
-            helpers=view["helpers"])
+            folds=self._program.folds if folds is None else folds, library=LIBRARY)
 
     def _render_predict_folded(self, bound: bool) -> str:
         return self._render_predict(bound, folds=())
@@ -275,12 +275,13 @@ class CompiledModel:
                                        "train_algo='minibatch' or 'looped_minibatch'")
         penalties = tuple(dict.fromkeys(kind for _, kind, _ in
                                         training.penalties(self.parameters)))
-        view = self._view(program, training.sources + penalties,
-                          self._boundary_helpers((target,)))
+        targets = (target,) + tuple(h.spec for h in self.heads)
+        view = self._view(program, training.sources + penalties
+                          + self._boundary_sources(self.inputs + targets))
         template = "train_paramserv.dml.j2" if self.train_algo == "paramserv" else "train.dml.j2"
         return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
-            backward=backward_blocks(program), library=LIBRARY, helpers=view["helpers"],
+            backward=backward_blocks(program), library=LIBRARY,
             target=target, tr=training, heads=self.heads, loss_gradients=program.loss_gradients(),
             side_by_side=side_by_side,
             outs=[program.tensors[t] for t in self.train_graph.outputs])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import ops  # noqa: F401  (registers the op definitions)
 from ..opdef import OPS, OpDef, layer_modules
+from .step import LAYOUT
 
 # alias -> dml_lib path, for every module a generated script may source
 LIBRARY = {name: f"nn/layers/{name}.dml" for name in layer_modules()}
@@ -17,6 +18,7 @@ LIBRARY.update({name: f"nn/losses/{name}.dml" for name in (
 LIBRARY.update({name: f"nn/optim/{name}.dml" for name in (
     "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "schedules")})
 LIBRARY.update({name: f"nn/regularizers/{name}.dml" for name in ("l1", "l2")})
+LIBRARY[LAYOUT] = "nn/util/layout.dml"
 
 
 def template_for(op: str) -> OpDef | None:

@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from .. import ir
 from ..errors import Unsupported
 
-__all__ = ["Step", "Unsupported", "image", "known", "ones", "rows_of", "seed_offset", "size",
-           "steps_and_features", "zeros"]
+__all__ = ["LAYOUT", "Step", "Unsupported", "image", "known", "ones", "rows_of", "seed_offset",
+           "size", "steps_and_features", "zeros"]
+
+# The dml_lib module (nn/util/layout.dml) that turns images between Keras' (h, w, c) rows and
+# DML's channels-first rows: a context whose template calls layout::channels_first or
+# layout::channels_last names it in its `sources`.
+LAYOUT = "layout"
 
 
 @dataclass

@@ -99,7 +99,7 @@ class TrainingView:
         for h in heads:
             cut = f"y_batch[, {h.first}:{h.last}]"
             if h.spec.image:
-                cut = f"channels_first({cut}, {', '.join(map(str, h.spec.image))})"
+                cut = f"layout::channels_first({cut}, {', '.join(map(str, h.spec.image))})"
             lines.append(f"{h.spec.batch} = {cut}")
         return lines
 

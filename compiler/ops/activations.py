@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.step import Step, image, known, sequence_rows, times
+from ..backend.step import LAYOUT, Step, image, known, sequence_rows, times
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
@@ -203,12 +203,12 @@ def _context(n: Step) -> dict:
 
 def _pixels_context(n: Step, module: str, args: str) -> dict:
     """A row-wise activation over an image's channels (a segmentation head's softmax): in Keras'
-    (h, w, c) order, which channels_last gives, the image is H*W steps of C values."""
+    (h, w, c) order, which layout::channels_last gives, the image is H*W steps of C values."""
     c, h, w = image(known(n.in_shape, "image size"))
     c_out = n.out_shape[-1]
     return dict(form="pixels", module=module, args=args, T=h * w, D=c, D_out=c_out,
                 TD_out=h * w * c_out, image=f"{c}, {h}, {w}", image_out=f"{c_out}, {h}, {w}",
-                helpers=("channels_last", "channels_first"), sources=(module,))
+                sources=(module, LAYOUT))
 
 
 def _is_linear(attrs) -> bool:

@@ -16,7 +16,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, image, known, ones, steps_and_features, zeros
+from ..backend.step import (LAYOUT, Step, Unsupported, image, known, ones, steps_and_features,
+                            zeros)
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, always, as_column, as_row, define
@@ -215,7 +216,7 @@ def _layer_norm_context(n: Step) -> dict:
     # an image normalises each pixel's channels: its rows in Keras' (h, w, c) order are a
     # sequence of H*W steps of C values, which layer_norm.dml normalises step by step
     c, h, w = image(known(n.in_shape, "image size"))
-    return dict(common, image=f"{c}, {h}, {w}", helpers=("channels_last", "channels_first"))
+    return dict(common, image=f"{c}, {h}, {w}", sources=(LAYOUT,))
 
 
 def _group_norm_context(n: Step) -> dict:
@@ -227,7 +228,7 @@ def _group_norm_context(n: Step) -> dict:
     return dict(_scale_shift(n, channels, 1), flags=_flag_text(n),
                 sizes=f"{channels}, {positions}, {n.attrs.groups}",
                 turn=f"{channels}, {positions}, 1" if turn else None,
-                helpers=("channels_last", "channels_first") if turn else ())
+                sources=(LAYOUT,) if turn else ())
 
 
 define("batch_norm", BatchNorm, shape=_shape, params=_batch_norm_params,

@@ -5,7 +5,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, image, known, seed_offset
+from ..backend.step import LAYOUT, Step, Unsupported, image, known, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import always, define
@@ -110,7 +110,7 @@ def _flatten_context(n: Step) -> dict:
     reorder = needs_reorder(n.graph, n.node)
     c, h, w = image(known(n.in_shape, "image size"))
     return dict(reorder=reorder, C=c, H=h, W=w,
-                helpers=("channels_last", "channels_first") if reorder else ())
+                sources=(LAYOUT,) if reorder else ())
 
 
 define("flatten", Flatten, shape=_flatten_shape, template="flatten.dml.j2",
@@ -137,8 +137,7 @@ def _reshape_context(n: Step) -> dict:
     shape_in, shape_out = known(n.in_shape, "shape"), n.out_shape
     src = image(shape_in) if len(shape_in) == 3 and shape_in[-1] > 1 else None
     dst = image(shape_out) if len(shape_out) == 3 and shape_out[-1] > 1 else None
-    return dict(src=src, dst=dst, helpers=("channels_last", "channels_first") if src or dst
-                else ())
+    return dict(src=src, dst=dst, sources=(LAYOUT,) if src or dst else ())
 
 
 define("reshape", Reshape, shape=_reshape_shape, template="reshape.dml.j2",

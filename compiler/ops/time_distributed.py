@@ -24,7 +24,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import Step, image
+from ..backend.step import LAYOUT, Step, image
 from ..frontend.config import class_name_of, inline_model, is_model
 from ..frontend.context import LayerContext
 from ..frontend.registry import handler_for, handles
@@ -154,26 +154,26 @@ def _held_image(shape: tuple) -> str | None:
 
 
 def _ways(n: Step, outer: tuple, inner: tuple) -> tuple:
-    """(fold, unfold) of the sample shape `outer` = (steps, *inner)."""
+    """(fold, unfold) of the sample shape `outer` = (steps, *inner), and the dml_lib modules
+    they call."""
     if None in outer:
         fail(n.node, f"TimeDistributed needs a known shape per step, got {outer[1:]}")
     steps, size = n.attrs.steps, math.prod(inner)
     big, small = _held_image(outer), _held_image(inner)
     fold = _Way(f"* {steps}", size, big, small)
     unfold = _Way(f"/ {steps}", steps * size, small, big)
-    helpers = ("channels_last", "channels_first") if big or small else ()
-    return fold, unfold, helpers
+    return fold, unfold, (LAYOUT,) if big or small else ()
 
 
 def _fold_context(n: Step) -> dict:
-    fold, unfold, helpers = _ways(n, n.in_shape, n.out_shape)
-    return dict(forward=fold, backward=unfold, helpers=helpers,
+    fold, unfold, sources = _ways(n, n.in_shape, n.out_shape)
+    return dict(forward=fold, backward=unfold, sources=sources,
                 comment=f"each sample's {n.attrs.steps} steps as rows of their own")
 
 
 def _unfold_context(n: Step) -> dict:
-    fold, unfold, helpers = _ways(n, n.out_shape, n.in_shape)
-    return dict(forward=unfold, backward=fold, helpers=helpers,
+    fold, unfold, sources = _ways(n, n.out_shape, n.in_shape)
+    return dict(forward=unfold, backward=fold, sources=sources,
                 comment=f"every {n.attrs.steps} rows back into one sample")
 
 
