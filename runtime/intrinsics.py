@@ -8,12 +8,14 @@ gather replaces; zero_pad2d.dml copies one plane row per loop iteration; batch_n
 inference makes four passes over the images where one does; the optimizers' update() makes one
 pass per operation over every parameter; gelu.dml's exact form sums erf's power series, four
 passes per term; layout.dml's image conversions copy one channel per loop iteration, around
-every LayerNormalization of images). When a sourced file
+every LayerNormalization of images; multi_head_attention.dml's heads run a dozen statements per
+sample and head). When a sourced file
 holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
 runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py,
-runtime/local/optimizers.py, runtime/local/elementwise.py, runtime/local/layout.py) that computes
-the same outputs in one call (GELU's within erf's rounding: the C library's erf replaces the
-series).
+runtime/local/optimizers.py, runtime/local/elementwise.py, runtime/local/layout.py,
+runtime/local/attention.py) that computes the same outputs in one call (GELU's within erf's
+rounding: the C library's erf replaces the series; the heads' within the rounding of products
+summed in another order).
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -37,7 +39,7 @@ import numpy as np
 from .builtins import BUILTINS
 from .errors import DMLRuntimeError
 from .inplace import free
-from .local import affine_image, depthwise, elementwise, layout, optimizers
+from .local import affine_image, attention, depthwise, elementwise, layout, optimizers
 from .local.geometry import Geom
 from .local.normalization import batch_norm_inference, inference_vectors
 from .local.planes import PlaneCopy, copy_planes
@@ -274,6 +276,40 @@ def _layout_kernel(convert: Callable) -> Kernel:
     return run
 
 
+def _attention_fits(v: dict, per_sample: str) -> bool:
+    """A multi_head_attention heads() or heads_backward() call on local matrices of one float
+    dtype whose shapes agree with H heads, Tq query and Tk key steps (N samples: per_sample's
+    rows)."""
+    names = ("Q", "K", "V", "F", per_sample) + (("dC",) if "dC" in v else ())
+    arrays = [v[k] for k in names]
+    H, Tq, Tk = v["H"], v["Tq"], v["Tk"]
+    if not (all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
+            and len({a.dtype for a in arrays}) == 1 and arrays[0].dtype.kind == "f"
+            and all(type(n) is int and n >= 1 for n in (H, Tq, Tk))):
+        return False
+    Q, K, V, F = arrays[:4]
+    N = v[per_sample].shape[0]
+    return (N >= 1 and Q.shape[1] % H == 0 and V.shape[1] % H == 0 and Q.shape[1] >= H
+            and V.shape[1] >= H and Q.shape[0] == N * Tq and K.shape == (N * Tk, Q.shape[1])
+            and V.shape[0] == N * Tk and F.shape == (N, H * Tq * Tk)
+            and (per_sample != "penalty" or v["penalty"].shape == (N, Tq * Tk))
+            and (per_sample != "P" or v["P"].shape == F.shape)
+            and ("dC" not in v or v["dC"].shape == (N * Tq, V.shape[1])))
+
+
+def _attention_heads(v: dict) -> list | None:
+    if not _attention_fits(v, "penalty"):
+        return None
+    return attention.heads(v["Q"], v["K"], v["V"], v["penalty"], v["F"], v["H"], v["Tq"], v["Tk"])
+
+
+def _attention_heads_backward(v: dict) -> list | None:
+    if not _attention_fits(v, "P"):
+        return None
+    return attention.heads_backward(v["dC"], v["P"], v["F"], v["Q"], v["K"], v["V"], v["H"],
+                                    v["Tq"], v["Tk"])
+
+
 # library file (relative to dml_lib) -> function -> kernel
 KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/conv2d_depthwise.dml": {"forward": _depthwise_forward,
@@ -283,6 +319,8 @@ KERNELS: dict[str, dict[str, Kernel]] = {
     "nn/layers/zero_pad2d.dml": {function: _zero_pad_kernel(function) for function in ZERO_PAD_CALLS},
     "nn/layers/batch_norm2d.dml": {"forward": _batch_norm_forward},
     "nn/layers/gelu.dml": {"forward": _gelu_forward, "backward": _gelu_backward},
+    "nn/layers/multi_head_attention.dml": {"heads": _attention_heads,
+                                           "heads_backward": _attention_heads_backward},
     "nn/optim/sgd.dml": {"update": _sgd_update},
     "nn/optim/adam.dml": {"update": _adam_update},
     "nn/optim/rmsprop.dml": {"update": _rmsprop_update},
