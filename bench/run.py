@@ -35,6 +35,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "estimator": ("bench_estimator", "Keras2DML.fit of the LeNet (generated DML) vs Keras fit"),
     "depthwise": ("bench_depthwise", "Xception-style predict (depthwise kernels) vs Keras"),
     "models": ("bench_models", "ResNet50V2, InceptionV3, MobileNetV2, Xception predict vs Keras"),
+    "transformer": ("bench_transformer", "a 4-layer transformer encoder: predict and a Keras2DML.fit "
+                    "epoch vs Keras"),
     "zoo": ("bench_zoo", "every keras.applications family at the zoo's sizes, predict vs Keras, sorted by ratio"),
     "memory": ("bench_memory", "peak RSS of a 60,000-image LeNet epoch vs Keras"),
     "compile": ("bench_estimator:compile_rows", "compiling ResNet50 / MobileNetV2 vs load_model"),
