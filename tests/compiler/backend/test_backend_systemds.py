@@ -1,6 +1,6 @@
 """Generated scripts on Apache SystemDS: LeNet's and big keras.applications models' predict.dml
 give Keras' predictions (their weights.h5 in groups SystemDS's HDF5 reader can follow), and
-train.dml gives the local runtime's weights.
+train.dml (a CNN's, a small transformer's) gives the local runtime's weights.
 
 Optional: runs when Java and SystemDS are present, i.e. KERASDML_SYSTEMDS_JAR names SystemDS.jar
 (its lib/ folder beside it), or the `systemds` Python package (which ships the jar) is installed:
@@ -114,17 +114,36 @@ def test_many_datasets_in_groups_read_on_systemds(tmp_path):
     assert printed == [6.0 * int(n[1:]) for n in picked], done.stdout
 
 
-def test_cnn_train_script_on_systemds_gives_the_local_runtimes_weights(tmp_path, monkeypatch):
-    from kerasdml.compiler.cli import main
-    from test_backend_train import moderate, small_cnn
+def _small_cnn():
+    from test_backend_train import small_cnn
+    return small_cnn()
 
-    model = moderate(small_cnn())
+
+def _small_transformer():
+    """Attention (its heads and their gradients), LayerNormalization and GELU's exact form,
+    whose local kernels stand in for DML bodies."""
+    layers = keras.layers
+    steps = keras.Input((4, 6))
+    attended = layers.MultiHeadAttention(2, 3)(steps, steps)
+    x = layers.LayerNormalization()(steps + attended)
+    x = layers.GlobalAveragePooling1D()(layers.Dense(5, activation="gelu")(x))
+    return keras.Model(steps, layers.Dense(4, activation="softmax")(x), name="transformer")
+
+
+@pytest.mark.parametrize("build,columns", [(_small_cnn, 200), (_small_transformer, 24)],
+                         ids=["cnn", "transformer"])
+def test_train_script_on_systemds_gives_the_local_runtimes_weights(build, columns, tmp_path,
+                                                                   monkeypatch):
+    from kerasdml.compiler.cli import main
+    from test_backend_train import moderate
+
+    model = moderate(build())
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
-    out = tmp_path / "cnn"
+    out = tmp_path / "model"
     write_model(compile_model(save(model, tmp_path)), out)
     shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")
     rng = np.random.default_rng(0)
-    np.savetxt(tmp_path / "x.csv", rng.normal(size=(8, 200)), delimiter=",")
+    np.savetxt(tmp_path / "x.csv", rng.normal(size=(8, columns)), delimiter=",")
     np.savetxt(tmp_path / "y.csv", np.eye(4)[rng.integers(0, 4, 8)], delimiter=",")
     args = dict(X=tmp_path / "x.csv", y=tmp_path / "y.csv", weights="weights.h5", batch_size=4,
                 epochs=2, shuffle="FALSE")
