@@ -23,7 +23,7 @@ from .masking import StepMask
 from .merge import Concatenate, Merge
 from .reordering import Permute
 from .reshaping import Reshape
-from .scaling import per_channel_constant
+from .scaling import constant_operand
 from .shaping import fail, resolve_axis, same_shape
 
 
@@ -99,7 +99,10 @@ def _number(value) -> bool:
 @handles(*_ops(*_BINARY))
 def binary(ctx: LayerContext) -> list:
     """keras.ops add/subtract/multiply/divide/power/maximum/minimum of two tensors (broadcasting)
-    or of a tensor and a number; not_equal of a tensor and a number (how Keras records a mask)."""
+    or of a tensor and a number; add/subtract/multiply/divide of a tensor and a constant array
+    that broadcasts over the sample (a position embedding computed on keras.ops.arange(...)
+    while the model was built), not the constant divided by the tensor; not_equal of a tensor
+    and a number (how Keras records a mask)."""
     fn = _BINARY[ctx.class_name[4:]]
     args = list(ctx.call.args)[:2]
     if len(args) != 2:
@@ -113,14 +116,14 @@ def binary(ctx: LayerContext) -> list:
         return [ctx.node("elementwise", Elementwise(fn, constant, first))]
     constants = [a for a in args if _is_constant_array(a)]
     if len(tensors) == 1 and len(constants) == 1:
-        node = per_channel_constant(ctx, fn, constants[0], first=_is_constant_array(args[0]))
+        node = constant_operand(ctx, fn, constants[0], first=_is_constant_array(args[0]))
         if node is not None:
             return [node]
     if constants:
         ctx.reject("arguments", "a constant array (a tensor computed while the model was built, "
                    "e.g. a layer called on keras.ops.arange(...))",
-                   "a tensor and a number, a tensor and one constant per channel (the last axis), or two "
-                   "tensors: feed such an array as a model Input")
+                   "a tensor and a number, a tensor and a constant that broadcasts over the sample "
+                   "(not divided by the tensor), or two tensors: feed such an array as a model Input")
     ctx.reject("arguments", [type(a).__name__ for a in args],
                "a tensor and a number, or two tensors (not for power)")
 

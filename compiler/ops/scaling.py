@@ -29,8 +29,11 @@ _EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor on the standar
 @dataclass(frozen=True)
 class ScaleShift:
     """x * scale + offset with constant scale and offset (Keras shapes broadcasting over the
-    sample: (1,) or (C,) over `axis`, which must be the last)."""
-    axis: int = -1
+    sample: (1,) or (C,) over `axis`, which must be the last; with axis None, any shape that
+    broadcasts to the sample's, as numpy broadcasts a constant array: `shapes` are then those of
+    scale and offset)."""
+    axis: int | None = -1
+    shapes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ class PReLU:
 
 # --- frontend --------------------------------------------------------------------------------
 
-def _constant(ctx: LayerContext, role: str, value) -> ir.Param:
-    array = np.atleast_1d(np.asarray(value, dtype=np.float64)).reshape(-1)
+def _constant(ctx: LayerContext, role: str, value, keep_shape: bool = False) -> ir.Param:
+    array = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    array = array if keep_shape else array.reshape(-1)
     array.setflags(write=False)
     return ir.Param(role, array, ctx.call.layer, role, f"config of layer '{ctx.call.layer}'")
 
@@ -74,21 +78,29 @@ def rescaling(ctx: LayerContext) -> list:
     return [ctx.node("scale_shift", ScaleShift(), params)]
 
 
-def per_channel_constant(ctx: LayerContext, fn: str, constant: dict, first: bool):
-    """x + c, x - c, c - x, x * c or x / c of a keras.ops call whose constant array holds one
-    value per channel of the last axis (the mean that caffe-style preprocess_input subtracts),
-    as a scale_shift node; None for any other constant."""
+def constant_operand(ctx: LayerContext, fn: str, constant: dict, first: bool):
+    """x + c, x - c, c - x, x * c or x / c of a keras.ops call with a constant array: one value
+    per channel of the last axis (the mean that caffe-style preprocess_input subtracts), or any
+    array that broadcasts over the sample (a position embedding that a layer called on
+    keras.ops.arange(...) computed while the model was built: Keras keeps its values, not the
+    layer), as a scale_shift node; None for c / x and other functions."""
     values = np.asarray((constant.get("config") or {}).get("value"), dtype=np.float64)
-    if values.ndim == 0 or values.size != values.shape[-1] or \
-            (fn == "divide" and first) or fn not in ("add", "subtract", "multiply", "divide"):
+    if values.ndim == 0 or (fn == "divide" and first) or \
+            fn not in ("add", "subtract", "multiply", "divide"):
         return None
-    channels = values.reshape(-1)
-    ones, zeros = np.ones_like(channels), np.zeros_like(channels)
-    scale, offset = {"add": (ones, channels), "multiply": (channels, zeros),
-                     "divide": (1.0 / channels, zeros),
-                     "subtract": (-ones, channels) if first else (ones, -channels)}[fn]
-    params = (_constant(ctx, "scale", scale), _constant(ctx, "offset", offset))
-    return ctx.node("scale_shift", ScaleShift(), params)
+    while values.ndim > 1 and values.shape[0] == 1:     # leading 1s broadcast: the batch axis
+        values = values[0]
+    per_channel = values.size == values.shape[-1]
+    if per_channel:
+        values = values.reshape(-1)
+    one, zero = np.ones(1), np.zeros(1)
+    scale, offset = {"add": (one, values), "multiply": (values, zero),
+                     "divide": (1.0 / values, zero),
+                     "subtract": (-one, values) if first else (one, -values)}[fn]
+    params = (_constant(ctx, "scale", scale, keep_shape=True),
+              _constant(ctx, "offset", offset, keep_shape=True))
+    whole = ScaleShift(axis=None, shapes=(params[0].value.shape, params[1].value.shape))
+    return ctx.node("scale_shift", ScaleShift() if per_channel else whole, params)
 
 
 def _statistics(ctx: LayerContext) -> tuple:
@@ -150,6 +162,8 @@ def _last_axis(ins):
 
 
 def _scale_shift_params(attrs, ins) -> dict:
+    if attrs.axis is None:
+        return dict(zip(("scale", "offset"), attrs.shapes))
     return {"scale": (None,), "offset": (None,)}
 
 
@@ -197,6 +211,8 @@ def _prelu_context(n: Step) -> dict:
 
 
 def _scale_shift_shape(node, attrs, ins):
+    if attrs.axis is None:          # the factors' shapes are checked against the sample's when
+        return attrs, ins[0]        # the template expands them
     return last_axis_only(node, attrs, ins[0]), ins[0]
 
 

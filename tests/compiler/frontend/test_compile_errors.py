@@ -100,12 +100,13 @@ def test_training_through_an_lstm_cell_state_is_refused(tmp_path):
         compiled.train_script
 
 
-def test_a_constant_array_operand_is_refused_by_name(tmp_path):
+def test_a_constant_array_divided_by_a_tensor_is_refused_by_name(tmp_path):
     """A layer called on keras.ops.arange while building runs at once: its result is stored in
-    the file as a constant array operand."""
+    the file as a constant array operand. Added, subtracted, multiplied or divided by, it is a
+    constant factor or offset; divided by the tensor, it is refused."""
     tokens = keras.Input((4,), dtype="int32")
     positions = L.Embedding(4, 3)(keras.ops.arange(0, 4, 1))
-    model = keras.Model(tokens, L.Embedding(9, 3)(tokens) + positions, name="positions")
+    model = keras.Model(tokens, positions / L.Embedding(9, 3)(tokens), name="positions")
     with pytest.raises(UnsupportedAttributeError, match="constant array") as caught:
         read_graph(save(model, tmp_path))
     assert "model Input" in str(caught.value)

@@ -355,7 +355,25 @@ def _caffe_preprocessing():
                       "caffe_preprocessing")
 
 
+def _constant_arrays():
+    """Constant arrays that layers called on keras.ops.arange(...) computed while the model was
+    built (Keras stores their values): a position embedding added to token embeddings, an
+    image-shaped constant (H, W, C) and one with the batch axis (1, H, W, C) against images,
+    a constant over steps (T, 1) multiplying, and a constant minus the tensor."""
+    tokens, image = keras.Input((5,), dtype="int32"), keras.Input((3, 4, 2))
+    positions = L.Embedding(5, 6)(keras.ops.arange(0, 5, 1))
+    sequence = L.Embedding(9, 6)(tokens) + positions
+    weights = L.Embedding(5, 1)(keras.ops.arange(0, 5, 1))
+    sequence = positions - sequence * weights
+    planes = keras.ops.reshape(L.Embedding(1, 24)(keras.ops.zeros((1,), dtype="int32")),
+                               (1, 3, 4, 2))
+    pixels = keras.ops.reshape(L.Embedding(24, 1)(keras.ops.arange(0, 24, 1)), (3, 4, 2))
+    picture = L.Conv2D(3, 1)((image + planes) / pixels)
+    return functional([tokens, image], [L.Dense(2)(sequence), picture], "constant_arrays")
+
+
 MODELS = {
+    "constant_arrays": _constant_arrays,
     "simple_rnn_activations": lambda: sequential(
         (6, 3), L.SimpleRNN(4, activation="relu", return_sequences=True),
         L.SimpleRNN(4, activation="sigmoid", return_sequences=True),

@@ -24,6 +24,19 @@ def transformer_block(dropout=0.0):
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="transformer")
 
 
+def positioned_transformer():
+    """A position embedding computed while the model was built (Keras stores its values, a
+    constant): added to the steps, and a per-step constant scaling them."""
+    x = keras.Input((6, 8))
+    positions = L.Embedding(6, 8)(keras.ops.arange(0, 6, 1))
+    scales = L.Embedding(6, 1, embeddings_initializer="ones")(keras.ops.arange(0, 6, 1))
+    y = (x + positions) * scales
+    attention = L.MultiHeadAttention(2, 4)(y, y)
+    y = L.LayerNormalization()(L.Add()([y, attention]))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
+                       name="positioned_transformer")
+
+
 def bilstm():
     x = keras.Input((5, 4))
     y = L.Bidirectional(L.LSTM(4, return_sequences=True))(x)
@@ -166,6 +179,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "transformer_block_attention_dropout": (lambda: transformer_block(dropout=1e-9),
                                                  (24, 6, 8)),
          "bilstm": (bilstm, (24, 5, 4)),
+         "positioned_transformer": (positioned_transformer, (24, 6, 8)),
          "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3)),
          "group_norm_cnn": (group_norm_cnn, (16, 6, 6, 3))}
 
