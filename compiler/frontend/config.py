@@ -217,9 +217,16 @@ class _Walker:
                 layer, _, refs, _, node = waiting[0]
                 refs = refs + _kwarg_refs(node)
                 missing = next(r for r in refs if r not in tensors)
-                raise ModelFileError(self.path, f"layer '{layer_name(layer)}' of model "
-                                     f"'{layer_name(entry)}' uses {list(missing)}, which no layer "
-                                     "produces")
+                name, index, position = missing
+                if (name, index, 0) not in tensors:
+                    raise ModelFileError(self.path, f"layer '{layer_name(layer)}' of model "
+                                         f"'{layer_name(entry)}' uses {list(missing)}, which no "
+                                         "layer produces")
+                # a later output of a call read as having fewer (a keras.ops call returning a
+                # list, as ops.split): named as _tensor names them; the call's handler (or its
+                # refusal) decides what it produces
+                tensors[missing] = f"{tensors[(name, index, 0)]}#{position}"
+                continue
             pending = waiting
 
     def _tensor(self, tensors, ref, entry) -> str:

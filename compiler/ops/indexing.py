@@ -1,8 +1,11 @@
 """keras.ops calls that pick and stack channels, as caffe-style preprocess_input writes them
-(ResNet50's and VGG's flip RGB to BGR with x[..., 2], x[..., 1], x[..., 0] and ops.stack):
+(ResNet50's and VGG's flip RGB to BGR with x[..., 2], x[..., 1], x[..., 0] and ops.stack), and
+pick steps, as a transformer's classifier takes its class token (x[:, 0]):
 
 - GetItem x[..., k]: the last axis moved to the front (move_axis), the index kept by a crop of
   that axis, and the unit axis dropped (reshape);
+- GetItem x[:, k], x[:, a:b] (and an image's [:, i, j] / ranges): a crop of the axes before
+  the last, the picked axes dropped (reshape);
 - Stack(axis=-1): every input given a unit last axis (reshape), then concatenated on it.
 
 The sizes come from the input shapes the file records.
@@ -26,15 +29,67 @@ def _shapes(ctx: LayerContext) -> list:
 
 @handles("ops.GetItem")
 def get_item(ctx: LayerContext) -> list:
-    """keras.ops x[..., k]: one index of the last axis of a sequence or an image."""
+    """keras.ops x[..., k]: one index of the last axis of a sequence or an image; x[:, k],
+    x[:, a:b] (x[:, 0] takes a transformer's class token) and the same on an image's rows and
+    columns: indexes and unit-step slices of the axes before the last."""
     index = list(ctx.call.args)[1] if len(ctx.call.args) == 2 else None
-    ellipsis = isinstance(index, list) and len(index) == 2 and isinstance(index[0], dict) and \
-        index[0].get("class_name") == "__ellipsis__" and isinstance(index[1], int)
     (shape,) = _shapes(ctx)
-    if not ellipsis or len(shape) not in (2, 3):
-        ctx.reject("index", index, "[..., k] of a sequence or an image")
+    ellipsis = isinstance(index, list) and len(index) == 2 and _kind(index[0]) == "__ellipsis__" \
+        and isinstance(index[1], int)
+    if ellipsis and len(shape) in (2, 3):
+        return _last_axis_index(ctx, shape, index[1])
+    spans = _leading_spans(index, shape)
+    if spans is None:
+        ctx.reject("index", index, "[..., k] of a sequence or an image, or [:, k] / [:, a:b] "
+                   "(and [:, :, k] of an image) on the axes before the last")
+    crop = tuple((first, size - last) for (first, last, _), size in zip(spans, shape))
+    kept = tuple(last - first for (first, last, picked), size in zip(spans, shape) if not picked)
+    cropped = f"{ctx.name}/cropped"
+    return [ctx.node("crop", Crop(crop), name=cropped, outputs=(cropped,)),
+            ctx.node("reshape", Reshape((*kept, shape[-1])), inputs=(cropped,))]
+
+
+def _kind(entry) -> str | None:
+    return entry.get("class_name") if isinstance(entry, dict) else None
+
+
+def _leading_spans(index, shape: tuple) -> list | None:
+    """(first, last, picked) per axis before the last for [:, ...] indexes of those axes (a
+    full slice over the batch first), or None for any other index."""
+    entries = index if isinstance(index, list) else [index]
+    if not entries or not _full_slice(entries[0]) or len(shape) not in (2, 3):
+        return None
+    entries = entries[1:]
+    while entries and _full_slice(entries[-1]):
+        entries = entries[:-1]
+    if not entries or len(entries) > len(shape) - 1:
+        return None
+    spans = []
+    for axis, size in enumerate(shape[:-1]):
+        entry = entries[axis] if axis < len(entries) else None
+        if entry is None or _full_slice(entry):
+            spans.append((0, size, False))
+        elif isinstance(entry, int) and not isinstance(entry, bool) and -size <= entry < size:
+            spans.append((entry % size, entry % size + 1, True))
+        elif _kind(entry) == "__slice__" and (entry["config"].get("step") or 1) == 1:
+            first, last, _ = slice(entry["config"].get("start"), entry["config"].get("stop")
+                                   ).indices(size)
+            if last <= first:
+                return None
+            spans.append((first, last, False))
+        else:
+            return None
+    return spans
+
+
+def _full_slice(entry) -> bool:
+    return _kind(entry) == "__slice__" and all(
+        entry["config"].get(key) is None for key in ("start", "stop", "step"))
+
+
+def _last_axis_index(ctx: LayerContext, shape: tuple, index: int) -> list:
     size = shape[-1]
-    k = index[1] % size
+    k = index % size
     front, picked = f"{ctx.name}/last_axis_first", f"{ctx.name}/picked"
     crop = ((k, size - 1 - k),) + ((0, 0),) * (len(shape) - 2)
     return [ctx.node("move_axis", MoveAxis(0, False), name=front, outputs=(front,)),

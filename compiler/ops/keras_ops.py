@@ -190,6 +190,33 @@ def reshape(ctx: LayerContext) -> list:
     return [ctx.node("reshape", Reshape(target))]
 
 
+@handles("ops.ExpandDims", "ops.Squeeze")
+def unit_axes(ctx: LayerContext) -> list:
+    """keras.ops.expand_dims(x, axis) and keras.ops.squeeze(x, axis) of a sample's axes (not
+    the batch axis): a reshape to the recorded output's shape."""
+    shapes = ctx.recorded_input_shapes()
+    axis = ctx.get("axis", None)
+    axes = axis if isinstance(axis, list) else [axis]
+    if shapes is None or len(shapes) != 1 or None in shapes[0][1:]:
+        ctx.reject("input shape", None, "recorded in the file, with known sizes")
+    rank = len(shapes[0])
+    expanding = ctx.class_name == "ops.ExpandDims"
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        ctx.reject("axis", axis, "numbers (squeeze: not all unit axes at once)")
+    resolved = [a % (rank + 1 if expanding else rank) for a in axes]
+    sample = list(shapes[0][1:])
+    if 0 in resolved or (not expanding and any(sample[a - 1] != 1 for a in resolved)):
+        ctx.reject("axis", axis, "axes of the sample (not the batch axis 0), of size 1 to squeeze")
+    if expanding:
+        for a in sorted(resolved):
+            sample.insert(a - 1, 1)
+    else:
+        sample = [size for position, size in enumerate(sample, 1) if position not in resolved]
+    if not sample:
+        ctx.reject("axis", axis, "a shape that keeps a sample axis")
+    return [ctx.node("reshape", Reshape(tuple(sample)))]
+
+
 @handles("ops.Transpose")
 def transpose(ctx: LayerContext) -> list:
     """keras.ops.transpose(x, axes) keeping the batch axis first."""

@@ -112,6 +112,26 @@ def test_a_constant_array_divided_by_a_tensor_is_refused_by_name(tmp_path):
     assert "model Input" in str(caught.value)
 
 
+@pytest.mark.parametrize("pick", [lambda t: t[:, ::2], lambda t: t[0], lambda t: t[:, 1:1]],
+                         ids=["strided", "batch", "empty"])
+def test_other_indexes_are_refused_by_name(pick, tmp_path):
+    x = keras.Input((5, 3))
+    model = keras.Model(x, L.Flatten()(pick(L.Dense(4)(x))), name="indexes")
+    with pytest.raises(UnsupportedAttributeError, match="index") as caught:
+        read_graph(save(model, tmp_path))
+    assert "[:, a:b]" in str(caught.value)
+
+
+def test_an_unsupported_call_with_several_outputs_is_refused_by_name(tmp_path):
+    """keras.ops.split returns a list: its later outputs are read as its own, and the call is
+    refused by its class, not as a tensor that no layer produces."""
+    x = keras.Input((6,))
+    halves = keras.ops.split(L.Dense(4)(x), 2, axis=-1)
+    model = keras.Model(x, L.Concatenate()([halves[1], halves[0]]), name="halves")
+    with pytest.raises(UnsupportedLayerError, match=r"'split' \(ops.Split\)"):
+        read_graph(save(model, tmp_path))
+
+
 def test_normalization_over_several_axes_is_refused(tmp_path):
     model = sequential((4, 4, 3), L.LayerNormalization(axis=[1, 2], name="bn"), name="axis")
     with pytest.raises(UnsupportedAttributeError) as caught:

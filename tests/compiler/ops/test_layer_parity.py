@@ -372,8 +372,34 @@ def _constant_arrays():
     return functional([tokens, image], [L.Dense(2)(sequence), picture], "constant_arrays")
 
 
+def _step_indexes():
+    """x[:, 0] (a class token), x[:, -1], x[:, 1:4], x[:, 2, :] of a sequence, and an image's
+    row x[:, 1], column x[:, :, 2] and window x[:, 1:3, 0:2]."""
+    sequence, image = keras.Input((5, 3)), keras.Input((4, 3, 2))
+    steps = L.Dense(4)(sequence)
+    picked = L.Concatenate()([steps[:, 0], steps[:, -1], L.Flatten()(steps[:, 1:4]),
+                              steps[:, 2, :]])
+    pixels = L.Conv2D(3, 1)(image)
+    parts = [L.Flatten()(pixels[:, 1]), L.Flatten()(pixels[:, :, 2]),
+             L.Flatten()(pixels[:, 1:3, 0:2])]
+    return functional([sequence, image], [picked, L.Concatenate()(parts)], "step_indexes")
+
+
+def _unit_axes():
+    """keras.ops.expand_dims before a Conv1D and a Conv2D, squeeze after a pooling that keeps
+    its axes and of a last unit axis."""
+    x = keras.Input((6, 2))
+    along = L.Flatten()(L.Conv1D(2, 3)(keras.ops.expand_dims(L.Flatten()(x), -1)))
+    image = L.Conv2D(2, 1)(keras.ops.expand_dims(x, 1))
+    pooled = keras.ops.squeeze(L.GlobalAveragePooling2D(keepdims=True)(image), axis=[1, 2])
+    last = keras.ops.squeeze(L.Dense(1)(x), -1)
+    return functional(x, [along, pooled, last], "unit_axes")
+
+
 MODELS = {
     "constant_arrays": _constant_arrays,
+    "unit_axes": _unit_axes,
+    "step_indexes": _step_indexes,
     "simple_rnn_activations": lambda: sequential(
         (6, 3), L.SimpleRNN(4, activation="relu", return_sequences=True),
         L.SimpleRNN(4, activation="sigmoid", return_sequences=True),

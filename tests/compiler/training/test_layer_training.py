@@ -26,15 +26,16 @@ def transformer_block(dropout=0.0):
 
 def positioned_transformer():
     """A position embedding computed while the model was built (Keras stores its values, a
-    constant): added to the steps, and a per-step constant scaling them."""
+    constant): added to the steps, and a per-step constant scaling them; the classifier reads
+    the first step and a span of steps."""
     x = keras.Input((6, 8))
     positions = L.Embedding(6, 8)(keras.ops.arange(0, 6, 1))
     scales = L.Embedding(6, 1, embeddings_initializer="ones")(keras.ops.arange(0, 6, 1))
     y = (x + positions) * scales
     attention = L.MultiHeadAttention(2, 4)(y, y)
     y = L.LayerNormalization()(L.Add()([y, attention]))
-    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
-                       name="positioned_transformer")
+    token = L.Concatenate()([y[:, 0], L.Flatten()(y[:, 2:4])])    # a class token, a span
+    return keras.Model(x, L.Dense(3, activation="softmax")(token), name="positioned_transformer")
 
 
 def bilstm():
