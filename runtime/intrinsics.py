@@ -58,6 +58,14 @@ def _same_dtype(*values) -> bool:
             and np.dtype(values[0].dtype).kind == "f")
 
 
+def _local_floats(arrays, same_shape: bool = True) -> bool:
+    """Local (numpy) 2-D float matrices of one dtype, and of one shape unless same_shape is
+    False."""
+    return (all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
+            and len({(a.shape if same_shape else None, a.dtype) for a in arrays}) == 1
+            and arrays[0].dtype.kind == "f")
+
+
 def depthwise_geometry(v: dict) -> Geom | None:
     """The geometry of a conv2d_depthwise::forward call, or None when its arguments do not fit
     it (N is X's rows: a row panel's own)."""
@@ -168,9 +176,7 @@ def batch_norm_test_mode(v: dict) -> dict | None:
     (training mode, other types or shapes: the DML body runs)."""
     X, gamma, beta, mean, var = (v[k] for k in ("X", "gamma", "beta", "ema_mean", "ema_var"))
     C, H, W = v["C"], v["Hin"], v["Win"]
-    if v["mode"] != "test" or not all(type(x) is np.ndarray and x.ndim == 2
-                                      for x in (X, gamma, beta, mean, var)) \
-            or len({x.dtype for x in (X, gamma, beta, mean, var)}) != 1 or X.dtype.kind != "f" \
+    if v["mode"] != "test" or not _local_floats((X, gamma, beta, mean, var), same_shape=False) \
             or not all(type(n) is int and n >= 1 for n in (C, H, W)) \
             or X.shape[1] != C * H * W or any(x.shape != (C, 1) for x in (gamma, beta, mean, var)) \
             or type(v["center"]) is not bool or type(v["scale"]) is not bool:
@@ -190,9 +196,7 @@ def _batch_norm_forward(v: dict) -> list | None:
 def _state_fits(v: dict, matrices: tuple, numbers: tuple, flags: tuple) -> bool:
     """An optimizer update's arguments: local float matrices of one shape and dtype, numbers
     (not booleans) and booleans."""
-    arrays = [v[k] for k in matrices]
-    return (all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
-            and len({(a.shape, a.dtype) for a in arrays}) == 1 and arrays[0].dtype.kind == "f"
+    return (_local_floats([v[k] for k in matrices])
             and all(type(v[k]) in (int, float) for k in numbers)
             and all(type(v[k]) is bool for k in flags))
 
@@ -244,9 +248,7 @@ def _rmsprop_update(v: dict) -> list | None:
 def _exact_gelu(v: dict, *names: str) -> bool:
     """A gelu.dml call in the exact form (its erf series) on local matrices of one float dtype
     and shape."""
-    arrays = [v[k] for k in names]
-    return (v["approximate"] is False and all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
-            and len({(a.shape, a.dtype) for a in arrays}) == 1 and arrays[0].dtype.kind == "f")
+    return v["approximate"] is False and _local_floats([v[k] for k in names])
 
 
 def _gelu_forward(v: dict) -> list | None:
@@ -268,8 +270,7 @@ def _layout_kernel(convert: Callable) -> Kernel:
     C*H*W values; anything else runs the DML body (its reshape reports wrong sizes)."""
     def run(v: dict) -> list | None:
         X, sizes = v["X"], (v["C"], v["H"], v["W"])
-        if type(X) is not np.ndarray or X.ndim != 2 or X.dtype.kind != "f" \
-                or not all(type(n) is int and n >= 1 for n in sizes) \
+        if not _local_floats([X]) or not all(type(n) is int and n >= 1 for n in sizes) \
                 or X.shape[0] < 1 or X.shape[1] != math.prod(sizes):
             return None
         return [convert(X, *sizes)]
@@ -283,8 +284,7 @@ def _attention_fits(v: dict, per_sample: str) -> bool:
     names = ("Q", "K", "V", "F", per_sample) + (("dC",) if "dC" in v else ())
     arrays = [v[k] for k in names]
     H, Tq, Tk = v["H"], v["Tq"], v["Tk"]
-    if not (all(type(a) is np.ndarray and a.ndim == 2 for a in arrays)
-            and len({a.dtype for a in arrays}) == 1 and arrays[0].dtype.kind == "f"
+    if not (_local_floats(arrays, same_shape=False)
             and all(type(n) is int and n >= 1 for n in (H, Tq, Tk))):
         return False
     Q, K, V, F = arrays[:4]

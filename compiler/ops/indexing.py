@@ -43,7 +43,7 @@ def get_item(ctx: LayerContext) -> list:
         ctx.reject("index", index, "[..., k] of a sequence or an image, or [:, k] / [:, a:b] "
                    "(and [:, :, k] of an image) on the axes before the last")
     crop = tuple((first, size - last) for (first, last, _), size in zip(spans, shape))
-    kept = tuple(last - first for (first, last, picked), size in zip(spans, shape) if not picked)
+    kept = tuple(last - first for first, last, picked in spans if not picked)
     cropped = f"{ctx.name}/cropped"
     return [ctx.node("crop", Crop(crop), name=cropped, outputs=(cropped,)),
             ctx.node("reshape", Reshape((*kept, shape[-1])), inputs=(cropped,))]

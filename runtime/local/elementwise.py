@@ -131,14 +131,13 @@ def clamp(values: np.ndarray, low: float, high: float, out=None) -> np.ndarray:
 _MIN_GELU_CELLS = 1 << 14
 
 
-def gelu(values: np.ndarray, out=None) -> np.ndarray | None:
+def gelu(values: np.ndarray) -> np.ndarray | None:
     """gelu.dml's forward in its exact form, 0.5 * x * (1 + erf(x / sqrt(2))), in one native
     pass (gelu_kernels.h: the C library's erf in place of the body's series); None where the
     native kernels are off or values is not C-contiguous."""
     if not (native.enabled() and values.flags.c_contiguous):
         return None
-    if out is None:
-        out = np.empty(values.shape, dtype=values.dtype)
+    out = np.empty(values.shape, dtype=values.dtype)
     _native_rows(lambda first, last: native.gelu_forward(values[first:last], out[first:last]),
                  values, _MIN_GELU_CELLS)
     return out
