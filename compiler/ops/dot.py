@@ -5,20 +5,26 @@
   multiply and sum for vectors, matmul with the contracted axes moved into place for sequences;
 - UnitNormalization, and Dot's normalize: Keras' l2 normalisation x * min(1 / ||x||, 1 / epsilon)
   in elementwise, reduce and multiply nodes;
-- Attention (Luong's dot-product attention without scale): softmax(query @ key^T) @ value.
+- Attention (Luong's dot-product attention, Bahdanau's additive one as AdditiveAttention or
+  score_mode="concat"): softmax(scores) @ value, the additive scores from a (Tq, Tk, D) sum
+  of every query step and key step.
 
 The ranks decide the form and are read from the layer's recorded input shapes (build_config, or
 the tensors of its first call in a legacy .h5 file).
 """
 from __future__ import annotations
 
-from ..frontend.context import LayerContext
+import dataclasses
+
+from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Elementwise
 from .activations import Activation
 from .keras_ops import Matmul, Reduce
 from .merge import Merge
 from .reordering import Permute
+from .reshaping import Dropout, Reshape
+from .scaling import LayerScale
 
 _EPSILON = 1e-7  # keras.backend.epsilon(), the floor of the norm in keras.ops.normalize
 
@@ -47,9 +53,10 @@ class _Nodes:
     def __init__(self, ctx: LayerContext):
         self.ctx, self.nodes = ctx, []
 
-    def add(self, op: str, attrs, inputs: tuple, step: str | None) -> str:
+    def add(self, op: str, attrs, inputs: tuple, step: str | None, params: tuple = ()) -> str:
         name = self.ctx.name if not step else f"{self.ctx.name}/{step}"
-        self.nodes.append(self.ctx.node(op, attrs, name=name, inputs=inputs, outputs=(name,)))
+        self.nodes.append(self.ctx.node(op, attrs, params, name=name, inputs=inputs,
+                                        outputs=(name,)))
         return name
 
     def normalized(self, tensor: str, axis: int, which: str, epsilon: float = _EPSILON) -> str:
@@ -101,14 +108,61 @@ def unit_normalization(ctx: LayerContext) -> list:
     return nodes.nodes
 
 
-@handles("Attention")
+def _scaled(nodes: _Nodes, ctx: LayerContext, tensor: str, weight: str, step: str) -> str:
+    """tensor * a learned weight of the layer (a number, or one per feature of the last axis)."""
+    param = as_role(ctx.weights(*_attention_weights(ctx))[weight], "gamma")
+    per_feature = param.value.ndim == 1
+    if not per_feature:
+        param = dataclasses.replace(param, value=param.value.reshape(1))
+    return nodes.add("layer_scale", LayerScale(per_feature), (tensor,), step, params=(param,))
+
+
+def _attention_weights(ctx: LayerContext) -> tuple:
+    """The layer's weights in Keras' order: scale (use_scale), concat_score_weight (concat)."""
+    return (("scale",) if ctx.get("use_scale", False) else ()) + \
+        (("concat_score_weight",) if _score_mode(ctx) == "concat" else ())
+
+
+def _score_mode(ctx: LayerContext) -> str:
+    return "additive" if ctx.class_name == "AdditiveAttention" else \
+        ctx.choice("score_mode", ("dot", "concat"), "dot")
+
+
+def _additive_scores(nodes: _Nodes, ctx: LayerContext, query: str, key: str) -> str:
+    """sum over the features of tanh(query_i + key_j), the sum scaled first (AdditiveAttention:
+    per feature, after the tanh; Attention's concat: one number, before it, and the scores by
+    concat_score_weight)."""
+    rows = nodes.add("reshape", _unit_axis(ctx, 0, 1), (query,), "query_rows")
+    columns = nodes.add("reshape", _unit_axis(ctx, 1, 0), (key,), "key_columns")
+    pairs = nodes.add("add", Merge(), (rows, columns), "pairs")
+    additive = _score_mode(ctx) == "additive"
+    scaled = ctx.get("use_scale", False)
+    if scaled and not additive:
+        pairs = _scaled(nodes, ctx, pairs, "scale", "scaled_pairs")
+    terms = nodes.add("activation", Activation("tanh"), (pairs,), "tanh")
+    if scaled and additive:
+        terms = _scaled(nodes, ctx, terms, "scale", "scaled_tanh")
+    scores = nodes.add("reduce", Reduce("sum", (2,), False), (terms,), "scores")
+    if not additive:
+        scores = _scaled(nodes, ctx, scores, "concat_score_weight", "weighted_scores")
+    return scores
+
+
+def _unit_axis(ctx: LayerContext, index: int, unit: int) -> Reshape:
+    """(T, D) -> (T, 1, D) (unit=1) or (1, T, D) (unit=0) for the `index`th input's T and D."""
+    shapes = ctx.recorded_input_shapes()
+    steps, features = shapes[index][1:] if shapes and len(shapes[index]) == 3 else (None, None)
+    if steps is None or features is None:
+        ctx.reject("input shape", shapes, "sequences (steps, features) of known sizes")
+    return Reshape((steps, 1, features) if unit == 1 else (1, steps, features))
+
+
+@handles("Attention", "AdditiveAttention")
 def attention(ctx: LayerContext) -> list:
-    """Attention([query, value(, key)]): softmax(query @ key^T) @ value over the steps (dot
-    scores, no scale, no dropout, no masks)."""
-    ctx.choice("score_mode", ("dot",), "dot")
-    for key, default in (("use_scale", False), ("dropout", 0.0)):
-        if ctx.get(key, default) != default:
-            ctx.reject(key, ctx.get(key), repr(default))
+    """Attention([query, value(, key)]) and AdditiveAttention: softmax(scores) @ value over the
+    steps, the scores query @ key^T (Attention's dot, use_scale's learned factor) or the sum of
+    tanh(query_i + key_j) (AdditiveAttention, Attention's concat); dropout of the weights in
+    training; no masks."""
     for flag in ("use_causal_mask", "return_attention_scores"):
         if ctx.call.kwargs.get(flag):
             ctx.reject(flag, True, "False")
@@ -117,8 +171,16 @@ def attention(ctx: LayerContext) -> list:
     query, value = ctx.call.inputs[:2]
     key = ctx.call.inputs[2] if len(ctx.call.inputs) == 3 else value
     nodes = _Nodes(ctx)
-    key_t = nodes.add("permute", Permute((1, 0)), (key,), "key_transposed")
-    scores = nodes.add("matmul", Matmul(), (query, key_t), "scores")
+    if _score_mode(ctx) == "dot":
+        key_t = nodes.add("permute", Permute((1, 0)), (key,), "key_transposed")
+        scores = nodes.add("matmul", Matmul(), (query, key_t), "scores")
+        if ctx.get("use_scale", False):
+            scores = _scaled(nodes, ctx, scores, "scale", "scaled_scores")
+    else:
+        scores = _additive_scores(nodes, ctx, query, key)
     weights = nodes.add("activation", Activation("softmax"), (scores,), "weights")
+    rate = float(ctx.get("dropout", 0.0))
+    if rate > 0:
+        weights = nodes.add("dropout", Dropout(rate), (weights,), "dropped_weights")
     nodes.add("matmul", Matmul(), (weights, value), None)
     return nodes.nodes

@@ -38,13 +38,14 @@ _PASSING = (
     "UnitNormalization")
 # Keras layers whose call takes a mask (TimeDistributed hands them each step's)
 _TAKING_MASKS = (*_RNNS, "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
-                 "Softmax", "Attention", "MultiHeadAttention")
+                 "Softmax", "Attention", "AdditiveAttention", "MultiHeadAttention")
 # Keras layers that would use a mask in a way kerasdml does not build, and why
 _REFUSED = {
     "MultiHeadAttention": "Keras turns the masks of query, value and key into its attention "
                           "mask automatically; that is not built (pass an attention_mask "
                           "tensor built from the data instead)",
-    "Attention": "Keras masks the attention scores with the query and value masks; not built",
+    **{name: "Keras masks the attention scores with the query and value masks; not built"
+       for name in ("Attention", "AdditiveAttention")},
     "BatchNormalization": "Keras computes its training statistics over the steps that count; "
                           "not built",
     "Softmax": "Keras adds a large negative number where the mask is 0; not built",

@@ -38,7 +38,9 @@ class ScaleShift:
 
 @dataclass(frozen=True)
 class LayerScale:
-    """x * gamma, gamma (C,) learned, over the last axis."""
+    """x * gamma, gamma (C,) learned, over the last axis; or (1,), one number (per_channel
+    False: the learned scale of keras.layers.Attention)."""
+    per_channel: bool = True
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def _scale_shift_params(attrs, ins) -> dict:
 
 
 def _layer_scale_params(attrs, ins) -> dict:
-    return {"gamma": (_last_axis(ins),)}
+    return {"gamma": (_last_axis(ins) if attrs.per_channel else 1,)}
 
 
 def _prelu_params(attrs, ins) -> dict:

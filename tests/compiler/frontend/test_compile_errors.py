@@ -30,7 +30,7 @@ class Plain(L.Layer):
 def test_all_unsupported_layers_in_one_error(tmp_path):
     x = keras.Input((6, 4), name="x")
     y = L.Discretization(bin_boundaries=[0.0], name="bins")(x)
-    y = L.EinsumDense("btc,cd->btd", output_shape=(None, 4), name="einsum")(y)
+    y = L.Lambda(lambda t: t * 2.0, name="scaled")(y)
     y = L.Dense(3, name="fine")(y)
     y = L.Softmax(name="masked")(L.Masking()(y))   # Softmax would use the mask
     path = save(keras.Model(x, y, name="many"), tmp_path)
@@ -38,11 +38,11 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
         read_graph(path)
     error = caught.value
     assert [(u.name, u.class_name) for u in error.layers] == \
-        [("bins", "Discretization"), ("einsum", "EinsumDense"),
+        [("bins", "Discretization"), ("scaled", "Lambda"),
          ("masked", "Softmax")]
     assert error.supported == supported_classes()
     message = str(error)
-    assert "'einsum' (EinsumDense)" in message and "Conv2D" in message and "'fine'" not in message
+    assert "'scaled' (Lambda)" in message and "Conv2D" in message and "'fine'" not in message
 
 
 @pytest.mark.parametrize("layer, attribute, value", [
@@ -341,20 +341,20 @@ def test_problems_of_every_kind_come_in_one_message_and_inspect_says_the_same(tm
     from kerasdml.compiler.errors import ModelProblemsError
     from kerasdml.compiler.layer_table import inspect_model
     x = keras.Input((6, 4), name="x")
-    a = L.EinsumDense("btc,cd->btd", output_shape=(None, 4), name="einsum")(x)
+    a = L.Lambda(lambda t: t * 2.0, name="scaled")(x)
     b = L.Dense(3, activation="sparsemax", name="sparse")(x)
     c = L.LayerNormalization(axis=[1, 2], name="bad_axis")(L.Dense(5, name="five")(x))
     path = save(keras.Model(x, [a, b, c], name="many_kinds"), tmp_path)
     with pytest.raises(ModelProblemsError) as caught:
         compile_model(path)
     message = str(caught.value)
-    assert "'einsum' (EinsumDense)" in message and "activation='sparsemax'" in message
+    assert "'scaled' (Lambda)" in message and "activation='sparsemax'" in message
     assert "layer 'bad_axis' (LayerNormalization): axis=[1, 2]" in message
     rows, refusal = inspect_model(path)
     assert refusal == message
     status = {row.name: row.status for row in rows}
     assert status["five"] == "yes" and all(status[n].startswith("no:")
-                                           for n in ("einsum", "sparse", "bad_axis"))
+                                           for n in ("scaled", "sparse", "bad_axis"))
 
 
 def test_dot_of_a_vector_and_a_sequence_is_refused(tmp_path):
@@ -370,16 +370,28 @@ def test_center_crop_of_a_smaller_image_is_refused(tmp_path):
         compile_graph(save(model, tmp_path))
 
 
-@pytest.mark.parametrize("layer, attribute", [
-    (L.Attention(use_scale=True, name="attend"), "use_scale"),
-    (L.Attention(score_mode="concat", name="attend"), "score_mode"),
-])
-def test_attention_options_that_change_the_scores_are_refused(layer, attribute, tmp_path):
+def test_attention_with_a_causal_mask_is_refused(tmp_path):
     q, v = keras.Input((3, 4)), keras.Input((5, 4))
-    model = keras.Model([q, v], layer([q, v]), name="attention")
+    model = keras.Model([q, v], L.Attention(name="attend")([q, v], use_causal_mask=True),
+                        name="attention")
     with pytest.raises(UnsupportedAttributeError) as caught:
         read_graph(save(model, tmp_path))
-    assert [(p.layer, p.attribute) for p in caught.value.problems] == [("attend", attribute)]
+    assert [(p.layer, p.attribute) for p in caught.value.problems] == [("attend",
+                                                                         "use_causal_mask")]
+
+
+@pytest.mark.parametrize("layer, attribute", [
+    (L.EinsumDense("abc,dc->abd", output_shape=(3, 2), name="project"), "equation"),
+    (L.EinsumDense("abc,cd->adb", output_shape=(2, 3), name="project"), "equation"),
+    (L.EinsumDense("abc,cde->abde", output_shape=(3, 2, 2), bias_axes="e", name="project"),
+     "bias_axes"),
+])
+def test_einsum_dense_beyond_a_dense_is_refused(layer, attribute, tmp_path):
+    x = keras.Input((3, 4))
+    model = keras.Model(x, layer(x), name="einsum")
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        read_graph(save(model, tmp_path))
+    assert [(p.layer, p.attribute) for p in caught.value.problems] == [("project", attribute)]
 
 
 def test_well_known_unsupported_classes_say_why(tmp_path):

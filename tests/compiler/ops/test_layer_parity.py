@@ -330,6 +330,33 @@ def _seq2seq_attention():
     return functional([source, target], [y, L.UnitNormalization(axis=1)(context)], "seq2seq")
 
 
+def _scored_attention():
+    """Attention with use_scale and score_mode="concat" (with and without its scale),
+    AdditiveAttention with and without use_scale, and dropout (identity at inference)."""
+    source, target = keras.Input((6, 3)), keras.Input((4, 3))
+    encoded = L.Dense(3)(source)
+    outputs = [layer([target, encoded]) for layer in (
+        L.Attention(use_scale=True), L.Attention(score_mode="concat"),
+        L.Attention(score_mode="concat", use_scale=True, dropout=0.3),
+        L.AdditiveAttention(), L.AdditiveAttention(use_scale=False, dropout=0.2))]
+    outputs.append(L.AdditiveAttention()([target, encoded, L.Dense(3)(source)]))
+    return functional([source, target], [L.Flatten()(y) for y in outputs], "scored_attention")
+
+
+def _einsum_dense():
+    """EinsumDense as keras.io and transformer code write it: a Dense on vectors, on the last
+    axis of a sequence (with an activation), into heads ("abc,cde->abde", a softmax over the
+    last of them) and back ("abcd,cde->abe"), and with an ellipsis."""
+    vector, sequence = keras.Input((6,)), keras.Input((5, 4))
+    flat = L.EinsumDense("ab,bc->ac", output_shape=3, bias_axes="c")(vector)
+    steps = L.EinsumDense("abc,cd->abd", output_shape=(5, 6), activation="relu")(sequence)
+    heads = L.EinsumDense("abc,cde->abde", output_shape=(5, 2, 3), bias_axes="de",
+                          activation="softmax")(steps)
+    merged = L.EinsumDense("abcd,cde->abe", output_shape=(5, 4), bias_axes="e")(heads)
+    elided = L.EinsumDense("...b,bc->...c", output_shape=2)(merged)
+    return functional([vector, sequence], [flat, L.Flatten()(elided)], "einsum_dense")
+
+
 def _seq2seq_states(cell):
     """keras.io's character-level seq2seq: the encoder's final states start the decoder
     (return_state, initial_state), with the sequence-returning and backwards variants."""
@@ -397,6 +424,8 @@ def _unit_axes():
 
 
 MODELS = {
+    "scored_attention": _scored_attention,
+    "einsum_dense": _einsum_dense,
     "constant_arrays": _constant_arrays,
     "unit_axes": _unit_axes,
     "step_indexes": _step_indexes,
@@ -524,7 +553,8 @@ H5 = ("simple_rnn_activations", "caffe_preprocessing", "seq2seq_states_LSTM", "s
       "separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
       "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
       "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
-      "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq")
+      "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq",
+      "scored_attention", "einsum_dense")
 
 
 @pytest.mark.parametrize("name", H5)

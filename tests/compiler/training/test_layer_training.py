@@ -137,6 +137,28 @@ def dot_attention():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="dot_attention")
 
 
+def additive_attention():
+    """Bahdanau attention: AdditiveAttention's learned scale per feature, Attention's concat
+    scores with a learned scale and score weight, and dot scores with a learned scale."""
+    x = keras.Input((5, 4))
+    query = L.Dense(4)(x)
+    y = L.Concatenate()([L.AdditiveAttention()([query, x]),
+                         L.Attention(score_mode="concat", use_scale=True)([query, x]),
+                         L.Attention(use_scale=True)([x, query])])
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
+                       name="additive_attention")
+
+
+def einsum_heads():
+    """EinsumDense into heads and back, as a hand-written attention block projects."""
+    x = keras.Input((5, 4))
+    heads = L.EinsumDense("abc,cde->abde", output_shape=(5, 2, 3), bias_axes="de",
+                          activation="tanh")(x)
+    y = L.EinsumDense("abcd,cde->abe", output_shape=(5, 4), bias_axes="e")(heads)
+    y = L.EinsumDense("...b,bc->...c", output_shape=3)(L.Add()([x, y]))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="einsum_heads")
+
+
 def encoder_decoder():
     """The encoder's final state starts the decoder: gradients flow back through
     initial_state (and through return_state's last hidden state)."""
@@ -169,6 +191,8 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "irnn": (irnn, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
          "dot_attention": (dot_attention, (16, 5, 4)),
+         "additive_attention": (additive_attention, (16, 5, 4)),
+         "einsum_heads": (einsum_heads, (16, 5, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
