@@ -40,6 +40,10 @@ class Reduce:
     keepdims: bool = False
 
 
+_ZERO = "matrix(0, rows=nrow({dout}), cols=ncol({dout}))"
+# comparisons of a tensor and a number (keras.ops.greater(x, 0.5), x != 0): 0 or 1 in DML
+_COMPARISONS = {"not_equal": "!=", "equal": "==", "greater": ">", "greater_equal": ">=",
+                "less": "<", "less_equal": "<="}
 # fn -> (forward, gradient) as DML with {x}, {c}, {out}, {dout}; "reversed" forms for c fn x
 _FORMS = {
     "add": ("{x} + {c}", "{dout}"),
@@ -51,20 +55,40 @@ _FORMS = {
     "minimum": ("min({x}, {c})", "{dout} * ({x} <= {c})"),
     "abs": ("abs({x})", "{dout} * sign({x})"),
     "log": ("log({x})", "{dout} / {x}"),
+    "log1p": ("log(1 + {x})", "{dout} / (1 + {x})"),
+    "expm1": ("exp({x}) - 1", "{dout} * ({out} + 1)"),
+    "sin": ("sin({x})", "{dout} * cos({x})"),
+    "cos": ("cos({x})", "-{dout} * sin({x})"),
+    "tan": ("tan({x})", "{dout} * (1 + {out}^2)"),
+    "identity": ("{x}", "{dout}"),  # a cast to another float type
+    # steps: no gradient (0 almost everywhere, as TensorFlow defines it)
+    "sign": ("sign({x})", _ZERO),
+    "floor": ("floor({x})", _ZERO),
+    "ceil": ("ceil({x})", _ZERO),
+    # half to even, as TensorFlow rounds (DML's round() rounds halves up)
+    "round": ("round({x}) - ({x} - floor({x}) == 0.5) * (abs(round({x})) %% 2)", _ZERO),
     # a comparison is 0 or 1: no gradient
-    "not_equal": ("{x} != {c}", "matrix(0, rows=nrow({dout}), cols=ncol({dout}))"),
+    **{fn: (f"{{x}} {symbol} {{c}}", _ZERO) for fn, symbol in _COMPARISONS.items()},
 }
 _REVERSED = {
     "subtract": ("{c} - {x}", "-{dout}"),
     "divide": ("{c} / {x}", "-{dout} * {c} / {x}^2"),
     "power": ("{c} ^ {x}", "{dout} * {out} * log({c})"),
+    **{fn: (f"{{c}} {symbol} {{x}}", _ZERO) for fn, symbol in _COMPARISONS.items()},
 }
 _BINARY = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "TrueDivide": "divide",
            "Divide": "divide", "Power": "power", "Maximum": "maximum", "Minimum": "minimum",
-           "NotEqual": "not_equal"}
+           "NotEqual": "not_equal", "Equal": "equal", "Greater": "greater",
+           "GreaterEqual": "greater_equal", "Less": "less", "LessEqual": "less_equal"}
 _UNARY = {"Absolute": ("abs", None), "Log": ("log", None),
           "Negative": ("multiply", -1.0), "Square": ("power", 2.0), "Sqrt": ("power", 0.5),
-          "Reciprocal": ("power", -1.0)}
+          "Reciprocal": ("power", -1.0), "Rsqrt": ("power", -0.5), "Log1p": ("log1p", None),
+          "Expm1": ("expm1", None), "Sin": ("sin", None), "Cos": ("cos", None),
+          "Tan": ("tan", None), "Sign": ("sign", None), "Floor": ("floor", None),
+          "Ceil": ("ceil", None), "Round": ("round", None)}
+# config values a unary call must have (what the table's forms compute)
+_UNARY_CONFIG = {"Round": {"decimals": 0}}
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
 # keras.ops activation class -> (activation kind, {config key: Activation field})
 _ACTIVATIONS = {
     "Relu": ("relu", {}), "Relu6": ("relu6", {}), "Sigmoid": ("sigmoid", {}), "Tanh": ("tanh", {}),
@@ -101,8 +125,9 @@ def binary(ctx: LayerContext) -> list:
     """keras.ops add/subtract/multiply/divide/power/maximum/minimum of two tensors (broadcasting)
     or of a tensor and a number; add/subtract/multiply/divide of a tensor and a constant array
     that broadcasts over the sample (a position embedding computed on keras.ops.arange(...)
-    while the model was built), not the constant divided by the tensor; not_equal of a tensor
-    and a number (how Keras records a mask)."""
+    while the model was built), not the constant divided by the tensor; comparisons (equal,
+    not_equal, greater, less, ...) of a tensor and a number, 0 or 1 without a gradient
+    (x != 0 is how Keras records a mask)."""
     fn = _BINARY[ctx.class_name[4:]]
     args = list(ctx.call.args)[:2]
     if len(args) != 2:
@@ -125,7 +150,7 @@ def binary(ctx: LayerContext) -> list:
                    "a tensor and a number, a tensor and a constant that broadcasts over the sample "
                    "(not divided by the tensor), or two tensors: feed such an array as a model Input")
     ctx.reject("arguments", [type(a).__name__ for a in args],
-               "a tensor and a number, or two tensors (not for power)")
+               "a tensor and a number, or two tensors (not for power or comparisons)")
 
 
 def _is_constant_array(value) -> bool:
@@ -134,9 +159,37 @@ def _is_constant_array(value) -> bool:
 
 @handles(*_ops(*_UNARY))
 def unary(ctx: LayerContext) -> list:
-    """keras.ops abs, log, negative, square, sqrt, reciprocal."""
+    """keras.ops abs, log, negative, square, sqrt, rsqrt, reciprocal, log1p, expm1, sin, cos,
+    tan; sign, floor, ceil and round (half to even, decimals=0) with a zero gradient."""
     fn, constant = _UNARY[ctx.class_name[4:]]
+    for key, value in _UNARY_CONFIG.get(ctx.class_name[4:], {}).items():
+        if ctx.get(key, value) != value:
+            ctx.reject(key, ctx.get(key), repr(value))
     return [ctx.node("elementwise", Elementwise(fn, constant))]
+
+
+@handles("ops.Cast")
+def cast(ctx: LayerContext) -> list:
+    """keras.ops.cast to a float type (the values pass unchanged: DML computes in doubles); a
+    cast to an integer or bool type is refused."""
+    dtype = ctx.get("dtype", None)
+    if dtype not in _FLOATS:
+        ctx.reject("dtype", dtype, f"a float type ({', '.join(_FLOATS)}): integer and bool "
+                   "values are not supported")
+    return [ctx.node("elementwise", Elementwise("identity"))]
+
+
+@handles("ops.Clip")
+def clip(ctx: LayerContext) -> list:
+    """keras.ops.clip(x, x_min, x_max) with numbers: max then min, gradient 1 inside
+    [x_min, x_max] edges included (as TensorFlow's)."""
+    low, high = ctx.get("x_min", None), ctx.get("x_max", None)
+    if not (_number(low) and _number(high)) or low > high:
+        ctx.reject("x_min, x_max", (low, high), "two numbers, x_min <= x_max")
+    floored = f"{ctx.name}/floored"
+    return [ctx.node("elementwise", Elementwise("maximum", float(low)), name=floored,
+                     outputs=(floored,)),
+            ctx.node("elementwise", Elementwise("minimum", float(high)), inputs=(floored,))]
 
 
 @handles(*_ops(*_ACTIVATIONS))

@@ -1,0 +1,104 @@
+"""keras.ops math in functional models: casts, clip, the unary functions and comparisons of the
+elementwise table. Each model is saved as a .keras file, compiled and run by its predict.dml in
+double precision, and compared with Keras' own prediction; a model that chains the functions
+with a gradient trains to the weights model.fit gives."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from support.keras_models import assert_trains_like_keras, keras, randomize, save
+
+L = keras.layers
+ops = keras.ops
+RNG = np.random.default_rng(17)
+
+
+def _on_features(function, shape=(6,)):
+    """Dense -> function -> Dense, so the function sees values of both signs."""
+    def build():
+        x = keras.Input(shape)
+        y = function(L.Dense(6)(x))
+        return keras.Model(x, L.Dense(3)(y), name="keras_ops_math")
+    return build
+
+
+ON_FEATURES = {
+    "cast_float32": lambda h: ops.cast(h, "float32"),
+    "cast_float64_back": lambda h: ops.cast(ops.cast(h, "float64"), "float32"),
+    "cast_comparison": lambda h: h * ops.cast(h > 0.1, "float32"),
+    "clip": lambda h: ops.clip(h, -0.5, 0.8),
+    "rsqrt": lambda h: ops.rsqrt(ops.square(h) + 0.5),
+    "sin": ops.sin,
+    "cos": ops.cos,
+    "tan": lambda h: ops.tan(ops.clip(h, -1.2, 1.2)),
+    "sign": lambda h: ops.sign(h) + h,
+    "floor": lambda h: ops.floor(3.0 * h),
+    "ceil": lambda h: ops.ceil(3.0 * h),
+    "round": lambda h: ops.round(3.0 * h),
+    "round_halves": lambda h: ops.round(ops.floor(4.0 * h) / 2.0),  # ties go to even
+    "log1p": lambda h: ops.log1p(ops.abs(h)),
+    "expm1": ops.expm1,
+    "comparisons": lambda h: (h * ops.cast(ops.greater_equal(h, 0.2), "float32")
+                              + ops.cast(ops.less(0.3, h), "float32")
+                              - ops.cast(ops.less_equal(h, -0.1), "float32")
+                              + ops.cast(ops.equal(ops.floor(h), 0.0), "float32")),
+}
+
+
+def _on_sequences():
+    x = keras.Input((5, 4))
+    h = L.Conv1D(3, 2)(x)
+    y = ops.sin(h) * ops.clip(h, -0.3, 0.3) + ops.round(ops.expm1(h))
+    return keras.Model(x, L.Dense(2)(y), name="keras_ops_on_sequences")
+
+
+# also read by test_handlers' check that every supported class has a case
+MODELS = {**{name: _on_features(fn) for name, fn in ON_FEATURES.items()},
+          "on_sequences": _on_sequences}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_predicts_like_keras(name, tmp_path):
+    from kerasdml.compiler import compile_model
+    model = randomize(MODELS[name](), seed=5, scale=0.8)
+    x = RNG.normal(size=(8, *model.input_shape[1:])).astype("float32")
+    got = compile_model(save(model, tmp_path)).predict(x, precision="double")
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5, rtol=1e-5)
+
+
+def _trainable_chain():
+    """Every function with a gradient, and the steps (zero gradient) beside them."""
+    x = keras.Input((6,))
+    h = L.Dense(6)(x)
+    a = ops.sin(h) + 0.5 * ops.cos(h) + ops.tan(ops.clip(h, -1.0, 1.0))
+    b = ops.log1p(ops.abs(h)) + ops.expm1(ops.clip(h, -2.0, 0.5)) + ops.rsqrt(ops.square(h) + 1.0)
+    c = ops.cast(h, "float32") * ops.cast(h > 0.2, "float32") + 0.1 * (
+        ops.floor(h) + ops.ceil(h) + ops.round(h) + ops.sign(h))
+    y = L.Dense(4, activation="tanh")(ops.concatenate([a, b, c], axis=-1))
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="math_chain")
+
+
+def test_two_epochs_give_keras_weights(tmp_path):
+    model = randomize(_trainable_chain(), seed=3, scale=0.5)
+    x = RNG.normal(size=(24, 6)).astype("float32")
+    y = RNG.integers(0, 3, 24)
+    assert_trains_like_keras(model, x, y, tmp_path)
+
+
+REFUSED = {
+    "cast_to_int": (lambda h: ops.cast(ops.cast(h, "int32"), "float32"),
+                    r"\(ops.Cast\): dtype='int32'.*a float type"),
+    "round_decimals": (lambda h: ops.round(h, 1), r"\(ops.Round\): decimals=1"),
+    "comparison_of_tensors": (lambda h: ops.cast(ops.greater(h, 2.0 * h), "float32"),
+                              r"\(ops.Greater\).*not for power or comparisons"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_unsupported_calls_are_refused_by_name(name, tmp_path):
+    from kerasdml.compiler import compile_model
+    from kerasdml.compiler.errors import UnsupportedAttributeError
+    call, pattern = REFUSED[name]
+    with pytest.raises(UnsupportedAttributeError, match=pattern):
+        compile_model(save(_on_features(call)(), tmp_path))
