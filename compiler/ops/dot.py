@@ -3,8 +3,8 @@
 - Dot(axes, normalize): the batched dot product of two vectors (a Siamese pair's cosine) or of
   two sequences (a matrix product per sample, as PointNet applies its learned transforms):
   multiply and sum for vectors, matmul with the contracted axes moved into place for sequences;
-- UnitNormalization, and Dot's normalize: Keras' l2 normalisation x * min(1 / ||x||, 1 / epsilon)
-  in elementwise, reduce and multiply nodes;
+- UnitNormalization, keras.ops.normalize and Dot's normalize: Keras' l2 normalisation
+  x * min(1 / ||x||, 1 / epsilon) in elementwise, reduce and multiply nodes;
 - Attention (Luong's dot-product attention, Bahdanau's additive one as AdditiveAttention or
   score_mode="concat"): softmax(scores) @ value, the additive scores from a (Tq, Tk, D) sum
   of every query step and key step.
@@ -19,7 +19,7 @@ import dataclasses
 from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Elementwise
-from .activations import Activation
+from .activations import Activation, keras_axis
 from .keras_ops import Matmul, Reduce
 from .merge import Merge
 from .reordering import Permute
@@ -47,8 +47,9 @@ def _axes(ctx: LayerContext, ranks: tuple) -> tuple:
     return axes
 
 
-class _Nodes:
-    """The nodes of one Dot call, named after it; the last one takes the call's own name."""
+class Nodes:
+    """The nodes of one call built from several ops, named after it; the last one takes the
+    call's own name."""
 
     def __init__(self, ctx: LayerContext):
         self.ctx, self.nodes = ctx, []
@@ -78,7 +79,7 @@ def dot(ctx: LayerContext) -> list:
         ctx.reject("input ranks", ranks, "two vectors or two sequences (steps, features) "
                    "(the file must record the input shapes)")
     axes = _axes(ctx, ranks)
-    nodes = _Nodes(ctx)
+    nodes = Nodes(ctx)
     left, right = ctx.call.inputs
     if ctx.get("normalize", False):
         left = nodes.normalized(left, axes[0], "left")
@@ -99,16 +100,30 @@ def dot(ctx: LayerContext) -> list:
 @handles("UnitNormalization")
 def unit_normalization(ctx: LayerContext) -> list:
     """UnitNormalization(axis): each vector along one axis scaled to length 1."""
+    return _normalized(ctx, epsilon=1e-12)
+
+
+@handles("ops.Normalize")
+def normalize(ctx: LayerContext) -> list:
+    """keras.ops.normalize(x, axis, order=2, epsilon): the same l2 normalisation along one
+    non-batch axis (SimCLR's projections), epsilon keras.backend.epsilon() unless given."""
+    if ctx.get("order", 2) != 2:
+        ctx.reject("order", ctx.get("order"), "2 (the l2 norm)")
+    epsilon = ctx.get("epsilon", None)
+    return _normalized(ctx, epsilon=_EPSILON if epsilon is None else float(epsilon))
+
+
+def _normalized(ctx: LayerContext, epsilon: float) -> list:
     value = ctx.get("axis", -1)
     axis = value[0] if isinstance(value, list) and len(value) == 1 else value
     if not isinstance(axis, int) or axis == 0:
         ctx.reject("axis", value, "one non-batch axis")
-    nodes = _Nodes(ctx)
-    nodes.normalized(ctx.call.inputs[0], axis - 1 if axis > 0 else axis, "", epsilon=1e-12)
+    nodes = Nodes(ctx)
+    nodes.normalized(ctx.call.inputs[0], keras_axis(axis), "", epsilon=epsilon)
     return nodes.nodes
 
 
-def _scaled(nodes: _Nodes, ctx: LayerContext, tensor: str, weight: str, step: str) -> str:
+def _scaled(nodes: Nodes, ctx: LayerContext, tensor: str, weight: str, step: str) -> str:
     """tensor * a learned weight of the layer (a number, or one per feature of the last axis)."""
     param = as_role(ctx.weights(*_attention_weights(ctx))[weight], "gamma")
     per_feature = param.value.ndim == 1
@@ -128,7 +143,7 @@ def _score_mode(ctx: LayerContext) -> str:
         ctx.choice("score_mode", ("dot", "concat"), "dot")
 
 
-def _additive_scores(nodes: _Nodes, ctx: LayerContext, query: str, key: str) -> str:
+def _additive_scores(nodes: Nodes, ctx: LayerContext, query: str, key: str) -> str:
     """sum over the features of tanh(query_i + key_j), the sum scaled first (AdditiveAttention:
     per feature, after the tanh; Attention's concat: one number, before it, and the scores by
     concat_score_weight)."""
@@ -170,7 +185,7 @@ def attention(ctx: LayerContext) -> list:
         ctx.reject("inputs", len(ctx.call.inputs), "[query, value] or [query, value, key]")
     query, value = ctx.call.inputs[:2]
     key = ctx.call.inputs[2] if len(ctx.call.inputs) == 3 else value
-    nodes = _Nodes(ctx)
+    nodes = Nodes(ctx)
     if _score_mode(ctx) == "dot":
         key_t = nodes.add("permute", Permute((1, 0)), (key,), "key_transposed")
         scores = nodes.add("matmul", Matmul(), (query, key_t), "scores")

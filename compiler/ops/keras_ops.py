@@ -212,14 +212,19 @@ def activation(ctx: LayerContext) -> list:
 @handles(*_ops(*_REDUCTIONS))
 def reduction(ctx: LayerContext) -> list:
     """keras.ops sum/mean/max/min over non-batch axes (keepdims either way)."""
+    attrs = Reduce(_REDUCTIONS[ctx.class_name[4:]], reduced_axes(ctx),
+                   bool(ctx.get("keepdims", False)))
+    return [ctx.node("reduce", attrs)]
+
+
+def reduced_axes(ctx: LayerContext) -> tuple:
+    """The IR axes of a keras.ops reduction's `axis` (an int or a list of non-batch axes)."""
     axis = ctx.get("axis", None)
     axes = [axis] if isinstance(axis, int) else axis
     if not isinstance(axes, list) or not axes or any(not isinstance(a, int) or a == 0
                                                        for a in axes):
         ctx.reject("axis", axis, "non-batch axes")
-    attrs = Reduce(_REDUCTIONS[ctx.class_name[4:]], tuple(keras_axis(a) for a in axes),
-                   bool(ctx.get("keepdims", False)))
-    return [ctx.node("reduce", attrs)]
+    return tuple(keras_axis(a) for a in axes)
 
 
 @handles("ops.Any")

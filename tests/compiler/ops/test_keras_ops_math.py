@@ -1,7 +1,7 @@
 """keras.ops math in functional models: casts, clip, the unary functions and comparisons of the
-elementwise table. Each model is saved as a .keras file, compiled and run by its predict.dml in
-double precision, and compared with Keras' own prediction; a model that chains the functions
-with a gradient trains to the weights model.fit gives."""
+elementwise table; var, std, logsumexp, norm and normalize. Each model is saved as a .keras file,
+compiled and run by its predict.dml in double precision, and compared with Keras' own prediction;
+models that chain the functions with a gradient train to the weights model.fit gives."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,6 +39,13 @@ ON_FEATURES = {
     "round_halves": lambda h: ops.round(ops.floor(4.0 * h) / 2.0),  # ties go to even
     "log1p": lambda h: ops.log1p(ops.abs(h)),
     "expm1": ops.expm1,
+    "var": lambda h: h * ops.var(h, axis=-1, keepdims=True),
+    "std": lambda h: h - ops.std(h, axis=1, keepdims=True),
+    "logsumexp": lambda h: h - ops.logsumexp(h, axis=-1, keepdims=True),
+    "norm": lambda h: h * ops.norm(h, axis=-1, keepdims=True),
+    "norm_l1": lambda h: h * ops.norm(h, ord=1, axis=-1, keepdims=True),
+    "normalize": ops.normalize,
+    "normalize_epsilon": lambda h: ops.normalize(h, axis=-1, epsilon=2.0),  # the floor is hit
     "comparisons": lambda h: (h * ops.cast(ops.greater_equal(h, 0.2), "float32")
                               + ops.cast(ops.less(0.3, h), "float32")
                               - ops.cast(ops.less_equal(h, -0.1), "float32")
@@ -53,9 +60,32 @@ def _on_sequences():
     return keras.Model(x, L.Dense(2)(y), name="keras_ops_on_sequences")
 
 
+def _statistics_of_sequences():
+    """Over the features (keepdims or not) and over the steps."""
+    x = keras.Input((5, 4))
+    h = L.Dense(4)(x)
+    per_step = ops.stack([ops.var(h, axis=-1), ops.std(h, axis=2), ops.logsumexp(h, axis=-1),
+                          ops.norm(h, axis=-1)], axis=-1)
+    over_steps = ops.var(h, axis=1, keepdims=True) + ops.norm(h, axis=1, keepdims=True)
+    y = ops.concatenate([per_step, ops.normalize(h) + over_steps], axis=-1)
+    return keras.Model(x, L.Dense(3)(y), name="statistics_of_sequences")
+
+
+def _statistics_of_images():
+    """Over each image's rows and columns (instance statistics) and over its channels."""
+    x = keras.Input((4, 4, 3))
+    h = L.Conv2D(3, 1)(x)
+    y = (h - ops.logsumexp(h, axis=[1, 2], keepdims=True)) / ops.std(h, axis=[1, 2],
+                                                                        keepdims=True)
+    y = y + ops.var(h, axis=-1, keepdims=True) + ops.normalize(h, axis=1)
+    y = y * ops.norm(h, axis=[1, 2], keepdims=True)
+    return keras.Model(x, L.Dense(2)(y), name="statistics_of_images")
+
+
 # also read by test_handlers' check that every supported class has a case
 MODELS = {**{name: _on_features(fn) for name, fn in ON_FEATURES.items()},
-          "on_sequences": _on_sequences}
+          "on_sequences": _on_sequences, "statistics_of_sequences": _statistics_of_sequences,
+          "statistics_of_images": _statistics_of_images}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -79,10 +109,26 @@ def _trainable_chain():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="math_chain")
 
 
-def test_two_epochs_give_keras_weights(tmp_path):
-    model = randomize(_trainable_chain(), seed=3, scale=0.5)
-    x = RNG.normal(size=(24, 6)).astype("float32")
-    y = RNG.integers(0, 3, 24)
+def _contrastive_head():
+    """A SimCLR-style projection (normalize) beside per-step statistics of a sequence."""
+    x = keras.Input((5, 4))
+    h = L.Dense(4)(x)
+    spread = ops.std(h, axis=-1, keepdims=True) + ops.var(h, axis=1, keepdims=True)
+    y = ops.normalize(h) * spread + ops.logsumexp(h, axis=-1, keepdims=True)
+    y = y + ops.norm(h, axis=-1, keepdims=True)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="contrastive")
+
+
+TRAINED = {"math_chain": (_trainable_chain, (24, 6)),
+           "statistics": (_contrastive_head, (24, 5, 4))}
+
+
+@pytest.mark.parametrize("name", list(TRAINED))
+def test_two_epochs_give_keras_weights(name, tmp_path):
+    build, shape = TRAINED[name]
+    model = randomize(build(), seed=3, scale=0.5)
+    x = RNG.normal(size=shape).astype("float32")
+    y = RNG.integers(0, 3, shape[0])
     assert_trains_like_keras(model, x, y, tmp_path)
 
 
@@ -92,6 +138,11 @@ REFUSED = {
     "round_decimals": (lambda h: ops.round(h, 1), r"\(ops.Round\): decimals=1"),
     "comparison_of_tensors": (lambda h: ops.cast(ops.greater(h, 2.0 * h), "float32"),
                               r"\(ops.Greater\).*not for power or comparisons"),
+    "spectral_norm": (lambda h: h * ops.reshape(ops.norm(ops.reshape(h, (-1, 2, 3)), ord=2,
+                                                         axis=[1, 2]), (-1, 1)),
+                      r"\(ops.Norm\): ord=2"),
+    "logsumexp_over_steps": (lambda h: ops.logsumexp(ops.reshape(h, (-1, 3, 2)), axis=1),
+                             r"\(ops.Logsumexp\).*the innermost axes for max/min"),
 }
 
 
