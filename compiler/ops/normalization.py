@@ -16,7 +16,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import (LAYOUT, Step, Unsupported, image, known, ones, steps_and_features,
+from ..backend.step import (LAYOUT, Step, Unsupported, image, known, ones,
                             zeros)
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
@@ -192,7 +192,8 @@ def _batch_norm_context(n: Step) -> dict:
         return dict(common, **_scale_shift(n, c, 1), images=True, sizes=f"{c}, {h}, {w}",
                     wide_sizes=f"{n.attrs.steps * c}, {h}, {w}", C=c, K=c * h * w,
                     channels="column", module="batch_norm2d", sources=("batch_norm2d",))
-    steps, features = steps_and_features(shape)
+    # vectors, sequences and volumes (held in Keras' order): rows of positions x features
+    steps, features = math.prod(shape[:-1]), shape[-1]
     return dict(common, **_scale_shift(n, 1, features), images=False, T=steps, D=features,
                 C=features, K=features, channels="row", module="batch_norm1d",
                 sources=("batch_norm1d",))
@@ -202,7 +203,7 @@ def _per_step(n: Step, shape: tuple) -> dict:
     """Training inside TimeDistributed: a sample's steps side by side are one row of `steps`
     times the channels (images) or features (vectors), each with its own statistics."""
     per_step = n.training and not n.frozen and n.attrs.steps > 1
-    if per_step and len(shape) == 2:
+    if per_step and len(shape) not in (1, 3):
         raise Unsupported("training", f"TimeDistributed(BatchNormalization) over {shape} per "
                           "step", "images or vectors per step (Keras 3 takes each step's "
                           "statistics over all its positions), or the layer frozen")

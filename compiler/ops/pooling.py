@@ -1,9 +1,11 @@
-"""Pooling: Max/AveragePooling1D/2D and their global variants.
+"""Pooling: Max/AveragePooling1D/2D and the global variants of 1D/2D/3D (Max/AveragePooling3D
+are in volumes.py).
 
 1-D pooling runs on dml_lib's 2-D pooling layers: a time-major sequence row (T steps of D
 features) is a one-channel T x D image, and a window of (size, 1) slides along time only.
 Average pooling counts only in-bounds elements (as Keras does with "same" padding); max pooling
-ignores the padding. GlobalAveragePooling1D with a Keras mask (masking.py) averages the steps
+ignores the padding. A volume's global pooling runs the same way: DML holds it in Keras' order,
+a sequence of D*H*W positions of C channels. GlobalAveragePooling1D with a Keras mask (masking.py) averages the steps
 that count; GlobalMaxPooling1D does not support masks in Keras, which drops the mask and takes
 the maximum over every step.
 """
@@ -49,7 +51,7 @@ class GlobalPool:
 
 # --- frontend --------------------------------------------------------------------------------
 
-def _window(ctx: LayerContext, rank: int) -> tuple:
+def window(ctx: LayerContext, rank: int) -> tuple:
     ctx.channels_last()
     size = ctx.ints("pool_size", rank, 2)
     strides = ctx.get("strides", None)
@@ -61,7 +63,7 @@ def _window(ctx: LayerContext, rank: int) -> tuple:
 @channels_first
 def pool1d(ctx: LayerContext) -> list:
     """Max/AveragePooling1D(pool_size, strides, padding valid/same)."""
-    (size,), (stride,), padding = _window(ctx, 1)
+    (size,), (stride,), padding = window(ctx, 1)
     op = "max_pool1d" if ctx.class_name.startswith("Max") else "avg_pool1d"
     return [ctx.node(op, Pool1D(size, stride, padding))]
 
@@ -70,7 +72,7 @@ def pool1d(ctx: LayerContext) -> list:
 @channels_first
 def pool2d(ctx: LayerContext) -> list:
     """Max/AveragePooling2D(pool_size, strides, padding valid/same)."""
-    size, strides, padding = _window(ctx, 2)
+    size, strides, padding = window(ctx, 2)
     op = "max_pool2d" if ctx.class_name.startswith("Max") else "avg_pool2d"
     return [ctx.node(op, Pool2D(size, strides, padding))]
 
@@ -78,20 +80,21 @@ def pool2d(ctx: LayerContext) -> list:
 _GLOBAL_OPS = {
     "GlobalAveragePooling1D": "global_avg_pool1d", "GlobalMaxPooling1D": "global_max_pool1d",
     "GlobalAveragePooling2D": "global_avg_pool2d", "GlobalMaxPooling2D": "global_max_pool2d",
+    "GlobalAveragePooling3D": "global_avg_pool3d", "GlobalMaxPooling3D": "global_max_pool3d",
 }
+_SPATIAL_AXES = {"1D": (-1,), "2D": (-2, -1), "3D": (-3, -2, -1)}
 
 
 @handles(*_GLOBAL_OPS)
 def global_pool(ctx: LayerContext) -> list:
-    """GlobalAverage/MaxPooling1D/2D(keepdims; data_format channels_first: the mean or max over
+    """GlobalAverage/MaxPooling1D/2D/3D(keepdims; data_format channels_first: the mean or max over
     the last axes, as keras.io's timeseries Transformer pools each step's features);
     GlobalAveragePooling1D with a Keras mask averages the steps that count."""
     keepdims = bool(ctx.get("keepdims", False))
     if ctx.choice("data_format", ("channels_last", "channels_first", None),
                   "channels_last") == "channels_first":
         fn = "max" if "Max" in ctx.class_name else "mean"
-        axes = (-1,) if ctx.class_name.endswith("1D") else (-2, -1)
-        return [ctx.node("reduce", Reduce(fn, axes, keepdims))]
+        return [ctx.node("reduce", Reduce(fn, _SPATIAL_AXES[ctx.class_name[-2:]], keepdims))]
     if ctx.mask is not None and ctx.class_name == "GlobalAveragePooling1D":
         return [ctx.node("global_avg_pool1d", GlobalPool(keepdims, masked=True),
                          inputs=(ctx.call.inputs[0], ctx.mask))]
@@ -109,10 +112,13 @@ def _pool2d_shape(node, attrs, ins):
     return windowed2d(node, attrs, ins[0], attrs.size, ins[0][-1] if ins[0] else None)
 
 
+_SAMPLES = {2: "(steps, channels)", 3: "(height, width, channels)",
+            4: "(depth, height, width, channels)"}
+
+
 def _global_shape(rank: int):
     def rule(node, attrs, ins):
-        require_rank(node, ins[0], rank,
-                     "(steps, channels)" if rank == 2 else "(height, width, channels)")
+        require_rank(node, ins[0], rank, _SAMPLES[rank])
         if attrs.masked:
             require_mask(node, ins[1], ins[0])
         return attrs, ((1,) * (rank - 1) if attrs.keepdims else ()) + (ins[0][-1],)
@@ -157,11 +163,19 @@ def _global2d_context(n: Step) -> dict:
 
 def _global1d_context(n: Step) -> dict:
     steps, features = sequence_rows(n, "a sequence (steps, features)")
+    return _one_window(n, steps, features, n.in_shape[0] or "T")
+
+
+def _global3d_context(n: Step) -> dict:
+    d, h, w, c = known(n.in_shape, "volume size")
+    return _one_window(n, d * h * w, c, f"{d}x{h}x{w}")
+
+
+def _one_window(n: Step, steps, features: int, steps_text: str) -> dict:
+    """One window covering all steps of the 1-channel T x D image of a sequence (or volume)."""
     module = "avg_pool2d" if "avg" in n.node.op else "max_pool2d"
-    # one window covering all steps of the 1-channel T x D image
     return dict(module=module, sources=("masking",) if n.attrs.masked else (module,),
-                one_d=True, H=steps, W=features,
-                H_text=n.in_shape[0] or "T",
+                one_d=True, H=steps, W=features, H_text=steps_text,
                 sizes=f"1, {steps}, {features}, {steps}, 1, 1, 1")
 
 
@@ -176,3 +190,6 @@ define(("global_avg_pool2d", "global_max_pool2d"), GlobalPool, shape=_global_sha
 define(("global_avg_pool1d", "global_max_pool1d"), GlobalPool, shape=_global_shape(2),
        template="global_pool.dml.j2", context=_global1d_context, library=(*_POOLS, "masking"),
        max_inputs=2, family=__name__)
+define(("global_avg_pool3d", "global_max_pool3d"), GlobalPool, shape=_global_shape(4),
+       template="global_pool.dml.j2", context=_global3d_context, library=_POOLS,
+       family=__name__)

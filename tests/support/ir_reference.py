@@ -154,6 +154,30 @@ def global_pool(kind):
     return reduce
 
 
+def _volume_windows(x, pairs, kernel, strides, value=0.0):
+    """(N, D', H', W', C, kd, kh, kw) views of NDHWC data padded by (before, after) pairs."""
+    padded = np.pad(x, ((0, 0), *pairs, (0, 0)), constant_values=value)
+    view = np.lib.stride_tricks.sliding_window_view(padded, kernel, axis=(1, 2, 3))
+    return view[:, ::strides[0], ::strides[1], ::strides[2]]
+
+
+def conv3d(a, p, x):
+    w = _volume_windows(x, a.padding, a.kernel, a.strides)
+    y = np.einsum("ndhwcijk,ijkcf->ndhwf", w, p["kernel"])
+    return y + p["bias"] if a.use_bias else y
+
+
+def pool3d(kind):
+    def run3d(a, p, x):
+        axes = (-3, -2, -1)
+        if kind == "max":
+            return _volume_windows(x, a.padding, a.size, a.strides, -np.inf).max(axis=axes)
+        total = _volume_windows(x, a.padding, a.size, a.strides).sum(axis=axes)
+        count = _volume_windows(np.ones_like(x[:1]), a.padding, a.size, a.strides).sum(axis=axes)
+        return total / count
+    return run3d
+
+
 def upsample2d(a, p, x):
     return np.repeat(np.repeat(x, a.size[0], axis=1), a.size[1], axis=2)
 
@@ -261,6 +285,8 @@ OPS = {
     "max_pool2d": pool2d("max"), "avg_pool2d": pool2d("avg"),
     "global_avg_pool1d": global_pool("mean"), "global_max_pool1d": global_pool("max"),
     "global_avg_pool2d": global_pool("mean"), "global_max_pool2d": global_pool("max"),
+    "conv3d": conv3d, "max_pool3d": pool3d("max"), "avg_pool3d": pool3d("avg"),
+    "global_avg_pool3d": global_pool("mean"), "global_max_pool3d": global_pool("max"),
     "zero_pad2d": lambda a, p, x: _pad_hw(x, a.padding), "upsample2d": upsample2d,
     "move_axis": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),
     "permute": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),

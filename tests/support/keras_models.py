@@ -23,6 +23,24 @@ def sequential(input_shape, *layers, name=None, dtype="float32"):
     return keras.Sequential([keras.Input(input_shape, dtype=dtype), *layers], name=name)
 
 
+def ct_scan_classifier(shape=(8, 16, 16, 1), filters=(4, 4, 8), dropout=0.3):
+    """keras.io's "3D image classification from CT scans" at a small size: blocks of Conv3D
+    (relu; the first "valid", the rest "same"), MaxPool3D(2) (all but the last block) and
+    BatchNormalization, then GlobalAveragePooling3D, Dense(relu), Dropout, Dense(1, sigmoid)."""
+    x = keras.Input(shape)
+    y = x
+    for block, count in enumerate(filters):
+        y = keras.layers.Conv3D(count, 3, activation="relu",
+                                padding="same" if block else "valid")(y)
+        if block < len(filters) - 1:
+            y = keras.layers.MaxPool3D(2)(y)
+        y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.Dense(16, activation="relu")(keras.layers.GlobalAveragePooling3D()(y))
+    if dropout:
+        y = keras.layers.Dropout(dropout)(y)
+    return keras.Model(x, keras.layers.Dense(1, activation="sigmoid")(y), name="ct_scan")
+
+
 def randomize(model, seed: int = 0, scale: float = 1.0):
     """Non-trivial weights everywhere: biases, BatchNorm statistics (variances positive).
     `scale` shrinks all but the variances, e.g. to keep a deep model's softmax unsaturated."""
@@ -111,13 +129,13 @@ def assert_params_are_keras_weights(graph, model):
         np.testing.assert_array_equal(param.value, np.asarray(variables[0].numpy()))
 
 
-def assert_trains_like_keras(model, x, y, folder, optimizer=None):
+def assert_trains_like_keras(model, x, y, folder, optimizer=None,
+                             loss="sparse_categorical_crossentropy"):
     """Two epochs of batches of 8 with `optimizer` (default Adam(0.01)), by Keras2DML and by
     model.fit from the same weights: the exported model's weights equal Keras' within 1e-4."""
     from kerasdml.compiler.estimator import Keras2DML
 
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(0.01),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(0.01), loss=loss)
     estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(x, y)
     model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
     exported = keras.models.load_model(estimator.export(folder / "out.keras"))

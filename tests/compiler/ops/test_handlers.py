@@ -16,6 +16,7 @@ from support.keras_models import (assert_matches_keras, assert_params_are_keras_
 from kerasdml.compiler import ir, ops
 from kerasdml.compiler.ops import augmentation as AUG
 from kerasdml.compiler.ops import normalization as NORM
+from kerasdml.compiler.ops import volumes as VOL
 
 L = keras.layers
 
@@ -129,6 +130,35 @@ CASES = [
                                  (L.GlobalAveragePooling1D, "global_avg_pool1d"),
                                  (L.GlobalMaxPooling1D, "global_max_pool1d"))
       for keep in (False, True)],
+    Case("conv3d_valid_strides", lambda: sequential((5, 6, 4, 2), L.Conv3D(
+        3, (3, 2, 2), strides=(2, 1, 2), name="c")),
+         ["conv3d"], {"c": VOL.Conv3D(3, (3, 2, 2), (2, 1, 2), ((0, 0),) * 3, True)}),
+    Case("conv3d_same_even_kernel_no_bias", lambda: sequential((4, 5, 3, 2), L.Conv3D(
+        2, (2, 3, 2), strides=(1, 2, 2), padding="same", use_bias=False, activation="relu",
+        name="c")),
+         ["conv3d", "activation"],
+         {"c": VOL.Conv3D(2, (2, 3, 2), (1, 2, 2), ((0, 1), (1, 1), (0, 1)), False)}),
+    Case("max_pool3d_channels_first", lambda: sequential((2, 4, 5, 3), L.MaxPooling3D(
+        2, padding="same", data_format="channels_first")),
+         ["move_axis", "max_pool3d", "move_axis"]),
+    Case("max_pool3d", lambda: sequential((4, 6, 5, 2), L.MaxPooling3D(2, name="p")),
+         ["max_pool3d"], {"p": VOL.Pool3D((2, 2, 2), (2, 2, 2), ((0, 0),) * 3)}),
+    Case("max_pool3d_same", lambda: sequential((5, 4, 5, 2), L.MaxPooling3D(
+        (3, 2, 3), strides=(2, 1, 2), padding="same", name="p")),
+         ["max_pool3d"], {"p": VOL.Pool3D((3, 2, 3), (2, 1, 2), ((1, 1), (0, 1), (1, 1)))}),
+    Case("avg_pool3d_same", lambda: sequential((5, 4, 3, 2), L.AveragePooling3D(
+        2, padding="same", name="p")),
+         ["avg_pool3d"], {"p": VOL.Pool3D((2, 2, 2), (2, 2, 2), ((0, 1), (0, 0), (0, 1)))}),
+    Case("avg_pool3d_valid_strides", lambda: sequential((5, 4, 6, 3), L.AveragePooling3D(
+        (3, 2, 2), strides=1)), ["avg_pool3d"]),
+    *[Case(f"{cls.__name__}_keepdims{keep}", lambda cls=cls, keep=keep: sequential(
+        (3, 5, 4, 2), cls(keepdims=keep)), [op])
+      for cls, op in ((L.GlobalAveragePooling3D, "global_avg_pool3d"),
+                      (L.GlobalMaxPooling3D, "global_max_pool3d"))
+      for keep in (False, True)],
+    Case("volume_batch_norm_flatten", lambda: sequential(
+        (3, 4, 2, 3), L.BatchNormalization(name="b"), L.Flatten(), L.Dense(2)),
+         ["batch_norm", "flatten", "dense"]),
     Case("zero_padding2d", lambda: sequential((3, 4, 2), L.ZeroPadding2D(((1, 2), (0, 3)),
                                                                          name="z")),
          ["zero_pad2d"], {"z": ops.ZeroPad2D(ir.Pad2D(1, 2, 0, 3))}),

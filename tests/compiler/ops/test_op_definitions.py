@@ -20,7 +20,8 @@ from kerasdml.compiler.opdef import OPS, Site, missing_pieces
 _SAMPLES = {"int": 2, "float": 0.5, "str": "relu", "bool": True, "tuple": (2, 2),
             "Pad1D": ir.Pad1D(), "Pad2D": ir.Pad2D()}
 _INPUT = {"conv1d": (5, 3), "max_pool1d": (5, 3), "avg_pool1d": (5, 3), "simple_rnn": (5, 3),
-          "lstm": (5, 3), "gru": (5, 3), "embedding": (5,)}
+          "lstm": (5, 3), "gru": (5, 3), "embedding": (5,), "conv3d": (4, 4, 4, 3)}
+_ATTRS = {"conv3d": ops.volumes.Conv3D(2, (2, 2, 2))}  # a 3-D kernel, not the sample pair
 
 
 def _sample_attrs(cls):
@@ -48,7 +49,7 @@ def test_op_definition_is_complete(op):
 @pytest.mark.parametrize("op", sorted(op for op in OPS if op != "input"))
 def test_every_parameter_an_op_expects_has_a_declared_role(op):
     definition = OPS[op]
-    attrs = _sample_attrs(definition.attrs)
+    attrs = _ATTRS.get(op) or _sample_attrs(definition.attrs)
     shape = _INPUT.get(op, (4, 4, 3))
     expected = definition.params(attrs, (shape,) * definition.min_inputs)
     assert set(expected) == set(definition.params(attrs, None))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import assert_trains_like_keras, keras, randomize
+from support.keras_models import assert_trains_like_keras, ct_scan_classifier, keras, randomize
 from kerasdml.compiler.estimator import Keras2DML
 
 L = keras.layers
@@ -217,6 +217,19 @@ def test_two_epochs_give_keras_weights(name, tmp_path):
     y = RNG.integers(0, 3, shape[0])
     assert_trains_like_keras(model, x, y, tmp_path)
 
+
+
+def test_ct_scan_classifier_trains_like_keras(tmp_path):
+    """keras.io's CT-scan volume classifier (without its Dropout, which draws its own masks),
+    binary cross-entropy: Conv3D, MaxPool3D, BatchNormalization on volumes, global pooling.
+    A convolution's bias before BatchNormalization has a gradient near zero, which Adam's
+    default epsilon would turn from Keras' float32 rounding into whole steps: epsilon 1e-3."""
+    rng = np.random.default_rng(0)
+    model = randomize(ct_scan_classifier(dropout=0.0), seed=3, scale=0.5)
+    x = rng.normal(size=(16, 8, 16, 16, 1)).astype("float32")
+    y = rng.integers(0, 2, (16, 1)).astype("float32")
+    assert_trains_like_keras(model, x, y, tmp_path, loss="binary_crossentropy",
+                             optimizer=keras.optimizers.Adam(0.01, epsilon=1e-3))
 
 
 def _attention_dropout_fit(dropout, x, y, epochs, seed=7):

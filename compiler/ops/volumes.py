@@ -1,0 +1,135 @@
+"""Volumes: Conv3D, MaxPooling3D and AveragePooling3D over (depth, height, width, channels).
+
+DML holds a volume in Keras' order, one row of D*H*W*C values per sample (only 3-D samples,
+images, are held channels-first), so a Flatten of a volume needs no permutation. dml_lib's
+conv3d.dml and pool3d.dml take and give such rows and run on the 2-D builtins inside.
+
+Padding stays as Keras names it ("valid", "same") in the frontend; the shape rule turns it into
+(before, after) amounts per spatial axis once the input size is known.
+
+DML layout: conv3d kernel (F, Df*C*Hf*Wf) from Keras (Df, Hf, Wf, C, F); bias (F, 1).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend.step import Step, known, zeros
+from ..frontend.context import LayerContext
+from ..frontend.registry import handles
+from ..opdef import Weight, as_column, define, f64
+from .activations import fused_activation
+from .axes import channels_first
+from .conv import conv_common, conv_weights
+from .pooling import window
+from .shaping import bias, last_dim, pads, require_rank, window_out
+
+
+@dataclass(frozen=True)
+class Conv3D:
+    """(D, H, W, C) -> (D', H', W', filters). kernel (kd, kh, kw, C, filters), bias (filters,).
+    padding: Keras' name, then ((front, back), (top, bottom), (left, right))."""
+    filters: int
+    kernel: tuple
+    strides: tuple = (1, 1, 1)
+    padding: tuple | str = "valid"
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class Pool3D:
+    """max_pool3d / avg_pool3d over (D, H, W, C); padding as Conv3D's."""
+    size: tuple
+    strides: tuple
+    padding: tuple | str = "valid"
+
+
+# --- frontend --------------------------------------------------------------------------------
+
+@handles("Conv3D")
+def conv3d(ctx: LayerContext) -> list:
+    """Conv3D(filters, kernel_size, strides, padding valid/same)."""
+    # not data_format="channels_first": Keras 3 adds that layer's bias along the last axis
+    # instead of the channels, so no Keras result would match the layer's meaning
+    kernel, strides, padding = conv_common(ctx, 3)
+    weights = conv_weights(ctx, "kernel")
+    attrs = Conv3D(int(ctx.get("filters")), kernel, strides, padding, "bias" in weights)
+    return [ctx.node("conv3d", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
+
+
+@handles("MaxPooling3D", "AveragePooling3D")
+@channels_first
+def pool3d(ctx: LayerContext) -> list:
+    """Max/AveragePooling3D(pool_size, strides, padding valid/same)."""
+    size, strides, padding = window(ctx, 3)
+    op = "max_pool3d" if ctx.class_name.startswith("Max") else "avg_pool3d"
+    return [ctx.node(op, Pool3D(size, strides, padding))]
+
+
+def conv3d_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
+    """(kd, kh, kw, C, F) -> (F, kd*C*kh*kw): row f is filter f, depth tap by depth tap, each
+    tap channels first (conv3d.dml's layout)."""
+    return f64(np.transpose(kernel, (4, 0, 3, 1, 2)).reshape(kernel.shape[4], -1))
+
+
+# --- shapes and parameters -------------------------------------------------------------------
+
+def windowed3d(node, attrs, shape, kernel: tuple, channels) -> tuple:
+    """(attrs with explicit (before, after) pairs, output shape) of a 3-D window op."""
+    require_rank(node, shape, 4, "(depth, height, width, channels)")
+    pairs = attrs.padding if isinstance(attrs.padding, tuple) else (attrs.padding,) * 3
+    amounts = tuple(pads(node, pairs[i], shape[i], kernel[i], attrs.strides[i])
+                    for i in range(3))
+    out = tuple(window_out(node, shape[i], kernel[i], attrs.strides[i], *amounts[i])
+                for i in range(3))
+    return dataclasses.replace(attrs, padding=amounts), (*out, channels)
+
+
+def _conv3d_shape(node, attrs, ins):
+    return windowed3d(node, attrs, ins[0], attrs.kernel, attrs.filters)
+
+
+def _pool3d_shape(node, attrs, ins):
+    return windowed3d(node, attrs, ins[0], attrs.size, ins[0][-1] if ins[0] else None)
+
+
+def _conv3d_params(a, ins) -> dict:
+    return {"kernel": (*a.kernel, last_dim(ins), a.filters), **bias(a.use_bias, a.filters)}
+
+
+# --- templates -------------------------------------------------------------------------------
+
+def _numbers(*values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _geometry(n: Step, window: tuple) -> dict:
+    """The arguments conv3d.dml and pool3d.dml share: input sizes, window, strides, paddings."""
+    d, h, w, c = known(n.in_shape, "volume size")
+    pairs = [amount for pair in n.attrs.padding for amount in pair]
+    return dict(sizes=_numbers(c, d, h, w, *window, *n.attrs.strides, *pairs),
+                out_sizes=_numbers(*n.out_shape[:3]),
+                shape_text=f"depth x height x width x channels: {d}x{h}x{w}x{c} -> "
+                           f"{'x'.join(map(str, n.out_shape))}")
+
+
+def _conv3d_context(n: Step) -> dict:
+    return dict(_geometry(n, n.attrs.kernel),
+                b=n.params.get("bias") or zeros(n.attrs.filters, 1),
+                db=n.param_grads.get("bias") or f"{n.out}_dzero")
+
+
+def _pool3d_context(n: Step) -> dict:
+    return dict(_geometry(n, n.attrs.size),
+                maximum="TRUE" if n.node.op == "max_pool3d" else "FALSE")
+
+
+define("conv3d", Conv3D, shape=_conv3d_shape, params=_conv3d_params,
+       weights=(Weight("kernel", "W", layout=conv3d_kernel),
+                Weight("bias", "b", layout=as_column)),
+       template="conv3d.dml.j2", context=_conv3d_context, sources=("conv3d",),
+       family=__name__)
+define(("max_pool3d", "avg_pool3d"), Pool3D, shape=_pool3d_shape, template="pool3d.dml.j2",
+       context=_pool3d_context, sources=("pool3d",), family=__name__)
