@@ -69,9 +69,25 @@ def blas_threads() -> int:
     return _blas_from_environment() or 1
 
 
+def spark_task_cores() -> int | None:
+    """The cores Spark gave the task running in this process (spark.task.cpus), None outside
+    a Spark task. An executor runs as many tasks at once as it has cores for: a task that used
+    every core of the machine, or the driver's thread count (which a local master's workers
+    inherit with its environment), would share each core with the other tasks' threads."""
+    if "pyspark" not in sys.modules:
+        return None
+    from pyspark import TaskContext
+    task = TaskContext.get()
+    return None if task is None else max(1, task.cpus())
+
+
 def kernel_workers() -> int:
-    """Worker threads for the kernels: as configured, else one per core when BLAS runs one
-    thread, else 1 (BLAS's threads do the parallel work)."""
+    """Worker threads for the kernels: the task's cores inside a Spark task; else as
+    configured, else one per core when BLAS runs one thread, else 1 (BLAS's threads do the
+    parallel work)."""
+    task_cores = spark_task_cores()
+    if task_cores is not None:
+        return task_cores
     configured = os.environ.get(KERNEL_THREADS_VARIABLE, "")
     if configured.isdigit():
         return max(1, int(configured))

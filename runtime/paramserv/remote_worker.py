@@ -13,7 +13,6 @@ its model stay on the executor; only models and gradients travel.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass
 
@@ -73,23 +72,14 @@ def compiled_functions(functions: dict, digest: str, precision: str, args: dict)
 
 @contextlib.contextmanager
 def _task_runtime():
-    """The kernels use the task's cores (spark.task.cpus), BLAS one thread, as a local run does
-    on its cores; the Python worker's own settings come back afterwards. Freed temporaries stay
-    in the heap for the next batch (allocator.py), as in a local run."""
-    from pyspark import TaskContext
-
+    """The kernels use the task's cores (spark.task.cpus: local/threads.py), BLAS one thread,
+    as a local run does on its cores; the Python worker's own settings come back afterwards.
+    Freed temporaries stay in the heap for the next batch (allocator.py), as in a local run."""
     from ..local.allocator import runtime_memory
-    from ..local.threads import KERNEL_THREADS_VARIABLE, runtime_threads
+    from ..local.threads import runtime_threads
 
-    before = os.environ.get(KERNEL_THREADS_VARIABLE)
-    if before is None:
-        os.environ[KERNEL_THREADS_VARIABLE] = str(max(1, TaskContext.get().cpus()))
-    try:
-        with runtime_threads(), runtime_memory():
-            yield
-    finally:
-        if before is None:
-            os.environ.pop(KERNEL_THREADS_VARIABLE, None)
+    with runtime_threads(), runtime_memory():
+        yield
 
 
 def _should_fail(job: RemoteJob) -> bool:
