@@ -1,4 +1,5 @@
-"""Cropping1D/2D/3D: the "crop" op, removing positions at both ends of the spatial axes.
+"""Cropping1D/2D/3D: the "crop" op, removing positions at both ends of the spatial axes (and of
+the last axis, for a slice x[..., a:b]).
 
 In DML a sample's values are laid out as (outer, size, inner) around each cropped axis (images
 channels first); dml_lib's crop.dml crops one axis per call, so the template calls it once per
@@ -21,9 +22,10 @@ from .shaping import fail, require_rank
 class Crop:
     """(before, after) for each spatial axis, in Keras order: (steps,), (rows, cols) or
     (dim1, dim2, dim3). CenterCrop gives the sizes to keep (`centred`) instead, which the shape
-    rule turns into pairs."""
+    rule turns into pairs. `channels`: the (before, after) of the last axis (a slice x[..., a:b])."""
     pairs: tuple = ()
     centred: tuple | None = None
+    channels: tuple = (0, 0)
 
 
 _RANKS = {"Cropping1D": 1, "Cropping2D": 2, "Cropping3D": 3}
@@ -70,7 +72,7 @@ def _centred(node, attrs, shape):
              f"{shape} (a smaller one is resized, which is not supported)")
     pairs = tuple(((size - want) // 2, size - want - (size - want) // 2)
                   for size, want in zip(sizes, attrs.centred))
-    return Crop(pairs)
+    return Crop(pairs, channels=attrs.channels)
 
 
 def _shape(node, attrs, ins):
@@ -83,15 +85,18 @@ def _shape(node, attrs, ins):
         if size is not None and before + after >= size:
             fail(node, f"cropping {before}+{after} leaves nothing of an axis of size {size}")
         out.append(None if size is None else size - before - after)
-    return attrs, (*out, shape[-1])
+    channels = None if shape[-1] is None else shape[-1] - sum(attrs.channels)
+    if channels is not None and channels <= 0:
+        fail(node, f"cropping {attrs.channels} leaves nothing of a last axis of size {shape[-1]}")
+    return attrs, (*out, channels)
 
 
-def _dml_axes(shape: tuple, pairs: tuple) -> list:
+def _dml_axes(shape: tuple, pairs: tuple, channels: tuple) -> list:
     """(size, inner, before, after) per cropped axis, in DML's layout, innermost first."""
     if len(shape) == 3:  # channels first: (C, H, W)
-        dims, crops = [shape[2], shape[0], shape[1]], [(0, 0), *pairs]
+        dims, crops = [shape[2], shape[0], shape[1]], [channels, *pairs]
     else:
-        dims, crops = list(shape), [*pairs, (0, 0)]
+        dims, crops = list(shape), [*pairs, channels]
     axes = []
     for axis in range(len(dims) - 1, -1, -1):
         before, after = crops[axis]
@@ -103,7 +108,7 @@ def _dml_axes(shape: tuple, pairs: tuple) -> list:
 
 def _context(n: Step) -> dict:
     calls = [", ".join(str(v) for v in axis) for axis in
-             _dml_axes(known(n.in_shape, "shape"), n.attrs.pairs)]
+             _dml_axes(known(n.in_shape, "shape"), n.attrs.pairs, n.attrs.channels)]
     return dict(calls=calls)
 
 

@@ -1,11 +1,9 @@
-"""keras.ops calls that pick and stack channels, as caffe-style preprocess_input writes them
-(ResNet50's and VGG's flip RGB to BGR with x[..., 2], x[..., 1], x[..., 0] and ops.stack), and
-pick steps, as a transformer's classifier takes its class token (x[:, 0]):
+"""keras.ops calls that pick and stack parts of a tensor: caffe-style preprocess_input flips RGB
+to BGR with x[..., 2], x[..., 1], x[..., 0] and ops.stack (ResNet50, VGG), a transformer's
+classifier takes its class token with x[:, 0], a model splits its features with x[:, :4]:
 
-- GetItem x[..., k]: the last axis moved to the front (move_axis), the index kept by a crop of
-  that axis, and the unit axis dropped (reshape);
-- GetItem x[:, k], x[:, a:b] (and an image's [:, i, j] / ranges): a crop of the axes before
-  the last, the picked axes dropped (reshape);
+- GetItem: indexes and unit-step slices of any sample axis become one crop (the last axis
+  too), then a reshape drops the indexed axes and adds the new unit ones (None);
 - Stack(axis=-1): every input given a unit last axis (reshape), then concatenated on it.
 
 The sizes come from the input shapes the file records.
@@ -16,7 +14,6 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from .cropping import Crop
 from .merge import Concatenate
-from .reordering import MoveAxis
 from .reshaping import Reshape
 
 
@@ -29,72 +26,76 @@ def _shapes(ctx: LayerContext) -> list:
 
 @handles("ops.GetItem")
 def get_item(ctx: LayerContext) -> list:
-    """keras.ops x[..., k]: one index of the last axis of a sequence or an image; x[:, k],
-    x[:, a:b] (x[:, 0] takes a transformer's class token) and the same on an image's rows and
-    columns: indexes and unit-step slices of the axes before the last."""
+    """keras.ops x[:, k], x[:, a:b], x[..., k], x[..., a:b], x[:, :, a:b] and the like: indexes
+    and unit-step slices (negative or open bounds too) of any sample axis, the last one included
+    (x[:, 0] takes a transformer's class token, x[..., 2] an image's channel), and None for a
+    new unit axis: a crop of the sliced axes, then a reshape dropping the indexed ones. Strided
+    and reversed slices are refused."""
     index = list(ctx.call.args)[1] if len(ctx.call.args) == 2 else None
     (shape,) = _shapes(ctx)
-    ellipsis = isinstance(index, list) and len(index) == 2 and _kind(index[0]) == "__ellipsis__" \
-        and isinstance(index[1], int)
-    if ellipsis and len(shape) in (2, 3):
-        return _last_axis_index(ctx, shape, index[1])
-    spans = _leading_spans(index, shape)
-    if spans is None:
-        ctx.reject("index", index, "[..., k] of a sequence or an image, or [:, k] / [:, a:b] "
-                   "(and [:, :, k] of an image) on the axes before the last")
-    crop = tuple((first, size - last) for (first, last, _), size in zip(spans, shape))
-    kept = tuple(last - first for first, last, picked in spans if not picked)
-    cropped = f"{ctx.name}/cropped"
-    return [ctx.node("crop", Crop(crop), name=cropped, outputs=(cropped,)),
-            ctx.node("reshape", Reshape((*kept, shape[-1])), inputs=(cropped,))]
+    picked = _picked(index, shape)
+    if picked is None:
+        ctx.reject("index", index, "a full slice of the batch axis, then indexes, non-empty "
+                   "unit-step slices (x[:, a:b], x[..., a:b]; not x[:, ::2] or x[:, ::-1]), None "
+                   "and one ..., keeping a sample axis")
+    spans, out = picked
+    crop = [(first, size - last) for (first, last), size in zip(spans, shape)]
+    nodes, source = [], None
+    if any(before or after for before, after in crop):
+        source = f"{ctx.name}/cropped"
+        nodes.append(ctx.node("crop", Crop(tuple(crop[:-1]), channels=crop[-1]), name=source,
+                              outputs=(source,)))
+    fields = {} if source is None else dict(inputs=(source,))
+    return nodes + [ctx.node("reshape", Reshape(out), **fields)]
 
 
 def _kind(entry) -> str | None:
     return entry.get("class_name") if isinstance(entry, dict) else None
 
 
-def _leading_spans(index, shape: tuple) -> list | None:
-    """(first, last, picked) per axis before the last for [:, ...] indexes of those axes (a
-    full slice over the batch first), or None for any other index."""
-    entries = index if isinstance(index, list) else [index]
-    if not entries or not _full_slice(entries[0]) or len(shape) not in (2, 3):
+_ALL = {"class_name": "__slice__", "config": {}}
+
+
+def _picked(index, shape: tuple) -> tuple | None:
+    """((first, last) per sample axis, the output's sample shape) for an index over the batch
+    and sample axes, or None for one that is not supported."""
+    entries = list(index) if isinstance(index, list) else [index]
+    ellipses = [i for i, entry in enumerate(entries) if _kind(entry) == "__ellipsis__"]
+    axes = [entry for entry in entries if entry is not None and _kind(entry) != "__ellipsis__"]
+    if len(ellipses) > 1 or len(axes) > len(shape) + 1:
         return None
-    entries = entries[1:]
-    while entries and _full_slice(entries[-1]):
-        entries = entries[:-1]
-    if not entries or len(entries) > len(shape) - 1:
-        return None
-    spans = []
-    for axis, size in enumerate(shape[:-1]):
-        entry = entries[axis] if axis < len(entries) else None
-        if entry is None or _full_slice(entry):
-            spans.append((0, size, False))
-        elif isinstance(entry, int) and not isinstance(entry, bool) and -size <= entry < size:
-            spans.append((entry % size, entry % size + 1, True))
-        elif _kind(entry) == "__slice__" and (entry["config"].get("step") or 1) == 1:
-            first, last, _ = slice(entry["config"].get("start"), entry["config"].get("stop")
-                                   ).indices(size)
-            if last <= first:
-                return None
-            spans.append((first, last, False))
-        else:
+    fill = [_ALL] * (len(shape) + 1 - len(axes))
+    at = ellipses[0] if ellipses else len(entries)
+    entries = entries[:at] + fill + entries[at + 1:]
+    if _span(entries[0], None) is None:
+        return None  # the batch axis is not taken whole
+    sizes, spans, out = iter(shape), [], []
+    for entry in entries[1:]:
+        if entry is None:  # a new unit axis
+            out.append(1)
+            continue
+        span = _span(entry, next(sizes))
+        if span is None:
             return None
-    return spans
+        spans.append(span[:2])
+        out.extend([] if span[2] else [span[1] - span[0]])
+    return (spans, tuple(out)) if out else None
 
 
-def _full_slice(entry) -> bool:
-    return _kind(entry) == "__slice__" and all(
-        entry["config"].get(key) is None for key in ("start", "stop", "step"))
-
-
-def _last_axis_index(ctx: LayerContext, shape: tuple, index: int) -> list:
-    size = shape[-1]
-    k = index % size
-    front, picked = f"{ctx.name}/last_axis_first", f"{ctx.name}/picked"
-    crop = ((k, size - 1 - k),) + ((0, 0),) * (len(shape) - 2)
-    return [ctx.node("move_axis", MoveAxis(0, False), name=front, outputs=(front,)),
-            ctx.node("crop", Crop(crop), name=picked, inputs=(front,), outputs=(picked,)),
-            ctx.node("reshape", Reshape(shape[:-1]), inputs=(picked,))]
+def _span(entry, size: int | None) -> tuple | None:
+    """(first, last, indexed) of one axis' entry: an index or a unit-step slice."""
+    if isinstance(entry, int) and not isinstance(entry, bool) and size is not None:
+        return (entry % size, entry % size + 1, True) if -size <= entry < size else None
+    if _kind(entry) != "__slice__":
+        return None
+    config = entry["config"]
+    if (config.get("step") or 1) != 1:
+        return None
+    if size is None:
+        return (None, None, False) if config.get("start") is None and \
+            config.get("stop") is None else None
+    first, last, _ = slice(config.get("start"), config.get("stop")).indices(size)
+    return (first, last, False) if last > first else None
 
 
 @handles("ops.Stack")
