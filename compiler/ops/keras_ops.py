@@ -33,6 +33,13 @@ class Matmul:
 
 
 @dataclass(frozen=True)
+class Where:
+    """keras.ops.where(condition, x1, x2): x1 where the condition holds, x2 elsewhere; `numbers`
+    holds a branch given as a number (None for a tensor branch, an input after the condition)."""
+    numbers: tuple = (None, None)
+
+
+@dataclass(frozen=True)
 class Reduce:
     """sum / mean / max / min over `axes` (IR axes, sorted, non-negative once shapes are known)."""
     fn: str
@@ -227,6 +234,20 @@ def reduced_axes(ctx: LayerContext) -> tuple:
     return tuple(keras_axis(a) for a in axes)
 
 
+@handles("ops.Where")
+def where(ctx: LayerContext) -> list:
+    """keras.ops.where(condition, x1, x2) of a condition tensor (a comparison) and tensors or
+    numbers of its shape: DML's ifelse, so a branch that is not picked never reaches the output;
+    the gradient goes to each tensor branch where it was picked."""
+    args = list(ctx.call.args)
+    if len(args) != 3 or not isinstance(args[0], TensorArg) or \
+            not all(isinstance(a, TensorArg) or _number(a) for a in args[1:]):
+        ctx.reject("arguments", [type(a).__name__ for a in args],
+                   "a condition tensor, then two tensors or numbers")
+    numbers = tuple(None if isinstance(a, TensorArg) else float(a) for a in args[1:])
+    return [ctx.node("where", Where(numbers))]
+
+
 @handles("ops.Any")
 def any_of(ctx: LayerContext) -> list:
     """keras.ops.any over the last axis (how Keras records the Masking layer's mask): 1 where
@@ -323,6 +344,27 @@ def _elementwise_context(n: Step) -> dict:
     return dict(forward=forward.format(**values), gradient=gradient.format(**values))
 
 
+# --- where -----------------------------------------------------------------------------------
+
+def _where_shape(node, attrs, ins):
+    if len(set(ins)) != 1:
+        fail(node, f"where needs a condition and tensor branches of one shape, got {ins}")
+    return attrs, ins[0]
+
+
+def _where_context(n: Step) -> dict:
+    condition, tensors = n.x, iter(zip(n.xs[1:], n.dxs[1:]))
+    values, back = [], [f"{n.dx} = {_ZERO.format(dout=n.dout)}"]
+    for number, picked in zip(n.attrs.numbers, ("!=", "==")):
+        if number is None:
+            x, dx = next(tensors)
+            values.append(x)
+            back.append(f"{dx} = {n.dout} * ({condition} {picked} 0)")
+        else:
+            values.append(repr(number))
+    return dict(lines=[f"{n.out} = ifelse({condition}, {values[0]}, {values[1]})"], back=back)
+
+
 # --- reduce ----------------------------------------------------------------------------------
 
 def _reduce_shape(node, attrs, ins):
@@ -363,5 +405,7 @@ define("elementwise", Elementwise, shape=same_shape, template="elementwise.dml.j
 define("matmul", Matmul, shape=_matmul_shape, template="matmul.dml.j2",
        context=_matmul_context, sources=("batch_matmul",), min_inputs=2, max_inputs=2,
        family=__name__)
+define("where", Where, shape=_where_shape, template="lines.dml.j2", context=_where_context,
+       max_inputs=3, family=__name__)
 define("reduce", Reduce, shape=_reduce_shape, template="reduce.dml.j2", context=_reduce_context,
        family=__name__)

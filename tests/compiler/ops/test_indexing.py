@@ -1,5 +1,5 @@
-"""keras.ops indexing (x[:, 1:4], x[..., a:b], x[:, :, k], None) of features, sequences and
-images, the last axis included: each model is saved as a .keras file, compiled and run by its
+"""keras.ops indexing (x[:, 1:4], x[..., a:b], x[:, :, k], None) of features, sequences,
+images and volumes, the last axis included: each model is saved as a .keras file, compiled and run by its
 predict.dml in double precision and compared with Keras' prediction; models reading slices train
 to the weights model.fit gives; strided and reversed slices are refused by name."""
 from __future__ import annotations
@@ -39,7 +39,14 @@ def _images():
     return keras.Model(x, [y, z, channel], name="image_slices")
 
 
-MODELS = {"features": _features, "sequences": _sequences, "images": _images}
+def _volumes():
+    x = keras.Input((3, 4, 5, 2))
+    h = L.Conv3D(4, 1)(x)
+    parts = [h[..., 1:3], h[:, 1:, :, 2:4, :1], h[..., 2]]
+    return keras.Model(x, [L.Dense(2)(L.Flatten()(part)) for part in parts], name="volume_slices")
+
+
+MODELS = {"features": _features, "sequences": _sequences, "images": _images, "volumes": _volumes}
 
 
 @pytest.mark.parametrize("name", list(MODELS))

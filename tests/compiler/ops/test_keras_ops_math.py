@@ -1,5 +1,5 @@
 """keras.ops math in functional models: casts, clip, the unary functions and comparisons of the
-elementwise table; var, std, logsumexp, norm and normalize. Each model is saved as a .keras file,
+elementwise table; where; var, std, logsumexp, norm and normalize. Each model is saved as a .keras file,
 compiled and run by its predict.dml in double precision, and compared with Keras' own prediction;
 models that chain the functions with a gradient train to the weights model.fit gives."""
 from __future__ import annotations
@@ -46,6 +46,11 @@ ON_FEATURES = {
     "norm_l1": lambda h: h * ops.norm(h, ord=1, axis=-1, keepdims=True),
     "normalize": ops.normalize,
     "normalize_epsilon": lambda h: ops.normalize(h, axis=-1, epsilon=2.0),  # the floor is hit
+    "where_number": lambda h: ops.where(h > 0, h, 0.0),
+    "where_number_first": lambda h: ops.where(ops.less(h, 0.2), 1.5, h),
+    "where_numbers": lambda h: h + ops.where(h >= 0.1, 1.0, -1.0),
+    "where_tensors": lambda h: ops.where(h != 0.3, ops.sin(h), h * 2.0),
+    "where_guards_a_log": lambda h: ops.where(h > 0, ops.log(h), 0.0),  # NaN where not picked
     "comparisons": lambda h: (h * ops.cast(ops.greater_equal(h, 0.2), "float32")
                               + ops.cast(ops.less(0.3, h), "float32")
                               - ops.cast(ops.less_equal(h, -0.1), "float32")
@@ -105,7 +110,8 @@ def _trainable_chain():
     b = ops.log1p(ops.abs(h)) + ops.expm1(ops.clip(h, -2.0, 0.5)) + ops.rsqrt(ops.square(h) + 1.0)
     c = ops.cast(h, "float32") * ops.cast(h > 0.2, "float32") + 0.1 * (
         ops.floor(h) + ops.ceil(h) + ops.round(h) + ops.sign(h))
-    y = L.Dense(4, activation="tanh")(ops.concatenate([a, b, c], axis=-1))
+    d = ops.where(h > 0.1, ops.square(h), -h) + ops.where(h < 0.5, 0.0, h)
+    y = L.Dense(4, activation="tanh")(ops.concatenate([a, b, c, d], axis=-1))
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="math_chain")
 
 
@@ -138,6 +144,8 @@ REFUSED = {
     "round_decimals": (lambda h: ops.round(h, 1), r"\(ops.Round\): decimals=1"),
     "comparison_of_tensors": (lambda h: ops.cast(ops.greater(h, 2.0 * h), "float32"),
                               r"\(ops.Greater\).*not for power or comparisons"),
+    "where_broadcasting": (lambda h: ops.where(h > 0, h, ops.sum(h, axis=-1, keepdims=True)),
+                           r"where needs a condition and tensor branches of one shape"),
     "spectral_norm": (lambda h: h * ops.reshape(ops.norm(ops.reshape(h, (-1, 2, 3)), ord=2,
                                                          axis=[1, 2]), (-1, 1)),
                       r"\(ops.Norm\): ord=2"),
@@ -149,7 +157,7 @@ REFUSED = {
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_unsupported_calls_are_refused_by_name(name, tmp_path):
     from kerasdml.compiler import compile_model
-    from kerasdml.compiler.errors import UnsupportedAttributeError
+    from kerasdml.compiler.errors import CompileError
     call, pattern = REFUSED[name]
-    with pytest.raises(UnsupportedAttributeError, match=pattern):
+    with pytest.raises(CompileError, match=pattern):
         compile_model(save(_on_features(call)(), tmp_path))
