@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Elementwise
@@ -24,9 +26,10 @@ from .keras_ops import Matmul, Reduce
 from .merge import Merge
 from .reordering import Permute
 from .reshaping import Dropout, Reshape
-from .scaling import LayerScale
+from .scaling import LayerScale, constant_offset
 
 _EPSILON = 1e-7  # keras.backend.epsilon(), the floor of the norm in keras.ops.normalize
+_MASKED = 1e9    # what keras.layers.Attention subtracts from the scores it masks
 
 
 def _input_ranks(ctx: LayerContext) -> tuple | None:
@@ -163,6 +166,18 @@ def _additive_scores(nodes: Nodes, ctx: LayerContext, query: str, key: str) -> s
     return scores
 
 
+def _causally_masked(nodes: Nodes, ctx: LayerContext, scores: str) -> str:
+    """The scores less Keras' 1e9 where a query step would attend a later key step (j > i)."""
+    shapes = ctx.recorded_input_shapes()
+    steps = [shape[1] if shape and len(shape) == 3 else None for shape in (shapes or [])[:2]]
+    if len(steps) != 2 or None in steps:
+        ctx.reject("use_causal_mask", True, "sequences of known lengths (the file records them)")
+    later = np.triu(np.ones(steps), k=1)
+    name = f"{ctx.name}/causal_scores"
+    nodes.nodes.append(constant_offset(ctx, later * -_MASKED, name, scores))
+    return name
+
+
 def _unit_axis(ctx: LayerContext, index: int, unit: int) -> Reshape:
     """(T, D) -> (T, 1, D) (unit=1) or (1, T, D) (unit=0) for the `index`th input's T and D."""
     shapes = ctx.recorded_input_shapes()
@@ -177,10 +192,9 @@ def attention(ctx: LayerContext) -> list:
     """Attention([query, value(, key)]) and AdditiveAttention: softmax(scores) @ value over the
     steps, the scores query @ key^T (Attention's dot, use_scale's learned factor) or the sum of
     tanh(query_i + key_j) (AdditiveAttention, Attention's concat); dropout of the weights in
-    training; no masks."""
-    for flag in ("use_causal_mask", "return_attention_scores"):
-        if ctx.call.kwargs.get(flag):
-            ctx.reject(flag, True, "False")
+    training; use_causal_mask; no masks of the inputs."""
+    if ctx.call.kwargs.get("return_attention_scores"):
+        ctx.reject("return_attention_scores", True, "False")
     if len(ctx.call.inputs) not in (2, 3):
         ctx.reject("inputs", len(ctx.call.inputs), "[query, value] or [query, value, key]")
     query, value = ctx.call.inputs[:2]
@@ -193,6 +207,8 @@ def attention(ctx: LayerContext) -> list:
             scores = _scaled(nodes, ctx, scores, "scale", "scaled_scores")
     else:
         scores = _additive_scores(nodes, ctx, query, key)
+    if ctx.call.kwargs.get("use_causal_mask"):
+        scores = _causally_masked(nodes, ctx, scores)
     weights = nodes.add("activation", Activation("softmax"), (scores,), "weights")
     rate = float(ctx.get("dropout", 0.0))
     if rate > 0:

@@ -52,11 +52,15 @@ class PReLU:
 
 # --- frontend --------------------------------------------------------------------------------
 
-def _constant(ctx: LayerContext, role: str, value, keep_shape: bool = False) -> ir.Param:
+def _constant(ctx: LayerContext, role: str, value, keep_shape: bool = False,
+              weight: str | None = None) -> ir.Param:
+    """A constant of the layer as a parameter; `weight` names it where the layer has a weight
+    named like the role (keras.layers.Attention's learned scale)."""
     array = np.atleast_1d(np.asarray(value, dtype=np.float64))
     array = array if keep_shape else array.reshape(-1)
     array.setflags(write=False)
-    return ir.Param(role, array, ctx.call.layer, role, f"config of layer '{ctx.call.layer}'")
+    return ir.Param(role, array, ctx.call.layer, weight or role,
+                    f"config of layer '{ctx.call.layer}'")
 
 
 def _channel_values(ctx: LayerContext, key: str):
@@ -103,6 +107,16 @@ def constant_operand(ctx: LayerContext, fn: str, constant: dict, first: bool):
               _constant(ctx, "offset", offset, keep_shape=True))
     whole = ScaleShift(axis=None, shapes=(params[0].value.shape, params[1].value.shape))
     return ctx.node("scale_shift", ScaleShift() if per_channel else whole, params)
+
+
+def constant_offset(ctx: LayerContext, offset: np.ndarray, name: str, tensor: str) -> ir.Node:
+    """A scale_shift node adding the constant `offset`, an array of the sample's shape (the
+    large negative scores of a causal attention mask), to `tensor`."""
+    params = tuple(_constant(ctx, role, value, keep_shape=True,
+                             weight=f"{name.rpartition('/')[2]}_{role}")
+                   for role, value in (("scale", np.ones(1)), ("offset", offset)))
+    return ctx.node("scale_shift", ScaleShift(axis=None, shapes=((1,), offset.shape)), params,
+                    name=name, inputs=(tensor,), outputs=(name,))
 
 
 def _statistics(ctx: LayerContext) -> tuple:

@@ -370,14 +370,14 @@ def test_center_crop_of_a_smaller_image_is_refused(tmp_path):
         compile_graph(save(model, tmp_path))
 
 
-def test_attention_with_a_causal_mask_is_refused(tmp_path):
+def test_attention_returning_its_scores_is_refused(tmp_path):
     q, v = keras.Input((3, 4)), keras.Input((5, 4))
-    model = keras.Model([q, v], L.Attention(name="attend")([q, v], use_causal_mask=True),
+    model = keras.Model([q, v], L.Attention(name="attend")([q, v], return_attention_scores=True),
                         name="attention")
     with pytest.raises(UnsupportedAttributeError) as caught:
         read_graph(save(model, tmp_path))
-    assert [(p.layer, p.attribute) for p in caught.value.problems] == [("attend",
-                                                                         "use_causal_mask")]
+    assert [(p.layer, p.attribute) for p in caught.value.problems] == [
+        ("attend", "return_attention_scores")]
 
 
 @pytest.mark.parametrize("layer, attribute", [

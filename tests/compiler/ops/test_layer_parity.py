@@ -332,7 +332,8 @@ def _seq2seq_attention():
 
 def _scored_attention():
     """Attention with use_scale and score_mode="concat" (with and without its scale),
-    AdditiveAttention with and without use_scale, and dropout (identity at inference)."""
+    AdditiveAttention with and without use_scale, dropout (identity at inference), and
+    use_causal_mask with more and fewer query steps than key steps."""
     source, target = keras.Input((6, 3)), keras.Input((4, 3))
     encoded = L.Dense(3)(source)
     outputs = [layer([target, encoded]) for layer in (
@@ -340,6 +341,8 @@ def _scored_attention():
         L.Attention(score_mode="concat", use_scale=True, dropout=0.3),
         L.AdditiveAttention(), L.AdditiveAttention(use_scale=False, dropout=0.2))]
     outputs.append(L.AdditiveAttention()([target, encoded, L.Dense(3)(source)]))
+    outputs += [L.Attention()([target, encoded], use_causal_mask=True),     # Tq < Tk
+                L.AdditiveAttention()([encoded, target], use_causal_mask=True)]
     return functional([source, target], [L.Flatten()(y) for y in outputs], "scored_attention")
 
 

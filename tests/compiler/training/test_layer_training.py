@@ -139,12 +139,12 @@ def dot_attention():
 
 def additive_attention():
     """Bahdanau attention: AdditiveAttention's learned scale per feature, Attention's concat
-    scores with a learned scale and score weight, and dot scores with a learned scale."""
+    scores with a learned scale and score weight, and causal dot scores with a learned scale."""
     x = keras.Input((5, 4))
     query = L.Dense(4)(x)
     y = L.Concatenate()([L.AdditiveAttention()([query, x]),
                          L.Attention(score_mode="concat", use_scale=True)([query, x]),
-                         L.Attention(use_scale=True)([x, query])])
+                         L.Attention(use_scale=True)([x, query], use_causal_mask=True)])
     return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
                        name="additive_attention")
 
