@@ -9,7 +9,8 @@ dilation_rate: the DML expands a kernel to its dense dilated form in the script
 Keras' taps; shapes and padding use the dilated extent.
 
 DML layouts (biases are (F, 1) columns, one per output channel):
-  conv2d            kernel (F, C*kh*kw)    from Keras (kh, kw, C, F)
+  conv2d            kernel (F, C*kh*kw)    from Keras (kh, kw, C, F); with groups, (F, C/G*kh*kw)
+                                           from (kh, kw, C/G, F): dml_lib's conv2d_grouped
   conv1d            kernel (F, C*1*k)      from Keras (k, C, F): a conv2d with Hf=1, Wf=k on
                                            (C, 1, T) images
   depthwise_conv2d  kernel (C*M, kh*kw)    from Keras (kh, kw, C, M); row c*M + m is output
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend.step import Step, image, known, sequence_rows, zeros
+from ..backend.step import Step, Unsupported, image, known, sequence_rows, zeros
 from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Pad1D, Pad2D
@@ -46,13 +47,15 @@ class Conv1D:
 
 @dataclass(frozen=True)
 class Conv2D:
-    """(H, W, C) -> (H', W', filters). kernel (kh, kw, C, filters), bias (filters,)."""
+    """(H, W, C) -> (H', W', filters). kernel (kh, kw, C / groups, filters), bias (filters,);
+    with groups > 1, filters f of group f // (filters / groups) read that group's channels."""
     filters: int
     kernel: tuple
     strides: tuple = (1, 1)
     padding: Pad2D = Pad2D()
     use_bias: bool = True
     dilation: tuple = (1, 1)
+    groups: int = 1
 
 
 @dataclass(frozen=True)
@@ -104,16 +107,17 @@ def conv1d(ctx: LayerContext) -> list:
 @handles("Conv2D")
 @channels_first
 def conv2d(ctx: LayerContext) -> list:
-    """Conv2D(filters, kernel_size, strides, padding valid/same, dilation_rate; groups 1 or one
-    group per input channel, as ConvNeXt writes its depthwise convolutions)."""
+    """Conv2D(filters, kernel_size, strides, padding valid/same, dilation_rate, groups; one
+    group per input channel, as ConvNeXt writes its depthwise convolutions, is a depthwise
+    convolution)."""
     kernel, strides, padding = conv_common(ctx, 2, grouped=True, dilated=True)
     weights = conv_weights(ctx, "kernel")
     groups = int(ctx.get("groups", 1))
     dilation = ctx.ints("dilation_rate", 2, 1)
-    if groups != 1:
+    if groups != 1 and weights["kernel"].value.shape[2] == 1:
         return [_grouped_as_depthwise(ctx, weights, groups, kernel, strides, padding, dilation)]
     attrs = Conv2D(int(ctx.get("filters")), kernel, strides, padding, "bias" in weights,
-                   dilation)
+                   dilation, groups)
     return [ctx.node("conv2d", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
 
 
@@ -123,8 +127,8 @@ def _grouped_as_depthwise(ctx: LayerContext, weights: dict, groups: int, kernel,
     kernel's filter c*M + m reads channel c, which is the depthwise kernel (kh, kw, C, M)."""
     value = weights["kernel"].value
     filters = int(ctx.get("filters"))
-    if value.shape[2] != 1 or filters % groups:
-        ctx.reject("groups", groups, "1, or the number of input channels (depthwise)")
+    if filters % groups:
+        ctx.reject("groups", groups, "a divisor of filters")
     depthwise = value.reshape(*value.shape[:2], groups, filters // groups)
     depthwise.setflags(write=False)
     params = (dataclasses.replace(weights["kernel"], value=depthwise),) + \
@@ -221,7 +225,9 @@ def _conv1d_params(a, ins) -> dict:
 
 
 def _conv2d_params(a, ins) -> dict:
-    return {"kernel": (*a.kernel, last_dim(ins), a.filters), **bias(a.use_bias, a.filters)}
+    channels = last_dim(ins)
+    group_channels = channels // a.groups if channels is not None else None
+    return {"kernel": (*a.kernel, group_channels, a.filters), **bias(a.use_bias, a.filters)}
 
 
 def _depthwise_params(a, ins) -> dict:
@@ -268,7 +274,16 @@ def _window(n: Step, filters: int, extra: str = "", kernel_channels: int | None 
 
 
 def _conv2d_context(n: Step) -> dict:
-    return dict(_window(n, n.attrs.filters), module="conv2d")
+    groups = n.attrs.groups
+    if groups == 1:
+        return dict(_window(n, n.attrs.filters), module="conv2d")
+    channels = image(known(n.in_shape, "image size"))[0]
+    if channels % groups or n.attrs.filters % groups:
+        raise Unsupported("groups", groups, f"a divisor of the {channels} input channels and "
+                          f"of the {n.attrs.filters} filters")
+    window = _window(n, n.attrs.filters, f"{groups}, ", kernel_channels=channels // groups)
+    return dict(window, module="conv2d_grouped",
+                sources=window["sources"] + ("conv2d_grouped",))
 
 
 def _depthwise_context(n: Step) -> dict:
@@ -293,7 +308,7 @@ def _conv1d_context(n: Step) -> dict:
 define("conv2d", Conv2D, shape=_conv2d_shape, params=_conv2d_params,
        weights=_weights_of(conv2d_kernel), template="conv2d.dml.j2", context=_conv2d_context,
        output_channels=bias_column, sources=("conv2d",),
-       library=("conv2d", "zero_pad2d", "dilate_kernel"),
+       library=("conv2d", "conv2d_grouped", "zero_pad2d", "dilate_kernel"),
        takes_zero_padding=True, family=__name__)
 define("depthwise_conv2d", DepthwiseConv2D, shape=_depthwise_shape, params=_depthwise_params,
        weights=_weights_of(depthwise_kernel), template="conv2d.dml.j2",

@@ -47,14 +47,15 @@ def test_all_unsupported_layers_in_one_error(tmp_path):
 
 @pytest.mark.parametrize("layer, attribute, value", [
     (L.LayerNormalization(axis=[1, 2], name="bad"), "axis", [1, 2]),
-    (L.Conv2D(2, 3, groups=2, name="bad"), "groups", 2),
+    (L.Conv1D(2, 3, groups=2, name="bad"), "groups", 2),
     (L.Dense(2, activation="sparsemax", name="bad"), "activation", "sparsemax"),
     (L.UpSampling2D(interpolation="bicubic", name="bad"), "interpolation", "bicubic"),
     (L.Conv2DTranspose(2, 3, dilation_rate=2, name="bad"), "dilation_rate", [2, 2]),
 ], ids=["several_axes", "groups", "activation", "bicubic", "transpose_dilation"])
 def test_unsupported_attribute_names_layer_attribute_value_and_accepted(layer, attribute, value,
                                                                         tmp_path):
-    path = save(sequential((6, 6, 4), layer, name="attr"), tmp_path)
+    shape = (6, 4) if isinstance(layer, L.Conv1D) else (6, 6, 4)
+    path = save(sequential(shape, layer, name="attr"), tmp_path)
     with pytest.raises(UnsupportedAttributeError) as caught:
         read_graph(path)
     problem, = caught.value.problems

@@ -330,6 +330,18 @@ def _seq2seq_attention():
     return functional([source, target], [y, L.UnitNormalization(axis=1)(context)], "seq2seq")
 
 
+def _grouped_conv():
+    """Conv2D with groups of several channels (ResNeXt's blocks): same padding with an
+    activation, strides with an uneven padding and no bias, dilation, and a BatchNormalization
+    that prediction folds into the grouped kernel."""
+    x = keras.Input((9, 9, 8))
+    a = L.Conv2D(12, 3, groups=4, padding="same", activation="relu")(x)
+    b = L.Conv2D(6, 2, groups=2, strides=2, padding="same", use_bias=False)(a)
+    c = L.Conv2D(4, 3, groups=2, dilation_rate=2)(x)
+    d = L.BatchNormalization()(L.Conv2D(8, 1, groups=2)(x))
+    return functional(x, [L.Flatten()(t) for t in (a, b, c, d)], "grouped_conv")
+
+
 def _scored_attention():
     """Attention with use_scale and score_mode="concat" (with and without its scale),
     AdditiveAttention with and without use_scale, dropout (identity at inference), and
@@ -481,6 +493,7 @@ MODELS = {
     "grouped_conv_as_depthwise": lambda: sequential((5, 5, 4), L.Conv2D(8, 3, groups=4,
                                                                         padding="same"),
                                                     name="grouped"),
+    "grouped_conv": _grouped_conv,
     "keras_ops_activations": _keras_ops_activations,
     "augmentations": _augmentations,
     "row_wise_activations": _row_wise_activations,
@@ -557,7 +570,7 @@ H5 = ("simple_rnn_activations", "caffe_preprocessing", "seq2seq_states_LSTM", "s
       "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
       "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
       "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq",
-      "scored_attention", "einsum_dense")
+      "scored_attention", "einsum_dense", "grouped_conv")
 
 
 @pytest.mark.parametrize("name", H5)

@@ -159,6 +159,17 @@ def einsum_heads():
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="einsum_heads")
 
 
+def resnext_block():
+    """A ResNeXt block: 1x1, a grouped 3x3 (4 groups, strided), 1x1, added to a projection."""
+    x = keras.Input((6, 6, 4))
+    y = L.Conv2D(8, 1, activation="relu")(x)
+    y = L.Conv2D(8, 3, strides=2, padding="same", groups=4, activation="relu")(y)
+    y = L.Conv2D(6, 1)(y)
+    y = L.Add()([y, L.Conv2D(6, 1, strides=2)(x)])
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(y)),
+                       name="resnext_block")
+
+
 def encoder_decoder():
     """The encoder's final state starts the decoder: gradients flow back through
     initial_state (and through return_state's last hidden state)."""
@@ -193,6 +204,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "dot_attention": (dot_attention, (16, 5, 4)),
          "additive_attention": (additive_attention, (16, 5, 4)),
          "einsum_heads": (einsum_heads, (16, 5, 4)),
+         "resnext_block": (resnext_block, (16, 6, 6, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
