@@ -33,16 +33,17 @@ _RANKS = {"Cropping1D": 1, "Cropping2D": 2, "Cropping3D": 3}
 
 # --- frontend --------------------------------------------------------------------------------
 
-def _pairs(ctx: LayerContext, rank: int) -> tuple:
-    """Keras' cropping: n, one value per axis, or one (before, after) pair per axis."""
-    value = ctx.get("cropping", 1)
+def axis_pairs(ctx: LayerContext, rank: int, key: str = "cropping") -> tuple:
+    """Keras' cropping (or ZeroPadding3D's padding): n, one value per axis, or one
+    (before, after) pair per axis."""
+    value = ctx.get(key, 1)
     items = [value] * rank if isinstance(value, int) else list(value)
     if rank == 1 and len(items) == 2 and all(isinstance(v, int) for v in items):
         items = [items]  # Cropping1D's (before, after)
     pairs = tuple((v, v) if isinstance(v, int) else tuple(v) for v in items)
     if len(pairs) != rank or not all(
             len(p) == 2 and all(isinstance(x, int) and x >= 0 for x in p) for p in pairs):
-        ctx.reject("cropping", value, f"an int, {rank} ints or {rank} (before, after) pairs")
+        ctx.reject(key, value, f"an int, {rank} ints or {rank} (before, after) pairs")
     return pairs
 
 
@@ -51,7 +52,7 @@ def _pairs(ctx: LayerContext, rank: int) -> tuple:
 def cropping(ctx: LayerContext) -> list:
     """Cropping1D/2D/3D(cropping): positions removed at both ends of each spatial axis."""
     ctx.channels_last()
-    return [ctx.node("crop", Crop(_pairs(ctx, _RANKS[ctx.class_name])))]
+    return [ctx.node("crop", Crop(axis_pairs(ctx, _RANKS[ctx.class_name])))]
 
 
 @handles("CenterCrop")

@@ -1,8 +1,12 @@
-"""Volumes: Conv3D, MaxPooling3D and AveragePooling3D over (depth, height, width, channels).
+"""Volumes: Conv3D, MaxPooling3D, AveragePooling3D, ZeroPadding3D and UpSampling3D over
+(depth, height, width, channels).
 
 DML holds a volume in Keras' order, one row of D*H*W*C values per sample (only 3-D samples,
 images, are held channels-first), so a Flatten of a volume needs no permutation. dml_lib's
 conv3d.dml and pool3d.dml take and give such rows and run on the 2-D builtins inside.
+ZeroPadding3D and UpSampling3D act on one axis at a time, innermost first, in the (outer, size,
+inner) view of a row that crop.dml uses: padding is crop's backward (and its gradient crop's
+forward), upsampling is upsample_axis.dml.
 
 Padding stays as Keras names it ("valid", "same") in the frontend; the shape rule turns it into
 (before, after) amounts per spatial axis once the input size is known.
@@ -12,6 +16,7 @@ DML layout: conv3d kernel (F, Df*C*Hf*Wf) from Keras (Df, Hf, Wf, C, F); bias (F
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,10 +24,11 @@ import numpy as np
 from ..backend.step import Step, known, zeros
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
-from ..opdef import Weight, as_column, define, f64
+from ..opdef import Weight, as_column, bias_column, define, f64
 from .activations import fused_activation
 from .axes import channels_first
 from .conv import conv_common, conv_weights
+from .cropping import axis_pairs
 from .pooling import window
 from .shaping import bias, last_dim, pads, require_rank, window_out
 
@@ -46,6 +52,18 @@ class Pool3D:
     padding: tuple | str = "valid"
 
 
+@dataclass(frozen=True)
+class ZeroPad3D:
+    """((front, back), (top, bottom), (left, right)) zero positions added."""
+    pairs: tuple
+
+
+@dataclass(frozen=True)
+class UpSample3D:
+    """Nearest-neighbour upsampling: every position repeated size[0] x size[1] x size[2] times."""
+    size: tuple
+
+
 # --- frontend --------------------------------------------------------------------------------
 
 @handles("Conv3D")
@@ -66,6 +84,22 @@ def pool3d(ctx: LayerContext) -> list:
     size, strides, padding = window(ctx, 3)
     op = "max_pool3d" if ctx.class_name.startswith("Max") else "avg_pool3d"
     return [ctx.node(op, Pool3D(size, strides, padding))]
+
+
+@handles("ZeroPadding3D")
+@channels_first
+def zero_padding3d(ctx: LayerContext) -> list:
+    """ZeroPadding3D(padding): n, one value per axis, or one (before, after) pair per axis."""
+    ctx.channels_last()
+    return [ctx.node("zero_pad3d", ZeroPad3D(axis_pairs(ctx, 3, "padding")))]
+
+
+@handles("UpSampling3D")
+@channels_first
+def upsampling3d(ctx: LayerContext) -> list:
+    """UpSampling3D(size): every position repeated along depth, height and width."""
+    ctx.channels_last()
+    return [ctx.node("upsample3d", UpSample3D(ctx.ints("size", 3, 2)))]
 
 
 def conv3d_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
@@ -93,6 +127,17 @@ def _conv3d_shape(node, attrs, ins):
 
 def _pool3d_shape(node, attrs, ins):
     return windowed3d(node, attrs, ins[0], attrs.size, ins[0][-1] if ins[0] else None)
+
+
+def _resized(grow):
+    """The shape rule of an op that changes each spatial axis's length by grow(attrs, axis,
+    size)."""
+    def rule(node, attrs, ins):
+        require_rank(node, ins[0], 4, "(depth, height, width, channels)")
+        sizes = tuple(None if size is None else grow(attrs, axis, size)
+                      for axis, size in enumerate(ins[0][:3]))
+        return attrs, (*sizes, ins[0][3])
+    return rule
 
 
 def _conv3d_params(a, ins) -> dict:
@@ -126,10 +171,44 @@ def _pool3d_context(n: Step) -> dict:
                 maximum="TRUE" if n.node.op == "max_pool3d" else "FALSE")
 
 
+def _axis_calls(shape: tuple, change) -> list:
+    """The arguments of one call per changed spatial axis, innermost first: change(axis, size,
+    inner) gives (arguments, new size) or None for an axis left alone."""
+    dims, calls = list(shape), []
+    for axis in (2, 1, 0):
+        changed = change(axis, dims[axis], math.prod(dims[axis + 1:]))
+        if changed:
+            arguments, dims[axis] = changed
+            calls.append(_numbers(*arguments))
+    return calls
+
+
+def _zero_pad3d_context(n: Step) -> dict:
+    def pad(axis, size, inner):
+        before, after = n.attrs.pairs[axis]
+        padded = size + before + after
+        return ((padded, inner, before, after), padded) if before or after else None
+    return dict(calls=_axis_calls(known(n.in_shape, "volume size"), pad))
+
+
+def _upsample3d_context(n: Step) -> dict:
+    def repeat(axis, size, inner):
+        factor = n.attrs.size[axis]
+        return ((inner, factor), size * factor) if factor > 1 else None
+    return dict(calls=_axis_calls(known(n.in_shape, "volume size"), repeat))
+
+
 define("conv3d", Conv3D, shape=_conv3d_shape, params=_conv3d_params,
        weights=(Weight("kernel", "W", layout=conv3d_kernel),
                 Weight("bias", "b", layout=as_column)),
-       template="conv3d.dml.j2", context=_conv3d_context, sources=("conv3d",),
-       family=__name__)
+       template="conv3d.dml.j2", context=_conv3d_context, output_channels=bias_column,
+       sources=("conv3d",), family=__name__)
 define(("max_pool3d", "avg_pool3d"), Pool3D, shape=_pool3d_shape, template="pool3d.dml.j2",
        context=_pool3d_context, sources=("pool3d",), family=__name__)
+define("zero_pad3d", ZeroPad3D,
+       shape=_resized(lambda a, axis, size: size + sum(a.pairs[axis])),
+       template="zero_pad3d.dml.j2", context=_zero_pad3d_context, sources=("crop",),
+       family=__name__)
+define("upsample3d", UpSample3D, shape=_resized(lambda a, axis, size: size * a.size[axis]),
+       template="upsample3d.dml.j2", context=_upsample3d_context, sources=("upsample_axis",),
+       family=__name__)

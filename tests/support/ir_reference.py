@@ -287,6 +287,8 @@ OPS = {
     "global_avg_pool2d": global_pool("mean"), "global_max_pool2d": global_pool("max"),
     "conv3d": conv3d, "max_pool3d": pool3d("max"), "avg_pool3d": pool3d("avg"),
     "global_avg_pool3d": global_pool("mean"), "global_max_pool3d": global_pool("max"),
+    "zero_pad3d": lambda a, p, x: np.pad(x, ((0, 0), *a.pairs, (0, 0))),
+    "upsample3d": lambda a, p, x: x.repeat(a.size[0], 1).repeat(a.size[1], 2).repeat(a.size[2], 3),
     "zero_pad2d": lambda a, p, x: _pad_hw(x, a.padding), "upsample2d": upsample2d,
     "move_axis": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),
     "permute": lambda a, p, x: np.transpose(x, (0, *(d + 1 for d in a.dims))),

@@ -78,6 +78,17 @@ def _predict_on_systemds(model, tmp_path, x) -> np.ndarray:
     return np.loadtxt(tmp_path / "y.csv", delimiter=",", ndmin=2)
 
 
+def test_volume_classifier_predicts_on_systemds(tmp_path):
+    """keras.io's CT-scan classifier: conv3d.dml, pool3d.dml and global 3-D pooling on SystemDS's
+    builtins."""
+    from support.keras_models import ct_scan_classifier
+
+    model = randomize(ct_scan_classifier(), seed=3, scale=0.5)
+    x = np.random.default_rng(0).normal(size=(3, 8, 16, 16, 1)).astype("float32")
+    got = _predict_on_systemds(model, tmp_path, x)
+    np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
 # (application, input size): several hundred weight datasets each
 LARGE_MODELS = [("DenseNet121", 32), ("ResNet50V2", 32)]
 
@@ -130,8 +141,21 @@ def _small_transformer():
     return keras.Model(steps, layers.Dense(4, activation="softmax")(x), name="transformer")
 
 
-@pytest.mark.parametrize("build,columns", [(_small_cnn, 200), (_small_transformer, 24)],
-                         ids=["cnn", "transformer"])
+def _small_volume_net():
+    """Conv3D, MaxPool3D, BatchNormalization, ZeroPadding3D and UpSampling3D with their
+    gradients."""
+    layers = keras.layers
+    x = keras.Input((4, 6, 6, 1))
+    y = layers.Conv3D(3, 3, padding="same", activation="relu")(x)
+    y = layers.BatchNormalization()(layers.MaxPool3D(2)(y))
+    y = layers.UpSampling3D((1, 2, 1))(layers.ZeroPadding3D(1)(y))
+    y = layers.GlobalAveragePooling3D()(layers.Conv3D(2, 2, strides=2)(y))
+    return keras.Model(x, layers.Dense(4, activation="softmax")(y), name="volumes")
+
+
+@pytest.mark.parametrize("build,columns", [(_small_cnn, 200), (_small_transformer, 24),
+                                           (_small_volume_net, 144)],
+                         ids=["cnn", "transformer", "volumes"])
 def test_train_script_on_systemds_gives_the_local_runtimes_weights(build, columns, tmp_path,
                                                                    monkeypatch):
     from kerasdml.compiler.cli import main

@@ -156,6 +156,13 @@ CASES = [
       for cls, op in ((L.GlobalAveragePooling3D, "global_avg_pool3d"),
                       (L.GlobalMaxPooling3D, "global_max_pool3d"))
       for keep in (False, True)],
+    Case("zero_padding3d", lambda: sequential((2, 3, 4, 2), L.ZeroPadding3D(
+        ((1, 0), (2, 1), (0, 3)), name="z")),
+         ["zero_pad3d"], {"z": VOL.ZeroPad3D(((1, 0), (2, 1), (0, 3)))}),
+    Case("zero_padding3d_channels_first", lambda: sequential((2, 3, 4, 2), L.ZeroPadding3D(
+        1, data_format="channels_first")), ["move_axis", "zero_pad3d", "move_axis"]),
+    Case("upsampling3d", lambda: sequential((2, 3, 2, 3), L.UpSampling3D((2, 1, 3), name="u")),
+         ["upsample3d"], {"u": VOL.UpSample3D((2, 1, 3))}),
     Case("volume_batch_norm_flatten", lambda: sequential(
         (3, 4, 2, 3), L.BatchNormalization(name="b"), L.Flatten(), L.Dense(2)),
          ["batch_norm", "flatten", "dense"]),

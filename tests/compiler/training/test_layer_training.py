@@ -198,6 +198,17 @@ def group_norm_cnn():
                        name="group_norm_cnn")
 
 
+def volume_resampling():
+    """Volumes with strides, uneven "same" padding, upsampling, zero padding, average pooling
+    and a global maximum."""
+    x = keras.Input((4, 5, 4, 2))
+    y = L.Conv3D(3, (2, 3, 2), strides=(1, 2, 1), padding="same", activation="tanh")(x)
+    y = L.ZeroPadding3D(((1, 0), (0, 1), (1, 1)))(L.UpSampling3D((2, 1, 2))(y))
+    y = L.AveragePooling3D(2, strides=(2, 1, 2), padding="same")(L.Conv3D(4, 2)(y))
+    y = L.GlobalMaxPooling3D()(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="volume_resampling")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "irnn": (irnn, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
@@ -218,7 +229,8 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "bilstm": (bilstm, (24, 5, 4)),
          "positioned_transformer": (positioned_transformer, (24, 6, 8)),
          "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3)),
-         "group_norm_cnn": (group_norm_cnn, (16, 6, 6, 3))}
+         "group_norm_cnn": (group_norm_cnn, (16, 6, 6, 3)),
+         "volume_resampling": (volume_resampling, (16, 4, 5, 4, 2))}
 
 
 @pytest.mark.parametrize("name", list(CASES))
