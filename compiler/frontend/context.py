@@ -27,6 +27,11 @@ class LayerContext:
     call: LayerCall
     source: ModelSource
     mask: str | None = None   # the Keras mask of the call's first input: a (steps,) tensor
+    masks: tuple = ()         # the mask (or None) of each of the call's inputs
+
+    def input_mask(self, tensor: str) -> str | None:
+        """The Keras mask the input `tensor` of this call carries, if any."""
+        return dict(zip(self.call.inputs, self.masks)).get(tensor)
 
     @property
     def name(self) -> str:

@@ -54,7 +54,7 @@ def convert(source: ModelSource) -> ir.Graph:
         try:
             masks.update(output_masks(call, mask_in))
             mask = mask_in[0] if mask_in else None
-            nodes += handler_for(call.class_name)(LayerContext(call, source, mask))
+            nodes += handler_for(call.class_name)(LayerContext(call, source, mask, mask_in))
         except Unsupported as unsupported:
             problems.append(unsupported.problem())
         except MaskRefused as why:

@@ -1,5 +1,7 @@
 """MultiHeadAttention over sequences: the "attention" op on dml_lib's multi_head_attention.dml,
-self- and cross-attention, with Keras' masks (use_causal_mask, an attention_mask tensor).
+self- and cross-attention, with Keras' masks (use_causal_mask, an attention_mask tensor, and
+the automatic one from the Keras masks of the query, value and key, e.g. an Embedding's
+mask_zero: reshape and multiply nodes ahead of the op).
 
 Inputs of the node: query, key, value (key is the value unless the call passes one), then the
 attention mask when there is one ((Tq, Tk) per sample, 1 where a query step may attend a key
@@ -20,6 +22,8 @@ from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define, f64
+from .merge import Merge
+from .reshaping import Reshape
 from .shaping import fail, require_rank
 
 _PROJECTIONS = ("query", "key", "value", "output")
@@ -104,6 +108,9 @@ def multi_head_attention(ctx: LayerContext) -> list:
     if ctx.get("attention_axes", None) not in (None, 1, [1], [-2]):
         ctx.reject("attention_axes", ctx.get("attention_axes"), "None (the steps axis)")
     query, key, value, mask = _inputs(ctx)
+    automatic = _input_masks(ctx, query, key, value)
+    if automatic:
+        mask = automatic[-1].output if mask is None else _and(ctx, automatic, mask)
     key_dim = int(ctx.get("key_dim"))
     use_bias = bool(ctx.get("use_bias", True))
     attrs = Attention(int(ctx.get("num_heads")), key_dim, int(ctx.get("value_dim", None) or
@@ -111,7 +118,40 @@ def multi_head_attention(ctx: LayerContext) -> list:
                       use_bias, bool(ctx.call.kwargs.get("use_causal_mask", False)),
                       mask is not None, float(ctx.get("dropout", 0.0)))
     inputs = (query, key, value) + ((mask,) if mask else ())
-    return [ctx.node("attention", attrs, _weights(ctx, use_bias), inputs=inputs)]
+    return [*automatic, ctx.node("attention", attrs, _weights(ctx, use_bias), inputs=inputs)]
+
+
+def _input_masks(ctx: LayerContext, query: str, key: str, value: str) -> list:
+    """The nodes of Keras' automatic attention mask from the Keras masks the inputs carry:
+    query step i may attend key step j where the query's mask holds at i and the value's (and
+    a separate key's) at j; none when no input carries a mask."""
+    masks = {role: ctx.input_mask(tensor) for role, tensor in
+             (("query", query), ("value", value), ("key", None if key == value else key))}
+    if not any(masks.values()):
+        return []
+    if not (masks["query"] and masks["value"]):
+        missing = "query" if not masks["query"] else "value"
+        ctx.reject("input masks", f"none on the {missing}",
+                   "Keras masks on both the query and the value (or on neither)")
+    nodes = [_node(ctx, "reshape", Reshape((-1, 1)), (masks["query"],), "query_mask"),
+             _node(ctx, "reshape", Reshape((1, -1)), (masks["value"],), "value_mask")]
+    if masks["key"]:
+        nodes.append(_node(ctx, "reshape", Reshape((1, -1)), (masks["key"],), "key_mask"))
+    steps_seen = tuple(node.output for node in nodes)
+    nodes.append(_node(ctx, "multiply", Merge(), steps_seen, "input_masks"))
+    return nodes
+
+
+def _and(ctx: LayerContext, nodes: list, attention_mask: str) -> str:
+    """The attention_mask given with the call ANDed with the automatic one (appended)."""
+    nodes.append(_node(ctx, "multiply", Merge(), (attention_mask, nodes[-1].output),
+                       "attention_mask"))
+    return nodes[-1].output
+
+
+def _node(ctx: LayerContext, op: str, attrs, inputs: tuple, step: str) -> ir.Node:
+    name = f"{ctx.name}/{step}"
+    return ctx.node(op, attrs, name=name, inputs=inputs, outputs=(name,))
 
 
 # --- shapes and parameters -------------------------------------------------------------------

@@ -68,6 +68,9 @@ _FORMS = {
     "cos": ("cos({x})", "-{dout} * sin({x})"),
     "tan": ("tan({x})", "{dout} * (1 + {out}^2)"),
     "identity": ("{x}", "{dout}"),  # a cast to another float type
+    # constants of the input's shape (how Keras records a Concatenate's mask)
+    "zeros_like": ("matrix(0, rows=nrow({x}), cols=ncol({x}))", _ZERO),
+    "ones_like": ("matrix(1, rows=nrow({x}), cols=ncol({x}))", _ZERO),
     # steps: no gradient (0 almost everywhere, as TensorFlow defines it)
     "sign": ("sign({x})", _ZERO),
     "floor": ("floor({x})", _ZERO),
@@ -92,7 +95,8 @@ _UNARY = {"Absolute": ("abs", None), "Log": ("log", None),
           "Reciprocal": ("power", -1.0), "Rsqrt": ("power", -0.5), "Log1p": ("log1p", None),
           "Expm1": ("expm1", None), "Sin": ("sin", None), "Cos": ("cos", None),
           "Tan": ("tan", None), "Sign": ("sign", None), "Floor": ("floor", None),
-          "Ceil": ("ceil", None), "Round": ("round", None)}
+          "Ceil": ("ceil", None), "Round": ("round", None), "ZerosLike": ("zeros_like", None),
+          "OnesLike": ("ones_like", None)}
 # config values a unary call must have (what the table's forms compute)
 _UNARY_CONFIG = {"Round": {"decimals": 0}}
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -167,7 +171,8 @@ def _is_constant_array(value) -> bool:
 @handles(*_ops(*_UNARY))
 def unary(ctx: LayerContext) -> list:
     """keras.ops abs, log, negative, square, sqrt, rsqrt, reciprocal, log1p, expm1, sin, cos,
-    tan; sign, floor, ceil and round (half to even, decimals=0) with a zero gradient."""
+    tan; sign, floor, ceil and round (half to even, decimals=0), zeros_like and ones_like with
+    a zero gradient."""
     fn, constant = _UNARY[ctx.class_name[4:]]
     for key, value in _UNARY_CONFIG.get(ctx.class_name[4:], {}).items():
         if ctx.get(key, value) != value:

@@ -38,20 +38,18 @@ _PASSING = (
     "UnitNormalization")
 # Keras layers whose call takes a mask (TimeDistributed hands them each step's)
 _TAKING_MASKS = (*_RNNS, "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
-                 "Softmax", "Attention", "AdditiveAttention", "MultiHeadAttention")
+                 "Softmax", "Attention", "AdditiveAttention")
 # Keras layers that would use a mask in a way kerasdml does not build, and why
 _REFUSED = {
-    "MultiHeadAttention": "Keras turns the masks of query, value and key into its attention "
-                          "mask automatically; that is not built (pass an attention_mask "
-                          "tensor built from the data instead)",
     **{name: "Keras masks the attention scores with the query and value masks; not built"
        for name in ("Attention", "AdditiveAttention")},
     "BatchNormalization": "Keras computes its training statistics over the steps that count; "
                           "not built",
     "Softmax": "Keras adds a large negative number where the mask is 0; not built",
-    **{name: "a merge combines its inputs' masks; not built" for name in (
-        "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")},
+    "Dot": "a merge combines its inputs' masks; not built",
 }
+# merges whose output mask is the OR of their inputs' masks (none if an input has none)
+_MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
 
 
 @dataclass(frozen=True)
@@ -137,6 +135,25 @@ def _global_average(call, mask_in: tuple) -> dict:
         raise MaskRefused("with data_format='channels_first' Keras applies the steps' mask to "
                           "the features axis; not built")
     return {}
+
+
+@masks(*_MERGES)
+def _merged(call, mask_in: tuple) -> dict:
+    """Keras' merges OR their inputs' masks (Concatenate along the features: any of the
+    features' masks), and drop them when an input has none."""
+    if not mask_in or any(m is None for m in mask_in):
+        return {}
+    if call.class_name == "Concatenate" and call.config.get("axis", -1) not in (-1, 2):
+        raise MaskRefused("a concatenation along the steps concatenates the steps' masks; "
+                          "not built")
+    return {call.name: mask_in[0] if len(set(mask_in)) == 1 else mask_name(call.name)}
+
+
+@masks("MultiHeadAttention")
+def _attention(call, mask_in: tuple) -> dict:
+    """Keras' attention takes its inputs' masks into its attention mask (attention.py) and
+    gives its output the query's mask."""
+    return {call.name: mask_in[0]} if mask_in and mask_in[0] else {}
 
 
 @masks(*_REFUSED)

@@ -16,6 +16,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
 from .activations import keras_axis
+from .masking import mask_name
 from .shaping import fail, resolve_axis
 
 
@@ -38,17 +39,38 @@ _OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Average":
 
 @handles(*_OPS)
 def merge(ctx: LayerContext) -> list:
-    """Add/Subtract/Multiply/Average/Maximum/Minimum of inputs whose shapes broadcast."""
-    return [ctx.node(_OPS[ctx.class_name], Merge())]
+    """Add/Subtract/Multiply/Average/Maximum/Minimum of inputs whose shapes broadcast; the
+    inputs' Keras masks ORed."""
+    return [ctx.node(_OPS[ctx.class_name], Merge()), *merged_mask(ctx)]
 
 
 @handles("Concatenate")
 def concatenate(ctx: LayerContext) -> list:
-    """Concatenate(axis)."""
+    """Concatenate(axis); the inputs' Keras masks ORed (along the features)."""
     axis = ctx.get("axis", -1)
     if not isinstance(axis, int) or axis == 0:
         ctx.reject("axis", axis, "a non-batch axis")
-    return [ctx.node("concatenate", Concatenate(keras_axis(axis)))]
+    return [ctx.node("concatenate", Concatenate(keras_axis(axis))), *merged_mask(ctx)]
+
+
+def merged_mask(ctx: LayerContext) -> list:
+    """The node computing a merge's mask where its inputs carry different masks: their OR (the
+    largest of the 0/1 masks); none where masking._merged passes a mask on or drops
+    it."""
+    if not ctx.masks or any(m is None for m in ctx.masks) or len(set(ctx.masks)) == 1:
+        return []
+    name = mask_name(ctx.name)
+    return [ctx.node("maximum", Merge(), name=name, inputs=tuple(dict.fromkeys(ctx.masks)),
+                     outputs=(name,))]
+
+
+@handles("ops.LogicalOr", "ops.LogicalAnd")
+def logical(ctx: LayerContext) -> list:
+    """keras.ops.logical_or / logical_and of masks (how Keras records a merge's mask): the
+    largest / smallest of the 0/1 values."""
+    if len(ctx.call.inputs) != 2:
+        ctx.reject("arguments", len(ctx.call.inputs), "two tensors")
+    return [ctx.node("maximum" if ctx.class_name == "ops.LogicalOr" else "minimum", Merge())]
 
 
 # --- shapes ----------------------------------------------------------------------------------

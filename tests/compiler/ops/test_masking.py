@@ -84,6 +84,9 @@ MODELS = {
         L.TimeDistributed(L.LayerNormalization()), _rnn("LSTM"),
         name="time_distributed_folded"),
     "lstm_return_state": lambda: _state_model(return_sequences=True),
+    "embedding_self_attention_block": lambda: _self_attention_block(),
+    "concatenated_masks_GRU": lambda: _concatenated_masks(),
+    "logical_ops": lambda: _logical_ops(),
     # zero_output_for_mask zeroes a masked last step's output, not the states
     **{f"{cell}_zero_output_last_with_state": (lambda c=cell: _state_model(
         c, zero_output_for_mask=True)) for cell in ("LSTM", "GRU")},
@@ -110,6 +113,39 @@ MODELS = {
         L.Bidirectional(_rnn("LSTM")), name="open_bi", steps=None),
     "masking_open_length_LSTM": lambda: _floats(_rnn("LSTM"), name="open_masking", steps=None),
 }
+
+
+def _self_attention_block():
+    """A transformer encoder block on padded tokens: Keras' attention mask from the tokens'
+    mask (a row of nothing but padding attends evenly), the residual Add passing the one mask
+    on, and an LSTM reading it after the block."""
+    x = keras.Input((STEPS,), dtype="int32")
+    y = L.Embedding(VOCABULARY, 4, mask_zero=True)(x)
+    attended = L.MultiHeadAttention(2, 3)(y, y)
+    y = L.LayerNormalization()(L.Add()([y, attended]))
+    y = L.LayerNormalization()(L.Add()([y, L.Dense(4, activation="relu")(y)]))
+    return keras.Model(x, [attended, _rnn("LSTM")(y)], name="self_attention")
+
+
+def _concatenated_masks():
+    """A masked and an unmasked sequence's features concatenated: Keras records the GRU's mask
+    as keras.ops calls (zeros_like, ones_like, logical_or, concatenate, any): every step
+    counts."""
+    x = keras.Input((STEPS,), dtype="int32")
+    masked = L.Embedding(VOCABULARY, 3, mask_zero=True)(x)
+    plain = L.Embedding(VOCABULARY, 2)(x)
+    return keras.Model(x, _rnn("GRU")(L.Concatenate()([masked, plain])), name="concatenated")
+
+
+def _logical_ops():
+    """keras.ops.logical_and / logical_or of comparisons, cast to floats, as a gate."""
+    x = keras.Input((STEPS,), dtype="int32")
+    y = L.Embedding(VOCABULARY, 3)(x)
+    both = keras.ops.logical_and(keras.ops.greater(y, 0.0), keras.ops.less(y, 0.5))
+    either = keras.ops.logical_or(keras.ops.greater(y, 0.4), keras.ops.less(y, -0.4))
+    gates = [keras.ops.cast(g, "float32") for g in (both, either)]
+    return keras.Model(x, L.Concatenate()([L.Multiply()([y, g]) for g in gates]),
+                       name="logical")
 
 
 def _state_model(cell="LSTM", **kwargs):
@@ -187,7 +223,18 @@ TRAINED = {
                                     name="masking"),
     "open_length_GRU": lambda: _tokens(_rnn("GRU"), L.Dense(3, activation="softmax"),
                                        name="open", steps=None),
+    "self_attention_LSTM": lambda: _attention_classifier(),
 }
+
+
+def _attention_classifier():
+    """Self-attention over padded tokens (the attention mask from the tokens' mask), a residual
+    Add, then an LSTM reading the mask."""
+    x = keras.Input((STEPS,), dtype="int32")
+    y = L.Embedding(VOCABULARY, 4, mask_zero=True)(x)
+    y = L.LayerNormalization()(L.Add()([y, L.MultiHeadAttention(2, 3)(y, y)]))
+    return keras.Model(x, L.Dense(3, activation="softmax")(_rnn("LSTM")(y)),
+                       name="attention_classifier")
 
 
 def _training_data(name):
@@ -227,21 +274,12 @@ def test_training_refuses_a_masked_output(tmp_path):
 
 # --- refusals --------------------------------------------------------------------------------
 
-def _attention(x):
-    return L.MultiHeadAttention(2, 3, name="refused")(x, x)
-
-
-def _merge(x):
-    return L.Add(name="refused")([x, L.Dense(3)(x)])
-
-
 REFUSED = {
-    "MultiHeadAttention": (_attention, "query"),
     "Attention": (lambda x: L.Attention(name="refused")([x, x]), "attention scores"),
     "BatchNormalization": (lambda x: L.BatchNormalization(name="refused")(x), "statistics"),
     "Softmax": (lambda x: L.Softmax(name="refused")(x), "negative"),
-    "Add": (_merge, "merge"),
-    "Concatenate": (lambda x: L.Concatenate(name="refused")([x, x]), "merge"),
+    "Dot": (lambda x: L.Dot(axes=2, name="refused")([x, x]), "merge"),
+    "Concatenate": (lambda x: L.Concatenate(axis=1, name="refused")([x, x]), "steps"),
     "GlobalAveragePooling1D": (lambda x: L.GlobalAveragePooling1D(
         data_format="channels_first", name="refused")(x), "channels_first"),
     "TimeDistributed": (lambda x: L.TimeDistributed(L.Softmax(), name="refused")(x),
@@ -261,7 +299,7 @@ def test_a_mask_a_layer_would_use_otherwise_is_refused(class_name, tmp_path):
     assert "mask" in layer.reason and reason in layer.reason
 
 
-@pytest.mark.parametrize("class_name", ["Softmax", "BatchNormalization", "Add"])
+@pytest.mark.parametrize("class_name", ["Softmax", "BatchNormalization", "Dot"])
 def test_the_same_layers_without_a_mask_compile(class_name, tmp_path):
     build, _ = REFUSED[class_name]
     x = keras.Input((STEPS,), dtype="int32")
@@ -274,3 +312,47 @@ def test_masking_is_a_mask_and_the_input_with_masked_steps_zeroed(tmp_path):
     graph = read_graph(save(model, tmp_path))
     assert [n.op for n in graph.nodes] == ["input", "step_mask", "masking", "lstm"]
     assert graph.nodes[-1].inputs[-1] == graph.nodes[1].output
+
+
+# --- masks of several inputs -----------------------------------------------------------------
+
+OTHER_TOKENS = np.array([[1, 2, 0, 0], [3, 0, 0, 0], [4, 5, 6, 0], [1, 1, 1, 1], [0, 2, 3, 0]],
+                        dtype="int32")
+
+
+def _two_padded_inputs():
+    """Cross-attention between two padded sequences (the query's mask and the value's), and
+    a Concatenate of a masked and an unmasked sequence's features feeding an LSTM (Keras
+    records the combined mask as keras.ops calls: every step counts)."""
+    x, other = keras.Input((STEPS,), dtype="int32"), keras.Input((4,), dtype="int32")
+    y = L.Embedding(VOCABULARY, 4, mask_zero=True)(x)
+    z = L.Embedding(VOCABULARY, 4, mask_zero=True)(other)
+    crossed = L.MultiHeadAttention(2, 3)(z, y)
+    joined = L.Concatenate()([y, L.Dense(2)(L.Embedding(VOCABULARY, 4)(x))])
+    return keras.Model([x, other], [crossed, _rnn("GRU")(joined)], name="two_padded")
+
+
+def test_masks_of_two_inputs_predict_like_keras(assert_predicts_like_keras):
+    model = randomize(_two_padded_inputs(), seed=5, scale=0.7)
+    assert_predicts_like_keras(model, [TOKENS, OTHER_TOKENS], atol=ATOL)
+
+
+def test_a_merge_of_different_masks_ors_them():
+    from kerasdml.compiler.ops.masking import mask_name
+    x, other = keras.Input((STEPS,), dtype="int32"), keras.Input((STEPS,), dtype="int32")
+    y = L.Embedding(VOCABULARY, 3, mask_zero=True)(x)
+    z = L.Embedding(VOCABULARY, 3, mask_zero=True)(other)
+    model = keras.Model([x, other], L.GlobalAveragePooling1D()(L.Add(name="both")([y, z])))
+    model = randomize(model, seed=5, scale=0.7)
+    graph = read_graph(_saved(model))
+    ored, = [n for n in graph.nodes if n.name == mask_name("both")]
+    assert ored.op == "maximum" and len(ored.inputs) == 2
+    shifted = np.roll(TOKENS, 1, axis=1)
+    np.testing.assert_allclose(compile_model(_saved(model)).predict([TOKENS, shifted]),
+                               model.predict([TOKENS, shifted], verbose=0), atol=ATOL)
+
+
+def _saved(model):
+    import tempfile
+    from pathlib import Path
+    return save(model, Path(tempfile.mkdtemp(prefix="masks.")))
