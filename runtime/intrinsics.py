@@ -6,16 +6,15 @@ single builtin for (conv2d_depthwise.dml makes one conv2d call per channel: thou
 for an Xception; random_affine.dml builds dense interpolation weights per image, which a sparse
 gather replaces; zero_pad2d.dml copies one plane row per loop iteration; batch_norm2d.dml's
 inference makes four passes over the images where one does; the optimizers' update() makes one
-pass per operation over every parameter; gelu.dml's exact form sums erf's power series, four
-passes per term; layout.dml's image conversions copy one channel per loop iteration, around
-every LayerNormalization of images; multi_head_attention.dml's heads run a dozen statements per
-sample and head). When a sourced file
-holds exactly dml_lib's text, the functions listed here get a kernel (runtime/local/depthwise.py,
-runtime/local/affine_image.py, runtime/local/planes.py, runtime/local/normalization.py,
-runtime/local/optimizers.py, runtime/local/elementwise.py, runtime/local/layout.py,
-runtime/local/attention.py) that computes the same outputs in one call (GELU's within erf's
-rounding: the C library's erf replaces the series; the heads' within the rounding of products
-summed in another order).
+pass per operation over every parameter; erf.dml (and with it gelu.dml's exact form) sums
+erf's power series, four passes per term; layout.dml's image conversions copy one channel per
+loop iteration, around every LayerNormalization of images; multi_head_attention.dml's heads run
+a dozen statements per sample and head). When a sourced file holds exactly dml_lib's text,
+the functions listed here get a kernel (runtime/local/depthwise.py, runtime/local/affine_image.py,
+runtime/local/planes.py, runtime/local/normalization.py, runtime/local/optimizers.py,
+runtime/local/elementwise.py, runtime/local/layout.py, runtime/local/attention.py) that
+computes the same outputs in one call (erf's and GELU's within erf's rounding: the C library's
+erf replaces the series; the heads' within the rounding of products summed in another order).
 
 A kernel takes the function's bound arguments and returns its outputs, or None when the
 arguments are not what it handles (another dtype, shapes that do not fit, a distributed
@@ -245,6 +244,13 @@ def _rmsprop_update(v: dict) -> list | None:
                               (own_X, own_s, own_mom)) + [v["g"]]
 
 
+def _erf_forward(v: dict) -> list | None:
+    if not _local_floats([v["X"]]):
+        return None
+    out = elementwise.erf(v["X"])
+    return None if out is None else [out]
+
+
 def _exact_gelu(v: dict, *names: str) -> bool:
     """A gelu.dml call in the exact form (its erf series) on local matrices of one float dtype
     and shape."""
@@ -318,6 +324,7 @@ KERNELS: dict[str, dict[str, Kernel]] = {
                                     "backward": _affine_image_backward},
     "nn/layers/zero_pad2d.dml": {function: _zero_pad_kernel(function) for function in ZERO_PAD_CALLS},
     "nn/layers/batch_norm2d.dml": {"forward": _batch_norm_forward},
+    "nn/layers/erf.dml": {"forward": _erf_forward},
     "nn/layers/gelu.dml": {"forward": _gelu_forward, "backward": _gelu_backward},
     "nn/layers/multi_head_attention.dml": {"heads": _attention_heads,
                                            "heads_backward": _attention_heads_backward},

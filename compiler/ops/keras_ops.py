@@ -67,6 +67,7 @@ _FORMS = {
     "sin": ("sin({x})", "{dout} * cos({x})"),
     "cos": ("cos({x})", "-{dout} * sin({x})"),
     "tan": ("tan({x})", "{dout} * (1 + {out}^2)"),
+    "erf": ("erf::forward({x})", "erf::backward({dout}, {x})"),  # dml_lib's erf.dml
     "identity": ("{x}", "{dout}"),  # a cast to another float type
     # constants of the input's shape (how Keras records a Concatenate's mask)
     "zeros_like": ("matrix(0, rows=nrow({x}), cols=ncol({x}))", _ZERO),
@@ -96,7 +97,9 @@ _UNARY = {"Absolute": ("abs", None), "Log": ("log", None),
           "Expm1": ("expm1", None), "Sin": ("sin", None), "Cos": ("cos", None),
           "Tan": ("tan", None), "Sign": ("sign", None), "Floor": ("floor", None),
           "Ceil": ("ceil", None), "Round": ("round", None), "ZerosLike": ("zeros_like", None),
-          "OnesLike": ("ones_like", None)}
+          "OnesLike": ("ones_like", None), "Erf": ("erf", None)}
+# fn -> the dml_lib modules its forms call
+_MODULES = {"erf": ("erf",)}
 # config values a unary call must have (what the table's forms compute)
 _UNARY_CONFIG = {"Round": {"decimals": 0}}
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -171,8 +174,8 @@ def _is_constant_array(value) -> bool:
 @handles(*_ops(*_UNARY))
 def unary(ctx: LayerContext) -> list:
     """keras.ops abs, log, negative, square, sqrt, rsqrt, reciprocal, log1p, expm1, sin, cos,
-    tan; sign, floor, ceil and round (half to even, decimals=0), zeros_like and ones_like with
-    a zero gradient."""
+    tan, erf; sign, floor, ceil and round (half to even, decimals=0), zeros_like and ones_like
+    with a zero gradient."""
     fn, constant = _UNARY[ctx.class_name[4:]]
     for key, value in _UNARY_CONFIG.get(ctx.class_name[4:], {}).items():
         if ctx.get(key, value) != value:
@@ -346,7 +349,8 @@ def _elementwise_context(n: Step) -> dict:
     a = n.attrs
     forward, gradient = (_REVERSED if a.constant_first and a.fn in _REVERSED else _FORMS)[a.fn]
     values = dict(x=n.x, c=repr(a.constant), out=n.out, dout=n.dout)
-    return dict(forward=forward.format(**values), gradient=gradient.format(**values))
+    return dict(forward=forward.format(**values), gradient=gradient.format(**values),
+                sources=_MODULES.get(a.fn, ()))
 
 
 # --- where -----------------------------------------------------------------------------------
@@ -406,7 +410,8 @@ def _reduce_context(n: Step) -> dict:
 
 
 define("elementwise", Elementwise, shape=same_shape, template="elementwise.dml.j2",
-       context=_elementwise_context, family=__name__)
+       context=_elementwise_context, library=tuple({m for ms in _MODULES.values() for m in ms}),
+       family=__name__)
 define("matmul", Matmul, shape=_matmul_shape, template="matmul.dml.j2",
        context=_matmul_context, sources=("batch_matmul",), min_inputs=2, max_inputs=2,
        family=__name__)

@@ -126,20 +126,31 @@ def clamp(values: np.ndarray, low: float, high: float, out=None) -> np.ndarray:
     return _by_rows(out, rows_pass)
 
 
-# cells from which a GELU pass is shared by the workers: each cell costs an erf call, so
+# cells from which an erf or GELU pass is shared by the workers: each cell costs an erf call, so
 # much smaller matrices than a plain pass's pay for the hand-off
-_MIN_GELU_CELLS = 1 << 14
+_MIN_ERF_CELLS = 1 << 14
+
+
+def erf(values: np.ndarray) -> np.ndarray | None:
+    """erf.dml's forward, erf(x), in one native pass (the C library's erf in place of the
+    body's series); None where the native kernels are off or values is not C-contiguous."""
+    return _cellwise(native.erf_forward, values)
 
 
 def gelu(values: np.ndarray) -> np.ndarray | None:
     """gelu.dml's forward in its exact form, 0.5 * x * (1 + erf(x / sqrt(2))), in one native
-    pass (gelu_kernels.h: the C library's erf in place of the body's series); None where the
-    native kernels are off or values is not C-contiguous."""
+    pass (gelu_kernels.h); None as erf's."""
+    return _cellwise(native.gelu_forward, values)
+
+
+def _cellwise(kernel, values: np.ndarray) -> np.ndarray | None:
+    """kernel(values, out) of a native cell-by-cell pass, shared by the workers on large
+    matrices; None where the native kernels are off or values is not C-contiguous."""
     if not (native.enabled() and values.flags.c_contiguous):
         return None
     out = np.empty(values.shape, dtype=values.dtype)
-    _native_rows(lambda first, last: native.gelu_forward(values[first:last], out[first:last]),
-                 values, _MIN_GELU_CELLS)
+    _native_rows(lambda first, last: kernel(values[first:last], out[first:last]),
+                 values, _MIN_ERF_CELLS)
     return out
 
 
@@ -150,7 +161,7 @@ def gelu_gradient(dout: np.ndarray, values: np.ndarray) -> np.ndarray | None:
         return None
     dx = np.empty(values.shape, dtype=values.dtype)
     _native_rows(lambda first, last: native.gelu_backward(dout[first:last], values[first:last],
-                                                          dx[first:last]), values, _MIN_GELU_CELLS)
+                                                          dx[first:last]), values, _MIN_ERF_CELLS)
     return dx
 
 

@@ -35,6 +35,7 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "pad_planes": (PAD_FIELDS, 2),
             "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
             "clamp": (CELLS_FIELDS, 3),
+            "erf_forward": (CELLS_FIELDS, 2),
             "gelu_forward": (CELLS_FIELDS, 2), "gelu_backward": (CELLS_FIELDS, 3),
             "sgd_update": (SGD_FIELDS, 6), "adam_update": (ADAM_FIELDS, 8),
             "rmsprop_update": (RMSPROP_FIELDS, 8),
@@ -244,6 +245,11 @@ def clamp(x: np.ndarray, low, high, out: np.ndarray) -> None:
     (clamp_kernels.h); out may be x."""
     bounds = np.array([low, high], dtype=x.dtype)     # numbers of x.dtype already
     _call("clamp", x.dtype, x, bounds, out, geometry={"cells": x.size})
+
+
+def erf_forward(x: np.ndarray, out: np.ndarray) -> None:
+    """out = erf(x), the C library's (gelu_kernels.h); out may be x."""
+    _call("erf_forward", x.dtype, x, out, geometry={"cells": x.size})
 
 
 def gelu_forward(x: np.ndarray, out: np.ndarray) -> None:

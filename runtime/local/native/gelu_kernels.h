@@ -1,11 +1,19 @@
-/* GELU in its exact form (Keras' approximate=False), x * Phi(x), for one element type, included
- * once per type by typed_kernels.h (T, NAME(x)). gelu.dml's body computes erf with a power
- * series, a loop of four matrix passes per term (tens of terms where |x| is a few units); here
- * each cell takes the C library's erf of T (erff for float), with the body's formulas around
- * it: the results differ from the series' by its rounding errors, not by its formula. Each
- * output cell is written after its inputs are read, so out may be x (or dout). */
+/* erf, and GELU in its exact form (Keras' approximate=False), x * Phi(x), for one element type,
+ * included once per type by typed_kernels.h (T, NAME(x)). erf.dml's body computes erf with a
+ * power series, a loop of four matrix passes per term (tens of terms where |x| is a few units);
+ * here each cell takes the C library's erf of T (erff for float), with gelu.dml's formulas
+ * around it: the results differ from the series' by its rounding errors, not by its formula.
+ * Each output cell is written after its inputs are read, so out may be x (or dout). */
 #define ERROR_FUNCTION(x) _Generic((x), float: erff, default: erf)(x)
 #define EXPONENTIAL(x) _Generic((x), float: expf, default: exp)(x)
+
+/* erf(x) */
+CLONES int NAME(erf_forward)(const T *x, T *out, const long *cells)
+{
+    for (long c = 0; c < cells[0]; c++)
+        out[c] = ERROR_FUNCTION(x[c]);
+    return 0;
+}
 
 /* 0.5 * x * (1 + erf(x / sqrt(2))) */
 CLONES int NAME(gelu_forward)(const T *x, T *out, const long *cells)

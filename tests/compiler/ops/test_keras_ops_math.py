@@ -39,6 +39,7 @@ ON_FEATURES = {
     "round_halves": lambda h: ops.round(ops.floor(4.0 * h) / 2.0),  # ties go to even
     "log1p": lambda h: ops.log1p(ops.abs(h)),
     "expm1": ops.expm1,
+    "erf": lambda h: ops.erf(2.0 * h),
     "var": lambda h: h * ops.var(h, axis=-1, keepdims=True),
     "std": lambda h: h - ops.std(h, axis=1, keepdims=True),
     "logsumexp": lambda h: h - ops.logsumexp(h, axis=-1, keepdims=True),
@@ -110,7 +111,7 @@ def _trainable_chain():
     b = ops.log1p(ops.abs(h)) + ops.expm1(ops.clip(h, -2.0, 0.5)) + ops.rsqrt(ops.square(h) + 1.0)
     c = ops.cast(h, "float32") * ops.cast(h > 0.2, "float32") + 0.1 * (
         ops.floor(h) + ops.ceil(h) + ops.round(h) + ops.sign(h))
-    d = ops.where(h > 0.1, ops.square(h), -h) + ops.where(h < 0.5, 0.0, h)
+    d = ops.where(h > 0.1, ops.square(h), -h) + ops.where(h < 0.5, 0.0, h) + ops.erf(h)
     y = L.Dense(4, activation="tanh")(ops.concatenate([a, b, c, d], axis=-1))
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="math_chain")
 

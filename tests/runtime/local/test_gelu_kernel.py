@@ -1,6 +1,6 @@
-"""dml_lib's gelu::forward and gelu::backward in their exact form (approximate=FALSE) as one
-native pass (runtime/local/elementwise.py, through runtime/intrinsics.py): the C library's erf
-in place of the DML body's power series. The kernel is held to the exact formulas (Python's
+"""dml_lib's gelu::forward and gelu::backward in their exact form (approximate=FALSE), and
+erf::forward, as one native pass (runtime/local/elementwise.py, through runtime/intrinsics.py):
+the C library's erf in place of erf.dml's power series. The kernel is held to the exact formulas (Python's
 math.erf, the same C function) and to the DML body within the series' rounding, on both
 precisions, a matrix large enough to be shared by the workers, and special values; the forms
 and arguments it does not take run the body."""
@@ -15,6 +15,7 @@ import pytest
 from kerasdml import dml_lib
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.context import Statistics
+from kerasdml.runtime.intrinsics import SWITCH_VARIABLE
 from kerasdml.runtime.local import native
 
 LIBRARY_FILE = os.path.join(dml_lib.ROOT, "nn", "layers", "gelu.dml")
@@ -66,11 +67,13 @@ def same_bits(a, b) -> bool:
 
 @pytest.mark.parametrize("precision", ["double", "single"])
 @pytest.mark.parametrize("shape", [(61, 70), (1, 5), (700, 300)])   # the last one is shared
-def test_kernel_is_the_exact_formula_and_the_body_within_its_rounding(precision, shape, tmp_path):
+def test_kernel_is_the_exact_formula_and_the_body_within_its_rounding(precision, shape, tmp_path,
+                                                                      monkeypatch):
     values = inputs(*shape)
     stats = Statistics()
     kernel = run(LIBRARY_FILE, precision, values, stats=stats)
     body_stats = Statistics()
+    monkeypatch.setenv(SWITCH_VARIABLE, "0")   # erf.dml's series too, not its kernel
     body = run(body_copy(tmp_path), precision, values, stats=body_stats)
     assert stats.counts["gelu::forward"] == 1 and stats.counts["gelu::backward"] == 1
     assert "sum" not in stats.counts and body_stats.counts["sum"] > 10   # the series' loop
@@ -123,3 +126,36 @@ def test_arguments_it_does_not_take_run_the_body(tmp_path):
     text = SCRIPT.format(path=LIBRARY_FILE, approximate="FALSE")
     with pytest.raises(Exception, match="[Dd]imension|shape|cells|match"):
         run_string(text, inputs=dict(X=np.ones((3, 4)), D=np.ones((3, 5))), outputs=["dX"])
+
+
+ERF_SCRIPT = """
+source("{path}") as erf
+y = erf::forward(X)
+"""
+
+
+@pytest.mark.parametrize("precision", ["double", "single"])
+@pytest.mark.parametrize("shape", [(61, 70), (700, 300)])   # the last one is shared
+def test_erf_kernel_is_the_c_library_erf_and_the_body_within_its_rounding(precision, shape,
+                                                                          monkeypatch):
+    X = inputs(*shape)["X"]
+    X[1, :4] = [np.inf, -np.inf, 0.0, -0.0]
+    dtype = DTYPES[precision]
+    path = os.path.join(dml_lib.ROOT, "nn", "layers", "erf.dml")
+
+    def erf(stats=None):
+        return run_string(ERF_SCRIPT.format(path=path), inputs=dict(X=X.astype(dtype)),
+                          outputs=["y"], precision=precision, stats=stats)["y"]
+    stats = Statistics()
+    kernel = erf(stats)
+    monkeypatch.setenv(SWITCH_VARIABLE, "0")
+    body_stats = Statistics()
+    body = erf(body_stats)
+    assert stats.counts["erf::forward"] == 1 and "sum" not in stats.counts
+    assert body_stats.counts["sum"] > 10 and kernel.dtype == dtype
+    expected = np.vectorize(math.erf)(X.astype(dtype).astype(np.float64))
+    if precision == "double":
+        assert same_bits(kernel, expected)
+    else:
+        np.testing.assert_allclose(kernel, expected, rtol=2e-7, atol=1e-7)
+    np.testing.assert_allclose(kernel, body, rtol=0, atol=BODY_TOLERANCE[precision])
