@@ -192,13 +192,17 @@ def attention(ctx: LayerContext) -> list:
     """Attention([query, value(, key)]) and AdditiveAttention: softmax(scores) @ value over the
     steps, the scores query @ key^T (Attention's dot, use_scale's learned factor) or the sum of
     tanh(query_i + key_j) (AdditiveAttention, Attention's concat); dropout of the weights in
-    training; use_causal_mask; no masks of the inputs."""
+    training; use_causal_mask; the Keras masks of the query (its masked steps' outputs are 0)
+    and of the value (Keras takes 1e9 from the scores of its masked steps)."""
     if ctx.call.kwargs.get("return_attention_scores"):
         ctx.reject("return_attention_scores", True, "False")
     if len(ctx.call.inputs) not in (2, 3):
         ctx.reject("inputs", len(ctx.call.inputs), "[query, value] or [query, value, key]")
     query, value = ctx.call.inputs[:2]
     key = ctx.call.inputs[2] if len(ctx.call.inputs) == 3 else value
+    query_mask, value_mask = (tuple(ctx.masks) + (None, None))[:2]
+    if value_mask and ctx.call.kwargs.get("use_causal_mask"):
+        ctx.reject("use_causal_mask", True, "False where the value carries a Keras mask")
     nodes = Nodes(ctx)
     if _score_mode(ctx) == "dot":
         key_t = nodes.add("permute", Permute((1, 0)), (key,), "key_transposed")
@@ -209,9 +213,25 @@ def attention(ctx: LayerContext) -> list:
         scores = _additive_scores(nodes, ctx, query, key)
     if ctx.call.kwargs.get("use_causal_mask"):
         scores = _causally_masked(nodes, ctx, scores)
+    if value_mask:
+        scores = _value_masked(nodes, scores, value_mask)
     weights = nodes.add("activation", Activation("softmax"), (scores,), "weights")
     rate = float(ctx.get("dropout", 0.0))
     if rate > 0:
         weights = nodes.add("dropout", Dropout(rate), (weights,), "dropped_weights")
-    nodes.add("matmul", Matmul(), (weights, value), None)
+    if not query_mask:
+        nodes.add("matmul", Matmul(), (weights, value), None)
+        return nodes.nodes
+    attended = nodes.add("matmul", Matmul(), (weights, value), "attended")
+    rows = nodes.add("reshape", Reshape((-1, 1)), (query_mask,), "query_mask")
+    nodes.add("multiply", Merge(), (attended, rows), None)
     return nodes.nodes
+
+
+def _value_masked(nodes: Nodes, scores: str, value_mask: str) -> str:
+    """The scores less 1e9 at the value's masked steps: plus (mask - 1) * 1e9, one row for all
+    query steps."""
+    columns = nodes.add("reshape", Reshape((1, -1)), (value_mask,), "value_mask")
+    off = nodes.add("elementwise", Elementwise("add", -1.0), (columns,), "value_mask_off")
+    penalty = nodes.add("elementwise", Elementwise("multiply", _MASKED), (off,), "value_penalty")
+    return nodes.add("add", Merge(), (scores, penalty), "masked_scores")

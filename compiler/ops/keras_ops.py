@@ -97,7 +97,8 @@ _UNARY = {"Absolute": ("abs", None), "Log": ("log", None),
           "Expm1": ("expm1", None), "Sin": ("sin", None), "Cos": ("cos", None),
           "Tan": ("tan", None), "Sign": ("sign", None), "Floor": ("floor", None),
           "Ceil": ("ceil", None), "Round": ("round", None), "ZerosLike": ("zeros_like", None),
-          "OnesLike": ("ones_like", None), "Erf": ("erf", None)}
+          "OnesLike": ("ones_like", None), "Erf": ("erf", None),
+          "ConvertToTensor": ("identity", None)}
 # fn -> the dml_lib modules its forms call
 _MODULES = {"erf": ("erf",)}
 # config values a unary call must have (what the table's forms compute)
@@ -175,7 +176,7 @@ def _is_constant_array(value) -> bool:
 def unary(ctx: LayerContext) -> list:
     """keras.ops abs, log, negative, square, sqrt, rsqrt, reciprocal, log1p, expm1, sin, cos,
     tan, erf; sign, floor, ceil and round (half to even, decimals=0), zeros_like and ones_like
-    with a zero gradient."""
+    with a zero gradient; convert_to_tensor (how Keras records an attention layer's mask)."""
     fn, constant = _UNARY[ctx.class_name[4:]]
     for key, value in _UNARY_CONFIG.get(ctx.class_name[4:], {}).items():
         if ctx.get(key, value) != value:

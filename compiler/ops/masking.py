@@ -38,11 +38,9 @@ _PASSING = (
     "UnitNormalization")
 # Keras layers whose call takes a mask (TimeDistributed hands them each step's)
 _TAKING_MASKS = (*_RNNS, "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
-                 "Softmax", "Attention", "AdditiveAttention")
+                 "Softmax", "Attention", "AdditiveAttention", "MultiHeadAttention")
 # Keras layers that would use a mask in a way kerasdml does not build, and why
 _REFUSED = {
-    **{name: "Keras masks the attention scores with the query and value masks; not built"
-       for name in ("Attention", "AdditiveAttention")},
     "BatchNormalization": "Keras computes its training statistics over the steps that count; "
                           "not built",
     "Softmax": "Keras adds a large negative number where the mask is 0; not built",
@@ -149,10 +147,10 @@ def _merged(call, mask_in: tuple) -> dict:
     return {call.name: mask_in[0] if len(set(mask_in)) == 1 else mask_name(call.name)}
 
 
-@masks("MultiHeadAttention")
+@masks("MultiHeadAttention", "Attention", "AdditiveAttention")
 def _attention(call, mask_in: tuple) -> dict:
-    """Keras' attention takes its inputs' masks into its attention mask (attention.py) and
-    gives its output the query's mask."""
+    """Keras' attention layers take their inputs' masks into their scores (attention.py,
+    dot.py) and give their output the query's mask."""
     return {call.name: mask_in[0]} if mask_in and mask_in[0] else {}
 
 

@@ -86,6 +86,8 @@ MODELS = {
     "lstm_return_state": lambda: _state_model(return_sequences=True),
     "embedding_self_attention_block": lambda: _self_attention_block(),
     "concatenated_masks_GRU": lambda: _concatenated_masks(),
+    "embedding_self_attention_LSTM": lambda: _tokens(
+        _rnn("GRU", return_sequences=True), _SelfAttention(), _rnn("LSTM"), name="attended"),
     "logical_ops": lambda: _logical_ops(),
     # zero_output_for_mask zeroes a masked last step's output, not the states
     **{f"{cell}_zero_output_last_with_state": (lambda c=cell: _state_model(
@@ -125,6 +127,13 @@ def _self_attention_block():
     y = L.LayerNormalization()(L.Add()([y, attended]))
     y = L.LayerNormalization()(L.Add()([y, L.Dense(4, activation="relu")(y)]))
     return keras.Model(x, [attended, _rnn("LSTM")(y)], name="self_attention")
+
+
+class _SelfAttention:
+    """Attention([x, x]) as one more layer of _tokens' chain."""
+
+    def __call__(self, x):
+        return L.Attention()([x, x])
 
 
 def _concatenated_masks():
@@ -275,7 +284,6 @@ def test_training_refuses_a_masked_output(tmp_path):
 # --- refusals --------------------------------------------------------------------------------
 
 REFUSED = {
-    "Attention": (lambda x: L.Attention(name="refused")([x, x]), "attention scores"),
     "BatchNormalization": (lambda x: L.BatchNormalization(name="refused")(x), "statistics"),
     "Softmax": (lambda x: L.Softmax(name="refused")(x), "negative"),
     "Dot": (lambda x: L.Dot(axes=2, name="refused")([x, x]), "merge"),
@@ -356,3 +364,43 @@ def _saved(model):
     import tempfile
     from pathlib import Path
     return save(model, Path(tempfile.mkdtemp(prefix="masks.")))
+
+
+def _luong_seq2seq():
+    """keras.io-style seq2seq with attention on padded tokens: Attention and AdditiveAttention
+    over the encoder's steps (the value's mask takes 1e9 from the scores of padding; the
+    query's zeroes the outputs of padding steps), their outputs' masks read by an LSTM."""
+    source, target = keras.Input((STEPS,), dtype="int32"), keras.Input((4,), dtype="int32")
+    encoded = L.LSTM(4, return_sequences=True)(L.Embedding(VOCABULARY, 3, mask_zero=True)(source))
+    decoded = L.GRU(4, return_sequences=True)(L.Embedding(VOCABULARY, 3, mask_zero=True)(target))
+    context = L.Attention()([decoded, encoded])
+    keyed = L.AdditiveAttention()([decoded, encoded, L.Dense(4)(encoded)])
+    y = L.Concatenate()([decoded, context, keyed])
+    return keras.Model([source, target], [y, L.Dense(3, activation="softmax")(L.LSTM(3)(y))],
+                       name="luong")
+
+
+def test_attention_layers_with_masks_predict_like_keras(assert_predicts_like_keras):
+    model = randomize(_luong_seq2seq(), seed=5, scale=0.7)
+    assert_predicts_like_keras(model, [TOKENS, OTHER_TOKENS], atol=ATOL)
+
+
+def test_attention_layers_with_masks_train_like_keras(tmp_path):
+    full = _luong_seq2seq()
+    model = randomize(keras.Model(full.inputs, full.outputs[1], name="luong_classifier"),
+                      seed=3, scale=0.5)
+    tokens, labels = _training_data("luong")
+    other = np.random.default_rng(9).integers(1, VOCABULARY, (24, 4)).astype("int32")
+    other[::3, 2:] = 0
+    assert_trains_like_keras(model, [tokens, other], labels, tmp_path,
+                             keras.optimizers.SGD(0.1, momentum=0.9))
+
+
+def test_a_causal_attention_over_a_masked_value_is_refused(tmp_path):
+    x = keras.Input((STEPS,), dtype="int32")
+    y = L.Embedding(VOCABULARY, 3, mask_zero=True)(x)
+    model = keras.Model(x, L.Attention(name="causal")([y, y], use_causal_mask=True))
+    with pytest.raises(UnsupportedAttributeError) as caught:
+        read_graph(save(model, tmp_path))
+    assert [(p.layer, p.attribute) for p in caught.value.problems] == [("causal",
+                                                                         "use_causal_mask")]
