@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, sequence_rows, zeros
+from ..backend.step import Step, Unsupported, known, sequence_rows, size, zeros
 from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
@@ -61,7 +61,7 @@ _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 # --- frontend --------------------------------------------------------------------------------
 
-def _plain_activation(ctx: LayerContext, key: str, default: str) -> str:
+def plain_activation(ctx: LayerContext, key: str, default: str) -> str:
     act = activation(ctx, key, ctx.get(key, default))
     if act != Activation(act.kind) or act.kind == "softmax":
         ctx.reject(key, ctx.get(key), "an activation without parameters (tanh, sigmoid, relu, ...)")
@@ -80,8 +80,8 @@ def recurrent(ctx: LayerContext) -> list:
     names = ("kernel", "recurrent_kernel") + (("bias",) if use_bias else ())
     attrs = Recurrent(
         units=int(ctx.get("units")),
-        activation=_plain_activation(ctx, "activation", "tanh"),
-        recurrent_activation=(_plain_activation(ctx, "recurrent_activation", "sigmoid")
+        activation=plain_activation(ctx, "activation", "tanh"),
+        recurrent_activation=(plain_activation(ctx, "recurrent_activation", "sigmoid")
                               if ctx.class_name != "SimpleRNN" else "sigmoid"),
         return_sequences=bool(ctx.get("return_sequences", False)),
         use_bias=use_bias,
@@ -151,7 +151,9 @@ def _shape(node, attrs, ins):
 
 
 def _reverse_shape(node, attrs, ins):
-    if len(ins[0]) != 1:   # a mask, (steps,), or a sequence
+    # a mask (steps,), a sequence, or frames (steps, height, width, channels) held in Keras'
+    # order (not (steps, length, channels), which DML holds channels first)
+    if len(ins[0]) not in (1, 2, 4):
         require_rank(node, ins[0], 2, "(steps, features)")
     return same_shape(node, attrs, ins)
 
@@ -208,6 +210,9 @@ def _context(n: Step) -> dict:
 def _reverse_context(n: Step) -> dict:
     if len(n.in_shape) == 1:   # a mask: one value per step
         return dict(T=n.in_shape[0] or f"ncol({n.x})")
+    if len(n.in_shape) == 4:   # frames: one step is a whole (height, width, channels) frame
+        frame = size(known(n.in_shape[1:], "frame size"))
+        return dict(T=n.in_shape[0] or f"as.integer(ncol({n.x}) / {frame})")
     steps, _ = sequence_rows(n, "(steps, features)")   # an open length is read from the batch
     return dict(T=steps)
 

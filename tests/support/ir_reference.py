@@ -251,6 +251,28 @@ def lstm(a, p, x):
     return _scan(a, x, step, (zeros, zeros))
 
 
+def conv_lstm2d(a, p, x):
+    """Keras' ConvLSTM2D: the input convolution padded as the node says, the recurrent one
+    "same" (the extra row or column of an even kernel below / right)."""
+    act, gate = _act(a.activation), _act(a.recurrent_activation)
+    kh, kw = a.kernel
+    same = ir.Pad2D((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+
+    def conv(image, kernel, pad):
+        windows = _windows(_pad_hw(image, pad), a.kernel, (1, 1))
+        return np.einsum("nhwcij,ijcf->nhwf", windows, kernel)
+    projected = [conv(x[:, t], p["kernel"], ir.Pad2D(*a.padding[0], *a.padding[1]))
+                 + p.get("bias", 0) for t in range(x.shape[1])]
+
+    def step(xw, state):
+        h, c = state
+        i, f, g, o = np.split(xw + conv(h, p["recurrent_kernel"], same), 4, axis=-1)
+        c = gate(f) * c + gate(i) * act(g)
+        return gate(o) * act(c), c
+    zeros = np.zeros((*projected[0].shape[:3], a.filters))
+    return _scan(a, np.stack(projected, axis=1), step, (zeros, zeros))
+
+
 def gru(a, p, x):
     act, gate = _act(a.activation), _act(a.recurrent_activation)
     bias = p.get("bias", np.zeros((2, 3 * a.units)) if a.reset_after else 0)
@@ -299,7 +321,8 @@ OPS = {
     "embedding": lambda a, p, x: p["embeddings"][x.astype(int)],
     "fold_steps": lambda a, p, x: x.reshape(-1, *x.shape[2:]),
     "unfold_steps": lambda a, p, x: x.reshape(-1, a.steps, *x.shape[1:]),
-    "simple_rnn": simple_rnn, "lstm": lstm, "gru": gru,
+    "simple_rnn": simple_rnn, "lstm": lstm, "gru": gru, "conv_lstm2d": conv_lstm2d,
+    "reverse_steps": lambda a, p, x: x[:, ::-1],
     "add": lambda a, p, *xs: sum(xs), "subtract": lambda a, p, x, y: x - y,
     "multiply": lambda a, p, *xs: math.prod(xs), "average": lambda a, p, *xs: sum(xs) / len(xs),
     "maximum": lambda a, p, *xs: np.maximum.reduce(xs),

@@ -403,4 +403,4 @@ def test_well_known_unsupported_classes_say_why(tmp_path):
         read_graph(save(keras.Model(x, z, name="why"), tmp_path))
     reasons = {u.name: u.reason for u in caught.value.layers}
     assert {"volume", "recurrent"} <= set(reasons)
-    assert "3-D" in reasons["volume"] and "convolutional recurrent" in reasons["recurrent"]
+    assert "3-D" in reasons["volume"] and "ConvLSTM2D is" in reasons["recurrent"]

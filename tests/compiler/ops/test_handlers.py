@@ -15,6 +15,7 @@ from support.keras_models import (assert_matches_keras, assert_params_are_keras_
                            keras, predict, randomize, sample_inputs, save, sequential)
 from kerasdml.compiler import ir, ops
 from kerasdml.compiler.ops import augmentation as AUG
+from kerasdml.compiler.ops import conv_lstm as CLSTM
 from kerasdml.compiler.ops import normalization as NORM
 from kerasdml.compiler.ops import volumes as VOL
 
@@ -206,6 +207,14 @@ CASES = [
     Case("gru_reset_before", lambda: sequential((5, 3), L.GRU(3, reset_after=False,
                                                               return_sequences=True, name="r")),
          ["gru"], {"r": ops.Recurrent(3, "tanh", "sigmoid", True, True, False)}),
+    Case("conv_lstm2d_same_sequences", lambda: sequential((3, 5, 4, 2), L.ConvLSTM2D(
+        3, (3, 2), padding="same", return_sequences=True, activation="relu", name="r")),
+         ["conv_lstm2d"], {"r": CLSTM.ConvLSTM(3, (3, 2), ((1, 1), (0, 1)), "relu", "sigmoid",
+                                               True)}),
+    Case("conv_lstm2d_valid_backwards", lambda: sequential((3, 5, 4, 2), L.ConvLSTM2D(
+        2, 2, go_backwards=True, use_bias=False, name="r")),
+         ["reverse_steps", "conv_lstm2d"],
+         {"r": CLSTM.ConvLSTM(2, (2, 2), ((0, 0), (0, 0)), use_bias=False)}),
     Case("time_distributed_dense", lambda: sequential((4, 3), L.TimeDistributed(
         L.Dense(2, activation="relu"), name="td")), ["dense", "activation"]),
 ]

@@ -209,6 +209,16 @@ def volume_resampling():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="volume_resampling")
 
 
+def conv_lstm_frames():
+    """Convolutional LSTMs: "same" padding returning every frame, BatchNormalization of the
+    frames, then an even kernel, "valid", read backwards, returning the last frame."""
+    x = keras.Input((4, 6, 6, 1))
+    y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, activation="relu")(x)
+    y = L.ConvLSTM2D(2, 2, go_backwards=True)(L.BatchNormalization()(y))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(y)),
+                       name="conv_lstm_frames")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "irnn": (irnn, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
@@ -230,7 +240,8 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "positioned_transformer": (positioned_transformer, (24, 6, 8)),
          "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3)),
          "group_norm_cnn": (group_norm_cnn, (16, 6, 6, 3)),
-         "volume_resampling": (volume_resampling, (16, 4, 5, 4, 2))}
+         "volume_resampling": (volume_resampling, (16, 4, 5, 4, 2)),
+         "conv_lstm_frames": (conv_lstm_frames, (16, 4, 6, 6, 1))}
 
 
 @pytest.mark.parametrize("name", list(CASES))
