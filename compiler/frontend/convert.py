@@ -26,7 +26,6 @@ _LOOKUPS = ("a preprocessing layer of strings or categories; apply it to the dat
 _WHY_UNSUPPORTED = {
     **{name: _VOLUMES for name in (
         "Conv3DTranspose", "ConvLSTM3D")},
-    "ConvLSTM1D": "a 1-D convolutional LSTM is not supported (ConvLSTM2D is)",
     **{name: _LOOKUPS for name in (
         "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing",
         "CategoryEncoding", "Discretization")},

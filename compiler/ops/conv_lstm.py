@@ -1,17 +1,19 @@
-"""Convolutional LSTMs: ConvLSTM2D on dml_lib's conv_lstm2d.dml (strides 1, padding valid or
-same, initial states zero). Keras' per-step math: z = conv(x_t, kernel) + conv_same(h,
-recurrent_kernel) + bias, gates i, f, c, o along the kernels' last axis, c = f*c + i*act(g),
-h = o*act(c). go_backwards reads the frames in reverse (recurrent.py's reverse_steps node) and,
-as Keras, keeps a sequence output in that reversed order.
+"""Convolutional LSTMs: ConvLSTM2D, and ConvLSTM1D as ConvLSTM2D on frames of height 1, on
+dml_lib's conv_lstm2d.dml (strides 1, padding valid or same, initial states zero). Keras'
+math per step: z = conv(x_t, kernel) + conv_same(h, recurrent_kernel) + bias, gates i, f, c, o
+along the kernels' last axis, c = f*c + i*act(g), h = o*act(c). go_backwards reads the frames
+in reverse (recurrent.py's reverse_steps node) and, as Keras, keeps a sequence output in that
+reversed order.
 
 Refused by name: strides other than 1, dilation_rate, data_format="channels_first", stateful,
 return_state, initial_state, a Keras mask, activations other than tanh, relu, sigmoid and linear,
 and dropout/recurrent_dropout above 0 in training scripts (prediction ignores them, as Keras
 does).
 
-DML layout: a (T, H, W, C) sample is one row in Keras' order, as volumes.py holds it; kernel
-(4F, C*kh*kw) and recurrent_kernel (4F, F*kh*kw) from Keras (kh, kw, C or F, 4F), as conv2d's
-layout; bias (4F, 1).
+DML layout: a (T, H, W, C) sample is one row in Keras' order, as volumes.py holds it (a
+ConvLSTM1D's (T, L, C) input, which DML holds channels first, is reshaped to (T, 1, L, C)
+frames, its output back to (T, L', F) or (L', F)); kernel (4F, C*kh*kw) and recurrent_kernel
+(4F, F*kh*kw) from Keras (kh, kw, C or F, 4F), as conv2d's layout; bias (4F, 1).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..frontend.registry import handles
 from ..opdef import Weight, as_column, define
 from .conv import conv2d_kernel, conv_common, conv_weights
 from .recurrent import plain_activation, reverse_steps
+from .reshaping import Reshape
 from .shaping import bias, last_dim, pads, require_rank, window_out
 
 
@@ -47,18 +50,20 @@ class ConvLSTM:
 # what dml_lib's conv_lstm2d computes (simple_rnn.dml's activate)
 _ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 _REFUSED_IF_SET = {"stateful": "False (stateful recurrence is not supported)",
-                   "return_state": "False (the final states are not outputs of ConvLSTM2D)"}
+                   "return_state": "False (the final states are not outputs of a ConvLSTM)"}
 
 
 # --- frontend --------------------------------------------------------------------------------
 
-@handles("ConvLSTM2D")
-def conv_lstm2d(ctx: LayerContext) -> list:
-    """ConvLSTM2D(filters, kernel_size, padding valid/same, activation and
+@handles("ConvLSTM1D", "ConvLSTM2D")
+def conv_lstm(ctx: LayerContext) -> list:
+    """ConvLSTM1D/2D(filters, kernel_size, padding valid/same, activation and
     recurrent_activation tanh/relu/sigmoid/linear, use_bias, return_sequences, go_backwards;
-    strides 1; dropout in prediction only)."""
-    kernel, strides, padding = conv_common(ctx, 2)
-    if strides != (1, 1):
+    strides 1; dropout in prediction only). ConvLSTM1D runs as ConvLSTM2D on frames of height 1
+    (between two reshape nodes)."""
+    rank = 1 if ctx.class_name == "ConvLSTM1D" else 2
+    kernel, strides, padding = conv_common(ctx, rank)
+    if strides != (1,) * rank:
         ctx.reject("strides", ctx.get("strides"), "1 (strided convolutional LSTMs are not "
                    "supported)")
     for key, accepted in _REFUSED_IF_SET.items():
@@ -68,6 +73,10 @@ def conv_lstm2d(ctx: LayerContext) -> list:
         ctx.reject("mask", "a Keras mask", "no mask (masked convolutional LSTMs are not "
                    "supported)")
     weights = conv_weights(ctx, "kernel", "recurrent_kernel")
+    if rank == 1:   # kernels (k, C, 4F) as (1, k, C, 4F)
+        kernel = (1, *kernel)
+        weights = {name: _with_height(param) if name != "bias" else param
+                   for name, param in weights.items()}
     attrs = ConvLSTM(
         int(ctx.get("filters")), kernel, padding,
         activation=plain_activation(ctx, "activation", "tanh"),
@@ -75,11 +84,50 @@ def conv_lstm2d(ctx: LayerContext) -> list:
         return_sequences=bool(ctx.get("return_sequences", False)),
         use_bias="bias" in weights, dropout=float(ctx.get("dropout", 0.0)),
         recurrent_dropout=float(ctx.get("recurrent_dropout", 0.0)))
-    nodes, inputs = [], ctx.call.inputs[:1]
+    return _recurrence(ctx, attrs, tuple(weights.values()), rank)
+
+
+def _recurrence(ctx: LayerContext, attrs: ConvLSTM, params: tuple, rank: int) -> list:
+    """The nodes of the layer: (a reshape to frames,) (a reverse_steps,) the conv_lstm2d (, a
+    reshape back to sequences)."""
+    nodes, tensor = [], ctx.call.inputs[0]
+    if rank == 1:
+        length, channels = _sequence_shape(ctx)
+        nodes.append(_reshape(ctx, "frames", tensor, (-1, 1, length, channels)))
+        tensor = nodes[-1].output
     if ctx.get("go_backwards", False):
-        nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_input", inputs[0]))
-        inputs = (nodes[-1].output,)
-    return nodes + [ctx.node("conv_lstm2d", attrs, tuple(weights.values()), inputs=inputs)]
+        nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_input", tensor))
+        tensor = nodes[-1].output
+    if rank == 2:
+        return nodes + [ctx.node("conv_lstm2d", attrs, params, inputs=(tensor,))]
+    recurrent = f"{ctx.name}/conv_lstm2d"
+    nodes.append(ctx.node("conv_lstm2d", attrs, params, name=recurrent, inputs=(tensor,),
+                          outputs=(recurrent,)))
+    out = length - attrs.kernel[1] + 1 if attrs.padding == "valid" else length
+    target = (-1, out, attrs.filters) if attrs.return_sequences else (out, attrs.filters)
+    return nodes + [ctx.node("reshape", Reshape(target), inputs=(recurrent,))]
+
+
+def _sequence_shape(ctx: LayerContext) -> tuple:
+    """(length, channels) of a ConvLSTM1D's (steps, length, channels) input, as recorded."""
+    shapes = ctx.recorded_input_shapes()
+    shape = shapes[0] if shapes else None
+    if not shape or len(shape) != 4 or None in shape[2:]:
+        ctx.reject("input shape", shape, "a (steps, length, channels) input shape recorded in "
+                   "the file (a .keras file records it; a legacy .h5 file may not)")
+    return int(shape[2]), int(shape[3])
+
+
+def _reshape(ctx: LayerContext, suffix: str, tensor: str, target: tuple):
+    name = f"{ctx.name}/{suffix}"
+    return ctx.node("reshape", Reshape(target), name=name, inputs=(tensor,), outputs=(name,))
+
+
+def _with_height(param):
+    """A ConvLSTM1D kernel (k, C, 4F) as the (1, k, C, 4F) kernel of frames of height 1."""
+    value = param.value.reshape(1, *param.value.shape)
+    value.setflags(write=False)
+    return dataclasses.replace(param, value=value)
 
 
 # --- shapes and parameters -------------------------------------------------------------------
@@ -113,7 +161,7 @@ def _context(n: Step) -> dict:
                               "(dml_lib's conv_lstm2d layer)")
     for key in ("dropout", "recurrent_dropout"):
         if n.training and getattr(a, key) > 0:
-            raise Unsupported(key, getattr(a, key), "0 in training (ConvLSTM2D's dropout "
+            raise Unsupported(key, getattr(a, key), "0 in training (a ConvLSTM's dropout "
                               "masks are not built)")
     _, height, width, channels = known((1, *n.in_shape[1:]), "frame size")
     (top, bottom), (left, right) = a.padding

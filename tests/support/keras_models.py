@@ -121,12 +121,15 @@ def keras_layer(model, path: str):
 
 
 def assert_params_are_keras_weights(graph, model):
-    """Every IR parameter is, bit for bit, the Keras weight its origin names."""
+    """Every IR parameter is, bit for bit, the Keras weight its origin names (a ConvLSTM1D's
+    kernel with a height axis of 1 added)."""
     for node, param in graph.params():
         layer = keras_layer(model, param.layer)
         variables = [v for v in layer.weights if v.name == param.weight]
         assert len(variables) == 1, (param.layer, param.weight, [v.name for v in layer.weights])
-        np.testing.assert_array_equal(param.value, np.asarray(variables[0].numpy()))
+        expected = np.asarray(variables[0].numpy())
+        assert param.value.squeeze().shape == expected.squeeze().shape, param.weight
+        np.testing.assert_array_equal(param.value.reshape(expected.shape), expected)
 
 
 def assert_trains_like_keras(model, x, y, folder, optimizer=None,

@@ -398,9 +398,9 @@ def test_einsum_dense_beyond_a_dense_is_refused(layer, attribute, tmp_path):
 def test_well_known_unsupported_classes_say_why(tmp_path):
     x = keras.Input((4, 4, 4, 1))
     y = L.Conv3DTranspose(2, 2, name="volume")(x)
-    z = L.ConvLSTM1D(2, 2, name="recurrent")(L.Reshape((5, 50, 1))(y))
+    z = L.ConvLSTM3D(2, 2, name="recurrent")(L.Reshape((5, 5, 5, 2, 1))(y))
     with pytest.raises(UnsupportedLayerError) as caught:
         read_graph(save(keras.Model(x, z, name="why"), tmp_path))
     reasons = {u.name: u.reason for u in caught.value.layers}
     assert {"volume", "recurrent"} <= set(reasons)
-    assert "3-D" in reasons["volume"] and "ConvLSTM2D is" in reasons["recurrent"]
+    assert "3-D" in reasons["volume"] and "3-D" in reasons["recurrent"]

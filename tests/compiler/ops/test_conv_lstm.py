@@ -1,4 +1,4 @@
-"""ConvLSTM2D through the generated predict.dml against Keras on the same weights, in double
+"""ConvLSTM2D and ConvLSTM1D through the generated predict.dml against Keras on the same weights, in double
 precision: keras.io's next-frame video prediction model at a small size and the layer's
 variants; what stays refused, refused by name."""
 from __future__ import annotations
@@ -8,7 +8,8 @@ import pytest
 
 from support.keras_models import keras, randomize, save, sequential
 from kerasdml.compiler.compile import compile_model
-from kerasdml.compiler.errors import UnsupportedAttributeError, UnsupportedLayerError
+from kerasdml.compiler.errors import (CompileError, UnsupportedAttributeError,
+                                      UnsupportedLayerError)
 
 L = keras.layers
 RNG = np.random.default_rng(11)
@@ -58,6 +59,29 @@ def test_variants_predict_like_keras(config, assert_predicts_like_keras):
     assert_predicts_like_keras(model, [RNG.normal(size=(3, 4, 6, 7, 2))])
 
 
+def sequence_layer(**config):
+    config = {"filters": 3, "kernel_size": 3, **config}
+    return keras.Sequential([keras.Input((4, 7, 2), dtype=DOUBLE),
+                             L.ConvLSTM1D(**config, dtype=DOUBLE)], name="conv_lstm1d")
+
+
+@pytest.mark.parametrize("config", [
+    dict(padding="same", return_sequences=True),
+    dict(padding="valid", activation="relu"),
+    dict(padding="same", kernel_size=2, go_backwards=True, return_sequences=True),
+    dict(padding="valid", filters=1, go_backwards=True),
+], ids=["same_sequences", "valid_relu_last", "same_even_kernel_backwards", "one_filter_last"])
+def test_conv_lstm1d_predicts_like_keras(config, assert_predicts_like_keras):
+    model = randomize(sequence_layer(**config), seed=5, scale=0.5)
+    assert_predicts_like_keras(model, [RNG.normal(size=(3, 4, 7, 2))])
+
+
+def test_conv_lstm1d_without_a_recorded_input_shape_is_refused(tmp_path):
+    model = sequence_layer()
+    with pytest.raises(UnsupportedAttributeError, match="input shape.*recorded"):
+        compile_model(save(model, tmp_path, "h5"))
+
+
 def test_dropout_is_ignored_in_prediction(assert_predicts_like_keras):
     model = randomize(one_layer(dropout=0.3, recurrent_dropout=0.2), seed=5, scale=0.5)
     assert_predicts_like_keras(model, [RNG.normal(size=(3, 4, 6, 7, 2))])
@@ -74,6 +98,13 @@ def test_dropout_is_ignored_in_prediction(assert_predicts_like_keras):
 def test_refused_by_attribute(config, attribute, tmp_path):
     with pytest.raises(UnsupportedAttributeError, match=attribute):
         compile_model(save(one_layer(**config), tmp_path))
+
+
+def test_initial_state_is_refused(tmp_path):
+    x, h = keras.Input((4, 6, 7, 2)), keras.Input((4, 5, 3))
+    y = L.ConvLSTM2D(3, 3, name="r")(x, initial_state=[h, h])
+    with pytest.raises(CompileError, match="initial_state"):
+        compile_model(save(keras.Model([x, h], y, name="initial_state"), tmp_path))
 
 
 def test_dropout_is_refused_in_training(tmp_path):

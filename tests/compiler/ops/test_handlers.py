@@ -215,6 +215,12 @@ CASES = [
         2, 2, go_backwards=True, use_bias=False, name="r")),
          ["reverse_steps", "conv_lstm2d"],
          {"r": CLSTM.ConvLSTM(2, (2, 2), ((0, 0), (0, 0)), use_bias=False)}),
+    Case("conv_lstm1d_valid_backwards_last", lambda: sequential((4, 6, 2), L.ConvLSTM1D(
+        2, 3, go_backwards=True, name="r")), ["reshape", "reverse_steps", "conv_lstm2d",
+                                              "reshape"]),
+    Case("conv_lstm1d_same_sequences", lambda: sequential((4, 6, 2), L.ConvLSTM1D(
+        3, 2, padding="same", return_sequences=True, name="r")),
+         ["reshape", "conv_lstm2d", "reshape"]),
     Case("time_distributed_dense", lambda: sequential((4, 3), L.TimeDistributed(
         L.Dense(2, activation="relu"), name="td")), ["dense", "activation"]),
 ]

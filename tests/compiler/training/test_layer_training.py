@@ -219,6 +219,15 @@ def conv_lstm_frames():
                        name="conv_lstm_frames")
 
 
+def conv_lstm_sequences():
+    """ConvLSTM1D (ConvLSTM2D on frames of height 1) returning every step, then the last."""
+    x = keras.Input((5, 6, 2))
+    y = L.ConvLSTM1D(3, 3, padding="same", return_sequences=True)(x)
+    y = L.ConvLSTM1D(2, 2, go_backwards=True, activation="relu")(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)),
+                       name="conv_lstm_sequences")
+
+
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "irnn": (irnn, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
@@ -241,7 +250,8 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "squeeze_excite_block": (squeeze_excite_block, (16, 6, 6, 3)),
          "group_norm_cnn": (group_norm_cnn, (16, 6, 6, 3)),
          "volume_resampling": (volume_resampling, (16, 4, 5, 4, 2)),
-         "conv_lstm_frames": (conv_lstm_frames, (16, 4, 6, 6, 1))}
+         "conv_lstm_frames": (conv_lstm_frames, (16, 4, 6, 6, 1)),
+         "conv_lstm_sequences": (conv_lstm_sequences, (16, 5, 6, 2))}
 
 
 @pytest.mark.parametrize("name", list(CASES))
