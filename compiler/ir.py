@@ -64,6 +64,7 @@ class Param:
     weight: str         # Keras weight name: kernel, recurrent_kernel, moving_mean, ...
     location: str = ""  # where it was read: "model.weights.h5:layers/dense_1/vars/0"
     regularizer: tuple = ()  # Keras' weight penalty: (("l1", factor), ("l2", factor)) or empty
+    constraint: tuple = ()   # Keras' constraint after each update: ("max_norm", 3.0, 0) or empty
 
     @property
     def shape(self) -> tuple:

@@ -19,6 +19,7 @@ from ..passes.folding import folds
 from .names import graph_names
 from .registry import template_for
 from .step import Step, Unsupported
+from .weights import norm_groups
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -102,6 +103,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
                 sources.append(alias)
     if training:
         problems += [_masked_loss(graph, output) for output in graph.masked_outputs]
+        problems += _constraint_problems(graph, params)
     if problems:
         raise UnsupportedAttributeError(problems)
     fold_blocks = [Block(s.node.layer or s.node.name, s.node.keras_class or s.node.op,
@@ -119,6 +121,17 @@ def _masked_loss(graph: ir.Graph, output: str):
                        "end the sequence with a layer that consumes the mask, such as an LSTM "
                        "without return_sequences or GlobalAveragePooling1D").problem(
                            graph.producer(output))
+
+
+def _constraint_problems(graph: ir.Graph, params: dict) -> list:
+    """The norm constraints whose groups of values no whole rows or columns of their DML layout
+    hold (the training script applies a constraint to whole rows or columns)."""
+    groups = norm_groups(graph, params)
+    return [Unsupported(f"{p.weight}_constraint", p.constraint,
+                        "NonNeg, or a norm per output unit or filter (the axes but the last, as "
+                        "MaxNorm(axis=0) on a Dense kernel or axis=[0, 1, 2] on a Conv2D one) "
+                        "or over the whole weight").problem(node)
+            for node, p in graph.params() if groups.get(params[(node.name, p.name)], "") is None]
 
 
 def _absorb(step: Step, fold: Step, node: ir.Node) -> None:

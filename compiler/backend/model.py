@@ -19,7 +19,7 @@ from .step import LAYOUT
 from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
 from ..training.data import float_array
 from .training_view import TRAIN_ALGOS, TrainingView
-from .weights import dataset_paths, dml_weights, keras_layout
+from .weights import dataset_paths, dml_weights, keras_layout, norm_groups
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ class ParameterSpec:
     regularizer: tuple = ()  # Keras' weight penalty: (("l2", 0.01),)
     dataset: str = ""      # its path in weights.h5 (weights.dataset_paths)
     moving: bool = False   # updated by the training forward pass (an unfrozen BatchNorm's statistics)
+    constraint: tuple = ()   # Keras' constraint after each update: ("max_norm", 3.0, 0)
+    norm_group: str | None = None  # what a norm constraint takes together: all, columns or rows
 
 
 def _image(shape: tuple):
@@ -151,17 +153,20 @@ class CompiledModel:
                                    "outputs of a fixed size (pool or take the last step first)")
         self.weights = dml_weights(graph, self._program.params)
         datasets = dataset_paths(self.weights)
-        self.parameters = tuple(self._parameter(node, param, datasets)
+        groups = norm_groups(graph, self._program.params)
+        self.parameters = tuple(self._parameter(node, param, datasets, groups)
                                 for node, param in graph.params())
 
-    def _parameter(self, node: ir.Node, param: ir.Param, datasets: dict) -> ParameterSpec:
+    def _parameter(self, node: ir.Node, param: ir.Param, datasets: dict,
+                   groups: dict) -> ParameterSpec:
         variable = self._program.params[(node.name, param.name)]
         frozen = param.layer in self.frozen
         return ParameterSpec(variable, self.weights[variable].shape, node.name, param.name,
                              param.layer, param.weight, param.shape,
                              is_trainable(node.op, param.name) and not frozen,
                              param.regularizer, datasets[variable],
-                             is_moving(node.op, param.name) and not frozen)
+                             is_moving(node.op, param.name) and not frozen, param.constraint,
+                             groups.get(variable))
 
     def keras_weights(self, weights: dict | None = None) -> dict:
         """{(Keras layer, weight name): array in Keras' shape} for DML-layout weights by variable

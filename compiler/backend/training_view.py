@@ -174,7 +174,8 @@ class TrainingView:
         inputs = [p.variable, f"d{p.variable}", rate] + _arguments(o.arguments) + self.state(p)
         inputs += list(o.scalar_state) + ([step] if o.takes_step else [])
         outputs = [p.variable] + self.state(p) + [f"{s}_next" for s in o.scalar_state]
-        return [f"[{', '.join(outputs)}] = {o.module}::update({', '.join(inputs)})"]
+        return [f"[{', '.join(outputs)}] = {o.module}::update({', '.join(inputs)})"] + \
+            constraint_lines(p)
 
     def scalar_state_carry(self) -> list[str]:
         return [f"{s} = {s}_next" for s in self.optimizer.scalar_state]
@@ -234,3 +235,32 @@ class TrainingView:
 def _weighted(head, term: str) -> str:
     """`term` times the output's loss weight (Keras multiplies only when one is given)."""
     return term if head.head.weight == 1.0 else f"{dml_literal(head.head.weight)} * {term}"
+
+
+# --- constraints -----------------------------------------------------------------------------
+
+_NORMS = {"all": "sum({w}^2)", "columns": "colSums({w}^2)", "rows": "rowSums({w}^2)"}
+_EPSILON = "1e-7"   # keras.backend.epsilon(), under the norms Keras divides by
+
+
+def constraint_lines(p) -> list[str]:
+    """Keras' constraint on a parameter, applied after its update as Keras' optimizers apply it:
+    NonNeg max(w, 0); MaxNorm, UnitNorm and MinMaxNorm scale each group of values (a Dense
+    unit's column, a convolution filter's row, or the whole weight: p.norm_group) towards the
+    wanted norm, in Keras' order of operations."""
+    if not p.constraint:
+        return []
+    w, (kind, *values) = p.variable, p.constraint
+    if kind == "non_neg":
+        return [f"{w} = max({w}, 0)"]
+    norms = f"{w}_norms"
+    lines = [f"{norms} = sqrt({_NORMS[p.norm_group].format(w=w)})"]
+    if kind == "unit_norm":
+        return lines + [f"{w} = {w} / ({_EPSILON} + {norms})"]
+    if kind == "max_norm":
+        wanted = f"min({norms}, {dml_literal(float(values[0]))})"
+    else:
+        low, top, rate = (dml_literal(float(v)) for v in values[:3])
+        wanted = (f"{rate} * min(max({norms}, {low}), {top}) + "
+                  f"{dml_literal(1.0 - float(values[2]))} * {norms}")
+    return lines + [f"{w} = {w} * (({wanted}) / ({_EPSILON} + {norms}))"]

@@ -33,22 +33,56 @@ def dml_weights(graph: ir.Graph, params: dict) -> dict:
     return {params[key]: values[key] for key in params}
 
 
-def keras_layout(graph: ir.Graph, params: dict, weights: dict) -> dict:
-    """The inverse of dml_weights: {variable: array in the shape Keras stores it} for DML-layout
-    `weights` (e.g. trained ones). Every conversion only moves values, so it is inverted by
-    converting an array of indices and scattering the values back."""
+def _index_layout(graph: ir.Graph, params: dict) -> dict:
+    """{variable: the DML layout of its Keras array's flat indices}: every conversion only
+    moves values, so this says where each Keras value lands."""
     index_graph = graph.with_nodes(
         node.replace(params=tuple(dataclasses.replace(p, value=np.arange(
             p.value.size, dtype=np.float64).reshape(p.shape)) for p in node.params))
         for node in graph.nodes)
-    indices = dml_weights(index_graph, params)
+    return {variable: index.astype(np.int64)
+            for variable, index in dml_weights(index_graph, params).items()}
+
+
+def keras_layout(graph: ir.Graph, params: dict, weights: dict) -> dict:
+    """The inverse of dml_weights: {variable: array in the shape Keras stores it} for DML-layout
+    `weights` (e.g. trained ones), scattered back by the indices' layout."""
+    indices = _index_layout(graph, params)
     shapes = {params[(n.name, p.name)]: p.shape for n, p in graph.params()}
     out = {}
     for variable, value in weights.items():
         flat = np.empty(int(np.prod(shapes[variable])))
-        flat[indices[variable].astype(np.int64).ravel()] = np.asarray(value, np.float64).ravel()
+        flat[indices[variable].ravel()] = np.asarray(value, np.float64).ravel()
         out[variable] = flat.reshape(shapes[variable])
     return out
+
+
+def norm_groups(graph: ir.Graph, params: dict) -> dict:
+    """{variable: how its DML layout groups the values a norm constraint (MaxNorm, UnitNorm,
+    MinMaxNorm) takes together: "all", "columns" or "rows", None where no whole rows or columns
+    hold the groups} for the parameters with such a constraint. A group is the values that share
+    their indices on the axes Keras keeps (all but the constraint's axis)."""
+    wanted = {params[(n.name, p.name)]: p for n, p in graph.params()
+              if p.constraint and p.constraint[0] != "non_neg"}
+    if not wanted:
+        return {}
+    indices = _index_layout(graph, {key: v for key, v in params.items() if v in wanted})
+    return {variable: _grouping(indices[variable], p.shape, p.constraint[-1])
+            for variable, p in wanted.items()}
+
+
+def _grouping(index: np.ndarray, shape: tuple, axis) -> str | None:
+    axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
+    kept = [a for a in range(len(shape)) if a not in axes]
+    if not kept:
+        return "all"
+    group = np.ravel_multi_index(tuple(np.unravel_index(index, shape)[a] for a in kept),
+                                 tuple(shape[a] for a in kept))
+    for form, lines in (("columns", group.T), ("rows", group)):
+        if all((line == line[0]).all() for line in lines) and \
+                len({int(line[0]) for line in lines}) == len(lines):
+            return form
+    return None
 
 
 def _denses_after(graph: ir.Graph, tensor: str):

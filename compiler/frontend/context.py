@@ -17,9 +17,15 @@ _REQUIRED = object()
 # Keras regularizer -> its penalties with their default factors; and weights whose config key
 # is not "<weight>_regularizer".
 _REGULARIZERS = {"l1": (("l1", 0.01),), "l2": (("l2", 0.01),), "l1l2": (("l1", 0.0), ("l2", 0.0))}
-_REGULARIZER_KEYS = {"recurrent_kernel": "recurrent_regularizer",
-                     "depthwise_kernel": "depthwise_regularizer",
-                     "pointwise_kernel": "pointwise_regularizer"}
+# weights whose regularizer and constraint keys are not "<weight>_regularizer" / "_constraint"
+_CONFIG_PREFIXES = {"recurrent_kernel": "recurrent", "depthwise_kernel": "depthwise",
+                    "pointwise_kernel": "pointwise"}
+# Keras constraint -> (kind, its config keys with their defaults), the values in that order
+_CONSTRAINTS = {"MaxNorm": ("max_norm", (("max_value", 2.0), ("axis", 0))),
+                "NonNeg": ("non_neg", ()),
+                "UnitNorm": ("unit_norm", (("axis", 0),)),
+                "MinMaxNorm": ("min_max_norm", (("min_value", 0.0), ("max_value", 1.0),
+                                                ("rate", 1.0), ("axis", 0)))}
 
 
 @dataclass(frozen=True)
@@ -118,11 +124,11 @@ class LayerContext:
         value = np.asarray(stored.value)  # a fresh array from the file: no copy needed
         value.setflags(write=False)
         return ir.Param(name, value, self.call.layer, stored.name or name, stored.location,
-                        self.regularizer(name))
+                        self.regularizer(name), self.constraint(name))
 
     def regularizer(self, weight: str) -> tuple:
         """Keras' penalty on one weight ((kind, factor) pairs), from `<weight>_regularizer`."""
-        key = _REGULARIZER_KEYS.get(weight, f"{weight}_regularizer")
+        key = f"{_CONFIG_PREFIXES.get(weight, weight)}_regularizer"
         spec = self.config.get(key)
         if spec is None:
             return ()
@@ -133,6 +139,23 @@ class LayerContext:
         config = spec.get("config", {}) if isinstance(spec, dict) else {}
         penalty = tuple((kind, float(config.get(kind, default))) for kind, default in factors)
         return tuple((kind, factor) for kind, factor in penalty if factor != 0.0)
+
+    def constraint(self, weight: str) -> tuple:
+        """Keras' constraint on one weight, applied after every optimizer update: (kind, values
+        of its config keys...) from `<weight>_constraint`, () for none."""
+        key = f"{_CONFIG_PREFIXES.get(weight, weight)}_constraint"
+        spec = self.config.get(key)
+        if spec is None:
+            return ()
+        class_name = spec.get("class_name") if isinstance(spec, dict) else spec
+        known = _CONSTRAINTS.get(str(class_name))
+        if known is None:
+            self.reject(key, class_name, "None, keras.constraints MaxNorm, NonNeg, UnitNorm or "
+                                         "MinMaxNorm")
+        kind, keys = known
+        config = spec.get("config", {}) if isinstance(spec, dict) else {}
+        values = tuple(config.get(k, default) for k, default in keys)
+        return (kind,) + tuple(tuple(v) if isinstance(v, list) else v for v in values)
 
     def node(self, op: str, attrs: Any, params: tuple = (), **fields) -> ir.Node:
         """An IR node for this layer; name, inputs and output default to the call's."""

@@ -92,8 +92,9 @@ def _weights(ctx: LayerContext, use_bias: bool) -> tuple:
         for role, array in zip(roles, sorted(groups[name], key=lambda a: -np.ndim(a.value))):
             value = np.asarray(array.value)
             value.setflags(write=False)
+            # Keras gives every projection the layer's kernel_/bias_ regularizer and constraint
             params.append(ir.Param(f"{name}_{role}", value, ctx.call.layer, f"{name}/{role}",
-                                   array.location))
+                                   array.location, ctx.regularizer(role), ctx.constraint(role)))
     return tuple(params)
 
 

@@ -23,7 +23,7 @@ from ..frontend.registry import handles
 from ..opdef import Weight, always, as_column, as_row, define
 from .activations import keras_axis
 from .shaping import fail, last_axis_only
-from .axes import any_axis
+from .axes import any_axis, trailing_axes
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ def batch_normalization(ctx: LayerContext) -> list:
 
 
 @handles("LayerNormalization")
+@trailing_axes
 @any_axis
 def layer_normalization(ctx: LayerContext) -> list:
     """LayerNormalization(axis=-1, epsilon, center, scale)."""

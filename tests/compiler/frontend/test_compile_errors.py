@@ -344,13 +344,13 @@ def test_problems_of_every_kind_come_in_one_message_and_inspect_says_the_same(tm
     x = keras.Input((6, 4), name="x")
     a = L.Lambda(lambda t: t * 2.0, name="scaled")(x)
     b = L.Dense(3, activation="sparsemax", name="sparse")(x)
-    c = L.LayerNormalization(axis=[1, 2], name="bad_axis")(L.Dense(5, name="five")(x))
+    c = L.LayerNormalization(rms_scaling=True, name="bad_axis")(L.Dense(5, name="five")(x))
     path = save(keras.Model(x, [a, b, c], name="many_kinds"), tmp_path)
     with pytest.raises(ModelProblemsError) as caught:
         compile_model(path)
     message = str(caught.value)
     assert "'scaled' (Lambda)" in message and "activation='sparsemax'" in message
-    assert "layer 'bad_axis' (LayerNormalization): axis=[1, 2]" in message
+    assert "layer 'bad_axis' (LayerNormalization): rms_scaling=True" in message
     rows, refusal = inspect_model(path)
     assert refusal == message
     status = {row.name: row.status for row in rows}

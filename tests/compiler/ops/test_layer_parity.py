@@ -330,6 +330,16 @@ def _seq2seq_attention():
     return functional([source, target], [y, L.UnitNormalization(axis=1)(context)], "seq2seq")
 
 
+def _layer_norm_last_axes():
+    """LayerNormalization over an image's height, width and channels (axis=[1, 2, 3], a
+    per-pixel gamma and beta) and over a sequence's steps and features (axis=[-2, -1])."""
+    image, sequence = keras.Input((4, 3, 2)), keras.Input((5, 3))
+    a = L.LayerNormalization(axis=[1, 2, 3])(L.Conv2D(2, 1)(image))
+    b = L.LayerNormalization(axis=[-2, -1], center=False)(L.Dense(3)(sequence))
+    c = L.LayerNormalization(axis=[2, 3], epsilon=0.1)(image)
+    return functional([image, sequence], [L.Flatten()(t) for t in (a, b, c)], "norm_axes")
+
+
 def _grouped_conv():
     """Conv2D with groups of several channels (ResNeXt's blocks): same padding with an
     activation, strides with an uneven padding and no bias, dilation, and a BatchNormalization
@@ -494,6 +504,7 @@ MODELS = {
                                                                         padding="same"),
                                                     name="grouped"),
     "grouped_conv": _grouped_conv,
+    "layer_norm_last_axes": lambda: _layer_norm_last_axes(),
     "keras_ops_activations": _keras_ops_activations,
     "augmentations": _augmentations,
     "row_wise_activations": _row_wise_activations,

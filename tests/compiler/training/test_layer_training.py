@@ -170,6 +170,14 @@ def resnext_block():
                        name="resnext_block")
 
 
+def layer_norm_last_axes():
+    """LayerNormalization over an image's height, width and channels, trained (gamma and beta
+    of the image's shape)."""
+    x = keras.Input((4, 4, 2))
+    y = L.LayerNormalization(axis=[1, 2, 3])(L.Conv2D(3, 3, padding="same")(x))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="norm_axes")
+
+
 def encoder_decoder():
     """The encoder's final state starts the decoder: gradients flow back through
     initial_state (and through return_state's last hidden state)."""
@@ -235,6 +243,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "additive_attention": (additive_attention, (16, 5, 4)),
          "einsum_heads": (einsum_heads, (16, 5, 4)),
          "resnext_block": (resnext_block, (16, 6, 6, 4)),
+         "layer_norm_last_axes": (layer_norm_last_axes, (16, 4, 4, 2)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
