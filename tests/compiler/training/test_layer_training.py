@@ -178,6 +178,17 @@ def layer_norm_last_axes():
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="norm_axes")
 
 
+def regularized_attention():
+    """MultiHeadAttention's kernel and bias penalties and bias constraint (Keras gives every
+    projection the layer's)."""
+    x = keras.Input((5, 4))
+    y = L.MultiHeadAttention(2, 3, kernel_regularizer=keras.regularizers.L2(0.05),
+                             bias_regularizer=keras.regularizers.L1(0.01),
+                             bias_constraint=keras.constraints.NonNeg())(x, x)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
+                       name="regularized_attention")
+
+
 def encoder_decoder():
     """The encoder's final state starts the decoder: gradients flow back through
     initial_state (and through return_state's last hidden state)."""
@@ -244,6 +255,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "einsum_heads": (einsum_heads, (16, 5, 4)),
          "resnext_block": (resnext_block, (16, 6, 6, 4)),
          "layer_norm_last_axes": (layer_norm_last_axes, (16, 4, 4, 2)),
+         "regularized_attention": (regularized_attention, (16, 5, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
