@@ -212,17 +212,29 @@ def forward_blocks(program: Program) -> list:
 
 def backward_blocks(program: Program) -> list:
     """Gradients in reverse order; a tensor read by several nodes gets the sum of theirs."""
-    graph, uses = program.graph, program.uses
+    uses = program.uses
     blocks = []
     for step, template in reversed(program.steps):
         lines = _sum_gradients(program, uses, step.node.output)
-        if step.extra.get("no_input_gradient") and step.node.inputs[0] not in graph.inputs:
+        if step.extra.get("no_input_gradient") and not _gradient_free(program,
+                                                                      step.node.inputs[0]):
             raise UnsupportedAttributeError([Unsupported(
                 "input", step.node.inputs[0], "a model input (gradients do not flow into "
                 "integer indices)").problem(step.node)])
         lines += _render(step, template, "backward")
         _append(blocks, step.node, lines)
     return blocks
+
+
+def _gradient_free(program: Program, tensor: str) -> bool:
+    """Whether nothing upstream of `tensor` needs its gradient: a model input, or the output of
+    a layer that passes none back (an Embedding's indices from a Discretization)."""
+    if tensor in program.graph.inputs:
+        return True
+    producer = program.graph.producer(tensor)
+    step = next(s for s, _ in program.steps if s.node is producer)
+    return bool(step.extra.get("no_input_gradient")) and _gradient_free(program,
+                                                                         producer.inputs[0])
 
 
 def _sum_gradients(program: Program, uses: dict, tensor: str) -> list:

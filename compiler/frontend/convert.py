@@ -27,8 +27,7 @@ _WHY_UNSUPPORTED = {
     **{name: _VOLUMES for name in (
         "Conv3DTranspose", "ConvLSTM3D")},
     **{name: _LOOKUPS for name in (
-        "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing",
-        "CategoryEncoding", "Discretization")},
+        "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing")},
 }
 
 

@@ -4,7 +4,8 @@
   two sequences (a matrix product per sample, as PointNet applies its learned transforms):
   multiply and sum for vectors, matmul with the contracted axes moved into place for sequences;
 - UnitNormalization, keras.ops.normalize and Dot's normalize: Keras' l2 normalisation
-  x * min(1 / ||x||, 1 / epsilon) in elementwise, reduce and multiply nodes;
+  x * min(1 / ||x||, 1 / epsilon) in elementwise, reduce and multiply nodes; RMSNormalization
+  likewise, x * rsqrt(mean(x^2) + epsilon) times its learned scale (a layer_scale node);
 - Attention (Luong's dot-product attention, Bahdanau's additive one as AdditiveAttention or
   score_mode="concat"): softmax(scores) @ value, the additive scores from a (Tq, Tk, D) sum
   of every query step and key step.
@@ -70,6 +71,31 @@ class Nodes:
         inverse = self.add("elementwise", Elementwise("minimum", 1.0 / epsilon), (inverse,),
                            f"{which}_inverse_norm")
         return self.add("multiply", Merge(), (tensor, inverse), which and f"{which}_normalized")
+
+
+@handles("RMSNormalization")
+def rms_normalization(ctx: LayerContext) -> list:
+    """RMSNormalization(axis=-1, epsilon): x * rsqrt(mean(x^2) + epsilon) * scale over the last
+    axis, as Keras computes it, in elementwise, reduce, multiply and layer_scale nodes."""
+    value = ctx.get("axis", -1)
+    axis = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if axis != -1 and axis != _last_axis(ctx):
+        ctx.reject("axis", value, "the last axis (-1)")
+    nodes, x = Nodes(ctx), ctx.call.inputs[0]
+    square = nodes.add("elementwise", Elementwise("power", 2.0), (x,), "square")
+    mean = nodes.add("reduce", Reduce("mean", (-1,), True), (square,), "mean_square")
+    shifted = nodes.add("elementwise", Elementwise("add", float(ctx.get("epsilon", 1e-6))),
+                        (mean,), "mean_square_epsilon")
+    inverse = nodes.add("elementwise", Elementwise("power", -0.5), (shifted,), "rsqrt")
+    scaled = nodes.add("multiply", Merge(), (x, inverse), "normalized")
+    nodes.add("layer_scale", LayerScale(), (scaled,), None,
+              params=(as_role(ctx.weights("scale")["scale"], "gamma"),))
+    return nodes.nodes
+
+
+def _last_axis(ctx: LayerContext) -> int | None:
+    shapes = ctx.recorded_input_shapes()
+    return len(shapes[0]) - 1 if shapes else None
 
 
 @handles("Dot")

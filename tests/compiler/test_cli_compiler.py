@@ -91,14 +91,13 @@ def _refused_models():
                                 name="m_attr"),
         "backend": sequential((5, 3), L.LSTM(2, activation="relu", name="relu_lstm"),
                               name="m_relu_lstm"),
-        "unknown": sequential((5, 3), L.Discretization(bin_boundaries=[0.0], name="bins"),
-                              name="m_bins"),
+        "unknown": sequential((5, 3), L.RNN(L.GRUCell(2), name="bins"), name="m_bins"),
     }
 
 
 REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
             "attribute": "dilation_rate", "backend": "layer 'relu_lstm' (LSTM): activation",
-            "unknown": "'bins' (Discretization)"}
+            "unknown": "'bins' (RNN)"}
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))

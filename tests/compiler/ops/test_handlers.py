@@ -263,10 +263,12 @@ def test_every_supported_class_has_a_case():
     from test_layer_parity import MODELS
     from test_masking import MODELS as MASKED
     from test_keras_ops_math import MODELS as MATH
+    from test_preprocessing import encoded_features
     from kerasdml.compiler.frontend.config import class_name_of
     covered = {type(layer).__name__ for case in CASES for layer in _build(case).layers}
     covered |= {"InputLayer", "SpatialDropout1D"}
-    for build in (*MODELS.values(), *MASKED.values(), *MATH.values()):  # the parity models' layers and ops
+    for build in (*MODELS.values(), *MASKED.values(), *MATH.values(),  # the parity models'
+                  encoded_features):                                      # layers and ops
         covered |= {class_name_of(e) for e in build().get_config()["layers"]}
     merge = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"}  # test_graphs
     assert set(supported_classes()) - covered - merge == set()

@@ -340,6 +340,14 @@ def _layer_norm_last_axes():
     return functional([image, sequence], [L.Flatten()(t) for t in (a, b, c)], "norm_axes")
 
 
+def _rms_normalization():
+    """RMSNormalization over a sequence's features and an image's channels (axis=3, epsilon)."""
+    steps, pixels = keras.Input((5, 4)), keras.Input((3, 3, 2))
+    a = L.RMSNormalization()(L.Dense(4)(steps))
+    b = L.RMSNormalization(axis=3, epsilon=0.1)(pixels)
+    return functional([steps, pixels], [L.Flatten()(a), L.Flatten()(b)], "rms_normalization")
+
+
 def _grouped_conv():
     """Conv2D with groups of several channels (ResNeXt's blocks): same padding with an
     activation, strides with an uneven padding and no bias, dilation, and a BatchNormalization
@@ -505,6 +513,7 @@ MODELS = {
                                                     name="grouped"),
     "grouped_conv": _grouped_conv,
     "layer_norm_last_axes": lambda: _layer_norm_last_axes(),
+    "rms_normalization": lambda: _rms_normalization(),
     "keras_ops_activations": _keras_ops_activations,
     "augmentations": _augmentations,
     "row_wise_activations": _row_wise_activations,

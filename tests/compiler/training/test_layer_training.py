@@ -189,6 +189,14 @@ def regularized_attention():
                        name="regularized_attention")
 
 
+def rms_normalized_block():
+    """RMSNormalization before and after a feed-forward block, as LLM-style models place it."""
+    x = keras.Input((5, 4))
+    y = L.Dense(4, activation="gelu")(L.RMSNormalization()(x))
+    y = L.RMSNormalization(epsilon=1e-3)(L.Add()([x, y]))
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="rms_block")
+
+
 def encoder_decoder():
     """The encoder's final state starts the decoder: gradients flow back through
     initial_state (and through return_state's last hidden state)."""
@@ -256,6 +264,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "resnext_block": (resnext_block, (16, 6, 6, 4)),
          "layer_norm_last_axes": (layer_norm_last_axes, (16, 4, 4, 2)),
          "regularized_attention": (regularized_attention, (16, 5, 4)),
+         "rms_normalized_block": (rms_normalized_block, (16, 5, 4)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
