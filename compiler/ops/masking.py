@@ -37,7 +37,7 @@ _PASSING = (
     "Normalization", "PReLU", "ReLU", "Rescaling", "SpatialDropout1D", "SpatialDropout2D",
     "UnitNormalization")
 # Keras layers whose call takes a mask (TimeDistributed hands them each step's)
-_TAKING_MASKS = (*_RNNS, "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
+_TAKING_MASKS = (*_RNNS, "RNN", "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
                  "Softmax", "Attention", "AdditiveAttention", "MultiHeadAttention")
 # Keras layers that would use a mask in a way kerasdml does not build, and why
 _REFUSED = {
@@ -111,7 +111,7 @@ def _masking(call, mask_in: tuple) -> dict:
     return {call.name: mask_name(call.name)}
 
 
-@masks(*_RNNS)
+@masks(*_RNNS, "RNN")
 def _recurrent(call, mask_in: tuple) -> dict:
     sequences = call.config.get("return_sequences", False)
     return {call.name: mask_in[0]} if mask_in and mask_in[0] and sequences else {}

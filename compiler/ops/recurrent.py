@@ -104,6 +104,28 @@ def recurrent(ctx: LayerContext) -> list:
     return nodes
 
 
+_CELLS = {"SimpleRNNCell": "SimpleRNN", "LSTMCell": "LSTM", "GRUCell": "GRU"}
+_RNN_FLAGS = ("return_sequences", "return_state", "go_backwards", "stateful",
+              "zero_output_for_mask")
+
+
+@handles("RNN", tensor_kwargs=("initial_state",))
+def rnn(ctx: LayerContext) -> list:
+    """RNN(SimpleRNNCell/LSTMCell/GRUCell, return_sequences, return_state, go_backwards): the
+    layer of that cell, with the cell's config and weights."""
+    cell = ctx.get("cell")
+    kind = cell.get("class_name") if isinstance(cell, dict) else cell
+    if kind not in _CELLS:
+        ctx.reject("cell", kind, "one SimpleRNNCell, LSTMCell or GRUCell (StackedRNNCells: an "
+                                 "RNN per cell)")
+    config = dict(cell.get("config") or {},
+                  **{key: ctx.config[key] for key in _RNN_FLAGS if key in ctx.config})
+    call = dataclasses.replace(ctx.call, entry=dict(ctx.call.entry, config=config),
+                               class_name=_CELLS[kind])
+    return [node.replace(keras_class=ctx.class_name)
+            for node in recurrent(LayerContext(call, ctx.source, ctx.mask, ctx.masks))]
+
+
 def _initial_state(ctx: LayerContext) -> tuple:
     """The tensors of initial_state (h0, and c0 for an LSTM), if the call gives them."""
     given = ctx.call.kwargs.get("initial_state")

@@ -1,4 +1,4 @@
-"""Dropout (and SpatialDropout1D/2D), Flatten and Reshape: ops that keep or reorder values."""
+"""Dropout (and SpatialDropout1D/2D/3D), Flatten and Reshape: ops that keep or reorder values."""
 from __future__ import annotations
 
 import dataclasses
@@ -39,9 +39,10 @@ def dropout(ctx: LayerContext) -> list:
     return [ctx.node("dropout", Dropout(float(ctx.get("rate"))))]
 
 
-@handles("SpatialDropout1D", "SpatialDropout2D")
+@handles("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
 def spatial_dropout(ctx: LayerContext) -> list:
-    """SpatialDropout1D/2D(rate): drops whole channels in training; identity at inference."""
+    """SpatialDropout1D/2D/3D(rate): drops whole channels in training; identity at
+    inference."""
     ctx.channels_last()
     return [ctx.node("dropout", Dropout(float(ctx.get("rate")), spatial=True))]
 

@@ -91,13 +91,13 @@ def _refused_models():
                                 name="m_attr"),
         "backend": sequential((5, 3), L.LSTM(2, activation="relu", name="relu_lstm"),
                               name="m_relu_lstm"),
-        "unknown": sequential((5, 3), L.RNN(L.GRUCell(2), name="bins"), name="m_bins"),
+        "unknown": sequential((5, 3), L.Hashing(num_bins=3, name="bins"), name="m_bins"),
     }
 
 
 REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
             "attribute": "dilation_rate", "backend": "layer 'relu_lstm' (LSTM): activation",
-            "unknown": "'bins' (RNN)"}
+            "unknown": "'bins' (Hashing)"}
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))

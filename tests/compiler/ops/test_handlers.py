@@ -82,6 +82,8 @@ CASES = [
          ["random_brightness"], {"b": AUG.RandomBrightness((-0.2, 0.2), (0.0, 255.0))}),
     Case("spatial_dropout2d", lambda: sequential((4, 4, 3), L.SpatialDropout2D(0.3),
                                                  L.Flatten()), ["flatten"]),
+    Case("spatial_dropout3d", lambda: sequential((2, 4, 4, 3), L.SpatialDropout3D(0.3),
+                                                 L.Flatten()), ["flatten"]),
     Case("flatten", lambda: sequential((3, 4, 2), L.Flatten(name="f")), ["flatten"]),
     Case("reshape", lambda: sequential((12,), L.Reshape((-1, 4), name="r")), ["reshape"],
          {"r": ops.Reshape((3, 4))}),

@@ -348,6 +348,15 @@ def _rms_normalization():
     return functional([steps, pixels], [L.Flatten()(a), L.Flatten()(b)], "rms_normalization")
 
 
+def _rnn_cells():
+    """keras.layers.RNN around one LSTMCell, GRUCell (backwards, sequences) or SimpleRNNCell."""
+    x = keras.Input((5, 3))
+    a = L.RNN(L.LSTMCell(4))(x)
+    b = L.RNN(L.GRUCell(3), return_sequences=True, go_backwards=True)(x)
+    c = L.RNN(L.SimpleRNNCell(3, activation="relu"), return_sequences=True)(x)
+    return functional(x, [a, L.Flatten()(b), L.Flatten()(c)], "rnn_cells")
+
+
 def _grouped_conv():
     """Conv2D with groups of several channels (ResNeXt's blocks): same padding with an
     activation, strides with an uneven padding and no bias, dilation, and a BatchNormalization
@@ -514,6 +523,7 @@ MODELS = {
     "grouped_conv": _grouped_conv,
     "layer_norm_last_axes": lambda: _layer_norm_last_axes(),
     "rms_normalization": lambda: _rms_normalization(),
+    "rnn_cells": lambda: _rnn_cells(),
     "keras_ops_activations": _keras_ops_activations,
     "augmentations": _augmentations,
     "row_wise_activations": _row_wise_activations,

@@ -86,6 +86,8 @@ MODELS = {
     "lstm_return_state": lambda: _state_model(return_sequences=True),
     "embedding_self_attention_block": lambda: _self_attention_block(),
     "concatenated_masks_GRU": lambda: _concatenated_masks(),
+    "embedding_RNN_LSTMCell": lambda: _tokens(L.RNN(L.LSTMCell(4), return_sequences=True),
+                                              _rnn("GRU"), name="rnn_cell"),
     "embedding_self_attention_LSTM": lambda: _tokens(
         _rnn("GRU", return_sequences=True), _SelfAttention(), _rnn("LSTM"), name="attended"),
     "logical_ops": lambda: _logical_ops(),

@@ -197,6 +197,14 @@ def rms_normalized_block():
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="rms_block")
 
 
+def rnn_cells():
+    """keras.layers.RNN around an LSTMCell returning sequences, then around a GRUCell."""
+    x = keras.Input((6, 3))
+    y = L.RNN(L.LSTMCell(4), return_sequences=True)(x)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.RNN(L.GRUCell(3))(y)),
+                       name="rnn_cells")
+
+
 def encoder_decoder():
     """The encoder's final state starts the decoder: gradients flow back through
     initial_state (and through return_state's last hidden state)."""
@@ -265,6 +273,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "layer_norm_last_axes": (layer_norm_last_axes, (16, 4, 4, 2)),
          "regularized_attention": (regularized_attention, (16, 5, 4)),
          "rms_normalized_block": (rms_normalized_block, (16, 5, 4)),
+         "rnn_cells": (rnn_cells, (16, 6, 3)),
          "bilinear_decoder": (bilinear_decoder, (16, 4, 4, 2)),
          "dilated_convolutions": (dilated_convolutions, (16, 12, 2)),
          "channels_first_cnn": (channels_first_cnn, (16, 2, 6, 6)),
