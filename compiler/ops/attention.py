@@ -22,6 +22,7 @@ from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define, f64
+from .dot import Nodes
 from .merge import Merge
 from .reshaping import Reshape
 from .shaping import fail, require_rank
@@ -134,25 +135,21 @@ def _input_masks(ctx: LayerContext, query: str, key: str, value: str) -> list:
         missing = "query" if not masks["query"] else "value"
         ctx.reject("input masks", f"none on the {missing}",
                    "Keras masks on both the query and the value (or on neither)")
-    nodes = [_node(ctx, "reshape", Reshape((-1, 1)), (masks["query"],), "query_mask"),
-             _node(ctx, "reshape", Reshape((1, -1)), (masks["value"],), "value_mask")]
+    nodes = Nodes(ctx)
+    steps_seen = [nodes.add("reshape", Reshape((-1, 1)), (masks["query"],), "query_mask"),
+                  nodes.add("reshape", Reshape((1, -1)), (masks["value"],), "value_mask")]
     if masks["key"]:
-        nodes.append(_node(ctx, "reshape", Reshape((1, -1)), (masks["key"],), "key_mask"))
-    steps_seen = tuple(node.output for node in nodes)
-    nodes.append(_node(ctx, "multiply", Merge(), steps_seen, "input_masks"))
-    return nodes
+        steps_seen.append(nodes.add("reshape", Reshape((1, -1)), (masks["key"],), "key_mask"))
+    nodes.add("multiply", Merge(), tuple(steps_seen), "input_masks")
+    return nodes.nodes
 
 
 def _and(ctx: LayerContext, nodes: list, attention_mask: str) -> str:
     """The attention_mask given with the call ANDed with the automatic one (appended)."""
-    nodes.append(_node(ctx, "multiply", Merge(), (attention_mask, nodes[-1].output),
-                       "attention_mask"))
+    anded = Nodes(ctx)
+    anded.add("multiply", Merge(), (attention_mask, nodes[-1].output), "attention_mask")
+    nodes += anded.nodes
     return nodes[-1].output
-
-
-def _node(ctx: LayerContext, op: str, attrs, inputs: tuple, step: str) -> ir.Node:
-    name = f"{ctx.name}/{step}"
-    return ctx.node(op, attrs, name=name, inputs=inputs, outputs=(name,))
 
 
 # --- shapes and parameters -------------------------------------------------------------------

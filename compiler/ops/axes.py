@@ -33,14 +33,14 @@ def any_axis(handler):
     def wrapped(ctx: LayerContext) -> list:
         value = ctx.get("axis", -1)
         axis = value[0] if isinstance(value, list) and len(value) == 1 else value
-        if not isinstance(axis, int) or axis in (0, -1) or axis == _last_axis(ctx):
+        if not isinstance(axis, int) or axis in (0, -1) or axis == last_axis(ctx):
             return handler(ctx)
         return _around(ctx, handler, axis - 1 if axis > 0 else axis, {"axis": -1})
     wrapped.__doc__ = f"{handler.__doc__.rstrip()} Any one axis."
     return wrapped
 
 
-def _last_axis(ctx: LayerContext) -> int | None:
+def last_axis(ctx: LayerContext) -> int | None:
     """The last axis as Keras counts it (BatchNormalization(axis=3) on images), when the file
     records the input's shape; otherwise a positive last axis becomes a move_axis that the
     shapes resolve to a copy."""

@@ -23,6 +23,7 @@ from ..frontend.context import LayerContext, as_role
 from ..frontend.registry import handles
 from ..ir import Elementwise
 from .activations import Activation, keras_axis
+from .axes import last_axis
 from .keras_ops import Matmul, Reduce
 from .merge import Merge
 from .reordering import Permute
@@ -79,7 +80,7 @@ def rms_normalization(ctx: LayerContext) -> list:
     axis, as Keras computes it, in elementwise, reduce, multiply and layer_scale nodes."""
     value = ctx.get("axis", -1)
     axis = value[0] if isinstance(value, list) and len(value) == 1 else value
-    if axis != -1 and axis != _last_axis(ctx):
+    if axis != -1 and axis != last_axis(ctx):
         ctx.reject("axis", value, "the last axis (-1)")
     nodes, x = Nodes(ctx), ctx.call.inputs[0]
     square = nodes.add("elementwise", Elementwise("power", 2.0), (x,), "square")
@@ -91,11 +92,6 @@ def rms_normalization(ctx: LayerContext) -> list:
     nodes.add("layer_scale", LayerScale(), (scaled,), None,
               params=(as_role(ctx.weights("scale")["scale"], "gamma"),))
     return nodes.nodes
-
-
-def _last_axis(ctx: LayerContext) -> int | None:
-    shapes = ctx.recorded_input_shapes()
-    return len(shapes[0]) - 1 if shapes else None
 
 
 @handles("Dot")

@@ -136,7 +136,7 @@ def _global_average(call, mask_in: tuple) -> dict:
 
 
 @masks(*_MERGES)
-def _merged(call, mask_in: tuple) -> dict:
+def merged_masks(call, mask_in: tuple) -> dict:
     """Keras' merges OR their inputs' masks (Concatenate along the features: any of the
     features' masks), and drop them when an input has none."""
     if not mask_in or any(m is None for m in mask_in):

@@ -16,7 +16,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import define
 from .activations import keras_axis
-from .masking import mask_name
+from .masking import mask_name, merged_masks
 from .shaping import fail, resolve_axis
 
 
@@ -54,12 +54,12 @@ def concatenate(ctx: LayerContext) -> list:
 
 
 def merged_mask(ctx: LayerContext) -> list:
-    """The node computing a merge's mask where its inputs carry different masks: their OR (the
-    largest of the 0/1 masks); none where masking._merged passes a mask on or drops
-    it."""
-    if not ctx.masks or any(m is None for m in ctx.masks) or len(set(ctx.masks)) == 1:
-        return []
+    """The node computing a merge's mask where its mask rule (masking.merged_masks) names a
+    mask of its own, its inputs carrying different ones: their OR (the largest of the 0/1
+    masks); none where the rule passes an input's mask on or drops it."""
     name = mask_name(ctx.name)
+    if merged_masks(ctx.call, ctx.masks).get(ctx.name) != name:
+        return []
     return [ctx.node("maximum", Merge(), name=name, inputs=tuple(dict.fromkeys(ctx.masks)),
                      outputs=(name,))]
 
