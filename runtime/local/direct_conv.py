@@ -63,7 +63,8 @@ def _padded_width(count: int, dtype) -> int:
 
 def _geometry(g: Geom, images: int, width: int, dtype, relu: bool = False) -> dict[str, int]:
     return dict(n=images, Hp=g.H + 2 * g.ph, Wp=_row_stride(g, dtype), C=g.C, kh=g.kh, kw=g.kw,
-                sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F, relu=int(relu))
+                sh=g.sh, sw=g.sw, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F, relu=int(relu), ph=g.ph,
+                pw=g.pw, H=g.H, W=g.W)
 
 
 # The row kernels serve stride-1 convolutions of at most this many input channels: there a
@@ -128,7 +129,7 @@ def _channels_last(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
 def _channels_last_geometry(g: Geom, images: int, width: int, relu: bool) -> dict[str, int]:
     return dict(n=images, Hp=g.H + 2 * g.ph, Wp=(g.W + 2 * g.pw) * g.C, C=1, kh=g.kh,
                 kw=g.kw * g.C, sh=g.sh, sw=g.sw * g.C, Ho=g.Ho, Wo=g.Wo, Fp=width, F=g.F,
-                relu=int(relu))
+                relu=int(relu), ph=g.ph, pw=g.pw * g.C, H=g.H, W=g.W * g.C)
 
 
 def _channels_last_filters(g: Geom, W: np.ndarray, width: int) -> np.ndarray:

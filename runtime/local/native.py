@@ -17,7 +17,8 @@ import numpy as np
 
 NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
 # the geometry structs of kernels.c, field by field
-CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F", "relu")
+CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F", "relu",
+               "ph", "pw", "H", "W")
 PAD_FIELDS = ("planes", "H", "W", "ph", "pw", "Hp", "Wp")
 POOL_FIELDS = ("planes", "H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "Ho", "Wo")
 DEPTHWISE_FIELDS = ("planes", "first", "C", "H", "W", "M", "kh", "kw", "sh", "sw", "ph", "pw",

@@ -18,21 +18,22 @@
  * and each loaded weight vector serves MR rows.
  */
 
-/* out[rows, strip] = patches[rows, :] @ w[:, strip]; rows have patch starts base[0..MR-1]. */
+/* out[rows, strip] = patches[rows, :] @ w[:, strip] over the taps t; rows have patch starts
+ * base[0..MR-1]. */
 static inline ALWAYS_INLINE void KERNEL(forward_tile)(
-    const T *x, const long *base, const T *w, const struct geometry *g,
+    const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
     T *out, long ldo, int rows, const int MR, const int NV)
 {
     EACH_ROW(DECLARE_ROW)
     const long kw = g->kw, plane = g->Hp * g->Wp, Fp = g->Fp;
     for (long c = 0; c < g->C; c++) {
-        for (long i = 0; i < g->kh; i++) {
+        for (long i = t.i0; i < t.i1; i++) {
             const long offset = c * plane + i * g->Wp;
 #define ROW_POINTER(r) const T *x##r = x + base[r < MR ? r : 0] + offset;
             EACH_ROW(ROW_POINTER)
 #undef ROW_POINTER
             const T *wi = w + (c * g->kh + i) * kw * Fp;
-            for (long j = 0; j < kw; j++) {
+            for (long j = t.j0; j < t.j1; j++) {
                 LOAD_B(wi + j * Fp)
 #define FORWARD_STEP(r) MULTIPLY_ADD_ROW(r, x##r[j])
                 EACH_ROW(FORWARD_STEP)
@@ -71,15 +72,21 @@ static inline ALWAYS_INLINE void KERNEL(filter_tile)(
 }
 
 /* out (n x F x Ho*Wo, DML's channel-major layout) = conv of the padded chunk x with w, plus
- * bias[f] unless bias is NULL, through relu when g->relu. Tiles are computed pixel-major (12 pixels x a strip of filters,
- * in a buffer that stays in L1) and written out channel by channel: 12 neighbouring pixels of
- * a channel are neighbours in the output, so no separate transposing pass is needed. Strips
- * are the outer loop: a strip of weights (K x 4 vectors) stays in the L2 cache while every
- * pixel of the chunk passes by it (the whole of w, K x Fp, is megabytes in deep layers). */
+ * bias[f] unless bias is NULL, through relu when g->relu. Tiles are computed pixel-major
+ * (12 pixels at a time in forward_order's order x a strip of filters, in a buffer that
+ * stays in L1) and written out channel by channel: neighbouring pixels of a channel are
+ * neighbours in the output, so no separate transposing pass is needed. Strips are the outer
+ * loop: a strip of weights (K x 4 vectors) stays in the L2 cache while every pixel of the
+ * chunk passes by it (the whole of w, K x Fp, is megabytes in deep layers). */
 KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T *out,
                               const struct geometry *g)
 {
     const long L = g->Ho * g->Wo, P = g->n * L;
+    long *order = malloc(sizeof(long) * (size_t)P);
+    if (!order || forward_order(g, order) != 0) {
+        free(order);
+        return -1;
+    }
     T tile[12 * 4 * VL];
     for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
         const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
@@ -87,19 +94,24 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
         for (long p0 = 0; p0 < P; p0 += 12) {            /* 12: a multiple of every MR */
             const long block = P - p0 < 12 ? P - p0 : 12;
             long base[12], image[12], pixel[12];
+            struct taps taps[12];
             for (int r = 0; r < 12; r++) {
-                const long p = p0 + (r < block ? r : block - 1);
+                const long p = order[p0 + (r < block ? r : block - 1)];
                 base[r] = patch_start(g, p);
                 image[r] = p / L;
                 pixel[r] = p % L;
+                taps[r] = patch_taps(g, pixel[r] / g->Wo, pixel[r] % g->Wo);
             }
 #define FORWARD_ROWS(MR, NV)                                                             \
             for (long r0 = 0; r0 < block; r0 += MR) {                                    \
                 const int rows = (int)(block - r0 < MR ? block - r0 : MR);              \
                 long b[MR];                                                              \
-                for (int r = 0; r < MR; r++)                                             \
+                struct taps t = taps[r0];                                                \
+                for (int r = 0; r < MR; r++) {                                           \
                     b[r] = base[r0 + (r < rows ? r : rows - 1)];                         \
-                KERNEL(forward_tile)(x, b, w + f0, g, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
+                    t = united_taps(t, taps[r0 + (r < rows ? r : rows - 1)]);            \
+                }                                                                        \
+                KERNEL(forward_tile)(x, b, w + f0, g, t, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
             }
             FOR_TILE_SHAPE(nv, FORWARD_ROWS)
 #undef FORWARD_ROWS
@@ -115,6 +127,7 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
             }
         }
     }
+    free(order);
     return 0;
 }
 

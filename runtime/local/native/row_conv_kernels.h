@@ -38,18 +38,19 @@ static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, 
         dst[q] = lanes[q];
 }
 
-/* out[f0 + r, y, x0 .. x0 + NV*VL) for the rows (filters) r < rows; x points at (image, y, x0)
+/* out[f0 + r, y, x0 .. x0 + NV*VL) for the rows (filters) r < rows, over the kernel rows
+ * [t.i0, t.i1); x points at (image, y, x0)
  * of the padded chunk, w at filter f0, out at out[f0, y, x0]; valid: pixels left in the row,
  * room: pixels left in the plane. */
 static inline ALWAYS_INLINE void NAME(row_forward_tile)(
-    const T *x, const T *w, const T *bias, const struct geometry *g, T *out, long valid,
-    long room, int rows, const int MR, const int NV)
+    const T *x, const T *w, const T *bias, const struct geometry *g, struct taps t, T *out,
+    long valid, long room, int rows, const int MR, const int NV)
 {
     EACH_ROW(DECLARE_ROW)
     const long K = g->C * g->kh * g->kw, plane = g->Hp * g->Wp, L = g->Ho * g->Wo;
     const int relu = g->relu != 0;
     for (long c = 0; c < g->C; c++) {
-        for (long i = 0; i < g->kh; i++) {
+        for (long i = t.i0; i < t.i1; i++) {
             const T *xr = x + c * plane + i * g->Wp;
             const T *wr = w + (c * g->kh + i) * g->kw;
             for (long j = 0; j < g->kw; j++) {
@@ -81,6 +82,11 @@ CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
     const long strips = (g->Wo + VL - 1) / VL;
     for (long image = 0; image < g->n; image++) {
         for (long y = 0; y < g->Ho; y++) {
+            /* the kernel rows on the image; every kernel column, padding or not, for vectors
+             * of pixels */
+            struct taps t = patch_taps(g, y, 0);
+            t.j0 = 0;
+            t.j1 = g->kw;
             for (long f0 = 0; f0 < g->F; f0 += 12) {
                 const int rows = (int)(g->F - f0 < 12 ? g->F - f0 : 12);
                 for (long s0 = 0; s0 < strips; s0 += 2) {
@@ -89,9 +95,9 @@ CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
                     const long valid = g->Wo - s0 * VL, room = L - y * g->Wo - s0 * VL;
                     const T *b = bias ? bias + f0 : NULL;
                     if (strips - s0 >= 2)
-                        NAME(row_forward_tile)(xs, w + f0 * K, b, g, os, valid, room, rows, 12, 2);
+                        NAME(row_forward_tile)(xs, w + f0 * K, b, g, t, os, valid, room, rows, 12, 2);
                     else
-                        NAME(row_forward_tile)(xs, w + f0 * K, b, g, os, valid, room, rows, 12, 1);
+                        NAME(row_forward_tile)(xs, w + f0 * K, b, g, t, os, valid, room, rows, 12, 1);
                 }
             }
         }

@@ -43,6 +43,8 @@ CONV_SHAPES = [
     (1, 9, 11, 10, 50, 3, 3, 2, 2, 1, 1),      # batch 1, odd sizes, 9 channels, 50 filters
     (3, 6, 13, 11, 19, 1, 1, 1, 1, 0, 0),      # 1x1 over 143 pixels: one product per image
     (16, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0),     # 1x1 over a few pixels: cut by filters
+    (2, 3, 5, 6, 20, 3, 3, 1, 1, 3, 3),        # padding wider than the kernel: patches all padding
+    (3, 8, 15, 30, 24, 3, 5, 1, 2, 1, 2),      # rows of 15 outputs, strides, uneven borders
 ]
 
 
