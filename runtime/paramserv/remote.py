@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import secrets
+import threading
 import time
 import uuid
 
@@ -170,6 +171,7 @@ def _run_job(runtime, data, job: RemoteJob, server: ParameterServerSocket) -> li
 
     sc, group = runtime.sc, f"kerasdml-paramserv-{uuid.uuid4().hex}"
     outcome: dict = {}
+    finished = threading.Event()        # set the moment the job ends: the run returns then
 
     def run():
         sc.setJobGroup(group, "paramserv workers", interruptOnCancel=True)
@@ -178,10 +180,11 @@ def _run_job(runtime, data, job: RemoteJob, server: ParameterServerSocket) -> li
             outcome["spent"] = tasks.mapPartitionsWithIndex(partial(run_worker_task, job)).collect()
         except BaseException as err:
             outcome["error"] = err
+        finally:
+            finished.set()
     thread = InheritableThread(target=run, daemon=True)
     thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
+    while not finished.wait(0.1):       # a server error stops the job within 0.1 s
         if server.error is not None:
             sc.cancelJobGroup(group)
             thread.join()
