@@ -19,23 +19,28 @@
  */
 
 /* out[rows, strip] = patches[rows, :] @ w[:, strip] over the taps t; rows have patch starts
- * base[0..MR-1]. */
+ * base[0..MR-1]. TAPS, when not 0, is the number of kernel columns t covers, known at compile
+ * time: the loop over them is then unrolled (the common 3x3, 5x5 and 7x7 kernels), which
+ * leaves the FMA units only the loop over channels and kernel rows to wait on. */
 static inline ALWAYS_INLINE void KERNEL(forward_tile)(
     const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
-    T *out, long ldo, int rows, const int MR, const int NV)
+    T *out, long ldo, int rows, const int MR, const int NV, const int TAPS)
 {
     EACH_ROW(DECLARE_ROW)
     const long kw = g->kw, plane = g->Hp * g->Wp, Fp = g->Fp;
+    const long columns = TAPS ? TAPS : t.j1 - t.j0;
+#define ROW_POINTER(r) const T *x##r = x + base[r < MR ? r : 0] + t.j0;
+    EACH_ROW(ROW_POINTER)
+#undef ROW_POINTER
+    const T *wc = w + t.j0 * Fp;
     for (long c = 0; c < g->C; c++) {
         for (long i = t.i0; i < t.i1; i++) {
             const long offset = c * plane + i * g->Wp;
-#define ROW_POINTER(r) const T *x##r = x + base[r < MR ? r : 0] + offset;
-            EACH_ROW(ROW_POINTER)
-#undef ROW_POINTER
-            const T *wi = w + (c * g->kh + i) * kw * Fp;
-            for (long j = t.j0; j < t.j1; j++) {
+            const T *wi = wc + (c * g->kh + i) * kw * Fp;
+#pragma GCC unroll 8
+            for (long j = 0; j < columns; j++) {
                 LOAD_B(wi + j * Fp)
-#define FORWARD_STEP(r) MULTIPLY_ADD_ROW(r, x##r[j])
+#define FORWARD_STEP(r) MULTIPLY_ADD_ROW(r, x##r[offset + j])
                 EACH_ROW(FORWARD_STEP)
 #undef FORWARD_STEP
             }
@@ -44,6 +49,21 @@ static inline ALWAYS_INLINE void KERNEL(forward_tile)(
 #define FORWARD_STORE(r) STORE_ROW(r, out + r * ldo)
     EACH_ROW(FORWARD_STORE)
 #undef FORWARD_STORE
+}
+
+/* forward_tile with the number of kernel columns fixed where it is a common one (4: a 5x5
+ * kernel's tiles at the borders of 'same' padding). */
+static inline ALWAYS_INLINE void KERNEL(forward_tile_by_taps)(
+    const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
+    T *out, long ldo, int rows, const int MR, const int NV)
+{
+    switch (t.j1 - t.j0) {
+    case 3: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 3); break;
+    case 4: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 4); break;
+    case 5: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 5); break;
+    case 7: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 7); break;
+    default: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 0); break;
+    }
 }
 
 /* dw[rows, strip] += patches[p, rows]^T @ dout[p, strip] over count patch rows p. */
@@ -111,7 +131,7 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
                     b[r] = base[r0 + (r < rows ? r : rows - 1)];                         \
                     t = united_taps(t, taps[r0 + (r < rows ? r : rows - 1)]);            \
                 }                                                                        \
-                KERNEL(forward_tile)(x, b, w + f0, g, t, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
+                KERNEL(forward_tile_by_taps)(x, b, w + f0, g, t, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
             }
             FOR_TILE_SHAPE(nv, FORWARD_ROWS)
 #undef FORWARD_ROWS

@@ -39,21 +39,23 @@ static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, 
 }
 
 /* out[f0 + r, y, x0 .. x0 + NV*VL) for the rows (filters) r < rows, over the kernel rows
- * [t.i0, t.i1); x points at (image, y, x0)
- * of the padded chunk, w at filter f0, out at out[f0, y, x0]; valid: pixels left in the row,
- * room: pixels left in the plane. */
+ * [t.i0, t.i1); x points at (image, y, x0) of the padded chunk, w at filter f0, out at
+ * out[f0, y, x0]; valid: pixels left in the row, room: pixels left in the plane. KW, when not
+ * 0, is the kernel's width known at compile time (the loop over it unrolled). */
 static inline ALWAYS_INLINE void NAME(row_forward_tile)(
     const T *x, const T *w, const T *bias, const struct geometry *g, struct taps t, T *out,
-    long valid, long room, int rows, const int MR, const int NV)
+    long valid, long room, int rows, const int MR, const int NV, const int KW)
 {
     EACH_ROW(DECLARE_ROW)
     const long K = g->C * g->kh * g->kw, plane = g->Hp * g->Wp, L = g->Ho * g->Wo;
     const int relu = g->relu != 0;
+    const long columns = KW ? KW : g->kw;
     for (long c = 0; c < g->C; c++) {
         for (long i = t.i0; i < t.i1; i++) {
             const T *xr = x + c * plane + i * g->Wp;
             const T *wr = w + (c * g->kh + i) * g->kw;
-            for (long j = 0; j < g->kw; j++) {
+#pragma GCC unroll 8
+            for (long j = 0; j < columns; j++) {
                 LOAD_B(xr + j)
 #define ROW_STEP(r) MULTIPLY_ADD_ROW(r, wr[(r < rows ? r : 0) * K + j])
                 EACH_ROW(ROW_STEP)
@@ -94,10 +96,17 @@ CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
                     T *os = out + (image * g->F + f0) * L + y * g->Wo + s0 * VL;
                     const long valid = g->Wo - s0 * VL, room = L - y * g->Wo - s0 * VL;
                     const T *b = bias ? bias + f0 : NULL;
-                    if (strips - s0 >= 2)
-                        NAME(row_forward_tile)(xs, w + f0 * K, b, g, t, os, valid, room, rows, 12, 2);
+#define ROW_TILE(NV, KW) \
+    NAME(row_forward_tile)(xs, w + f0 * K, b, g, t, os, valid, room, rows, 12, NV, KW)
+                    if (strips - s0 >= 2 && g->kw == 5)
+                        ROW_TILE(2, 5);
+                    else if (strips - s0 >= 2 && g->kw == 3)
+                        ROW_TILE(2, 3);
+                    else if (strips - s0 >= 2)
+                        ROW_TILE(2, 0);
                     else
-                        NAME(row_forward_tile)(xs, w + f0 * K, b, g, t, os, valid, room, rows, 12, 1);
+                        ROW_TILE(1, 0);
+#undef ROW_TILE
                 }
             }
         }
