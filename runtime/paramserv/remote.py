@@ -184,7 +184,7 @@ def _run_job(runtime, data, job: RemoteJob, server: ParameterServerSocket) -> li
             finished.set()
     thread = InheritableThread(target=run, daemon=True)
     thread.start()
-    while not finished.wait(0.1):       # a server error stops the job within 0.1 s
+    while not finished.wait(0.1):       # woken early when the job ends; else checks the server
         if server.error is not None:
             sc.cancelJobGroup(group)
             thread.join()
