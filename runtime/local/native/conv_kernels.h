@@ -20,7 +20,7 @@
 
 /* out[rows, strip] = patches[rows, :] @ w[:, strip] over the taps t; rows have patch starts
  * base[0..MR-1]. TAPS, when not 0, is the number of kernel columns t covers, known at compile
- * time: the loop over them is then unrolled (the common 3x3, 5x5 and 7x7 kernels), which
+ * time: the loop over them is then unrolled (the common 3x3 and 5x5 kernels), which
  * leaves the FMA units only the loop over channels and kernel rows to wait on. */
 static inline ALWAYS_INLINE void KERNEL(forward_tile)(
     const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
@@ -51,17 +51,16 @@ static inline ALWAYS_INLINE void KERNEL(forward_tile)(
 #undef FORWARD_STORE
 }
 
-/* forward_tile with the number of kernel columns fixed where it is a common one (4: a 5x5
- * kernel's tiles at the borders of 'same' padding). */
+/* forward_tile with the number of kernel columns fixed for the common 3x3 and 5x5 kernels'
+ * interior tiles (each variant is compiled for every tile shape and CPU target: the build's
+ * time and size grow with their number). */
 static inline ALWAYS_INLINE void KERNEL(forward_tile_by_taps)(
     const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
     T *out, long ldo, int rows, const int MR, const int NV)
 {
     switch (t.j1 - t.j0) {
     case 3: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 3); break;
-    case 4: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 4); break;
     case 5: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 5); break;
-    case 7: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 7); break;
     default: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 0); break;
     }
 }
