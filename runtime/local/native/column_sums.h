@@ -59,14 +59,19 @@ CLONES int column_split_sums_f64(const double *x, long rows, long cols, long ld,
 
 /* sums[j] = the float column j summed in double, row after row (numpy's order for a float32
  * column sum with a float64 accumulator: the same bits, in one pass instead of a buffered,
- * casting reduction). */
+ * casting reduction). Columns are taken a block at a time, so that the block's sums stay in
+ * the L1 cache while every row passes by; each column's order of additions is unchanged. */
+#define COLUMN_SUMS_BLOCK 1024
 CLONES void column_sums_f32(const float *x, long rows, long cols, long ld, double *sums)
 {
-    for (long j = 0; j < cols; j++)
-        sums[j] = 0;
-    for (long i = 0; i < rows; i++) {
-        const float *row = x + i * ld;
-        for (long j = 0; j < cols; j++)
-            sums[j] += (double)row[j];
+    for (long j0 = 0; j0 < cols; j0 += COLUMN_SUMS_BLOCK) {
+        const long j1 = cols - j0 < COLUMN_SUMS_BLOCK ? cols : j0 + COLUMN_SUMS_BLOCK;
+        for (long j = j0; j < j1; j++)
+            sums[j] = 0;
+        for (long i = 0; i < rows; i++) {
+            const float *row = x + i * ld;
+            for (long j = j0; j < j1; j++)
+                sums[j] += (double)row[j];
+        }
     }
 }

@@ -65,27 +65,34 @@ static inline ALWAYS_INLINE void KERNEL(forward_tile_by_taps)(
     }
 }
 
-/* dw[rows, strip] += patches[p, rows]^T @ dout[p, strip] over count patch rows p. */
+/* dw[rows, strip] += patches[p, rows]^T @ dout[p, strip] over the output pixels p of one
+ * image in rows [box.i0, box.i1) x columns [box.j0, box.j1): the pixels whose patches take
+ * any of the rows' taps on the image (the others multiply padding zeros). x is the image's
+ * padded planes, off[r] row r's offset in a patch, dwrow[r] its row of dw; dout holds the
+ * pass's pixels pixel-major from output row ya on. */
 static inline ALWAYS_INLINE void KERNEL(filter_tile)(
-    const T *x, const long *base, long count, const long *off, const T *dout,
+    const T *x, const long *off, const long *dwrow, const T *dout, long ya, struct taps box,
     const struct geometry *g, T *dw, int rows, const int MR, const int NV)
 {
     EACH_ROW(DECLARE_ROW)
     const long Fp = g->Fp;
-#define FILTER_LOAD(r) LOAD_ROW(r, dw + r * Fp)
+#define FILTER_LOAD(r) LOAD_ROW(r, dw + dwrow[r < rows ? r : 0] * Fp)
     EACH_ROW(FILTER_LOAD)
 #undef FILTER_LOAD
 #define OFFSET(r) const long o##r = off[r < MR ? r : 0];
     EACH_ROW(OFFSET)
 #undef OFFSET
-    for (long p = 0; p < count; p++) {
-        const T *xp = x + base[p];
-        LOAD_B(dout + p * Fp)
+    for (long y = box.i0; y < box.i1; y++) {
+        const T *xp = x + y * g->sh * g->Wp + box.j0 * g->sw;
+        const T *dp = dout + ((y - ya) * g->Wo + box.j0) * Fp;
+        for (long q = box.j0; q < box.j1; q++, xp += g->sw, dp += Fp) {
+            LOAD_B(dp)
 #define FILTER_STEP(r) MULTIPLY_ADD_ROW(r, xp[o##r])
-        EACH_ROW(FILTER_STEP)
+            EACH_ROW(FILTER_STEP)
 #undef FILTER_STEP
+        }
     }
-#define FILTER_STORE(r) STORE_ROW(r, dw + r * Fp)
+#define FILTER_STORE(r) STORE_ROW(r, dw + dwrow[r < rows ? r : 0] * Fp)
     EACH_ROW(FILTER_STORE)
 #undef FILTER_STORE
 }
@@ -151,52 +158,75 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
 }
 
 /* dw (K x Fp) += patches^T @ dout for the padded chunk x; dout is channel-major (n x F x
- * Ho*Wo, DML's layout), and each pass's rows are first gathered pixel-major (FILTER_ROWS_PER_PASS
- * x Fp, zero past F) into a buffer that stays in cache. */
+ * Ho*Wo, DML's layout). A pass takes a few output rows of one image, their dout gathered
+ * pixel-major (zero past F) into a buffer that stays in cache. The gradient's rows are taken
+ * tap by tap (the channels of kernel offset (i, j) together), so that a tile's rows share
+ * their taps, and a tile multiplies only the pixels whose patches take them on the image:
+ * the products with padding zeros, a sixth of a 5x5 'same' layer over 14x14 maps, are
+ * skipped (the sums keep their bits, save where dout holds an Inf or NaN). */
 KERNEL_TARGET int KERNEL(conv_backward_filter)(const T *x, const T *dout, T *dw, const struct geometry *g)
 {
-    const long L = g->Ho * g->Wo, P = g->n * L, K = g->kh * g->kw * g->C;
-    long *base = malloc(sizeof(long) * (size_t)P), *off = malloc(sizeof(long) * (size_t)(K + 12));
-    T *rows_buffer = malloc(sizeof(T) * FILTER_ROWS_PER_PASS * (size_t)g->Fp);
-    if (!base || !off || !rows_buffer) {
-        free(base);
+    const long L = g->Ho * g->Wo, taps = g->kh * g->kw, K = taps * g->C;
+    const long passes = (L + FILTER_ROWS_PER_PASS - 1) / FILTER_ROWS_PER_PASS;
+    const long pass_rows = (g->Ho + passes - 1) / passes;
+    const long tiles = K + 12;                 /* rows past K repeat the last one, unstored */
+    long *off = malloc(sizeof(long) * (size_t)tiles), *dwrow = malloc(sizeof(long) * (size_t)tiles);
+    long *ranges = malloc(sizeof(long) * (size_t)(2 * (g->kh + g->kw)));
+    struct taps *boxes = malloc(sizeof(struct taps) * (size_t)tiles);
+    T *rows_buffer = calloc((size_t)(pass_rows * g->Wo * g->Fp), sizeof(T));
+    if (!off || !dwrow || !ranges || !boxes || !rows_buffer) {
         free(off);
+        free(dwrow);
+        free(ranges);
+        free(boxes);
         free(rows_buffer);
         return -1;
     }
-    for (long p = 0; p < P; p++)
-        base[p] = patch_start(g, p);
-    for (long k = 0; k < K + 12; k++)          /* rows past K repeat the last one, unstored */
-        off[k] = patch_offset(g, k < K ? k : K - 1);
-    for (long p0 = 0; p0 < P; p0 += FILTER_ROWS_PER_PASS) {
-        const long count = P - p0 < FILTER_ROWS_PER_PASS ? P - p0 : FILTER_ROWS_PER_PASS;
-        for (long q = 0; q < count; q++)              /* gather: channel-major -> pixel-major */
-            for (long f = g->F; f < g->Fp; f++)
-                rows_buffer[q * g->Fp + f] = 0;
-        for (long q0 = 0; q0 < count;) {             /* runs of pixels within one image */
-            const long p = p0 + q0, image = p / L, pixel = p % L;
-            const long run = L - pixel < count - q0 ? L - pixel : count - q0;
-            for (long f = 0; f < g->F; f++) {
-                const T *from = dout + (image * g->F + f) * L + pixel;
-                for (long q = 0; q < run; q++)
-                    rows_buffer[(q0 + q) * g->Fp + f] = from[q];
+    long *ylo = ranges, *yhi = ylo + g->kh, *xlo = yhi + g->kh, *xhi = xlo + g->kw;
+    tap_ranges(g, 0, ylo, yhi);
+    tap_ranges(g, 1, xlo, xhi);
+    for (long t = 0; t < tiles; t++) {          /* t = (i, j, c): k = (c, i, j) */
+        const long tt = t < K ? t : K - 1, c = tt % g->C, tap = tt / g->C;
+        const long i = tap / g->kw, j = tap % g->kw;
+        dwrow[t] = c * taps + tap;
+        off[t] = patch_offset(g, dwrow[t]);
+        boxes[t] = (struct taps){ylo[i], yhi[i], xlo[j], xhi[j]};
+    }
+    const long plane_set = g->C * g->Hp * g->Wp;
+    for (long image = 0; image < g->n; image++) {
+        for (long ya = 0; ya < g->Ho; ya += pass_rows) {
+            const long yb = g->Ho - ya < pass_rows ? g->Ho : ya + pass_rows;
+            const long count = (yb - ya) * g->Wo;
+            for (long f = 0; f < g->F; f++) {    /* gather: channel-major -> pixel-major */
+                const T *from = dout + (image * g->F + f) * L + ya * g->Wo;
+                for (long q = 0; q < count; q++)
+                    rows_buffer[q * g->Fp + f] = from[q];
             }
-            q0 += run;
-        }
-        for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
-            const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
+            for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
+                const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
 #define FILTER_ROWS(MR, NV)                                                              \
-            for (long k0 = 0; k0 < K; k0 += MR) {                                        \
-                const int rows = (int)(K - k0 < MR ? K - k0 : MR);                      \
-                KERNEL(filter_tile)(x, base + p0, count, off + k0, rows_buffer + f0,       \
-                                  g, dw + k0 * g->Fp + f0, rows, MR, NV);                \
-            }
-            FOR_TILE_SHAPE(nv, FILTER_ROWS)
+                for (long t0 = 0; t0 < K; t0 += MR) {                                    \
+                    const int rows = (int)(K - t0 < MR ? K - t0 : MR);                  \
+                    struct taps box = boxes[t0];         /* the rows' pixels: united */  \
+                    for (int r = 1; r < rows; r++)                                       \
+                        box = united_taps(box, boxes[t0 + r]);                           \
+                    box.i0 = box.i0 > ya ? box.i0 : ya;                                  \
+                    box.i1 = box.i1 < yb ? box.i1 : yb;                                  \
+                    if (box.i0 >= box.i1 || box.j0 >= box.j1)                            \
+                        continue;                                                        \
+                    KERNEL(filter_tile)(x + image * plane_set, off + t0, dwrow + t0,      \
+                                        rows_buffer + f0, ya, box, g, dw + f0, rows,     \
+                                        MR, NV);                                         \
+                }
+                FOR_TILE_SHAPE(nv, FILTER_ROWS)
 #undef FILTER_ROWS
+            }
         }
     }
-    free(base);
     free(off);
+    free(dwrow);
+    free(ranges);
+    free(boxes);
     free(rows_buffer);
     return 0;
 }

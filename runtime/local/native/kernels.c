@@ -28,8 +28,9 @@
 #endif
 #define ALWAYS_INLINE __attribute__((always_inline))
 
-/* Patch rows per pass of the filter gradient: their dout rows (48 KB of float at Fp = 64)
- * stay in the L1/L2 cache while every kernel-offset row of the gradient reads them. */
+/* Patch rows per pass of the filter gradient (about: whole output rows of one image): their
+ * dout rows (48 KB of float at Fp = 64) stay in the L1/L2 cache while every kernel-offset row
+ * of the gradient reads them. */
 #define FILTER_ROWS_PER_PASS 192
 
 /* One chunk's geometry, laid out as the int64 array native.py passes. */
@@ -122,6 +123,25 @@ static long tap_runs(const struct geometry *g, int columns, long *ends)
     for (long a = 0; a < count; a = ends[runs++])
         ends[runs] = tap_run_end(g, columns, a);
     return runs;
+}
+
+/* The output pixels whose patches take kernel row i on the image: rows [first[i], last[i]) (a
+ * run: a patch's first tap row falls and its end falls as y grows), and likewise the columns
+ * of kernel column j when columns is set; first = count, last = 0 where none does. */
+static void tap_ranges(const struct geometry *g, int columns, long *first, long *last)
+{
+    const long count = columns ? g->Wo : g->Ho, taps = columns ? g->kw : g->kh;
+    for (long t = 0; t < taps; t++) {
+        first[t] = count;
+        last[t] = 0;
+    }
+    for (long a = 0; a < count; a++) {
+        const struct taps t = columns ? patch_taps(g, 0, a) : patch_taps(g, a, 0);
+        for (long k = columns ? t.j0 : t.i0; k < (columns ? t.j1 : t.i1); k++) {
+            first[k] = a < first[k] ? a : first[k];
+            last[k] = a + 1 > last[k] ? a + 1 : last[k];
+        }
+    }
 }
 
 /* The order in which the forward kernels take a chunk's output pixels: grouped by their

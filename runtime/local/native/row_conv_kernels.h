@@ -114,18 +114,22 @@ CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
     return 0;
 }
 
-/* The filter gradient keeps 4 filters x 6 kernel offsets of partial sums, one lane per pixel
- * column, over the whole chunk, then adds each one's lanes (in lane order) into dw. */
+/* The filter gradient keeps 4 filters x NK kernel offsets of partial sums, one lane per pixel
+ * column, over the whole chunk, then adds each one's lanes (in lane order) into dw. The
+ * offsets are taken in K's order, NK at a time: a whole kernel row for kernels 4 to 6 wide
+ * (a fixed 6 left a sixth of a 5x5 kernel's sums idle), 6 otherwise (whole rows of 3, 2 or 1
+ * wide kernels). The output rows whose input rows under all of a tile's kernel rows are
+ * padding are skipped: their products are all zero. */
 #define EACH_FILTER(M) M(0) M(1) M(2) M(3)
 #define EACH_OFFSET(M, f) M(f, 0) M(f, 1) M(f, 2) M(f, 3) M(f, 4) M(f, 5)
 #define DECLARE_SUM(f, k) V s##f##_##k = {0};
 #define DECLARE_SUMS(f) EACH_OFFSET(DECLARE_SUM, f)
 #define LOAD_DOUT(f) const V d##f = *(const VU *)(dp + (f) * dstride);
-#define LOAD_INPUT(k) const V x##k = *(const VU *)(xp + o[k]);
-#define ADD_PRODUCT(f, k) s##f##_##k += d##f * x##k;
+#define LOAD_INPUT(k) const V x##k = k < NK ? *(const VU *)(xp + o[k]) : (V){0};
+#define ADD_PRODUCT(f, k) if (k < NK) s##f##_##k += d##f * x##k;
 #define ADD_PRODUCTS(f) EACH_OFFSET(ADD_PRODUCT, f)
 #define STORE_SUM(f, k)                                                                 \
-    if (f < filters && k < offsets) {                                                   \
+    if (k < NK && f < filters && k < offsets) {                                         \
         T lanes[VL], total = 0;                                                         \
         *(VU *)lanes = s##f##_##k;                                                      \
         for (int q = 0; q < VL; q++)                                                    \
@@ -133,6 +137,32 @@ CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
         dw[(f0 + f) * K + k0 + k] += total;                                             \
     }
 #define STORE_SUMS(f) EACH_OFFSET(STORE_SUM, f)
+
+/* dw[f0 .. f0+filters, k0 .. k0+offsets) += the sums over output rows y0 .. y1 of every image;
+ * o[k] is offset k's place in the padded chunk. */
+static inline ALWAYS_INLINE void NAME(row_filter_tile)(
+    const T *x, const T *padded, T *dw, const struct geometry *g, const long *o,
+    long f0, long filters, long k0, long offsets, long y0, long y1, const int NK)
+{
+    const long K = g->C * g->kh * g->kw, plane = g->Hp * g->Wp;
+    const long strips = (g->Wo + VL - 1) / VL, dstride = g->Ho * strips * VL;
+    EACH_FILTER(DECLARE_SUMS)
+    for (long image = 0; image < g->n; image++) {
+        for (long y = y0; y < y1; y++) {
+            for (long s = 0; s < strips; s++) {
+                /* filters past F read the next image's (or the zeros past the last image):
+                 * their sums are not stored */
+                const T *dp = padded + ((image * g->F + f0) * g->Ho + y) * strips * VL + s * VL;
+                const T *xp = x + image * g->C * plane + y * g->Wp + s * VL;
+                EACH_FILTER(LOAD_DOUT)
+                LOAD_INPUT(0) LOAD_INPUT(1) LOAD_INPUT(2)
+                LOAD_INPUT(3) LOAD_INPUT(4) LOAD_INPUT(5)
+                EACH_FILTER(ADD_PRODUCTS)
+            }
+        }
+    }
+    EACH_FILTER(STORE_SUMS)
+}
 
 /* dw (F x K) += the filter gradient for the padded chunk x and dout (n x F x Ho*Wo). */
 CLONES int NAME(row_conv_backward_filter)(const T *x, const T *dout, T *dw,
@@ -153,33 +183,31 @@ CLONES int NAME(row_conv_backward_filter)(const T *x, const T *dout, T *dw,
         for (long q = 0; q < strips * VL; q++)
             to[q] = q < g->Wo ? from[q] : 0;
     }
-    for (long f0 = 0; f0 < g->F; f0 += 4) {
-        const long filters = g->F - f0 < 4 ? g->F - f0 : 4;
-        for (long k0 = 0; k0 < K; k0 += 6) {
-            const long offsets = K - k0 < 6 ? K - k0 : 6;
-            long o[6];
-            for (int k = 0; k < 6; k++) {        /* offsets past K repeat the last, unstored */
-                const long kk = k0 + (k < offsets ? k : offsets - 1);
-                const long j = kk % g->kw, i = (kk / g->kw) % g->kh, c = kk / (g->kw * g->kh);
-                o[k] = c * plane + i * g->Wp + j;
-            }
-            EACH_FILTER(DECLARE_SUMS)
-            for (long image = 0; image < g->n; image++) {
-                for (long y = 0; y < g->Ho; y++) {
-                    for (long s = 0; s < strips; s++) {
-                        /* filters past F read the next image's (or the zeros past the
-                         * last image): their sums are not stored */
-                        const T *dp = padded + ((image * g->F + f0) * g->Ho + y) * strips * VL
-                                      + s * VL;
-                        const T *xp = x + image * g->C * plane + y * g->Wp + s * VL;
-                        EACH_FILTER(LOAD_DOUT)
-                        LOAD_INPUT(0) LOAD_INPUT(1) LOAD_INPUT(2)
-                        LOAD_INPUT(3) LOAD_INPUT(4) LOAD_INPUT(5)
-                        EACH_FILTER(ADD_PRODUCTS)
-                    }
-                }
-            }
-            EACH_FILTER(STORE_SUMS)
+    const long width = g->kw >= 4 && g->kw <= 6 ? g->kw : 6;
+    for (long k0 = 0; k0 < K; k0 += width) {
+        const long offsets = K - k0 < width ? K - k0 : width;
+        long o[6], y0 = g->Ho, y1 = 0;
+        for (int k = 0; k < 6; k++) {        /* offsets past the tile repeat its last */
+            const long kk = k0 + (k < offsets ? k : offsets - 1);
+            const long j = kk % g->kw, i = (kk / g->kw) % g->kh, c = kk / (g->kw * g->kh);
+            o[k] = c * plane + i * g->Wp + j;
+            /* the output rows whose input row under kernel row i is in the image */
+            const long first = clamp_index(g->ph - i, 0, g->Ho);
+            const long last = clamp_index(g->H + g->ph - i, first, g->Ho);
+            y0 = first < y0 ? first : y0;
+            y1 = last > y1 ? last : y1;
+        }
+        for (long f0 = 0; f0 < g->F; f0 += 4) {
+            const long filters = g->F - f0 < 4 ? g->F - f0 : 4;
+#define FILTER_TILE(NK) \
+    NAME(row_filter_tile)(x, padded, dw, g, o, f0, filters, k0, offsets, y0, y1, NK)
+            if (offsets <= 3)
+                FILTER_TILE(3);
+            else if (offsets == 5)
+                FILTER_TILE(5);
+            else
+                FILTER_TILE(6);
+#undef FILTER_TILE
         }
     }
     free(padded);

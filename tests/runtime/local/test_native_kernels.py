@@ -45,6 +45,8 @@ CONV_SHAPES = [
     (16, 40, 3, 3, 130, 1, 1, 1, 1, 0, 0),     # 1x1 over a few pixels: cut by filters
     (2, 3, 5, 6, 20, 3, 3, 1, 1, 3, 3),        # padding wider than the kernel: patches all padding
     (3, 8, 15, 30, 24, 3, 5, 1, 2, 1, 2),      # rows of 15 outputs, strides, uneven borders
+    (2, 2, 9, 12, 6, 4, 6, 1, 1, 2, 3),        # 4x6 kernel, few channels: row kernels' 6-wide tiles
+    (2, 1, 10, 10, 5, 7, 7, 1, 1, 3, 3),       # 7x7: row tiles spanning two kernel rows
 ]
 
 
