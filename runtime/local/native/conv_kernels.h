@@ -157,6 +157,51 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
     return 0;
 }
 
+/* to[q * ldt + f] = from[f * L + q] for q < count, f < F: channel-major planes to pixel-major
+ * rows. With 64-byte vectors, VL x VL blocks are transposed in registers (log2(VL) rounds,
+ * each exchanging the off-diagonal half-blocks of every pair of rows d apart); the rest, and
+ * the narrow version, one value at a time. */
+static inline ALWAYS_INLINE void KERNEL(gather_pixel_major)(const T *from, long L, long F,
+                                                           long count, T *to, long ldt)
+{
+    typedef __typeof__((V){0} > (V){0}) M;        /* lane indices, as wide as T */
+    long f_end = 0, q_end = 0;
+    if (sizeof(V) == 64) {
+        M low[4], high[4];
+        int rounds = 0;
+        for (int d = VL / 2; d >= 1; d /= 2, rounds++)
+            for (int l = 0; l < VL; l++) {
+                low[rounds][l] = (l & d) == 0 ? l : VL + l - d;
+                high[rounds][l] = (l & d) == 0 ? l + d : VL + l;
+            }
+        f_end = F / VL * VL;
+        q_end = count / VL * VL;
+        for (long f0 = 0; f0 < f_end; f0 += VL)
+            for (long q0 = 0; q0 < q_end; q0 += VL) {
+                V r[VL];
+#pragma GCC unroll 16
+                for (int k = 0; k < VL; k++)
+                    r[k] = *(const VU *)(from + (f0 + k) * L + q0);
+                int round = 0;
+#pragma GCC unroll 4
+                for (int d = VL / 2; d >= 1; d /= 2, round++)
+#pragma GCC unroll 16
+                    for (int i = 0; i < VL; i++)
+                        if (!(i & d)) {
+                            const V a = r[i], b = r[i + d];
+                            r[i] = __builtin_shuffle(a, b, low[round]);
+                            r[i + d] = __builtin_shuffle(a, b, high[round]);
+                        }
+#pragma GCC unroll 16
+                for (int k = 0; k < VL; k++)
+                    *(VU *)(to + (q0 + k) * ldt + f0) = r[k];
+            }
+    }
+    for (long f = 0; f < F; f++)
+        for (long q = f < f_end ? q_end : 0; q < count; q++)
+            to[q * ldt + f] = from[f * L + q];
+}
+
 /* dw (K x Fp) += patches^T @ dout for the padded chunk x; dout is channel-major (n x F x
  * Ho*Wo, DML's layout). A pass takes a few output rows of one image, their dout gathered
  * pixel-major (zero past F) into a buffer that stays in cache. The gradient's rows are taken
@@ -197,11 +242,8 @@ KERNEL_TARGET int KERNEL(conv_backward_filter)(const T *x, const T *dout, T *dw,
         for (long ya = 0; ya < g->Ho; ya += pass_rows) {
             const long yb = g->Ho - ya < pass_rows ? g->Ho : ya + pass_rows;
             const long count = (yb - ya) * g->Wo;
-            for (long f = 0; f < g->F; f++) {    /* gather: channel-major -> pixel-major */
-                const T *from = dout + (image * g->F + f) * L + ya * g->Wo;
-                for (long q = 0; q < count; q++)
-                    rows_buffer[q * g->Fp + f] = from[q];
-            }
+            KERNEL(gather_pixel_major)(dout + image * g->F * L + ya * g->Wo, L, g->F, count,
+                                       rows_buffer, g->Fp);
             for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
                 const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
 #define FILTER_ROWS(MR, NV)                                                              \
