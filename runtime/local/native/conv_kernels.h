@@ -24,7 +24,7 @@
  * leaves the FMA units only the loop over channels and kernel rows to wait on. */
 static inline ALWAYS_INLINE void KERNEL(forward_tile)(
     const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
-    T *out, long ldo, int rows, const int MR, const int NV, const int TAPS)
+    T *out, const long *rowoff, int rows, const int MR, const int NV, const int TAPS)
 {
     EACH_ROW(DECLARE_ROW)
     const long kw = g->kw, plane = g->Hp * g->Wp, Fp = g->Fp;
@@ -46,7 +46,7 @@ static inline ALWAYS_INLINE void KERNEL(forward_tile)(
             }
         }
     }
-#define FORWARD_STORE(r) STORE_ROW(r, out + r * ldo)
+#define FORWARD_STORE(r) STORE_ROW(r, out + rowoff[r < rows ? r : 0])
     EACH_ROW(FORWARD_STORE)
 #undef FORWARD_STORE
 }
@@ -56,12 +56,12 @@ static inline ALWAYS_INLINE void KERNEL(forward_tile)(
  * time and size grow with their number). */
 static inline ALWAYS_INLINE void KERNEL(forward_tile_by_taps)(
     const T *x, const long *base, const T *w, const struct geometry *g, struct taps t,
-    T *out, long ldo, int rows, const int MR, const int NV)
+    T *out, const long *rowoff, int rows, const int MR, const int NV)
 {
     switch (t.j1 - t.j0) {
-    case 3: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 3); break;
-    case 5: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 5); break;
-    default: KERNEL(forward_tile)(x, base, w, g, t, out, ldo, rows, MR, NV, 0); break;
+    case 3: KERNEL(forward_tile)(x, base, w, g, t, out, rowoff, rows, MR, NV, 3); break;
+    case 5: KERNEL(forward_tile)(x, base, w, g, t, out, rowoff, rows, MR, NV, 5); break;
+    default: KERNEL(forward_tile)(x, base, w, g, t, out, rowoff, rows, MR, NV, 0); break;
     }
 }
 
@@ -97,36 +97,148 @@ static inline ALWAYS_INLINE void KERNEL(filter_tile)(
 #undef FILTER_STORE
 }
 
+/* VL x VL blocks transposed in registers, for the changes between channel-major planes and
+ * pixel-major rows: log2(VL) rounds, each exchanging the off-diagonal half-blocks of every
+ * pair of rows d apart with two-source shuffles (64-byte vectors only: AVX2 has no
+ * two-source shuffle, and the narrow version moves values one at a time). */
+typedef __typeof__((V){0} > (V){0}) KERNEL(lane_index);
+
+struct KERNEL(transpose) {
+    KERNEL(lane_index) low[4], high[4];
+};
+
+static inline ALWAYS_INLINE struct KERNEL(transpose) KERNEL(transpose_masks)(void)
+{
+    struct KERNEL(transpose) m;
+    int round = 0;
+    for (int d = VL / 2; d >= 1; d /= 2, round++)
+        for (int l = 0; l < VL; l++) {
+            m.low[round][l] = (l & d) == 0 ? l : VL + l - d;
+            m.high[round][l] = (l & d) == 0 ? l + d : VL + l;
+        }
+    return m;
+}
+
+/* r[k][l] becomes r[l][k]. */
+static inline ALWAYS_INLINE void KERNEL(transpose_block)(V *r, const struct KERNEL(transpose) *m)
+{
+    int round = 0;
+#pragma GCC unroll 4
+    for (int d = VL / 2; d >= 1; d /= 2, round++)
+#pragma GCC unroll 16
+        for (int i = 0; i < VL; i++)
+            if (!(i & d)) {
+                const V a = r[i], b = r[i + d];
+                r[i] = __builtin_shuffle(a, b, m->low[round]);
+                r[i + d] = __builtin_shuffle(a, b, m->high[round]);
+            }
+}
+
+/* to[q * ldt + f] = from[f * L + q] for q < count, f < F: channel-major planes to pixel-major
+ * rows, VL x VL blocks at a time where the vectors are 64 bytes, the rest one by one. */
+static inline ALWAYS_INLINE void KERNEL(gather_pixel_major)(const T *from, long L, long F,
+                                                           long count, T *to, long ldt)
+{
+    long f_end = 0, q_end = 0;
+    if (sizeof(V) == 64) {
+        const struct KERNEL(transpose) m = KERNEL(transpose_masks)();
+        f_end = F / VL * VL;
+        q_end = count / VL * VL;
+        for (long f0 = 0; f0 < f_end; f0 += VL)
+            for (long q0 = 0; q0 < q_end; q0 += VL) {
+                V r[VL];
+#pragma GCC unroll 16
+                for (int k = 0; k < VL; k++)
+                    r[k] = *(const VU *)(from + (f0 + k) * L + q0);
+                KERNEL(transpose_block)(r, &m);
+#pragma GCC unroll 16
+                for (int k = 0; k < VL; k++)
+                    *(VU *)(to + (q0 + k) * ldt + f0) = r[k];
+            }
+    }
+    for (long f = 0; f < F; f++)
+        for (long q = f < f_end ? q_end : 0; q < count; q++)
+            to[q * ldt + f] = from[f * L + q];
+}
+
+/* The bias (unless NULL) and relu (numpy's maximum(v, 0): NaN <= 0 is false, NaN stays;
+ * -0 becomes +0) on one value. */
+static inline ALWAYS_INLINE T KERNEL(finish_value)(T v, const T *bias, long f, int relu)
+{
+    const T sum = bias ? v + bias[f] : v;
+    return relu && sum <= 0 ? 0 : sum;
+}
+
+/* out[image, f, q] = finish(stage[(image * L + q) * lds + f - f0]) for filters f0 <= f < f1:
+ * a strip's pixel-major results to DML's channel-major layout, VL x VL blocks at a time where
+ * the vectors are 64 bytes, the rest one by one. */
+static inline ALWAYS_INLINE void KERNEL(scatter_channel_major)(
+    const T *stage, long lds, long n, long L, long F, long f0, long f1, const T *bias,
+    int relu, T *out)
+{
+    long f_end = f0, q_end = 0;
+    if (sizeof(V) == 64) {
+        const struct KERNEL(transpose) m = KERNEL(transpose_masks)();
+        f_end = f0 + (f1 - f0) / VL * VL;
+        q_end = L / VL * VL;
+        for (long image = 0; image < n; image++)
+            for (long fb = f0; fb < f_end; fb += VL) {
+                const V add = bias ? *(const VU *)(bias + fb) : (V){0};
+                for (long q0 = 0; q0 < q_end; q0 += VL) {
+                    V r[VL];
+#pragma GCC unroll 16
+                    for (int k = 0; k < VL; k++)
+                        r[k] = *(const VU *)(stage + (image * L + q0 + k) * lds + fb - f0);
+                    KERNEL(transpose_block)(r, &m);
+#pragma GCC unroll 16
+                    for (int k = 0; k < VL; k++) {
+                        V v = bias ? r[k] + add[k] : r[k];
+                        if (relu) {
+                            const KERNEL(lane_index) keep = ~(v <= 0);
+                            v = (V)((KERNEL(lane_index))v & keep);
+                        }
+                        *(VU *)(out + (image * F + fb + k) * L + q0) = v;
+                    }
+                }
+            }
+    }
+    for (long image = 0; image < n; image++)
+        for (long f = f0; f < f1; f++)
+            for (long q = f < f_end ? q_end : 0; q < L; q++)
+                out[(image * F + f) * L + q] =
+                    KERNEL(finish_value)(stage[(image * L + q) * lds + f - f0], bias, f, relu);
+}
+
 /* out (n x F x Ho*Wo, DML's channel-major layout) = conv of the padded chunk x with w, plus
- * bias[f] unless bias is NULL, through relu when g->relu. Tiles are computed pixel-major
- * (12 pixels at a time in forward_order's order x a strip of filters, in a buffer that
- * stays in L1) and written out channel by channel: neighbouring pixels of a channel are
- * neighbours in the output, so no separate transposing pass is needed. Strips are the outer
- * loop: a strip of weights (K x 4 vectors) stays in the L2 cache while every pixel of the
- * chunk passes by it (the whole of w, K x Fp, is megabytes in deep layers). */
+ * bias[f] unless bias is NULL, through relu when g->relu. Tiles are computed pixel-major (12
+ * pixels at a time in forward_order's order x a strip of filters) into a pixel-major stage
+ * of the chunk, whole vectors per pixel, which then goes to the channel-major output in
+ * transposed blocks, bias and relu on the way. Strips are the outer loop: a strip of weights
+ * (K x 4 vectors) stays in the L2 cache while every pixel of the chunk passes by it (the
+ * whole of w, K x Fp, is megabytes in deep layers). */
 KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T *out,
                               const struct geometry *g)
 {
-    const long L = g->Ho * g->Wo, P = g->n * L;
+    const long L = g->Ho * g->Wo, P = g->n * L, lds = 4 * VL;
     long *order = malloc(sizeof(long) * (size_t)P);
-    if (!order || forward_order(g, order) != 0) {
+    T *stage = malloc(sizeof(T) * (size_t)(P * lds));
+    if (!order || !stage || forward_order(g, order) != 0) {
         free(order);
+        free(stage);
         return -1;
     }
-    T tile[12 * 4 * VL];
     for (long f0 = 0; f0 < g->Fp; f0 += 4 * VL) {
         const int nv = (int)((g->Fp - f0) / VL < 4 ? (g->Fp - f0) / VL : 4);
         const long f1 = f0 + nv * VL < g->F ? f0 + nv * VL : g->F;
         for (long p0 = 0; p0 < P; p0 += 12) {            /* 12: a multiple of every MR */
             const long block = P - p0 < 12 ? P - p0 : 12;
-            long base[12], image[12], pixel[12];
+            long base[12], rowoff[12];
             struct taps taps[12];
             for (int r = 0; r < 12; r++) {
-                const long p = order[p0 + (r < block ? r : block - 1)];
+                const long p = order[p0 + (r < block ? r : block - 1)], pixel = p % L;
                 base[r] = patch_start(g, p);
-                image[r] = p / L;
-                pixel[r] = p % L;
-                taps[r] = patch_taps(g, pixel[r] / g->Wo, pixel[r] % g->Wo);
+                rowoff[r] = p * lds;
+                taps[r] = patch_taps(g, pixel / g->Wo, pixel % g->Wo);
             }
 #define FORWARD_ROWS(MR, NV)                                                             \
             for (long r0 = 0; r0 < block; r0 += MR) {                                    \
@@ -137,69 +249,17 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
                     b[r] = base[r0 + (r < rows ? r : rows - 1)];                         \
                     t = united_taps(t, taps[r0 + (r < rows ? r : rows - 1)]);            \
                 }                                                                        \
-                KERNEL(forward_tile_by_taps)(x, b, w + f0, g, t, tile + r0 * 4 * VL, 4 * VL, rows, MR, NV); \
+                KERNEL(forward_tile_by_taps)(x, b, w + f0, g, t, stage, rowoff + r0, rows, MR, NV); \
             }
             FOR_TILE_SHAPE(nv, FORWARD_ROWS)
 #undef FORWARD_ROWS
-            for (long f = f0; f < f1; f++) {
-                const T add = bias ? bias[f] : 0;
-                const int relu = g->relu != 0;
-                for (long r = 0; r < block; r++) {
-                    const T v = tile[r * 4 * VL + (f - f0)];
-                    const T sum = bias ? v + add : v;
-                    /* relu as numpy's maximum(sum, 0): NaN <= 0 is false, NaN stays */
-                    out[(image[r] * g->F + f) * L + pixel[r]] = relu && sum <= 0 ? 0 : sum;
-                }
-            }
         }
+        KERNEL(scatter_channel_major)(stage, lds, g->n, L, g->F, f0, f1,
+                                      bias, g->relu != 0, out);
     }
     free(order);
+    free(stage);
     return 0;
-}
-
-/* to[q * ldt + f] = from[f * L + q] for q < count, f < F: channel-major planes to pixel-major
- * rows. With 64-byte vectors, VL x VL blocks are transposed in registers (log2(VL) rounds,
- * each exchanging the off-diagonal half-blocks of every pair of rows d apart); the rest, and
- * the narrow version, one value at a time. */
-static inline ALWAYS_INLINE void KERNEL(gather_pixel_major)(const T *from, long L, long F,
-                                                           long count, T *to, long ldt)
-{
-    typedef __typeof__((V){0} > (V){0}) M;        /* lane indices, as wide as T */
-    long f_end = 0, q_end = 0;
-    if (sizeof(V) == 64) {
-        M low[4], high[4];
-        int rounds = 0;
-        for (int d = VL / 2; d >= 1; d /= 2, rounds++)
-            for (int l = 0; l < VL; l++) {
-                low[rounds][l] = (l & d) == 0 ? l : VL + l - d;
-                high[rounds][l] = (l & d) == 0 ? l + d : VL + l;
-            }
-        f_end = F / VL * VL;
-        q_end = count / VL * VL;
-        for (long f0 = 0; f0 < f_end; f0 += VL)
-            for (long q0 = 0; q0 < q_end; q0 += VL) {
-                V r[VL];
-#pragma GCC unroll 16
-                for (int k = 0; k < VL; k++)
-                    r[k] = *(const VU *)(from + (f0 + k) * L + q0);
-                int round = 0;
-#pragma GCC unroll 4
-                for (int d = VL / 2; d >= 1; d /= 2, round++)
-#pragma GCC unroll 16
-                    for (int i = 0; i < VL; i++)
-                        if (!(i & d)) {
-                            const V a = r[i], b = r[i + d];
-                            r[i] = __builtin_shuffle(a, b, low[round]);
-                            r[i + d] = __builtin_shuffle(a, b, high[round]);
-                        }
-#pragma GCC unroll 16
-                for (int k = 0; k < VL; k++)
-                    *(VU *)(to + (q0 + k) * ldt + f0) = r[k];
-            }
-    }
-    for (long f = 0; f < F; f++)
-        for (long q = f < f_end ? q_end : 0; q < count; q++)
-            to[q * ldt + f] = from[f * L + q];
 }
 
 /* dw (K x Fp) += patches^T @ dout for the padded chunk x; dout is channel-major (n x F x
