@@ -7,8 +7,9 @@ here is the size of the images or the filters, not of the patches: each chunk of
 copied into a padded scratch buffer (whole plane rows), and the filters are transposed and
 padded to whole vectors. The kernels multiply only the kernel taps that fall on the image,
 not on its zero padding (kernels.c's taps: the forward kernels per output pixel, the filter
-gradient per kernel offset), so their geometry also names the padding and the image's size. Stride-1 layers with few input channels run the row kernels (vectors
-of output pixels), the others the channel kernels (vectors of filters). conv.py decides when
+gradient per kernel offset), so their geometry also names the padding and the image's size.
+Stride-1 layers with few input channels run the row kernels (vectors of output pixels), the
+others the channel kernels (vectors of filters). conv.py decides when
 this path runs and keeps the numpy kernels that the tests hold it to; chunks are ranges of
 images run on the worker threads, and filter-gradient parts are summed in chunk order, so
 results do not depend on the thread count.
