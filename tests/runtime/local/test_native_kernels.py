@@ -272,21 +272,24 @@ def test_switch_turns_the_native_kernels_off(monkeypatch):
 
 
 def _column_data(kind):
+    # 32 columns and more go through the kernels' vectors (four of eight doubles), the rest
+    # one column at a time: most kinds have both
     rng = np.random.default_rng(11)
     if kind == "normal":
         return rng.standard_normal((300, 70))
     if kind == "magnitudes":                       # values from 1e-30 to 1e30 in each column
-        return rng.standard_normal((500, 9)) * 10.0 ** rng.integers(-30, 30, (500, 9))
+        return rng.standard_normal((500, 41)) * 10.0 ** rng.integers(-30, 30, (500, 41))
     if kind == "cancellation":                     # huge terms that cancel around small ones
-        x = rng.standard_normal((2000, 5))
+        x = rng.standard_normal((2000, 37))
         x[::2] *= 1e16
-        x[1::2] = -x[::2] + rng.standard_normal((1000, 5))
+        x[1::2] = -x[::2] + rng.standard_normal((1000, 37))
         return x
     if kind == "tall":                             # several blocks of rows per column
         return rng.standard_normal((40_000, 3))
-    x = rng.standard_normal((50, 6))
-    x[3, 1], x[7, 2], x[9, 2], x[0, 4] = np.nan, np.inf, -np.inf, -0.0
-    x[:, 5] = -0.0
+    x = rng.standard_normal((50, 38))
+    for offset in (0, 32):                         # in the vectors and past them
+        x[3, offset + 1], x[7, offset + 2], x[9, offset + 2] = np.nan, np.inf, -np.inf
+        x[0, offset + 4], x[:, offset + 5] = -0.0, -0.0
     return x
 
 
