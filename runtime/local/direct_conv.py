@@ -6,7 +6,7 @@ product never waits on memory. Everything stays in DML's channel-major layout; w
 here is the size of the images or the filters, not of the patches: each chunk of images is
 copied into a padded scratch buffer (whole plane rows), and the filters are transposed and
 padded to whole vectors. The kernels multiply only the kernel taps that fall on the image,
-not on its zero padding (kernels.c's taps: the forward kernels per output pixel, the filter
+not on its zero padding (common.h's taps: the forward kernels per output pixel, the filter
 gradient per kernel offset), so their geometry also names the padding and the image's size.
 Stride-1 layers with few input channels run the row kernels (vectors of output pixels), the
 others the channel kernels (vectors of filters). conv.py decides when

@@ -1,4 +1,4 @@
-"""The native kernels (native/kernels.c, built at install time) through ctypes.
+"""The native kernels (native/kernels.c and kernels_f64.c, built at install time) through ctypes.
 
 They are optional: the library is missing when the install had no C compiler, and setting
 KERASDML_NATIVE_KERNELS=0 turns it off; either way the numpy kernels do the work, and they
@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 NATIVE_VARIABLE = "KERASDML_NATIVE_KERNELS"
-# the geometry structs of kernels.c, field by field
+# the geometry structs of common.h, field by field
 CONV_FIELDS = ("n", "Hp", "Wp", "C", "kh", "kw", "sh", "sw", "Ho", "Wo", "Fp", "F", "relu",
                "ph", "pw", "H", "W")
 PAD_FIELDS = ("planes", "H", "W", "ph", "pw", "Hp", "Wp")
