@@ -32,7 +32,6 @@ native_kernels = Extension(
 )
 
 
-
 class ParallelBuildExt(build_ext):
     """Compiles an extension's C files in parallel, one compiler process each: the kernels'
     target clones take minutes per file, and setuptools would compile them one after the

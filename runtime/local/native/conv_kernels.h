@@ -161,8 +161,15 @@ static inline ALWAYS_INLINE void KERNEL(gather_pixel_major)(const T *from, long 
             to[q * ldt + f] = from[f * L + q];
 }
 
-/* The bias (unless NULL) and relu (numpy's maximum(v, 0): NaN <= 0 is false, NaN stays;
- * -0 becomes +0) on one value. */
+/* relu as numpy's maximum(v, 0) on a vector: NaN <= 0 is false, so NaN stays; -0 becomes +0
+ * (the row kernels, included after this file's wide version, use it too). */
+static inline ALWAYS_INLINE V KERNEL(relu_vector)(V v)
+{
+    const KERNEL(lane_index) keep = ~(v <= 0);
+    return (V)((KERNEL(lane_index))v & keep);
+}
+
+/* The bias (unless NULL) and relu (the same as relu_vector's) on one value. */
 static inline ALWAYS_INLINE T KERNEL(finish_value)(T v, const T *bias, long f, int relu)
 {
     const T sum = bias ? v + bias[f] : v;
@@ -192,12 +199,9 @@ static inline ALWAYS_INLINE void KERNEL(scatter_channel_major)(
                     KERNEL(transpose_block)(r, &m);
 #pragma GCC unroll 16
                     for (int k = 0; k < VL; k++) {
-                        V v = bias ? r[k] + add[k] : r[k];
-                        if (relu) {
-                            const KERNEL(lane_index) keep = ~(v <= 0);
-                            v = (V)((KERNEL(lane_index))v & keep);
-                        }
-                        *(VU *)(out + (image * F + fb + k) * L + q0) = v;
+                        const V v = bias ? r[k] + add[k] : r[k];
+                        *(VU *)(out + (image * F + fb + k) * L + q0) =
+                            relu ? KERNEL(relu_vector)(v) : v;
                     }
                 }
             }

@@ -24,10 +24,8 @@ static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, 
 {
     if (bias)
         v += *bias;
-    if (relu) {                     /* numpy's maximum(v, 0): NaN stays, -0 becomes +0 */
-        const __typeof__(v > v) keep = ~(v <= 0);        /* false for NaN: NaN is kept */
-        v = (V)((__typeof__(keep))v & keep);
-    }
+    if (relu)
+        v = NAME(relu_vector)(v);
     if (count >= VL || room >= VL) {
         *(VU *)dst = v;
         return;
@@ -183,6 +181,13 @@ CLONES int NAME(row_conv_backward_filter)(const T *x, const T *dout, T *dw,
         for (long q = 0; q < strips * VL; q++)
             to[q] = q < g->Wo ? from[q] : 0;
     }
+    /* the output rows whose input row under kernel row i is in the image: [first[i], last[i]) */
+    long *first = malloc(sizeof(long) * 2 * (size_t)g->kh), *last = first ? first + g->kh : NULL;
+    if (!first) {
+        free(padded);
+        return -1;
+    }
+    tap_ranges(g, 0, first, last);
     const long width = g->kw >= 4 && g->kw <= 6 ? g->kw : 6;
     for (long k0 = 0; k0 < K; k0 += width) {
         const long offsets = K - k0 < width ? K - k0 : width;
@@ -191,11 +196,8 @@ CLONES int NAME(row_conv_backward_filter)(const T *x, const T *dout, T *dw,
             const long kk = k0 + (k < offsets ? k : offsets - 1);
             const long j = kk % g->kw, i = (kk / g->kw) % g->kh, c = kk / (g->kw * g->kh);
             o[k] = c * plane + i * g->Wp + j;
-            /* the output rows whose input row under kernel row i is in the image */
-            const long first = clamp_index(g->ph - i, 0, g->Ho);
-            const long last = clamp_index(g->H + g->ph - i, first, g->Ho);
-            y0 = first < y0 ? first : y0;
-            y1 = last > y1 ? last : y1;
+            y0 = first[i] < y0 ? first[i] : y0;
+            y1 = last[i] > y1 ? last[i] : y1;
         }
         for (long f0 = 0; f0 < g->F; f0 += 4) {
             const long filters = g->F - f0 < 4 ? g->F - f0 : 4;
@@ -210,6 +212,7 @@ CLONES int NAME(row_conv_backward_filter)(const T *x, const T *dout, T *dw,
 #undef FILTER_TILE
         }
     }
+    free(first);
     free(padded);
     return 0;
 }
