@@ -24,7 +24,7 @@ def positions_read(function, parameter: str = "model") -> frozenset | None:
     """The constant indexes (1-based numbers or names) of `parameter` that the function's
     body reads, or None when it may read any element."""
     found: set = set()
-    for node in _walk(function.definition.body):
+    for node in ast_nodes(function.definition.body):
         if isinstance(node, n.Var) and node.name == parameter:
             return None
         if isinstance(node, _REBINDING) and node.name == parameter:
@@ -51,15 +51,15 @@ def _constant_key(index: n.Index):
     return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
 
 
-def _walk(value):
+def ast_nodes(value):
     """Every AST node under `value` (a node, or a tuple of them), depth first."""
     if isinstance(value, tuple):
         for item in value:
-            yield from _walk(item)
+            yield from ast_nodes(item)
     elif isinstance(value, n.Node):
         yield value
         for field in dataclasses.fields(value):
-            yield from _walk(getattr(value, field.name))
+            yield from ast_nodes(getattr(value, field.name))
 
 
 def trimmed(model: DMLList, reads: frozenset | None) -> DMLList:

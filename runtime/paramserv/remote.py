@@ -124,7 +124,7 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
                   workers=len(sizes), server_push=server.push_seconds, refused=server.refused,
-                  server_sent_bytes=server.sent_bytes, pushes=server.pushes,
+                  server_sent_bytes=server.sent_bytes, pushes=server.pushes, streamed_parts=server.parts,
                   **{f"worker_{name}": value for name, value in _summed(spent).items()},
                   **{f"reported_{name}": value for name, value in server.worker_timings.totals.items()})
     return coordinator.model

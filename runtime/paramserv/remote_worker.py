@@ -6,7 +6,8 @@ its (features, labels) partition from the executors' cache (or, for numpy data o
 asks the server for it: driver_shares.py), compiles the `upd` and `agg` functions with the
 local interpreter (once per Python worker process: keyed by the program's digest, so a retried
 task on the same process does not compile again) and then, step after step, runs a segment of
-batches (runtime/paramserv/worker.py) on the model it got and pushes the result. It asks the
+batches (runtime/paramserv/worker.py) on the model it got and pushes the result (exchanging
+every batch, its large gradients go ahead while upd still runs: early_push.py). It asks the
 server where it is first, so a retried task resumes at its worker's next step. Its data and
 its model stay on the executor; only models and gradients travel.
 """
@@ -17,9 +18,10 @@ import time
 from dataclasses import dataclass
 
 from .channel import Channel
+from .early_push import EarlyPush, Tap, streaming_variant
 from .worker import PSFunctions, Timings, Worker
 
-_PROGRAMS: dict = {}     # digest -> (context, upd, agg), one program at a time per process
+_PROGRAMS: dict = {}     # digest -> _Program, one program at a time per process
 CONNECT_TIMEOUT_S = 60.0
 
 
@@ -41,8 +43,30 @@ class RemoteJob:
     fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
 
 
-def _compiled(job: RemoteJob):
-    return compiled_functions(job.functions, job.digest, job.precision, job.args)
+@dataclass
+class _Program:
+    """upd and agg compiled in this process, and upd's streaming variant once a worker asked."""
+    context: object
+    interpreter: object
+    upd: object
+    agg: object
+    streaming: tuple | None = None     # (variant, its Tap), or (None, None): nothing to stream
+
+
+def _worker_functions(job: RemoteJob, channel: Channel) -> tuple:
+    """upd, agg and the EarlyPush (or None) of this job's worker: upd's streaming variant
+    (early_push.py) where the worker pushes upd's result as it is (an exchange every batch,
+    no model averaging) and upd has gradients to stream."""
+    upd, agg = compiled_functions(job.functions, job.digest, job.precision, job.args)
+    if job.freq != "BATCH" or job.model_avg:
+        return upd, agg, None
+    program = _PROGRAMS[job.digest]
+    if program.streaming is None:
+        tap = Tap()
+        variant = streaming_variant(upd, program.interpreter, tap)
+        program.streaming = (variant, tap) if variant is not None else (None, None)
+    variant, tap = program.streaming
+    return (upd, agg, None) if variant is None else (variant, agg, EarlyPush(channel, tap))
 
 
 def compiled_functions(functions: dict, digest: str, precision: str, args: dict):
@@ -50,8 +74,8 @@ def compiled_functions(functions: dict, digest: str, precision: str, args: dict)
     and precision (`digest`); the $ arguments (which change between the estimator's epochs)
     are swapped in place. The driver's parameter server compiles its agg this way too: a
     local run's liveness and in-place updates apply to its model, which lives on the driver."""
-    found = _PROGRAMS.get(digest)
-    if found is None:
+    program = _PROGRAMS.get(digest)
+    if program is None:
         from ..context import Context
         from ..interpreter import Interpreter
         from ..spark.parfor import rebuild_modules
@@ -60,14 +84,14 @@ def compiled_functions(functions: dict, digest: str, precision: str, args: dict)
         make_package_files_readable()
         context = Context(args={}, precision=precision)
         interpreter = Interpreter(context)
-        found = (context,) + tuple(rebuild_modules(snapshot, interpreter).functions[name]
-                                   for snapshot, name in (functions["upd"], functions["agg"]))
+        upd, agg = (rebuild_modules(snapshot, interpreter).functions[name]
+                    for snapshot, name in (functions["upd"], functions["agg"]))
+        program = _Program(context, interpreter, upd, agg)
         _PROGRAMS.clear()
-        _PROGRAMS[digest] = found
-    context, upd, agg = found
-    context.args.clear()           # compiled code reads this dict when it runs
-    context.args.update(args)
-    return upd, agg
+        _PROGRAMS[digest] = program
+    program.context.args.clear()           # compiled code reads this dict when it runs
+    program.context.args.update(args)
+    return program.upd, program.agg
 
 
 @contextlib.contextmanager
@@ -96,17 +120,20 @@ def run_worker_task(job: RemoteJob, partition: int, items):
     began = time.perf_counter()
     item, = list(items)
     channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
+    early = None
     try:
         ident, features, labels = item if isinstance(item, tuple) else _share(channel, item)
         with _task_runtime(), np.errstate(all="ignore"):
-            upd, agg = _compiled(job)
+            upd, agg, early = _worker_functions(job, channel)
             timings = Timings()
             worker = Worker(ident, features, labels,
                             PSFunctions(upd, agg, None, job.hyperparams, timings),
                             job.batchsize, job.freq, job.nbatches, job.model_avg)
-            spent = _serve_steps(job, worker, channel, timings, began)
+            spent = _serve_steps(job, worker, channel, timings, began, early)
     finally:
         channel.close()
+        if early is not None:
+            early.close()
     yield ident, spent
 
 
@@ -127,7 +154,8 @@ def _drained(timings: Timings, channel: Channel) -> dict:
     return report
 
 
-def _serve_steps(job: RemoteJob, worker: Worker, channel: Channel, timings: Timings, began: float) -> dict:
+def _serve_steps(job: RemoteJob, worker: Worker, channel: Channel, timings: Timings, began: float,
+                 early: EarlyPush | None) -> dict:
     fail = _should_fail(job)
     failing_step = min(1, len(worker.segments) * job.epochs - 1)   # after a push, when there is one
     spent = {"startup": 0.0, "compute": 0.0, "exchange": 0.0}
@@ -137,12 +165,18 @@ def _serve_steps(job: RemoteJob, worker: Worker, channel: Channel, timings: Timi
     while reply[0] == "model":
         _, step, model = reply
         start = time.perf_counter()
-        result = worker.run_segment(model, worker.segments[step % len(worker.segments)])
+        segment = worker.segments[step % len(worker.segments)]
+        if early is not None:
+            result = early.run(step, lambda: worker.run_segment(model, segment))
+        else:
+            result = worker.run_segment(model, segment)
         spent["compute"] += time.perf_counter() - start
         if fail and step == failing_step:
             raise RuntimeError("injected failure of worker 0's first attempt "
                                "(spark.kerasdml.test.failFirstAttempt)")
         sent = time.perf_counter()
+        if early is not None:
+            early.flush()               # the push follows its parts
         report = _drained(timings, channel)
         channel.send(("push", worker.ident, step, result, report))
         reply = channel.recv()

@@ -4,7 +4,10 @@ connection, every message checked by the authenticated channel before it is read
 Requests (after the channel's checks):
     ("share", worker)                         -> its features and labels, when the driver serves them
     ("hello", worker)                         -> the worker's next step and model, or done
-    ("push", worker, step, result, timings)   -> likewise, after the server took the push
+    ("part", step, position, value)           -> nothing: an element of the step's coming push,
+                                                 sent while upd still ran (early_push.py)
+    ("push", worker, step, result, timings)   -> likewise, after the server took the push (its
+                                                 empty elements filled with the parts)
 A connection whose frame fails the check is closed and counted in `refused`; an error of the
 server itself (agg failing, say) stops the run and is raised by the driver.
 """
@@ -43,6 +46,7 @@ class ParameterServerSocket:
         self.upd_reads = upd_reads          # the model elements the workers need (None: all)
         self.sent_bytes = 0
         self.pushes = 0                     # pushes taken (a retried task's repeats included)
+        self.parts = 0                      # elements streamed ahead of their pushes
         self.listener = socket.create_server((host, 0))
         self.address = (host, self.listener.getsockname()[1])
         self.refused = 0
@@ -69,9 +73,12 @@ class ParameterServerSocket:
 
     def _serve(self, sock: socket.socket) -> None:
         channel = Channel.accept(sock, self.secret)
+        parts: dict = {}        # (step, position) -> value: this connection's streamed elements
         try:
             while True:
-                self._reply(channel, self._answer(channel.recv()))
+                reply = self._answer(channel.recv(), parts)
+                if reply is not None:
+                    self._reply(channel, reply)
         except ForgedMessage:
             self.refused += 1
         except (ConnectionError, OSError, StoppedError):
@@ -103,14 +110,21 @@ class ParameterServerSocket:
                 self._cache = (key, reply, prepare(sent))   # the reply kept: its id stays unique
             return self._cache[2]
 
-    def _answer(self, request):
+    def _answer(self, request, parts: dict):
         kind = request[0] if isinstance(request, tuple) and request else None
+        if kind == "part":
+            _, step, position, value = request
+            parts[(int(step), int(position))] = value
+            with self._cache_lock:
+                self.parts += 1
+            return None
         if kind == "share" and self.shares is not None:
             return ("share",) + self.shares.share(int(request[1]))
         if kind == "hello":
             return self.coordinator.state(int(request[1]))
         if kind == "push":
             _, worker, step, result, timings = request
+            _fill_streamed(result, int(step), parts)
             self.worker_timings.add(timings)
             with self._cache_lock:
                 self.pushes += 1
@@ -131,3 +145,14 @@ class ParameterServerSocket:
             self.listener.close()
         except OSError:
             pass
+
+
+def _fill_streamed(result, step: int, parts: dict) -> None:
+    """Puts the parts received for `step` into the pushed list's empty positions."""
+    for key in [key for key in parts if key[0] == step]:
+        position = key[1]
+        if not 0 <= position < len(result) or result[position] is not None:
+            raise ValueError(f"paramserv: a streamed part for position {position} does not fit the push")
+        result[position] = parts.pop(key)
+    if parts or any(value is None for value in result):
+        raise ValueError("paramserv: a push and its streamed parts do not match")

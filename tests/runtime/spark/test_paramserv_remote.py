@@ -281,3 +281,70 @@ def test_numpy_data_reaches_the_workers_over_the_channel_not_through_spark(spark
     monkeypatch.setattr(remote, "serves_from_driver", lambda features, labels: False)
     assert np.array_equal(train(settings, "REMOTE_SPARK", spark), local)
     assert built == [1]
+
+
+# a hidden layer: upd's second gradient (160 x 60 doubles, past early_push.MIN_STREAMED_BYTES) is
+# final two statements before the end, so a worker exchanging every batch streams it
+HIDDEN = """
+gradients = function(list[unknown] model, list[unknown] hyperparams,
+                     matrix[double] features, matrix[double] labels)
+    return (list[unknown] gradients) {
+  W1 = as.matrix(model[1])
+  W2 = as.matrix(model[2])
+  H = tanh(features %*% W1)
+  err = H %*% W2 - labels
+  dW2 = t(H) %*% err / nrow(features)
+  dH = (err %*% t(W2)) * (1 - H^2)
+  dW1 = t(features) %*% dH / nrow(features)
+  gradients = list(dW1, dW2)
+}
+aggregation = function(list[unknown] model, list[unknown] hyperparams, list[unknown] gradients)
+    return (list[unknown] modelResult) {
+  modelResult = list(as.matrix(model[1]) - 0.05 * as.matrix(gradients[1]),
+                     as.matrix(model[2]) - 0.05 * as.matrix(gradients[2]))
+}
+X = rand(rows=60, cols=3, min=-1, max=1, seed=4)
+Y = rand(rows=60, cols=60, min=-1, max=1, seed=5)
+model = list(rand(rows=3, cols=160, min=-0.5, max=0.5, seed=6),
+             rand(rows=160, cols=60, min=-0.1, max=0.1, seed=7))
+m = paramserv(model=model, features=X, labels=Y, upd="gradients", agg="aggregation",
+              mode="MODE", utype="BSP", freq="BATCH", epochs=2, batchsize=7, k=2)
+W1 = as.matrix(m[1])
+W2 = as.matrix(m[2])
+print(toString(W1, decimal=17))
+print(toString(colSums(W2), decimal=17))
+"""
+
+
+def test_streamed_gradients_give_the_local_result(spark):
+    """Every push of the BSP run is preceded by its large gradient, sent while upd still ran;
+    the result is LOCAL's, bit for bit."""
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+
+    found = {mode: run_string(HIDDEN.replace("MODE", mode), outputs=["W1", "W2"],
+                              spark=spark if mode != "LOCAL" else None)
+             for mode in ("LOCAL", "REMOTE_SPARK")}
+    assert LAST_RUN["mode"] == "REMOTE_SPARK"
+    assert LAST_RUN["pushes"] == 2 * 2 * 5           # 2 workers, 2 epochs, 30 rows in batches of 7
+    assert LAST_RUN["streamed_parts"] == LAST_RUN["pushes"]
+    for name in ("W1", "W2"):
+        assert np.array_equal(found["LOCAL"][name], found["REMOTE_SPARK"][name]), name
+
+
+def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_result(tmp_path):
+    """Worker 0 fails after computing its second step, whose gradient it had streamed: the
+    parts go with its connection, the retried task sends them again, the result is LOCAL's."""
+    import io
+
+    out = io.StringIO()
+    run_string(HIDDEN.replace("MODE", "LOCAL"), out=out)
+    script = tmp_path / "hidden.dml"
+    script.write_text(HIDDEN.replace("MODE", "REMOTE_SPARK"))
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasdml.compiler.launch", "run", str(script), "--master", "local[2,2]",
+         "--conf", "spark.ui.enabled=false", "--conf", "spark.kerasdml.test.failFirstAttempt=true",
+         "--conf", "spark.kerasdml.logLevel=WARN"],
+        capture_output=True, text=True, timeout=240, env=dict(os.environ), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "injected failure of worker 0's first attempt" in result.stderr
+    assert result.stdout == out.getvalue()
