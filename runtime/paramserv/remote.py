@@ -37,6 +37,7 @@ from .spark_data import Plan, worker_partitions
 from .worker import PSFunctions, epoch_segments
 
 RANDOM_SCHEMES = ("DISJOINT_RANDOM", "OVERLAP_RESHUFFLE")
+STREAM_SETTING = "spark.kerasdml.streamGradients"
 
 
 def _plan(config: PSConfig, rows: int, k: int) -> Plan:
@@ -73,10 +74,19 @@ def _program_digest(shipped: dict, precision: str) -> str:
 
 
 def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, digest: str, server,
-         secret, fail_once) -> RemoteJob:
+         secret, sc, fail_once) -> RemoteJob:
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
-                     config.model_avg, config.epochs, fail_once)
+                     config.model_avg, config.epochs, _streams_gradients(sc), fail_once)
+
+
+def _streams_gradients(sc) -> bool:
+    """spark.kerasdml.streamGradients, a local property of the calling thread or else a Spark
+    setting (default true): whether workers send gradients ahead of their pushes."""
+    value = sc.getLocalProperty(STREAM_SETTING) or sc.getConf().get(STREAM_SETTING, "true")
+    if value.lower() not in ("true", "false"):
+        raise DMLRuntimeError(f"{STREAM_SETTING} must be true or false, got {value!r}")
+    return value.lower() == "true"
 
 
 def _server_functions(functions: PSFunctions, shipped: dict, digest: str, context) -> PSFunctions:
@@ -115,7 +125,7 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     shares = data if isinstance(data, DriverShares) else None
     server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
-        job = _job(config, context, functions, shipped, digest, server, secret,
+        job = _job(config, context, functions, shipped, digest, server, secret, sc,
                    runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
     finally:

@@ -40,6 +40,7 @@ class RemoteJob:
     nbatches: int
     model_avg: bool
     epochs: int
+    stream: bool = True      # large final gradients go ahead of the push (early_push.py)
     fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
 
 
@@ -58,7 +59,7 @@ def _worker_functions(job: RemoteJob, channel: Channel) -> tuple:
     (early_push.py) where the worker pushes upd's result as it is (an exchange every batch,
     no model averaging) and upd has gradients to stream."""
     upd, agg = compiled_functions(job.functions, job.digest, job.precision, job.args)
-    if job.freq != "BATCH" or job.model_avg:
+    if not job.stream or job.freq != "BATCH" or job.model_avg:
         return upd, agg, None
     program = _PROGRAMS[job.digest]
     if program.streaming is None:

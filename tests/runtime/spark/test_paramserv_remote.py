@@ -331,6 +331,23 @@ def test_streamed_gradients_give_the_local_result(spark):
         assert np.array_equal(found["LOCAL"][name], found["REMOTE_SPARK"][name]), name
 
 
+def test_spark_kerasdml_stream_gradients_turns_the_streaming_off(spark):
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+
+    sc = spark.sparkContext
+    streamed = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W2"], spark=spark)
+    try:
+        sc.setLocalProperty("spark.kerasdml.streamGradients", "false")
+        plain = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W2"], spark=spark)
+        assert LAST_RUN["streamed_parts"] == 0 and LAST_RUN["pushes"] == 20
+        assert np.array_equal(plain["W2"], streamed["W2"])
+        sc.setLocalProperty("spark.kerasdml.streamGradients", "yes")
+        with pytest.raises(DMLError, match="spark.kerasdml.streamGradients must be true or false"):
+            run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), spark=spark)
+    finally:
+        sc.setLocalProperty("spark.kerasdml.streamGradients", None)
+
+
 def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_result(tmp_path):
     """Worker 0 fails after computing its second step, whose gradient it had streamed: the
     parts go with its connection, the retried task sends them again, the result is LOCAL's."""
