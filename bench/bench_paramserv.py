@@ -5,7 +5,7 @@ same epoch beside them.
 
 A row runs 4 workers on local[4] on the same machine (a measurement, not a promise); two rows
 compare BSP per batch with the gradients streamed while upd runs (early_push.py) against the
-same run sending them with the push (spark.kerasdml.streamGradients=false).
+same run sending them with the push (spark.kerasdml.streamGradients true and false).
 Targets: BSP with an update per batch <= 1.3x minibatch; NBATCHES (n=8) and EPOCH <= 1.0x.
 Before timing, one paramserv fit on a few images starts Spark's Python workers (a long
 training run pays that once). Notes give the time per server update outside `upd` and `agg`
@@ -99,29 +99,30 @@ def rows(options: Options) -> list[Row]:
 
 
 def streaming_rows(spark, x, y, options: Options) -> list[Row]:
-    """BSP per batch with the workers' large gradients sent while upd runs (the default) against
-    the same run with spark.kerasdml.streamGradients=false (sent with the push), with two workers
-    on the two cores and with one worker, which leaves a core to the server as a cluster's
-    driver has its own."""
+    """BSP per batch with the workers' large gradients sent while upd runs against the same run
+    sending them with the push (spark.kerasdml.streamGradients true and false), with two
+    workers on the two cores (where the default is not to stream) and with one worker, which
+    leaves a core to the server as a cluster's driver has its own (where it is to stream)."""
     from kerasdml.runtime.paramserv.remote import STREAM_SETTING
     sc = spark.sparkContext
 
-    def unstreamed(fit):
-        sc.setLocalProperty(STREAM_SETTING, "false")
-        try:
-            fit()
-        finally:
-            sc.setLocalProperty(STREAM_SETTING, None)
+    def streamed(stream: bool, fit):
+        def run():
+            sc.setLocalProperty(STREAM_SETTING, str(stream).lower())
+            try:
+                fit()
+            finally:
+                sc.setLocalProperty(STREAM_SETTING, None)
+        return run
     out = []
     for workers, what in ((2, "2 workers"), (1, "1 worker (a core left to the server)")):
         parallel = estimator(train_algo="paramserv", workers=workers, spark=spark, sync="BSP",
                              frequency="batch")
-        ours, theirs = side_by_side(lambda: parallel.fit(x, y), lambda: unstreamed(lambda: parallel.fit(x, y)),
-                                    options.repeats)
+        ours, theirs = side_by_side(streamed(True, lambda: parallel.fit(x, y)),
+                                    streamed(False, lambda: parallel.fit(x, y)), options.repeats)
         out.append(Row(f"paramserv REMOTE_SPARK local[2] {what} BSP, update per batch, gradients "
                        f"streamed while upd runs", ours, theirs, "sent with the push"))
     return out
-
 
 RUNS = {"minibatch": {},
         "bsp-batch": dict(train_algo="paramserv", sync="BSP", frequency="batch"),

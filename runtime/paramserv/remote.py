@@ -74,16 +74,22 @@ def _program_digest(shipped: dict, precision: str) -> str:
 
 
 def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, digest: str, server,
-         secret, sc, fail_once) -> RemoteJob:
+         secret, sc, workers: int, fail_once) -> RemoteJob:
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
-                     config.model_avg, config.epochs, _streams_gradients(sc), fail_once)
+                     config.model_avg, config.epochs, _streams_gradients(sc, workers), fail_once)
 
 
-def _streams_gradients(sc) -> bool:
-    """spark.kerasdml.streamGradients, a local property of the calling thread or else a Spark
-    setting (default true): whether workers send gradients ahead of their pushes."""
-    value = sc.getLocalProperty(STREAM_SETTING) or sc.getConf().get(STREAM_SETTING, "true")
+def _streams_gradients(sc, workers: int) -> bool:
+    """Whether workers send their large gradients while upd runs (early_push.py):
+    spark.kerasdml.streamGradients, a local property of the calling thread or else a Spark
+    setting; without it, unless the workers fill every core of a local master. The overlap
+    hides a transfer behind compute where something else does the copying (another machine's
+    network, a free core); where every core computes, the copy takes a worker's core, while
+    sent with the push it runs when the round's first workers wait for the last."""
+    value = sc.getLocalProperty(STREAM_SETTING) or sc.getConf().get(STREAM_SETTING, None)
+    if value is None:
+        return not (sc.master.startswith("local") and workers >= _task_slots(sc))
     if value.lower() not in ("true", "false"):
         raise DMLRuntimeError(f"{STREAM_SETTING} must be true or false, got {value!r}")
     return value.lower() == "true"
@@ -125,7 +131,7 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     shares = data if isinstance(data, DriverShares) else None
     server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
-        job = _job(config, context, functions, shipped, digest, server, secret, sc,
+        job = _job(config, context, functions, shipped, digest, server, secret, sc, len(sizes),
                    runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
     finally:

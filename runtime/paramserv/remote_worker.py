@@ -40,7 +40,7 @@ class RemoteJob:
     nbatches: int
     model_avg: bool
     epochs: int
-    stream: bool = True      # large final gradients go ahead of the push (early_push.py)
+    stream: bool             # large final gradients go ahead of the push (early_push.py)
     fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
 
 

@@ -14,8 +14,9 @@ Settings of our own (given with --conf like Spark's; Spark passes on only spark.
   spark.kerasdml.remoteParforBytes  hybrid mode: a parfor without mode= runs as Spark tasks when
                                  the matrices its body reads reach this size (default 64m)
   spark.kerasdml.streamGradients  paramserv workers exchanging every batch send their large
-                                 gradients while upd still runs (default true; also read as a
-                                 local property of the calling thread)
+                                 gradients while upd still runs (default: unless the workers
+                                 fill every core of a local master; also read as a local
+                                 property of the calling thread)
   spark.kerasdml.test.failFirstAttempt  tests only: the first attempt of one task fails
   spark.kerasdml.logLevel        Spark's log level during a run (default FATAL: errors are
                                  reported once, as DML errors)

@@ -316,13 +316,22 @@ print(toString(colSums(W2), decimal=17))
 """
 
 
-def test_streamed_gradients_give_the_local_result(spark):
+@pytest.fixture
+def streaming(spark):
+    """spark.kerasdml.streamGradients=true for this thread's runs (by default the workers do not
+    stream where they fill every core of a local master, as 2 workers on local[2] do)."""
+    spark.sparkContext.setLocalProperty("spark.kerasdml.streamGradients", "true")
+    yield spark
+    spark.sparkContext.setLocalProperty("spark.kerasdml.streamGradients", None)
+
+
+def test_streamed_gradients_give_the_local_result(streaming):
     """Every push of the BSP run is preceded by its large gradient, sent while upd still ran;
     the result is LOCAL's, bit for bit."""
     from kerasdml.runtime.paramserv.run import LAST_RUN
 
     found = {mode: run_string(HIDDEN.replace("MODE", mode), outputs=["W1", "W2"],
-                              spark=spark if mode != "LOCAL" else None)
+                              spark=streaming if mode != "LOCAL" else None)
              for mode in ("LOCAL", "REMOTE_SPARK")}
     assert LAST_RUN["mode"] == "REMOTE_SPARK"
     assert LAST_RUN["pushes"] == 2 * 2 * 5           # 2 workers, 2 epochs, 30 rows in batches of 7
@@ -331,21 +340,32 @@ def test_streamed_gradients_give_the_local_result(spark):
         assert np.array_equal(found["LOCAL"][name], found["REMOTE_SPARK"][name]), name
 
 
-def test_spark_kerasdml_stream_gradients_turns_the_streaming_off(spark):
+def test_by_default_workers_stream_unless_they_fill_every_core_of_a_local_master(spark):
     from kerasdml.runtime.paramserv.run import LAST_RUN
 
-    sc = spark.sparkContext
-    streamed = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W2"], spark=spark)
-    try:
-        sc.setLocalProperty("spark.kerasdml.streamGradients", "false")
-        plain = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W2"], spark=spark)
-        assert LAST_RUN["streamed_parts"] == 0 and LAST_RUN["pushes"] == 20
-        assert np.array_equal(plain["W2"], streamed["W2"])
-        sc.setLocalProperty("spark.kerasdml.streamGradients", "yes")
-        with pytest.raises(DMLError, match="spark.kerasdml.streamGradients must be true or false"):
-            run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), spark=spark)
-    finally:
-        sc.setLocalProperty("spark.kerasdml.streamGradients", None)
+    found = {}
+    for k in (2, 1):
+        found[k] = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK").replace("k=2", f"k={k}"),
+                              outputs=["W2"], spark=spark)["W2"]
+        assert LAST_RUN["workers"] == k
+        assert LAST_RUN["streamed_parts"] == (LAST_RUN["pushes"] if k == 1 else 0), k
+    local = run_string(HIDDEN.replace("MODE", "LOCAL").replace("k=2", "k=1"), outputs=["W2"])["W2"]
+    assert np.array_equal(found[1], local)
+
+
+def test_spark_kerasdml_stream_gradients_false_turns_the_streaming_off(streaming):
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+
+    sc = streaming.sparkContext
+    streamed = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W2"], spark=streaming)
+    assert LAST_RUN["streamed_parts"] == 20
+    sc.setLocalProperty("spark.kerasdml.streamGradients", "false")
+    plain = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W2"], spark=streaming)
+    assert LAST_RUN["streamed_parts"] == 0 and LAST_RUN["pushes"] == 20
+    assert np.array_equal(plain["W2"], streamed["W2"])
+    sc.setLocalProperty("spark.kerasdml.streamGradients", "yes")
+    with pytest.raises(DMLError, match="spark.kerasdml.streamGradients must be true or false"):
+        run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), spark=streaming)
 
 
 def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_result(tmp_path):
@@ -360,7 +380,7 @@ def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_resul
     result = subprocess.run(
         [sys.executable, "-m", "kerasdml.compiler.launch", "run", str(script), "--master", "local[2,2]",
          "--conf", "spark.ui.enabled=false", "--conf", "spark.kerasdml.test.failFirstAttempt=true",
-         "--conf", "spark.kerasdml.logLevel=WARN"],
+         "--conf", "spark.kerasdml.streamGradients=true", "--conf", "spark.kerasdml.logLevel=WARN"],
         capture_output=True, text=True, timeout=240, env=dict(os.environ), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "injected failure of worker 0's first attempt" in result.stderr
