@@ -26,6 +26,7 @@ from ..errors import DMLRuntimeError
 from ..lists import DMLList
 from ..spark.lease import Lease
 from ..spark.parfor import module_snapshot
+from ..spark.session import setting
 from .channel import new_secret
 from .config import PSConfig
 from .coordinator import make_coordinator
@@ -50,12 +51,11 @@ def _plan(config: PSConfig, rows: int, k: int) -> Plan:
 def _driver_host(sc) -> str:
     if sc.master.startswith("local"):
         return "127.0.0.1"
-    conf = sc.getConf()
-    return conf.get("spark.driver.bindAddress", None) or conf.get("spark.driver.host")
+    return setting(sc, "spark.driver.bindAddress") or setting(sc, "spark.driver.host")
 
 
 def _task_slots(sc) -> int:
-    return max(1, sc.defaultParallelism // int(sc.getConf().get("spark.task.cpus", "1")))
+    return max(1, sc.defaultParallelism // int(setting(sc, "spark.task.cpus", "1")))
 
 
 def _shipped_functions(functions: PSFunctions) -> dict:
@@ -74,22 +74,22 @@ def _program_digest(shipped: dict, precision: str) -> str:
 
 
 def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, digest: str, server,
-         secret, sc, workers: int, fail_once) -> RemoteJob:
+         secret, stream: bool, fail_once) -> RemoteJob:
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
-                     config.model_avg, config.epochs, _streams_gradients(sc, workers), fail_once)
+                     config.model_avg, config.epochs, stream, fail_once)
 
 
-def _streams_gradients(sc, workers: int) -> bool:
+def _streams_gradients(sc, workers: int, slots: int) -> bool:
     """Whether workers send their large gradients while upd runs (early_push.py):
     spark.kerasdml.streamGradients, a local property of the calling thread or else a Spark
     setting; without it, unless the workers fill every core of a local master. The overlap
     hides a transfer behind compute where something else does the copying (another machine's
     network, a free core); where every core computes, the copy takes a worker's core, while
     sent with the push it runs when the round's first workers wait for the last."""
-    value = sc.getLocalProperty(STREAM_SETTING) or sc.getConf().get(STREAM_SETTING, None)
+    value = sc.getLocalProperty(STREAM_SETTING) or setting(sc, STREAM_SETTING)
     if value is None:
-        return not (sc.master.startswith("local") and workers >= _task_slots(sc))
+        return not (sc.master.startswith("local") and workers >= slots)
     if value.lower() not in ("true", "false"):
         raise DMLRuntimeError(f"{STREAM_SETTING} must be true or false, got {value!r}")
     return value.lower() == "true"
@@ -102,8 +102,7 @@ def _server_functions(functions: PSFunctions, shipped: dict, digest: str, contex
     return PSFunctions(upd, agg, functions.val, functions.hyperparams, functions.timings)
 
 
-def _check_slots(config: PSConfig, workers: int, sc) -> None:
-    slots = _task_slots(sc)
+def _check_slots(config: PSConfig, workers: int, slots: int) -> None:
     if config.utype == "BSP" and workers > slots:
         raise DMLRuntimeError(f"paramserv: mode=\"REMOTE_SPARK\" with utype=\"BSP\" runs its {workers} "
                               f"workers as Spark tasks at the same time, but Spark has {slots} task "
@@ -114,9 +113,10 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
                functions: PSFunctions, validate, record: dict) -> DMLList:
     sc = runtime.sc
     began = time.perf_counter()
-    plan = _plan(config, features.shape[0], config.k or _task_slots(sc))
+    slots = _task_slots(sc)
+    plan = _plan(config, features.shape[0], config.k or slots)
     sizes = plan.sizes()
-    _check_slots(config, len(sizes), sc)
+    _check_slots(config, len(sizes), slots)
     data = _worker_data(runtime, context, features, labels, plan)
     partitioned = time.perf_counter()
     counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
@@ -131,8 +131,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     shares = data if isinstance(data, DriverShares) else None
     server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
-        job = _job(config, context, functions, shipped, digest, server, secret, sc, len(sizes),
-                   runtime.fail_first_attempt)
+        job = _job(config, context, functions, shipped, digest, server, secret,
+                   _streams_gradients(sc, len(sizes), slots), runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
     finally:
         server.close()

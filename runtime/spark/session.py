@@ -108,7 +108,7 @@ def spark_session(master: str | None = None, conf: dict | None = None):
     except Exception as err:
         raise SparkUnavailableError(f"cannot start Spark with master {master or '(default)'}: "
                                     f"{str(err).splitlines()[0][:300]}") from None
-    session.sparkContext.setLogLevel(session.sparkContext.getConf().get("spark.kerasdml.logLevel", "FATAL"))
+    session.sparkContext.setLogLevel(setting(session.sparkContext, "spark.kerasdml.logLevel", "FATAL"))
     ship_project(session.sparkContext)
     return session
 
@@ -120,6 +120,13 @@ CONNECT_UNSUPPORTED = ("distributed block matrices need a SparkContext (their da
                        "DataFrame) runs on Connect")
 
 
+def setting(sc, key: str, default: str | None = None) -> str | None:
+    """One Spark setting of the running context, read with one call into the JVM: getConf()
+    copies every setting, a few hundred calls, tens of milliseconds on each run's start."""
+    conf = getattr(sc, "_conf", None) or sc.getConf()
+    return conf.get(key, default)
+
+
 def _context_of(spark):
     if "connect" in type(spark).__module__:
         raise SparkUnavailableError(CONNECT_UNSUPPORTED)
@@ -129,9 +136,9 @@ def _context_of(spark):
 def spark_runtime(spark, precision: str = "double") -> SparkRuntime:
     sc = _context_of(spark)
     ship_project(sc)
-    block = int(sc.getConf().get("spark.kerasdml.blockSize", str(DEFAULT_BLOCK)))
-    limit = parse_bytes(sc.getConf().get("spark.kerasdml.broadcastLimit", "256m"))
-    fail = sc.getConf().get("spark.kerasdml.test.failFirstAttempt", "false").lower() == "true"
+    block = int(setting(sc, "spark.kerasdml.blockSize", str(DEFAULT_BLOCK)))
+    limit = parse_bytes(setting(sc, "spark.kerasdml.broadcastLimit", "256m"))
+    fail = setting(sc, "spark.kerasdml.test.failFirstAttempt", "false").lower() == "true"
     return SparkRuntime(sc, block=block, broadcast_limit=limit, precision=precision,
                         fail_first_attempt=fail)
 
@@ -143,12 +150,12 @@ def make_planner(exec_mode: str | None, spark=None, explain=None, precision: str
     mode = exec_mode or ("hybrid" if runtime is not None else "singlenode")
     if runtime is None:
         return Planner(mode, None, explain=explain)
-    conf = runtime.sc.getConf()
-    driver = parse_bytes(conf.get("spark.driver.memory", "1g"))
-    budget = runtime.memory_budget or parse_bytes(conf.get("spark.kerasdml.memoryBudget",
-                                                           str(int(0.7 * driver))))
-    min_cells = int(conf.get("spark.kerasdml.sparkMinCells", "1"))
-    parfor_bytes = runtime.parfor_bytes or parse_bytes(conf.get("spark.kerasdml.remoteParforBytes",
-                                                                "64m"))
+    sc = runtime.sc
+    driver = parse_bytes(setting(sc, "spark.driver.memory", "1g"))
+    budget = runtime.memory_budget or parse_bytes(setting(sc, "spark.kerasdml.memoryBudget",
+                                                          str(int(0.7 * driver))))
+    min_cells = int(setting(sc, "spark.kerasdml.sparkMinCells", "1"))
+    parfor_bytes = runtime.parfor_bytes or parse_bytes(setting(sc, "spark.kerasdml.remoteParforBytes",
+                                                               "64m"))
     return Planner(mode, runtime, budget=budget, min_cells=min_cells, explain=explain,
                    parfor_bytes=parfor_bytes, collect_limit=driver // 4)
