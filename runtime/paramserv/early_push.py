@@ -13,11 +13,15 @@ variable no later statement of the body assigns (inside loops and branches inclu
 once the last statement that assigns it has run. `streaming_variant` compiles the body in
 pieces between those points and runs a tap after each, handing the value to the worker's
 `PartSender`, a thread that sends it as a ("part", step, position, value) message while the
-body goes on. The tap holds a reference to the value, so the in-place updates (inplace.py),
-which write only into buffers nothing else holds, never write into a value being sent. The push
-that follows carries the rest of the list, the streamed positions left empty (None); the server
-fills them from the parts it received on the same connection for that step
+body goes on. The queued message holds a reference to the value, so the in-place updates
+(inplace.py), which write only into buffers nothing else holds, never write into a value being
+sent. The push that follows carries the rest of the list, the streamed positions left empty
+(None); the server fills them from the parts it received on the same connection for that step
 (socket_server.py), so a task that fails halfway loses its parts with its connection.
+
+The overlap pays where something other than the workers' cores moves the bytes (a network
+between machines, a free core); where the workers fill every core, the copy takes time from
+the other worker's batch. remote.py decides per run (spark.kerasdml.streamGradients).
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from ..errors import DMLRuntimeError
 from ..lists import DMLList
 from ..spark.lease import Lease
 from ..spark.parfor import module_snapshot
-from ..spark.session import setting
+from ..spark.settings import setting
 from .channel import new_secret
 from .config import PSConfig
 from .coordinator import make_coordinator

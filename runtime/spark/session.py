@@ -36,6 +36,7 @@ from pathlib import Path
 from ..errors import DMLError
 from ..planner import Planner, parse_bytes
 from .runtime import DEFAULT_BLOCK, SparkRuntime
+from .settings import setting
 
 _STANDALONE = re.compile(r"spark://(.+)")
 _SHIPPED: dict[str, str] = {}
@@ -118,13 +119,6 @@ CONNECT_UNSUPPORTED = ("distributed block matrices need a SparkContext (their da
                        "parfor and block-matrix scoring on a classic session; scoring a "
                        "DataFrame (KerasDMLModel.transform, CompiledModel.predict of a "
                        "DataFrame) runs on Connect")
-
-
-def setting(sc, key: str, default: str | None = None) -> str | None:
-    """One Spark setting of the running context, read with one call into the JVM: getConf()
-    copies every setting, a few hundred calls, tens of milliseconds on each run's start."""
-    conf = getattr(sc, "_conf", None) or sc.getConf()
-    return conf.get(key, default)
 
 
 def _context_of(spark):
