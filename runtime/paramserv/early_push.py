@@ -60,10 +60,16 @@ def _assigned_names(statement) -> set[str]:
     return names
 
 
+def _statements(definition: n.FunctionDef) -> list:
+    """The body's statements as the interpreter compiles them (without source() and setwd():
+    `Streamed.after` counts these)."""
+    return [s for s in definition.body if not isinstance(s, (n.Source, n.SetWd))]
+
+
 def streamed_outputs(definition: n.FunctionDef) -> list[Streamed]:
     """The elements of the function's result list that are final before its last statement,
     or none when the function does not end by building its one output with list(...)."""
-    body = [s for s in definition.body if not isinstance(s, (n.Source, n.SetWd))]
+    body = _statements(definition)
     if len(definition.outputs) != 1 or not body:
         return []
     last = body[-1]
@@ -108,7 +114,7 @@ def streaming_variant(function, interpreter, tap: Tap):
     streamed = streamed_outputs(function.definition)
     if not streamed or function.kernel is not None:
         return None
-    body = [s for s in function.definition.body if not isinstance(s, (n.Source, n.SetWd))]
+    body = _statements(function.definition)
     by_statement: dict[int, list[Streamed]] = {}
     for item in streamed:
         by_statement.setdefault(item.after, []).append(item)
