@@ -10,6 +10,10 @@ neither copied into the pickle nor out of it), and sent as one frame:
     table: number of parts, then each part's size (8 bytes each) | tag (16)
     each part (the pickle stream, then its arrays' bytes) | tags (16 per GiB of the part)
 
+Where both sides share /dev/shm, large arrays travel through it instead (shared_memory.py): the
+table gives such a part's size with its top bit set, followed by its segment and offset, and
+the frame carries only its tags, which are of its bytes as always.
+
 Tags are AES-GMAC (AES-256-GCM authenticating without encrypting) under the connection's key,
 with a nonce made of the direction, the tag's index in the frame and the message's sequence
 number: a frame replayed on another connection (another key), reflected back or reordered
@@ -37,6 +41,9 @@ import time
 import numpy as np
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from . import shared_memory
+from .shared_memory import Inbox, Outbox, SharedMemoryError
+
 NONCE_BYTES = 16
 TAG_BYTES = 16
 SIZE = struct.Struct("!Q")
@@ -44,6 +51,7 @@ MAX_FRAME = 1 << 36      # 64 GiB: a model larger than this cannot be a paramser
 MAX_PARTS = 1 << 20      # a pickle stream and its arrays: far more arrays than any model has
 TAGGED_PART = 1 << 30    # GMAC takes at most 2**31 - 1 bytes at once: a tag per GiB of a part
 TO_SERVER, TO_WORKER = b"W", b"S"
+SHARED_PART = 1 << 63    # a table entry's flag: the part lies in shared memory
 
 
 class ForgedMessage(Exception):
@@ -136,6 +144,9 @@ class Channel:
         self.outgoing, self.incoming = FrameTags(key, outgoing), FrameTags(key, incoming)
         self.sent = self.received = 0
         self.seconds = {"encode": 0.0, "decode": 0.0}   # pickling and tags, both ways
+        self.outbox: Outbox | None = None    # set once both sides share /dev/shm
+        self.inbox: Inbox | None = None
+        self.shared_bytes = 0                # that went through it, both ways
 
     @classmethod
     def accept(cls, sock: socket.socket, secret: bytes) -> "Channel":
@@ -160,7 +171,8 @@ class Channel:
         began = time.perf_counter()
         stream, buffers = prepared
         parts = [stream, *buffers]
-        table = struct.pack(f"!{len(parts) + 1}Q", len(parts), *map(len, parts))
+        entries, inline = self._table_entries(parts)
+        table = struct.pack(f"!{len(entries) + 1}Q", len(parts), *entries)
         size = SIZE.pack(len(table))
         head = b"".join((size, self.outgoing.tag(self.sent, 0, size),
                          table, self.outgoing.tag(self.sent, 1, table)))
@@ -171,15 +183,33 @@ class Channel:
         self.sent += 1
         self.seconds["encode"] += time.perf_counter() - began + prepared.seconds
         self.sock.sendall(head)
-        for part, tail in zip(parts, tails):
-            self.sock.sendall(part)
+        for part, tail, sent_inline in zip(parts, tails, inline):
+            if sent_inline:
+                self.sock.sendall(part)
             self.sock.sendall(tail)
 
+    def _table_entries(self, parts: list) -> tuple[list[int], list[bool]]:
+        """Each part's table entry (its size, or its size flagged and where it lies in shared
+        memory), and whether it goes inline."""
+        large = [i for i, part in enumerate(parts)
+                 if i > 0 and len(part) >= shared_memory.MIN_SHARED_BYTES]
+        placed = self.outbox.place([parts[i] for i in large]) if self.outbox and large else None
+        where = dict(zip(large, placed[1])) if placed else {}
+        self.shared_bytes += sum(len(parts[i]) for i in where)
+        entries, inline = [], []
+        for i, part in enumerate(parts):
+            if i in where:
+                entries += [len(part) | SHARED_PART, placed[0], where[i]]
+            else:
+                entries.append(len(part))
+            inline.append(i not in where)
+        return entries, inline
+
     def recv(self):
-        sizes = self._table()
+        entries = self._table()
         began, index, parts = time.perf_counter(), 2, []
-        for size in sizes:
-            part = _read_part(self.sock, size)
+        for size, shared in entries:
+            part = self._shared_part(size, shared) if shared else _read_part(self.sock, size)
             tags = _read_exactly(self.sock, tags_of(size) * TAG_BYTES)
             if not hmac.compare_digest(tags, self.incoming.part_tags(self.received, index, part)):
                 raise ForgedMessage("a frame's part is not signed with the run's secret")
@@ -190,8 +220,19 @@ class Channel:
         self.seconds["decode"] += time.perf_counter() - began
         return message
 
-    def _table(self) -> tuple[int, ...]:
-        """The parts' sizes, read and checked before any part is read."""
+    def _shared_part(self, size: int, where: tuple[int, int]) -> np.ndarray:
+        if self.inbox is None:
+            raise ForgedMessage("a frame names shared memory on a connection that has none")
+        try:
+            part = self.inbox.take(*where, size)
+            self.shared_bytes += size
+            return part
+        except SharedMemoryError as err:
+            raise ConnectionError(f"paramserv: {err}") from None
+
+    def _table(self) -> list[tuple[int, tuple | None]]:
+        """Each part's size and, for a part in shared memory, (segment, offset); read and
+        checked before any part is read."""
         size = bytes(_read_exactly(self.sock, SIZE.size))
         if not hmac.compare_digest(_read_exactly(self.sock, TAG_BYTES),
                                    self.incoming.tag(self.received, 0, size)):
@@ -203,12 +244,61 @@ class Channel:
         if not hmac.compare_digest(_read_exactly(self.sock, TAG_BYTES),
                                    self.incoming.tag(self.received, 1, table)):
             raise ForgedMessage("a frame's table is not signed with the run's secret")
-        count, *sizes = struct.unpack(f"!{table_bytes // SIZE.size}Q", table)
-        if count != len(sizes) or count < 1 or sum(sizes) > MAX_FRAME:
+        count, *values = struct.unpack(f"!{table_bytes // SIZE.size}Q", table)
+        entries, at = [], 0
+        while at < len(values):
+            size, shared = values[at] & ~SHARED_PART, None
+            if values[at] & SHARED_PART:
+                shared, at = tuple(values[at + 1:at + 3]), at + 2
+            entries.append((size, shared))
+            at += 1
+        if (at != len(values) or count != len(entries) or count < 1
+                or sum(size for size, _ in entries) > MAX_FRAME):
             raise ForgedMessage("a frame's table does not describe a paramserv message")
-        return tuple(sizes)
+        return entries
+
+    def offer_shared_memory(self) -> tuple | None:
+        """Worker side: the request that proposes shared memory, None where there is none."""
+        if not shared_memory.available():
+            return None
+        try:
+            self.outbox = Outbox()
+            return ("shared-memory", self.outbox.prefix, self.outbox.probe())
+        except OSError:
+            self.close_shared_memory()
+            return None
+
+    def accept_shared_memory(self, prefix, token) -> str | None:
+        """Server side: whether the worker's probe is found here; then both sides send through
+        shared memory, and the worker learns this side's prefix from the reply."""
+        try:
+            inbox = Inbox(prefix)
+            if not isinstance(token, bytes) or not inbox.check_probe(token):
+                return None
+            self.inbox, self.outbox = inbox, Outbox()
+        except (OSError, SharedMemoryError):
+            self.close_shared_memory()
+            return None
+        return self.outbox.prefix
+
+    def use_shared_memory(self, peer_prefix) -> None:
+        """Worker side, with the server's answer: its prefix, or None (inline it stays)."""
+        try:
+            if peer_prefix is not None:
+                self.inbox = Inbox(peer_prefix)
+                return
+        except SharedMemoryError:
+            pass
+        self.close_shared_memory()
+
+    def close_shared_memory(self) -> None:
+        for side in (self.outbox, self.inbox):
+            if side is not None:
+                side.close()
+        self.outbox = self.inbox = None
 
     def close(self) -> None:
+        self.close_shared_memory()
         try:
             self.sock.close()
         except OSError:

@@ -39,6 +39,7 @@ from .worker import PSFunctions, epoch_segments
 
 RANDOM_SCHEMES = ("DISJOINT_RANDOM", "OVERLAP_RESHUFFLE")
 STREAM_SETTING = "spark.kerasdml.streamGradients"
+SHARED_MEMORY_SETTING = "spark.kerasdml.sharedMemory"
 
 
 def _plan(config: PSConfig, rows: int, k: int) -> Plan:
@@ -74,10 +75,20 @@ def _program_digest(shipped: dict, precision: str) -> str:
 
 
 def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, digest: str, server,
-         secret, stream: bool, fail_once) -> RemoteJob:
+         secret, stream: bool, shared: bool, fail_once) -> RemoteJob:
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
-                     config.model_avg, config.epochs, stream, fail_once)
+                     config.model_avg, config.epochs, stream, shared, fail_once)
+
+
+def _flag(sc, key: str) -> bool | None:
+    """A true/false setting: a local property of the calling thread, else a Spark setting."""
+    value = sc.getLocalProperty(key) or setting(sc, key)
+    if value is None:
+        return None
+    if value.lower() not in ("true", "false"):
+        raise DMLRuntimeError(f"{key} must be true or false, got {value!r}")
+    return value.lower() == "true"
 
 
 def _streams_gradients(sc, workers: int, slots: int) -> bool:
@@ -87,12 +98,10 @@ def _streams_gradients(sc, workers: int, slots: int) -> bool:
     hides a transfer behind compute where something else does the copying (another machine's
     network, a free core); where every core computes, the copy takes a worker's core, while
     sent with the push it runs when the round's first workers wait for the last."""
-    value = sc.getLocalProperty(STREAM_SETTING) or setting(sc, STREAM_SETTING)
-    if value is None:
+    chosen = _flag(sc, STREAM_SETTING)
+    if chosen is None:
         return not (sc.master.startswith("local") and workers >= slots)
-    if value.lower() not in ("true", "false"):
-        raise DMLRuntimeError(f"{STREAM_SETTING} must be true or false, got {value!r}")
-    return value.lower() == "true"
+    return chosen
 
 
 def _server_functions(functions: PSFunctions, shipped: dict, digest: str, context) -> PSFunctions:
@@ -132,7 +141,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
     try:
         job = _job(config, context, functions, shipped, digest, server, secret,
-                   _streams_gradients(sc, len(sizes), slots), runtime.fail_first_attempt)
+                   _streams_gradients(sc, len(sizes), slots),
+                   _flag(sc, SHARED_MEMORY_SETTING) is not False, runtime.fail_first_attempt)
         spent = _run_job(runtime, data, job, server)
     finally:
         server.close()
@@ -140,7 +150,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
                   workers=len(sizes), server_push=server.push_seconds, refused=server.refused,
-                  server_sent_bytes=server.sent_bytes, pushes=server.pushes, streamed_parts=server.parts,
+                  server_sent_bytes=server.sent_bytes, shared_memory_bytes=server.shared_bytes,
+                  pushes=server.pushes, streamed_parts=server.parts,
                   **{f"worker_{name}": value for name, value in _summed(spent).items()},
                   **{f"reported_{name}": value for name, value in server.worker_timings.totals.items()})
     return coordinator.model

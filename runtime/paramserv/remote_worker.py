@@ -41,6 +41,7 @@ class RemoteJob:
     model_avg: bool
     epochs: int
     stream: bool             # large final gradients go ahead of the push (early_push.py)
+    shared_memory: bool      # large arrays through /dev/shm when the server is on this host
     fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
 
 
@@ -123,6 +124,8 @@ def run_worker_task(job: RemoteJob, partition: int, items):
     channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
     early = None
     try:
+        if job.shared_memory:
+            _offer_shared_memory(channel)
         ident, features, labels = item if isinstance(item, tuple) else _share(channel, item)
         with _task_runtime(), np.errstate(all="ignore"):
             upd, agg, early = _worker_functions(job, channel)
@@ -136,6 +139,13 @@ def run_worker_task(job: RemoteJob, partition: int, items):
         if early is not None:
             early.close()
     yield ident, spent
+
+
+def _offer_shared_memory(channel: Channel) -> None:
+    offer = channel.offer_shared_memory()
+    if offer is not None:
+        channel.send(offer)
+        channel.use_shared_memory(channel.recv()[1])
 
 
 def _share(channel: Channel, ident: int) -> tuple:

@@ -2,6 +2,8 @@
 connection, every message checked by the authenticated channel before it is read.
 
 Requests (after the channel's checks):
+    ("shared-memory", prefix, token)          -> ("shared-memory", the server's prefix or None):
+                                                 whether both sides share /dev/shm (shared_memory.py)
     ("share", worker)                         -> its features and labels, when the driver serves them
     ("hello", worker)                         -> the worker's next step and model, or done
     ("part", step, position, value)           -> nothing: an element of the step's coming push,
@@ -57,6 +59,7 @@ class ParameterServerSocket:
         self._cache: tuple = (None, None, None)
         self._cache_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._channels: list[Channel] = []
         threading.Thread(target=self._accept, name="kerasdml-ps-accept", daemon=True).start()
 
     def _accept(self) -> None:
@@ -73,10 +76,11 @@ class ParameterServerSocket:
 
     def _serve(self, sock: socket.socket) -> None:
         channel = Channel.accept(sock, self.secret)
+        self._channels.append(channel)
         parts: dict = {}        # (step, position) -> value: this connection's streamed elements
         try:
             while True:
-                reply = self._answer(channel.recv(), parts)
+                reply = self._answer(channel, channel.recv(), parts)
                 if reply is not None:
                     self._reply(channel, reply)
         except ForgedMessage:
@@ -110,8 +114,10 @@ class ParameterServerSocket:
                 self._cache = (key, reply, prepare(sent))   # the reply kept: its id stays unique
             return self._cache[2]
 
-    def _answer(self, request, parts: dict):
+    def _answer(self, channel: Channel, request, parts: dict):
         kind = request[0] if isinstance(request, tuple) and request else None
+        if kind == "shared-memory" and len(request) == 3:
+            return ("shared-memory", channel.accept_shared_memory(*request[1:]))
         if kind == "part":
             _, step, position, value = request
             parts[(int(step), int(position))] = value
@@ -137,6 +143,11 @@ class ParameterServerSocket:
             self.push_seconds += time.perf_counter() - began
             return reply
         raise ValueError(f"unknown paramserv request {kind!r}")
+
+    @property
+    def shared_bytes(self) -> int:
+        """Bytes that went through shared memory instead of the sockets, both ways."""
+        return sum(channel.shared_bytes for channel in self._channels)
 
     def close(self) -> None:
         self._closed = True

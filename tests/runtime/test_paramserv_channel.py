@@ -6,7 +6,6 @@ from __future__ import annotations
 import pickle
 import socket
 import struct
-import threading
 import time
 
 import pytest
@@ -15,6 +14,7 @@ from kerasdml.runtime.paramserv import channel as channel_module
 from kerasdml.runtime.paramserv.channel import NONCE_BYTES, TAG_BYTES, Channel, ForgedMessage, new_secret
 from kerasdml.runtime.paramserv.coordinator import DONE
 from kerasdml.runtime.paramserv.socket_server import ParameterServerSocket
+from support.paramserv_channels import connected
 
 UNPICKLED: list = []
 
@@ -135,18 +135,6 @@ def test_a_valid_frame_replayed_on_another_connection_is_refused(server):
     assert UNPICKLED == []
     first.close()
     replay.close()
-
-
-def connected(server_secret: bytes, worker_secret: bytes):
-    """(listener, server side, worker side) of one connection, each side with its secret."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-    thread = threading.Thread(target=lambda: accepted.append(Channel.accept(listener.accept()[0],
-                                                                            server_secret)))
-    thread.start()
-    worker = Channel.connect(listener.getsockname(), worker_secret)
-    thread.join()
-    return listener, accepted[0], worker
 
 
 def test_the_worker_side_refuses_a_forged_reply():

@@ -12,6 +12,8 @@ import pytest
 
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.errors import DMLError
+from kerasdml.runtime.paramserv import shared_memory
+from kerasdml.runtime.paramserv.shared_memory import SHARED_DIRECTORY
 from support.conformance import SUITE
 
 pytestmark = pytest.mark.slow
@@ -368,11 +370,46 @@ def test_spark_kerasdml_stream_gradients_false_turns_the_streaming_off(streaming
         run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), spark=streaming)
 
 
+def _shared_segments() -> set:
+    return {path.name for path in SHARED_DIRECTORY.glob("kerasdml-ps-*")}
+
+
+@pytest.mark.skipif(not shared_memory.available(), reason="no writable /dev/shm")
+def test_on_one_host_large_arrays_go_through_shared_memory_unless_turned_off(spark):
+    """Workers on the driver's host send their gradients and get their models through /dev/shm
+    (each push's and each model's 160 x 60 doubles); spark.kerasdml.sharedMemory=false keeps
+    them on the sockets. Both give LOCAL's result, and no segment is left behind."""
+    from kerasdml.runtime.paramserv.run import LAST_RUN
+
+    before, sc = _shared_segments(), spark.sparkContext
+    local = run_string(HIDDEN.replace("MODE", "LOCAL"), outputs=["W1", "W2"])
+    found = {}
+    for shared in ("true", "false"):
+        sc.setLocalProperty("spark.kerasdml.sharedMemory", shared if shared == "false" else None)
+        try:
+            found[shared] = run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), outputs=["W1", "W2"],
+                                       spark=spark)
+        finally:
+            sc.setLocalProperty("spark.kerasdml.sharedMemory", None)
+        crossed = 2 * LAST_RUN["pushes"] * 160 * 60 * 8          # pushes in, as many models out
+        assert LAST_RUN["shared_memory_bytes"] == (crossed if shared == "true" else 0), shared
+        for name in ("W1", "W2"):
+            assert np.array_equal(found[shared][name], local[name]), (shared, name)
+    assert _shared_segments() == before
+    sc.setLocalProperty("spark.kerasdml.sharedMemory", "maybe")
+    try:
+        with pytest.raises(DMLError, match="spark.kerasdml.sharedMemory must be true or false"):
+            run_string(HIDDEN.replace("MODE", "REMOTE_SPARK"), spark=spark)
+    finally:
+        sc.setLocalProperty("spark.kerasdml.sharedMemory", None)
+
+
 def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_result(tmp_path):
     """Worker 0 fails after computing its second step, whose gradient it had streamed: the
     parts go with its connection, the retried task sends them again, the result is LOCAL's."""
     import io
 
+    before = _shared_segments()
     out = io.StringIO()
     run_string(HIDDEN.replace("MODE", "LOCAL"), out=out)
     script = tmp_path / "hidden.dml"
@@ -385,3 +422,4 @@ def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_resul
     assert result.returncode == 0, result.stderr[-3000:]
     assert "injected failure of worker 0's first attempt" in result.stderr
     assert result.stdout == out.getvalue()
+    assert _shared_segments() == before              # the failed task's segments went too

@@ -1,0 +1,215 @@
+"""Large arrays between a paramserv worker and the server through shared memory, where both run
+on one host (a local master, or an executor on the driver's machine).
+
+Over loopback TCP a 6.6 MB gradient is copied into the kernel and out again, on the cores the
+workers compute on; through a file in /dev/shm it is copied once by the sender and once by
+the receiver, which takes it into an array of its own (so the sender may reuse the space, and
+the receiver may update it in place). The channel (channel.py) still carries every message:
+its authenticated table says where each shared part lies, and the part's tags are of its
+bytes, checked on the receiver's copy before anything is unpickled.
+
+Each side sends from segments it creates (an Outbox): files named kerasdml-ps-<random>-<n>,
+readable by this user alone. A segment holds the shared parts of one message; its header has
+two counters, parts written (by the sender) and parts taken (by the receiver), and it is free
+again when they are equal. The receiver maps a segment the first time a message names it and
+unlinks its name then, so the memory goes when both sides unmap it; the sender unlinks what
+was never mapped when the channel closes. Whether the peer shares /dev/shm is probed once per
+connection: the worker writes a random token into a file that the server must read back.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import secrets
+import threading
+from pathlib import Path
+
+import numpy as np
+
+SHARED_DIRECTORY = Path("/dev/shm")
+MIN_SHARED_BYTES = 1 << 16        # smaller parts go inline: a segment's bookkeeping costs more
+MAX_SEGMENTS = 8                  # per direction of a connection; more outstanding go inline
+HEADER_BYTES = 64                 # parts written, parts taken (int64 each), then padding
+ALIGNMENT = 64
+GRANULE = 1 << 20                 # segment sizes are rounded up to this
+TOKEN_BYTES = 16
+_PREFIX = re.compile(r"kerasdml-ps-[0-9a-f]{32}")
+
+
+class SharedMemoryError(Exception):
+    """A shared part that cannot be where the message says."""
+
+
+def available() -> bool:
+    return SHARED_DIRECTORY.is_dir() and os.access(SHARED_DIRECTORY, os.W_OK)
+
+
+def valid_prefix(prefix) -> bool:
+    return isinstance(prefix, str) and _PREFIX.fullmatch(prefix) is not None
+
+
+def _counters(memory: mmap.mmap) -> np.ndarray:
+    """[parts written, parts taken]: each written by one side only."""
+    return np.frombuffer(memory, dtype=np.int64, count=2)
+
+
+def _close(memory: mmap.mmap) -> None:
+    try:
+        memory.close()
+    except BufferError:          # a view of it is still alive: the mapping goes with it
+        pass
+
+
+class _Segment:
+    def __init__(self, path: Path, capacity: int):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.ftruncate(fd, capacity)
+            self.memory = mmap.mmap(fd, capacity)
+        finally:
+            os.close(fd)
+        self.path, self.capacity, self.mapped_by_peer = path, capacity, False
+        self.counters = _counters(self.memory)
+
+    def free(self) -> bool:
+        written, taken = self.counters
+        if taken and not self.mapped_by_peer:
+            self.mapped_by_peer = True           # the peer unlinked the name
+        return written == taken
+
+    def close(self) -> None:
+        if not self.mapped_by_peer:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+        del self.counters
+        _close(self.memory)
+
+
+class Outbox:
+    """The segments this side sends from."""
+
+    def __init__(self):
+        self.prefix = f"kerasdml-ps-{secrets.token_hex(16)}"
+        self.segments: dict[int, _Segment] = {}
+        self.created = 0
+        self._lock = threading.Lock()
+
+    def probe(self) -> bytes:
+        """Writes the file the peer must read back; returns its token."""
+        token = secrets.token_bytes(TOKEN_BYTES)
+        fd = os.open(self._probe_path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, token)
+        finally:
+            os.close(fd)
+        return token
+
+    def _probe_path(self) -> Path:
+        return SHARED_DIRECTORY / f"{self.prefix}-probe"
+
+    def place(self, parts: list) -> tuple[int, list[int]] | None:
+        """Copies the parts (bytes-like) into a free segment: (its number, each part's offset),
+        or None when every segment is in use (the parts then go inline)."""
+        offsets, end = [], HEADER_BYTES
+        for part in parts:
+            offsets.append(end)
+            end += -(-memoryview(part).nbytes // ALIGNMENT) * ALIGNMENT
+        with self._lock:
+            number = self._segment_for(end)
+            if number is None:
+                return None
+            segment = self.segments[number]
+            for part, offset in zip(parts, offsets):
+                data = np.frombuffer(part, dtype=np.uint8)
+                np.frombuffer(segment.memory, dtype=np.uint8, count=data.size, offset=offset)[:] = data
+            segment.counters[0] += len(parts)    # after the data: the peer reads it once told
+        return number, offsets
+
+    def _segment_for(self, size: int) -> int | None:
+        free = [n for n, s in self.segments.items() if s.free()]
+        fitting = [n for n in free if self.segments[n].capacity >= size]
+        if fitting:
+            return fitting[0]
+        if len(self.segments) >= MAX_SEGMENTS:
+            if not free:
+                return None
+            self.segments.pop(free[0]).close()   # too small: a larger one takes its place
+        number = self.created
+        self.created += 1
+        capacity = -(-size // GRANULE) * GRANULE
+        self.segments[number] = _Segment(SHARED_DIRECTORY / f"{self.prefix}-{number}", capacity)
+        return number
+
+    def close(self) -> None:
+        with self._lock:
+            for segment in self.segments.values():
+                segment.close()
+            self.segments.clear()
+            try:
+                self._probe_path().unlink()
+            except OSError:
+                pass
+
+
+class Inbox:
+    """The peer's segments, mapped as its messages name them."""
+
+    def __init__(self, prefix: str):
+        if not valid_prefix(prefix):
+            raise SharedMemoryError("a shared-memory offer with a malformed name")
+        self.prefix = prefix
+        self.mapped: dict[int, mmap.mmap] = {}
+
+    def check_probe(self, token: bytes) -> bool:
+        """Whether the peer's probe file is here and holds its token (then it is removed)."""
+        path = SHARED_DIRECTORY / f"{self.prefix}-probe"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            found = os.read(fd, TOKEN_BYTES + 1)
+        finally:
+            os.close(fd)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return secrets.compare_digest(found, token)
+
+    def take(self, number: int, offset: int, size: int) -> np.ndarray:
+        """The part's bytes, copied into an array of the receiver's own."""
+        memory = self._segment(number)
+        if offset < HEADER_BYTES or offset + size > len(memory):
+            raise SharedMemoryError(f"a shared part ({offset}+{size}) outside its segment")
+        part = np.empty(size, dtype=np.uint8)
+        part[:] = np.frombuffer(memory, dtype=np.uint8, count=size, offset=offset)
+        _counters(memory)[1] += 1
+        return part
+
+    def _segment(self, number: int):
+        found = self.mapped.get(number)
+        if found is None:
+            path = SHARED_DIRECTORY / f"{self.prefix}-{int(number)}"
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+            except OSError as err:
+                raise SharedMemoryError(f"shared segment {number} is gone: {err}") from None
+            try:
+                size = os.fstat(fd).st_size
+                if size < HEADER_BYTES:
+                    raise SharedMemoryError(f"shared segment {number} is too short")
+                found = mmap.mmap(fd, size)
+            finally:
+                os.close(fd)
+            path.unlink()                        # mapped on both sides: the name is not needed
+            self.mapped[number] = found
+        return found
+
+    def close(self) -> None:
+        for memory in self.mapped.values():
+            _close(memory)
+        self.mapped.clear()

@@ -1,0 +1,150 @@
+"""Large arrays of the paramserv channel through /dev/shm where both sides share it: the same
+messages as over the socket, the bytes still authenticated, segments reused and nothing left
+in /dev/shm."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasdml.runtime.inplace import free
+from kerasdml.runtime.paramserv import shared_memory
+from kerasdml.runtime.paramserv.channel import ForgedMessage, new_secret
+from kerasdml.runtime.paramserv.shared_memory import SHARED_DIRECTORY
+from support.paramserv_channels import connected
+
+pytestmark = pytest.mark.skipif(not shared_memory.available(), reason="no writable /dev/shm")
+
+LARGE = shared_memory.MIN_SHARED_BYTES // 8 * 3          # float64 cells: three times the threshold
+
+
+def _ours() -> set[str]:
+    return {path.name for path in SHARED_DIRECTORY.glob("kerasdml-ps-*")}
+
+
+@pytest.fixture
+def pair():
+    """(server side, worker side), agreed on shared memory as a worker task and the server do."""
+    before = _ours()
+    listener, server, worker = connected(*(2 * [new_secret()]))
+    offer = worker.offer_shared_memory()
+    assert offer is not None and offer[0] == "shared-memory"
+    worker.send(offer)
+    request = server.recv()
+    server.send(("shared-memory", server.accept_shared_memory(*request[1:])))
+    worker.use_shared_memory(worker.recv()[1])
+    assert worker.inbox is not None and server.outbox is not None
+    yield server, worker
+    for side in (server, worker):
+        side.close()
+    listener.close()
+    assert _ours() == before                              # nothing left behind
+
+
+def _gradient(seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(LARGE // 16, 16)), rng.normal(size=(3, 2)).astype(np.float32),
+            rng.normal(size=(LARGE,)).astype(np.float32)]
+
+
+def test_large_arrays_go_through_shared_memory_and_arrive_equal_and_their_own(pair):
+    server, worker = pair
+    sent = _gradient(1)
+    worker.send(("push", 0, 1, sent, {"upd": 0.5}))
+    got = server.recv()
+    assert got[:3] == ("push", 0, 1) and got[4] == {"upd": 0.5}
+    for mine, theirs in zip(sent, got[3]):
+        assert theirs.dtype == mine.dtype and np.array_equal(theirs, mine)
+    assert worker.shared_bytes == server.shared_bytes == sent[0].nbytes + sent[2].nbytes
+    arrays = got[3]
+    del got
+    first = arrays[0]
+    arrays.clear()
+    assert free(first)                   # not a view of the segment: agg may update it in place
+    server.send(("model", 2, [np.full((LARGE,), 7.0)]))
+    assert np.array_equal(worker.recv()[2][0], np.full((LARGE,), 7.0))
+
+
+def test_a_segment_is_reused_once_taken_and_what_was_taken_stays_unchanged(pair):
+    server, worker = pair
+    received = []
+    for step in range(5):
+        worker.send(("push", 0, step, _gradient(step), {}))
+        received.append(server.recv()[3])
+    assert worker.outbox.created == 1
+    for step, arrays in enumerate(received):
+        for mine, theirs in zip(_gradient(step), arrays):
+            assert np.array_equal(mine, theirs), step
+
+
+def test_messages_sent_before_any_is_read_fill_the_segments_then_go_inline(pair):
+    server, worker = pair
+    count = shared_memory.MAX_SEGMENTS + 3
+    for step in range(count):
+        worker.send(("part", step, 0, _gradient(step)[0]))
+    assert worker.outbox.created == shared_memory.MAX_SEGMENTS
+    for step in range(count):
+        assert np.array_equal(server.recv()[3], _gradient(step)[0]), step
+    assert server.shared_bytes == shared_memory.MAX_SEGMENTS * _gradient(0)[0].nbytes
+
+
+def test_a_larger_message_replaces_a_free_segment_too_small_for_it(pair, monkeypatch):
+    monkeypatch.setattr(shared_memory, "MAX_SEGMENTS", 1)
+    server, worker = pair
+    worker.send(("part", 0, 0, np.ones(LARGE)))
+    server.recv()
+    big = np.arange(float(shared_memory.GRANULE))        # 8 MiB: past the first segment's size
+    worker.send(("part", 1, 0, big))
+    assert np.array_equal(server.recv()[3], big)
+    assert worker.outbox.created == 2 and len(worker.outbox.segments) == 1
+
+
+def test_bytes_changed_in_the_segment_after_sending_are_refused(pair):
+    """The part's tags are of the bytes the sender placed: a change in /dev/shm before the
+    receiver copies them fails the check, and nothing is unpickled."""
+    server, worker = pair
+    worker.send(("part", 0, 0, np.zeros(LARGE)))
+    segment, = worker.outbox.segments.values()
+    segment.memory[shared_memory.HEADER_BYTES + 5] ^= 1
+    with pytest.raises(ForgedMessage):
+        server.recv()
+
+
+def test_a_wrong_token_or_a_malformed_name_keeps_the_connection_on_the_socket():
+    before = _ours()
+    listener, server, worker = connected(*(2 * [new_secret()]))
+    _, prefix, token = worker.offer_shared_memory()
+    assert server.accept_shared_memory(prefix, bytes(len(token))) is None
+    assert server.accept_shared_memory("../" + prefix, token) is None
+    assert server.accept_shared_memory(prefix, "not bytes") is None
+    assert server.inbox is None and server.outbox is None
+    worker.use_shared_memory(None)
+    assert worker.outbox is None
+    worker.send(("part", 0, 0, np.ones(LARGE)))
+    assert np.array_equal(server.recv()[3], np.ones(LARGE)) and server.shared_bytes == 0
+    for side in (server, worker):
+        side.close()
+    listener.close()
+    assert _ours() == before
+
+
+def test_a_frame_naming_shared_memory_on_a_connection_without_it_is_refused():
+    listener, server, worker = connected(*(2 * [new_secret()]))
+    worker.offer_shared_memory()                 # the worker places parts; the server never agreed
+    worker.send(("part", 0, 0, np.ones(LARGE)))
+    with pytest.raises(ForgedMessage, match="shared memory"):
+        server.recv()
+    for side in (server, worker):
+        side.close()
+    listener.close()
+
+
+def test_segments_the_receiver_never_mapped_are_removed_when_the_sender_closes():
+    before = _ours()
+    listener, server, worker = connected(*(2 * [new_secret()]))
+    worker.offer_shared_memory()
+    worker.send(("part", 0, 0, np.ones(LARGE)))
+    assert len(_ours() - before) == 2            # the probe and one segment
+    worker.close()
+    assert _ours() == before
+    server.close()
+    listener.close()
