@@ -92,36 +92,43 @@ def rows(options: Options) -> list[Row]:
                            f"{images:,} images, single", ours, theirs, "minibatch local",
                            target if master == "local[2]" else None, notes=[overhead_note()]))
         if master == "local[2]":
-            out += streaming_rows(spark, x, y, options)
+            out += setting_rows(spark, x, y, options)
         spark.stop()
     out.append(keras_row(x, y, minibatch))
     return out
 
 
-def streaming_rows(spark, x, y, options: Options) -> list[Row]:
-    """BSP per batch with the workers' large gradients sent while upd runs against the same run
-    sending them with the push (spark.kerasdml.streamGradients true and false), with two
-    workers on the two cores (where the default is not to stream) and with one worker, which
-    leaves a core to the server as a cluster's driver has its own (where it is to stream)."""
-    from kerasdml.runtime.paramserv.remote import STREAM_SETTING
+def setting_rows(spark, x, y, options: Options) -> list[Row]:
+    """BSP per batch with one of the exchange's settings on against the same run with it off,
+    alternately:
+    - spark.kerasdml.streamGradients: the workers' large gradients sent while upd runs or with
+      the push, with two workers on the two cores (where the default is not to stream) and
+      with one worker, which leaves a core to the server as a cluster's driver has its own
+      (where it is to stream);
+    - spark.kerasdml.sharedMemory: large arrays through /dev/shm or over loopback TCP."""
+    from kerasdml.runtime.paramserv.remote import SHARED_MEMORY_SETTING, STREAM_SETTING
     sc = spark.sparkContext
 
-    def streamed(stream: bool, fit):
+    def setting(key: str, value: bool, fit):
         def run():
-            sc.setLocalProperty(STREAM_SETTING, str(stream).lower())
+            sc.setLocalProperty(key, str(value).lower())
             try:
                 fit()
             finally:
-                sc.setLocalProperty(STREAM_SETTING, None)
+                sc.setLocalProperty(key, None)
         return run
     out = []
-    for workers, what in ((2, "2 workers"), (1, "1 worker (a core left to the server)")):
+    for key, workers, what, against in (
+            (STREAM_SETTING, 2, "2 workers, gradients streamed while upd runs", "sent with the push"),
+            (STREAM_SETTING, 1, "1 worker (a core left to the server), gradients streamed while "
+                                "upd runs", "sent with the push"),
+            (SHARED_MEMORY_SETTING, 2, "2 workers, arrays through shared memory", "loopback TCP")):
         parallel = estimator(train_algo="paramserv", workers=workers, spark=spark, sync="BSP",
                              frequency="batch")
-        ours, theirs = side_by_side(streamed(True, lambda: parallel.fit(x, y)),
-                                    streamed(False, lambda: parallel.fit(x, y)), options.repeats)
-        out.append(Row(f"paramserv REMOTE_SPARK local[2] {what} BSP, update per batch, gradients "
-                       f"streamed while upd runs", ours, theirs, "sent with the push"))
+        ours, theirs = side_by_side(setting(key, True, lambda: parallel.fit(x, y)),
+                                    setting(key, False, lambda: parallel.fit(x, y)), options.repeats)
+        out.append(Row(f"paramserv REMOTE_SPARK local[2] {what}, BSP, update per batch", ours,
+                       theirs, against))
     return out
 
 RUNS = {"minibatch": {},
