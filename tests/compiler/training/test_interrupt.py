@@ -12,8 +12,12 @@ from support.keras_models import keras, sequential
 from kerasdml.compiler.training import checkpoint
 
 TRAINING = """
+import signal
 import sys
 import numpy as np
+# Ctrl-C as at a terminal, also where the tests run as a shell's background job (which starts
+# its processes with SIGINT ignored, and Python then leaves it ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from kerasdml.compiler.estimator import Keras2DML
 rng = np.random.default_rng(0)
 X, y = rng.normal(size=(2000, 20)), rng.integers(0, 4, 2000)
