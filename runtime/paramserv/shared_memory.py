@@ -65,8 +65,14 @@ class _Segment:
     def __init__(self, path: Path, capacity: int):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            os.ftruncate(fd, capacity)
+            # the pages are taken now: on a full /dev/shm (a container's is often 64 MB) this
+            # fails here, and the parts go inline, where a write to a page that cannot be had
+            # would kill the process with SIGBUS
+            os.posix_fallocate(fd, 0, capacity)
             self.memory = mmap.mmap(fd, capacity)
+        except OSError:
+            path.unlink()
+            raise
         finally:
             os.close(fd)
         self.path, self.capacity, self.mapped_by_peer = path, capacity, False
@@ -112,7 +118,8 @@ class Outbox:
 
     def place(self, parts: list) -> tuple[int, list[int]] | None:
         """Copies the parts (bytes-like) into a free segment: (its number, each part's offset),
-        or None when every segment is in use (the parts then go inline)."""
+        or None when every segment is in use or /dev/shm has no room (the parts then go
+        inline)."""
         offsets, end = [], HEADER_BYTES
         for part in parts:
             offsets.append(end)
@@ -140,7 +147,10 @@ class Outbox:
         number = self.created
         self.created += 1
         capacity = -(-size // GRANULE) * GRANULE
-        self.segments[number] = _Segment(SHARED_DIRECTORY / f"{self.prefix}-{number}", capacity)
+        try:
+            self.segments[number] = _Segment(SHARED_DIRECTORY / f"{self.prefix}-{number}", capacity)
+        except OSError:                          # no room in /dev/shm: inline this time
+            return None
         return number
 
     def close(self) -> None:

@@ -3,6 +3,9 @@ messages as over the socket, the bytes still authenticated, segments reused and 
 in /dev/shm."""
 from __future__ import annotations
 
+import errno
+import os
+
 import numpy as np
 import pytest
 
@@ -148,3 +151,18 @@ def test_segments_the_receiver_never_mapped_are_removed_when_the_sender_closes()
     assert _ours() == before
     server.close()
     listener.close()
+
+
+def test_a_full_dev_shm_sends_inline_and_leaves_no_file(pair, monkeypatch):
+    """A container's /dev/shm is often 64 MB: where a segment's pages cannot be had, the parts
+    go over the socket (a write to such a page would end the process with SIGBUS)."""
+    server, worker = pair
+    before = _ours()
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    sent = np.arange(float(LARGE))
+    worker.send(("part", 0, 0, sent))
+    assert np.array_equal(server.recv()[3], sent)
+    assert server.shared_bytes == worker.shared_bytes == 0 and _ours() == before
