@@ -10,10 +10,12 @@ bytes, checked on the receiver's copy before anything is unpickled.
 
 Each side sends from segments it creates (an Outbox): files named kerasdml-ps-<random>-<n>,
 readable by this user alone. A segment holds the shared parts of one message; its header has
-two counters, parts written (by the sender) and parts taken (by the receiver), and it is free
+counters of parts written (by the sender) and parts taken (by the receiver), and it is free
 again when they are equal. The receiver maps a segment the first time a message names it and
-unlinks its name then, so the memory goes when both sides unmap it; the sender unlinks what
-was never mapped when the channel closes. Whether the peer shares /dev/shm is probed once per
+unlinks its name then, so the memory goes when both sides unmap it: the sender marks a
+segment it gives up as retired (a one-off's, as a worker's rows, once it is free; all of them
+when the channel closes), the receiver unmaps the retired ones whenever it maps another, and
+the sender unlinks what was never mapped. Whether the peer shares /dev/shm is probed once per
 connection: the worker writes a random token into a file that the server must read back.
 """
 from __future__ import annotations
@@ -30,7 +32,8 @@ import numpy as np
 SHARED_DIRECTORY = Path("/dev/shm")
 MIN_SHARED_BYTES = 1 << 16        # smaller parts go inline: a segment's bookkeeping costs more
 MAX_SEGMENTS = 8                  # per direction of a connection; more outstanding go inline
-HEADER_BYTES = 64                 # parts written, parts taken (int64 each), then padding
+HEADER_BYTES = 64                 # parts written, parts taken, retired (int64 each), padding
+KEEP_BYTES = 64 << 20             # a free segment past this and twice a message's size goes
 ALIGNMENT = 64
 GRANULE = 1 << 20                 # segment sizes are rounded up to this
 TOKEN_BYTES = 16
@@ -50,8 +53,8 @@ def valid_prefix(prefix) -> bool:
 
 
 def _counters(memory: mmap.mmap) -> np.ndarray:
-    """[parts written, parts taken]: each written by one side only."""
-    return np.frombuffer(memory, dtype=np.int64, count=2)
+    """[parts written, parts taken, retired]: each written by one side only."""
+    return np.frombuffer(memory, dtype=np.int64, count=3)
 
 
 def _close(memory: mmap.mmap) -> None:
@@ -79,7 +82,7 @@ class _Segment:
         self.counters = _counters(self.memory)
 
     def free(self) -> bool:
-        written, taken = self.counters
+        written, taken, _ = self.counters
         if taken and not self.mapped_by_peer:
             self.mapped_by_peer = True           # the peer unlinked the name
         return written == taken
@@ -90,6 +93,7 @@ class _Segment:
                 self.path.unlink()
             except OSError:
                 pass
+        self.counters[2] = 1                     # the peer may unmap it
         del self.counters
         _close(self.memory)
 
@@ -136,6 +140,9 @@ class Outbox:
         return number, offsets
 
     def _segment_for(self, size: int) -> int | None:
+        for n in [n for n, s in self.segments.items()
+                  if s.capacity > max(2 * size, KEEP_BYTES) and s.free()]:
+            self.segments.pop(n).close()         # a one-off's space goes back to the system
         free = [n for n, s in self.segments.items() if s.free()]
         fitting = [n for n in free if self.segments[n].capacity >= size]
         if fitting:
@@ -216,6 +223,8 @@ class Inbox:
             finally:
                 os.close(fd)
             path.unlink()                        # mapped on both sides: the name is not needed
+            for retired in [n for n, memory in self.mapped.items() if _counters(memory)[2]]:
+                _close(self.mapped.pop(retired))
             self.mapped[number] = found
         return found
 

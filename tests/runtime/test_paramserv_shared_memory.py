@@ -166,3 +166,18 @@ def test_a_full_dev_shm_sends_inline_and_leaves_no_file(pair, monkeypatch):
     worker.send(("part", 0, 0, sent))
     assert np.array_equal(server.recv()[3], sent)
     assert server.shared_bytes == worker.shared_bytes == 0 and _ours() == before
+
+
+def test_a_one_off_large_segment_is_given_back_on_both_sides(pair, monkeypatch):
+    """A worker's rows, say, take a segment of their own: once free it is retired when a
+    smaller message comes, and the receiver unmaps it when it maps the next one."""
+    monkeypatch.setattr(shared_memory, "KEEP_BYTES", shared_memory.GRANULE)
+    server, worker = pair
+    rows = np.arange(float(3 * shared_memory.GRANULE // 8))          # 3 MiB
+    worker.send(("share", 0, rows))
+    assert np.array_equal(server.recv()[2], rows)
+    large, = worker.outbox.segments
+    worker.send(("part", 0, 0, np.ones(LARGE)))
+    assert np.array_equal(server.recv()[3], np.ones(LARGE))
+    assert large not in worker.outbox.segments and large not in server.inbox.mapped
+    assert list(server.inbox.mapped) == list(worker.outbox.segments)
