@@ -99,12 +99,22 @@ class _Segment:
 
 
 class Outbox:
-    """The segments this side sends from."""
+    """The segments this side sends from.
+
+    A segment is made for a size of message that missed one before: the first message of a
+    size goes inline, the second starts the segment's making on a thread of its own (its
+    pages cost milliseconds per megabyte to take, about twice a loopback send of the same
+    bytes) and goes inline too, and the next ones find it. A worker exchanging every batch
+    sends two of its many gradients over the socket; a message sent once per connection
+    (a worker's rows, the model of an epoch's single exchange) never pays for a segment."""
 
     def __init__(self):
         self.prefix = f"kerasdml-ps-{secrets.token_hex(16)}"
         self.segments: dict[int, _Segment] = {}
         self.created = 0
+        self._missed: set[int] = set()           # capacities a message needed and found none
+        self._making: threading.Thread | None = None
+        self._closed = self._full = False
         self._lock = threading.Lock()
 
     def probe(self) -> bytes:
@@ -122,15 +132,15 @@ class Outbox:
 
     def place(self, parts: list) -> tuple[int, list[int]] | None:
         """Copies the parts (bytes-like) into a free segment: (its number, each part's offset),
-        or None when every segment is in use or /dev/shm has no room (the parts then go
-        inline)."""
+        or None when none is free and fits (the parts then go inline)."""
         offsets, end = [], HEADER_BYTES
         for part in parts:
             offsets.append(end)
             end += -(-memoryview(part).nbytes // ALIGNMENT) * ALIGNMENT
         with self._lock:
-            number = self._segment_for(end)
+            number = self._free_segment(end)
             if number is None:
+                self._missed_one(-(-end // GRANULE) * GRANULE)
                 return None
             segment = self.segments[number]
             for part, offset in zip(parts, offsets):
@@ -139,29 +149,55 @@ class Outbox:
             segment.counters[0] += len(parts)    # after the data: the peer reads it once told
         return number, offsets
 
-    def _segment_for(self, size: int) -> int | None:
+    def _free_segment(self, size: int) -> int | None:
         for n in [n for n, s in self.segments.items()
                   if s.capacity > max(2 * size, KEEP_BYTES) and s.free()]:
             self.segments.pop(n).close()         # a one-off's space goes back to the system
-        free = [n for n, s in self.segments.items() if s.free()]
-        fitting = [n for n in free if self.segments[n].capacity >= size]
-        if fitting:
-            return fitting[0]
+        fitting = [n for n, s in self.segments.items() if s.capacity >= size and s.free()]
+        return fitting[0] if fitting else None
+
+    def _missed_one(self, capacity: int) -> None:
+        """Under the lock: a message of `capacity` found no segment; the second time, one is
+        made in the background (in place of a free smaller one when there are enough)."""
+        if capacity not in self._missed:
+            self._missed.add(capacity)
+            return
+        if self._making is not None or self._full:
+            return
         if len(self.segments) >= MAX_SEGMENTS:
+            free = [n for n, s in self.segments.items() if s.free()]
             if not free:
-                return None
+                return
             self.segments.pop(free[0]).close()   # too small: a larger one takes its place
         number = self.created
         self.created += 1
-        capacity = -(-size // GRANULE) * GRANULE
+        self._making = threading.Thread(target=self._make, args=(number, capacity), daemon=True,
+                                        name="kerasdml-ps-segment")
+        self._making.start()
+
+    def _make(self, number: int, capacity: int) -> None:
         try:
-            self.segments[number] = _Segment(SHARED_DIRECTORY / f"{self.prefix}-{number}", capacity)
-        except OSError:                          # no room in /dev/shm: inline this time
-            return None
-        return number
+            segment = _Segment(SHARED_DIRECTORY / f"{self.prefix}-{number}", capacity)
+        except OSError:                          # no room in /dev/shm: the parts stay inline
+            segment = None
+        with self._lock:
+            self._making = None
+            if segment is None:
+                self._full = True                # no more tries on this connection
+            elif self._closed:
+                segment.close()
+            else:
+                self.segments[number] = segment
+
+    def settle(self) -> None:
+        """Waits for a segment being made."""
+        making = self._making
+        if making is not None:
+            making.join()
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for segment in self.segments.values():
                 segment.close()
             self.segments.clear()
@@ -169,6 +205,7 @@ class Outbox:
                 self._probe_path().unlink()
             except OSError:
                 pass
+        self.settle()
 
 
 class Inbox:

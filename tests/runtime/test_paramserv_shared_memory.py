@@ -1,10 +1,11 @@
 """Large arrays of the paramserv channel through /dev/shm where both sides share it: the same
-messages as over the socket, the bytes still authenticated, segments reused and nothing left
-in /dev/shm."""
+messages as over the socket, the bytes still authenticated, segments made for the sizes that
+repeat, reused, and nothing left in /dev/shm."""
 from __future__ import annotations
 
 import errno
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -49,12 +50,36 @@ def _gradient(seed: int) -> list:
             rng.normal(size=(LARGE,)).astype(np.float32)]
 
 
-def test_large_arrays_go_through_shared_memory_and_arrive_equal_and_their_own(pair):
+def _through(sender, receiver, message):
+    """message sent and received (sent from a thread: inline, megabytes outgrow the socket's
+    buffers before the receiver reads them)."""
+    sending = threading.Thread(target=sender.send, args=(message,))
+    sending.start()
+    received = receiver.recv()
+    sending.join()
+    return received
+
+
+def _warm(sender, receiver, message) -> None:
+    """Two messages of this size, both inline: the second has its segment made."""
+    for _ in range(2):
+        _through(sender, receiver, message)
+    sender.outbox.settle()
+    sender.shared_bytes = receiver.shared_bytes = 0
+
+
+def test_a_size_that_repeats_goes_through_shared_memory_from_its_third_message(pair):
     server, worker = pair
+    for step in range(2):
+        worker.send(("push", 0, step, _gradient(step), {}))
+        server.recv()
+        assert worker.shared_bytes == server.shared_bytes == 0, step
+    worker.outbox.settle()
+    assert len(worker.outbox.segments) == 1
     sent = _gradient(1)
-    worker.send(("push", 0, 1, sent, {"upd": 0.5}))
+    worker.send(("push", 0, 2, sent, {"upd": 0.5}))
     got = server.recv()
-    assert got[:3] == ("push", 0, 1) and got[4] == {"upd": 0.5}
+    assert got[:3] == ("push", 0, 2) and got[4] == {"upd": 0.5}
     for mine, theirs in zip(sent, got[3]):
         assert theirs.dtype == mine.dtype and np.array_equal(theirs, mine)
     assert worker.shared_bytes == server.shared_bytes == sent[0].nbytes + sent[2].nbytes
@@ -63,41 +88,73 @@ def test_large_arrays_go_through_shared_memory_and_arrive_equal_and_their_own(pa
     first = arrays[0]
     arrays.clear()
     assert free(first)                   # not a view of the segment: agg may update it in place
-    server.send(("model", 2, [np.full((LARGE,), 7.0)]))
+
+
+def test_the_server_side_sends_through_its_own_segments(pair):
+    server, worker = pair
+    model = ("model", 0, [np.full((LARGE,), 7.0)])
+    _warm(server, worker, model)
+    server.send(model)
     assert np.array_equal(worker.recv()[2][0], np.full((LARGE,), 7.0))
+    assert worker.shared_bytes == LARGE * 8
 
 
 def test_a_segment_is_reused_once_taken_and_what_was_taken_stays_unchanged(pair):
     server, worker = pair
+    _warm(worker, server, ("push", 0, 0, _gradient(0), {}))
     received = []
     for step in range(5):
         worker.send(("push", 0, step, _gradient(step), {}))
         received.append(server.recv()[3])
-    assert worker.outbox.created == 1
+    assert worker.outbox.created == 1 and server.shared_bytes == 5 * LARGE * 12
     for step, arrays in enumerate(received):
         for mine, theirs in zip(_gradient(step), arrays):
             assert np.array_equal(mine, theirs), step
 
 
-def test_messages_sent_before_any_is_read_fill_the_segments_then_go_inline(pair):
+def test_while_its_segments_are_in_use_a_message_goes_inline_and_another_is_made(monkeypatch):
+    monkeypatch.setattr(shared_memory, "MAX_SEGMENTS", 2)
+    outbox = shared_memory.Outbox()
+    inbox = shared_memory.Inbox(outbox.prefix)
+    parts = [np.arange(float(LARGE)).data.cast("B")]
+    size = len(parts[0])
+    assert outbox.place(parts) is None and outbox.place(parts) is None      # the second: made
+    outbox.settle()
+    first = outbox.place(parts)
+    assert first is not None and first[0] == 0
+    assert outbox.place(parts) is None                  # 0 is in use: inline, and 1 is made
+    outbox.settle()
+    second = outbox.place(parts)
+    assert second is not None and second[0] == 1
+    assert outbox.place(parts) is None                  # both in use, and no third
+    outbox.settle()
+    assert outbox.created == 2
+    for number, offsets in (first, second):
+        assert inbox.take(number, offsets[0], size).tobytes() == parts[0].tobytes()
+    assert outbox.place(parts)[0] == 0                  # taken: free again
+    outbox.close()
+    inbox.close()
+    assert _ours() == set()
+
+
+def test_a_message_sent_once_never_makes_a_segment(pair):
     server, worker = pair
-    count = shared_memory.MAX_SEGMENTS + 3
-    for step in range(count):
-        worker.send(("part", step, 0, _gradient(step)[0]))
-    assert worker.outbox.created == shared_memory.MAX_SEGMENTS
-    for step in range(count):
-        assert np.array_equal(server.recv()[3], _gradient(step)[0]), step
-    assert server.shared_bytes == shared_memory.MAX_SEGMENTS * _gradient(0)[0].nbytes
+    rows = np.arange(float(3 * LARGE))
+    assert np.array_equal(_through(server, worker, ("share", rows, rows[:LARGE]))[1], rows)
+    server.outbox.settle()
+    assert server.outbox.created == 0 and _ours() == set()
+    _warm(server, worker, ("model", 0, [np.ones(LARGE)]))
+    assert server.outbox.created == 1
 
 
-def test_a_larger_message_replaces_a_free_segment_too_small_for_it(pair, monkeypatch):
+def test_a_larger_size_replaces_a_free_segment_too_small_for_it(pair, monkeypatch):
     monkeypatch.setattr(shared_memory, "MAX_SEGMENTS", 1)
     server, worker = pair
-    worker.send(("part", 0, 0, np.ones(LARGE)))
-    server.recv()
+    _warm(worker, server, ("part", 0, 0, np.ones(LARGE)))
     big = np.arange(float(shared_memory.GRANULE))        # 8 MiB: past the first segment's size
-    worker.send(("part", 1, 0, big))
-    assert np.array_equal(server.recv()[3], big)
+    _warm(worker, server, ("part", 1, 0, big))
+    worker.send(("part", 2, 0, big))
+    assert np.array_equal(server.recv()[3], big) and server.shared_bytes == big.nbytes
     assert worker.outbox.created == 2 and len(worker.outbox.segments) == 1
 
 
@@ -105,6 +162,7 @@ def test_bytes_changed_in_the_segment_after_sending_are_refused(pair):
     """The part's tags are of the bytes the sender placed: a change in /dev/shm before the
     receiver copies them fails the check, and nothing is unpickled."""
     server, worker = pair
+    _warm(worker, server, ("part", 0, 0, np.zeros(LARGE)))
     worker.send(("part", 0, 0, np.zeros(LARGE)))
     segment, = worker.outbox.segments.values()
     segment.memory[shared_memory.HEADER_BYTES + 5] ^= 1
@@ -122,8 +180,10 @@ def test_a_wrong_token_or_a_malformed_name_keeps_the_connection_on_the_socket():
     assert server.inbox is None and server.outbox is None
     worker.use_shared_memory(None)
     assert worker.outbox is None
-    worker.send(("part", 0, 0, np.ones(LARGE)))
-    assert np.array_equal(server.recv()[3], np.ones(LARGE)) and server.shared_bytes == 0
+    for _ in range(3):
+        worker.send(("part", 0, 0, np.ones(LARGE)))
+        assert np.array_equal(server.recv()[3], np.ones(LARGE))
+    assert server.shared_bytes == 0
     for side in (server, worker):
         side.close()
     listener.close()
@@ -133,6 +193,10 @@ def test_a_wrong_token_or_a_malformed_name_keeps_the_connection_on_the_socket():
 def test_a_frame_naming_shared_memory_on_a_connection_without_it_is_refused():
     listener, server, worker = connected(*(2 * [new_secret()]))
     worker.offer_shared_memory()                 # the worker places parts; the server never agreed
+    for _ in range(2):
+        worker.send(("part", 0, 0, np.ones(LARGE)))
+        server.recv()
+    worker.outbox.settle()
     worker.send(("part", 0, 0, np.ones(LARGE)))
     with pytest.raises(ForgedMessage, match="shared memory"):
         server.recv()
@@ -145,6 +209,9 @@ def test_segments_the_receiver_never_mapped_are_removed_when_the_sender_closes()
     before = _ours()
     listener, server, worker = connected(*(2 * [new_secret()]))
     worker.offer_shared_memory()
+    for _ in range(2):
+        worker.send(("part", 0, 0, np.ones(LARGE)))
+    worker.outbox.settle()
     worker.send(("part", 0, 0, np.ones(LARGE)))
     assert len(_ours() - before) == 2            # the probe and one segment
     worker.close()
@@ -155,28 +222,36 @@ def test_segments_the_receiver_never_mapped_are_removed_when_the_sender_closes()
 
 def test_a_full_dev_shm_sends_inline_and_leaves_no_file(pair, monkeypatch):
     """A container's /dev/shm is often 64 MB: where a segment's pages cannot be had, the parts
-    go over the socket (a write to such a page would end the process with SIGBUS)."""
+    go over the socket (a write to such a page would end the process with SIGBUS), and the
+    connection stops trying."""
     server, worker = pair
     before = _ours()
+    tries = []
 
     def full(fd, offset, length):
+        tries.append(length)
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(os, "posix_fallocate", full)
     sent = np.arange(float(LARGE))
-    worker.send(("part", 0, 0, sent))
-    assert np.array_equal(server.recv()[3], sent)
+    for _ in range(5):
+        worker.send(("part", 0, 0, sent))
+        assert np.array_equal(server.recv()[3], sent)
+        worker.outbox.settle()
+    assert len(tries) == 1
     assert server.shared_bytes == worker.shared_bytes == 0 and _ours() == before
 
 
 def test_a_one_off_large_segment_is_given_back_on_both_sides(pair, monkeypatch):
-    """A worker's rows, say, take a segment of their own: once free it is retired when a
-    smaller message comes, and the receiver unmaps it when it maps the next one."""
+    """A segment far larger than the messages that now come is retired once free, and the
+    receiver unmaps it when it maps the next one."""
     monkeypatch.setattr(shared_memory, "KEEP_BYTES", shared_memory.GRANULE)
     server, worker = pair
     rows = np.arange(float(3 * shared_memory.GRANULE // 8))          # 3 MiB
+    _warm(worker, server, ("share", 0, rows))
     worker.send(("share", 0, rows))
     assert np.array_equal(server.recv()[2], rows)
     large, = worker.outbox.segments
+    _warm(worker, server, ("part", 0, 0, np.ones(LARGE)))
     worker.send(("part", 0, 0, np.ones(LARGE)))
     assert np.array_equal(server.recv()[3], np.ones(LARGE))
     assert large not in worker.outbox.segments and large not in server.inbox.mapped
