@@ -64,6 +64,18 @@ def _shipped_functions(functions: PSFunctions) -> dict:
             for role, function in (("upd", functions.upd), ("agg", functions.agg))}
 
 
+_PICKLED: dict = {}      # digest -> the shipped functions pickled (the last program's only)
+
+
+def _pickled_functions(shipped: dict, digest: str) -> bytes:
+    """The snapshot pickled once per program: the estimator calls paramserv every epoch with
+    the same functions, and a worker whose process compiled them does not unpickle them."""
+    if digest not in _PICKLED:
+        _PICKLED.clear()
+        _PICKLED[digest] = pickle.dumps(shipped, protocol=pickle.HIGHEST_PROTOCOL)
+    return _PICKLED[digest]
+
+
 def _program_digest(shipped: dict, precision: str) -> str:
     """Names the functions' code (modules by file and definitions, not by their ids, which
     differ from one run of the same script to the next) and the precision."""
@@ -74,7 +86,7 @@ def _program_digest(shipped: dict, precision: str) -> str:
     return hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest()
 
 
-def _job(config: PSConfig, context, functions: PSFunctions, shipped: dict, digest: str, server,
+def _job(config: PSConfig, context, functions: PSFunctions, shipped: bytes, digest: str, server,
          secret, stream: bool, shared: bool, fail_once) -> RemoteJob:
     return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
                      functions.hyperparams, config.batchsize, config.freq, config.nbatches,
@@ -104,7 +116,7 @@ def _streams_gradients(sc, workers: int, slots: int) -> bool:
     return chosen
 
 
-def _server_functions(functions: PSFunctions, shipped: dict, digest: str, context) -> PSFunctions:
+def _server_functions(functions: PSFunctions, shipped: bytes, digest: str, context) -> PSFunctions:
     """The user's functions for the server on the driver, agg compiled by a local interpreter
     as the workers compile theirs (the run itself is planned for Spark)."""
     upd, agg = compiled_functions(shipped, digest, context.precision, dict(context.args))
@@ -129,8 +141,9 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     data = _worker_data(runtime, context, features, labels, plan)
     partitioned = time.perf_counter()
     counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
-    shipped = _shipped_functions(functions)
-    digest = _program_digest(shipped, context.precision)
+    snapshot = _shipped_functions(functions)
+    digest = _program_digest(snapshot, context.precision)
+    shipped = _pickled_functions(snapshot, digest)
     coordinator = make_coordinator(config.utype, model, counts, config.epochs,
                                    _server_functions(functions, shipped, digest, context),
                                    config.model_avg, validate)

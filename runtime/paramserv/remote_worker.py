@@ -14,6 +14,7 @@ its model stay on the executor; only models and gradients travel.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import time
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ class RemoteJob:
     """Everything a worker task needs, shipped in its closure (the secret included)."""
     address: tuple
     secret: bytes
-    functions: dict          # {"upd"/"agg": (module snapshot, function name)}
+    functions: bytes         # pickled {"upd"/"agg": (module snapshot, function name)}
     digest: str
     args: dict
     precision: str
@@ -71,11 +72,12 @@ def _worker_functions(job: RemoteJob, channel: Channel) -> tuple:
     return (upd, agg, None) if variant is None else (variant, agg, EarlyPush(channel, tap))
 
 
-def compiled_functions(functions: dict, digest: str, precision: str, args: dict):
+def compiled_functions(functions: bytes, digest: str, precision: str, args: dict):
     """upd and agg, compiled by a local interpreter once per process for the functions' text
-    and precision (`digest`); the $ arguments (which change between the estimator's epochs)
-    are swapped in place. The driver's parameter server compiles its agg this way too: a
-    local run's liveness and in-place updates apply to its model, which lives on the driver."""
+    and precision (`digest`), from `functions` (pickled, and unpickled only then); the $
+    arguments (which change between the estimator's epochs) are swapped in place. The
+    driver's parameter server compiles its agg this way too: a local run's liveness and
+    in-place updates apply to its model, which lives on the driver."""
     program = _PROGRAMS.get(digest)
     if program is None:
         from ..context import Context
@@ -86,8 +88,9 @@ def compiled_functions(functions: dict, digest: str, precision: str, args: dict)
         make_package_files_readable()
         context = Context(args={}, precision=precision)
         interpreter = Interpreter(context)
+        shipped = pickle.loads(functions)
         upd, agg = (rebuild_modules(snapshot, interpreter).functions[name]
-                    for snapshot, name in (functions["upd"], functions["agg"]))
+                    for snapshot, name in (shipped["upd"], shipped["agg"]))
         program = _Program(context, interpreter, upd, agg)
         _PROGRAMS.clear()
         _PROGRAMS[digest] = program
