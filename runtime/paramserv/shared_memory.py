@@ -78,17 +78,15 @@ class _Segment:
             raise
         finally:
             os.close(fd)
-        self.path, self.capacity, self.mapped_by_peer = path, capacity, False
+        self.path, self.capacity = path, capacity
         self.counters = _counters(self.memory)
 
     def free(self) -> bool:
         written, taken, _ = self.counters
-        if taken and not self.mapped_by_peer:
-            self.mapped_by_peer = True           # the peer unlinked the name
         return written == taken
 
     def close(self) -> None:
-        if not self.mapped_by_peer:
+        if not self.counters[1]:                 # never taken: the peer never mapped it
             try:
                 self.path.unlink()
             except OSError:
