@@ -13,6 +13,7 @@ use it; the families fill the table when `compiler.ops` is imported.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -109,10 +110,12 @@ class OpDef:
     # True where the op's attrs have an explicit `padding` (ir.Pad2D) filled with zeros, so a
     # ZeroPadding2D read only by it can be added to that padding (passes.padding)
     takes_zero_padding: bool = False
-    # the op this one inverts: a node of it reading the output of a node of `undoes` with equal
-    # attrs gives back that node's input (fold_steps after unfold_steps), so passes.cleanup
-    # drops the pair
+    # the op this one inverts: a node of it reading the output of a node of `undoes` whose
+    # attrs `inverts` accepts (equal ones by default) gives back that node's input (fold_steps
+    # after unfold_steps, a channels_first layer's move of the channels back before the next
+    # one's move to the end), so passes.cleanup drops the pair
     undoes: str = ""
+    inverts: Callable = operator.eq        # (attrs of the undone node, this node's) -> bool
 
     def weight(self, role: str) -> Weight:
         for weight in self.weights:

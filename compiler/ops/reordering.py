@@ -129,7 +129,14 @@ def _moves_nothing(attrs) -> bool:
     return attrs.dims == tuple(range(len(attrs.dims)))
 
 
+def _moves_back(first: MoveAxis, second: MoveAxis) -> bool:
+    """Whether `second`, reading what `first` moved, puts every axis back where it was."""
+    return bool(first.dims) and len(first.dims) == len(second.dims) and \
+        all(first.dims[d] == axis for axis, d in enumerate(second.dims))
+
+
 define("move_axis", MoveAxis, shape=_move_axis_shape, template="permute.dml.j2",
-       context=permute_context, family=__name__, noop_at_inference=_moves_nothing)
+       context=permute_context, family=__name__, noop_at_inference=_moves_nothing,
+       undoes="move_axis", inverts=_moves_back)
 define("repeat_vector", RepeatVector, shape=_repeat_shape, template="lines.dml.j2",
        context=_repeat_context, family=__name__)

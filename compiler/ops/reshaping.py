@@ -10,6 +10,7 @@ from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import always, define
 from ..passes.layout import flatten_dense_pairs
+from .reordering import MoveAxis
 from .shaping import fail, same_shape
 
 
@@ -49,9 +50,15 @@ def spatial_dropout(ctx: LayerContext) -> list:
 
 @handles("Flatten")
 def flatten(ctx: LayerContext) -> list:
-    """Flatten() in Keras' row-major (h, w, c) order."""
-    ctx.channels_last()
-    return [ctx.node("flatten", Flatten())]
+    """Flatten() in Keras' row-major (h, w, c) order; with data_format='channels_first' (the
+    default under keras.backend.set_image_data_format('channels_first')) Keras moves the
+    channels last first, so that the Dense after it has the same weights in both formats."""
+    if ctx.choice("data_format", ("channels_last", "channels_first", None),
+                  "channels_last") != "channels_first":
+        return [ctx.node("flatten", Flatten())]
+    moved = f"{ctx.name}/channels_last"
+    return [ctx.node("move_axis", MoveAxis(0, True), name=moved, outputs=(moved,)),
+            ctx.node("flatten", Flatten(), inputs=(moved,))]
 
 
 @handles("Reshape")

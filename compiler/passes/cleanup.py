@@ -35,7 +35,7 @@ def drop_unread_masks(graph: ir.Graph) -> ir.Graph:
 
 
 def drop_inverse_pairs(graph: ir.Graph) -> ir.Graph:
-    """A node that undoes the node it reads (its definition's `undoes`, equal attrs) gives back
+    """A node that undoes the node it reads (its definition's `undoes` and `inverts`) gives back
     that node's input: its consumers read that instead, and the undone node goes too when
     nothing else reads it. A pair that returns a model input unchanged is kept."""
     alias: dict[str, str] = {}
@@ -45,7 +45,7 @@ def drop_inverse_pairs(graph: ir.Graph) -> ir.Graph:
         node = node.replace(inputs=tuple(alias.get(t, t) for t in node.inputs))
         source = produced.get(node.inputs[0]) if node.inputs else None
         if (source is not None and source.op == definition(node.op).undoes
-                and source.attrs == node.attrs
+                and definition(node.op).inverts(source.attrs, node.attrs)
                 and not (source.inputs[0] in graph.inputs and node.output in graph.outputs)):
             alias[node.output] = source.inputs[0]
             undone.add(source.name)

@@ -247,6 +247,17 @@ def _channels_first_cnn():
     return functional(x, [L.Flatten()(y), L.Dense(2)(pooled)], "channels_first_cnn")
 
 
+def _channels_first_lenet():
+    """SystemML's Keras2DML guide after keras.backend.set_image_data_format('channels_first'):
+    every layer channels_first, Flatten too (Keras moves the channels last before flattening)."""
+    first = dict(data_format="channels_first")
+    x = keras.Input((2, 8, 7))
+    y = L.MaxPooling2D(2, **first)(L.Conv2D(4, 3, padding="same", activation="relu", **first)(x))
+    y = L.Conv2D(3, 3, strides=2, padding="same", activation="relu", **first)(y)
+    return functional(x, L.Dense(5, activation="softmax")(L.Flatten(**first)(y)),
+                      "channels_first_lenet")
+
+
 def _channels_first_sequence():
     first = dict(data_format="channels_first")
     x = keras.Input((3, 10))
@@ -485,6 +496,7 @@ MODELS = {
     "wavenet_dilated_causal": _wavenet,
     "dilated_images": _dilated_images,
     "channels_first_cnn": _channels_first_cnn,
+    "channels_first_lenet": _channels_first_lenet,
     "channels_first_sequence": _channels_first_sequence,
     "axis_layers": _axis_layers,
     "named_outputs": _named_outputs,
@@ -597,7 +609,7 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
 H5 = ("simple_rnn_activations", "caffe_preprocessing", "seq2seq_states_LSTM", "seq2seq_attention",
       "separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
-      "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
+      "channels_first_lenet",      "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
       "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
       "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq",
       "scored_attention", "einsum_dense", "grouped_conv")
@@ -619,6 +631,17 @@ def test_a_last_axis_given_by_its_number_moves_nothing(fmt, tmp_path):
                        L.Softmax(axis=3), name="last_axis")
     graph = compile_graph(save(model, tmp_path, fmt))
     assert [n.op for n in graph.nodes] == ["input", "conv2d", "batch_norm", "activation"]
+
+
+def test_a_channels_first_stack_permutes_its_input_once(tmp_path):
+    """Each channels_first layer is its channels_last self between two moves of the channels;
+    a move back followed by the next layer's move to the end is dropped, Flatten's too, so
+    only the input's move stays."""
+    from support.keras_models import compile_graph, save
+    graph = compile_graph(save(_channels_first_lenet(), tmp_path))
+    assert [n.op for n in graph.nodes] == ["input", "move_axis", "conv2d", "activation",
+                                           "max_pool2d", "conv2d", "activation", "flatten",
+                                           "dense", "activation"]
 
 
 def test_group_norm_over_an_open_length_is_refused_by_name(tmp_path):
