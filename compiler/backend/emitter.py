@@ -7,7 +7,7 @@ model inputs and outputs at their boundary (dml_lib's nn/util/layout.dml).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -58,6 +58,7 @@ class Program:
     uses: dict               # tensor -> its readers (see _input_uses)
     folds: tuple = ()        # Blocks computing folded weights once, before the batch loop
     folded: tuple = ()       # the variables those blocks compute that the batch loop reads
+    holders: dict = field(default_factory=dict)  # parameter variable -> its nodes, in order
 
     def loss_gradients(self) -> list[str]:
         """The variable each model output's loss gradient goes to: d<output>, or one of the
@@ -72,6 +73,9 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
     fold block computes that layer's weights once, and it writes the folded layer's output."""
     tensors, params = graph_names(graph)
     uses = _input_uses(graph, training)
+    holders: dict = {}
+    for node, param in graph.params():
+        holders.setdefault(params[(node.name, param.name)], []).append(node.name)
     absorbing = {} if training else {into: node for node, into in folds(graph).items()}
     steps, fold_steps, problems, sources = [], [], [], []
 
@@ -88,10 +92,10 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
         if node.op == "input" or node.name in absorbing.values():
             continue
         template = template_for(node.op)
-        step = _step(graph, node, training, tensors, params, uses)
+        step = _step(graph, node, training, tensors, params, uses, holders)
         if node.name in absorbing:
             folded = graph.node(absorbing[node.name])
-            fold = _step(graph, folded, training, tensors, params, uses)
+            fold = _step(graph, folded, training, tensors, params, uses, holders)
             if with_context(folded, fold):
                 _absorb(step, fold, node)
                 fold_steps.append((fold, template_for(folded.op)))
@@ -111,7 +115,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
     folded = tuple(name for s, _ in fold_steps for name in
                    (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
     return Program(graph, tensors, params, tuple(steps), tuple(sources), uses,
-                   tuple(fold_blocks), folded)
+                   tuple(fold_blocks), folded, holders)
 
 
 def _masked_loss(graph: ir.Graph, output: str):
@@ -180,9 +184,23 @@ def gradient_name(tensors: dict, uses: dict, tensor: str, node: str, position: i
     return "d" + base + suffix
 
 
-def _step(graph, node, training, tensors, params, uses) -> Step:
+def parameter_gradient(holders: dict, taken: set, variable: str, node: str) -> str:
+    """d<variable>, or d<variable>_<k> for the k-th of several nodes holding it (summed after
+    the first one's backward, the last to run: share_gradients)."""
+    nodes = holders.get(variable, [node])
+    if len(nodes) == 1:
+        return "d" + variable
+    suffix = f"_{nodes.index(node) + 1}"
+    while variable + suffix in taken:
+        suffix = "_" + suffix
+    return "d" + variable + suffix
+
+
+def _step(graph, node, training, tensors, params, uses, holders) -> Step:
     roles = {p.name: params[(node.name, p.name)] for p in node.params}
-    grads = {role: "d" + var for role, var in roles.items() if is_trainable(node.op, role)}
+    taken = set(tensors.values()) | set(params.values())
+    grads = {role: parameter_gradient(holders, taken, var, node.name)
+             for role, var in roles.items() if is_trainable(node.op, role)}
     return Step(
         node=node, training=training,
         xs=tuple(tensors[t] for t in node.inputs), out=tensors[node.output],
@@ -222,8 +240,23 @@ def backward_blocks(program: Program) -> list:
                 "input", step.node.inputs[0], "a model input (gradients do not flow into "
                 "integer indices)").problem(step.node)])
         lines += _render(step, template, "backward")
+        lines += share_gradients(program, step)
         _append(blocks, step.node, lines)
     return blocks
+
+
+def share_gradients(program: Program, step: Step) -> list:
+    """After the backward of the first node holding a shared parameter (the last backward of
+    its holders): the parameter's gradient, the sum of theirs, as Keras sums a shared weight's."""
+    lines = []
+    for role, gradient in step.param_grads.items():
+        variable = step.params[role]
+        nodes = program.holders.get(variable, ())
+        if len(nodes) > 1 and nodes[0] == step.node.name:
+            taken = set(program.tensors.values()) | set(program.params.values())
+            parts = [parameter_gradient(program.holders, taken, variable, n) for n in nodes]
+            lines.append(f"d{variable} = " + " + ".join(parts))
+    return lines
 
 
 def _gradient_free(program: Program, tensor: str) -> bool:

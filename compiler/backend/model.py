@@ -154,8 +154,12 @@ class CompiledModel:
         self.weights = dml_weights(graph, self._program.params)
         datasets = dataset_paths(self.weights)
         groups = norm_groups(graph, self._program.params)
+        # one per variable: nodes sharing a weight of the file share its variable (names.py)
+        first: dict = {}
+        for node, param in graph.params():
+            first.setdefault(self._program.params[(node.name, param.name)], (node, param))
         self.parameters = tuple(self._parameter(node, param, datasets, groups)
-                                for node, param in graph.params())
+                                for node, param in first.values())
 
     def _parameter(self, node: ir.Node, param: ir.Param, datasets: dict,
                    groups: dict) -> ParameterSpec:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .. import ir
 from ..opdef import definition
 
@@ -48,18 +50,32 @@ class Names:
         return self._given[key]
 
 
+def _keras_weight(param: ir.Param) -> tuple | None:
+    """Which weight of the model file a parameter is, where the file says (None otherwise)."""
+    return ("weight", param.name, param.location) if param.location else None
+
+
 def graph_names(graph: ir.Graph) -> tuple:
     """({tensor: variable}, {(node name, param name): variable}) for every tensor and parameter,
-    in node order so that names are stable."""
+    in node order so that names are stable. Nodes holding the same weight of the model file (a
+    layer called twice, as a siamese network's shared encoder, or an RNN whose final states a
+    second node computes) share its variable: training updates it once, with the sum of their
+    gradients (emitter.py)."""
     names = Names()
     tensors, params = {}, {}
+    held: dict = {}         # Keras weight -> the first Param read from it
     # parameters first: their names then depend only on the nodes that hold parameters, which
     # the prediction and the training graph share
     for node in graph.nodes:
         base = identifier(node.name)
         for param in node.params:
             role = definition(node.op).weight(param.name).dml
-            params[(node.name, param.name)] = names.get(("param", node.name, param.name),
+            key = _keras_weight(param)
+            first = held.setdefault(key, param) if key else None
+            if first is not None and first is not param and not np.array_equal(first.value,
+                                                                                param.value):
+                key = None      # one file entry read into different arrays: not one weight
+            params[(node.name, param.name)] = names.get(key or ("param", node.name, param.name),
                                                         f"{base}_{role}")
     for node in graph.nodes:
         for tensor in node.outputs:

@@ -1,6 +1,7 @@
 """Passes over the IR graph, run between the frontend and the backend.
 
-    prepare(graph)   drop_unread_masks -> split_activations -> infer_shapes ->
+    prepare(graph)   drop_unread_masks -> drop_unread_nodes -> split_activations ->
+                     infer_shapes ->
                      drop_inference_noops and merge_zero_padding (prediction only) ->
                      drop_inverse_pairs -> validate
 
@@ -16,7 +17,7 @@ from .. import ir
 from . import layout
 from .activations import split_activations
 from .cleanup import (drop_inference_noops, drop_inverse_pairs, drop_unread_masks,
-                      is_inference_noop)
+                      drop_unread_nodes, is_inference_noop)
 from .folding import folds
 from .padding import merge_zero_padding
 from .shapes import infer_shapes
@@ -25,7 +26,7 @@ from .shapes import infer_shapes
 def prepare(graph: ir.Graph, training: bool = False) -> ir.Graph:
     """The graph the backend takes: one activation per node, shapes known and padding explicit,
     and, when compiling for prediction, without dropout or linear activations."""
-    graph = infer_shapes(split_activations(drop_unread_masks(graph)))
+    graph = infer_shapes(split_activations(drop_unread_nodes(drop_unread_masks(graph))))
     if not training:
         graph = infer_shapes(merge_zero_padding(drop_inference_noops(graph)))
     return drop_inverse_pairs(graph).validate()

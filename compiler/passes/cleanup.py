@@ -1,6 +1,7 @@
 """Removing nodes that do nothing at inference (dropout, the noise, activity-regularization and
-augmentation layers, linear activations: each op's definition says), masks nobody reads, and
-pairs of nodes that undo each other (the regroupings between two TimeDistributed layers)."""
+augmentation layers, linear activations: each op's definition says), masks and other outputs
+nobody reads, and pairs of nodes that undo each other (the regroupings between two
+TimeDistributed layers)."""
 from __future__ import annotations
 
 from .. import ir
@@ -32,6 +33,19 @@ def drop_unread_masks(graph: ir.Graph) -> ir.Graph:
     functional model file records how Keras computed the mask, and its layers read that one."""
     read = {t for node in graph.nodes for t in node.inputs} | set(graph.outputs)
     return graph.with_nodes(n for n in graph.nodes if n.op != "step_mask" or n.output in read)
+
+
+def drop_unread_nodes(graph: ir.Graph) -> ir.Graph:
+    """Nodes whose outputs nothing reads (an RNN's sequence when only its final state is used,
+    Keras computing it for nothing): training would need their output's gradient, which no
+    layer gives. Later nodes go first, so a chain that only they read goes too."""
+    read = set(graph.outputs)
+    kept = []
+    for node in reversed(graph.nodes):
+        if node.op == "input" or any(t in read for t in node.outputs):
+            kept.append(node)
+            read.update(node.inputs)
+    return graph.with_nodes(reversed(kept))
 
 
 def drop_inverse_pairs(graph: ir.Graph) -> ir.Graph:

@@ -609,7 +609,8 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
 H5 = ("simple_rnn_activations", "caffe_preprocessing", "seq2seq_states_LSTM", "seq2seq_attention",
       "separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
-      "channels_first_lenet",      "axis_layers", "named_outputs", "dot_vectors", "dot_sequences", "timeseries_transformer",
+      "channels_first_lenet", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
+      "timeseries_transformer",
       "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
       "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq",
       "scored_attention", "einsum_dense", "grouped_conv")
