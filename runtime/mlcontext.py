@@ -7,24 +7,41 @@
     results.get("Y").toNumPy(), results.get("s")       # a Matrix, a Python scalar
     results.get("Y", "s")                               # both, as a list
 
-`.input(name=value)` binds a variable (numpy arrays, pandas or Spark DataFrames, scalars);
-`.input("$n", 3)` a command-line argument. Scripts run through runtime.api.run_string, so they
-mean what they mean for `kerasdml run`. PyDML is not supported.
+`.input(name=value)` binds a variable (numpy arrays, pandas or Spark DataFrames, RDDs of CSV
+lines, a Matrix result, scalars); `.input("$n", 3)` a command-line argument. Scripts run through
+runtime.api.run_string, so they mean what they mean for `kerasdml run`. PyDML and HOP DAGs are
+not supported.
 """
 from __future__ import annotations
 
+import os
+import platform
 import sys
+import time
+import urllib.error
+import urllib.request
+import weakref
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from .api import run_string
-from .context import Statistics
+from .context import PRECISIONS, Statistics
 from .errors import DMLRuntimeError
+from .spark.csv_lines import csv_lines_matrix, is_rdd, parse_lines
+from .systemml_config import NO_GPU, SystemMLConfig, is_gpu_property
+from .values import type_name
+
+EXPLAIN_LEVELS = ("none", "hops", "runtime", "recompile_hops", "recompile_runtime")
+NO_PYDML = ("PyDML is not supported by kerasdml: write the script in DML and use dml(...), "
+            "dmlFromFile(...) or dmlFromUrl(...)")
+URL_TIMEOUT_S = 60
 
 
 class Matrix:
-    """A matrix result: SystemML's Matrix, converted on request."""
+    """A matrix result: SystemML's Matrix, converted on request. It can be passed back to
+    Script.input as it is."""
 
     def __init__(self, array: np.ndarray, spark=None):
         self._array = np.asarray(array)
@@ -72,21 +89,54 @@ class MLResults:
 
 
 class Script:
-    """A DML script with its inputs and outputs (SystemML's Script)."""
+    """A DML script with its inputs and outputs (SystemML's Script). After an execute it also
+    holds the run's symbol table (its inputs and outputs) and its results."""
 
-    def __init__(self, text: str, file: str = "<string>", base_dir: Path | None = None):
+    scriptType = "dml"
+
+    def __init__(self, text: str, file: str = "<string>", base_dir: Path | None = None,
+                 name: str | None = None):
         self.scriptString = text
         self._file = file
         self._base_dir = base_dir
+        self._name = name
         self._inputs: dict = {}
         self._args: dict = {}
         self._outputs: list[str] = []
+        self._symbols: dict = {}
+        self._results: MLResults | None = None
 
     def __repr__(self) -> str:
         return f"Script({self._file})"
 
     def getScriptString(self) -> str:
         return self.scriptString
+
+    def setScriptString(self, scriptString: str) -> "Script":
+        self.scriptString = scriptString
+        return self
+
+    def getScriptExecutionString(self) -> str:
+        """The text that runs: the script as written (inputs and outputs are bound to its
+        variables directly, without the read and write statements SystemML added)."""
+        return self.scriptString
+
+    def getName(self) -> str | None:
+        """The file, URL or resource the script came from (None for a string), or setName's."""
+        return self._name
+
+    def setName(self, name: str) -> "Script":
+        self._name = name
+        return self
+
+    def getScriptType(self) -> str:
+        return self.scriptType
+
+    def isDML(self) -> bool:
+        return True
+
+    def isPYDML(self) -> bool:
+        return False
 
     def input(self, *args, **kwargs) -> "Script":
         """.input(name, value) or .input(name=value, ...); a name starting with $ is a
@@ -95,6 +145,8 @@ class Script:
             raise ValueError("input() takes a (name, value) pair or name=value keywords")
         pairs = [tuple(args)] if args else []
         for name, value in pairs + list(kwargs.items()):
+            if isinstance(value, Matrix):  # a result passed back in
+                value = value.toNumPy()
             if str(name).startswith("$"):
                 self._args[str(name)[1:]] = value
             else:
@@ -111,12 +163,124 @@ class Script:
     def getOutputVariables(self) -> list[str]:
         return list(self._outputs)
 
-    def clearAll(self) -> "Script":
-        self._inputs, self._args, self._outputs = {}, {}, []
+    # --- results of the last execute ------------------------------------------------------------
+
+    def results(self) -> MLResults | None:
+        """The last execute's results; None before the script has run."""
+        return self._results
+
+    getResults = results
+
+    def setResults(self, results: MLResults) -> "Script":
+        self._results = results
         return self
 
+    def _executed(self, results: MLResults) -> None:
+        self._results = results
+        self._symbols = {**self._inputs, **results._values}
+
+    # --- clearing -------------------------------------------------------------------------------
+
+    def clearInputs(self) -> "Script":
+        self._inputs, self._args = {}, {}
+        return self
+
+    def clearOutputs(self) -> "Script":
+        self._outputs = []
+        return self
+
+    def clearSymbolTable(self) -> "Script":
+        self._symbols = {}
+        return self
+
+    def clearIO(self) -> "Script":
+        """The inputs and outputs, not the symbol table."""
+        return self.clearInputs().clearOutputs()
+
+    def clearIOS(self) -> "Script":
+        """The inputs, outputs and symbol table."""
+        return self.clearIO().clearSymbolTable()
+
+    def clearAll(self) -> "Script":
+        """The script string too."""
+        self.scriptString = None
+        return self.clearIOS()
+
+    # --- descriptions, in SystemML's layout -----------------------------------------------------
+
+    def displayInputs(self) -> str:
+        entries = [f"({_kind(value)}) {name}: {_summary(value)}" for name, value in
+                   list(self._inputs.items()) + [(f"${k}", v) for k, v in self._args.items()]]
+        return _section("Inputs", entries)
+
+    def displayOutputs(self) -> str:
+        values = self._results._values if self._results is not None else {}
+        return _section("Outputs", [f"({_kind(values[name])}) {name}: {_summary(values[name])}"
+                                    if name in values else name for name in self._outputs])
+
+    def displayInputParameters(self) -> str:
+        return _section("Input Parameters", [f"({_kind(value)}) ${name}: {_summary(value)}"
+                                             for name, value in self._args.items()])
+
+    def displayInputVariables(self) -> str:
+        return _section("Input Variables", list(self._inputs))
+
+    def displayOutputVariables(self) -> str:
+        return _section("Output Variables", list(self._outputs))
+
+    def displaySymbolTable(self) -> str:
+        return _section("Symbol Table", [f"({_kind(value)}) {name}: {_summary(value)}"
+                                         for name, value in self._symbols.items()])
+
+    def info(self) -> str:
+        """Script type, inputs, outputs (with their values after an execute), input parameters,
+        input and output variables, the symbol table and the script string."""
+        parts = [f"Script Type: {self.scriptType.upper()}\n", self.displayInputs(),
+                 self.displayOutputs(), self.displayInputParameters(),
+                 self.displayInputVariables(), self.displayOutputVariables(),
+                 self.displaySymbolTable(), f"Script String:\n{self.scriptString or ''}\n"]
+        return "\n".join(parts)
+
+
+def _section(title: str, entries: list[str]) -> str:
+    if not entries:
+        return f"{title}:\nNone\n"
+    return f"{title}:\n" + "".join(f"  [{k}] {entry}\n" for k, entry in enumerate(entries, 1))
+
+
+def _kind(value) -> str:
+    """The value's type as SystemML's listings name it."""
+    for kind, types in (("Boolean", (bool, np.bool_)), ("Long", (int, np.integer)),
+                        ("Double", (float, np.floating)), ("String", str)):
+        if isinstance(value, types):
+            return kind
+    if isinstance(value, np.ndarray):
+        return "Matrix"
+    return "RDD" if is_rdd(value) else type(value).__name__
+
+
+def _summary(value) -> str:
+    """A short description that never runs a Spark job (a DataFrame's or an RDD's repr)."""
+    if isinstance(value, np.ndarray):
+        return type_name(value if value.ndim == 2 else value.reshape(len(value), -1))
+    if hasattr(value, "to_numpy") and hasattr(value, "shape"):  # pandas
+        return f"{value.shape[0]} rows x {value.shape[1] if value.ndim > 1 else 1} columns"
+    return str(value)
+
+
+# --- making scripts -----------------------------------------------------------------------------
 
 def dml(scriptString: str) -> Script:
+    """DML text, or (as SystemML took it) the path or URL of a script ending in .dml."""
+    if not isinstance(scriptString, str):
+        raise ValueError(f"dml() takes a string (DML text or a .dml path), got "
+                         f"{type(scriptString).__name__}")
+    if scriptString.endswith(".dml"):
+        if scriptString.startswith("http"):
+            return dmlFromUrl(scriptString)
+        if not os.path.exists(scriptString):
+            raise ValueError(f"path: {scriptString} does not exist")
+        return dmlFromFile(scriptString)
     return Script(scriptString)
 
 
@@ -127,8 +291,54 @@ def dmlFromFile(filePath) -> Script:
         text = path.read_text()
     except OSError as err:
         raise DMLRuntimeError(f"cannot read DML script {path}: {err.strerror}") from None
-    return Script(text, str(path), path.resolve().parent)
+    return Script(text, str(path), path.resolve().parent, name=str(filePath))
 
+
+def dmlFromResource(resourcePath: str) -> Script:
+    """A script of kerasdml's DML library, named as SystemML's jar named its scripts
+    ("/scripts/nn/layers/affine.dml" or "nn/layers/affine.dml")."""
+    from kerasdml import dml_lib
+
+    relative = str(resourcePath).lstrip("/")
+    for candidate in (relative, relative.removeprefix("scripts/")):
+        if candidate and (dml_lib.ROOT / candidate).is_file():
+            script = dmlFromFile(dml_lib.ROOT / candidate)
+            return script.setName(str(resourcePath))
+    raise DMLRuntimeError(f"dmlFromResource({str(resourcePath)!r}): no such script in kerasdml's "
+                          f"DML library ({dml_lib.ROOT}, the nn/ layers, losses and optimizers); "
+                          "SystemML's bundled scripts (scripts/algorithms, ...) are not shipped: "
+                          "download one and use dmlFromFile")
+
+
+def dmlFromUrl(url: str) -> Script:
+    """A script downloaded from a URL; its source() paths resolve against the working folder,
+    then the DML library."""
+    try:
+        with urllib.request.urlopen(str(url), timeout=URL_TIMEOUT_S) as response:
+            text = response.read().decode("utf-8")
+    except urllib.error.HTTPError as err:
+        raise DMLRuntimeError(f"cannot download DML script {url}: HTTP {err.code} "
+                              f"{err.reason}") from None
+    except (OSError, ValueError) as err:  # URLError is an OSError
+        reason = getattr(err, "reason", None) or err
+        raise DMLRuntimeError(f"cannot download DML script {url}: {reason}") from None
+    return Script(text, str(url), name=str(url))
+
+
+def pydml(scriptString):
+    raise NotImplementedError(NO_PYDML)
+
+
+pydmlFromFile = pydmlFromResource = pydmlFromUrl = pydml
+
+
+def getHopDAG(ml, script, lines=None, conf=None, apply_rewrites=True, with_subgraph=False):
+    raise NotImplementedError("getHopDAG: kerasdml interprets DML without compiling it into HOP "
+                              "DAGs; ml.setExplain(True) prints each matrix operation's plan "
+                              "(size, LOCAL or SPARK) as the script runs")
+
+
+# --- running them -------------------------------------------------------------------------------
 
 class MLContext:
     """Runs Scripts: locally, or with a Spark session through the Spark planner."""
@@ -136,6 +346,10 @@ class MLContext:
     def __init__(self, sc=None):
         self._spark = _session(sc)
         self._statistics = self._explain = False
+        self._heavy_hitters: int | None = None   # None: Statistics.report's default
+        self._explain_level = "runtime"
+        self._config = SystemMLConfig()
+        self._scripts = weakref.WeakSet()       # what close() releases
 
     def __repr__(self) -> str:
         return "MLContext"
@@ -143,22 +357,71 @@ class MLContext:
     def execute(self, script: Script) -> MLResults:
         if not isinstance(script, Script):
             raise ValueError("execute() takes a Script made by dml(...) or dmlFromFile(...)")
+        if script.scriptString is None:
+            raise ValueError("the script has no text (clearAll() removed it): "
+                             "setScriptString(...) gives it one")
+        spark, inputs = self._bound_inputs(script)
         stats = Statistics() if self._statistics else None
-        explain = sys.stdout if self._explain else None
-        values = run_string(script.scriptString, inputs=script._inputs, args=script._args,
+        explain = sys.stdout if self._explain and self._explain_level != "none" else None
+        values = run_string(script.scriptString, inputs=inputs, args=script._args,
                             outputs=script._outputs, file=script._file,
-                            base_dir=script._base_dir, spark=self._spark, explain=explain,
-                            stats=stats)
+                            base_dir=script._base_dir, spark=spark, explain=explain,
+                            stats=stats, precision=self._config.precision)
         if stats is not None:
-            print(stats.report(), file=sys.stdout)
-        return MLResults(values, self._spark)
+            report = stats.report() if self._heavy_hitters is None else \
+                stats.report(top=self._heavy_hitters)
+            print(report, file=sys.stdout)
+        results = MLResults(values, self._spark)
+        script._executed(results)
+        self._scripts.add(script)
+        return results
+
+    def _bound_inputs(self, script: Script) -> tuple:
+        """(what run_string runs on, the inputs): RDDs of CSV lines become matrices,
+        distributed by the run's own Spark runtime, or parsed here when running locally."""
+        inputs = dict(script._inputs)
+        rdds = [name for name, value in inputs.items() if is_rdd(value)]
+        if not rdds:
+            return self._spark, inputs
+        precision = self._config.precision
+        if self._spark is None:
+            for name in rdds:
+                inputs[name] = parse_lines(inputs[name].collect(), f"input `{name}`")
+            return None, inputs
+        from .spark.session import spark_runtime
+
+        runtime = spark_runtime(self._spark, precision)
+        for name in rdds:
+            inputs[name] = csv_lines_matrix(runtime, inputs[name], name, PRECISIONS[precision])
+        return runtime, inputs
+
+    # --- statistics and explain -----------------------------------------------------------------
 
     def setStatistics(self, statistics: bool) -> "MLContext":
         self._statistics = bool(statistics)
         return self
 
+    def setStatisticsMaxHeavyHitters(self, maxHeavyHitters: int) -> "MLContext":
+        """How many of the heaviest operations the statistics list."""
+        if isinstance(maxHeavyHitters, bool) or not isinstance(maxHeavyHitters, (int, np.integer)) \
+                or maxHeavyHitters < 0:
+            raise ValueError(f"setStatisticsMaxHeavyHitters takes a count >= 0, got "
+                             f"{maxHeavyHitters!r}")
+        self._heavy_hitters = int(maxHeavyHitters)
+        return self
+
     def setExplain(self, explain: bool) -> "MLContext":
         self._explain = bool(explain)
+        return self
+
+    def setExplainLevel(self, explainLevel: str) -> "MLContext":
+        """SystemML's levels; with setExplain(True), `none` prints nothing and every other
+        level prints kerasdml's one plan: each matrix operation as it runs."""
+        level = str(getattr(explainLevel, "name", explainLevel)).lower()
+        if level not in EXPLAIN_LEVELS:
+            raise ValueError(f"explain level must be one of {', '.join(EXPLAIN_LEVELS)} (any "
+                             f"case), got {explainLevel!r}")
+        self._explain_level = level
         return self
 
     def isStatistics(self) -> bool:
@@ -167,16 +430,78 @@ class MLContext:
     def isExplain(self) -> bool:
         return self._explain
 
-    def setGPU(self, enable: bool) -> "MLContext":
-        if enable:
-            print("kerasdml has no GPU backend: scripts run on the CPU", file=sys.stderr)
+    # --- configuration --------------------------------------------------------------------------
+
+    def setConfigProperty(self, propertyName: str, propertyValue) -> "MLContext":
+        """A SystemML property (runtime/systemml_config.py): sysml.floating.point.precision
+        sets the precision scripts run in; the others are kept without effect."""
+        self._config.set(propertyName, propertyValue)
+        if is_gpu_property(str(propertyName)):
+            print(NO_GPU.format(name=propertyName), file=sys.stderr)
         return self
 
-    setForceGPU = setGPU
+    def setConfig(self, configFilePath) -> "MLContext":
+        """Every property of a SystemML-config.xml file."""
+        names = self._config.load(configFilePath)
+        gpu = [name for name in names if is_gpu_property(name)]
+        if gpu:
+            print(NO_GPU.format(name=", ".join(gpu)), file=sys.stderr)
+        return self
+
+    def resetConfig(self) -> "MLContext":
+        self._config.reset()
+        return self
+
+    def setGPU(self, enable: bool) -> "MLContext":
+        if enable:
+            print(NO_GPU.format(name="setGPU(True)"), file=sys.stderr)
+        return self
+
+    def setForceGPU(self, enable: bool) -> "MLContext":
+        if enable:
+            print(NO_GPU.format(name="setForceGPU(True)"), file=sys.stderr)
+        return self
+
+    def isGPU(self) -> bool:
+        """Always False: scripts never run on a GPU."""
+        return False
+
+    isForceGPU = isGPU
+
+    # --- the project ----------------------------------------------------------------------------
 
     def version(self) -> str:
-        from importlib.metadata import version
-        return version("kerasdml")
+        return metadata.version("kerasdml")
+
+    def buildTime(self) -> str:
+        """When the installed kerasdml was built (its metadata written), in UTC."""
+        dist = metadata.distribution("kerasdml")
+        found = getattr(dist, "_path", None)  # the dist-info or egg-info folder
+        place = Path(found) if found is not None else Path(__file__).parent
+        stamp = time.gmtime(place.stat().st_mtime)
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", stamp)
+
+    def info(self) -> str:
+        """The project's information, one `Name: value` line each, as SystemML listed its
+        manifest."""
+        dist = metadata.distribution("kerasdml")
+        spark = self._spark
+        entries = {"Name": dist.metadata["Name"], "Version": dist.version,
+                   "Summary": dist.metadata["Summary"], "Build-Time": self.buildTime(),
+                   "Requires-Python": dist.metadata["Requires-Python"],
+                   "Python-Version": platform.python_version(), "NumPy-Version": np.__version__,
+                   "Spark-Version": spark.version if spark is not None else "none (runs locally)"}
+        if spark is not None:
+            entries["Spark-Master"] = spark.conf.get("spark.master", "unknown")
+        return "\n".join(f"{key}: {value}" for key, value in entries.items())
+
+    def close(self) -> "MLContext":
+        """Releases the symbol tables of the scripts this context ran (the matrices they
+        hold); the Spark session stays open for other use."""
+        for script in list(self._scripts):
+            script.clearSymbolTable()
+        self._scripts.clear()
+        return self
 
 
 def _session(sc):
@@ -190,4 +515,6 @@ def _session(sc):
                      f"{type(sc).__name__}")
 
 
-__all__ = ["MLContext", "MLResults", "Matrix", "Script", "dml", "dmlFromFile"]
+__all__ = ["MLContext", "MLResults", "Matrix", "Script", "dml", "dmlFromFile", "dmlFromResource",
+           "dmlFromUrl", "getHopDAG", "pydml", "pydmlFromFile", "pydmlFromResource",
+           "pydmlFromUrl"]

@@ -1,10 +1,14 @@
 """SystemML's Python MLContext (kerasdml.runtime.mlcontext) on the runtime: inputs, $arguments,
-outputs as Matrix objects or scalars, files with sources, statistics, and Spark DataFrames."""
+outputs as Matrix objects or scalars, files, resources and URLs, statistics, explain and
+configuration, script information, and Spark DataFrames and RDDs."""
+import re
+
 import numpy as np
 import pytest
 
 from kerasdml.runtime.errors import DMLRuntimeError
-from kerasdml.runtime.mlcontext import Matrix, MLContext, dml, dmlFromFile
+from kerasdml.runtime.mlcontext import (Matrix, MLContext, dml, dmlFromFile, dmlFromResource,
+                                        dmlFromUrl, getHopDAG, pydml, pydmlFromFile)
 
 X = np.arange(6, dtype=np.float64).reshape(2, 3)
 
@@ -57,3 +61,202 @@ def test_with_a_spark_session_results_convert_to_dataframes(spark):
     rows = Y.toDF().orderBy("__INDEX").collect()
     assert [tuple(row) for row in rows] == [(1.0, 2.0, 4.0), (2.0, 6.0, 8.0)]
     assert MLContext(spark.sparkContext)._spark is not None
+
+
+def test_a_result_matrix_is_passed_back_as_an_input():
+    ml = MLContext()
+    W = ml.execute(dml("W = matrix(seq(1, 6), rows=2, cols=3)").output("W")).get("W")
+    script = dml("s = sum(W); V = W * 2").input(W=W).output("s", "V")
+    results = ml.execute(script)
+    assert results.get("s") == 21.0
+    np.testing.assert_array_equal(results.get("V").toNumPy(), W.toNumPy() * 2)
+
+
+def test_the_guides_script_factories(tmp_path, monkeypatch):
+    from kerasdml import dml_lib
+
+    affine = (dml_lib.ROOT / "nn/layers/affine.dml").read_text()
+    for name in ("/scripts/nn/layers/affine.dml", "nn/layers/affine.dml"):
+        script = dmlFromResource(name)
+        assert script.getScriptString() == affine and script.getName() == name
+    MLContext().execute(dmlFromResource("scripts/nn/layers/glu.dml"))  # its source() lines resolve
+    with pytest.raises(DMLRuntimeError, match="bundled scripts .* are not shipped"):
+        dmlFromResource("/scripts/algorithms/Univar-Stats.dml")
+    with pytest.raises(NotImplementedError, match="PyDML is not supported"):
+        pydml("x = 1")
+    with pytest.raises(NotImplementedError, match="PyDML is not supported"):
+        pydmlFromFile("x.pydml")
+    with pytest.raises(NotImplementedError, match="HOP DAGs"):
+        getHopDAG(MLContext(), dml("x = 1"))
+    # dml() takes the path of a .dml file, as SystemML's did
+    (tmp_path / "sums.dml").write_text("s = sum(X)\n")
+    monkeypatch.chdir(tmp_path)
+    for path in ("sums.dml", str(tmp_path / "sums.dml")):
+        script = dml(path).input(X=X).output("s")
+        assert script.getName() == path and MLContext().execute(script).get("s") == 15.0
+    with pytest.raises(ValueError, match="path: missing.dml does not exist"):
+        dml("missing.dml")
+    with pytest.raises(ValueError, match="takes a string"):
+        dml(42)
+
+
+def test_dml_from_url_downloads_the_script(tmp_path):
+    import http.server
+    import socket
+    import threading
+
+    (tmp_path / "twice.dml").write_text("y = 2 * $x\n")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        for script in (dmlFromUrl(f"{url}/twice.dml"), dml(f"{url}/twice.dml")):
+            assert script.getName() == f"{url}/twice.dml"
+            assert MLContext().execute(script.input("$x", 4).output("y")).get("y") == 8
+        with pytest.raises(DMLRuntimeError, match="cannot download DML script .*HTTP 404"):
+            dmlFromUrl(f"{url}/missing.dml")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with pytest.raises(DMLRuntimeError, match="cannot download DML script"):
+        dmlFromUrl(f"http://127.0.0.1:{closed}/x.dml")
+    with pytest.raises(DMLRuntimeError, match="cannot download DML script"):
+        dmlFromUrl("not a url")
+
+
+def test_script_information_symbol_table_and_clearing(tmp_path):
+    ml = MLContext()
+    script = dml("Y = X * $k; s = sum(Y)").input(X=X).input("$k", 2).output("Y", "s")
+    assert script.results() is None and script.getName() is None
+    assert script.isDML() and not script.isPYDML() and script.getScriptType() == "dml"
+    before = script.info()
+    assert before.startswith("Script Type: DML\n")
+    assert "Inputs:\n  [1] (Matrix) X: matrix 2x3\n  [2] (Long) $k: 2\n" in before
+    assert "Outputs:\n  [1] Y\n  [2] s\n" in before and "Symbol Table:\nNone\n" in before
+    assert before.endswith("Script String:\nY = X * $k; s = sum(Y)\n")
+    results = ml.execute(script)
+    assert script.getResults() is results and script.results().get("s") == 30.0
+    assert "Outputs:\n  [1] (Matrix) Y: matrix 2x3\n  [2] (Double) s: 30.0\n" in script.info()
+    assert script.displaySymbolTable() == ("Symbol Table:\n  [1] (Matrix) X: matrix 2x3\n"
+                                           "  [2] (Matrix) Y: matrix 2x3\n  [3] (Double) s: 30.0\n")
+    assert script.displayInputParameters() == "Input Parameters:\n  [1] (Long) $k: 2\n"
+    assert script.displayInputVariables() == "Input Variables:\n  [1] X\n"
+    script.clearIO()
+    assert script.getInputVariables() == [] and script.getOutputVariables() == []
+    assert "(Double) s: 30.0" in script.displaySymbolTable()  # clearIO keeps the symbol table
+    assert script.displayInputs() == "Inputs:\nNone\n"
+    script.input(X=X).output("s").clearInputs()
+    assert script.getInputVariables() == [] and script.getOutputVariables() == ["s"]
+    script.clearOutputs().clearIOS()
+    assert script.displaySymbolTable() == "Symbol Table:\nNone\n"
+    script.setScriptString("s = 7").setName("seven").output("s")
+    assert script.getName() == "seven" and ml.execute(script).get("s") == 7
+    with pytest.raises(ValueError, match="no text"):
+        ml.execute(script.clearAll())
+    path = tmp_path / "one.dml"
+    path.write_text("s = 1")
+    assert dmlFromFile(str(path)).getName() == str(path)
+
+
+def test_mlcontext_switches_configuration_and_project_information(capsys, tmp_path):
+    program = "Y = X * 2; Z = t(Y) %*% Y; s = sum(Z)"
+    ml = MLContext().setStatistics(True).setStatisticsMaxHeavyHitters(1)
+    ml.execute(dml(program).input(X=X).output("s"))
+    report = capsys.readouterr().out
+    assert len(re.findall(r"^\s+\d+\s+\S", report.split("Heavy hitter operations:")[1],
+                          re.M)) == 1
+    with pytest.raises(ValueError, match="count >= 0"):
+        ml.setStatisticsMaxHeavyHitters(-1)
+    ml.setStatistics(False).setExplain(True).setExplainLevel("NONE")
+    ml.execute(dml(program).input(X=X).output("s"))
+    assert "# EXPLAIN" not in capsys.readouterr().out
+    ml.setExplainLevel("recompile_runtime").execute(dml(program).input(X=X).output("s"))
+    assert "%*%            3x2 2x3 -> 3x3" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="explain level must be one of"):
+        ml.setExplainLevel("everything")
+    ml.setExplain(False)
+
+    def dtype():
+        return ml.execute(dml("Y = X * 2").input(X=X).output("Y")).get("Y").toNumPy().dtype
+
+    ml.setConfigProperty("sysml.floating.point.precision", "single")
+    assert dtype() == np.float32
+    assert dtype() == np.float32 and ml.resetConfig() is ml and dtype() == np.float64
+    ml.setConfigProperty("sysml.localtmpdir", "/tmp/systemml").setConfigProperty(
+        "sysml.gpu.availableGPUs", "0")
+    assert "no GPU backend" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not a SystemML configuration property .* known"):
+        ml.setConfigProperty("sysml.no.such", "1")
+    with pytest.raises(ValueError, match="must be double or single"):
+        ml.setConfigProperty("sysml.floating.point.precision", "half")
+    config = tmp_path / "SystemML-config.xml"
+    config.write_text("<root>\n  <!-- tmp -->\n  <sysml.localtmpdir>/tmp/x</sysml.localtmpdir>\n"
+                      "  <sysml.floating.point.precision>single</sysml.floating.point.precision>\n"
+                      "</root>\n")
+    assert ml.setConfig(str(config)) is ml and dtype() == np.float32
+    ml.resetConfig()
+    config.write_text("<root><sysml.unknown>1</sysml.unknown></root>")
+    with pytest.raises(DMLRuntimeError, match="SystemML-config.xml: 'sysml.unknown' is not"):
+        ml.setConfig(config)
+    config.write_text("<root><sysml.optlevel>2</root>")
+    with pytest.raises(DMLRuntimeError, match="is not valid XML"):
+        ml.setConfig(config)
+    with pytest.raises(DMLRuntimeError, match="cannot read SystemML config file .*No such file"):
+        ml.setConfig(tmp_path / "missing.xml")
+    assert dtype() == np.float64
+
+    ml.setGPU(True).setForceGPU(True)
+    assert not ml.isGPU() and not ml.isForceGPU()
+    assert "no GPU backend" in capsys.readouterr().err
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", ml.buildTime())
+    info = ml.info()
+    assert f"Version: {ml.version()}\n" in info and "Name: kerasdml" in info
+    assert f"Build-Time: {ml.buildTime()}" in info
+
+    script = dml("s = sum(X)").input(X=X).output("s")
+    ml.execute(script)
+    assert "(Double) s: 15.0" in script.displaySymbolTable()
+    assert ml.close() is ml and script.displaySymbolTable() == "Symbol Table:\nNone\n"
+    assert ml.execute(script).get("s") == 15.0  # the context stays usable
+
+
+@pytest.mark.slow
+def test_rdds_of_csv_lines_are_matrices(spark, tmp_path, capsys):
+    """The guide's RDD example: dense CSV lines, distributed with Spark, parsed locally without."""
+    sc = spark.sparkContext
+    rdd1 = sc.parallelize(["1.0,2.0", "3.0,4.0"])
+    rdd2 = sc.parallelize(["5.0,6.0", "7.0,8.0"], 2)
+    (tmp_path / "sums.dml").write_text('s1 = sum(m1)\ns2 = sum(m2)\n'
+                                       'if (s1 > s2) { message = "s1 is greater" }\n'
+                                       'else { message = "s2 is greater" }\n')
+    ml = MLContext(sc).setExplain(True)
+    script = dmlFromFile(str(tmp_path / "sums.dml")).input(m1=rdd1, m2=rdd2) \
+        .output("s1", "s2", "message")
+    assert ml.execute(script).get("s1", "s2", "message") == [10.0, 26.0, "s2 is greater"]
+    assert re.search(r"sum .*SPARK", capsys.readouterr().out)  # the inputs stayed distributed
+    assert "(RDD) m1: " in script.displayInputs()
+    assert "Spark-Master: local[2]" in ml.info()
+    local = MLContext().execute(dml("s = sum(m); Y = m").input(m=rdd2).output("s", "Y"))
+    assert local.get("s") == 26.0
+    np.testing.assert_array_equal(local.get("Y").toNumPy(), [[5, 6], [7, 8]])
+    ml.setExplain(False)
+    lines = ["1,2", "3,4", "5,6", "7,8", "9,x", "1,2"]
+    for context, bad, message in (
+            (ml, sc.parallelize(lines, 3), "line 5 of input `m`"),
+            (ml, sc.parallelize(["1,2", "3,4", "5,6,7", "8,9,1"], 2),
+             "malformed line 3 of input `m`: 3 field.*line 1 has 2"),
+            (MLContext(), sc.parallelize(lines, 3), "line 5 of input `m`"),
+            (ml, sc.parallelize([1, 2]), "CSV lines .*line 1 is a int"),
+            (ml, sc.parallelize([], 1), "input `m`: the RDD has no lines")):
+        with pytest.raises(DMLRuntimeError, match=message):
+            context.execute(dml("s = sum(m)").input(m=bad).output("s"))
