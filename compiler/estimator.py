@@ -196,9 +196,12 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def fit(self, X, y=None, validation_data=None, resume: bool = False) -> "Keras2DML":
         """Trains on X, y (numpy or pandas), or on a Spark DataFrame X with the features and
         labels in features_col and label_col (validation_data a DataFrame too)."""
+        if self.systemml is not None and isinstance(X, str) and isinstance(y, str):
+            return self.fit_file(X, y)
         model = self._compiled()
         if is_spark_dataframe(X):
             (X, y), held_out = self._dataframe_data(model, X, y, validation_data)
+            self._index_classes(model)
         else:
             X, y, held_out = self._numpy_data(model, X, y, validation_data)
         examples = y.shape[0]
@@ -235,7 +238,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def _plan(self, examples: int, batch_size: int) -> EpochPlan:
         per_update = int(self.parallel_batches) if self.train_algo in PARALLEL_ALGOS else 1
         if self.systemml is not None:
-            return EpochPlan(examples, batch_size, self.systemml.max_iter, per_update)
+            return EpochPlan(examples, batch_size, self._systemml_batches(examples), per_update)
         return EpochPlan.of_epochs(examples, batch_size, int(self.epochs), per_update)
 
     def _train_epoch(self, model, plan, X, y, epoch, state, progress, held_out):
@@ -333,8 +336,9 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     # --- using the trained model ----------------------------------------------------------------
 
     def _fitted(self):
-        if not hasattr(self, "weights_"):
-            raise CompileError("this Keras2DML estimator is not fitted yet: call fit(X, y) first")
+        if not hasattr(self, "weights_") and not self._keras_weights_loaded():
+            raise CompileError("this Keras2DML estimator is not fitted yet: call fit(X, y) "
+                               "first" + (", or load(folder)" if self.systemml else ""))
         return self.model_
 
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:

@@ -13,9 +13,10 @@ from pathlib import Path
 from .errors import DMLRuntimeError
 
 PRECISION = "sysml.floating.point.precision"
-PRECISIONS = ("double", "single")
+PRECISIONS = {"double": "double", "single": "single", "float": "single"}  # SystemML's names
 GPU_PREFIX = "sysml.gpu."
-NO_GPU = "kerasdml has no GPU backend: scripts run on the CPU ({name} is ignored)"
+NO_GPU = ("kerasdml has no GPU backend: it runs on the CPU (numpy and its native kernels, or "
+          "Spark); {name} is ignored")
 
 # The rest of SystemML 1.2's DMLConfig names.
 NO_EFFECT = (
@@ -31,6 +32,14 @@ NO_EFFECT = (
 NO_EFFECT_PREFIXES = ("mapred.", "mapreduce.")
 
 
+def precision_of(value) -> str:
+    """"double" or "single" for a value of sysml.floating.point.precision."""
+    precision = PRECISIONS.get(str(value).strip().lower())
+    if precision is None:
+        raise ValueError(f"{PRECISION} must be double or single, got {value!r}")
+    return precision
+
+
 def is_gpu_property(name: str) -> bool:
     return name.startswith(GPU_PREFIX)
 
@@ -44,9 +53,7 @@ class SystemMLConfig:
     def set(self, name, value) -> None:
         name, text = str(name), str(value).strip()
         if name == PRECISION:
-            if text.lower() not in PRECISIONS:
-                raise ValueError(f"{PRECISION} must be double or single, got {value!r}")
-            text = text.lower()
+            text = precision_of(value)
         elif not (is_gpu_property(name) or name in NO_EFFECT or name.startswith(NO_EFFECT_PREFIXES)):
             raise ValueError(f"{name!r} is not a SystemML configuration property kerasdml knows; "
                              f"known: {PRECISION}, {GPU_PREFIX}*, " + ", ".join(NO_EFFECT))

@@ -3,7 +3,10 @@
 Features: one row of C*H*W values per example in channels-first order (input_shape=(C, H, W)),
 turned into the Keras model's (H, W, C) samples. Labels: any class values, encoded as SystemML's
 LabelEncoder did (sorted distinct values; integers 0..K-1 stay themselves) and decoded back by
-predict, or named by a labels file of "index,name" lines with 1-based indices.
+predict. A model not fitted on class values (the Keras model's own weights, a loaded folder, or
+one fitted on SystemML's 1-based class indices: a DataFrame or files) predicts its 1-based class
+indices, or their names from a labels file of "index,name" lines. Predictions come back as
+doubles, or as strings when a class value is not a number, as SystemML's predict returned them.
 """
 from __future__ import annotations
 
@@ -44,17 +47,23 @@ class LabelCodec:
         self.names = names  # 1-based index -> name, from a labels file
 
     @classmethod
-    def fit(cls, y, outputs: int, names: dict | None = None) -> "LabelCodec":
+    def fit(cls, y, outputs: int) -> "LabelCodec":
+        """The classes of fit's y; like SystemML's LabelEncoder, they win over a labels file."""
         values = np.asarray(y).ravel()
         numeric = np.issubdtype(values.dtype, np.number)
         if numeric and np.all(values == np.round(values)) and values.min() >= 0 \
                 and values.max() < outputs:
-            return cls(np.arange(outputs), names)
+            return cls(np.arange(outputs))
         classes = np.unique(values)
         if len(classes) > outputs:
             raise DataError(f"y holds {len(classes)} distinct classes, the model has {outputs} "
                             "outputs")
-        return cls(classes, names)
+        return cls(classes)
+
+    @classmethod
+    def indices(cls, outputs: int, names: dict | None = None) -> "LabelCodec":
+        """No class values fitted: SystemML's 1-based class indices, named by a labels file."""
+        return cls(np.arange(1, outputs + 1), names)
 
     def encode(self, y) -> np.ndarray:
         values = np.asarray(y).ravel()
@@ -71,6 +80,23 @@ class LabelCodec:
         if self.names is not None:
             return np.asarray([self.names.get(int(i) + 1, str(int(i) + 1)) for i in ids])
         return self.classes[ids]
+
+
+def accuracy(predicted: np.ndarray, y) -> float:
+    """The share of predictions equal to y, compared as numbers when both are (as SystemML's
+    score did), else as strings."""
+    truth = np.asarray(y).ravel()
+    if predicted.dtype.kind == "f" and truth.dtype.kind in "fiub":
+        return float(np.mean(predicted == truth.astype(np.float64)))
+    return float(np.mean(predicted.astype(str) == truth.astype(str)))
+
+
+def predicted_values(values) -> np.ndarray:
+    """SystemML's predict output: doubles, or strings when a class is not a number."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except ValueError:
+        return np.asarray(values, dtype=str)
 
 
 def read_labels(path) -> dict:

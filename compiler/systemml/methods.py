@@ -1,38 +1,49 @@
 """SystemML's Keras2DML methods besides fit/predict/score: set(...), the set* switches, summary,
-predict_proba, load and save. Mixed into compiler.estimator.Keras2DML; each returns what
-SystemML's returned (self for the setters)."""
+predict_proba, transform, load, save, close and the fit_* variants; and how predict, score and
+fit's start read SystemML's conventions. Mixed into compiler.estimator.Keras2DML; each returns
+what SystemML's returned (self for the setters)."""
 from __future__ import annotations
 
 import copy
+import math
+import secrets
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from kerasdml.runtime.api import is_spark_dataframe
+from kerasdml.runtime.systemml_config import GPU_PREFIX, NO_GPU, PRECISION, precision_of
+
 from ..errors import CompileError
+from ..training.data import DataError
+from ..training.dataframe_data import columns_of
+from ..training.initial_weights import random_weights
 from ..training.inputs import model_features
-from .data import LabelCodec, keras_samples, read_labels, write_labels
+from .data import (LabelCodec, accuracy, keras_samples, predicted_values, read_labels,
+                   write_labels)
+from .files import one_based_classes, read_matrix
+from .frames import FEATURES, FIRST_CLASS, systemml_output, with_index, with_model_features
 
-NO_GPU = ("kerasdml has no GPU backend: it trains and predicts on the CPU (numpy and its native "
-          "kernels, or Spark); {name}(True) is ignored")
-
-# SystemML configuration properties: what each does here.
-_PRECISIONS = {"double": "double", "single": "single", "float": "single"}
-_NO_EFFECT = ("sysml.native.blas", "sysml.native.blas.directory", "sysml.localtmpdir",
-              "sysml.scratch", "sysml.optlevel", "sysml.cp.parallel.ops", "sysml.cp.parallel.io",
-              "sysml.codegen.enabled", "sysml.stats.finegrained", "sysml.parallel.ops")
+NO_EFFECT = "setConfigProperty({name!r}, {value!r}): a SystemML setting with no effect in kerasdml"
 
 _SET_OPTIONS = ("debug", "train_algo", "test_algo", "parallel_batches",
                 "perform_one_hot_encoding")
-_REFUSED_SET_OPTIONS = {
-    "output_activations": "writing each layer's activations is not supported",
-    "parfor_parameters": "parfor options come from the Spark runtime's planner",
-    "inline_nn_library": "generated scripts always source dml_lib",
-    "use_builtin_lstm_fn": "LSTMs always run dml_lib's lstm layer",
-    "perform_fused_backward_update": "updates always follow the whole backward pass",
-    "weight_parallel_batches": "parallel batches' gradients are always averaged",
+# Options kerasdml has no switch for: the values it behaves like (SystemML's defaults) are
+# accepted, any other is refused with the reason.
+_FIXED_SET_OPTIONS = {
+    "output_activations": ((), "writing each layer's activations is not supported"),
+    "parfor_parameters": (({}, ""), "parfor options come from the Spark runtime's planner"),
+    "inline_nn_library": ((False,), "generated scripts always source dml_lib"),
+    "use_builtin_lstm_fn": ((True,), "LSTMs always run dml_lib's lstm layer"),
+    "perform_fused_backward_update": ((True,), "updates always follow the whole backward pass"),
+    "weight_parallel_batches": ((True,), "parallel batches' gradients are always averaged"),
 }
-TEST_ALGOS = ("minibatch", "batch", "allreduce_parallel_batches", "looped_minibatch")
+# SystemML's per-example allreduce sums the gradients of a batch's examples into one update:
+# the update of minibatch training.
+_TRAIN_ALGO_ALIASES = {"allreduce": "minibatch"}
+TEST_ALGOS = ("minibatch", "batch", "allreduce_parallel_batches", "looped_minibatch",
+              "allreduce")
 
 
 class SystemMLMethods:
@@ -42,15 +53,18 @@ class SystemMLMethods:
 
     def set(self, **options):
         """SystemML's set(debug=, train_algo=, test_algo=, parallel_batches=,
-        perform_one_hot_encoding=)."""
+        perform_one_hot_encoding=, ...)."""
         for name, value in options.items():
             if value is None:
                 continue
-            if name in _REFUSED_SET_OPTIONS:
-                raise CompileError(f"set({name}=...): {_REFUSED_SET_OPTIONS[name]} in kerasdml")
+            if name in _FIXED_SET_OPTIONS:
+                accepted, reason = _FIXED_SET_OPTIONS[name]
+                if value not in accepted:
+                    raise CompileError(f"set({name}={value!r}): {reason} in kerasdml")
+                continue
             if name not in _SET_OPTIONS:
                 raise CompileError(f"set(): unknown option {name!r}; known: "
-                                   + ", ".join(_SET_OPTIONS + tuple(_REFUSED_SET_OPTIONS)))
+                                   + ", ".join(_SET_OPTIONS + tuple(_FIXED_SET_OPTIONS)))
             getattr(self, f"_set_{name}")(value)
         return self
 
@@ -58,7 +72,12 @@ class SystemMLMethods:
         self._settings().debug = bool(value)
 
     def _set_train_algo(self, value) -> None:
-        self.train_algo = str(value).lower()
+        algo = str(value).lower()
+        if algo in _TRAIN_ALGO_ALIASES:
+            self._say(f"set(train_algo={algo!r}): SystemML's per-example allreduce makes the "
+                      f"update of a minibatch; training with train_algo="
+                      f"'{_TRAIN_ALGO_ALIASES[algo]}'")
+        self.train_algo = _TRAIN_ALGO_ALIASES.get(algo, algo)
 
     def _set_test_algo(self, value) -> None:
         if str(value).lower() not in TEST_ALGOS:
@@ -96,27 +115,22 @@ class SystemMLMethods:
         return self
 
     def setConfigProperty(self, propertyName: str, propertyValue):
+        """SystemML took any property; those kerasdml has no use for are noted on stderr."""
         name = str(propertyName)
-        if name == "sysml.floating.point.precision":
-            precision = _PRECISIONS.get(str(propertyValue).lower())
-            if precision is None:
-                raise CompileError(f"{name} must be double or single, got {propertyValue!r}")
-            self.precision = precision
-        elif name.startswith("sysml.gpu"):
-            print(NO_GPU.format(name=name), file=sys.stderr)
-        elif name not in _NO_EFFECT:
-            raise CompileError(f"setConfigProperty: {name!r} is not a property kerasdml knows; "
-                               "known: sysml.floating.point.precision, " + ", ".join(_NO_EFFECT))
+        handler = _CONFIG_PROPERTIES.get(name) or next(
+            (h for prefix, h in _CONFIG_PREFIXES.items() if name.startswith(prefix)),
+            _no_effect)
+        handler(self, name, propertyValue)
         return self
 
     def setGPU(self, enable: bool):
         if enable:
-            print(NO_GPU.format(name="setGPU"), file=sys.stderr)
+            print(NO_GPU.format(name=f"setGPU({enable!r})"), file=sys.stderr)
         return self
 
     def setForceGPU(self, enable: bool):
         if enable:
-            print(NO_GPU.format(name="setForceGPU"), file=sys.stderr)
+            print(NO_GPU.format(name=f"setForceGPU({enable!r})"), file=sys.stderr)
         return self
 
     # --- data in and out, as SystemML took and returned them -----------------------------------
@@ -140,32 +154,79 @@ class SystemMLMethods:
         if not self.is_classifier() or (array.ndim == 2 and array.shape[1] > 1):
             return y  # regression targets, or one-hot rows: used as they are
         if fit or getattr(self, "label_codec_", None) is None:
-            self.label_codec_ = LabelCodec.fit(array, model.outputs[0].columns,
-                                               self._labels_file_names())
+            self.label_codec_ = LabelCodec.fit(array, model.outputs[0].columns)
         return self.label_codec_.encode(array)
 
-    def _systemml_predict(self, X) -> np.ndarray:
-        """The predicted classes (decoded to the values or names fit saw), or the outputs of
-        a regression model."""
+    def _index_classes(self, model) -> None:
+        """Training on SystemML's 1-based class indices (a DataFrame, files): predict returns
+        them, or their names from the labels file, as SystemML's did without an encoder."""
+        if self.systemml is not None and self.is_classifier():
+            self.label_codec_ = LabelCodec.indices(model.outputs[0].columns,
+                                                   self._labels_file_names())
+
+    def _codec(self, model) -> LabelCodec:
+        """The classes fit saw; else SystemML's 1-based indices, named by the labels file."""
+        codec = getattr(self, "label_codec_", None)
+        if codec is not None:
+            return codec
+        return LabelCodec.indices(model.outputs[0].columns, self._labels_file_names())
+
+    def _systemml_predict(self, X):
+        """The predicted classes (the values fit saw, or the labels file's names) as doubles
+        or strings, or the outputs of a regression model; a DataFrame for a DataFrame."""
         model = self._fitted()
+        if is_spark_dataframe(X):
+            return self._systemml_frame(X)
         scores = self.predict_proba(X)
         if not self.is_classifier():
             return scores
-        if getattr(self, "label_codec_", None) is None:
-            self.label_codec_ = LabelCodec(np.arange(model.outputs[0].columns),
-                                           self._labels_file_names())
-        return self.label_codec_.decode(scores.argmax(axis=1))
+        return predicted_values(self._codec(model).decode(scores.argmax(axis=1)))
 
     def _systemml_score(self, X, y) -> float:
-        """SystemML's score: accuracy of predict(X) against y, or R^2 for regression."""
+        """SystemML's score: accuracy of predict(X) against y, or R^2 for regression; a
+        DataFrame's labels are its label column's 1-based class indices."""
         from ..training.data import r2_score
+        if is_spark_dataframe(X):
+            if y is not None:
+                raise DataError(f"score(df) reads the labels from the DataFrame's column "
+                                f"{self.label_col!r}; give no y")
+            return self._score_dataframe(X)
+        if y is None:
+            raise DataError("score(X, y) needs the true labels y (only a Spark DataFrame "
+                            "carries its labels, in its label column)")
         predicted = self._systemml_predict(X)
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), predicted)
-        truth = np.asarray(y).ravel()
-        if truth.dtype.kind in "fiub" and predicted.dtype.kind in "fiub":
-            return float(np.mean(predicted.astype(np.float64) == truth.astype(np.float64)))
-        return float(np.mean(predicted.astype(str) == truth.astype(str)))
+        return accuracy(predicted, y)
+
+    def _training_frame(self, model, df):
+        """SystemML's DataFrames: channels-first feature rows, 1-based class indices."""
+        if self.systemml is None:
+            return super()._training_frame(model, df)
+        frame = with_model_features(df, columns_of(self.features_col),
+                                    self.systemml.input_shape, model.inputs[0].shape)
+        return frame, FEATURES, FIRST_CLASS
+
+    def _systemml_frame(self, df):
+        """df scored as SystemML's predict(df) returned it (compiler/systemml/frames.py)."""
+        from kerasdml.runtime.spark.arrow_columns import RowInputError
+
+        from ..spark_ml.scoring import ScoringColumns, is_classifier, score_dataframe
+        model = self._fitted()
+        columns = columns_of(self.features_col)
+        if not set(columns) <= set(df.columns):
+            columns = tuple(df.columns)   # SystemML assembled every column into the features
+        indexed = with_index(df)
+        frame = with_model_features(indexed, columns, self.systemml.input_shape,
+                                    model.inputs[0].shape)
+        classifier = is_classifier(model)
+        scoring = ScoringColumns((FEATURES,), "prediction", "probability" if classifier else None)
+        try:
+            scored = score_dataframe(model, frame, scoring, precision=self.precision,
+                                     weights=self.weights_, keep=indexed.columns)
+        except RowInputError as error:
+            raise DataError(str(error)) from None
+        return systemml_output(scored, classifier)
 
     def _step_validation(self, model, held_out, batch_size: int):
         """(validate(variables), every) for SystemML's test_interval: test_iter batches of the
@@ -181,22 +242,85 @@ class SystemMLMethods:
         return (lambda variables: self._evaluate(model, variables, X_val, y_val),
                 settings.test_interval)
 
+    def _systemml_batches(self, examples: int) -> int:
+        """max_iter as batches; full-batch training runs SystemML's
+        max_epochs = ceil(max_iter * batch_size / N) updates (Caffe2DML's batch algorithm)."""
+        max_iter = self.systemml.max_iter
+        if self.train_algo == "batch":
+            return math.ceil(max_iter * int(self.batch_size) / max(examples, 1))
+        return max_iter
+
+    # --- weights before and after fit ------------------------------------------------------------
+
     def _initial_weights(self, model) -> dict:
-        """The Keras model's weights, or with load_keras_weights=False those saved in the
-        weights folder."""
+        """Where fit starts: weights load() read (SystemML's load set them as the training
+        script's input), else the Keras model's, else (load_keras_weights=False) dml_lib's
+        random init, seeded by `seed` when it is set."""
         settings = self.systemml
-        if settings is None or settings.load_keras_weights:
+        loaded = getattr(self, "_loaded_weights", None)
+        if settings is None or (loaded is None and settings.load_keras_weights):
             return dict(model.weights)
-        if not settings.weights:
-            raise CompileError("load_keras_weights=False needs weights=, the folder whose "
-                               "weights.h5 training starts from")
-        saved = copy.copy(self).load(settings.weights)
-        return dict(model.weights, **saved.weights_)
+        if loaded is not None:
+            return dict(model.weights, **loaded)
+        seed = secrets.randbelow(2**31) if self.seed is None else int(self.seed)
+        return dict(model.weights, **random_weights(model.parameters, seed, self.precision))
+
+    def _keras_weights_loaded(self) -> bool:
+        """SystemML's constructor loaded the Keras model's weights (load_keras_weights=True),
+        so predict, score and save use them before any fit."""
+        if self.systemml is None or not self.systemml.load_keras_weights:
+            return False
+        model = self._compiled()
+        self._set_loaded(model, dict(model.weights))
+        return True
+
+    def _set_loaded(self, model, weights: dict) -> None:
+        self.weights_ = {p.variable: weights[p.variable] for p in model.parameters}
+        self.model_, self.history_, self.epochs_ = model, {}, 0
+        self.n_features_in_ = model.inputs[0].columns
 
     def _systemml_fitted(self) -> None:
         """SystemML's fit wrote the trained weights to the weights folder."""
         if self.systemml is not None and self.systemml.weights:
             self.save(self.systemml.weights)
+
+    # --- SystemML's other fit methods -----------------------------------------------------------
+
+    def fit_numpy(self, X, y):
+        return self.fit(X, y)
+
+    def fit_df(self, X):
+        return self.fit(X)
+
+    def fit_file(self, X_file, y_file):
+        """Trains on two matrix files (compiler/systemml/files.py): the labels are 1-based
+        class indices, or a regression model's targets."""
+        model = self._compiled()
+        X, y = read_matrix(X_file, "X_file"), read_matrix(y_file, "y_file")
+        if self.is_classifier():
+            classes = model.outputs[0].columns
+            ids = one_based_classes(y, classes, y_file).astype(np.int64)
+            y = np.eye(classes)[ids - FIRST_CLASS]     # one-hot rows: fit keeps them as given
+            self._index_classes(model)
+        return self.fit(X, y)
+
+    def set_features_col(self, colName):
+        """The DataFrame column(s) of the features (default 'features')."""
+        self.features_col = colName
+        return self
+
+    def set_label_col(self, colName):
+        """The DataFrame column of the labels (default 'label')."""
+        self.label_col = colName
+        return self
+
+    def close(self) -> None:
+        """Removes the compiled model's temporary files; the estimator compiles again when
+        used after."""
+        workdir = getattr(self, "_workdir", None)
+        if workdir is not None:
+            workdir.cleanup()
+        self._workdir = self._compiled_key = None
 
     # --- the model ------------------------------------------------------------------------------
 
@@ -205,10 +329,17 @@ class SystemMLMethods:
         from ..model_folder import summary
         print(summary(self._compiled()), end="")
 
-    def predict_proba(self, X) -> np.ndarray:
-        """The model's output rows (class probabilities for a softmax classifier)."""
+    def predict_proba(self, X):
+        """The model's output rows (class probabilities for a softmax classifier); in
+        SystemML's form a DataFrame gets predict's DataFrame, as SystemML's did."""
+        if self.systemml is not None and is_spark_dataframe(X):
+            return self._systemml_frame(X)
         predicted = self._predict_output(X)
         return predicted.reshape(len(predicted), -1)
+
+    def transform(self, X):
+        """SystemML's transform: predict(X)."""
+        return self.predict(X)
 
     def save(self, outputDir, format: str = "binary", sep: str = "/"):
         """Writes the trained model's predict.dml, train.dml and weights.h5 (DML layout), and
@@ -218,38 +349,62 @@ class SystemMLMethods:
         trained = copy.copy(model)
         trained.weights = dict(self.weights_)
         write_model(trained, outputDir)
-        names = self._label_names()
+        names = self._label_names(model)
         if names:
             write_labels(Path(outputDir) / "labels.txt", names)
         return self
 
     def load(self, weights, sep: str = "/", eager: bool = False):
         """Reads weights.h5 (and labels.txt when present) written by save() or by fit with
-        weights=; the estimator then predicts and scores without fit."""
+        weights=; the estimator then predicts and scores without fit, and fit continues from
+        these weights."""
         from kerasdml.runtime.io import read_value
         model = self._compiled()
         path = Path(weights) / "weights.h5"
         if not path.is_file():
             raise CompileError(f"load({str(weights)!r}): no weights.h5 there (written by save() "
                                "or by fit with weights=)")
-        self.weights_ = {p.variable: read_value(str(path), {"format": "hdf5",
-                                                            "dataset": p.variable})
-                         for p in model.parameters}
-        self.model_, self.history_, self.epochs_ = model, {}, 0
-        self.n_features_in_ = model.inputs[0].columns
+        loaded = {p.variable: read_value(str(path), {"format": "hdf5", "dataset": p.variable})
+                  for p in model.parameters}
+        self._set_loaded(model, loaded)
+        self._loaded_weights = loaded
         labels = Path(weights) / "labels.txt"
         if labels.is_file() and self.systemml is not None:
             self.systemml.labels = str(labels)
         return self
 
-    def _label_names(self) -> dict:
-        codec = getattr(self, "label_codec_", None)
-        if codec is None:
+    def _label_names(self, model) -> dict:
+        """labels.txt's names: the labels file's, else those of the classes fit saw."""
+        if not self.is_classifier():
             return {}
+        codec = self._codec(model)
         if codec.names is not None:
             return dict(codec.names)
+        if getattr(self, "label_codec_", None) is None:
+            return {}
         return {k: str(v) for k, v in enumerate(codec.classes.tolist(), 1)}
 
     def _labels_file_names(self) -> dict | None:
         labels = self.systemml.labels if self.systemml is not None else None
         return read_labels(labels) if labels else None
+
+
+# --- setConfigProperty's handlers ---------------------------------------------------------------
+
+def _precision(estimator, name: str, value) -> None:
+    try:
+        estimator.precision = precision_of(value)
+    except ValueError as err:
+        raise CompileError(str(err)) from None
+
+
+def _gpu_note(estimator, name: str, value) -> None:
+    print(NO_GPU.format(name=f"setConfigProperty({name!r}, {value!r})"), file=sys.stderr)
+
+
+def _no_effect(estimator, name: str, value) -> None:
+    print(NO_EFFECT.format(name=name, value=value), file=sys.stderr)
+
+
+_CONFIG_PROPERTIES = {PRECISION: _precision}
+_CONFIG_PREFIXES = {GPU_PREFIX: _gpu_note}

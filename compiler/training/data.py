@@ -65,19 +65,21 @@ def _sequences(array: np.ndarray, input_shape: tuple, what: str) -> np.ndarray:
     return float_array(array)
 
 
-def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y") -> np.ndarray:
+def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y",
+           first: int = 0) -> np.ndarray:
     """The N x K (or N x 1 class-index) matrix that `loss` reads, from integer classes or
-    one-hot rows; `outputs` is K, the width of the model's output."""
+    one-hot rows; `outputs` is K, the width of the model's output; `first` the number of the
+    first class (SystemML numbered them from 1)."""
     array = as_array(values, what)
     if array.shape[0] != examples:
         raise DataError(f"{what} has {array.shape[0]} rows but X has {examples} examples")
     array = array.reshape(examples, -1).astype(np.float64)
     if loss.module == "sparse_categorical_crossentropy":
         if array.shape[1] == outputs and outputs > 1:   # one-hot given: back to class ids
-            array = array.argmax(axis=1).reshape(-1, 1)
-        return _class_ids(array, outputs, what)
+            return _class_ids(array.argmax(axis=1).reshape(-1, 1), outputs, what)
+        return _class_ids(array, outputs, what, first)
     if loss.module == "categorical_crossentropy" and array.shape[1] == 1 and outputs > 1:
-        ids = _class_ids(array, outputs, what).astype(np.int64).ravel()
+        ids = _class_ids(array, outputs, what, first).astype(np.int64).ravel()
         return np.eye(outputs)[ids]
     if array.shape[1] != outputs:
         raise DataError(f"{what} has {array.shape[1]} columns, the model has {outputs} outputs")
@@ -104,13 +106,15 @@ def targets(values, heads, examples: int) -> np.ndarray:
                       for v, h in zip(values, heads)])
 
 
-def _class_ids(array: np.ndarray, classes: int, what: str) -> np.ndarray:
+def _class_ids(array: np.ndarray, classes: int, what: str, first: int = 0) -> np.ndarray:
+    """0-based class ids of classes numbered from `first`."""
     if array.shape[1] != 1:
         raise DataError(f"{what} must be class ids (one column) or one-hot rows of width "
                         f"{classes}, got {array.shape[1]} columns")
-    if np.any(array != np.round(array)) or array.min() < 0 or array.max() >= classes:
-        raise DataError(f"{what} must hold integer classes in [0, {classes - 1}]")
-    return array
+    if np.any(array != np.round(array)) or array.min() < first \
+            or array.max() >= classes + first:
+        raise DataError(f"{what} must hold integer classes in [{first}, {classes - 1 + first}]")
+    return array - first
 
 
 def split_validation(X: np.ndarray, y: np.ndarray, fraction: float):

@@ -45,8 +45,9 @@ def feature_spec(model, features_col):
     return MatrixColumns("features", columns_of(features_col), spec.columns)
 
 
-def label_spec(df, model, label_col):
-    """Class indices (a number column) or targets (an array or Vector of the model's outputs)."""
+def label_spec(df, model, label_col, first_class: int = 0):
+    """Class indices (a number column, the first class numbered `first_class`) or targets (an
+    array or Vector of the model's outputs)."""
     from kerasdml.runtime.spark.dataframes import MatrixColumns, column_kind
 
     if len(model.outputs) != 1:
@@ -58,19 +59,21 @@ def label_spec(df, model, label_col):
         else outputs
     width = 1 if model.loss.module == "sparse_categorical_crossentropy" else outputs
     what = f"column '{', '.join(columns)}'"
-    return MatrixColumns("labels", columns, given, partial(_label_rows, model.loss, outputs, what),
-                         width)
+    return MatrixColumns("labels", columns, given,
+                         partial(_label_rows, model.loss, outputs, what, first_class), width)
 
 
-def _label_rows(loss, outputs: int, what: str, values: np.ndarray) -> np.ndarray:
-    return labels(values, loss, outputs, len(values), what)
+def _label_rows(loss, outputs: int, what: str, first_class: int,
+                values: np.ndarray) -> np.ndarray:
+    return labels(values, loss, outputs, len(values), what, first_class)
 
 
-def training_matrices(runtime, df, model, features_col, label_col, dtype) -> tuple:
+def training_matrices(runtime, df, model, features_col, label_col, dtype,
+                      first_class: int = 0) -> tuple:
     """(features, labels) of df as distributed matrices, rows in the DataFrame's order."""
     from kerasdml.runtime.spark.dataframes import dataframe_matrices
 
-    specs = [feature_spec(model, features_col), label_spec(df, model, label_col)]
+    specs = [feature_spec(model, features_col), label_spec(df, model, label_col, first_class)]
     X, y = dataframe_matrices(runtime, df, specs, dtype)
     return X, y
 

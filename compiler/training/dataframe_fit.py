@@ -44,10 +44,6 @@ class DataFrameMethods:
         if y is not None:
             raise DataError("fit(df) reads the labels from the DataFrame's label_col "
                             f"({self.label_col!r}); give no y")
-        if self.systemml is not None:
-            raise DataError("SystemML's Keras2DML form trains on numpy arrays; for a Spark "
-                            "DataFrame use Keras2DML(model, spark=..., features_col=..., "
-                            "label_col=...)")
         if self.validation_split:
             raise DataError("validation_split takes the last rows of numpy data; with a "
                             "DataFrame give validation_data=df_val (e.g. from df.randomSplit)")
@@ -70,7 +66,14 @@ class DataFrameMethods:
 
     def _matrices(self, runtime, model, df):
         dtype = np.float32 if self.precision == "single" else np.float64
-        return training_matrices(runtime, df, model, self.features_col, self.label_col, dtype)
+        df, features_col, first_class = self._training_frame(model, df)
+        return training_matrices(runtime, df, model, features_col, self.label_col, dtype,
+                                 first_class)
+
+    def _training_frame(self, model, df):
+        """(df, its features column(s), the number of its first class); SystemML's form
+        overrides it with its own conventions (compiler/systemml/frames.py)."""
+        return df, self.features_col, 0
 
     def _features_frame(self, df):
         """df's features as one array<double> column (the per-partition scoring input)."""

@@ -1,5 +1,7 @@
 """Keras2DML called SystemML's way: its constructor arguments, Caffe solver settings, data
 conventions (channels-first rows, class values in and out) and methods."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -125,7 +127,7 @@ def test_lr_policies_follow_caffes_formulas(policy):
         solver.learning_rate("cosine", 0.1, 0.5, 10)
 
 
-def test_class_values_and_label_names_come_back_from_predict(tmp_path):
+def test_class_values_come_back_from_predict_and_the_fitted_classes_win_over_labels(tmp_path):
     names = np.array(["cat", "dog", "emu"])
     estimator = systemml().fit(X_ROWS, names[CLASSES])
     predicted = estimator.predict(X_ROWS)
@@ -133,8 +135,15 @@ def test_class_values_and_label_names_come_back_from_predict(tmp_path):
     assert estimator.score(X_ROWS, names[CLASSES]) == pytest.approx(
         np.mean(predicted == names[CLASSES]))
     (tmp_path / "labels.txt").write_text("1,zero\n2,one\n3,two\n")
-    named = systemml(labels=str(tmp_path / "labels.txt")).fit(X_ROWS, CLASSES)
-    assert set(named.predict(X_ROWS)) <= {"zero", "one", "two"}
+    named = systemml(labels=str(tmp_path / "labels.txt"))
+    scores = named.predict_proba(X_ROWS)                      # the Keras model's weights
+    assert list(named.predict(X_ROWS)) == [["zero", "one", "two"][k] for k in
+                                           scores.argmax(axis=1)]
+    named.fit(X_ROWS, CLASSES)                                 # SystemML's decode: fitted first
+    predicted = named.predict(X_ROWS)
+    assert predicted.dtype == np.float64 and set(predicted) <= {0.0, 1.0, 2.0}
+    assert named.score(X_ROWS, CLASSES) == pytest.approx(np.mean(predicted == CLASSES))
+    assert named.score(X_ROWS, CLASSES) > 0
 
 
 def test_weights_folder_save_and_load_round_trip(tmp_path, monkeypatch):
@@ -145,8 +154,11 @@ def test_weights_folder_save_and_load_round_trip(tmp_path, monkeypatch):
                                                             (tmp_path / "weights_dir").iterdir()}
     restored = systemml(model).load("weights_dir")
     np.testing.assert_array_equal(restored.predict_proba(X_ROWS), trained.predict_proba(X_ROWS))
-    continued = systemml(model, weights="weights_dir", load_keras_weights=False)
-    start = continued._initial_weights(continued._compiled())
+    predicted = restored.predict(X_ROWS)                     # doubles, as SystemML's predict
+    assert predicted.dtype == np.float64
+    np.testing.assert_array_equal(predicted, trained.predict(X_ROWS))
+    assert restored.score(X_ROWS, CLASSES) == trained.score(X_ROWS, CLASSES)
+    start = restored._initial_weights(restored._compiled())  # fit continues from load()'s
     assert all(np.array_equal(start[name], value) for name, value in trained.weights_.items())
     with pytest.raises(CompileError, match="weights.h5"):
         systemml(model).load(tmp_path / "missing")
@@ -163,9 +175,164 @@ def test_set_and_the_switches(capsys):
     assert capsys.readouterr().err.count("no GPU backend") == 2
     estimator.setConfigProperty("sysml.floating.point.precision", "single")
     assert estimator.precision == "single"
-    with pytest.raises(CompileError, match="not a property"):
-        estimator.setConfigProperty("sysml.unknown", "1")
+    with pytest.raises(CompileError, match="double or single"):
+        estimator.setConfigProperty("sysml.floating.point.precision", "half")
     estimator.setStatistics(True).fit(X_ROWS, CLASSES)
     assert "Heavy hitter operations" in capsys.readouterr().err
     assert "schedules::exponential_decay" in estimator.get_training_script()
     assert "predict" in estimator.get_prediction_script().lower()
+
+
+def dense(units=3):
+    model = randomize(sequential((4,), L.Dense(8, activation="relu"),
+                                 L.Dense(units, activation="softmax")), scale=0.5)
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
+    return model
+
+
+X_DENSE = RNG.normal(size=(24, 4))
+
+
+def test_predict_score_and_save_before_fit_use_the_keras_models_weights(tmp_path):
+    model = cnn()
+    estimator = systemml(model)
+    np.testing.assert_allclose(estimator.predict_proba(X_ROWS), model.predict(X_IMG, verbose=0),
+                               atol=1e-5)
+    predicted = estimator.predict(X_ROWS)                    # SystemML's 1-based class indices
+    np.testing.assert_array_equal(predicted, model.predict(X_IMG, verbose=0).argmax(axis=1) + 1)
+    assert predicted.dtype == np.float64
+    assert estimator.score(X_ROWS, CLASSES + 1) == pytest.approx(
+        np.mean(predicted == CLASSES + 1))
+    assert (estimator.save(tmp_path / "keras").transform(X_ROWS) == predicted).all()
+    assert (tmp_path / "keras" / "weights.h5").is_file()
+    untouched = systemml(model, load_keras_weights=False)
+    with pytest.raises(CompileError, match="not fitted yet"):
+        untouched.predict(X_ROWS)
+
+
+def test_load_keras_weights_false_starts_from_dml_libs_seeded_random_init():
+    model = dense()
+    estimator = Keras2DML(None, model, batch_size=8, max_iter=3, display=0,
+                          load_keras_weights=False).set_params(seed=7)
+    compiled = estimator._compiled()
+    start = estimator._initial_weights(compiled)
+    again = estimator._initial_weights(compiled)
+    assert all(np.array_equal(start[k], v) for k, v in again.items())
+    first = [p.variable for p in compiled.parameters if p.layer == model.layers[0].name]
+    kernel, bias = (np.asarray(start[name]) for name in first)
+    limit = np.sqrt(6 / (4 + 8))                              # Glorot uniform, nn/layers/affine
+    assert kernel.shape == (4, 8) and np.abs(kernel).max() <= limit and kernel.std() > limit / 4
+    assert not np.allclose(kernel, model.layers[0].get_weights()[0])
+    assert not bias.any()
+    other = estimator.set_params(seed=8)._initial_weights(compiled)
+    assert not np.array_equal(other[first[0]], kernel)
+    estimator.fit(X_DENSE, CLASSES)
+    assert estimator.epochs_ == 1 and np.isfinite(estimator.history_["loss"]).all()
+
+
+def test_transform_is_predict_and_predict_returns_doubles_or_strings():
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0).fit(X_DENSE,
+                                                                                  CLASSES)
+    predicted = estimator.transform(X_DENSE)
+    assert predicted.dtype == np.float64
+    np.testing.assert_array_equal(predicted, estimator.predict(X_DENSE))
+    named = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0)
+    classes = np.array(["a", "b", "c"])[CLASSES]
+    assert named.fit(X_DENSE, classes).predict(X_DENSE).dtype.kind == "U"
+
+
+def test_score_of_numpy_features_needs_y():
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0)
+    with pytest.raises(CompileError, match="needs the true labels"):
+        estimator.score(X_DENSE)
+
+
+def test_allreduce_algorithms_are_accepted(capsys):
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0)
+    assert estimator.set(test_algo="allreduce").systemml.test_algo == "allreduce"
+    estimator.set(train_algo="allreduce")
+    assert estimator.train_algo == "minibatch"
+    notes = [line for line in capsys.readouterr().err.splitlines() if "allreduce" in line]
+    assert len(notes) == 1 and "minibatch" in notes[0]
+    estimator.fit(X_DENSE, CLASSES)
+    assert estimator.epochs_ == 1
+
+
+@pytest.mark.parametrize("option, default, other", [
+    ("perform_fused_backward_update", True, False), ("weight_parallel_batches", True, False),
+    ("use_builtin_lstm_fn", True, False), ("inline_nn_library", False, True),
+    ("parfor_parameters", {}, {"par": 4}), ("parfor_parameters", "", "par=4")])
+def test_set_accepts_systemmls_defaults_and_refuses_other_values(option, default, other):
+    estimator = Keras2DML(None, dense(), max_iter=3)
+    assert estimator.set(**{option: default}) is estimator
+    with pytest.raises(CompileError, match=option):
+        estimator.set(**{option: other})
+
+
+def test_any_config_property_is_accepted_with_a_note(capsys):
+    estimator = Keras2DML(None, dense(), max_iter=3)
+    for name in ("sysml.defaultblocksize", "sysml.compressed.linalg", "sysml.caching.bufferSize",
+                 "sysml.codegen.plancache", "sysml.numreducers", "sysml.jvmreuse"):
+        assert estimator.setConfigProperty(name, "7") is estimator
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 6 and all("no effect in kerasdml" in line for line in err)
+    estimator.setConfigProperty("sysml.gpu.sync.postProcess", "false")
+    assert "'false'" in capsys.readouterr().err and estimator.precision == "double"
+
+
+def test_batch_training_runs_systemmls_max_epochs():
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=4, display=0)
+    estimator.set(train_algo="batch").fit(X_DENSE, CLASSES)  # ceil(4 * 8 / 24) = 2 updates
+    assert estimator.epochs_ == 2 and len(estimator.history_["loss"]) == 2
+
+
+def test_fit_file_reads_matrix_files_with_one_based_labels(tmp_path):
+    np.savetxt(tmp_path / "X.csv", X_DENSE, delimiter=",")
+    np.savetxt(tmp_path / "y.csv", CLASSES + 1, delimiter=",")
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0)
+    assert estimator.fit(str(tmp_path / "X.csv"), str(tmp_path / "y.csv")) is estimator
+    predicted = estimator.predict(X_DENSE)
+    assert set(predicted) <= {1.0, 2.0, 3.0}
+    assert estimator.score(X_DENSE, CLASSES + 1) == pytest.approx(
+        np.mean(predicted == CLASSES + 1))
+    np.savetxt(tmp_path / "y0.csv", CLASSES, delimiter=",")
+    with pytest.raises(CompileError, match="1-based"):
+        estimator.fit_file(str(tmp_path / "X.csv"), str(tmp_path / "y0.csv"))
+    with pytest.raises(CompileError, match="not found"):
+        estimator.fit_file(str(tmp_path / "missing.csv"), str(tmp_path / "y.csv"))
+
+
+def test_mllearn_methods():
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0)
+    estimator.set_features_col("pixels").set_label_col("digit")
+    assert (estimator.features_col, estimator.label_col) == ("pixels", "digit")
+    assert estimator.fit_numpy(X_DENSE, CLASSES).epochs_ == 1
+    predicted = estimator.predict(X_DENSE)
+    workdir = estimator._workdir.name
+    assert estimator.close() is None
+    assert not Path(workdir).exists()
+    np.testing.assert_array_equal(estimator.predict(X_DENSE), predicted)
+
+
+@pytest.mark.slow
+def test_spark_dataframes_in_and_out(spark):
+    from pyspark.ml.linalg import Vectors
+
+    rows = [(Vectors.dense(X_ROWS[i].tolist()), float(CLASSES[i] + 1)) for i in range(24)]
+    df = spark.createDataFrame(rows, ["features", "label"])
+    estimator = systemml().fit(df)                            # SystemML's 1-based labels
+    assert estimator.epochs_ == 2
+    proba = estimator.predict_proba(X_ROWS)
+    predicted = estimator.predict(df)
+    assert predicted.columns == ["__INDEX", "features", "label", "probability", "prediction"]
+    out = predicted.toPandas()
+    assert list(out["__INDEX"]) == list(range(1, 25))
+    np.testing.assert_allclose(np.stack(out["probability"].map(lambda v: v.toArray())), proba,
+                               atol=1e-6)
+    np.testing.assert_array_equal(out["prediction"], proba.argmax(axis=1) + 1)
+    assert estimator.predict(X_ROWS).tolist() == (proba.argmax(axis=1) + 1).tolist()
+    assert estimator.score(df) == pytest.approx(np.mean(proba.argmax(axis=1) == CLASSES))
+    assert estimator.predict_proba(df).columns == predicted.columns
+    with pytest.raises(CompileError, match="1, 3"):
+        systemml().fit(spark.createDataFrame([(v, lab - 1) for v, lab in rows],
+                                             ["features", "label"])).score(df)
