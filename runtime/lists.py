@@ -82,4 +82,6 @@ def list_to_string(items: DMLList, format_matrix, format_scalar) -> str:
             parts.append("\nMatrix:\n" + format_matrix(item))
         else:
             parts.append(format_scalar(item))
+    if not parts:       # SystemDS drops the last two characters, which for no element are "\n["
+        return "List containing:]"
     return "List containing:\n[" + ", ".join(parts) + "]"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -12,6 +13,10 @@ from . import nodes as n
 from .errors import DMLSyntaxError, SourcePosition
 
 GRAMMAR_FILE = Path(__file__).with_name("dml.lark")
+
+# SystemDS's builtin double constants: names that read as values everywhere (a loop variable or
+# parameter of the same name does not shadow them) and can never be assigned.
+BUILTIN_CONSTANTS = {"NaN": math.nan, "Inf": math.inf}
 
 # Token names shown to users when a parse fails, instead of lark's terminal names.
 TOKEN_DESCRIPTIONS = {
@@ -171,23 +176,28 @@ class _ToNodes(Transformer):
 
     def assign(self, meta, children):
         name, value = children
-        return n.Assign(str(name), value, pos=self._pos(meta))
+        return n.Assign(self._target(name), value, pos=self._pos(meta))
 
     def op_assign(self, meta, children):
         name, op, value = children
-        return n.Assign(str(name), value, str(op), pos=self._pos(meta))
+        return n.Assign(self._target(name), value, str(op), pos=self._pos(meta))
 
     def index_assign(self, meta, children):
         name, (rows, cols), value = children
-        return n.IndexAssign(str(name), rows, cols, value, pos=self._pos(meta))
+        return n.IndexAssign(self._target(name), rows, cols, value, pos=self._pos(meta))
 
     def index_op_assign(self, meta, children):
         name, (rows, cols), op, value = children
-        return n.IndexAssign(str(name), rows, cols, value, str(op), pos=self._pos(meta))
+        return n.IndexAssign(self._target(name), rows, cols, value, str(op), pos=self._pos(meta))
 
     def multi_assign(self, meta, children):
         _bracket, *names, call = children
-        return n.MultiAssign(tuple(str(x) for x in names), call, pos=self._pos(meta))
+        return n.MultiAssign(tuple(self._target(x) for x in names), call, pos=self._pos(meta))
+
+    def _target(self, name: Token) -> str:
+        if str(name) in BUILTIN_CONSTANTS:
+            raise _node_error(f"cannot assign a value to the builtin constant {name}", self._tok_pos(name))
+        return str(name)
 
     def call_stmt(self, meta, children):
         return n.ExprStatement(children[0], pos=self._pos(meta))
@@ -274,7 +284,10 @@ class _ToNodes(Transformer):
         return n.Literal(False, pos=self._pos(meta))
 
     def var(self, meta, children):
-        return n.Var(str(children[0]), pos=self._pos(meta))
+        name = str(children[0])
+        if name in BUILTIN_CONSTANTS:
+            return n.Literal(BUILTIN_CONSTANTS[name], pos=self._pos(meta))
+        return n.Var(name, pos=self._pos(meta))
 
     def cmd_named(self, meta, children):
         return n.CommandLineArg(str(children[0])[1:], pos=self._pos(meta))

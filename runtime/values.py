@@ -130,7 +130,7 @@ def format_double(x: float) -> str:
     if 1e-3 <= magnitude < 1e7:
         text = repr(float(x))
         return text if "." in text or "e" in text else text + ".0"
-    sign, digits, exponent = _java_digits(float(x))
+    sign, digits, exponent = java_digits(float(x))
     while len(digits) > 1 and digits[-1] == 0:
         digits.pop()
         exponent += 1
@@ -151,7 +151,7 @@ _JAVA_INSIGNIFICANT_DIGITS = {53: 0, 54: 0, 55: 0, 56: 0, 57: 0, 58: 1, 59: 1, 6
 # Subnormal numbers (below 2^-1022) keep repr's digits: Java differs on some (4.9E-324).
 
 
-def _java_digits(x: float) -> tuple[int, list[int], int]:
+def java_digits(x: float) -> tuple[int, list[int], int]:
     """(sign, digits, exponent) of x as Java prints it: x = digits * 10^exponent."""
     mantissa, exponent = math.frexp(x)
     dropped = _JAVA_INSIGNIFICANT_DIGITS.get(exponent - 1)

@@ -267,8 +267,9 @@ def mean(target):
 
 
 def _full_variance(x: np.ndarray) -> float:
+    """SystemDS gives a single value (even NaN or Infinity) the variance 0."""
     if x.size < 2:
-        return math.nan
+        return 0.0 if x.size == 1 else math.nan
     x64 = np.asarray(x, dtype=np.float64)
     deviations = x64 - full_sum(x64) / x64.size
     np.multiply(deviations, deviations, out=deviations)
@@ -408,8 +409,8 @@ def _axis_mean(x: np.ndarray, axis: int) -> np.ndarray:
 def _axis_variance(x: np.ndarray, axis: int) -> np.ndarray:
     count = x.shape[axis]
     x64 = np.asarray(x, dtype=np.float64)
-    if count < 2:
-        return np.full(np.sum(x64, axis=axis, keepdims=True).shape, np.nan)
+    if count < 2:                   # one value per row/column: variance 0, as for var()
+        return np.full(np.sum(x64, axis=axis, keepdims=True).shape, 0.0 if count == 1 else np.nan)
     deviations = x64 - axis_sum(x64, axis) / count
     np.multiply(deviations, deviations, out=deviations)
     return axis_sum(deviations, axis) / (count - 1)
@@ -473,26 +474,23 @@ def col_prods(target):
         return _as(np.prod(x, axis=0, keepdims=True, dtype=np.float64), x)
 
 
-def _row_index(x: np.ndarray, find, ignored: float) -> np.ndarray:
+def _row_index(x: np.ndarray, extreme: np.ufunc) -> np.ndarray:
     """1-based column of each row's extreme; ties go to the LAST such column, as in SystemDS.
-    NaN cells are skipped (a row of only NaNs gives its last column)."""
-    reversed_columns = x[:, ::-1]
-    if np.isnan(reversed_columns).any():
-        reversed_columns = np.where(np.isnan(reversed_columns), ignored, reversed_columns)
-    position = find(reversed_columns, axis=1)
-    return (x.shape[1] - position).reshape(-1, 1).astype(x.dtype)
+    NaN cells are skipped (np.fmax/np.fmin ignore them); a row of only NaNs gives 1."""
+    best = extreme.reduce(x, axis=1, keepdims=True)
+    hits = (x == best)[:, ::-1]
+    position = np.where(hits.any(axis=1), x.shape[1] - np.argmax(hits, axis=1), 1)
+    return position.reshape(-1, 1).astype(x.dtype)
 
 
 @builtin("rowIndexMax")
 def row_index_max(target):
-    x = _axis_nonempty(target, "rowIndexMax", 1)
-    return _row_index(x, np.argmax, -np.inf)
+    return _row_index(_axis_nonempty(target, "rowIndexMax", 1), np.fmax)
 
 
 @builtin("rowIndexMin")
 def row_index_min(target):
-    x = _axis_nonempty(target, "rowIndexMin", 1)
-    return _row_index(x, np.argmin, np.inf)
+    return _row_index(_axis_nonempty(target, "rowIndexMin", 1), np.fmin)
 
 
 # ---- cumulative aggregates (down each column) ---------------------------------------------------

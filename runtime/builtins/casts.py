@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..io.numbers import parse_java_double
 from ..lists import DMLList, single_element
 from ..values import is_matrix, require_matrix, to_bool, to_double, to_matrix, type_name
 from .registry import builtin
@@ -38,15 +39,21 @@ def as_matrix(context, value):
     return to_matrix(value, context.dtype)
 
 
+def _parse_number(value: str, function: str) -> float:
+    """Strings are read by Java's Double.parseDouble, also for as.integer ("3.5" is 3)."""
+    try:
+        return parse_java_double(value.strip())
+    except ValueError:
+        raise DMLRuntimeError(f"{function} cannot convert string {value!r}") from None
+
+
 @builtin("as.integer")
 def as_integer(value):
     value = _scalar_of(value, "as.integer")
     if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise DMLRuntimeError(f"as.integer cannot convert string {value!r}") from None
-    number = to_double(value, "as.integer argument")
+        number = _parse_number(value, "as.integer")
+    else:
+        number = to_double(value, "as.integer argument")
     if number != number:
         return 0
     if number >= _INT64_MAX:  # saturate like Java's (long) cast
@@ -60,19 +67,20 @@ def as_integer(value):
 def as_double(value):
     value = _scalar_of(value, "as.double")
     if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise DMLRuntimeError(f"as.double cannot convert string {value!r}") from None
+        return _parse_number(value, "as.double")
     return to_double(value, "as.double argument")
+
+
+# The strings as.logical reads as TRUE; every other string is FALSE (" TRUE", "T", "1" too).
+_TRUE_STRINGS = frozenset({"TRUE", "true"})
 
 
 @builtin("as.logical")
 def as_logical(value):
     value = _scalar_of(value, "as.logical")
-    if isinstance(value, str) and value.strip().upper() not in ("TRUE", "FALSE"):
-        raise DMLRuntimeError(f"as.logical cannot convert string {value!r} (use TRUE or FALSE)")
-    return to_bool(value.strip() if isinstance(value, str) else value, "as.logical argument")
+    if isinstance(value, str):
+        return value in _TRUE_STRINGS
+    return to_bool(value, "as.logical argument")
 
 
 @builtin("nrow")

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ..errors import DMLRuntimeError
-from ..values import is_matrix, to_bool, to_double, type_name
+from ..operators import COMPARISONS, binary_operator
+from ..values import is_matrix, to_bool, to_double, to_string, type_name
 from .registry import builtin
 
 _LONG_MAX, _LONG_MIN = 2**63 - 1, -(2**63)
@@ -26,16 +27,27 @@ def _scalar_number(value, name: str) -> float:
 
 
 def _java_round(x):
-    """Half rounds toward +infinity (Java's Math.round), elementwise; x - floor(x) is exact."""
+    """Java's Math.round, elementwise: half rounds toward +infinity (x - floor(x) is exact) and
+    the result is a long, so NaN gives 0 and huge values stop at Long.MIN/MAX_VALUE."""
     down = np.floor(x)
-    return down + (x - down >= 0.5)
+    with np.errstate(invalid="ignore"):
+        rounded = np.clip(down + (x - down >= 0.5), _LONG_MIN, _LONG_MAX)
+    return np.where(np.isnan(rounded), 0.0, rounded + 0.0)
 
 
 def _scalar_round(x: float) -> float:
-    if not math.isfinite(x):
-        return x
+    """Math.round of a finite double (non-finite ones take the matrix path)."""
     down = math.floor(x)
-    return float(down + 1 if x - down >= 0.5 else down)
+    return float(min(max(down + 1 if x - down >= 0.5 else down, _LONG_MIN), _LONG_MAX))
+
+
+def _signed_floor(x: float) -> float:
+    """math.floor returns an int; Java's keeps the sign of zero (floor(-0.0) is -0.0)."""
+    return math.copysign(math.floor(x), x)
+
+
+def _signed_ceil(x: float) -> float:
+    return math.copysign(math.ceil(x), x)        # ceil(-0.5) is -0.0
 
 
 def _sigmoid(x):
@@ -57,9 +69,9 @@ _UNARY = {
     "sqrt": (np.sqrt, math.sqrt),
     "abs": (np.abs, abs),
     "round": (_java_round, _scalar_round),
-    "floor": (np.floor, math.floor),
-    "ceil": (np.ceil, math.ceil),
-    "ceiling": (np.ceil, math.ceil),
+    "floor": (np.floor, _signed_floor),
+    "ceil": (np.ceil, _signed_ceil),
+    "ceiling": (np.ceil, _signed_ceil),
     "sign": (np.sign, None),
     "sin": (np.sin, math.sin),
     "cos": (np.cos, math.cos),
@@ -225,9 +237,34 @@ def replace(target, pattern, replacement):
         raise DMLRuntimeError(f"replace's pattern must be a number, got {type_name(pattern)}")
     if is_matrix(replacement) or isinstance(replacement, (str, list)):
         raise DMLRuntimeError(f"replace's replacement must be a number, got {type_name(replacement)}")
-    find, put = float(pattern), target.dtype.type(float(replacement))
-    hits = np.isnan(target) if find != find else target == find
-    return np.where(hits, put, target)
+    put = target.dtype.type(float(replacement))
+    return np.where(_matches(target, pattern), put, target)
+
+
+def _matches(target: np.ndarray, pattern) -> np.ndarray:
+    """The cells equal to pattern; a NaN pattern finds the NaN cells."""
+    find = float(pattern)
+    return np.isnan(target) if find != find else target == find
+
+
+@builtin("contains")
+def contains(target, pattern):
+    """Whether any cell equals pattern (NaN: whether any cell is NaN)."""
+    if not is_matrix(target):
+        raise DMLRuntimeError(f"contains's target must be a matrix, got {type_name(target)}")
+    if is_matrix(pattern) or isinstance(pattern, (str, list)):
+        raise DMLRuntimeError(f"contains's pattern must be a number, got {type_name(pattern)}")
+    return bool(_matches(target, pattern).any())
+
+
+@builtin("ppred")
+def ppred(A, B, op):
+    """The old form of a comparison: ppred(A, B, ">") is A > B."""
+    name = to_string(op, "ppred's operator")
+    if name not in COMPARISONS:
+        raise DMLRuntimeError(f"ppred's operator must be one of {', '.join(sorted(COMPARISONS))}, "
+                              f"got {name!r}")
+    return binary_operator(name)(A, B)
 
 
 @builtin("xor")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DMLRuntimeError
-from ..values import dims, is_matrix, to_bool, to_double, to_int, type_name
+from ..values import dims, format_scalar, is_matrix, to_bool, to_double, to_int, type_name
 from .registry import builtin
 
 
@@ -103,13 +103,14 @@ def order(context, target, by=1, decreasing=False, index_return=False):
 # ---- table ----------------------------------------------------------------------------------
 
 def _category_codes(values: np.ndarray, valid: np.ndarray, what: str) -> np.ndarray:
-    """Positive integer categories (as int64) where valid; other values are an error."""
+    """Categories 1, 2, ... (as int64) where valid: fractions are truncated as SystemDS casts
+    them to long (1.7 is 1); values that truncate below 1 are an error."""
     checked = values[valid]
-    bad = ~np.isfinite(checked) | (checked < 1) | (checked != np.round(checked))
+    bad = ~np.isfinite(checked) | (checked < 1)
     if bad.any():
-        first = checked[bad][0]
-        raise DMLRuntimeError(f"table: the values of {what} must be positive integers "
-                              f"(categories 1, 2, ...), found {first!r}")
+        first = float(checked[bad][0])
+        raise DMLRuntimeError(f"table: the values of {what} must be at least 1 "
+                              f"(categories 1, 2, ...), found {format_scalar(first)}")
     codes = np.zeros(values.shape, dtype=np.int64)
     codes[valid] = checked.astype(np.int64)
     return codes

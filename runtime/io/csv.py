@@ -15,9 +15,10 @@ import re
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..values import format_double
 from .files import data_files, read_text_file, text_writer
 from .metadata import as_bool, dim
-from .numbers import format_cells, has_non_java_words, java_double, parse_java_double, raise_unparsable
+from .numbers import format_cells, has_non_java_words, parse_java_double, raise_unparsable
 
 
 NA_STRING_SEP = "\u00b7"  # DataExpression.DELIM_NA_STRING_SEP
@@ -111,7 +112,7 @@ def _fill_empty_fields(text: str, file: str, first_line: int, sep: str, fill: bo
         n = first_line + text.count("\n", 0, match.start())
         raise DMLRuntimeError(f"malformed line {n} of {file}: empty field (read() with "
                               "fill=TRUE reads empty fields as default=)")
-    return pattern.sub(java_double(default), text)
+    return pattern.sub(format_double(default), text)
 
 
 def _replace_fields(text: str, sep: str, tokens: list[str], replacement: str) -> str:

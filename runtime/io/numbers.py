@@ -1,18 +1,18 @@
 """Numbers as Java reads and writes them: SystemDS parses with Double.parseDouble and writes
-with Double.toString.
+with Double.toString (values.format_double: 1.0E-5, 1.23456789E8, Infinity, NaN), except that
+a zero cell of a matrix is written as "0".
 
-Python's repr is also the shortest round-trip string (Java parses it to the same double); what
-differs is the spelling of the non-finite values ("Infinity", "-Infinity", "NaN") and of zero
-("0"), and the words Python's float() accepts but Java's parser refuses ("nan", "inf", "1_0").
+Python's float() reads all of Java's spellings; it also takes words Java's parser refuses
+("nan", "inf", "1_0"), which are refused here.
 """
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..values import format_double
 
 
 def parse_java_double(token: str) -> float:
@@ -39,23 +39,16 @@ def raise_unparsable(file: str, what: str) -> None:
     raise DMLRuntimeError(f"malformed file {file}: cannot parse it as {what}")
 
 
-def java_double(x: float) -> str:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return repr(x)
-
-
 def format_cells(matrix: np.ndarray, zero: str) -> np.ndarray:
-    """Each cell's round-trip exact string (Python repr, read by Java as the same double),
-    with SystemDS's spellings for zero and the non-finite values; object array, same shape."""
-    flat = matrix.ravel()
+    """Each cell as Double.toString writes it, zero as `zero`; object array, same shape.
+    In Java's plain range [1e-3, 1e7) that is Python's repr, the fast common case."""
+    flat = np.asarray(matrix, dtype=np.float64).ravel()
     cells = np.empty(flat.size, dtype=object)
     cells[:] = list(map(repr, flat.tolist()))
+    magnitude = np.abs(flat)
+    with np.errstate(invalid="ignore"):
+        other = ~((magnitude >= 1e-3) & (magnitude < 1e7))
+    if other.any():
+        cells[other] = [format_double(x) for x in flat[other].tolist()]
     cells[flat == 0] = zero
-    if not np.isfinite(flat).all():
-        cells[np.isnan(flat)] = "NaN"
-        cells[flat == np.inf] = "Infinity"
-        cells[flat == -np.inf] = "-Infinity"
     return cells.reshape(matrix.shape)

@@ -8,9 +8,10 @@ import os
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..values import format_double
 from .files import read_text_file, text_writer, write_with_metadata
 from .metadata import metadata_text, mtd_for_scalar
-from .numbers import java_double, parse_java_double
+from .numbers import parse_java_double
 
 
 _VALUE_TYPES = {"double": "double", "fp64": "double", "int": "int", "integer": "int",
@@ -52,7 +53,7 @@ def write_scalar(value, path: str, params: dict) -> None:
     elif isinstance(value, int):
         text, value_type = str(value), "int"
     elif isinstance(value, float):
-        text, value_type = java_double(value), "double"
+        text, value_type = format_double(value), "double"
     else:
         text, value_type = str(value), "string"
     write_with_metadata(path, text_writer(text), metadata_text(mtd_for_scalar(value_type)))

@@ -186,10 +186,10 @@ def test_table_in_single_precision():
 
 
 @pytest.mark.parametrize("A, B, call, message", [
-    ([1, 0, 2], [1, 1, 1], "table(A, B)", r"table: the values of A must be positive integers .*0\.0"),
-    ([1, 2, 2], [1, -1, 1], "table(A, B)", r"the values of B must be positive integers .*-1\.0"),
-    ([1, 2.5, 2], [1, 1, 1], "table(A, B)", r"the values of A must be positive integers .*2\.5"),
-    ([1, np.inf], [1, 1], "table(A, B)", r"the values of A must be positive integers .*inf"),
+    ([1, 0, 2], [1, 1, 1], "table(A, B)", r"table: the values of A must be at least 1 .*0\.0"),
+    ([1, 2, 2], [1, -1, 1], "table(A, B)", r"the values of B must be at least 1 .*-1\.0"),
+    ([1, 0.5, 2], [1, 1, 1], "table(A, B)", r"the values of A must be at least 1 .*0\.5"),
+    ([1, np.inf], [1, 1], "table(A, B)", r"the values of A must be at least 1 .*Infinity"),
     ([1, 2], [1, 1, 1], "table(A, B)", r"table: B is a matrix 3x1, but A is 2x1"),
     ([1, 2], [1, 1], "table(A, B, A, 2, 2, TRUE, 1)", r"table takes 2 to 6 arguments, got 7"),
     ([1, 2], [1, 1], "table(A, B, -1, 2)", r"table: rows must not be negative, got -1"),

@@ -27,6 +27,7 @@ BUILTIN_CASES = {
     "sigmoid": "Y = sigmoid(X)", "is.na": "Y = is.na(X)", "is.nan": "Y = is.nan(X)",
     "is.infinite": "Y = is.infinite(X)", "ifelse": "Y = ifelse(B, X, 0)",
     "replace": "Y = replace(target=X, pattern=1, replacement=7)", "xor": "Y = xor(B, X > 8)",
+    "ppred": 'Y = ppred(X, 3, ">")',
     "max": "Y = max(X, 3)", "min": "Y = min(X, 3)",
     "as.matrix": "Y = as.matrix(3)",
     "matrix": "Y = matrix(0.5, rows=2, cols=3)", "rand": "Y = rand(rows=3, cols=2, seed=1)",
@@ -71,7 +72,7 @@ BUILTIN_CASES = {
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
                 "list", "append", "paramserv", "median", "interQuartileMean", "moment", "cov", "det",
-                "countDistinct"}
+                "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",
