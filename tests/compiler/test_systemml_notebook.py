@@ -56,3 +56,28 @@ def test_the_notebook_runs_with_a_spark_session(spark, tmp_path, monkeypatch, ca
     cells = run_notebook(tmp_path, monkeypatch, spark, train=300, test=200, epochs=1)
     check(cells, capsys, iterations=3)
     assert cells["sysml_model"].spark is spark
+
+
+def test_the_guide_s_channels_first_lenet_runs(tmp_path, monkeypatch, capsys):
+    """The later guide sets Keras' image format to channels_first before building the LeNet
+    (every layer, Flatten too, then takes channels first images); the rest is unchanged."""
+    module = notebook()
+    model_cell = next(cell for cell in module.CELLS if "keras_model = Sequential()" in cell)
+    first = model_cell.replace("from keras import backend as K\n",
+                               "from keras import backend as K\n"
+                               "K.set_image_data_format('channels_first')\n")
+    monkeypatch.setattr(module, "CELLS", [first if c is model_cell else c for c in module.CELLS])
+    monkeypatch.chdir(tmp_path)
+    (x_train, y_train), (x_test, y_test) = load_mnist(MNIST) if MNIST.is_file() \
+        else load_mnist_subset()
+    from keras import backend
+    try:
+        cells = module.run_cells({"x_train": x_train[:600], "y_train": y_train[:600],
+                                  "x_test": x_test[:500], "y_test": y_test[:500], "epochs": 2,
+                                  "precision": "single", "spark": None})
+        assert cells["keras_model"].layers[2].data_format == "channels_first"   # Flatten's
+    finally:
+        backend.set_image_data_format("channels_last")
+    check(cells, capsys, iterations=12)
+    assert cells["accuracy"] > 0.2
+
