@@ -232,7 +232,8 @@ class CompiledModel:
         """Loss, optimizer and metrics: the model's compile config, overridden by the
         arguments given to the compiler."""
         return training_config(self.compile_config, **self._training_args,
-                               outputs=tuple(t.name for t in self.outputs))
+                               outputs=tuple(t.name for t in self.outputs),
+                               widths=tuple(t.shape[-1] if t.shape else 1 for t in self.outputs))
 
     @property
     def loss(self) -> Loss:

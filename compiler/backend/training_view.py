@@ -37,9 +37,14 @@ def _arguments(pairs: tuple) -> list[str]:
     return [dml_literal(value) for _, value in pairs]
 
 
+# the column of each row's first largest value, as Keras' argmax (rowIndexMax takes the last of
+# equal ones: a multi-label target row holds several ones)
+_FIRST_LARGEST = "rowIndexMax(({m} == rowMaxs({m})) * t(seq(ncol({m}), 1)))"
+
 # metric -> DML expression of its sum over the rows of one batch (pred, target)
 _METRIC_SUMS = {
-    "categorical_accuracy": "sum(rowIndexMax({p}) == rowIndexMax({y}))",
+    "categorical_accuracy": "sum(" + _FIRST_LARGEST.format(m="{p}") + " == "
+                            + _FIRST_LARGEST.format(m="{y}") + ")",
     "sparse_categorical_accuracy": "sum(rowIndexMax({p}) - 1 == {y})",
     "binary_accuracy": "sum(({p} > 0.5) == {y}) / ncol({y})",
     "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",

@@ -128,7 +128,13 @@ class LayerContext:
 
     def regularizer(self, weight: str) -> tuple:
         """Keras' penalty on one weight ((kind, factor) pairs), from `<weight>_regularizer`."""
-        key = f"{_CONFIG_PREFIXES.get(weight, weight)}_regularizer"
+        return self._penalty(f"{_CONFIG_PREFIXES.get(weight, weight)}_regularizer")
+
+    def activity_regularizer(self) -> tuple:
+        """Keras' penalty on each output of the layer ((kind, factor) pairs)."""
+        return self._penalty("activity_regularizer")
+
+    def _penalty(self, key: str) -> tuple:
         spec = self.config.get(key)
         if spec is None:
             return ()

@@ -9,6 +9,7 @@ from .. import ir
 from ..errors import (GraphError, MaskRefused, ModelFileError, Unsupported, UnsupportedLayer,
                       UnsupportedLayerError, refusal)
 from .. import ops  # noqa: F401  (registers the layer handlers)
+from .activity import regularize_outputs
 from .checks import shape_problems
 from .config import FlatModel, LayerCall, flatten_model, is_keras_class, is_model, layer_name
 from .context import LayerContext
@@ -51,7 +52,8 @@ def convert(source: ModelSource) -> ir.Graph:
         try:
             masks.update(output_masks(call, mask_in))
             mask = mask_in[0] if mask_in else None
-            nodes += handler_for(call.class_name)(LayerContext(call, source, mask, mask_in))
+            ctx = LayerContext(call, source, mask, mask_in)
+            nodes += regularize_outputs(ctx, handler_for(call.class_name)(ctx))
         except Unsupported as unsupported:
             problems.append(unsupported.problem())
         except MaskRefused as why:

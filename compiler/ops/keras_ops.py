@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from ..backend import broadcast
-from ..backend.step import Step, Unsupported, known
+from ..backend.step import Step, known
 from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
@@ -392,22 +392,47 @@ def _grouped(shape: tuple, axes: tuple) -> bool:
     return set(layout[len(layout) - len(axes):]) == set(axes)
 
 
+_GROUPED = {"sum": "rowSums", "mean": "rowSums", "max": "rowMaxs", "min": "rowMins"}
+
+
 def _reduce_context(n: Step) -> dict:
     shape = known(n.in_shape, "shape")
     axes, fn = n.attrs.axes, n.attrs.fn
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     count = math.prod(shape[i] for i in axes)
     back = broadcast.expand(n.dout, f"{n.dx}_spread", kept, shape)
-    scale = f" / {count}" if fn == "mean" else ""
+    # max/min send the gradient to the values equal to the result, spread back over the input
+    spread = broadcast.expand(n.out, f"{n.out}_spread", kept, shape) \
+        if fn in ("max", "min") else ()
+    common = dict(scale=f" / {count}" if fn == "mean" else "", back=back, spread=spread)
     if _grouped(shape, axes):  # each output value reduces `count` neighbouring values
-        function = {"sum": "rowSums", "mean": "rowSums", "max": "rowMaxs", "min": "rowMins"}[fn]
-        return dict(form="grouped", function=function, group=count, scale=scale, back=back,
-                    spread=broadcast.expand(n.out, f"{n.out}_spread", kept, shape))
+        return dict(common, form="grouped", function=_GROUPED[fn], group=count)
     if fn in ("sum", "mean"):
-        return dict(form="sum", scale=scale, lines=broadcast.reduce(n.x, n.out, kept, shape),
-                    back=back)
-    raise Unsupported("axis", [a + 1 for a in axes], "the innermost axes for max/min "
-                      "(height and width of images, the last axis of sequences)")
+        return dict(common, form="lines", lines=broadcast.reduce(n.x, n.out, kept, shape))
+    return dict(common, form="lines", lines=_extremes(n.x, n.out, _GROUPED[fn], kept, shape))
+
+
+def _extremes(x: str, out: str, function: str, kept: tuple, shape: tuple) -> list:
+    """Lines setting `out` to the max (function rowMaxs) or min (rowMins) of `x` over the axes
+    that are 1 in `kept`, wherever DML's layout puts them: per run of reduced axes (outermost
+    first), each sample holds `outer` blocks of `times` repeats of `inner` values; a transpose
+    puts the repeats of every value in one row, and back."""
+    current, lines = x, []
+    for step in reversed(broadcast.repeats(kept, shape)):
+        rows = f"nrow({x})" + (f" * {step.outer}" if step.outer > 1 else "")
+        width = f"cols={step.outer * step.inner})"
+        if step.inner == 1:
+            lines.append(f"{out} = matrix({function}(matrix({current}, rows={rows}, "
+                         f"cols={step.times})), rows=nrow({x}), {width}")
+        else:
+            lines += [f"{out} = t(matrix({current}, rows={rows} * {step.times}, "
+                      f"cols={step.inner}))",
+                      f"{out} = {function}(matrix({out}, rows={step.inner} * {rows}, "
+                      f"cols={step.times}))",
+                      f"{out} = matrix(t(matrix({out}, rows={step.inner}, cols={rows})), "
+                      f"rows=nrow({x}), {width}"]
+        current = out
+    return lines
 
 
 define("elementwise", Elementwise, shape=same_shape, template="elementwise.dml.j2",

@@ -1,7 +1,8 @@
 """Layers that are the identity at inference: GaussianNoise, GaussianDropout, AlphaDropout (the
 "noise" op, which draws its noise in training as Keras does) and ActivityRegularization (adds its
-penalty's gradient in training). Prediction scripts drop them (`passes.drop_inference_noops`);
-the Random* augmentation layers are `ops.augmentation`'s.
+penalty to the training loss; compiler/frontend/activity.py puts the same node after the outputs
+of any layer with an activity_regularizer). Prediction scripts drop them
+(`passes.drop_inference_noops`); the Random* augmentation layers are `ops.augmentation`'s.
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def noise(ctx: LayerContext) -> list:
 
 @handles("ActivityRegularization")
 def activity_regularization(ctx: LayerContext) -> list:
-    """ActivityRegularization(l1, l2): identity; its penalty's gradient in training."""
+    """ActivityRegularization(l1, l2): identity; in training its penalty joins the loss, as any
+    layer's activity_regularizer (L1, L2, L1L2) does."""
     attrs = ActivityRegularization(float(ctx.get("l1", 0.0)), float(ctx.get("l2", 0.0)))
     return [ctx.node("activity_regularization", attrs)]
 
@@ -59,8 +61,17 @@ def _noise_context(n: Step) -> dict:
                 sources=(n.attrs.kind,))
 
 
+# penalty -> (its DML term, the term's gradient), of x and the factor f
+_PENALTIES = {"l1": ("{f} * sum(abs({x}))", "{f} * sign({x})"),
+              "l2": ("{f} * sum({x}^2)", "2 * {f} * {x}")}
+
+
 def _regularization_context(n: Step) -> dict:
-    return dict(l1=repr(n.attrs.l1), l2=repr(n.attrs.l2))
+    """The penalty's DML (its terms with a factor other than 0) and its gradient."""
+    factors = {"l1": n.attrs.l1, "l2": n.attrs.l2}
+    terms = [[form.format(f=repr(factors[kind]), x=n.x) for form in forms]
+             for kind, forms in _PENALTIES.items() if factors[kind] != 0.0]
+    return dict(penalty=" + ".join(t[0] for t in terms), gradient=" + ".join(t[1] for t in terms))
 
 
 define("noise", Noise, shape=same_shape, template="noise.dml.j2", context=_noise_context,

@@ -5,7 +5,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..backend.step import LAYOUT, Step, Unsupported, image, known, seed_offset
+from ..backend.step import LAYOUT, Step, image, known, seed_offset
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import always, define
@@ -73,14 +73,18 @@ def reshape(ctx: LayerContext) -> list:
 # --- dropout ---------------------------------------------------------------------------------
 
 def _dropout_context(n: Step) -> dict:
-    if n.training and n.attrs.spatial:
-        raise Unsupported("spatial dropout in training", True,
-                          "Dropout (SpatialDropout trains only in Keras for now)")
-    return dict(rate=n.attrs.rate, seed_offset=seed_offset(n))
+    context = dict(module="dropout", rate=n.attrs.rate, seed_offset=seed_offset(n))
+    if n.attrs.spatial:
+        # DML holds images channels first, sequences and volumes with the channels last
+        context.update(module="spatial_dropout", channels=n.in_shape[-1],
+                       channels_first="TRUE" if len(n.in_shape) == 3 else "FALSE",
+                       sources=("spatial_dropout",))
+    return context
 
 
 define("dropout", Dropout, shape=same_shape, template="dropout.dml.j2", context=_dropout_context,
-       sources=("dropout",), family=__name__, noop_at_inference=always)
+       sources=("dropout",), library=("dropout", "spatial_dropout"), family=__name__,
+       noop_at_inference=always)
 
 
 # --- flatten ---------------------------------------------------------------------------------

@@ -217,10 +217,12 @@ DEFAULT_OPTIMIZER = "rmsprop"  # what keras.Model.compile uses when given no opt
 
 
 def training_config(compile_config: dict | None, *, optimizer=None, loss=None, metrics=None,
-                    learning_rate=None, loss_weights=None, outputs=("",)) -> TrainingConfig:
+                    learning_rate=None, loss_weights=None, outputs=("",),
+                    widths=None) -> TrainingConfig:
     """The training configuration of a model: its Keras compile config (None for a model that
     was never compiled), with any of optimizer, loss, metrics, loss_weights and learning_rate
-    overriding it. `outputs` names the model's outputs, in order."""
+    overriding it. `outputs` names the model's outputs, in order, `widths` their last
+    dimensions (which decide what "accuracy" is)."""
     compiled = compile_config or {}
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer")
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer_config")
@@ -233,6 +235,6 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
         optimizer = DEFAULT_OPTIMIZER
     loss_weights = loss_weights if loss_weights is not None else compiled.get("loss_weights")
     metrics = metrics if metrics is not None else compiled.get("metrics")
-    heads = heads_from_keras(tuple(outputs), loss, loss_weights, metrics)
+    heads = heads_from_keras(tuple(outputs), loss, loss_weights, metrics, widths)
     return TrainingConfig(heads, optimizer_from_keras(optimizer, learning_rate))
 

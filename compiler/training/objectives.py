@@ -55,6 +55,9 @@ LOSSES = {
 _LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
 _LOSS_OFF = {"label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
              "ignore_class": None}
+# losses whose nn/losses module smooths the targets as Keras does; the factor follows the
+# LOSSES arguments, given only when set
+_SMOOTHED = ("categorical_crossentropy", "binary_crossentropy")
 
 
 def loss_from_keras(spec) -> Loss:
@@ -70,12 +73,16 @@ def loss_from_keras(spec) -> Loss:
     if name not in LOSSES:
         raise TrainingConfigError(f"loss {class_name!r} is not supported; supported: "
                                   + ", ".join(LOSSES))
+    smoothing = float(config.get("label_smoothing") or 0.0) if name in _SMOOTHED else 0.0
     for key, off in _LOSS_OFF.items():
-        if config.get(key, off) != off:
+        if config.get(key, off) != off and not (key == "label_smoothing" and name in _SMOOTHED):
             raise TrainingConfigError(f"loss {class_name}: {key}={config[key]!r} is not "
                                       f"supported (only {off!r})")
     module, keys, sparse = LOSSES[name]
-    return Loss(module, tuple((k, type(d)(config.get(k, d))) for k, d in keys), sparse)
+    arguments = tuple((k, type(d)(config.get(k, d))) for k, d in keys)
+    if smoothing:
+        arguments += (("label_smoothing", smoothing),)
+    return Loss(module, arguments, sparse)
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -88,20 +95,20 @@ _ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
                       "binary_crossentropy": "binary_accuracy"}
 
 
-def metrics_from_keras(specs, loss: Loss) -> tuple:
-    """((metric, name Keras reports), ...); "accuracy"/"acc" resolve by the loss, as Keras
-    resolves them."""
+def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
+    """((metric, name Keras reports), ...) for an output of `width` units (None: unknown);
+    "accuracy"/"acc" resolve as Keras resolves them (_accuracy_for)."""
     names = []
     for spec in specs or ():
         if isinstance(spec, (list, tuple)):  # per-output lists of a single-output model
-            names += [pair for pair in metrics_from_keras(spec, loss) if pair not in names]
+            names += [pair for pair in metrics_from_keras(spec, loss, width) if pair not in names]
             continue
         class_name, config = class_and_config(spec, "metric")
         shown = spec if isinstance(spec, str) else config.get("name") or snake_case(class_name)
         key = snake_case(class_name)
         key = _METRIC_ALIASES.get(key, key)
         if key in ("accuracy", "acc"):
-            key = _ACCURACY_FOR_LOSS.get(loss.module)
+            key = _accuracy_for(loss, width)
             if key is None:
                 raise TrainingConfigError(f"metric 'accuracy' needs a classification loss, "
                                           f"not {loss.module}")
@@ -111,6 +118,19 @@ def metrics_from_keras(specs, loss: Loss) -> tuple:
         if key not in [metric for metric, _ in names]:
             names.append((key, shown))
     return tuple(names)
+
+
+def _accuracy_for(loss: Loss, width: int | None) -> str | None:
+    """Keras picks the accuracy by the shapes, not the loss: one output unit is binary, class
+    ids as targets sparse categorical, else categorical (a multi-label output of several
+    sigmoids under binary cross-entropy too). Without the width, by the loss."""
+    if width is None:
+        return _ACCURACY_FOR_LOSS.get(loss.module)
+    if width == 1:
+        return "binary_accuracy"
+    if loss.module == "sparse_categorical_crossentropy":
+        return "sparse_categorical_accuracy"
+    return "categorical_accuracy"
 
 
 def class_and_config(spec, what: str) -> tuple[str, dict]:
@@ -136,17 +156,19 @@ def is_serialized(spec) -> bool:
 
 # --- one head per model output ----------------------------------------------------------------
 
-def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None) -> tuple:
+def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None,
+                     widths: tuple | None = None) -> tuple:
     """One Head per output name, from Keras' compile arguments: for a single output one loss
     and a list of metrics; for several, a list of losses in output order, a dict by output
     name or one loss that every output takes; loss_weights as a list or dict (default 1.0
     each); metrics as a list with one entry per output or a dict by output name (outputs
-    left out have none)."""
+    left out have none). `widths`: each output's last dimension, where known."""
+    widths = widths or (None,) * len(outputs)
     if len(outputs) == 1:
         weight = loss_weights if isinstance(loss_weights, (int, float)) else \
             _per_output(outputs, loss_weights, "loss_weights", default=1.0)[0]
         resolved = loss_from_keras(loss)
-        pairs = metrics_from_keras(metrics, resolved)
+        pairs = metrics_from_keras(metrics, resolved, widths[0])
         return (Head("", resolved, float(weight), tuple(m for m, _ in pairs),
                      tuple(name for _, name in pairs)),)
     one_for_all = not isinstance(loss, (list, tuple, dict)) or is_serialized(loss)
@@ -154,13 +176,13 @@ def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None) -> t
     weights = _per_output(outputs, loss_weights, "loss_weights", default=1.0)
     metric_specs = _per_output(outputs, metrics, "metrics", default=None, partial=True)
     heads = []
-    for name, spec, weight, metric in zip(outputs, losses, weights, metric_specs):
+    for name, spec, weight, metric, width in zip(outputs, losses, weights, metric_specs, widths):
         if spec is None:
             raise TrainingConfigError(f"output '{name}' has no loss; give every output a loss "
                                       "(kerasdml trains every output)")
         resolved = loss_from_keras(spec)
         pairs = metrics_from_keras(metric if isinstance(metric, (list, tuple)) else
-                                   [metric] if metric is not None else None, resolved)
+                                   [metric] if metric is not None else None, resolved, width)
         heads.append(Head(name, resolved, float(1.0 if weight is None else weight),
                           tuple(m for m, _ in pairs), tuple(shown for _, shown in pairs)))
     return tuple(heads)

@@ -101,6 +101,28 @@ def test_loss_curve_and_metrics_follow_keras(loss):
                                    err_msg=name)
 
 
+ACCURACY_BY_SHAPE = {
+    # several sigmoid units under binary cross-entropy: Keras reports categorical accuracy
+    "multi_label": (3, "sigmoid", "binary_crossentropy",
+                    lambda: (RNG.uniform(size=(24, 3)) > 0.5).astype("float32")),
+    # one unit under a regression loss: binary accuracy
+    "one_unit_regression": (1, "sigmoid", "mean_squared_error",
+                            lambda: (CLASSES > 0).astype("float32").reshape(-1, 1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACCURACY_BY_SHAPE))
+def test_accuracy_is_the_one_keras_picks_by_the_output_shape(case):
+    outputs, activation, loss, targets = ACCURACY_BY_SHAPE[case]
+    y = targets()
+    model = mlp(outputs, activation)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss=loss, metrics=["accuracy"])
+    estimator = Keras2DML(model, epochs=3, batch_size=6, shuffle=False, verbose=0).fit(X_VEC, y)
+    keras_history = model.fit(X_VEC, y, epochs=3, batch_size=6, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(estimator.history_["accuracy"], keras_history["accuracy"],
+                               rtol=1e-6)
+
+
 def test_weight_penalties_enter_weights_and_loss_as_in_keras(tmp_path):
     model = mlp(kernel_regularizer=keras.regularizers.L1L2(l1=0.01, l2=0.02),
                 bias_regularizer="l2")

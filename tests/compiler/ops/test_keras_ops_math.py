@@ -88,10 +88,34 @@ def _statistics_of_images():
     return keras.Model(x, L.Dense(2)(y), name="statistics_of_images")
 
 
+def _extremes_of_sequences():
+    """max, min and sum over the steps (each feature's values lie apart in DML's rows), beside
+    the max over a whole sample and a logsumexp over the steps."""
+    x = keras.Input((5, 4))
+    h = L.Dense(4)(x)
+    centred = h - ops.max(h, axis=[1, 2], keepdims=True) + ops.min(h, axis=1, keepdims=True)
+    pooled = ops.concatenate([ops.max(centred, axis=1), ops.min(h, axis=-2), ops.sum(h, axis=1),
+                              ops.logsumexp(h, axis=1)], axis=-1)
+    return keras.Model(x, L.Dense(3, activation="softmax")(pooled), name="extremes_of_sequences")
+
+
+def _extremes_of_images():
+    """max and min over an image's channels, its rows, and its columns and channels (two runs
+    of axes apart in DML's channels-first rows)."""
+    x = keras.Input((4, 5, 3))
+    h = L.Conv2D(3, 1)(x)
+    y = h - ops.max(h, axis=-1, keepdims=True) + ops.min(h, axis=1, keepdims=True)
+    y = y * ops.max(h, axis=[2, 3], keepdims=True) + ops.min(h, axis=[1, 3], keepdims=True)
+    pooled = ops.concatenate([ops.max(y, axis=[1, 2]), ops.min(y, axis=3)[:, :, 0]], axis=-1)
+    return keras.Model(x, L.Dense(3, activation="softmax")(pooled), name="extremes_of_images")
+
+
 # also read by test_handlers' check that every supported class has a case
 MODELS = {**{name: _on_features(fn) for name, fn in ON_FEATURES.items()},
           "on_sequences": _on_sequences, "statistics_of_sequences": _statistics_of_sequences,
-          "statistics_of_images": _statistics_of_images}
+          "statistics_of_images": _statistics_of_images,
+          "extremes_of_sequences": _extremes_of_sequences,
+          "extremes_of_images": _extremes_of_images}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -127,7 +151,9 @@ def _contrastive_head():
 
 
 TRAINED = {"math_chain": (_trainable_chain, (24, 6)),
-           "statistics": (_contrastive_head, (24, 5, 4))}
+           "statistics": (_contrastive_head, (24, 5, 4)),
+           "extremes_of_sequences": (_extremes_of_sequences, (24, 5, 4)),
+           "extremes_of_images": (_extremes_of_images, (16, 4, 5, 3))}
 
 
 @pytest.mark.parametrize("name", list(TRAINED))
@@ -150,8 +176,6 @@ REFUSED = {
     "spectral_norm": (lambda h: h * ops.reshape(ops.norm(ops.reshape(h, (-1, 2, 3)), ord=2,
                                                          axis=[1, 2]), (-1, 1)),
                       r"\(ops.Norm\): ord=2"),
-    "logsumexp_over_steps": (lambda h: ops.logsumexp(ops.reshape(h, (-1, 3, 2)), axis=1),
-                             r"\(ops.Logsumexp\).*the innermost axes for max/min"),
 }
 
 

@@ -110,6 +110,10 @@ LOSS_CASES = {
     # Keras 3 does not serialize Huber's delta: a saved model (and load_model) gets 1.0
     "huber_saved": (keras.losses.Huber(delta=2.5), "huber", False, (("delta", 1.0),)),
     "function": (keras.losses.mean_squared_error, "mean_squared_error", False, ()),
+    "label_smoothing": (keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                        "categorical_crossentropy", False, (("label_smoothing", 0.1),)),
+    "binary_label_smoothing": (keras.losses.BinaryCrossentropy(label_smoothing=0.2),
+                               "binary_crossentropy", False, (("label_smoothing", 0.2),)),
 }
 
 
@@ -164,8 +168,8 @@ ERROR_CASES = {
     "unknown_optimizer": (dict(optimizer="lion", loss="mse"), "optimizer 'lion' is not supported"),
     "ema": (dict(optimizer=keras.optimizers.Adam(use_ema=True), loss="mse"), "use_ema=True"),
     "unknown_loss": (dict(optimizer="sgd", loss="kl_divergence"), "loss 'kl_divergence'"),
-    "label_smoothing": (dict(optimizer="sgd", loss=keras.losses.CategoricalCrossentropy(
-        label_smoothing=0.1)), "label_smoothing=0.1"),
+    "ignore_class": (dict(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(
+        ignore_class=0)), "ignore_class=0"),
     "restarts": (dict(optimizer=keras.optimizers.SGD(
         keras.optimizers.schedules.CosineDecayRestarts(0.1, 10)), loss="mse"),
         "schedule 'CosineDecayRestarts' is not supported"),
