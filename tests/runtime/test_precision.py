@@ -72,7 +72,8 @@ BUILTIN_CASES = {
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
                 "list", "append", "paramserv", "median", "interQuartileMean", "moment", "cov", "det",
-                "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp"}
+                "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp", "pnorm", "qnorm", "pt",
+                "qt", "pchisq", "qchisq", "pf", "qf"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",
