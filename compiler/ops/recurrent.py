@@ -1,12 +1,21 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU on dml_lib's recurrent layers (Keras' default
-activations), with Keras' gate order kept in the weights; go_backwards reads the steps in reverse
-("reverse_steps" op, dml_lib's reverse_steps.dml, also used by Bidirectional) and, as Keras, keeps
-a sequence output in that reversed order. initial_state tensors are the recurrence's h0 (and c0),
-and gradients flow back to them. return_state adds the final states as more nodes sharing the
-weights: the last hidden state (the output itself, or a second pass without return_sequences)
-and an LSTM's last cell state (a pass that outputs it; prediction only, as dml_lib's backward
-takes no gradient for it). A Keras mask (masking.py) is the node's last input: a masked step
-keeps the states before it, and outputs them (or zeros with zero_output_for_mask).
+"""Recurrent layers: SimpleRNN, LSTM, GRU on dml_lib's recurrent layers, with Keras' gate order
+kept in the weights; any activation and recurrent_activation whose derivative dml_lib reads from
+its output (simple_rnn.dml's activate: tanh, sigmoid, relu, hard_sigmoid, ...); go_backwards
+reads the steps in reverse ("reverse_steps" op, dml_lib's reverse_steps.dml, also used by
+Bidirectional) and, as Keras, keeps a sequence output in that reversed order. initial_state
+tensors are the recurrence's h0 (and c0), and gradients flow back to them. return_state adds
+the final states as more nodes sharing the weights: the last hidden state (the output itself,
+or a second pass without return_sequences) and an LSTM's last cell state (a pass that outputs
+it; prediction only, as dml_lib's backward takes no gradient for it). A Keras mask (masking.py)
+is the node's last input: a masked step keeps the states before it, and outputs them (or zeros
+with zero_output_for_mask).
+
+dropout and recurrent_dropout act in training as Keras 3's: for each sequence one mask on the
+inputs and one on the state that feeds the recurrent kernel, the same at every step, drawn with
+the batch's seed as the Dropout layer draws its own (dml_lib's recurrent_dropout.dml); an LSTM or
+GRU draws one mask per gate where Keras runs its implementation 1 (which recurrent_dropout
+selects), else one for all gates. A rate of 1 drops nothing in an LSTM or GRU, as in Keras.
+Prediction ignores them.
 
 DML layout: kernel (D, G*U), recurrent_kernel (U, G*U), bias (1, G*U) or, for a GRU with
 reset_after, (2, 3*U); gates stay in Keras' order (lstm i, f, c, o; gru z, r, h), which dml_lib
@@ -17,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..backend.step import Step, Unsupported, known, sequence_rows, size, zeros
+from ..backend.step import Step, Unsupported, known, seed_offset, sequence_rows, size, zeros
 from ..frontend.config import TensorArg
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
@@ -45,6 +54,10 @@ class Recurrent:
     cell_state: bool = False   # output the last cell state instead (LSTM's return_state)
     masked: bool = False       # a (steps,) mask is the last input
     zero_output: bool = False  # a masked step outputs zeros (Keras' zero_output_for_mask)
+    dropout: float = 0.0       # Keras' rates, applied in training only
+    recurrent_dropout: float = 0.0
+    gate_masks: bool = False   # one dropout mask per gate (Keras' implementation 1)
+    masks_of: str | None = None  # a return_state pass: the node whose dropout masks it repeats
 
 
 @dataclass(frozen=True)
@@ -53,13 +66,23 @@ class ReverseSteps:
 
 
 _OPS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
-# the activations dml_lib's layers compute (SimpleRNN's IRNN-style relu among them)
-_ACTIVATIONS = {"simple_rnn": ("tanh", "relu", "sigmoid", "linear"), "lstm": ("tanh",),
-                "gru": ("tanh",)}
+# the activations dml_lib's recurrent layers compute (simple_rnn.dml's activate): those whose
+# derivative is a function of their output
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid", "hard_tanh", "softsign",
+               "softplus", "log_sigmoid", "exponential", "selu")
+_DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
 # --- frontend --------------------------------------------------------------------------------
+
+def _activation(ctx: LayerContext, key: str) -> str:
+    kind = plain_activation(ctx, key, _DEFAULTS[key])
+    if kind not in ACTIVATIONS:
+        ctx.reject(key, ctx.get(key), f"one of {', '.join(ACTIVATIONS)} (those whose derivative "
+                   "dml_lib's recurrent layers read from their output)")
+    return kind
+
 
 def plain_activation(ctx: LayerContext, key: str, default: str) -> str:
     act = activation(ctx, key, ctx.get(key, default))
@@ -71,23 +94,32 @@ def plain_activation(ctx: LayerContext, key: str, default: str) -> str:
 @handles(*_OPS, tensor_kwargs=("initial_state",))
 def recurrent(ctx: LayerContext) -> list:
     """SimpleRNN/LSTM/GRU(units, activation, recurrent_activation, return_sequences, use_bias,
-    go_backwards, return_state, zero_output_for_mask; GRU reset_after either way), called with or
-    without initial_state and a mask. LSTM and GRU use tanh and sigmoid, SimpleRNN tanh, relu,
-    sigmoid or linear."""
+    go_backwards, return_state, zero_output_for_mask, dropout, recurrent_dropout; GRU
+    reset_after either way), called with or without initial_state and a mask. activation and
+    recurrent_activation: tanh, sigmoid, relu, linear, hard_sigmoid, hard_tanh, softsign,
+    softplus, log_sigmoid, exponential or selu. dropout and recurrent_dropout train as Keras'
+    (a mask per sequence, the same at every step); an LSTM's return_state in prediction only."""
     if ctx.get("stateful", False):
         ctx.reject("stateful", True, "False (stateful recurrence is not supported)")
     use_bias = bool(ctx.get("use_bias", True))
     names = ("kernel", "recurrent_kernel") + (("bias",) if use_bias else ())
+    gated = ctx.class_name != "SimpleRNN"
+    rates = {key: min(1.0, max(0.0, float(ctx.get(key, 0.0) or 0.0)))   # Keras clips them
+             for key in ("dropout", "recurrent_dropout")}
     attrs = Recurrent(
         units=int(ctx.get("units")),
-        activation=plain_activation(ctx, "activation", "tanh"),
-        recurrent_activation=(plain_activation(ctx, "recurrent_activation", "sigmoid")
-                              if ctx.class_name != "SimpleRNN" else "sigmoid"),
+        activation=_activation(ctx, "activation"),
+        recurrent_activation=_activation(ctx, "recurrent_activation") if gated else "sigmoid",
         return_sequences=bool(ctx.get("return_sequences", False)),
         use_bias=use_bias,
         reset_after=bool(ctx.get("reset_after", True)) if ctx.class_name == "GRU" else True,
         masked=ctx.mask is not None,
-        zero_output=ctx.mask is not None and bool(ctx.get("zero_output_for_mask", False)))
+        zero_output=ctx.mask is not None and bool(ctx.get("zero_output_for_mask", False)),
+        **rates,
+        # Keras' LSTM and GRU switch to implementation 1 (a mask per gate) with any
+        # recurrent_dropout; a Keras 2 file may also name it
+        gate_masks=gated and (rates["recurrent_dropout"] != 0
+                              or ctx.get("implementation", 2) == 1))
     params = tuple(ctx.weights(*names).values())
     nodes, inputs, mask = [], (ctx.call.inputs[0],), ctx.mask
     if ctx.get("go_backwards", False):   # Keras reverses the mask with the steps
@@ -142,8 +174,10 @@ def _final_states(ctx: LayerContext, op: str, attrs: Recurrent, params: tuple,
                   inputs: tuple) -> list:
     """The nodes of Keras' extra outputs "name#1" (last hidden state) and, for an LSTM,
     "name#2" (last cell state)."""
-    # the states are the kept ones even where zero_output zeroes a masked last step's output
-    last = dataclasses.replace(attrs, return_sequences=False, zero_output=False)
+    # the states are the kept ones even where zero_output zeroes a masked last step's output;
+    # a pass of the same layer call drops what the first pass dropped
+    last = dataclasses.replace(attrs, return_sequences=False, zero_output=False,
+                               masks_of=ctx.name)
     hidden = f"{ctx.name}#1"
     nodes = [ctx.node(op, last, params, name=hidden, inputs=inputs, outputs=(hidden,))
              if attrs.return_sequences or attrs.zero_output else
@@ -200,11 +234,6 @@ def _context(n: Step) -> dict:
     # dml_lib's recurrent layers read the number of steps from X: any length runs
     if n.in_shape[-1] is None:
         raise Unsupported("input shape", n.in_shape, "a fixed number of features per step")
-    if a.activation not in _ACTIVATIONS[op]:
-        raise Unsupported("activation", a.activation,
-                          f"{', '.join(map(repr, _ACTIVATIONS[op]))} (dml_lib's {op} layer)")
-    if op != "simple_rnn" and a.recurrent_activation != "sigmoid":
-        raise Unsupported("recurrent_activation", a.recurrent_activation, "'sigmoid'")
     width = _GATES[op] * a.units
     bias_rows = 2 if op == "gru" and a.reset_after else 1
     flags = "TRUE" if a.return_sequences else "FALSE"
@@ -219,9 +248,16 @@ def _context(n: Step) -> dict:
                  for i, name in ((1, "h0"), (2, "c0"))]
     activation_arg = f', "{a.activation}"' if op == "simple_rnn" else ""
     mask = n.xs[-1] if a.masked else _NO_STATE   # dml_lib's "every step counts"
-    mask_args = f", {mask}, {'TRUE' if a.zero_output else 'FALSE'}"
-    return dict(module=op, sources=(op,), flags=flags, h0=states[0], c0=states[1],
-                activation_arg=activation_arg, mask_args=mask_args,
+    # the arguments after the initial states, every one spelled out: mask, zero_output, an
+    # LSTM's or GRU's activations, then the dropout factors (none: the empty matrix)
+    tail_args = f", {mask}, {'TRUE' if a.zero_output else 'FALSE'}"
+    dropout = _dropout(n, op)
+    if op != "simple_rnn":
+        tail_args += f', "{a.activation}", "{a.recurrent_activation}"'
+    tail_args += f", {n.out}_Fx, {n.out}_Fh" if dropout else f", {_NO_STATE}, {_NO_STATE}"
+    return dict(module=op, sources=(op, *dropout.get("sources", ())), flags=flags,
+                h0=states[0], c0=states[1], activation_arg=activation_arg, tail_args=tail_args,
+                dropout=dropout or None,
                 mask=n.xs[-1] if a.masked else None, dmask=n.dxs[-1],
                 dh0=gradients[0], dc0=gradients[1], cell_state=a.cell_state,
                 b=n.params.get("bias") or zeros(bias_rows, width),
@@ -239,6 +275,33 @@ def _reverse_context(n: Step) -> dict:
     return dict(T=steps)
 
 
+def _rate(n: Step, op: str, key: str) -> float:
+    """The rate Keras applies in training: LSTM and GRU drop nothing at a rate of 1 (they
+    apply a mask for 0 < rate < 1 only); a SimpleRNN would drop everything."""
+    rate = getattr(n.attrs, key)
+    if rate >= 1 and op == "simple_rnn":
+        raise Unsupported(key, rate, "a rate below 1 in training (a SimpleRNN's rate of 1 "
+                          "drops every input)")
+    return rate if rate < 1 else 0.0
+
+
+def _dropout(n: Step, op: str) -> dict:
+    """What the template's mask draw needs in training with a rate above 0: for the inputs and
+    the state, the factors' widths (one mask, or one per gate) and rates, and the seed."""
+    if not n.training:
+        return {}
+    rates = [_rate(n, op, key) for key in ("dropout", "recurrent_dropout")]
+    if not any(rates):
+        return {}
+    a = n.attrs
+    masks = _GATES[op] if a.gate_masks else 1
+    widths = [masks * n.in_shape[-1] if rates[0] else 0, masks * a.units if rates[1] else 0]
+    first = n if a.masks_of is None else dataclasses.replace(
+        n, node=next(node for node in n.graph.nodes if node.name == a.masks_of))
+    return dict(args=f"{widths[0]}, {rates[0]!r}, {widths[1]}, {rates[1]!r}",
+                seed_offset=seed_offset(first), sources=("recurrent_dropout",))
+
+
 def _caches(n: Step, op: str) -> dict:
     """The forward results backward needs: hidden states H, cell states C, gates G."""
     names = {"simple_rnn": ("H",), "lstm": ("H", "C", "G"), "gru": ("H", "G")}[op]
@@ -248,7 +311,8 @@ def _caches(n: Step, op: str) -> dict:
 _WEIGHTS = (Weight("kernel", "W"), Weight("recurrent_kernel", "U"), Weight("bias", "b"))
 for _op in _GATES:
     define(_op, Recurrent, shape=_shape, params=_params(_op), weights=_WEIGHTS,
-           template="recurrent.dml.j2", context=_context, library=(_op,), family=__name__,
+           template="recurrent.dml.j2", context=_context, library=(_op, "recurrent_dropout"),
+           family=__name__,
            max_inputs=2 + (2 if _op == "lstm" else 1))
 define("reverse_steps", ReverseSteps, shape=_reverse_shape, template="reverse_steps.dml.j2",
        context=_reverse_context, sources=("reverse_steps",), family=__name__)

@@ -216,3 +216,98 @@ def test_wrong_bias_shape_for_the_gru_convention_is_a_clear_error():
               '[out, H, G] = lib::forward(X, W, U, b, FALSE, TRUE)\n')
     with pytest.raises(DMLError, match="bias 2 x 6"):
         run_string(script, outputs=["out"])
+
+
+# --- dropout and activations ----------------------------------------------------------------
+# Keras caches a layer's dropout masks on its cell for one call (DropoutRNNCell): masks set
+# there before a training call are the ones Keras applies, so both sides can run on the same
+# masks. A mask is (N, D) for the inputs and (N, units) for the state, scaled by 1 / (1 - rate);
+# an LSTM or GRU with recurrent_dropout keeps one of each per gate (Keras' implementation 1).
+
+def _masks(rng, rows, width, rate, count):
+    masks = [(rng.uniform(size=(rows, width)) >= rate) / (1 - rate) for _ in range(count)]
+    return masks if count > 1 else masks[0]
+
+
+def dml_run_with(kind, reset_after, layer, x, dout, Fx, Fh, act, ract):
+    """forward and backward of the DML layer (sequences out) with dropout factors and
+    activations, its arguments named."""
+    W, U, b = dml_weights(layer)
+    options = ("reset_after=reset_after, " if kind == "gru" else "") + \
+        "return_sequences=TRUE, activation=act, Fx=Fx, Fh=Fh" + \
+        ("" if kind == "simple_rnn" else ", recurrent_activation=ract")
+    caches = {"simple_rnn": ["H"], "lstm": ["H", "C", "G"], "gru": ["H", "G"]}[kind]
+    grads = "dX, dW, dU, db, dh0" + (", dc0" if kind == "lstm" else "")
+    script = (f'source("nn/layers/{kind}.dml") as lib\n'
+              f"[out, {', '.join(caches)}] = lib::forward(X=X, W=W, U=U, b=b, {options})\n"
+              f"[{grads}] = lib::backward(dout=dout, X=X, W=W, U=U, b=b, "
+              f"{', '.join(f'{c}={c}' for c in caches)}, {options})\n")
+    inputs = {"X": x.reshape(N, -1), "W": W, "U": U, "b": b, "act": act, "ract": ract,
+              "dout": dout.reshape(N, -1), "reset_after": bool(reset_after),
+              "Fx": _factors(Fx), "Fh": _factors(Fh)}
+    results = run_string(script, inputs=inputs, outputs=["out", "dX", "dW", "dU", "db"])
+    return {name: np.asarray(value) for name, value in results.items()}
+
+
+def _factors(masks):
+    """Keras' mask(s) as the DML layers take them: one N x K, or the gates' side by side."""
+    if masks is None:
+        return np.zeros((0, 0))
+    return np.hstack(masks) if isinstance(masks, list) else masks
+
+
+def keras_run_with(layer, x, dout, Fx, Fh):
+    """out and the gradients of sum(out * dout), Keras in training mode on the given masks."""
+    xt = tf.constant(x, dtype=layer.dtype)
+    layer.cell._dropout_mask = Fx
+    layer.cell._recurrent_dropout_mask = Fh
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt, training=True)
+        objective = tf.reduce_sum(out * tf.constant(dout, dtype=layer.dtype))
+    grads = tape.gradient(objective, [xt, *layer.trainable_weights])
+    return {name: np.asarray(value, dtype=np.float64)
+            for name, value in zip(["out", "dX", "dW", "dU", "db"], [out, *grads])}
+
+
+# (dropout, recurrent_dropout): inputs only (an LSTM or GRU then draws one mask for all gates),
+# the state only and both (one mask per gate)
+RATES = {"inputs": (0.3, 0.0), "state": (0.0, 0.4), "both": (0.3, 0.4)}
+
+
+@pytest.mark.parametrize("rates", list(RATES))
+@pytest.mark.parametrize("kind,reset_after", list(KINDS), ids=IDS)
+def test_dropout_on_keras_masks_matches_keras_float64(kind, reset_after, rates):
+    dropout, recurrent_dropout = RATES[rates]
+    layer = keras_layer(kind, reset_after, True, "float64", seed=11, dropout=dropout,
+                        recurrent_dropout=recurrent_dropout)
+    x, dout = random_problem(True, seed=12)
+    per_gate = kind != "simple_rnn" and recurrent_dropout > 0
+    count = KINDS[(kind, reset_after)][2] if per_gate else 1
+    rng = np.random.default_rng(13)
+    Fx = _masks(rng, N, D, dropout, count) if dropout else None
+    Fh = _masks(rng, N, UNITS, recurrent_dropout, count) if recurrent_dropout else None
+    reference = keras_run_with(layer, x, dout, Fx, Fh)
+    ours = dml_run_with(kind, reset_after, layer, x, dout, Fx, Fh, "tanh", "sigmoid")
+    for name in reference:
+        assert_close(name, ours[name], reference[name], TOL64)
+
+
+# activations other than the defaults (the time-series tutorials' relu LSTM, Keras 2's
+# hard_sigmoid recurrent activation)
+ACTIVATIONS = [("relu", "hard_sigmoid"), ("softsign", "sigmoid"), ("selu", "hard_sigmoid"),
+               ("hard_tanh", "softplus"), ("exponential", "log_sigmoid")]
+
+
+@pytest.mark.parametrize("act,ract", ACTIVATIONS, ids=[f"{a}-{r}" for a, r in ACTIVATIONS])
+@pytest.mark.parametrize("kind,reset_after", list(KINDS), ids=IDS)
+def test_activations_match_keras_float64(kind, reset_after, act, ract):
+    extra = {"activation": act}
+    if kind != "simple_rnn":
+        extra["recurrent_activation"] = ract
+    layer = keras_layer(kind, reset_after, True, "float64", seed=14, **extra)
+    x, dout = random_problem(True, seed=15)
+    reference = keras_run_with(layer, x, dout, None, None)
+    ours = dml_run_with(kind, reset_after, layer, x, dout, None, None, act, ract)
+    for name in reference:
+        assert_close(name, ours[name], reference[name], TOL64)

@@ -486,6 +486,20 @@ MODELS = {
         (6, 3), L.SimpleRNN(4, activation="relu", return_sequences=True),
         L.SimpleRNN(4, activation="sigmoid", return_sequences=True),
         L.SimpleRNN(3, activation=None), name="irnn"),
+    # the time-series tutorials' relu LSTM, Keras 2's hard_sigmoid recurrent activation
+    "recurrent_activations": lambda: sequential(
+        (6, 3), L.LSTM(4, activation="relu", return_sequences=True),
+        L.GRU(4, activation="softsign", recurrent_activation="hard_sigmoid",
+              return_sequences=True),
+        L.GRU(3, activation="relu", recurrent_activation="hard_sigmoid", reset_after=False,
+              return_sequences=True),
+        L.SimpleRNN(3, activation="hard_tanh", return_sequences=True),
+        L.LSTM(2, recurrent_activation="hard_sigmoid"), name="recurrent_activations"),
+    # prediction ignores the rates, as Keras does
+    "recurrent_dropout": lambda: sequential(
+        (6, 3), L.LSTM(4, dropout=0.3, recurrent_dropout=0.2, return_sequences=True),
+        L.Bidirectional(L.GRU(3, dropout=0.5, recurrent_dropout=0.5, return_sequences=True)),
+        L.SimpleRNN(2, dropout=0.4, recurrent_dropout=0.1), name="recurrent_dropout"),
     "caffe_preprocessing": _caffe_preprocessing,
     "seq2seq_states_LSTM": lambda: _seq2seq_states("LSTM"),
     "seq2seq_states_GRU": lambda: _seq2seq_states("GRU"),
@@ -607,7 +621,8 @@ def test_predicts_like_keras(name, assert_predicts_like_keras):
 
 # legacy .h5 files keep neither the module of a keras.ops call (told from a layer by its config)
 # nor the sub-layer names of a .keras archive (MultiHeadAttention's attention_output)
-H5 = ("simple_rnn_activations", "caffe_preprocessing", "seq2seq_states_LSTM", "seq2seq_attention",
+H5 = ("simple_rnn_activations", "recurrent_activations", "caffe_preprocessing",
+      "seq2seq_states_LSTM", "seq2seq_attention",
       "separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
       "channels_first_lenet", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
       "timeseries_transformer",

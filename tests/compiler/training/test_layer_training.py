@@ -222,6 +222,15 @@ def irnn():
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="irnn")
 
 
+def recurrent_activations():
+    """The time-series tutorials' relu LSTM, then a GRU with Keras 2's hard_sigmoid gates."""
+    x = keras.Input((6, 3))
+    y = L.LSTM(4, activation="relu", return_sequences=True)(x)
+    y = L.GRU(3, activation="softsign", recurrent_activation="hard_sigmoid",
+              reset_after=False)(y)
+    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="recurrent_activations")
+
+
 def group_norm_cnn():
     """GroupNormalization on images (2 groups, then instance normalization) and sequences."""
     x = keras.Input((6, 6, 3))
@@ -265,6 +274,7 @@ def conv_lstm_sequences():
 
 CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "irnn": (irnn, (16, 6, 3)),
+         "recurrent_activations": (recurrent_activations, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
          "dot_attention": (dot_attention, (16, 5, 4)),
          "additive_attention": (additive_attention, (16, 5, 4)),
