@@ -98,7 +98,7 @@ def recurrent(ctx: LayerContext) -> list:
     reset_after either way), called with or without initial_state and a mask. activation and
     recurrent_activation: tanh, sigmoid, relu, linear, hard_sigmoid, hard_tanh, softsign,
     softplus, log_sigmoid, exponential or selu. dropout and recurrent_dropout train as Keras'
-    (a mask per sequence, the same at every step); an LSTM's return_state in prediction only."""
+    (a mask per sequence, the same at every step); return_state's states train too."""
     if ctx.get("stateful", False):
         ctx.reject("stateful", True, "False (stateful recurrence is not supported)")
     use_bias = bool(ctx.get("use_bias", True))
@@ -239,9 +239,6 @@ def _context(n: Step) -> dict:
     flags = "TRUE" if a.return_sequences else "FALSE"
     if op == "gru":
         flags += ", TRUE" if a.reset_after else ", FALSE"
-    if a.cell_state and n.training:
-        raise Unsupported("return_state", True, "in prediction only for an LSTM's cell state "
-                          "(dml_lib's backward takes no gradient for it)")
     given = len(n.xs) - a.masked   # the input and the initial states
     states = list(n.xs[1:given]) + [_NO_STATE] * (3 - given)
     gradients = [n.dxs[i] if i < given else f"{n.out}_d{name}"
@@ -255,8 +252,13 @@ def _context(n: Step) -> dict:
     if op != "simple_rnn":
         tail_args += f', "{a.activation}", "{a.recurrent_activation}"'
     tail_args += f", {n.out}_Fx, {n.out}_Fh" if dropout else f", {_NO_STATE}, {_NO_STATE}"
+    # the pass giving an LSTM's last cell state: no gradient for its hidden states, the node's
+    # for the last cell state
+    backward_dout = f"matrix(0, rows=nrow({n.x}), cols={a.units})" if a.cell_state else n.dout
+    last_cell = f", {n.dout if a.cell_state else _NO_STATE}" if op == "lstm" else ""
     return dict(module=op, sources=(op, *dropout.get("sources", ())), flags=flags,
                 h0=states[0], c0=states[1], activation_arg=activation_arg, tail_args=tail_args,
+                backward_dout=backward_dout, last_cell_gradient=last_cell,
                 dropout=dropout or None,
                 mask=n.xs[-1] if a.masked else None, dmask=n.dxs[-1],
                 dh0=gradients[0], dc0=gradients[1], cell_state=a.cell_state,

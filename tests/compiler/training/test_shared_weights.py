@@ -1,7 +1,7 @@
 """Weights one layer uses at several places train as one weight, as in Keras: a layer called
 twice (a siamese network's shared encoder, a nested model reused, a Dense applied twice in a
-chain) and an RNN whose final state a second node computes. Each place contributes its
-gradient; the weight gets one variable and one update with their sum."""
+chain) and an RNN whose final states a second node computes (an LSTM's cell state). Each place
+contributes its gradient; the weight gets one variable and one update with their sum."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +49,18 @@ def gru_state_only():
     return keras.Model(x, L.Dense(3, activation="softmax")(state), name="gru_state")
 
 
+def lstm_encoder_decoder():
+    """The classic encoder-decoder: the encoder's last hidden and cell states start the
+    decoder (its cell state a second pass of the encoder computes)."""
+    source, target = keras.Input((5, 3)), keras.Input((4, 2))
+    _, h, c = L.LSTM(4, return_state=True)(source)
+    decoded = L.LSTM(4)(target, initial_state=[h, c])
+    return keras.Model([source, target], L.Dense(3, activation="softmax")(decoded),
+                       name="encoder_decoder_states")
+
+
 CASES = {"siamese": (siamese, [(16, 6), (16, 6)]),
+         "lstm_encoder_decoder": (lstm_encoder_decoder, [(16, 5, 3), (16, 4, 2)]),
          "nested_encoder_twice": (nested_encoder_twice, [(16, 5, 3), (16, 5, 3)]),
          "dense_in_a_chain": (dense_in_a_chain, [(16, 4)]),
          "gru_sequence_and_state": (gru_sequence_and_state, [(16, 5, 3)]),
