@@ -43,21 +43,21 @@ class Head:
 # --- losses -----------------------------------------------------------------------------------
 
 # Keras loss name -> (nn/losses module, its arguments: (Keras key, default), sparse labels).
+# Scripts pass every argument (SystemDS fills no default of a positional call).
+_SMOOTHED = (("from_logits", False), ("label_smoothing", 0.0))
 LOSSES = {
-    "categorical_crossentropy": ("categorical_crossentropy", (("from_logits", False),), False),
+    "categorical_crossentropy": ("categorical_crossentropy", _SMOOTHED, False),
     "sparse_categorical_crossentropy": ("sparse_categorical_crossentropy",
                                         (("from_logits", False),), True),
-    "binary_crossentropy": ("binary_crossentropy", (("from_logits", False),), False),
+    "binary_crossentropy": ("binary_crossentropy", _SMOOTHED, False),
     "mean_squared_error": ("mean_squared_error", (), False),
     "mean_absolute_error": ("mean_absolute_error", (), False),
     "huber": ("huber", (("delta", 1.0),), False),
 }
 _LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
+# settings a loss supports only at these values (unless its module takes them: LOSSES)
 _LOSS_OFF = {"label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
              "ignore_class": None}
-# losses whose nn/losses module smooths the targets as Keras does; the factor follows the
-# LOSSES arguments, given only when set
-_SMOOTHED = ("categorical_crossentropy", "binary_crossentropy")
 
 
 def loss_from_keras(spec) -> Loss:
@@ -73,15 +73,12 @@ def loss_from_keras(spec) -> Loss:
     if name not in LOSSES:
         raise TrainingConfigError(f"loss {class_name!r} is not supported; supported: "
                                   + ", ".join(LOSSES))
-    smoothing = float(config.get("label_smoothing") or 0.0) if name in _SMOOTHED else 0.0
+    module, keys, sparse = LOSSES[name]
     for key, off in _LOSS_OFF.items():
-        if config.get(key, off) != off and not (key == "label_smoothing" and name in _SMOOTHED):
+        if key not in dict(keys) and config.get(key, off) != off:
             raise TrainingConfigError(f"loss {class_name}: {key}={config[key]!r} is not "
                                       f"supported (only {off!r})")
-    module, keys, sparse = LOSSES[name]
-    arguments = tuple((k, type(d)(config.get(k, d))) for k, d in keys)
-    if smoothing:
-        arguments += (("label_smoothing", smoothing),)
+    arguments = tuple((k, type(d)(d if config.get(k) is None else config[k])) for k, d in keys)
     return Loss(module, arguments, sparse)
 
 

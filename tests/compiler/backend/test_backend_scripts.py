@@ -93,6 +93,16 @@ def test_scripts_spell_out_every_library_argument_and_source_what_they_use(name)
         assert sourced == used
 
 
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy",
+                                  "binary_crossentropy", "mean_squared_error",
+                                  "mean_absolute_error", "huber"])
+def test_loss_calls_spell_out_every_argument(loss):
+    """SystemDS fills no default of a positional call: a loss's optional settings too."""
+    script = compile_model(randomize(ZOO["mlp"]()), loss=loss).train_script
+    assert f"{loss}::forward(" in script
+    assert assert_library_calls_spell_out_every_argument(script) > 0
+
+
 def test_bound_scripts_read_and_write_nothing():
     compiled = compile_model(randomize(ZOO["lenet"]()), loss="categorical_crossentropy")
     for kind in ("predict", "train"):
@@ -184,7 +194,7 @@ def test_loss_and_optimizer_come_from_the_compile_config(fmt, tmp_path):
     compiled = compile_model(save(model, tmp_path, fmt))
     script = compiled.train_script
     output = compiled.outputs[0].batch
-    assert f"categorical_crossentropy::forward({output}, y_batch, TRUE)" in script
+    assert f"categorical_crossentropy::forward({output}, y_batch, TRUE, 0.0)" in script
     assert "learning_rate = ifdef($learning_rate, 0.25)" in script
     assert "lr = learning_rate" in script and "lr, 0.5, FALSE, 0.0, " in script
     assert "mean_squared_error" in compile_model(model, loss="mse").train_script
