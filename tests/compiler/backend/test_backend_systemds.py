@@ -201,10 +201,24 @@ def _small_grouped_net():
                        name="grouped")
 
 
+def _small_shared_recurrent_net():
+    """A Dense called twice (one weight, summed gradients), an LSTM with relu and Keras 2's
+    hard_sigmoid gates handing on both its states, an activity penalty."""
+    layers = keras.layers
+    x = keras.Input((5, 4))
+    shared = layers.Dense(4, activation="tanh")
+    _, h, c = layers.LSTM(3, activation="relu", recurrent_activation="hard_sigmoid",
+                          return_state=True)(shared(x))
+    y = layers.LSTM(3, activity_regularizer="l2")(shared(x), initial_state=[h, c])
+    return keras.Model(x, layers.Dense(4, activation="softmax")(y), name="shared_recurrent")
+
+
 @pytest.mark.parametrize("build,columns", [(_small_cnn, 200), (_small_transformer, 24),
                                            (_small_volume_net, 144), (_small_coverage_net, 20),
-                                           (_small_grouped_net, 144)],
-                         ids=["cnn", "transformer", "volumes", "coverage", "grouped"])
+                                           (_small_grouped_net, 144),
+                                           (_small_shared_recurrent_net, 20)],
+                         ids=["cnn", "transformer", "volumes", "coverage", "grouped",
+                              "shared_recurrent"])
 def test_train_script_on_systemds_gives_the_local_runtimes_weights(build, columns, tmp_path,
                                                                    monkeypatch):
     from kerasdml.compiler.cli import main
