@@ -82,21 +82,21 @@ def test_uncompiled_model_gets_no_train_script_without_a_loss(tmp_path, capsys):
 
 
 def _refused_models():
-    x = keras.Input((4,))
+    x, image = keras.Input((4,)), keras.Input((4, 4, 3))
     return {
         "lambda": sequential((4,), L.Lambda(lambda t: t + 1, name="shift"), name="m_lambda"),
         "custom": keras.Model(x, Doubler(name="twice")(x), name="m_custom"),
         "attribute": sequential((6, 6, 2), L.Conv2DTranspose(2, 3, dilation_rate=2,
                                                              name="dilated"),
                                 name="m_attr"),
-        "backend": sequential((5, 3), L.LSTM(2, activation="relu", name="relu_lstm"),
-                              name="m_relu_lstm"),
+        "backend": keras.Model(image, L.Flatten()(L.Concatenate(axis=1, name="rows")(
+            [image, image])), name="m_rows"),
         "unknown": sequential((5, 3), L.Hashing(num_bins=3, name="bins"), name="m_bins"),
     }
 
 
 REFUSALS = {"lambda": "'shift' (Lambda)", "custom": "'twice' (Doubler)",
-            "attribute": "dilation_rate", "backend": "layer 'relu_lstm' (LSTM): activation",
+            "attribute": "dilation_rate", "backend": "layer 'rows' (Concatenate): axis",
             "unknown": "'bins' (Hashing)"}
 
 
