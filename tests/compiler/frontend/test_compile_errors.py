@@ -89,18 +89,6 @@ def test_recurrent_options_that_change_the_output_are_refused(tmp_path):
         [("states", "return_state"), ("soft", "activation")]
 
 
-def test_training_through_an_lstm_cell_state_is_refused(tmp_path):
-    from kerasdml.compiler.compile import compile_model
-    x = keras.Input((5, 3))
-    _, _, cell = L.LSTM(2, return_state=True, name="encoder")(x)
-    model = keras.Model(x, L.Dense(2, activation="softmax")(cell), name="cell_state")
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    compiled = compile_model(save(model, tmp_path))
-    assert compiled.predict_script
-    with pytest.raises(UnsupportedAttributeError, match="'encoder'.*return_state.*prediction"):
-        compiled.train_script
-
-
 def test_a_constant_array_divided_by_a_tensor_is_refused_by_name(tmp_path):
     """A layer called on keras.ops.arange while building runs at once: its result is stored in
     the file as a constant array operand. Added, subtracted, multiplied or divided by, it is a

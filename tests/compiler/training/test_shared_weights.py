@@ -59,7 +59,15 @@ def lstm_encoder_decoder():
                        name="encoder_decoder_states")
 
 
+def lstm_cell_state_only():
+    """Only the last cell state read: its node alone holds the LSTM's weights."""
+    x = keras.Input((5, 3))
+    _, _, cell = L.LSTM(4, return_state=True)(x)
+    return keras.Model(x, L.Dense(3, activation="softmax")(cell), name="cell_state_only")
+
+
 CASES = {"siamese": (siamese, [(16, 6), (16, 6)]),
+         "lstm_cell_state_only": (lstm_cell_state_only, [(16, 5, 3)]),
          "lstm_encoder_decoder": (lstm_encoder_decoder, [(16, 5, 3), (16, 4, 2)]),
          "nested_encoder_twice": (nested_encoder_twice, [(16, 5, 3), (16, 5, 3)]),
          "dense_in_a_chain": (dense_in_a_chain, [(16, 4)]),
