@@ -37,10 +37,12 @@ from .systemml.form import is_systemml_call, systemml_call
 from .systemml.methods import SystemMLMethods
 from .systemml.solver import solver_model
 from .training import checkpoint
+from .training.objectives import live_loss
 from .training.paramserv import paramserv_arguments
 from .training.data import class_ids, labels, r2_score, targets
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
+from .training.fit_options import refuse, validation_pair
 from .training.curves import plot_history
 from .training.dataframe_fit import DataFrameMethods
 from .training.plan import EpochPlan
@@ -156,7 +158,8 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
             self._workdir = tempfile.TemporaryDirectory(prefix="kerasdml-")
             self._keras_file = as_keras_file(self.model, self._workdir.name)
             self._compiled_model = compile_model(
-                self._keras_file, loss=self.loss, optimizer=self.optimizer,
+                self._keras_file, loss=self.loss if self.loss is not None
+                else live_loss(self.model), optimizer=self.optimizer,
                 metrics=self.metrics, learning_rate=self.learning_rate,
                 train_algo=self.train_algo, loss_weights=self.loss_weights)
             if self.systemml is not None:
@@ -193,9 +196,12 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
 
     # --- fit ------------------------------------------------------------------------------------
 
-    def fit(self, X, y=None, validation_data=None, resume: bool = False) -> "Keras2DML":
+    def fit(self, X, y=None, validation_data=None, resume: bool = False,
+            **keras_options) -> "Keras2DML":
         """Trains on X, y (numpy or pandas), or on a Spark DataFrame X with the features and
-        labels in features_col and label_col (validation_data a DataFrame too)."""
+        labels in features_col and label_col (validation_data a DataFrame too). Keras' other
+        fit() keywords are refused with what to do instead (fit_options.refuse)."""
+        refuse(keras_options, self._PARAMS)
         if self.systemml is not None and isinstance(X, str) and isinstance(y, str):
             return self.fit_file(X, y)
         model = self._compiled()
@@ -227,12 +233,14 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         if y is None:
             raise CompileError("fit(X, y) needs the labels y (only a Spark DataFrame carries "
                                "its labels, in label_col)")
+        if validation_data is not None:
+            validation_data = validation_pair(validation_data)
         if self.systemml is not None:
             X, y, validation_data = self._systemml_data(model, X, y, validation_data)
         X, y = self._data(model, X, y)
+        if validation_data is not None:  # Keras then ignores validation_split
+            return X, y, self._data(model, *validation_data)
         (X, y), held_out = split_inputs(X, y, self.validation_split)
-        if validation_data is not None:
-            held_out = self._data(model, *validation_data)
         return X, y, held_out
 
     def _plan(self, examples: int, batch_size: int) -> EpochPlan:

@@ -41,12 +41,13 @@ def _arguments(pairs: tuple) -> list[str]:
 # equal ones: a multi-label target row holds several ones)
 _FIRST_LARGEST = "rowIndexMax(({m} == rowMaxs({m})) * t(seq(ncol({m}), 1)))"
 
-# metric -> DML expression of its sum over the rows of one batch (pred, target)
+# metric -> DML expression of its sum over the rows of one batch (pred, target, and the
+# metric's settings by name: objectives.METRICS)
 _METRIC_SUMS = {
     "categorical_accuracy": "sum(" + _FIRST_LARGEST.format(m="{p}") + " == "
                             + _FIRST_LARGEST.format(m="{y}") + ")",
     "sparse_categorical_accuracy": "sum(rowIndexMax({p}) - 1 == {y})",
-    "binary_accuracy": "sum(({p} > 0.5) == {y}) / ncol({y})",
+    "binary_accuracy": "sum(({p} > {threshold}) == {y}) / ncol({y})",
     "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
     "mean_absolute_error": "sum(abs({p} - {y})) / ncol({y})",
 }
@@ -86,8 +87,9 @@ class TrainingView:
     def loss_arguments(self, loss: Loss | None = None) -> str:
         return "".join(", " + text for text in _arguments((loss or self.loss).arguments))
 
-    def metric_sum(self, metric: str, pred: str, target: str) -> str:
-        return _METRIC_SUMS[metric].format(p=pred, y=target)
+    def metric_sum(self, metric: str, pred: str, target: str, arguments: tuple = ()) -> str:
+        return _METRIC_SUMS[metric].format(
+            p=pred, y=target, **{key: dml_literal(value) for key, value in arguments})
 
     # --- the outputs' losses (heads: backend.model.HeadSpec, outs: their DML variables) -----
 
@@ -122,8 +124,9 @@ class TrainingView:
         the single output's metrics, or each output's loss and then each output's metrics."""
         sums = [f"{self.head_loss(h)} * nrow({out})" for h, out in zip(heads, outs)] \
             if len(heads) > 1 else []
-        return sums + [self.metric_sum(metric, out, h.spec.batch)
-                       for h, out in zip(heads, outs) for metric in h.head.metrics]
+        return sums + [self.metric_sum(metric, out, h.spec.batch, arguments)
+                       for h, out in zip(heads, outs)
+                       for metric, arguments in zip(h.head.metrics, h.head.metric_arguments)]
 
     def gradient_lines(self, heads, outs, gradients) -> list[str]:
         """The loss's gradient with respect to each output, into `gradients`."""

@@ -224,6 +224,10 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
     overriding it. `outputs` names the model's outputs, in order, `widths` their last
     dimensions (which decide what "accuracy" is)."""
     compiled = compile_config or {}
+    if compiled.get("weighted_metrics"):
+        raise TrainingConfigError(
+            f"weighted_metrics={compiled['weighted_metrics']!r} is not supported: kerasdml "
+            "trains on unweighted samples; compile the model with these in metrics= instead")
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer")
     optimizer = optimizer if optimizer is not None else compiled.get("optimizer_config")
     loss = loss if loss is not None else compiled.get("loss")

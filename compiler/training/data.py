@@ -117,17 +117,6 @@ def _class_ids(array: np.ndarray, classes: int, what: str, first: int = 0) -> np
     return array - first
 
 
-def split_validation(X: np.ndarray, y: np.ndarray, fraction: float):
-    """Keras' validation_split: the LAST `fraction` of the examples, taken before shuffling."""
-    if not 0.0 <= fraction < 1.0:
-        raise DataError(f"validation_split must be in [0, 1), got {fraction}")
-    held_out = int(len(X) * fraction)
-    if held_out == 0:
-        return (X, y), None
-    cut = len(X) - held_out
-    return (X[:cut], y[:cut]), (X[cut:], y[cut:])
-
-
 def class_ids(predictions: np.ndarray) -> np.ndarray:
     """The predicted class of each row: argmax, or probability > 0.5 for one sigmoid output."""
     if predictions.shape[1] == 1:

@@ -3,6 +3,8 @@ one array (one input), a list or tuple in the model's input order, or a dict by 
 Inside the estimator they are always a list with one checked array per input."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .data import DataError, features
@@ -38,10 +40,17 @@ def _by_input(X, inputs, what: str) -> list:
 
 
 def split_inputs(X: list, y: np.ndarray, fraction: float):
-    """Keras' validation_split over every input: the LAST `fraction` of the examples."""
+    """Keras' validation_split over every input (array_slicing.train_validation_split): the
+    first floor(N * (1 - fraction)) examples train, the rest validate; 0 holds out nothing."""
     if not 0.0 <= fraction < 1.0:
         raise DataError(f"validation_split must be in [0, 1), got {fraction}")
-    cut = len(y) - int(len(y) * fraction)
-    if cut == len(y):
+    if not fraction:
         return (X, y), None
+    examples = len(y)
+    cut = int(math.floor(examples * (1.0 - fraction)))
+    if cut in (0, examples):
+        raise DataError(f"the training data has {examples} examples, which is not sufficient "
+                        "to split it into a validation and training set as specified by "
+                        f"validation_split={fraction}: give more data or another "
+                        "validation_split")
     return ([x[:cut] for x in X], y[:cut]), ([x[cut:] for x in X], y[cut:])

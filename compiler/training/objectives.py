@@ -7,6 +7,7 @@ loss's weight in the total, its metrics), read from the forms Keras' compile tak
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..errors import CompileError
@@ -38,6 +39,7 @@ class Head:
     weight: float = 1.0
     metrics: tuple = ()        # resolved names, see METRICS
     metric_names: tuple = ()   # as Keras reports them in its History ("accuracy")
+    metric_arguments: tuple = ()  # each metric's ((setting, value), ...), see METRICS
 
 
 # --- losses -----------------------------------------------------------------------------------
@@ -84,8 +86,15 @@ def loss_from_keras(spec) -> Loss:
 
 # --- metrics ----------------------------------------------------------------------------------
 
-METRICS = ("categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy",
-           "mean_squared_error", "mean_absolute_error")
+# metric -> its settings (Keras key, default), which the DML sum (training_view) takes by name
+METRICS = {
+    "categorical_accuracy": (),
+    "sparse_categorical_accuracy": (),
+    "binary_accuracy": (("threshold", 0.5),),
+    "mean_squared_error": (),
+    "mean_absolute_error": (),
+}
+_METRIC_IGNORED = ("name", "dtype")  # settings that do not change a metric's value
 _METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 _ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
                       "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
@@ -93,12 +102,13 @@ _ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
 
 
 def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
-    """((metric, name Keras reports), ...) for an output of `width` units (None: unknown);
-    "accuracy"/"acc" resolve as Keras resolves them (_accuracy_for)."""
-    names = []
+    """((metric, name Keras reports, its settings), ...) for an output of `width` units (None:
+    unknown); "accuracy"/"acc" resolve as Keras resolves them (_accuracy_for). Two names for
+    one metric are both reported, as Keras reports them."""
+    found = []
     for spec in specs or ():
         if isinstance(spec, (list, tuple)):  # per-output lists of a single-output model
-            names += [pair for pair in metrics_from_keras(spec, loss, width) if pair not in names]
+            found += [m for m in metrics_from_keras(spec, loss, width) if m not in found]
             continue
         class_name, config = class_and_config(spec, "metric")
         shown = spec if isinstance(spec, str) else config.get("name") or snake_case(class_name)
@@ -112,9 +122,17 @@ def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
         if key not in METRICS:
             raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
                                       "accuracy, " + ", ".join(METRICS))
-        if key not in [metric for metric, _ in names]:
-            names.append((key, shown))
-    return tuple(names)
+        settings = dict(METRICS[key])
+        for setting, value in config.items():
+            if setting not in settings and setting not in _METRIC_IGNORED:
+                raise TrainingConfigError(f"metric {class_name}: {setting}={value!r} is not "
+                                          "supported (kerasdml computes it with Keras' "
+                                          "defaults)")
+        arguments = tuple((k, type(d)(d if config.get(k) is None else config[k]))
+                          for k, d in METRICS[key])
+        if shown not in [name for _, name, _ in found]:
+            found.append((key, shown, arguments))
+    return tuple(found)
 
 
 def _accuracy_for(loss: Loss, width: int | None) -> str | None:
@@ -128,6 +146,17 @@ def _accuracy_for(loss: Loss, width: int | None) -> str | None:
     if loss.module == "sparse_categorical_crossentropy":
         return "sparse_categorical_accuracy"
     return "categorical_accuracy"
+
+
+def live_loss(model):
+    """The loss a live keras.Model was compiled with (Keras' compile forms: one loss, a list
+    or a dict) when it holds a loss object, else None: a saved compile config keeps only a
+    loss's get_config(), which leaves out a wrapped function's arguments (Huber's delta)."""
+    loss = None if isinstance(model, (str, os.PathLike)) else getattr(model, "loss", None)
+    leaves = loss.values() if isinstance(loss, dict) else \
+        loss if isinstance(loss, (list, tuple)) else (loss,)
+    return loss if any(leaf is not None and not isinstance(leaf, str) for leaf in leaves) \
+        else None
 
 
 def class_and_config(spec, what: str) -> tuple[str, dict]:
@@ -165,9 +194,7 @@ def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None,
         weight = loss_weights if isinstance(loss_weights, (int, float)) else \
             _per_output(outputs, loss_weights, "loss_weights", default=1.0)[0]
         resolved = loss_from_keras(loss)
-        pairs = metrics_from_keras(metrics, resolved, widths[0])
-        return (Head("", resolved, float(weight), tuple(m for m, _ in pairs),
-                     tuple(name for _, name in pairs)),)
+        return (_head("", resolved, weight, metrics_from_keras(metrics, resolved, widths[0])),)
     one_for_all = not isinstance(loss, (list, tuple, dict)) or is_serialized(loss)
     losses = [loss] * len(outputs) if one_for_all else _per_output(outputs, loss, "loss")
     weights = _per_output(outputs, loss_weights, "loss_weights", default=1.0)
@@ -178,11 +205,16 @@ def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None,
             raise TrainingConfigError(f"output '{name}' has no loss; give every output a loss "
                                       "(kerasdml trains every output)")
         resolved = loss_from_keras(spec)
-        pairs = metrics_from_keras(metric if isinstance(metric, (list, tuple)) else
+        found = metrics_from_keras(metric if isinstance(metric, (list, tuple)) else
                                    [metric] if metric is not None else None, resolved, width)
-        heads.append(Head(name, resolved, float(1.0 if weight is None else weight),
-                          tuple(m for m, _ in pairs), tuple(shown for _, shown in pairs)))
+        heads.append(_head(name, resolved, 1.0 if weight is None else weight, found))
     return tuple(heads)
+
+
+def _head(output: str, loss: Loss, weight, found: tuple) -> Head:
+    """A Head from metrics_from_keras' (metric, name, settings) triples."""
+    metrics, names, arguments = zip(*found) if found else ((), (), ())
+    return Head(output, loss, float(weight), tuple(metrics), tuple(names), tuple(arguments))
 
 
 _NO_DEFAULT = object()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from kerasdml.compiler.training.config import loss_from_keras
-from kerasdml.compiler.training.data import (DataError, class_ids, features, labels, r2_score,
-                                             split_validation)
+from kerasdml.compiler.training.data import DataError, class_ids, features, labels, r2_score
+from kerasdml.compiler.training.inputs import split_inputs
 
 pd = pytest.importorskip("pandas")
 
@@ -59,13 +59,29 @@ def test_labels_that_do_not_fit_are_refused(values, loss, message):
         labels(values, loss, outputs=3, examples=2)
 
 
-def test_validation_split_takes_the_last_examples_like_keras():
-    X, y = np.arange(10).reshape(10, 1), np.arange(10)
-    (X_train, y_train), (X_val, y_val) = split_validation(X, y, 0.3)
-    assert X_train[:, 0].tolist() == list(range(7)) and y_val.tolist() == [7, 8, 9]
-    assert split_validation(X, y, 0.0)[1] is None
-    with pytest.raises(DataError, match="validation_split"):
-        split_validation(X, y, 1.0)
+@pytest.mark.parametrize("examples, fraction, training", [
+    (10, 0.3, 7), (48, 0.2, 38), (10, 0.25, 7), (7, 0.5, 3)], ids=str)
+def test_validation_split_trains_on_keras_first_rows(examples, fraction, training):
+    """floor(N * (1 - f)) training rows, as Keras' train_validation_split (48 * 0.8 = 38.4:
+    38 rows, where N - int(N * f) would keep 39)."""
+    X, y = np.arange(examples).reshape(examples, 1), np.arange(examples)
+    ([X_train, doubled], y_train), ([_, doubled_val], y_val) = split_inputs([X, X * 2], y,
+                                                                              fraction)
+    assert X_train[:, 0].tolist() == list(range(training)) and len(doubled) == training
+    assert doubled_val[:, 0].tolist() == [2 * k for k in range(training, examples)]
+    assert y_val.tolist() == list(range(training, examples))
+    assert split_inputs([X], y, 0.0)[1] is None
+
+
+@pytest.mark.parametrize("examples, fraction", [(1, 0.5), (10, 1e-17)], ids=str)
+def test_an_empty_validation_or_training_split_is_refused_like_keras(examples, fraction):
+    X, y = np.zeros((examples, 1)), np.zeros(examples)
+    with pytest.raises(DataError, match=rf"^the training data has {examples} examples, which is "
+                       r"not sufficient to split it into a validation and training set as "
+                       rf"specified by validation_split={fraction}: give more data"):
+        split_inputs([X], y, fraction)
+    with pytest.raises(DataError, match=r"validation_split must be in \[0, 1\), got 1.0"):
+        split_inputs([X], y, 1.0)
 
 
 def test_class_ids_and_r2():

@@ -1,0 +1,186 @@
+"""Keras2DML.fit against model.fit for what Keras' compile and fit arguments decide: the rows
+validation_split holds out, the settings of loss and metric objects, the names the history
+reports; and Keras' fit keywords that kerasdml does not take, refused with what to do."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from kerasdml.compiler import Keras2DML
+from kerasdml.compiler.errors import CompileError
+from kerasdml.compiler.training.config import TrainingConfigError
+from kerasdml.compiler.training.objectives import loss_from_keras, metrics_from_keras
+from support.keras_models import keras, randomize, sequential
+
+L = keras.layers
+RNG = np.random.default_rng(3)
+X = RNG.normal(size=(48, 6)).astype("float32")
+CLASSES = RNG.integers(0, 3, 48)
+VALUES = RNG.normal(size=(48, 3)).astype("float32")
+SETTINGS = dict(epochs=2, batch_size=16, shuffle=False, verbose=0)
+
+
+def mlp(outputs=3, activation="softmax", **compile_args) -> keras.Model:
+    model = randomize(sequential((6,), L.Dense(5, activation="tanh"),
+                                 L.Dense(outputs, activation=activation)), scale=0.5)
+    model.compile(**compile_args)
+    return model
+
+
+def two_outputs(**compile_args) -> keras.Model:
+    features = keras.Input((6,), name="features")
+    trunk = L.Dense(5, activation="tanh")(features)
+    model = keras.Model(features, [L.Dense(3, activation="softmax", name="labels")(trunk),
+                                   L.Dense(3, name="values")(trunk)])
+    model = randomize(model, scale=0.5)
+    model.compile(**compile_args)
+    return model
+
+
+def assert_fits_like_keras(model, y, tmp_path, fit=None, **options) -> Keras2DML:
+    """The same history and weights as model.fit with the same settings (validation_split is
+    a constructor parameter of Keras2DML and a fit() argument of Keras)."""
+    settings = {**SETTINGS, **options}
+    estimator = Keras2DML(model, **settings).fit(X, y, **(fit or {}))
+    history = model.fit(X, y, **settings, **(fit or {})).history
+    assert set(estimator.history_) == set(history)
+    for name, values in history.items():
+        np.testing.assert_allclose(estimator.history_[name], values, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    trained = keras.models.load_model(estimator.export(tmp_path / "trained.keras"),
+                                      compile=False)
+    for ours, theirs in zip(trained.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    return estimator
+
+
+# --- validation_split ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fraction", [0.2, 0.3])
+def test_validation_split_holds_out_the_rows_keras_holds_out(fraction, tmp_path):
+    """48 examples: Keras trains on floor(48 * 0.8) = 38 (0.3: 33), not 48 - int(48 * f) = 39
+    (34)."""
+    model = mlp(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    assert_fits_like_keras(model, CLASSES, tmp_path, validation_split=fraction)
+
+
+def test_validation_data_replaces_validation_split_as_in_keras(tmp_path):
+    model = mlp(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    assert_fits_like_keras(model, CLASSES, tmp_path, validation_split=0.25,
+                           fit=dict(validation_data=(X[:8], CLASSES[:8])))
+
+
+def test_too_few_examples_to_split_are_refused_as_keras_refuses_them():
+    model = mlp(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="not sufficient to split it"):
+        model.fit(X[:1], CLASSES[:1], validation_split=0.5, verbose=0)
+    with pytest.raises(CompileError, match=re.escape(
+            "the training data has 1 examples, which is not sufficient to split it into a "
+            "validation and training set as specified by validation_split=0.5: give more data "
+            "or another validation_split")):
+        Keras2DML(model, validation_split=0.5, verbose=0).fit(X[:1], CLASSES[:1])
+
+
+# --- loss objects keep their settings --------------------------------------------------------
+
+def test_a_live_loss_object_keeps_its_settings(tmp_path):
+    """Keras' saved compile config drops Huber's delta: the live object's is used."""
+    model = mlp(3, "linear", optimizer=keras.optimizers.SGD(0.1),
+                loss=keras.losses.Huber(delta=0.3))
+    estimator = assert_fits_like_keras(model, VALUES, tmp_path)
+    assert estimator._compiled().loss.arguments == (("delta", 0.3),)
+
+
+@pytest.mark.parametrize("form", ["list", "dict"])
+def test_live_loss_objects_of_several_outputs_keep_their_settings(form, tmp_path):
+    losses = ["sparse_categorical_crossentropy", keras.losses.Huber(delta=0.3)]
+    model = two_outputs(optimizer=keras.optimizers.SGD(0.1), loss=losses if form == "list"
+                        else dict(zip(("labels", "values"), losses)))
+    estimator = assert_fits_like_keras(model, [CLASSES, VALUES], tmp_path)
+    assert estimator._compiled().training.heads[1].loss.arguments == (("delta", 0.3),)
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+def test_binary_accuracy_takes_its_threshold(tmp_path):
+    model = mlp(1, "sigmoid", optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
+                metrics=[keras.metrics.BinaryAccuracy(threshold=0.7), "accuracy"])
+    estimator = assert_fits_like_keras(model, (CLASSES > 0).astype("float32"), tmp_path)
+    script = estimator.get_training_script()
+    assert "> 0.7)" in script and "> 0.5)" in script
+    assert estimator.history_["binary_accuracy"] != estimator.history_["accuracy"]
+
+
+def test_two_names_of_one_metric_are_both_reported(tmp_path):
+    model = mlp(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy",
+                metrics=["categorical_accuracy", "acc"])
+    estimator = assert_fits_like_keras(model, np.eye(3)[CLASSES], tmp_path)
+    assert set(estimator.history_) == {"loss", "categorical_accuracy", "acc"}
+
+
+def test_metric_settings_kerasdml_does_not_model_are_refused():
+    spec = {"class_name": "CategoricalAccuracy",
+            "config": {"name": "ca", "dtype": "float32", "k": 2}}
+    with pytest.raises(TrainingConfigError, match=re.escape(
+            "metric CategoricalAccuracy: k=2 is not supported (kerasdml computes it with "
+            "Keras' defaults)")):
+        metrics_from_keras([spec], loss_from_keras("categorical_crossentropy"), 3)
+
+
+def test_weighted_metrics_are_refused():
+    model = mlp(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                weighted_metrics=["accuracy"])
+    with pytest.raises(TrainingConfigError, match=re.escape(
+            "weighted_metrics=['accuracy'] is not supported: kerasdml trains on unweighted "
+            "samples; compile the model with these in metrics= instead")):
+        Keras2DML(model, verbose=0).fit(X, CLASSES)
+
+
+# --- Keras fit keywords kerasdml does not take -----------------------------------------------
+
+_UNWEIGHTED = "kerasdml trains on unweighted samples"
+REFUSED = {
+    "class_weight": ({0: 1.0, 1: 2.0, 2: 1.0},
+                     f"fit(): class_weight= is not supported: {_UNWEIGHTED}"),
+    "sample_weight": (np.ones(48), f"fit(): sample_weight= is not supported: {_UNWEIGHTED}"),
+    "callbacks": ([], "fit(): callbacks= is not supported: kerasdml runs no Keras callbacks "
+                      "(checkpoints: weights_dir= in Keras2DML(...) and fit(..., resume=True))"),
+    "initial_epoch": (1, "fit(): initial_epoch= is not supported: to continue training, give "
+                         "weights_dir= to Keras2DML(...) and call fit(..., resume=True)"),
+    "steps_per_epoch": (2, "fit(): steps_per_epoch= is not supported: an epoch is one pass "
+                           "over every example given"),
+    "validation_freq": (2, "fit(): validation_freq= is not supported: validation runs after "
+                           "every epoch"),
+    "epochs": (3, "fit() does not take epochs=: it is a parameter of the estimator; pass "
+                  "epochs= to Keras2DML(...) (or set_params)"),
+    "validation_split": (0.2, "fit() does not take validation_split=: it is a parameter of "
+                              "the estimator; pass validation_split= to Keras2DML(...) "
+                              "(or set_params)"),
+    "bogus": (1, "fit() got an unexpected keyword argument 'bogus'"),
+}
+
+
+@pytest.mark.parametrize("keyword", sorted(REFUSED))
+def test_keras_fit_keywords_kerasdml_does_not_take_are_refused(keyword):
+    value, message = REFUSED[keyword]
+    estimator = Keras2DML(mlp(optimizer="sgd", loss="sparse_categorical_crossentropy"),
+                          verbose=0)
+    with pytest.raises(CompileError, match=f"^{re.escape(message)}$") as raised:
+        estimator.fit(X, CLASSES, **{keyword: value})
+    assert isinstance(raised.value, TypeError)  # what Python raises for such a keyword
+    assert not hasattr(estimator, "weights_")
+
+
+@pytest.mark.parametrize("validation_data, message", [
+    ((X[:8], CLASSES[:8], np.ones(8)), "validation_data=(x, y, sample_weight) is not "
+                                       f"supported: {_UNWEIGHTED}; give validation_data=(x, y)"),
+    ((X[:8],), "validation_data must be a tuple (x, y) of features and labels, got tuple of 1"),
+], ids=["sample_weight", "one_array"])
+def test_validation_data_other_than_a_pair_is_refused(validation_data, message):
+    estimator = Keras2DML(mlp(optimizer="sgd", loss="sparse_categorical_crossentropy"),
+                          verbose=0)
+    with pytest.raises(CompileError, match=f"^{re.escape(message)}$"):
+        estimator.fit(X, CLASSES, validation_data=validation_data)
