@@ -21,12 +21,18 @@ def index_bounds(lower, upper, is_range: bool) -> Bounds:
     return first, last
 
 
-def _slice(bounds: Bounds, extent: int, axis: str, name: str, shape) -> slice:
+def _slice(bounds: Bounds, extent: int, axis: str, name: str, shape, empty_ok: bool = False) -> slice:
+    """empty_ok: the range 1:0 selects nothing. SystemDS gives M[, 1:k] no columns when it knows
+    k = 0 at compile time (and a:(a-1) then too), but refuses an empty range it meets only at run
+    time, 3:1, and empty ranges when left indexing; without constant propagation, kerasdml takes
+    the common 1:k with k = 0 as empty and refuses the others."""
     if bounds is None:
         return slice(0, extent)
     first, last = bounds
     if isinstance(first, str):
         first = last = to_int(first, "index")
+    if empty_ok and (first, last) == (1, 0):
+        return slice(0, 0)
     if first < 1 or last > extent or first > last:
         shown = f"{first}" if first == last else f"{first}:{last}"
         raise DMLRuntimeError(f"{axis} index {shown} out of bounds for `{name}` "
@@ -52,8 +58,8 @@ def read_index(matrix, rows: Bounds, cols: Bounds, name: str) -> np.ndarray:
         return matrix.sublist(rows, name)
     if not is_matrix(matrix):
         raise DMLRuntimeError(f"cannot index `{name}`: it is a {type_name(matrix)}, not a matrix")
-    r = _slice(rows, matrix.shape[0], "row", name, matrix.shape)
-    c = _slice(cols, matrix.shape[1], "column", name, matrix.shape)
+    r = _slice(rows, matrix.shape[0], "row", name, matrix.shape, empty_ok=True)
+    c = _slice(cols, matrix.shape[1], "column", name, matrix.shape, empty_ok=True)
     return matrix[r, c].copy()
 
 

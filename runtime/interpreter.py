@@ -8,6 +8,7 @@ the variable owns it (see Frame.owned), so in-place writes are never seen throug
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import intrinsics, statement_fusion
 from . import nodes as n
+from .builtins.elementwise import ASSIGNED_IFELSE
 from .collector import LOOK_EVERY, collect_if_crowded
 from .context import Context
 from .errors import DMLError, DMLInterrupted, DMLRuntimeError, SourcePosition
@@ -155,7 +157,10 @@ class Interpreter:
 
     def _stmt_Assign(self, node: n.Assign, module: Module):
         name = node.name
-        value = self.expressions(module).compile(node.value, escaping=True)
+        expr = node.value
+        if isinstance(expr, n.Call) and expr.name == "ifelse" and "ifelse" not in module.functions:
+            expr = dataclasses.replace(expr, name=ASSIGNED_IFELSE)   # typed by both branches
+        value = self.expressions(module).compile(expr, escaping=True)
         if node.op == "=":
             def assign(frame):
                 frame.vars[name] = value(frame)

@@ -152,8 +152,8 @@ def _elementwise(op: str, a, b):
     left, right = _matrix_operand(a, op), _matrix_operand(b, op)
     if is_matrix(left) and is_matrix(right) and not broadcastable(left.shape, right.shape):
         raise DMLRuntimeError(f"`{op}` of {type_name(a)} and {type_name(b)}: dimensions do not match "
-                              "(elementwise operations need equal shapes, or a row or column vector as "
-                              "the RIGHT operand; use as.scalar() for a 1x1 matrix)")
+                              "(elementwise operations need equal shapes, or a row or column vector or "
+                              "a 1x1 matrix as the RIGHT operand)")
     if op == "^" and _cellwise_power_applies(left, right):
         return _cellwise_power(left, right)
     return parallel_binary(MATRIX_RULES[op], left, right, dtype=_result_dtype(left, right))
@@ -184,9 +184,10 @@ def _result_dtype(left, right):
 
 
 def broadcastable(left: tuple, right: tuple) -> bool:
-    """SystemDS's elementwise shape rule: equal shapes, or a vector of the left matrix on the right."""
+    """SystemDS's elementwise shape rule: equal shapes, or on the right a vector of the left
+    matrix or a 1x1 matrix (taken as a scalar; a 1x1 matrix on the left is refused)."""
     rows, cols = left
-    return right == left or right == (1, cols) or right == (rows, 1)
+    return right == left or right == (1, cols) or right == (rows, 1) or right == (1, 1)
 
 
 def matmul(a, b):

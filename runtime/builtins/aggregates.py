@@ -22,6 +22,7 @@ from ..local.kahan import (incremental_axis_mean, incremental_mean, kahan_axis_s
                            kahan_sum)
 from ..local.elementwise import binary as parallel_binary
 from ..local.parallel import run_chunks, split
+from ..operators import broadcastable
 from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
 
@@ -228,19 +229,14 @@ def _matrix(value, name: str) -> np.ndarray:
     return require_matrix(value, f"the argument of {name}")
 
 
-def _nonempty(value, name: str) -> np.ndarray:
-    x = _matrix(value, name)
-    if x.size == 0:
-        raise DMLRuntimeError(f"{name} of an empty matrix ({type_name(x)}) is undefined")
-    return x
-
-
-def _axis_nonempty(value, name: str, axis: int) -> np.ndarray:
+def _over_axis(value, name: str, axis: int, function) -> np.ndarray:
+    """function(x) of a row (axis=1) or column (axis=0) aggregate. Over an empty axis every
+    cell is 0 in SystemDS (its result block starts at zero and nothing is added to it): colMaxs
+    of a 0x3 matrix is 1x3 zeros, rowMaxs of it 0x1."""
     x = _matrix(value, name)
     if x.shape[axis] == 0:
-        raise DMLRuntimeError(f"{name} of a matrix with no {'rows' if axis == 0 else 'columns'} "
-                              f"({type_name(x)}) is undefined")
-    return x
+        return np.zeros((1, x.shape[1]) if axis == 0 else (x.shape[0], 1), dtype=x.dtype)
+    return function(x)
 
 
 def _as(result: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -324,15 +320,16 @@ def _scalar_pair(a, b, name: str, pick):
 
 def _elementwise(a, b, name: str, function) -> np.ndarray:
     if is_matrix(a) and is_matrix(b):
-        if a.shape != b.shape:
-            row_vector = b.shape[0] == 1 and b.shape[1] == a.shape[1]
-            col_vector = b.shape[1] == 1 and b.shape[0] == a.shape[0]
-            if not (row_vector or col_vector):
-                raise DMLRuntimeError(f"{name} of two matrices needs equal dimensions (or a row or "
-                                      f"column vector second), got {type_name(a)} and {type_name(b)}")
+        if not broadcastable(a.shape, b.shape):
+            raise DMLRuntimeError(f"{name} of two matrices needs equal dimensions (or a row or column "
+                                  f"vector or a 1x1 matrix second), got {type_name(a)} and {type_name(b)}")
         return parallel_binary(function, a, b)
     matrix, scalar = (a, b) if is_matrix(a) else (b, a)
     return parallel_binary(function, matrix, matrix.dtype.type(float(scalar)))
+
+
+# min/max of an empty matrix: SystemDS's starting values, untouched
+_EMPTY_EXTREMES = {"min": math.inf, "max": -math.inf}
 
 
 def _min_max(name: str, function, pick, values):
@@ -344,7 +341,7 @@ def _min_max(name: str, function, pick, values):
         if not is_matrix(x):
             raise DMLRuntimeError(f"{name} of a single argument needs a matrix, got {type_name(x)}")
         if x.size == 0:
-            raise DMLRuntimeError(f"{name} of an empty matrix ({type_name(x)}) is undefined")
+            return _EMPTY_EXTREMES[name]
         return float(function.reduce(x, axis=None))
     if not any(is_matrix(v) for v in values):
         if len(values) == 2:
@@ -388,14 +385,12 @@ def col_sums(target):
 
 @builtin("rowMeans")
 def row_means(target):
-    x = _axis_nonempty(target, "rowMeans", 1)
-    return _as(_axis_mean(x, 1), x)
+    return _over_axis(target, "rowMeans", 1, lambda x: _as(_axis_mean(x, 1), x))
 
 
 @builtin("colMeans")
 def col_means(target):
-    x = _axis_nonempty(target, "colMeans", 0)
-    return _as(_axis_mean(x, 0), x)
+    return _over_axis(target, "colMeans", 0, lambda x: _as(_axis_mean(x, 0), x))
 
 
 def _axis_mean(x: np.ndarray, axis: int) -> np.ndarray:
@@ -409,8 +404,8 @@ def _axis_mean(x: np.ndarray, axis: int) -> np.ndarray:
 def _axis_variance(x: np.ndarray, axis: int) -> np.ndarray:
     count = x.shape[axis]
     x64 = np.asarray(x, dtype=np.float64)
-    if count < 2:                   # one value per row/column: variance 0, as for var()
-        return np.full(np.sum(x64, axis=axis, keepdims=True).shape, 0.0 if count == 1 else np.nan)
+    if count < 2:     # one value per row/column: variance 0, as for var(); none: 0 (SystemDS)
+        return np.zeros(np.sum(x64, axis=axis, keepdims=True).shape)
     deviations = x64 - axis_sum(x64, axis) / count
     np.multiply(deviations, deviations, out=deviations)
     return axis_sum(deviations, axis) / (count - 1)
@@ -442,36 +437,37 @@ def col_sds(target):
 
 @builtin("rowMaxs")
 def row_maxs(target):
-    return np.max(_axis_nonempty(target, "rowMaxs", 1), axis=1, keepdims=True)
+    return _over_axis(target, "rowMaxs", 1, lambda x: np.max(x, axis=1, keepdims=True))
 
 
 @builtin("colMaxs")
 def col_maxs(target):
-    return np.max(_axis_nonempty(target, "colMaxs", 0), axis=0, keepdims=True)
+    return _over_axis(target, "colMaxs", 0, lambda x: np.max(x, axis=0, keepdims=True))
 
 
 @builtin("rowMins")
 def row_mins(target):
-    return np.min(_axis_nonempty(target, "rowMins", 1), axis=1, keepdims=True)
+    return _over_axis(target, "rowMins", 1, lambda x: np.min(x, axis=1, keepdims=True))
 
 
 @builtin("colMins")
 def col_mins(target):
-    return np.min(_axis_nonempty(target, "colMins", 0), axis=0, keepdims=True)
+    return _over_axis(target, "colMins", 0, lambda x: np.min(x, axis=0, keepdims=True))
+
+
+def _axis_product(x: np.ndarray, axis: int) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _as(np.prod(x, axis=axis, keepdims=True, dtype=np.float64), x)
 
 
 @builtin("rowProds")
 def row_prods(target):
-    x = _matrix(target, "rowProds")
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _as(np.prod(x, axis=1, keepdims=True, dtype=np.float64), x)
+    return _over_axis(target, "rowProds", 1, lambda x: _axis_product(x, 1))
 
 
 @builtin("colProds")
 def col_prods(target):
-    x = _matrix(target, "colProds")
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _as(np.prod(x, axis=0, keepdims=True, dtype=np.float64), x)
+    return _over_axis(target, "colProds", 0, lambda x: _axis_product(x, 0))
 
 
 def _row_index(x: np.ndarray, extreme: np.ufunc) -> np.ndarray:
@@ -485,12 +481,12 @@ def _row_index(x: np.ndarray, extreme: np.ufunc) -> np.ndarray:
 
 @builtin("rowIndexMax")
 def row_index_max(target):
-    return _row_index(_axis_nonempty(target, "rowIndexMax", 1), np.fmax)
+    return _over_axis(target, "rowIndexMax", 1, lambda x: _row_index(x, np.fmax))
 
 
 @builtin("rowIndexMin")
 def row_index_min(target):
-    return _row_index(_axis_nonempty(target, "rowIndexMin", 1), np.fmin)
+    return _over_axis(target, "rowIndexMin", 1, lambda x: _row_index(x, np.fmin))
 
 
 # ---- cumulative aggregates (down each column) ---------------------------------------------------

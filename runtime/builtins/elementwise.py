@@ -188,11 +188,21 @@ def _branch(value, cond: np.ndarray, which: str):
     return float(value)
 
 
+def _branch_kinds(yes, no) -> set:
+    """The Python types of two scalar branches; a boolean beside a number is refused."""
+    kinds = {bool if isinstance(v, bool) else type(v) for v in (yes, no)}
+    if bool in kinds and kinds & {int, float}:
+        raise DMLRuntimeError(f"ifelse: a boolean and a number branch ({type_name(yes)} and "
+                              f"{type_name(no)}) have no common type")
+    return kinds
+
+
 @builtin("ifelse", context=True, keeps_inputs=True)
 def ifelse(context, test, yes, no):
     """ifelse(cond, a, b): with a scalar condition, a or b itself; with a matrix condition, the
     cells of a where the condition is nonzero and of b elsewhere."""
     if not is_matrix(test):
+        _branch_kinds(yes, no)
         return yes if to_bool(test, "ifelse's condition") else no
     a, b = _branch(yes, test, "first"), _branch(no, test, "second")
     branches = [m.dtype for m in (a, b) if is_matrix(m)]
@@ -312,3 +322,17 @@ def _register_bitwise(name: str, operation):
 
 for _name, _operation in _BITWISE.items():
     _register_bitwise(_name, _operation)
+
+
+# The name the interpreter gives `x = ifelse(...)`: SystemDS stores a scalar result in the
+# variable's type, the common type of both branches (an int and a double branch give a
+# double), while print(ifelse(...)) shows the chosen branch as it is.
+ASSIGNED_IFELSE = "ifelse="
+
+
+@builtin(ASSIGNED_IFELSE, context=True, keeps_inputs=True)
+def assigned_ifelse(context, test, yes, no):
+    result = ifelse(context, test, yes, no)
+    if not is_matrix(test) and _branch_kinds(yes, no) == {int, float}:
+        return float(result)
+    return result

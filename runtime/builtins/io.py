@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..io import read_value, write_value
+from ..io.csv import NA_STRING_SEP
 from ..values import is_matrix, type_name
 from .registry import builtin
 
@@ -25,6 +26,9 @@ def _file_name(value, function: str) -> str:
 @builtin("read", context=True)
 def read(context, file, **params):
     path = _file_name(file, "read")
+    na = params.get("naStrings")
+    if isinstance(na, list) and all(isinstance(s, str) for s in na):
+        params["naStrings"] = NA_STRING_SEP.join(na)    # SystemDS joins a list the same way
     for name, value in params.items():
         if is_matrix(value) or isinstance(value, list):
             raise DMLRuntimeError(f"read({path!r}): parameter {name} must be a scalar, "

@@ -14,7 +14,7 @@ Semantics are SystemDS 3.x's:
   positional argument that is an integer rather than a boolean is the seed, as in SystemDS.
 * removeEmpty(target, margin, select, empty.return) drops all-zero rows (or columns), or keeps
   those that `select` marks; when nothing is kept the result is a 1-row (1-column) zero matrix
-  unless empty.return=FALSE.
+  unless empty.return=FALSE, or a select is given (SystemDS then returns the empty matrix).
 
 Matrices made from scalars (sample) use the run's precision; the others keep their input's dtype.
 """
@@ -223,7 +223,7 @@ def remove_empty(context, target, margin, select=None, empty_return=True):
                                   f"(one entry per {margin[:-1]} of target), got {dims(select)}")
         keep = select.ravel() != 0
     kept = target[keep] if axis == 0 else target[:, keep]
-    if kept.shape[axis] == 0 and to_bool(empty_return, "removeEmpty: empty.return"):
+    if kept.shape[axis] == 0 and to_bool(empty_return, "removeEmpty: empty.return") and select is None:
         shape = (1, target.shape[1]) if axis == 0 else (target.shape[0], 1)
         return np.zeros(shape, dtype=_float_dtype(context, target))
     return kept

@@ -29,8 +29,11 @@ READ_PARAMS = frozenset({
 MTD_KEYS = READ_PARAMS | {"description", "author", "created", "privacy",
                           "fine_grained_privacy"}
 # Keys whose value in the .mtd and in the read() call must agree (compared via _norm).
-_COMPARED_KEYS = ("rows", "cols", "format", "data_type", "value_type", "sep", "header",
-                  "fill", "default", "naStrings", "dataset")
+_COMPARED_KEYS = ("rows", "cols", "format", "data_type", "value_type", "fill", "default",
+                  "naStrings", "dataset")
+# Keys where the .mtd's value silently replaces the call's (SystemDS reads a csv written with a
+# header and sep=";" through read(header=FALSE, sep=",") as the .mtd describes it).
+_MTD_WINS = ("header", "sep")
 
 
 def load_mtd(path: str) -> dict | None:
@@ -53,7 +56,8 @@ def load_mtd(path: str) -> dict | None:
 
 
 def merge_mtd(path: str, mtd: dict | None, params: dict) -> dict:
-    """The read parameters: the .mtd's, overridden by the call's, which must agree with them."""
+    """The read parameters: the .mtd's, overridden by the call's, which must agree with them
+    (except for header and sep, where the .mtd's count)."""
     if not mtd:
         return dict(params)
     for key in _COMPARED_KEYS:
@@ -63,7 +67,7 @@ def merge_mtd(path: str, mtd: dict | None, params: dict) -> dict:
             raise DMLRuntimeError(
                 f"read({path!r}): {key}={params[key]!r} in read() disagrees with "
                 f"{key}={mtd[key]!r} in {path}.mtd")
-    return {**mtd, **params}
+    return {**mtd, **params, **{key: mtd[key] for key in _MTD_WINS if key in mtd}}
 
 
 def _norm(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """Distributed elementwise operations: every block goes through the local operator or builtin
 itself, so types, NaN and Infinity rules are the local ones by construction.
 
-- matrix op scalar (either side): a map over blocks;
+- matrix op scalar (either side), or op a 1x1 matrix on the right (SystemDS takes it as a
+  scalar): a map over blocks;
 - matrix op matrix of the same shape: the two block sets joined by block key;
 - matrix op row vector (1 x ncol) / column vector (nrow x 1): the vector broadcast, each block
   taking its slice of it.
@@ -40,8 +41,13 @@ def binary_output(a, b):
     return tuple(a.shape) if is_matrix_operand(a) else tuple(b.shape)
 
 
+def _cell_right(a, b) -> bool:
+    """b is a 1x1 matrix beside a larger matrix a: it goes to every block whole, as a scalar."""
+    return is_matrix_operand(a) and is_matrix_operand(b) and tuple(b.shape) == (1, 1) != tuple(a.shape)
+
+
 def binary_strategy(runtime, a, b) -> str:
-    if is_matrix_operand(a) and is_matrix_operand(b):
+    if is_matrix_operand(a) and is_matrix_operand(b) and not _cell_right(a, b):
         return "join" if tuple(a.shape) == tuple(b.shape) else "broadcast-vector"
     return "blockwise"
 
@@ -104,8 +110,9 @@ def join_blocks(a: DistributedMatrix, b: DistributedMatrix):
            named=True)
 def binary(runtime, op, a, b):
     dtype = _sample_dtype(_rule(op), a, b)
-    if not is_matrix_operand(b):
-        return runtime.distribute(a).map_blocks(runtime.blockwise(partial(_left, op, b)), dtype)
+    if not is_matrix_operand(b) or _cell_right(a, b):
+        scalar = runtime.local(b) if is_matrix_operand(b) else b
+        return runtime.distribute(a).map_blocks(runtime.blockwise(partial(_left, op, scalar)), dtype)
     if not is_matrix_operand(a):
         return runtime.distribute(b).map_blocks(runtime.blockwise(partial(_right, op, a)), dtype)
     if tuple(a.shape) == tuple(b.shape):

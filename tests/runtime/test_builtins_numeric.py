@@ -306,8 +306,14 @@ def test_var_of_known_values():
 def test_full_aggregates_need_a_matrix():
     with pytest.raises(DMLRuntimeError, match="argument of sum must be a matrix, got int"):
         run_string("s = sum(3)")
-    with pytest.raises(DMLRuntimeError, match="min of an empty matrix"):
-        run_string("s = min(X)", inputs={"X": np.zeros((0, 2))})
+
+
+def test_aggregates_of_empty_matrices():
+    """SystemDS's starting values: min Infinity, max -Infinity, prod 1; zeros over an empty axis."""
+    got = run_string("a = min(X); b = max(X); c = prod(X); C = colMaxs(X); R = rowMaxs(X)",
+                     inputs={"X": np.zeros((0, 2))}, outputs=["a", "b", "c", "C", "R"])
+    assert (got["a"], got["b"], got["c"]) == (np.inf, -np.inf, 1.0)
+    assert got["C"].tolist() == [[0.0, 0.0]] and got["R"].shape == (0, 1)
 
 
 # ---- min / max ------------------------------------------------------------------------------------------

@@ -583,8 +583,11 @@ def test_error_dims_disagree_with_mtd():
         read_value(fx("sd_special.csv"), {"rows": 5})
     with raises(r"format='text' in read\(\) disagrees with format='csv' in .*\.mtd"):
         read_value(fx("sd_special.csv"), {"format": "text"})
-    with raises(r"sep=',' in read\(\) disagrees with sep=';' in .*\.mtd"):
-        read_value(fx("sd_special.csv"), {"sep": ","})
+
+
+def test_mtd_header_and_sep_win_over_the_call():
+    """As in SystemDS: the .mtd's header and sep replace the call's without an error."""
+    assert_same(read_value(fx("sd_special.csv"), {"sep": ",", "header": False}), SPECIAL)
 
 
 def test_matching_params_and_mtd_are_fine():

@@ -25,7 +25,8 @@ BUILTIN_CASES = {
     "exp": "Y = exp(X / 20)", "log": "Y = log(X)", "sqrt": "Y = sqrt(X)", "sign": "Y = sign(X)",
     "round": "Y = round(X / 3)", "floor": "Y = floor(X / 3)", "ceil": "Y = ceil(X / 3)",
     "sigmoid": "Y = sigmoid(X)", "is.na": "Y = is.na(X)", "is.nan": "Y = is.nan(X)",
-    "is.infinite": "Y = is.infinite(X)", "ifelse": "Y = ifelse(B, X, 0)",
+    "is.infinite": "Y = is.infinite(X)", "ifelse": "Y = -ifelse(B, X, 0)",
+    "ifelse=": "Y = ifelse(B, X, 0)",  # the assigned form the interpreter calls
     "replace": "Y = replace(target=X, pattern=1, replacement=7)", "xor": "Y = xor(B, X > 8)",
     "ppred": 'Y = ppred(X, 3, ">")',
     "max": "Y = max(X, 3)", "min": "Y = min(X, 3)",

@@ -20,7 +20,7 @@ INPUTS = {
     "At": rng.normal(size=(5, 7)),
     "K1": rng.integers(1, 4, size=(7, 1)).astype(float), "K2": rng.integers(1, 5, size=(7, 1)).astype(float),
     "X": rng.normal(size=(7, 72)), "Wc": rng.normal(size=(3, 18)), "bx": rng.normal(size=(2, 1)),
-    "D": rng.normal(size=(7, 108)), "Dp": rng.normal(size=(7, 18)),
+    "D": rng.normal(size=(7, 108)), "Dp": rng.normal(size=(7, 18)), "s": rng.normal(size=(1, 1)),
 }
 CONV = "input_shape=[7,2,6,6], filter_shape=[3,2,3,3], stride=[1,1], padding=[1,1]"
 POOL = "input_shape=[7,2,6,6], pool_size=[2,2], stride=[2,2], padding=[0,0]"
@@ -34,6 +34,9 @@ CASES = {
     "power": ("R = A ^ 2", "^", "blockwise"),
     "row-vector": ("R = A / r", "/", "broadcast-vector"),
     "col-vector": ("R = A - c", "-", "broadcast-vector"),
+    "binary-1x1-right": ("R = A / s", "/", "blockwise"),       # a 1x1 right operand is a scalar
+    "binary-1x1-compare": ("R = A >= s", ">=", "blockwise"),
+    "binary-1x1-min": ("R = min(A, s)", "min", "blockwise"),
     "negate": ("R = -A", "unary-", "blockwise"),
     "not": ("R = !B", "unary!", "blockwise"),
     "exp": ("R = exp(A)", "exp", "blockwise"),
@@ -126,5 +129,7 @@ def test_bad_shapes_report_the_local_error(runtime):
 
     with pytest.raises(DMLRuntimeError, match="dimensions do not match"):
         run_string("R = A + W", inputs=INPUTS, outputs=["R"], spark=runtime, exec_mode="spark")
+    with pytest.raises(DMLRuntimeError, match="dimensions do not match"):
+        run_string("R = s + A", inputs=INPUTS, outputs=["R"], spark=runtime, exec_mode="spark")
     with pytest.raises(DMLRuntimeError, match="out of bounds"):
         run_string("R = A[1:9, ]", inputs=INPUTS, outputs=["R"], spark=runtime, exec_mode="spark")
