@@ -40,9 +40,11 @@ def _slice(bounds: Bounds, extent: int, axis: str, name: str, shape, empty_ok: b
     return slice(first - 1, last)
 
 
-def checked_slice(bounds: Bounds, extent: int, axis: str, name: str, shape) -> slice:
-    """The 0-based slice of a bounds pair, with the bounds check every indexing path shares."""
-    return _slice(bounds, extent, axis, name, shape)
+def checked_slice(bounds: Bounds, extent: int, axis: str, name: str, shape,
+                  empty_ok: bool = False) -> slice:
+    """The 0-based slice of a bounds pair, with the bounds check every indexing path shares
+    (empty_ok: reading, where 1:0 selects nothing)."""
+    return _slice(bounds, extent, axis, name, shape, empty_ok)
 
 
 def type_name_for(shape) -> str:
@@ -58,8 +60,8 @@ def read_index(matrix, rows: Bounds, cols: Bounds, name: str) -> np.ndarray:
         return matrix.sublist(rows, name)
     if not is_matrix(matrix):
         raise DMLRuntimeError(f"cannot index `{name}`: it is a {type_name(matrix)}, not a matrix")
-    r = _slice(rows, matrix.shape[0], "row", name, matrix.shape, empty_ok=True)
-    c = _slice(cols, matrix.shape[1], "column", name, matrix.shape, empty_ok=True)
+    r = checked_slice(rows, matrix.shape[0], "row", name, matrix.shape, empty_ok=True)
+    c = checked_slice(cols, matrix.shape[1], "column", name, matrix.shape, empty_ok=True)
     return matrix[r, c].copy()
 
 

@@ -12,25 +12,31 @@ from .matrix import is_matrix_operand
 from .registry import operation
 
 
-def _region(matrix, rows, cols, name) -> tuple[slice, slice]:
+def _region(matrix, rows, cols, name, reading: bool = False) -> tuple[slice, slice]:
     shape = tuple(matrix.shape)
-    return (checked_slice(rows, shape[0], "row", name, shape),
-            checked_slice(cols, shape[1], "column", name, shape))
+    return (checked_slice(rows, shape[0], "row", name, shape, reading),
+            checked_slice(cols, shape[1], "column", name, shape, reading))
 
 
-def _selected(matrix, rows, cols, name):
-    r, c = _region(matrix, rows, cols, name)
+def _selected(matrix, rows, cols, name, reading: bool = False):
+    r, c = _region(matrix, rows, cols, name, reading)
     return r.stop - r.start, c.stop - c.start
+
+
+def _read(matrix, rows, cols, name):
+    return _selected(matrix, rows, cols, name, reading=True)
 
 
 def _accepts_right(matrix, rows, cols, name) -> bool:
     return is_matrix_operand(matrix)
 
 
-@operation("rightIndex", accepts=_accepts_right, output=_selected, strategy="reblock")
+@operation("rightIndex", accepts=_accepts_right, output=_read, strategy="reblock")
 def right_index(runtime, matrix, rows, cols, name):
     m = runtime.distribute(matrix)
-    r, c = _region(m, rows, cols, name)
+    r, c = _region(m, rows, cols, name, reading=True)
+    if r.start == r.stop or c.start == c.stop:
+        return np.zeros((r.stop - r.start, c.stop - c.start), dtype=m.dtype)  # M[, 1:0]
     if (r.start, r.stop, c.start, c.stop) == (0, m.rows, 0, m.cols):
         return m  # the whole matrix (a one-batch loop's X[1:N, ]): nothing moves
     pieces = shifted_pieces(m, (r.start, r.stop), (c.start, c.stop), (0, 0), m.block)
