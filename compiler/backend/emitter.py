@@ -58,7 +58,8 @@ class Program:
     uses: dict               # tensor -> its readers (see _input_uses)
     folds: tuple = ()        # Blocks computing folded weights once, before the batch loop
     folded: tuple = ()       # the variables those blocks compute that the batch loop reads
-    holders: dict = field(default_factory=dict)  # parameter variable -> its nodes, in order
+    # a parameter variable several nodes hold -> {node: its part of the gradient}, in order
+    shared: dict = field(default_factory=dict)
 
     def loss_gradients(self) -> list[str]:
         """The variable each model output's loss gradient goes to: d<output>, or one of the
@@ -73,9 +74,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
     fold block computes that layer's weights once, and it writes the folded layer's output."""
     tensors, params = graph_names(graph)
     uses = _input_uses(graph, training)
-    holders: dict = {}
-    for node, param in graph.params():
-        holders.setdefault(params[(node.name, param.name)], []).append(node.name)
+    shared = _shared_gradients(graph, tensors, params)
     absorbing = {} if training else {into: node for node, into in folds(graph).items()}
     steps, fold_steps, problems, sources = [], [], [], []
 
@@ -92,10 +91,10 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
         if node.op == "input" or node.name in absorbing.values():
             continue
         template = template_for(node.op)
-        step = _step(graph, node, training, tensors, params, uses, holders)
+        step = _step(graph, node, training, tensors, params, uses, shared)
         if node.name in absorbing:
             folded = graph.node(absorbing[node.name])
-            fold = _step(graph, folded, training, tensors, params, uses, holders)
+            fold = _step(graph, folded, training, tensors, params, uses, shared)
             if with_context(folded, fold):
                 _absorb(step, fold, node)
                 fold_steps.append((fold, template_for(folded.op)))
@@ -115,7 +114,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
     folded = tuple(name for s, _ in fold_steps for name in
                    (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
     return Program(graph, tensors, params, tuple(steps), tuple(sources), uses,
-                   tuple(fold_blocks), folded, holders)
+                   tuple(fold_blocks), folded, shared)
 
 
 def _masked_loss(graph: ir.Graph, output: str):
@@ -184,22 +183,29 @@ def gradient_name(tensors: dict, uses: dict, tensor: str, node: str, position: i
     return "d" + base + suffix
 
 
-def parameter_gradient(holders: dict, taken: set, variable: str, node: str) -> str:
-    """d<variable>, or d<variable>_<k> for the k-th of several nodes holding it (summed after
-    the first one's backward, the last to run: share_gradients)."""
-    nodes = holders.get(variable, [node])
-    if len(nodes) == 1:
-        return "d" + variable
-    suffix = f"_{nodes.index(node) + 1}"
-    while variable + suffix in taken:
-        suffix = "_" + suffix
-    return "d" + variable + suffix
-
-
-def _step(graph, node, training, tensors, params, uses, holders) -> Step:
-    roles = {p.name: params[(node.name, p.name)] for p in node.params}
+def _shared_gradients(graph: ir.Graph, tensors: dict, params: dict) -> dict:
+    """{variable: {node: d<variable>_<k>}} for the parameters several nodes hold (names.py), the
+    k-th node's part of the gradient; share_gradients sums them into d<variable>."""
+    holders: dict = {}
+    for node, param in graph.params():
+        holders.setdefault(params[(node.name, param.name)], []).append(node.name)
     taken = set(tensors.values()) | set(params.values())
-    grads = {role: parameter_gradient(holders, taken, var, node.name)
+    shared = {}
+    for variable, nodes in holders.items():
+        if len(nodes) > 1:
+            parts = {}
+            for k, node in enumerate(nodes, start=1):
+                suffix = f"_{k}"
+                while variable + suffix in taken:
+                    suffix = "_" + suffix
+                parts[node] = "d" + variable + suffix
+            shared[variable] = parts
+    return shared
+
+
+def _step(graph, node, training, tensors, params, uses, shared) -> Step:
+    roles = {p.name: params[(node.name, p.name)] for p in node.params}
+    grads = {role: shared[var][node.name] if var in shared else "d" + var
              for role, var in roles.items() if is_trainable(node.op, role)}
     return Step(
         node=node, training=training,
@@ -249,13 +255,11 @@ def share_gradients(program: Program, step: Step) -> list:
     """After the backward of the first node holding a shared parameter (the last backward of
     its holders): the parameter's gradient, the sum of theirs, as Keras sums a shared weight's."""
     lines = []
-    for role, gradient in step.param_grads.items():
+    for role in step.param_grads:
         variable = step.params[role]
-        nodes = program.holders.get(variable, ())
-        if len(nodes) > 1 and nodes[0] == step.node.name:
-            taken = set(program.tensors.values()) | set(program.params.values())
-            parts = [parameter_gradient(program.holders, taken, variable, n) for n in nodes]
-            lines.append(f"d{variable} = " + " + ".join(parts))
+        parts = program.shared.get(variable, {})
+        if parts and next(iter(parts)) == step.node.name:
+            lines.append(f"d{variable} = " + " + ".join(parts.values()))
     return lines
 
 

@@ -6,7 +6,8 @@ Bidirectional) and, as Keras, keeps a sequence output in that reversed order. in
 tensors are the recurrence's h0 (and c0), and gradients flow back to them. return_state adds
 the final states as more nodes sharing the weights: the last hidden state (the output itself,
 or a second pass without return_sequences) and an LSTM's last cell state (a pass that outputs
-it; prediction only, as dml_lib's backward takes no gradient for it). A Keras mask (masking.py)
+it, its gradient lstm::backward's dc_last); the passes share the weights' variables, so training
+sums their gradients (backend/emitter.py). A Keras mask (masking.py)
 is the node's last input: a masked step keeps the states before it, and outputs them (or zeros
 with zero_output_for_mask).
 
@@ -298,8 +299,7 @@ def _dropout(n: Step, op: str) -> dict:
     a = n.attrs
     masks = _GATES[op] if a.gate_masks else 1
     widths = [masks * n.in_shape[-1] if rates[0] else 0, masks * a.units if rates[1] else 0]
-    first = n if a.masks_of is None else dataclasses.replace(
-        n, node=next(node for node in n.graph.nodes if node.name == a.masks_of))
+    first = n if a.masks_of is None else dataclasses.replace(n, node=n.graph.node(a.masks_of))
     return dict(args=f"{widths[0]}, {rates[0]!r}, {widths[1]}, {rates[1]!r}",
                 seed_offset=seed_offset(first), sources=("recurrent_dropout",))
 

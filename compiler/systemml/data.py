@@ -32,11 +32,18 @@ def keras_samples(X, input_shape: tuple | None, model_shape: tuple) -> np.ndarra
     if math.prod(input_shape) != math.prod(model_shape):
         raise DataError(f"input_shape {input_shape} holds {math.prod(input_shape)} values, the "
                         f"model's input {model_shape} {math.prod(model_shape)}")
-    channels, height, width = input_shape
-    if len(model_shape) == 3 and tuple(model_shape) == (height, width, channels):
-        images = array.reshape(len(array), channels, height, width)
+    if moves_channels_last(input_shape, model_shape):
+        images = array.reshape(len(array), *input_shape)
         return np.ascontiguousarray(images.transpose(0, 2, 3, 1))
     return array.reshape(len(array), *model_shape)
+
+
+def moves_channels_last(input_shape: tuple | None, model_shape: tuple) -> bool:
+    """Whether SystemML's channels-first (C, H, W) rows become the model's (H, W, C) samples."""
+    if input_shape is None:
+        return False
+    channels, height, width = input_shape
+    return tuple(model_shape) == (height, width, channels)
 
 
 class LabelCodec:

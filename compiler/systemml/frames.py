@@ -12,6 +12,7 @@ outputs) and `prediction` (the 1-based class index as a double; a regression mod
 from __future__ import annotations
 
 from ..training.data import DataError
+from .data import moves_channels_last
 
 FIRST_CLASS = 1          # SystemML's class indices in DataFrames start at 1
 INDEX = "__INDEX"
@@ -48,11 +49,9 @@ def with_model_features(df, columns: tuple, input_shape, model_shape):
 
 def _channels_first_to_last(input_shape, model_shape) -> tuple | None:
     """(C, H*W) when SystemML's (C, H, W) rows must become the model's (H, W, C) samples."""
-    if input_shape is None:
-        return None
+    if not moves_channels_last(input_shape, model_shape) or input_shape[0] == 1:
+        return None   # one channel: the same order either way
     channels, height, width = input_shape
-    if channels == 1 or tuple(model_shape) != (height, width, channels):
-        return None
     return channels, height * width
 
 

@@ -174,9 +174,9 @@ class SystemMLMethods:
     def _systemml_predict(self, X):
         """The predicted classes (the values fit saw, or the labels file's names) as doubles
         or strings, or the outputs of a regression model; a DataFrame for a DataFrame."""
-        model = self._fitted()
         if is_spark_dataframe(X):
             return self._systemml_frame(X)
+        model = self._fitted()
         scores = self.predict_proba(X)
         if not self.is_classifier():
             return scores

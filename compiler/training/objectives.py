@@ -80,8 +80,13 @@ def loss_from_keras(spec) -> Loss:
         if key not in dict(keys) and config.get(key, off) != off:
             raise TrainingConfigError(f"loss {class_name}: {key}={config[key]!r} is not "
                                       f"supported (only {off!r})")
-    arguments = tuple((k, type(d)(d if config.get(k) is None else config[k])) for k, d in keys)
-    return Loss(module, arguments, sparse)
+    return Loss(module, _settings(config, keys), sparse)
+
+
+def _settings(config: dict, keys: tuple) -> tuple:
+    """((key, value), ...) of a Keras object's config for `keys` ((key, default), ...), each
+    value of its default's type, the default where the config leaves it out or None."""
+    return tuple((k, type(d)(d if config.get(k) is None else config[k])) for k, d in keys)
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -128,10 +133,8 @@ def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
                 raise TrainingConfigError(f"metric {class_name}: {setting}={value!r} is not "
                                           "supported (kerasdml computes it with Keras' "
                                           "defaults)")
-        arguments = tuple((k, type(d)(d if config.get(k) is None else config[k]))
-                          for k, d in METRICS[key])
         if shown not in [name for _, name, _ in found]:
-            found.append((key, shown, arguments))
+            found.append((key, shown, _settings(config, METRICS[key])))
     return tuple(found)
 
 
