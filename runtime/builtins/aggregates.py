@@ -160,13 +160,12 @@ def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
     if x64.shape[axis] == 0 or x64.size == 0:
         return np.sum(x64, axis=axis, keepdims=True)
     step = _row_step(x64)
-    native_columns = axis == 0 and x64.strides[1] == x64.itemsize and native.enabled()
     with np.errstate(over="ignore", invalid="ignore"):
-        largest = native.column_largest(x64) if native_columns else _largest(x64, axis)
-        coarse, fine = _grids(largest, x64.shape[axis])
-        if native_columns:                          # the same sums in two passes, not nine
-            result = _add_parts(*native.column_split_sums(x64, step, coarse, fine))
-        elif axis == 0:
+        if axis == 0 and x64.strides[1] == x64.itemsize and native.enabled():
+            result = native.column_exact_sums(x64, step)     # the same sums, memory read once
+            return _with_plain_sums_where_not_finite(result, x64, axis)
+        coarse, fine = _grids(_largest(x64, axis), x64.shape[axis])
+        if axis == 0:
             high_sum = np.zeros((1, x64.shape[1]))
             middle_sum, low_sum = high_sum.copy(), high_sum.copy()
             buffers = _buffers(x64[:step])
@@ -185,9 +184,13 @@ def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
                 result[rows] = _add_parts(np.sum(high, axis=1, keepdims=True),
                                           np.sum(middle, axis=1, keepdims=True),
                                           np.sum(low, axis=1, keepdims=True))
-        bad = ~np.isfinite(result)
-        if bad.any():                               # Inf or NaN cells, or an overflowing sum
-            result = np.where(bad, np.sum(x64, axis=axis, keepdims=True), result)
+        return _with_plain_sums_where_not_finite(result, x64, axis)
+
+
+def _with_plain_sums_where_not_finite(result: np.ndarray, x64: np.ndarray, axis: int):
+    bad = ~np.isfinite(result)
+    if bad.any():                                   # Inf or NaN cells, or an overflowing sum
+        result = np.where(bad, np.sum(x64, axis=axis, keepdims=True), result)
     return result
 
 

@@ -72,10 +72,8 @@ def _load() -> ctypes.CDLL | None:
                     function.argtypes = [pointer] * (arrays + 1)
                     function.restype = ctypes.c_int
             pointers, sizes = [pointer], [ctypes.c_long] * 4   # x, rows, cols, ld, step
-            library.column_largest_f64.argtypes = pointers + sizes[:3] + pointers
-            library.column_largest_f64.restype = None
-            library.column_split_sums_f64.argtypes = pointers + sizes + pointers * 5
-            library.column_split_sums_f64.restype = ctypes.c_int
+            library.column_exact_sums_f64.argtypes = pointers + sizes + sizes[:1] + pointers
+            library.column_exact_sums_f64.restype = None
             library.column_sums_f32.argtypes = pointers + sizes[:3] + pointers
             library.column_sums_f32.restype = None
             for probe in (library.wide_vector_registers, library.narrow_vector_registers):
@@ -310,21 +308,13 @@ def _rows_of(x: np.ndarray, dtype=np.float64) -> tuple[ctypes.c_void_p, int, int
     return ctypes.c_void_p(x.ctypes.data), x.shape[0], x.shape[1], x.strides[0] // x.itemsize
 
 
-def column_largest(x: np.ndarray) -> np.ndarray:
-    """max |x| of each column, 1 x cols (NaN ignored)."""
-    largest = np.empty((1, x.shape[1]))
-    _load().column_largest_f64(*_rows_of(x), _pointer(largest))
-    return largest
-
-
-def column_split_sums(x: np.ndarray, step: int, coarse: np.ndarray, fine: np.ndarray):
-    """The column sums of x's high, middle and low parts on the grids coarse and fine
-    (1 x cols each), blocks of `step` rows at a time (aggregates.py)."""
-    parts = [np.empty((1, x.shape[1])) for _ in range(3)]
-    grids = [np.ascontiguousarray(g, dtype=np.float64) for g in (coarse, fine)]
-    if _load().column_split_sums_f64(*_rows_of(x), step, *map(_pointer, grids + parts)) != 0:
-        raise MemoryError("native column sums: out of memory")
-    return parts
+def column_exact_sums(x: np.ndarray, step: int) -> np.ndarray:
+    """The compensated column sums of a float64 x (1 x cols): aggregates.py's scheme, blocks
+    of `step` rows at a time, with its bits."""
+    sums = np.empty((1, x.shape[1]))
+    _load().column_exact_sums_f64(*_rows_of(x), step, max(x.shape[0], 1).bit_length(),
+                                  _pointer(sums))
+    return sums
 
 
 def column_sums_single(x: np.ndarray) -> np.ndarray:

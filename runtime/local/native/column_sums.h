@@ -1,9 +1,15 @@
-/* The per-column passes of the compensated column sums (aggregates.py explains the scheme),
- * double precision, one pass each instead of numpy's nine: every value is split on its
- * column's grids into high + middle + low exactly, as (x + coarse) - coarse and so on, and
- * the three parts are summed down the column. The high and middle sums are exact in any order;
- * the low sum is added in numpy's order, so the results are the same bits.
- * No multiplications: the compiler has nothing to contract into an FMA. */
+/* The compensated column sums (aggregates.py explains the scheme), double precision, in two
+ * passes instead of numpy's nine: every value is split on its column's grids into high +
+ * middle + low exactly, as (x + coarse) - coarse and so on, and the three parts are summed
+ * down the column. The high and middle sums are exact in any order; the low sum is added in
+ * numpy's order, so the results are the same bits.
+ * No multiplications: the compiler has nothing to contract into an FMA.
+ *
+ * Both passes (the largest magnitudes, which set the grids, then the split sums) take the
+ * columns a block at a time, narrow enough that the block's rows stay in the L2 cache between
+ * them: memory is read once. The first pass reads the block's rows in order, which the
+ * hardware prefetcher follows; going down a column of a wide matrix takes a new page every
+ * row, which it does not (a LeNet layer's 100 x 25,088 gradient took twice a streaming pass). */
 
 /* Four vectors of eight columns at a time, held in registers while the rows pass by (a
  * column's additions keep their order: row after row; each row gives four whole cache
@@ -13,48 +19,26 @@ typedef double column_vector_unaligned __attribute__((vector_size(64), aligned(8
 typedef long column_mask __attribute__((vector_size(64)));
 #define COLUMNS_AT_ONCE 8
 
-/* largest[j] = max |x[i, j]| over the rows (NaN ignored: the caller's NaN check catches it). */
-#define EACH_VECTOR(M) M(0) M(1) M(2) M(3)
-CLONES void column_largest_f64(const double *x, long rows, long cols, long ld, double *largest)
+/* largest[j] = max |x[i, j]| over the rows (NaN ignored: the caller's NaN check catches it),
+ * row after row across the block's columns. */
+static inline ALWAYS_INLINE void column_largest(const double *x, long rows, long cols, long ld,
+                                                double *largest)
 {
-    const column_mask magnitude = (column_mask){0} + 0x7fffffffffffffffL;  /* no sign */
-    long j = 0;
-    for (; j + 4 * COLUMNS_AT_ONCE <= cols; j += 4 * COLUMNS_AT_ONCE) {
-#define TOP_START(k) column_vector top##k = {0};
-        EACH_VECTOR(TOP_START)
-        for (long i = 0; i < rows; i++) {
-            const double *row = x + i * ld + j;
-#define TOP_ROW(k)                                                                          \
-            {                                                                               \
-                const column_vector v = (column_vector)(                                    \
-                    (column_mask)*(const column_vector_unaligned *)(row + 8 * k) & magnitude); \
-                const column_mask above = v > top##k;             /* false for NaN */       \
-                top##k = (column_vector)(((column_mask)v & above) | ((column_mask)top##k & ~above)); \
-            }
-            EACH_VECTOR(TOP_ROW)
-        }
-#define TOP_STORE(k) *(column_vector_unaligned *)(largest + j + 8 * k) = top##k;
-        EACH_VECTOR(TOP_STORE)
-    }
-#undef TOP_START
-#undef TOP_ROW
-#undef TOP_STORE
-#undef EACH_VECTOR
-    for (; j < cols; j++) {
+    for (long j = 0; j < cols; j++)
         largest[j] = 0;
-        for (long i = 0; i < rows; i++) {
-            const double v = x[i * ld + j] < 0 ? -x[i * ld + j] : x[i * ld + j];
-            largest[j] = v > largest[j] ? v : largest[j];
+    for (long i = 0; i < rows; i++)
+        for (long j = 0; j < cols; j++) {
+            const double v = fabs(x[i * ld + j]);
+            largest[j] = v > largest[j] ? v : largest[j];     /* false for NaN */
         }
-    }
 }
 
 /* high, middle, low (cols each) = the column sums of the parts, as numpy forms them: each
  * block of `step` rows summed row after row, the block sums added in block order. */
 #define EACH_VECTOR(M) M(0) M(1) M(2) M(3)
-CLONES int column_split_sums_f64(const double *x, long rows, long cols, long ld, long step,
-                                 const double *coarse, const double *fine,
-                                 double *high, double *middle, double *low)
+static inline ALWAYS_INLINE void column_split_sums(
+    const double *x, long rows, long cols, long ld, long step, const double *coarse,
+    const double *fine, double *high, double *middle, double *low)
 {
     long j = 0;
     for (; j + 4 * COLUMNS_AT_ONCE <= cols; j += 4 * COLUMNS_AT_ONCE) {
@@ -118,7 +102,45 @@ CLONES int column_split_sums_f64(const double *x, long rows, long cols, long ld,
         middle[j] = tm;
         low[j] = tl;
     }
-    return 0;
+}
+
+/* Columns per block: at most EXACT_SUMS_COLUMNS (the per-column arrays below stay in the L1
+ * cache), fewer when the block's rows would not fit EXACT_SUMS_CACHED_BYTES of the L2 cache,
+ * but whole register tiles (4 * COLUMNS_AT_ONCE) where there are rows enough to pay for them. */
+#define EXACT_SUMS_COLUMNS 256
+#define EXACT_SUMS_CACHED_BYTES (256 * 1024)
+
+/* sums[j] = the compensated sum of column j of x (rows x cols, row stride ld), blocks of
+ * `step` rows at a time: aggregates.py's grids and _add_parts, the same operations in the same
+ * order. `bits` is the bit length of the row count. */
+CLONES void column_exact_sums_f64(const double *x, long rows, long cols, long ld, long step,
+                                  long bits, double *sums)
+{
+    double largest[EXACT_SUMS_COLUMNS], coarse[EXACT_SUMS_COLUMNS], fine[EXACT_SUMS_COLUMNS];
+    double high[EXACT_SUMS_COLUMNS], middle[EXACT_SUMS_COLUMNS], low[EXACT_SUMS_COLUMNS];
+    long width = EXACT_SUMS_CACHED_BYTES / (long)sizeof(double) / (rows > 0 ? rows : 1);
+    width = width / (4 * COLUMNS_AT_ONCE) * (4 * COLUMNS_AT_ONCE);
+    width = width < 4 * COLUMNS_AT_ONCE ? 4 * COLUMNS_AT_ONCE
+            : width > EXACT_SUMS_COLUMNS ? EXACT_SUMS_COLUMNS : width;
+    for (long j0 = 0; j0 < cols; j0 += width) {
+        const long w = cols - j0 < width ? cols - j0 : width;
+        column_largest(x + j0, rows, w, ld, largest);
+        for (long j = 0; j < w; j++) {
+            int exponent;
+            frexp(largest[j], &exponent);
+            coarse[j] = ldexp(1.0, (int)(exponent + bits));
+            fine[j] = ldexp(coarse[j], (int)(bits - 53));
+        }
+        column_split_sums(x + j0, rows, w, ld, step, coarse, fine, high, middle, low);
+        for (long j = 0; j < w; j++) {      /* TwoSum of high and middle, then the rest */
+            double total = high[j] + middle[j];
+            const double middle_part = total - high[j];
+            double error = (high[j] - (total - middle_part)) + (middle[j] - middle_part);
+            error += low[j];
+            total += error;
+            sums[j0 + j] = total;
+        }
+    }
 }
 
 /* sums[j] = the float column j summed in double, row after row (numpy's order for a float32
