@@ -12,6 +12,7 @@ fused: the planner sees and places the plain operations.
     X - dX * lr                       a gradient step         elementwise.subtract_scaled
     bias_add(conv2d(X, W, ...), b)    a convolution layer     the bias added chunk by chunk
     t(A) %*% v                        a gradient              operators.transposed_matmul
+    sum(A + B), sum(v ^ 2), sum(u * v) SystemDS' rewrites     the sum in SystemDS' order
 
 A pattern is a function (compiler, node) -> closure or None, listed in PATTERNS by the node
 type it matches.
@@ -29,7 +30,7 @@ from .builtins.dnn import conv2d_bias_add
 from .builtins.registry import Builtin
 from .inplace import free
 from .local.elementwise import clamp, multiply_where_positive, subtract_scaled
-from .operators import transposed_matmul
+from .operators import matmul, transposed_matmul
 
 _CONV2D_BIAS_ADD = Builtin("conv2d_bias_add", conv2d_bias_add, inspect.signature(conv2d_bias_add),
                            needs_context=False, keeps_inputs=False)
@@ -186,8 +187,101 @@ def _transposed_product(compiler, node: n.Binary) -> Callable | None:
     return lambda frame: product(read_a(frame), read_b(frame))
 
 
+# SystemDS rewrites a full sum before it runs, and the rewritten sum adds in another order (its
+# last digits differ): sum(A + B) -> sum(A) + sum(B) for A and B of equal dimensions, and
+# sum(v ^ 2), sum(u * v) of column vectors -> the dot product t(v) %*% v, t(u) %*% v (summed
+# in blocks of 8, local/small_matmul.py) -- except a product with a factor that is itself a
+# product or a square (SystemDS sums those as one ternary aggregate). SystemDS decides on the
+# statement block's whole expression graph; this sees one expression, with variables as leaves.
+
+def _square_base(node):
+    """The X of `X ^ 2`, or None."""
+    if isinstance(node, n.Binary) and node.op == "^" and isinstance(node.right, n.Literal) \
+            and _number(node.right.value) and node.right.value == 2:
+        return node.left
+    return None
+
+
+def _dot_factors(node):
+    """(u, v) of a sum(u * v) or sum(v ^ 2) that SystemDS turns into a dot product, or None."""
+    base = _square_base(node)
+    if base is not None:
+        return base, base
+    if isinstance(node, n.Binary) and node.op == "*" and not any(
+            (isinstance(f, n.Binary) and f.op == "*") or _square_base(f) is not None
+            for f in (node.left, node.right)):
+        return node.left, node.right
+    return None
+
+
+def _column_vectors(a, b) -> bool:
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == b.ndim == 2
+            and a.shape == b.shape and a.shape[1] == 1 and a.dtype == b.dtype == np.float64)
+
+
+def _summand(compiler, node) -> Callable:
+    """frame -> (value thunk, total): the node's value (computed on demand) and its full sum,
+    summed the way SystemDS sums it after the rewrites above."""
+    plain_sum = compiler.counted("sum", BUILTINS["sum"].function)
+    if isinstance(node, n.Binary) and node.op == "+":
+        left, right = _summand(compiler, node.left), _summand(compiler, node.right)
+        add = compiler.binary("+", node.pos)
+
+        def split(frame):
+            (left_value, left_total), (right_value, right_total) = left(frame), right(frame)
+            a, b = left_value(), right_value()
+            if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape:
+                return (lambda: add(a, b)), (lambda: left_total() + right_total())
+            return _plain(lambda: add(a, b), plain_sum)
+        return split
+    factors = _dot_factors(node)
+    if factors is not None:
+        read_u, read_v = compiler.compile(factors[0], False), compiler.compile(factors[1], False)
+        operator = compiler.binary(node.op, node.pos)
+        square = factors[0] is factors[1]
+        exponent = node.right.value if square else None
+        dot = compiler.counted("%*%", matmul)
+
+        def dot_product(frame):
+            u = read_u(frame)
+            v = u if square else read_v(frame)
+            value = (lambda: operator(u, exponent)) if square else (lambda: operator(u, v))
+            if _column_vectors(u, v):
+                return value, lambda: float(dot(u.T, v)[0, 0])
+            return _plain(value, plain_sum)
+        return dot_product
+    read = compiler.compile(node, False)
+    return lambda frame: _plain(lambda value=read(frame): value, plain_sum)
+
+
+def _plain(value: Callable, plain_sum: Callable):
+    """(value thunk, total thunk) where the total is the plain sum of the value (computed once)."""
+    computed = []
+
+    def get():
+        if not computed:
+            computed.append(value())
+        return computed[0]
+    return get, lambda: plain_sum(get())
+
+
+def _rewritten_sum(compiler, node: n.Call) -> Callable | None:
+    """sum(A + B), sum(v ^ 2), sum(u * v): see above."""
+    if not _builtin(compiler, node, "sum") or len(node.args) != 1 or node.args[0].name is not None:
+        return None
+    argument = node.args[0].value
+    if not (isinstance(argument, n.Binary) and argument.op == "+") and _dot_factors(argument) is None:
+        return None
+    summand = _summand(compiler, argument)
+
+    def evaluate(frame):
+        _, total = summand(frame)
+        return total()
+    return evaluate
+
+
 PATTERNS = {n.Binary: [_relu_gradient, _gradient_step, _transposed_product],
-            n.Call: [_clamp, _convolution_bias]}
+            n.Call: [_clamp, _convolution_bias, _rewritten_sum]}
 
 
 def compile_fused(compiler, node) -> Callable | None:

@@ -18,8 +18,8 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local.elementwise import binary as parallel_binary
 from .local.matmul import matmul as local_matmul
-from .local.small_matmul import (MAX_STEPS, SMALL_CELLS, VECTOR_MATRIX_COLUMNS, small_product,
-                                 vector_matrix)
+from .local.small_matmul import (MAX_STEPS, SMALL_CELLS, VECTOR_MATRIX_COLUMNS, blocked_product,
+                                 small_product, vector_matrix)
 from .values import format_scalar, is_matrix, to_bool, type_name
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -202,12 +202,23 @@ def matmul(a, b):
 
 def transposed_matmul(a, b):
     """t(a) %*% b. SystemDS computes it as t(t(b) %*% a) when b is a column vector, so the sums
-    run in its vector-matrix order (local/small_matmul.py)."""
-    if is_matrix(a) and is_matrix(b) and b.shape[1] == 1 and a.shape[0] == b.shape[0] \
-            and a.dtype == b.dtype == np.float64 and a.size + b.size <= SMALL_CELLS \
-            and 1 < a.shape[0] <= 2 * MAX_STEPS and a.shape[1] <= VECTOR_MATRIX_COLUMNS:
+    run in its vector-matrix order (local/small_matmul.py); t(u) %*% v of two column vectors is
+    its dot product (blocks of 8) instead. t(X) %*% X (SystemDS' tsmm) sums each cell as its
+    general kernel does: the rows in blocks of 24, nonzero products grouped by 4 (probed up to
+    50 rows). t(X) %*% Y of other shapes is not pinned down: SystemDS' order depends on
+    whether it knows the dimensions when it compiles (inside a function it often does not)."""
+    if not (is_matrix(a) and is_matrix(b) and a.shape[0] == b.shape[0]
+            and a.dtype == b.dtype == np.float64 and a.size + b.size <= SMALL_CELLS):
+        return matmul(a.T if is_matrix(a) else a, b)
+    if b.shape[1] == 1 and 1 < a.shape[1] <= VECTOR_MATRIX_COLUMNS \
+            and 1 < a.shape[0] <= 2 * MAX_STEPS:
         return vector_matrix(b[:, 0], a).reshape(-1, 1)
-    return matmul(a.T if is_matrix(a) else a, b)
+    if a is b and a.shape[1] > 1 and a.shape[0] > 1 and a.size <= _TRANSPOSED_BLOCKED_CELLS:
+        return blocked_product(np.ascontiguousarray(a.T), b)
+    return matmul(a.T, b)
+
+
+_TRANSPOSED_BLOCKED_CELLS = 4096   # blocked_product loops in Python over a's columns
 
 
 # ---- dispatch -------------------------------------------------------------------------------
