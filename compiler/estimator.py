@@ -261,7 +261,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
                             epoch, state, shuffle)
         seconds = time.perf_counter() - started
         if held_out is not None and not every:
-            values = self._evaluate(model, state.variables, *held_out)
+            values = self._evaluate(model, state.variables, *held_out, plan.batch_size)
             for name, value in values.items():
                 state.history.setdefault(f"val_{name}", []).append(value)
         progress.epoch_done(epoch, plan.updates(epoch), y.shape[0], seconds,
@@ -319,16 +319,21 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         return checkpoint.Checkpoint(variables, epoch, int(out["step"]), history,
                                      state.fingerprint)
 
-    def _evaluate(self, model, variables, X, y) -> dict:
-        """Loss (with weight penalties) and metrics of the model with `variables` on X, y."""
+    def _evaluate(self, model, variables, X, y, batch_size: int = 32) -> dict:
+        """Loss (with weight penalties) and metrics of the model with `variables` on X, y;
+        batch by batch (Keras' evaluate, batch_size 32 unless fit's) where an output carries a
+        Keras mask, whose loss is each batch's mean over the positions it keeps."""
         weights = {p.variable: variables[p.variable] for p in model.parameters}
         predictions = self._predicted(model, weights, X)
         y = self._collected(y)
         view = TrainingView(model.training)
         names = [f"metric_{k}" for k in range(1, len(model.training.metrics) + 1)]
+        inputs = {"P": predictions, "Y": y, **weights}
+        if any(h.mask for h in model.heads):
+            inputs["M"] = model.masks(X, weights, precision=self.precision)
         out = run_string(view.evaluation_script(model.parameters, model.heads),
-                         inputs={"P": predictions, "Y": y, **weights}, outputs=["loss"] + names,
-                         precision=self.precision)
+                         inputs=inputs, outputs=["loss"] + names, precision=self.precision,
+                         args={"batch_size": int(batch_size)})
         values = {"loss": float(out["loss"])}
         values.update({shown: float(out[name])
                        for shown, name in zip(model.training.metric_names, names)})
@@ -372,6 +377,9 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def predict_classes(self, X) -> np.ndarray:
         self._one_output("predict_classes")
         predicted = self._predict_output(X)
+        classes = self._fitted().heads[0].classes
+        if classes:  # a class per position (step, pixel): Keras' argmax over the last axis
+            return predicted.argmax(axis=-1)
         return class_ids(predicted.reshape(len(predicted), -1))
 
     def is_classifier(self) -> bool:
@@ -390,7 +398,17 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))
         predicted = self.predict_classes(X)
-        truth = labels(y, model.loss, model.outputs[0].columns, len(predicted))
+        classes = model.heads[0].classes
+        truth = labels(y, model.loss, model.outputs[0].columns, len(predicted), classes=classes)
+        if classes:  # the mean over every position, as Keras' accuracy of such an output
+            truth = truth if model.loss.sparse_labels else \
+                truth.reshape(len(truth), -1, classes).argmax(axis=-1)
+            hits = predicted.reshape(len(predicted), -1) == truth
+            if model.heads[0].mask:  # Keras counts the positions the output's mask keeps
+                kept = model.masks(self._features(model, X), self.weights_,
+                                   precision=self.precision) != 0
+                return float(np.mean(hits[kept]))
+            return float(np.mean(hits))
         truth = truth.ravel() if truth.shape[1] == 1 else truth.argmax(axis=1)
         return float(np.mean(predicted == truth))
 

@@ -109,8 +109,9 @@ class Graph:
     inputs: tuple
     outputs: tuple
     source: str = field(default="", compare=False)  # the model file, for messages
-    # outputs that carry a Keras mask: Keras weights their loss by it (training refuses them)
-    masked_outputs: tuple = field(default=(), compare=False)
+    # (output, its Keras mask tensor) for the outputs that carry a mask: Keras weights their
+    # loss and metrics by it
+    output_masks: tuple = field(default=(), compare=False)
 
     @cached_property
     def _producers(self) -> dict:
@@ -118,6 +119,10 @@ class Graph:
 
     def producer(self, tensor: str) -> Node:
         return self._producers[tensor]
+
+    def output_mask(self, tensor: str) -> str | None:
+        """The Keras mask tensor a model output carries, if any."""
+        return dict(self.output_masks).get(tensor)
 
     def consumers(self, tensor: str) -> tuple:
         return tuple(n for n in self.nodes if tensor in n.inputs)
@@ -137,6 +142,10 @@ class Graph:
         return ((n, p) for n in self.nodes for p in n.params)
 
     def with_nodes(self, nodes: Iterable[Node], **changes) -> "Graph":
+        """The graph with other nodes; an output a pass renames keeps its mask."""
+        if "outputs" in changes and self.output_masks:
+            renamed = dict(zip(self.outputs, changes["outputs"]))
+            changes["output_masks"] = tuple((renamed[t], m) for t, m in self.output_masks)
         return dataclasses.replace(self, nodes=tuple(nodes), **changes)
 
     def topological_order(self) -> tuple:

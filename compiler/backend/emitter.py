@@ -105,7 +105,6 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
             if alias not in sources:
                 sources.append(alias)
     if training:
-        problems += [_masked_loss(graph, output) for output in graph.masked_outputs]
         problems += _constraint_problems(graph, params)
     if problems:
         raise UnsupportedAttributeError(problems)
@@ -115,15 +114,6 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
                    (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
     return Program(graph, tensors, params, tuple(steps), tuple(sources), uses,
                    tuple(fold_blocks), folded, shared)
-
-
-def _masked_loss(graph: ir.Graph, output: str):
-    """The problem of a model output that carries a Keras mask, whose loss Keras weights by it."""
-    return Unsupported("mask", f"on the model output '{output}'", "an output without a Keras mask "
-                       "in training (Keras weights the loss by the mask, which is not built): "
-                       "end the sequence with a layer that consumes the mask, such as an LSTM "
-                       "without return_sequences or GlobalAveragePooling1D").problem(
-                           graph.producer(output))
 
 
 def _constraint_problems(graph: ir.Graph, params: dict) -> list:

@@ -18,7 +18,8 @@ from .registry import LIBRARY
 from .step import LAYOUT
 from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
 from ..training.data import float_array
-from .training_view import TRAIN_ALGOS, TrainingView
+from ..training.inputs import arrays_by_input
+from .training_view import PARALLEL_ALGOS, TRAIN_ALGOS, TrainingView
 from .weights import dataset_paths, dml_weights, keras_layout, norm_groups
 
 
@@ -111,10 +112,52 @@ class HeadSpec:
     output: TensorSpec     # the model output it trains
     head: Head
     first: int             # its first column of y (1-based)
+    mask: str | None = None  # the DML variable of the output's Keras mask in train.dml, if any
 
     @property
     def last(self) -> int:
         return self.first + self.spec.columns - 1
+
+    @property
+    def classes(self) -> int | None:
+        """The classes of a loss or metric taken at every position of an output of several
+        axes (a tagger's steps, a segmentation's pixels) over its last axis, as Keras takes
+        them; None where whole rows give Keras' values."""
+        return _position_classes(self.head, self.output.shape)
+
+    @property
+    def positions(self) -> int | None:
+        """The width of one position's row where the loss is taken per position: a per-position
+        cross-entropy's classes, or the last axis of an output whose Keras mask weights its
+        loss per position (every Keras loss means over the last axis first)."""
+        return self.classes or (self.output.shape[-1] if self.mask else None)
+
+
+# losses and metrics that sum, pick or normalise along the output's last axis (Keras' axis=-1),
+# which a whole row of an output of several axes would mix: they run on a row per position.
+# (The others are means over the last axis, whose mean over every position is the row's mean.)
+_PER_POSITION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                        "kl_divergence", "categorical_hinge", "cosine_similarity")
+_PER_POSITION_METRICS = ("categorical_accuracy", "kl_divergence", "categorical_hinge",
+                         "cosine_similarity")
+
+
+def _position_classes(head: Head, shape: tuple) -> int | None:
+    per_position = head.loss.module in _PER_POSITION_LOSSES or any(
+        metric in _PER_POSITION_METRICS for metric in head.metrics)
+    return shape[-1] if per_position and len(shape) > 1 else None
+
+
+def _target_spec(out: TensorSpec, head: Head, single: bool) -> TensorSpec:
+    """How y holds one output's targets: class ids (one per position for an output of several
+    axes), or the output's values; a per-position cross-entropy reads its targets in Keras'
+    layout (classes last), so its image targets stay channels last."""
+    batch = "y_batch" if single else f"{out.variable}_target"
+    loss = head.loss
+    per_position = _position_classes(head, out.shape) is not None
+    if loss.sparse_labels:
+        return TensorSpec(out.name, "y", batch, out.shape[:-1] if per_position else (1,), None)
+    return TensorSpec(out.name, "y", batch, out.shape, None if per_position else out.image)
 
 
 class CompiledModel:
@@ -195,7 +238,8 @@ class CompiledModel:
         predict() here: "fold" computes the folded weights alone, "predict_folded" is the
         prediction script taking them as inputs."""
         renderers = {"predict": self._render_predict, "train": self._render_train,
-                     "fold": self._render_fold, "predict_folded": self._render_predict_folded}
+                     "fold": self._render_fold, "predict_folded": self._render_predict_folded,
+                     "masks": self._render_masks}
         if kind not in renderers:
             raise ValueError(f"script kind must be one of {', '.join(renderers)}, got {kind!r}")
         if (kind, bound) not in self._scripts:
@@ -221,6 +265,37 @@ class CompiledModel:
 
     def _render_predict_folded(self, bound: bool) -> str:
         return self._render_predict(bound, folds=())
+
+    def _render_masks(self, bound: bool) -> str:
+        """The prediction script writing the masked outputs' Keras masks instead of them."""
+        view = self._view(self._program, self._boundary_sources(self.inputs))
+        view["outputs"] = self.mask_specs
+        return ENV.get_template("predict.dml.j2").render(
+            m=view, bound=bound, forward=forward_blocks(self._program),
+            folds=self._program.folds, library=LIBRARY)
+
+    @cached_property
+    def mask_specs(self) -> tuple:
+        """The Keras mask of each output that carries one, as the prediction script holds it
+        (one value per position of the output)."""
+        masks = [(out, self.graph.output_mask(out.name)) for out in self.outputs]
+        return tuple(TensorSpec(tensor, f"M_{identifier(out.name)}", self._program.tensors[tensor],
+                                self.graph.shape(tensor), None) for out, tensor in masks if tensor)
+
+    def masks(self, inputs, weights: dict | None = None, **run_options) -> np.ndarray:
+        """The masked outputs' Keras masks of `inputs` (arrays in the model's input order), side
+        by side: N x (the positions of each): what Keras weights their loss and metrics by."""
+        from kerasdml.runtime.api import run_string
+        if any(_is_distributed(x) for x in inputs):
+            raise CompileError(f"model '{self.name}': the Keras masks of its outputs weight the "
+                               "validation loss; they are computed from numpy inputs, not "
+                               "from a distributed matrix or DataFrame")
+        bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, inputs)}
+        bound.update(self.weights if weights is None else weights)
+        results = run_string(self.script("masks", bound=True), inputs=bound,
+                             args={"batch_size": 256}, **run_options,
+                             outputs=[t.variable for t in self.mask_specs])
+        return np.hstack([np.asarray(results[t.variable]) for t in self.mask_specs])
 
     def _render_fold(self, bound: bool) -> str:
         return ENV.get_template("fold.dml.j2").render(folds=self._program.folds)
@@ -257,14 +332,33 @@ class CompiledModel:
     def heads(self) -> tuple:
         """One HeadSpec per output: its targets' spec and columns of y, loss and weight."""
         heads, first = [], 1
-        for out, head in zip(self.outputs, self.training.heads):
-            sparse = head.loss.sparse_labels
-            single = len(self.outputs) == 1
-            spec = TensorSpec(out.name, "y", "y_batch" if single else f"{out.variable}_target",
-                              (1,) if sparse else out.shape, None if sparse else out.image)
-            heads.append(HeadSpec(spec, out, head, first))
+        for k, (out, head) in enumerate(zip(self.outputs, self.training.heads)):
+            spec = _target_spec(out, head, len(self.outputs) == 1)
+            heads.append(HeadSpec(spec, out, head, first, self._training_mask(k, out)))
             first += spec.columns
         return tuple(heads)
+
+    def _training_mask(self, k: int, out: TensorSpec) -> str | None:
+        """The train script's variable of the Keras mask output k carries (None without one):
+        Keras weights that output's loss and metrics by it, per position, so the mask must
+        give one value per position of the output (its shape without the last axis)."""
+        if self.train_graph is None:
+            return None
+        tensor = self.train_graph.output_mask(self.train_graph.outputs[k])
+        if tensor is None:
+            return None
+        variable = self._train_program.tensors.get(tensor)
+        if variable is None or self.train_graph.shape(tensor) != out.shape[:-1]:
+            raise CompileTrainingError(self.name, f"the Keras mask of output '{out.name}' "
+                                       f"(shape {self.train_graph.shape(tensor)}) does not give "
+                                       f"one value per position of the output {out.shape}, "
+                                       "which is how Keras weights its loss")
+        if self.training.metrics and self.train_algo in ("paramserv", *PARALLEL_ALGOS):
+            raise CompileTrainingError(self.name, f"output '{out.name}' carries a Keras mask, "
+                                       "whose metrics count the masked-in positions; "
+                                       f"train_algo='{self.train_algo}' does not count them: "
+                                       "use 'minibatch' or 'batch', or no metrics")
+        return variable
 
     @cached_property
     def _train_program(self) -> Program:
@@ -286,8 +380,10 @@ class CompiledModel:
         penalties = tuple(dict.fromkeys(kind for _, kind, _ in
                                         training.penalties(self.parameters)))
         targets = (target,) + tuple(h.spec for h in self.heads)
+        # a per-position loss of an image output reads it channels last
+        per_position = tuple(h.output for h in self.heads if h.positions)
         view = self._view(program, training.sources + penalties
-                          + self._boundary_sources(self.inputs + targets))
+                          + self._boundary_sources(self.inputs + targets + per_position))
         template = "train_paramserv.dml.j2" if self.train_algo == "paramserv" else "train.dml.j2"
         return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
@@ -302,7 +398,9 @@ class CompiledModel:
                 scoring: str = "auto", **run_options):
         """What keras' model.predict returns, computed by the prediction script on the local
         runtime (or as `run_options` of runtime.api.run_string say: precision, spark):
-        one array, or a list for several outputs. `weights` replace the compiled ones.
+        one array, or a list for several outputs. `inputs` as Keras takes them: one array, a
+        list in the model's input order, or a dict by input name. `weights` replace the
+        compiled ones.
 
         With `spark`, an input may also be a Spark DataFrame or a distributed matrix (rows as
         the script takes them); the default batch is then all rows, so the forward pass runs
@@ -312,6 +410,8 @@ class CompiledModel:
         A Spark DataFrame with one array (or image) column is scored partition by partition on
         the executors (the script is row-local; spark_ml/scoring.py) unless scoring="blocks"."""
         from kerasdml.runtime.api import run_string
+        if isinstance(inputs, dict):  # by input name, as Keras' predict takes them
+            inputs = arrays_by_input(inputs, self.inputs, "inputs")
         data = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(data) != len(self.inputs):
             raise ValueError(f"the model has {len(self.inputs)} inputs, got {len(data)} arrays")

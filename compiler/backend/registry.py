@@ -14,9 +14,11 @@ from .step import LAYOUT
 LIBRARY = {name: f"nn/layers/{name}.dml" for name in layer_modules()}
 LIBRARY.update({name: f"nn/losses/{name}.dml" for name in (
     "binary_crossentropy", "categorical_crossentropy", "huber", "mean_absolute_error",
-    "mean_squared_error", "sparse_categorical_crossentropy")})
+    "mean_squared_error", "sparse_categorical_crossentropy", "log_cosh", "kl_divergence",
+    "poisson", "hinge", "squared_hinge", "categorical_hinge", "cosine_similarity",
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error")})
 LIBRARY.update({name: f"nn/optim/{name}.dml" for name in (
-    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "schedules")})
+    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "adamax", "schedules")})
 LIBRARY.update({name: f"nn/regularizers/{name}.dml" for name in ("l1", "l2")})
 LIBRARY[LAYOUT] = "nn/util/layout.dml"
 

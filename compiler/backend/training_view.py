@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..training.config import Loss, Optimizer, TrainingConfig
+from ..training.objectives import LOSS_METRICS
 from .names import identifier
 from .registry import LIBRARY
 
@@ -51,6 +52,9 @@ _METRIC_SUMS = {
     "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
     "mean_absolute_error": "sum(abs({p} - {y})) / ncol({y})",
 }
+# a loss's mean over the batch times its rows (objectives.LOSS_METRICS)
+_METRIC_SUMS.update({name: ("-" if sign < 0 else "") + name + "::forward({p}, {y}) * nrow({p})"
+                     for name, sign in LOSS_METRICS.items()})
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,7 @@ class TrainingView:
 
     @property
     def sources(self) -> tuple:
-        losses = tuple(dict.fromkeys(head.loss.module for head in self.config.heads))
-        sources = losses + (self.optimizer.module,)
+        sources = tuple(_loss_modules(self.config.heads)) + (self.optimizer.module,)
         if self.optimizer.learning_rate.function != "constant":
             sources += ("schedules",)
         return sources
@@ -110,29 +113,66 @@ class TrainingView:
             lines.append(f"{h.spec.batch} = {cut}")
         return lines
 
-    def loss_lines(self, heads, outs) -> list[str]:
-        """`loss`: the weighted sum of the outputs' losses, as Keras' loss_weights weigh them."""
-        calls = [f"{h.head.loss.module}::forward({out}, {h.spec.batch}"
-                 f"{self.loss_arguments(h.head.loss)})" for h, out in zip(heads, outs)]
+    def loss_lines(self, heads, outs, keras_layout: bool = False, masks=None) -> list[str]:
+        """`loss`: the weighted sum of the outputs' losses, as Keras' loss_weights weigh them.
+        A cross-entropy over the last axis of an output of several axes, and the loss of an
+        output with a Keras mask, run on one row per position (`keras_layout`: the outputs are
+        in Keras' layout already, not DML's; `masks`: the outputs' mask variables, default
+        the heads'). A masked output's loss is the mean over the rows its mask keeps:
+        Keras' sum(mask * loss) / sum(mask)."""
+        masks = _masks(heads, masks)
+        lines = [line for h, out, mask in zip(heads, outs, masks) if h.positions
+                 for line in _position_rows(h, out, keras_layout, mask)]
+        calls = [f"{h.head.loss.module}::forward({_kept(h, 'pred', out)}, "
+                 f"{_kept(h, 'target', out)}{self.loss_arguments(h.head.loss)})"
+                 for h, out in zip(heads, outs)]
         if len(heads) == 1:
-            return [f"loss = {_weighted(heads[0], calls[0])}"]
-        lines = [f"{self.head_loss(h)} = {call}" for h, call in zip(heads, calls)]
+            return lines + [f"loss = {_weighted(heads[0], calls[0])}"]
+        lines += [f"{self.head_loss(h)} = {call}" for h, call in zip(heads, calls)]
         return lines + ["loss = " + " + ".join(_weighted(h, self.head_loss(h)) for h in heads)]
 
     def batch_sums(self, heads, outs) -> list[str]:
         """DML sums over the batch's rows of every reported column (history's after `loss`):
-        the single output's metrics, or each output's loss and then each output's metrics."""
+        the single output's metrics, or each output's loss and then each output's metrics. A
+        per-position head's metrics are means over its positions (Keras' mean over them); a
+        masked head's are sums over the positions its mask keeps (metric_counts counts them)."""
         sums = [f"{self.head_loss(h)} * nrow({out})" for h, out in zip(heads, outs)] \
             if len(heads) > 1 else []
-        return sums + [self.metric_sum(metric, out, h.spec.batch, arguments)
+        return sums + [self.metric_sum(metric, _kept(h, "pred", out), _kept(h, "target", out),
+                                       arguments)
+                       + (f" / (ncol({out}) / {h.classes})" if h.classes and not h.mask else "")
                        for h, out in zip(heads, outs)
                        for metric, arguments in zip(h.head.metrics, h.head.metric_arguments)]
 
+    def metric_counts(self, heads, outs, masks=None) -> list[str]:
+        """What each column of batch_sums is divided by over the epoch, where an output carries
+        a Keras mask (else [], the rows): Keras weights a masked output's metrics by the mask,
+        so they are the epoch's sums over the masked-in positions over their count."""
+        masks = _masks(heads, masks)
+        if not any(masks):
+            return []
+        losses = [f"nrow({out})" for out in outs] if len(heads) > 1 else []
+        return losses + [f"sum({_rows_name(h, 'mask')})" if mask else f"nrow({out})"
+                         for h, out, mask in zip(heads, outs, masks) for _ in h.head.metrics]
+
     def gradient_lines(self, heads, outs, gradients) -> list[str]:
-        """The loss's gradient with respect to each output, into `gradients`."""
-        return [f"{g} = " + _weighted(h, f"{h.head.loss.module}::backward({out}, {h.spec.batch}"
-                                         f"{self.loss_arguments(h.head.loss)})")
-                for h, out, g in zip(heads, outs, gradients)]
+        """The loss's gradient with respect to each output, into `gradients` (a per-position
+        head's back from its rows per position to the output's layout). A masked head's rows
+        are weighted by mask * rows / sum(mask): the gradient of Keras' masked mean."""
+        lines = []
+        for h, out, g in zip(heads, outs, gradients):
+            lines.append(f"{g} = " + _weighted(h, f"{h.head.loss.module}::backward("
+                                                  f"{_pred(h, out)}, {_target(h)}"
+                                                  f"{self.loss_arguments(h.head.loss)})"))
+            if h.mask:
+                m = _rows_name(h, "mask")
+                lines.append(f"{g} = {g} * ({m} * nrow({m}) / sum({m}))")
+            if h.positions:
+                lines.append(f"{g} = matrix({g}, rows=nrow({out}), cols=ncol({out}))")
+                if h.output.image:
+                    lines.append(f"{g} = layout::channels_first({g}, "
+                                 f"{', '.join(map(str, h.output.image))})")
+        return lines
 
     # --- learning rate ---------------------------------------------------------------------
 
@@ -222,22 +262,108 @@ class TrainingView:
     def evaluation_script(self, parameters, heads) -> str:
         """DML giving `loss` (with the weight penalties, as Keras reports it) and metric_1, ...
         (the history's columns) of bound predictions P (the outputs side by side, Keras'
-        layout) and targets Y (as y), the parameters bound by name."""
+        layout) and targets Y (as y), the parameters bound by name. Where an output carries a
+        Keras mask, M holds the masked outputs' masks side by side and the script runs batch
+        by batch ($batch_size), as Keras' evaluate: each batch's loss is its own masked mean."""
         penalties = self.penalties(parameters)
-        modules = tuple(dict.fromkeys([h.head.loss.module for h in heads]
+        modules = tuple(dict.fromkeys(_loss_modules([h.head for h in heads])
                                       + [kind for _, kind, _ in penalties]))
         lines = [f'source("{LIBRARY[module]}") as {module}' for module in modules]
-        outs, first = [], 1
+        masked = any(h.mask for h in heads)
+        rows = "beg:end" if masked else ""
+        outs, masks, first, first_mask = [], [], 1, 1
+        body = []
         for h in heads:
-            outs.append(f"P[, {first}:{first + h.output.columns - 1}]")
-            lines.append(f"{h.spec.batch} = Y[, {h.first}:{h.last}]")
+            outs.append(f"P[{rows}, {first}:{first + h.output.columns - 1}]")
+            body.append(f"{h.spec.batch} = Y[{rows}, {h.first}:{h.last}]")
             first += h.output.columns
-        lines += self.loss_lines(heads, outs)
+            masks.append(None)
+            if h.mask:
+                width = h.output.columns // h.positions
+                masks[-1] = f"M[{rows}, {first_mask}:{first_mask + width - 1}]"
+                first_mask += width
+        body += self.loss_lines(heads, outs, keras_layout=True, masks=masks)
+        sums = self.batch_sums(heads, outs)
+        if not masked:
+            lines += body
+            lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
+                      for p, kind, factor in penalties]
+            return "\n".join(lines + [f"metric_{k} = {total} / nrow(P)"
+                                       for k, total in enumerate(sums, 1)]) + "\n"
+        counts = self.metric_counts(heads, outs, masks)
+        lines += ["N = nrow(P)", "batch_size = ifdef($batch_size, 32)", "loss_sum = 0"]
+        lines += [f"{name}_{k} = 0" for k in range(1, len(sums) + 1)
+                  for name in ("metric_sum", "metric_count")]
+        lines.append("for (i in 1:as.integer(ceil(N / batch_size))) {")
+        lines += ["  beg = (i - 1) * batch_size + 1", "  end = min(i * batch_size, N)"]
+        lines += ["  " + line for line in body]
+        lines.append("  loss_sum = loss_sum + loss * (end - beg + 1)")
+        for k, (total, count) in enumerate(zip(sums, counts), 1):
+            lines += [f"  metric_sum_{k} = metric_sum_{k} + {total}",
+                      f"  metric_count_{k} = metric_count_{k} + {count}"]
+        lines += ["}", "loss = loss_sum / N"]
         lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
                   for p, kind, factor in penalties]
-        lines += [f"metric_{k} = {total} / nrow(P)"
-                  for k, total in enumerate(self.batch_sums(heads, outs), 1)]
+        lines += [f"metric_{k} = metric_sum_{k} / metric_count_{k}"
+                  for k in range(1, len(sums) + 1)]
         return "\n".join(lines) + "\n"
+
+
+# --- losses per position (a cross-entropy over the last axis of an output of several axes, or
+# the loss of an output that carries a Keras mask) ----------------------------------------------
+
+def _rows_name(h, what: str) -> str:
+    return f"{what}_{identifier(h.output.name)}_positions"
+
+
+def _masks(heads, masks) -> list:
+    return [h.mask for h in heads] if masks is None else list(masks)
+
+
+def _pred(h, out: str) -> str:
+    return _rows_name(h, "pred") if h.positions else out
+
+
+def _target(h) -> str:
+    return _rows_name(h, "target") if h.positions else h.spec.batch
+
+
+def _kept(h, what: str, out: str) -> str:
+    """The rows of `what` (pred or target) the loss and metrics read: a masked head's
+    masked-in positions, else all."""
+    if h.mask:
+        return _rows_name(h, what + "_kept")
+    return _pred(h, out) if what == "pred" else _target(h)
+
+
+def _position_rows(h, out: str, keras_layout: bool, mask: str | None) -> list[str]:
+    """The output and targets of a per-position head with one row per position (a step, a
+    pixel): Keras takes the loss over the last axis of each and means over them all, which is
+    the losses' mean over these rows. DML holds an image output channels first. With a Keras
+    mask (one value per position), also the mask's rows and the rows it keeps."""
+    pred, lines = _rows_name(h, "pred"), []
+    if h.output.image and not keras_layout:
+        lines.append(f"{pred} = layout::channels_last({out}, "
+                     f"{', '.join(map(str, h.output.image))})")
+        out = pred
+    c, y = h.positions, h.spec.batch
+    lines.append(f"{pred} = matrix({out}, rows=nrow({out}) * ncol({out}) / {c}, cols={c})")
+    width = 1 if h.head.loss.sparse_labels else c
+    lines.append(f"{_target(h)} = matrix({y}, rows=nrow({y}) * ncol({y}) / {width}, "
+                 f"cols={width})")
+    if mask:
+        m = _rows_name(h, "mask")
+        lines.append(f"{m} = matrix({mask}, rows=nrow({mask}) * ncol({mask}), cols=1)")
+        lines += [f"{_kept(h, what, out)} = removeEmpty(target={rows}, margin=\"rows\", "
+                  f"select={m})" for what, rows in (("pred", pred), ("target", _target(h)))]
+    return lines
+
+
+def _loss_modules(heads) -> list:
+    """The nn/losses modules the heads (training.config.Head) call: their losses', then those
+    of their metrics that are a loss's mean (LOSS_METRICS)."""
+    return list(dict.fromkeys([h.loss.module for h in heads] + [
+        metric for h in heads for metric in h.metrics if metric in LOSS_METRICS]))
 
 
 def _weighted(head, term: str) -> str:

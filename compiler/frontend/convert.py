@@ -64,7 +64,8 @@ def convert(source: ModelSource) -> ir.Graph:
     error = refusal(refused, problems + shape_attributes, invalid, supported_classes())
     if error is not None:
         raise error
-    return _assemble(flat, nodes, source.path, tuple(t for t in flat.outputs if t in masks))
+    return _assemble(flat, nodes, source.path,
+                     tuple((t, masks[t]) for t in flat.outputs if t in masks))
 
 
 def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
@@ -87,9 +88,9 @@ def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
     return None
 
 
-def _assemble(flat: FlatModel, nodes: list, path: str, masked_outputs: tuple) -> ir.Graph:
+def _assemble(flat: FlatModel, nodes: list, path: str, masked: tuple) -> ir.Graph:
     graph = ir.Graph(flat.name, tuple(nodes), tuple(flat.inputs), tuple(flat.outputs), path,
-                     masked_outputs)
+                     masked)
     try:
         return graph.sorted().validate(require_shapes=False)
     except GraphError as error:

@@ -43,6 +43,7 @@ class Attention:
     causal: bool = False
     masked: bool = False        # an attention_mask tensor is the node's fourth input
     dropout: float = 0.0
+    output_dim: int | None = None  # output_shape's features; None: the query's
 
 
 # --- frontend --------------------------------------------------------------------------------
@@ -101,10 +102,10 @@ def _weights(ctx: LayerContext, use_bias: bool) -> tuple:
 
 @handles("MultiHeadAttention", tensor_kwargs=("key", "value", "query", "attention_mask"))
 def multi_head_attention(ctx: LayerContext) -> list:
-    """MultiHeadAttention(num_heads, key_dim, value_dim, use_bias, dropout) over the steps of
-    sequences; self or cross; use_causal_mask and attention_mask; dropout of the attention
+    """MultiHeadAttention(num_heads, key_dim, value_dim, use_bias, dropout, output_shape of one
+    axis) over the steps of sequences; self or cross; use_causal_mask and attention_mask; dropout of the attention
     probabilities in training."""
-    for key, default in (("output_shape", None), ("use_gate", False), ("sliding_window", None)):
+    for key, default in (("use_gate", False), ("sliding_window", None)):
         if ctx.get(key, default) != default:
             ctx.reject(key, ctx.get(key), repr(default))
     if ctx.get("attention_axes", None) not in (None, 1, [1], [-2]):
@@ -118,9 +119,21 @@ def multi_head_attention(ctx: LayerContext) -> list:
     attrs = Attention(int(ctx.get("num_heads")), key_dim, int(ctx.get("value_dim", None) or
                                                                key_dim),
                       use_bias, bool(ctx.call.kwargs.get("use_causal_mask", False)),
-                      mask is not None, float(ctx.get("dropout", 0.0)))
+                      mask is not None, float(ctx.get("dropout", 0.0)), _output_dim(ctx))
     inputs = (query, key, value) + ((mask,) if mask else ())
     return [*automatic, ctx.node("attention", attrs, _weights(ctx, use_bias), inputs=inputs)]
+
+
+def _output_dim(ctx: LayerContext) -> int | None:
+    """output_shape=Do (Keras stores [Do]): the output projection's features instead of the
+    query's; a shape of more axes is refused."""
+    shape = ctx.get("output_shape", None)
+    if shape is None:
+        return None
+    dims = [shape] if isinstance(shape, int) else list(shape)
+    if len(dims) != 1 or not isinstance(dims[0], int):
+        ctx.reject("output_shape", shape, "None or one number of output features")
+    return int(dims[0])
 
 
 def _input_masks(ctx: LayerContext, query: str, key: str, value: str) -> list:
@@ -162,7 +175,7 @@ def _shape(node, attrs, ins):
     if attrs.masked and tuple(ins[3]) != (ins[0][0], ins[1][0]):
         fail(node, f"attention_mask needs shape (query steps, key steps) = "
              f"{(ins[0][0], ins[1][0])}, got {ins[3]}")
-    return attrs, ins[0]
+    return attrs, (ins[0][0], attrs.output_dim or ins[0][-1])
 
 
 def _params(a: Attention, ins) -> dict:
@@ -170,10 +183,10 @@ def _params(a: Attention, ins) -> dict:
     shapes = {"query_kernel": (dims[0], a.heads, a.key_dim),
               "key_kernel": (dims[1], a.heads, a.key_dim),
               "value_kernel": (dims[2], a.heads, a.value_dim),
-              "output_kernel": (a.heads, a.value_dim, dims[0])}
+              "output_kernel": (a.heads, a.value_dim, a.output_dim or dims[0])}
     if a.use_bias:
         shapes.update(query_bias=(a.heads, a.key_dim), key_bias=(a.heads, a.key_dim),
-                      value_bias=(a.heads, a.value_dim), output_bias=(dims[0],))
+                      value_bias=(a.heads, a.value_dim), output_bias=(a.output_dim or dims[0],))
     return shapes
 
 
@@ -195,7 +208,7 @@ def _context(n: Step) -> dict:
     a = n.attrs
     tq, tk = known(n.in_shapes[0], "query length")[0], known(n.in_shapes[1], "key length")[0]
     widths = {"query": a.heads * a.key_dim, "key": a.heads * a.key_dim,
-              "value": a.heads * a.value_dim, "output": n.in_shapes[0][-1]}
+              "value": a.heads * a.value_dim, "output": n.out_shape[-1]}
     biases = {name: n.params.get(f"{name}_bias") or f"matrix(0, rows=1, cols={width})"
               for name, width in widths.items()}
     dbiases = {name: n.param_grads.get(f"{name}_bias") or f"{n.out}_d{name}_bias_unused"

@@ -108,6 +108,8 @@ OPTIMIZERS = {
                             + _ADAM_HYPER, ("m", "v", "vhat"), takes_step=True),
     "Nadam": _OptimizerKind("nadam", 0.001, _ADAM_HYPER[:3] + (_WEIGHT_DECAY,), ("m", "v"),
                             scalar_state=("mu_prod",), takes_step=True),
+    "Adamax": _OptimizerKind("adamax", 0.001, _ADAM_HYPER[:3] + (_WEIGHT_DECAY,), ("m", "u"),
+                             takes_step=True),
 }
 _OPTIMIZER_ALIASES = {name.lower(): name for name in OPTIMIZERS}
 # Keras options with no DML counterpart, and the values that mean "off".

@@ -66,14 +66,23 @@ def _sequences(array: np.ndarray, input_shape: tuple, what: str) -> np.ndarray:
 
 
 def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y",
-           first: int = 0) -> np.ndarray:
+           first: int = 0, classes: int | None = None) -> np.ndarray:
     """The N x K (or N x 1 class-index) matrix that `loss` reads, from integer classes or
     one-hot rows; `outputs` is K, the width of the model's output; `first` the number of the
-    first class (SystemML numbered them from 1)."""
+    first class (SystemML numbered them from 1). `classes`: a cross-entropy taken at every
+    position of the output (HeadSpec.classes), whose sparse labels are one class id per
+    position (N x K/classes)."""
     array = as_array(values, what)
     if array.shape[0] != examples:
         raise DataError(f"{what} has {array.shape[0]} rows but X has {examples} examples")
     array = array.reshape(examples, -1).astype(np.float64)
+    if classes and loss.module == "sparse_categorical_crossentropy":
+        positions = outputs // classes if outputs else array.shape[1]  # None: open length
+        if array.shape[1] != positions:
+            raise DataError(f"{what} must hold one class id per position of the output "
+                            f"({positions} per example), got {array.shape[1]}")
+        ids = _class_ids(array.reshape(-1, 1), classes, what, first)
+        return ids.reshape(examples, positions)
     if loss.module == "sparse_categorical_crossentropy":
         if array.shape[1] == outputs and outputs > 1:   # one-hot given: back to class ids
             return _class_ids(array.argmax(axis=1).reshape(-1, 1), outputs, what)
@@ -92,7 +101,7 @@ def targets(values, heads, examples: int) -> np.ndarray:
     output's labels side by side. `heads` are the compiled model's HeadSpecs."""
     if len(heads) == 1:
         h = heads[0]
-        return labels(values, h.head.loss, h.output.columns, examples)
+        return labels(values, h.head.loss, h.output.columns, examples, classes=h.classes)
     names = [h.output.name for h in heads]
     if isinstance(values, dict):
         if set(values) != set(names):
@@ -102,8 +111,8 @@ def targets(values, heads, examples: int) -> np.ndarray:
     if not isinstance(values, (list, tuple)) or len(values) != len(heads):
         raise DataError(f"the model has {len(heads)} outputs ({', '.join(names)}): give y as a "
                         "list of arrays in that order or a dict by output name")
-    return np.hstack([labels(v, h.head.loss, h.output.columns, examples, f"y[{h.output.name!r}]")
-                      for v, h in zip(values, heads)])
+    return np.hstack([labels(v, h.head.loss, h.output.columns, examples, f"y[{h.output.name!r}]",
+                             classes=h.classes) for v, h in zip(values, heads)])
 
 
 def _class_ids(array: np.ndarray, classes: int, what: str, first: int = 0) -> np.ndarray:

@@ -57,15 +57,17 @@ def label_spec(df, model, label_col, first_class: int = 0):
     outputs = model.outputs[0].columns
     given = len(columns) if len(columns) > 1 or column_kind(df, columns[0]) == "number" \
         else outputs
-    width = 1 if model.loss.module == "sparse_categorical_crossentropy" else outputs
+    head = model.heads[0]
+    width = head.spec.columns   # class ids: one (or one per position), else the outputs
     what = f"column '{', '.join(columns)}'"
     return MatrixColumns("labels", columns, given,
-                         partial(_label_rows, model.loss, outputs, what, first_class), width)
+                         partial(_label_rows, model.loss, outputs, what, first_class,
+                                 head.classes), width)
 
 
-def _label_rows(loss, outputs: int, what: str, first_class: int,
+def _label_rows(loss, outputs: int, what: str, first_class: int, classes: int | None,
                 values: np.ndarray) -> np.ndarray:
-    return labels(values, loss, outputs, len(values), what, first_class)
+    return labels(values, loss, outputs, len(values), what, first_class, classes)
 
 
 def training_matrices(runtime, df, model, features_col, label_col, dtype,

@@ -12,7 +12,7 @@ from .data import DataError, features
 
 def model_features(X, inputs, what: str = "X") -> list[np.ndarray]:
     """[(N, *shape) float64 for each input spec], checked against the specs and each other."""
-    arrays = _by_input(X, inputs, what)
+    arrays = arrays_by_input(X, inputs, what)
     named = [what if len(inputs) == 1 else f"{what}[{t.name!r}]" for t in inputs]
     arrays = [features(a, t.shape, label) for a, t, label in zip(arrays, inputs, named)]
     counts = {len(a) for a in arrays}
@@ -22,7 +22,7 @@ def model_features(X, inputs, what: str = "X") -> list[np.ndarray]:
     return arrays
 
 
-def _by_input(X, inputs, what: str) -> list:
+def arrays_by_input(X, inputs, what: str) -> list:
     names = [t.name for t in inputs]
     if isinstance(X, dict):
         missing, unknown = set(names) - set(X), set(X) - set(names)

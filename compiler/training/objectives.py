@@ -55,8 +55,21 @@ LOSSES = {
     "mean_squared_error": ("mean_squared_error", (), False),
     "mean_absolute_error": ("mean_absolute_error", (), False),
     "huber": ("huber", (("delta", 1.0),), False),
+    "log_cosh": ("log_cosh", (), False),
+    "kl_divergence": ("kl_divergence", (), False),
+    "poisson": ("poisson", (), False),
+    "hinge": ("hinge", (), False),
+    "squared_hinge": ("squared_hinge", (), False),
+    "categorical_hinge": ("categorical_hinge", (), False),
+    "cosine_similarity": ("cosine_similarity", (), False),
+    "mean_absolute_percentage_error": ("mean_absolute_percentage_error", (), False),
+    "mean_squared_logarithmic_error": ("mean_squared_logarithmic_error", (), False),
 }
-_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
+_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber",
+                 "logcosh": "log_cosh", "kld": "kl_divergence",
+                 "kullback_leibler_divergence": "kl_divergence",
+                 "mape": "mean_absolute_percentage_error",
+                 "msle": "mean_squared_logarithmic_error"}
 # settings a loss supports only at these values (unless its module takes them: LOSSES)
 _LOSS_OFF = {"label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
              "ignore_class": None}
@@ -99,8 +112,18 @@ METRICS = {
     "mean_squared_error": (),
     "mean_absolute_error": (),
 }
+# metrics that are a loss's mean over the samples (Keras wraps the loss function): their batch
+# sums call the loss module (training_view); cosine similarity's sign is the metric's, +1 where
+# pred points along y (the loss is its negative)
+LOSS_METRICS = {"log_cosh": 1, "kl_divergence": 1, "poisson": 1, "hinge": 1, "squared_hinge": 1,
+                "categorical_hinge": 1, "cosine_similarity": -1,
+                "mean_absolute_percentage_error": 1, "mean_squared_logarithmic_error": 1}
+METRICS.update({name: () for name in LOSS_METRICS})
 _METRIC_IGNORED = ("name", "dtype")  # settings that do not change a metric's value
-_METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
+_METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
+                   "mape": "mean_absolute_percentage_error",
+                   "msle": "mean_squared_logarithmic_error",
+                   "logcosh": "log_cosh", "log_cosh_error": "log_cosh"}
 _ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
                       "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
                       "binary_crossentropy": "binary_accuracy"}

@@ -49,6 +49,7 @@ OPTIMIZERS = {
     "adam_amsgrad_clipnorm": lambda: keras.optimizers.Adam(0.01, amsgrad=True, clipnorm=0.1),
     "adamw": lambda: keras.optimizers.AdamW(0.01),
     "nadam": lambda: keras.optimizers.Nadam(0.01),
+    "adamax": lambda: keras.optimizers.Adamax(0.01, beta_2=0.99),
     "rmsprop_centered": lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
     "adagrad_clipvalue": lambda: keras.optimizers.Adagrad(0.1, clipvalue=0.05),
     "adadelta": lambda: keras.optimizers.Adadelta(1.0),

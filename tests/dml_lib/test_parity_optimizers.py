@@ -168,6 +168,14 @@ VARIANTS = {
         file="nadam", state=["m", "v", "mu_prod"],
         hyper="lr=lr, beta1=0.85, beta2=0.99, epsilon=1e-6, weight_decay=0.05", lr=0.02,
         t=True),
+    "adamax_defaults": dict(
+        keras=lambda: keras.optimizers.Adamax(),
+        file="adamax", state=["m", "u"], hyper="", lr=None, t=True),
+    "adamax": dict(
+        keras=lambda: keras.optimizers.Adamax(learning_rate=0.02, beta_1=0.8, beta_2=0.95,
+                                              epsilon=1e-6, weight_decay=0.05),
+        file="adamax", state=["m", "u"],
+        hyper="lr=lr, beta1=0.8, beta2=0.95, epsilon=1e-6, weight_decay=0.05", lr=0.02, t=True),
     # Optimizers driven by learning-rate schedules (Keras evaluates them at iterations = i - 1).
     "sgd_momentum_exponential_decay": dict(
         keras=lambda: keras.optimizers.SGD(

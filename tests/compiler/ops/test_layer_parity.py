@@ -50,6 +50,13 @@ def _cross_attention():
     return functional([q, v, k], y, "cross_attention")
 
 
+def _attention_output_shape():
+    """output_shape: the output projection's features instead of the query's."""
+    q, v = keras.Input((4, 6)), keras.Input((7, 5))
+    y = L.MultiHeadAttention(2, 4, value_dim=3, output_shape=8)(q, v)
+    return functional([q, v], y, "attention_output_shape")
+
+
 def _masked_attention():
     x, mask = keras.Input((4, 6)), keras.Input((4, 4))
     y = L.MultiHeadAttention(2, 3)(x, x, attention_mask=mask)
@@ -591,6 +598,7 @@ MODELS = {
                                                       use_bias=False),
     "self_attention_dropout": lambda: _self_attention(dropout=0.5),  # prediction ignores it
     "cross_attention": _cross_attention,
+    "attention_output_shape": _attention_output_shape,
     "masked_attention": _masked_attention,
 }
 for _cell in ("SimpleRNN", "LSTM", "GRU"):
@@ -626,7 +634,7 @@ H5 = ("simple_rnn_activations", "recurrent_activations", "caffe_preprocessing",
       "separable_sequences", "resizing", "wavenet_dilated_causal", "channels_first_cnn",
       "channels_first_lenet", "axis_layers", "named_outputs", "dot_vectors", "dot_sequences",
       "timeseries_transformer",
-      "conv1d_transpose_valid", "self_attention", "cross_attention", "keras_ops",
+      "conv1d_transpose_valid", "self_attention", "cross_attention", "attention_output_shape", "keras_ops",
       "squeeze_excite", "broadcast_merges", "keras_ops_activations", "go_backwards_LSTM_seq",
       "scored_attention", "einsum_dense", "grouped_conv")
 

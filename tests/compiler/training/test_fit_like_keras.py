@@ -39,12 +39,12 @@ def two_outputs(**compile_args) -> keras.Model:
     return model
 
 
-def assert_fits_like_keras(model, y, tmp_path, fit=None, **options) -> Keras2DML:
+def assert_fits_like_keras(model, y, tmp_path, fit=None, x=X, **options) -> Keras2DML:
     """The same history and weights as model.fit with the same settings (validation_split is
     a constructor parameter of Keras2DML and a fit() argument of Keras)."""
     settings = {**SETTINGS, **options}
-    estimator = Keras2DML(model, **settings).fit(X, y, **(fit or {}))
-    history = model.fit(X, y, **settings, **(fit or {})).history
+    estimator = Keras2DML(model, **settings).fit(x, y, **(fit or {}))
+    history = model.fit(x, y, **settings, **(fit or {})).history
     assert set(estimator.history_) == set(history)
     for name, values in history.items():
         np.testing.assert_allclose(estimator.history_[name], values, rtol=1e-5, atol=1e-6,
@@ -103,6 +103,105 @@ def test_live_loss_objects_of_several_outputs_keep_their_settings(form, tmp_path
     assert estimator._compiled().training.heads[1].loss.arguments == (("delta", 0.3),)
 
 
+# --- a cross-entropy at every position of an output -------------------------------------------
+
+def test_a_tagger_takes_its_cross_entropy_and_accuracy_at_every_step(tmp_path):
+    """A sequence tagger's softmax per step, sparse labels per step (N, T): Keras means the
+    cross-entropy and the accuracy over every step, not over whole rows of T * C columns."""
+    rng = np.random.default_rng(5)
+    model = randomize(sequential((5, 3), L.LSTM(4, return_sequences=True),
+                                 L.Dense(3, activation="softmax")), scale=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, tags = rng.normal(size=(48, 5, 3)).astype("float32"), rng.integers(0, 3, (48, 5))
+    estimator = assert_fits_like_keras(model, tags, tmp_path, x=x, validation_split=0.25)
+    keras_accuracy = model.evaluate(x, tags, verbose=0, return_dict=True)["accuracy"]
+    assert estimator.predict_classes(x).shape == (48, 5)
+    np.testing.assert_allclose(estimator.score(x, tags), keras_accuracy, atol=1e-6)
+
+
+def test_a_segmentation_takes_its_cross_entropy_at_every_pixel(tmp_path):
+    """An image output of class logits per pixel, one-hot targets (N, H, W, C): the loss reads
+    the pixels' classes in Keras' channels-last order, not DML's channels-first rows."""
+    rng = np.random.default_rng(6)
+    model = randomize(sequential((4, 4, 2), L.Conv2D(4, 3, padding="same", activation="relu"),
+                                 L.Conv2D(3, 1)), scale=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  metrics=["categorical_accuracy"])
+    x = rng.normal(size=(48, 4, 4, 2)).astype("float32")
+    masks = np.eye(3, dtype="float32")[rng.integers(0, 3, (48, 4, 4))]
+    assert_fits_like_keras(model, masks, tmp_path, x=x, validation_split=0.25)
+
+def _masked_tagger(embed: bool, bidirectional: bool, time_distributed: bool) -> keras.Model:
+    """Ids with 0 as padding (Embedding mask_zero) or feature rows of zeros (Masking), an LSTM
+    per step and a softmax per step: Keras' loss and metrics count only the masked-in steps."""
+    if embed:
+        layers = [L.Embedding(7, 3, mask_zero=True)]
+    else:
+        layers = [L.Masking(0.0)]
+    lstm = L.LSTM(4, return_sequences=True)
+    layers.append(L.Bidirectional(lstm) if bidirectional else lstm)
+    dense = L.Dense(3, activation="softmax")
+    layers.append(L.TimeDistributed(dense) if time_distributed else dense)
+    return randomize(sequential((6,) if embed else (6, 2), *layers), scale=0.5)
+
+
+def _padded(rng, embed: bool):
+    """48 sequences of 6 steps, each padded after 2..6 real steps."""
+    lengths = rng.integers(2, 7, 48)
+    real = np.arange(6)[None, :] < lengths[:, None]
+    if embed:
+        return (rng.integers(1, 7, (48, 6)) * real).astype("float32")
+    return (rng.normal(size=(48, 6, 2)) * real[..., None]).astype("float32")
+
+
+@pytest.mark.parametrize("embed, bidirectional, time_distributed, sparse, optimizer", [
+    (True, True, True, True, "sgd"),
+    (True, False, False, False, "sgd"),
+    (False, False, True, True, "adam"),
+    (False, True, False, False, "sgd"),
+])
+def test_a_masked_tagger_weights_its_loss_and_metrics_by_the_mask(
+        embed, bidirectional, time_distributed, sparse, optimizer, tmp_path):
+    """Keras weights a masked output's per-step loss by the mask: each batch's loss is
+    sum(mask * loss) / sum(mask), and the accuracy counts the masked-in steps of the epoch.
+    Adam only without an Embedding (Keras' Adam squares an Embedding's gradient slice by
+    slice: test_masking.py)."""
+    rng = np.random.default_rng(8)
+    model = _masked_tagger(embed, bidirectional, time_distributed)
+    model.compile(optimizer=keras.optimizers.SGD(0.1) if optimizer == "sgd"
+                  else keras.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy" if sparse
+                  else "categorical_crossentropy", metrics=["accuracy"])
+    x, tags = _padded(rng, embed), rng.integers(0, 3, (48, 6))
+    y = tags if sparse else np.eye(3, dtype="float32")[tags]
+    estimator = assert_fits_like_keras(model, y, tmp_path, x=x, validation_split=0.25)
+    keras_accuracy = model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"]
+    np.testing.assert_allclose(estimator.score(x, y), keras_accuracy, atol=1e-6)
+
+
+
+def test_a_masked_regression_per_step_means_its_loss_over_the_masked_in_steps(tmp_path):
+    """mse and mae on a masked output of two values per step: Keras means each step's values
+    first (the losses' last axis), then weights the steps by the mask."""
+    rng = np.random.default_rng(9)
+    model = randomize(sequential((6, 2), L.Masking(0.0), L.GRU(4, return_sequences=True),
+                                 L.Dense(2)), scale=0.5)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    x = _padded(rng, embed=False)
+    assert_fits_like_keras(model, rng.normal(size=(48, 6, 2)).astype("float32"), tmp_path, x=x,
+                           validation_split=0.25)
+
+
+def test_metrics_of_a_masked_output_are_refused_where_batches_are_merged():
+    model = _masked_tagger(True, False, False)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    with pytest.raises(CompileError, match="carries a Keras mask, whose metrics count the "
+                                           "masked-in positions; train_algo='looped_minibatch'"):
+        Keras2DML(model, train_algo="looped_minibatch", verbose=0).fit(
+            _padded(np.random.default_rng(1), True), np.zeros((48, 6)))
+
 # --- metrics ------------------------------------------------------------------------------------
 
 def test_binary_accuracy_takes_its_threshold(tmp_path):
@@ -120,6 +219,12 @@ def test_two_names_of_one_metric_are_both_reported(tmp_path):
     estimator = assert_fits_like_keras(model, np.eye(3)[CLASSES], tmp_path)
     assert set(estimator.history_) == {"loss", "categorical_accuracy", "acc"}
 
+
+def test_log_cosh_is_a_metric_too(tmp_path):
+    """Keras' LogCoshError metric ("log_cosh_error") beside another loss (it was refused)."""
+    model = mlp(3, "linear", optimizer=keras.optimizers.SGD(0.1), loss="huber",
+                metrics=["log_cosh_error", keras.metrics.LogCoshError(), "mse"])
+    assert_fits_like_keras(model, VALUES, tmp_path, validation_split=0.25)
 
 def test_metric_settings_kerasdml_does_not_model_are_refused():
     spec = {"class_name": "CategoricalAccuracy",

@@ -24,6 +24,14 @@ def transformer_block(dropout=0.0):
     return keras.Model(x, L.Dense(3, activation="softmax")(y), name="transformer")
 
 
+def attention_output_shape():
+    """MultiHeadAttention(output_shape=6) projects to 6 features, not the query's 4."""
+    x = keras.Input((5, 4))
+    y = L.MultiHeadAttention(2, 3, output_shape=6)(x, x)
+    return keras.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(y)),
+                       name="attention_output_shape")
+
+
 def positioned_transformer():
     """A position embedding computed while the model was built (Keras stores its values, a
     constant): added to the steps, and a per-step constant scaling them; the classifier reads
@@ -277,6 +285,7 @@ CASES = {"transformer_block": (transformer_block, (24, 6, 8)),
          "recurrent_activations": (recurrent_activations, (16, 6, 3)),
          "encoder_decoder": (encoder_decoder, (16, 5, 4)),
          "dot_attention": (dot_attention, (16, 5, 4)),
+         "attention_output_shape": (attention_output_shape, (16, 5, 4)),
          "additive_attention": (additive_attention, (16, 5, 4)),
          "einsum_heads": (einsum_heads, (16, 5, 4)),
          "resnext_block": (resnext_block, (16, 6, 6, 4)),

@@ -61,3 +61,19 @@ def test_inputs_that_do_not_fit_the_model_are_refused(X, message):
     images, numbers, y = data()
     with pytest.raises(DataError, match=message):
         Keras2DML(two_input_model(), verbose=0).fit(X(images, numbers), y)
+
+
+def test_a_compiled_model_predicts_from_a_dict_by_input_name(tmp_path):
+    """compile_model(...).predict takes the inputs as Keras' model.predict does, a dict by
+    input name among them (a model built on keras.Model({"image": ..., "numbers": ...}))."""
+    from kerasdml.compiler import compile_model
+    from support.keras_models import save
+
+    model = two_input_model()
+    images, numbers, _ = data(5)
+    compiled = compile_model(save(model, tmp_path))
+    expected = model.predict([images, numbers], verbose=0)
+    got = compiled.predict({"numbers": numbers, "image": images})
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    with pytest.raises(DataError, match="dict with keys \\['image'\\]"):
+        compiled.predict({"image": images})

@@ -47,6 +47,8 @@ OPTIMIZER_CASES = {
                      {"beta1": 0.8, "amsgrad": True, "weight_decay": 0.01}),
     "adamw": (keras.optimizers.AdamW(0.003, weight_decay=0.02), {"weight_decay": 0.02}),
     "nadam": (keras.optimizers.Nadam(0.002, beta_2=0.99), {"beta2": 0.99}),
+    "adamax": (keras.optimizers.Adamax(0.002, beta_1=0.8, epsilon=1e-6), {"beta1": 0.8,
+                                                                          "epsilon": 1e-6}),
 }
 
 
@@ -167,7 +169,7 @@ ERROR_CASES = {
     "uncompiled": (dict(), "not compiled with a loss"),
     "unknown_optimizer": (dict(optimizer="lion", loss="mse"), "optimizer 'lion' is not supported"),
     "ema": (dict(optimizer=keras.optimizers.Adam(use_ema=True), loss="mse"), "use_ema=True"),
-    "unknown_loss": (dict(optimizer="sgd", loss="kl_divergence"), "loss 'kl_divergence'"),
+    "unknown_loss": (dict(optimizer="sgd", loss="dice"), "loss 'dice'"),
     "ignore_class": (dict(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(
         ignore_class=0)), "ignore_class=0"),
     "restarts": (dict(optimizer=keras.optimizers.SGD(
