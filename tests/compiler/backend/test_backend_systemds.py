@@ -221,18 +221,49 @@ def _small_shared_recurrent_net():
                               "shared_recurrent"])
 def test_train_script_on_systemds_gives_the_local_runtimes_weights(build, columns, tmp_path,
                                                                    monkeypatch):
-    from kerasdml.compiler.cli import main
     from test_backend_train import moderate
 
     model = moderate(build())
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    rng = np.random.default_rng(0)
+    _trains_on_both(model, rng.normal(size=(8, columns)), np.eye(4)[rng.integers(0, 4, 8)],
+                    tmp_path, monkeypatch)
+
+
+def test_losses_metrics_and_masks_per_step_train_on_systemds(tmp_path, monkeypatch):
+    """A tagger's KL divergence taken step by step with loss-module metrics and Adamax, and a
+    masked tagger (the masked-in steps picked with removeEmpty(select=))."""
+    layers = keras.layers
+    tagger = randomize(keras.Sequential([keras.Input((5, 3)),
+                                         layers.LSTM(4, return_sequences=True),
+                                         layers.Dense(4, activation="softmax")]), scale=0.5)
+    tagger.compile(loss="kl_divergence", optimizer="adamax",
+                   metrics=["cosine_similarity", "categorical_hinge", "categorical_accuracy"])
+    rng = np.random.default_rng(1)
+    targets = rng.dirichlet(np.ones(4), (8, 5)).reshape(8, -1)
+    _trains_on_both(tagger, rng.normal(size=(8, 15)), targets, tmp_path / "kl", monkeypatch)
+    masked = randomize(keras.Sequential([keras.Input((5,)),
+                                         layers.Embedding(6, 3, mask_zero=True),
+                                         layers.GRU(4, return_sequences=True),
+                                         layers.Dense(4, activation="softmax")]), scale=0.5)
+    masked.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    ids = rng.integers(1, 6, (8, 5)) * (np.arange(5) < rng.integers(2, 6, (8, 1)))
+    targets = np.eye(4)[rng.integers(0, 4, (8, 5))].reshape(8, -1)
+    _trains_on_both(masked, ids.astype(float), targets, tmp_path / "masked", monkeypatch)
+
+
+def _trains_on_both(model, x: np.ndarray, y: np.ndarray, tmp_path, monkeypatch):
+    """The model's train.dml run for two epochs on SystemDS and on the local runtime: the same
+    trained parameters."""
+    from kerasdml.compiler.cli import main
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
     out = tmp_path / "model"
     compiled = compile_model(save(model, tmp_path))
     write_model(compiled, out)
     shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")
-    rng = np.random.default_rng(0)
-    np.savetxt(tmp_path / "x.csv", rng.normal(size=(8, columns)), delimiter=",")
-    np.savetxt(tmp_path / "y.csv", np.eye(4)[rng.integers(0, 4, 8)], delimiter=",")
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    np.savetxt(tmp_path / "y.csv", y, delimiter=",")
     args = dict(X=tmp_path / "x.csv", y=tmp_path / "y.csv", weights="weights.h5", batch_size=4,
                 epochs=2, shuffle="FALSE")
     run_systemds(out / "train.dml", **args, out=tmp_path / "systemds")
