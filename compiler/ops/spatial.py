@@ -1,6 +1,7 @@
 """Spatial resizing of images and sequences: ZeroPadding1D/2D, UpSampling1D/2D (nearest neighbour
-or bilinear) and Resizing (bilinear). A time-major sequence row (T steps of D features) is a one-channel T x D image, so
-the 1-D ops run dml_lib's 2-D layers along its rows."""
+or bilinear) and Resizing (bilinear or nearest). A time-major sequence row (T steps of D
+features) is a one-channel T x D image, so the 1-D ops run dml_lib's 2-D layers along its
+rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,6 +33,14 @@ class ResizeBilinear:
     height: int | None = None
     width: int | None = None
     factor: tuple | None = None
+
+
+@dataclass(frozen=True)
+class ResizeNearest:
+    """Nearest-neighbour resizing, as tf.image.resize's (half-pixel centres), to (height,
+    width)."""
+    height: int
+    width: int
 
 
 @dataclass(frozen=True)
@@ -85,14 +94,18 @@ def upsampling2d(ctx: LayerContext) -> list:
 @handles("Resizing")
 @channels_first
 def resizing(ctx: LayerContext) -> list:
-    """Resizing(height, width, interpolation bilinear), without cropping or padding to the
-    aspect ratio."""
+    """Resizing(height, width, interpolation bilinear or nearest), without cropping or padding
+    to the aspect ratio."""
     ctx.channels_last()
-    ctx.choice("interpolation", ("bilinear",), "bilinear")
+    method = ctx.choice("interpolation", tuple(_RESIZE_OPS), "bilinear")
     for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"):
         ctx.choice(key, (False,), False)
-    return [ctx.node("resize_bilinear", ResizeBilinear(int(ctx.get("height")),
-                                                       int(ctx.get("width"))))]
+    op, attrs = _RESIZE_OPS[method]
+    return [ctx.node(op, attrs(int(ctx.get("height")), int(ctx.get("width"))))]
+
+
+_RESIZE_OPS = {"bilinear": ("resize_bilinear", ResizeBilinear),
+               "nearest": ("resize_nearest", ResizeNearest)}
 
 
 @handles("ZeroPadding1D")
@@ -149,7 +162,7 @@ def _upsample1d_context(n: Step) -> dict:
 def _resize_shape(node, attrs, ins):
     shape = ins[0]
     require_rank(node, shape, 3, "(height, width, channels)")
-    if attrs.factor is not None:
+    if getattr(attrs, "factor", None) is not None:    # UpSampling2D's bilinear factor
         if None in shape[:2]:
             return attrs, (None, None, shape[2])
         attrs = ResizeBilinear(shape[0] * attrs.factor[0], shape[1] * attrs.factor[1])
@@ -185,3 +198,5 @@ define("upsample1d", UpSample1D, shape=_steps_shape(lambda a, t: t * a.size),
        family=__name__)
 define("resize_bilinear", ResizeBilinear, shape=_resize_shape, template="resize_bilinear.dml.j2",
        context=_resize_context, sources=("resize_bilinear",), family=__name__)
+define("resize_nearest", ResizeNearest, shape=_resize_shape, template="resize_nearest.dml.j2",
+       context=_resize_context, sources=("resize_nearest",), family=__name__)

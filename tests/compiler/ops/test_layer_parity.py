@@ -316,12 +316,16 @@ def _dilated_images():
 
 
 def _resizing():
-    """Bilinear upsampling (DeepLab's decoder), Resizing up and down by uneven factors, and
-    CenterCrop with an odd margin, also on channels_first images."""
+    """Bilinear upsampling (DeepLab's decoder), Resizing up and down by uneven factors (also
+    nearest neighbour, where 2 -> 3 and 6 -> 4 cells meet half-pixel ties), and CenterCrop with
+    an odd margin, also on channels_first images."""
     x = keras.Input((5, 6, 2))
     up = L.UpSampling2D((2, 3), interpolation="bilinear")(L.Conv2D(3, 1)(x))
     resized = [L.Resizing(7, 4)(x), L.Resizing(3, 9)(x), L.CenterCrop(3, 3)(up),
-               L.Resizing(4, 5, data_format="channels_first")(x)]
+               L.Resizing(4, 5, data_format="channels_first")(x),
+               L.Resizing(7, 4, interpolation="nearest")(x),
+               L.Resizing(3, 9, interpolation="nearest")(L.Resizing(2, 6)(x)),
+               L.Resizing(3, 4, interpolation="nearest")(L.Resizing(2, 6)(x))]
     return functional(x, [L.Flatten()(y) for y in (up, *resized)], "resizing")
 
 

@@ -134,6 +134,7 @@ def bilinear_decoder():
     y = L.UpSampling2D(2, interpolation="bilinear")(L.Conv2D(3, 1, activation="relu")(x))
     y = L.CenterCrop(6, 6)(L.Conv2D(2, 3, padding="same")(y))
     y = L.Resizing(3, 5)(y)
+    y = L.Resizing(4, 3, interpolation="nearest")(y)
     return keras.Model(x, L.Dense(3, activation="softmax")(L.Flatten()(y)), name="bilinear")
 
 
