@@ -52,6 +52,7 @@ class Interpreter:
         self.last_reads = LastReads()
         self._taking: frozenset[str] = frozenset()
         self._compiled: dict[int, Module] = {}   # modules whose functions this compiled
+        self.program_module: Module | None = None  # the main program (load_program)
 
     def compiled(self, module: Module) -> None:
         """Notes a module whose functions this interpreter compiles (released by close())."""
@@ -65,6 +66,7 @@ class Interpreter:
             module.release()
         self._compiled.clear()
         self.modules.clear()
+        self.program_module = None
 
     # ---- loading ----------------------------------------------------------------------------
 
@@ -72,6 +74,7 @@ class Interpreter:
         """Parses and compiles a main program; returns its module and compiled statements."""
         program = parse(text, file)
         module = Module(file, base_dir)
+        self.program_module = module
         statements = self._compile_module(program, module)
         return module, statements
 
@@ -115,7 +118,14 @@ class Interpreter:
             module.base_dir = (module.base_dir / statement.path).resolve()
         elif isinstance(statement, n.Source):
             module.namespaces[statement.namespace] = self.load_source(
-                resolve_source(statement.path, module.base_dir, statement.pos), statement.pos)
+                resolve_source(statement.path, module.base_dir, statement.pos, self._program_dirs()),
+                statement.pos)
+
+    def _program_dirs(self) -> tuple[Path, ...]:
+        """Where SystemDS would look for a relative source() path: the main program's directory
+        (setwd included; the CLI's stand-in for SystemDS' working directory), the working directory."""
+        main = self.program_module
+        return ((main.base_dir,) if main is not None else ()) + (Path.cwd(),)
 
     # ---- running ----------------------------------------------------------------------------
 

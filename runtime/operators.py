@@ -246,8 +246,10 @@ def _general(op: str, a, b):
 def _string_op(op: str, a, b):
     if op == "+" and not isinstance(a, list) and not isinstance(b, list):
         return format_scalar(a) + format_scalar(b)
-    if op in COMPARISONS and isinstance(a, str) and isinstance(b, str):
-        return SCALAR_RULES[op](a, b)
+    if op in COMPARISONS and not isinstance(a, list) and not isinstance(b, list):
+        # SystemDS compares a string with a number or boolean as strings, the other operand
+        # written as print shows it: "1" == 1 and "TRUE" == TRUE hold, "3" < 10 does not
+        return SCALAR_RULES[op](format_scalar(a), format_scalar(b))
     raise DMLRuntimeError(f"`{op}` is not defined for {type_name(a)} and {type_name(b)}")
 
 

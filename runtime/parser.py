@@ -13,6 +13,7 @@ from . import nodes as n
 from .errors import DMLSyntaxError, SourcePosition
 
 GRAMMAR_FILE = Path(__file__).with_name("dml.lark")
+_INT64_MAX = 2**63 - 1
 
 # SystemDS's builtin double constants: names that read as values everywhere (a loop variable or
 # parameter of the same name does not shadow them) and can never be assigned.
@@ -269,7 +270,11 @@ class _ToNodes(Transformer):
         return n.ListExpr(tuple(children), pos=self._pos(meta))
 
     def int_lit(self, meta, children):
-        return n.Literal(int(_number_text(children[0])), pos=self._pos(meta))
+        value = int(_number_text(children[0]))
+        if value > _INT64_MAX:      # DML integers are 64-bit: SystemDS cannot parse the literal
+            raise _node_error(f"integer literal {children[0]} does not fit in 64 bits (write it "
+                              f"as a double: {children[0]}.0)", self._pos(meta))
+        return n.Literal(value, pos=self._pos(meta))
 
     def double_lit(self, meta, children):
         return n.Literal(float(_number_text(children[0])), pos=self._pos(meta))

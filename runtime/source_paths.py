@@ -1,4 +1,5 @@
-"""Where a `source("...")` path points: next to the sourcing file, else in the installed dml_lib."""
+"""Where a `source("...")` path points: next to the sourcing file, else next to the main program
+or in the working directory, else in the installed dml_lib."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,12 @@ from pathlib import Path
 from .errors import DMLRuntimeError, SourcePosition
 
 
-def resolve_source(path: str, base_dir: Path, position: SourcePosition) -> Path:
-    """source() paths resolve relative to the sourcing file, then to the installed dml_lib."""
+def resolve_source(path: str, base_dir: Path, position: SourcePosition,
+                   program_dirs: tuple[Path, ...] = ()) -> Path:
+    """source() paths resolve relative to the sourcing file, then to `program_dirs`, then to the
+    installed dml_lib. SystemDS resolves every relative path, also in a sourced file, against the
+    process' working directory: a library in lib/ sources its helpers as "lib/sub/x.dml", which
+    the main program's directory (and the working directory) find."""
     from kerasdml import dml_lib
 
     candidate = Path(path)
@@ -15,8 +20,10 @@ def resolve_source(path: str, base_dir: Path, position: SourcePosition) -> Path:
         if candidate.is_file():
             return candidate
     else:
-        for root in (base_dir, dml_lib.ROOT):
+        roots = list(dict.fromkeys((base_dir, *program_dirs)))
+        for root in (*roots, dml_lib.ROOT):
             if (root / candidate).is_file():
                 return root / candidate
-    raise DMLRuntimeError(f"sourced file {path!r} not found (looked in {base_dir} and in the "
+    looked = ", ".join(str(root) for root in dict.fromkeys((base_dir, *program_dirs)))
+    raise DMLRuntimeError(f"sourced file {path!r} not found (looked in {looked} and in the "
                           f"dml_lib at {dml_lib.ROOT})", position)

@@ -81,10 +81,17 @@ def _encode_shape(node, attrs, ins):
 
 
 def _discretize_context(n: Step) -> dict:
-    values = " ".join(repr(b) for b in n.attrs.boundaries)
+    values = " ".join(_java_number(b) for b in n.attrs.boundaries)
     bounds = f'matrix("{values}", rows=1, cols={len(n.attrs.boundaries)})'
     return dict(lines=[f"{n.out} = discretize::forward({n.x}, {bounds})"], back=[],
                 no_input_gradient=True)
+
+
+def _java_number(value: float) -> str:
+    """A number as a DML matrix string reads it (Java's spelling of the infinities)."""
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(float(value))
 
 
 def _encode_context(n: Step) -> dict:

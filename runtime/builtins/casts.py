@@ -30,10 +30,13 @@ def as_scalar(value):
 
 @builtin("as.matrix", context=True, keeps_inputs=True)
 def as_matrix(context, value):
-    if isinstance(value, DMLList):
-        value = single_element(value, "as.matrix")
-    if isinstance(value, list):
-        return np.asarray([[to_double(v, "as.matrix list element")] for v in value], dtype=context.dtype)
+    if isinstance(value, DMLList) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, list):     # several elements: a column of them, scalars only (SystemDS)
+        if any(is_matrix(v) or isinstance(v, list) for v in value):
+            raise DMLRuntimeError("as.matrix of a list of several elements takes scalars only")
+        cells = [to_double(v, "as.matrix list element") for v in value]
+        return np.asarray(cells, dtype=context.dtype).reshape(-1, 1)
     if isinstance(value, str):
         raise DMLRuntimeError("as.matrix needs a number or a matrix, got string")
     return to_matrix(value, context.dtype)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import re
 
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..io.numbers import parse_java_double
 from ..values import format_scalar, is_matrix, require_matrix, to_bool, to_double, to_int, type_name
 from .registry import builtin
 
@@ -60,24 +60,18 @@ def _dimension(value, what: str) -> int:
 
 # ---- matrix ---------------------------------------------------------------------------------
 
-_NUMBER_SEPARATORS = re.compile(r"[\s,]+")
-
-
 def _parse_numbers(text: str) -> list[float]:
-    words = [w for w in _NUMBER_SEPARATORS.split(text.strip()) if w]
-    try:
-        return [float(w) for w in words]
-    except ValueError:
-        bad = next(w for w in words if not _is_number(w))
-        raise DMLRuntimeError(f"matrix: the data string holds {bad!r}, which is not a number") from None
-
-
-def _is_number(word: str) -> bool:
-    try:
-        float(word)
-        return True
-    except ValueError:
-        return False
+    """The cells of matrix("1 2 NaN Infinity", ...): SystemDS splits on blanks (a comma is part of
+    a word) and reads each word with Java's Double.parseDouble, which refuses "Inf" and "nan"."""
+    values = []
+    for word in text.split():
+        try:
+            values.append(parse_java_double(word))
+        except ValueError:
+            raise DMLRuntimeError(f"matrix: the data string holds {word!r}, which is not a number "
+                                  f"(cells are separated by blanks; infinity is spelled "
+                                  f"Infinity)") from None
+    return values
 
 
 def _shape_for(count: int, rows, cols, source: str) -> tuple[int, int]:

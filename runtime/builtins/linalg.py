@@ -142,7 +142,7 @@ def solve(A, b):
     return _float_like(_qr_solve(a, np.array(b, dtype=np.float64), "solve(A, b)"), A)
 
 
-@builtin("inv")
+@builtin("inv", "inverse")
 def inv(target):
     """The inverse, solving for the identity through QR as SystemDS does: a matrix that is
     singular only up to rounding gives huge values rather than an error."""

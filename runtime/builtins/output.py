@@ -65,6 +65,10 @@ def _format_cells(shown: np.ndarray, decimal: int) -> np.ndarray:
     """Each double as toString shows it: `decimal` places, NaN, Infinity, -0.0 as 0."""
     shown = np.where(shown == 0, 0.0, shown)  # -0.0 prints as 0
     cells = np.char.mod(f"%.{decimal}f", shown)
+    if decimal >= 3:
+        zero = f"%.{decimal}f" % 0.0
+        signed_zeros = np.where(np.signbit(shown), "-" + zero, zero)
+        cells = np.where(np.abs(shown) == _underflow_tie(decimal), signed_zeros, cells)
     coarse = np.isfinite(shown) & (np.spacing(np.abs(shown)) * 2 > 10.0 ** -decimal)
     if coarse.any():
         cells = cells.astype(object)
@@ -72,6 +76,13 @@ def _format_cells(shown: np.ndarray, decimal: int) -> np.ndarray:
     cells = np.where(np.isnan(shown), "NaN", cells)
     cells = np.where(np.isposinf(shown), "Infinity", cells)
     return np.where(np.isneginf(shown), "-Infinity", cells)
+
+
+def _underflow_tie(decimal: int) -> float:
+    """The double 5e-(decimal+1): Java's DecimalFormat rounds it (its shortest digits, a lone 5
+    just past the last place, below 1e-3) toward zero although its binary value lies above the
+    tie: toString(0.0005) is 0.000 and -0.0005 is -0.000, while 0.005 (decimal=2) is 0.01."""
+    return float(f"5e-{decimal + 1}")
 
 
 def _java_digits(x: float, decimal: int) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..values import dims, is_matrix, to_double, type_name
-from ..local.kahan import incremental_covariance
+from ..local.kahan import incremental_covariance, incremental_power_sums
 from .aggregates import axis_sum, full_sum
 from .registry import builtin
 
@@ -120,13 +120,19 @@ def inter_quartile_mean(*args):
 
 
 def _central_moment(x: np.ndarray, w: np.ndarray | None, order: int) -> float:
+    if x.size <= _INCREMENTAL_CELLS:    # SystemDS' steps, for its digits
+        weights = [1.0] * x.size if w is None else w.tolist()
+        sums = incremental_power_sums(x.tolist(), weights)
+        result = sums[order - 1] / sums[0]
+        if math.isfinite(result):
+            return result
     total = float(x.size) if w is None else full_sum(w)
     mean = (full_sum(x) if w is None else full_sum(w * x)) / total
     powers = (x - mean) ** order
     return (full_sum(powers) if w is None else full_sum(w * powers)) / total
 
 
-@builtin("moment")
+@builtin("moment", "centralMoment")
 def moment(*args):
     """moment(X[, W], k): the k-th central moment, k in 2, 3, 4."""
     values, weights, (order,) = _split_weights(args, "moment", 2)

@@ -36,10 +36,10 @@ SCRIPT_BUILTINS = frozenset((
     'outlierByArima outlierByIQR outlierByIQRApply outlierBySd outlierBySdApply pageRank pca '
     'pcaInverse pcaTransform pnmf ppca psnr quantizeByCluster raGroupby raJoin raSelection '
     'randomForest randomForestPredict rmse scale scaleApply scaleMinMax scaleRobust scaleRobustApply '
-    'selectByVarThresh ses setdiff shapExplainer sherlock sherlockPredict shortestPath skewness '
-    'sliceLine sliceLineDebug sliceLineExtract slicefinder smape smote softmax split splitBalanced '
-    'sqrtMatrix stableMarriage statsNA steplm stratstats symmetricDifference tSNE toOneHot tomeklink '
-    'topk_cleaning underSampling union univar vectorToCsv wer winsorize winsorizeApply xgboost '
+    'selectByVarThresh ses shapExplainer sherlock sherlockPredict shortestPath skewness '
+    'sliceLine sliceLineDebug sliceLineExtract slicefinder smape smote split splitBalanced '
+    'sqrtMatrix stableMarriage statsNA steplm stratstats symmetricDifference tSNE tomeklink '
+    'topk_cleaning underSampling univar vectorToCsv wer winsorize winsorizeApply xgboost '
     'xgboostPredictClassification xgboostPredictRegression'
 ).split())
 

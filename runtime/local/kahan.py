@@ -10,6 +10,8 @@ down each column. Non-finite totals are left to the caller.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -93,6 +95,37 @@ def incremental_covariance(x: list[float], y: list[float], weights: list[float])
         co_moment, fix_co = _kahan_step(co_moment, fix_co, count * w / total * du * dv)
         count = total
     return co_moment / (count - 1)
+
+
+def incremental_power_sums(x: list[float], weights: list[float]) -> tuple[float, float, float, float]:
+    """(total weight, m2, m3, m4): the sums of powers of deviations from the mean, accumulated one
+    (value, weight) at a time as SystemDS' CM function object does (moment, var, sd and the
+    row/column variances divide them): the mean moves by weight * delta / total weight, and m2,
+    m3, m4 grow by the single-point update terms below, each in a Kahan sum; m3 and m4 use m2
+    (and m3) as they were before the point."""
+    count = 0.0
+    mean, fix_mean = 0.0, 0.0
+    sums = [0.0, 0.0, 0.0]      # m2, m3, m4
+    fixes = [0.0, 0.0, 0.0]
+    for value, w in zip(x, weights):
+        if count == 0:
+            count, mean = w, value
+            continue
+        total = count + w
+        d = value - mean
+        mean, fix_mean = _kahan_step(mean, fix_mean, w * d / total)
+        t1 = count * w / total * d
+        t2 = -1 / count
+        share = w / total
+        m2, m3 = sums[0], sums[1]
+        terms = (t1 * d,
+                 math.pow(t1, 3) * (1 / math.pow(w, 2) - math.pow(t2, 2)) - 3 * m2 * share * d,
+                 6 * m2 * math.pow(-share * d, 2)
+                 + math.pow(t1, 4) * (1 / math.pow(w, 3) - math.pow(t2, 3)) - 4 * m3 * share * d)
+        for k, term in enumerate(terms):
+            sums[k], fixes[k] = _kahan_step(sums[k], fixes[k], term)
+        count = total
+    return count, sums[0], sums[1], sums[2]
 
 
 def _kahan_step(total: float, correction: float, x: float) -> tuple[float, float]:

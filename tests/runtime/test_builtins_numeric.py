@@ -156,13 +156,17 @@ def test_rand_errors(text, message):
     ("seq(5, 1, -2)", [5, 3, 1]),
     ("seq(1, 2, 0.25)", [1, 1.25, 1.5, 1.75, 2]),
     ("seq(0, 10, 3)", [0, 3, 6, 9]),
-    ("seq(from=2, to=4)", [2, 3, 4]),
     ("seq(3, 3)", [3]),
 ])
 def test_seq_values(call, expected):
     s = run(f"s = {call}", "s")
     assert s.shape == (len(expected), 1)
     np.testing.assert_array_equal(s[:, 0], expected)
+
+
+def test_seq_takes_positional_arguments_only_as_in_systemds():
+    with pytest.raises(DMLRuntimeError, match="`seq` takes its first argument by position"):
+        run_string("s = seq(from=2, to=4)")
 
 
 def test_seq_matches_repeated_addition():

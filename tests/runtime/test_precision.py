@@ -68,11 +68,13 @@ BUILTIN_CASES = {
     "isNA": "Y = isNA(X)", "isNaN": "Y = isNaN(X)", "isInf": "Y = isInf(X)", "roll": "Y = roll(X, 1)",
     "unique": "Y = unique(X)", "rowCountDistinct": "Y = rowCountDistinct(X)",
     "colCountDistinct": "Y = colCountDistinct(X)",
+    "inverse": "Y = inverse(X)", "toOneHot": "Y = toOneHot(v, 5)", "softmax": "Y = softmax(X / 16)",
+    "union": "Y = union(v, v + 2)", "setdiff": "Y = setdiff(v, v - 2)",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
-                "list", "append", "paramserv", "median", "interQuartileMean", "moment", "cov", "det",
+                "list", "append", "paramserv", "median", "interQuartileMean", "moment", "centralMoment", "cov", "det",
                 "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp", "pnorm", "qnorm", "pt",
                 "qt", "pchisq", "qchisq", "pf", "qf"}
 

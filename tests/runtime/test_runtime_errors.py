@@ -63,6 +63,9 @@ RUNTIME_ERRORS = [
     ("A = matrix(\"1 2 2 1\", rows=2, cols=2)\nL = cholesky(A)\n", 2, r"positive definite"),
     ("M = matrix(0, rows=2, cols=3)\nM[1, ] = 7\n", 2, r"1x3 region with a scalar"),
     ("e = eigen(matrix(1, rows=2, cols=2))\n", 1, r"builtin `eigen` returns 2 values"),
+    ("x = ifelse(1, 2)\n", 1, r"builtin `ifelse` is missing argument `no`"),
+    ('M = matrix("1 Inf", rows=1, cols=2)\n', 1, r"'Inf', which is not a number .*spelled Infinity"),
+    ("Y = toOneHot(matrix(3, rows=2, cols=1), 2)\n", 1, r"numClasses must be >= largest value"),
 ]
 
 

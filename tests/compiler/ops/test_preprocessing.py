@@ -25,6 +25,9 @@ def encoded_features():
              L.Flatten()(L.Discretization(bin_boundaries=[0.0, 0.7],
                                           output_mode="one_hot")(numbers)),
              L.Discretization(bin_boundaries=[0.0], output_mode="count")(numbers),
+             # infinite boundaries, written as a DML matrix string reads them (Infinity)
+             L.Discretization(bin_boundaries=[-np.inf, 0.3, np.inf],
+                              output_mode="count")(numbers),
              L.CategoryEncoding(6, output_mode="multi_hot")(categories),
              L.CategoryEncoding(6, output_mode="count")(categories),
              L.CategoryEncoding(6, output_mode="one_hot")(single),
