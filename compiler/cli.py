@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -132,8 +133,16 @@ def predict_command(options) -> int:
 
 
 def is_table(path: str) -> bool:
-    """A parquet file or folder, scored on Spark (spark_ml/parquet_scoring.py)."""
-    return path.rstrip("/").endswith(".parquet") or os.path.isdir(path)
+    """A parquet file or folder, scored on Spark (spark_ml/parquet_scoring.py). A folder
+    without parquet files is refused here, before a Spark session starts for nothing."""
+    if path.rstrip("/").endswith(".parquet"):
+        return True
+    if not os.path.isdir(path):
+        return False
+    if not any(name.endswith(".parquet") for _, _, names in os.walk(path) for name in names):
+        raise DataFileError(f"{path}: a folder without parquet files; expected a file (.npy, "
+                            ".csv or .npz) or a parquet folder")
+    return True
 
 
 def _predict_table(model, options) -> int:
@@ -178,7 +187,9 @@ def _fit_arguments(parser):
                         "numeric columns separated by commas (default features)")
     parser.add_argument("--label-col", default="label", help="parquet: the label column (a "
                         "class index or the targets; default label)")
-    parser.add_argument("--validation-data", help="parquet: validation rows with the same columns")
+    parser.add_argument("--validation-data", help="validation rows: an .npz with x_val, y_val "
+                        "(or x_test, y_test, or x, y) beside an .npz, else parquet with the "
+                        "same columns")
     parser.add_argument("-o", "--output", required=True, help="the trained model (.keras)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -213,11 +224,15 @@ def _columns(text: str):
 def _training_data(options, spark):
     """(X, y, validation_data, spark): the .npz arrays, or the parquet as DataFrames."""
     if not is_table(options.data):
-        if options.validation_data:
-            raise DataFileError("--validation-data takes parquet; with an .npz give "
-                                "--validation-split")
+        validation = None
+        if options.validation_data:  # an .npz beside an .npz (x_val/y_val, x_test/y_test, x/y)
+            if is_table(options.validation_data):
+                raise DataFileError(f"{options.validation_data}: --validation-data is parquet, "
+                                    f"--data is not; give both as .npz or both as parquet")
+            x_val, y_val = read_dataset(options.validation_data, "val")
+            validation = (_scaled(x_val, options.scale), y_val)
         x, y = read_dataset(options.data, "train")
-        return _scaled(x, options.scale), y, None, spark
+        return _scaled(x, options.scale), y, validation, spark
     from .training.dataframe_data import read_parquet
     if spark is None:
         from kerasdml.runtime.spark.session import spark_session
@@ -229,6 +244,9 @@ def _training_data(options, spark):
 
 def fit_command(options) -> int:
     from .estimator import Keras2DML
+    if options.resume and not options.weights_dir:  # the estimator's message names weights_dir=
+        raise DataFileError("--resume continues from the checkpoint in --weights-dir: give "
+                            "--weights-dir too")
     x, y, validation, spark = _training_data(options, spark_options(options).get("spark"))
     estimator = Keras2DML(
         options.model, epochs=options.epochs, batch_size=options.batch_size,
@@ -239,13 +257,27 @@ def fit_command(options) -> int:
         learning_rate=options.learning_rate, spark=spark, workers=options.workers,
         sync=options.sync, frequency=options.frequency, features_col=options.features_col,
         label_col=options.label_col)
-    estimator.fit(x, y, validation_data=validation, resume=options.resume)
+    with _naming_the_data(options.data, options.validation_data):
+        estimator.fit(x, y, validation_data=validation, resume=options.resume)
     estimator.export(options.output)
     if options.plot:
         estimator.plot_history(options.plot)
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in estimator.history_.items())
     print(f"trained {estimator.epochs_} epoch(s): {final}; wrote {options.output}")
     return 0
+
+
+@contextmanager
+def _naming_the_data(path: str, validation_path: str | None = None):
+    """The estimator says "X" and "y"; on the command line the message names the file."""
+    from .training.data import DataError
+    try:
+        yield
+    except DataError as error:
+        text = str(error)
+        named = validation_path if text.startswith("validation_data's ") else path
+        raise DataFileError(f"{named}: {text.removeprefix('validation_data' + chr(39) + 's ')}") \
+            from None
 
 
 def _score_arguments(parser):
@@ -263,7 +295,8 @@ def score_command(options) -> int:
     estimator = Keras2DML(options.model, epochs=0, verbose=0, precision=options.precision,
                           loss=options.loss, optimizer=options.optimizer,
                           spark=spark_options(options).get("spark"))
-    estimator.fit(x, y)  # zero epochs: the model's own weights
+    with _naming_the_data(options.data):
+        estimator.fit(x, y)  # zero epochs: the model's own weights
     measured = {"accuracy" if estimator.is_classifier() else "r2": estimator.score(x, y),
                 **estimator.evaluate(x, y)}
     print(" - ".join(f"{name}: {value:.4f}" for name, value in measured.items()))

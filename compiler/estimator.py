@@ -39,7 +39,7 @@ from .systemml.solver import solver_model
 from .training import checkpoint
 from .training.objectives import live_loss
 from .training.paramserv import paramserv_arguments
-from .training.data import class_ids, labels, r2_score, targets
+from .training.data import class_ids, labels, r2_score, refuse_non_finite, targets
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
 from .training.fit_options import refuse, validation_pair
@@ -237,9 +237,9 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
             validation_data = validation_pair(validation_data)
         if self.systemml is not None:
             X, y, validation_data = self._systemml_data(model, X, y, validation_data)
-        X, y = self._data(model, X, y)
+        X, y = self._training_data(model, X, y)
         if validation_data is not None:  # Keras then ignores validation_split
-            return X, y, self._data(model, *validation_data)
+            return X, y, self._training_data(model, *validation_data, of="validation_data's ")
         (X, y), held_out = split_inputs(X, y, self.validation_split)
         return X, y, held_out
 
@@ -273,6 +273,14 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def _data(self, model, X, y):
         X = model_features(X, model.inputs)       # one array per model input
         return X, targets(y, model.heads, len(X[0]))
+
+    def _training_data(self, model, X, y, of: str = ""):
+        """_data, refusing NaN and infinities (evaluate takes them, as Keras: a NaN loss)."""
+        X, y = self._data(model, X, y)
+        named = ["X"] if len(X) == 1 else [f"X[{t.name!r}]" for t in model.inputs]
+        for array, what in zip([*X, y], [*named, "y"]):
+            refuse_non_finite(array, of + what)
+        return X, y
 
     def _fingerprint(self, model) -> str:
         text = "\n".join([repr(model.training), self.train_algo, str(self.batch_size),

@@ -421,6 +421,9 @@ class CompiledModel:
             if scored is not None:
                 return scored
         bound = {t.variable: x if _is_distributed(x) else t.rows(x) for t, x in zip(self.inputs, data)}
+        for t in self.inputs:  # the script's batch loop `for (i in 1:0)` would run backwards
+            if not _is_distributed(bound[t.variable]) and len(bound[t.variable]) == 0:
+                raise ValueError(f"input {t.name!r} has no samples (0 rows)")
         if batch_size is None:
             batch_size = 256 if run_options.get("spark") is None else max(_row_count(bound[t.variable])
                                                                             for t in self.inputs)

@@ -43,6 +43,8 @@ def features(values, input_shape: tuple, what: str = "X") -> np.ndarray:
     row-major order (MNIST's (N, 28, 28) for a (28, 28, 1) input, or flattened rows) is accepted
     as is."""
     array = as_array(values, what)
+    if len(array) == 0:  # Keras fails on it deep inside; the labels' checks would too
+        raise DataError(f"{what} has no examples")
     if None in input_shape:
         return _sequences(array, input_shape, what)
     per_sample = int(np.prod(input_shape))
@@ -63,6 +65,20 @@ def _sequences(array: np.ndarray, input_shape: tuple, what: str) -> np.ndarray:
         raise DataError(f"{what} has examples of shape {array.shape[1:]}, but the model's input "
                         f"is {input_shape} (None: any sequence length)")
     return float_array(array)
+
+
+def refuse_non_finite(array: np.ndarray, what: str) -> None:
+    """Training on one NaN or infinity makes every weight NaN, and the run would still end
+    "successfully" with a useless model: refused up front, naming the first example. Checked
+    in blocks of rows, so a large dataset is not copied whole into a mask."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    for start in range(0, len(array), 4096):
+        block = array[start:start + 4096]
+        bad = ~np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+        if bad.any():
+            raise DataError(f"{what} holds NaN or infinite values (first in example "
+                            f"{start + int(bad.argmax())}); remove or fill them first")
 
 
 def labels(values, loss: Loss, outputs: int, examples: int, what: str = "y",

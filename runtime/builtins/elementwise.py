@@ -115,7 +115,7 @@ def _scalar_result(matrix_function, scalar_function, x: float) -> float:
         return float(matrix_function(np.float64(x)))
 
 
-def _apply_unary(name: str, value):
+def apply_unary(name: str, value):
     matrix_function, scalar_function = _UNARY[name]
     if is_matrix(value):
         if runs_cellwise(name, value):
@@ -128,7 +128,7 @@ def _apply_unary(name: str, value):
 
 def _register_unary(name: str):
     def function(target):
-        return _apply_unary(name, target)
+        return apply_unary(name, target)
     function.__name__ = name
     function.__doc__ = f"{name}, elementwise on a matrix; a double for a scalar."
     builtin(name)(function)
@@ -159,7 +159,7 @@ def log(target, base=None):
     """log(x): natural logarithm; log(x, base). Like SystemDS, two int arguments give an int,
     truncated (log(10, 2) is 3)."""
     if base is None:
-        return _apply_unary("log", target)
+        return apply_unary("log", target)
     if is_matrix(base):
         raise DMLRuntimeError(f"log's base must be a number, got {type_name(base)}")
     b = _scalar_number(base, "log")

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import DMLRuntimeError
 from ..values import dims, require_matrix, to_int
 from .aggregates import row_maxs, row_sums
-from .elementwise import _apply_unary
+from .elementwise import apply_unary
 from .registry import builtin
 
 
@@ -36,7 +36,7 @@ def softmax(S):
     """Each row's softmax, as SystemDS' nn softmax layer computes it: exp(S - rowMaxs(S)) divided
     by its rowSums (Kahan sums; exp cell by cell like the exp builtin)."""
     scores = require_matrix(S, "softmax: S")
-    unnormalized = _apply_unary("exp", scores - row_maxs(scores))
+    unnormalized = apply_unary("exp", scores - row_maxs(scores))
     return unnormalized / row_sums(unnormalized)
 
 

@@ -198,6 +198,47 @@ def test_predict_refuses_samples_of_the_wrong_shape(cnn_file, tmp_path, capsys):
     assert not (tmp_path / "y.npy").exists()
 
 
+def _write_input(folder, case):
+    """A file (or folder) that `predict --input` cannot use, and the message expected."""
+    if case == "empty_csv":
+        (folder / "x.csv").write_text("")
+        return folder / "x.csv", "x.csv: no samples in the file"
+    if case == "no_rows":
+        np.save(folder / "x.npy", np.zeros((0, 8, 8, 3)))
+        return folder / "x.npy", "x.npy: no samples in the file"
+    if case == "strings":
+        np.save(folder / "x.npy", np.array([["a"] * 192]))
+        return folder / "x.npy", "x.npy: holds values of type <U1; expected numbers"
+    if case == "not_npy":
+        (folder / "x.npy").write_text("1,2,3\n")
+        return folder / "x.npy", "x.npy: cannot read samples: not a .npy file"
+    if case == "empty_npy":
+        (folder / "x.npy").write_bytes(b"")
+        return folder / "x.npy", "x.npy: cannot read samples: the file is empty or cut off"
+    (folder / "samples").mkdir()   # "folder": no parquet inside, so no Spark session starts
+    (folder / "samples" / "x.npy").write_bytes(b"")
+    return folder / "samples", "samples: a folder without parquet files"
+
+
+@pytest.mark.parametrize("case", ["empty_csv", "no_rows", "strings", "not_npy", "empty_npy",
+                                  "folder"])
+def test_predict_refuses_unusable_input_files_by_name(case, cnn_file, tmp_path, capsys):
+    _, path, _ = cnn_file
+    source, expected = _write_input(tmp_path, case)
+    code, _, err = run_cli(capsys, "predict", path, "--input", source, "--output",
+                           tmp_path / "y.npy")
+    assert code == 1 and expected in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_predict_of_no_rows_from_python_is_one_clear_error(cnn_file):
+    from kerasdml.compiler import compile_model
+    _, path, _ = cnn_file
+    with pytest.raises(ValueError, match="has no samples"):
+        compile_model(path).predict(np.zeros((0, 8, 8, 3)))
+
+
 def test_run_still_runs_dml(tmp_path, capsys):
     script = tmp_path / "hello.dml"
     script.write_text('x = 6 * 7\nprint("x = " + x)\n')

@@ -69,22 +69,71 @@ def test_fit_resumes_from_its_checkpoint(data, capsys):
     np.testing.assert_allclose(resumed, straight, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["missing_arrays", "uncompiled", "wrong_shape"])
+def _nan_features():
+    x = X.copy()
+    x[7, 2] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("case", ["missing_arrays", "uncompiled", "wrong_shape", "nan",
+                                  "no_rows", "empty_file", "one_array", "labels", "folder",
+                                  "resume", "validation_keys"])
 def test_bad_input_is_one_clear_error_and_no_output(data, capsys, case):
     model = classifier(data, compiled=case != "uncompiled")
+    extra = []
     if case == "missing_arrays":
         np.savez(data / "train.npz", features=X)
     if case == "wrong_shape":
         np.savez(data / "train.npz", x=X[:, :4], y=Y)
+    if case == "nan":
+        np.savez(data / "train.npz", x=_nan_features(), y=Y)
+    if case == "no_rows":
+        np.savez(data / "train.npz", x=X[:0], y=Y[:0])
+    if case == "empty_file":
+        (data / "train.npz").write_bytes(b"")
+    if case == "one_array":
+        (data / "train.npz").unlink()
+        np.save(data / "train.npz.npy", X)
+        (data / "train.npz.npy").rename(data / "train.npz")
+    if case == "labels":
+        np.savez(data / "train.npz", x=X, y=Y + 5)
+    if case == "folder":
+        (data / "train.npz").unlink()
+        (data / "train.npz").mkdir()
+    if case == "resume":
+        extra = ["--resume"]
+    if case == "validation_keys":
+        extra = ["--validation-data", data / "train.npz"]
     code, _, err = run(capsys, "fit", model, "--data", data / "train.npz", "-o",
-                       data / "out.keras")
+                       data / "out.keras", *extra)
     expected = {"missing_arrays": "expected arrays x_train and y_train",
                 "uncompiled": "not compiled with a loss: call model.compile(...) before saving "
                               "it, or give --loss (e.g. --loss categorical_crossentropy)",
-                "wrong_shape": r"the model's input is (5,)"}[case]
+                "wrong_shape": r"the model's input is (5,)",
+                "nan": "train.npz: X holds NaN or infinite values (first in example 7)",
+                "no_rows": "train.npz: X has no examples",
+                "empty_file": "train.npz: cannot read an .npz archive: the file is empty",
+                "one_array": "train.npz: holds one array, not an .npz archive",
+                "labels": "train.npz: y must hold integer classes in [0, 2]",
+                "folder": "train.npz: a folder without parquet files",
+                "resume": "--resume continues from the checkpoint in --weights-dir",
+                "validation_keys": "train.npz: expected arrays x_val and y_val (or x_test and "
+                                   "y_test, or x and y); found x_train, y_train"}[case]
     assert code == 1 and expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (data / "out.keras").exists()
+
+
+def test_fit_validates_on_an_npz_given_as_validation_data(data, capsys):
+    model = classifier(data)
+    np.savez(data / "val.npz", x_val=X[:10], y_val=Y[:10])
+    code, out, err = run(capsys, "fit", model, "--data", data / "train.npz", "--validation-data",
+                         data / "val.npz", "--epochs", 2, "--seed", 1, "-o", data / "a.keras")
+    assert code == 0, err
+    assert "val_loss: " in err and "val_accuracy " in out
+    trained = keras.models.load_model(data / "a.keras")
+    last = float(out.split("val_loss ")[1].split(",")[0])
+    assert last == pytest.approx(trained.evaluate(X[:10], Y[:10], verbose=0)[0], abs=1e-4)
 
 
 @pytest.mark.slow
