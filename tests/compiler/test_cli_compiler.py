@@ -3,6 +3,7 @@ on what they write, called in-process through the console script's main."""
 from __future__ import annotations
 
 import os
+import re
 
 import h5py
 import numpy as np
@@ -62,6 +63,33 @@ def test_run_on_the_compiled_predict_script_gives_keras_predictions(cnn_file, tm
     assert code == 0, err
     got = np.loadtxt(tmp_path / "y.csv", delimiter=",")
     np.testing.assert_allclose(got, predict(model, [x])[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("script, files, message", [
+    ("predict.dml", {"X": (6, 150)}, "X has 150 columns per row; expected 192 for the model's "
+                                     "input 'input_layer' (shape (8, 8, 3) per sample)"),
+    ("train.dml", {"X": (6, 192), "y": (6, 4)}, "y has 4 columns per row; expected 5 for the "
+                                                "targets of 'classes' (shape (5,) per sample)"),
+    ("train.dml", {"X": (6, 192), "y": (5, 5)}, "y has 5 rows but X has 6: one row per example "
+                                                "in each"),
+])
+def test_the_generated_scripts_refuse_data_files_of_the_wrong_shape(cnn_file, tmp_path, capsys,
+                                                                  monkeypatch, script, files,
+                                                                  message):
+    """A file of the wrong width (or a target file of other rows) is named where it is read,
+    not met as a dimension mismatch inside a layer."""
+    _, path, _ = cnn_file
+    assert run_cli(capsys, "compile", path, "-o", tmp_path / "out")[0] == 0
+    for name, shape in files.items():
+        np.savetxt(tmp_path / f"{name}.csv", np.zeros(shape), delimiter=",")
+    monkeypatch.chdir(tmp_path / "out")
+    code, out, err = run_cli(capsys, "run", script, "-nvargs",
+                             *[f"{name}={tmp_path / name}.csv" for name in files],
+                             f"Y={tmp_path / 'out.csv'}", f"out={tmp_path / 'trained'}")
+    # the input layer's name takes Keras' session counter (input_layer_96)
+    pattern = re.escape(message).replace("input_layer", r"input_layer\w*")
+    assert code != 0 and re.search(pattern, err), err
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "trained").exists()
 
 
 def test_compile_replaces_an_existing_folder(cnn_file, tmp_path, capsys):
