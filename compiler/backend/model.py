@@ -127,8 +127,8 @@ class HeadSpec:
 
     @property
     def positions(self) -> int | None:
-        """The width of one position's row where the loss is taken per position: a per-position
-        cross-entropy's classes, or the last axis of an output whose Keras mask weights its
+        """The width of one position's row where the loss is taken per position: `classes`
+        (a loss or metric over the last axis), or the last axis of an output whose Keras mask weights its
         loss per position (every Keras loss means over the last axis first)."""
         return self.classes or (self.output.shape[-1] if self.mask else None)
 
@@ -150,7 +150,7 @@ def _position_classes(head: Head, shape: tuple) -> int | None:
 
 def _target_spec(out: TensorSpec, head: Head, single: bool) -> TensorSpec:
     """How y holds one output's targets: class ids (one per position for an output of several
-    axes), or the output's values; a per-position cross-entropy reads its targets in Keras'
+    axes), or the output's values; a per-position loss or metric reads its targets in Keras'
     layout (classes last), so its image targets stay channels last."""
     batch = "y_batch" if single else f"{out.variable}_target"
     loss = head.loss

@@ -115,8 +115,8 @@ class TrainingView:
 
     def loss_lines(self, heads, outs, keras_layout: bool = False, masks=None) -> list[str]:
         """`loss`: the weighted sum of the outputs' losses, as Keras' loss_weights weigh them.
-        A cross-entropy over the last axis of an output of several axes, and the loss of an
-        output with a Keras mask, run on one row per position (`keras_layout`: the outputs are
+        A loss over the last axis of an output of several axes (model._PER_POSITION_LOSSES),
+        and the loss of an output with a Keras mask, run on one row per position (`keras_layout`: the outputs are
         in Keras' layout already, not DML's; `masks`: the outputs' mask variables, default
         the heads'). A masked output's loss is the mean over the rows its mask keeps:
         Keras' sum(mask * loss) / sum(mask)."""
@@ -309,7 +309,7 @@ class TrainingView:
         return "\n".join(lines) + "\n"
 
 
-# --- losses per position (a cross-entropy over the last axis of an output of several axes, or
+# --- losses per position (a loss or metric over the last axis of an output of several axes, or
 # the loss of an output that carries a Keras mask) ----------------------------------------------
 
 def _rows_name(h, what: str) -> str:
