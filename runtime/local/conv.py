@@ -212,11 +212,25 @@ def _as_convolution(g: Geom) -> bool:
 
 
 def _flipped_convolution(g: Geom, W: np.ndarray, dout: np.ndarray) -> np.ndarray:
-    """dX[n, c] = sum_f full-correlation of dout[n, f] with W[f, c] rotated by 180 degrees."""
+    """dX[n, c] = sum_f full-correlation of dout[n, f] with W[f, c] rotated by 180 degrees.
+    On the direct kernels, chunks of a dout that is mostly zeros visit only its nonzero values
+    (direct_conv.conv2d_backward_data), with the same bits."""
     flipped = W.reshape(g.F, g.C, g.kh, g.kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
     flipped = np.ascontiguousarray(flipped).reshape(g.C, g.F * g.kh * g.kw)
-    return conv2d(dout, flipped, [g.N, g.F, g.Ho, g.Wo], [g.C, g.F, g.kh, g.kw], [1, 1],
-                  [g.kh - 1 - g.ph, g.kw - 1 - g.pw])
+    shapes = ([g.N, g.F, g.Ho, g.Wo], [g.C, g.F, g.kh, g.kw], [1, 1],
+              [g.kh - 1 - g.ph, g.kw - 1 - g.pw])
+    fg = conv_geom("conv2d", *shapes)
+    itemsize = dout.dtype.itemsize
+    if (_runs_direct(fg, itemsize) and direct_conv.sparse_data_gradient_applies(fg, W)):
+        return direct_conv.conv2d_backward_data(g, W, np.ascontiguousarray(dout), fg, flipped,
+                                                _chunks(fg, itemsize))
+    return conv2d(dout, flipped, *shapes)
+
+
+def _runs_direct(g: Geom, itemsize: int) -> bool:
+    """Whether conv2d runs this layer on the direct kernels (its first paths take the others)."""
+    return (native.convolutions_enabled() and not pointwise.applies(g) and not g.C == g.F == 1
+            and direct_conv.applies(g, itemsize=itemsize))
 
 
 def _col2im_add(g: Geom, dcols: np.ndarray, dxp: np.ndarray) -> None:

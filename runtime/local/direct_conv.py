@@ -141,13 +141,12 @@ def _channels_last_filters(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
     return _filters_by_offset(g, by_offset, width)
 
 
-def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
-           channel_bias: np.ndarray | None = None, epilogue=None, relu: bool = False) -> np.ndarray:
-    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), through relu as the
-    kernels store it when `relu`, geometry g; then epilogue(first, last, chunk) on each chunk
-    of images when given (conv.conv2d)."""
-    dt, L = X.dtype, g.Ho * g.Wo
-    out = np.empty((g.N, g.F, L), dtype=dt)
+def _forward_chunk(g: Geom, X: np.ndarray, W: np.ndarray, out: np.ndarray,
+                   channel_bias: np.ndarray | None, relu: bool):
+    """The function that writes out[first:last] (images x F x Ho*Wo) = conv2d(X, W) of images
+    first..last-1, (+ channel_bias), through relu when `relu`, on the kernels this layer and
+    CPU take."""
+    dt = X.dtype
     if _row_kernels(g):
         bias = None if channel_bias is None else np.ascontiguousarray(channel_bias.ravel())
         W = np.ascontiguousarray(W)
@@ -155,27 +154,37 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
         def chunk(first: int, last: int) -> None:
             native.row_conv_forward(_padded_images(g, X, first, last), W, bias, out[first:last],
                                     **_geometry(g, last - first, g.F, dt, relu))
+        return chunk
+    width = _padded_width(g.F, dt)
+    bias = None
+    if channel_bias is not None:
+        bias = np.zeros(width, dtype=dt)
+        bias[:g.F] = channel_bias.ravel()
+    if native.convolution_version() == native.NARROW:
+        wt = _channels_last_filters(g, W, width)
+
+        def chunk(first: int, last: int) -> None:
+            native.conv_forward(_channels_last(g, X, first, last), wt, bias, out[first:last],
+                                **_channels_last_geometry(g, last - first, width, relu))
+        return chunk
+    wt = _filters_by_offset(g, W, width)
+
+    def chunk(first: int, last: int) -> None:
+        native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
+                            **_geometry(g, last - first, width, dt, relu))
+    return chunk
+
+
+def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
+           channel_bias: np.ndarray | None = None, epilogue=None, relu: bool = False) -> np.ndarray:
+    """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), through relu as the
+    kernels store it when `relu`, geometry g; then epilogue(first, last, chunk) on each chunk
+    of images when given (conv.conv2d)."""
+    out = np.empty((g.N, g.F, g.Ho * g.Wo), dtype=X.dtype)
+    convolve = _forward_chunk(g, X, W, out, channel_bias, relu)
+    if epilogue is None:
+        chunk = convolve
     else:
-        width = _padded_width(g.F, dt)
-        bias = None
-        if channel_bias is not None:
-            bias = np.zeros(width, dtype=dt)
-            bias[:g.F] = channel_bias.ravel()
-        if native.convolution_version() == native.NARROW:
-            wt = _channels_last_filters(g, W, width)
-
-            def chunk(first: int, last: int) -> None:
-                native.conv_forward(_channels_last(g, X, first, last), wt, bias, out[first:last],
-                                    **_channels_last_geometry(g, last - first, width, relu))
-        else:
-            wt = _filters_by_offset(g, W, width)
-
-            def chunk(first: int, last: int) -> None:
-                native.conv_forward(_padded_images(g, X, first, last), wt, bias,
-                                    out[first:last], **_geometry(g, last - first, width, dt, relu))
-    if epilogue is not None:
-        convolve = chunk
-
         def chunk(first: int, last: int) -> None:
             convolve(first, last)
             epilogue(first, last, out[first:last])
@@ -193,11 +202,43 @@ def conv2d_backward_filter(g: Geom, X: np.ndarray, dout: np.ndarray,
 
     def chunk(first: int, last: int) -> np.ndarray:
         part = np.zeros((g.F, g.C * g.kh * g.kw) if rows else (g.C * g.kh * g.kw, width), dtype=dt)
-        kernel(_padded_images(g, X, first, last), dout[first:last], part,
-               **_geometry(g, last - first, width, dt))
+        geometry = _geometry(g, last - first, width, dt)
+        if rows or not native.sparse_conv_backward_filter(np.ascontiguousarray(X[first:last]),
+                                                          dout[first:last], part,
+                                                          **geometry):
+            kernel(_padded_images(g, X, first, last), dout[first:last], part, **geometry)
         return part
     parts = run_chunks(chunk, chunks)
     total = parts[0]
     for part in parts[1:]:                      # in chunk order: the same sum on any threads
         total += part
     return total if rows else np.ascontiguousarray(total[:, :g.F].T)
+
+
+def sparse_data_gradient_applies(flipped: Geom, W: np.ndarray) -> bool:
+    """Whether conv2d_backward_data (flipped: the flipped convolution that computes it, which
+    conv.conv2d would run here) may visit only dout's nonzero values: with the wide channel
+    kernels, whose sums it keeps bit for bit, and finite filters (0 * Inf is NaN in their
+    sums)."""
+    return (native.convolution_version() == native.WIDE and not _row_kernels(flipped)
+            and bool(np.isfinite(W).all()))
+
+
+def conv2d_backward_data(g: Geom, W: np.ndarray, dout: np.ndarray, flipped: Geom,
+                         flipped_W: np.ndarray, chunks: list[tuple[int, int]]) -> np.ndarray:
+    """dX (N x C*H*W) of the stride-1 layer g, as the flipped convolution (geometry flipped,
+    filters flipped_W) computes it on the forward kernel; a chunk whose dout is mostly zeros
+    (behind relu and max pooling) visits only its nonzero values instead: the same bits."""
+    dt = dout.dtype
+    out = np.empty((g.N, g.C, g.H * g.W), dtype=dt)
+    dense = _forward_chunk(flipped, dout, flipped_W, out, None, False)
+    channels = _padded_width(g.C, dt)
+    by_pixel = np.zeros((g.F, g.kh, g.kw, channels), dtype=dt)
+    by_pixel[..., :g.C] = W.reshape(g.F, g.C, g.kh, g.kw).transpose(0, 2, 3, 1)
+
+    def chunk(first: int, last: int) -> None:
+        if not native.sparse_conv_backward_data(by_pixel, dout[first:last], out[first:last],
+                                                **_geometry(g, last - first, g.F, dt)):
+            dense(first, last)
+    run_chunks(chunk, chunks)
+    return out.reshape(g.N, g.in_cols)

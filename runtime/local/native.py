@@ -31,6 +31,8 @@ RMSPROP_FIELDS = ("cells", "momentum", "decay")
 _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
             "conv_forward_narrow": (CONV_FIELDS, 4),
             "conv_backward_filter_narrow": (CONV_FIELDS, 3),
+            "sparse_conv_backward_filter": (CONV_FIELDS, 3),
+            "sparse_conv_backward_data": (CONV_FIELDS, 3),
             "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
             "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 4),
             "pad_planes": (PAD_FIELDS, 2),
@@ -175,12 +177,20 @@ def _pointer(array: np.ndarray | None) -> ctypes.c_void_p:
     return ctypes.c_void_p(array.ctypes.data)
 
 
-def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> None:
+# what a kernel that may leave the work to another returns when it does (sparse_conv_kernels.h)
+_DECLINED = 1
+
+
+def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> bool:
+    """Runs the kernel; False when it declined the work (only the sparse kernels do)."""
     suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
     g = np.array([geometry[field] for field in _KERNELS[name][0]], dtype=np.int64)
     status = getattr(_load(), f"{name}_{suffix}")(*map(_pointer, arrays), _pointer(g))
+    if status == _DECLINED:
+        return False
     if status != 0:
         raise MemoryError(f"native {name}: out of memory")
+    return True
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
@@ -194,6 +204,23 @@ def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
                          **geometry: int) -> None:
     """dw (K x Fp) += patches(x)^T @ dout (dout: n x F x Ho*Wo, DML's layout)."""
     _call(_versioned("conv_backward_filter"), x.dtype, x, dout, dw, geometry=geometry)
+
+
+def sparse_conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,
+                                **geometry: int) -> bool:
+    """conv_backward_filter's sum (dw: K x Fp, +=) over dout's nonzero values only, for the
+    unpadded chunk x (n x C*H*W), bit for bit; False, nothing written, where dout is too
+    dense for that to pay or a skipped factor is not finite."""
+    return _call("sparse_conv_backward_filter", x.dtype, x, dout, dw, geometry=geometry)
+
+
+def sparse_conv_backward_data(w: np.ndarray, dout: np.ndarray, dx: np.ndarray,
+                              **geometry: int) -> bool:
+    """dx (n x C*H*W) = the data gradient of a stride-1 convolution over dout's nonzero
+    values only, bit for bit the flipped convolution's on conv_forward; w is F x kh x kw x
+    Cp (channels last, zero past C, finite). False, nothing written, where dout is too dense
+    for that to pay or the stride is not 1."""
+    return _call("sparse_conv_backward_data", w.dtype, w, dout, dx, geometry=geometry)
 
 
 def row_conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,

@@ -29,6 +29,7 @@ static const T NAME(not_a_number) = NAN;
 #undef KERNEL
 #undef KERNEL_TARGET
 
+#include "sparse_conv_kernels.h"
 #include "row_conv_kernels.h"
 #include "pool_kernels.h"
 #include "avg_pool_kernels.h"
