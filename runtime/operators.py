@@ -206,16 +206,32 @@ def transposed_matmul(a, b):
     its dot product (blocks of 8) instead. t(X) %*% X (SystemDS' tsmm) sums each cell as its
     general kernel does: the rows in blocks of 24, nonzero products grouped by 4 (probed up to
     50 rows). t(X) %*% Y of other shapes is not pinned down: SystemDS' order depends on
-    whether it knows the dimensions when it compiles (inside a function it often does not)."""
+    whether it knows the dimensions when it compiles (inside a function it often does not).
+    SystemDS' tsmm computes only the upper triangle (each cell (i, j), i <= j, grouped by the
+    nonzeros of column i) and copies it to the lower one, so t(X) %*% X is exactly symmetric."""
+    if a is b and is_matrix(a) and a.shape[1] > 1:
+        return _mirror_upper(_transposed_self_product(a))
     if not (is_matrix(a) and is_matrix(b) and a.shape[0] == b.shape[0]
             and a.dtype == b.dtype == np.float64 and a.size + b.size <= SMALL_CELLS):
         return matmul(a.T if is_matrix(a) else a, b)
     if b.shape[1] == 1 and 1 < a.shape[1] <= VECTOR_MATRIX_COLUMNS \
             and 1 < a.shape[0] <= 2 * MAX_STEPS:
         return vector_matrix(b[:, 0], a).reshape(-1, 1)
-    if a is b and a.shape[1] > 1 and a.shape[0] > 1 and a.size <= _TRANSPOSED_BLOCKED_CELLS:
-        return blocked_product(np.ascontiguousarray(a.T), b)
     return matmul(a.T, b)
+
+
+def _transposed_self_product(a: np.ndarray) -> np.ndarray:
+    """t(a) %*% a, its upper triangle summed in SystemDS' tsmm order for small float64 a."""
+    if a.dtype == np.float64 and a.shape[0] > 1 and a.size <= _TRANSPOSED_BLOCKED_CELLS:
+        return blocked_product(np.ascontiguousarray(a.T), a)
+    return matmul(a.T, a)
+
+
+def _mirror_upper(product: np.ndarray) -> np.ndarray:
+    """The symmetric matrix whose upper triangle (diagonal included) is product's."""
+    lower = np.tril_indices(product.shape[0], -1)
+    product[lower] = product.T[lower]
+    return product
 
 
 _TRANSPOSED_BLOCKED_CELLS = 4096   # blocked_product loops in Python over a's columns

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..local import native
-from ..local.kahan import (incremental_axis_mean, incremental_mean, incremental_power_sums,
+from ..local.kahan import (incremental_axis_mean, incremental_column_variance,
+                           incremental_mean, incremental_power_sums,
                            kahan_axis_sum, kahan_cumsum, kahan_sum)
 from ..local.elementwise import binary as parallel_binary
 from ..local.parallel import run_chunks, split
@@ -27,6 +28,7 @@ from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
 
 _SMALL = 256            # full sums of at most this many cells use math.fsum directly
+_SPARSE_TURN_POINT = 0.4        # SystemDS keeps a matrix sparse below this share of nonzeros
 _SYSTEMDS_ORDER_CELLS = 4096    # double matrices up to this size: SystemDS' own Kahan steps
 _HALF_ULP_BITS = 53     # double precision: |low part| <= 2^-53 * sigma
 
@@ -420,11 +422,17 @@ def _axis_variance(x: np.ndarray, axis: int) -> np.ndarray:
     if count < 2:     # one value per row/column: variance 0, as for var(); none: 0 (SystemDS)
         return np.zeros(np.sum(x64, axis=axis, keepdims=True).shape)
     if axis == 1 and _in_systemds_order(x):
-        # rowVars matched SystemDS' point-by-point steps; colVars of long columns matched
-        # neither them nor the two passes below consistently (SYSTEMDS_NOTES.md)
+        # rowVars: SystemDS' point-by-point steps, as var()
         variances = np.array([_incremental_variance(row) for row in x64.tolist()])
         if np.isfinite(variances).all():
             return variances.reshape(-1, 1)
+    if axis == 0 and _in_systemds_order(x):
+        # colVars: the same steps, but SystemDS' column kernel keeps the variance between rows
+        # and recomputes m2 from it (local/kahan.py incremental_column_variance)
+        sparse = x.shape[1] > 1 and np.count_nonzero(x64) < _SPARSE_TURN_POINT * x64.size
+        variances = incremental_column_variance(x64, sparse)
+        if np.isfinite(variances).all():
+            return variances
     deviations = x64 - axis_sum(x64, axis) / count
     np.multiply(deviations, deviations, out=deviations)
     return axis_sum(deviations, axis) / (count - 1)

@@ -75,7 +75,7 @@ BUILTINS: dict[str, Builtin] = {}
 # parameterized ones (order, removeEmpty, toString, ...), rand/matrix/read/write and the builtins
 # SystemDS writes in DML take named arguments.
 POSITIONAL_FIRST = frozenset((
-    "abs acos append as.double as.integer as.logical as.matrix as.scalar asin atan avg_pool "
+    "abs acos append as.double as.integer as.list as.logical as.matrix as.scalar asin atan avg_pool "
     "avg_pool_backward bias_add bias_multiply bitwAnd bitwOr bitwShiftL bitwShiftR bitwXor "
     "castAsScalar cbind ceil ceiling centralMoment cholesky colCountDistinct colMaxs colMeans colMins "
     "colProds colSds colSums colVars conv2d conv2d_backward_data conv2d_backward_filter cos cosh cov "

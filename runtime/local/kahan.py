@@ -128,6 +128,51 @@ def incremental_power_sums(x: list[float], weights: list[float]) -> tuple[float,
     return count, sums[0], sums[1], sums[2]
 
 
+def incremental_column_variance(x: np.ndarray, sparse: bool = False) -> np.ndarray:
+    """colVars as SystemDS' column kernels compute it (1 x m): each column's running mean and m2
+    are updated one value at a time as in incremental_power_sums, both in Kahan sums, but between
+    values the kernel keeps the column's *variance* (m2 / (count - 1), 0 for one value) and the
+    Kahan corrections, not m2: before each value, m2 is recomputed as variance * (count - 1),
+    which rounds it anew. The dense kernel goes down each column from an empty state; the sparse
+    one (SystemDS' format for a matrix of more than one column and less than 40% nonzeros)
+    starts each column at count = its number of zeros, mean 0, variance 0, then adds its
+    nonzeros in row order."""
+    if sparse:
+        return np.array([[_column_variance(column[column != 0].tolist(),
+                                           float(np.count_nonzero(column == 0)))
+                          for column in x.T]])
+    mean = np.zeros(x.shape[1])
+    fix_mean = np.zeros_like(mean)
+    fix_m2 = np.zeros_like(mean)
+    variance = np.zeros_like(mean)
+    for count, row in enumerate(x):
+        total = count + 1.0
+        m2 = variance * (count - 1.0)
+        d = row - mean
+        corrected = d / total + fix_mean
+        new_mean = mean + corrected
+        fix_mean = corrected - (new_mean - mean)
+        mean = new_mean
+        corrected = count / total * d * d + fix_m2
+        new_m2 = m2 + corrected
+        fix_m2 = corrected - (new_m2 - m2)
+        variance = new_m2 / count if count else np.zeros_like(mean)
+    return variance.reshape(1, -1)
+
+
+def _column_variance(values: list[float], count: float) -> float:
+    """One column of incremental_column_variance, from `count` zeros already seen."""
+    mean = fix_mean = fix_m2 = variance = 0.0
+    for value in values:
+        total = count + 1.0
+        d = value - mean
+        mean, fix_mean = _kahan_step(mean, fix_mean, d / total)
+        m2, fix_m2 = _kahan_step(variance * (count - 1.0), fix_m2, count / total * d * d)
+        variance = m2 / count if count else 0.0
+        count = total
+    return variance
+
+
 def _kahan_step(total: float, correction: float, x: float) -> tuple[float, float]:
     corrected = x + correction
     new_total = total + corrected

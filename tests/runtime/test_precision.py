@@ -74,7 +74,8 @@ BUILTIN_CASES = {
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
-                "list", "append", "paramserv", "median", "interQuartileMean", "moment", "centralMoment", "cov", "det",
+                "list", "append", "as.list", "paramserv", "median", "interQuartileMean", "moment",
+                "centralMoment", "cov", "det",
                 "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp", "pnorm", "qnorm", "pt",
                 "qt", "pchisq", "qchisq", "pf", "qf"}
 

@@ -66,6 +66,18 @@ RUNTIME_ERRORS = [
     ("x = ifelse(1, 2)\n", 1, r"builtin `ifelse` is missing argument `no`"),
     ('M = matrix("1 Inf", rows=1, cols=2)\n', 1, r"'Inf', which is not a number .*spelled Infinity"),
     ("Y = toOneHot(matrix(3, rows=2, cols=1), 2)\n", 1, r"numClasses must be >= largest value"),
+    ('f = function(double a) return (double b) { b = a }\ny = eval("f", list(a=1))\n', 2,
+     r"the SystemDS builtin `eval` is not supported by kerasdml"),
+    ('L = evalList("f", list(1, 2))\n', 1, r"the SystemDS builtin `evalList` is not supported"),
+    ("c = countDistinctApprox(matrix(1, rows=2, cols=2))\n", 1,
+     r"the SystemDS builtin `countDistinctApprox` is not supported"),
+    ("x = 2\nt = typeof(x)\n", 2, r"the SystemDS builtin `typeof` is not supported"),
+    ("M = rowClassMeet(matrix(1, rows=2, cols=2), matrix(1, rows=2, cols=2))\n", 1,
+     r"the SystemDS builtin `rowClassMeet` is not supported"),
+    ('E = einsum("ij,jk->ik", matrix(1, rows=2, cols=2), matrix(1, rows=2, cols=2))\n', 1,
+     r"the SystemDS builtin `einsum` is not supported"),
+    ("L = as.list(matrix(1, rows=2, cols=2))\n", 1, r"as.list needs a list, got matrix 2x2"),
+    ("L = as.list(3)\n", 1, r"as.list needs a list, got int"),
 ]
 
 

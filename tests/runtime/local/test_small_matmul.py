@@ -91,3 +91,14 @@ def test_transposed_product_runs_as_vector_matrix():
     g = run_string("g = t(A) %*% v", inputs={"A": A, "v": v}, outputs=["g"])["g"]
     assert g[0, 0] == -1.9499999999999997        # SystemDS' digits; a dot product gives ...002
     assert_array_equal(g[:, 0], _vector_matrix(v[:, 0].tolist(), A.tolist()))
+
+
+@pytest.mark.parametrize("rows", [6, 37, 2000])
+def test_transposed_self_product_is_exactly_symmetric(rows):
+    """SystemDS' tsmm sums the upper triangle and copies it to the lower one."""
+    seq = np.arange(1, rows + 1, dtype=np.float64)
+    X = np.column_stack([np.sin(seq) * 3, np.cos(seq * 0.7) * 2, (seq % 5) / 4, np.ones(rows)])
+    A = run_string("A = t(X) %*% X", inputs={"X": X}, outputs=["A"])["A"]
+    assert_array_equal(A, A.T)
+    if rows == 37:
+        assert A[0, 2] == 3.015347225004069     # SystemDS' digits (the lower cell sums to ...067)
