@@ -9,6 +9,10 @@ from __future__ import annotations
 
 __all__ = ["compile_model", "Keras2DML"]
 
+# systemml.mllearn's other estimators: a notebook ported by its import line learns at the import
+# that they are not here (an AttributeError would become Python's bare "cannot import name")
+SYSTEMML_ONLY = ("LogisticRegression", "LinearRegression", "SVM", "NaiveBayes", "Caffe2DML")
+
 
 def __getattr__(name: str):
     if name == "compile_model":
@@ -17,4 +21,11 @@ def __getattr__(name: str):
     if name == "Keras2DML":
         from .estimator import Keras2DML
         return Keras2DML
+    if name in SYSTEMML_ONLY:
+        instead = ("write the network in Keras and train it with Keras2DML" if name == "Caffe2DML"
+                   else "use scikit-learn's estimator of that kind")
+        raise ImportError(f"kerasdml provides SystemML's Keras2DML only, not systemml.mllearn's "
+                          f"{name}: keep SystemML for it or {instead} (`from systemml.mllearn "
+                          "import Keras2DML` becomes `from kerasdml.compiler import Keras2DML`)",
+                          name=name, path=__file__)
     raise AttributeError(f"module 'kerasdml.compiler' has no attribute {name!r}")

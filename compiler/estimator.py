@@ -210,6 +210,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
             self._index_classes(model)
         else:
             X, y, held_out = self._numpy_data(model, X, y, validation_data)
+        self._note_validation_unused(held_out)
         examples = y.shape[0]
         batch_size = examples if self.train_algo == "batch" else int(self.batch_size)
         plan = self._plan(examples, batch_size)

@@ -4,8 +4,9 @@
     results["Y"]          # a numpy array
 
 Inputs are bound as variables before the script's first statement (numpy arrays, pandas
-DataFrames, Python scalars); `args` are the `$name` command-line arguments. The caller's arrays
-are never written: left indexing copies a matrix the script does not own.
+DataFrames, scipy.sparse matrices (made dense), Python scalars); `args` are the `$name`
+command-line arguments. The caller's arrays are never written: left indexing copies a matrix the
+script does not own.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from .errors import DMLRuntimeError
 from .frames import Frame
 from .interpreter import Interpreter
 from .statement_fusion import fusable_context
-from .values import MatrixHandle, is_matrix, type_name
+from .values import MatrixHandle, dense, is_matrix, type_name
+
+ROW_INDEX = "__INDEX"  # SystemML's row-index column of a matrix's DataFrame (RDDConverterUtils)
 
 
 def run_file(path: str | Path, *, inputs: Mapping | None = None, args: Mapping | None = None,
@@ -44,19 +47,22 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
                outputs: Iterable[str] = (), out: TextIO | None = None, precision: str = "double",
                stats: Statistics | None = None, file: str = "<string>",
                base_dir: str | Path | None = None, spark=None, exec_mode: str | None = None,
-               explain: TextIO | None = None, on_iteration=None) -> dict:
+               explain: TextIO | None = None, on_iteration=None,
+               argument_hint: str | None = None) -> dict:
     """Runs DML text and returns the requested output variables by name.
 
     With `spark` (a SparkSession or SparkContext) matrix operations go through the planner:
     `exec_mode` hybrid (the default then), spark or singlenode; `explain` is a stream that
     receives the plan. Spark DataFrame inputs become distributed matrices; outputs are numpy.
-    `on_iteration(frame, variable)` is called after every iteration of a for loop."""
+    `on_iteration(frame, variable)` is called after every iteration of a for loop.
+    `argument_hint`: how the caller passes a `$name` argument, as a format of {name}, which the
+    error of a missing one shows (default: the command line's -nvargs name=...)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     outputs = tuple(outputs)
     context = Context(args={str(k): v for k, v in (args or {}).items()}, out=out or sys.stdout,
                       precision=precision, stats=stats, outputs=frozenset(outputs),
-                      on_iteration=on_iteration)
+                      on_iteration=on_iteration, argument_hint=argument_hint)
     if spark is not None or exec_mode is not None or explain is not None:
         from .spark.session import make_planner
 
@@ -85,7 +91,8 @@ def _bind_input(value, name: str, context: Context):
     if planner is not None and planner.spark is not None and is_spark_dataframe(value):
         from .spark.convert import from_dataframe  # a Spark DataFrame: stays distributed
 
-        return from_dataframe(planner.spark, value, name, context.dtype)
+        # SystemML's row-index column (Matrix.toDF() writes it) orders the rows, it is no data
+        return from_dataframe(planner.spark, value, name, context.dtype, row_index=ROW_INDEX)
     if isinstance(value, MatrixHandle):  # already distributed: stays so
         if planner is None or planner.spark is None:
             raise DMLRuntimeError(f"input `{name}` is a distributed matrix: run with spark=")
@@ -108,7 +115,7 @@ def to_dml_value(value, name: str, dtype=np.float64):
         return value.item()
     if hasattr(value, "to_numpy") and hasattr(value, "columns"):  # a pandas DataFrame
         value = value.to_numpy()
-    array = np.asarray(value)
+    array = np.asarray(dense(value))
     if array.dtype == object or not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
         raise DMLRuntimeError(f"input `{name}` must be numeric, got an array of {array.dtype}")
     if array.ndim == 1:

@@ -100,6 +100,9 @@ class Context:
     # what a runtime keeps from one statement to a later one and drops with the run (paramserv
     # on Spark keeps its workers' partitions here), by owner
     run_caches: dict = field(default_factory=dict)
+    # how a missing `$name` is passed, said in its error: a format of {name} (MLContext's
+    # '.input("${name}", ...)'); None: the command line's -nvargs name=... / -args
+    argument_hint: str | None = None
 
     @property
     def dtype(self):

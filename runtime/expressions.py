@@ -77,11 +77,12 @@ class ExpressionCompiler:
         return read
 
     def _CommandLineArg(self, node: n.CommandLineArg, escaping):
-        args, name = self.context.args, node.name
+        args, name, given_by = self.context.args, node.name, self.context.argument_hint
 
         def read(frame):
             if name not in args:
-                hint = f"-args (position {name})" if name.isdigit() else f"-nvargs {name}=..."
+                hint = given_by.format(name=name) if given_by is not None else \
+                    f"-args (position {name})" if name.isdigit() else f"-nvargs {name}=..."
                 raise DMLRuntimeError(f"command-line argument `${name}` was not given (pass it with {hint})")
             return args[name]
         return read

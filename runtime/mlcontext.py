@@ -7,7 +7,8 @@
     results.get("Y").toNumPy(), results.get("s")       # a Matrix, a Python scalar
     results.get("Y", "s")                               # both, as a list
 
-`.input(name=value)` binds a variable (numpy arrays, pandas or Spark DataFrames, RDDs of CSV
+`.input(name=value)` binds a variable (numpy arrays, pandas or Spark DataFrames (an `__INDEX`
+column, as toDF() writes it, orders the rows and is no data), scipy.sparse matrices, RDDs of CSV
 lines, a Matrix result, scalars); `.input("$n", 3)` a command-line argument. Scripts run through
 runtime.api.run_string, so they mean what they mean for `kerasdml run`. PyDML and HOP DAGs are
 not supported.
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import run_string
+from .api import ROW_INDEX, run_string
 from .context import PRECISIONS, Statistics
 from .errors import DMLRuntimeError
 from .spark.csv_lines import csv_lines_matrix, is_rdd, parse_lines
@@ -37,6 +38,7 @@ EXPLAIN_LEVELS = ("none", "hops", "runtime", "recompile_hops", "recompile_runtim
 NO_PYDML = ("PyDML is not supported by kerasdml: write the script in DML and use dml(...), "
             "dmlFromFile(...) or dmlFromUrl(...)")
 URL_TIMEOUT_S = 60
+ARGUMENT_HINT = '.input("${name}", ...)'   # a missing $name's error says how to pass it
 
 
 class Matrix:
@@ -63,7 +65,7 @@ class Matrix:
         if self._spark is None:
             raise DMLRuntimeError("Matrix.toDF() needs a Spark session: MLContext(spark)")
         frame = self.toPandas()
-        frame.insert(0, "__INDEX", np.arange(1, len(frame) + 1, dtype=np.float64))
+        frame.insert(0, ROW_INDEX, np.arange(1, len(frame) + 1, dtype=np.float64))
         return self._spark.createDataFrame(frame)
 
 
@@ -366,7 +368,8 @@ class MLContext:
         values = run_string(script.scriptString, inputs=inputs, args=script._args,
                             outputs=script._outputs, file=script._file,
                             base_dir=script._base_dir, spark=spark, explain=explain,
-                            stats=stats, precision=self._config.precision)
+                            stats=stats, precision=self._config.precision,
+                            argument_hint=ARGUMENT_HINT)
         if stats is not None:
             report = stats.report() if self._heavy_hitters is None else \
                 stats.report(top=self._heavy_hitters)

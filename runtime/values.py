@@ -188,3 +188,16 @@ def format_scalar(value) -> str:
     if isinstance(value, float):
         return format_double(value)
     return str(value)
+
+
+def is_sparse_matrix(value) -> bool:
+    """A scipy.sparse matrix or array (csr, csc, coo, ...), told by its interface: scipy is
+    optional and never imported here."""
+    return callable(getattr(value, "toarray", None)) and hasattr(value, "tocsr") \
+        and hasattr(value, "shape")
+
+
+def dense(value):
+    """A scipy.sparse matrix (sklearn's load_svmlight_file gives one; SystemML took them) as
+    the dense numpy array it holds; anything else as it is."""
+    return np.asarray(value.toarray()) if is_sparse_matrix(value) else value

@@ -55,22 +55,27 @@ class LabelCodec:
 
     @classmethod
     def fit(cls, y, outputs: int) -> "LabelCodec":
-        """The classes of fit's y; like SystemML's LabelEncoder, they win over a labels file."""
+        """The classes of fit's y; like SystemML's LabelEncoder, they win over a labels file.
+        One output (a sigmoid, binary cross-entropy) has two classes, as Keras takes them:
+        0/1 labels stay themselves, two other values are encoded 0 and 1 in sorted order."""
         values = np.asarray(y).ravel()
+        count = class_count(outputs)
         numeric = np.issubdtype(values.dtype, np.number)
         if numeric and np.all(values == np.round(values)) and values.min() >= 0 \
-                and values.max() < outputs:
-            return cls(np.arange(outputs))
+                and values.max() < count:
+            return cls(np.arange(count))
         classes = np.unique(values)
-        if len(classes) > outputs:
+        if len(classes) > count:
             raise DataError(f"y holds {len(classes)} distinct classes, the model has {outputs} "
-                            "outputs")
+                            "outputs" + (" (one sigmoid output: two classes, 0 and 1)"
+                                         if outputs == 1 else ""))
         return cls(classes)
 
     @classmethod
     def indices(cls, outputs: int, names: dict | None = None) -> "LabelCodec":
-        """No class values fitted: SystemML's 1-based class indices, named by a labels file."""
-        return cls(np.arange(1, outputs + 1), names)
+        """No class values fitted: SystemML's 1-based class indices, named by a labels file
+        (1 and 2 for a one-output binary classifier: below and above 0.5)."""
+        return cls(np.arange(1, class_count(outputs) + 1), names)
 
     def encode(self, y) -> np.ndarray:
         values = np.asarray(y).ravel()
@@ -87,6 +92,11 @@ class LabelCodec:
         if self.names is not None:
             return np.asarray([self.names.get(int(i) + 1, str(int(i) + 1)) for i in ids])
         return self.classes[ids]
+
+
+def class_count(outputs: int) -> int:
+    """The classes of a classifier with `outputs` outputs: one output is binary."""
+    return max(outputs, 2)
 
 
 def accuracy(predicted: np.ndarray, y) -> float:

@@ -34,6 +34,7 @@ class SystemMLSettings:
     weight_decay: float = 5e-4
     regularization_type: str = "L2"
     test_algo: str = "minibatch"
+    validation_given: bool = False   # test_iter or test_interval passed to the constructor
     perform_one_hot_encoding: bool = True
     debug: bool = False
 
@@ -53,9 +54,13 @@ def is_systemml_call(args: tuple, kwargs: dict) -> bool:
 
 def systemml_call(sparkSession=None, keras_model=None, input_shape=None, transferUsingDF=False,
                   load_keras_weights=True, weights=None, labels=None, batch_size=64,
-                  max_iter=2000, test_iter=10, test_interval=500, display=100,
+                  max_iter=2000, test_iter=None, test_interval=None, display=100,
                   lr_policy="step", weight_decay=5e-4, regularization_type="L2"):
-    """(model, estimator parameters, SystemMLSettings) of SystemML's constructor arguments."""
+    """(model, estimator parameters, SystemMLSettings) of SystemML's constructor arguments.
+    test_iter and test_interval default to SystemML's 10 and 500 (None: not given)."""
+    validation_given = test_iter is not None or test_interval is not None
+    test_iter = SystemMLSettings.test_iter if test_iter is None else test_iter
+    test_interval = SystemMLSettings.test_interval if test_interval is None else test_interval
     if keras_model is None:
         raise CompileError("Keras2DML(sparkSession, keras_model, ...): keras_model is missing")
     if sparkSession is not None and not is_spark_session(sparkSession):
@@ -68,7 +73,8 @@ def systemml_call(sparkSession=None, keras_model=None, input_shape=None, transfe
         max_iter=_count(max_iter, "max_iter", 1), test_iter=_count(test_iter, "test_iter", 0),
         test_interval=_count(test_interval, "test_interval", 0),
         display=_count(display, "display", 0), lr_policy=str(lr_policy).lower(),
-        weight_decay=float(weight_decay), regularization_type=str(regularization_type))
+        weight_decay=float(weight_decay), regularization_type=str(regularization_type),
+        validation_given=validation_given)
     params = dict(spark=sparkSession, batch_size=_count(batch_size, "batch_size", 1),
                   weights_dir=weights)
     return keras_model, params, settings

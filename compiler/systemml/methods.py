@@ -14,9 +14,10 @@ import numpy as np
 
 from kerasdml.runtime.api import is_spark_dataframe
 from kerasdml.runtime.systemml_config import GPU_PREFIX, NO_GPU, PRECISION, precision_of
+from kerasdml.runtime.values import dense
 
 from ..errors import CompileError
-from ..training.data import DataError
+from ..training.data import DataError, class_ids
 from ..training.dataframe_data import columns_of
 from ..training.initial_weights import random_weights
 from ..training.inputs import model_features
@@ -150,7 +151,7 @@ class SystemMLMethods:
         return X, y, validation_data
 
     def _encoded(self, model, y, fit: bool = False):
-        array = np.asarray(y)
+        array = np.asarray(dense(y))
         if not self.is_classifier() or (array.ndim == 2 and array.shape[1] > 1):
             return y  # regression targets, or one-hot rows: used as they are
         if fit or getattr(self, "label_codec_", None) is None:
@@ -180,7 +181,7 @@ class SystemMLMethods:
         scores = self.predict_proba(X)
         if not self.is_classifier():
             return scores
-        return predicted_values(self._codec(model).decode(scores.argmax(axis=1)))
+        return predicted_values(self._codec(model).decode(class_ids(scores)))
 
     def _systemml_score(self, X, y) -> float:
         """SystemML's score: accuracy of predict(X) against y, or R^2 for regression; a
@@ -194,6 +195,7 @@ class SystemMLMethods:
         if y is None:
             raise DataError("score(X, y) needs the true labels y (only a Spark DataFrame "
                             "carries its labels, in its label column)")
+        y = dense(y)
         predicted = self._systemml_predict(X)
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), predicted)
@@ -241,6 +243,18 @@ class SystemMLMethods:
         y_val = y_val[:rows]
         return (lambda variables: self._evaluate(model, variables, X_val, y_val),
                 settings.test_interval)
+
+    def _note_validation_unused(self, held_out) -> None:
+        """test_iter/test_interval given, but fit has nothing to validate on: said once
+        (SystemML held out training rows for them; kerasdml validates on validation_data)."""
+        settings = self.systemml
+        if settings is None or held_out is not None or not settings.validation_given \
+                or not settings.test_iter or not settings.test_interval:
+            return
+        self._say(f"Keras2DML: test_iter={settings.test_iter} and test_interval="
+                  f"{settings.test_interval} apply only with fit(X, y, validation_data=(X_val, "
+                  "y_val)); none was given, so this fit does not validate (SystemML held out "
+                  "the first test_iter * batch_size training rows; kerasdml trains on every row)")
 
     def _systemml_batches(self, examples: int) -> int:
         """max_iter as batches; full-batch training runs SystemML's

@@ -1,12 +1,15 @@
 """Turning what a user passes to fit/predict/score into the matrices a training script reads.
 
-Features arrive as Keras expects them (numpy arrays shaped like the model input, or pandas
-DataFrames with one column per value); labels as integer classes or one-hot rows. Each loss
-then gets its labels in the form its nn/losses function reads.
+Features arrive as Keras expects them (numpy arrays shaped like the model input, pandas
+DataFrames with one column per value, or scipy.sparse matrices of rows, made dense); labels as
+integer classes or one-hot rows. Each loss then gets its labels in the form its nn/losses
+function reads.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from kerasdml.runtime.values import dense
 
 from ..errors import CompileError
 from .config import Loss
@@ -17,6 +20,7 @@ class DataError(CompileError):
 
 
 def as_array(values, what: str) -> np.ndarray:
+    values = dense(values)   # a scipy.sparse matrix (load_svmlight_file's X) as its dense array
     if hasattr(values, "to_numpy") and hasattr(values, "columns"):  # a pandas DataFrame
         values = values.to_numpy()
     elif hasattr(values, "to_numpy"):  # a pandas Series

@@ -314,6 +314,75 @@ def test_mllearn_methods():
     np.testing.assert_array_equal(estimator.predict(X_DENSE), predicted)
 
 
+def binary(compiled=True):
+    """A one-unit sigmoid output, as Keras' binary classifiers are built."""
+    model = randomize(sequential((4,), L.Dense(1, activation="sigmoid")))
+    model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.05))
+    return model
+
+
+def test_a_sigmoid_output_takes_0_1_labels_as_keras_does(tmp_path):
+    y = (X_DENSE[:, 0] > 0).astype(int)
+    estimator = Keras2DML(None, binary(), batch_size=8, max_iter=3, display=0).fit(X_DENSE, y)
+    probability = estimator.predict_proba(X_DENSE)
+    assert probability.shape == (24, 1)
+    predicted = estimator.predict(X_DENSE)            # the values fit saw, at threshold 0.5
+    np.testing.assert_array_equal(predicted, (probability[:, 0] > 0.5).astype(float))
+    assert predicted.dtype == np.float64 and 0 < predicted.sum() < 24
+    assert estimator.score(X_DENSE, y) == pytest.approx(np.mean(predicted == y))
+    assert estimator.score(X_DENSE, y.reshape(-1, 1).astype(float)) == \
+        estimator.score(X_DENSE, y)
+    assert (estimator.save(tmp_path / "m") and
+            (tmp_path / "m" / "labels.txt").read_text() == "1,0\n2,1\n")
+    named = Keras2DML(None, binary(), batch_size=8, max_iter=3, display=0)
+    words = np.array(["no", "yes"])[y]
+    assert set(named.fit(X_DENSE, words).predict(X_DENSE)) <= {"no", "yes"}
+    unfitted = Keras2DML(None, binary(), display=0)   # SystemML's 1-based indices: 1 and 2
+    np.testing.assert_array_equal(unfitted.predict(X_DENSE),
+                                  (unfitted.predict_proba(X_DENSE)[:, 0] > 0.5) + 1.0)
+    with pytest.raises(CompileError, match="3 distinct classes.*two classes, 0 and 1"):
+        named.fit(X_DENSE, CLASSES)
+
+
+def test_scipy_sparse_rows_train_predict_and_score():
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(24, 4, density=0.5, format="csr", random_state=0)
+    estimator = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0).set_params(seed=1)
+    estimator.fit(X, CLASSES)
+    again = Keras2DML(None, dense(), batch_size=8, max_iter=3, display=0).set_params(seed=1)
+    again.fit(X.toarray(), CLASSES)
+    for rows in (X, X.tocsc(), X.tocoo()):
+        np.testing.assert_array_equal(estimator.predict_proba(rows),
+                                      again.predict_proba(X.toarray()))
+        assert estimator.score(rows, CLASSES) == again.score(X.toarray(), CLASSES)
+    keyword = Keras2DML(dense(), batch_size=8, seed=1).fit(X, CLASSES)   # kerasdml's own form
+    np.testing.assert_array_equal(keyword.predict(X), keyword.predict(X.toarray()))
+    assert keyword.score(X, CLASSES) == keyword.score(X.toarray(), CLASSES)
+
+
+def test_test_iter_and_test_interval_without_validation_data_say_so_once(capsys):
+    def fit(validation=None, **settings):
+        Keras2DML(None, dense(), batch_size=8, max_iter=6, display=0, **settings).fit(
+            X_DENSE, CLASSES, validation_data=validation)
+        return [line for line in capsys.readouterr().err.splitlines() if "test_iter" in line]
+
+    notes = fit(test_iter=2, test_interval=3)
+    assert len(notes) == 1 and "apply only with fit(X, y, validation_data=" in notes[0]
+    assert fit(test_interval=3) != []
+    assert fit(test_iter=2, test_interval=3, validation=(X_DENSE, CLASSES)) == []
+    assert fit() == [] and fit(test_interval=0) == []   # not given, or validation turned off
+
+
+@pytest.mark.parametrize("name", ["LogisticRegression", "LinearRegression", "SVM", "NaiveBayes",
+                                  "Caffe2DML"])
+def test_systemmls_other_mllearn_estimators_are_named_at_the_import(name):
+    with pytest.raises(ImportError, match=f"kerasdml provides SystemML's Keras2DML only, not "
+                                          f"systemml.mllearn's {name}"):
+        exec(f"from kerasdml.compiler import {name}")
+    import kerasdml.compiler
+    assert not hasattr(kerasdml.compiler, "RandomForest")
+
+
 @pytest.mark.slow
 def test_spark_dataframes_in_and_out(spark):
     from pyspark.ml.linalg import Vectors

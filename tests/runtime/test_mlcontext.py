@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from kerasdml.runtime.api import run_string
 from kerasdml.runtime.errors import DMLRuntimeError
 from kerasdml.runtime.mlcontext import (Matrix, MLContext, dml, dmlFromFile, dmlFromResource,
                                         dmlFromUrl, getHopDAG, pydml, pydmlFromFile)
@@ -61,6 +62,47 @@ def test_with_a_spark_session_results_convert_to_dataframes(spark):
     rows = Y.toDF().orderBy("__INDEX").collect()
     assert [tuple(row) for row in rows] == [(1.0, 2.0, 4.0), (2.0, 6.0, 8.0)]
     assert MLContext(spark.sparkContext)._spark is not None
+
+
+@pytest.mark.slow
+def test_a_dataframes_index_column_orders_the_rows_and_is_no_data(spark):
+    """SystemML's __INDEX column (Matrix.toDF() writes it): dropped, and the rows placed by
+    it, beside numeric columns or a vector column."""
+    from pyspark.ml.linalg import Vectors
+
+    ml = MLContext(spark)
+    M = ml.execute(dml("X = matrix(seq(1, 6), rows=3, cols=2)").output("X")).get("X")
+    df = M.toDF()
+    script = dml("c = ncol(D); s = sum(D); Y = D").output("c", "s", "Y")
+    results = ml.execute(script.input(D=df.orderBy(df["__INDEX"].desc()).coalesce(1)))
+    assert results.get("c", "s") == [2, 21.0]
+    np.testing.assert_array_equal(results.get("Y").toNumPy(), [[1, 2], [3, 4], [5, 6]])
+    vectors = spark.createDataFrame([(3, Vectors.dense([5.0, 6.0])), (1, Vectors.dense([1.0, 2.0])),
+                                     (2, Vectors.sparse(2, {1: 4.0}))], ["__INDEX", "features"])
+    Y = ml.execute(dml("Y = D").input(D=vectors).output("Y")).get("Y")
+    np.testing.assert_array_equal(Y.toNumPy(), [[1, 2], [0, 4], [5, 6]])
+    gap = spark.createDataFrame([(1.0, 7.0), (3.0, 8.0)], ["__INDEX", "C1"])
+    with pytest.raises(DMLRuntimeError, match=r"input `D`: the __INDEX column must number the "
+                                              r"rows 1\.\.2, each once"):
+        ml.execute(dml("s = sum(D)").input(D=gap).output("s"))
+
+
+def test_scipy_sparse_inputs_are_their_dense_matrices():
+    sparse = pytest.importorskip("scipy.sparse")
+    A = sparse.random(7, 5, density=0.3, format="csr", random_state=1)
+    for matrix in (A, A.tocsc(), A.tocoo(), sparse.csr_array(A)):
+        results = MLContext().execute(dml("s = sum(A); nz = sum(A != 0); Y = A").input(A=matrix)
+                                      .output("s", "nz", "Y"))
+        assert results.get("s", "nz") == [pytest.approx(A.sum()), A.nnz]
+        np.testing.assert_array_equal(results.get("Y").toNumPy(), A.toarray())
+
+
+def test_a_missing_argument_says_how_mlcontext_passes_it():
+    script = dml("n = $nrows\nX = rand(rows=n, cols=2)").output("X")
+    with pytest.raises(DMLRuntimeError, match=re.escape('pass it with .input("$nrows", ...)')):
+        MLContext().execute(script)
+    with pytest.raises(DMLRuntimeError, match="pass it with -nvargs nrows=..."):  # the CLI's way
+        run_string("n = $nrows", outputs=["n"])
 
 
 def test_a_result_matrix_is_passed_back_as_an_input():
