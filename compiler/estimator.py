@@ -340,7 +340,13 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         inputs = {"P": predictions, "Y": y, **weights}
         if any(h.mask for h in model.heads):
             inputs["M"] = model.masks(X, weights, precision=self.precision)
-        out = run_string(view.evaluation_script(model.parameters, model.heads),
+        # the logits a softmax or sigmoid output's cross-entropy takes (as Keras takes it)
+        logits = model.logits(X, weights, precision=self.precision) \
+            if any(h.logits for h in model.heads) else None
+        if logits is not None:
+            inputs["L"] = logits
+        out = run_string(view.evaluation_script(model.parameters, model.heads,
+                                                logits=logits is not None),
                          inputs=inputs, outputs=["loss"] + names, precision=self.precision,
                          args={"batch_size": int(batch_size)})
         values = {"loss": float(out["loss"])}

@@ -61,10 +61,19 @@ class Program:
     # a parameter variable several nodes hold -> {node: its part of the gradient}, in order
     shared: dict = field(default_factory=dict)
 
-    def loss_gradients(self) -> list[str]:
+    def loss_gradients(self, logits: dict | None = None) -> list[str]:
         """The variable each model output's loss gradient goes to: d<output>, or one of the
-        summed parts when layers read the output too."""
-        return [gradient_name(self.tensors, self.uses, t, LOSS, 0) for t in self.graph.outputs]
+        summed parts when layers read the output too. For an output in `logits` (output ->
+        the tensor its softmax or sigmoid reads, logits_input) the gradient is the loss's with
+        respect to those logits: it goes where the activation's backward would put its own."""
+        logits = logits or {}
+        return [self.producer_step(t).dxs[0] if t in logits else
+                gradient_name(self.tensors, self.uses, t, LOSS, 0) for t in self.graph.outputs]
+
+    def producer_step(self, tensor: str) -> Step:
+        """The step of the node that writes `tensor`."""
+        producer = self.graph.producer(tensor)
+        return next(s for s, _ in self.steps if s.node is producer)
 
 
 def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset()) -> Program:
@@ -224,11 +233,30 @@ def forward_blocks(program: Program) -> list:
     return blocks
 
 
-def backward_blocks(program: Program) -> list:
-    """Gradients in reverse order; a tensor read by several nodes gets the sum of theirs."""
+LOGITS_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def logits_input(graph: ir.Graph, tensor: str) -> str | None:
+    """The logits of model output `tensor`: the input of the softmax (over the last axis) or
+    sigmoid that writes it, when nothing but the loss reads the output; else None. Keras'
+    TensorFlow backend takes a cross-entropy of such an output from these logits."""
+    node = graph.producer(tensor)
+    if node.op != "activation" or node.attrs.kind not in LOGITS_ACTIVATIONS \
+            or graph.consumers(tensor):
+        return None
+    return node.inputs[0]
+
+
+def backward_blocks(program: Program, logits: dict | None = None) -> list:
+    """Gradients in reverse order; a tensor read by several nodes gets the sum of theirs. The
+    softmax or sigmoid writing an output in `logits` (whose loss's gradient goes to its
+    logits: Program.loss_gradients) has no backward."""
     uses = program.uses
+    skipped = {program.graph.producer(t).name for t in (logits or {})}
     blocks = []
     for step, template in reversed(program.steps):
+        if step.node.name in skipped:
+            continue
         lines = _sum_gradients(program, uses, step.node.output)
         if step.extra.get("no_input_gradient") and not _gradient_free(program,
                                                                       step.node.inputs[0]):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import CompileError
-from .emitter import ENV, Program, backward_blocks, build_program, forward_blocks
+from .emitter import ENV, Program, backward_blocks, build_program, forward_blocks, logits_input
 from .formatting import format_dml
 from ..opdef import is_moving, is_trainable
 from .names import identifier
@@ -113,6 +113,7 @@ class HeadSpec:
     head: Head
     first: int             # its first column of y (1-based)
     mask: str | None = None  # the DML variable of the output's Keras mask in train.dml, if any
+    logits: str | None = None  # the tensor the loss takes instead of the output (takes_logits)
 
     @property
     def last(self) -> int:
@@ -146,6 +147,18 @@ def _position_classes(head: Head, shape: tuple) -> int | None:
     per_position = head.loss.module in _PER_POSITION_LOSSES or any(
         metric in _PER_POSITION_METRICS for metric in head.metrics)
     return shape[-1] if per_position and len(shape) > 1 else None
+
+
+# the cross-entropies that Keras' TensorFlow backend takes from the logits of a softmax or sigmoid
+# output although from_logits=False (keras/src/backend/tensorflow/nn.py, _get_logits: the output
+# carries its activation's input as _keras_logits), so that the loss and its gradient never clip
+_LOGITS_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                  "binary_crossentropy")
+
+
+def takes_logits(loss: Loss) -> bool:
+    """Whether `loss`, on an output a softmax or sigmoid writes, is taken from the logits."""
+    return loss.module in _LOGITS_LOSSES and not dict(loss.arguments).get("from_logits", True)
 
 
 def _target_spec(out: TensorSpec, head: Head, single: bool) -> TensorSpec:
@@ -239,7 +252,7 @@ class CompiledModel:
         prediction script taking them as inputs."""
         renderers = {"predict": self._render_predict, "train": self._render_train,
                      "fold": self._render_fold, "predict_folded": self._render_predict_folded,
-                     "masks": self._render_masks}
+                     "masks": self._render_masks, "logits": self._render_logits}
         if kind not in renderers:
             raise ValueError(f"script kind must be one of {', '.join(renderers)}, got {kind!r}")
         if (kind, bound) not in self._scripts:
@@ -270,6 +283,14 @@ class CompiledModel:
         """The prediction script writing the masked outputs' Keras masks instead of them."""
         view = self._view(self._program, self._boundary_sources(self.inputs))
         view["outputs"] = self.mask_specs
+        return ENV.get_template("predict.dml.j2").render(
+            m=view, bound=bound, forward=forward_blocks(self._program),
+            folds=self._program.folds, library=LIBRARY)
+
+    def _render_logits(self, bound: bool) -> str:
+        """The prediction script writing the logits of logit_specs instead of the outputs."""
+        view = self._view(self._program, self._boundary_sources(self.inputs + self.logit_specs))
+        view["outputs"] = self.logit_specs
         return ENV.get_template("predict.dml.j2").render(
             m=view, bound=bound, forward=forward_blocks(self._program),
             folds=self._program.folds, library=LIBRARY)
@@ -332,11 +353,44 @@ class CompiledModel:
     def heads(self) -> tuple:
         """One HeadSpec per output: its targets' spec and columns of y, loss and weight."""
         heads, first = [], 1
+        graph = self.graph if self.train_graph is None else self.train_graph
         for k, (out, head) in enumerate(zip(self.outputs, self.training.heads)):
             spec = _target_spec(out, head, len(self.outputs) == 1)
-            heads.append(HeadSpec(spec, out, head, first, self._training_mask(k, out)))
+            logits = logits_input(graph, graph.outputs[k]) if takes_logits(head.loss) else None
+            heads.append(HeadSpec(spec, out, head, first, self._training_mask(k, out), logits))
             first += spec.columns
         return tuple(heads)
+
+    @cached_property
+    def logit_specs(self) -> tuple:
+        """The logits of each output whose loss takes them (HeadSpec.logits), as the prediction
+        script holds them (the output's layout): what the validation loss reads."""
+        specs = []
+        for k, h in enumerate(self.heads):
+            if h.logits:
+                # the prediction graph's own (a Dropout before the softmax is not in it)
+                tensor = logits_input(self.graph, self.graph.outputs[k])
+                if tensor is None:
+                    return ()
+                specs.append(TensorSpec(tensor, f"L_{identifier(h.output.name)}",
+                                        self._program.tensors[tensor], h.output.shape,
+                                        h.output.image))
+        return tuple(specs)
+
+    def logits(self, inputs, weights: dict | None = None, **run_options) -> np.ndarray | None:
+        """The logits of the outputs whose loss takes them (logit_specs) for `inputs` (arrays
+        in the model's input order), side by side in Keras' layout; None where there are none
+        or an input is distributed (the validation loss then falls back to the
+        probabilities)."""
+        from kerasdml.runtime.api import run_string
+        if not self.logit_specs or any(_is_distributed(x) for x in inputs):
+            return None
+        bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, inputs)}
+        bound.update(self.weights if weights is None else weights)
+        results = run_string(self.script("logits", bound=True), inputs=bound,
+                             args={"batch_size": 256}, **run_options,
+                             outputs=[t.variable for t in self.logit_specs])
+        return np.hstack([np.asarray(results[t.variable]) for t in self.logit_specs])
 
     def _training_mask(self, k: int, out: TensorSpec) -> str | None:
         """The train script's variable of the Keras mask output k carries (None without one):
@@ -385,12 +439,16 @@ class CompiledModel:
         view = self._view(program, training.sources + penalties
                           + self._boundary_sources(self.inputs + targets + per_position))
         template = "train_paramserv.dml.j2" if self.train_algo == "paramserv" else "train.dml.j2"
+        # an output whose loss takes its logits: the loss's gradient goes straight to them, and
+        # the softmax's or sigmoid's own backward is left out
+        logits = {t: h.logits for t, h in zip(self.train_graph.outputs, self.heads) if h.logits}
         return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
-            backward=backward_blocks(program), library=LIBRARY,
-            target=target, tr=training, heads=self.heads, loss_gradients=program.loss_gradients(),
-            side_by_side=side_by_side,
-            outs=[program.tensors[t] for t in self.train_graph.outputs])
+            backward=backward_blocks(program, logits), library=LIBRARY,
+            target=target, tr=training, heads=self.heads,
+            loss_gradients=program.loss_gradients(logits), side_by_side=side_by_side,
+            outs=[program.tensors[t] for t in self.train_graph.outputs],
+            logits=[program.tensors[h.logits] if h.logits else None for h in self.heads])
 
     # --- running on the local runtime ------------------------------------------------------
 

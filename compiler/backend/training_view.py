@@ -113,19 +113,25 @@ class TrainingView:
             lines.append(f"{h.spec.batch} = {cut}")
         return lines
 
-    def loss_lines(self, heads, outs, keras_layout: bool = False, masks=None) -> list[str]:
+    def loss_lines(self, heads, outs, keras_layout: bool = False, masks=None,
+                   logits=None) -> list[str]:
         """`loss`: the weighted sum of the outputs' losses, as Keras' loss_weights weigh them.
         A loss over the last axis of an output of several axes (model._PER_POSITION_LOSSES),
         and the loss of an output with a Keras mask, run on one row per position (`keras_layout`: the outputs are
         in Keras' layout already, not DML's; `masks`: the outputs' mask variables, default
         the heads'). A masked output's loss is the mean over the rows its mask keeps:
-        Keras' sum(mask * loss) / sum(mask)."""
-        masks = _masks(heads, masks)
-        lines = [line for h, out, mask in zip(heads, outs, masks) if h.positions
-                 for line in _position_rows(h, out, keras_layout, mask)]
-        calls = [f"{h.head.loss.module}::forward({_kept(h, 'pred', out)}, "
-                 f"{_kept(h, 'target', out)}{self.loss_arguments(h.head.loss)})"
-                 for h, out in zip(heads, outs)]
+        Keras' sum(mask * loss) / sum(mask). `logits`: per output, the variable holding the
+        logits its loss takes (HeadSpec.logits) or None: that loss is the cross-entropy
+        from_logits of them, as Keras' TensorFlow backend takes it."""
+        masks, logits = _masks(heads, masks), _per_head(heads, logits)
+        lines = [line for h, out, mask, z in zip(heads, outs, masks, logits) if h.positions
+                 for line in _position_rows(h, out, keras_layout, mask, z)]
+        if any(logits):
+            lines.append("# from the logits of the softmax or sigmoid, as Keras (TensorFlow) "
+                         "takes this loss")
+        calls = [f"{h.head.loss.module}::forward({_kept(h, 'logits' if z else 'pred', z or out)}, "
+                 f"{_kept(h, 'target', out)}{self.loss_arguments(_loss_of(h, z))})"
+                 for h, out, z in zip(heads, outs, logits)]
         if len(heads) == 1:
             return lines + [f"loss = {_weighted(heads[0], calls[0])}"]
         lines += [f"{self.head_loss(h)} = {call}" for h, call in zip(heads, calls)]
@@ -155,15 +161,18 @@ class TrainingView:
         return losses + [f"sum({_rows_name(h, 'mask')})" if mask else f"nrow({out})"
                          for h, out, mask in zip(heads, outs, masks) for _ in h.head.metrics]
 
-    def gradient_lines(self, heads, outs, gradients) -> list[str]:
+    def gradient_lines(self, heads, outs, gradients, logits=None) -> list[str]:
         """The loss's gradient with respect to each output, into `gradients` (a per-position
         head's back from its rows per position to the output's layout). A masked head's rows
-        are weighted by mask * rows / sum(mask): the gradient of Keras' masked mean."""
+        are weighted by mask * rows / sum(mask): the gradient of Keras' masked mean. An output
+        whose loss takes its logits (`logits`, as loss_lines) gets the gradient with respect
+        to them (its gradient variable is the logits': Program.loss_gradients)."""
         lines = []
-        for h, out, g in zip(heads, outs, gradients):
+        for h, out, g, z in zip(heads, outs, gradients, _per_head(heads, logits)):
+            pred = (_rows_name(h, "logits") if h.positions else z) if z else _pred(h, out)
             lines.append(f"{g} = " + _weighted(h, f"{h.head.loss.module}::backward("
-                                                  f"{_pred(h, out)}, {_target(h)}"
-                                                  f"{self.loss_arguments(h.head.loss)})"))
+                                                  f"{pred}, {_target(h)}"
+                                                  f"{self.loss_arguments(_loss_of(h, z))})"))
             if h.mask:
                 m = _rows_name(h, "mask")
                 lines.append(f"{g} = {g} * ({m} * nrow({m}) / sum({m}))")
@@ -259,21 +268,27 @@ class TrainingView:
 
     # --- evaluation ------------------------------------------------------------------------
 
-    def evaluation_script(self, parameters, heads) -> str:
+    def evaluation_script(self, parameters, heads, logits: bool = False) -> str:
         """DML giving `loss` (with the weight penalties, as Keras reports it) and metric_1, ...
         (the history's columns) of bound predictions P (the outputs side by side, Keras'
         layout) and targets Y (as y), the parameters bound by name. Where an output carries a
         Keras mask, M holds the masked outputs' masks side by side and the script runs batch
-        by batch ($batch_size), as Keras' evaluate: each batch's loss is its own masked mean."""
+        by batch ($batch_size), as Keras' evaluate: each batch's loss is its own masked mean.
+        With `logits`, L holds the logits of the outputs whose loss takes them (the heads'
+        with HeadSpec.logits) side by side, Keras' layout, and those losses read them."""
         penalties = self.penalties(parameters)
         modules = tuple(dict.fromkeys(_loss_modules([h.head for h in heads])
                                       + [kind for _, kind, _ in penalties]))
         lines = [f'source("{LIBRARY[module]}") as {module}' for module in modules]
         masked = any(h.mask for h in heads)
         rows = "beg:end" if masked else ""
-        outs, masks, first, first_mask = [], [], 1, 1
+        outs, masks, zs, first, first_mask, first_logits = [], [], [], 1, 1, 1
         body = []
         for h in heads:
+            zs.append(None)
+            if logits and h.logits:
+                zs[-1] = f"L[{rows}, {first_logits}:{first_logits + h.output.columns - 1}]"
+                first_logits += h.output.columns
             outs.append(f"P[{rows}, {first}:{first + h.output.columns - 1}]")
             body.append(f"{h.spec.batch} = Y[{rows}, {h.first}:{h.last}]")
             first += h.output.columns
@@ -282,7 +297,7 @@ class TrainingView:
                 width = h.output.columns // h.positions
                 masks[-1] = f"M[{rows}, {first_mask}:{first_mask + width - 1}]"
                 first_mask += width
-        body += self.loss_lines(heads, outs, keras_layout=True, masks=masks)
+        body += self.loss_lines(heads, outs, keras_layout=True, masks=masks, logits=zs)
         sums = self.batch_sums(heads, outs)
         if not masked:
             lines += body
@@ -320,6 +335,19 @@ def _masks(heads, masks) -> list:
     return [h.mask for h in heads] if masks is None else list(masks)
 
 
+def _per_head(heads, values) -> list:
+    return [None] * len(heads) if values is None else list(values)
+
+
+def _loss_of(h, logits: str | None) -> Loss:
+    """The head's loss, from_logits where it takes the logits of its output's activation."""
+    loss = h.head.loss
+    if not logits:
+        return loss
+    return Loss(loss.module, tuple((key, True if key == "from_logits" else value)
+                                   for key, value in loss.arguments), loss.sparse_labels)
+
+
 def _pred(h, out: str) -> str:
     return _rows_name(h, "pred") if h.positions else out
 
@@ -329,33 +357,47 @@ def _target(h) -> str:
 
 
 def _kept(h, what: str, out: str) -> str:
-    """The rows of `what` (pred or target) the loss and metrics read: a masked head's
-    masked-in positions, else all."""
+    """The rows of `what` (pred, logits or target) the loss and metrics read: a masked head's
+    masked-in positions, else all (`out`: the output's, or its logits', variable)."""
     if h.mask:
         return _rows_name(h, what + "_kept")
+    if what == "logits":
+        return _rows_name(h, "logits") if h.positions else out
     return _pred(h, out) if what == "pred" else _target(h)
 
 
-def _position_rows(h, out: str, keras_layout: bool, mask: str | None) -> list[str]:
+def _position_rows(h, out: str, keras_layout: bool, mask: str | None,
+                   logits: str | None = None) -> list[str]:
     """The output and targets of a per-position head with one row per position (a step, a
     pixel): Keras takes the loss over the last axis of each and means over them all, which is
     the losses' mean over these rows. DML holds an image output channels first. With a Keras
-    mask (one value per position), also the mask's rows and the rows it keeps."""
-    pred, lines = _rows_name(h, "pred"), []
-    if h.output.image and not keras_layout:
-        lines.append(f"{pred} = layout::channels_last({out}, "
-                     f"{', '.join(map(str, h.output.image))})")
-        out = pred
+    mask (one value per position), also the mask's rows and the rows it keeps. With `logits`
+    (the variable of the logits the loss takes), their rows too."""
+    lines = _rows(h, "pred", out, keras_layout)
     c, y = h.positions, h.spec.batch
-    lines.append(f"{pred} = matrix({out}, rows=nrow({out}) * ncol({out}) / {c}, cols={c})")
     width = 1 if h.head.loss.sparse_labels else c
     lines.append(f"{_target(h)} = matrix({y}, rows=nrow({y}) * ncol({y}) / {width}, "
                  f"cols={width})")
+    if logits:
+        lines += _rows(h, "logits", logits, keras_layout)
     if mask:
         m = _rows_name(h, "mask")
         lines.append(f"{m} = matrix({mask}, rows=nrow({mask}) * ncol({mask}), cols=1)")
-        lines += [f"{_kept(h, what, out)} = removeEmpty(target={rows}, margin=\"rows\", "
-                  f"select={m})" for what, rows in (("pred", pred), ("target", _target(h)))]
+        kept = ("pred", "target") + (("logits",) if logits else ())
+        lines += [f"{_kept(h, what, out)} = removeEmpty(target={_rows_name(h, what)}, "
+                  f"margin=\"rows\", select={m})" for what in kept]
+    return lines
+
+
+def _rows(h, what: str, out: str, keras_layout: bool) -> list[str]:
+    """`out` (the output or its logits) with one row per position, as <what>_<output>_positions."""
+    rows, lines = _rows_name(h, what), []
+    if h.output.image and not keras_layout:
+        lines.append(f"{rows} = layout::channels_last({out}, "
+                     f"{', '.join(map(str, h.output.image))})")
+        out = rows
+    c = h.positions
+    lines.append(f"{rows} = matrix({out}, rows=nrow({out}) * ncol({out}) / {c}, cols={c})")
     return lines
 
 
