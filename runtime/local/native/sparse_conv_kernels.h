@@ -25,7 +25,7 @@
 #ifndef SPARSE_DECLINED
 #define SPARSE_DECLINED 1
 /* Above this share of nonzero values in a chunk's dout the dense kernels are as fast. */
-#define SPARSE_MOST_NONZERO 0.35
+#define SPARSE_MOST_NONZERO 0.4
 #define SPARSE_TILE_VECTORS 16
 #define EACH_TILE_VECTOR(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) \
     M(12) M(13) M(14) M(15)
@@ -40,13 +40,18 @@
     }
 #endif
 
-/* Whether dout (count values) has few enough nonzero values for the sparse kernels. */
+/* Whether dout (count values) has few enough nonzero values for the sparse kernels; a dense
+ * dout (the usual one, without pooling) stops the count as soon as it has too many. */
 static inline int NAME(sparse_enough)(const T *dout, long count)
 {
+    const long most = (long)(SPARSE_MOST_NONZERO * (double)count);
     long nonzero = 0;
-    for (long k = 0; k < count; k++)
-        nonzero += dout[k] != 0;
-    return nonzero <= SPARSE_MOST_NONZERO * (double)count;
+    for (long k0 = 0; k0 < count && nonzero <= most; k0 += 4096) {
+        const long k1 = count - k0 < 4096 ? count : k0 + 4096;
+        for (long k = k0; k < k1; k++)
+            nonzero += dout[k] != 0;
+    }
+    return nonzero <= most;
 }
 
 /* Whether every one of count values is finite (v - v is NaN for Inf and NaN). */
