@@ -306,17 +306,23 @@ class CompiledModel:
     def masks(self, inputs, weights: dict | None = None, **run_options) -> np.ndarray:
         """The masked outputs' Keras masks of `inputs` (arrays in the model's input order), side
         by side: N x (the positions of each): what Keras weights their loss and metrics by."""
-        from kerasdml.runtime.api import run_string
         if any(_is_distributed(x) for x in inputs):
             raise CompileError(f"model '{self.name}': the Keras masks of its outputs weight the "
                                "validation loss; they are computed from numpy inputs, not "
                                "from a distributed matrix or DataFrame")
+        return self._side_by_side("masks", self.mask_specs, inputs, weights, run_options)
+
+    def _side_by_side(self, kind: str, specs, inputs, weights: dict | None,
+                      run_options: dict) -> np.ndarray:
+        """The `kind` script (masks, logits) run on numpy `inputs`: the specs' variables side by
+        side."""
+        from kerasdml.runtime.api import run_string
         bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, inputs)}
         bound.update(self.weights if weights is None else weights)
-        results = run_string(self.script("masks", bound=True), inputs=bound,
+        results = run_string(self.script(kind, bound=True), inputs=bound,
                              args={"batch_size": 256}, **run_options,
-                             outputs=[t.variable for t in self.mask_specs])
-        return np.hstack([np.asarray(results[t.variable]) for t in self.mask_specs])
+                             outputs=[t.variable for t in specs])
+        return np.hstack([np.asarray(results[t.variable]) for t in specs])
 
     def _render_fold(self, bound: bool) -> str:
         return ENV.get_template("fold.dml.j2").render(folds=self._program.folds)
@@ -382,15 +388,9 @@ class CompiledModel:
         in the model's input order), side by side in Keras' layout; None where there are none
         or an input is distributed (the validation loss then falls back to the
         probabilities)."""
-        from kerasdml.runtime.api import run_string
         if not self.logit_specs or any(_is_distributed(x) for x in inputs):
             return None
-        bound = {t.variable: t.rows(x) for t, x in zip(self.inputs, inputs)}
-        bound.update(self.weights if weights is None else weights)
-        results = run_string(self.script("logits", bound=True), inputs=bound,
-                             args={"batch_size": 256}, **run_options,
-                             outputs=[t.variable for t in self.logit_specs])
-        return np.hstack([np.asarray(results[t.variable]) for t in self.logit_specs])
+        return self._side_by_side("logits", self.logit_specs, inputs, weights, run_options)
 
     def _training_mask(self, k: int, out: TensorSpec) -> str | None:
         """The train script's variable of the Keras mask output k carries (None without one):
