@@ -112,15 +112,9 @@ CLONES int NAME(sparse_conv_backward_filter)(const T *x, const T *dout, T *dw,
     T *value = malloc(sizeof(T) * (size_t)(F * L));
     long *offset = malloc(sizeof(long) * (size_t)(F * L)), *count = malloc(sizeof(long) * (size_t)F);
     long *pixel = malloc(sizeof(long) * (size_t)L);
-    if (!xl || !acc || !value || !offset || !count || !pixel) {
-        free(xl);
-        free(acc);
-        free(value);
-        free(offset);
-        free(count);
-        free(pixel);
-        return -1;
-    }
+    int status = -1;
+    if (!xl || !acc || !value || !offset || !count || !pixel)
+        goto done;
     for (long p = 0; p < L; p++)
         pixel[p] = ((p / g->Wo) * g->sh * Wp + (p % g->Wo) * g->sw) * Cp;
     /* acc[f][i][j][c] = dw[(c, i, j)][f], zero past C */
@@ -164,13 +158,15 @@ CLONES int NAME(sparse_conv_backward_filter)(const T *x, const T *dout, T *dw,
             for (long j = 0; j < kw; j++)
                 for (long c = 0; c < C; c++)
                     dw[((c * kh + i) * kw + j) * g->Fp + f] = acc[f * rows + i * row + j * Cp + c];
+    status = 0;
+done:
     free(xl);
     free(acc);
     free(value);
     free(offset);
     free(count);
     free(pixel);
-    return 0;
+    return status;
 }
 
 /* dx (n x C x H x W) = the data gradient of a stride-1 convolution given dout (n x F x
