@@ -47,7 +47,7 @@ _FIRST_LARGEST = "rowIndexMax(({m} == rowMaxs({m})) * t(seq(ncol({m}), 1)))"
 _METRIC_SUMS = {
     "categorical_accuracy": "sum(" + _FIRST_LARGEST.format(m="{p}") + " == "
                             + _FIRST_LARGEST.format(m="{y}") + ")",
-    "sparse_categorical_accuracy": "sum(rowIndexMax({p}) - 1 == {y})",
+    "sparse_categorical_accuracy": "sum(" + _FIRST_LARGEST.format(m="{p}") + " - 1 == {y})",
     "binary_accuracy": "sum(({p} > {threshold}) == {y}) / ncol({y})",
     "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
     "mean_absolute_error": "sum(abs({p} - {y})) / ncol({y})",

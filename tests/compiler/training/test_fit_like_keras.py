@@ -289,3 +289,17 @@ def test_validation_data_other_than_a_pair_is_refused(validation_data, message):
                           verbose=0)
     with pytest.raises(CompileError, match=f"^{re.escape(message)}$"):
         estimator.fit(X, CLASSES, validation_data=validation_data)
+
+
+# --- ties ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("labels", ["sparse", "one-hot"])
+def test_accuracy_of_tied_probabilities_takes_the_first_class_as_keras_argmax(labels, tmp_path):
+    # a zero last layer gives every class the same probability: Keras' argmax picks the first,
+    # DML's rowIndexMax the last
+    model = sequential((6,), L.Dense(3, activation="softmax", kernel_initializer="zeros"))
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy"
+                  if labels == "sparse" else "categorical_crossentropy", metrics=["accuracy"])
+    y = np.zeros(48, dtype="int64") if labels == "sparse" else np.tile([1.0, 0, 0], (48, 1))
+    estimator = assert_fits_like_keras(model, y, tmp_path, validation_split=0.25)
+    assert estimator.history_["accuracy"] == [1.0, 1.0]
