@@ -148,6 +148,19 @@ class Graph:
             changes["output_masks"] = tuple((renamed[t], m) for t, m in self.output_masks)
         return dataclasses.replace(self, nodes=tuple(nodes), **changes)
 
+    def with_tensors_renamed(self, renamed: dict) -> "Graph":
+        """The graph with tensors renamed (`renamed`: old name -> new name) wherever they are
+        written or read: by the nodes, as model inputs and outputs, and as output masks."""
+        if not renamed:
+            return self
+        def rename(tensors):
+            return tuple(renamed.get(t, t) for t in tensors)
+        return dataclasses.replace(
+            self, nodes=tuple(n.replace(inputs=rename(n.inputs), outputs=rename(n.outputs))
+                              for n in self.nodes),
+            inputs=rename(self.inputs), outputs=rename(self.outputs),
+            output_masks=tuple(rename(pair) for pair in self.output_masks))
+
     def topological_order(self) -> tuple:
         """The nodes ordered so that every tensor is produced before it is used; ties keep the
         stored order. Raises GraphError on a cycle or a tensor nobody produces."""

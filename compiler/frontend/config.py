@@ -55,6 +55,7 @@ class FlatModel:
     calls: list = field(default_factory=list)
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    output_names: list = field(default_factory=list)  # Keras' names of the outputs, in order
 
 
 def is_model(entry: dict) -> bool:
@@ -101,7 +102,30 @@ def flatten_model(top: dict, path: str) -> FlatModel:
     model = FlatModel(layer_name(top))
     walker = _Walker(model, path)
     model.outputs = walker.model(top, (), (), None)
+    model.output_names = output_names(top, model.outputs)
     return model
+
+
+def output_names(top: dict, tensors: list) -> list:
+    """Keras' names of a model's outputs (`tensors`, their IR names), which compile's dict
+    losses, metrics and loss_weights, fit's dict targets and the history are keyed by: the keys
+    of a functional model's dict of outputs (in the sorted order `_refs` gives them), else the
+    name of the layer each comes from (a nested model's name for its outputs; Identity, linear
+    Activation and Dropout layers name outputs too). Where Keras would give several outputs one
+    name (a shared layer's two calls, a nested model's two outputs), they keep their IR names
+    ("head", "head:1"), so every output has a name of its own."""
+    config = top.get("config")
+    if top.get("class_name") == "Sequential" or not isinstance(config, dict):
+        return list(tensors)
+    declared = config.get("output_layers", [])
+    if isinstance(declared, dict):
+        names = [str(key) for key in sorted(declared)]
+    else:
+        names = [ref[0] for ref in _refs(declared)]
+    if len(names) != len(tensors):  # a nested structure of outputs: no name per output
+        return list(tensors)
+    names = [name if names.count(name) == 1 else tensor for name, tensor in zip(names, tensors)]
+    return names if len(set(names)) == len(names) else list(tensors)
 
 
 def inline_model(entry: dict, names: tuple, weights: tuple, inputs: list, path: str) -> tuple:

@@ -92,6 +92,29 @@ def _assemble(flat: FlatModel, nodes: list, path: str, masked: tuple) -> ir.Grap
     graph = ir.Graph(flat.name, tuple(nodes), tuple(flat.inputs), tuple(flat.outputs), path,
                      masked)
     try:
-        return graph.sorted().validate(require_shapes=False)
+        graph = graph.sorted().validate(require_shapes=False)
     except GraphError as error:
         raise ModelFileError(path, f"the model does not form a valid graph: {error}") from None
+    return _name_outputs(graph, flat.output_names)
+
+
+def _name_outputs(graph: ir.Graph, names: list) -> ir.Graph:
+    """The graph with each output tensor named as Keras names the output (config.output_names),
+    so the compiled model's outputs go by Keras' names. A tensor already holding such a name
+    (a dict key that is also another layer's name) is renamed out of the way; an output that is
+    also a model input keeps the input's name."""
+    renamed = {t: name for t, name in zip(graph.outputs, names)
+               if t != name and t not in graph.inputs}
+    taken = set(graph.inputs) | {t for node in graph.nodes for t in node.outputs}
+    in_the_way = [name for name in renamed.values() if name in taken and name not in renamed]
+    if any(name in graph.inputs for name in in_the_way):
+        return graph   # a model input goes by that name: the outputs keep their IR names
+    taken |= set(renamed.values())
+    for tensor in in_the_way:
+        fresh, count = f"{tensor}:0", 0
+        while fresh in taken:
+            count += 1
+            fresh = f"{tensor}:0_{count}"
+        taken.add(fresh)
+        renamed[tensor] = fresh
+    return graph.with_tensors_renamed(renamed)

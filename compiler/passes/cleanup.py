@@ -1,7 +1,10 @@
 """Removing nodes that do nothing at inference (dropout, the noise, activity-regularization and
 augmentation layers, linear activations: each op's definition says), masks and other outputs
 nobody reads, and pairs of nodes that undo each other (the regroupings between two
-TimeDistributed layers)."""
+TimeDistributed layers).
+
+A model output keeps its name (Keras' output name, which losses, metrics and the history are
+keyed by) when the node writing it goes: the tensor that takes its place is renamed after it."""
 from __future__ import annotations
 
 from .. import ir
@@ -14,18 +17,32 @@ def is_inference_noop(node: ir.Node) -> bool:
 
 
 def drop_inference_noops(graph: ir.Graph) -> ir.Graph:
-    """Consumers of a no-op read its input instead. A no-op that returns a model input unchanged is
-    kept, so the graph never has an output that is also an input."""
+    """Consumers of a no-op read its input instead; a model output a no-op writes is written by
+    the node before it (its tensor renamed after the output). A no-op whose input is a model
+    input or output, or already the tensor of another output, is kept, so no output is also an
+    input and no two outputs are one tensor."""
     alias: dict[str, str] = {}
+    renamed: dict[str, str] = {}  # a tensor -> the model output it becomes
     nodes = []
     for node in graph.nodes:
         node = node.replace(inputs=tuple(alias.get(t, t) for t in node.inputs))
-        if is_inference_noop(node) and not (node.inputs[0] in graph.inputs and
-                                            node.output in graph.outputs):
-            alias[node.output] = node.inputs[0]
-        else:
+        if not is_inference_noop(node) or not _may_replace(graph, node.output, node.inputs[0],
+                                                           renamed):
             nodes.append(node)
-    return graph.with_nodes(nodes, outputs=tuple(alias.get(t, t) for t in graph.outputs))
+        else:
+            alias[node.output] = node.inputs[0]
+    return graph.with_nodes(nodes).with_tensors_renamed(renamed)
+
+
+def _may_replace(graph: ir.Graph, tensor: str, source: str, renamed: dict) -> bool:
+    """Whether `source` may stand for `tensor` once the node between them goes: always unless
+    `tensor` is a model output, which `source` then becomes (noted in `renamed`)."""
+    if tensor not in graph.outputs:
+        return True
+    if source in graph.inputs or source in graph.outputs or source in renamed:
+        return False
+    renamed[source] = tensor
+    return True
 
 
 def drop_unread_masks(graph: ir.Graph) -> ir.Graph:
@@ -51,8 +68,9 @@ def drop_unread_nodes(graph: ir.Graph) -> ir.Graph:
 def drop_inverse_pairs(graph: ir.Graph) -> ir.Graph:
     """A node that undoes the node it reads (its definition's `undoes` and `inverts`) gives back
     that node's input: its consumers read that instead, and the undone node goes too when
-    nothing else reads it. A pair that returns a model input unchanged is kept."""
+    nothing else reads it. A pair writing a model output is kept where _may_replace says."""
     alias: dict[str, str] = {}
+    renamed: dict[str, str] = {}  # a tensor -> the model output it becomes
     produced: dict[str, ir.Node] = {}
     nodes, undone = [], set()
     for node in graph.nodes:
@@ -60,13 +78,12 @@ def drop_inverse_pairs(graph: ir.Graph) -> ir.Graph:
         source = produced.get(node.inputs[0]) if node.inputs else None
         if (source is not None and source.op == definition(node.op).undoes
                 and definition(node.op).inverts(source.attrs, node.attrs)
-                and not (source.inputs[0] in graph.inputs and node.output in graph.outputs)):
+                and _may_replace(graph, node.output, source.inputs[0], renamed)):
             alias[node.output] = source.inputs[0]
             undone.add(source.name)
             continue
         produced.update(dict.fromkeys(node.outputs, node))
         nodes.append(node)
-    outputs = tuple(alias.get(t, t) for t in graph.outputs)
-    read = {t for node in nodes for t in node.inputs} | set(outputs)
-    return graph.with_nodes((n for n in nodes if n.name not in undone or n.output in read),
-                            outputs=outputs)
+    read = {t for node in nodes for t in node.inputs} | set(graph.outputs)
+    return graph.with_nodes(n for n in nodes if n.name not in undone or n.output in read
+                            ).with_tensors_renamed(renamed)
