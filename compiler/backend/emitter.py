@@ -60,15 +60,20 @@ class Program:
     folded: tuple = ()       # the variables those blocks compute that the batch loop reads
     # a parameter variable several nodes hold -> {node: its part of the gradient}, in order
     shared: dict = field(default_factory=dict)
+    # model output -> the logits its loss reads instead (logits_input; training only)
+    logits: dict = field(default_factory=dict)
+    # the nodes that pass no gradient back: a softmax or sigmoid whose output only a loss taken
+    # from its logits reads, and the identities between it and the output (_idle_nodes)
+    idle: frozenset = frozenset()
 
-    def loss_gradients(self, logits: dict | None = None) -> list[str]:
+    def loss_gradients(self) -> list[str]:
         """The variable each model output's loss gradient goes to: d<output>, or one of the
-        summed parts when layers read the output too. For an output in `logits` (output ->
-        the tensor its softmax or sigmoid reads, logits_input) the gradient is the loss's with
-        respect to those logits: it goes where the activation's backward would put its own."""
-        logits = logits or {}
-        return [self.producer_step(t).dxs[0] if t in logits else
-                gradient_name(self.tensors, self.uses, t, LOSS, 0) for t in self.graph.outputs]
+        summed parts when layers read the output too. For an output in `logits` the gradient
+        is the loss's with respect to those logits: d<logits>, or its part of their sum when
+        the softmax or sigmoid (read by layers too) passes their gradient back as well."""
+        return [gradient_name(self.tensors, self.uses, self.logits[t], LOGITS_LOSS, k)
+                if t in self.logits else gradient_name(self.tensors, self.uses, t, LOSS, 0)
+                for k, t in enumerate(self.graph.outputs)]
 
     def producer_step(self, tensor: str) -> Step:
         """The step of the node that writes `tensor`."""
@@ -76,13 +81,18 @@ class Program:
         return next(s for s, _ in self.steps if s.node is producer)
 
 
-def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset()) -> Program:
+def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset(),
+                  logits: dict | None = None) -> Program:
     """Steps for every node; all unsupported nodes are reported together. `frozen` names the
     Keras layers with trainable=False (a frozen BatchNormalization runs in inference mode).
     For prediction, a layer that folds into the one before it (passes.folding) has no step: a
-    fold block computes that layer's weights once, and it writes the folded layer's output."""
+    fold block computes that layer's weights once, and it writes the folded layer's output.
+    `logits` (training): model output -> the logits (logits_input) its loss reads instead."""
     tensors, params = graph_names(graph)
-    uses = _input_uses(graph, training)
+    logits = dict(logits or {}) if training else {}
+    uses = _input_uses(graph, training, logits)
+    idle = _idle_nodes(graph, uses, logits)
+    uses = {t: [r for r in readers if r[0] not in idle] for t, readers in uses.items()}
     shared = _shared_gradients(graph, tensors, params)
     absorbing = {} if training else {into: node for node, into in folds(graph).items()}
     steps, fold_steps, problems, sources = [], [], [], []
@@ -122,7 +132,7 @@ def build_program(graph: ir.Graph, training: bool, frozen: frozenset = frozenset
     folded = tuple(name for s, _ in fold_steps for name in
                    (s.extra["into"]["folded_kernel"], s.extra["into"]["folded_bias"]))
     return Program(graph, tensors, params, tuple(steps), tuple(sources), uses,
-                   tuple(fold_blocks), folded, shared)
+                   tuple(fold_blocks), folded, shared, logits, idle)
 
 
 def _constraint_problems(graph: ir.Graph, params: dict) -> list:
@@ -152,29 +162,55 @@ def _absorb(step: Step, fold: Step, node: ir.Node) -> None:
 
 
 LOSS = "(loss)"  # the reader of a model output in training: its gradient is the loss's
+# the reader of the logits a model output's loss takes (position: the output's index)
+LOGITS_LOSS = "(loss of logits)"
 
 
-def _input_uses(graph: ir.Graph, training: bool = False) -> dict:
+def _input_uses(graph: ir.Graph, training: bool = False, logits: dict | None = None) -> dict:
     """{tensor: [(node name, input position), ...]}: who reads each tensor. In training the loss
     reads every model output, which counts when layers read that output too (its gradient is
-    then the sum of theirs and the loss's)."""
+    then the sum of theirs and the loss's); a loss taken from logits (`logits`: output ->
+    logits) reads those instead."""
     uses: dict = {}
+    logits = logits or {}
     for node in graph.nodes:
         for position, tensor in enumerate(node.inputs):
             uses.setdefault(tensor, []).append((node.name, position))
     if training:
-        for tensor in graph.outputs:
-            uses.setdefault(tensor, []).append((LOSS, 0))
+        for k, tensor in enumerate(graph.outputs):
+            if tensor in logits:
+                uses.setdefault(logits[tensor], []).append((LOGITS_LOSS, k))
+            else:
+                uses.setdefault(tensor, []).append((LOSS, 0))
     return uses
+
+
+def _idle_nodes(graph: ir.Graph, uses: dict, logits: dict) -> frozenset:
+    """The nodes between logits and a model output whose loss takes them (the softmax or
+    sigmoid and the identities after it, logits_chain) that pass no gradient back: nothing
+    that passes one back reads their output (the loss reads the logits), and they add no
+    penalty of their own (an ActivityRegularization with l1 or l2 does; it still runs)."""
+    chains = {node.name for t in logits for node in logits_chain(graph, t)}
+    idle: set = set()
+    for node in reversed(graph.nodes):
+        if node.name in chains and not _penalizes(node) and \
+                all(reader in idle for reader, _ in uses.get(node.output, [])):
+            idle.add(node.name)
+    return frozenset(idle)
+
+
+def _penalizes(node: ir.Node) -> bool:
+    return node.op == "activity_regularization" and bool(node.attrs.l1 or node.attrs.l2)
 
 
 def gradient_name(tensors: dict, uses: dict, tensor: str, node: str, position: int) -> str:
     """d<tensor>, or d<tensor>_<k> for the k-th of several uses (summed later); d<tensor>__<k>
     where a tensor named <tensor>_<k> exists (Keras names layers activation, activation_1, ...),
-    whose gradient is d<tensor>_<k>."""
+    whose gradient is d<tensor>_<k>. A reader that passes no gradient back (Program.idle)
+    gets d<tensor>, which it never writes."""
     readers = uses.get(tensor, [])
     base = tensors[tensor]
-    if len(readers) <= 1:
+    if len(readers) <= 1 or (node, position) not in readers:
         return "d" + base
     suffix = f"_{readers.index((node, position)) + 1}"
     while base + suffix in tensors.values():
@@ -236,28 +272,59 @@ def forward_blocks(program: Program) -> list:
 LOGITS_ACTIVATIONS = ("softmax", "sigmoid")
 
 
+def _same_tensor_in_training(node: ir.Node) -> bool:
+    """Whether the Keras layer of `node` returns its input tensor itself in training, which
+    keeps the _keras_logits that Keras' softmax and sigmoid attach to their output: Identity,
+    Activation('linear'), ActivityRegularization (and a layer's activity_regularizer), and
+    Dropout, SpatialDropout, GaussianNoise, GaussianDropout, AlphaDropout at rate (stddev) 0.
+    Not Reshape or Flatten (a new tensor, even of the same shape), nor dropout or noise that
+    draws anything."""
+    if node.op == "activation":
+        return node.attrs.kind == "linear"
+    if node.op == "dropout":
+        return node.attrs.rate == 0
+    if node.op == "noise":
+        return node.attrs.amount == 0
+    return node.op == "activity_regularization"
+
+
+def logits_chain(graph: ir.Graph, tensor: str) -> list:
+    """The softmax (over the last axis) or sigmoid writing model output `tensor`, and the layers
+    after it that hand the output on as the same tensor (_same_tensor_in_training), the output's
+    producer first; [] where the output is not such an activation's."""
+    chain = []
+    node = graph.producer(tensor)
+    while node is not None and _same_tensor_in_training(node):
+        chain.append(node)
+        node = None if node.inputs[0] in graph.inputs else graph.producer(node.inputs[0])
+    if node is None or node.op != "activation" or node.attrs.kind not in LOGITS_ACTIVATIONS:
+        return []
+    return chain + [node]
+
+
 def logits_input(graph: ir.Graph, tensor: str) -> str | None:
     """The logits of model output `tensor`: the input of the softmax (over the last axis) or
-    sigmoid that writes it, when nothing but the loss reads the output; else None. Keras'
-    TensorFlow backend takes a cross-entropy of such an output from these logits."""
-    node = graph.producer(tensor)
-    if node.op != "activation" or node.attrs.kind not in LOGITS_ACTIVATIONS \
-            or graph.consumers(tensor):
-        return None
-    return node.inputs[0]
+    sigmoid that writes it, or writes the tensor that identities hand on as it (logits_chain);
+    else None. Keras' TensorFlow backend takes a cross-entropy of such an output from these
+    logits, whatever other layers read the output."""
+    chain = logits_chain(graph, tensor)
+    return chain[-1].inputs[0] if chain else None
 
 
-def backward_blocks(program: Program, logits: dict | None = None) -> list:
+def backward_blocks(program: Program) -> list:
     """Gradients in reverse order; a tensor read by several nodes gets the sum of theirs. The
-    softmax or sigmoid writing an output in `logits` (whose loss's gradient goes to its
-    logits: Program.loss_gradients) has no backward."""
+    nodes that pass no gradient back (Program.idle: the softmax or sigmoid of an output whose
+    loss's gradient goes to its logits, Program.loss_gradients) have no backward; one between
+    them and the output that adds a penalty starts from a zero gradient."""
     uses = program.uses
-    skipped = {program.graph.producer(t).name for t in (logits or {})}
+    chains = {node.name for t in program.logits for node in logits_chain(program.graph, t)}
     blocks = []
     for step, template in reversed(program.steps):
-        if step.node.name in skipped:
+        if step.node.name in program.idle:
             continue
         lines = _sum_gradients(program, uses, step.node.output)
+        if step.node.name in chains and not uses.get(step.node.output):
+            lines.append(f"{step.dout} = matrix(0, rows=nrow({step.out}), cols=ncol({step.out}))")
         if step.extra.get("no_input_gradient") and not _gradient_free(program,
                                                                       step.node.inputs[0]):
             raise UnsupportedAttributeError([Unsupported(

@@ -439,14 +439,17 @@ class CompiledModel:
         view = self._view(program, training.sources + penalties
                           + self._boundary_sources(self.inputs + targets + per_position))
         template = "train_paramserv.dml.j2" if self.train_algo == "paramserv" else "train.dml.j2"
-        # an output whose loss takes its logits: the loss's gradient goes straight to them, and
-        # the softmax's or sigmoid's own backward is left out
+        # an output whose loss takes its logits: the loss reads them instead of the output, so
+        # its gradient goes straight to them (emitter.build_program routes the rest)
         logits = {t: h.logits for t, h in zip(self.train_graph.outputs, self.heads) if h.logits}
+        if logits:
+            program = build_program(self.train_graph, training=True, frozen=self.frozen,
+                                    logits=logits)
         return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
-            backward=backward_blocks(program, logits), library=LIBRARY,
+            backward=backward_blocks(program), library=LIBRARY,
             target=target, tr=training, heads=self.heads,
-            loss_gradients=program.loss_gradients(logits), side_by_side=side_by_side,
+            loss_gradients=program.loss_gradients(), side_by_side=side_by_side,
             outs=[program.tensors[t] for t in self.train_graph.outputs],
             logits=[program.tensors[h.logits] if h.logits else None for h in self.heads])
 

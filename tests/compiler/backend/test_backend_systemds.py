@@ -252,20 +252,47 @@ def test_losses_metrics_and_masks_per_step_train_on_systemds(tmp_path, monkeypat
     _trains_on_both(masked, ids.astype(float), targets, tmp_path / "masked", monkeypatch)
 
 
-def _trains_on_both(model, x: np.ndarray, y: np.ndarray, tmp_path, monkeypatch):
+@pytest.mark.parametrize("train_algo", ["minibatch", "paramserv"])
+def test_finished_metrics_train_on_systemds(train_algo, tmp_path, monkeypatch):
+    """Precision, Recall, AUC (ROC and PR), F1Score/FBetaScore and RootMeanSquaredError: the
+    counts of nn/metrics/confusion.dml summed over the epoch and finished at its end give the
+    local runtime's history on SystemDS, with minibatch and inside paramserv's update function."""
+    metrics = keras.metrics
+    model = randomize(keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="tanh"),
+                                        keras.layers.Dense(3, activation="softmax")]), scale=0.7)
+    model.compile(loss="categorical_crossentropy", optimizer="sgd",
+                  metrics=["precision", metrics.Recall(class_id=1), "auc",
+                           metrics.AUC(curve="PR", num_thresholds=50, name="pr_auc"),
+                           metrics.AUC(summation_method="minoring", name="auc_minoring"),
+                           metrics.F1Score(average="weighted"),
+                           metrics.FBetaScore(beta=2.0, average="micro", threshold=0.4),
+                           "root_mean_squared_error"])
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(12, 6)), np.eye(3)[rng.integers(0, 3, 12)]
+    extra = dict(workers=1, frequency="BATCH") if train_algo == "paramserv" else {}
+    _trains_on_both(model, x, y, tmp_path, monkeypatch, train_algo=train_algo, **extra)
+    ours, theirs = (np.loadtxt(tmp_path / where / "history.csv", delimiter=",", ndmin=2)
+                    for where in ("local", "systemds"))
+    assert ours.shape == (2, 9)
+    assert 0 < ours[-1, 3] < 1  # not all or nothing: the counts were summed
+    np.testing.assert_allclose(theirs, ours, atol=1e-10)
+
+
+def _trains_on_both(model, x: np.ndarray, y: np.ndarray, tmp_path, monkeypatch,
+                    train_algo: str = "minibatch", **arguments):
     """The model's train.dml run for two epochs on SystemDS and on the local runtime: the same
     trained parameters."""
     from kerasdml.compiler.cli import main
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     out = tmp_path / "model"
-    compiled = compile_model(save(model, tmp_path))
+    compiled = compile_model(save(model, tmp_path), train_algo=train_algo)
     write_model(compiled, out)
     shutil.copytree(Path(dml_lib.ROOT) / "nn", out / "nn")
     np.savetxt(tmp_path / "x.csv", x, delimiter=",")
     np.savetxt(tmp_path / "y.csv", y, delimiter=",")
     args = dict(X=tmp_path / "x.csv", y=tmp_path / "y.csv", weights="weights.h5", batch_size=4,
-                epochs=2, shuffle="FALSE")
+                epochs=2, shuffle="FALSE", **arguments)
     run_systemds(out / "train.dml", **args, out=tmp_path / "systemds")
     monkeypatch.chdir(out)
     assert main(["run", "train.dml", "-nvargs", *[f"{k}={v}" for k, v in args.items()],
@@ -328,3 +355,24 @@ def test_paramserv_train_script_on_systemds_gives_the_local_runtimes_weights(bui
             np.testing.assert_allclose(np.asarray(theirs[spec.variable]).reshape(-1),
                                        np.asarray(ours[spec.variable]).reshape(-1), atol=1e-10,
                                        err_msg=spec.variable)
+
+
+def test_softmax_and_sigmoid_outputs_read_by_layers_or_handed_on_train_on_systemds(tmp_path,
+                                                                                  monkeypatch):
+    """Losses taken from the logits of a softmax that a Dense reads too and a Dropout(0.0)
+    hands on (the gradients summed into the logits') and of a sigmoid with an activity
+    penalty (its gradient starts from zero): the local runtime's weights on SystemDS."""
+    layers = keras.layers
+    x = keras.Input((6,))
+    p = layers.Dense(3, activation="softmax", name="classes")(x)
+    gate = layers.Dense(2, activation="sigmoid", name="gate",
+                        activity_regularizer=keras.regularizers.L2(0.01))(x)
+    model = keras.Model(x, [layers.Dropout(0.0)(p), layers.Dense(1, name="aux")(p), gate])
+    model = randomize(model, scale=2.0)
+    model.compile(loss=["categorical_crossentropy", "mse", "binary_crossentropy"],
+                  optimizer="sgd")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(8, 6)) * 10
+    y = np.hstack([np.eye(3)[rng.integers(0, 3, 8)], rng.normal(size=(8, 1)),
+                   rng.integers(0, 2, (8, 2))])
+    _trains_on_both(model, x, y, tmp_path, monkeypatch)

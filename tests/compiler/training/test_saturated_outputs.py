@@ -131,3 +131,105 @@ def test_an_explicit_from_logits_loss_on_a_linear_output_is_unchanged():
     model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True), optimizer="sgd")
     script = compile_model(model).train_script
     assert "dscores = categorical_crossentropy::backward(scores, y_batch, TRUE, 0.0)" in script
+
+
+# --- outputs that layers read too, and outputs an identity hands on ----------------------------
+
+AUX = RNG.normal(size=(N, 1)).astype("float32")
+
+
+def _read_model(form: str, floatx: str) -> keras.Model:
+    """A softmax or sigmoid output that layers read too ("softmax_aux": a Dense reads the
+    probabilities; "sigmoid_gate": the gate multiplies another Dense's output, which feeds a
+    second output), or one that a layer returning its input tensor hands on (Dropout(0.0),
+    Identity, Activation('linear'), a Dense's activity_regularizer, with an aux output reading
+    the probabilities too), or a Reshape to the same shape (a new tensor: Keras clips)."""
+    keras.utils.set_random_seed(3)
+    units = 2 if form == "sigmoid_gate" else 3
+    x = keras.Input((6,))
+    penalty = keras.regularizers.L2(0.01) if form == "activity_regularizer" else None
+    p = L.Dense(units, activation="sigmoid" if form == "sigmoid_gate" else "softmax",
+                activity_regularizer=penalty, name="gate")(x)
+    wrappers = {"dropout_0": L.Dropout(0.0), "identity": L.Identity(),
+                "linear_activation": L.Activation("linear"), "reshape_same": L.Reshape((3,))}
+    if form == "sigmoid_gate":
+        aux = L.Dense(1, name="aux")(L.Multiply()([p, L.Dense(2, name="values")(x)]))
+        outputs = [p, aux]
+    elif form == "softmax_aux":
+        outputs = [p, L.Dense(1, name="aux")(p)]
+    elif form == "activity_regularizer":
+        outputs = [p]
+    else:
+        outputs = [wrappers[form](p), L.Dense(1, name="aux")(p)]
+    model = keras.Model(x, outputs)
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0, 0.05, w.shape).astype(floatx) for w in model.get_weights()])
+    gate = model.get_layer("gate")
+    gate.set_weights([rng.normal(0, 1.5, w.shape).astype(floatx) for w in gate.get_weights()])
+    loss = "binary_crossentropy" if form == "sigmoid_gate" else "categorical_crossentropy"
+    if len(outputs) == 1:
+        model.compile(loss=loss, optimizer=keras.optimizers.SGD(0.05))
+    else:
+        model.compile(loss=[loss, "mse"], loss_weights=[1.0, 0.5],
+                      optimizer=keras.optimizers.SGD(0.05))
+    return model
+
+
+READ_FORMS = ["softmax_aux", "sigmoid_gate", "dropout_0", "identity", "linear_activation",
+              "activity_regularizer", "reshape_same"]
+
+
+def _read_targets(model, form: str) -> list:
+    y = BITS if form == "sigmoid_gate" else ONE_HOT
+    return [y, AUX] if len(model.outputs) > 1 else y
+
+
+@pytest.mark.parametrize("scale", [1.0, 1 / 20], ids=["saturated", "unsaturated"])
+@pytest.mark.parametrize("form", READ_FORMS)
+def test_one_step_of_an_output_read_by_layers_or_handed_on_is_keras_step(form, scale, floatx):
+    model = _read_model(form, floatx)
+    x, y = X * scale, _read_targets(model, form)
+    if scale == 1.0:
+        p = model.predict(x, verbose=0)
+        p = p[0] if isinstance(p, list) else p
+        first = y[0] if isinstance(y, list) else y
+        assert (np.abs(p - first) > 1 - 1e-7).any(axis=1).sum() >= N // 4
+    precision = "double" if floatx == "float64" else "single"
+    estimator = Keras2DML(model, epochs=1, batch_size=N, shuffle=False, verbose=0,
+                          precision=precision).fit(x, y)
+    history = model.fit(x, y, epochs=1, batch_size=N, shuffle=False, verbose=0).history
+    for name, values in history.items():
+        np.testing.assert_allclose(estimator.history_[name], values, **_tolerances(floatx),
+                                   err_msg=name)
+    _same_predictions(estimator, model, x, floatx)
+
+
+@pytest.mark.parametrize("form", READ_FORMS)
+def test_two_epochs_of_an_output_read_by_layers_or_handed_on_follow_keras(form, floatx):
+    model = _read_model(form, floatx)
+    y = _read_targets(model, form)
+    settings = dict(epochs=2, batch_size=4, shuffle=False, verbose=0)
+    precision = "double" if floatx == "float64" else "single"
+    estimator = Keras2DML(model, precision=precision, **settings).fit(X, y)
+    history = model.fit(X, y, **settings).history
+    for name, values in history.items():
+        np.testing.assert_allclose(estimator.history_[name], values, **_tolerances(floatx),
+                                   err_msg=name)
+    _same_predictions(estimator, model, X, floatx)
+
+
+def _same_predictions(estimator, model, x, floatx: str) -> None:
+    ours, theirs = estimator.predict(x), model.predict(x, verbose=0)
+    for a, b in zip(ours if isinstance(ours, list) else [ours],
+                    theirs if isinstance(theirs, list) else [theirs]):
+        np.testing.assert_allclose(a, b, **_tolerances(floatx))
+
+
+def test_a_softmax_read_by_a_layer_passes_that_layer_s_gradient_back_too():
+    """The loss's gradient goes to the logits; the aux layer's through the softmax's backward,
+    and the two are summed."""
+    script = compile_model(_read_model("softmax_aux", "float32")).train_script
+    assert "softmax::backward(" in script
+    assert "categorical_crossentropy::forward(gate_preact, " in script
+    summed = [line for line in script.splitlines() if line.strip().startswith("dgate_preact =")]
+    assert summed and " + " in summed[0]
