@@ -256,7 +256,8 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         validate, every = self._step_validation(model, held_out, plan.batch_size)
         self._watch = EpochWatch(progress, epoch, plan.updates(epoch), y.shape[0],
                                  plan.batch_size * plan.batches_per_update, state.step,
-                                 model.training.metric_names, validate, every)
+                                 model.training.metric_names, validate, every,
+                                 TrainingView(model.training).layout(model.heads))
         started = time.perf_counter()
         state = self._epoch(model, model.script("train", bound=True), X, y, plan.batch_size,
                             epoch, state, shuffle)

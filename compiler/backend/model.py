@@ -19,6 +19,7 @@ from .step import LAYOUT
 from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_config
 from ..training.data import float_array
 from ..training.inputs import arrays_by_input
+from ..training.metric_state import CONFUSION_METRICS
 from .training_view import PARALLEL_ALGOS, TRAIN_ALGOS, TrainingView
 from .weights import dataset_paths, dml_weights, keras_layout, norm_groups
 
@@ -407,6 +408,12 @@ class CompiledModel:
                                        f"(shape {self.train_graph.shape(tensor)}) does not give "
                                        f"one value per position of the output {out.shape}, "
                                        "which is how Keras weights its loss")
+        counted = [m for m in self.training.heads[k].metrics if m in CONFUSION_METRICS]
+        if counted:
+            raise CompileTrainingError(self.name, f"output '{out.name}' carries a Keras mask, "
+                                       f"which Keras' {counted[0]} takes as sample weights; "
+                                       "kerasdml does not weight these counts: compile the "
+                                       "model without that metric")
         if self.training.metrics and self.train_algo in ("paramserv", *PARALLEL_ALGOS):
             raise CompileTrainingError(self.name, f"output '{out.name}' carries a Keras mask, "
                                        "whose metrics count the masked-in positions; "

@@ -21,6 +21,7 @@ LIBRARY.update({name: f"nn/optim/{name}.dml" for name in (
     "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam", "adamax", "schedules")})
 LIBRARY.update({name: f"nn/regularizers/{name}.dml" for name in ("l1", "l2")})
 LIBRARY[LAYOUT] = "nn/util/layout.dml"
+LIBRARY["confusion"] = "nn/metrics/confusion.dml"  # Precision, Recall, AUC, FBetaScore
 
 
 def template_for(op: str) -> OpDef | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..training.config import Loss, Optimizer, TrainingConfig
-from ..training.objectives import LOSS_METRICS
+from ..training import metric_state
+from ..training.objectives import LOSS_METRICS, TrainingConfigError
 from .names import identifier
 from .registry import LIBRARY
 
@@ -51,6 +52,21 @@ _METRIC_SUMS = {
     "binary_accuracy": "sum(({p} > {threshold}) == {y}) / ncol({y})",
     "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
     "mean_absolute_error": "sum(abs({p} - {y})) / ncol({y})",
+    # the square root of the epoch's mean (finish)
+    "root_mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
+    # a row of counts the epoch sums (nn/metrics/confusion.dml); `finish` makes the metric
+    "precision": "confusion::threshold_counts({p}, {y}, {thresholds})",
+    "recall": "confusion::threshold_counts({p}, {y}, {thresholds})",
+    "auc": "confusion::curve_counts({p}, {y}, {num_thresholds})",
+    "f_beta_score": "confusion::class_counts({p}, {y}, {threshold}, {micro})",
+}
+# metric -> DML of its epoch value from its summed state (`s`) and the rows it covers (`n`)
+_FINISH = {
+    "root_mean_squared_error": "sqrt({s} / {n})",
+    "precision": "confusion::precision({s})",
+    "recall": "confusion::recall({s})",
+    "auc": 'confusion::auc({s}, "{curve}", "{summation_method}")',
+    "f_beta_score": 'confusion::fbeta({s}, {beta}, "{average}")',
 }
 # a loss's mean over the batch times its rows (objectives.LOSS_METRICS)
 _METRIC_SUMS.update({name: ("-" if sign < 0 else "") + name + "::forward({p}, {y}) * nrow({p})"
@@ -83,6 +99,8 @@ class TrainingView:
     @property
     def sources(self) -> tuple:
         sources = tuple(_loss_modules(self.config.heads)) + (self.optimizer.module,)
+        if _confusion(self.config.heads):
+            sources += ("confusion",)
         if self.optimizer.learning_rate.function != "constant":
             sources += ("schedules",)
         return sources
@@ -91,8 +109,67 @@ class TrainingView:
         return "".join(", " + text for text in _arguments((loss or self.loss).arguments))
 
     def metric_sum(self, metric: str, pred: str, target: str, arguments: tuple = ()) -> str:
+        settings = dict(arguments)
+        if settings.get("class_id", -1) >= 0:  # Keras' class_id: that column only
+            pred, target = (f"{m}[, {settings['class_id'] + 1}]" for m in (pred, target))
+        if settings.get("from_logits"):
+            pred = f"1 / (1 + exp(-{pred}))"
+        if "average" in settings:
+            settings["micro"] = settings["average"] == "micro"
         return _METRIC_SUMS[metric].format(
-            p=pred, y=target, **{key: dml_literal(value) for key, value in arguments})
+            p=pred, y=target, **{key: dml_literal(value) for key, value in settings.items()
+                                 if not isinstance(value, str)})
+
+    # --- metrics Keras finishes at the epoch's end (training.metric_state) -------------------
+
+    @staticmethod
+    def finished(heads) -> bool:
+        """Whether a metric's epoch value is other than its sum over the rows / their count."""
+        return any(m in metric_state.FINISHED_METRICS for h in heads for m in h.head.metrics)
+
+    def layout(self, heads) -> list[tuple]:
+        """(metric or None for an output's loss, its arguments, first state column (0-based),
+        state columns) per history column after `loss`, in batch_sums' order."""
+        columns = [(None, (), 1) for _ in heads] if len(heads) > 1 else []
+        for h in heads:
+            for metric, arguments in zip(h.head.metrics, h.head.metric_arguments):
+                columns.append((metric, arguments, _state_columns(h, metric, arguments)))
+        layout, first = [], 0
+        for metric, arguments, width in columns:
+            layout.append((metric, arguments, first, width))
+            first += width
+        return layout
+
+    def state_columns(self, heads) -> int:
+        """The columns of batch_metrics / epoch_metrics: one per history column after `loss`,
+        the counts of Precision, Recall, AUC and FBetaScore several."""
+        return sum(width for _, _, _, width in self.layout(heads))
+
+    def finish(self, metric: str | None, arguments: tuple, state: str, count: str) -> str:
+        """DML of a history value from its `state` (summed over the epoch) and the `count` of
+        rows (or masked-in positions) the sums cover."""
+        if metric not in _FINISH:
+            return f"{state} / {count}"
+        settings = {key: value if isinstance(value, str) else dml_literal(value)
+                    for key, value in arguments}
+        return _FINISH[metric].format(s=state, n=count, **settings)
+
+    def history_lines(self, heads, sums: str = "epoch_metrics", count: str = "N",
+                      counted: bool = False, row: str = "e") -> list[str]:
+        """The history row's metrics from the epoch's state sums (`counted`: `count` is a row
+        matrix with a count per column, else a scalar)."""
+        layout = self.layout(heads)
+        if not self.finished(heads):
+            return [f"history[{row}, 2:{1 + len(layout)}] = {sums} / {count}"]
+        lines = ["# metrics Keras finishes at the epoch's end, from the epoch's sums"]
+        for k, (metric, arguments, first, width) in enumerate(layout, 2):
+            if width == 1:
+                state = f"as.scalar({sums}[1, {first + 1}])"
+            else:
+                state = f"{sums}[1, {first + 1}:{first + width}]"
+            n = f"as.scalar({count}[1, {first + 1}])" if counted else count
+            lines.append(f"history[{row}, {k}] = {self.finish(metric, arguments, state, n)}")
+        return lines
 
     # --- the outputs' losses (heads: backend.model.HeadSpec, outs: their DML variables) -----
 
@@ -146,9 +223,18 @@ class TrainingView:
             if len(heads) > 1 else []
         return sums + [self.metric_sum(metric, _kept(h, "pred", out), _kept(h, "target", out),
                                        arguments)
-                       + (f" / (ncol({out}) / {h.classes})" if h.classes and not h.mask else "")
+                       + (f" / (ncol({out}) / {h.classes})" if h.classes and not h.mask
+                          and metric not in metric_state.CONFUSION_METRICS else "")
                        for h, out in zip(heads, outs)
                        for metric, arguments in zip(h.head.metrics, h.head.metric_arguments)]
+
+    def batch_columns(self, heads, outs) -> list[str]:
+        """batch_sums as the pieces of one row (cbind): sums as 1 x 1 matrices, the counts of
+        the confusion metrics as the rows their functions return."""
+        metrics = ([None] * len(heads) if len(heads) > 1 else []) + \
+            [metric for h in heads for metric in h.head.metrics]
+        return [total if metric in metric_state.CONFUSION_METRICS else f"as.matrix({total})"
+                for metric, total in zip(metrics, self.batch_sums(heads, outs))]
 
     def metric_counts(self, heads, outs, masks=None) -> list[str]:
         """What each column of batch_sums is divided by over the epoch, where an output carries
@@ -278,7 +364,9 @@ class TrainingView:
         with HeadSpec.logits) side by side, Keras' layout, and those losses read them."""
         penalties = self.penalties(parameters)
         modules = tuple(dict.fromkeys(_loss_modules([h.head for h in heads])
-                                      + [kind for _, kind, _ in penalties]))
+                                      + [kind for _, kind, _ in penalties]
+                                      + (["confusion"] if _confusion([h.head for h in heads])
+                                         else [])))
         lines = [f'source("{LIBRARY[module]}") as {module}' for module in modules]
         masked = any(h.mask for h in heads)
         rows = "beg:end" if masked else ""
@@ -290,6 +378,10 @@ class TrainingView:
                 zs[-1] = f"L[{rows}, {first_logits}:{first_logits + h.output.columns - 1}]"
                 first_logits += h.output.columns
             outs.append(f"P[{rows}, {first}:{first + h.output.columns - 1}]")
+            if any(dict(arguments).get("class_id", -1) >= 0
+                   for arguments in h.head.metric_arguments):  # a metric takes one column
+                body.append(f"pred_{len(outs)} = {outs[-1]}")
+                outs[-1] = f"pred_{len(outs)}"
             body.append(f"{h.spec.batch} = Y[{rows}, {h.first}:{h.last}]")
             first += h.output.columns
             masks.append(None)
@@ -299,12 +391,15 @@ class TrainingView:
                 first_mask += width
         body += self.loss_lines(heads, outs, keras_layout=True, masks=masks, logits=zs)
         sums = self.batch_sums(heads, outs)
+        layout = self.layout(heads)
         if not masked:
             lines += body
             lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
                       for p, kind, factor in penalties]
-            return "\n".join(lines + [f"metric_{k} = {total} / nrow(P)"
-                                       for k, total in enumerate(sums, 1)]) + "\n"
+            return "\n".join(lines + [
+                f"metric_{k} = {self.finish(metric, arguments, total, 'nrow(P)')}"
+                for k, (total, (metric, arguments, _, _)) in enumerate(zip(sums, layout), 1)]) \
+                + "\n"
         counts = self.metric_counts(heads, outs, masks)
         lines += ["N = nrow(P)", "batch_size = ifdef($batch_size, 32)", "loss_sum = 0"]
         lines += [f"{name}_{k} = 0" for k in range(1, len(sums) + 1)
@@ -319,8 +414,9 @@ class TrainingView:
         lines += ["}", "loss = loss_sum / N"]
         lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
                   for p, kind, factor in penalties]
-        lines += [f"metric_{k} = metric_sum_{k} / metric_count_{k}"
-                  for k in range(1, len(sums) + 1)]
+        lines += [f"metric_{k} = "
+                  + self.finish(metric, arguments, f"metric_sum_{k}", f"metric_count_{k}")
+                  for k, (metric, arguments, _, _) in enumerate(layout, 1)]
         return "\n".join(lines) + "\n"
 
 
@@ -399,6 +495,31 @@ def _rows(h, what: str, out: str, keras_layout: bool) -> list[str]:
     c = h.positions
     lines.append(f"{rows} = matrix({out}, rows=nrow({out}) * ncol({out}) / {c}, cols={c})")
     return lines
+
+
+def _confusion(heads) -> bool:
+    """Whether a metric of the heads (training.config.Head) calls nn/metrics/confusion."""
+    return any(m in metric_state.CONFUSION_METRICS for h in heads for m in h.metrics)
+
+
+def _state_columns(h, metric: str, arguments: tuple) -> int:
+    """State columns of one metric of a head (backend.model.HeadSpec), refusing the confusion
+    metrics where Keras' value differs from counts over the output's entries."""
+    if metric in metric_state.CONFUSION_METRICS:
+        if h.head.loss.sparse_labels:
+            raise TrainingConfigError(
+                f"metric {metric} needs targets of the output's shape (one-hot or 0/1), not "
+                f"the class ids that {h.head.loss.module} takes")
+        settings = dict(arguments)
+        if (settings.get("class_id", -1) >= 0 or metric == "f_beta_score") \
+                and len(h.output.shape) != 1:
+            raise TrainingConfigError(
+                f"metric {metric} with class_id or per-class counts needs an output of one axis "
+                f"(N x classes); this output is {h.output.shape}")
+        if settings.get("class_id", -1) >= h.output.shape[-1]:
+            raise TrainingConfigError(f"metric {metric}: class_id={settings['class_id']} is not "
+                                      f"below the output's {h.output.shape[-1]} units")
+    return metric_state.columns(metric, arguments, h.output.shape[-1])
 
 
 def _loss_modules(heads) -> list:

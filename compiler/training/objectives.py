@@ -119,8 +119,17 @@ LOSS_METRICS = {"log_cosh": 1, "kl_divergence": 1, "poisson": 1, "hinge": 1, "sq
                 "categorical_hinge": 1, "cosine_similarity": -1,
                 "mean_absolute_percentage_error": 1, "mean_squared_logarithmic_error": 1}
 METRICS.update({name: () for name in LOSS_METRICS})
+# metrics finished at the epoch's end from the epoch's sums (training.metric_state); their
+# settings are read by _finished_settings, which refuses what kerasdml does not compute
+METRICS.update({"root_mean_squared_error": (),
+                "precision": (("thresholds", 0.5), ("class_id", -1)),
+                "recall": (("thresholds", 0.5), ("class_id", -1)),
+                "auc": (("num_thresholds", 200), ("curve", "ROC"),
+                        ("summation_method", "interpolation"), ("from_logits", False)),
+                "f_beta_score": (("beta", 1.0), ("average", "macro"), ("threshold", -1.0))})
 _METRIC_IGNORED = ("name", "dtype")  # settings that do not change a metric's value
 _METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
+                   "f1_score": "f_beta_score", "fbeta_score": "f_beta_score",
                    "mape": "mean_absolute_percentage_error",
                    "msle": "mean_squared_logarithmic_error",
                    "logcosh": "log_cosh", "log_cosh_error": "log_cosh"}
@@ -150,6 +159,10 @@ def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
         if key not in METRICS:
             raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
                                       "accuracy, " + ", ".join(METRICS))
+        if key in _FINISHED:
+            if shown not in [name for _, name, _ in found]:
+                found.append((key, shown, _finished_settings(key, class_name, config)))
+            continue
         settings = dict(METRICS[key])
         for setting, value in config.items():
             if setting not in settings and setting not in _METRIC_IGNORED:
@@ -159,6 +172,65 @@ def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
         if shown not in [name for _, name, _ in found]:
             found.append((key, shown, _settings(config, METRICS[key])))
     return tuple(found)
+
+
+_FINISHED = ("root_mean_squared_error", "precision", "recall", "auc", "f_beta_score")
+# settings of the finished metrics kerasdml computes only at these values (Keras' defaults)
+_FINISHED_OFF = {"precision": {"top_k": None}, "recall": {"top_k": None},
+                 "auc": {"thresholds": None, "multi_label": False, "num_labels": None,
+                         "label_weights": None},
+                 "root_mean_squared_error": {}, "f_beta_score": {}}
+_FINISHED_CHOICES = {"curve": ("ROC", "PR"),
+                     "summation_method": ("interpolation", "minoring", "majoring"),
+                     "average": ("micro", "macro", "weighted")}
+
+
+def _finished_settings(key: str, class_name: str, config: dict) -> tuple:
+    """The settings of a metric that Keras finishes at the epoch's end (Precision, Recall, AUC,
+    F1Score/FBetaScore, RootMeanSquaredError), refusing by name what kerasdml does not do:
+    Precision/Recall with top_k or several thresholds (Keras then reports a vector), AUC with
+    explicit thresholds, multi_label or label_weights, or curve 'PRGAIN', FBetaScore with
+    average=None (one value per class)."""
+    keys = dict(METRICS[key])
+    for setting, value in config.items():
+        if setting in _METRIC_IGNORED or (setting in keys and setting != "thresholds") or \
+                (key in ("precision", "recall") and setting == "thresholds"):
+            continue
+        off = _FINISHED_OFF[key]
+        if setting in off and value == off[setting]:
+            continue
+        raise TrainingConfigError(f"metric {class_name}: {setting}={value!r} is not supported"
+                                  + (f" (only {off[setting]!r})" if setting in off else ""))
+    values = {}
+    for setting, default in METRICS[key]:
+        value = config.get(setting)
+        if setting == "thresholds":
+            if isinstance(value, (list, tuple)):
+                if len(value) != 1:
+                    raise TrainingConfigError(
+                        f"metric {class_name}: thresholds={value!r} is not supported: Keras "
+                        "reports one value per threshold; give one threshold (a float)")
+                value = value[0]
+        elif setting == "class_id" and value is not None:
+            value = int(value)
+        elif setting == "average" and value is None:
+            raise TrainingConfigError(
+                f"metric {class_name}: average=None is not supported: Keras then reports one "
+                "value per class; give average='micro', 'macro' or 'weighted'")
+        elif setting in _FINISHED_CHOICES and value is not None:
+            value = str(value)
+            if value.upper() in ("ROC", "PR"):
+                value = value.upper()
+            if value.lower() in _FINISHED_CHOICES[setting]:
+                value = value.lower()
+            if value not in _FINISHED_CHOICES[setting]:
+                raise TrainingConfigError(
+                    f"metric {class_name}: {setting}={value!r} is not supported; supported: "
+                    + ", ".join(_FINISHED_CHOICES[setting]))
+        values[setting] = default if value is None else type(default)(value)
+    if key == "auc" and values["num_thresholds"] < 2:
+        raise TrainingConfigError(f"metric {class_name}: num_thresholds must be above 1")
+    return tuple(values.items())
 
 
 def _accuracy_for(loss: Loss, width: int | None) -> str | None:

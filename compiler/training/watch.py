@@ -14,7 +14,7 @@ import numpy as np
 
 from kerasdml.runtime.errors import DMLInterrupted
 
-from . import checkpoint
+from . import checkpoint, metric_state
 
 # The batch loop's variable in train.dml.j2: i over batches, or g over groups of batches.
 BATCH_LOOP_VARIABLES = ("i", "g")
@@ -23,7 +23,7 @@ BATCH_LOOP_VARIABLES = ("i", "g")
 class EpochWatch:
     def __init__(self, progress, epoch: int, batches: int, rows: int, rows_per_step: int,
                  first_step: int, metric_names: tuple, validate=None,
-                 validate_every: int = 0):
+                 validate_every: int = 0, layout=None):
         self.progress = progress
         self.epoch = epoch
         self.batches = batches            # loop iterations in this epoch
@@ -31,6 +31,9 @@ class EpochWatch:
         self.rows_per_step = rows_per_step
         self.first_step = first_step      # steps done before this epoch
         self.metric_names = metric_names
+        # per metric: (metric, arguments, first state column, columns) (TrainingView.layout);
+        # None: one sum per metric
+        self.layout = layout
         self.validate = validate          # variables -> {name: value}, or None
         self.validate_every = validate_every
         self.step = first_step
@@ -57,8 +60,14 @@ class EpochWatch:
         sums = values.get("epoch_metrics")
         if sums is not None and self.metric_names:
             row = np.asarray(sums, dtype=np.float64).ravel()
-            metrics.update({name: float(value) / seen
-                            for name, value in zip(self.metric_names, row)})
+            if self.layout is None:
+                metrics.update({name: float(value) / seen
+                                for name, value in zip(self.metric_names, row)})
+            else:
+                metrics.update({name: metric_state.finish(metric, arguments,
+                                                          row[first:first + width], seen)
+                                for name, (metric, arguments, first, width)
+                                in zip(self.metric_names, self.layout)})
         return metrics
 
 
