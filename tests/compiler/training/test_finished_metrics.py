@@ -29,17 +29,6 @@ VALIDATION = slice(0, 40)
 TOLERANCE = {"float32": dict(rtol=2e-6, atol=2e-7), "float64": dict(rtol=1e-10, atol=1e-12)}
 
 
-@pytest.fixture(params=["float32", "float64"])
-def floatx(request):
-    """Keras' float type and dtype policy (which keeps the float type of its first use)."""
-    before, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx(request.param)
-    keras.config.set_dtype_policy(request.param)
-    yield request.param
-    keras.config.set_floatx(before)
-    keras.config.set_dtype_policy(policy)
-
-
 def mlp(outputs: int, activation, floatx: str = "float32", **compile_args) -> keras.Model:
     model = randomize(sequential((6,), L.Dense(5, activation="tanh"),
                                  L.Dense(outputs, activation=activation), dtype=floatx),

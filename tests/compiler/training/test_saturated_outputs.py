@@ -19,17 +19,6 @@ ONE_HOT = np.eye(3, dtype="float32")[CLASSES]
 BITS = RNG.integers(0, 2, (N, 2)).astype("float32")
 
 
-@pytest.fixture(params=["float32", "float64"])
-def floatx(request):
-    """Keras' float type and dtype policy (which keeps the float type of its first use)."""
-    before, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx(request.param)
-    keras.config.set_dtype_policy(request.param)
-    yield request.param
-    keras.config.set_floatx(before)
-    keras.config.set_dtype_policy(policy)
-
-
 def _model(form: str, loss, floatx: str) -> keras.Model:
     """Dense weights large enough that about half the samples' true class is saturated."""
     loss = loss() if callable(loss) else loss
