@@ -162,6 +162,14 @@ def takes_logits(loss: Loss) -> bool:
     return loss.module in _LOGITS_LOSSES and not dict(loss.arguments).get("from_logits", True)
 
 
+def _loss_logits(graph: ir.Graph, heads) -> dict:
+    """Model output -> the logits its loss takes (takes_logits, logits_input), for the outputs
+    of `graph` whose loss does and whose softmax or sigmoid writes them."""
+    found = {t: logits_input(graph, t) for t, head in zip(graph.outputs, heads)
+             if takes_logits(head.loss)}
+    return {t: z for t, z in found.items() if z is not None}
+
+
 def _target_spec(out: TensorSpec, head: Head, single: bool) -> TensorSpec:
     """How y holds one output's targets: class ids (one per position for an output of several
     axes), or the output's values; a per-position loss or metric reads its targets in Keras'
@@ -361,10 +369,11 @@ class CompiledModel:
         """One HeadSpec per output: its targets' spec and columns of y, loss and weight."""
         heads, first = [], 1
         graph = self.graph if self.train_graph is None else self.train_graph
+        logits = _loss_logits(graph, self.training.heads)
         for k, (out, head) in enumerate(zip(self.outputs, self.training.heads)):
             spec = _target_spec(out, head, len(self.outputs) == 1)
-            logits = logits_input(graph, graph.outputs[k]) if takes_logits(head.loss) else None
-            heads.append(HeadSpec(spec, out, head, first, self._training_mask(k, out), logits))
+            heads.append(HeadSpec(spec, out, head, first, self._training_mask(k, out),
+                                  logits.get(graph.outputs[k])))
             first += spec.columns
         return tuple(heads)
 
@@ -425,7 +434,10 @@ class CompiledModel:
     def _train_program(self) -> Program:
         if self.train_graph is None:
             raise CompileTrainingError(self.name, "compiled for prediction only")
-        return build_program(self.train_graph, training=True, frozen=self.frozen)
+        # an output whose loss takes its logits: the loss reads them instead of the output, so
+        # its gradient goes straight to them (emitter.build_program routes the rest)
+        return build_program(self.train_graph, training=True, frozen=self.frozen,
+                             logits=_loss_logits(self.train_graph, self.training.heads))
 
     def _render_train(self, bound: bool) -> str:
         program, target = self._train_program, self.target
@@ -446,12 +458,6 @@ class CompiledModel:
         view = self._view(program, training.sources + penalties
                           + self._boundary_sources(self.inputs + targets + per_position))
         template = "train_paramserv.dml.j2" if self.train_algo == "paramserv" else "train.dml.j2"
-        # an output whose loss takes its logits: the loss reads them instead of the output, so
-        # its gradient goes straight to them (emitter.build_program routes the rest)
-        logits = {t: h.logits for t, h in zip(self.train_graph.outputs, self.heads) if h.logits}
-        if logits:
-            program = build_program(self.train_graph, training=True, frozen=self.frozen,
-                                    logits=logits)
         return ENV.get_template(template).render(
             m=view, bound=bound, forward=forward_blocks(program),
             backward=backward_blocks(program), library=LIBRARY,

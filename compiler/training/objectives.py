@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..errors import CompileError
 from ..frontend.weights import snake_case
+from .metric_state import FINISHED_METRICS
 
 
 class TrainingConfigError(CompileError):
@@ -159,7 +160,7 @@ def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
         if key not in METRICS:
             raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
                                       "accuracy, " + ", ".join(METRICS))
-        if key in _FINISHED:
+        if key in FINISHED_METRICS:
             if shown not in [name for _, name, _ in found]:
                 found.append((key, shown, _finished_settings(key, class_name, config)))
             continue
@@ -174,7 +175,6 @@ def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
     return tuple(found)
 
 
-_FINISHED = ("root_mean_squared_error", "precision", "recall", "auc", "f_beta_score")
 # settings of the finished metrics kerasdml computes only at these values (Keras' defaults)
 _FINISHED_OFF = {"precision": {"top_k": None}, "recall": {"top_k": None},
                  "auc": {"thresholds": None, "multi_label": False, "num_labels": None,

@@ -115,7 +115,7 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
         # a depthwise convolution, whose kernels run over planes without any patches
         bias = np.zeros((1, 1), dt) if channel_bias is None else channel_bias.reshape(1, 1)
         return _finished(depthwise.forward(g, X, W, bias), g, plain)
-    if native.convolutions_enabled() and direct_conv.applies(g, itemsize=dt.itemsize):
+    if _runs_direct(g, dt.itemsize):
         return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias, epilogue, relu)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
