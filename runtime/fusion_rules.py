@@ -15,13 +15,13 @@ from typing import Callable
 import numpy as np
 
 from . import nodes as n
-from .builtins.dnn import conv2d_bias_epilogue
+from .builtins.dnn import conv2d_bias_epilogue, conv2d_bias_fits
 from .intrinsics import batch_norm_test_mode
 from .errors import DMLRuntimeError
 from .liveness import names_read
 from .local.fused_pooling import max_pool_backward_relu, relu_max_pool
 from .local.normalization import batch_norm_inference
-from .local.pooling import max_pool_rows
+from .local.conv import PoolInto
 from .local.scratch import scratch
 from .local.geometry import pool_geom
 
@@ -283,27 +283,28 @@ def conv2d_relu_pool(X, W, bias, keep_convolution: bool, keep_relu: bool, poolin
     """(convolution, relu, pooled) of bias_add(conv2d(X, W), bias), each None when not asked
     for (a matrix nothing reads later): relu (and max_pool with the geometry `pooling`) run on
     each chunk of images as the convolution writes it; when the convolution is not kept, the
-    relu is stored by the convolution's kernels in its own buffer. None when the arguments are
-    not what the fused convolution takes."""
+    relu is stored by the convolution's kernels in its own buffer (and pooled from their
+    registers where they can: LeNet's first layer). None when the arguments are not what the
+    fused convolution takes."""
+    if not conv2d_bias_fits(X, W, bias):
+        return None
     N, F = shapes["input_shape"][0], shapes["filter_shape"][0]
     cols = F * max(shapes["Hout"], 0) * max(shapes["Wout"], 0)
-    relu = np.empty((N, cols), dtype=X.dtype) if keep_convolution and keep_relu else None
-    pooled = None if pooling is None else np.empty((N, pooling.out_cols), dtype=X.dtype)
+    pool = None if pooling is None else \
+        PoolInto(pooling, np.empty((N, pooling.out_cols), dtype=X.dtype))
+    arguments = {k: shapes[k] for k in ("input_shape", "filter_shape", "stride", "padding")}
+    if not keep_convolution:
+        # its buffer takes the relu, which the kernels store
+        relu = conv2d_bias_epilogue(X, W, bias, None, relu=True, pool=pool,
+                                    keep=pool is None or keep_relu, **arguments)
+        return None, relu if keep_relu else None, None if pool is None else pool.out
+    relu = np.empty((N, cols), dtype=X.dtype) if keep_relu else None
 
     def epilogue(first: int, last: int, chunk: np.ndarray) -> None:
-        target = chunk.reshape(last - first, cols)
-        if keep_convolution:
-            target = relu[first:last] if relu is not None else \
-                scratch("conv_relu", (last - first, cols), X.dtype)
-            np.maximum(chunk.reshape(last - first, cols), X.dtype.type(0), out=target)
-        if pooled is not None:
-            max_pool_rows(pooling, target, pooled[first:last])
-    arguments = {k: shapes[k] for k in ("input_shape", "filter_shape", "stride", "padding")}
-    # without the convolution kept, its buffer takes the relu, which the kernels store
-    fused = None if not keep_convolution and pooled is None else epilogue
-    convolution = conv2d_bias_epilogue(X, W, bias, fused, relu=not keep_convolution, **arguments)
-    if convolution is None:
-        return None
-    if not keep_convolution:
-        relu, convolution = (convolution if keep_relu else None), None
-    return convolution, relu, pooled
+        target = relu[first:last] if relu is not None else \
+            scratch("conv_relu", (last - first, cols), X.dtype)
+        np.maximum(chunk.reshape(last - first, cols), X.dtype.type(0), out=target)
+        if pool is not None:
+            pool.after(None)(first, last, target)
+    convolution = conv2d_bias_epilogue(X, W, bias, epilogue, **arguments)
+    return convolution, relu, None if pool is None else pool.out

@@ -90,32 +90,34 @@ def conv2d_bias_add(input, filter, bias, **shapes):
     """bias_add(conv2d(input, filter, ...), bias) in one pass (runtime/fusion.py): the bias is
     added as the convolution's chunks are written. Any bias the kernel does not take as it is
     (not F x 1, another dtype) goes the plain way, with bias_add's checks and messages."""
-    if not _bias_fits(input, filter, bias):
+    if not conv2d_bias_fits(input, filter, bias):
         return bias_add(_convolution(input, filter, shapes), bias)
     return _convolution(input, filter, shapes, bias)
 
 
-def _convolution(input, filter, shapes: dict, bias=None, epilogue=None, relu=False) -> np.ndarray:
+def _convolution(input, filter, shapes: dict, bias=None, epilogue=None, relu=False, pool=None,
+                 keep=True) -> np.ndarray | None:
     function = "conv2d"
     X, K = require_matrix(input, f"{function}: input"), require_matrix(filter, f"{function}: filter")
     geometry = call_geometry(function, shapes, CONV_SHAPES)
     geometry.input(X)
     geometry.filter(K)
-    return _fresh(kernels.conv2d(X, K, **geometry.arguments(), bias=bias, epilogue=epilogue,
-                                 relu=relu), X, K)
+    result = kernels.conv2d(X, K, **geometry.arguments(), bias=bias, epilogue=epilogue,
+                            relu=relu, pool=pool, keep=keep)
+    return None if result is None else _fresh(result, X, K)
 
 
-def conv2d_bias_epilogue(input, filter, bias, epilogue, relu=False, **shapes):
-    """conv2d_bias_add, through relu when `relu`, with epilogue(first, last, chunk) run on
-    each chunk of images' results while it is in cache (runtime/fusion_rules.py: a relu, a
-    pooling), or None when the arguments are not what the fused kernel takes (the caller then
-    runs the plain statements)."""
-    if not _bias_fits(input, filter, bias):
-        return None
-    return _convolution(input, filter, shapes, bias, epilogue, relu)
+def conv2d_bias_epilogue(input, filter, bias, epilogue, relu=False, pool=None, keep=True, **shapes):
+    """conv2d_bias_add of arguments conv2d_bias_fits takes, through relu when `relu`, with
+    epilogue(first, last, chunk) run on each chunk of images' results while it is in cache
+    (runtime/fusion_rules.py: a relu) and the chunk's max pool `pool` (local/conv.PoolInto);
+    None where the result is not kept (`keep`) and the kernels did not write it."""
+    return _convolution(input, filter, shapes, bias, epilogue, relu, pool, keep)
 
 
-def _bias_fits(X, K, bias) -> bool:
+def conv2d_bias_fits(X, K, bias) -> bool:
+    """Whether conv2d_bias_add (and conv2d_bias_epilogue) take these arguments: a bias of one
+    value per filter, all of one float type (else the plain statements run)."""
     return (is_matrix(X) and is_matrix(K) and is_matrix(bias) and bias.ndim == 2
             and bias.shape == (K.shape[0], 1) and X.dtype == K.dtype == bias.dtype
             and X.dtype.kind == "f")

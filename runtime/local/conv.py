@@ -27,6 +27,7 @@ kernels.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -35,6 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import depthwise, direct_conv, native, pointwise
 from .geometry import Geom, conv_geom, float_dtype, offset_slice, pad
 from .parallel import run_chunks
+from .pooling import max_pool_rows
 from .scratch import scratch
 
 # Patches per chunk, in bytes. Large enough that each product is a big, efficient GEMM (a few
@@ -83,9 +85,26 @@ def _channel_major(g: Geom, dout: np.ndarray, first: int, last: int) -> np.ndarr
     return out.reshape(g.F, -1)
 
 
+@dataclass(frozen=True)
+class PoolInto:
+    """A max pool of the convolution's result (geometry: its pool geometry over the batch)
+    written into out (N x pooled columns) chunk by chunk, while each chunk is in cache."""
+    geometry: Geom
+    out: np.ndarray
+
+    def after(self, epilogue):
+        """An epilogue that runs `epilogue` (when given), then pools the chunk."""
+        def run(first: int, last: int, chunk: np.ndarray) -> None:
+            if epilogue is not None:
+                epilogue(first, last, chunk)
+            max_pool_rows(self.geometry, chunk.reshape(last - first, -1), self.out[first:last])
+        return run
+
+
 def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
            stride: Sequence[int], padding: Sequence[int], bias=None,
-           epilogue=None, relu: bool = False) -> np.ndarray:
+           epilogue=None, relu: bool = False, pool: PoolInto | None = None,
+           keep: bool = True) -> np.ndarray | None:
     """Cross-correlation of each image with each filter (no kernel flip), zero padding.
 
     out[n, f, y, x] = sum_{c,i,j} Xpad[n, c, y*sh + i, x*sw + j] * W[f, c, i, j]  (+ bias[f])
@@ -95,7 +114,9 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     the result is relu's (numpy's maximum with 0, bit for bit), applied by the direct kernels
     as they store each value, by the other paths on each chunk while it is in cache. Then
     epilogue(first, last, chunk), when given, is called on each chunk of images' results
-    (first..last-1, an images x F x Ho*Wo view) once it is complete (a fused pooling).
+    (first..last-1, an images x F x Ho*Wo view) once it is complete, and `pool` pools it. Where
+    the kernels pool from their registers (direct_conv.pools_in_kernel) and the caller does not
+    `keep` the result, None is returned and the result is never written.
 
     SystemDS refuses (and so do we): nrow(X) != N, ncol(X) != C*H*W,
     ncol(W) != C*Hf*Wf, a padded image smaller than the filter, negative padding,
@@ -107,7 +128,12 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
     X = g.input(X, dt)
     W = g.filter(W, dt)
     channel_bias = None if bias is None else np.asarray(bias, dtype=dt).reshape(1, g.F, 1)
+    if _runs_direct(g, dt.itemsize):
+        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias, epilogue, relu,
+                                  pool, keep)
     plain = _relu_then(epilogue) if relu else epilogue     # for kernels that store no relu
+    if pool is not None:
+        plain = pool.after(plain)
     if native.enabled() and pointwise.applies(g):
         return pointwise.conv2d(g, X, W, channel_bias, plain)
     if native.enabled() and g.C == g.F == 1:
@@ -115,8 +141,6 @@ def conv2d(X, W, input_shape: Sequence[int], filter_shape: Sequence[int],
         # a depthwise convolution, whose kernels run over planes without any patches
         bias = np.zeros((1, 1), dt) if channel_bias is None else channel_bias.reshape(1, 1)
         return _finished(depthwise.forward(g, X, W, bias), g, plain)
-    if _runs_direct(g, dt.itemsize):
-        return direct_conv.conv2d(g, X, W, _chunks(g, dt.itemsize), channel_bias, epilogue, relu)
     L = g.Ho * g.Wo
     out = np.empty((g.N, g.F, L), dtype=dt)
     patches = _patches(g, X)

@@ -80,11 +80,19 @@ def _row_kernels(g: Geom) -> bool:
 
 
 def _row_stride(g: Geom, dtype) -> int:
-    """Padded row length for the kernels: the row kernels' vectors may run past a row's end."""
+    """Padded row length for the kernels: the row kernels' pairs of vectors may run past a
+    row's end."""
     if not _row_kernels(g):
         return g.W + 2 * g.pw
-    lanes = native.lanes(dtype)
-    return -(-g.Wo // lanes) * lanes + g.kw - 1
+    pair = 2 * native.lanes(dtype)
+    return -(-g.Wo // pair) * pair + g.kw - 1
+
+
+def pools_in_kernel(g: Geom, pool: Geom) -> bool:
+    """Whether the convolution's kernels take its max pool `pool` from their registers: the
+    row kernels' layers, pooled 2 x 2 with stride 2 and no padding (LeNet's)."""
+    return _row_kernels(g) and (pool.kh, pool.kw, pool.sh, pool.sw, pool.ph, pool.pw) == \
+        (2, 2, 2, 2, 0, 0)
 
 
 def _padded_images(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
@@ -141,18 +149,21 @@ def _channels_last_filters(g: Geom, W: np.ndarray, width: int) -> np.ndarray:
     return _filters_by_offset(g, by_offset, width)
 
 
-def _forward_chunk(g: Geom, X: np.ndarray, W: np.ndarray, out: np.ndarray,
-                   channel_bias: np.ndarray | None, relu: bool):
+def _forward_chunk(g: Geom, X: np.ndarray, W: np.ndarray, out: np.ndarray | None,
+                   channel_bias: np.ndarray | None, relu: bool, pooled: np.ndarray | None = None):
     """The function that writes out[first:last] (images x F x Ho*Wo) = conv2d(X, W) of images
     first..last-1, (+ channel_bias), through relu when `relu`, on the kernels this layer and
-    CPU take."""
+    CPU take; with `pooled` (the row kernels only, pools_in_kernel) also its 2 x 2 max pool
+    into pooled[first:last], and out may be None."""
     dt = X.dtype
     if _row_kernels(g):
         bias = None if channel_bias is None else np.ascontiguousarray(channel_bias.ravel())
         W = np.ascontiguousarray(W)
 
         def chunk(first: int, last: int) -> None:
-            native.row_conv_forward(_padded_images(g, X, first, last), W, bias, out[first:last],
+            native.row_conv_forward(_padded_images(g, X, first, last), W, bias,
+                                    None if out is None else out[first:last],
+                                    None if pooled is None else pooled[first:last],
                                     **_geometry(g, last - first, g.F, dt, relu))
         return chunk
     width = _padded_width(g.F, dt)
@@ -176,12 +187,19 @@ def _forward_chunk(g: Geom, X: np.ndarray, W: np.ndarray, out: np.ndarray,
 
 
 def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
-           channel_bias: np.ndarray | None = None, epilogue=None, relu: bool = False) -> np.ndarray:
+           channel_bias: np.ndarray | None = None, epilogue=None, relu: bool = False,
+           pool=None, keep: bool = True) -> np.ndarray | None:
     """out (N x F*Ho*Wo) = conv2d(X, W) (+ channel_bias, 1 x F x 1), through relu as the
     kernels store it when `relu`, geometry g; then epilogue(first, last, chunk) on each chunk
-    of images when given (conv.conv2d)."""
-    out = np.empty((g.N, g.F, g.Ho * g.Wo), dtype=X.dtype)
-    convolve = _forward_chunk(g, X, W, out, channel_bias, relu)
+    of images when given, and the max pool `pool` (conv.PoolInto) of the chunk: in the
+    kernels where they take it (pools_in_kernel), which then leave out unwritten (None
+    returned) unless `keep` (conv.conv2d)."""
+    in_kernel = pool is not None and epilogue is None and pools_in_kernel(g, pool.geometry)
+    if pool is not None and not in_kernel:
+        epilogue = pool.after(epilogue)
+    out = np.empty((g.N, g.F, g.Ho * g.Wo), dtype=X.dtype) if keep or not in_kernel else None
+    convolve = _forward_chunk(g, X, W, out, channel_bias, relu,
+                              pool.out.reshape(g.N, g.F, -1) if in_kernel else None)
     if epilogue is None:
         chunk = convolve
     else:
@@ -189,7 +207,7 @@ def conv2d(g: Geom, X: np.ndarray, W: np.ndarray, chunks: list[tuple[int, int]],
             convolve(first, last)
             epilogue(first, last, out[first:last])
     run_chunks(chunk, chunks)
-    return out.reshape(g.N, g.out_cols)
+    return None if out is None else out.reshape(g.N, g.out_cols)
 
 
 def conv2d_backward_filter(g: Geom, X: np.ndarray, dout: np.ndarray,

@@ -33,7 +33,7 @@ _KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIEL
             "conv_backward_filter_narrow": (CONV_FIELDS, 3),
             "sparse_conv_backward_filter": (CONV_FIELDS, 3),
             "sparse_conv_backward_data": (CONV_FIELDS, 3),
-            "row_conv_forward": (CONV_FIELDS, 4), "row_conv_backward_filter": (CONV_FIELDS, 3),
+            "row_conv_forward": (CONV_FIELDS, 5), "row_conv_backward_filter": (CONV_FIELDS, 3),
             "max_pool": (POOL_FIELDS, 2), "max_pool_backward": (POOL_FIELDS, 4),
             "pad_planes": (PAD_FIELDS, 2),
             "avg_pool": (POOL_FIELDS, 2), "avg_pool_backward": (POOL_FIELDS, 2),
@@ -223,12 +223,14 @@ def sparse_conv_backward_data(w: np.ndarray, dout: np.ndarray, dx: np.ndarray,
     return _call("sparse_conv_backward_data", w.dtype, w, dout, dx, geometry=geometry)
 
 
-def row_conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+def row_conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+                     out: np.ndarray | None, pooled: np.ndarray | None = None,
                      **geometry: int) -> None:
     """conv_forward vectorised along output rows (stride 1, few channels): x is n x C x Hp x
     Wp with Wp the row stride (zeros past the padded rows), w is F x K, bias F values; relu as
-    conv_forward's."""
-    _call("row_conv_forward", x.dtype, x, w, bias, out, geometry=geometry)
+    conv_forward's. pooled, unless None, takes the result's 2 x 2 max pool of stride 2 (n x F
+    x Ho/2*Wo/2), and out may then be None (only the pool is wanted)."""
+    _call("row_conv_forward", x.dtype, x, w, bias, out, pooled, geometry=geometry)
 
 
 def row_conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,

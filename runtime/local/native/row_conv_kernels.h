@@ -14,20 +14,41 @@
  * the filter gradient are F x K (K = C*kh*kw), as DML holds them.
  */
 
-/* One vector of output pixels, count of them inside the row. A whole vector is stored even
- * when it runs past the row (room: the lanes to the end of the plane): the pixels past the
- * row belong to later rows of the same plane, which are written after this one. Only at a
- * plane's end are the lanes copied one by one: a vector store followed by scalar reloads of it
- * waits for the store, which costs more than the arithmetic of the whole tile. */
-static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, int relu,
-                                                    long count, long room)
+/* The forward kernel computes tiles of 4 filters x two output rows x 2 vectors of pixels: 16
+ * accumulators (more spill, with the input vectors beside them, on AVX-512's 32 registers).
+ * The weights are copied as K x Fr, Fr = F rounded up to 4 with zero filters, so that a
+ * tile's weights for one kernel offset are neighbours. Each sum takes its terms in the order
+ * (c, i, j) over the kernel rows that fall on the image (and every kernel column: a vector of
+ * pixels shares them), so no value depends on the tiles. Two output rows at once let a 2 x 2
+ * max pool of stride 2 (LeNet's) take the tile from the registers: the kernel then writes the
+ * pooled planes, and the full-size result only where the caller keeps it. */
+#define ROW_FILTERS 4
+#define EACH_ROW_FILTER(M) M(0) M(1) M(2) M(3)
+#define DECLARE_ROW_PAIR(r) V u##r##_0 = {0}, u##r##_1 = {0}, l##r##_0 = {0}, l##r##_1 = {0};
+
+typedef INTEGER NAME(row_lanes) __attribute__((vector_size(64)));
+
+static inline ALWAYS_INLINE V NAME(row_select)(NAME(row_lanes) take, V a, V b)
 {
-    if (bias)
-        v += *bias;
-    if (relu)
-        v = NAME(relu_vector)(v);
-    if (count >= VL || room >= VL) {
+    return (V)((take & (NAME(row_lanes))a) | (~take & (NAME(row_lanes))b));
+}
+
+/* Stores the first count lanes of v at dst. room: the elements from dst to the end of the
+ * kernel's output, all of them this call's own. Where a whole vector fits in room, the
+ * lanes past count are written back with the values they hold (a later store writes them,
+ * or an earlier one did); a vector store followed by scalar reloads of it would wait for
+ * the store. */
+static inline ALWAYS_INLINE void NAME(store_lanes)(T *dst, V v, long count, long room)
+{
+    if (count >= VL) {
         *(VU *)dst = v;
+        return;
+    }
+    if (room >= VL) {
+        NAME(row_lanes) lane;
+        for (int k = 0; k < VL; k++)
+            lane[k] = k;
+        *(VU *)dst = NAME(row_select)(lane < (INTEGER)count, v, *(const VU *)dst);
         return;
     }
     T lanes[VL];
@@ -36,81 +57,173 @@ static inline ALWAYS_INLINE void NAME(store_pixels)(T *dst, V v, const T *bias, 
         dst[q] = lanes[q];
 }
 
-/* out[f0 + r, y, x0 .. x0 + NV*VL) for the rows (filters) r < rows, over the kernel rows
- * [t.i0, t.i1); x points at (image, y, x0) of the padded chunk, w at filter f0, out at
- * out[f0, y, x0]; valid: pixels left in the row, room: pixels left in the plane. KW, when not
- * 0, is the kernel's width known at compile time (the loop over it unrolled). */
-static inline ALWAYS_INLINE void NAME(row_forward_tile)(
-    const T *x, const T *w, const T *bias, const struct geometry *g, struct taps t, T *out,
-    long valid, long room, int rows, const int MR, const int NV, const int KW)
+/* The 2 x 2 windows of two rows of 2*VL pixels (upper u0 u1, lower l0 l1): VL maxima taken as
+ * pool_kernels.h takes them (a strict comparison in row-major order; NaN where a cell is). */
+static inline ALWAYS_INLINE V NAME(row_pool)(V u0, V u1, V l0, V l1)
 {
-    EACH_ROW(DECLARE_ROW)
-    const long K = g->C * g->kh * g->kw, plane = g->Hp * g->Wp, L = g->Ho * g->Wo;
-    const int relu = g->relu != 0;
-    const long columns = KW ? KW : g->kw;
-    for (long c = 0; c < g->C; c++) {
-        for (long i = t.i0; i < t.i1; i++) {
-            const T *xr = x + c * plane + i * g->Wp;
-            const T *wr = w + (c * g->kh + i) * g->kw;
-#pragma GCC unroll 8
-            for (long j = 0; j < columns; j++) {
-                LOAD_B(xr + j)
-#define ROW_STEP(r) MULTIPLY_ADD_ROW(r, wr[(r < rows ? r : 0) * K + j])
-                EACH_ROW(ROW_STEP)
-#undef ROW_STEP
-            }
-        }
+    NAME(row_lanes) even, odd;
+    for (int k = 0; k < VL; k++) {
+        even[k] = 2 * k;
+        odd[k] = 2 * k + 1;
     }
-#define ROW_STORE(r)                                                                    \
-    if (r < rows) {                                                                     \
-        NAME(store_pixels)(out + r * L, c##r##_0, bias ? bias + r : NULL, relu, valid,  \
-                           room);                                                       \
-        if (NV > 1)                                                                     \
-            NAME(store_pixels)(out + r * L + VL, c##r##_1, bias ? bias + r : NULL, relu, \
-                               valid - VL, room - VL);                                  \
+    const V cells[4] = {__builtin_shuffle(u0, u1, even), __builtin_shuffle(u0, u1, odd),
+                        __builtin_shuffle(l0, l1, even), __builtin_shuffle(l0, l1, odd)};
+    V best = cells[0];
+    NAME(row_lanes) nan = ~(cells[0] == cells[0]);
+    for (int p = 1; p < 4; p++) {
+        nan |= ~(cells[p] == cells[p]);
+        best = NAME(row_select)(cells[p] > best, cells[p], best);
     }
-    EACH_ROW(ROW_STORE)
-#undef ROW_STORE
+    return NAME(row_select)(nan, (V){} + NAME(not_a_number), best);
 }
 
-/* out (n x F x Ho*Wo) = conv of the padded chunk x with w (F x K), plus bias[f] unless NULL,
- * through relu when g->relu. */
-CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
-                                  const struct geometry *g)
+/* Kernel rows [i0, i1) of one channel for the upper output row (UPPER), the lower one
+ * (LOWER) or both: xc is the channel's plane at the upper row's first input row and the
+ * tile's first pixel (the lower row's input is one row further), wc the channel's weights at
+ * the tile's first filter. */
+#define ROW_PAIR_STEPS(UPPER, LOWER)                                                       \
+    for (long i = i0; i < i1; i++) {                                                       \
+        const int upper_row = UPPER, lower_row = LOWER;                                    \
+        const T *xr = xc + i * g->Wp, *wr = wc + i * columns * Fr;                         \
+        _Pragma("GCC unroll 8")                                                            \
+        for (long j = 0; j < columns; j++) {                                               \
+            const V p0 = UPPER ? *(const VU *)(xr + j) : (V){0};                           \
+            const V p1 = UPPER ? *(const VU *)(xr + j + VL) : (V){0};                      \
+            const V q0 = LOWER ? *(const VU *)(xr + g->Wp + j) : (V){0};                   \
+            const V q1 = LOWER ? *(const VU *)(xr + g->Wp + j + VL) : (V){0};              \
+            EACH_ROW_FILTER(ROW_PAIR_STEP)                                                 \
+        }                                                                                  \
+    }
+#define ROW_PAIR_STEP(r)                                                                   \
+    {                                                                                      \
+        const T s = wr[j * Fr + r];                                                        \
+        if (upper_row) { u##r##_0 += s * p0; u##r##_1 += s * p1; }                         \
+        if (lower_row) { l##r##_0 += s * q0; l##r##_1 += s * q1; }                         \
+    }
+/* Row r of the tile finished (bias, relu) and stored: out's rows (as far as they are in the
+ * row), pooled's windows (the whole pairs of pixels in the row). */
+#define ROW_PAIR_FINISH(r)                                                                 \
+    if (f0 + r < g->F) {                                                                   \
+        const T add = bias ? bias[f0 + r] : 0;                                             \
+        const V a0 = NAME(row_finish)(u##r##_0, add, bias, relu);                          \
+        const V a1 = NAME(row_finish)(u##r##_1, add, bias, relu);                          \
+        const V b0 = NAME(row_finish)(l##r##_0, add, bias, relu);                          \
+        const V b1 = NAME(row_finish)(l##r##_1, add, bias, relu);                          \
+        if (out) {                                                                         \
+            const long at = (f0 + r) * L + y * g->Wo + x0;                                 \
+            NAME(store_lanes)(out + at, a0, g->Wo - x0, out_room - at);                    \
+            NAME(store_lanes)(out + at + VL, a1, g->Wo - x0 - VL, out_room - at - VL);     \
+            if (lower) {                                                                   \
+                NAME(store_lanes)(out + at + g->Wo, b0, g->Wo - x0, out_room - at - g->Wo); \
+                NAME(store_lanes)(out + at + g->Wo + VL, b1, g->Wo - x0 - VL,              \
+                                  out_room - at - g->Wo - VL);                             \
+            }                                                                              \
+        }                                                                                  \
+        if (pooled && lower) {                                                             \
+            const long Wq = g->Wo / 2, at = (f0 + r) * (g->Ho / 2) * Wq + y / 2 * Wq + x0 / 2; \
+            NAME(store_lanes)(pooled + at, NAME(row_pool)(a0, a1, b0, b1), Wq - x0 / 2,    \
+                              pooled_room - at);                                           \
+        }                                                                                  \
+    }
+
+static inline ALWAYS_INLINE V NAME(row_finish)(V v, T add, const T *bias, int relu)
 {
-    const long K = g->C * g->kh * g->kw, L = g->Ho * g->Wo, plane = g->Hp * g->Wp;
-    const long strips = (g->Wo + VL - 1) / VL;
-    for (long image = 0; image < g->n; image++) {
-        for (long y = 0; y < g->Ho; y++) {
-            /* the kernel rows on the image; every kernel column, padding or not, for vectors
-             * of pixels */
-            struct taps t = patch_taps(g, y, 0);
-            t.j0 = 0;
-            t.j1 = g->kw;
-            for (long f0 = 0; f0 < g->F; f0 += 12) {
-                const int rows = (int)(g->F - f0 < 12 ? g->F - f0 : 12);
-                for (long s0 = 0; s0 < strips; s0 += 2) {
-                    const T *xs = x + image * g->C * plane + y * g->Wp + s0 * VL;
-                    T *os = out + (image * g->F + f0) * L + y * g->Wo + s0 * VL;
-                    const long valid = g->Wo - s0 * VL, room = L - y * g->Wo - s0 * VL;
-                    const T *b = bias ? bias + f0 : NULL;
-#define ROW_TILE(NV, KW) \
-    NAME(row_forward_tile)(xs, w + f0 * K, b, g, t, os, valid, room, rows, 12, NV, KW)
-                    if (strips - s0 >= 2 && g->kw == 5)
-                        ROW_TILE(2, 5);
-                    else if (strips - s0 >= 2 && g->kw == 3)
-                        ROW_TILE(2, 3);
-                    else if (strips - s0 >= 2)
-                        ROW_TILE(2, 0);
-                    else
-                        ROW_TILE(1, 0);
-#undef ROW_TILE
-                }
-            }
+    if (bias)
+        v += add;
+    return relu ? NAME(relu_vector)(v) : v;
+}
+
+/* The tile at output rows y (upper) and y + 1 (lower, when `lower`), filters f0 .. f0+3,
+ * pixels x0 .. x0 + 2*VL - 1 of one image: x, out and pooled (either of them NULL) point at
+ * the image, out_room and pooled_room count the elements from there to their ends. KW, when
+ * not 0, is the kernel's width known at compile time (the loop over it unrolled). */
+static inline ALWAYS_INLINE void NAME(row_pair_tile)(
+    const T *x, const T *wt, long Fr, const T *bias, const struct geometry *g, long y,
+    int lower, long x0, long f0, T *out, T *pooled, long out_room, long pooled_room,
+    const int KW)
+{
+    EACH_ROW_FILTER(DECLARE_ROW_PAIR)
+    const long plane = g->Hp * g->Wp, L = g->Ho * g->Wo, columns = KW ? KW : g->kw;
+    const int relu = g->relu != 0;
+    const struct taps up = patch_taps(g, y, 0);
+    struct taps down = lower ? patch_taps(g, y + 1, 0) : up;
+    if (!lower)
+        down.i1 = down.i0;
+    /* the kernel rows where a row's taps start or end cut them into runs that the same
+     * output rows take, in the order of i */
+    long cuts[4] = {up.i0, up.i1, down.i0, down.i1};
+    for (int a = 1; a < 4; a++)
+        for (int b = a; b > 0 && cuts[b] < cuts[b - 1]; b--) {
+            const long swap = cuts[b];
+            cuts[b] = cuts[b - 1];
+            cuts[b - 1] = swap;
+        }
+    for (long c = 0; c < g->C; c++) {
+        const T *xc = x + c * plane + y * g->Wp + x0;
+        const T *wc = wt + c * g->kh * columns * Fr + f0;
+        for (int run = 0; run < 3; run++) {
+            const long i0 = cuts[run], i1 = cuts[run + 1];
+            const int upper = i0 >= up.i0 && i0 < up.i1, under = i0 >= down.i0 && i0 < down.i1;
+            if (i0 >= i1)
+                continue;
+            if (upper && under)
+                ROW_PAIR_STEPS(1, 1)
+            else if (upper)
+                ROW_PAIR_STEPS(1, 0)
+            else if (under)
+                ROW_PAIR_STEPS(0, 1)
         }
     }
+    EACH_ROW_FILTER(ROW_PAIR_FINISH)
+}
+
+/* out (n x F x Ho*Wo, or NULL) = conv of the padded chunk x with w (F x K), plus bias[f]
+ * unless NULL, through relu when g->relu; pooled (n x F x Ho/2*Wo/2, or NULL) = its 2 x 2 max
+ * pool of stride 2. The row stride Wp leaves room for whole pairs of vectors: a tile reads
+ * 2*VL + kw - 1 values of a row. */
+CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out, T *pooled,
+                                  const struct geometry *g)
+{
+    const long K = g->C * g->kh * g->kw, Fr = (g->F + ROW_FILTERS - 1) / ROW_FILTERS * ROW_FILTERS;
+    const long L = g->Ho * g->Wo, Lq = (g->Ho / 2) * (g->Wo / 2), plane = g->Hp * g->Wp;
+    T *wt = malloc(sizeof(T) * (size_t)(K * Fr));
+    if (!wt)
+        return -1;
+    for (long k = 0; k < K; k++)
+        for (long f = 0; f < Fr; f++)
+            wt[k * Fr + f] = f < g->F ? w[f * K + k] : 0;
+    for (long image = 0; image < g->n; image++) {
+        const T *xi = x + image * g->C * plane;
+        T *oi = out ? out + image * g->F * L : NULL;
+        T *pi = pooled ? pooled + image * g->F * Lq : NULL;
+        const long out_room = (g->n - image) * g->F * L, pooled_room = (g->n - image) * g->F * Lq;
+        /* with a pool, the rows no window takes (an odd last one) only where out is kept */
+        const long rows = pooled && !out ? g->Ho / 2 * 2 : g->Ho;
+        for (long y = 0; y < rows; y += 2) {
+            const int lower = y + 1 < rows;
+            for (long f0 = 0; f0 < g->F; f0 += ROW_FILTERS)
+                for (long x0 = 0; x0 < g->Wo; x0 += 2 * VL) {
+#define ROW_PAIR(KW) NAME(row_pair_tile)(xi, wt, Fr, bias, g, y, lower, x0, f0, oi, pi, \
+                                         out_room, pooled_room, KW)
+                    if (g->kw == 5)
+                        ROW_PAIR(5);
+                    else if (g->kw == 3)
+                        ROW_PAIR(3);
+                    else
+                        ROW_PAIR(0);
+#undef ROW_PAIR
+                }
+        }
+    }
+    free(wt);
     return 0;
 }
+#undef ROW_FILTERS
+#undef EACH_ROW_FILTER
+#undef DECLARE_ROW_PAIR
+#undef ROW_PAIR_STEPS
+#undef ROW_PAIR_STEP
+#undef ROW_PAIR_FINISH
 
 /* The filter gradient keeps 4 filters x NK kernel offsets of partial sums, one lane per pixel
  * column, over the whole chunk, then adds each one's lanes (in lane order) into dw. The

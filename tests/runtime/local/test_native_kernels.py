@@ -124,6 +124,46 @@ def test_forward_pays_no_attention_to_padding_columns():
     assert_array_equal(first, again)
 
 
+# Convolutions whose 2 x 2 max pool (stride 2) the row kernels take from their registers
+ROW_POOLED = [
+    #  N  C   H   W  F kh kw sh sw ph pw
+    (3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2),       # LeNet's first layer, 6 filters: a partial tile
+    (2, 2, 13, 37, 5, 3, 3, 1, 1, 1, 1),       # 13 rows (one no window takes), 37 pixels a row
+    (2, 3, 9, 9, 7, 3, 3, 1, 1, 0, 0),         # 'valid': every kernel row on the image
+    (2, 1, 10, 10, 5, 7, 7, 1, 1, 3, 3),       # 7x7: a tile's two rows take other kernel rows
+    (1, 4, 6, 70, 9, 4, 4, 1, 1, 2, 2),        # 70 pixels a row: several pairs of vectors
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
+@pytest.mark.parametrize("special", ["none", "nan", "inf"])
+@pytest.mark.parametrize("keep", [True, False], ids=["kept", "pool-only"])
+@pytest.mark.parametrize("shape", ROW_POOLED, ids=lambda s: "x".join(map(str, s)))
+def test_the_row_kernels_pool_as_max_pool_does(shape, keep, special, dtype):
+    from kerasdml.runtime.local import conv, direct_conv, pooling
+    from kerasdml.runtime.local.geometry import conv_geom, pool_geom
+    X, W, _, args = _conv_inputs(shape, dtype, seed=5)
+    N, F = shape[0], shape[4]
+    bias = np.random.default_rng(6).standard_normal((F, 1)).astype(dtype)
+    if special != "none":                  # a window with NaN, or an infinite maximum
+        X[0, 3 * shape[3] + 4] = np.nan if special == "nan" else np.inf
+    g = conv_geom("conv2d", *args.values())
+    pool_shape = dict(input_shape=[N, F, g.Ho, g.Wo], pool_size=[2, 2], stride=[2, 2],
+                      padding=[0, 0])
+    into = conv.PoolInto(pool_geom("max_pool", *pool_shape.values()),
+                         np.full((N, F * (g.Ho // 2) * (g.Wo // 2)), 7, dtype=dtype))
+    with native.use(True):
+        assert direct_conv.pools_in_kernel(g, into.geometry)
+        got = conv.conv2d(X, W, **args, bias=bias, relu=True, pool=into, keep=keep)
+        plain = conv.conv2d(X, W, **args, bias=bias, relu=True)
+        pooled = pooling.max_pool(plain, **pool_shape)
+    assert (got is None) != keep
+    if keep:
+        assert got.tobytes() == plain.tobytes()
+    assert into.out.tobytes() == pooled.tobytes()
+    assert np.isnan(pooled).any() == (special == "nan")
+
+
 POOLS = [
     #  C  H  W kh kw sh sw ph pw
     (2, 6, 6, 2, 2, 2, 2, 0, 0),     # windows tile the planes: 3 a row (doubles: one vector)
