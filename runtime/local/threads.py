@@ -40,13 +40,21 @@ def available_cores() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:                      # not on Linux
         cores = os.cpu_count() or 1
+    quota = _cgroup_quota_cores()
+    return max(1, cores if quota is None else min(cores, quota))
+
+
+@functools.cache
+def _cgroup_quota_cores() -> int | None:
+    """The cores a cgroup v2 CPU quota allows, None without one: read once per process, as
+    every kernel call asks for the worker count and a container's quota does not change."""
     try:
         quota, period = _CGROUP_CPU_MAX.read_text().split()[:2]
         if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+            return max(1, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):
         pass
-    return max(1, cores)
+    return None
 
 
 def _blas_from_environment() -> int | None:

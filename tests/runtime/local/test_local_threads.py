@@ -150,3 +150,20 @@ def test_run_chunks_raises_what_a_chunk_raised(monkeypatch):
         return first
     with pytest.raises(ValueError, match="chunk 3 failed"):
         parallel.run_chunks(chunk, parallel.split(6, 6))
+
+
+@pytest.mark.parametrize("quota,expected", [("150000 100000", 2), ("max 100000", None),
+                                            ("50000 100000", 1), ("garbled", None)])
+def test_a_cgroup_cpu_quota_caps_the_cores(monkeypatch, tmp_path, quota, expected):
+    # a container limited to 1.5 CPUs of a larger host gets 2 workers, not one per host core
+    limit = tmp_path / "cpu.max"
+    limit.write_text(quota + "\n")
+    monkeypatch.setattr(threads, "_CGROUP_CPU_MAX", limit)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    threads._cgroup_quota_cores.cache_clear()
+    try:
+        assert threads.available_cores() == (64 if expected is None else expected)
+        limit.write_text("100000 100000\n")      # read once per process: kernels ask every call
+        assert threads.available_cores() == (64 if expected is None else expected)
+    finally:
+        threads._cgroup_quota_cores.cache_clear()
