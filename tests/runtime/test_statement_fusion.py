@@ -175,10 +175,12 @@ CONV_LAYER = CONV_RELU + "[p, Hp, Wp] = max_pool2d::forward(r, F, Hc, Wc, k, k, 
 CONV_SHAPES = [(1, 1, 5, 5, 1, 1, 1, 0, 1, 1, 0), (3, 2, 9, 7, 5, 3, 1, 1, 2, 2, 0),
                (4, 3, 12, 12, 8, 5, 1, 2, 2, 2, 0), (2, 1, 10, 11, 3, 3, 2, 1, 3, 2, 1),
                (5, 4, 6, 6, 7, 1, 1, 0, 2, 1, 0), (2, 1, 7, 7, 1, 3, 1, 1, 2, 2, 0),
-               (3, 1, 28, 28, 6, 5, 1, 2, 2, 2, 0), (2, 2, 13, 37, 5, 3, 1, 1, 2, 2, 0)]
-# lenet, long-rows: the row kernels pool 2 x 2 windows from their registers
+               (3, 1, 28, 28, 6, 5, 1, 2, 2, 2, 0), (2, 2, 13, 37, 5, 3, 1, 1, 2, 2, 0),
+               (2, 8, 9, 11, 20, 3, 1, 1, 2, 2, 0)]
+# lenet, long-rows: the row kernels pool 2 x 2 windows from their registers; channels: the
+# channel kernels from their stage
 CONV_IDS = ["1x1", "odd", "same-5x5", "strided-overlap", "pointwise", "one-plane", "lenet",
-            "long-rows"]
+            "long-rows", "channels"]
 
 
 def _run_conv(text, shape, precision, outputs, fused, monkeypatch, stats=None):

@@ -124,24 +124,30 @@ def test_forward_pays_no_attention_to_padding_columns():
     assert_array_equal(first, again)
 
 
-# Convolutions whose 2 x 2 max pool (stride 2) the row kernels take from their registers
-ROW_POOLED = [
+# Convolutions whose 2 x 2 max pool (stride 2) the kernels take themselves: the row kernels
+# from their registers, the channel kernels from their pixel-major stage
+POOLED_IN_KERNEL = [
     #  N  C   H   W  F kh kw sh sw ph pw
     (3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2),       # LeNet's first layer, 6 filters: a partial tile
     (2, 2, 13, 37, 5, 3, 3, 1, 1, 1, 1),       # 13 rows (one no window takes), 37 pixels a row
     (2, 3, 9, 9, 7, 3, 3, 1, 1, 0, 0),         # 'valid': every kernel row on the image
     (2, 1, 10, 10, 5, 7, 7, 1, 1, 3, 3),       # 7x7: a tile's two rows take other kernel rows
     (1, 4, 6, 70, 9, 4, 4, 1, 1, 2, 2),        # 70 pixels a row: several pairs of vectors
+    (3, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2),     # LeNet's second layer: 49 pooled pixels a plane
+    (2, 8, 9, 11, 20, 3, 3, 1, 1, 1, 1),       # 20 filters (a vector and 4), odd rows and columns
+    (2, 6, 15, 15, 17, 3, 3, 2, 2, 1, 1),      # strides 2, 17 filters
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["double", "single"])
 @pytest.mark.parametrize("special", ["none", "nan", "inf"])
 @pytest.mark.parametrize("keep", [True, False], ids=["kept", "pool-only"])
-@pytest.mark.parametrize("shape", ROW_POOLED, ids=lambda s: "x".join(map(str, s)))
-def test_the_row_kernels_pool_as_max_pool_does(shape, keep, special, dtype):
+@pytest.mark.parametrize("shape", POOLED_IN_KERNEL, ids=lambda s: "x".join(map(str, s)))
+def test_the_direct_kernels_pool_as_max_pool_does(shape, keep, special, dtype):
     from kerasdml.runtime.local import conv, direct_conv, pooling
     from kerasdml.runtime.local.geometry import conv_geom, pool_geom
+    if not native.can_run(native.WIDE):
+        pytest.skip("the kernels pool only in their AVX-512 version")
     X, W, _, args = _conv_inputs(shape, dtype, seed=5)
     N, F = shape[0], shape[4]
     bias = np.random.default_rng(6).standard_normal((F, 1)).astype(dtype)
@@ -152,7 +158,7 @@ def test_the_row_kernels_pool_as_max_pool_does(shape, keep, special, dtype):
                       padding=[0, 0])
     into = conv.PoolInto(pool_geom("max_pool", *pool_shape.values()),
                          np.full((N, F * (g.Ho // 2) * (g.Wo // 2)), 7, dtype=dtype))
-    with native.use(True):
+    with native.use(True), native.use_version(native.WIDE):
         assert direct_conv.pools_in_kernel(g, into.geometry)
         got = conv.conv2d(X, W, **args, bias=bias, relu=True, pool=into, keep=keep)
         plain = conv.conv2d(X, W, **args, bias=bias, relu=True)
