@@ -2,7 +2,9 @@
 
 Each binary operator has a scalar rule (Python numbers, with DML's int/double typing) and an
 elementwise matrix rule (a numpy ufunc). The rules follow SystemDS 3.x:
-- ints are 64-bit: `+` and `-` wrap around, `*` fails on overflow; `/` and `^` always give doubles;
+- ints are 64-bit, computed through doubles as SystemDS does: a result above 2^63 is an error,
+  below -2^63 it wraps around, beyond 2^53 it keeps a double's precision; `/` and `^` always
+  give doubles;
 - `%/%` truncates toward zero and `%%` takes the sign of the dividend (Java's remainder);
 - booleans take part in comparisons and logic, never in arithmetic (as.integer converts them);
 - matrices combine elementwise when their shapes are equal, or when the right operand is a row
@@ -34,21 +36,58 @@ def _wrap(result: int) -> int:
     return (result - INT64_MIN) % 2**64 + INT64_MIN
 
 
-def _overflow_checked(result):
-    if type(result) is int and not INT64_MIN <= result <= INT64_MAX:
-        raise DMLRuntimeError(f"integer overflow: the result {result} does not fit in 64 bits "
+# SystemDS computes an int op on two ints as a double (BinaryScalarScalarCPInstruction): a
+# result above 2^63 is an overflow error, any other is cast back to a long, so results beyond
+# 2^53 keep only a double's precision (9007199254740993 * 1 is 9007199254740992).
+_TWO_63 = 2.0 ** 63
+_EXACT = 2 ** 53
+
+
+def _long_of_double(d: float) -> int:
+    """Java's (long) cast of a double: NaN is 0, out-of-range values saturate."""
+    if d != d:
+        return 0
+    if d >= _TWO_63:
+        return INT64_MAX
+    if d <= -_TWO_63:
+        return INT64_MIN
+    return int(d)
+
+
+def _int_result(d: float, expression: str) -> int:
+    if d > _TWO_63:
+        raise DMLRuntimeError(f"integer overflow: {expression} is {d!r}, which does not fit in 64 bits "
                               "(use doubles, e.g. 1.0 * x)")
-    return result
+    return _long_of_double(d)
+
+
+def _long_arithmetic(exact: int, estimate: float, expression: str) -> int:
+    """Plus, Minus and Multiply on longs: the double result when it passes 2^63 (an error),
+    else the wrapped long result, through a double."""
+    if -_EXACT <= exact <= _EXACT:
+        return exact
+    return _int_result(estimate if estimate > _TWO_63 else float(_wrap(exact)), expression)
 
 
 def _add(a, b):
     result = a + b
-    return _wrap(result) if type(result) is int else result
+    if type(result) is int:
+        return _long_arithmetic(result, float(a) + float(b), f"{a} + {b}")
+    return result
 
 
 def _subtract(a, b):
     result = a - b
-    return _wrap(result) if type(result) is int else result
+    if type(result) is int:
+        return _long_arithmetic(result, float(a) - float(b), f"{a} - {b}")
+    return result
+
+
+def _multiply(a, b):
+    result = a * b
+    if type(result) is int:
+        return _long_arithmetic(result, float(a) * float(b), f"{a} * {b}")
+    return result
 
 
 def _divide(a, b):
@@ -72,12 +111,21 @@ def _power(a, b):
         return math.inf if a > 0 or float(b).is_integer() and b % 2 == 0 else -math.inf
 
 
+def _java_int_divide(a: float, b: float) -> float:
+    """IntegerDivide on doubles: NaN and infinities stay, else UtilFunctions.toLong (truncation
+    after adding 2^-53 to the magnitude)."""
+    quotient = _divide(a, b)
+    if not math.isfinite(quotient):
+        return quotient
+    return math.copysign(math.floor(abs(quotient) + 2.0 ** -53), quotient)
+
+
 def _modulus(a, b):
     if type(a) is int and type(b) is int:
         if b == 0:
             return 0
-        remainder = abs(a) % abs(b)
-        return -remainder if a < 0 else remainder
+        # Modulus on longs: a - (a %/% b) * b, all in doubles (as SystemDS, also for big ints)
+        return _int_result(float(a) - _java_int_divide(float(a), float(b)) * float(b), f"{a} %% {b}")
     if b == 0:
         return math.nan
     return math.fmod(a, b)
@@ -85,11 +133,10 @@ def _modulus(a, b):
 
 def _int_divide(a, b):
     if type(a) is int and type(b) is int:
-        if b == 0:
+        if b == 0 and a > 0:
             raise DMLRuntimeError(f"integer division by zero: {a} %/% 0 (use a double divisor for "
                                   "Infinity)")
-        quotient = abs(a) // abs(b)
-        return _overflow_checked(quotient if (a < 0) == (b < 0) else -quotient)
+        return _int_result(_java_int_divide(float(a), float(b)), f"{a} %/% {b}")
     if b == 0:
         return _divide(float(a), 0.0)
     return float(math.trunc(a / b)) if math.isfinite(a / b) else a / b
@@ -98,7 +145,7 @@ def _int_divide(a, b):
 SCALAR_RULES: dict[str, Callable] = {
     "+": _add,
     "-": _subtract,
-    "*": lambda a, b: _overflow_checked(a * b),
+    "*": _multiply,
     "/": _divide,
     "^": _power,
     "%%": _modulus,
@@ -291,7 +338,7 @@ def _negate(a):
     if isinstance(a, bool):
         raise _boolean_arithmetic("-")
     if isinstance(a, int):
-        return _wrap(-a)
+        return _long_arithmetic(-a, -float(a), f"-{a}")     # 0 - a, as SystemDS
     if isinstance(a, float):
         return -a
     raise DMLRuntimeError(f"unary `-` is not defined for {type_name(a)}")

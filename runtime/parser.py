@@ -201,7 +201,17 @@ class _ToNodes(Transformer):
         return str(name)
 
     def call_stmt(self, meta, children):
-        return n.ExprStatement(children[0], pos=self._pos(meta))
+        call = children[0]
+        if isinstance(call, n.Call) and call.name == "write" and call.args:
+            self._check_write_target(call)
+        return n.ExprStatement(call, pos=self._pos(meta))
+
+    def _check_write_target(self, call) -> None:
+        """SystemDS only writes a variable: write(t(X), ...), write(X[1, ], ...) and write(42, ...)
+        are rejected before anything runs."""
+        if not isinstance(call.args[0].value, n.Var):
+            raise _node_error("write's first argument must be a variable name; assign the "
+                              "expression to a variable and write that variable", call.pos)
 
     def if_stmt(self, meta, children):
         condition, then_body, else_body = children
@@ -252,6 +262,10 @@ class _ToNodes(Transformer):
 
     def unary(self, meta, children):
         op, operand = children
+        if str(op) == "-" and isinstance(operand, n.Literal) and type(operand.value) in (int, float):
+            # SystemDS negates a number literal while parsing (exact), a variable at run time
+            # (0 - x, through a double)
+            return n.Literal(-operand.value, pos=self._tok_pos(op))
         return n.Unary(str(op), operand, pos=self._tok_pos(op))
 
     def call(self, meta, children):

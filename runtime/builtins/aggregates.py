@@ -326,7 +326,8 @@ def _number(value, name: str):
 
 def _scalar_pair(a, b, name: str, pick):
     if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool):
-        return pick(a, b)
+        result = pick(a, b)     # SystemDS casts the long result through a double
+        return result if -2**53 <= result <= 2**53 else min(int(float(result)), 2**63 - 1)
     x, y = float(a), float(b)
     if x != x or y != y:
         return math.nan

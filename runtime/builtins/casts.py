@@ -1,6 +1,8 @@
 """Conversions between DML's value types, and the dimension queries nrow, ncol, length."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import DMLRuntimeError
@@ -63,7 +65,8 @@ def as_integer(value):
         return _INT64_MAX
     if number <= _INT64_MIN:
         return _INT64_MIN
-    return int(number)
+    # UtilFunctions.toLong adds 2^-53 before truncating: as.integer(0.9999999999999999) is 1
+    return int(math.copysign(math.floor(abs(number) + 2.0 ** -53), number))
 
 
 @builtin("as.double")

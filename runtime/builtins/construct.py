@@ -110,7 +110,10 @@ def matrix(context, data, rows=None, cols=None, byrow=True):
         values = _parse_numbers(data)
         rows, cols = _shape_for(len(values), rows, cols, "the data string")
         return np.array(values, dtype=context.dtype).reshape((rows, cols))
-    if isinstance(data, (bool, int, float)):
+    if isinstance(data, bool):      # SystemDS: "for Rand statement max has incorrect value type"
+        raise DMLRuntimeError("matrix cannot be filled with a boolean; use as.double(...) for "
+                              "1.0 or 0.0")
+    if isinstance(data, (int, float)):
         if rows is None or cols is None:
             raise DMLRuntimeError("matrix filled with a number needs both rows= and cols=")
         return np.full((rows, cols), float(data), dtype=context.dtype)

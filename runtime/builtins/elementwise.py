@@ -1,7 +1,7 @@
 """Elementwise builtins: unary math (exp, log, sqrt, abs, round, trig, sigmoid, ...), log with a
 base, ifelse, is.na / is.nan / is.infinite (also named isNA, isNaN, isInf), replace and the
-bitwise bitwAnd, bitwOr, bitwXor, bitwShiftL, bitwShiftR (on the 64-bit integer values; an int for
-two scalars).
+bitwise bitwAnd, bitwOr, bitwXor, bitwShiftL, bitwShiftR (on 32-bit Java ints, as SystemDS; an
+int for two int scalars, a double otherwise).
 
 On a scalar the unary math builtins return a double (abs(-3) is 3.0); on a matrix they return a
 matrix of the same dtype. Out-of-domain arguments give NaN or Infinity, as in Java, not errors.
@@ -50,6 +50,11 @@ def _signed_ceil(x: float) -> float:
     return math.copysign(math.ceil(x), x)        # ceil(-0.5) is -0.0
 
 
+def _java_signum(x):
+    """Java's Math.signum keeps a zero's sign (signum(-0.0) is -0.0); np.sign drops it."""
+    return np.copysign(np.sign(x), x)
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -72,7 +77,7 @@ _UNARY = {
     "floor": (np.floor, _signed_floor),
     "ceil": (np.ceil, _signed_ceil),
     "ceiling": (np.ceil, _signed_ceil),
-    "sign": (np.sign, None),
+    "sign": (_java_signum, None),
     "sin": (np.sin, math.sin),
     "cos": (np.cos, math.cos),
     "tan": (np.tan, math.tan),
@@ -293,30 +298,68 @@ def xor(a, b):
     return np.logical_xor(np.not_equal(a, 0), np.not_equal(b, 0)).astype(dtype)
 
 
+# SystemDS' bitwise function objects work on Java ints: two int scalars take the long path
+# (each operand's low 32 bits), anything else the double path (UtilFunctions.toInt: truncation
+# saturating at the int limits). bitwShiftL gives NaN where the int result is Integer.MIN_VALUE
+# (0 once stored in an int scalar); bitwShiftR of two ints shifts the whole long.
+_INT_MIN = -(2**31)
+_DOUBLE_EPS = 2.0 ** -53
+
+
+def _wrap_int32(x):
+    return ((x + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def _java_shift_left(a, b):
+    return _wrap_int32(a << (b & 31))
+
+
+def _java_shift_right(a, b):
+    return a >> (b & 31)
+
+
 _BITWISE = {
     "bitwAnd": np.bitwise_and,
     "bitwOr": np.bitwise_or,
     "bitwXor": np.bitwise_xor,
-    "bitwShiftL": np.left_shift,
-    "bitwShiftR": np.right_shift,
+    "bitwShiftL": _java_shift_left,
+    "bitwShiftR": _java_shift_right,
 }
 
 
-def _bitwise_operand(value, name: str):
-    if is_matrix(value):
-        return value.astype(np.int64)
-    return np.int64(_java_long(_scalar_number(value, name)))
+def _java_to_int(values):
+    """UtilFunctions.toInt, elementwise: sign(x) * floor(|x| + eps), then Java's (int) cast."""
+    with np.errstate(invalid="ignore"):
+        truncated = np.sign(values) * np.floor(np.abs(values) + _DOUBLE_EPS)
+        truncated = np.clip(np.nan_to_num(truncated, nan=0.0), _INT_MIN, 2**31 - 1)
+    return truncated.astype(np.int64)
+
+
+def _int_scalar_bitwise(name: str, operation, a: int, b: int) -> int:
+    if name == "bitwShiftR":
+        return a >> (_wrap_int32(b) & 63)
+    result = int(operation(_wrap_int32(a), _wrap_int32(b)))
+    return 0 if name == "bitwShiftL" and result == _INT_MIN else result
 
 
 def _register_bitwise(name: str, operation):
     def function(a, b):
-        result = operation(_bitwise_operand(a, name), _bitwise_operand(b, name))
-        if is_matrix(a) or is_matrix(b):
-            like = a if is_matrix(a) else b
+        if isinstance(a, bool) or isinstance(b, bool):     # SystemDS: invalid value types
+            raise DMLRuntimeError(f"{name} is not defined for booleans; convert with as.integer(...)")
+        if _is_int(a) and _is_int(b):
+            return _int_scalar_bitwise(name, operation, a, b)
+        matrices = [m for m in (a, b) if is_matrix(m)]
+        left, right = (_java_to_int(np.asarray(v, dtype=np.float64)) if is_matrix(v)
+                       else _java_to_int(np.float64(_scalar_number(v, name))) for v in (a, b))
+        result = operation(left, right).astype(np.float64)
+        if name == "bitwShiftL":
+            result = np.where(result == _INT_MIN, np.nan, result)
+        if matrices:
+            like = matrices[0]
             return result.astype(like.dtype if like.dtype.kind == "f" else np.float64)
-        return int(result)
+        return float(result)
     function.__name__ = name
-    function.__doc__ = f"{name} on the integer values, elementwise on matrices."
+    function.__doc__ = f"{name} on Java int values, elementwise on matrices."
     builtin(name)(function)
 
 

@@ -46,7 +46,7 @@ def test_a_folder_gets_the_umasks_permissions_and_replaces_the_old_one(tmp_path,
 
 def test_dml_write_and_checkpoint_files_get_the_same_permissions(tmp_path, umask_022):
     from kerasdml.compiler.training import checkpoint
-    run_string(f'write(matrix(1, rows=2, cols=2), "{tmp_path}/m.csv", format="csv")')
+    run_string(f'M = matrix(1, rows=2, cols=2)\nwrite(M, "{tmp_path}/m.csv", format="csv")')
     checkpoint.write(tmp_path / "ck.h5", checkpoint.Checkpoint({"W": np.ones((2, 2))}))
     assert _mode(tmp_path / "m.csv") == _mode(tmp_path / "m.csv.mtd") == 0o644
     assert _mode(tmp_path / "ck.h5") == 0o644

@@ -337,8 +337,10 @@ def test_hdf5_round_trip(tmp_path):
 
 
 def test_scalars_round_trip(tmp_path):
-    out = run('write(3, $dir + "/i")\nwrite(2.5, $dir + "/d")\nwrite(TRUE, $dir + "/b")\n'
-              'write("hi there", $dir + "/s")\n'
+    # SystemDS writes only variables, never literals (see test_write_of_an_expression_is_rejected)
+    out = run('i = 3\nd = 2.5\nb = TRUE\ns = "hi there"\n'
+              'write(i, $dir + "/i")\nwrite(d, $dir + "/d")\nwrite(b, $dir + "/b")\n'
+              'write(s, $dir + "/s")\n'
               'I = read($dir + "/i", data_type="scalar", value_type="int")\n'
               'D = read($dir + "/d", data_type="scalar")\n'
               'B = read($dir + "/b", data_type="scalar", value_type="boolean")\n'

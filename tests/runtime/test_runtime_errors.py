@@ -39,6 +39,15 @@ def test_syntax_error_names_position_line_and_expectation(program, where, messag
         assert f"    {source_line}\n    {' ' * (column - 1)}^" in rendered
 
 
+def test_write_of_an_expression_is_rejected_before_anything_runs(tmp_path):
+    # SystemDS writes only a variable: write(X + 1, ...) fails validation, so nothing prints
+    out = io.StringIO()
+    with pytest.raises(DMLSyntaxError, match=r"write's first argument must be a variable name") as caught:
+        run_string(f'X = 1\nprint("before")\nwrite(X + 1, "{tmp_path}/f.csv")\n', file="prog.dml", out=out)
+    assert (caught.value.position.line, caught.value.position.column) == (3, 1)
+    assert out.getvalue() == "" and not list(tmp_path.iterdir())
+
+
 RUNTIME_ERRORS = [
     ("x = 1\ny = z + x\n", 2, r"undefined variable `z`"),
     ("A = matrix(1, rows=3, cols=4)\nB = matrix(1, rows=5, cols=2)\nC = A %*% B\n", 3,

@@ -26,7 +26,7 @@ def run_spark(script, runtime, **keywords):
 @pytest.mark.parametrize("header", [False, True], ids=["plain", "header"])
 def test_csv_written_by_executors_reads_back_locally(runtime, tmp_path, header):
     target = tmp_path / "x.csv"
-    script = f'write(X * 1, "{target}", format="csv", header={str(header).upper()})'
+    script = f'Y = X * 1\nwrite(Y, "{target}", format="csv", header={str(header).upper()})'
     _, plan = run_spark(script, runtime, inputs={"X": DATA})
     assert "SPARK(executors write)" in plan
     assert target.is_dir() and sorted(p.name for p in target.iterdir() if p.name.startswith("part-"))
