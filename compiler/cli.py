@@ -124,9 +124,9 @@ def predict_command(options) -> int:
                             f"{len(model.outputs)} output(s); give --input and --output once "
                             "for each, in the model's order")
     data = [read_samples(path, spec.shape) for path, spec in zip(options.input, model.inputs)]
-    results = model.predict(data, batch_size=options.batch_size, precision=options.precision
-                            or "double", **spark_options(options))
-    results = results if isinstance(results, list) else [results]
+    results = model.predict_arrays(data, batch_size=options.batch_size,
+                                   precision=options.precision or "double",
+                                   **spark_options(options))
     for path, result in zip(options.output, results):
         write_samples(path, result)
     return 0

@@ -112,6 +112,12 @@ class Graph:
     # (output, its Keras mask tensor) for the outputs that carry a mask: Keras weights their
     # loss and metrics by it
     output_masks: tuple = field(default=(), compare=False)
+    # how Keras' predict arranges the outputs when the model returns a dict (or lists and dicts
+    # nested): a position in `outputs`, ("list", (items...)) or ("dict", ((key, item), ...)) in
+    # the model's key order; None for one output or a flat list
+    output_structure: object = field(default=None, compare=False)
+    # the keys of a model built on a dict of inputs, one per input (Keras takes data by them)
+    input_keys: tuple = field(default=(), compare=False)
 
     @cached_property
     def _producers(self) -> dict:

@@ -3,6 +3,7 @@ data to the scripts and read results back (inputs, outputs, parameters), without
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,6 +21,7 @@ from ..training.config import Head, Loss, Optimizer, TrainingConfig, training_co
 from ..training.data import float_array
 from ..training.inputs import arrays_by_input
 from ..training.metric_state import CONFUSION_METRICS
+from ..training.objectives import takes_logits as objective_takes_logits
 from .training_view import PARALLEL_ALGOS, TRAIN_ALGOS, TrainingView
 from .weights import dataset_paths, dml_weights, keras_layout, norm_groups
 
@@ -32,6 +34,7 @@ class TensorSpec:
     batch: str             # DML variable holding one batch inside the loop
     shape: tuple           # Keras per-sample shape
     image: tuple | None    # (C, H, W) when rows are converted to channels first in the script
+    key: str | None = None  # an input's key in the dict of inputs the model was built on
 
     @property
     def columns(self) -> int | None:
@@ -114,7 +117,7 @@ class HeadSpec:
     head: Head
     first: int             # its first column of y (1-based)
     mask: str | None = None  # the DML variable of the output's Keras mask in train.dml, if any
-    logits: str | None = None  # the tensor the loss takes instead of the output (takes_logits)
+    logits: str | None = None  # the tensor the loss or a metric takes instead of the output
 
     @property
     def last(self) -> int:
@@ -141,7 +144,8 @@ class HeadSpec:
 _PER_POSITION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
                         "kl_divergence", "categorical_hinge", "cosine_similarity")
 _PER_POSITION_METRICS = ("categorical_accuracy", "kl_divergence", "categorical_hinge",
-                         "cosine_similarity")
+                         "cosine_similarity", "categorical_crossentropy",
+                         "top_k_categorical_accuracy")
 
 
 def _position_classes(head: Head, shape: tuple) -> int | None:
@@ -150,23 +154,20 @@ def _position_classes(head: Head, shape: tuple) -> int | None:
     return shape[-1] if per_position and len(shape) > 1 else None
 
 
-# the cross-entropies that Keras' TensorFlow backend takes from the logits of a softmax or sigmoid
-# output although from_logits=False (keras/src/backend/tensorflow/nn.py, _get_logits: the output
-# carries its activation's input as _keras_logits), so that the loss and its gradient never clip
-_LOGITS_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
-                  "binary_crossentropy")
-
-
 def takes_logits(loss: Loss) -> bool:
-    """Whether `loss`, on an output a softmax or sigmoid writes, is taken from the logits."""
-    return loss.module in _LOGITS_LOSSES and not dict(loss.arguments).get("from_logits", True)
+    """Whether `loss`, on an output a softmax or sigmoid writes, is taken from the logits
+    (objectives.takes_logits: so that the loss and its gradient never clip)."""
+    return objective_takes_logits(loss.module, loss.arguments)
 
 
-def _loss_logits(graph: ir.Graph, heads) -> dict:
+def _loss_logits(graph: ir.Graph, heads, metrics: bool = False) -> dict:
     """Model output -> the logits its loss takes (takes_logits, logits_input), for the outputs
-    of `graph` whose loss does and whose softmax or sigmoid writes them."""
+    of `graph` whose loss does (or, with `metrics`, a metric does) and whose softmax or
+    sigmoid writes them."""
     found = {t: logits_input(graph, t) for t, head in zip(graph.outputs, heads)
-             if takes_logits(head.loss)}
+             if takes_logits(head.loss) or metrics and any(
+                 objective_takes_logits(m, a)
+                 for m, a in zip(head.metrics, head.metric_arguments))}
     return {t: z for t, z in found.items() if z is not None}
 
 
@@ -210,6 +211,9 @@ class CompiledModel:
         self.frozen = frozenset(frozen)  # Keras layers with trainable=False
         self._program = build_program(graph, training=False)
         self.inputs = _specs(graph, self._program.tensors, graph.inputs, "X")
+        if graph.input_keys:  # Keras takes the data of a dict of inputs by its keys
+            self.inputs = tuple(dataclasses.replace(t, key=key)
+                                for t, key in zip(self.inputs, graph.input_keys))
         self.outputs = _specs(graph, self._program.tensors, graph.outputs, "Y")
         for t in self.outputs:
             if t.columns is None:
@@ -369,7 +373,7 @@ class CompiledModel:
         """One HeadSpec per output: its targets' spec and columns of y, loss and weight."""
         heads, first = [], 1
         graph = self.graph if self.train_graph is None else self.train_graph
-        logits = _loss_logits(graph, self.training.heads)
+        logits = _loss_logits(graph, self.training.heads, metrics=True)
         for k, (out, head) in enumerate(zip(self.outputs, self.training.heads)):
             spec = _target_spec(out, head, len(self.outputs) == 1)
             heads.append(HeadSpec(spec, out, head, first, self._training_mask(k, out),
@@ -379,8 +383,8 @@ class CompiledModel:
 
     @cached_property
     def logit_specs(self) -> tuple:
-        """The logits of each output whose loss takes them (HeadSpec.logits), as the prediction
-        script holds them (the output's layout): what the validation loss reads."""
+        """The logits of each output whose loss or a metric takes them (HeadSpec.logits), as
+        the prediction script holds them (the output's layout): what validation reads."""
         specs = []
         for k, h in enumerate(self.heads):
             if h.logits:
@@ -482,7 +486,19 @@ class CompiledModel:
         default batch is 256 rows.
 
         A Spark DataFrame with one array (or image) column is scored partition by partition on
-        the executors (the script is row-local; spark_ml/scoring.py) unless scoring="blocks"."""
+        the executors (the script is row-local; spark_ml/scoring.py) unless scoring="blocks".
+
+        A model returning a dict (or dicts and lists nested) gets it back the same way, as
+        Keras' predict returns it; predict_arrays gives the outputs as a flat list."""
+        arrays = self.predict_arrays(inputs, batch_size, weights, scoring, **run_options)
+        if self.graph.output_structure is not None:
+            return _arranged(self.graph.output_structure, arrays)
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    def predict_arrays(self, inputs, batch_size: int | None = None, weights: dict | None = None,
+                       scoring: str = "auto", **run_options):
+        """predict's outputs as a list in the order of `outputs`, whatever structure the Keras
+        model returns them in."""
         from kerasdml.runtime.api import run_string
         if isinstance(inputs, dict):  # by input name, as Keras' predict takes them
             inputs = arrays_by_input(inputs, self.inputs, "inputs")
@@ -493,7 +509,7 @@ class CompiledModel:
             from ..spark_ml.scoring import predict_dataframe
             scored = predict_dataframe(self, data, batch_size, weights, scoring, run_options)
             if scored is not None:
-                return scored
+                return scored if isinstance(scored, list) else [scored]
         bound = {t.variable: x if _is_distributed(x) else t.rows(x) for t, x in zip(self.inputs, data)}
         for t in self.inputs:  # the script's batch loop `for (i in 1:0)` would run backwards
             if not _is_distributed(bound[t.variable]) and len(bound[t.variable]) == 0:
@@ -510,8 +526,7 @@ class CompiledModel:
         bound.update(weights)
         results = run_string(script, inputs=bound, args={"batch_size": max(1, int(batch_size))},
                              outputs=[t.variable for t in self.outputs], **run_options)
-        arrays = [t.keras(results[t.variable]) for t in self.outputs]
-        return arrays[0] if len(arrays) == 1 else arrays
+        return [t.keras(results[t.variable]) for t in self.outputs]
 
     def bound_prediction(self, weights: dict, precision: str, stats=None) -> tuple[str, dict]:
         """The bound prediction script and the weights to bind for a local run (or a Spark
@@ -539,6 +554,17 @@ class CompiledModel:
             cached = (key, folded, [weights[name] for name in names])
             self._folds[precision] = cached
         return cached[1]
+
+
+def _arranged(structure, arrays: list):
+    """The outputs as Keras' predict returns a model's dict (or nested) outputs
+    (ir.Graph.output_structure)."""
+    if isinstance(structure, int):
+        return arrays[structure]
+    kind, items = structure
+    if kind == "dict":
+        return {key: _arranged(item, arrays) for key, item in items}
+    return [_arranged(item, arrays) for item in items]
 
 
 def _is_distributed(value) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..training.config import Loss, Optimizer, TrainingConfig
 from ..training import metric_state
-from ..training.objectives import LOSS_METRICS, TrainingConfigError
+from ..training.objectives import LOSS_METRICS, TrainingConfigError, takes_logits
 from .names import identifier
 from .registry import LIBRARY
 
@@ -43,15 +43,28 @@ def _arguments(pairs: tuple) -> list[str]:
 # equal ones: a multi-label target row holds several ones)
 _FIRST_LARGEST = "rowIndexMax(({m} == rowMaxs({m})) * t(seq(ncol({m}), 1)))"
 
+# whether the target's class (its column, 1-based) is among the k largest predictions of its row:
+# fewer than k predictions above its own, as TensorFlow's in_top_k counts ties (all in). Its
+# predictions are float32 always (in_top_k takes no other), and TensorFlow's float32 softmax
+# gives 0 below 2^-125 (its exp flushes there; measured on TF 2.21's CPU kernels): a saturated
+# softmax's tiny probabilities tie at 0, which counts them all in
+_FLUSHED = "({p} * (abs({p}) >= 2.3509887e-38))"
+_IN_TOP_K = "(rowSums({f} > rowSums({f} * outer({t}, t(seq(1, ncol({p}))), \"==\"))) < {k})" \
+    .replace("{f}", _FLUSHED)
+
 # metric -> DML expression of its sum over the rows of one batch (pred, target, and the
 # metric's settings by name: objectives.METRICS)
 _METRIC_SUMS = {
+    "accuracy": "sum({p} == {y}) / ncol({p})",  # keras.metrics.Accuracy: exact equality
     "categorical_accuracy": "sum(" + _FIRST_LARGEST.format(m="{p}") + " == "
                             + _FIRST_LARGEST.format(m="{y}") + ")",
     "sparse_categorical_accuracy": "sum(" + _FIRST_LARGEST.format(m="{p}") + " - 1 == {y})",
     "binary_accuracy": "sum(({p} > {threshold}) == {y}) / ncol({y})",
     "mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
     "mean_absolute_error": "sum(abs({p} - {y})) / ncol({y})",
+    "top_k_categorical_accuracy": "sum(" + _IN_TOP_K.replace(
+        "{t}", _FIRST_LARGEST.format(m="{y}")) + ")",
+    "sparse_top_k_categorical_accuracy": "sum(" + _IN_TOP_K.replace("{t}", "{y} + 1") + ")",
     # the square root of the epoch's mean (finish)
     "root_mean_squared_error": "sum(({p} - {y})^2) / ncol({y})",
     # a row of counts the epoch sums (nn/metrics/confusion.dml); `finish` makes the metric
@@ -68,8 +81,9 @@ _FINISH = {
     "auc": 'confusion::auc({s}, "{curve}", "{summation_method}")',
     "f_beta_score": 'confusion::fbeta({s}, {beta}, "{average}")',
 }
-# a loss's mean over the batch times its rows (objectives.LOSS_METRICS)
-_METRIC_SUMS.update({name: ("-" if sign < 0 else "") + name + "::forward({p}, {y}) * nrow({p})"
+# a loss's mean over the batch (`loss`: the call loss_lines makes, _loss_call) times its rows
+# (objectives.LOSS_METRICS)
+_METRIC_SUMS.update({name: ("-" if sign < 0 else "") + "{loss} * nrow({p})"
                      for name, sign in LOSS_METRICS.items()})
 
 
@@ -110,15 +124,17 @@ class TrainingView:
 
     def metric_sum(self, metric: str, pred: str, target: str, arguments: tuple = ()) -> str:
         settings = dict(arguments)
+        loss = _loss_call(metric, pred, target, arguments) if metric in LOSS_METRICS else ""
         if settings.get("class_id", -1) >= 0:  # Keras' class_id: that column only
             pred, target = (f"{m}[, {settings['class_id'] + 1}]" for m in (pred, target))
-        if settings.get("from_logits"):
+        if settings.get("from_logits") and not loss:  # a loss module takes from_logits itself
             pred = f"1 / (1 + exp(-{pred}))"
         if "average" in settings:
             settings["micro"] = settings["average"] == "micro"
         return _METRIC_SUMS[metric].format(
-            p=pred, y=target, **{key: dml_literal(value) for key, value in settings.items()
-                                 if not isinstance(value, str)})
+            p=pred, y=target, loss=loss,
+            **{key: dml_literal(value) for key, value in settings.items()
+               if not isinstance(value, str)})
 
     # --- metrics Keras finishes at the epoch's end (training.metric_state) -------------------
 
@@ -203,38 +219,39 @@ class TrainingView:
         masks, logits = _masks(heads, masks), _per_head(heads, logits)
         lines = [line for h, out, mask, z in zip(heads, outs, masks, logits) if h.positions
                  for line in _position_rows(h, out, keras_layout, mask, z)]
+        logits = [_loss_logits(h, z) for h, z in zip(heads, logits)]
         if any(logits):
             lines.append("# from the logits of the softmax or sigmoid, as Keras (TensorFlow) "
                          "takes this loss")
-        calls = [f"{h.head.loss.module}::forward({_kept(h, 'logits' if z else 'pred', z or out)}, "
-                 f"{_kept(h, 'target', out)}{self.loss_arguments(_loss_of(h, z))})"
+        calls = [_loss_call(h.head.loss.module, _kept(h, 'logits' if z else 'pred', z or out),
+                            _kept(h, 'target', out), _loss_of(h, z).arguments)
                  for h, out, z in zip(heads, outs, logits)]
         if len(heads) == 1:
             return lines + [f"loss = {_weighted(heads[0], calls[0])}"]
         lines += [f"{self.head_loss(h)} = {call}" for h, call in zip(heads, calls)]
         return lines + ["loss = " + " + ".join(_weighted(h, self.head_loss(h)) for h in heads)]
 
-    def batch_sums(self, heads, outs) -> list[str]:
+    def batch_sums(self, heads, outs, logits=None) -> list[str]:
         """DML sums over the batch's rows of every reported column (history's after `loss`):
         the single output's metrics, or each output's loss and then each output's metrics. A
         per-position head's metrics are means over its positions (Keras' mean over them); a
-        masked head's are sums over the positions its mask keeps (metric_counts counts them)."""
+        masked head's are sums over the positions its mask keeps (metric_counts counts them).
+        `logits` (as loss_lines'): a cross-entropy metric takes them as Keras does its loss."""
         sums = [f"{self.head_loss(h)} * nrow({out})" for h, out in zip(heads, outs)] \
             if len(heads) > 1 else []
-        return sums + [self.metric_sum(metric, _kept(h, "pred", out), _kept(h, "target", out),
-                                       arguments)
+        return sums + [self.metric_sum(metric, *_metric_inputs(h, out, z, metric, arguments))
                        + (f" / (ncol({out}) / {h.classes})" if h.classes and not h.mask
                           and metric not in metric_state.CONFUSION_METRICS else "")
-                       for h, out in zip(heads, outs)
+                       for h, out, z in zip(heads, outs, _per_head(heads, logits))
                        for metric, arguments in zip(h.head.metrics, h.head.metric_arguments)]
 
-    def batch_columns(self, heads, outs) -> list[str]:
+    def batch_columns(self, heads, outs, logits=None) -> list[str]:
         """batch_sums as the pieces of one row (cbind): sums as 1 x 1 matrices, the counts of
         the confusion metrics as the rows their functions return."""
         metrics = ([None] * len(heads) if len(heads) > 1 else []) + \
             [metric for h in heads for metric in h.head.metrics]
         return [total if metric in metric_state.CONFUSION_METRICS else f"as.matrix({total})"
-                for metric, total in zip(metrics, self.batch_sums(heads, outs))]
+                for metric, total in zip(metrics, self.batch_sums(heads, outs, logits))]
 
     def metric_counts(self, heads, outs, masks=None) -> list[str]:
         """What each column of batch_sums is divided by over the epoch, where an output carries
@@ -255,6 +272,7 @@ class TrainingView:
         to them (its gradient variable is the logits': Program.loss_gradients)."""
         lines = []
         for h, out, g, z in zip(heads, outs, gradients, _per_head(heads, logits)):
+            z = _loss_logits(h, z)
             pred = (_rows_name(h, "logits") if h.positions else z) if z else _pred(h, out)
             lines.append(f"{g} = " + _weighted(h, f"{h.head.loss.module}::backward("
                                                   f"{pred}, {_target(h)}"
@@ -360,8 +378,8 @@ class TrainingView:
         layout) and targets Y (as y), the parameters bound by name. Where an output carries a
         Keras mask, M holds the masked outputs' masks side by side and the script runs batch
         by batch ($batch_size), as Keras' evaluate: each batch's loss is its own masked mean.
-        With `logits`, L holds the logits of the outputs whose loss takes them (the heads'
-        with HeadSpec.logits) side by side, Keras' layout, and those losses read them."""
+        With `logits`, L holds the logits of the outputs whose loss or a metric takes them (the
+        heads' with HeadSpec.logits) side by side, Keras' layout, and those read them."""
         penalties = self.penalties(parameters)
         modules = tuple(dict.fromkeys(_loss_modules([h.head for h in heads])
                                       + [kind for _, kind, _ in penalties]
@@ -390,7 +408,7 @@ class TrainingView:
                 masks[-1] = f"M[{rows}, {first_mask}:{first_mask + width - 1}]"
                 first_mask += width
         body += self.loss_lines(heads, outs, keras_layout=True, masks=masks, logits=zs)
-        sums = self.batch_sums(heads, outs)
+        sums = self.batch_sums(heads, outs, zs)
         layout = self.layout(heads)
         if not masked:
             lines += body
@@ -440,8 +458,33 @@ def _loss_of(h, logits: str | None) -> Loss:
     loss = h.head.loss
     if not logits:
         return loss
-    return Loss(loss.module, tuple((key, True if key == "from_logits" else value)
-                                   for key, value in loss.arguments), loss.sparse_labels)
+    return Loss(loss.module, _from_logits(loss.arguments), loss.sparse_labels)
+
+
+def _from_logits(arguments: tuple) -> tuple:
+    return tuple((key, True if key == "from_logits" else value) for key, value in arguments)
+
+
+def _loss_logits(h, logits: str | None) -> str | None:
+    """The head's logits where its loss takes them (HeadSpec.logits may be a metric's only)."""
+    return logits if logits and takes_logits(h.head.loss.module, h.head.loss.arguments) \
+        else None
+
+
+def _loss_call(module: str, pred: str, target: str, arguments: tuple) -> str:
+    """A loss module's mean over the rows: what an output's loss is, and what a metric that is
+    that loss's mean sums (objectives.LOSS_METRICS)."""
+    return f"{module}::forward({pred}, {target}" \
+        + "".join(", " + text for text in _arguments(arguments)) + ")"
+
+
+def _metric_inputs(h, out: str, logits: str | None, metric: str, arguments: tuple) -> tuple:
+    """(pred, target, arguments) of one metric of a head: a cross-entropy's from the logits of
+    the output's softmax or sigmoid where Keras' TensorFlow backend takes them (takes_logits),
+    else from the output; the rows its mask keeps, or one per position."""
+    if logits and takes_logits(metric, arguments):
+        return _kept(h, "logits", logits), _kept(h, "target", out), _from_logits(arguments)
+    return _kept(h, "pred", out), _kept(h, "target", out), arguments
 
 
 def _pred(h, out: str) -> str:

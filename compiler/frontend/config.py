@@ -56,6 +56,8 @@ class FlatModel:
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     output_names: list = field(default_factory=list)  # Keras' names of the outputs, in order
+    output_structure: object = None  # ir.Graph.output_structure
+    input_keys: tuple = ()  # ir.Graph.input_keys
 
 
 def is_model(entry: dict) -> bool:
@@ -103,7 +105,57 @@ def flatten_model(top: dict, path: str) -> FlatModel:
     walker = _Walker(model, path)
     model.outputs = walker.model(top, (), (), None)
     model.output_names = output_names(top, model.outputs)
+    model.output_structure = output_structure(top)
+    model.input_keys = input_keys(top, model.inputs)
     return model
+
+
+def input_keys(top: dict, tensors: list) -> tuple:
+    """The keys of a functional model built on a dict of inputs, one per input tensor (in the
+    sorted order `_refs` gives them), which Keras' predict and fit take the data by; () for
+    inputs not in a flat dict."""
+    config = top.get("config")
+    declared = config.get("input_layers") if isinstance(config, dict) else None
+    if top.get("class_name") == "Sequential" or not isinstance(declared, dict):
+        return ()
+    keys = tuple(str(key) for key in sorted(declared))
+    if len(_refs(declared)) != len(keys) or len(keys) != len(tensors):
+        return ()
+    return keys
+
+
+def output_structure(top: dict):
+    """How predict arranges the outputs of a functional model that returns a dict, or dicts and
+    lists nested (ir.Graph.output_structure); None for a plain list or one output. Positions
+    count the outputs as `_refs` flattens them (a dict's keys sorted), the dict keeps its keys'
+    own order, as Keras' predict returns it."""
+    config = top.get("config")
+    if top.get("class_name") == "Sequential" or not isinstance(config, dict):
+        return None
+    declared = config.get("output_layers", [])
+    if not _holds_dict(declared):
+        return None
+    positions = iter(range(len(_refs(declared))))
+    def place(value):  # the leaves in _refs' order: keys sorted
+        if isinstance(value, dict):
+            return {key: place(value[key]) for key in sorted(value)}
+        if len(value) >= 3 and isinstance(value[0], str):
+            return next(positions)
+        return [place(v) for v in value]
+    placed = place(declared)
+    def freeze(value, declared):
+        if isinstance(value, dict):
+            return ("dict", tuple((key, freeze(value[key], declared[key])) for key in declared))
+        if isinstance(value, list):
+            return ("list", tuple(freeze(v, d) for v, d in zip(value, declared)))
+        return value
+    return freeze(placed, declared)
+
+
+def _holds_dict(value) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(_holds_dict(v) for v in value)
 
 
 def output_names(top: dict, tensors: list) -> list:
@@ -209,19 +261,25 @@ class _Walker:
             if inputs is not None:
                 tensors[ref] = inputs[position]
         pending = []
+        keras2 = _keras2_nodes(config)
+        skipped = _skipped_first_nodes(config, keras2)
         for layer in config.get("layers", []):
             if layer.get("class_name") == "InputLayer":
                 if inputs is None:
                     tensors[(layer_name(layer), 0, 0)] = self._input(layer, names)
                 continue
             for index, node in enumerate(layer.get("inbound_nodes") or []):
-                pending.append((layer, index, *_node_refs(node), node))
+                refs, kwargs = _node_refs(node)
+                if keras2:
+                    refs = [_unskip(ref, skipped) for ref in refs]
+                pending.append((layer, index, refs, kwargs, node))
         if inputs is None:  # the model's inputs in its declared order, not the layers' order
             declared = [tensors[ref] for ref in input_refs if ref in tensors]
             if sorted(declared) == sorted(self.out.inputs):
                 self.out.inputs[:] = declared
         self._resolve(pending, tensors, names, weights, entry)
-        return [self._tensor(tensors, ref, entry) for ref in _refs(config.get("output_layers", []))]
+        return [self._tensor(tensors, _unskip(ref, skipped), entry)
+                for ref in _refs(config.get("output_layers", []))]
 
     def _resolve(self, pending, tensors, names, weights, entry) -> None:
         """Emits calls whose inputs are known, repeatedly: a shared layer's later calls may
@@ -284,6 +342,35 @@ def _output_count(entry: dict) -> int:
     return 1
 
 
+def _keras2_nodes(config: dict) -> bool:
+    """Whether a functional config's inbound nodes are Keras 2 lists (else Keras 3 dicts)."""
+    return any(isinstance(node, list) for layer in config.get("layers", [])
+               for node in layer.get("inbound_nodes") or [])
+
+
+def _skipped_first_nodes(config: dict, keras2: bool) -> set:
+    """Names of the nested models whose node indices Keras counts from 1, not 0: a model built
+    on its own Input starts with a node linking that input to its output, which the config
+    leaves out but still counts. Keras 3 counts it in output_layers only, and only for a
+    functional model; Keras 2 (tf.keras) in every reference, for any model that starts with an
+    InputLayer."""
+    skipped = set()
+    for layer in config.get("layers", []):
+        if not is_model(layer):
+            continue
+        if layer.get("class_name") != "Sequential":
+            skipped.add(layer_name(layer))
+        elif keras2 and (layers_of(layer)[:1] or [{}])[0].get("class_name") == "InputLayer":
+            skipped.add(layer_name(layer))
+    return skipped
+
+
+def _unskip(ref: tuple, skipped: set) -> tuple:
+    """A reference to a call of a nested model re-indexed to the calls the config lists."""
+    name, index, position = ref
+    return (name, index - 1, position) if name in skipped and index > 0 else ref
+
+
 def _refs(value) -> list:
     """[[name, node, tensor], ...], a single flat [name, node, tensor], or a dict of them (a model
     with named inputs or outputs, in the order of its sorted keys, as Keras flattens it: that
@@ -291,8 +378,8 @@ def _refs(value) -> list:
     if isinstance(value, dict):
         return [ref for _, v in sorted(value.items()) for ref in _refs(v)]
     if len(value) >= 3 and isinstance(value[0], str):
-        value = [value]
-    return [(str(v[0]), int(v[1]), int(v[2])) for v in value]
+        return [(str(value[0]), int(value[1]), int(value[2]))]
+    return [ref for v in value for ref in _refs(v)]  # lists may nest lists and dicts
 
 
 def _node_refs(node) -> tuple:

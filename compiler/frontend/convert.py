@@ -90,7 +90,7 @@ def _unsupported(call: LayerCall) -> UnsupportedLayer | None:
 
 def _assemble(flat: FlatModel, nodes: list, path: str, masked: tuple) -> ir.Graph:
     graph = ir.Graph(flat.name, tuple(nodes), tuple(flat.inputs), tuple(flat.outputs), path,
-                     masked)
+                     masked, flat.output_structure, tuple(flat.input_keys))
     try:
         graph = graph.sorted().validate(require_shapes=False)
     except GraphError as error:

@@ -85,8 +85,7 @@ class DataFrameMethods:
         """The model's outputs (N x K numpy) for features X: numpy, or a distributed matrix,
         scored panel by panel on the executors where it lives (only the outputs come back)."""
         if not isinstance(X[0], MatrixHandle):
-            predictions = model.predict(X, weights=weights, **self._run_options())
-            predictions = predictions if isinstance(predictions, list) else [predictions]
+            predictions = model.predict_arrays(X, weights=weights, **self._run_options())
             return np.hstack([p.reshape(len(p), -1) for p in predictions])
         from kerasdml.runtime.spark.row_program import run_on_matrix
 

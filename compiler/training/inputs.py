@@ -24,11 +24,14 @@ def model_features(X, inputs, what: str = "X") -> list[np.ndarray]:
 
 def arrays_by_input(X, inputs, what: str) -> list:
     names = [t.name for t in inputs]
+    keys = [getattr(t, "key", None) or t.name for t in inputs]
+    if isinstance(X, dict) and set(X) == set(keys):  # by the keys of a dict of inputs
+        return [X[key] for key in keys]
     if isinstance(X, dict):
         missing, unknown = set(names) - set(X), set(X) - set(names)
         if missing or unknown:
             raise DataError(f"{what} is a dict with keys {sorted(X)}; the model's inputs are "
-                            f"{names}")
+                            f"{keys}")
         return [X[name] for name in names]
     if len(inputs) == 1:
         return list(X) if isinstance(X, (list, tuple)) and len(X) == 1 \

@@ -97,6 +97,20 @@ def loss_from_keras(spec) -> Loss:
     return Loss(module, _settings(config, keys), sparse)
 
 
+# the cross-entropies that Keras 3's TensorFlow backend takes from the logits of a softmax or
+# sigmoid output although from_logits=False (keras/src/backend/tensorflow/nn.py, _get_logits: the
+# output carries its activation's input as _keras_logits), the loss and the metric alike, so that
+# neither clips a saturated prediction
+LOGITS_CROSSENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                         "binary_crossentropy")
+
+
+def takes_logits(module: str, arguments: tuple) -> bool:
+    """Whether the loss or metric `module` with `arguments` ((setting, value), ...), on an output
+    a softmax or sigmoid writes, is taken from that activation's logits."""
+    return module in LOGITS_CROSSENTROPIES and not dict(arguments).get("from_logits", True)
+
+
 def _settings(config: dict, keys: tuple) -> tuple:
     """((key, value), ...) of a Keras object's config for `keys` ((key, default), ...), each
     value of its default's type, the default where the config leaves it out or None."""
@@ -107,19 +121,29 @@ def _settings(config: dict, keys: tuple) -> tuple:
 
 # metric -> its settings (Keras key, default), which the DML sum (training_view) takes by name
 METRICS = {
+    "accuracy": (),  # keras.metrics.Accuracy: exact equality (the name "accuracy" is _accuracy_for)
     "categorical_accuracy": (),
     "sparse_categorical_accuracy": (),
     "binary_accuracy": (("threshold", 0.5),),
     "mean_squared_error": (),
     "mean_absolute_error": (),
+    "top_k_categorical_accuracy": (("k", 5),),
+    "sparse_top_k_categorical_accuracy": (("k", 5),),
 }
 # metrics that are a loss's mean over the samples (Keras wraps the loss function): their batch
-# sums call the loss module (training_view); cosine similarity's sign is the metric's, +1 where
-# pred points along y (the loss is its negative)
+# sums call the loss module with the loss's settings (training_view), from the logits where the
+# loss would take them (takes_logits); cosine similarity's sign is the metric's, +1 where pred
+# points along y (the loss is its negative)
 LOSS_METRICS = {"log_cosh": 1, "kl_divergence": 1, "poisson": 1, "hinge": 1, "squared_hinge": 1,
                 "categorical_hinge": 1, "cosine_similarity": -1,
-                "mean_absolute_percentage_error": 1, "mean_squared_logarithmic_error": 1}
-METRICS.update({name: () for name in LOSS_METRICS})
+                "mean_absolute_percentage_error": 1, "mean_squared_logarithmic_error": 1,
+                "categorical_crossentropy": 1, "sparse_categorical_crossentropy": 1,
+                "binary_crossentropy": 1}
+METRICS.update({name: LOSSES[name][1] for name in LOSS_METRICS})
+# metrics whose targets are class ids (True) or of the output's shape (False), as their loss's:
+# they read the targets the model's loss takes, so the two must agree
+_METRIC_LABELS = {"top_k_categorical_accuracy": False, "sparse_top_k_categorical_accuracy": True,
+                  **{name: LOSSES[name][2] for name in LOGITS_CROSSENTROPIES}}
 # metrics finished at the epoch's end from the epoch's sums (training.metric_state); their
 # settings are read by _finished_settings, which refuses what kerasdml does not compute
 METRICS.update({"root_mean_squared_error": (),
@@ -129,6 +153,8 @@ METRICS.update({"root_mean_squared_error": (),
                         ("summation_method", "interpolation"), ("from_logits", False)),
                 "f_beta_score": (("beta", 1.0), ("average", "macro"), ("threshold", -1.0))})
 _METRIC_IGNORED = ("name", "dtype")  # settings that do not change a metric's value
+# settings a metric supports only at these values (unless METRICS lists them)
+_METRIC_OFF = {"axis": -1, "ignore_class": None, "from_sorted_ids": False}
 _METRIC_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
                    "f1_score": "f_beta_score", "fbeta_score": "f_beta_score",
                    "mape": "mean_absolute_percentage_error",
@@ -141,38 +167,61 @@ _ACCURACY_FOR_LOSS = {"categorical_crossentropy": "categorical_accuracy",
 
 def metrics_from_keras(specs, loss: Loss, width: int | None = None) -> tuple:
     """((metric, name Keras reports, its settings), ...) for an output of `width` units (None:
-    unknown); "accuracy"/"acc" resolve as Keras resolves them (_accuracy_for). Two names for
-    one metric are both reported, as Keras reports them."""
-    found = []
+    unknown); the names "accuracy"/"acc" resolve as Keras resolves them (_accuracy_for),
+    keras.metrics.Accuracy is exact equality. Two names for one metric are both reported, and
+    one name twice as Keras reports it."""
+    found, repeats = [], {}
     for spec in specs or ():
         if isinstance(spec, (list, tuple)):  # per-output lists of a single-output model
             found += [m for m in metrics_from_keras(spec, loss, width) if m not in found]
             continue
         class_name, config = class_and_config(spec, "metric")
+        if class_name == "function":  # a serialized metric function: its name is the config
+            class_name, config = str(config), {}
         shown = spec if isinstance(spec, str) else config.get("name") or snake_case(class_name)
         key = snake_case(class_name)
         key = _METRIC_ALIASES.get(key, key)
-        if key in ("accuracy", "acc"):
+        # Keras picks an accuracy by the shapes for the name only; keras.metrics.Accuracy is
+        # exact equality
+        if key in ("accuracy", "acc") and isinstance(spec, str):
             key = _accuracy_for(loss, width)
             if key is None:
                 raise TrainingConfigError(f"metric 'accuracy' needs a classification loss, "
                                           f"not {loss.module}")
         if key not in METRICS:
             raise TrainingConfigError(f"metric {class_name!r} is not supported; supported: "
-                                      "accuracy, " + ", ".join(METRICS))
+                                      + ", ".join(METRICS))
+        # the second metric of one name reports as "<name>_1", the third "_2" (Keras'
+        # CompileMetrics.result)
+        repeats[shown] = repeats.get(shown, -1) + 1
+        shown = f"{shown}_{repeats[shown]}" if repeats[shown] else shown
         if key in FINISHED_METRICS:
-            if shown not in [name for _, name, _ in found]:
-                found.append((key, shown, _finished_settings(key, class_name, config)))
+            found.append((key, shown, _finished_settings(key, class_name, config)))
             continue
         settings = dict(METRICS[key])
         for setting, value in config.items():
-            if setting not in settings and setting not in _METRIC_IGNORED:
-                raise TrainingConfigError(f"metric {class_name}: {setting}={value!r} is not "
-                                          "supported (kerasdml computes it with Keras' "
-                                          "defaults)")
-        if shown not in [name for _, name, _ in found]:
-            found.append((key, shown, _settings(config, METRICS[key])))
+            if setting in settings or setting in _METRIC_IGNORED or \
+                    (setting in _METRIC_OFF and value == _METRIC_OFF[setting]):
+                continue
+            raise TrainingConfigError(f"metric {class_name}: {setting}={value!r} is not "
+                                      "supported (kerasdml computes it with Keras' defaults"
+                                      + (f": only {_METRIC_OFF[setting]!r})"
+                                         if setting in _METRIC_OFF else ")"))
+        _check_labels(key, class_name, loss)
+        found.append((key, shown, _settings(config, METRICS[key])))
     return tuple(found)
+
+
+def _check_labels(key: str, class_name: str, loss: Loss) -> None:
+    """A metric reads the targets the loss takes: class ids for a sparse loss, else rows of the
+    output's shape; one that wants the other kind is refused (Keras fails on it too, or
+    broadcasts the ids against the rows)."""
+    if key in _METRIC_LABELS and _METRIC_LABELS[key] != loss.sparse_labels:
+        wanted, given = ("class ids", "rows of the output's shape") if _METRIC_LABELS[key] \
+            else ("rows of the output's shape (one-hot)", "class ids")
+        raise TrainingConfigError(f"metric {class_name} takes {wanted} as targets, but the "
+                                  f"loss {loss.module} takes {given}: give the metric that "
+                                  "matches the loss's targets")
 
 
 # settings of the finished metrics kerasdml computes only at these values (Keras' defaults)

@@ -18,8 +18,8 @@ def assert_predicts_like_keras(tmp_path):
         inputs = inputs or sample_inputs(model, batch=4)
         expected = predict(model, inputs)
         compiled = compile_model(save(model, tmp_path, fmt))
-        got = compiled.predict(inputs if len(inputs) > 1 else inputs[0])
-        got = got if isinstance(got, list) else [got]
+        # flat, as `predict` gives them (a dict of outputs by its sorted keys)
+        got = compiled.predict_arrays(inputs if len(inputs) > 1 else inputs[0])
         assert len(got) == len(expected)
         for g, e in zip(got, expected):
             assert g.shape == e.shape

@@ -136,3 +136,75 @@ def test_variable_sequence_length_stays_open(tmp_path):
     graph = compile_graph(save(model, tmp_path))
     assert graph.shape(graph.inputs[0]) == (None, 3)
     assert graph.shape("seq") == (None, 4) and graph.shape("last") == (2,)
+
+
+def _inner(name="inner"):
+    i = keras.Input((4,), name=f"{name}_in")
+    return keras.Model(i, L.Dense(3, name=f"{name}_d")(i), name=name)
+
+
+def _nested_outputs():
+    """Nested models returned directly: Keras counts a functional model's calls from 1 in
+    output_layers (its own first node is left out of the config) but from 0 in other refs."""
+    x = keras.Input((4,), name="x")
+    inner = _inner()
+    first, second = inner(x), inner(L.Dense(4, name="pre")(x))
+    seq = keras.Sequential([keras.Input((3,)), L.Dense(2, name="s")], name="seq")
+    return keras.Model(x, [first, second, seq(first)], name="nested_outputs")
+
+
+def _single_nested_output():
+    x = keras.Input((4,), name="x")
+    return keras.Model(x, _inner()(x), name="single_nested_output")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5", "memory"])
+@pytest.mark.parametrize("build", [
+    _nested_outputs,
+    _single_nested_output,
+    lambda: sequential((4,), L.Dense(4, name="pre"), _inner(), name="seq_of_model"),
+], ids=["twice", "single", "sequential"])
+def test_nested_model_as_an_output_matches_keras(build, fmt, tmp_path):
+    from kerasdml.compiler import compile_model
+
+    keras.utils.set_random_seed(0)
+    model = randomize(build(), seed=3)
+    x = sample_inputs(model, batch=4)[0]
+    got = compile_model(model if fmt == "memory" else save(model, tmp_path, fmt)).predict(x)
+    expected = model.predict(x, verbose=0)
+    got, expected = (got, expected) if isinstance(expected, list) else ([got], [expected])
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, atol=1e-5)
+
+
+def _assert_same_structure(got, expected):
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and list(got) == list(expected)
+        for key in expected:
+            _assert_same_structure(got[key], expected[key])
+    elif isinstance(expected, (list, tuple)):
+        assert isinstance(got, list) and len(got) == len(expected)
+        for g, e in zip(got, expected):
+            _assert_same_structure(g, e)
+    else:
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5", "memory"])
+@pytest.mark.parametrize("outputs", [
+    lambda a, b: {"zeta": a, "alpha": b},                # keys not sorted: Keras keeps their order
+    lambda a, b: {"pair": [a, b], "one": a},
+    lambda a, b: [{"u": b}, a],
+], ids=["dict", "dict_of_list", "list_of_dict"])
+def test_predict_returns_keras_structure_of_outputs(outputs, fmt, tmp_path):
+    from kerasdml.compiler import compile_model
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((4,), name="x")
+    hidden = L.Dense(5, activation="relu", name="hidden")(x)
+    model = randomize(keras.Model(x, outputs(L.Dense(2, name="za")(hidden),
+                                             L.Dense(3, name="al")(hidden)), name="structured"))
+    data = sample_inputs(model, batch=4)[0]
+    compiled = compile_model(model if fmt == "memory" else save(model, tmp_path, fmt))
+    _assert_same_structure(compiled.predict(data), model.predict(data, verbose=0))

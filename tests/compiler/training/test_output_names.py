@@ -64,8 +64,9 @@ def test_outputs_named_by_wrapper_layers_train_like_keras_fit(wrapper, tmp_path)
                                        "pb_accuracy"}
     predicted = estimator.predict([v[:5] for v in x])
     theirs = model.predict([v[:5] for v in x], verbose=0)
-    for ours, name in zip(predicted, ["pa", "pb"]):   # Keras' output order
-        np.testing.assert_allclose(ours, theirs[name], atol=1e-5, err_msg=name)
+    assert list(predicted) == list(theirs) == ["pa", "pb"]   # Keras' dict, in its order
+    for name in theirs:
+        np.testing.assert_allclose(predicted[name], theirs[name], atol=1e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("wrapper", list(WRAPPERS))
@@ -80,9 +81,11 @@ def test_outputs_keep_the_names_of_layers_that_do_nothing(wrapper, as_dict):
     assert compiled.training.metric_names == ("pa_loss", "pb_loss")
     x, _, _ = data(6)
     theirs = model.predict(x, verbose=0)
-    for ours, name in zip(compiled.predict(x), ["pa", "pb"]):
-        np.testing.assert_allclose(ours, theirs[name] if as_dict else theirs[name == "pb"],
-                                   atol=1e-5)
+    ours = compiled.predict(x)
+    assert isinstance(ours, dict) == as_dict
+    for k, name in enumerate(["pa", "pb"]):
+        np.testing.assert_allclose(ours[name] if as_dict else ours[k],
+                                   theirs[name] if as_dict else theirs[k], atol=1e-5)
 
 
 def test_a_dict_of_outputs_goes_by_its_keys_in_keras_order(tmp_path):
@@ -100,9 +103,10 @@ def test_a_dict_of_outputs_goes_by_its_keys_in_keras_order(tmp_path):
     assert [t.name for t in compile_model(model).outputs] == ["ya", "zb"]
     estimator = assert_fits_like_keras(model, x, {"zb": labels, "ya": values}, tmp_path)
     assert set(estimator.history_) == {"loss", "ya_loss", "zb_loss", "ya_mae", "zb_accuracy"}
-    theirs = model.predict(x[:4], verbose=0)
-    for ours, key in zip(estimator.predict(x[:4]), ["ya", "zb"]):
-        np.testing.assert_allclose(ours, theirs[key], atol=1e-5, err_msg=key)
+    theirs, ours = model.predict(x[:4], verbose=0), estimator.predict(x[:4])
+    assert list(ours) == list(theirs) == ["zb", "ya"]   # predict keeps the dict's own order
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], atol=1e-5, err_msg=key)
 
 
 def test_a_dict_key_naming_another_layer_takes_that_name():
@@ -113,9 +117,10 @@ def test_a_dict_key_naming_another_layer_takes_that_name():
     compiled = compile_model(model, loss={"hid": "mse", "o2": "mse"}, optimizer="sgd")
     assert [t.name for t in compiled.outputs] == ["hid", "o2"]
     x = np.random.default_rng(2).normal(size=(4, 5))
-    theirs = model.predict(x, verbose=0)
-    for ours, key in zip(compiled.predict(x), ["hid", "o2"]):
-        np.testing.assert_allclose(ours, theirs[key], atol=1e-5, err_msg=key)
+    theirs, ours = model.predict(x, verbose=0), compiled.predict(x)
+    assert list(ours) == list(theirs)
+    for key in ["hid", "o2"]:
+        np.testing.assert_allclose(ours[key], theirs[key], atol=1e-5, err_msg=key)
 
 
 def test_an_identity_of_another_output_stays():

@@ -77,3 +77,30 @@ def test_a_compiled_model_predicts_from_a_dict_by_input_name(tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-5)
     with pytest.raises(DataError, match="dict with keys \\['image'\\]"):
         compiled.predict({"image": images})
+
+
+def test_a_model_built_on_a_dict_of_inputs_takes_them_by_its_keys(tmp_path):
+    """keras.Model({"pixels": image, ...}) takes its data by the dict's keys, not by the Input
+    layers' names (Keras' predict and fit refuse the names): so do predict and fit here."""
+    from kerasdml.compiler import compile_model
+    from support.keras_models import save
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input(shape=(6, 6, 1), name="image")
+    numbers = keras.Input(shape=(4,), name="numbers")
+    a = L.Flatten()(L.Conv2D(2, 3, activation="relu")(image))
+    out = L.Dense(3, activation="softmax")(L.Concatenate()([a, L.Dense(5)(numbers)]))
+    model = keras.Model({"pixels": image, "extra": numbers}, out)
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.1))
+    images, values, y = data()
+    X = {"pixels": images, "extra": values}
+    np.testing.assert_allclose(compile_model(save(model, tmp_path)).predict(X),
+                               model.predict(X, verbose=0), atol=1e-5)
+    estimator = Keras2DML(model, epochs=2, batch_size=8, shuffle=False, verbose=0).fit(X, y)
+    model.fit(X, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    trained = keras.models.load_model(estimator.export(tmp_path / "trained.keras"))
+    for ours, theirs in zip(trained.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    np.testing.assert_allclose(estimator.predict(X), model.predict(X, verbose=0), atol=1e-5)
+    with pytest.raises(DataError, match="the model's inputs are \\['extra', 'pixels'\\]"):
+        estimator.predict({"pixels": images})

@@ -175,8 +175,8 @@ ERROR_CASES = {
     "restarts": (dict(optimizer=keras.optimizers.SGD(
         keras.optimizers.schedules.CosineDecayRestarts(0.1, 10)), loss="mse"),
         "schedule 'CosineDecayRestarts' is not supported"),
-    "unknown_metric": (dict(optimizer="sgd", loss="mse", metrics=["top_k_categorical_accuracy"]),
-                       "metric 'top_k_categorical_accuracy' is not supported"),
+    "unknown_metric": (dict(optimizer="sgd", loss="mse", metrics=["r2_score"]),
+                       "metric 'r2_score' is not supported"),
     "accuracy_for_regression": (dict(optimizer="sgd", loss="mse", metrics=["accuracy"]),
                                 "needs a classification loss"),
 }
