@@ -89,12 +89,11 @@ def _row_stride(g: Geom, dtype) -> int:
 
 
 def pools_in_kernel(g: Geom, pool: Geom) -> bool:
-    """Whether the convolution's kernels pool their results themselves, so the full-size
-    result need not be written to be pooled: a max pool of 2 x 2 windows with stride 2 and
-    no padding (LeNet's), after the row kernels (from their registers) or the wide version of
-    the channel kernels (from their pixel-major stage; the narrow one has no transposes)."""
-    return (pool.kh, pool.kw, pool.sh, pool.sw, pool.ph, pool.pw) == (2, 2, 2, 2, 0, 0) and \
-        (_row_kernels(g) or native.convolution_version() == native.WIDE)
+    """Whether the convolution's kernels pool their results themselves, from their registers,
+    so the full-size result need not be written to be pooled: the row kernels' layers, pooled
+    2 x 2 with stride 2 and no padding (LeNet's first)."""
+    return _row_kernels(g) and (pool.kh, pool.kw, pool.sh, pool.sw, pool.ph, pool.pw) == \
+        (2, 2, 2, 2, 0, 0)
 
 
 def _padded_images(g: Geom, X: np.ndarray, first: int, last: int) -> np.ndarray:
@@ -155,19 +154,17 @@ def _forward_chunk(g: Geom, X: np.ndarray, W: np.ndarray, out: np.ndarray | None
                    channel_bias: np.ndarray | None, relu: bool, pooled: np.ndarray | None = None):
     """The function that writes out[first:last] (images x F x Ho*Wo) = conv2d(X, W) of images
     first..last-1, (+ channel_bias), through relu when `relu`, on the kernels this layer and
-    CPU take; with `pooled` (pools_in_kernel) also its 2 x 2 max pool into pooled[first:last],
-    and out may be None."""
+    CPU take; with `pooled` (the row kernels only: pools_in_kernel) also its 2 x 2 max pool
+    into pooled[first:last], and out may be None."""
     dt = X.dtype
-
-    def parts(first: int, last: int) -> tuple:
-        return (None if out is None else out[first:last],
-                None if pooled is None else pooled[first:last])
     if _row_kernels(g):
         bias = None if channel_bias is None else np.ascontiguousarray(channel_bias.ravel())
         W = np.ascontiguousarray(W)
 
         def chunk(first: int, last: int) -> None:
-            native.row_conv_forward(_padded_images(g, X, first, last), W, bias, *parts(first, last),
+            native.row_conv_forward(_padded_images(g, X, first, last), W, bias,
+                                    None if out is None else out[first:last],
+                                    None if pooled is None else pooled[first:last],
                                     **_geometry(g, last - first, g.F, dt, relu))
         return chunk
     width = _padded_width(g.F, dt)
@@ -179,13 +176,13 @@ def _forward_chunk(g: Geom, X: np.ndarray, W: np.ndarray, out: np.ndarray | None
         wt = _channels_last_filters(g, W, width)
 
         def chunk(first: int, last: int) -> None:
-            native.conv_forward(_channels_last(g, X, first, last), wt, bias, *parts(first, last),
+            native.conv_forward(_channels_last(g, X, first, last), wt, bias, out[first:last],
                                 **_channels_last_geometry(g, last - first, width, relu))
         return chunk
     wt = _filters_by_offset(g, W, width)
 
     def chunk(first: int, last: int) -> None:
-        native.conv_forward(_padded_images(g, X, first, last), wt, bias, *parts(first, last),
+        native.conv_forward(_padded_images(g, X, first, last), wt, bias, out[first:last],
                             **_geometry(g, last - first, width, dt, relu))
     return chunk
 

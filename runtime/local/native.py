@@ -28,8 +28,8 @@ SGD_FIELDS = ("cells", "momentum", "nesterov", "decay")
 ADAM_FIELDS = ("cells", "decay")
 RMSPROP_FIELDS = ("cells", "momentum", "decay")
 # kernel -> (the geometry it takes, how many arrays come before it)
-_KERNELS = {"conv_forward": (CONV_FIELDS, 5), "conv_backward_filter": (CONV_FIELDS, 3),
-            "conv_forward_narrow": (CONV_FIELDS, 5),
+_KERNELS = {"conv_forward": (CONV_FIELDS, 4), "conv_backward_filter": (CONV_FIELDS, 3),
+            "conv_forward_narrow": (CONV_FIELDS, 4),
             "conv_backward_filter_narrow": (CONV_FIELDS, 3),
             "sparse_conv_backward_filter": (CONV_FIELDS, 3),
             "sparse_conv_backward_data": (CONV_FIELDS, 3),
@@ -193,14 +193,11 @@ def _call(name: str, dtype, *arrays: np.ndarray, geometry: dict[str, int]) -> bo
     return True
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
-                 out: np.ndarray | None, pooled: np.ndarray | None = None,
+def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
                  **geometry: int) -> None:
     """out (n x F x Ho*Wo) = the convolution of the padded chunk x (n x C x Hp x Wp) with
-    w (K x Fp), plus bias (Fp values) unless it is None, through relu when geometry["relu"].
-    pooled, unless None, takes its 2 x 2 max pool of stride 2 (n x F x Ho/2*Wo/2), and out
-    may then be None (only the pool is wanted)."""
-    _call(_versioned("conv_forward"), x.dtype, x, w, bias, out, pooled, geometry=geometry)
+    w (K x Fp), plus bias (Fp values) unless it is None, through relu when geometry["relu"]."""
+    _call(_versioned("conv_forward"), x.dtype, x, w, bias, out, geometry=geometry)
 
 
 def conv_backward_filter(x: np.ndarray, dout: np.ndarray, dw: np.ndarray,

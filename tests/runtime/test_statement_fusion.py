@@ -178,7 +178,7 @@ CONV_SHAPES = [(1, 1, 5, 5, 1, 1, 1, 0, 1, 1, 0), (3, 2, 9, 7, 5, 3, 1, 1, 2, 2,
                (3, 1, 28, 28, 6, 5, 1, 2, 2, 2, 0), (2, 2, 13, 37, 5, 3, 1, 1, 2, 2, 0),
                (2, 8, 9, 11, 20, 3, 1, 1, 2, 2, 0)]
 # lenet, long-rows: the row kernels pool 2 x 2 windows from their registers; channels: the
-# channel kernels from their stage
+# channel kernels, whose chunks the pool's epilogue takes
 CONV_IDS = ["1x1", "odd", "same-5x5", "strided-overlap", "pointwise", "one-plane", "lenet",
             "long-rows", "channels"]
 

@@ -213,110 +213,15 @@ static inline ALWAYS_INLINE void KERNEL(scatter_channel_major)(
                     KERNEL(finish_value)(stage[(image * L + q) * lds + f - f0], bias, f, relu);
 }
 
-/* A value of the stage finished (bias, relu) as scatter_channel_major finishes it, on vectors
- * of filters: add holds their biases. */
-static inline ALWAYS_INLINE V KERNEL(finish_vector)(V v, V add, int biased, int relu)
-{
-    if (biased)
-        v += add;
-    return relu ? KERNEL(relu_vector)(v) : v;
-}
-
-/* The finished maxima of the 2 x 2 window whose top-left pixel's stage row is at s (rows of
- * lds), for a vector of filters: a strict comparison in row-major order and NaN where a cell
- * holds it, as pool_kernels.h takes them. */
-static inline ALWAYS_INLINE V KERNEL(window_max)(const T *s, long lds, long below, V add,
-                                                 int biased, int relu)
-{
-    const V cells[4] = {*(const VU *)s, *(const VU *)(s + lds), *(const VU *)(s + below),
-                        *(const VU *)(s + below + lds)};
-    V best = KERNEL(finish_vector)(cells[0], add, biased, relu);
-    KERNEL(lane_index) nan = ~(best == best);
-    for (int p = 1; p < 4; p++) {
-        const V v = KERNEL(finish_vector)(cells[p], add, biased, relu);
-        const KERNEL(lane_index) above = v > best;
-        nan |= ~(v == v);
-        best = (V)((above & (KERNEL(lane_index))v) | (~above & (KERNEL(lane_index))best));
-    }
-    return (V)((nan & (KERNEL(lane_index))((V){} + NAME(not_a_number))) |
-               (~nan & (KERNEL(lane_index))best));
-}
-
-/* The same for one filter f of the window at stage row s. */
-static inline ALWAYS_INLINE T KERNEL(window_max_value)(const T *s, long lds, long below,
-                                                       const T *bias, long f, int relu)
-{
-    const T cells[4] = {s[0], s[lds], s[below], s[below + lds]};
-    T best = KERNEL(finish_value)(cells[0], bias, f, relu);
-    int nan = best != best;
-    for (int p = 1; p < 4; p++) {
-        const T v = KERNEL(finish_value)(cells[p], bias, f, relu);
-        nan |= v != v;
-        best = v > best ? v : best;
-    }
-    return nan ? NAME(not_a_number) : best;
-}
-
-/* pooled (n x F x Ho/2*Wo/2, channel-major) = the 2 x 2 max pool of stride 2 of the finished
- * stage, filters f0 <= f < f1: the pooled pixels of VL filters at a time from the pixel-major
- * stage, VL of them transposed in registers as scatter_channel_major's blocks, so the
- * full-size result need not be written to be pooled (the rest one by one). */
-static inline ALWAYS_INLINE void KERNEL(pool_channel_major)(
-    const T *stage, long lds, long n, const struct geometry *g, long f0, long f1,
-    const T *bias, int relu, T *pooled)
-{
-    const long L = g->Ho * g->Wo, Wq = g->Wo / 2, Lq = g->Ho / 2 * Wq, below = g->Wo * lds;
-    long f_end = f0;
-    if (sizeof(V) == 64) {
-        const struct KERNEL(transpose) m = KERNEL(transpose_masks)();
-        f_end = f0 + (f1 - f0) / VL * VL;
-        for (long image = 0; image < n; image++)
-            for (long fb = f0; fb < f_end; fb += VL) {
-                const V add = bias ? *(const VU *)(bias + fb) : (V){0};
-                for (long q0 = 0; q0 < Lq; q0 += VL) {
-                    V r[VL];
-#pragma GCC unroll 16
-                    for (int k = 0; k < VL; k++) {
-                        const long q = q0 + k < Lq ? q0 + k : Lq - 1;
-                        const long p = image * L + q / Wq * 2 * g->Wo + q % Wq * 2;
-                        r[k] = KERNEL(window_max)(stage + p * lds + fb - f0, lds, below, add,
-                                                  bias != NULL, relu);
-                    }
-                    KERNEL(transpose_block)(r, &m);
-                    const long count = Lq - q0 < VL ? Lq - q0 : VL;
-                    for (int k = 0; k < VL; k++) {
-                        T *to = pooled + (image * g->F + fb + k) * Lq + q0;
-                        if (count == VL) {
-                            *(VU *)to = r[k];
-                            continue;
-                        }
-                        T lanes[VL];
-                        *(VU *)lanes = r[k];
-                        for (long q = 0; q < count; q++)
-                            to[q] = lanes[q];
-                    }
-                }
-            }
-    }
-    for (long image = 0; image < n; image++)
-        for (long f = f_end; f < f1; f++)
-            for (long q = 0; q < Lq; q++) {
-                const long p = image * L + q / Wq * 2 * g->Wo + q % Wq * 2;
-                pooled[(image * g->F + f) * Lq + q] = KERNEL(window_max_value)(
-                    stage + p * lds + f - f0, lds, below, bias, f, relu);
-            }
-}
-
-/* out (n x F x Ho*Wo, DML's channel-major layout, or NULL) = conv of the padded chunk x with
- * w, plus bias[f] unless bias is NULL, through relu when g->relu; pooled (n x F x Ho/2*Wo/2,
- * or NULL) = its 2 x 2 max pool of stride 2, taken from the stage. Tiles are computed pixel-major (12
+/* out (n x F x Ho*Wo, DML's channel-major layout) = conv of the padded chunk x with w, plus
+ * bias[f] unless bias is NULL, through relu when g->relu. Tiles are computed pixel-major (12
  * pixels at a time in forward_order's order x a strip of filters) into a pixel-major stage
  * of the chunk, whole vectors per pixel, which then goes to the channel-major output in
  * transposed blocks, bias and relu on the way. Strips are the outer loop: a strip of weights
  * (K x 4 vectors) stays in the L2 cache while every pixel of the chunk passes by it (the
  * whole of w, K x Fp, is megabytes in deep layers). */
 KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T *out,
-                                       T *pooled, const struct geometry *g)
+                              const struct geometry *g)
 {
     const long L = g->Ho * g->Wo, P = g->n * L, lds = 4 * VL;
     long *order = malloc(sizeof(long) * (size_t)P);
@@ -353,11 +258,8 @@ KERNEL_TARGET int KERNEL(conv_forward)(const T *x, const T *w, const T *bias, T 
             FOR_TILE_SHAPE(nv, FORWARD_ROWS)
 #undef FORWARD_ROWS
         }
-        if (out)
-            KERNEL(scatter_channel_major)(stage, lds, g->n, L, g->F, f0, f1,
-                                          bias, g->relu != 0, out);
-        if (pooled)
-            KERNEL(pool_channel_major)(stage, lds, g->n, g, f0, f1, bias, g->relu != 0, pooled);
+        KERNEL(scatter_channel_major)(stage, lds, g->n, L, g->F, f0, f1,
+                                      bias, g->relu != 0, out);
     }
     free(order);
     free(stage);

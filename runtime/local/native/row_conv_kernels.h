@@ -26,29 +26,14 @@
 #define EACH_ROW_FILTER(M) M(0) M(1) M(2) M(3)
 #define DECLARE_ROW_PAIR(r) V u##r##_0 = {0}, u##r##_1 = {0}, l##r##_0 = {0}, l##r##_1 = {0};
 
-typedef INTEGER NAME(row_lanes) __attribute__((vector_size(64)));
-
-static inline ALWAYS_INLINE V NAME(row_select)(NAME(row_lanes) take, V a, V b)
+/* Stores the first count lanes of v at dst (none where count <= 0). Where the lanes past
+ * count fall on values this call writes later (overwrite), the whole vector is stored; else
+ * they go one by one. Reading the old values back to blend them in would wait on memory: the
+ * output is fresh, and its rows are written a plane apart. */
+static inline ALWAYS_INLINE void NAME(store_lanes)(T *dst, V v, long count, int overwrite)
 {
-    return (V)((take & (NAME(row_lanes))a) | (~take & (NAME(row_lanes))b));
-}
-
-/* Stores the first count lanes of v at dst. room: the elements from dst to the end of the
- * kernel's output, all of them this call's own. Where a whole vector fits in room, the
- * lanes past count are written back with the values they hold (a later store writes them,
- * or an earlier one did); a vector store followed by scalar reloads of it would wait for
- * the store. */
-static inline ALWAYS_INLINE void NAME(store_lanes)(T *dst, V v, long count, long room)
-{
-    if (count >= VL) {
+    if (count >= VL || (count > 0 && overwrite)) {
         *(VU *)dst = v;
-        return;
-    }
-    if (room >= VL) {
-        NAME(row_lanes) lane;
-        for (int k = 0; k < VL; k++)
-            lane[k] = k;
-        *(VU *)dst = NAME(row_select)(lane < (INTEGER)count, v, *(const VU *)dst);
         return;
     }
     T lanes[VL];
@@ -57,32 +42,34 @@ static inline ALWAYS_INLINE void NAME(store_lanes)(T *dst, V v, long count, long
         dst[q] = lanes[q];
 }
 
-/* The 2 x 2 windows of two rows of 2*VL pixels (upper u0 u1, lower l0 l1): VL maxima taken as
- * pool_kernels.h takes them (a strict comparison in row-major order; NaN where a cell is). */
-static inline ALWAYS_INLINE V NAME(row_pool)(V u0, V u1, V l0, V l1)
+/* The 2 x 2 windows of the tile's two rows of 2*VL pixels (upper u0 u1, lower l0 l1): their
+ * first count maxima to dst (none where count <= 0), by max_pool's own scan of tiled windows
+ * (pool_kernels.h), in vectors of 32 bytes: GCC 12 compiles the comparisons of 64-byte
+ * vectors whose masks combine one lane at a time. The maxima past count are stored too where
+ * they fall on values written later (overwrite). */
+static inline ALWAYS_INLINE void NAME(store_row_pool)(V u0, V u1, V l0, V l1, T *dst,
+                                                      long count, int overwrite)
 {
-    NAME(row_lanes) even, odd;
-    for (int k = 0; k < VL; k++) {
-        even[k] = 2 * k;
-        odd[k] = 2 * k + 1;
-    }
-    const V cells[4] = {__builtin_shuffle(u0, u1, even), __builtin_shuffle(u0, u1, odd),
-                        __builtin_shuffle(l0, l1, even), __builtin_shuffle(l0, l1, odd)};
-    V best = cells[0];
-    NAME(row_lanes) nan = ~(cells[0] == cells[0]);
-    for (int p = 1; p < 4; p++) {
-        nan |= ~(cells[p] == cells[p]);
-        best = NAME(row_select)(cells[p] > best, cells[p], best);
-    }
-    return NAME(row_select)(nan, (V){} + NAME(not_a_number), best);
+    if (count <= 0)
+        return;
+    T rows[2][2 * VL] __attribute__((aligned(64))), windows[VL];
+    *(V *)rows[0] = u0;
+    *(V *)(rows[0] + VL) = u1;
+    *(V *)rows[1] = l0;
+    *(V *)(rows[1] + VL) = l1;
+    const struct pool_geometry two_rows = {1, 2, 2 * VL, 2, 2, 2, 2, 0, 0, 1, VL};
+    T *to = count >= VL || overwrite ? dst : windows;
+    NAME(tiled_forward)(rows[0], to, &two_rows, 32 / (int)sizeof(T));
+    for (long q = 0; to == windows && q < count; q++)
+        dst[q] = windows[q];
 }
 
-/* Kernel rows [i0, i1) of one channel for the upper output row (UPPER), the lower one
+/* Kernel rows [FROM, TO) of one channel for the upper output row (UPPER), the lower one
  * (LOWER) or both: xc is the channel's plane at the upper row's first input row and the
  * tile's first pixel (the lower row's input is one row further), wc the channel's weights at
  * the tile's first filter. */
-#define ROW_PAIR_STEPS(UPPER, LOWER)                                                       \
-    for (long i = i0; i < i1; i++) {                                                       \
+#define ROW_PAIR_STEPS(UPPER, LOWER, FROM, TO)                                             \
+    for (long i = FROM; i < TO; i++) {                                                     \
         const int upper_row = UPPER, lower_row = LOWER;                                    \
         const T *xr = xc + i * g->Wp, *wr = wc + i * columns * Fr;                         \
         _Pragma("GCC unroll 8")                                                            \
@@ -101,7 +88,10 @@ static inline ALWAYS_INLINE V NAME(row_pool)(V u0, V u1, V l0, V l1)
         if (lower_row) { l##r##_0 += s * q0; l##r##_1 += s * q1; }                         \
     }
 /* Row r of the tile finished (bias, relu) and stored: out's rows (as far as they are in the
- * row), pooled's windows (the whole pairs of pixels in the row). */
+ * row), pooled's windows (the whole pairs of pixels in the row). A vector that runs past its
+ * row is stored whole where the rest of it lands in the plane on pixels written later: the
+ * lower row's, stored after the upper's, where this tile is the row's first (x0 = 0), the
+ * next pair's rows, the next row of windows. */
 #define ROW_PAIR_FINISH(r)                                                                 \
     if (f0 + r < g->F) {                                                                   \
         const T add = bias ? bias[f0 + r] : 0;                                             \
@@ -110,19 +100,21 @@ static inline ALWAYS_INLINE V NAME(row_pool)(V u0, V u1, V l0, V l1)
         const V b0 = NAME(row_finish)(l##r##_0, add, bias, relu);                          \
         const V b1 = NAME(row_finish)(l##r##_1, add, bias, relu);                          \
         if (out) {                                                                         \
-            const long at = (f0 + r) * L + y * g->Wo + x0;                                 \
-            NAME(store_lanes)(out + at, a0, g->Wo - x0, out_room - at);                    \
-            NAME(store_lanes)(out + at + VL, a1, g->Wo - x0 - VL, out_room - at - VL);     \
+            T *o = out + (f0 + r) * L + y * g->Wo + x0;                                    \
+            const long left = L - y * g->Wo - x0;    /* pixels from o to the plane's end */ \
+            const int upper_overwrites = lower && x0 == 0;                                 \
+            NAME(store_lanes)(o, a0, g->Wo - x0, upper_overwrites && left >= VL);          \
+            NAME(store_lanes)(o + VL, a1, g->Wo - x0 - VL, upper_overwrites && left >= 2 * VL); \
             if (lower) {                                                                   \
-                NAME(store_lanes)(out + at + g->Wo, b0, g->Wo - x0, out_room - at - g->Wo); \
-                NAME(store_lanes)(out + at + g->Wo + VL, b1, g->Wo - x0 - VL,              \
-                                  out_room - at - g->Wo - VL);                             \
+                o += g->Wo;                                                                \
+                NAME(store_lanes)(o, b0, g->Wo - x0, left - g->Wo >= VL);                 \
+                NAME(store_lanes)(o + VL, b1, g->Wo - x0 - VL, left - g->Wo >= 2 * VL);   \
             }                                                                              \
         }                                                                                  \
         if (pooled && lower) {                                                             \
-            const long Wq = g->Wo / 2, at = (f0 + r) * (g->Ho / 2) * Wq + y / 2 * Wq + x0 / 2; \
-            NAME(store_lanes)(pooled + at, NAME(row_pool)(a0, a1, b0, b1), Wq - x0 / 2,    \
-                              pooled_room - at);                                           \
+            const long Wq = g->Wo / 2, Lq = g->Ho / 2 * Wq, at = y / 2 * Wq + x0 / 2;        \
+            NAME(store_row_pool)(a0, a1, b0, b1, pooled + (f0 + r) * Lq + at, Wq - x0 / 2,   \
+                                 Lq - at >= VL);                                          \
         }                                                                                  \
     }
 
@@ -135,44 +127,35 @@ static inline ALWAYS_INLINE V NAME(row_finish)(V v, T add, const T *bias, int re
 
 /* The tile at output rows y (upper) and y + 1 (lower, when `lower`), filters f0 .. f0+3,
  * pixels x0 .. x0 + 2*VL - 1 of one image: x, out and pooled (either of them NULL) point at
- * the image, out_room and pooled_room count the elements from there to their ends. KW, when
- * not 0, is the kernel's width known at compile time (the loop over it unrolled). */
+ * the image. KW, when not 0, is the kernel's width known at compile time (the loop over it
+ * unrolled). */
 static inline ALWAYS_INLINE void NAME(row_pair_tile)(
     const T *x, const T *wt, long Fr, const T *bias, const struct geometry *g, long y,
-    int lower, long x0, long f0, T *out, T *pooled, long out_room, long pooled_room,
-    const int KW)
+    int lower, long x0, long f0, T *out, T *pooled, const int KW)
 {
     EACH_ROW_FILTER(DECLARE_ROW_PAIR)
     const long plane = g->Hp * g->Wp, L = g->Ho * g->Wo, columns = KW ? KW : g->kw;
     const int relu = g->relu != 0;
-    const struct taps up = patch_taps(g, y, 0);
-    struct taps down = lower ? patch_taps(g, y + 1, 0) : up;
-    if (!lower)
-        down.i1 = down.i0;
-    /* the kernel rows where a row's taps start or end cut them into runs that the same
-     * output rows take, in the order of i */
-    long cuts[4] = {up.i0, up.i1, down.i0, down.i1};
-    for (int a = 1; a < 4; a++)
-        for (int b = a; b > 0 && cuts[b] < cuts[b - 1]; b--) {
-            const long swap = cuts[b];
-            cuts[b] = cuts[b - 1];
-            cuts[b - 1] = swap;
-        }
+    /* the kernel rows each output row takes on the image: [a0, a1) the upper's, [b0, b1) the
+     * lower's (none without a lower row) */
+    const struct taps up = patch_taps(g, y, 0), down = patch_taps(g, lower ? y + 1 : y, 0);
+    const long a0 = up.i0, a1 = up.i1, b0 = lower ? down.i0 : a0, b1 = lower ? down.i1 : a0;
+    const long m0 = a0 > b0 ? a0 : b0, m1 = a1 < b1 ? a1 : b1;
     for (long c = 0; c < g->C; c++) {
         const T *xc = x + c * plane + y * g->Wp + x0;
         const T *wc = wt + c * g->kh * columns * Fr + f0;
-        for (int run = 0; run < 3; run++) {
-            const long i0 = cuts[run], i1 = cuts[run + 1];
-            const int upper = i0 >= up.i0 && i0 < up.i1, under = i0 >= down.i0 && i0 < down.i1;
-            if (i0 >= i1)
-                continue;
-            if (upper && under)
-                ROW_PAIR_STEPS(1, 1)
-            else if (upper)
-                ROW_PAIR_STEPS(1, 0)
-            else if (under)
-                ROW_PAIR_STEPS(0, 1)
+        if (m0 >= m1) {                  /* no kernel row in common: each row its own */
+            ROW_PAIR_STEPS(1, 0, a0, a1)
+            ROW_PAIR_STEPS(0, 1, b0, b1)
+            continue;
         }
+        /* each row takes its kernel rows in order: the first ones of the run that starts
+         * first, the common ones, the last ones of the run that ends last */
+        ROW_PAIR_STEPS(0, 1, b0, m0)
+        ROW_PAIR_STEPS(1, 0, a0, m0)
+        ROW_PAIR_STEPS(1, 1, m0, m1)
+        ROW_PAIR_STEPS(1, 0, m1, a1)
+        ROW_PAIR_STEPS(0, 1, m1, b1)
     }
     EACH_ROW_FILTER(ROW_PAIR_FINISH)
 }
@@ -196,15 +179,13 @@ CLONES int NAME(row_conv_forward)(const T *x, const T *w, const T *bias, T *out,
         const T *xi = x + image * g->C * plane;
         T *oi = out ? out + image * g->F * L : NULL;
         T *pi = pooled ? pooled + image * g->F * Lq : NULL;
-        const long out_room = (g->n - image) * g->F * L, pooled_room = (g->n - image) * g->F * Lq;
         /* with a pool, the rows no window takes (an odd last one) only where out is kept */
         const long rows = pooled && !out ? g->Ho / 2 * 2 : g->Ho;
         for (long y = 0; y < rows; y += 2) {
             const int lower = y + 1 < rows;
             for (long f0 = 0; f0 < g->F; f0 += ROW_FILTERS)
                 for (long x0 = 0; x0 < g->Wo; x0 += 2 * VL) {
-#define ROW_PAIR(KW) NAME(row_pair_tile)(xi, wt, Fr, bias, g, y, lower, x0, f0, oi, pi, \
-                                         out_room, pooled_room, KW)
+#define ROW_PAIR(KW) NAME(row_pair_tile)(xi, wt, Fr, bias, g, y, lower, x0, f0, oi, pi, KW)
                     if (g->kw == 5)
                         ROW_PAIR(5);
                     else if (g->kw == 3)

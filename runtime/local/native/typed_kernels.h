@@ -30,8 +30,8 @@ static const T NAME(not_a_number) = NAN;
 #undef KERNEL_TARGET
 
 #include "sparse_conv_kernels.h"
+#include "pool_kernels.h"           /* before the row kernels, which pool with its scan */
 #include "row_conv_kernels.h"
-#include "pool_kernels.h"
 #include "avg_pool_kernels.h"
 #include "pad_kernels.h"
 #include "clamp_kernels.h"

@@ -124,8 +124,7 @@ def test_forward_pays_no_attention_to_padding_columns():
     assert_array_equal(first, again)
 
 
-# Convolutions whose 2 x 2 max pool (stride 2) the kernels take themselves: the row kernels
-# from their registers, the channel kernels from their pixel-major stage
+# Convolutions whose 2 x 2 max pool (stride 2) the row kernels take from their registers
 POOLED_IN_KERNEL = [
     #  N  C   H   W  F kh kw sh sw ph pw
     (3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2),       # LeNet's first layer, 6 filters: a partial tile
@@ -133,9 +132,6 @@ POOLED_IN_KERNEL = [
     (2, 3, 9, 9, 7, 3, 3, 1, 1, 0, 0),         # 'valid': every kernel row on the image
     (2, 1, 10, 10, 5, 7, 7, 1, 1, 3, 3),       # 7x7: a tile's two rows take other kernel rows
     (1, 4, 6, 70, 9, 4, 4, 1, 1, 2, 2),        # 70 pixels a row: several pairs of vectors
-    (3, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2),     # LeNet's second layer: 49 pooled pixels a plane
-    (2, 8, 9, 11, 20, 3, 3, 1, 1, 1, 1),       # 20 filters (a vector and 4), odd rows and columns
-    (2, 6, 15, 15, 17, 3, 3, 2, 2, 1, 1),      # strides 2, 17 filters
 ]
 
 
@@ -143,7 +139,7 @@ POOLED_IN_KERNEL = [
 @pytest.mark.parametrize("special", ["none", "nan", "inf"])
 @pytest.mark.parametrize("keep", [True, False], ids=["kept", "pool-only"])
 @pytest.mark.parametrize("shape", POOLED_IN_KERNEL, ids=lambda s: "x".join(map(str, s)))
-def test_the_direct_kernels_pool_as_max_pool_does(shape, keep, special, dtype):
+def test_the_row_kernels_pool_as_max_pool_does(shape, keep, special, dtype):
     from kerasdml.runtime.local import conv, direct_conv, pooling
     from kerasdml.runtime.local.geometry import conv_geom, pool_geom
     if not native.can_run(native.WIDE):
