@@ -12,6 +12,7 @@ import pytest
 from kerasdml.compiler import Keras2DML
 from kerasdml.compiler.compile import compile_model
 from kerasdml.compiler.errors import CompileError
+from support.fit_parity import fit_both
 from support.keras_models import keras, randomize, sequential
 
 L = keras.layers
@@ -39,16 +40,9 @@ def mlp(outputs: int, activation, floatx: str = "float32", **compile_args) -> ke
 
 def fit_like_keras(model, y, floatx: str = "float32", **options) -> Keras2DML:
     """Keras2DML.fit and model.fit from the same weights: the same history, validation too."""
-    settings = {**SETTINGS, **options}
     x, y = X.astype(floatx), y.astype(floatx)
-    validation = (x[VALIDATION], y[VALIDATION])
-    estimator = Keras2DML(model, **settings).fit(x, y, validation_data=validation)
-    history = model.fit(x, y, validation_data=validation, **settings).history
-    assert set(estimator.history_) == set(history)
-    for name, values in history.items():
-        np.testing.assert_allclose(estimator.history_[name], values, **TOLERANCE[floatx],
-                                   err_msg=name)
-    return estimator
+    return fit_both(model, x, y, (x[VALIDATION], y[VALIDATION]), {**SETTINGS, **options},
+                    TOLERANCE[floatx])[0]
 
 
 def test_binary_classifier_precision_recall_auc_f1_like_keras(floatx):

@@ -13,6 +13,7 @@ import pytest
 
 from kerasdml.compiler import Keras2DML, compile_model
 from kerasdml.compiler.training.config import TrainingConfigError, training_config
+from support.fit_parity import fit_both
 from support.keras_models import keras, randomize, sequential
 
 L = keras.layers
@@ -43,20 +44,13 @@ def pixel_model(units: int, activation, floatx: str, scale: float = 0.3,
 def fit_like_keras(model, x, y, floatx: str, **options) -> dict:
     """Keras2DML.fit and model.fit from the same weights, validation data too: the same
     history. Returns Keras' history."""
-    settings = {**SETTINGS, **options}
     x = x.astype(floatx)
     y = [_typed(t, floatx) for t in y] if isinstance(y, list) else _typed(y, floatx)
     validation = (x[VALIDATION], [t[VALIDATION] for t in y] if isinstance(y, list)
                   else y[VALIDATION])
     precision = "double" if floatx == "float64" else "single"
-    estimator = Keras2DML(model, precision=precision, **settings).fit(
-        x, y, validation_data=validation)
-    history = model.fit(x, y, validation_data=validation, **settings).history
-    assert set(estimator.history_) == set(history)
-    for name, values in history.items():
-        np.testing.assert_allclose(estimator.history_[name], values, **TOLERANCE[floatx],
-                                   err_msg=name)
-    return history
+    return fit_both(model, x, y, validation, {**SETTINGS, **options}, TOLERANCE[floatx],
+                    precision=precision)[1]
 
 
 def _typed(y, floatx: str):
@@ -108,22 +102,15 @@ def test_a_crossentropy_metric_takes_the_logits_where_the_loss_does_not(floatx):
     assert "softmax::backward" in script
 
 
-def test_from_logits_metrics_of_a_linear_output(floatx):
-    model = pixel_model(4, None, floatx, scale=0.01,
-                        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-                        metrics=[M.CategoricalCrossentropy(from_logits=True, name="cce"),
-                                 M.CategoricalCrossentropy(from_logits=True, label_smoothing=0.3,
-                                                           name="cce_smoothed")])
-    fit_like_keras(model, PIXELS, ONE_HOT, floatx)
-
-
-def test_binary_crossentropy_metric_from_logits(floatx):
-    model = pixel_model(3, None, floatx, scale=0.01,
-                        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                        metrics=[M.BinaryCrossentropy(from_logits=True, name="bce"),
-                                 M.BinaryCrossentropy(from_logits=True, label_smoothing=0.1,
-                                                      name="bce_smoothed")])
-    fit_like_keras(model, PIXELS, BITS, floatx)
+@pytest.mark.parametrize("units,loss,metric,smoothing", [
+    (4, keras.losses.CategoricalCrossentropy, M.CategoricalCrossentropy, 0.3),
+    (3, keras.losses.BinaryCrossentropy, M.BinaryCrossentropy, 0.1)], ids=["categorical", "binary"])
+def test_from_logits_metrics_of_a_linear_output(floatx, units, loss, metric, smoothing):
+    model = pixel_model(units, None, floatx, scale=0.01, loss=loss(from_logits=True),
+                        metrics=[metric(from_logits=True, name="plain"),
+                                 metric(from_logits=True, label_smoothing=smoothing,
+                                        name="smoothed")])
+    fit_like_keras(model, PIXELS, ONE_HOT if units == 4 else BITS, floatx)
 
 
 X = RNG.normal(size=(N, 6)).astype("float32")
