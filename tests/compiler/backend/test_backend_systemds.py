@@ -278,6 +278,28 @@ def test_finished_metrics_train_on_systemds(train_algo, tmp_path, monkeypatch):
     np.testing.assert_allclose(theirs, ours, atol=1e-10)
 
 
+@pytest.mark.parametrize("train_algo", ["minibatch", "paramserv"])
+def test_loss_and_top_k_metrics_train_on_systemds(train_algo, tmp_path, monkeypatch):
+    """Cross-entropy metrics taken from the softmax's logits (one with label smoothing), a
+    top-k accuracy and "accuracy": SystemDS gives the local runtime's history, with minibatch
+    and inside paramserv's update function."""
+    metrics = keras.metrics
+    model = randomize(keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="tanh"),
+                                        keras.layers.Dense(4, activation="softmax")]), scale=2.0)
+    model.compile(loss="categorical_crossentropy", optimizer="sgd",
+                  metrics=["categorical_crossentropy",
+                           metrics.CategoricalCrossentropy(label_smoothing=0.1, name="smoothed"),
+                           metrics.TopKCategoricalAccuracy(k=2), "accuracy"])
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(12, 6)), np.eye(4)[rng.integers(0, 4, 12)]
+    extra = dict(workers=1, frequency="BATCH") if train_algo == "paramserv" else {}
+    _trains_on_both(model, x, y, tmp_path, monkeypatch, train_algo=train_algo, **extra)
+    ours, theirs = (np.loadtxt(tmp_path / where / "history.csv", delimiter=",", ndmin=2)
+                    for where in ("local", "systemds"))
+    assert ours.shape == (2, 5)
+    np.testing.assert_allclose(theirs, ours, atol=1e-10)
+
+
 def _trains_on_both(model, x: np.ndarray, y: np.ndarray, tmp_path, monkeypatch,
                     train_algo: str = "minibatch", **arguments):
     """The model's train.dml run for two epochs on SystemDS and on the local runtime: the same
