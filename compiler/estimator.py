@@ -37,12 +37,14 @@ from .systemml.form import is_systemml_call, systemml_call
 from .systemml.methods import SystemMLMethods
 from .systemml.solver import solver_model
 from .training import checkpoint
+from .training.config import refuse_weight_decay_exclusions
 from .training.objectives import live_loss
 from .training.paramserv import paramserv_arguments
 from .training.data import class_ids, labels, r2_score, refuse_non_finite, targets
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
-from .training.fit_options import refuse, validation_pair
+from .training.fit_options import (features_argument, refuse, refuse_scoring,
+                                    validation_pair)
 from .training.curves import plot_history
 from .training.dataframe_fit import DataFrameMethods
 from .training.plan import EpochPlan
@@ -155,6 +157,8 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         key = (id(self.model), self.loss, self.optimizer, self.metrics, self.learning_rate,
                self.loss_weights, self.train_algo, self.systemml and self._solver_key())
         if getattr(self, "_compiled_key", None) != repr(key):
+            if self.optimizer is None:  # the live model's own optimizer object
+                refuse_weight_decay_exclusions(getattr(self.model, "optimizer", None))
             self._workdir = tempfile.TemporaryDirectory(prefix="kerasdml-")
             self._keras_file = as_keras_file(self.model, self._workdir.name)
             self._compiled_model = compile_model(
@@ -196,11 +200,13 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
 
     # --- fit ------------------------------------------------------------------------------------
 
-    def fit(self, X, y=None, validation_data=None, resume: bool = False,
+    def fit(self, X=None, y=None, validation_data=None, resume: bool = False,
             **keras_options) -> "Keras2DML":
-        """Trains on X, y (numpy or pandas), or on a Spark DataFrame X with the features and
-        labels in features_col and label_col (validation_data a DataFrame too). Keras' other
-        fit() keywords are refused with what to do instead (fit_options.refuse)."""
+        """Trains on X, y (numpy or pandas; X also as Keras' x=), or on a Spark DataFrame X
+        with the features and labels in features_col and label_col (validation_data a
+        DataFrame too). Keras' other fit() keywords are refused with what to do instead
+        (fit_options.refuse)."""
+        X = features_argument(X, keras_options, "fit")
         refuse(keras_options, self._PARAMS)
         if self.systemml is not None and isinstance(X, str) and isinstance(y, str):
             return self.fit_file(X, y)
@@ -212,7 +218,9 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
             X, y, held_out = self._numpy_data(model, X, y, validation_data)
         self._note_validation_unused(held_out)
         examples = y.shape[0]
-        batch_size = examples if self.train_algo == "batch" else int(self.batch_size)
+        # None is Keras' fit default: batches of 32
+        batch_size = examples if self.train_algo == "batch" else \
+            32 if self.batch_size is None else int(self.batch_size)
         plan = self._plan(examples, batch_size)
         state = self._start(model, resume)
         progress = Progress(plan.epochs, self.verbose, display=self.display,
@@ -362,6 +370,16 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         self.epochs_ = state.epoch
         self.n_features_in_ = model.inputs[0].columns
 
+    @property
+    def history(self) -> dict:
+        """history_ under the name of Keras' History attribute, so that Keras code written as
+        `history = model.fit(...)` and then `history.history["loss"]` runs unchanged (fit
+        returns the estimator)."""
+        if "history_" not in vars(self):  # an AttributeError keeps hasattr() working
+            raise AttributeError("history: this Keras2DML estimator is not fitted yet: call "
+                                 "fit(X, y) first")
+        return self.history_
+
     # --- using the trained model ----------------------------------------------------------------
 
     def _fitted(self):
@@ -370,11 +388,16 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
                                "first" + (", or load(folder)" if self.systemml else ""))
         return self.model_
 
-    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, X=None, batch_size: int | None = None, verbose="auto",
+                **keras_options) -> np.ndarray:
         """What model.predict returns for the trained model. With spark=, X may be a Spark
         DataFrame (one array or vector column, or numeric columns, of flattened samples); the
         default batch is then every row in one distributed pass (else 256 rows).
-        In SystemML's form: the predicted classes, as SystemML's predict returned them."""
+        In SystemML's form: the predicted classes, as SystemML's predict returned them.
+        Keras' x= and verbose= are taken (verbose steers Keras' progress bar, which
+        kerasdml's predict does not print), its other keywords refused by name."""
+        X = features_argument(X, keras_options, "predict")
+        refuse_scoring(keras_options, "predict")
         if self.systemml is not None:
             return self._systemml_predict(X)
         return self._predict_output(X, batch_size)
@@ -402,9 +425,11 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         """Whether the loss is a cross-entropy, which `score` answers with accuracy."""
         return self._compiled().loss.module in _CLASSIFIER_LOSSES
 
-    def score(self, X, y=None) -> float:
+    def score(self, X=None, y=None, **keras_options) -> float:
         """Accuracy for classifiers (a cross-entropy loss), else R^2; X may be a Spark
         DataFrame with features_col and label_col (no y then)."""
+        X = features_argument(X, keras_options, "score")
+        refuse_scoring(keras_options, "score")
         model = self._fitted()
         self._one_output("score")
         if self.systemml is not None:
@@ -435,11 +460,21 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
                                f"{len(outputs)} ({', '.join(t.name for t in outputs)}): use "
                                "evaluate (each output's loss and metrics) or predict")
 
-    def evaluate(self, X, y) -> dict:
-        """Loss and metrics on X, y, as keras' model.evaluate(return_dict=True) reports them."""
+    def evaluate(self, X=None, y=None, batch_size: int | None = None, verbose="auto",
+                 return_dict: bool = True, **keras_options):
+        """Loss and metrics on X, y, as keras' model.evaluate(return_dict=True) reports them;
+        with return_dict=False as Keras' default returns them: a list in the same order, or
+        the loss alone where there is nothing else. batch_size as Keras' (default 32);
+        verbose is taken (Keras' progress bar, which kerasdml does not print)."""
+        X = features_argument(X, keras_options, "evaluate")
+        refuse_scoring(keras_options, "evaluate")
         model = self._fitted()
         X, y = self._data(model, X, y)
-        return self._evaluate(model, self.weights_, X, y)
+        values = self._evaluate(model, self.weights_, X, y,
+                                32 if batch_size is None else int(batch_size))
+        if return_dict:
+            return values
+        return list(values.values()) if len(values) > 1 else values["loss"]
 
     def plot_history(self, path=None):
         """Loss and metrics per epoch (training and validation) as a matplotlib Figure, written

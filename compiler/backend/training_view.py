@@ -175,17 +175,33 @@ class TrainingView:
         """The history row's metrics from the epoch's state sums (`counted`: `count` is a row
         matrix with a count per column, else a scalar)."""
         layout = self.layout(heads)
+        # the outputs' losses, summed as batch_size * each batch's: the mean over the batches
+        per_batch = [] if counted or not self.batch_mean_losses(heads) else \
+            [k for k, (metric, *_) in enumerate(layout, 2) if metric is None]
         if not self.finished(heads):
-            return [f"history[{row}, 2:{1 + len(layout)}] = {sums} / {count}"]
+            return [f"history[{row}, 2:{1 + len(layout)}] = {sums} / {count}"] + [
+                f"history[{row}, {k}] = as.scalar({sums}[1, {k - 1}]) / (batches * batch_size)"
+                for k in per_batch]
         lines = ["# metrics Keras finishes at the epoch's end, from the epoch's sums"]
         for k, (metric, arguments, first, width) in enumerate(layout, 2):
             if width == 1:
                 state = f"as.scalar({sums}[1, {first + 1}])"
             else:
                 state = f"{sums}[1, {first + 1}:{first + width}]"
-            n = f"as.scalar({count}[1, {first + 1}])" if counted else count
+            n = f"as.scalar({count}[1, {first + 1}])" if counted else \
+                "(batches * batch_size)" if k in per_batch else count
             lines.append(f"history[{row}, {k}] = {self.finish(metric, arguments, state, n)}")
         return lines
+
+    def batch_mean_losses(self, heads, evaluation: bool = False) -> bool:
+        """Whether each output's loss is reported as the mean of its batches' losses, as
+        Keras' TensorFlow backend reports `<output>_loss` (in fit and evaluate): it weighs
+        each batch by the batch's static size, None in its compiled step, so a last partial
+        batch counts as much as a whole one (the total `loss` is weighted by the rows); not
+        when compiled with run_eagerly=True, where the size is known. paramserv's batches
+        are its workers', not Keras': it keeps the mean over the rows."""
+        return len(heads) > 1 and not self.config.eager and \
+            (evaluation or self.algo != "paramserv")
 
     # --- the outputs' losses (heads: backend.model.HeadSpec, outs: their DML variables) -----
 
@@ -231,14 +247,16 @@ class TrainingView:
         lines += [f"{self.head_loss(h)} = {call}" for h, call in zip(heads, calls)]
         return lines + ["loss = " + " + ".join(_weighted(h, self.head_loss(h)) for h in heads)]
 
-    def batch_sums(self, heads, outs, logits=None) -> list[str]:
+    def batch_sums(self, heads, outs, logits=None, evaluation: bool = False) -> list[str]:
         """DML sums over the batch's rows of every reported column (history's after `loss`):
         the single output's metrics, or each output's loss and then each output's metrics. A
         per-position head's metrics are means over its positions (Keras' mean over them); a
         masked head's are sums over the positions its mask keeps (metric_counts counts them).
-        `logits` (as loss_lines'): a cross-entropy metric takes them as Keras does its loss."""
-        sums = [f"{self.head_loss(h)} * nrow({out})" for h, out in zip(heads, outs)] \
-            if len(heads) > 1 else []
+        `logits` (as loss_lines'): a cross-entropy metric takes them as Keras does its loss.
+        `evaluation`: for evaluation_script (batch_mean_losses)."""
+        batch_mean = self.batch_mean_losses(heads, evaluation)
+        sums = [f"{self.head_loss(h)} * " + ("batch_size" if batch_mean else f"nrow({out})")
+                for h, out in zip(heads, outs)] if len(heads) > 1 else []
         return sums + [self.metric_sum(metric, *_metric_inputs(h, out, z, metric, arguments))
                        + (f" / (ncol({out}) / {h.classes})" if h.classes and not h.mask
                           and metric not in metric_state.CONFUSION_METRICS else "")
@@ -253,14 +271,16 @@ class TrainingView:
         return [total if metric in metric_state.CONFUSION_METRICS else f"as.matrix({total})"
                 for metric, total in zip(metrics, self.batch_sums(heads, outs, logits))]
 
-    def metric_counts(self, heads, outs, masks=None) -> list[str]:
+    def metric_counts(self, heads, outs, masks=None, evaluation: bool = False) -> list[str]:
         """What each column of batch_sums is divided by over the epoch, where an output carries
-        a Keras mask (else [], the rows): Keras weights a masked output's metrics by the mask,
-        so they are the epoch's sums over the masked-in positions over their count."""
+        a Keras mask (else [], the rows; `evaluation`: always): Keras weights a masked
+        output's metrics by the mask, so they are the epoch's sums over the masked-in positions
+        over their count."""
         masks = _masks(heads, masks)
-        if not any(masks):
+        if not any(masks) and not evaluation:
             return []
-        losses = [f"nrow({out})" for out in outs] if len(heads) > 1 else []
+        losses = ["batch_size" if self.batch_mean_losses(heads, evaluation) else f"nrow({out})"
+                  for out in outs] if len(heads) > 1 else []
         return losses + [f"sum({_rows_name(h, 'mask')})" if mask else f"nrow({out})"
                          for h, out, mask in zip(heads, outs, masks) for _ in h.head.metrics]
 
@@ -377,7 +397,9 @@ class TrainingView:
         (the history's columns) of bound predictions P (the outputs side by side, Keras'
         layout) and targets Y (as y), the parameters bound by name. Where an output carries a
         Keras mask, M holds the masked outputs' masks side by side and the script runs batch
-        by batch ($batch_size), as Keras' evaluate: each batch's loss is its own masked mean.
+        by batch ($batch_size), as Keras' evaluate: each batch's loss is its own masked mean;
+        so it does for several outputs, whose losses are means over the batches
+        (batch_mean_losses).
         With `logits`, L holds the logits of the outputs whose loss or a metric takes them (the
         heads' with HeadSpec.logits) side by side, Keras' layout, and those read them."""
         penalties = self.penalties(parameters)
@@ -386,8 +408,9 @@ class TrainingView:
                                       + (["confusion"] if _confusion([h.head for h in heads])
                                          else [])))
         lines = [f'source("{LIBRARY[module]}") as {module}' for module in modules]
-        masked = any(h.mask for h in heads)
-        rows = "beg:end" if masked else ""
+        # batch by batch where a batch's loss is not its rows' share of the whole
+        batched = any(h.mask for h in heads) or self.batch_mean_losses(heads, evaluation=True)
+        rows = "beg:end" if batched else ""
         outs, masks, zs, first, first_mask, first_logits = [], [], [], 1, 1, 1
         body = []
         for h in heads:
@@ -408,9 +431,9 @@ class TrainingView:
                 masks[-1] = f"M[{rows}, {first_mask}:{first_mask + width - 1}]"
                 first_mask += width
         body += self.loss_lines(heads, outs, keras_layout=True, masks=masks, logits=zs)
-        sums = self.batch_sums(heads, outs, zs)
+        sums = self.batch_sums(heads, outs, zs, evaluation=True)
         layout = self.layout(heads)
-        if not masked:
+        if not batched:
             lines += body
             lines += [f"loss = loss + {kind}::forward({p.variable}, {factor})"
                       for p, kind, factor in penalties]
@@ -418,7 +441,7 @@ class TrainingView:
                 f"metric_{k} = {self.finish(metric, arguments, total, 'nrow(P)')}"
                 for k, (total, (metric, arguments, _, _)) in enumerate(zip(sums, layout), 1)]) \
                 + "\n"
-        counts = self.metric_counts(heads, outs, masks)
+        counts = self.metric_counts(heads, outs, masks, evaluation=True)
         lines += ["N = nrow(P)", "batch_size = ifdef($batch_size, 32)", "loss_sum = 0"]
         lines += [f"{name}_{k} = 0" for k in range(1, len(sums) + 1)
                   for name in ("metric_sum", "metric_count")]

@@ -12,7 +12,7 @@ dml_lib does not model is refused with an error naming it, never silently droppe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .objectives import (Head, Loss, MissingLossError, TrainingConfigError,  # noqa: F401
                          class_and_config, heads_from_keras, loss_from_keras, metrics_from_keras)
@@ -47,6 +47,9 @@ class Optimizer:
 class TrainingConfig:
     heads: tuple               # one Head per model output, in the model's output order
     optimizer: Optimizer
+    # compile(run_eagerly=True): Keras then weighs each batch's <output>_loss by its rows
+    # (TrainingView.batch_mean_losses); it changes no weight, so checkpoints ignore it
+    eager: bool = field(default=False, repr=False)
 
     @property
     def loss(self) -> Loss:
@@ -124,6 +127,7 @@ def optimizer_from_keras(spec, learning_rate=None) -> Optimizer:
     `optimizer` entry of a compile config) or a keras optimizer object; `learning_rate`
     overrides the configured one."""
     class_name, config = class_and_config(spec, "optimizer")
+    refuse_weight_decay_exclusions(spec)
     canonical = _OPTIMIZER_ALIASES.get(class_name.lower())
     if canonical is None:
         raise TrainingConfigError(f"optimizer {class_name!r} is not supported; supported: "
@@ -138,6 +142,19 @@ def optimizer_from_keras(spec, learning_rate=None) -> Optimizer:
         state=kind.state, scalar_state=kind.scalar_state, takes_step=kind.takes_step,
         clipnorm=config.get("clipnorm"), clipvalue=config.get("clipvalue"),
         global_clipnorm=config.get("global_clipnorm"))
+
+
+def refuse_weight_decay_exclusions(optimizer) -> None:
+    """Refuses a live Keras optimizer whose exclude_from_weight_decay(...) spares some weights
+    (its get_config() and a saved file leave that out, so every weight would be decayed)."""
+    if not getattr(optimizer, "weight_decay", None):
+        return
+    if getattr(optimizer, "_exclude_from_weight_decay", None) or \
+            getattr(optimizer, "_exclude_from_weight_decay_pattern", None) is not None:
+        raise TrainingConfigError(
+            f"optimizer {type(optimizer).__name__}: exclude_from_weight_decay(...) is not "
+            "supported: kerasdml would decay the weights it excludes; compile without the "
+            "exclusion (or with weight_decay=None)")
 
 
 def _hyper(table: tuple, config: dict) -> tuple:
@@ -242,5 +259,6 @@ def training_config(compile_config: dict | None, *, optimizer=None, loss=None, m
     loss_weights = loss_weights if loss_weights is not None else compiled.get("loss_weights")
     metrics = metrics if metrics is not None else compiled.get("metrics")
     heads = heads_from_keras(tuple(outputs), loss, loss_weights, metrics, widths)
-    return TrainingConfig(heads, optimizer_from_keras(optimizer, learning_rate))
+    return TrainingConfig(heads, optimizer_from_keras(optimizer, learning_rate),
+                          eager=bool(compiled.get("run_eagerly")))
 

@@ -52,3 +52,33 @@ def validation_pair(validation_data) -> tuple:
                          f"{type(validation_data).__name__}"
                          + (f" of {len(validation_data)}"
                             if isinstance(validation_data, (tuple, list)) else ""))
+
+
+# Keras' predict() and evaluate() keywords that kerasdml does not take, and why
+SCORING_UNSUPPORTED = {
+    "sample_weight": _UNWEIGHTED,
+    "steps": "scoring takes every example given",
+    "callbacks": "kerasdml runs no Keras callbacks",
+}
+
+
+def features_argument(X, options: dict, method: str):
+    """The features of fit/predict/score/evaluate: X, or Keras' own keyword x= (Keras code
+    calls model.fit(x=x_train, y=y_train)), taken out of `options`."""
+    if "x" in options:
+        if X is not None:
+            raise FitOptionError(f"{method}() got the features twice, as X and as x=")
+        X = options.pop("x")
+    if X is None:
+        raise FitOptionError(f"{method}() needs the features: {method}(X, ...) or x=")
+    return X
+
+
+def refuse_scoring(options: dict, method: str) -> None:
+    """Raises FitOptionError for the first of `options`, predict()'s or evaluate()'s extra
+    keywords, naming it."""
+    for name in options:
+        if name in SCORING_UNSUPPORTED:
+            raise FitOptionError(f"{method}(): {name}= is not supported: "
+                                 f"{SCORING_UNSUPPORTED[name]}")
+        raise FitOptionError(f"{method}() got an unexpected keyword argument {name!r}")

@@ -341,6 +341,10 @@ def heads_from_keras(outputs: tuple, loss, loss_weights=None, metrics=None,
         weight = loss_weights if isinstance(loss_weights, (int, float)) else \
             _per_output(outputs, loss_weights, "loss_weights", default=1.0)[0]
         resolved = loss_from_keras(loss)
+        if isinstance(metrics, dict) and not is_serialized(metrics):  # by output name too
+            metrics = _per_output(outputs, metrics, "metrics", default=None, partial=True)[0]
+            metrics = [metrics] if metrics is not None and \
+                not isinstance(metrics, (list, tuple)) else metrics
         return (_head("", resolved, weight, metrics_from_keras(metrics, resolved, widths[0])),)
     one_for_all = not isinstance(loss, (list, tuple, dict)) or is_serialized(loss)
     losses = [loss] * len(outputs) if one_for_all else _per_output(outputs, loss, "loss")

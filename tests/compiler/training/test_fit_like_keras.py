@@ -303,3 +303,108 @@ def test_accuracy_of_tied_probabilities_takes_the_first_class_as_keras_argmax(la
     y = np.zeros(48, dtype="int64") if labels == "sparse" else np.tile([1.0, 0, 0], (48, 1))
     estimator = assert_fits_like_keras(model, y, tmp_path, validation_split=0.25)
     assert estimator.history_["accuracy"] == [1.0, 1.0]
+
+
+# --- Keras' own keywords of fit, predict and evaluate -----------------------------------------
+
+def test_keras_keywords_of_fit_predict_and_evaluate_are_taken(tmp_path):
+    """Keras code names the features x= (model.fit(x=x_train, y=y_train)), passes verbose=0
+    to predict and evaluate, and unpacks evaluate's list (return_dict=False)."""
+    model = mlp(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    estimator = Keras2DML(model, **SETTINGS).fit(x=X, y=CLASSES)
+    history = model.fit(x=X, y=CLASSES, **SETTINGS).history
+    for name, values in history.items():
+        np.testing.assert_allclose(estimator.history_[name], values, rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(estimator.predict(x=X, verbose=0, batch_size=7),
+                               model.predict(x=X, verbose=0, batch_size=7), atol=1e-5)
+    loss, accuracy = estimator.evaluate(x=X, y=CLASSES, verbose=0, return_dict=False)
+    np.testing.assert_allclose([loss, accuracy], model.evaluate(x=X, y=CLASSES, verbose=0),
+                               atol=1e-5)
+    assert estimator.score(x=X, y=CLASSES) == accuracy
+    plain = mlp(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    only_loss = Keras2DML(plain, **SETTINGS).fit(X, CLASSES)
+    plain.fit(X, CLASSES, **SETTINGS)
+    np.testing.assert_allclose(only_loss.evaluate(X, CLASSES, return_dict=False),
+                               plain.evaluate(X, CLASSES, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda e: e.evaluate(X, CLASSES, sample_weight=np.ones(48)),
+     f"evaluate(): sample_weight= is not supported: {_UNWEIGHTED}"),
+    (lambda e: e.predict(X, steps=2), "predict(): steps= is not supported: scoring takes "
+                                      "every example given"),
+    (lambda e: e.predict(X, x=X), "predict() got the features twice, as X and as x="),
+    (lambda e: e.fit(y=CLASSES), "fit() needs the features: fit(X, ...) or x="),
+], ids=["evaluate_sample_weight", "predict_steps", "twice", "none"])
+def test_keras_scoring_keywords_kerasdml_does_not_take_are_refused(call, message):
+    model = mlp(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    estimator = Keras2DML(model, epochs=0, verbose=0).fit(X, CLASSES)
+    with pytest.raises(CompileError, match=f"^{re.escape(message)}$"):
+        call(estimator)
+
+
+# --- several outputs: each output's loss is the mean over the batches ---------------------------
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_each_output_loss_is_the_mean_of_its_batches_as_keras_reports_it(eager, tmp_path):
+    """40 examples in batches of 16 (the last of 8): Keras' TensorFlow backend weighs each
+    batch's <output>_loss by the batch's static size, None, so the last batch counts as much
+    as a whole one, in fit, validation and evaluate (batches of 32); `loss` is the rows' mean.
+    Compiled with run_eagerly=True, the size is known: the means over the rows."""
+    model = two_outputs(optimizer=keras.optimizers.SGD(0.1),
+                        loss=["sparse_categorical_crossentropy", "mse"],
+                        metrics=[["accuracy"], ["mae"]], run_eagerly=eager)
+    targets = [CLASSES[:40], VALUES[:40]]
+    estimator = assert_fits_like_keras(model, targets, tmp_path, x=X[:40], fit=dict(
+        validation_data=(X[:24], [CLASSES[:24], VALUES[:24]])))
+    for name, value in model.evaluate(X[:40], targets, verbose=0, return_dict=True).items():
+        np.testing.assert_allclose(estimator.evaluate(X[:40], targets)[name], value,
+                                   rtol=1e-5, err_msg=name)
+
+
+# --- optimizer settings Keras' config leaves out ------------------------------------------------
+
+@pytest.mark.parametrize("given", ["compiled", "optimizer="])
+def test_weights_excluded_from_weight_decay_are_refused(given):
+    """exclude_from_weight_decay is not in the optimizer's config: kerasdml would decay the
+    biases that Keras spares (1.8e-3 apart after two epochs of AdamW)."""
+    optimizer = keras.optimizers.AdamW(0.01, weight_decay=0.1)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    message = ("optimizer AdamW: exclude_from_weight_decay(...) is not supported: kerasdml "
+               "would decay the weights it excludes; compile without the exclusion (or with "
+               "weight_decay=None)")
+    if given == "compiled":
+        estimator = Keras2DML(mlp(optimizer=optimizer, loss="sparse_categorical_crossentropy"),
+                              **SETTINGS)
+    else:
+        estimator = Keras2DML(mlp(optimizer="sgd", loss="sparse_categorical_crossentropy"),
+                              optimizer=optimizer, **SETTINGS)
+    with pytest.raises(TrainingConfigError, match=f"^{re.escape(message)}$"):
+        estimator.fit(X, CLASSES)
+
+
+def test_metrics_of_one_output_by_its_name_are_taken_as_keras_takes_them(tmp_path):
+    """compile(metrics={"out": ["accuracy"]}) on a model with one output: Keras reports
+    `accuracy`; kerasdml read "out" as a metric's name."""
+    model = randomize(sequential((6,), L.Dense(5, activation="tanh"),
+                                 L.Dense(3, activation="softmax", name="out")), scale=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                  metrics={"out": ["accuracy", "sparse_categorical_crossentropy"]})
+    assert_fits_like_keras(model, CLASSES, tmp_path, validation_split=0.25)
+
+
+def test_batch_size_none_is_keras_default_of_32(tmp_path):
+    model = mlp(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    assert_fits_like_keras(model, CLASSES, tmp_path, batch_size=None)
+
+
+def test_what_fit_returns_has_keras_history_attribute():
+    """Keras code keeps fit's History: `history = model.fit(...)`, then history.history."""
+    model = mlp(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    estimator = Keras2DML(model, **SETTINGS)
+    assert not hasattr(estimator, "history")
+    history = estimator.fit(X, CLASSES)
+    keras_history = model.fit(X, CLASSES, **SETTINGS)
+    np.testing.assert_allclose(history.history["loss"], keras_history.history["loss"],
+                               rtol=1e-5)

@@ -80,13 +80,14 @@ def test_evaluate_and_validation_report_every_output_like_keras():
                         verbose=0, validation_split=0.25).history
     for name, value in history.items():
         np.testing.assert_allclose(estimator.history_[name], value, atol=1e-5, err_msg=name)
-    ours = estimator.evaluate(features, [labels, values])
-    # one batch: Keras averages an output's loss over batches of unequal size otherwise
-    theirs = model.evaluate(features, [labels, values], verbose=0, return_dict=True,
-                            batch_size=len(features))
-    assert set(ours) == set(theirs)
-    for name in theirs:
-        np.testing.assert_allclose(ours[name], theirs[name], atol=1e-4, err_msg=name)
+    # Keras means an output's loss over its batches (of 32, and of all in one)
+    for batch_size in (None, len(features)):
+        ours = estimator.evaluate(features, [labels, values], batch_size=batch_size)
+        theirs = model.evaluate(features, [labels, values], verbose=0, return_dict=True,
+                                batch_size=batch_size)
+        assert set(ours) == set(theirs)
+        for name in theirs:
+            np.testing.assert_allclose(ours[name], theirs[name], atol=1e-4, err_msg=name)
 
 
 def test_the_script_weighs_each_output_loss():
