@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import ROW_INDEX, run_string
+from .api import ROW_INDEX, is_spark_dataframe, run_string
 from .context import PRECISIONS, Statistics
 from .errors import DMLRuntimeError
 from .spark.csv_lines import csv_lines_matrix, is_rdd, parse_lines
@@ -64,9 +64,13 @@ class Matrix:
         """A Spark DataFrame with SystemML's columns: __INDEX (1-based), then C1, C2, ..."""
         if self._spark is None:
             raise DMLRuntimeError("Matrix.toDF() needs a Spark session: MLContext(spark)")
+        from pyspark.sql.types import DoubleType, StructField, StructType
+
         frame = self.toPandas()
         frame.insert(0, ROW_INDEX, np.arange(1, len(frame) + 1, dtype=np.float64))
-        return self._spark.createDataFrame(frame)
+        # SystemML's schema, given: Spark cannot infer one from a matrix with no rows
+        schema = StructType([StructField(str(name), DoubleType(), True) for name in frame.columns])
+        return self._spark.createDataFrame(frame.astype(np.float64), schema=schema)
 
 
 class MLResults:
@@ -147,8 +151,20 @@ class Script:
             raise ValueError("input() takes a (name, value) pair or name=value keywords")
         pairs = [tuple(args)] if args else []
         for name, value in pairs + list(kwargs.items()):
+            if value is None or isinstance(value, (dict, set)) and not hasattr(value, "toarray"):
+                # no matrix nor scalar (a scipy dok_matrix is a dict, and a matrix)
+                what = "None" if value is None else f"a {type(value).__name__}"
+                raise ValueError(f"input {str(name)!r} is {what}: give a matrix (numpy, pandas, "
+                                 "scipy.sparse, a Spark DataFrame, an RDD of CSV lines, a "
+                                 "Matrix result) or a scalar")
             if isinstance(value, Matrix):  # a result passed back in
                 value = value.toNumPy()
+            elif _is_pandas_frame(value):
+                value = _pandas_matrix(str(name), value)
+            elif isinstance(value, np.generic):
+                # numpy scalars (x.mean(), np.int64(3), np.bool_): the Python scalar, as py4j
+                # passed them; np.float64 is a float and would otherwise stay numpy
+                value = value.item()
             if str(name).startswith("$"):
                 self._args[str(name)[1:]] = value
             else:
@@ -242,6 +258,25 @@ class Script:
                  self.displayInputVariables(), self.displayOutputVariables(),
                  self.displaySymbolTable(), f"Script String:\n{self.scriptString or ''}\n"]
         return "\n".join(parts)
+
+
+def _is_pandas_frame(value) -> bool:
+    return type(value).__module__.startswith("pandas") and hasattr(value, "columns")
+
+
+def _pandas_matrix(name: str, frame) -> np.ndarray:
+    """A pandas DataFrame as SystemML converted it (np.asarray(frame, dtype=float64)): numeric
+    and boolean columns of mixed types make one matrix (numpy would make them objects), a
+    missing value is NaN, the index is no data."""
+    try:
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        columns = [str(c) for c in frame.columns
+                   if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+        raise DMLRuntimeError(f"input `{name}`: a matrix takes numbers; the pandas column(s) "
+                              f"{', '.join(columns) or '?'} are not numeric") from None
 
 
 def _section(title: str, entries: list[str]) -> str:
@@ -365,8 +400,8 @@ class MLContext:
         spark, inputs = self._bound_inputs(script)
         stats = Statistics() if self._statistics else None
         explain = sys.stdout if self._explain and self._explain_level != "none" else None
-        values = run_string(script.scriptString, inputs=inputs, args=script._args,
-                            outputs=script._outputs, file=script._file,
+        values = run_string(bound_reads(script.scriptString, inputs), inputs=inputs,
+                            args=script._args, outputs=script._outputs, file=script._file,
                             base_dir=script._base_dir, spark=spark, explain=explain,
                             stats=stats, precision=self._config.precision,
                             argument_hint=ARGUMENT_HINT)
@@ -383,6 +418,11 @@ class MLContext:
         """(what run_string runs on, the inputs): RDDs of CSV lines become matrices,
         distributed by the run's own Spark runtime, or parsed here when running locally."""
         inputs = dict(script._inputs)
+        frames = [name for name, value in inputs.items() if is_spark_dataframe(value)]
+        if frames and self._spark is None:  # a local run has no Spark to read it with
+            raise DMLRuntimeError(f"input `{frames[0]}` is a Spark DataFrame and this MLContext "
+                                  "runs locally: create it with MLContext(spark) (or "
+                                  "MLContext(sc)) to read it")
         rdds = [name for name, value in inputs.items() if is_rdd(value)]
         if not rdds:
             return self._spark, inputs
@@ -507,6 +547,44 @@ class MLContext:
         return self
 
 
+def bound_reads(text: str, inputs) -> str:
+    """The script with each `X = read(...)` of a variable bound with .input(X=...) reading
+    nothing: the variable keeps the bound value, as SystemML's MLContext had it (its
+    setAppropriateVarsForRead), so an algorithm script's `X = read($X)` runs on the input without
+    $X. The call's text becomes the variable's name, padded so positions stay. Function bodies
+    keep their reads; a script that does not parse is left for the run to report."""
+    if not inputs or "read" not in text:
+        return text
+    from lark import Token, Tree
+    from lark.exceptions import LarkError
+
+    from .parser import syntax_tree
+    try:
+        tree = syntax_tree(text)
+    except LarkError:
+        return text
+    spans = []
+
+    def visit(node):
+        for child in node.children:
+            if not isinstance(child, Tree) or child.data == "function_def":
+                continue
+            if child.data == "assign" and len(child.children) == 2:
+                target, value = child.children
+                if isinstance(target, Token) and str(target) in inputs \
+                        and isinstance(value, Tree) and value.data == "call" \
+                        and str(value.children[0]) == "read":
+                    spans.append((value.meta.start_pos, value.meta.end_pos, str(target)))
+                    continue
+            visit(child)
+
+    visit(tree)
+    for start, end, name in sorted(spans, reverse=True):
+        rest = "".join(c if c == "\n" else " " for c in text[start + len(name):end])
+        text = text[:start] + name + rest + text[end:]
+    return text
+
+
 def _session(sc):
     """A SparkSession from a SparkSession or SparkContext; None stays None (local runs)."""
     if sc is None or hasattr(sc, "createDataFrame"):
@@ -516,6 +594,31 @@ def _session(sc):
         return SparkSession.builder.getOrCreate()
     raise ValueError(f"MLContext takes a SparkSession or SparkContext (or None), got "
                      f"{type(sc).__name__}")
+
+
+# The rest of the `systemml` package: a notebook ported by its import line (`from systemml import
+# matrix` -> `from kerasdml.runtime.mlcontext import matrix`) learns at the import what to do
+# (an AttributeError would become Python's bare "cannot import name")
+SYSTEMML_MATRIX_API = ("matrix", "eval", "solve", "DMLOp", "set_lazy", "setSparkContext", "full",
+                       "seq", "random", "debug_array_conversion")
+SYSTEMML_CONVERTERS = ("convertToMatrixBlock", "convertToNumPyArr", "convertToPandasDF",
+                       "convertToLabeledDF", "getNumCols", "SUPPORTED_TYPES",
+                       "convertImageToNumPyArr", "getDatasetMean", "convert_caffemodel",
+                       "convert_lmdb_to_jpeg")
+
+
+def __getattr__(name: str):
+    if name in SYSTEMML_MATRIX_API:
+        raise ImportError(f"systemml.{name} (SystemML's numpy-like matrix API) is not in "
+                          "kerasdml: write the computation in DML and run it with "
+                          "MLContext().execute(dml(...).input(...).output(...))",
+                          name=name, path=__file__)
+    if name in SYSTEMML_CONVERTERS:
+        raise ImportError(f"systemml.{name} (SystemML's converters) is not in kerasdml: "
+                          "Script.input takes numpy arrays, pandas and Spark DataFrames and "
+                          "scipy.sparse matrices as they are, and a result Matrix converts with "
+                          ".toNumPy(), .toPandas() or .toDF()", name=name, path=__file__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["MLContext", "MLResults", "Matrix", "Script", "dml", "dmlFromFile", "dmlFromResource",

@@ -38,6 +38,12 @@ def _lark() -> Lark:
                 maybe_placeholders=True, cache=False)
 
 
+def syntax_tree(text: str):
+    """The grammar's parse tree of a program, with each node's source positions (meta), for
+    tools that rewrite the source text (mlcontext.bound_reads); raises lark's errors."""
+    return _lark().parse(text)
+
+
 @functools.lru_cache(maxsize=256)
 def parse(text: str, file: str = "<string>") -> n.Program:
     """Parses a whole DML program; raises DMLSyntaxError with file:line:col on bad input.

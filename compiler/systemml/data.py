@@ -23,10 +23,15 @@ from ..training.data import DataError, as_array
 def keras_samples(X, input_shape: tuple | None, model_shape: tuple) -> np.ndarray:
     """Rows of flattened channels-first (C, H, W) values as (N, *model_shape) samples."""
     array = as_array(X, "X")
+    values = math.prod(model_shape)
+    if array.ndim == 1 and values > 1 and len(array) == values:
+        # SystemML refused 1-D arrays; one example's values are the likely meaning
+        raise DataError(f"X is a 1-D array of {len(array)} values: SystemML took rows of "
+                        f"examples; pass one example as X.reshape(1, -1)")
     array = array.reshape(len(array), -1).astype(np.float64, copy=False)
-    if array.shape[1] != math.prod(model_shape):
+    if array.shape[1] != values:
         raise DataError(f"X has {array.shape[1]} values per row; the model's input "
-                        f"{model_shape} takes {math.prod(model_shape)}")
+                        f"{model_shape} takes {values}")
     if input_shape is None:
         return array.reshape(len(array), *model_shape)
     if math.prod(input_shape) != math.prod(model_shape):
@@ -49,9 +54,10 @@ def moves_channels_last(input_shape: tuple | None, model_shape: tuple) -> bool:
 class LabelCodec:
     """Class values <-> the model's output indices 0..K-1."""
 
-    def __init__(self, classes: np.ndarray, names: dict | None = None):
+    def __init__(self, classes: np.ndarray, names: dict | None = None, indexed: bool = False):
         self.classes = classes
         self.names = names  # 1-based index -> name, from a labels file
+        self.indexed = indexed  # SystemML's 1-based indices, not class values fit saw
 
     @classmethod
     def fit(cls, y, outputs: int) -> "LabelCodec":
@@ -75,7 +81,7 @@ class LabelCodec:
     def indices(cls, outputs: int, names: dict | None = None) -> "LabelCodec":
         """No class values fitted: SystemML's 1-based class indices, named by a labels file
         (1 and 2 for a one-output binary classifier: below and above 0.5)."""
-        return cls(np.arange(1, class_count(outputs) + 1), names)
+        return cls(np.arange(1, class_count(outputs) + 1), names, indexed=True)
 
     def encode(self, y) -> np.ndarray:
         values = np.asarray(y).ravel()

@@ -69,7 +69,8 @@ def systemml_call(sparkSession=None, keras_model=None, input_shape=None, transfe
                            "model first: Keras2DML(model, epochs=..., batch_size=...)")
     settings = SystemMLSettings(
         input_shape=_input_shape(input_shape), transfer_using_df=bool(transferUsingDF),
-        load_keras_weights=bool(load_keras_weights), weights=weights, labels=labels,
+        load_keras_weights=bool(load_keras_weights), weights=weights,
+        labels=_local_labels(labels, weights),
         max_iter=_count(max_iter, "max_iter", 1), test_iter=_count(test_iter, "test_iter", 0),
         test_interval=_count(test_interval, "test_interval", 0),
         display=_count(display, "display", 0), lr_policy=str(lr_policy).lower(),
@@ -78,6 +79,31 @@ def systemml_call(sparkSession=None, keras_model=None, input_shape=None, transfe
     params = dict(spark=sparkSession, batch_size=_count(batch_size, "batch_size", 1),
                   weights_dir=weights)
     return keras_model, params, settings
+
+
+def _local_labels(labels, weights) -> str | None:
+    """A labels URL (the Keras2DML guide's ResNet-50 example gives one) is downloaded once, as
+    SystemML's constructor did, to labels.txt in the weights folder (a temporary folder without
+    weights=); its lines are checked then."""
+    if labels is None or not str(labels).startswith(("http://", "https://")):
+        return labels
+    import tempfile
+    import urllib.request
+    from pathlib import Path
+
+    from .data import read_labels
+    try:
+        with urllib.request.urlopen(str(labels), timeout=60) as response:
+            text = response.read().decode("utf-8")
+    except (OSError, ValueError) as err:  # URLError and HTTPError are OSErrors
+        reason = getattr(err, "reason", None) or err
+        raise CompileError(f"Keras2DML: cannot download labels {labels}: {reason}") from None
+    folder = Path(weights) if weights else Path(tempfile.mkdtemp(prefix="kerasdml-labels-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "labels.txt"
+    path.write_text(text)
+    read_labels(path)
+    return str(path)
 
 
 def _count(value, name: str, least: int) -> int:

@@ -199,6 +199,14 @@ class SystemMLMethods:
         predicted = self._systemml_predict(X)
         if not self.is_classifier():
             return r2_score(np.asarray(y, dtype=np.float64), predicted)
+        rows = np.asarray(y)
+        if rows.ndim == 2 and rows.shape[1] > 1:
+            # one-hot rows (fit keeps them as given): their classes, as predict names them
+            if rows.shape[1] != self._fitted().outputs[0].columns:
+                raise DataError(f"score(X, y): y has {rows.shape[1]} columns, the model "
+                                f"{self._fitted().outputs[0].columns} outputs; give one class "
+                                "per row or one-hot rows")
+            y = self._codec(self._fitted()).decode(rows.argmax(axis=1))
         return accuracy(predicted, y)
 
     def _training_frame(self, model, df):
@@ -368,24 +376,42 @@ class SystemMLMethods:
             write_labels(Path(outputDir) / "labels.txt", names)
         return self
 
-    def load(self, weights, sep: str = "/", eager: bool = False):
+    def load(self, weights, sep: str = "/", ignore_weights=None, eager: bool = False):
         """Reads weights.h5 (and labels.txt when present) written by save() or by fit with
         weights=; the estimator then predicts and scores without fit, and fit continues from
-        these weights."""
+        these weights. ignore_weights names layers (SystemML's argument, third as in
+        SystemML's signature) whose weights are not read: they keep the weights fit would
+        start from without load (the Keras model's, or the init functions' draw)."""
         from kerasdml.runtime.io import read_value
         model = self._compiled()
         path = Path(weights) / "weights.h5"
         if not path.is_file():
             raise CompileError(f"load({str(weights)!r}): no weights.h5 there (written by save() "
                                "or by fit with weights=)")
+        ignored = _ignored_layers(model, ignore_weights)
         loaded = {p.variable: read_value(str(path), {"format": "hdf5", "dataset": p.variable})
-                  for p in model.parameters}
+                  for p in model.parameters if p.layer not in ignored}
+        if ignored:
+            self._loaded_weights = None
+            start = self._initial_weights(model)
+            loaded.update({p.variable: start[p.variable] for p in model.parameters
+                           if p.layer in ignored})
         self._set_loaded(model, loaded)
         self._loaded_weights = loaded
         labels = Path(weights) / "labels.txt"
         if labels.is_file() and self.systemml is not None:
-            self.systemml.labels = str(labels)
+            self.loadLabels(labels)
         return self
+
+    def loadLabels(self, file_path):
+        """SystemML's loadLabels: predict names the 1-based classes by the file's "index,name"
+        lines (unless fit(X, y) saw class values; a missing file is ignored, as there)."""
+        if self.systemml is None or not Path(file_path).is_file():
+            return
+        self.systemml.labels = str(file_path)
+        codec = getattr(self, "label_codec_", None)
+        if codec is not None and codec.indexed:  # fitted on indices: the file names them
+            codec.names = read_labels(file_path)
 
     def _label_names(self, model) -> dict:
         """labels.txt's names: the labels file's, else those of the classes fit saw."""
@@ -401,6 +427,19 @@ class SystemMLMethods:
     def _labels_file_names(self) -> dict | None:
         labels = self.systemml.labels if self.systemml is not None else None
         return read_labels(labels) if labels else None
+
+
+def _ignored_layers(model, ignore_weights) -> set:
+    """load()'s ignore_weights: Keras layer names (a list, or one name) of the model."""
+    if ignore_weights is None:
+        return set()
+    names = {ignore_weights} if isinstance(ignore_weights, str) else set(ignore_weights)
+    layers = {p.layer for p in model.parameters}
+    unknown = sorted(names - layers)
+    if unknown:
+        raise CompileError(f"load(ignore_weights={sorted(names)}): {unknown} are no layers with "
+                           f"weights of the model; they are: {', '.join(sorted(layers))}")
+    return names
 
 
 # --- setConfigProperty's handlers ---------------------------------------------------------------

@@ -405,3 +405,76 @@ def test_spark_dataframes_in_and_out(spark):
     with pytest.raises(CompileError, match="1, 3"):
         systemml().fit(spark.createDataFrame([(v, lab - 1) for v, lab in rows],
                                              ["features", "label"])).score(df)
+
+
+def test_load_labels_and_load_with_ignore_weights(tmp_path, monkeypatch):
+    """SystemML's loadLabels(file) and load(weights, sep, ignore_weights, eager)."""
+    monkeypatch.chdir(tmp_path)
+    model = cnn()
+    (tmp_path / "names.txt").write_text("1,zero\n2,one\n3,two\n")
+    named = systemml(model)
+    assert named.loadLabels(tmp_path / "missing.txt") is None     # ignored, as in SystemML
+    named.loadLabels(str(tmp_path / "names.txt"))
+    scores = named.predict_proba(X_ROWS)
+    assert list(named.predict(X_ROWS)) == [["zero", "one", "two"][k] for k in
+                                           scores.argmax(axis=1)]
+    trained = systemml(model, weights="weights_dir").fit(X_ROWS, CLASSES)
+    dense = model.layers[-1].name
+    fresh = systemml(model, load_keras_weights=False).set_params(seed=1)
+    fresh.load("weights_dir", "/", [dense], False)                # SystemML's positional order
+    kept = [p.variable for p in fresh._compiled().parameters if p.layer != dense]
+    ignored = [p.variable for p in fresh._compiled().parameters if p.layer == dense]
+    assert all(np.array_equal(fresh.weights_[v], trained.weights_[v]) for v in kept)
+    assert ignored and not all(np.array_equal(fresh.weights_[v], trained.weights_[v])
+                               for v in ignored)
+    with pytest.raises(CompileError, match="no layers with weights of the model"):
+        systemml(model).load("weights_dir", ignore_weights=["fc8"])
+
+
+def test_score_takes_the_one_hot_rows_fit_took():
+    """fit keeps one-hot rows as given and predict gives 1-based indices (SystemML's, without
+    an encoder): score reads the rows' classes the same way."""
+    onehot = np.eye(3)[CLASSES]
+    estimator = systemml().fit(X_ROWS, onehot)
+    predicted = estimator.predict(X_ROWS)
+    assert set(predicted) <= {1.0, 2.0, 3.0}
+    assert estimator.score(X_ROWS, onehot) == pytest.approx(np.mean(predicted == CLASSES + 1))
+    with pytest.raises(CompileError, match="y has 2 columns, the model 3 outputs"):
+        estimator.score(X_ROWS, onehot[:, :2])
+
+
+def test_a_labels_url_is_downloaded_as_systemml_did(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "served").mkdir()
+    (tmp_path / "served" / "labels.txt").write_text("1,zero\n2,one\n3,two\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "served"), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        named = systemml(labels=f"{url}/labels.txt", weights="weights_dir")
+        assert (tmp_path / "weights_dir" / "labels.txt").read_text() == "1,zero\n2,one\n3,two\n"
+        assert set(named.predict(X_ROWS)) <= {"zero", "one", "two"}
+        assert Path(systemml(labels=f"{url}/labels.txt").systemml.labels).is_file()
+        with pytest.raises(CompileError, match=r"cannot download labels .*missing.txt: "):
+            systemml(labels=f"{url}/missing.txt")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_1d_array_of_one_examples_values_says_how_to_pass_it():
+    estimator = systemml()
+    assert estimator.predict(X_ROWS[:1]).shape == (1,)
+    with pytest.raises(CompileError, match=r"X is a 1-D array of 50 values: .*X.reshape\(1, -1\)"):
+        estimator.predict(X_ROWS[0])

@@ -302,3 +302,91 @@ def test_rdds_of_csv_lines_are_matrices(spark, tmp_path, capsys):
             (ml, sc.parallelize([], 1), "input `m`: the RDD has no lines")):
         with pytest.raises(DMLRuntimeError, match=message):
             context.execute(dml("s = sum(m)").input(m=bad).output("s"))
+
+
+def test_numpy_scalars_bind_as_python_scalars():
+    """x.mean(), np.int64(3), np.bool_: SystemML (py4j) took them as their Python scalars."""
+    x = np.arange(10.0)
+    script = dml("a = m + 1; b = $k * 2; c = !f; d = h + 1; e = $s + '!'").input(m=x.mean()) \
+        .input("$k", np.int64(3)).input(f=np.bool_(True), h=np.float32(0.5)) \
+        .input("$s", np.str_("hi")).output("a", "b", "c", "d", "e")
+    values = MLContext().execute(script).get("a", "b", "c", "d", "e")
+    assert values == [5.5, 6, False, 1.5, "hi!"]
+    assert [type(v) for v in values] == [float, int, bool, float, str]
+    with pytest.raises(ValueError, match="input 'X' is None: give a matrix"):
+        dml("s = sum(X)").input(X=None)
+    with pytest.raises(ValueError, match=r"input '\$n' is a dict: give a matrix"):
+        dml("s = $n").input("$n", {"a": 1})
+
+
+@pytest.mark.slow
+def test_a_local_context_says_a_spark_dataframe_needs_the_session(spark):
+    frame = spark.createDataFrame([(1.0, 2.0), (3.0, 4.0)], ["a", "b"])
+    with pytest.raises(DMLRuntimeError, match=r"input `X` is a Spark DataFrame and this "
+                                              r"MLContext runs locally: create it with "
+                                              r"MLContext\(spark\)"):
+        MLContext().execute(dml("s = sum(X)").input(X=frame).output("s"))
+    assert MLContext(spark).execute(dml("s = sum(X)").input(X=frame).output("s")).get("s") == 10
+
+
+def test_the_rest_of_the_systemml_package_says_what_to_do_instead():
+    with pytest.raises(ImportError, match=r"systemml.matrix \(SystemML's numpy-like matrix API\) "
+                                          r"is not in kerasdml: write the computation in DML"):
+        from kerasdml.runtime.mlcontext import matrix  # noqa: F401
+    with pytest.raises(ImportError, match="convertToNumPyArr .*converters.*toNumPy"):
+        from kerasdml.runtime.mlcontext import convertToNumPyArr  # noqa: F401
+    import kerasdml.runtime.mlcontext as sml
+    assert not hasattr(sml, "no_such_name")
+
+
+def test_a_read_of_a_bound_input_keeps_the_input(tmp_path):
+    """SystemML's MLContext: `A = read($X)` of a variable bound with .input(A=...) takes the
+    input, and $X need not be given (the programming guide's Univar-Stats run)."""
+    program = ('A = read($X)\nif ($CONSOLE_OUTPUT) {\n  K = read($TYPES,\n    format="csv")\n}\n'
+               'n = nrow(A); k = sum(K)\nB = read($B, format="csv")\nf = function() return (matrix[double] M) '
+               '{\n  M = read($B, format="csv")\n}\nM = f()\nq = undefined_name + 1\n')
+    (tmp_path / "b.csv").write_text("1,2\n")
+    script = dml(program).input(A=X, K=np.ones((1, 3))).input("$CONSOLE_OUTPUT", True) \
+        .input("$B", str(tmp_path / "b.csv")).output("n", "k", "B", "M")
+    with pytest.raises(DMLRuntimeError, match=r"<string>:12:1: runtime error: undefined "
+                                              r"variable `undefined_name`"):   # lines unchanged
+        MLContext().execute(script)
+    with pytest.raises(DMLRuntimeError, match=r"<string>:1:15: .*`nope`"):      # columns too
+        MLContext().execute(dml("A = read($X); z = nope + 1").input(A=X))
+    script.setScriptString(program.replace("q = undefined_name + 1\n", ""))
+    results = MLContext().execute(script)
+    assert results.get("n", "k") == [2, 3.0]
+    # B and the function's M are no inputs: they read the file
+    np.testing.assert_array_equal(results.get("B").toNumPy(), [[1, 2]])
+    np.testing.assert_array_equal(results.get("M").toNumPy(), [[1, 2]])
+    assert script.getScriptExecutionString() == script.getScriptString()   # as written
+
+
+@pytest.mark.slow
+def test_to_df_of_an_empty_or_single_precision_matrix(spark):
+    ml = MLContext(spark)
+    results = ml.execute(dml("E = matrix(0, rows=3, cols=2); E = E[1:0,]; R = t(seq(1, 3))")
+                         .output("E", "R"))
+    empty = results.get("E").toDF()
+    assert empty.columns == ["__INDEX", "C1", "C2"] and empty.count() == 0
+    ml.setConfigProperty("sysml.floating.point.precision", "single")
+    row = ml.execute(dml("R = t(seq(1, 3))").output("R")).get("R").toDF()
+    assert dict(row.dtypes) == {"__INDEX": "double", "C1": "double", "C2": "double",
+                                "C3": "double"}
+    assert [tuple(r) for r in row.collect()] == [(1.0, 1.0, 2.0, 3.0)]
+
+
+def test_pandas_frames_of_mixed_numeric_columns_and_dok_matrices():
+    """SystemML converted a pandas DataFrame with np.asarray(frame, dtype=float64): integer,
+    float and boolean columns together make one matrix; the index is no data."""
+    pd = pytest.importorskip("pandas")
+    sparse = pytest.importorskip("scipy.sparse")
+    frame = pd.DataFrame({"a": [1, 2], "b": [True, False], "c": [0.5, None]}, index=[10, 20])
+    Y = MLContext().execute(dml("Y = X").input(X=frame).output("Y")).get("Y").toNumPy()
+    np.testing.assert_array_equal(Y, [[1, 1, 0.5], [2, 0, np.nan]])
+    with pytest.raises(DMLRuntimeError, match=r"input `X`: a matrix takes numbers; the pandas "
+                                              r"column\(s\) name are not numeric"):
+        dml("s = sum(X)").input(X=pd.DataFrame({"a": [1.0], "name": ["x"]}))
+    dok = sparse.dok_matrix((3, 2))
+    dok[1, 1] = 4.0
+    assert MLContext().execute(dml("s = sum(A)").input(A=dok).output("s")).get("s") == 4.0
