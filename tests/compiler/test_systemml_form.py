@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from support.keras_models import keras, randomize, sequential
+from support.local_http import serving
 from kerasdml.compiler.errors import CompileError
 from kerasdml.compiler.estimator import Keras2DML
 from kerasdml.compiler.systemml import solver
@@ -444,33 +445,16 @@ def test_score_takes_the_one_hot_rows_fit_took():
 
 
 def test_a_labels_url_is_downloaded_as_systemml_did(tmp_path, monkeypatch):
-    import http.server
-    import threading
-
     monkeypatch.chdir(tmp_path)
     (tmp_path / "served").mkdir()
     (tmp_path / "served" / "labels.txt").write_text("1,zero\n2,one\n3,two\n")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path / "served"), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(tmp_path / "served") as url:
         named = systemml(labels=f"{url}/labels.txt", weights="weights_dir")
         assert (tmp_path / "weights_dir" / "labels.txt").read_text() == "1,zero\n2,one\n3,two\n"
         assert set(named.predict(X_ROWS)) <= {"zero", "one", "two"}
         assert Path(systemml(labels=f"{url}/labels.txt").systemml.labels).is_file()
         with pytest.raises(CompileError, match=r"cannot download labels .*missing.txt: "):
             systemml(labels=f"{url}/missing.txt")
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_1d_array_of_one_examples_values_says_how_to_pass_it():

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from support.local_http import serving
 from kerasdml.runtime.api import run_string
 from kerasdml.runtime.errors import DMLRuntimeError
 from kerasdml.runtime.mlcontext import (Matrix, MLContext, dml, dmlFromFile, dmlFromResource,
@@ -143,30 +144,15 @@ def test_the_guides_script_factories(tmp_path, monkeypatch):
 
 
 def test_dml_from_url_downloads_the_script(tmp_path):
-    import http.server
     import socket
-    import threading
 
     (tmp_path / "twice.dml").write_text("y = 2 * $x\n")
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(tmp_path) as url:
         for script in (dmlFromUrl(f"{url}/twice.dml"), dml(f"{url}/twice.dml")):
             assert script.getName() == f"{url}/twice.dml"
             assert MLContext().execute(script.input("$x", 4).output("y")).get("y") == 8
         with pytest.raises(DMLRuntimeError, match="cannot download DML script .*HTTP 404"):
             dmlFromUrl(f"{url}/missing.dml")
-    finally:
-        server.shutdown()
-        server.server_close()
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
