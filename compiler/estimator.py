@@ -43,8 +43,8 @@ from .training.paramserv import paramserv_arguments
 from .training.data import class_ids, labels, r2_score, refuse_non_finite, targets
 from .training.inputs import model_features, split_inputs
 from .training.export import as_keras_file, export_keras
-from .training.fit_options import (features_argument, refuse, refuse_scoring,
-                                    validation_pair)
+from .training.fit_options import (KERAS_BATCH_SIZE, features_argument, refuse,
+                                    scoring_features, validation_pair)
 from .training.curves import plot_history
 from .training.dataframe_fit import DataFrameMethods
 from .training.plan import EpochPlan
@@ -218,9 +218,8 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
             X, y, held_out = self._numpy_data(model, X, y, validation_data)
         self._note_validation_unused(held_out)
         examples = y.shape[0]
-        # None is Keras' fit default: batches of 32
         batch_size = examples if self.train_algo == "batch" else \
-            32 if self.batch_size is None else int(self.batch_size)
+            KERAS_BATCH_SIZE if self.batch_size is None else int(self.batch_size)
         plan = self._plan(examples, batch_size)
         state = self._start(model, resume)
         progress = Progress(plan.epochs, self.verbose, display=self.display,
@@ -396,8 +395,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         In SystemML's form: the predicted classes, as SystemML's predict returned them.
         Keras' x= and verbose= are taken (verbose steers Keras' progress bar, which
         kerasdml's predict does not print), its other keywords refused by name."""
-        X = features_argument(X, keras_options, "predict")
-        refuse_scoring(keras_options, "predict")
+        X = scoring_features(X, keras_options, "predict")
         if self.systemml is not None:
             return self._systemml_predict(X)
         return self._predict_output(X, batch_size)
@@ -428,8 +426,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def score(self, X=None, y=None, **keras_options) -> float:
         """Accuracy for classifiers (a cross-entropy loss), else R^2; X may be a Spark
         DataFrame with features_col and label_col (no y then)."""
-        X = features_argument(X, keras_options, "score")
-        refuse_scoring(keras_options, "score")
+        X = scoring_features(X, keras_options, "score")
         model = self._fitted()
         self._one_output("score")
         if self.systemml is not None:
@@ -466,12 +463,11 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         with return_dict=False as Keras' default returns them: a list in the same order, or
         the loss alone where there is nothing else. batch_size as Keras' (default 32);
         verbose is taken (Keras' progress bar, which kerasdml does not print)."""
-        X = features_argument(X, keras_options, "evaluate")
-        refuse_scoring(keras_options, "evaluate")
+        X = scoring_features(X, keras_options, "evaluate")
         model = self._fitted()
         X, y = self._data(model, X, y)
         values = self._evaluate(model, self.weights_, X, y,
-                                32 if batch_size is None else int(batch_size))
+                                KERAS_BATCH_SIZE if batch_size is None else int(batch_size))
         if return_dict:
             return values
         return list(values.values()) if len(values) > 1 else values["loss"]

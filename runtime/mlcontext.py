@@ -15,6 +15,7 @@ not supported.
 """
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -350,16 +351,19 @@ def dmlFromResource(resourcePath: str) -> Script:
 def dmlFromUrl(url: str) -> Script:
     """A script downloaded from a URL; its source() paths resolve against the working folder,
     then the DML library."""
+    return Script(download_text(url, "DML script"), str(url), name=str(url))
+
+
+def download_text(url, what: str, error=DMLRuntimeError) -> str:
+    """The text at url (UTF-8), or `error` saying that `what` cannot be downloaded and why."""
     try:
         with urllib.request.urlopen(str(url), timeout=URL_TIMEOUT_S) as response:
-            text = response.read().decode("utf-8")
+            return response.read().decode("utf-8")
     except urllib.error.HTTPError as err:
-        raise DMLRuntimeError(f"cannot download DML script {url}: HTTP {err.code} "
-                              f"{err.reason}") from None
+        reason = f"HTTP {err.code} {err.reason}"
     except (OSError, ValueError) as err:  # URLError is an OSError
         reason = getattr(err, "reason", None) or err
-        raise DMLRuntimeError(f"cannot download DML script {url}: {reason}") from None
-    return Script(text, str(url), name=str(url))
+    raise error(f"cannot download {what} {url}: {reason}") from None
 
 
 def pydml(scriptString):
@@ -555,6 +559,13 @@ def bound_reads(text: str, inputs) -> str:
     keep their reads; a script that does not parse is left for the run to report."""
     if not inputs or "read" not in text:
         return text
+    return _without_reads(text, frozenset(map(str, inputs)))
+
+
+@functools.lru_cache(maxsize=64)
+def _without_reads(text: str, names: frozenset) -> str:
+    """bound_reads for the bound variables `names`; cached as parser.parse is, so a script
+    executed again (a notebook's loop) is not parsed again here."""
     from lark import Token, Tree
     from lark.exceptions import LarkError
 
@@ -571,7 +582,7 @@ def bound_reads(text: str, inputs) -> str:
                 continue
             if child.data == "assign" and len(child.children) == 2:
                 target, value = child.children
-                if isinstance(target, Token) and str(target) in inputs \
+                if isinstance(target, Token) and str(target) in names \
                         and isinstance(value, Tree) and value.data == "call" \
                         and str(value.children[0]) == "read":
                     spans.append((value.meta.start_pos, value.meta.end_pos, str(target)))

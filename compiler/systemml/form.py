@@ -88,16 +88,12 @@ def _local_labels(labels, weights) -> str | None:
     if labels is None or not str(labels).startswith(("http://", "https://")):
         return labels
     import tempfile
-    import urllib.request
     from pathlib import Path
 
+    from kerasdml.runtime.mlcontext import download_text
+
     from .data import read_labels
-    try:
-        with urllib.request.urlopen(str(labels), timeout=60) as response:
-            text = response.read().decode("utf-8")
-    except (OSError, ValueError) as err:  # URLError and HTTPError are OSErrors
-        reason = getattr(err, "reason", None) or err
-        raise CompileError(f"Keras2DML: cannot download labels {labels}: {reason}") from None
+    text = download_text(labels, "labels", CompileError)
     folder = Path(weights) if weights else Path(tempfile.mkdtemp(prefix="kerasdml-labels-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "labels.txt"

@@ -54,6 +54,9 @@ def validation_pair(validation_data) -> tuple:
                             if isinstance(validation_data, (tuple, list)) else ""))
 
 
+# Keras' batch size where fit and evaluate are given none (batch_size=None)
+KERAS_BATCH_SIZE = 32
+
 # Keras' predict() and evaluate() keywords that kerasdml does not take, and why
 SCORING_UNSUPPORTED = {
     "sample_weight": _UNWEIGHTED,
@@ -74,7 +77,15 @@ def features_argument(X, options: dict, method: str):
     return X
 
 
-def refuse_scoring(options: dict, method: str) -> None:
+def scoring_features(X, options: dict, method: str):
+    """The features of predict/score/evaluate (features_argument), their other Keras keywords
+    refused by name."""
+    X = features_argument(X, options, method)
+    _refuse_scoring(options, method)
+    return X
+
+
+def _refuse_scoring(options: dict, method: str) -> None:
     """Raises FitOptionError for the first of `options`, predict()'s or evaluate()'s extra
     keywords, naming it."""
     for name in options:
