@@ -10,7 +10,6 @@ script does not own.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 from typing import Iterable, Mapping, TextIO
@@ -22,7 +21,6 @@ from .context import PRECISIONS, Context, Statistics
 from .errors import DMLRuntimeError
 from .frames import Frame
 from .interpreter import Interpreter
-from .statement_fusion import fusable_context
 from .values import MatrixHandle, dense, is_matrix, type_name
 
 ROW_INDEX = "__INDEX"  # SystemML's row-index column of a matrix's DataFrame (RDDConverterUtils)
@@ -68,7 +66,7 @@ def run_string(text: str, *, inputs: Mapping | None = None, args: Mapping | None
 
         context.planner = make_planner(exec_mode, spark, explain, precision)
     interpreter = Interpreter(context)
-    with collector_paused() if fusable_context(context) else contextlib.nullcontext():
+    with collector_paused():
         try:
             _, statements = interpreter.load_program(text, file, Path(base_dir or Path.cwd()))
             variables = {name: _bind_input(value, name, context)

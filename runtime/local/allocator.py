@@ -6,9 +6,12 @@ freed; depending on what the process allocated before (a 60,000-image training s
 threshold to its ceiling, a 6,000-image one does not) freed blocks go back to the system and the
 next step faults every page in again (a LeNet epoch on full MNIST took a few million page faults,
 a fifth of its time). While the runtime runs, blocks up to glibc's ceiling come from the heap
-and freed memory stays in it for the next step; after a run long enough that faulting the memory
-back in costs under a hundredth of it, the free memory goes back to the system (malloc_trim), so
-a notebook does not keep a training run's peak.
+and freed memory stays in it for the next step. The free memory goes back to the system
+(malloc_trim) once no run has started for IDLE_SECONDS, so a notebook does not keep a training
+run's peak, while the runs that follow each other (an estimator's epochs, a paramserv worker's
+tasks in one Python worker, a loop of predictions) keep theirs: faulting it in again is not
+cheap where numpy asks for huge pages, each zeroed when first touched (a paramserv worker's
+first two LeNet steps took 300 ms instead of 140 after every trim).
 
 Fixing the thresholds turns glibc's adaptation off for the rest of the process, which is what a
 process that runs kerasdml wants anyway. KERASDML_MALLOC=default leaves the allocator alone.
@@ -29,12 +32,14 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20
 # free memory at the top of the heap kept for the next step before glibc gives it back
 TRIM_THRESHOLD = 512 << 20
-# a run shorter than this keeps its free memory: giving it back would cost the next run more
-TRIM_AFTER_SECONDS = 1.0
+# the free memory goes back to the system once no run has started for this long
+IDLE_SECONDS = 10.0
 SETTING_VARIABLE = "KERASDML_MALLOC"
 
-_depth = 0
-_lock = threading.Lock()
+_depth = 0                 # runs in progress
+_last_end: float | None = None   # when the last run ended, while its memory is kept
+_idle = threading.Condition()
+_trimmer: threading.Thread | None = None
 
 
 @functools.cache
@@ -64,18 +69,47 @@ def _keep_freed_memory() -> bool:
 @contextlib.contextmanager
 def runtime_memory():
     """The allocator's settings for a run; nested runs share the outermost one's."""
-    global _depth
+    global _depth, _last_end
     if not _keep_freed_memory():
         yield
         return
-    with _lock:
+    with _idle:
         _depth += 1
-    started = time.perf_counter()
     try:
         yield
     finally:
-        with _lock:
+        with _idle:
             _depth -= 1
-            outermost = _depth == 0
-        if outermost and time.perf_counter() - started >= TRIM_AFTER_SECONDS:
-            _glibc().malloc_trim(0)
+            if _depth == 0:
+                _last_end = time.monotonic()
+                _start_trimmer()
+                _idle.notify()
+
+
+def _start_trimmer() -> None:
+    """The thread that trims once the process is idle; one per process (called under _idle)."""
+    global _trimmer
+    if _trimmer is None:
+        _trimmer = threading.Thread(target=_trim_when_idle, name="kerasdml-malloc-trim", daemon=True)
+        _trimmer.start()
+
+
+def _trim_when_idle() -> None:
+    global _last_end
+    while True:
+        with _idle:
+            while _depth or _last_end is None or time.monotonic() < _last_end + IDLE_SECONDS:
+                wait = None if _depth or _last_end is None else _last_end + IDLE_SECONDS - time.monotonic()
+                _idle.wait(wait)
+            _last_end = None
+        _glibc().malloc_trim(0)
+
+
+def _forget_trimmer() -> None:
+    """A forked child (Spark's Python workers are forks of one daemon) has no trimmer thread,
+    and its lock is not held by a thread it does not have."""
+    global _trimmer, _idle
+    _trimmer, _idle = None, threading.Condition()
+
+
+os.register_at_fork(after_in_child=_forget_trimmer)

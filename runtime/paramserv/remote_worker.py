@@ -103,11 +103,13 @@ def compiled_functions(functions: bytes, digest: str, precision: str, args: dict
 def _task_runtime():
     """The kernels use the task's cores (spark.task.cpus: local/threads.py), BLAS one thread,
     as a local run does on its cores; the Python worker's own settings come back afterwards.
-    Freed temporaries stay in the heap for the next batch (allocator.py), as in a local run."""
+    Freed temporaries stay in the heap for the next batch (allocator.py), and the cycle
+    collector waits for the task's end (collector.py), as in a local run."""
+    from ..collector import collector_paused
     from ..local.allocator import runtime_memory
     from ..local.threads import runtime_threads
 
-    with runtime_threads(), runtime_memory():
+    with runtime_threads(), runtime_memory(), collector_paused():
         yield
 
 

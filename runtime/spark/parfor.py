@@ -65,7 +65,15 @@ def _chunks(values: list, count: int) -> list[list]:
 
 
 def run_task(payload, item):
-    """Executor side: compile the body, run this task's iterations, return results and output."""
+    """Executor side: compile the body, run this task's iterations, return results and output;
+    the cycle collector paused meanwhile, as in a local run (collector.py)."""
+    from ..collector import collector_paused
+
+    with collector_paused():
+        return _compiled_and_run(payload, item)
+
+
+def _compiled_and_run(payload, item):
     from ..frames import Frame, run_block
     from ..interpreter import Interpreter
     from ..local.allocator import runtime_memory

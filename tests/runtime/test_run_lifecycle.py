@@ -70,6 +70,19 @@ def test_a_local_run_pauses_the_collector_and_resumes_it():
     assert gc.isenabled()
 
 
+@pytest.mark.slow
+def test_a_run_on_a_spark_driver_pauses_the_collector_too(spark):
+    assert _enabled_during_run(spark=spark) == [False] * 3
+    assert gc.isenabled()
+
+
+def test_a_paramserv_worker_task_pauses_the_collector():
+    from kerasdml.runtime.paramserv.remote_worker import _task_runtime
+    with _task_runtime():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
 def test_a_run_leaves_a_disabled_collector_disabled():
     gc.disable()
     try:
