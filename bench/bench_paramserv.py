@@ -7,8 +7,9 @@ A row runs 4 workers on local[4] on the same machine (a measurement, not a promi
 compare BSP per batch with the gradients streamed while upd runs (early_push.py) against the
 same run sending them with the push (spark.kerasdml.streamGradients true and false).
 Targets: BSP with an update per batch <= 1.3x minibatch; NBATCHES (n=8) and EPOCH <= 1.0x.
-Before timing, one paramserv fit on a few images starts Spark's Python workers (a long
-training run pays that once). Notes give the time per server update outside `upd` and `agg`
+Before timing, one paramserv epoch on the same images starts Spark's Python workers and warms
+the JVM's compiler and the processes' heaps: a training run of several epochs pays that once,
+in its first. Notes give the time per server update outside `upd` and `agg`
 and where it goes.
 
     .venv/bin/python bench/run.py paramserv [--quick | --full]
@@ -82,7 +83,7 @@ def rows(options: Options) -> list[Row]:
     for master, modes in (("local[2]", MODES), ("local[4]", MODES[:1])):
         spark = start_spark(master)
         workers = int(master[6:-1])
-        estimator(train_algo="paramserv", workers=workers, spark=spark).fit(x[:400], y[:400])  # warm-up
+        estimator(train_algo="paramserv", workers=workers, spark=spark).fit(x, y)  # warm-up
         for name, settings, target in modes:
             parallel = estimator(train_algo="paramserv", workers=workers, spark=spark, **settings)
             ours, theirs = side_by_side(lambda: parallel.fit(x, y), lambda: reference.fit(x, y),

@@ -70,6 +70,26 @@ def test_bsp_on_spark_equals_local(settings, spark):
     assert np.array_equal(train(settings, "REMOTE_SPARK", spark), train(settings, "LOCAL"))
 
 
+def test_the_servers_connection_threads_are_kept_for_the_next_run(spark):
+    """Their heaps keep the memory of the arrays received and updated (socket_server.py)."""
+    import threading
+    import time
+
+    from kerasdml.runtime.paramserv.socket_server import _CONNECTION_THREADS
+
+    def connection_threads():
+        return {t.ident for t in threading.enumerate() if t.name == "kerasdml-ps-connection"}
+    settings = 'utype="BSP", freq="BATCH", epochs=1, batchsize=6, k=2'
+    first = train(settings, "REMOTE_SPARK", spark)
+    kept = connection_threads()
+    assert len(kept) >= 2
+    deadline = time.monotonic() + 10       # the workers' connections close as their tasks end
+    while _CONNECTION_THREADS.idle < len(kept) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert np.array_equal(train(settings, "REMOTE_SPARK", spark), first)
+    assert connection_threads() == kept
+
+
 def test_asp_on_spark_learns(spark):
     found = train('utype="ASP", freq="BATCH", epochs=15, batchsize=5, k=2', "REMOTE_SPARK", spark)
     assert np.allclose(found.ravel(), [1.5, -2.0, 0.5, 0.25], atol=0.05), found.ravel()
