@@ -12,8 +12,8 @@ run does make some, function calls and every 1024th loop iteration look at the y
 generation and, when it is crowded, collect it alone, which never promotes anything to the
 oldest generation. The pause is the process's: cycles that other threads drop while a run
 lasts wait for its end (or for a crowded young generation). A Spark driver's run pauses it
-too (a full collection there, 240 ms after `import keras`, landed in the middle of a 2.3 s
-paramserv epoch while the workers waited for the driver), and so do the Spark tasks that run
+too (a full collection there, after `import keras`, landed in the middle of paramserv epochs
+while the workers waited for the driver), and so do the Spark tasks that run
 the interpreter (parfor bodies, paramserv workers); Py4J's objects are freed by reference
 counting as before. KERASDML_GC=default leaves the collector alone.
 """

@@ -11,7 +11,7 @@ and freed memory stays in it for the next step. The free memory goes back to the
 run's peak, while the runs that follow each other (an estimator's epochs, a paramserv worker's
 tasks in one Python worker, a loop of predictions) keep theirs: faulting it in again is not
 cheap where numpy asks for huge pages, each zeroed when first touched (a paramserv worker's
-first two LeNet steps took 300 ms instead of 140 after every trim).
+first two LeNet steps took twice their time after every trim).
 
 Fixing the thresholds turns glibc's adaptation off for the rest of the process, which is what a
 process that runs kerasdml wants anyway. KERASDML_MALLOC=default leaves the allocator alone.

@@ -32,8 +32,8 @@ class _ConnectionThreads:
     connection closes. Arrays received from the workers and the server's agg results are
     allocated in these threads, and glibc gives each thread a heap of its own (an arena): a
     new thread per connection and run started from fresh memory and faulted its pages in
-    again for the first rounds of every run (about 60 ms per round for LeNet's model), where a
-    kept thread reuses the memory its arena keeps (allocator.py)."""
+    again for the first rounds of every run (the workers waiting for them), where a kept thread
+    reuses the memory its arena keeps (allocator.py)."""
 
     def __init__(self):
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
