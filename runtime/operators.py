@@ -43,7 +43,7 @@ _TWO_63 = 2.0 ** 63
 _EXACT = 2 ** 53
 
 
-def _long_of_double(d: float) -> int:
+def long_of_double(d: float) -> int:
     """Java's (long) cast of a double: NaN is 0, out-of-range values saturate."""
     if d != d:
         return 0
@@ -54,11 +54,23 @@ def _long_of_double(d: float) -> int:
     return int(d)
 
 
+def long_through_double(exact: int) -> int:
+    """A long result that SystemDS computes as a double: exact up to 2^53, beyond that with a
+    double's precision, cast back to a long."""
+    return exact if -_EXACT <= exact <= _EXACT else long_of_double(float(exact))
+
+
+def java_truncate(values):
+    """UtilFunctions.toLong's and toInt's rounding of doubles (a scalar or an array): toward zero
+    after adding 2^-53 to the magnitude, so 0.9999999999999999 is 1; NaN and infinities stay."""
+    return np.copysign(np.floor(np.abs(values) + 2.0 ** -53), values)
+
+
 def _int_result(d: float, expression: str) -> int:
     if d > _TWO_63:
         raise DMLRuntimeError(f"integer overflow: {expression} is {d!r}, which does not fit in 64 bits "
                               "(use doubles, e.g. 1.0 * x)")
-    return _long_of_double(d)
+    return long_of_double(d)
 
 
 def _long_arithmetic(exact: int, estimate: float, expression: str) -> int:
@@ -112,12 +124,8 @@ def _power(a, b):
 
 
 def _java_int_divide(a: float, b: float) -> float:
-    """IntegerDivide on doubles: NaN and infinities stay, else UtilFunctions.toLong (truncation
-    after adding 2^-53 to the magnitude)."""
-    quotient = _divide(a, b)
-    if not math.isfinite(quotient):
-        return quotient
-    return math.copysign(math.floor(abs(quotient) + 2.0 ** -53), quotient)
+    """IntegerDivide on doubles: UtilFunctions.toLong's truncation of the quotient."""
+    return float(java_truncate(_divide(a, b)))
 
 
 def _modulus(a, b):

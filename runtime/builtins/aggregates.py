@@ -23,7 +23,7 @@ from ..local.kahan import (incremental_axis_mean, incremental_column_variance,
                            kahan_axis_sum, kahan_cumsum, kahan_sum)
 from ..local.elementwise import binary as parallel_binary
 from ..local.parallel import run_chunks, split
-from ..operators import broadcastable
+from ..operators import broadcastable, long_through_double
 from ..values import is_matrix, require_matrix, type_name
 from .registry import builtin
 
@@ -327,7 +327,7 @@ def _number(value, name: str):
 def _scalar_pair(a, b, name: str, pick):
     if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool):
         result = pick(a, b)     # SystemDS casts the long result through a double
-        return result if -2**53 <= result <= 2**53 else min(int(float(result)), 2**63 - 1)
+        return long_through_double(result)
     x, y = float(a), float(b)
     if x != x or y != y:
         return math.nan

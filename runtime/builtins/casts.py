@@ -1,17 +1,14 @@
 """Conversions between DML's value types, and the dimension queries nrow, ncol, length."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..io.numbers import parse_java_double
 from ..lists import DMLList, single_element
+from ..operators import java_truncate, long_of_double
 from ..values import is_matrix, require_matrix, to_bool, to_double, to_matrix, type_name
 from .registry import builtin
-
-_INT64_MAX, _INT64_MIN = 2**63 - 1, -(2**63)
 
 
 def _scalar_of(value, function: str):
@@ -59,14 +56,7 @@ def as_integer(value):
         number = _parse_number(value, "as.integer")
     else:
         number = to_double(value, "as.integer argument")
-    if number != number:
-        return 0
-    if number >= _INT64_MAX:  # saturate like Java's (long) cast
-        return _INT64_MAX
-    if number <= _INT64_MIN:
-        return _INT64_MIN
-    # UtilFunctions.toLong adds 2^-53 before truncating: as.integer(0.9999999999999999) is 1
-    return int(math.copysign(math.floor(abs(number) + 2.0 ** -53), number))
+    return long_of_double(float(java_truncate(number)))     # UtilFunctions.toLong
 
 
 @builtin("as.double")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..errors import DMLRuntimeError
-from ..operators import COMPARISONS, binary_operator
+from ..operators import COMPARISONS, binary_operator, java_truncate
 from ..values import is_matrix, to_bool, to_double, to_string, type_name
 from .registry import builtin
 
@@ -303,7 +303,6 @@ def xor(a, b):
 # saturating at the int limits). bitwShiftL gives NaN where the int result is Integer.MIN_VALUE
 # (0 once stored in an int scalar); bitwShiftR of two ints shifts the whole long.
 _INT_MIN = -(2**31)
-_DOUBLE_EPS = 2.0 ** -53
 
 
 def _wrap_int32(x):
@@ -328,10 +327,9 @@ _BITWISE = {
 
 
 def _java_to_int(values):
-    """UtilFunctions.toInt, elementwise: sign(x) * floor(|x| + eps), then Java's (int) cast."""
+    """UtilFunctions.toInt, elementwise: its truncation, then Java's (int) cast."""
     with np.errstate(invalid="ignore"):
-        truncated = np.sign(values) * np.floor(np.abs(values) + _DOUBLE_EPS)
-        truncated = np.clip(np.nan_to_num(truncated, nan=0.0), _INT_MIN, 2**31 - 1)
+        truncated = np.clip(np.nan_to_num(java_truncate(values), nan=0.0), _INT_MIN, 2**31 - 1)
     return truncated.astype(np.int64)
 
 
