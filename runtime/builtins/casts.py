@@ -56,7 +56,7 @@ def as_integer(value):
         number = _parse_number(value, "as.integer")
     else:
         number = to_double(value, "as.integer argument")
-    return long_of_double(float(java_truncate(number)))     # UtilFunctions.toLong
+    return long_of_double(java_truncate(number))     # UtilFunctions.toLong
 
 
 @builtin("as.double")
