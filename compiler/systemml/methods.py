@@ -202,11 +202,12 @@ class SystemMLMethods:
         rows = np.asarray(y)
         if rows.ndim == 2 and rows.shape[1] > 1:
             # one-hot rows (fit keeps them as given): their classes, as predict names them
-            if rows.shape[1] != self._fitted().outputs[0].columns:
+            model = self._fitted()
+            if rows.shape[1] != model.outputs[0].columns:
                 raise DataError(f"score(X, y): y has {rows.shape[1]} columns, the model "
-                                f"{self._fitted().outputs[0].columns} outputs; give one class "
-                                "per row or one-hot rows")
-            y = self._codec(self._fitted()).decode(rows.argmax(axis=1))
+                                f"{model.outputs[0].columns} outputs; give one class per row "
+                                "or one-hot rows")
+            y = self._codec(model).decode(rows.argmax(axis=1))
         return accuracy(predicted, y)
 
     def _training_frame(self, model, df):
