@@ -192,7 +192,7 @@ class Channel:
         """Each part's table entry (its size, or its size flagged and where it lies in shared
         memory), and whether it goes inline."""
         large = [i for i, part in enumerate(parts)
-                 if i > 0 and len(part) >= shared_memory.MIN_SHARED_BYTES]
+                 if i > 0 and len(part) >= shared_memory.MIN_SHARED_BYTES][:shared_memory.MAX_SHARED_PARTS]
         placed = self.outbox.place([parts[i] for i in large]) if self.outbox and large else None
         where = dict(zip(large, placed[1])) if placed else {}
         self.shared_bytes += sum(len(parts[i]) for i in where)
@@ -208,8 +208,9 @@ class Channel:
     def recv(self):
         entries = self._table()
         began, index, parts = time.perf_counter(), 2, []
+        in_segment: dict[int, int] = {}          # a segment's parts so far: the next one's number
         for size, shared in entries:
-            part = self._shared_part(size, shared) if shared else _read_part(self.sock, size)
+            part = self._shared_part(size, shared, in_segment) if shared else _read_part(self.sock, size)
             tags = _read_exactly(self.sock, tags_of(size) * TAG_BYTES)
             if not hmac.compare_digest(tags, self.incoming.part_tags(self.received, index, part)):
                 raise ForgedMessage("a frame's part is not signed with the run's secret")
@@ -220,11 +221,13 @@ class Channel:
         self.seconds["decode"] += time.perf_counter() - began
         return message
 
-    def _shared_part(self, size: int, where: tuple[int, int]) -> np.ndarray:
+    def _shared_part(self, size: int, where: tuple[int, int], in_segment: dict) -> np.ndarray:
         if self.inbox is None:
             raise ForgedMessage("a frame names shared memory on a connection that has none")
+        number, offset = where
+        index = in_segment[number] = in_segment.get(number, -1) + 1
         try:
-            part = self.inbox.take(*where, size)
+            part = self.inbox.take(number, index, offset, size)
             self.shared_bytes += size
             return part
         except SharedMemoryError as err:

@@ -2,20 +2,24 @@
 on one host (a local master, or an executor on the driver's machine).
 
 Over loopback TCP a 6.6 MB gradient is copied into the kernel and out again, on the cores the
-workers compute on; through a file in /dev/shm it is copied once by the sender and once by
-the receiver, which takes it into an array of its own (so the sender may reuse the space, and
-the receiver may update it in place). The channel (channel.py) still carries every message:
-its authenticated table says where each shared part lies, and the part's tags are of its
-bytes, checked on the receiver's copy before anything is unpickled.
+workers compute on; through a file in /dev/shm it is copied once, by the sender: the receiver's
+arrays are views of the file (writable: the server sums gradients into them, a worker's agg
+updates its model in them), and the sender writes into that space again only once every one of
+them is gone. The channel (channel.py) still carries every message: its authenticated table
+says where each shared part lies, the pickle stream itself always goes on the socket, and the
+part's tags are of its bytes, checked before anything is unpickled.
 
 Each side sends from segments it creates (an Outbox): files named kerasdml-ps-<random>-<n>,
 readable by this user alone. A segment holds the shared parts of one message; its header has
-counters of parts written (by the sender) and parts taken (by the receiver), and it is free
-again when they are equal. The receiver maps a segment the first time a message names it and
-unlinks its name then, so the memory goes when both sides unmap it: the sender marks a
-segment it gives up as retired (a one-off's, as a worker's rows, once it is free; all of them
-when the channel closes), the receiver unmaps the retired ones whenever it maps another, and
-the sender unlinks what was never mapped. Whether the peer shares /dev/shm is probed once per
+the number of parts written (by the sender) and a flag per part, which the receiver sets when
+the last array viewing that part goes (a single byte written: nothing to lose between threads);
+the segment is free again when every written part's flag is set. A receiver that holds on to a
+message (a model kept for the next round) makes the sender use another segment meanwhile. The
+receiver maps a segment the first time a message names it, marks it mapped and unlinks its name
+then, so the memory goes when both sides unmap it: the sender marks a segment it gives up as
+retired (a one-off's, as a worker's rows, once it is free; all of them when the channel
+closes), the receiver unmaps the retired ones whenever it maps another, and the sender unlinks
+what was never mapped. Whether the peer shares /dev/shm is probed once per
 connection: the worker writes a random token into a file that the server must read back.
 """
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import re
 import secrets
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +37,9 @@ import numpy as np
 SHARED_DIRECTORY = Path("/dev/shm")
 MIN_SHARED_BYTES = 1 << 16        # smaller parts go inline: a segment's bookkeeping costs more
 MAX_SEGMENTS = 8                  # per direction of a connection; more outstanding go inline
-HEADER_BYTES = 64                 # parts written, parts taken, retired (int64 each), padding
+COUNTERS_BYTES = 64               # parts written, mapped, retired (int64 each), padding
+MAX_SHARED_PARTS = 1024           # a message's parts in one segment (flags); more go inline
+HEADER_BYTES = COUNTERS_BYTES + MAX_SHARED_PARTS     # the counters, then a flag per part
 KEEP_BYTES = 64 << 20             # a free segment past this and twice a message's size goes
 ALIGNMENT = 64
 GRANULE = 1 << 20                 # segment sizes are rounded up to this
@@ -53,8 +60,13 @@ def valid_prefix(prefix) -> bool:
 
 
 def _counters(memory: mmap.mmap) -> np.ndarray:
-    """[parts written, parts taken, retired]: each written by one side only."""
+    """[parts written, mapped, retired]: each written by one side only."""
     return np.frombuffer(memory, dtype=np.int64, count=3)
+
+
+def _released(memory: mmap.mmap) -> np.ndarray:
+    """A byte per part of the segment's message, set by the receiver once it holds no view."""
+    return np.frombuffer(memory, dtype=np.uint8, count=MAX_SHARED_PARTS, offset=COUNTERS_BYTES)
 
 
 def _close(memory: mmap.mmap) -> None:
@@ -79,20 +91,19 @@ class _Segment:
         finally:
             os.close(fd)
         self.path, self.capacity = path, capacity
-        self.counters = _counters(self.memory)
+        self.counters, self.released = _counters(self.memory), _released(self.memory)
 
     def free(self) -> bool:
-        written, taken, _ = self.counters
-        return written == taken
+        return bool(self.released[:self.counters[0]].all())
 
     def close(self) -> None:
-        if not self.counters[1]:                 # never taken: the peer never mapped it
+        if not self.counters[1]:                 # the peer never mapped it
             try:
                 self.path.unlink()
             except OSError:
                 pass
         self.counters[2] = 1                     # the peer may unmap it
-        del self.counters
+        del self.counters, self.released
         _close(self.memory)
 
 
@@ -129,8 +140,9 @@ class Outbox:
         return SHARED_DIRECTORY / f"{self.prefix}-probe"
 
     def place(self, parts: list) -> tuple[int, list[int]] | None:
-        """Copies the parts (bytes-like) into a free segment: (its number, each part's offset),
-        or None when none is free and fits (the parts then go inline)."""
+        """Copies the parts (bytes-like, at most MAX_SHARED_PARTS) into a free segment: (its
+        number, each part's offset), or None when none is free and fits (the parts then go
+        inline)."""
         offsets, end = [], HEADER_BYTES
         for part in parts:
             offsets.append(end)
@@ -141,10 +153,11 @@ class Outbox:
                 self._missed_one(-(-end // GRANULE) * GRANULE)
                 return None
             segment = self.segments[number]
+            segment.released[:len(parts)] = 0
+            segment.counters[0] = len(parts)
             for part, offset in zip(parts, offsets):
                 data = np.frombuffer(part, dtype=np.uint8)
                 np.frombuffer(segment.memory, dtype=np.uint8, count=data.size, offset=offset)[:] = data
-            segment.counters[0] += len(parts)    # after the data: the peer reads it once told
         return number, offsets
 
     def _free_segment(self, size: int) -> int | None:
@@ -232,14 +245,16 @@ class Inbox:
             pass
         return secrets.compare_digest(found, token)
 
-    def take(self, number: int, offset: int, size: int) -> np.ndarray:
-        """The part's bytes, copied into an array of the receiver's own."""
+    def take(self, number: int, index: int, offset: int, size: int) -> np.ndarray:
+        """The message's `index`-th part in segment `number`: a view of the segment, whose
+        flag is set once it and every array made from it are gone."""
         memory = self._segment(number)
         if offset < HEADER_BYTES or offset + size > len(memory):
             raise SharedMemoryError(f"a shared part ({offset}+{size}) outside its segment")
-        part = np.empty(size, dtype=np.uint8)
-        part[:] = np.frombuffer(memory, dtype=np.uint8, count=size, offset=offset)
-        _counters(memory)[1] += 1
+        if not 0 <= index < MAX_SHARED_PARTS:
+            raise SharedMemoryError(f"a shared part numbered {index} in one segment")
+        part = np.frombuffer(memory, dtype=np.uint8, count=size, offset=offset)
+        weakref.finalize(part, _release, _released(memory), index)
         return part
 
     def _segment(self, number: int):
@@ -258,6 +273,7 @@ class Inbox:
             finally:
                 os.close(fd)
             path.unlink()                        # mapped on both sides: the name is not needed
+            _counters(found)[1] = 1
             for retired in [n for n, memory in self.mapped.items() if _counters(memory)[2]]:
                 _close(self.mapped.pop(retired))
             self.mapped[number] = found
@@ -267,3 +283,7 @@ class Inbox:
         for memory in self.mapped.values():
             _close(memory)
         self.mapped.clear()
+
+
+def _release(flags: np.ndarray, index: int) -> None:
+    flags[index] = 1

@@ -113,6 +113,7 @@ class ParameterServerSocket:
                 reply = self._answer(channel, channel.recv(), parts)
                 if reply is not None:
                     self._reply(channel, reply)
+                del reply       # not held while the next push waits: agg may update it in place
         except ForgedMessage:
             self.refused += 1
         except (ConnectionError, OSError, StoppedError):

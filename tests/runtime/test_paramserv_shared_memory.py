@@ -10,7 +10,6 @@ import threading
 import numpy as np
 import pytest
 
-from kerasdml.runtime.inplace import free
 from kerasdml.runtime.paramserv import shared_memory
 from kerasdml.runtime.paramserv.channel import ForgedMessage, new_secret
 from kerasdml.runtime.paramserv.shared_memory import SHARED_DIRECTORY
@@ -83,11 +82,17 @@ def test_a_size_that_repeats_goes_through_shared_memory_from_its_third_message(p
     for mine, theirs in zip(sent, got[3]):
         assert theirs.dtype == mine.dtype and np.array_equal(theirs, mine)
     assert worker.shared_bytes == server.shared_bytes == sent[0].nbytes + sent[2].nbytes
+    segment, = worker.outbox.segments.values()
     arrays = got[3]
-    del got
+    del got, theirs
     first = arrays[0]
     arrays.clear()
-    assert free(first)                   # not a view of the segment: agg may update it in place
+    assert not segment.free()            # the receiver still views one of its parts
+    first += 1.0                         # the server sums gradients into what it received...
+    placed = np.frombuffer(segment.memory, np.float64, first.size, shared_memory.HEADER_BYTES)
+    assert np.array_equal(placed, sent[0].ravel() + 1.0)        # ...which is the segment itself
+    del first
+    assert segment.free()
 
 
 def test_the_server_side_sends_through_its_own_segments(pair):
@@ -99,17 +104,30 @@ def test_the_server_side_sends_through_its_own_segments(pair):
     assert worker.shared_bytes == LARGE * 8
 
 
-def test_a_segment_is_reused_once_taken_and_what_was_taken_stays_unchanged(pair):
+def test_a_segment_is_reused_once_released_and_what_is_held_stays_unchanged(pair):
+    """Received arrays are views of the sender's segment: while a receiver holds a message the
+    sender places the next ones elsewhere, and a segment whose views are all gone is reused."""
     server, worker = pair
     _warm(worker, server, ("push", 0, 0, _gradient(0), {}))
-    received = []
-    for step in range(5):
+    for step in range(5):                     # each message released before the next: one segment
         worker.send(("push", 0, step, _gradient(step), {}))
-        received.append(server.recv()[3])
+        assert all(np.array_equal(m, t) for m, t in zip(_gradient(step), server.recv()[3]))
     assert worker.outbox.created == 1 and server.shared_bytes == 5 * LARGE * 12
-    for step, arrays in enumerate(received):
+    held = []
+    for step in range(5, 9):
+        worker.send(("push", 0, step, _gradient(step), {}))
+        held.append(server.recv()[3])
+        worker.outbox.settle()
+    assert worker.outbox.created > 1          # the held ones' segments were not written over
+    for step, arrays in enumerate(held, start=5):
         for mine, theirs in zip(_gradient(step), arrays):
             assert np.array_equal(mine, theirs), step
+    created = worker.outbox.created
+    held.clear()
+    for step in range(9, 12):
+        worker.send(("push", 0, step, _gradient(step), {}))
+        assert all(np.array_equal(m, t) for m, t in zip(_gradient(step), server.recv()[3]))
+    assert worker.outbox.created == created   # released: reused
 
 
 def test_while_its_segments_are_in_use_a_message_goes_inline_and_another_is_made(monkeypatch):
@@ -129,9 +147,11 @@ def test_while_its_segments_are_in_use_a_message_goes_inline_and_another_is_made
     assert outbox.place(parts) is None                  # both in use, and no third
     outbox.settle()
     assert outbox.created == 2
-    for number, offsets in (first, second):
-        assert inbox.take(number, offsets[0], size).tobytes() == parts[0].tobytes()
-    assert outbox.place(parts)[0] == 0                  # taken: free again
+    taken = [inbox.take(number, 0, offsets[0], size) for number, offsets in (first, second)]
+    assert all(part.tobytes() == parts[0].tobytes() for part in taken)
+    assert outbox.place(parts) is None                  # viewed by the receiver: still in use
+    taken.clear()
+    assert outbox.place(parts)[0] == 0                  # released: free again
     outbox.close()
     inbox.close()
     assert _ours() == set()
