@@ -228,3 +228,40 @@ def test_a_received_array_is_its_own_when_nothing_else_holds_it():
     for closing in (sender, receiver):
         closing.close()
     listener.close()
+
+
+class HandsOverItsModel:
+    """Answers a hello with its model; on the push it gives the model up and records whether
+    anything of the server still holds it (a BSP round's agg updates what nothing holds in
+    place)."""
+    def __init__(self):
+        import numpy as np
+
+        from kerasdml.runtime.lists import DMLList
+        self.model, self.still_held = DMLList([np.ones((64, 64))], ["W"]), None
+
+    def state(self, worker):
+        return ("model", 0, self.model)
+
+    def push(self, worker, step, result):
+        import weakref
+        sent = weakref.ref(self.model[0])
+        self.model = None
+        self.still_held = sent() is not None
+        return DONE
+
+    def stop(self):
+        pass
+
+
+def test_the_server_holds_no_model_it_sent_once_the_worker_pushes():
+    coordinator = HandsOverItsModel()
+    served = ParameterServerSocket(coordinator, new_secret(), "127.0.0.1")
+    channel = Channel.connect(served.address, served.secret)
+    channel.send(("hello", 0))
+    assert channel.recv()[2].names == ["W"]
+    channel.send(("push", 0, 0, [], {}))
+    assert channel.recv() == DONE
+    assert coordinator.still_held is False
+    channel.close()
+    served.close()
