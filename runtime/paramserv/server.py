@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-import numpy as np
-
 from ..lists import DMLList
 from .worker import PSFunctions, add_lists
 
@@ -27,12 +25,10 @@ def combine(functions: PSFunctions, handed: list, pushed: list, model_avg: bool,
     write into."""
     total = None
     scale = 1.0 / len(pushed) if model_avg else 1.0
-    for index, result in enumerate(pushed):
-        if model_avg and received and index == 0:
-            # an averaged model outlives the round: not in a received push's arrays, which may be
-            # views of the worker's shared memory (shared_memory.py), kept from its next push
-            result = DMLList([np.array(v) if isinstance(v, np.ndarray) else v for v in result],
-                             result.names)
+    # in place even where the first push's arrays are views of its worker's shared memory
+    # (which that worker then does not reuse for its next push): fresh arrays of a model's size
+    # in the server's connection thread fault every page in, a larger cost than another segment
+    for result in pushed:
         total = add_lists(total, result, scale, in_place=received)
     if model_avg:
         handed.clear()

@@ -277,26 +277,3 @@ def test_a_one_off_large_segment_is_given_back_on_both_sides(pair, monkeypatch):
     assert large not in worker.outbox.segments and large not in server.inbox.mapped
     assert list(server.inbox.mapped) == list(worker.outbox.segments)
 
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_an_averaged_model_holds_no_view_of_the_pushed_models(pair, workers):
-    """The server's model average outlives its round: were it made in a received push's arrays,
-    the worker could not reuse that segment for its next push."""
-    from kerasdml.runtime.lists import DMLList
-    from kerasdml.runtime.paramserv.server import combine
-
-    server, worker = pair
-    _warm(worker, server, ("push", 0, 0, _gradient(0), {}))
-    pushed = []
-    for step in range(workers):
-        worker.send(("push", 0, step, _gradient(step), {}))
-        pushed.append(DMLList(server.recv()[3]))
-        worker.outbox.settle()
-    held = [segment for segment in worker.outbox.segments.values() if not segment.free()]
-    assert held                               # the first push at least came through one
-    model = combine(None, [DMLList([0.0, 0.0, 0.0])], pushed, model_avg=True, received=True)
-    del pushed
-    assert all(segment.free() for segment in held)
-    expected = [sum(_gradient(step)[i] for step in range(workers)) / workers for i in range(3)]
-    for mine, theirs in zip(expected, model):
-        assert np.allclose(mine, theirs)
