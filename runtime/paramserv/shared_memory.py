@@ -14,7 +14,9 @@ readable by this user alone. A segment holds the shared parts of one message; it
 the number of parts written (by the sender) and a flag per part, which the receiver sets when
 the last array viewing that part goes (a single byte written: nothing to lose between threads);
 the segment is free again when every written part's flag is set. A receiver that holds on to a
-message (a model kept for the next round) makes the sender use another segment meanwhile. The
+message (a model kept for the next round) makes the sender use another segment meanwhile, and
+one it keeps past the connection (a model average returned by paramserv) keeps the segment's
+pages in /dev/shm until its arrays go; a full /dev/shm sends inline. The
 receiver maps a segment the first time a message names it, marks it mapped and unlinks its name
 then, so the memory goes when both sides unmap it: the sender marks a segment it gives up as
 retired (a one-off's, as a worker's rows, once it is free; all of them when the channel
