@@ -277,3 +277,16 @@ def test_a_one_off_large_segment_is_given_back_on_both_sides(pair, monkeypatch):
     assert large not in worker.outbox.segments and large not in server.inbox.mapped
     assert list(server.inbox.mapped) == list(worker.outbox.segments)
 
+
+
+def test_parts_past_a_segments_flags_go_inline(pair, monkeypatch):
+    """A segment's header has a release flag per part: a message with more large parts than
+    that sends the rest over the socket, and arrives whole."""
+    monkeypatch.setattr(shared_memory, "MAX_SHARED_PARTS", 2)
+    server, worker = pair
+    sent = [np.full(LARGE, float(i)) for i in range(3)]
+    _warm(worker, server, ("part", 0, 0, sent))
+    worker.send(("part", 0, 0, sent))
+    got = server.recv()[3]
+    assert all(np.array_equal(mine, theirs) for mine, theirs in zip(sent, got))
+    assert server.shared_bytes == 2 * LARGE * 8
