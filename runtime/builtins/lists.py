@@ -1,9 +1,10 @@
-"""List builtins: `list(...)` with positional or named elements, `append`, and `as.list`."""
+"""List builtins: `list(...)` with positional or named elements, `append`, `remove` and
+`as.list`."""
 from __future__ import annotations
 
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
-from ..values import type_name
+from ..values import to_int, type_name
 from .registry import builtin
 
 
@@ -22,6 +23,24 @@ def append(target, value):
     if isinstance(value, DMLList):
         return DMLList(list(target) + list(value), target.names + value.names)
     return DMLList(list(target) + [value], target.names + [None])
+
+
+@builtin("remove", keeps_inputs=True, outputs=2)
+def remove(target, index):
+    """`[L2, e] = remove(L, i)`: L without its i-th element (the other names kept), and a list
+    holding the removed element alone, without its name (as SystemDS returns it)."""
+    if not isinstance(target, DMLList):
+        raise DMLRuntimeError(f"remove needs a list as its first argument, got {type_name(target)}")
+    # SystemDS takes the index as a long: doubles truncate, TRUE is 1; it has no removal by name
+    if isinstance(index, str) or not isinstance(index, (bool, int, float)):
+        raise DMLRuntimeError(f"remove needs a number as the index, got {type_name(index)}")
+    position = to_int(index, "remove's index")
+    if not 1 <= position <= len(target):
+        raise DMLRuntimeError(f"remove: index {position} is out of bounds for a list of length "
+                              f"{len(target)}")
+    kept = [i for i in range(len(target)) if i != position - 1]
+    return (DMLList([target[i] for i in kept], [target.names[i] for i in kept]),
+            DMLList([target[position - 1]]))
 
 
 @builtin("as.list", keeps_inputs=True)

@@ -11,8 +11,8 @@ FRAME_BUILTINS = frozenset({
 
 NATIVE_BUILTINS = frozenset({
     "fft", "ifft", "fft_linearized", "ifft_linearized", "stft", "lstm", "lstm_backward",
-    "batch_norm2d", "batch_norm2d_backward", "compress", "decompress", "lineage", "exists",
-    "eval", "evalList", "countDistinctApprox", "typeof", "rowClassMeet", "einsum",
+    "batch_norm2d", "batch_norm2d_backward", "lineage", "countDistinctApprox", "typeof",
+    "rowClassMeet", "einsum",
 })
 
 SCRIPT_BUILTINS = frozenset((
