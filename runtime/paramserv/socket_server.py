@@ -53,6 +53,8 @@ class _ConnectionThreads:
         while True:
             function, args = self.jobs.get()
             function(*args)         # handles its own errors; one escaping ends the thread uncounted
+            # a waiting thread holds nothing of its last run (the server, its model and channels)
+            del function, args
             with self.lock:
                 self.idle += 1
 
@@ -183,6 +185,12 @@ class ParameterServerSocket:
     def close(self) -> None:
         self._closed = True
         self.coordinator.stop()
+        try:
+            # wakes the accept thread (a close alone leaves it blocked in accept, holding this
+            # server and its model, and its thread, for good)
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.listener.close()
         except OSError:

@@ -265,3 +265,38 @@ def test_the_server_holds_no_model_it_sent_once_the_worker_pushes():
     assert coordinator.still_held is False
     channel.close()
     served.close()
+
+
+def test_a_kept_connection_thread_holds_nothing_of_the_run_it_served():
+    """The threads that served a run's connections wait for the next run: they must not keep
+    its server, and through it the coordinator's model, alive meanwhile."""
+    import gc
+    import weakref
+
+    coordinator = HandsOverItsModel()
+    served = ParameterServerSocket(coordinator, new_secret(), "127.0.0.1")
+    channel = Channel.connect(served.address, served.secret)
+    channel.send(("hello", 0))
+    channel.recv()
+    channel.close()
+    served.close()
+    model, server = weakref.ref(coordinator.model[0]), weakref.ref(served)
+    del coordinator, served
+    gc.disable()                # reference counts alone: runs pause the cycle collector
+    try:
+        assert _wait_for(lambda: server() is None and model() is None)
+    finally:
+        gc.enable()
+
+
+def test_a_closed_server_leaves_no_accepting_thread_behind():
+    import threading
+
+    def accepting():
+        return sum(t.name == "kerasdml-ps-accept" for t in threading.enumerate())
+    before = accepting()
+    servers = [ParameterServerSocket(Finished(), new_secret(), "127.0.0.1") for _ in range(3)]
+    assert accepting() == before + 3
+    for served in servers:
+        served.close()
+    assert _wait_for(lambda: accepting() == before)
