@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import DMLRuntimeError
 from .indexing import check_scalar_write
+from .lists import DMLList
 from .parfor_analysis import read_names
 from .values import MatrixHandle
 
@@ -44,9 +45,15 @@ class Decision:
 
 def _has_matrix(args, kwargs) -> bool:
     for value in args:
-        if isinstance(value, _MATRICES):
+        if isinstance(value, _MATRICES) or (isinstance(value, DMLList) and _holds_handle(value)):
             return True
-    return bool(kwargs) and any(isinstance(v, _MATRICES) for v in kwargs.values())
+    return bool(kwargs) and any(isinstance(v, _MATRICES) or (isinstance(v, DMLList) and _holds_handle(v))
+                                for v in kwargs.values())
+
+
+def _holds_handle(items: DMLList) -> bool:
+    """A list with a distributed matrix among its elements, at any depth."""
+    return any(isinstance(v, MatrixHandle) or (isinstance(v, DMLList) and _holds_handle(v)) for v in items)
 
 
 def matrix_shapes(args, kwargs=None) -> list[tuple[int, int]]:
@@ -158,7 +165,13 @@ class Planner:
         return Decision(where, strategy if where == SPARK else "", output)
 
     def collect(self, value):
-        return self.spark.collect(value) if isinstance(value, MatrixHandle) else value
+        """numpy for a distributed matrix, also as a list's element (a local operation, such as
+        toString or as.matrix of a list, sees numpy only)."""
+        if isinstance(value, MatrixHandle):
+            return self.spark.collect(value)
+        if isinstance(value, DMLList) and _holds_handle(value):
+            return DMLList([self.collect(v) for v in value], value.names)
+        return value
 
     def settle(self, result):
         """Hybrid: a distributed result that fits in the driver budget becomes numpy (each of

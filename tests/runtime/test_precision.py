@@ -70,11 +70,14 @@ BUILTIN_CASES = {
     "colCountDistinct": "Y = colCountDistinct(X)",
     "inverse": "Y = inverse(X)", "toOneHot": "Y = toOneHot(v, 5)", "softmax": "Y = softmax(X / 16)",
     "union": "Y = union(v, v + 2)", "setdiff": "Y = setdiff(v, v - 2)",
+    "compress": "Y = compress(X / 3)", "decompress": "Y = decompress(X / 3)",
+    "eval": "f = function(matrix[double] A) return (matrix[double] R) { R = A / 3 }\nY = eval(\"f\", X)",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
-                "list", "append", "as.list", "paramserv", "median", "interQuartileMean", "moment",
+                "list", "append", "as.list", "remove", "evalList", "exists", "paramserv", "median",
+                "interQuartileMean", "moment",
                 "centralMoment", "cov", "det",
                 "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp", "pnorm", "qnorm", "pt",
                 "qt", "pchisq", "qchisq", "pf", "qf"}
