@@ -9,7 +9,7 @@ from .collector import collect_if_crowded
 from .errors import DMLRuntimeError
 from .frames import Frame, run_block
 from .lists import DMLList
-from .values import MatrixHandle, is_matrix, type_name
+from .values import is_any_matrix, type_name
 
 
 @dataclass
@@ -117,7 +117,7 @@ def _conform(value, param: n.Param, function: str):
     """Checks a value against a declared type, converting between int and double as DML does."""
     declared = param.type
     if declared.data_type == "matrix":
-        if not is_matrix(value) and not isinstance(value, MatrixHandle):
+        if not is_any_matrix(value):
             raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
                                   f"{type_name(value)}")
         return value
@@ -128,7 +128,7 @@ def _conform(value, param: n.Param, function: str):
         return value
     if declared.data_type != "scalar":
         return value
-    if is_matrix(value) or isinstance(value, MatrixHandle):
+    if is_any_matrix(value):
         raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {declared} but got "
                               f"{type_name(value)}")
     kind = declared.value_type

@@ -45,10 +45,14 @@ class Decision:
 
 def _has_matrix(args, kwargs) -> bool:
     for value in args:
-        if isinstance(value, _MATRICES) or (isinstance(value, DMLList) and _holds_handle(value)):
+        if _planned_operand(value):
             return True
-    return bool(kwargs) and any(isinstance(v, _MATRICES) or (isinstance(v, DMLList) and _holds_handle(v))
-                                for v in kwargs.values())
+    return bool(kwargs) and any(_planned_operand(v) for v in kwargs.values())
+
+
+def _planned_operand(value) -> bool:
+    """A matrix, or a list holding a distributed one (collected for a local operation)."""
+    return isinstance(value, _MATRICES) or (isinstance(value, DMLList) and _holds_handle(value))
 
 
 def _holds_handle(items: DMLList) -> bool:

@@ -27,9 +27,14 @@ def is_matrix(value) -> bool:
     return isinstance(value, np.ndarray)
 
 
+def is_any_matrix(value) -> bool:
+    """A matrix, local (numpy) or distributed (a planner's handle)."""
+    return isinstance(value, (np.ndarray, MatrixHandle))
+
+
 def type_name(value) -> str:
     """A value's DML type as users read it in messages: `matrix 3x4`, `int`, `double`, ..."""
-    if isinstance(value, (np.ndarray, MatrixHandle)):
+    if is_any_matrix(value):
         return f"matrix {value.shape[0]}x{value.shape[1]}"
     if isinstance(value, bool):
         return "boolean"

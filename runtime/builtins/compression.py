@@ -3,13 +3,13 @@ they return the matrix itself (local or distributed, untouched)."""
 from __future__ import annotations
 
 from ..errors import DMLRuntimeError
-from ..values import MatrixHandle, is_matrix, type_name
+from ..values import is_any_matrix, type_name
 from .registry import builtin
 
 
 def _same_matrix(X, function: str):
     # SystemDS also takes frames, which kerasdml does not have; anything else is its compile error.
-    if not is_matrix(X) and not isinstance(X, MatrixHandle):
+    if not is_any_matrix(X):
         raise DMLRuntimeError(f"{function} needs a matrix, got {type_name(X)}")
     return X
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
-from ..values import MatrixHandle, is_matrix, to_matrix, type_name
+from ..values import is_any_matrix, to_matrix, type_name
 from .registry import builtin
 
 
@@ -22,7 +22,7 @@ def eval_(context, refs, fname, *args, **named):
         raise DMLRuntimeError(f"eval: function `{fname}` returns nothing; eval returns its first "
                               "output")
     first = outputs[0]
-    if is_matrix(first) or isinstance(first, MatrixHandle):
+    if is_any_matrix(first):
         return first
     if isinstance(first, (bool, int, float)):
         return to_matrix(first, context.dtype)
@@ -80,18 +80,13 @@ def _expand(what: str, function, arguments: DMLList) -> tuple[list[str], list]:
         if unknown:
             raise DMLRuntimeError(f"{what}: function `{function.name}` has no parameter "
                                   f"`{unknown[0]}`; its parameters are {', '.join(params) or 'none'}")
-        for name in params:
-            if name not in values and _scalar_default(function, name):
-                values[name] = function.defaults[name]
     else:
         if len(arguments) > len(params):
             raise DMLRuntimeError(f"{what}: function `{function.name}` takes {len(params)} "
                                   f"arguments, the list holds {len(arguments)}")
         values = dict(zip(params, arguments))
-        for name in params[len(arguments):]:
-            if not _scalar_default(function, name):
-                raise DMLRuntimeError(f"{what}: the argument list leaves out `{name}` of function "
-                                      f"`{function.name}`, which has no scalar default")
+    for name in params:
+        if name not in values and _scalar_default(function, name):
             values[name] = function.defaults[name]
     missing = [name for name in params if name not in values]
     if missing:

@@ -8,13 +8,13 @@ there), which kerasdml does not reproduce, so that form is refused."""
 from __future__ import annotations
 
 from ..errors import DMLRuntimeError
-from ..values import MatrixHandle, is_matrix, type_name
+from ..values import is_any_matrix, type_name
 from .registry import builtin
 
 
 @builtin("exists", distributed=True)
 def exists(x):
-    if is_matrix(x) or isinstance(x, (list, MatrixHandle)):
+    if is_any_matrix(x) or isinstance(x, list):
         return True
     raise DMLRuntimeError(f"exists of a {type_name(x)} is not supported: kerasdml answers exists(X) "
                           "for a matrix or list variable X only (SystemDS's answer for a variable "

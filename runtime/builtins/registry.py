@@ -80,10 +80,9 @@ POSITIONAL_FIRST = frozenset((
     "castAsScalar cbind ceil ceiling centralMoment cholesky colCountDistinct colMaxs colMeans colMins "
     "colProds colSds colSums colVars compress conv2d conv2d_backward_data conv2d_backward_filter cos "
     "cosh cov cummax cummin cumprod cumsum cumsumprod decompress det diag eigen eval evalList exists "
-    "exp floor ifelse interQuartileMean inv "
-    "inverse is.infinite is.na is.nan isInf isNA isNaN length log lu max max_pool max_pool_backward "
-    "mean median min moment ncol nrow outer pmax pmin ppred prod qr quantile rbind remove rev roll "
-    "round "
+    "exp floor ifelse interQuartileMean inv inverse is.infinite is.na is.nan isInf isNA isNaN length "
+    "log lu max max_pool max_pool_backward mean median min moment ncol nrow outer pmax pmin ppred "
+    "prod qr quantile rbind remove rev roll round "
     "rowCountDistinct rowIndexMax rowIndexMin rowMaxs rowMeans rowMins rowProds rowSds rowSums "
     "rowVars sample sd seq sign sin sinh solve sqrt sum svd t table tan tanh time trace var xor"
 ).split())
