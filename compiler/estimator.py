@@ -188,6 +188,11 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
             options["stats"] = self._statistics
         return options
 
+    def _begin_statistics(self) -> None:
+        """A fit or a predict reports its own operations and elapsed time (as SystemML printed
+        each script run's), not everything since the estimator was made."""
+        self._statistics = Statistics()
+
     def _report_statistics(self) -> None:
         if self.statistics:
             print(self._statistics.report(self.statistics_top), file=sys.stderr)
@@ -211,6 +216,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         if self.systemml is not None and isinstance(X, str) and isinstance(y, str):
             return self.fit_file(X, y)
         model = self._compiled()
+        self._begin_statistics()
         if is_spark_dataframe(X):
             (X, y), held_out = self._dataframe_data(model, X, y, validation_data)
             self._index_classes(model)
@@ -402,6 +408,7 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
 
     def _predict_output(self, X, batch_size: int | None = None) -> np.ndarray:
         model = self._fitted()
+        self._begin_statistics()
         if is_spark_dataframe(X):
             X = self._predict_frame(X)
         else:

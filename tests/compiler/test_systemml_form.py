@@ -1,5 +1,6 @@
 """Keras2DML called SystemML's way: its constructor arguments, Caffe solver settings, data
 conventions (channels-first rows, class values in and out) and methods."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,21 @@ def test_set_and_the_switches(capsys):
     assert "Heavy hitter operations" in capsys.readouterr().err
     assert "schedules::exponential_decay" in estimator.get_training_script()
     assert "predict" in estimator.get_prediction_script().lower()
+
+
+def reported_operations(report: str) -> set[str]:
+    heavy = report.split("Heavy hitter operations:")[1].split("Fused operations")[0]
+    return set(re.findall(r"^\s+\d+\s+(\S+)", heavy, re.M))
+
+
+def test_statistics_report_each_calls_own_operations(capsys):
+    estimator = systemml(max_iter=3).setStatistics(True).setStatisticsMaxHeavyHitters(100)
+    estimator.fit(X_ROWS, CLASSES)
+    trained = reported_operations(capsys.readouterr().err)
+    estimator.predict(X_ROWS)
+    predicted = reported_operations(capsys.readouterr().err)
+    backward = {name for name in trained if "backward" in name}
+    assert backward and predicted and not backward & predicted
 
 
 def dense(units=3):
