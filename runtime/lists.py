@@ -45,21 +45,28 @@ class DMLList(list):
         start, stop = self.span(bounds, name)
         return DMLList(self[start:stop], self.names[start:stop])
 
+    def is_named(self) -> bool:
+        return any(n is not None for n in self.names)
+
     def with_element(self, bounds, value, name: str) -> "DMLList":
         """A copy with `l[i] = value` (a one-element list on the right stands for its element)."""
         start, stop = self.span(bounds, name)
+        copy = DMLList(self, self.names)
         if isinstance(value, DMLList):
             if len(value) != stop - start:
                 raise DMLRuntimeError(f"cannot assign a list of {len(value)} elements into "
                                       f"{stop - start} elements of list `{name}`")
-            values = list(value)
+            # as SystemDS: a list replaced whole takes the right's names (none, if it has none);
+            # a part takes the names of a named list on the right only into a named list
+            # (`l[1] = list(f=2)` renames element 1 to f)
+            if stop - start == len(self) or (value.is_named() and self.is_named()):
+                copy.names[start:stop] = value.names
+            copy[start:stop] = list(value)
         elif stop - start == 1:
-            values = [value]
+            copy[start] = value
         else:
             raise DMLRuntimeError(f"cannot assign a {type_name(value)} into {stop - start} elements "
                                   f"of list `{name}`")
-        copy = DMLList(self, self.names)
-        copy[start:stop] = values
         return copy
 
 

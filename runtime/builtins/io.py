@@ -2,8 +2,9 @@
 
 read(file, format=, header=, sep=, rows=, cols=, data_type=, value_type=, dataset=, ...) takes
 every named parameter SystemDS's read() takes; runtime/io checks them against the file and its
-.mtd. Matrices read come back in the run's precision. write(x, file, format="text", header=,
-sep=, sparse=, description=, dataset=) is a statement: it returns nothing.
+.mtd. Matrices read (in a list too) come back in the run's precision. write(x, file,
+format="text", header=, sep=, sparse=, description=, dataset=) is a statement: it returns nothing;
+x is a matrix, a scalar or a list (a folder of its elements, as SystemDS writes it).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from ..errors import DMLRuntimeError
 from ..io import read_value, write_value
 from ..io.csv import NA_STRING_SEP
+from ..lists import DMLList
 from ..values import is_matrix, type_name
 from .registry import builtin
 
@@ -33,21 +35,24 @@ def read(context, file, **params):
         if is_matrix(value) or isinstance(value, list):
             raise DMLRuntimeError(f"read({path!r}): parameter {name} must be a scalar, "
                                   f"got {type_name(value)}")
-    value = read_value(path, params)
+    return _in_precision(read_value(path, params), context.dtype)
+
+
+def _in_precision(value, dtype):
+    """Matrices read, in a list too, in the run's precision."""
     if is_matrix(value):
-        return np.asarray(value, dtype=context.dtype)
+        return np.asarray(value, dtype=dtype)
+    if isinstance(value, DMLList):
+        return DMLList([_in_precision(item, dtype) for item in value], value.names)
     return value
 
 
 @builtin("write")
 def write(x, file, format=None, header=None, sep=None, sparse=None, description=None,
           dataset=None, rows_in_block=None, cols_in_block=None):
-    """Writes x (a matrix or a scalar) and its .mtd. rows_in_block and cols_in_block are accepted,
-    as SystemDS accepts them, and change nothing in the files written."""
+    """Writes x (a matrix, a scalar or a list) and its .mtd. rows_in_block and cols_in_block are
+    accepted, as SystemDS accepts them, and change nothing in the files written."""
     path = _file_name(file, "write")
-    if isinstance(x, list):
-        raise DMLRuntimeError(f"write({path!r}): cannot write a list; write its matrices or "
-                              "scalars one by one")
     given = {"format": format, "header": header, "sep": sep, "sparse": sparse,
              "description": description, "dataset": dataset}
     params = {name: value for name, value in given.items() if value is not None}

@@ -20,8 +20,11 @@ def append(target, value):
     if not isinstance(target, DMLList):
         raise DMLRuntimeError("append needs a list as its first argument (use cbind/rbind for "
                               "matrices)")
-    if isinstance(value, DMLList):
-        return DMLList(list(target) + list(value), target.names + value.names)
+    # as SystemDS: a one-element list on the right adds its element (named, if the target is
+    # named); any other list, empty too, is added whole as one nested element
+    if isinstance(value, DMLList) and len(value) == 1:
+        name = value.names[0] if target.is_named() else None
+        return DMLList(list(target) + [value[0]], target.names + [name])
     return DMLList(list(target) + [value], target.names + [None])
 
 
@@ -45,8 +48,12 @@ def remove(target, index):
 
 @builtin("as.list", keeps_inputs=True)
 def as_list(target):
-    """A list as it is (its elements and names); SystemDS casts nothing else to a list."""
+    """A list as it is (its elements and names), except that a list holding one list alone is
+    unnested to that inner list (`as.list(l[1])` where l[1] is a list); SystemDS casts nothing
+    else to a list."""
     if not isinstance(target, list):
         raise DMLRuntimeError(f"as.list needs a list, got {type_name(target)} (SystemDS casts only "
                               "lists with as.list; build one with list(...))")
+    if len(target) == 1 and isinstance(target[0], DMLList):
+        target = target[0]
     return DMLList(list(target), getattr(target, "names", None))

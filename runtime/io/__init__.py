@@ -1,4 +1,4 @@
-"""DML read() and write() of matrices and scalars, in the files Apache SystemDS 3.x uses.
+"""DML read() and write() of matrices, scalars and lists, in the files Apache SystemDS 3.x uses.
 
 Pure functions with no interpreter knowledge: `read_value(path, params)` and
 `write_value(value, path, params)`, where params are the DML named arguments, already evaluated;
@@ -12,6 +12,7 @@ tests/runtime/fixtures/io/make_fixtures.dml) and is mirrored by one module per c
 - `numbers`: Java's spellings of doubles ("Infinity", "NaN", "0") and what its parser refuses;
 - `files`: a path that is one file or a folder of part files, the atomic data + .mtd write;
 - `csv`, `text` (ijv), `hdf5`, `scalar`: one module per format;
+- `lists`: a list as a folder of its elements, each written or read as above;
 - `readwrite`: `read_value` / `write_value`, the table of formats.
 
 binary (Hadoop sequence files of 1000x1000 blocks), Matrix Market and libsvm are not supported.

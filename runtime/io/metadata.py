@@ -144,6 +144,12 @@ def mtd_for_scalar(value_type: str) -> dict:
             "author": _author(), "created": _created()}
 
 
+def mtd_for_list(length: int, fmt: str) -> dict:
+    """SystemDS's .mtd beside a list's folder: its length as rows, one column."""
+    return {"data_type": "list", "value_type": "unknown", "rows": int(length), "cols": 1,
+            "format": fmt, "author": _author(), "created": _created()}
+
+
 def _author() -> str:
     try:
         return getpass.getuser()

@@ -9,9 +9,11 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DMLRuntimeError
+from ..lists import DMLList
 from .csv import read_csv, write_csv
 from .files import write_with_metadata
 from .hdf5 import read_hdf5, write_hdf5_matrix
+from .lists import read_list, write_list
 from .metadata import READ_PARAMS, dim, load_mtd, merge_mtd, metadata_text, mtd_for_matrix, read_format
 from .scalar import read_scalar, write_scalar
 from .text import read_text, write_text
@@ -28,7 +30,7 @@ _UNSUPPORTED_FORMATS = {
 def read_value(path: str, params: dict) -> "np.ndarray | float | int | bool | str":
     """DML read(): params are the DML named arguments (format, header, sep, rows, cols,
     data_type, value_type, dataset, ...), already evaluated to Python values.
-    Matrices come back as 2-D float64 numpy arrays."""
+    Matrices come back as 2-D float64 numpy arrays, lists as DMLLists."""
     path = os.fspath(path)
     unknown = sorted(set(params) - READ_PARAMS)
     if unknown:
@@ -42,9 +44,11 @@ def read_value(path: str, params: dict) -> "np.ndarray | float | int | bool | st
     data_type = str(merged.get("data_type", "matrix")).lower()
     if data_type == "scalar":
         return read_scalar(path, merged)
+    if data_type == "list":    # each element is read as its own .mtd describes it
+        return read_list(path, dim(path, merged, "rows"), lambda element: read_value(element, {}))
     if data_type != "matrix":
         raise DMLRuntimeError(f"read({path!r}): data_type={data_type!r} is not supported "
-                              "(only \"matrix\" and \"scalar\")")
+                              "(only \"matrix\", \"scalar\" and \"list\")")
 
     fmt = read_format(path, merged, mtd)
     matrix = _reader(fmt, path)(path, merged)
@@ -72,24 +76,38 @@ def _check_dims(path: str, matrix: np.ndarray, params: dict) -> None:
 
 
 def write_value(value, path: str, params: dict) -> None:
-    """DML write(): value is a 2-D numpy array or a Python scalar; params are format
+    """DML write(): value is a 2-D numpy array, a Python scalar or a DMLList; params are format
     (default "text" as SystemDS), header, sep, sparse, description, dataset (hdf5)."""
     path = os.fspath(path)
     if _is_scalar(value):
         write_scalar(value, path, params)    # SystemDS writes scalars as text, whatever format=
         return
+    fmt = str(params.get("format", "text")).lower()
+    if isinstance(value, DMLList):
+        if _holds_matrix(value):    # refused before any element is written, naming the list
+            _writer(fmt, path)
+        write_list(value, path, params, write_value)
+        return
     matrix = np.asarray(value, dtype=np.float64)
     if matrix.ndim != 2:
         raise DMLRuntimeError(f"write({path!r}): expected a matrix (2-D), got {matrix.ndim}-D")
-    fmt = str(params.get("format", "text")).lower()
-    if fmt not in FORMATS:
-        if fmt in _UNSUPPORTED_FORMATS:
-            raise DMLRuntimeError(f"write({path!r}): {_UNSUPPORTED_FORMATS[fmt]}")
-        raise DMLRuntimeError(f"write({path!r}): unknown format {fmt!r}; supported formats "
-                              f"are {', '.join(FORMATS)}")
-    write_data, extra_mtd = FORMATS[fmt][1](matrix, path, params)
+    write_data, extra_mtd = _writer(fmt, path)(matrix, path, params)
     mtd = mtd_for_matrix(matrix, fmt, params, extra_mtd)
     write_with_metadata(path, write_data, metadata_text(mtd))
+
+
+def _writer(fmt: str, path: str) -> Callable:
+    if fmt in FORMATS:
+        return FORMATS[fmt][1]
+    if fmt in _UNSUPPORTED_FORMATS:
+        raise DMLRuntimeError(f"write({path!r}): {_UNSUPPORTED_FORMATS[fmt]}")
+    raise DMLRuntimeError(f"write({path!r}): unknown format {fmt!r}; supported formats "
+                          f"are {', '.join(FORMATS)}")
+
+
+def _holds_matrix(items: DMLList) -> bool:
+    return any(_holds_matrix(item) if isinstance(item, DMLList) else not _is_scalar(item)
+               for item in items)
 
 
 def _is_scalar(value) -> bool:

@@ -143,3 +143,42 @@ def test_received_lists_are_summed_into_their_own_arrays_with_the_same_bits(scal
     assert summed[0] is arrays[0] and summed[0].dtype == np.float32
     assert summed[2] == 6 * scale and isinstance(summed[2], (int, float))
     assert plain[0] is not arrays[0]
+
+
+def test_a_list_written_again_replaces_the_earlier_files(tmp_path):
+    """A shorter list (or a list over a matrix file) leaves no stale element to read back;
+    matrices read inside a list come in the run's precision."""
+    target = str(tmp_path / "L")
+    script = f"""
+M = matrix(1, rows=2, cols=2)
+write(M, "{target}")
+Long = list(M, 2, list(3, 4))
+write(Long, "{target}")
+Short = list(a=matrix(5, rows=1, cols=2), b="x")
+write(Short, "{target}")
+L = read("{target}")
+n = length(L)
+W = as.matrix(L["a"])
+"""
+    out = run_string(script, outputs=["n", "W"], precision="single")
+    assert out["n"] == 2 and out["W"].dtype == np.float32
+    assert sorted(p.name for p in Path(target).iterdir()) == ["0_a", "0_a.mtd", "1_b", "1_b.mtd"]
+
+
+@pytest.mark.parametrize("script, message", [
+    ('L = list(matrix(1, 2, 2))\nwrite(L, "{dir}/L", format="binary")',
+     r"write\('.*/L'\): SystemDS's binary format"),
+    ('L = list(a=1, null=2)\nwrite(L, "{dir}/L")', "element 2 is named 'null'"),
+    ('L = list(1, 2)\nwrite(L, "{dir}/L")\nK = read("{dir}/L", data_type="list", rows=3)',
+     "rows"),
+])
+def test_list_io_errors(tmp_path, script, message):
+    with pytest.raises(DMLError, match=message):
+        run_string(script.format(dir=tmp_path))
+
+
+def test_reading_a_list_with_a_missing_element_file_is_an_error(tmp_path):
+    run_string(f'L = list(1, 2, 3)\nwrite(L, "{tmp_path}/L")')
+    (tmp_path / "L" / "1_null.mtd").unlink()
+    with pytest.raises(DMLError, match="list of 3 elements, but the folder holds 2"):
+        run_string(f'L = read("{tmp_path}/L")')
