@@ -20,6 +20,7 @@ class Module:
     functions: dict[str, "UserFunction"] = field(default_factory=dict)
     namespaces: dict[str, "Module"] = field(default_factory=dict)
     library: str | None = None     # dml_lib's name for the file when it is dml_lib's own text
+    setwd: Path | None = None      # the file's last setwd() taken from the working directory
 
     def release(self) -> None:
         """Drops the compiled functions and the sourced modules once a run is over: compiled

@@ -94,12 +94,14 @@ class Interpreter:
         return module
 
     def _compile_module(self, program: n.Program, module: Module) -> list:
-        for statement in program.statements:  # imports take effect before anything runs
-            self._import(statement, module)
+        # functions are known before the imports: a file sourced from here may source this one
+        # back (a cycle) and call its functions
         for definition in program.functions:
             if definition.name in module.functions:
                 raise DMLRuntimeError(f"function `{definition.name}` is defined twice", definition.pos)
             module.functions[definition.name] = UserFunction(definition, module)
+        for statement in program.statements:  # imports take effect before anything runs
+            self._import(statement, module)
         for function in module.functions.values():
             function.compile(self)
         outputs = self.context.outputs
@@ -116,9 +118,13 @@ class Interpreter:
     def _import(self, statement, module: Module) -> None:
         if isinstance(statement, n.SetWd):
             module.base_dir = (module.base_dir / statement.path).resolve()
+            # SystemDS takes a relative setwd() from its working directory
+            module.setwd = (Path.cwd() / statement.path).resolve()
         elif isinstance(statement, n.Source):
+            extra = (module.setwd,) if module.setwd is not None else ()
             module.namespaces[statement.namespace] = self.load_source(
-                resolve_source(statement.path, module.base_dir, statement.pos, self._program_dirs()),
+                resolve_source(statement.path, module.base_dir, statement.pos,
+                               extra + self._program_dirs()),
                 statement.pos)
 
     def _program_dirs(self) -> tuple[Path, ...]:
@@ -170,6 +176,22 @@ class Interpreter:
         expr = node.value
         if isinstance(expr, n.Call) and expr.name == "ifelse" and "ifelse" not in module.functions:
             expr = dataclasses.replace(expr, name=ASSIGNED_IFELSE)   # typed by both branches
+        function = _called_function(module, expr) if node.op == "=" else None
+        if function is not None and (not function.output_names or (
+                len(function.output_names) > 1 and _has_control_flow(function.definition.body))):
+            # SystemDS runs `x = f(...)` for a function with no outputs and leaves x without a value
+            # (a later read fails); of a function with several it assigns the first, unless the
+            # body is one block of plain statements (SystemDS inlines those and refuses the call)
+            call = self.expressions(module).compile_call(expr, outputs=0)
+
+            def assign_first(frame):
+                values = call(frame)
+                if values:
+                    frame.vars[name] = values[0]
+                    frame.owned.discard(name)
+                else:
+                    frame.vars.pop(name, None)
+            return assign_first
         value = self.expressions(module).compile(expr, escaping=True)
         if node.op == "=":
             def assign(frame):
@@ -392,3 +414,12 @@ def _releasing(body, names: frozenset[str]):
             frame.vars.pop(name, None)
             frame.owned.discard(name)
     return run
+
+
+def _called_function(module: Module, expr) -> UserFunction | None:
+    """The user function that `expr` calls, if it is such a call."""
+    return module.find_function(expr.name, expr.pos) if isinstance(expr, n.Call) else None
+
+
+def _has_control_flow(body) -> bool:
+    return any(isinstance(statement, (n.If, n.For, n.While)) for statement in body)

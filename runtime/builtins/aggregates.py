@@ -255,7 +255,7 @@ def sum_(target):
     return full_sum(_matrix(target, "sum"))
 
 
-@builtin("mean")
+@builtin("mean", "avg")   # SystemDS takes avg as another name of mean
 def mean(target):
     x = _matrix(target, "mean")
     if x.size == 0:

@@ -71,7 +71,7 @@ def as_double(value):
 _TRUE_STRINGS = frozenset({"TRUE", "true"})
 
 
-@builtin("as.logical")
+@builtin("as.logical", "as.boolean")   # SystemDS takes as.boolean as another name
 def as_logical(value):
     value = _scalar_of(value, "as.logical")
     if isinstance(value, str):

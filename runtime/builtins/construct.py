@@ -126,7 +126,7 @@ def matrix(context, data, rows=None, cols=None, byrow=True):
 _PDFS = ("uniform", "normal", "poisson")
 
 
-@builtin("rand", context=True)
+@builtin("rand", "Rand", "RAND", context=True)   # SystemDS matches the name rand in any case
 @dml_names(lambda_="lambda")
 def rand(context, rows, cols, min=0.0, max=1.0, sparsity=1.0, pdf="uniform", seed=-1, lambda_=1.0):
     """Random rows x cols matrix; seed=-1 draws a fresh seed. sparsity is the fraction of cells

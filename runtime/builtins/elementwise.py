@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..errors import DMLRuntimeError
-from ..operators import COMPARISONS, binary_operator, java_truncate
+from ..operators import COMPARISONS, binary_operator, broadcastable, java_truncate
 from ..values import is_matrix, to_bool, to_double, to_string, type_name
 from .registry import builtin
 
@@ -166,7 +166,14 @@ def log(target, base=None):
     if base is None:
         return apply_unary("log", target)
     if is_matrix(base):
-        raise DMLRuntimeError(f"log's base must be a number, got {type_name(base)}")
+        if not is_matrix(target):
+            raise DMLRuntimeError(f"log of {type_name(target)} in a matrix base is not supported; "
+                                  "the base may be a matrix when the first argument is one")
+        if not broadcastable(target.shape, base.shape):
+            raise DMLRuntimeError(f"log of {type_name(target)} in base {type_name(base)}: dimensions "
+                                  "do not match")
+        with np.errstate(all="ignore"):   # cell by cell, as log(x, b) of numbers
+            return np.log(target) / np.log(base).astype(target.dtype, copy=False)
     b = _scalar_number(base, "log")
     with np.errstate(all="ignore"):
         log_base = float(np.log(np.float64(b)))

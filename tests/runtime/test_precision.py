@@ -32,6 +32,7 @@ BUILTIN_CASES = {
     "max": "Y = max(X, 3)", "min": "Y = min(X, 3)",
     "as.matrix": "Y = as.matrix(3)",
     "matrix": "Y = matrix(0.5, rows=2, cols=3)", "rand": "Y = rand(rows=3, cols=2, seed=1)",
+    "Rand": "Y = Rand(rows=3, cols=2, seed=1)", "RAND": "Y = RAND(rows=3, cols=2, seed=1)",
     "seq": "Y = seq(1, 5, 2)", "cbind": "Y = cbind(X, v)", "rbind": "Y = rbind(X, t(v))",
     "diag": "Y = diag(v)", "outer": "Y = outer(v, t(v), \"*\")", "t": "Y = t(X)",
     "rev": "Y = rev(X)", "order": "Y = order(target=X, by=1)", "table": "Y = table(v, v)",
@@ -74,7 +75,7 @@ BUILTIN_CASES = {
     "eval": "f = function(matrix[double] A) return (matrix[double] R) { R = A / 3 }\nY = eval(\"f\", X)",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
-NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "length", "ncol", "nrow", "mean", "sum", "prod",  # noqa: E501
+NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "as.boolean", "length", "ncol", "nrow", "mean", "avg", "sum", "prod",  # noqa: E501
                 "sd", "var", "trace", "print", "stop", "assert", "toString", "time", "write",
                 "list", "append", "as.list", "remove", "evalList", "exists", "paramserv", "median",
                 "interQuartileMean", "moment",

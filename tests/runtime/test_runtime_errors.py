@@ -87,6 +87,11 @@ RUNTIME_ERRORS = [
      r"the SystemDS builtin `einsum` is not supported"),
     ("L = as.list(matrix(1, rows=2, cols=2))\n", 1, r"as.list needs a list, got matrix 2x2"),
     ("L = as.list(3)\n", 1, r"as.list needs a list, got int"),
+    # SystemDS takes any string but "TRUE"/"true" as FALSE; refused here
+    ('f = function(boolean b) return (boolean c) { c = !b }\nx = f("yes")\n', 2,
+     r"`b` is declared boolean but got the string 'yes' \(TRUE, true, FALSE or false convert\)"),
+    ('f = function(int i) return (int j) { j = i + 1 }\nx = f("3x")\n', 2,
+     r"`i` is declared int but got the string '3x', which is not a number"),
 ]
 
 
@@ -144,6 +149,21 @@ def test_wrong_calls_fail_before_anything_runs(program, message):
     with pytest.raises(DMLRuntimeError, match=message):
         run_string('print("started")\n' + program, out=out)
     assert out.getvalue() == ""  # checked when the program is compiled, like SystemDS
+
+
+def test_assigning_a_call_without_outputs_runs_it_and_leaves_no_value():
+    out = io.StringIO()
+    program = ('f = function(int a) return () { print("ran " + a) }\n'
+               'z = f(3)\nprint(z)\n')
+    with pytest.raises(DMLRuntimeError, match=r"undefined variable `z`") as caught:
+        run_string(program, out=out)
+    assert out.getvalue() == "ran 3\n" and caught.value.position.line == 3
+
+
+def test_assigning_a_multi_output_call_with_control_flow_takes_the_first():
+    program = ("f = function(int a) return (int c, int d) {\n"
+               "  if (a > 0) { c = a + 1 } else { c = 0 }\n  d = a * 2\n}\nx = f(4)\n")
+    assert run_string(program, outputs=["x"])["x"] == 5
 
 
 def test_stop_raises_stop_error_after_earlier_prints():
