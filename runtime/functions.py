@@ -1,6 +1,7 @@
 """User-defined DML functions: the modules they live in, argument binding and calls."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +148,26 @@ def _conform(value, param: n.Param, function: str):
         raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared string but got "
                               f"{type_name(value)}")
     if kind in ("int", "double", "boolean") and isinstance(value, str):
-        raise DMLRuntimeError(f"function `{function}`: `{param.name}` is declared {kind} but got string")
+        return _from_string(value, kind, param.name, function)
     return value
+
+
+def _from_string(text: str, kind: str, name: str, function: str):
+    """A string given for a number or boolean is converted as SystemDS converts a call's scalar
+    arguments: `-nvargs flag=true` passes the string "true" (SystemDS's own paramserv tests pass
+    modelAvg so). SystemDS takes "TRUE"/"true" as TRUE and any other string as FALSE; here only
+    the four spellings of print and the command line are taken, anything else is an error."""
+    if kind == "boolean":
+        if text in ("TRUE", "true", "FALSE", "false"):
+            return text in ("TRUE", "true")
+        raise DMLRuntimeError(f"function `{function}`: `{name}` is declared boolean but got the "
+                              f"string {text!r} (TRUE, true, FALSE or false convert)")
+    try:
+        number = float(text) if "_" not in text else None     # Python reads "1_0"; Java does not
+    except ValueError:
+        number = None
+    if number is None or (kind == "int" and not math.isfinite(number)):
+        raise DMLRuntimeError(f"function `{function}`: `{name}` is declared {kind} but got the "
+                              f"string {text!r}, which is not a number")
+    return int(number) if kind == "int" else number
 
