@@ -1,5 +1,6 @@
 """Aggregations: full (sum, mean, var, sd, min, max, prod), row- and column-wise, cumulative
-(cumsum, cumprod, cummin, cummax, cumsumprod). pmin and pmax are names of min and max.
+(cumsum, cumprod, cummin, cummax, cumsumprod; rowcumsum along rows). pmin and pmax are names of
+min and max.
 
 Sums are compensated, as SystemDS's Kahan summation is: sum(matrix(0.1, 10, 1)) is exactly 1.0.
 Small double matrices are summed (and averaged) with SystemDS' very Kahan steps, so that their
@@ -523,6 +524,13 @@ def row_index_min(target):
 def cumsum(target):
     x = _matrix(target, "cumsum")
     return _as(_cumulative_sum(x), x)
+
+
+@builtin("rowcumsum")
+def rowcumsum(target):
+    """Running sums along each row, left to right (cumsum of the transpose, transposed)."""
+    x = _matrix(target, "rowcumsum")
+    return _as(np.ascontiguousarray(_cumulative_sum(np.ascontiguousarray(x.T)).T), x)
 
 
 @builtin("cumprod")

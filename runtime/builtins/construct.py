@@ -128,9 +128,10 @@ _PDFS = ("uniform", "normal", "poisson")
 
 @builtin("rand", "Rand", "RAND", context=True)   # SystemDS matches the name rand in any case
 @dml_names(lambda_="lambda")
-def rand(context, rows, cols, min=0.0, max=1.0, sparsity=1.0, pdf="uniform", seed=-1, lambda_=1.0):
+def rand(context, rows=1, cols=1, min=0.0, max=1.0, sparsity=1.0, pdf="uniform", seed=-1,
+         lambda_=1.0):
     """Random rows x cols matrix; seed=-1 draws a fresh seed. sparsity is the fraction of cells
-    that are drawn (the others are 0)."""
+    that are drawn (the others are 0). rows and cols default to 1, as in SystemDS."""
     n_rows, n_cols = _dimension(rows, "rand: rows"), _dimension(cols, "rand: cols")
     low, high = to_double(min, "rand: min"), to_double(max, "rand: max")
     density = to_double(sparsity, "rand: sparsity")

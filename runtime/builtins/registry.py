@@ -83,7 +83,7 @@ POSITIONAL_FIRST = frozenset((
     "exp floor ifelse interQuartileMean inv inverse is.infinite is.na is.nan isInf isNA isNaN length "
     "log lu max max_pool max_pool_backward mean median min moment ncol nrow outer pmax pmin ppred "
     "prod qr quantile rbind remove rev roll round "
-    "rowCountDistinct rowIndexMax rowIndexMin rowMaxs rowMeans rowMins rowProds rowSds rowSums "
+    "rowCountDistinct rowcumsum rowIndexMax rowIndexMin rowMaxs rowMeans rowMins rowProds rowSds rowSums "
     "rowVars sample sd seq sign sin sinh solve sqrt sum svd t table tan tanh time trace var xor"
 ).split())
 

@@ -194,7 +194,10 @@ def _group_moment(values, weights, codes, count, order: int, sample: bool) -> np
     divisor = counts - 1 if sample else counts
     with np.errstate(invalid="ignore", divide="ignore"):
         result = _group_sums(deviations, codes, count) / divisor
-    return np.where(counts <= 1, 0.0, result)
+    result = np.where(counts <= 1, 0.0, result)
+    if not sample:      # SystemDS leaves an empty group's central moment NaN, its variance 0
+        result = np.where(counts == 0, np.nan, result)
+    return result
 
 
 _AGGREGATE_FUNCTIONS = ("sum", "count", "mean", "min", "max", "variance", "centralmoment")
@@ -222,10 +225,14 @@ def aggregate(target, groups, fn, ngroups=None, weights=None, order=None):
         counts = _group_sums(np.broadcast_to(w, values.shape), codes, count)
         result = _group_sums(values * w, codes, count) / np.where(counts == 0, 1, counts)
     elif fn in ("min", "max"):
-        result = _group_extreme(values, codes, count, np.min if fn == "min" else np.max)
+        # SystemDS takes the extreme of the weighted values, as its sum and mean do
+        result = _group_extreme(values * w, codes, count, np.min if fn == "min" else np.max)
     elif fn == "variance":
         result = _group_moment(values, w, codes, count, 2, sample=True)
     else:
+        # SystemDS reads the order of a string too, as in order="3"
+        if isinstance(order, str) and order.strip() in ("2", "3", "4"):
+            order = int(order)
         if order not in (2, 3, 4):
             raise DMLRuntimeError(f"aggregate: centralmoment needs order 2, 3 or 4, got {order!r}")
         result = _group_moment(values, w, codes, count, int(order), sample=False)

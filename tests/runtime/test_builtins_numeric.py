@@ -141,11 +141,17 @@ def test_rand_single_precision():
     ('R = rand(rows=2, cols=2, pdf="gamma")', "pdf must be one of uniform, normal, poisson"),
     ("R = rand(rows=2, cols=2, min=3, max=1)", r"min \(3.0\) must not exceed max"),
     ("R = rand(rows=2, cols=2, mean=1)", "no parameter `mean`"),
-    ("R = rand(rows=2)", "missing argument `cols`"),
 ])
 def test_rand_errors(text, message):
     with pytest.raises(DMLRuntimeError, match=message):
         run_string(text)
+
+
+def test_rand_rows_and_cols_default_to_one():
+    # SystemDS: rand(min=1, max=3) is a 1x1 matrix, rand(rows=2) a 2x1 one
+    R, C = run("R = rand(min=1, max=3, seed=2); C = rand(rows=2, min=4, max=4)", ["R", "C"])
+    assert R.shape == (1, 1) and 1 <= R[0, 0] <= 3
+    np.testing.assert_array_equal(C, [[4.0], [4.0]])
 
 
 # ---- seq -------------------------------------------------------------------------------------------

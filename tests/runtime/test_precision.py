@@ -39,7 +39,7 @@ BUILTIN_CASES = {
     "removeEmpty": "Y = removeEmpty(target=X * B, margin=\"rows\")",
     "sample": "Y = sample(10, 3, FALSE, 7)", "read": None,
     "cumsum": "Y = cumsum(X)", "cumprod": "Y = cumprod(X / 10)", "cummax": "Y = cummax(X)",
-    "cummin": "Y = cummin(X)",
+    "cummin": "Y = cummin(X)", "rowcumsum": "Y = rowcumsum(X)",
     "rowSums": "Y = rowSums(X)", "colSums": "Y = colSums(X)", "rowMeans": "Y = rowMeans(X)",
     "colMeans": "Y = colMeans(X)", "rowMaxs": "Y = rowMaxs(X)", "colMaxs": "Y = colMaxs(X)",
     "rowMins": "Y = rowMins(X)", "colMins": "Y = colMins(X)", "rowProds": "Y = rowProds(X)",
