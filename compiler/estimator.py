@@ -17,6 +17,7 @@ methods and return values (see README.md, "Porting from SystemML").
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import tempfile
@@ -232,8 +233,9 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
                             total_steps=plan.total_updates, first_step=state.step)
         self._watch = None
         try:
-            for epoch in range(state.epoch + 1, plan.epochs + 1):
-                state = self._train_epoch(model, plan, X, y, epoch, state, progress, held_out)
+            with self._kept_workers(X, y, held_out):
+                for epoch in range(state.epoch + 1, plan.epochs + 1):
+                    state = self._train_epoch(model, plan, X, y, epoch, state, progress, held_out)
         except KeyboardInterrupt as stop:
             progress.clear_live()
             raise TrainingInterrupted(interrupted_message(stop, self._watch, self.weights_dir,
@@ -242,6 +244,16 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
         self._systemml_fitted()
         self._report_statistics()
         return self
+
+    def _kept_workers(self, X, y, held_out):
+        """paramserv on Spark keeps its workers from one epoch to the next (one Spark job for the
+        fit) where all data is on the driver: distributed data's partitions and scoring are
+        Spark jobs of their own between the epochs, which need the workers' task slots."""
+        runtime = self.spark_runtime() if self.train_algo == "paramserv" else None
+        data = [*X, y, *([*held_out[0], held_out[1]] if held_out is not None else [])]
+        if runtime is None or any(isinstance(value, MatrixHandle) for value in data):
+            return contextlib.nullcontext()
+        return runtime.kept_paramserv_workers()
 
     def _numpy_data(self, model, X, y, validation_data):
         if y is None:

@@ -8,7 +8,8 @@ server runs on the driver.
    (channel.py, a secret drawn for this run and shipped in the tasks' closure).
 3. One Spark job runs one task per worker (remote_worker.py); each exchanges models and
    gradients with the server every BATCH, NBATCHES or EPOCH (coordinator.py applies BSP or
-   ASP). A failed task is retried by Spark and resumes at its worker's next step.
+   ASP). A failed task is retried by Spark and resumes at its worker's next step. The job
+   ends with the call, unless the runtime keeps its workers for the next call (worker_pool.py).
 
 BSP needs all k tasks running at once: k must not exceed the task slots of the cluster.
 """
@@ -17,10 +18,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import secrets
-import threading
 import time
-import uuid
-
 
 from ..errors import DMLRuntimeError
 from ..lists import DMLList
@@ -32,10 +30,11 @@ from .config import PSConfig
 from .coordinator import make_coordinator
 from .driver_shares import DriverShares, serves_from_driver
 from .model_reads import positions_read
-from .remote_worker import RemoteJob, compiled_functions, run_worker_task
-from .socket_server import ParameterServerSocket
+from .remote_worker import RemoteJob, WorkerCall, compiled_functions
+from .socket_server import ParameterServerSocket, ServedCall
 from .spark_data import Plan, worker_partitions
 from .worker import PSFunctions, epoch_segments
+from .worker_pool import IDLE_SECONDS, PoolKey, WorkerPool
 
 RANDOM_SCHEMES = ("DISJOINT_RANDOM", "OVERLAP_RESHUFFLE")
 STREAM_SETTING = "spark.kerasdml.streamGradients"
@@ -86,11 +85,9 @@ def _program_digest(shipped: dict, precision: str) -> str:
     return hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest()
 
 
-def _job(config: PSConfig, context, functions: PSFunctions, shipped: bytes, digest: str, server,
-         secret, stream: bool, shared: bool, fail_once) -> RemoteJob:
-    return RemoteJob(server.address, secret, shipped, digest, dict(context.args), context.precision,
-                     functions.hyperparams, config.batchsize, config.freq, config.nbatches,
-                     config.model_avg, config.epochs, stream, shared, fail_once)
+def _call_settings(config: PSConfig, context, functions: PSFunctions, stream: bool) -> WorkerCall:
+    return WorkerCall(dict(context.args), functions.hyperparams, config.batchsize, config.freq,
+                      config.nbatches, config.model_avg, config.epochs, stream)
 
 
 def _flag(sc, key: str) -> bool | None:
@@ -138,6 +135,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     plan = _plan(config, features.shape[0], config.k or slots)
     sizes = plan.sizes()
     _check_slots(config, len(sizes), slots)
+    if not serves_from_driver(features, labels):
+        runtime.release_paramserv_workers()     # partitioning them is a Spark job of its own
     data = _worker_data(runtime, context, features, labels, plan)
     partitioned = time.perf_counter()
     counts = [len(epoch_segments(size, config.batchsize, config.freq, config.nbatches)) for size in sizes]
@@ -147,27 +146,65 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     coordinator = make_coordinator(config.utype, model, counts, config.epochs,
                                    _server_functions(functions, shipped, digest, context),
                                    config.model_avg, validate)
-    secret = new_secret()
     # a worker that exchanges every batch never calls agg: it needs only what upd reads
     upd_reads = positions_read(functions.upd) if config.freq == "BATCH" and not config.model_avg else None
     shares = data if isinstance(data, DriverShares) else None
-    server = ParameterServerSocket(coordinator, secret, _driver_host(sc), upd_reads, shares)
-    try:
-        job = _job(config, context, functions, shipped, digest, server, secret,
-                   _streams_gradients(sc, len(sizes), slots),
-                   _flag(sc, SHARED_MEMORY_SETTING) is not False, runtime.fail_first_attempt)
-        spent = _run_job(runtime, data, job, server)
-    finally:
-        server.close()
+    call = ServedCall(coordinator, _call_settings(config, context, functions,
+                                                  _streams_gradients(sc, len(sizes), slots)),
+                      upd_reads, shares, len(sizes))
+    shared = _flag(sc, SHARED_MEMORY_SETTING) is not False
+    key = PoolKey(id(sc), digest, len(sizes), "driver" if shares is not None else id(data), shared,
+                  runtime.fail_first_attempt)
+    pool, spent = _served(runtime, key, call, lambda: _new_pool(runtime, key, data, shipped,
+                                                                 context.precision))
     if not coordinator.finished():
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
-                  workers=len(sizes), server_push=server.push_seconds, refused=server.refused,
-                  server_sent_bytes=server.sent_bytes, shared_memory_bytes=server.shared_bytes,
-                  pushes=server.pushes, streamed_parts=server.parts,
+                  workers=len(sizes), server_push=call.push_seconds, refused=pool.server.refused,
+                  server_sent_bytes=call.sent_bytes,
+                  shared_memory_bytes=pool.server.shared_bytes - call.shared_before,
+                  pushes=call.pushes, streamed_parts=call.parts,
                   **{f"worker_{name}": value for name, value in _summed(spent).items()},
-                  **{f"reported_{name}": value for name, value in server.worker_timings.totals.items()})
+                  **{f"reported_{name}": value for name, value in call.worker_timings.totals.items()})
     return coordinator.model
+
+
+def _served(runtime, key: PoolKey, call: ServedCall, new_pool) -> tuple:
+    """Runs the call on the kept workers where they serve it, else on a new pool; keeps the
+    pool for the next call while the runtime keeps workers, else lets it go. Returns the pool
+    and each worker's timings."""
+    pool, runtime.paramserv_pool = runtime.paramserv_pool, None
+    spent = None
+    try:
+        if pool is not None and pool.serves(key):
+            spent = pool.run_call(call)     # None: the workers were let go meanwhile
+        if spent is None:
+            if pool is not None:
+                pool.close()
+            pool = None
+            pool = new_pool()
+            spent = pool.run_call(call)
+            if spent is None:
+                raise DMLRuntimeError("paramserv: the Spark workers left before the call began")
+    except BaseException:
+        if pool is not None:
+            pool.stop()
+        raise
+    if runtime.keeps_paramserv_workers:
+        runtime.paramserv_pool = pool
+    else:
+        pool.close()
+    return pool, spent
+
+
+def _new_pool(runtime, key: PoolKey, data, shipped: bytes, precision: str) -> WorkerPool:
+    sc = runtime.sc
+    secret = new_secret()
+    server = ParameterServerSocket(None, secret, _driver_host(sc), idle_seconds=IDLE_SECONDS)
+    job = RemoteJob(server.address, secret, shipped, key.digest, precision, key.shared_memory,
+                    key.fail_once)
+    tasks = data.tasks(sc) if isinstance(data, DriverShares) else data
+    return WorkerPool(runtime, tasks, job, server, key)
 
 
 def _worker_data(runtime, context, features, labels, plan: Plan):
@@ -194,45 +231,9 @@ def built_partitions(runtime, features, labels, plan: Plan):
                            runtime.distribute(labels), plan)
 
 
-def _summed(spent: list) -> dict:
+def _summed(spent: dict) -> dict:
     totals: dict = {}
-    for _, timings in spent:
+    for timings in spent.values():
         for name, value in timings.items():
             totals[name] = totals.get(name, 0.0) + value
     return totals
-
-
-def _run_job(runtime, data, job: RemoteJob, server: ParameterServerSocket) -> list:
-    """Runs the workers' job in a thread (the driver keeps serving) and stops it when the
-    server fails; returns each worker's timings."""
-    from functools import partial
-
-    from pyspark import InheritableThread
-
-    sc, group = runtime.sc, f"kerasdml-paramserv-{uuid.uuid4().hex}"
-    outcome: dict = {}
-    finished = threading.Event()        # set the moment the job ends: the run returns then
-
-    def run():
-        sc.setJobGroup(group, "paramserv workers", interruptOnCancel=True)
-        try:
-            tasks = data.tasks(sc) if isinstance(data, DriverShares) else data
-            outcome["spent"] = tasks.mapPartitionsWithIndex(partial(run_worker_task, job)).collect()
-        except BaseException as err:
-            outcome["error"] = err
-        finally:
-            finished.set()
-    thread = InheritableThread(target=run, daemon=True)
-    thread.start()
-    while not finished.wait(0.1):       # woken early when the job ends; else checks the server
-        if server.error is not None:
-            sc.cancelJobGroup(group)
-            thread.join()
-            raise server.error
-    if "error" in outcome:
-        runtime.guarded(_raise, outcome["error"])
-    return outcome["spent"]
-
-
-def _raise(error):
-    raise error

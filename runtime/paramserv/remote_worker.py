@@ -10,6 +10,11 @@ batches (runtime/paramserv/worker.py) on the model it got and pushes the result 
 every batch, its large gradients go ahead while upd still runs: early_push.py). It asks the
 server where it is first, so a retried task resumes at its worker's next step. Its data and
 its model stay on the executor; only models and gradients travel.
+
+A task serves one paramserv call after another while the driver keeps its workers (an
+estimator's epochs: worker_pool.py): it asks for the next call, gets the call's settings
+(WorkerCall) or is let go, and keeps its connection, its shared memory and its compiled
+functions in between.
 """
 from __future__ import annotations
 
@@ -28,13 +33,20 @@ CONNECT_TIMEOUT_S = 60.0
 
 @dataclass(frozen=True)
 class RemoteJob:
-    """Everything a worker task needs, shipped in its closure (the secret included)."""
+    """What a worker task needs for all its calls, shipped in its closure (the secret included)."""
     address: tuple
     secret: bytes
     functions: bytes         # pickled {"upd"/"agg": (module snapshot, function name)}
     digest: str
-    args: dict
     precision: str
+    shared_memory: bool      # large arrays through /dev/shm when the server is on this host
+    fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
+
+
+@dataclass(frozen=True)
+class WorkerCall:
+    """One paramserv call's settings, sent to each worker as the call begins."""
+    args: dict
     hyperparams: object
     batchsize: int
     freq: str
@@ -42,8 +54,6 @@ class RemoteJob:
     model_avg: bool
     epochs: int
     stream: bool             # large final gradients go ahead of the push (early_push.py)
-    shared_memory: bool      # large arrays through /dev/shm when the server is on this host
-    fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
 
 
 @dataclass
@@ -56,12 +66,12 @@ class _Program:
     streaming: tuple | None = None     # (variant, its Tap), or (None, None): nothing to stream
 
 
-def _worker_functions(job: RemoteJob, channel: Channel) -> tuple:
-    """upd, agg and the EarlyPush (or None) of this job's worker: upd's streaming variant
+def _worker_functions(job: RemoteJob, call: WorkerCall, channel: Channel) -> tuple:
+    """upd, agg and the EarlyPush (or None) of this call's worker: upd's streaming variant
     (early_push.py) where the worker pushes upd's result as it is (an exchange every batch,
     no model averaging) and upd has gradients to stream."""
-    upd, agg = compiled_functions(job.functions, job.digest, job.precision, job.args)
-    if not job.stream or job.freq != "BATCH" or job.model_avg:
+    upd, agg = compiled_functions(job.functions, job.digest, job.precision, call.args)
+    if not call.stream or call.freq != "BATCH" or call.model_avg:
         return upd, agg, None
     program = _PROGRAMS[job.digest]
     if program.streaming is None:
@@ -121,29 +131,49 @@ def _should_fail(job: RemoteJob) -> bool:
 
 
 def run_worker_task(job: RemoteJob, partition: int, items):
-    """Executor side: the whole life of one worker; yields its timings (seconds) at the end."""
+    """Executor side: the whole life of one worker, over the calls it serves; yields its index
+    and the number of calls."""
     import numpy as np
 
-    began = time.perf_counter()
+    started = time.perf_counter()
     item, = list(items)
+    ident = item[0] if isinstance(item, tuple) else item
     channel = Channel.connect(job.address, job.secret, CONNECT_TIMEOUT_S)
-    early = None
+    calls = 0
     try:
         if job.shared_memory:
             _offer_shared_memory(channel)
-        ident, features, labels = item if isinstance(item, tuple) else _share(channel, item)
         with _task_runtime(), np.errstate(all="ignore"):
-            upd, agg, early = _worker_functions(job, channel)
-            timings = Timings()
-            worker = Worker(ident, features, labels,
-                            PSFunctions(upd, agg, None, job.hyperparams, timings),
-                            job.batchsize, job.freq, job.nbatches, job.model_avg)
-            spent = _serve_steps(job, worker, channel, timings, began, early)
+            spent = None
+            while True:
+                channel.send(("next", ident, spent))
+                reply = channel.recv()
+                if reply[0] != "call":
+                    break
+                if calls:       # a kept worker's call starts now, its first one with the task
+                    started = time.perf_counter()
+                spent = _run_call(job, reply[1], item, channel, started, calls == 0 and _should_fail(job))
+                calls += 1
     finally:
         channel.close()
+    yield ident, calls
+
+
+def _run_call(job: RemoteJob, call: WorkerCall, item, channel: Channel, started: float,
+              fail: bool) -> dict:
+    """One call: the worker's rows (its partition, or its share asked from the driver: rows
+    may change from one call to the next), its steps; returns its timings."""
+    ident, features, labels = item if isinstance(item, tuple) else _share(channel, item)
+    upd, agg, early = _worker_functions(job, call, channel)
+    try:
+        timings = Timings()
+        worker = Worker(ident, features, labels,
+                        PSFunctions(upd, agg, None, call.hyperparams, timings),
+                        call.batchsize, call.freq, call.nbatches, call.model_avg)
+        return _serve_steps(call, worker, channel, timings, started, early, fail)
+    finally:
         if early is not None:
             early.close()
-    yield ident, spent
 
 
 def _offer_shared_memory(channel: Channel) -> None:
@@ -170,10 +200,9 @@ def _drained(timings: Timings, channel: Channel) -> dict:
     return report
 
 
-def _serve_steps(job: RemoteJob, worker: Worker, channel: Channel, timings: Timings, began: float,
-                 early: EarlyPush | None) -> dict:
-    fail = _should_fail(job)
-    failing_step = min(1, len(worker.segments) * job.epochs - 1)   # after a push, when there is one
+def _serve_steps(call: WorkerCall, worker: Worker, channel: Channel, timings: Timings, began: float,
+                 early: EarlyPush | None, fail: bool) -> dict:
+    failing_step = min(1, len(worker.segments) * call.epochs - 1)   # after a push, when there is one
     spent = {"startup": 0.0, "compute": 0.0, "exchange": 0.0}
     channel.send(("hello", worker.ident))
     reply = channel.recv()

@@ -1,9 +1,16 @@
 """The parameter server's endpoint on the driver: a listening socket, one thread per worker
 connection, every message checked by the authenticated channel before it is read.
 
+The server outlives one paramserv call where its workers are kept for the next (worker_pool.py):
+each call is a ServedCall (its coordinator, data and settings), and a worker that finished one
+asks for the next.
+
 Requests (after the channel's checks):
     ("shared-memory", prefix, token)          -> ("shared-memory", the server's prefix or None):
                                                  whether both sides share /dev/shm (shared_memory.py)
+    ("next", worker, timings or None)         -> ("call", settings) once a call needs the worker
+                                                 (at once for a retried task of the current call),
+                                                 or ("close",): the workers are let go
     ("share", worker)                         -> its features and labels, when the driver serves them
     ("hello", worker)                         -> the worker's next step and model, or done
     ("part", step, position, value)           -> nothing: an element of the step's coming push,
@@ -76,26 +83,99 @@ class WorkerTimings:
                 self.totals[name] += float(timings.get(name, 0.0))
 
 
-class ParameterServerSocket:
-    def __init__(self, coordinator, secret: bytes, host: str, upd_reads: frozenset | None = None,
-                 shares=None):
-        self.coordinator, self.secret = coordinator, secret
-        self.shares = shares                # DriverShares, or None: the data is on the executors
-        self.upd_reads = upd_reads          # the model elements the workers need (None: all)
+class ServedCall:
+    """One paramserv call as the server serves it: its coordinator, the workers' data (shares
+    of the driver's, or None) and model reads, the settings each worker gets for it, and what
+    happened in it."""
+
+    def __init__(self, coordinator, settings=None, upd_reads: frozenset | None = None, shares=None,
+                 workers: int = 0):
+        self.coordinator, self.settings = coordinator, settings
+        self.upd_reads, self.shares, self.workers = upd_reads, shares, workers
+        self.ended = threading.Event()      # every worker finished it, or the server failed
         self.sent_bytes = 0
         self.pushes = 0                     # pushes taken (a retried task's repeats included)
         self.parts = 0                      # elements streamed ahead of their pushes
+        self.push_seconds = 0.0
+        self.worker_timings = WorkerTimings()
+        self.spent: dict[int, dict] = {}    # worker -> its own timings, once it finished the call
+        self.shared_before = 0              # the server's shared-memory bytes when it began
+
+
+class ParameterServerSocket:
+    def __init__(self, coordinator, secret: bytes, host: str, upd_reads: frozenset | None = None,
+                 shares=None, idle_seconds: float | None = None):
+        self.secret = secret
+        self.idle_seconds = idle_seconds    # how long a worker waits for the next call (None: always)
         self.listener = socket.create_server((host, 0))
         self.address = (host, self.listener.getsockname()[1])
         self.refused = 0
         self.error: BaseException | None = None
-        self.worker_timings = WorkerTimings()
-        self.push_seconds = 0.0
+        self.call: ServedCall | None = None
+        self._calls = threading.Condition()     # a call begun, a worker finished or let go
+        self._releasing = False                 # the workers are let go: no call begins now
         self._closed = False
         self._cache: tuple = (None, None, None)
         self._cache_lock = threading.Lock()
         self._channels: list[Channel] = []
+        if coordinator is not None:
+            self.begin(ServedCall(coordinator, None, upd_reads, shares))
         threading.Thread(target=self._accept, name="kerasdml-ps-accept", daemon=True).start()
+
+    # the current call's coordinator and counters
+    coordinator = property(lambda self: self.call.coordinator)
+    sent_bytes = property(lambda self: self.call.sent_bytes)
+    pushes = property(lambda self: self.call.pushes)
+    parts = property(lambda self: self.call.parts)
+    push_seconds = property(lambda self: self.call.push_seconds)
+    worker_timings = property(lambda self: self.call.worker_timings)
+
+    def begin(self, call: ServedCall) -> bool:
+        """Serves `call` from now on; False when the workers were let go meanwhile (a worker
+        waited past idle_seconds): the call needs new ones."""
+        with self._calls:
+            if self._releasing:
+                return False
+            call.shared_before = self.shared_bytes
+            self.call = call
+            self._cache = (None, None, None)
+            self._calls.notify_all()
+            return True
+
+    def release_workers(self) -> None:
+        """Lets every worker waiting for a call go: each is answered ("close",) and its task ends."""
+        with self._calls:
+            self._releasing = True
+            self._calls.notify_all()
+
+    def _next_call(self, worker: int, spent) -> tuple:
+        """A worker that finished its call (spent: its timings) or just connected (None) waits
+        for a call that needs it (a retried task's is the current one). Once every worker has
+        finished the current call, a worker waits idle_seconds at most: then all are let go."""
+        with self._calls:
+            call = self.call
+            if spent is not None and call is not None:
+                call.spent[worker] = spent
+                if len(call.spent) >= call.workers:
+                    call.ended.set()
+                    self._calls.notify_all()        # the others' idle time starts now
+            idle_until = None
+            while True:
+                call = self.call
+                if call is not None and worker not in call.spent:
+                    return ("call", call.settings)
+                if self._releasing:
+                    return ("close",)
+                idle = self.idle_seconds is not None and (call is None or len(call.spent) >= call.workers)
+                if not idle:
+                    idle_until = None
+                elif idle_until is None:
+                    idle_until = time.monotonic() + self.idle_seconds
+                elif time.monotonic() >= idle_until:
+                    self._releasing = True      # one idle worker ends them all: the pool is gone
+                    self._calls.notify_all()
+                    return ("close",)
+                self._calls.wait(None if idle_until is None else max(0.0, idle_until - time.monotonic()))
 
     def _accept(self) -> None:
         while not self._closed:
@@ -122,7 +202,9 @@ class ParameterServerSocket:
             pass
         except Exception as err:        # the server's own failure (agg, validation): stop the run
             self.error = err
-            self.coordinator.stop()
+            if self.call is not None:
+                self.call.coordinator.stop()
+                self.call.ended.set()
         finally:
             channel.close()
 
@@ -132,7 +214,7 @@ class ParameterServerSocket:
         prepared = self._prepared(reply)
         channel.send_prepared(prepared)
         with self._cache_lock:
-            self.sent_bytes += prepared.nbytes
+            self.call.sent_bytes += prepared.nbytes
 
     def _prepared(self, reply) -> Prepared:
         """The reply pickled once for all workers getting the same model and step:
@@ -143,7 +225,7 @@ class ParameterServerSocket:
         key = (id(reply[2]), reply[1])
         with self._cache_lock:
             if self._cache[0] != key:
-                sent = (reply[0], reply[1], trimmed(reply[2], self.upd_reads))
+                sent = (reply[0], reply[1], trimmed(reply[2], self.call.upd_reads))
                 self._cache = (key, reply, prepare(sent))   # the reply kept: its id stays unique
             return self._cache[2]
 
@@ -151,29 +233,32 @@ class ParameterServerSocket:
         kind = request[0] if isinstance(request, tuple) and request else None
         if kind == "shared-memory" and len(request) == 3:
             return ("shared-memory", channel.accept_shared_memory(*request[1:]))
+        if kind == "next" and len(request) == 3:
+            return self._next_call(int(request[1]), request[2])
+        call = self.call
         if kind == "part":
             _, step, position, value = request
             parts[(int(step), int(position))] = value
             with self._cache_lock:
-                self.parts += 1
+                call.parts += 1
             return None
-        if kind == "share" and self.shares is not None:
-            return ("share",) + self.shares.share(int(request[1]))
+        if kind == "share" and call.shares is not None:
+            return ("share",) + call.shares.share(int(request[1]))
         if kind == "hello":
-            return self.coordinator.state(int(request[1]))
+            return call.coordinator.state(int(request[1]))
         if kind == "push":
             _, worker, step, result, timings = request
             _fill_streamed(result, int(step), parts)
-            self.worker_timings.add(timings)
+            call.worker_timings.add(timings)
             with self._cache_lock:
-                self.pushes += 1
+                call.pushes += 1
                 # a worker pushing has its model: the last reply pickled need not stay (a send
                 # in progress holds its own), and agg may then update that model in place
                 self._cache = (None, None, None)
             began = time.perf_counter()
             with np.errstate(all="ignore"):
-                reply = self.coordinator.push(int(worker), int(step), result)
-            self.push_seconds += time.perf_counter() - began
+                reply = call.coordinator.push(int(worker), int(step), result)
+            call.push_seconds += time.perf_counter() - began
             return reply
         raise ValueError(f"unknown paramserv request {kind!r}")
 
@@ -184,7 +269,9 @@ class ParameterServerSocket:
 
     def close(self) -> None:
         self._closed = True
-        self.coordinator.stop()
+        self.release_workers()
+        if self.call is not None:
+            self.call.coordinator.stop()
         try:
             # wakes the accept thread (a close alone leaves it blocked in accept, holding this
             # server and its model, and its thread, for good)

@@ -2,6 +2,7 @@
 the broadcast limit, conversions, and Spark failures turned into DML errors."""
 from __future__ import annotations
 
+import contextlib
 import re
 from functools import partial
 
@@ -36,6 +37,28 @@ class SparkRuntime:
         # what collects brought to the driver: tests and --stats read it (a training set
         # larger than the memory budget must never show up here)
         self.collected = CollectCount()
+        # paramserv's workers (runtime/paramserv/worker_pool.py): kept from one call to the next
+        # inside kept_paramserv_workers(), let go at each call's end otherwise
+        self.keeps_paramserv_workers = False
+        self.paramserv_pool = None
+
+    @contextlib.contextmanager
+    def kept_paramserv_workers(self):
+        """paramserv calls made meanwhile (an estimator's epochs) reuse one pool of Spark
+        workers; they hold their task slots until the next call (IDLE_SECONDS at most) and go
+        when this ends."""
+        self.keeps_paramserv_workers = True
+        try:
+            yield self
+        finally:
+            self.keeps_paramserv_workers = False
+            self.release_paramserv_workers()
+
+    def release_paramserv_workers(self) -> None:
+        """Lets kept paramserv workers go now (before other Spark jobs that need their slots)."""
+        pool, self.paramserv_pool = self.paramserv_pool, None
+        if pool is not None:
+            pool.close()
 
     def blockwise(self, function):
         """A block function as shipped to tasks (with the test fault when asked for)."""

@@ -450,3 +450,115 @@ def test_a_retried_task_streams_its_gradients_again_and_bsp_gives_the_same_resul
     assert "injected failure of worker 0's first attempt" in result.stderr
     assert result.stdout == out.getvalue()
     assert _shared_segments() == before              # the failed task's segments went too
+
+
+# --- workers kept from one call to the next (worker_pool.py) ------------------------------------
+
+KEPT = 'utype="BSP", freq="NBATCHES", nbatches=2, epochs=2, batchsize=5, k=2'
+
+
+@pytest.fixture
+def kept_runtime(spark):
+    from kerasdml.runtime.spark.runtime import SparkRuntime
+
+    runtime = SparkRuntime(spark.sparkContext)
+    yield runtime
+    runtime.release_paramserv_workers()
+
+
+def test_kept_workers_serve_the_next_call_in_the_same_spark_job(kept_runtime):
+    """Inside kept_paramserv_workers the second call finds the first call's workers (one
+    Spark job, one server), gives the LOCAL result, and the workers go when the scope ends."""
+    local = train(KEPT, "LOCAL")
+    with kept_runtime.kept_paramserv_workers():
+        first = train(KEPT, "REMOTE_SPARK", kept_runtime)
+        pool = kept_runtime.paramserv_pool
+        assert pool is not None and not pool.ended.is_set()     # its tasks wait for the next call
+        second = train(KEPT, "REMOTE_SPARK", kept_runtime)
+        assert kept_runtime.paramserv_pool is pool
+    assert np.array_equal(first, local) and np.array_equal(second, local)
+    assert kept_runtime.paramserv_pool is None and pool.ended.is_set() and pool.error is None
+    assert list(kept_runtime.sc.statusTracker().getActiveJobsIds()) == []
+
+
+def test_other_calls_start_new_workers_and_idle_ones_go(kept_runtime, monkeypatch):
+    """A call with other workers (k) is not served by the kept ones, which go first; kept
+    workers left waiting past IDLE_SECONDS go by themselves, and a Spark job started
+    meanwhile waits for their task slots only that long."""
+    from kerasdml.runtime.paramserv import remote
+
+    monkeypatch.setattr(remote, "IDLE_SECONDS", 0.3)
+    with kept_runtime.kept_paramserv_workers():
+        train(KEPT, "REMOTE_SPARK", kept_runtime)
+        pool = kept_runtime.paramserv_pool
+        one_worker = KEPT.replace("k=2", "k=1")
+        assert np.array_equal(train(one_worker, "REMOTE_SPARK", kept_runtime), train(one_worker, "LOCAL"))
+        assert pool.ended.is_set() and kept_runtime.paramserv_pool is not pool
+        pool = kept_runtime.paramserv_pool
+        total = run_string("s = sum(X %*% t(X))", inputs={"X": linear_data()[0]}, outputs=["s"],
+                           spark=kept_runtime, exec_mode="spark")["s"]   # needs both task slots
+        assert total == pytest.approx(float(np.sum(linear_data()[0] @ linear_data()[0].T)))
+        assert pool.ended.wait(5) and pool.error is None
+        assert np.array_equal(train(KEPT, "REMOTE_SPARK", kept_runtime), train(KEPT, "LOCAL"))
+        assert kept_runtime.paramserv_pool is not pool
+
+
+def test_the_estimators_epochs_on_spark_run_on_one_pool_of_workers(spark, monkeypatch):
+    """Keras2DML(train_algo="paramserv") with numpy data keeps its Spark workers across the
+    fit's epochs (each epoch is a paramserv call of its own) and lets them go at its end;
+    BSP still gives the LOCAL run's weights."""
+    from kerasdml.compiler.estimator import Keras2DML
+    from kerasdml.runtime.paramserv import remote
+
+    pools = []
+    original = remote._new_pool
+    monkeypatch.setattr(remote, "_new_pool", lambda *args: pools.append(original(*args)) or pools[-1])
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(60, 6)).astype("float32")
+    classes = (x @ rng.normal(size=(6, 3))).argmax(axis=1)
+    options = dict(epochs=3, batch_size=10, seed=3, shuffle=True, verbose=0, train_algo="paramserv",
+                   workers=2, frequency=2)
+    model = small_model()
+    local = Keras2DML(model, **options).fit(x, classes)
+    on_spark = Keras2DML(model, spark=spark, **options).fit(x, classes)
+    assert len(pools) == 1 and pools[0].ended.is_set() and pools[0].error is None
+    assert on_spark.spark_runtime().paramserv_pool is None
+    for name, weights in local.weights_.items():
+        np.testing.assert_allclose(on_spark.weights_[name], weights, rtol=0, atol=1e-10, err_msg=name)
+
+
+KEPT_RETRY = """
+import sys
+import numpy as np
+from kerasdml.runtime.api import run_string
+from kerasdml.runtime.spark import spark_session
+from kerasdml.runtime.spark.session import spark_runtime
+
+script = sys.stdin.read()
+spark = spark_session("local[2,2]", {"spark.ui.enabled": "false", "spark.kerasdml.logLevel": "WARN",
+                                     "spark.kerasdml.test.failFirstAttempt": "true"})
+runtime = spark_runtime(spark)
+x = np.random.default_rng(3).normal(size=(60, 3))
+y = x @ np.array([[1.5], [-2.0], [0.5]]) + 0.25
+found = []
+with runtime.kept_paramserv_workers():
+    for mode in ("REMOTE_SPARK", "REMOTE_SPARK"):
+        found.append(run_string(script.replace("MODE", mode), inputs={"X": x, "Y": y},
+                                outputs=["W"], spark=runtime)["W"])
+local = run_string(script.replace("MODE", "LOCAL"), inputs={"X": x, "Y": y}, outputs=["W"])["W"]
+print("same" if all(np.array_equal(w, local) for w in found) else f"differ {found} {local}")
+"""
+
+
+def test_a_kept_worker_whose_first_attempt_fails_is_retried_and_bsp_gives_the_same_result():
+    script = LINEAR + f"""
+model = list(matrix(0, rows=3, cols=1), matrix(0, rows=1, cols=1))
+m = paramserv(model=model, features=X, labels=Y, upd="gradients", agg="aggregation",
+              hyperparams=list(lr=0.1), mode="MODE", {KEPT})
+W = as.matrix(m[1])
+"""
+    result = subprocess.run([sys.executable, "-c", KEPT_RETRY], input=script, capture_output=True,
+                            text=True, timeout=240, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "injected failure of worker 0's first attempt" in result.stderr
+    assert result.stdout.strip() == "same"
