@@ -9,6 +9,7 @@ from . import nodes as n
 from .collector import collect_if_crowded
 from .errors import DMLRuntimeError
 from .frames import Frame, run_block
+from .liveness import every_name
 from .lists import DMLList
 from .values import is_any_matrix, type_name
 
@@ -58,6 +59,7 @@ class UserFunction:
         self.output_names = [p.name for p in definition.outputs]
         self.body: list = []
         self.defaults: dict[str, object] = {}
+        self.variable_defaults: set[str] = set()
         self.kernel = None     # bound arguments -> outputs or None (runtime/intrinsics.py)
 
     def compile(self, interpreter) -> None:
@@ -65,8 +67,14 @@ class UserFunction:
         exprs = interpreter.expressions(self.module)
         empty = Frame({})
         for param in self.definition.params:
-            if param.default is not None:
-                self.defaults[param.name] = exprs.compile(param.default, escaping=False)(empty)
+            if param.default is None:
+                continue
+            if every_name([param.default]):
+                # a default such as `K = ncol(A)` reads variables: SystemDS takes it for no
+                # default (the argument must be given), so it is not evaluated here
+                self.variable_defaults.add(param.name)
+                continue
+            self.defaults[param.name] = exprs.compile(param.default, escaping=False)(empty)
         interpreter.analyse(self.definition.body, set(self.output_names))
         self.body = interpreter.compile_block(self.definition.body, self.module)
 
@@ -89,8 +97,11 @@ class UserFunction:
             names.append(name)
         missing = [p for p in self.param_names if p not in names and p not in self.defaults]
         if missing:
+            unusable = [m for m in missing if m in self.variable_defaults]
+            hint = (f" (the default of {', '.join('`' + m + '`' for m in unusable)} reads variables; "
+                    "DML uses only defaults without variables)") if unusable else ""
             raise DMLRuntimeError(f"function `{self.name}` is missing argument "
-                                  f"{', '.join('`' + m + '`' for m in missing)}", position)
+                                  f"{', '.join('`' + m + '`' for m in missing)}{hint}", position)
         return names
 
     def call(self, names: list[str], values: list, caller_stack: tuple[str, ...]) -> list:
@@ -170,4 +181,3 @@ def _from_string(text: str, kind: str, name: str, function: str):
         raise DMLRuntimeError(f"function `{function}`: `{name}` is declared {kind} but got the "
                               f"string {text!r}, which is not a number")
     return int(number) if kind == "int" else number
-

@@ -29,7 +29,7 @@ from .indexing import assign_index
 from .liveness import SIMPLE, LastReads, every_name
 from .local.allocator import runtime_memory
 from .local.threads import runtime_threads
-from .parfor_analysis import loop_carried, result_variables
+from .parfor_analysis import accumulators, assigned_names, loop_carried, result_variables
 from .parser import parse
 from .values import to_bool, to_int, type_name
 
@@ -296,7 +296,8 @@ class Interpreter:
                 raise DMLRuntimeError(f"unknown parfor parameter `{param.name}`; known: "
                                       f"{', '.join(sorted(PARFOR_PARAMETERS))}", param.pos)
         check = next((p.value for p in node.params if p.name == "check"), None)
-        if not (isinstance(check, n.Literal) and check.value in (0, False)):
+        checked = not (isinstance(check, n.Literal) and check.value in (0, False))
+        if checked:
             carried = loop_carried(node.body, node.var)
             if carried:
                 raise DMLRuntimeError(
@@ -304,28 +305,42 @@ class Interpreter:
                     "(assigned in one iteration and read in a later one); write results by left "
                     "indexing (R[i, ] = ...), use a for loop, or pass check=0 if this is intended",
                     node.pos)
-        results = sorted(result_variables(node.body))
+        sums = sorted(accumulators(node.body))
+        results = sorted(result_variables(node.body)) + sums
         var = node.var
+        # with check=0, SystemDS also merges the matrices the body assigns as a whole (V = f(V))
+        plain = [] if checked else sorted(assigned_names(node.body) - {var} - set(results))
         if self.context.planner is not None:  # may run the iterations as Spark tasks
-            local = self._local_parfor(var, iteration_values, body, results)
+            local = self._local_parfor(var, iteration_values, body, results, sums, plain, checked,
+                                       node.pos)
             return self.context.planner.parfor(self, node, module, iteration_values, results, local)
-        return self._local_parfor(var, iteration_values, body, results)
+        return self._local_parfor(var, iteration_values, body, results, sums, plain, checked, node.pos)
 
     @staticmethod
-    def _local_parfor(var: str, iteration_values, body, results):
+    def _local_parfor(var: str, iteration_values, body, results, sums, plain, checked, position):
         def run_parfor(frame):
             # Each iteration sees the variables as they were before the loop; only the result
-            # matrices (left-indexed in the body) carry over, as SystemDS merges them.
+            # matrices (left-indexed in the body) carry over, as SystemDS merges them. What an
+            # iteration adds to an accumulator (`R += ...`) is added to the merged matrix.
+            before = accumulated_matrices(frame.vars, sums, checked, position)
+            merged = results + [name for name in plain if isinstance(frame.vars.get(name), np.ndarray)]
             for value in iteration_values(frame):
                 child = Frame(dict(frame.vars), frame.stack)
-                child.owned = {r for r in results if r in frame.owned}
+                child.vars.update(before)
+                child.owned = {r for r in results if r in frame.owned and r not in before}
                 child.vars[var] = value
                 run_block(body, child)
-                for name in results:
-                    if name in child.vars:
+                for name in merged:
+                    if name in before:
+                        frame.vars[name] = add_accumulated(frame.vars[name], child.vars[name],
+                                                           before[name], name, position)
+                        frame.owned.add(name)
+                    elif name in child.vars and name not in sums:
                         frame.vars[name] = child.vars[name]
                         if name in child.owned:
                             frame.owned.add(name)
+                        else:
+                            frame.owned.discard(name)
         return run_parfor
 
     def _compile_iterable(self, node, module: Module):
@@ -347,6 +362,30 @@ class Interpreter:
         """An expression compiler for the statement being compiled: its reads of the variables
         in `_taking` (last reads, found by liveness.py) take the value out of the frame."""
         return ExpressionCompiler(self, module, taking=self._taking)
+
+
+def accumulated_matrices(variables: dict, sums, checked: bool, position) -> dict:
+    """The parfor accumulators' matrices before the loop. A scalar `s += ...` is a dependency
+    between iterations, as in SystemDS; with check=0 it keeps its value from before the loop."""
+    before = {}
+    for name in sums:
+        value = variables.get(name)
+        if isinstance(value, np.ndarray):
+            before[name] = value
+        elif checked:
+            raise DMLRuntimeError(
+                f"parfor iterations depend on each other through {name} ({name} += ... adds up "
+                f"matrices only, {name} is a {type_name(value) if name in variables else 'undefined'}); "
+                "use a for loop, or pass check=0 if this is intended", position)
+    return before
+
+
+def add_accumulated(merged: np.ndarray, written, before: np.ndarray, name: str, position) -> np.ndarray:
+    """SystemDS's result merge for `R += ...` in a parfor: merged + (written - before)."""
+    if not isinstance(written, np.ndarray) or written.shape != before.shape:
+        raise DMLRuntimeError(f"parfor accumulator `{name}` changed its shape or type in an "
+                              "iteration; `R += ...` in a parfor must keep R's dimensions", position)
+    return merged + (written - before)
 
 
 def _write_index(frame: Frame, name: str, target, rows, cols, value, combine) -> None:

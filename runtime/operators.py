@@ -134,6 +134,18 @@ def _java_int_divide(a: float, b: float) -> float:
     return java_truncate(_divide(a, b))
 
 
+def long_quotient(quotient):
+    """IntegerDivide's quotient on doubles (a scalar or an array): UtilFunctions.toLong's cast to
+    a long and back, so it saturates at the long range and -0.0 becomes 0.0; NaN and infinities
+    stay (IntegerDivide returns them uncast)."""
+    if isinstance(quotient, np.ndarray):
+        cast = np.clip(java_truncate(quotient), -_TWO_63, _TWO_63) + 0.0
+        return np.where(np.isfinite(quotient), cast, quotient)
+    if not math.isfinite(quotient):
+        return quotient
+    return min(max(java_truncate(quotient), -_TWO_63), _TWO_63) + 0.0
+
+
 def _modulus(a, b):
     if type(a) is int and type(b) is int:
         if b == 0:
@@ -142,7 +154,8 @@ def _modulus(a, b):
         return _int_result(float(a) - _java_int_divide(float(a), float(b)) * float(b), f"{a} %% {b}")
     if b == 0:
         return math.nan
-    return math.fmod(a, b)
+    # Modulus on doubles is a - (a %/% b) * b, not the exact remainder: 3 %% 0.6 is 0
+    return a - long_quotient(a / b) * b
 
 
 def _int_divide(a, b):
@@ -153,7 +166,7 @@ def _int_divide(a, b):
         return _int_result(_java_int_divide(float(a), float(b)), f"{a} %/% {b}")
     if b == 0:
         return _divide(float(a), 0.0)
-    return float(math.trunc(a / b)) if math.isfinite(a / b) else a / b
+    return long_quotient(a / b)
 
 
 SCALAR_RULES: dict[str, Callable] = {
@@ -183,13 +196,20 @@ def _logical(fn):
     return lambda a, b: fn(a != 0, b != 0)
 
 
-def _matrix_int_divide(a, b):
-    return np.trunc(np.true_divide(a, b))
+def matrix_int_divide(a, b):
+    with np.errstate(all="ignore"):
+        return long_quotient(np.true_divide(a, b))
+
+
+def matrix_modulus(a, b):
+    """a - (a %/% b) * b cell by cell, as SystemDS computes `%%` (a zero divisor gives NaN)."""
+    with np.errstate(all="ignore"):
+        return a - long_quotient(np.true_divide(a, b)) * b
 
 
 MATRIX_RULES: dict[str, Callable] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "^": np.power,
-    "%%": np.fmod, "%/%": _matrix_int_divide,
+    "%%": matrix_modulus, "%/%": matrix_int_divide,
     "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
     ">": np.greater, ">=": np.greater_equal,
     "&": _logical(np.logical_and), "&&": _logical(np.logical_and),

@@ -1,9 +1,10 @@
 """What a parfor body shares between iterations: its result variables and its dependencies.
 
 Iterations of a parfor are independent: each sees the variables as they were before the loop, and
-only result matrices (written by left indexing, e.g. `R[i, ] = ...`) are merged afterwards. A body
-that reads a variable which an earlier iteration assigns (`x = x + i`) would compute something
-else than the sequential loop, so, like SystemDS, such loops are refused unless `check=0`.
+only result matrices (written by left indexing, e.g. `R[i, ] = ...`, or accumulated by
+`R += ...`) are merged afterwards. A body that reads a variable which an earlier iteration assigns
+(`x = x + i`) would compute something else than the sequential loop, so, like SystemDS, such
+loops are refused unless `check=0`.
 """
 from __future__ import annotations
 
@@ -23,9 +24,33 @@ def result_variables(statements) -> set[str]:
     return names
 
 
+def accumulators(statements) -> set[str]:
+    """Result accumulators: variables the body only updates by `R += expr` (never assigns
+    otherwise, never reads elsewhere). Like SystemDS, a parfor adds up what each iteration
+    added to such a matrix, so `R += ...` is no dependency between iterations."""
+    updated = _gathered(statements, _accumulated)
+    others = _gathered(statements, _other_uses)
+    return updated - others - result_variables(statements)
+
+
+def _accumulated(statement) -> set[str]:
+    if isinstance(statement, n.Assign) and statement.op == "+=":
+        return {statement.name}
+    return set()
+
+
+def _other_uses(statement) -> set[str]:
+    """The variables a statement assigns or reads, apart from the target of its `+=`."""
+    if isinstance(statement, n.Assign) and statement.op == "+=":
+        names: set[str] = set()
+        _expression_reads(statement.value, names)
+        return names
+    return _targets(statement) | _reads(statement)
+
+
 def loop_carried(statements, loop_var: str) -> set[str]:
     """Variables assigned in the body and read, in some iteration, before being assigned in it."""
-    assigned = _assigned(statements) - {loop_var}
+    assigned = _assigned(statements) - {loop_var} - accumulators(statements)
     carried: set[str] = set()
     _walk(statements, set(), assigned, carried)
     return carried
@@ -67,6 +92,11 @@ def _gathered(statements, pick) -> set[str]:
 
 def _assigned(statements) -> set[str]:
     return _gathered(statements, _targets)
+
+
+def assigned_names(statements) -> set[str]:
+    """Variables a block assigns as a whole (`x = ...`, `[a, b] = f(...)`, `x += ...`)."""
+    return _assigned(statements)
 
 
 def read_names(statements) -> set[str]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DMLRuntimeError
 from ..io.numbers import parse_java_double
+from ..operators import matrix_int_divide, matrix_modulus
 from ..values import format_scalar, is_matrix, require_matrix, to_bool, to_double, to_int, type_name
 from .registry import builtin
 
@@ -239,17 +240,9 @@ def diag(context, target):
     raise DMLRuntimeError(f"diag needs a column vector or a square matrix, got {type_name(x)}")
 
 
-def _java_remainder(a, b):
-    return np.fmod(a, b)
-
-
-def _truncated_division(a, b):
-    return np.trunc(a / b)
-
-
 _OUTER_OPS = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power,
-    "%%": _java_remainder, "%/%": _truncated_division,
+    "%%": matrix_modulus, "%/%": matrix_int_divide,   # as the operators compute them
     "min": np.minimum, "max": np.maximum,
     "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
     "==": np.equal, "!=": np.not_equal,

@@ -117,7 +117,9 @@ def _category_codes(values: np.ndarray, valid: np.ndarray, what: str) -> np.ndar
 
 
 def _output_dimension(value, what: str) -> int:
-    number = _integral(value, f"table: {what}")
+    if is_matrix(value) or isinstance(value, (str, list)):
+        raise DMLRuntimeError(f"table: {what} must be a number, got {type_name(value)}")
+    number = to_int(value, f"table: {what}")     # SystemDS truncates a fraction (27.5 is 27)
     if number < 0:
         raise DMLRuntimeError(f"table: {what} must not be negative, got {number}")
     return number

@@ -7,7 +7,8 @@ kept while the same matrix comes back). Each task compiles the body with the loc
 interpreter once and runs its share of the iterations in order, as the local parfor does. The
 driver then merges each task's result matrices by DML's parfor rule: the cells a task changed
 (compared with the matrix before the loop) are written into the result; tasks write disjoint
-cells. What a body prints is returned with the task's results and printed in iteration order.
+cells; an accumulator (`R += ...`) gets what each task added to it. What a body prints is
+returned with the task's results and printed in iteration order.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import numpy as np
 from ..context import Context
 from ..functions import Module, UserFunction
 from .. import intrinsics
-from ..parfor_analysis import read_names
+from .. import nodes as n
+from ..parfor_analysis import accumulators, assigned_names, read_names
 from .lease import Lease
 
 
@@ -149,20 +151,29 @@ class SharedInputs:
 
 
 def remote_parfor(runtime, interpreter, node, module, iteration_values, results, planner):
+    from ..interpreter import accumulated_matrices, add_accumulated
+
     par = next((p.value for p in node.params if p.name == "par"), None)
     snapshot = module_snapshot(module)
     context = interpreter.context
-    inputs = sorted((read_names(node.body) | set(results)) - {node.var})
     shared_inputs = SharedInputs(runtime)
+    sums = accumulators(node.body)
+    check = next((p.value for p in node.params if p.name == "check"), None)
+    checked = not (isinstance(check, n.Literal) and check.value in (0, False))
+    # with check=0, matrices the body assigns as a whole are results too (as the local loop)
+    plain = set() if checked else assigned_names(node.body) - {node.var} - set(results)
+    inputs = sorted((read_names(node.body) | set(results) | plain) - {node.var})
 
     def run_parfor(frame):
         values = list(iteration_values(frame))
         if not values:
             return
         variables = {name: planner.collect(frame.vars[name]) for name in inputs if name in frame.vars}
+        before = accumulated_matrices(variables, sums, checked, node.pos)
+        names = results + sorted(name for name in plain if isinstance(variables.get(name), np.ndarray))
         inline, shared = shared_inputs.split(variables, frame.owned)
         payload = runtime.sc.broadcast({
-            "modules": snapshot, "body": node.body, "var": node.var, "results": results,
+            "modules": snapshot, "body": node.body, "var": node.var, "results": names,
             "args": context.args, "precision": context.precision, "variables": inline, "shared": shared})
         width = getattr(par, "value", None) or runtime.sc.defaultParallelism
         chunks = _chunks(values, max(1, min(len(values), int(width))))
@@ -172,11 +183,14 @@ def remote_parfor(runtime, interpreter, node, module, iteration_values, results,
         finally:
             Lease(broadcasts=(payload,)).release()
         merged = {name: variables[name].copy() if isinstance(variables.get(name), np.ndarray)
-                  else variables.get(name) for name in results}
+                  else variables.get(name) for name in names}
         for _, printed, written in sorted(outcomes, key=lambda outcome: outcome[0]):
             context.out.write(printed)
             for name, matrix in written.items():
-                merged[name] = merge(variables.get(name), merged[name], matrix)
+                if name in before:
+                    merged[name] = add_accumulated(merged[name], matrix, before[name], name, node.pos)
+                elif name not in sums:
+                    merged[name] = merge(variables.get(name), merged[name], matrix)
         for name, value in merged.items():
             if value is not None:
                 frame.vars[name] = value

@@ -63,6 +63,8 @@ RUNTIME_ERRORS = [
     ("x = $missing + 1\n", 1, r"command-line argument `\$missing` was not given"),
     ("R = matrix(0, rows=3, cols=1)\nx = 0\nparfor (i in 1:3) {\n  x = x + i\n}\n", 3,
      r"parfor iterations depend on each other through x"),
+    ("s = 0\nparfor (i in 1:3) {\n  s += i\n}\n", 2,
+     r"parfor iterations depend on each other through s \(s \+= \.\.\. adds up matrices only"),
     ('source("no/such/file.dml") as lib\n', 1, r"sourced file 'no/such/file.dml' not found"),
     ("for (i in seq(1, 2, 0.5)) { print(i) }\n", 1, r"increment must be a whole number"),
     ("F = as.frame(matrix(1, rows=1, cols=1))\n", 1, r"`as.frame` works on frames, which kerasdml does not"),

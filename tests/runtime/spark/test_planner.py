@@ -148,6 +148,23 @@ def test_remote_parfor_matches_the_local_loop(runtime):
 
 
 @pytest.mark.slow
+def test_remote_parfor_adds_up_an_accumulator_over_tasks(runtime):
+    script = """
+    G = matrix(1, rows=5, cols=5)
+    R = matrix(0, rows=7, cols=1)
+    parfor (i in 1:7, mode=REMOTE_SPARK, par=3) {
+      G += t(A[i, ]) %*% A[i, ]
+      R[i, 1] = i
+    }
+    """
+    expected = run_string(script, inputs={"A": A}, outputs=["G", "R"])
+    got = run_string(script, inputs={"A": A}, outputs=["G", "R"], spark=runtime, exec_mode="hybrid")
+    np.testing.assert_allclose(got["G"], 1 + A.T @ A, rtol=1e-12)
+    np.testing.assert_allclose(got["G"], expected["G"], rtol=1e-12)
+    np.testing.assert_array_equal(got["R"], expected["R"])
+
+
+@pytest.mark.slow
 def test_remote_parfor_reports_an_error_raised_in_a_task(runtime):
     script = "R = matrix(0, rows=3, cols=1)\nparfor (i in 1:3, mode=REMOTE_SPARK) {\n" \
              "  if (i == 2) { stop(\"bad row\") }\n  R[i, 1] = i\n}"
