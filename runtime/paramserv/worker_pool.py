@@ -79,10 +79,12 @@ class WorkerPool:
             raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
         return dict(call.spent)
 
-    def close(self) -> None:
-        """Lets the workers go and waits for their job to end."""
+    def close(self, wait: bool = True) -> None:
+        """Lets the workers go; waits for their job to end unless told not to (their tasks end
+        on their own as they read that they may go)."""
         self.server.release_workers()
-        self.thread.join()
+        if wait:
+            self.thread.join()
         self.server.close()
 
     def stop(self) -> None:

@@ -46,19 +46,21 @@ class SparkRuntime:
     def kept_paramserv_workers(self):
         """paramserv calls made meanwhile (an estimator's epochs) reuse one pool of Spark
         workers; they hold their task slots until the next call (IDLE_SECONDS at most) and go
-        when this ends."""
+        when this ends (their job ending in the background: a Spark job started right after
+        waits for their slots a moment, a local run nothing)."""
         self.keeps_paramserv_workers = True
         try:
             yield self
         finally:
             self.keeps_paramserv_workers = False
-            self.release_paramserv_workers()
+            self.release_paramserv_workers(wait=False)
 
-    def release_paramserv_workers(self) -> None:
-        """Lets kept paramserv workers go now (before other Spark jobs that need their slots)."""
+    def release_paramserv_workers(self, wait: bool = True) -> None:
+        """Lets kept paramserv workers go now (before other Spark jobs that need their slots);
+        without `wait`, their job ends in the background."""
         pool, self.paramserv_pool = self.paramserv_pool, None
         if pool is not None:
-            pool.close()
+            pool.close(wait)
 
     def blockwise(self, function):
         """A block function as shipped to tasks (with the test fault when asked for)."""

@@ -477,7 +477,8 @@ def test_kept_workers_serve_the_next_call_in_the_same_spark_job(kept_runtime):
         second = train(KEPT, "REMOTE_SPARK", kept_runtime)
         assert kept_runtime.paramserv_pool is pool
     assert np.array_equal(first, local) and np.array_equal(second, local)
-    assert kept_runtime.paramserv_pool is None and pool.ended.is_set() and pool.error is None
+    assert kept_runtime.paramserv_pool is None
+    assert pool.ended.wait(10) and pool.error is None         # the job ends in the background
     assert list(kept_runtime.sc.statusTracker().getActiveJobsIds()) == []
 
 
@@ -521,7 +522,7 @@ def test_the_estimators_epochs_on_spark_run_on_one_pool_of_workers(spark, monkey
     model = small_model()
     local = Keras2DML(model, **options).fit(x, classes)
     on_spark = Keras2DML(model, spark=spark, **options).fit(x, classes)
-    assert len(pools) == 1 and pools[0].ended.is_set() and pools[0].error is None
+    assert len(pools) == 1 and pools[0].ended.wait(10) and pools[0].error is None
     assert on_spark.spark_runtime().paramserv_pool is None
     for name, weights in local.weights_.items():
         np.testing.assert_allclose(on_spark.weights_[name], weights, rtol=0, atol=1e-10, err_msg=name)
