@@ -51,17 +51,18 @@ def read_value(path: str, params: dict) -> "np.ndarray | float | int | bool | st
                               "(only \"matrix\", \"scalar\" and \"list\")")
 
     fmt = read_format(path, merged, mtd)
-    matrix = _reader(fmt, path)(path, merged)
+    matrix = _handler("read", fmt, path)(path, merged)
     _check_dims(path, matrix, merged)
     return matrix
 
 
-def _reader(fmt: str, path: str) -> Callable[[str, dict], np.ndarray]:
+def _handler(operation: str, fmt: str, path: str) -> Callable:
+    """The format's reader or writer (operation "read" or "write"), or the error naming it."""
     if fmt in FORMATS:
-        return FORMATS[fmt][0]
+        return FORMATS[fmt][operation == "write"]
     if fmt in _UNSUPPORTED_FORMATS:
-        raise DMLRuntimeError(f"read({path!r}): {_UNSUPPORTED_FORMATS[fmt]}")
-    raise DMLRuntimeError(f"read({path!r}): unknown format {fmt!r}; supported formats are "
+        raise DMLRuntimeError(f"{operation}({path!r}): {_UNSUPPORTED_FORMATS[fmt]}")
+    raise DMLRuntimeError(f"{operation}({path!r}): unknown format {fmt!r}; supported formats are "
                           f"{', '.join(FORMATS)}")
 
 
@@ -85,24 +86,15 @@ def write_value(value, path: str, params: dict) -> None:
     fmt = str(params.get("format", "text")).lower()
     if isinstance(value, DMLList):
         if _holds_matrix(value):    # refused before any element is written, naming the list
-            _writer(fmt, path)
+            _handler("write", fmt, path)
         write_list(value, path, params, write_value)
         return
     matrix = np.asarray(value, dtype=np.float64)
     if matrix.ndim != 2:
         raise DMLRuntimeError(f"write({path!r}): expected a matrix (2-D), got {matrix.ndim}-D")
-    write_data, extra_mtd = _writer(fmt, path)(matrix, path, params)
+    write_data, extra_mtd = _handler("write", fmt, path)(matrix, path, params)
     mtd = mtd_for_matrix(matrix, fmt, params, extra_mtd)
     write_with_metadata(path, write_data, metadata_text(mtd))
-
-
-def _writer(fmt: str, path: str) -> Callable:
-    if fmt in FORMATS:
-        return FORMATS[fmt][1]
-    if fmt in _UNSUPPORTED_FORMATS:
-        raise DMLRuntimeError(f"write({path!r}): {_UNSUPPORTED_FORMATS[fmt]}")
-    raise DMLRuntimeError(f"write({path!r}): unknown format {fmt!r}; supported formats "
-                          f"are {', '.join(FORMATS)}")
 
 
 def _holds_matrix(items: DMLList) -> bool:
