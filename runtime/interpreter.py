@@ -29,7 +29,7 @@ from .indexing import assign_index
 from .liveness import SIMPLE, LastReads, every_name
 from .local.allocator import runtime_memory
 from .local.threads import runtime_threads
-from .parfor_analysis import accumulators, assigned_names, loop_carried, result_variables
+from .parfor_analysis import ParforResults, loop_carried, parfor_results
 from .parser import parse
 from .values import to_bool, to_int, type_name
 
@@ -295,9 +295,8 @@ class Interpreter:
             if param.name not in PARFOR_PARAMETERS:
                 raise DMLRuntimeError(f"unknown parfor parameter `{param.name}`; known: "
                                       f"{', '.join(sorted(PARFOR_PARAMETERS))}", param.pos)
-        check = next((p.value for p in node.params if p.name == "check"), None)
-        checked = not (isinstance(check, n.Literal) and check.value in (0, False))
-        if checked:
+        merging = parfor_results(node)
+        if merging.checked:
             carried = loop_carried(node.body, node.var)
             if carried:
                 raise DMLRuntimeError(
@@ -305,25 +304,21 @@ class Interpreter:
                     "(assigned in one iteration and read in a later one); write results by left "
                     "indexing (R[i, ] = ...), use a for loop, or pass check=0 if this is intended",
                     node.pos)
-        sums = sorted(accumulators(node.body))
-        results = sorted(result_variables(node.body)) + sums
-        var = node.var
-        # with check=0, SystemDS also merges the matrices the body assigns as a whole (V = f(V))
-        plain = [] if checked else sorted(assigned_names(node.body) - {var} - set(results))
+        local = self._local_parfor(node.var, iteration_values, body, merging, node.pos)
         if self.context.planner is not None:  # may run the iterations as Spark tasks
-            local = self._local_parfor(var, iteration_values, body, results, sums, plain, checked,
-                                       node.pos)
-            return self.context.planner.parfor(self, node, module, iteration_values, results, local)
-        return self._local_parfor(var, iteration_values, body, results, sums, plain, checked, node.pos)
+            return self.context.planner.parfor(self, node, module, iteration_values, merging, local)
+        return local
 
     @staticmethod
-    def _local_parfor(var: str, iteration_values, body, results, sums, plain, checked, position):
+    def _local_parfor(var: str, iteration_values, body, merging: ParforResults, position):
+        results, sums = merging.results, merging.sums
+
         def run_parfor(frame):
             # Each iteration sees the variables as they were before the loop; only the result
             # matrices (left-indexed in the body) carry over, as SystemDS merges them. What an
             # iteration adds to an accumulator (`R += ...`) is added to the merged matrix.
-            before = accumulated_matrices(frame.vars, sums, checked, position)
-            merged = results + [name for name in plain if isinstance(frame.vars.get(name), np.ndarray)]
+            before = accumulated_matrices(frame.vars, sums, merging.checked, position)
+            merged = results + [name for name in merging.plain if isinstance(frame.vars.get(name), np.ndarray)]
             for value in iteration_values(frame):
                 child = Frame(dict(frame.vars), frame.stack)
                 child.vars.update(before)

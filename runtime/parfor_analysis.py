@@ -24,6 +24,24 @@ def result_variables(statements) -> set[str]:
     return names
 
 
+@dataclasses.dataclass(frozen=True)
+class ParforResults:
+    """What a parfor merges back after its iterations, as SystemDS merges it."""
+    checked: bool           # dependencies between iterations are refused (no check=0)
+    sums: list[str]         # accumulators: what each iteration adds by `R += ...` is added up
+    results: list[str]      # the left-indexed result matrices, then the accumulators
+    plain: list[str]        # with check=0: matrices the body assigns as a whole (V = f(V))
+
+
+def parfor_results(node: n.For) -> ParforResults:
+    check = next((p.value for p in node.params if p.name == "check"), None)
+    checked = not (isinstance(check, n.Literal) and check.value in (0, False))
+    sums = sorted(accumulators(node.body))
+    results = sorted(result_variables(node.body)) + sums
+    plain = [] if checked else sorted(_assigned(node.body) - {node.var} - set(results))
+    return ParforResults(checked, sums, results, plain)
+
+
 def accumulators(statements) -> set[str]:
     """Result accumulators: variables the body only updates by `R += expr` (never assigns
     otherwise, never reads elsewhere). Like SystemDS, a parfor adds up what each iteration
@@ -92,11 +110,6 @@ def _gathered(statements, pick) -> set[str]:
 
 def _assigned(statements) -> set[str]:
     return _gathered(statements, _targets)
-
-
-def assigned_names(statements) -> set[str]:
-    """Variables a block assigns as a whole (`x = ...`, `[a, b] = f(...)`, `x += ...`)."""
-    return _assigned(statements)
 
 
 def read_names(statements) -> set[str]:

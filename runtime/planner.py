@@ -223,14 +223,14 @@ class Planner:
             frame.owned.discard(name)
         return assign
 
-    def parfor(self, interpreter, node, module, iteration_values, results, local):
+    def parfor(self, interpreter, node, module, iteration_values, merging, local):
         """The loop as Spark tasks when mode=REMOTE_SPARK; in spark mode unless mode=LOCAL; in
         hybrid mode (no mode given) when the matrices its body reads reach `parfor_bytes`."""
         requested = next((p.value for p in node.params if p.name == "mode"), None)
         mode = getattr(requested, "name", getattr(requested, "value", None))
         if self.spark is None or mode == "LOCAL" or self.mode == "singlenode":
             return self._parfor_explained(node, local, None)
-        remote = self.spark.parfor(interpreter, node, module, iteration_values, results, self)
+        remote = self.spark.parfor(interpreter, node, module, iteration_values, merging, self)
         if mode == "REMOTE_SPARK" or self.mode == "spark":
             return self._parfor_explained(node, None, remote)
         reads = sorted(read_names(node.body) - {node.var})

@@ -20,8 +20,7 @@ import numpy as np
 from ..context import Context
 from ..functions import Module, UserFunction
 from .. import intrinsics
-from .. import nodes as n
-from ..parfor_analysis import accumulators, assigned_names, read_names
+from ..parfor_analysis import ParforResults, read_names
 from .lease import Lease
 
 
@@ -150,26 +149,23 @@ class SharedInputs:
         return broadcast
 
 
-def remote_parfor(runtime, interpreter, node, module, iteration_values, results, planner):
+def remote_parfor(runtime, interpreter, node, module, iteration_values, merging: ParforResults,
+                  planner):
     from ..interpreter import accumulated_matrices, add_accumulated
 
     par = next((p.value for p in node.params if p.name == "par"), None)
     snapshot = module_snapshot(module)
     context = interpreter.context
     shared_inputs = SharedInputs(runtime)
-    sums = accumulators(node.body)
-    check = next((p.value for p in node.params if p.name == "check"), None)
-    checked = not (isinstance(check, n.Literal) and check.value in (0, False))
-    # with check=0, matrices the body assigns as a whole are results too (as the local loop)
-    plain = set() if checked else assigned_names(node.body) - {node.var} - set(results)
-    inputs = sorted((read_names(node.body) | set(results) | plain) - {node.var})
+    results, sums, plain = merging.results, merging.sums, merging.plain
+    inputs = sorted((read_names(node.body) | set(results) | set(plain)) - {node.var})
 
     def run_parfor(frame):
         values = list(iteration_values(frame))
         if not values:
             return
         variables = {name: planner.collect(frame.vars[name]) for name in inputs if name in frame.vars}
-        before = accumulated_matrices(variables, sums, checked, node.pos)
+        before = accumulated_matrices(variables, sums, merging.checked, node.pos)
         names = results + sorted(name for name in plain if isinstance(variables.get(name), np.ndarray))
         inline, shared = shared_inputs.split(variables, frame.owned)
         payload = runtime.sc.broadcast({

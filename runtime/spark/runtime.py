@@ -134,10 +134,10 @@ class SparkRuntime:
             message, position = spark_failure(err)
             raise DMLRuntimeError(message, position) from None
 
-    def parfor(self, interpreter, node, module, iteration_values, results, planner):
+    def parfor(self, interpreter, node, module, iteration_values, merging, planner):
         from .parfor import remote_parfor
 
-        return remote_parfor(self, interpreter, node, module, iteration_values, results, planner)
+        return remote_parfor(self, interpreter, node, module, iteration_values, merging, planner)
 
     def paramserv(self, context, config, model, features, labels, functions, validate, record):
         """paramserv's workers as Spark tasks (runtime/paramserv/remote.py)."""
