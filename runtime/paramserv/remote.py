@@ -200,7 +200,7 @@ def _served(runtime, key: PoolKey, call: ServedCall, new_pool) -> tuple:
 def _new_pool(runtime, key: PoolKey, data, shipped: bytes, precision: str) -> WorkerPool:
     sc = runtime.sc
     secret = new_secret()
-    server = ParameterServerSocket(None, secret, _driver_host(sc), idle_seconds=IDLE_SECONDS)
+    server = ParameterServerSocket(secret, _driver_host(sc), IDLE_SECONDS)
     job = RemoteJob(server.address, secret, shipped, key.digest, precision, key.shared_memory,
                     key.fail_once)
     tasks = data.tasks(sc) if isinstance(data, DriverShares) else data

@@ -103,8 +103,7 @@ class ServedCall:
 
 
 class ParameterServerSocket:
-    def __init__(self, coordinator, secret: bytes, host: str, upd_reads: frozenset | None = None,
-                 shares=None, idle_seconds: float | None = None):
+    def __init__(self, secret: bytes, host: str, idle_seconds: float | None = None):
         self.secret = secret
         self.idle_seconds = idle_seconds    # how long a worker waits for the next call (None: always)
         self.listener = socket.create_server((host, 0))
@@ -118,17 +117,7 @@ class ParameterServerSocket:
         self._cache: tuple = (None, None, None)
         self._cache_lock = threading.Lock()
         self._channels: list[Channel] = []
-        if coordinator is not None:
-            self.begin(ServedCall(coordinator, None, upd_reads, shares))
         threading.Thread(target=self._accept, name="kerasdml-ps-accept", daemon=True).start()
-
-    # the current call's coordinator and counters
-    coordinator = property(lambda self: self.call.coordinator)
-    sent_bytes = property(lambda self: self.call.sent_bytes)
-    pushes = property(lambda self: self.call.pushes)
-    parts = property(lambda self: self.call.parts)
-    push_seconds = property(lambda self: self.call.push_seconds)
-    worker_timings = property(lambda self: self.call.worker_timings)
 
     def begin(self, call: ServedCall) -> bool:
         """Serves `call` from now on; False when the workers were let go meanwhile (a worker

@@ -29,7 +29,7 @@ class PoolKey:
     context: int            # the SparkContext's id
     digest: str             # upd and agg's program and the precision
     workers: int
-    data: object            # "driver" (shares sent with each call), or the partitions' RDD id
+    data: object            # "driver" (shares sent with each call), or id() of the partitions
     shared_memory: bool
     fail_once: bool
 

@@ -13,7 +13,7 @@ import pytest
 from kerasdml.runtime.paramserv import channel as channel_module
 from kerasdml.runtime.paramserv.channel import NONCE_BYTES, TAG_BYTES, Channel, ForgedMessage, new_secret
 from kerasdml.runtime.paramserv.coordinator import DONE
-from kerasdml.runtime.paramserv.socket_server import ParameterServerSocket
+from kerasdml.runtime.paramserv.socket_server import ParameterServerSocket, ServedCall
 from support.paramserv_channels import connected
 
 UNPICKLED: list = []
@@ -47,11 +47,18 @@ class Finished:
         pass
 
 
+def serving(coordinator) -> ParameterServerSocket:
+    """A server on 127.0.0.1 serving one call of `coordinator`."""
+    served = ParameterServerSocket(new_secret(), "127.0.0.1")
+    served.begin(ServedCall(coordinator))
+    return served
+
+
 @pytest.fixture()
 def server():
     UNPICKLED.clear()
     coordinator = Finished()
-    served = ParameterServerSocket(coordinator, new_secret(), "127.0.0.1")
+    served = serving(coordinator)
     yield served
     served.close()
 
@@ -75,7 +82,7 @@ def test_a_holder_of_the_secret_is_answered(server):
     channel = Channel.connect(server.address, server.secret)
     channel.send(("hello", 3))
     assert channel.recv() == DONE
-    assert server.coordinator.requests == [("hello", 3)]
+    assert server.call.coordinator.requests == [("hello", 3)]
     assert server.refused == 0
     channel.close()
 
@@ -88,7 +95,7 @@ def test_a_message_signed_with_another_secret_is_refused_unread(server):
         pass
     assert _closed_by_peer(channel.sock)
     assert _wait_for(lambda: server.refused == 1)
-    assert UNPICKLED == [] and server.coordinator.requests == []
+    assert UNPICKLED == [] and server.call.coordinator.requests == []
 
 
 def test_a_frame_with_a_forged_tag_is_refused_before_its_payload_is_read(server):
@@ -256,7 +263,7 @@ class HandsOverItsModel:
 
 def test_the_server_holds_no_model_it_sent_once_the_worker_pushes():
     coordinator = HandsOverItsModel()
-    served = ParameterServerSocket(coordinator, new_secret(), "127.0.0.1")
+    served = serving(coordinator)
     channel = Channel.connect(served.address, served.secret)
     channel.send(("hello", 0))
     assert channel.recv()[2].names == ["W"]
@@ -274,7 +281,7 @@ def test_a_kept_connection_thread_holds_nothing_of_the_run_it_served():
     import weakref
 
     coordinator = HandsOverItsModel()
-    served = ParameterServerSocket(coordinator, new_secret(), "127.0.0.1")
+    served = serving(coordinator)
     channel = Channel.connect(served.address, served.secret)
     channel.send(("hello", 0))
     channel.recv()
@@ -295,7 +302,7 @@ def test_a_closed_server_leaves_no_accepting_thread_behind():
     def accepting():
         return sum(t.name == "kerasdml-ps-accept" for t in threading.enumerate())
     before = accepting()
-    servers = [ParameterServerSocket(Finished(), new_secret(), "127.0.0.1") for _ in range(3)]
+    servers = [serving(Finished()) for _ in range(3)]
     assert accepting() == before + 3
     for served in servers:
         served.close()
