@@ -75,14 +75,29 @@ def _pickled_functions(shipped: dict, digest: str) -> bytes:
     return _PICKLED[digest]
 
 
+_DIGESTS: dict = {}      # the last program's digest, by its syntax trees' identities
+
+
 def _program_digest(shipped: dict, precision: str) -> str:
     """Names the functions' code (modules by file and definitions, not by their ids, which
-    differ from one run of the same script to the next) and the precision."""
+    differ from one run of the same script to the next) and the precision. Pickling the
+    definitions to hash them takes milliseconds, at the start of every call: a script run again
+    (the estimator's next epoch) has the same syntax trees (parse() keeps them, and they never
+    change), so the digest is found by their identities; the entry holds the trees, so no other
+    object can take their ids while it stands."""
     canonical = [(role, name, [(file, base, definitions, sorted(namespaces), library)
                                for file, base, definitions, namespaces, library
                                in snapshot["modules"].values()])
                  for role, (snapshot, name) in sorted(shipped.items())]
-    return hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest()
+    identity = repr([(role, name, [(file, base, [id(d) for d in definitions], namespaces, library)
+                                   for file, base, definitions, namespaces, library in modules])
+                     for role, name, modules in canonical]) + precision
+    found = _DIGESTS.get(identity)
+    if found is None:
+        _DIGESTS.clear()
+        found = _DIGESTS[identity] = (hashlib.sha256(pickle.dumps((canonical, precision))).hexdigest(),
+                                      canonical)
+    return found[0]
 
 
 def _call_settings(config: PSConfig, context, functions: PSFunctions, stream: bool) -> WorkerCall:

@@ -209,12 +209,14 @@ def _serve_steps(call: WorkerCall, worker: Worker, channel: Channel, timings: Ti
     spent["startup"] = time.perf_counter() - began
     while reply[0] == "model":
         _, step, model = reply
+        del reply
         start = time.perf_counter()
         segment = worker.segments[step % len(worker.segments)]
         if early is not None:
             result = early.run(step, lambda: worker.run_segment(model, segment))
         else:
             result = worker.run_segment(model, segment)
+        del model
         spent["compute"] += time.perf_counter() - start
         if fail and step == failing_step:
             raise RuntimeError("injected failure of worker 0's first attempt "
@@ -224,6 +226,10 @@ def _serve_steps(call: WorkerCall, worker: Worker, channel: Channel, timings: Ti
             early.flush()               # the push follows its parts
         report = _drained(timings, channel)
         channel.send(("push", worker.ident, step, result, report))
+        # the model this worker pulled (its push, with model averaging) is let go before the
+        # reply comes: the server's shared memory that held it is then free for the next model,
+        # which would otherwise need a second segment (made while the message goes inline)
+        del result
         reply = channel.recv()
         spent["exchange"] += time.perf_counter() - sent
     return spent

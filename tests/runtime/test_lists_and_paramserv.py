@@ -182,3 +182,39 @@ def test_reading_a_list_with_a_missing_element_file_is_an_error(tmp_path):
     (tmp_path / "L" / "1_null.mtd").unlink()
     with pytest.raises(DMLError, match="list of 3 elements, but the folder holds 2"):
         run_string(f'L = read("{tmp_path}/L")')
+
+
+def _shipped(text: str) -> dict:
+    """What run_remote ships of a script's upd and agg (module snapshots), as for a run."""
+    from kerasdml.runtime.functions import Module, UserFunction
+    from kerasdml.runtime.parser import parse
+    from kerasdml.runtime.spark.parfor import module_snapshot
+    module = Module("train.dml", Path("."))
+    for definition in parse(text).functions:
+        module.functions[definition.name] = UserFunction(definition, module)
+    return {role: (module_snapshot(module), role) for role in ("upd", "agg")}
+
+
+def test_the_program_digest_is_hashed_once_per_script_and_names_its_text(monkeypatch):
+    """REMOTE_SPARK names the workers' program by a digest of its functions: a script run again
+    (the estimator's next epoch: the same syntax trees) finds it without hashing them again;
+    another text or precision gets another digest, and the same text parsed anew the same."""
+    from kerasdml.runtime.paramserv import remote
+    from kerasdml.runtime.parser import parse
+    hashed = []
+    real_sha256 = remote.hashlib.sha256
+
+    class Counting:
+        @staticmethod
+        def sha256(data):
+            hashed.append(len(data))
+            return real_sha256(data)
+    monkeypatch.setattr(remote, "hashlib", Counting)
+    text = ("upd = function(list[unknown] model) return (list[unknown] g) { g = model }\n"
+            "agg = function(list[unknown] model) return (list[unknown] m) { m = model }\n")
+    first = remote._program_digest(_shipped(text), "double")
+    assert remote._program_digest(_shipped(text), "double") == first and len(hashed) == 1
+    assert remote._program_digest(_shipped(text), "single") != first
+    assert remote._program_digest(_shipped(text.replace("g = model", "g = list()")), "double") != first
+    parse.cache_clear()                     # new syntax trees of the same text
+    assert remote._program_digest(_shipped(text), "double") == first and len(hashed) == 4

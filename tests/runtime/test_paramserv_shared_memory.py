@@ -290,3 +290,52 @@ def test_parts_past_a_segments_flags_go_inline(pair, monkeypatch):
     got = server.recv()[3]
     assert all(np.array_equal(mine, theirs) for mine, theirs in zip(sent, got))
     assert server.shared_bytes == 2 * LARGE * 8
+
+
+class _Averaging:
+    """A paramserv worker with model averaging, reduced to what the exchange sees: it pushes
+    the model it pulled (updated in place, as its local agg does)."""
+    ident = 0
+    segments = [[(0, 1)]]
+
+    def run_segment(self, model, batches):
+        model[0][:] += 1.0
+        return model
+
+
+def test_a_worker_lets_go_of_the_model_it_pulled_before_waiting_for_the_next(pair):
+    """Between its push and the reply a worker holds nothing of the model it got: the
+    segment the server sent it in is free again by the time the server sends the next model,
+    which then needs no second segment (nor goes inline while one is made)."""
+    from kerasdml.runtime.paramserv.remote_worker import WorkerCall, _serve_steps
+    from kerasdml.runtime.paramserv.worker import Timings
+
+    server, worker = pair
+    call = WorkerCall({}, None, 1, "NBATCHES", 1, True, 4, False)
+    serving = threading.Thread(target=_serve_steps,
+                               args=(call, _Averaging(), worker, Timings(), 0.0, None, False))
+    serving.start()
+    try:
+        assert server.recv() == ("hello", 0)
+        for step in range(4):
+            server.send(("model", step, [np.full(LARGE, float(step))]))
+            server.outbox.settle()                 # the second message of the size has one made
+            push = server.recv()
+            assert push[:3] == ("push", 0, step) and np.array_equal(push[3][0], np.full(LARGE, step + 1.0))
+            del push
+            if step >= 2:                          # sent through the segment, which comes back
+                _wait_for(lambda: all(s.free() for s in server.outbox.segments.values()))
+        # models 2 and 3 in, their pushes out; one segment made for the models
+        assert server.outbox.created == 1 and worker.shared_bytes == 4 * LARGE * 8
+        server.send(("done",))
+    finally:
+        serving.join(10)
+    assert not serving.is_alive()
+
+
+def _wait_for(condition, seconds: float = 5.0) -> None:
+    import time
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the worker still holds the model it pulled"
+        time.sleep(0.005)
