@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelFileError
+from .config import EXPORTED_NAMES
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,12 @@ class KerasZipWeights:
         self._keys: dict[str, dict] = {}
 
     def arrays(self, path: tuple[str, ...]) -> list[StoredArray]:
-        group = self._layer_group(path)
+        group, entry = self._layer_group(path)
         return [StoredArray(None, f"model.weights.h5:{d.name}", d[()])
-                for d in self._datasets(group)]
+                for d in self._datasets(group, entry)]
 
     def _layer_group(self, path: tuple[str, ...]):
+        """The layer's group and its config entry."""
         group, container = self.h5, self.model
         for depth, name in enumerate(path):
             if "layers" not in group and "layer" in group:  # the model a wrapper layer holds
@@ -109,7 +111,7 @@ class KerasZipWeights:
                                      f"'{where}' (looked for {looked})")
             group = layers[key]
             container = next((e for e in _layer_entries(container) if _entry_name(e) == name), {})
-        return group
+        return group, container
 
     def _keys_of(self, container: dict, layers_group) -> dict:
         """Layer name -> group key: counters in config order, overridden by the `name`
@@ -124,17 +126,34 @@ class KerasZipWeights:
             self._keys[cache_key] = keys
         return self._keys[cache_key]
 
-    def _datasets(self, group) -> list:
-        """The group's own vars in numeric order, then those of its sub-layers in Keras' order."""
+    def _datasets(self, group, entry: dict) -> list:
+        """The group's own vars in numeric order, then those of its sub-layers in Keras' order
+        (`entry`: the config of the layer the group holds)."""
         found = []
         own = group.get("vars")
         if own is not None:
             found += [own[k] for k in sorted(own, key=_numeric_key)]
+        config = (entry.get("config") or {}) if isinstance(entry, dict) else {}
         children = [k for k in group if k not in ("vars", "layers")]
         children.sort(key=lambda k: (self._CHILD_ORDER.index(k) if k in self._CHILD_ORDER
                                      else len(self._CHILD_ORDER), k))
         for key in children:
-            found += self._datasets(group[key])
+            if key == "cells" and isinstance(config.get("cells"), list):
+                found += self._cells(group[key], config["cells"])
+            else:
+                found += self._datasets(group[key], config.get(key))
+        return found
+
+    def _cells(self, group, cells: list) -> list:
+        """StackedRNNCells' arrays, cell after cell in the list's order: their groups are keyed
+        like a model's layers (a counter per class in that order, or the `name` attribute)."""
+        keys = self._keys_of({"config": {"layers": cells}}, group)
+        found = []
+        for cell in cells:
+            key = keys.get(_entry_name(cell))
+            if key not in group:
+                raise KeyError(f"{group.name} has no weights for cell '{_entry_name(cell)}'")
+            found += self._datasets(group[key], cell)
         return found
 
 

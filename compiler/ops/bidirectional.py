@@ -7,41 +7,24 @@ sequences outputs zeros at masked steps.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from .merge import Concatenate, Merge
-from .recurrent import recurrent, reverse_steps
+from .recurrent import reverse_steps, sublayer
 
 _MERGES = {"concat": ("concatenate", Concatenate(-1)), "sum": ("add", Merge()),
            "mul": ("multiply", Merge()), "ave": ("average", Merge())}
 _INNER = ("SimpleRNN", "LSTM", "GRU")
 
 
-@dataclass(frozen=True)
-class _StoredArrays:
-    """A weight store answering with fixed arrays: one direction's share of the layer's."""
-    stored: tuple
-
-    def arrays(self, path) -> list:
-        return list(self.stored)
-
-
 def _direction(ctx: LayerContext, entry: dict, stored: tuple, name: str, inputs: tuple,
-               sublayer: str, mask: str | None) -> list:
+               prefix: str, mask: str | None) -> list:
     """The recurrent node(s) of one direction, named `name`, reading `inputs` (and `mask`); its
-    weights are named after Keras' sub-layer (forward_layer/kernel), so the two directions stay
-    apart."""
+    weights are named after Keras' sub-layer (forward_layer/kernel)."""
     config = dict(entry.get("config") or {}, go_backwards=False)
     config["zero_output_for_mask"] = bool(config.get("return_sequences", False))
-    call = dataclasses.replace(ctx.call, name=name, entry=dict(entry, config=config),
-                               class_name=str(entry.get("class_name")), inputs=inputs)
-    source = dataclasses.replace(ctx.source, weights=_StoredArrays(stored))
-    return [node.replace(params=tuple(dataclasses.replace(p, weight=f"{sublayer}/{p.weight}")
-                                      for p in node.params))
-            for node in recurrent(LayerContext(call, source, mask))]
+    return sublayer(ctx, entry, config, stored, prefix, name, inputs, mask)
 
 
 @handles("Bidirectional")

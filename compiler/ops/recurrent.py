@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from ..backend.step import Step, Unsupported, known, seed_offset, sequence_rows, size, zeros
 from ..frontend.config import TensorArg
+from ..errors import ModelFileError
 from ..frontend.context import LayerContext
 from ..frontend.registry import handles
 from ..opdef import Weight, define
@@ -142,21 +143,95 @@ _RNN_FLAGS = ("return_sequences", "return_state", "go_backwards", "stateful",
               "zero_output_for_mask")
 
 
+@dataclass(frozen=True)
+class StoredArrays:
+    """A weight store answering with fixed arrays: one part's share of a layer's (a direction
+    of a Bidirectional layer, a cell of stacked cells)."""
+    stored: tuple
+
+    def arrays(self, path) -> list:
+        return list(self.stored)
+
+
+def sublayer(ctx: LayerContext, entry: dict, config: dict, stored: tuple, prefix: str,
+             name: str, inputs: tuple, mask: str | None) -> list:
+    """The recurrent node(s) of a layer inside `ctx`'s layer (a direction, a cell), from its
+    Keras `entry` with `config`, named `name` and reading `inputs` (and `mask`), with the
+    `stored` arrays; its weights are named after the sub-layer (`prefix`/kernel), so the parts
+    stay apart."""
+    call = dataclasses.replace(ctx.call, name=name, entry=dict(entry, config=config),
+                               class_name=str(entry.get("class_name")), inputs=inputs)
+    source = dataclasses.replace(ctx.source, weights=StoredArrays(stored))
+    return [node.replace(params=tuple(dataclasses.replace(p, weight=f"{prefix}/{p.weight}")
+                                      for p in node.params))
+            for node in recurrent(LayerContext(call, source, mask))]
+
+
 @handles("RNN", tensor_kwargs=("initial_state",))
 def rnn(ctx: LayerContext) -> list:
     """RNN(SimpleRNNCell/LSTMCell/GRUCell, return_sequences, return_state, go_backwards): the
-    layer of that cell, with the cell's config and weights."""
+    layer of that cell, with the cell's config and weights. RNN(StackedRNNCells, i.e. a list of
+    such cells; return_sequences, go_backwards, with or without a Keras mask, no return_state
+    or initial_state): the layers of the cells one after the other, each reading the sequence
+    the one before returns."""
     cell = ctx.get("cell")
     kind = cell.get("class_name") if isinstance(cell, dict) else cell
+    if kind == "StackedRNNCells":
+        return _stacked_cells(ctx, (cell.get("config") or {}).get("cells"))
     if kind not in _CELLS:
-        ctx.reject("cell", kind, "one SimpleRNNCell, LSTMCell or GRUCell (StackedRNNCells: an "
-                                 "RNN per cell)")
+        ctx.reject("cell", kind, "one SimpleRNNCell, LSTMCell or GRUCell, or StackedRNNCells "
+                                 "of them")
     config = dict(cell.get("config") or {},
                   **{key: ctx.config[key] for key in _RNN_FLAGS if key in ctx.config})
     call = dataclasses.replace(ctx.call, entry=dict(ctx.call.entry, config=config),
                                class_name=_CELLS[kind])
     return [node.replace(keras_class=ctx.class_name)
             for node in recurrent(LayerContext(call, ctx.source, ctx.mask, ctx.masks))]
+
+
+def _stacked_cells(ctx: LayerContext, cells) -> list:
+    """Keras steps every cell at each time step, the next cell reading the output of the one
+    before; that is each cell's layer run over the whole sequence of the one before (the
+    first reading the input, reversed once for go_backwards, and a masked step skipped by
+    all), the last returning what the RNN returns."""
+    if not isinstance(cells, list) or not cells:
+        ctx.reject("cell", "StackedRNNCells without cells", "one cell or more")
+    for key, what in (("return_state", "a stack of cells' states"),
+                      ("stateful", "stateful recurrence")):
+        if ctx.get(key, False):
+            ctx.reject(key, True, f"False ({what} is not supported)")
+    if ctx.call.kwargs.get("initial_state") is not None:
+        ctx.reject("initial_state", "given", "none (a stack of cells starts from zeros)")
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("class_name") not in _CELLS:
+            ctx.reject("cells", (cell or {}).get("class_name"),
+                       "SimpleRNNCell, LSTMCell or GRUCell cells")
+    stored = tuple(ctx.source.weights.arrays(ctx.call.path))
+    counts = [2 + bool((c.get("config") or {}).get("use_bias", True)) for c in cells]
+    if len(stored) != sum(counts):
+        raise ModelFileError(ctx.source.path, f"layer '{ctx.call.layer}' (RNN of "
+                             f"{len(cells)} cells) has {len(stored)} weight arrays, expected "
+                             f"{sum(counts)}")
+    nodes, sequence, mask = [], ctx.call.inputs[0], ctx.mask
+    if ctx.get("go_backwards", False):   # Keras reverses the mask with the steps
+        nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_input", sequence))
+        sequence = nodes[-1].output
+        if mask is not None:
+            nodes.append(reverse_steps(ctx, f"{ctx.name}/reversed_mask", mask))
+            mask = nodes[-1].output
+    first = 0
+    for index, (cell, count) in enumerate(zip(cells, counts)):
+        last = index == len(cells) - 1
+        cell_name = str((cell.get("config") or {}).get("name") or f"cell_{index}")
+        config = dict(cell.get("config") or {}, go_backwards=False,
+                      return_sequences=bool(ctx.get("return_sequences", False)) if last else True,
+                      zero_output_for_mask=bool(ctx.get("zero_output_for_mask", False)) and last)
+        entry = dict(cell, class_name=_CELLS[cell["class_name"]])
+        name = ctx.name if last else f"{ctx.name}/{cell_name}"
+        nodes += [node.replace(keras_class=ctx.class_name) for node in sublayer(
+            ctx, entry, config, stored[first:first + count], cell_name, name, (sequence,), mask)]
+        sequence, first = name, first + count
+    return nodes
 
 
 def _initial_state(ctx: LayerContext) -> tuple:
