@@ -174,8 +174,11 @@ class ExpressionCompiler:
             raise DMLRuntimeError(f"builtin `{node.name}` returns {builtin.outputs} value(s); it cannot "
                                   f"be assigned to {outputs} variables", node.pos)
         if outputs == 1 and builtin.outputs > 1:
-            raise DMLRuntimeError(f"builtin `{node.name}` returns {builtin.outputs} values; assign them "
-                                  f"with [a, b, ...] = {node.name}(...)", node.pos)
+            if not builtin.script:
+                raise DMLRuntimeError(f"builtin `{node.name}` returns {builtin.outputs} values; assign "
+                                      f"them with [a, b, ...] = {node.name}(...)", node.pos)
+            every = self._builtin_call(builtin, node)
+            return lambda frame: every(frame)[0]
         return self._builtin_call(builtin, node)
 
     def builtin_call(self, builtin, node: n.Call) -> Callable:

@@ -22,6 +22,7 @@ class Builtin:
     needs_caller: bool = False  # then also called with the calling module's FunctionRefs
     takes_distributed: bool = False  # given distributed matrices as they are, not collected
     outputs: int = 1  # how many values it returns (a tuple when more than one: [a, b] = f(...))
+    script: bool = False  # one SystemDS writes in DML: `y = f(...)` takes its first output there
 
     @property
     def called_as(self) -> str:
@@ -100,21 +101,28 @@ DOTTED_PARAMETERS = {"index_return", "lower_tail", "empty_return"}
 
 
 def builtin(*names: str, context: bool = False, keeps_inputs: bool = False, caller: bool = False,
-            distributed: bool = False, outputs: int = 1):
+            distributed: bool = False, outputs: int = 1, script: bool = False):
     """Registers the decorated function under each DML name; names must be unique. `caller`:
     the function also receives the calling module's FunctionRefs (after the context), to call
     DML functions given by name. `distributed`: the planner does not route its calls; the
     function receives distributed matrices as they are (paramserv keeps them on Spark).
-    `outputs`: a function returning several values returns them as a tuple."""
+    `outputs`: a function returning several values returns them as a tuple. `script`: one of
+    the builtins SystemDS writes in DML (scripts/builtin), done natively here (script_builtin)."""
     def register(function: Callable) -> Callable:
         signature = inspect.signature(function)
         for name in names:
             if name in BUILTINS:
                 raise ValueError(f"builtin {name!r} is registered twice")
             BUILTINS[name] = Builtin(name, function, signature, context, keeps_inputs, caller,
-                                     distributed, outputs)
+                                     distributed, outputs, script)
         return function
     return register
+
+
+def script_builtin(*names: str, **options):
+    """builtin() for one SystemDS writes in DML: assigned to one variable, a call of several
+    outputs gives its first, as SystemDS assigns such a function's (`Y = scale(X=X)`)."""
+    return builtin(*names, script=True, **options)
 
 
 def lookup(name: str) -> Builtin | None:

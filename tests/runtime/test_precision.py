@@ -73,6 +73,17 @@ BUILTIN_CASES = {
     "union": "Y = union(v, v + 2)", "setdiff": "Y = setdiff(v, v - 2)",
     "compress": "Y = compress(X / 3)", "decompress": "Y = decompress(X / 3)",
     "eval": "f = function(matrix[double] A) return (matrix[double] R) { R = A / 3 }\nY = eval(\"f\", X)",
+    "scale": "[C, S, Y] = scale(X=X)", "scaleApply": "Y = scaleApply(X, colMeans(X), colSds(X))",
+    "normalize": "[Y, lo, hi] = normalize(X)", "scaleMinMax": "Y = scaleMinMax(X)",
+    "normalizeApply": "Y = normalizeApply(X, colMins(X), colMaxs(X))",
+    "winsorize": "[W, lo, Y] = winsorize(X=X, verbose=FALSE)",
+    "winsorizeApply": "Y = winsorizeApply(X, colMins(X) + 1, colMaxs(X) - 1)",
+    "mse": "[Z, Y] = mse(X=X, Y=X / 2, P=v / 5)", "rmse": "[Y, Q] = rmse(X=X, Y=X / 2)",
+    "mae": "[Z, Y] = mae(X=X, Y=X / 2, P=v / 5)", "mape": "[Y, Q] = mape(X=X, Y=X / 2)",
+    "logSumExp": "Y = logSumExp(M=X / 4)", "dist": "Y = dist(X)", "cor": "Y = cor(X)",
+    "outlier": "Y = outlier(X=X, opposite=TRUE)", "confusionMatrix": "[S, Y] = confusionMatrix(v, v)",
+    "lm": "Y = lm(X=X, y=v, verbose=FALSE)", "lmDS": "Y = lmDS(X=X, y=v, icpt=2, verbose=FALSE)",
+    "lmCG": "Y = lmCG(X=X, y=v, icpt=2, verbose=FALSE)", "lmPredict": "Y = lmPredict(X=X, B=rbind(v, v))",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "as.boolean", "length", "ncol", "nrow", "mean", "avg", "sum", "prod",  # noqa: E501
@@ -81,7 +92,7 @@ NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logi
                 "interQuartileMean", "moment",
                 "centralMoment", "cov", "det",
                 "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp", "pnorm", "qnorm", "pt",
-                "qt", "pchisq", "qchisq", "pf", "qf"}
+                "qt", "pchisq", "qchisq", "pf", "qf", "getAccuracy"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",

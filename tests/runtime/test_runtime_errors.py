@@ -68,8 +68,8 @@ RUNTIME_ERRORS = [
     ('source("no/such/file.dml") as lib\n', 1, r"sourced file 'no/such/file.dml' not found"),
     ("for (i in seq(1, 2, 0.5)) { print(i) }\n", 1, r"increment must be a whole number"),
     ("F = as.frame(matrix(1, rows=1, cols=1))\n", 1, r"`as.frame` works on frames, which kerasdml does not"),
-    ("Y = scale(matrix(1, rows=2, cols=2))\n", 1, r"`scale` is one of SystemDS' builtin functions written in "
-     r"DML \(scripts/builtin/scale.dml\)"),
+    ("Y = pca(matrix(1, rows=2, cols=2))\n", 1, r"`pca` is one of SystemDS' builtin functions written in "
+     r"DML \(scripts/builtin/pca.dml\)"),
     ("A = matrix(0, rows=2, cols=2)\nx = solve(A, matrix(1, rows=2, cols=1))\n", 2, r"singular"),
     ("A = matrix(\"1 2 2 1\", rows=2, cols=2)\nL = cholesky(A)\n", 2, r"positive definite"),
     ("M = matrix(0, rows=2, cols=3)\nM[1, ] = 7\n", 2, r"1x3 region with a scalar"),
