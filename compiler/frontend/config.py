@@ -24,6 +24,9 @@ from ..errors import ModelFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 OPS_PREFIX = "ops."
+# Python class name -> the name Keras exports the class under, where they differ: a legacy .h5
+# file records the former, a .keras file the latter
+EXPORTED_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,10 @@ def is_keras_class(entry: dict) -> bool:
 
 
 def class_name_of(entry: dict) -> str:
-    """The registry key of an entry: its class name, "ops.<Class>" for a keras.ops call."""
+    """The registry key of an entry: its class name (as Keras exports the class), "ops.<Class>"
+    for a keras.ops call."""
     name = str(entry.get("class_name"))
+    name = EXPORTED_NAMES.get(name, name)
     return OPS_PREFIX + name if _is_ops_call(entry) else name
 
 

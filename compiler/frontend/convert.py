@@ -20,13 +20,13 @@ from .sources import ModelSource
 _LAMBDA = ("a Lambda layer holds Python code, and kerasdml never runs code stored in a model "
            "file; express it with built-in layers")
 # why some Keras classes people meet have no handler
-_VOLUMES = ("this 3-D (volumetric) layer is not supported (Conv3D, Max/AveragePooling3D, the "
-            "global 3-D poolings, ZeroPadding3D and UpSampling3D are)")
+_VOLUMES = ("this 3-D (volumetric) layer is not supported (Conv3D, Conv3DTranspose, "
+            "Max/AveragePooling3D, the global 3-D poolings, ZeroPadding3D and UpSampling3D are)")
 _LOOKUPS = ("a preprocessing layer of strings or categories; apply it to the data before the "
             "model")
 _WHY_UNSUPPORTED = {
     **{name: _VOLUMES for name in (
-        "Conv3DTranspose", "ConvLSTM3D")},
+        "ConvLSTM3D",)},
     **{name: _LOOKUPS for name in (
         "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing")},
 }

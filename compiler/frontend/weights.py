@@ -37,6 +37,10 @@ class StoredArray:
     value: np.ndarray
 
 
+# the Python class name keys the groups of a class Keras exports under another name
+_PYTHON_CLASS_NAMES = {exported: python for python, exported in EXPORTED_NAMES.items()}
+
+
 def snake_case(class_name: str) -> str:
     """Keras' file key for a class: an underscore before each capitalised word and between a
     lower-case letter and a capital, then lower case: Conv2DTranspose -> conv2d_transpose,
@@ -64,7 +68,8 @@ def counter_keys(entries: list[dict]) -> dict:
     counting in the order the layers are listed."""
     keys, counts = {}, {}
     for entry in entries:
-        base = snake_case(entry.get("class_name", ""))
+        class_name = entry.get("class_name", "")
+        base = snake_case(_PYTHON_CLASS_NAMES.get(class_name, class_name))
         count = counts.get(base, 0)
         counts[base] = count + 1
         keys[_entry_name(entry)] = base if count == 0 else f"{base}_{count}"

@@ -1,18 +1,20 @@
-"""MultiHeadAttention over sequences: the "attention" op on dml_lib's multi_head_attention.dml,
-self- and cross-attention, with Keras' masks (use_causal_mask, an attention_mask tensor, and
-the automatic one from the Keras masks of the query, value and key, e.g. an Embedding's
-mask_zero: reshape and multiply nodes ahead of the op).
+"""MultiHeadAttention and GroupQueryAttention over sequences: the "attention" op on dml_lib's
+multi_head_attention.dml (grouped queries: fewer key/value heads, each shared by a group of
+consecutive query heads), self- and cross-attention, with Keras' masks (use_causal_mask, an
+attention_mask tensor, and the automatic one from the Keras masks of the query, value and key,
+e.g. an Embedding's mask_zero: reshape and multiply nodes ahead of the op).
 
 Inputs of the node: query, key, value (key is the value unless the call passes one), then the
 attention mask when there is one ((Tq, Tk) per sample, 1 where a query step may attend a key
 step). In training, `dropout` drops attention probabilities (after the softmax, before the values)
 as Keras does, with a mask drawn like the Dropout layer's; prediction ignores it. DML layout: the
 (D, H, d) projection kernels are read row-major as D x (H*d), their (H, d) biases as rows,
-the (H, dv, Do) output kernel as (H*dv) x Do.
+the (H, dv, Do) output kernel as (H*dv) x Do; GroupQueryAttention's key and value kernels
+(D, G, d) and biases (G, d) the same way, with G key/value heads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,8 +30,8 @@ from .reshaping import Reshape
 from .shaping import fail, require_rank
 
 _PROJECTIONS = ("query", "key", "value", "output")
-# the output projection's sub-layer is `output_dense` in a .keras archive and `attention_output`
-# in a legacy .h5 file and in Keras' variable paths
+# the output projection's sub-layer is `output_dense` (`_output_dense` for GroupQueryAttention)
+# in a .keras archive and `attention_output` in a legacy .h5 file and in Keras' variable paths
 _PROJECTION_ALIASES = {"attention_output": "output"}
 _UNSUPPORTED_CALL = ("query_mask", "value_mask", "key_mask")
 
@@ -44,9 +46,35 @@ class Attention:
     masked: bool = False        # an attention_mask tensor is the node's fourth input
     dropout: float = 0.0
     output_dim: int | None = None  # output_shape's features; None: the query's
+    kv_heads: int | None = None    # key/value heads, each shared by heads // kv_heads query
+                                   # heads (GroupQueryAttention); None: one per query head
+
+    @property
+    def shared_heads(self) -> int:
+        return self.kv_heads or self.heads
 
 
 # --- frontend --------------------------------------------------------------------------------
+
+def _refuse_unbuilt_options(ctx: LayerContext) -> None:
+    """Keras' gated attention and sliding-window mask are not built."""
+    for key, default in (("use_gate", False), ("sliding_window", None)):
+        if ctx.get(key, default) != default:
+            ctx.reject(key, ctx.get(key), repr(default))
+
+
+def _attention_node(ctx: LayerContext, attrs: Attention) -> list:
+    """The attention node of a call, after the nodes of its automatic mask (if any)."""
+    query, key, value, mask = _inputs(ctx)
+    automatic = _input_masks(ctx, query, key, value)
+    if automatic:
+        mask = automatic[-1].output if mask is None else _and(ctx, automatic, mask)
+    attrs = replace(attrs, causal=bool(ctx.call.kwargs.get("use_causal_mask", False)),
+                    masked=mask is not None)
+    inputs = (query, key, value) + ((mask,) if mask else ())
+    return [*automatic, ctx.node("attention", attrs, _weights(ctx, attrs.use_bias),
+                                 inputs=inputs)]
+
 
 def _tensor(value) -> str | None:
     return value.name if isinstance(value, TensorArg) else None
@@ -72,7 +100,8 @@ def _inputs(ctx: LayerContext) -> tuple:
 def _projection_of(location: str) -> str:
     parts = location.replace(":", "/").split("/")
     for part in reversed(parts):
-        name = part[:-len("_dense")] if part.endswith("_dense") else part
+        name = part.lstrip("_")   # GroupQueryAttention's sub-layers are _query_dense, ...
+        name = name[:-len("_dense")] if name.endswith("_dense") else name
         name = _PROJECTION_ALIASES.get(name, name)
         if name in _PROJECTIONS:
             return name
@@ -105,23 +134,33 @@ def multi_head_attention(ctx: LayerContext) -> list:
     """MultiHeadAttention(num_heads, key_dim, value_dim, use_bias, dropout, output_shape of one
     axis) over the steps of sequences; self or cross; use_causal_mask and attention_mask; dropout of the attention
     probabilities in training."""
-    for key, default in (("use_gate", False), ("sliding_window", None)):
-        if ctx.get(key, default) != default:
-            ctx.reject(key, ctx.get(key), repr(default))
+    _refuse_unbuilt_options(ctx)
     if ctx.get("attention_axes", None) not in (None, 1, [1], [-2]):
         ctx.reject("attention_axes", ctx.get("attention_axes"), "None (the steps axis)")
-    query, key, value, mask = _inputs(ctx)
-    automatic = _input_masks(ctx, query, key, value)
-    if automatic:
-        mask = automatic[-1].output if mask is None else _and(ctx, automatic, mask)
     key_dim = int(ctx.get("key_dim"))
-    use_bias = bool(ctx.get("use_bias", True))
-    attrs = Attention(int(ctx.get("num_heads")), key_dim, int(ctx.get("value_dim", None) or
-                                                               key_dim),
-                      use_bias, bool(ctx.call.kwargs.get("use_causal_mask", False)),
-                      mask is not None, float(ctx.get("dropout", 0.0)), _output_dim(ctx))
-    inputs = (query, key, value) + ((mask,) if mask else ())
-    return [*automatic, ctx.node("attention", attrs, _weights(ctx, use_bias), inputs=inputs)]
+    attrs = Attention(int(ctx.get("num_heads")), key_dim,
+                      int(ctx.get("value_dim", None) or key_dim),
+                      bool(ctx.get("use_bias", True)), dropout=float(ctx.get("dropout", 0.0)),
+                      output_dim=_output_dim(ctx))
+    return _attention_node(ctx, attrs)
+
+
+@handles("GroupQueryAttention", tensor_kwargs=("key", "value", "query", "attention_mask"))
+def group_query_attention(ctx: LayerContext) -> list:
+    """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, use_bias, dropout)
+    over the steps of sequences: each key/value head shared by a group of query heads; self or
+    cross; use_causal_mask and attention_mask; dropout of the attention probabilities in
+    training."""
+    _refuse_unbuilt_options(ctx)
+    heads, shared = int(ctx.get("num_query_heads")), int(ctx.get("num_key_value_heads"))
+    if shared < 1 or heads % shared:
+        ctx.reject("num_key_value_heads", shared,
+                   f"a divisor of num_query_heads ({heads})")
+    head_dim = int(ctx.get("head_dim"))
+    return _attention_node(ctx, Attention(heads, head_dim, head_dim,
+                                          bool(ctx.get("use_bias", True)),
+                                          dropout=float(ctx.get("dropout", 0.0)),
+                                          kv_heads=shared))
 
 
 def _output_dim(ctx: LayerContext) -> int | None:
@@ -180,13 +219,14 @@ def _shape(node, attrs, ins):
 
 def _params(a: Attention, ins) -> dict:
     dims = [s[-1] for s in ins[:3]] if ins else [None] * 3
+    shared = a.shared_heads
     shapes = {"query_kernel": (dims[0], a.heads, a.key_dim),
-              "key_kernel": (dims[1], a.heads, a.key_dim),
-              "value_kernel": (dims[2], a.heads, a.value_dim),
+              "key_kernel": (dims[1], shared, a.key_dim),
+              "value_kernel": (dims[2], shared, a.value_dim),
               "output_kernel": (a.heads, a.value_dim, a.output_dim or dims[0])}
     if a.use_bias:
-        shapes.update(query_bias=(a.heads, a.key_dim), key_bias=(a.heads, a.key_dim),
-                      value_bias=(a.heads, a.value_dim), output_bias=(a.output_dim or dims[0],))
+        shapes.update(query_bias=(a.heads, a.key_dim), key_bias=(shared, a.key_dim),
+                      value_bias=(shared, a.value_dim), output_bias=(a.output_dim or dims[0],))
     return shapes
 
 
@@ -207,8 +247,8 @@ def _bias(value, site):
 def _context(n: Step) -> dict:
     a = n.attrs
     tq, tk = known(n.in_shapes[0], "query length")[0], known(n.in_shapes[1], "key length")[0]
-    widths = {"query": a.heads * a.key_dim, "key": a.heads * a.key_dim,
-              "value": a.heads * a.value_dim, "output": n.out_shape[-1]}
+    widths = {"query": a.heads * a.key_dim, "key": a.shared_heads * a.key_dim,
+              "value": a.shared_heads * a.value_dim, "output": n.out_shape[-1]}
     biases = {name: n.params.get(f"{name}_bias") or f"matrix(0, rows=1, cols={width})"
               for name, width in widths.items()}
     dbiases = {name: n.param_grads.get(f"{name}_bias") or f"{n.out}_d{name}_bias_unused"

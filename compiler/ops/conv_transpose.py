@@ -42,15 +42,20 @@ class Conv2DTranspose:
 @channels_first
 def conv2d_transpose(ctx: LayerContext) -> list:
     """Conv2DTranspose(filters, kernel_size, strides, padding valid/same, output_padding)."""
-    kernel, strides, padding = conv_common(ctx, 2)
+    return transposed_convolution(ctx, 2, Conv2DTranspose, "conv2d_transpose")
+
+
+def transposed_convolution(ctx: LayerContext, rank: int, attrs_class, op: str) -> list:
+    """The node of a Conv2D/3DTranspose layer: its filters, kernel, strides, padding,
+    output_padding, bias and fused activation."""
+    kernel, strides, padding = conv_common(ctx, rank)
     output_padding = ctx.get("output_padding", None)
     if output_padding is not None:
-        output_padding = ctx.ints("output_padding", 2)
+        output_padding = ctx.ints("output_padding", rank)
     weights = conv_weights(ctx, "kernel")
-    attrs = Conv2DTranspose(int(ctx.get("filters")), kernel, strides, padding,
-                            "bias" in weights, output_padding)
-    return [ctx.node("conv2d_transpose", attrs, tuple(weights.values()),
-                     activation=fused_activation(ctx))]
+    attrs = attrs_class(int(ctx.get("filters")), kernel, strides, padding, "bias" in weights,
+                        output_padding)
+    return [ctx.node(op, attrs, tuple(weights.values()), activation=fused_activation(ctx))]
 
 
 def conv2d_transpose_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
@@ -58,7 +63,7 @@ def conv2d_transpose_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
     return f64(np.transpose(kernel, (3, 2, 0, 1)).reshape(kernel.shape[3], -1))
 
 
-def _transpose_dim(node, size, kernel, stride, padding, extra):
+def transpose_dim(node, size, kernel, stride, padding, extra):
     """(crop before, crop after, output size) of one axis of a transposed convolution."""
     size = known_size(node, size, "input size")
     full = (size - 1) * stride + kernel
@@ -80,8 +85,8 @@ def _shape(node, attrs, ins):
                     for i, (a, b) in enumerate(((p.top, p.bottom), (p.left, p.right))))
         return attrs, (*out, attrs.filters)
     extra = attrs.output_padding or (None, None)
-    rows, cols = (_transpose_dim(node, shape[i], attrs.kernel[i], attrs.strides[i],
-                                 attrs.padding, extra[i] if attrs.output_padding else None)
+    rows, cols = (transpose_dim(node, shape[i], attrs.kernel[i], attrs.strides[i],
+                                attrs.padding, extra[i] if attrs.output_padding else None)
                   for i in range(2))
     padding = Pad2D(rows[0], rows[1], cols[0], cols[1])
     return dataclasses.replace(attrs, padding=padding), (rows[2], cols[2], attrs.filters)

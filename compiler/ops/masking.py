@@ -38,7 +38,8 @@ _PASSING = (
     "UnitNormalization")
 # Keras layers whose call takes a mask (TimeDistributed hands them each step's)
 _TAKING_MASKS = (*_RNNS, "RNN", "Bidirectional", "GlobalAveragePooling1D", "BatchNormalization",
-                 "Softmax", "Attention", "AdditiveAttention", "MultiHeadAttention")
+                 "Softmax", "Attention", "AdditiveAttention", "MultiHeadAttention",
+                 "GroupQueryAttention")
 # Keras layers that would use a mask in a way kerasdml does not build, and why
 _REFUSED = {
     "BatchNormalization": "Keras computes its training statistics over the steps that count; "
@@ -147,7 +148,7 @@ def merged_masks(call, mask_in: tuple) -> dict:
     return {call.name: mask_in[0] if len(set(mask_in)) == 1 else mask_name(call.name)}
 
 
-@masks("MultiHeadAttention", "Attention", "AdditiveAttention")
+@masks("MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention")
 def _attention(call, mask_in: tuple) -> dict:
     """Keras' attention layers take their inputs' masks into their scores (attention.py,
     dot.py) and give their output the query's mask."""

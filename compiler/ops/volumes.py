@@ -1,9 +1,10 @@
-"""Volumes: Conv3D, MaxPooling3D, AveragePooling3D, ZeroPadding3D and UpSampling3D over
-(depth, height, width, channels).
+"""Volumes: Conv3D, Conv3DTranspose, MaxPooling3D, AveragePooling3D, ZeroPadding3D and
+UpSampling3D over (depth, height, width, channels).
 
 DML holds a volume in Keras' order, one row of D*H*W*C values per sample (only 3-D samples,
 images, are held channels-first), so a Flatten of a volume needs no permutation. dml_lib's
-conv3d.dml and pool3d.dml take and give such rows and run on the 2-D builtins inside.
+conv3d.dml, conv3d_transpose.dml and pool3d.dml take and give such rows and run on the 2-D
+builtins inside.
 ZeroPadding3D and UpSampling3D act on one axis at a time, innermost first, in the (outer, size,
 inner) view of a row that crop.dml uses: padding is crop's backward (and its gradient crop's
 forward), upsampling is upsample_axis.dml.
@@ -11,7 +12,8 @@ forward), upsampling is upsample_axis.dml.
 Padding stays as Keras names it ("valid", "same") in the frontend; the shape rule turns it into
 (before, after) amounts per spatial axis once the input size is known.
 
-DML layout: conv3d kernel (F, Df*C*Hf*Wf) from Keras (Df, Hf, Wf, C, F); bias (F, 1).
+DML layouts: conv3d kernel (F, Df*C*Hf*Wf) from Keras (Df, Hf, Wf, C, F); conv3d_transpose
+kernel (C, Df*F*Hf*Wf) from Keras (Df, Hf, Wf, F, C), C = the input channels; biases (F, 1).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from ..opdef import Weight, as_column, bias_column, define, f64
 from .activations import fused_activation
 from .axes import channels_first
 from .conv import conv_common, conv_weights
+from .conv_transpose import transpose_dim, transposed_convolution
 from .cropping import axis_pairs
 from .pooling import window
 from .shaping import bias, last_dim, pads, require_rank, window_out
@@ -42,6 +45,23 @@ class Conv3D:
     strides: tuple = (1, 1, 1)
     padding: tuple | str = "valid"
     use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class Conv3DTranspose:
+    """(D, H, W, C) -> (D', H', W', filters). kernel (kd, kh, kw, filters, C), bias (filters,).
+
+    The full transposed convolution has (D-1)*sd + kd slices (likewise rows, columns); `padding`
+    is Keras' name, then ((front, back), (top, bottom), (left, right)): what is cut from each
+    side of it (a negative amount after: that many zero positions appended, which "valid" does
+    when the kernel is smaller than the stride). output_padding is Keras' attribute, accounted
+    for in `padding` once resolved."""
+    filters: int
+    kernel: tuple
+    strides: tuple = (1, 1, 1)
+    padding: tuple | str = "valid"
+    use_bias: bool = True
+    output_padding: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,13 @@ def conv3d(ctx: LayerContext) -> list:
     return [ctx.node("conv3d", attrs, tuple(weights.values()), activation=fused_activation(ctx))]
 
 
+@handles("Conv3DTranspose")
+@channels_first
+def conv3d_transpose(ctx: LayerContext) -> list:
+    """Conv3DTranspose(filters, kernel_size, strides, padding valid/same, output_padding)."""
+    return transposed_convolution(ctx, 3, Conv3DTranspose, "conv3d_transpose")
+
+
 @handles("MaxPooling3D", "AveragePooling3D")
 @channels_first
 def pool3d(ctx: LayerContext) -> list:
@@ -108,6 +135,13 @@ def conv3d_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
     return f64(np.transpose(kernel, (4, 0, 3, 1, 2)).reshape(kernel.shape[4], -1))
 
 
+def conv3d_transpose_kernel(kernel: np.ndarray, site=None) -> np.ndarray:
+    """(kd, kh, kw, F, C) -> (C, kd*F*kh*kw): row c spreads input channel c onto the F output
+    channels, depth tap by depth tap, each tap channels first (conv3d_transpose.dml's layout):
+    conv3d's layout of the convolution it is the adjoint of."""
+    return conv3d_kernel(kernel, site)
+
+
 # --- shapes and parameters -------------------------------------------------------------------
 
 def windowed3d(node, attrs, shape, kernel: tuple, channels) -> tuple:
@@ -123,6 +157,21 @@ def windowed3d(node, attrs, shape, kernel: tuple, channels) -> tuple:
 
 def _conv3d_shape(node, attrs, ins):
     return windowed3d(node, attrs, ins[0], attrs.kernel, attrs.filters)
+
+
+def _conv3d_transpose_shape(node, attrs, ins):
+    shape = ins[0]
+    require_rank(node, shape, 4, "(depth, height, width, channels)")
+    if isinstance(attrs.padding, tuple):
+        out = tuple((shape[i] - 1) * attrs.strides[i] + attrs.kernel[i] - sum(attrs.padding[i])
+                    for i in range(3))
+        return attrs, (*out, attrs.filters)
+    extra = attrs.output_padding or (None,) * 3
+    axes = [transpose_dim(node, shape[i], attrs.kernel[i], attrs.strides[i], attrs.padding,
+                          extra[i]) for i in range(3)]
+    padding = tuple((before, after) for before, after, _ in axes)
+    return (dataclasses.replace(attrs, padding=padding),
+            (*(size for _, _, size in axes), attrs.filters))
 
 
 def _pool3d_shape(node, attrs, ins):
@@ -144,6 +193,10 @@ def _conv3d_params(a, ins) -> dict:
     return {"kernel": (*a.kernel, last_dim(ins), a.filters), **bias(a.use_bias, a.filters)}
 
 
+def _conv3d_transpose_params(a, ins) -> dict:
+    return {"kernel": (*a.kernel, a.filters, last_dim(ins)), **bias(a.use_bias, a.filters)}
+
+
 # --- templates -------------------------------------------------------------------------------
 
 def _numbers(*values) -> str:
@@ -162,6 +215,20 @@ def _geometry(n: Step, window: tuple) -> dict:
 
 def _conv3d_context(n: Step) -> dict:
     return dict(_geometry(n, n.attrs.kernel),
+                b=n.params.get("bias") or zeros(n.attrs.filters, 1),
+                db=n.param_grads.get("bias") or f"{n.out}_dzero")
+
+
+def _conv3d_transpose_context(n: Step) -> dict:
+    """Keras' cut of the full output as conv3d_transpose.dml takes it: amounts cut from each
+    side, and the zero positions appended at the end where Keras' cut is negative."""
+    d, h, w, c = known(n.in_shape, "volume size")
+    cuts = [amount for before, after in n.attrs.padding for amount in (before, max(after, 0))]
+    appended = [max(-after, 0) for _, after in n.attrs.padding]
+    return dict(sizes=_numbers(c, d, h, w, *n.attrs.kernel, *n.attrs.strides, *cuts),
+                out_padding=_numbers(*appended), out_sizes=_numbers(*n.out_shape[:3]),
+                shape_text=f"depth x height x width x channels: {d}x{h}x{w}x{c} -> "
+                           f"{'x'.join(map(str, n.out_shape))}",
                 b=n.params.get("bias") or zeros(n.attrs.filters, 1),
                 db=n.param_grads.get("bias") or f"{n.out}_dzero")
 
@@ -203,6 +270,12 @@ define("conv3d", Conv3D, shape=_conv3d_shape, params=_conv3d_params,
                 Weight("bias", "b", layout=as_column)),
        template="conv3d.dml.j2", context=_conv3d_context, output_channels=bias_column,
        sources=("conv3d",), family=__name__)
+define("conv3d_transpose", Conv3DTranspose, shape=_conv3d_transpose_shape,
+       params=_conv3d_transpose_params,
+       weights=(Weight("kernel", "W", layout=conv3d_transpose_kernel),
+                Weight("bias", "b", layout=as_column)),
+       template="conv3d_transpose.dml.j2", context=_conv3d_transpose_context,
+       sources=("conv3d_transpose",), family=__name__)
 define(("max_pool3d", "avg_pool3d"), Pool3D, shape=_pool3d_shape, template="pool3d.dml.j2",
        context=_pool3d_context, sources=("pool3d",), family=__name__)
 define("zero_pad3d", ZeroPad3D,

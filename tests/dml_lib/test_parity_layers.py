@@ -641,6 +641,7 @@ def test_dropout_edge_rates():
     ("conv2d_depthwise", "3, 2, 3, 3, 3", np.sqrt(6 / (5 * 9)), [(6, 9), (6, 1)]),
     ("conv2d_grouped", "6, 4, 2, 3, 3, 3", np.sqrt(6 / (8 * 9)), [(6, 18), (6, 1)]),
     ("conv2d_transpose", "4, 3, 3, 2, 3", np.sqrt(6 / (7 * 6)), [(3, 24), (4, 1)]),
+    ("conv3d_transpose", "4, 3, 2, 3, 2, 3", np.sqrt(6 / (7 * 12)), [(3, 48), (4, 1)]),
     ("conv1d", "5, 4, 3, 3", np.sqrt(6 / (9 * 3)), [(5, 12), (5, 1)]),
 ])
 def test_init_is_glorot_uniform_with_zero_bias(source, args, limit, shapes):

@@ -167,6 +167,21 @@ def conv3d(a, p, x):
     return y + p["bias"] if a.use_bias else y
 
 
+def conv3d_transpose(a, p, x):
+    sizes = x.shape[1:4]
+    full = np.zeros((len(x), *((n - 1) * s + k for n, s, k in zip(sizes, a.strides, a.kernel)),
+                     a.filters))
+    for taps in np.ndindex(*a.kernel):
+        spread = tuple(slice(t, t + (n - 1) * s + 1, s) for t, n, s in zip(taps, sizes, a.strides))
+        full[(slice(None), *spread)] += x @ p["kernel"][taps].T
+    # a negative cut after: that many zero positions appended
+    full = np.pad(full, ((0, 0), *((0, max(-after, 0)) for _, after in a.padding), (0, 0)))
+    kept = tuple(slice(before, before + (n - 1) * s + k - before - after)
+                 for (before, after), n, s, k in zip(a.padding, sizes, a.strides, a.kernel))
+    y = full[(slice(None), *kept)]
+    return y + p["bias"] if a.use_bias else y
+
+
 def pool3d(kind):
     def run3d(a, p, x):
         axes = (-3, -2, -1)
@@ -176,6 +191,18 @@ def pool3d(kind):
         count = _volume_windows(np.ones_like(x[:1]), a.padding, a.size, a.strides).sum(axis=axes)
         return total / count
     return run3d
+
+
+def adaptive_pool(reduce):
+    """Output position j of an axis of n positions pooled to m: positions floor(j*n/m) ..
+    ceil((j+1)*n/m) - 1 (0-based), as Keras computes its windows."""
+    def run(a, p, x):
+        for axis, outs in enumerate(a.output_size, start=1):
+            n = x.shape[axis]
+            x = np.stack([reduce(np.take(x, range(j * n // outs, -(-(j + 1) * n // outs)),
+                                         axis=axis), axis=axis) for j in range(outs)], axis=axis)
+        return x
+    return run
 
 
 def upsample2d(a, p, x):
@@ -307,7 +334,9 @@ OPS = {
     "max_pool2d": pool2d("max"), "avg_pool2d": pool2d("avg"),
     "global_avg_pool1d": global_pool("mean"), "global_max_pool1d": global_pool("max"),
     "global_avg_pool2d": global_pool("mean"), "global_max_pool2d": global_pool("max"),
-    "conv3d": conv3d, "max_pool3d": pool3d("max"), "avg_pool3d": pool3d("avg"),
+    "conv3d": conv3d, "conv3d_transpose": conv3d_transpose,
+    "max_pool3d": pool3d("max"), "avg_pool3d": pool3d("avg"),
+    "adaptive_max_pool": adaptive_pool(np.max), "adaptive_avg_pool": adaptive_pool(np.mean),
     "global_avg_pool3d": global_pool("mean"), "global_max_pool3d": global_pool("max"),
     "zero_pad3d": lambda a, p, x: np.pad(x, ((0, 0), *a.pairs, (0, 0))),
     "upsample3d": lambda a, p, x: x.repeat(a.size[0], 1).repeat(a.size[1], 2).repeat(a.size[2], 3),

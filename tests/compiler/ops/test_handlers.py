@@ -14,6 +14,7 @@ import pytest
 from support.keras_models import (assert_matches_keras, assert_params_are_keras_weights, compile_graph,
                            keras, predict, randomize, sample_inputs, save, sequential)
 from kerasdml.compiler import ir, ops
+from kerasdml.compiler.ops import adaptive_pooling as ADAPTIVE
 from kerasdml.compiler.ops import augmentation as AUG
 from kerasdml.compiler.ops import conv_lstm as CLSTM
 from kerasdml.compiler.ops import normalization as NORM
@@ -141,6 +142,19 @@ CASES = [
         name="c")),
          ["conv3d", "activation"],
          {"c": VOL.Conv3D(2, (2, 3, 2), (1, 2, 2), ((0, 1), (1, 1), (0, 1)), False)}),
+    Case("conv3d_transpose_same_strides", lambda: sequential((3, 4, 3, 2), L.Conv3DTranspose(
+        3, (3, 2, 2), strides=(2, 1, 2), padding="same", name="t")),
+         ["conv3d_transpose"],
+         {"t": VOL.Conv3DTranspose(3, (3, 2, 2), (2, 1, 2), ((0, 1), (0, 1), (0, 0)), True)}),
+    Case("conv3d_transpose_valid_small_kernel", lambda: sequential((3, 4, 3, 2), L.Conv3DTranspose(
+        2, (1, 2, 3), strides=(3, 2, 2), use_bias=False, activation="relu", name="t")),
+         ["conv3d_transpose", "activation"],
+         {"t": VOL.Conv3DTranspose(2, (1, 2, 3), (3, 2, 2), ((0, -2), (0, 0), (0, 0)), False)}),
+    Case("conv3d_transpose_output_padding", lambda: sequential((3, 2, 3, 2), L.Conv3DTranspose(
+        2, (3, 1, 3), strides=(2, 3, 2), padding="same", output_padding=(1, 2, 0), name="t")),
+         ["conv3d_transpose"],
+         {"t": VOL.Conv3DTranspose(2, (3, 1, 3), (2, 3, 2), ((0, 1), (0, -2), (1, 1)), True,
+                                   (1, 2, 0))}),
     Case("max_pool3d_channels_first", lambda: sequential((2, 4, 5, 3), L.MaxPooling3D(
         2, padding="same", data_format="channels_first")),
          ["move_axis", "max_pool3d", "move_axis"]),
@@ -159,6 +173,19 @@ CASES = [
       for cls, op in ((L.GlobalAveragePooling3D, "global_avg_pool3d"),
                       (L.GlobalMaxPooling3D, "global_max_pool3d"))
       for keep in (False, True)],
+    Case("adaptive_avg_pool2d", lambda: sequential((7, 9, 2), L.AdaptiveAveragePooling2D(
+        (2, 3), name="p")), ["adaptive_avg_pool"], {"p": ADAPTIVE.AdaptivePool((2, 3))}),
+    Case("adaptive_max_pool2d_longer", lambda: sequential((5, 2, 3), L.AdaptiveMaxPooling2D(
+        (2, 4), name="p")), ["adaptive_max_pool"], {"p": ADAPTIVE.AdaptivePool((2, 4))}),
+    Case("adaptive_max_pool1d", lambda: sequential((10, 3), L.AdaptiveMaxPooling1D(4, name="p")),
+         ["adaptive_max_pool"], {"p": ADAPTIVE.AdaptivePool((4,))}),
+    Case("adaptive_avg_pool1d_channels_first", lambda: sequential(
+        (3, 7), L.AdaptiveAveragePooling1D(3, data_format="channels_first")),
+         ["move_axis", "adaptive_avg_pool", "move_axis"]),
+    Case("adaptive_avg_pool3d", lambda: sequential((5, 4, 6, 2), L.AdaptiveAveragePooling3D(
+        (2, 4, 4), name="p")), ["adaptive_avg_pool"], {"p": ADAPTIVE.AdaptivePool((2, 4, 4))}),
+    Case("adaptive_max_pool3d", lambda: sequential((5, 4, 6, 2), L.AdaptiveMaxPooling3D(
+        (3, 2, 4))), ["adaptive_max_pool"]),
     Case("zero_padding3d", lambda: sequential((2, 3, 4, 2), L.ZeroPadding3D(
         ((1, 0), (2, 1), (0, 3)), name="z")),
          ["zero_pad3d"], {"z": VOL.ZeroPad3D(((1, 0), (2, 1), (0, 3)))}),

@@ -63,6 +63,12 @@ def _masked_attention():
     return functional([x, mask], y, "masked_attention")
 
 
+def _group_query_attention():
+    """4 query heads over 2 key/value heads (more in test_group_query_attention.py)."""
+    x = keras.Input((5, 6))
+    return functional(x, L.GroupQueryAttention(3, 4, 2)(x, x), "group_query_attention")
+
+
 def _bidirectional(cell, mode, sequences):
     layer = L.Bidirectional(cell(3, return_sequences=sequences), merge_mode=mode)
     model = sequential((5, 4), layer, name="bidirectional") if mode else None
@@ -604,6 +610,7 @@ MODELS = {
     "cross_attention": _cross_attention,
     "attention_output_shape": _attention_output_shape,
     "masked_attention": _masked_attention,
+    "group_query_attention": _group_query_attention,
 }
 for _cell in ("SimpleRNN", "LSTM", "GRU"):
     for _sequences in (False, True):

@@ -20,8 +20,11 @@ from kerasdml.compiler.opdef import OPS, Site, missing_pieces
 _SAMPLES = {"int": 2, "float": 0.5, "str": "relu", "bool": True, "tuple": (2, 2),
             "Pad1D": ir.Pad1D(), "Pad2D": ir.Pad2D()}
 _INPUT = {"conv1d": (5, 3), "max_pool1d": (5, 3), "avg_pool1d": (5, 3), "simple_rnn": (5, 3),
-          "lstm": (5, 3), "gru": (5, 3), "embedding": (5,), "conv3d": (4, 4, 4, 3)}
-_ATTRS = {"conv3d": ops.volumes.Conv3D(2, (2, 2, 2))}  # a 3-D kernel, not the sample pair
+          "lstm": (5, 3), "gru": (5, 3), "embedding": (5,), "conv3d": (4, 4, 4, 3),
+          "conv3d_transpose": (4, 4, 4, 3)}
+# a 3-D kernel, not the sample pair
+_ATTRS = {"conv3d": ops.volumes.Conv3D(2, (2, 2, 2)),
+          "conv3d_transpose": ops.volumes.Conv3DTranspose(2, (2, 2, 2))}
 
 
 def _sample_attrs(cls):
