@@ -24,11 +24,15 @@ _VOLUMES = ("this 3-D (volumetric) layer is not supported (Conv3D, Conv3DTranspo
             "Max/AveragePooling3D, the global 3-D poolings, ZeroPadding3D and UpSampling3D are)")
 _LOOKUPS = ("a preprocessing layer of strings or categories; apply it to the data before the "
             "model")
+_EQUALIZATION = ("histogram equalization is not supported: Keras 3 equalizes only in training, "
+                 "and its layer returns its input tensor itself, so a Keras model cannot hold "
+                 "it (a cycle in the layer graph); apply it to the data before the model")
 _WHY_UNSUPPORTED = {
     **{name: _VOLUMES for name in (
         "ConvLSTM3D",)},
     **{name: _LOOKUPS for name in (
         "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing")},
+    "Equalization": _EQUALIZATION,
 }
 
 

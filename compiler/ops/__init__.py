@@ -12,7 +12,7 @@ from . import normalization, recurrent, merge
 from . import scaling, cropping, reordering, noise, augmentation, bidirectional, attention
 from . import keras_ops, dot, statistics, steps_image, indexing, masking, time_distributed
 from . import volumes, conv_lstm, preprocessing
-from . import adaptive_pooling
+from . import adaptive_pooling, spectral_normalization
 from .activations import ACTIVATION_KINDS, Activation
 from .conv import Conv1D, Conv2D, DepthwiseConv2D
 from .conv_transpose import Conv2DTranspose
@@ -28,7 +28,8 @@ from .spatial import UpSample1D, UpSample2D, ZeroPad1D, ZeroPad2D
 FAMILIES = (inputs, dense, activations, reshaping, conv, conv_transpose, pooling, spatial,
             normalization, recurrent, merge, scaling, cropping, reordering, noise, augmentation,
             bidirectional, attention, keras_ops, dot, statistics, steps_image, indexing, masking,
-            time_distributed, volumes, conv_lstm, preprocessing, adaptive_pooling)
+            time_distributed, volumes, conv_lstm, preprocessing, adaptive_pooling,
+            spectral_normalization)
 
 __all__ = ["ACTIVATION_KINDS", "Activation", "BatchNorm", "Concatenate", "Conv1D", "Conv2D",
            "Conv2DTranspose", "Dense", "DepthwiseConv2D", "Dropout", "Embedding", "FAMILIES",

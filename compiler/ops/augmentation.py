@@ -1,9 +1,12 @@
-"""The Random* image augmentation layers. Each is the identity at inference (prediction scripts
+"""The image augmentation layers (the Random* layers, AugMix, CutMix, MixUp, RandAugment,
+Solarization) and AutoContrast. Each augmentation is the identity at inference (prediction scripts
 drop them, `passes.drop_inference_noops`). In training, RandomFlip ("random_flip"),
 RandomRotation, RandomZoom, RandomTranslation and RandomShear ("random_affine"), RandomContrast
 ("random_contrast") and RandomBrightness ("random_brightness") draw a transform per image as
 Keras 3 does, from the batch's seed; the others ("augmentation") augment only in Keras, and a
 training script holding one is refused, except a RandomCrop of the whole image (the identity).
+AutoContrast ("auto_contrast") is no augmentation: Keras applies it at inference and in training
+alike, a fixed stretch of each image's channels (no weights; gradients pass through it).
 
 Keras stores a factor either as a number x, read as (max(-|x|, lowest), |x|), or as a pair,
 read sorted (BaseImagePreprocessingLayer._set_factor); `_factor_range` reads both.
@@ -23,7 +26,10 @@ TRAINED = ("RandomBrightness", "RandomContrast", "RandomFlip", "RandomRotation",
 UNTRAINED = (
     "RandomColorDegeneration", "RandomColorJitter", "RandomElasticTransform", "RandomErasing",
     "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert", "RandomPerspective",
-    "RandomPosterization", "RandomSaturation", "RandomSharpness")
+    "RandomPosterization", "RandomSaturation", "RandomSharpness",
+    # they mix or transform images in training only (MixUp and CutMix mix labels too, which a
+    # model layer never sees); a model feeds them images, which they return as they are
+    "AugMix", "CutMix", "MixUp", "RandAugment", "Solarization")
 AUGMENTATIONS = TRAINED + ("RandomCrop",) + UNTRAINED
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -35,6 +41,12 @@ class Augmentation:
     (height, width), which trains as the identity when it is the input's (Keras then crops the
     whole image)."""
     crop: tuple = ()
+
+
+@dataclass(frozen=True)
+class AutoContrast:
+    """Each image's channel planes stretched to value_range (a constant plane kept)."""
+    value_range: tuple
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,15 @@ def augmentation(ctx: LayerContext) -> list:
     return [ctx.node("augmentation", Augmentation())]
 
 
+@handles("AutoContrast")
+def auto_contrast(ctx: LayerContext) -> list:
+    """AutoContrast(value_range) on channels_last images: each channel of each image stretched
+    linearly so that its minimum and maximum become value_range's ends (a constant channel kept
+    as it is), at inference and in training (gradients pass through)."""
+    ctx.channels_last()
+    return [ctx.node("auto_contrast", AutoContrast(_value_range(ctx)))]
+
+
 # --- shapes and templates --------------------------------------------------------------------
 
 def _image_shape(node, attrs, ins):
@@ -221,6 +242,12 @@ def _range_context(n: Step) -> dict:
                              value_range=f"{a.value_range[0]!r}, {a.value_range[1]!r}")
 
 
+def _auto_contrast_context(n: Step) -> dict:
+    c, h, w = image(known(n.in_shape, "image size"))
+    low, high = n.attrs.value_range
+    return dict(sizes=f"{c}, {h}, {w}", value_range=f"{low!r}, {high!r}")
+
+
 def _untrained_context(n: Step) -> dict:
     whole_image = n.attrs.crop and n.attrs.crop == tuple(n.in_shape[:2])
     if n.training and not whole_image:
@@ -239,5 +266,7 @@ define("random_contrast", RandomContrast, shape=_image_shape, template="random_c
 define("random_brightness", RandomBrightness, shape=_image_shape,
        template="random_brightness.dml.j2", context=_range_context,
        sources=("random_brightness",), family=__name__, noop_at_inference=always)
+define("auto_contrast", AutoContrast, shape=_image_shape, template="auto_contrast.dml.j2",
+       context=_auto_contrast_context, sources=("auto_contrast",), family=__name__)
 define("augmentation", Augmentation, shape=same_shape, template="lines.dml.j2",
        context=_untrained_context, family=__name__, noop_at_inference=always)

@@ -598,6 +598,11 @@ MODELS = {
     "noise_layers": lambda: sequential((6,), L.GaussianNoise(0.3), L.GaussianDropout(0.2),
                                        L.AlphaDropout(0.1), L.ActivityRegularization(0.1, 0.2),
                                        L.Dense(2), name="noise"),
+    "auto_contrast": lambda: sequential((5, 5, 3), L.AutoContrast((0, 1)), L.Conv2D(2, 3),
+                                        name="auto_contrast"),
+    "spectral_normalization": lambda: sequential(
+        (6, 6, 3), L.SpectralNormalization(L.Conv2D(4, 3)), L.Flatten(),
+        L.SpectralNormalization(L.Dense(2), power_iterations=2), name="spectral_normalization"),
     "augmentation": lambda: sequential((8, 8, 3), L.RandomFlip(), L.RandomRotation(0.2),
                                        L.RandomZoom(0.1), L.RandomContrast(0.2),
                                        L.RandomTranslation(0.1, 0.1), L.Conv2D(2, 3),
