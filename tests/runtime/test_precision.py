@@ -84,6 +84,26 @@ BUILTIN_CASES = {
     "outlier": "Y = outlier(X=X, opposite=TRUE)", "confusionMatrix": "[S, Y] = confusionMatrix(v, v)",
     "lm": "Y = lm(X=X, y=v, verbose=FALSE)", "lmDS": "Y = lmDS(X=X, y=v, icpt=2, verbose=FALSE)",
     "lmCG": "Y = lmCG(X=X, y=v, icpt=2, verbose=FALSE)", "lmPredict": "Y = lmPredict(X=X, B=rbind(v, v))",
+    "imputeByMean": "[Z, Y] = imputeByMean(X=X / (X > 3), mask=t(v) > 3)",
+    "imputeByMedian": "[Y, Z] = imputeByMedian(X=X / (X > 3), mask=t(v) > 2)",
+    "imputeByMode": "[Z, Y] = imputeByMode(X=X / (X > 3))",
+    "imputeByMeanApply": "Y = imputeByMeanApply(X=X / (X > 3), imputedVec=t(v))",
+    "imputeByMedianApply": "Y = imputeByMedianApply(X=X / (X > 3), imputedVec=t(v))",
+    "imputeByModeApply": "Y = imputeByModeApply(X=X / (X > 3), imputedVec=t(v))",
+    "outlierBySd": "[Z, M, Y, k, r] = outlierBySd(X=rbind(X, X * 9), k=1, max_iterations=0, verbose=FALSE)",
+    "outlierBySdApply": "Y = outlierBySdApply(X, colMeans(X), colSds(X), 1, 2)",
+    "outlierByIQR": "[Y, Q1, Q3, R, k, r] = outlierByIQR(X=rbind(X, X * 9), k=0.5, max_iterations=0, verbose=FALSE)",
+    "outlierByIQRApply": "Y = outlierByIQRApply(X, colMins(X) + 1, colMaxs(X) - 1, colMins(X) * 0, 1, 1)",
+    "naiveBayes": "[P, Y] = naiveBayes(D=X, C=v, verbose=FALSE)",
+    "naiveBayesPredict": "[Y, C] = naiveBayesPredict(X, v / 10, X / rowSums(X))",
+    "l2svm": "Y = l2svm(X=X, Y=2 * B[, 1] - 1, intercept=TRUE)",
+    "l2svmPredict": "[Y, C] = l2svmPredict(X=X, W=v)", "msvmPredict": "[R, Y] = msvmPredict(X=X, W=X)",
+    "msvm": "Y = msvm(X=X, Y=v)",
+    "img_mirror": "Y = img_mirror(img_in=X, horizontal_axis=TRUE)",
+    "img_mirror_linearized": "Y = img_mirror_linearized(X, FALSE, 2, 2)",
+    "img_invert": "Y = img_invert(X, 16)", "img_invert_linearized": "Y = img_invert_linearized(X, 16)",
+    "img_brightness": "Y = img_brightness(X, 3, 10)",
+    "img_brightness_linearized": "Y = img_brightness_linearized(X, 3, 10)",
 }
 # builtins whose result is never a matrix (scalars, strings, lists, side effects)
 NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logical", "as.boolean", "length", "ncol", "nrow", "mean", "avg", "sum", "prod",  # noqa: E501
@@ -92,7 +112,8 @@ NOT_MATRICES = {"as.scalar", "castAsScalar", "as.double", "as.integer", "as.logi
                 "interQuartileMean", "moment",
                 "centralMoment", "cov", "det",
                 "countDistinct", "contains", "cdf", "icdf", "pexp", "qexp", "pnorm", "qnorm", "pt",
-                "qt", "pchisq", "qchisq", "pf", "qf", "getAccuracy"}
+                "qt", "pchisq", "qchisq", "pf", "qf", "getAccuracy",
+                "auc", "f1Score"}
 
 OPERATOR_CASES = {
     "plus": "Y = X + 1", "minus": "Y = 1 - X", "times": "Y = X * X", "divide": "Y = X / 3",
