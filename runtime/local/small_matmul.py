@@ -12,9 +12,15 @@ shapes where probes of SystemDS 3.4 confirmed the order:
   odd, then the products of two rows at a time, their sum added to the total;
 * a right operand of 2 to 32 columns and fewer columns than the left has rows: each cell as the
   dot product above;
-* else a left operand of more than 16 rows (up to 1024 cells): per row, the
-  inner dimension in blocks of 24; in each block the products of the nonzero cells, the first
-  (count % 4) of them summed as one group, then groups of 4, each group's sum added to the total.
+* else a left operand of more than 16 rows, or of fewer and a right operand of fewer than
+  VECTOR_LANES columns (up to 1024 cells): per row, the inner dimension in blocks of 24; in each
+  block the products of the nonzero cells, the first (count % 4) of them summed as one group,
+  then groups of 4, each group's sum added to the total;
+* a left operand of at most 16 rows times a right one of VECTOR_LANES columns or more: the first
+  (cols % VECTOR_LANES) columns as above, the others in SystemDS' Java vector lanes, one fused
+  multiply-add per nonzero product in order, which is how BLAS's kernel (OpenBLAS, with FMA)
+  sums a cell too, so BLAS computes those columns (right operands without NaN or infinities:
+  SystemDS skips the zero cells of the left one, which BLAS multiplies).
 
 Every product and sum is a separate numpy operation (no fusing), vectorized across the cells
 that do not depend on each other, so the cost grows with the operations; products beyond
@@ -30,6 +36,7 @@ _DOT_BLOCK = 8
 _SKINNY_COLUMNS = 32
 VECTOR_MATRIX_COLUMNS = 4
 _SHORT_LEFT_ROWS = 16
+VECTOR_LANES = 8       # doubles per vector in SystemDS' kernels on an AVX-512 machine
 _K_BLOCK = 24
 _BLOCKED_MAX_CELLS = 1024  # the general product loops over rows in Python: small left sides only
 _GROUP = 4
@@ -52,9 +59,11 @@ def small_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
         if inner * cols > MAX_STEPS:
             return None
         return dot_rows(a, b)
-    if rows > _SHORT_LEFT_ROWS and rows * inner <= _BLOCKED_MAX_CELLS:
+    if rows * inner > _BLOCKED_MAX_CELLS:
+        return None
+    if rows > _SHORT_LEFT_ROWS or cols < VECTOR_LANES:
         return blocked_product(a, b)
-    return None
+    return lanes_product(a, b) if np.isfinite(b).all() else None
 
 
 def dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,4 +113,15 @@ def blocked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 for k in group[1:]:
                     partial = partial + row[k] * b[k]
                 total += partial
+    return result
+
+
+def lanes_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b (a of at most 16 rows, b of VECTOR_LANES columns or more): the first (cols %
+    VECTOR_LANES) columns as blocked_product sums them, the others by BLAS (see above)."""
+    scalar = b.shape[1] % VECTOR_LANES
+    result = np.empty((a.shape[0], b.shape[1]))
+    if scalar:
+        result[:, :scalar] = blocked_product(a, np.ascontiguousarray(b[:, :scalar]))
+    result[:, scalar:] = np.dot(a, np.ascontiguousarray(b[:, scalar:]))
     return result

@@ -2,12 +2,14 @@
 plain loop spelling that order out, and on values where the order shows."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
 from kerasdml.runtime.api import run_string
-from kerasdml.runtime.local.small_matmul import MAX_STEPS, small_product
+from kerasdml.runtime.local.small_matmul import MAX_STEPS, blocked_product, small_product
 
 
 def _dot(row, column) -> float:
@@ -73,7 +75,10 @@ def test_products_follow_systemds_order(shape):
 
 def test_large_or_unprobed_products_are_left_to_blas():
     assert small_product(np.ones((4, MAX_STEPS + 1)), np.ones((MAX_STEPS + 1, 1))) is None
-    assert small_product(np.ones((4, 8)), np.ones((8, 40))) is None      # a short left side
+    assert small_product(np.ones((4, 300)), np.ones((300, 40))) is None  # a short left side, long
+    wide = np.ones((8, 40))
+    wide[3, 5] = np.nan
+    assert small_product(np.ones((4, 8)), wide) is None                  # NaN in a BLAS lane
     assert small_product(np.ones((1, 8)), np.ones((8, 6))) is None       # a wide vector-matrix
     assert small_product(np.ones((3, 4), dtype=np.float32), np.ones((4, 1), dtype=np.float32)) is None
 
@@ -102,3 +107,18 @@ def test_transposed_self_product_is_exactly_symmetric(rows):
     assert_array_equal(A, A.T)
     if rows == 37:
         assert A[0, 2] == 3.015347225004069     # SystemDS' digits (the lower cell sums to ...067)
+
+
+def test_a_short_left_side_sums_its_first_columns_in_groups_and_the_others_fused():
+    """4 x 8 times 8 x 10 (SystemDS' vector lanes of 8 on this machine): the first 10 % 8 columns
+    as the blocked kernel sums them, the other 8 with a fused multiply-add per product."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(4, 8)), rng.normal(size=(8, 10))
+    a[1, 2] = 0.0
+    got = small_product(a, b)
+    assert_array_equal(got[:, :2], blocked_product(a, b[:, :2].copy()))
+    exact = [[float(sum(Fraction(x) * Fraction(y) for x, y in zip(row, column)))
+              for column in b.T] for row in a]
+    for i in range(4):       # fused: each step rounds once, so a cell is within 1 ulp per product
+        for j in range(2, 10):
+            assert abs(got[i, j] - exact[i][j]) <= 8 * np.spacing(abs(exact[i][j]))
