@@ -20,8 +20,7 @@ import numpy as np
 from .errors import DMLRuntimeError
 from .local.elementwise import binary as parallel_binary
 from .local.matmul import matmul as local_matmul
-from .local.small_matmul import (MAX_STEPS, SMALL_CELLS, VECTOR_MATRIX_COLUMNS, blocked_product,
-                                 small_product, vector_matrix)
+from .local.small_matmul import SMALL_CELLS, blocked_product, small_product
 from .values import format_scalar, is_matrix, to_bool, type_name
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -295,9 +294,10 @@ def transposed_matmul(a, b):
     if not (is_matrix(a) and is_matrix(b) and a.shape[0] == b.shape[0]
             and a.dtype == b.dtype == np.float64 and a.size + b.size <= SMALL_CELLS):
         return matmul(a.T if is_matrix(a) else a, b)
-    if b.shape[1] == 1 and 1 < a.shape[1] <= VECTOR_MATRIX_COLUMNS \
-            and 1 < a.shape[0] <= 2 * MAX_STEPS:
-        return vector_matrix(b[:, 0], a).reshape(-1, 1)
+    if b.shape[1] == 1 and a.shape[1] > 1 and a.shape[0] > 1:
+        row = small_product(np.ascontiguousarray(b.T), a)     # t(t(b) %*% a)
+        if row is not None:
+            return row.reshape(-1, 1)
     return matmul(a.T, b)
 
 

@@ -8,8 +8,9 @@ shapes where probes of SystemDS 3.4 confirmed the order:
 * a column-vector right operand (matrix-vector, and a dot product): per row, the first
   (inner % 8) products one by one, then blocks of 8 products added up left to right, each block
   added to the total;
-* a row vector times a matrix of at most 4 columns: one product first if the inner dimension is
-  odd, then the products of two rows at a time, their sum added to the total;
+* a row vector times a matrix: in the first (cols % VECTOR_LANES) columns one product first if
+  the inner dimension is odd, then the products of two rows at a time, their sum added to the
+  total; the other columns in the vector lanes (below);
 * a right operand of 2 to 32 columns and fewer columns than the left has rows: each cell as the
   dot product above;
 * else a left operand of more than 16 rows, or of fewer and a right operand of fewer than
@@ -18,9 +19,9 @@ shapes where probes of SystemDS 3.4 confirmed the order:
   then groups of 4, each group's sum added to the total;
 * a left operand of at most 16 rows times a right one of VECTOR_LANES columns or more: the first
   (cols % VECTOR_LANES) columns as above, the others in SystemDS' Java vector lanes, one fused
-  multiply-add per nonzero product in order, which is how BLAS's kernel (OpenBLAS, with FMA)
-  sums a cell too, so BLAS computes those columns (right operands without NaN or infinities:
-  SystemDS skips the zero cells of the left one, which BLAS multiplies).
+  multiply-add per nonzero product in order, which is how BLAS's matrix-matrix kernel
+  (OpenBLAS, with FMA) sums a cell too, so BLAS computes those columns (right operands without
+  NaN or infinities: SystemDS skips the zero cells of the left one, which BLAS multiplies).
 
 Every product and sum is a separate numpy operation (no fusing), vectorized across the cells
 that do not depend on each other, so the cost grows with the operations; products beyond
@@ -34,9 +35,9 @@ SMALL_CELLS = 1 << 14
 MAX_STEPS = 1024    # numpy operations one product may take
 _DOT_BLOCK = 8
 _SKINNY_COLUMNS = 32
-VECTOR_MATRIX_COLUMNS = 4
 _SHORT_LEFT_ROWS = 16
 VECTOR_LANES = 8       # doubles per vector in SystemDS' kernels on an AVX-512 machine
+VECTOR_MATRIX_COLUMNS = VECTOR_LANES - 1   # a row vector's product, all of it in scalar lanes
 _K_BLOCK = 24
 _BLOCKED_MAX_CELLS = 1024  # the general product loops over rows in Python: small left sides only
 _GROUP = 4
@@ -53,8 +54,9 @@ def small_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     if cols == 1:
         return dot_rows(a, b) if inner <= MAX_STEPS else None
     if rows == 1:
-        fits = cols <= VECTOR_MATRIX_COLUMNS and inner // 2 <= MAX_STEPS
-        return vector_matrix(a[0], b).reshape(1, -1) if fits else None
+        if inner // 2 > MAX_STEPS or (cols > VECTOR_MATRIX_COLUMNS and not np.isfinite(b).all()):
+            return None
+        return _in_vector_lanes(a, b, lambda part: vector_matrix(a[0], part).reshape(1, -1))
     if cols <= _SKINNY_COLUMNS and rows > cols:
         if inner * cols > MAX_STEPS:
             return None
@@ -63,7 +65,9 @@ def small_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
         return None
     if rows > _SHORT_LEFT_ROWS or cols < VECTOR_LANES:
         return blocked_product(a, b)
-    return lanes_product(a, b) if np.isfinite(b).all() else None
+    if not np.isfinite(b).all():
+        return None
+    return _in_vector_lanes(a, b, lambda part: blocked_product(a, part))
 
 
 def dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -116,12 +120,17 @@ def blocked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return result
 
 
-def lanes_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b (a of at most 16 rows, b of VECTOR_LANES columns or more): the first (cols %
-    VECTOR_LANES) columns as blocked_product sums them, the others by BLAS (see above)."""
+
+def _in_vector_lanes(a: np.ndarray, b: np.ndarray, scalar_lanes) -> np.ndarray:
+    """a @ b: the first (cols % VECTOR_LANES) columns by scalar_lanes(those columns of b), the
+    others by BLAS's matrix-matrix kernel (see above; a single row would go to its
+    matrix-vector kernel, which sums in another order, so it is given twice)."""
     scalar = b.shape[1] % VECTOR_LANES
+    if scalar == b.shape[1]:
+        return scalar_lanes(b)
     result = np.empty((a.shape[0], b.shape[1]))
     if scalar:
-        result[:, :scalar] = blocked_product(a, np.ascontiguousarray(b[:, :scalar]))
-    result[:, scalar:] = np.dot(a, np.ascontiguousarray(b[:, scalar:]))
+        result[:, :scalar] = scalar_lanes(np.ascontiguousarray(b[:, :scalar]))
+    rows = a if a.shape[0] > 1 else np.vstack([a, a])
+    result[:, scalar:] = np.dot(rows, np.ascontiguousarray(b[:, scalar:]))[:a.shape[0]]
     return result

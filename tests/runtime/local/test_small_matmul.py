@@ -79,7 +79,7 @@ def test_large_or_unprobed_products_are_left_to_blas():
     wide = np.ones((8, 40))
     wide[3, 5] = np.nan
     assert small_product(np.ones((4, 8)), wide) is None                  # NaN in a BLAS lane
-    assert small_product(np.ones((1, 8)), np.ones((8, 6))) is None       # a wide vector-matrix
+    assert small_product(np.ones((1, 2 * MAX_STEPS + 2)), np.ones((2 * MAX_STEPS + 2, 3))) is None
     assert small_product(np.ones((3, 4), dtype=np.float32), np.ones((4, 1), dtype=np.float32)) is None
 
 
