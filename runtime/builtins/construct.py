@@ -17,6 +17,7 @@ from ..io.numbers import parse_java_double
 from ..operators import matrix_int_divide, matrix_modulus
 from ..values import format_scalar, is_matrix, require_matrix, to_bool, to_double, to_int, type_name
 from .registry import builtin
+from .systemds_random import seeded_rand
 
 
 # ---- parameters named by Python keywords (seq's `from`, rand's `lambda`) ----------------------
@@ -132,7 +133,8 @@ _PDFS = ("uniform", "normal", "poisson")
 def rand(context, rows=1, cols=1, min=0.0, max=1.0, sparsity=1.0, pdf="uniform", seed=-1,
          lambda_=1.0):
     """Random rows x cols matrix; seed=-1 draws a fresh seed. sparsity is the fraction of cells
-    that are drawn (the others are 0). rows and cols default to 1, as in SystemDS."""
+    that are drawn (the others are 0). rows and cols default to 1, as in SystemDS. A seeded
+    uniform or normal rand gives SystemDS's numbers for that seed (see systemds_random)."""
     n_rows, n_cols = _dimension(rows, "rand: rows"), _dimension(cols, "rand: cols")
     low, high = to_double(min, "rand: min"), to_double(max, "rand: max")
     density = to_double(sparsity, "rand: sparsity")
@@ -144,8 +146,10 @@ def rand(context, rows=1, cols=1, min=0.0, max=1.0, sparsity=1.0, pdf="uniform",
     if kind == "uniform" and low > high:
         raise DMLRuntimeError(f"rand: min ({low}) must not exceed max ({high})")
     seed_value = to_int(seed, "rand: seed")
-    generator = np.random.default_rng(None if seed_value == -1 else seed_value % 2**64)
     shape, dtype = (n_rows, n_cols), context.dtype
+    if seed_value != -1 and kind != "poisson":      # SystemDS's own stream for this seed
+        return seeded_rand(n_rows, n_cols, low, high, density, kind, seed_value).astype(dtype)
+    generator = np.random.default_rng(None if seed_value == -1 else seed_value % 2**64)
     if kind == "uniform":
         values = generator.random(shape, dtype=dtype)
         if low != 0.0 or high != 1.0:

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DMLRuntimeError
 from ..values import dims, format_scalar, is_matrix, to_bool, to_double, to_int, type_name
 from .registry import builtin
+from .systemds_random import seeded_sample
 
 
 def _float_dtype(context, *values) -> np.dtype:
@@ -193,7 +194,10 @@ def sample(context, range, size, replace=False, seed=-1):
     if count > population and not with_replacement:
         raise DMLRuntimeError(f"sample: cannot draw {count} values from 1..{population} without "
                               "replacement (pass replace=TRUE)")
-    generator = np.random.default_rng(None if seed_value == -1 else seed_value % 2**64)
+    if seed_value != -1:                            # SystemDS's own draws for this seed
+        return seeded_sample(population, count, with_replacement, seed_value).astype(
+            context.dtype).reshape(-1, 1)
+    generator = np.random.default_rng()
     if count == 0:
         drawn = np.zeros(0, dtype=np.int64)
     elif with_replacement:

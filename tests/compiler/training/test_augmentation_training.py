@@ -92,7 +92,7 @@ def test_cnn_learns_with_augmentation_and_saves_as_keras(build, tmp_path):
     model = build()
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
     x, y = _bright_square_data()
-    estimator = Keras2DML(model, epochs=6, batch_size=16, seed=3, verbose=0).fit(x, y)
+    estimator = Keras2DML(model, epochs=10, batch_size=16, seed=3, verbose=0).fit(x, y)
     losses = estimator.history_["loss"]
     assert losses[-1] < 0.8 * losses[0], losses
     exported = keras.models.load_model(estimator.export(tmp_path / "augmented.keras"))
