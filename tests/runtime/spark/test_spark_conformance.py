@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 # product kernels), which the local runtime follows for small matrices; Spark adds up partial
 # results per block, so the last digits differ there.
 LOCAL_ORDER_ONLY = {"builtin_aggregates_digits", "prog_logreg_gd", "mat_matmul_digits", "prog_sum_rewrites",
-                    "nn_systemds_train", "mat_tsmm_symmetric"}
+                    "nn_systemds_train", "mat_tsmm_symmetric", "mat_matmul_short_left",
+                    "mat_matmul_row_vector"}
 SPARK_PROGRAMS = [p for p in PROGRAMS if p.stem not in LOCAL_ORDER_ONLY]
 
 
