@@ -1,6 +1,7 @@
-"""What the natively done SystemDS script builtins (script_cleaning, script_classifiers,
-script_images) share: their argument checks and the operators they compute with, the runtime's
-own (so that the digits are SystemDS')."""
+"""What the natively done SystemDS script builtins (script_builtins, script_statistics,
+script_cleaning, script_classifiers, script_images) share: their argument checks, the run's
+float type, and the operators they compute with, the runtime's own (so that the digits are
+SystemDS')."""
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ from .aggregates import col_sums, full_sum, row_maxs, row_sums
 from .elementwise import apply_unary
 from .linalg import solve
 from .registry import script_builtin
+from .script_args import float_dtype
 
 
 @script_builtin("toOneHot")
@@ -29,7 +30,7 @@ def to_one_hot(X, numClasses):
     if x.size and (np.isnan(labels).any() or np.min(labels) < 1):
         raise DMLRuntimeError("toOneHot: the class labels must be at least 1")
     columns = labels.astype(np.int64) - 1     # table() truncates fractional categories
-    result = np.zeros((x.shape[0], classes), dtype=_float_dtype(x))
+    result = np.zeros((x.shape[0], classes), dtype=float_dtype(x))
     result[np.arange(x.shape[0]), columns] = 1.0
     return result
 
@@ -50,7 +51,7 @@ def union(X, Y):
     Java HashSet order instead, see distinct.py)."""
     x, y = _column(X, "union", "X"), _column(Y, "union", "Y")
     values = dict.fromkeys(np.vstack([x, y]).ravel().tolist())
-    return np.array(list(values), dtype=_float_dtype(x)).reshape(-1, 1)
+    return np.array(list(values), dtype=float_dtype(x)).reshape(-1, 1)
 
 
 @script_builtin("setdiff")
@@ -59,8 +60,8 @@ def setdiff(X, Y):
     x, y = require_matrix(X, "setdiff: X"), require_matrix(Y, "setdiff: Y")
     kept = np.setdiff1d(x.ravel(), y.ravel())   # sorted and distinct
     if kept.size == 0:
-        return np.zeros((1, 1), dtype=_float_dtype(x))  # SystemDS' removeEmpty of nothing gave one zero
-    return kept.astype(_float_dtype(x)).reshape(-1, 1)
+        return np.zeros((1, 1), dtype=float_dtype(x))  # SystemDS' removeEmpty of nothing gave one zero
+    return kept.astype(float_dtype(x)).reshape(-1, 1)
 
 
 # ---- linear regression --------------------------------------------------------------------------
@@ -182,11 +183,6 @@ class _LinearModel:
         return original
 
     to_original = from_standardized
-
-
-def _float_dtype(x: np.ndarray):
-    """The run's precision, which the inputs carry (float32 under precision="single")."""
-    return x.dtype if x.dtype.kind == "f" else np.float64
 
 
 def _column(value, function: str, name: str) -> np.ndarray:

@@ -16,15 +16,15 @@ from .aggregates import (col_maxs, col_means, col_mins, col_sds, col_sums, full_
 from .elementwise import apply_unary, replace
 from .registry import script_builtin
 from .reorg import table
+from .script_args import divide, float_dtype, minus, plus, times
 from .statistics import quantile
 
-_minus, _times, _divide = binary_operator("-"), binary_operator("*"), binary_operator("/")
-_plus, _equal = binary_operator("+"), binary_operator("==")
+_equal = binary_operator("==")
 
 
 def _empty(like: np.ndarray) -> np.ndarray:
     """SystemDS' matrix(0, rows=0, cols=0): the value of an output that was not computed."""
-    return np.zeros((0, 0), dtype=like.dtype if like.dtype.kind == "f" else np.float64)
+    return np.zeros((0, 0), dtype=float_dtype(like))
 
 
 def _given(value: np.ndarray) -> bool:
@@ -46,11 +46,11 @@ def scale_columns(X, center=True, scale=True):
     centering = scale_factor = _empty(x)
     if to_bool(center, "scale: center"):
         centering = replace(col_means(x), np.nan, 0)
-        x = _minus(x, centering)
+        x = minus(x, centering)
     if to_bool(scale, "scale: scale"):
-        scale_factor = apply_unary("sqrt", _divide(col_sums(_times(x, x)), x.shape[0] - 1))
+        scale_factor = apply_unary("sqrt", divide(col_sums(times(x, x)), x.shape[0] - 1))
         scale_factor = replace(replace(scale_factor, np.nan, 1), 0, 1)
-        x = _divide(x, scale_factor)
+        x = divide(x, scale_factor)
     return x, centering, scale_factor
 
 
@@ -60,8 +60,8 @@ def scale_apply(X, Centering, ScaleFactor):
     x, centering, scale_factor = _matrices("scaleApply", X=X, Centering=Centering,
                                            ScaleFactor=ScaleFactor)
     if _given(centering):
-        x = _minus(x, centering)
-    return _divide(x, scale_factor) if _given(scale_factor) else x
+        x = minus(x, centering)
+    return divide(x, scale_factor) if _given(scale_factor) else x
 
 
 @script_builtin("normalize", outputs=3)
@@ -76,7 +76,7 @@ def normalize(X):
 def normalize_apply(X, cmin, cmax):
     """(X - cmin) / (cmax - cmin), a zero range taken as 1."""
     x, lowest, highest = _matrices("normalizeApply", X=X, cmin=cmin, cmax=cmax)
-    return _divide(_minus(x, lowest), replace(_minus(highest, lowest), 0, 1))
+    return divide(minus(x, lowest), replace(minus(highest, lowest), 0, 1))
 
 
 @script_builtin("scaleMinMax", context=True)
@@ -135,8 +135,8 @@ def _error_measure(function: str, errors: np.ndarray, P) -> tuple[np.ndarray, np
 def mse(X, Y, P=None):
     """[Z, Q]: mean squared error of X against Y, and quantiles P of the squared errors."""
     x, y = _matrices("mse", X=X, Y=Y)
-    difference = _minus(x, y)
-    return _error_measure("mse", _times(difference, difference), P)
+    difference = minus(x, y)
+    return _error_measure("mse", times(difference, difference), P)
 
 
 @script_builtin("rmse", outputs=2)
@@ -150,14 +150,14 @@ def rmse(X, Y, P=None):
 def mae(X, Y, P=None):
     """[Z, Q]: mean absolute error of X against Y, and quantiles P of the absolute errors."""
     x, y = _matrices("mae", X=X, Y=Y)
-    return _error_measure("mae", apply_unary("abs", _minus(x, y)), P)
+    return _error_measure("mae", apply_unary("abs", minus(x, y)), P)
 
 
 @script_builtin("mape", outputs=2)
 def mape(X, Y, P=None):
     """[Z, Q]: mean of |X - Y| / |X| (X holds the true values), and its quantiles P."""
     x, y = _matrices("mape", X=X, Y=Y)
-    return _error_measure("mape", _divide(apply_unary("abs", _minus(x, y)), apply_unary("abs", x)), P)
+    return _error_measure("mape", divide(apply_unary("abs", minus(x, y)), apply_unary("abs", x)), P)
 
 
 # ---- other statistics -------------------------------------------------------------------------
@@ -170,13 +170,13 @@ def log_sum_exp(M, margin="none"):
     how = to_string(margin, "logSumExp: margin")
     if how == "rows":
         top = row_maxs(m)
-        return _plus(top, apply_unary("log", row_sums(apply_unary("exp", _minus(m, top)))))
+        return plus(top, apply_unary("log", row_sums(apply_unary("exp", minus(m, top)))))
     if how == "cols":
         top = col_maxs(m)
-        return _plus(top, apply_unary("log", col_sums(apply_unary("exp", _minus(m, top)))))
+        return plus(top, apply_unary("log", col_sums(apply_unary("exp", minus(m, top)))))
     if how == "none":
         top = max_(m)
-        total = full_sum(apply_unary("exp", _minus(m, top)))
+        total = full_sum(apply_unary("exp", minus(m, top)))
         return np.full((1, 1), top + float(apply_unary("log", total)), dtype=m.dtype)
     raise DMLRuntimeError(f'logSumExp: margin must be "none", "rows" or "cols", got "{how}"')
 
@@ -186,10 +186,10 @@ def dist(X):
     """Euclidean distances between X's rows, from the row norms and X %*% t(X) (a NaN from
     rounding below zero is taken as 0)."""
     (x,) = _matrices("dist", X=X)
-    norms = row_sums(_times(x, x))
+    norms = row_sums(times(x, x))
     rows_as_columns = np.ascontiguousarray(x.T)     # X %*% t(X) is t(Xt) %*% Xt, computed as SystemDS does
     products = transposed_matmul(rows_as_columns, rows_as_columns)
-    squared = _plus(_plus(_times(-2, products), norms), norms.T)
+    squared = plus(plus(times(-2, products), norms), norms.T)
     return replace(apply_unary("sqrt", squared), np.nan, 0)
 
 
@@ -198,10 +198,10 @@ def cor(X):
     """Pearson correlations of X's columns: the sample covariance over the product of the
     column standard deviations (NaN for a constant column)."""
     (x,) = _matrices("cor", X=X)
-    centered = _minus(x, col_means(x))
-    covariance = _divide(transposed_matmul(centered, centered), x.shape[0] - 1)
+    centered = minus(x, col_means(x))
+    covariance = divide(transposed_matmul(centered, centered), x.shape[0] - 1)
     deviations = col_sds(x)
-    return _divide(covariance, matmul(deviations.T, deviations))
+    return divide(covariance, matmul(deviations.T, deviations))
 
 
 @script_builtin("outlier")
@@ -210,7 +210,7 @@ def outlier(X, opposite):
     opposite=TRUE the other one."""
     (x,) = _matrices("outlier", X=X)
     highest, lowest, means = col_maxs(x), col_mins(x), col_means(x)
-    max_is_farther = _minus(highest, means) > _minus(means, lowest)
+    max_is_farther = minus(highest, means) > minus(means, lowest)
     return np.where(max_is_farther != to_bool(opposite, "outlier: opposite"), highest, lowest)
 
 
@@ -231,7 +231,7 @@ def confusion_matrix(context, P, Y):
         raise DMLRuntimeError("confusionMatrix: all values in P and Y must be at least 1")
     size = max(max_(labels), max_(predictions))
     counts = table(context, predictions, labels, size, size)
-    return counts, _divide(counts, max_(1, col_sums(counts)))
+    return counts, divide(counts, max_(1, col_sums(counts)))
 
 
 @script_builtin("getAccuracy", context=True)
@@ -244,5 +244,5 @@ def get_accuracy(context, y, yhat, isWeighted=False):
     classes = table(context, labels, 1, max_(labels), 1)
     codes = np.arange(1, classes.shape[0] + 1, dtype=labels.dtype)
     grid = np.tile(codes, (labels.shape[0], 1))    # each row: the class codes 1..max(y)
-    hits = col_sums(_times(_equal(grid, labels), _equal(grid, predictions)))
-    return mean(_divide(hits, replace(classes, 0, 1).T)) * 100
+    hits = col_sums(times(_equal(grid, labels), _equal(grid, predictions)))
+    return mean(divide(hits, replace(classes, 0, 1).T)) * 100
