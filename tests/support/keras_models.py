@@ -23,6 +23,20 @@ def sequential(input_shape, *layers, name=None, dtype="float32"):
     return keras.Sequential([keras.Input(input_shape, dtype=dtype), *layers], name=name)
 
 
+def encoder_block(attention, name: str):
+    """A transformer encoder block on (6, 8) sequences and its classifier: `attention(x)` (the
+    sequence attending to itself), residual and LayerNormalization, a gelu feed-forward with its
+    residual and LayerNormalization, averaged over the steps, a softmax over 3 classes."""
+    layers = keras.layers
+    x = keras.Input((6, 8))
+    attended = attention(x)
+    y = layers.LayerNormalization()(layers.Add()([x, attended]))
+    hidden = layers.Dense(16, activation="gelu")(y)
+    y = layers.LayerNormalization()(layers.Add()([y, layers.Dense(8)(hidden)]))
+    y = layers.GlobalAveragePooling1D()(y)
+    return keras.Model(x, layers.Dense(3, activation="softmax")(y), name=name)
+
+
 def ct_scan_classifier(shape=(8, 16, 16, 1), filters=(4, 4, 8), dropout=0.3):
     """keras.io's "3D image classification from CT scans" at a small size: blocks of Conv3D
     (relu; the first "valid", the rest "same"), MaxPool3D(2) (all but the last block) and

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import assert_trains_like_keras, keras, randomize
+from support.keras_models import assert_trains_like_keras, encoder_block, keras, randomize
 from kerasdml.compiler.estimator import Keras2DML
 
 L = keras.layers
@@ -16,14 +16,8 @@ RNG = np.random.default_rng(13)
 
 
 def grouped_block(shared_heads=2, dropout=0.0, causal=False):
-    x = keras.Input((6, 8))
-    attended = L.GroupQueryAttention(4, 4, shared_heads, dropout=dropout)(
-        x, x, use_causal_mask=causal)
-    y = L.LayerNormalization()(L.Add()([x, attended]))
-    hidden = L.Dense(16, activation="gelu")(y)
-    y = L.LayerNormalization()(L.Add()([y, L.Dense(8)(hidden)]))
-    y = L.GlobalAveragePooling1D()(y)
-    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="grouped_block")
+    return encoder_block(lambda x: L.GroupQueryAttention(4, 4, shared_heads, dropout=dropout)(
+        x, x, use_causal_mask=causal), "grouped_block")
 
 
 def grouped_cross_attention():

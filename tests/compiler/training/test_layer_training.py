@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.keras_models import assert_trains_like_keras, ct_scan_classifier, keras, randomize
+from support.keras_models import (assert_trains_like_keras, ct_scan_classifier, encoder_block,
+                                  keras, randomize)
 from kerasdml.compiler.estimator import Keras2DML
 
 L = keras.layers
@@ -15,13 +16,8 @@ RNG = np.random.default_rng(11)
 
 
 def transformer_block(dropout=0.0):
-    x = keras.Input((6, 8))
-    attention = L.MultiHeadAttention(2, 4, dropout=dropout)(x, x)
-    y = L.LayerNormalization()(L.Add()([x, attention]))
-    hidden = L.Dense(16, activation="gelu")(y)
-    y = L.LayerNormalization()(L.Add()([y, L.Dense(8)(hidden)]))
-    y = L.GlobalAveragePooling1D()(y)
-    return keras.Model(x, L.Dense(3, activation="softmax")(y), name="transformer")
+    return encoder_block(lambda x: L.MultiHeadAttention(2, 4, dropout=dropout)(x, x),
+                         "transformer")
 
 
 def attention_output_shape():
