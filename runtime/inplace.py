@@ -20,7 +20,7 @@ from .builtins import BUILTINS
 from .builtins.elementwise import matrix_ufunc, runs_cellwise
 from .local import dnn as local_dnn
 from .local.elementwise import binary as parallel_binary
-from .operators import MATRIX_RULES, broadcastable
+from .operators import MATRIX_RULES, broadcastable, unchanged_operand
 
 
 def _references(array) -> int:
@@ -80,6 +80,9 @@ def binary_in_place(compiler, op: str, read_left: Callable, read_right: Callable
     def evaluate(frame):
         left = read_left(frame)
         right = read_right(frame)
+        unchanged = unchanged_operand(op, left, right)
+        if unchanged is not None:
+            return unchanged
         if fits(left, right, True) and free(left):
             return into(left, right, left)
         if fits(right, left, False) and free(right):

@@ -228,8 +228,22 @@ def _matrix_operand(value, op):
     raise DMLRuntimeError(f"`{op}` between a matrix and a {type_name(value)} is not defined")
 
 
+def unchanged_operand(op: str, left, right):
+    """The matrix operand that `left op right` gives back cell for cell (X * 1, 1 * X, X / 1:
+    the same bits, -0 and NaN included, in the matrix's own precision), or None. A gradient
+    divided by its count of batches is one such, once per update."""
+    if op == "*" and type(left) in (int, float) and left == 1 and is_matrix(right):
+        return right
+    if op in ("*", "/") and type(right) in (int, float) and right == 1 and is_matrix(left):
+        return left
+    return None
+
+
 def _elementwise(op: str, a, b):
     left, right = _matrix_operand(a, op), _matrix_operand(b, op)
+    unchanged = unchanged_operand(op, left, right)
+    if unchanged is not None:
+        return unchanged
     if is_matrix(left) and is_matrix(right) and not broadcastable(left.shape, right.shape):
         raise DMLRuntimeError(f"`{op}` of {type_name(a)} and {type_name(b)}: dimensions do not match "
                               "(elementwise operations need equal shapes, or a row or column vector or "

@@ -147,11 +147,11 @@ g = function(matrix[double] d, matrix[double] A) return (matrix[double] o) {
 m = X * 0
 for (i in 1:3) {
   [X, m] = update(X, D, 0.5, m)
-  E = g(X * 1, X) - R
+  E = g(X * 1.5, X) - R
   F = exp(X - rowMaxs(X)) / 3 + C
   G = (X > 0.25) * 2
   H = max(X * 2, 0) + min(0.5, X - 1) + log(abs(X) + 1)
-  K = bias_add(bias_multiply(X * 1, B), -B)
+  K = bias_add(bias_multiply(X * 1.5, B), -B)
 }
 """
 
@@ -195,11 +195,27 @@ def test_in_place_results_are_the_plain_bits(shape, precision, monkeypatch):
 
 def test_a_matrix_the_program_still_reads_is_not_overwritten():
     X = np.arange(6.0).reshape(2, 3)
-    out = run_string("Y = X - D * 2\nZ = X + 0\nW = Y * 1", inputs={"X": X, "D": np.ones((2, 3))},
+    out = run_string("Y = X - D * 2\nZ = X + 0\nW = Y * 3", inputs={"X": X, "D": np.ones((2, 3))},
                      outputs=["Y", "Z", "W"])
     assert_array_equal(out["Z"], X)
-    assert_array_equal(out["Y"], X - 2)
-    assert out["W"] is not out["Y"]                      # Y is an output: still read afterwards
+    assert_array_equal(out["Y"], X - 2)                  # Y is an output: still read afterwards
+    assert_array_equal(out["W"], (X - 2) * 3)
+
+
+def test_multiplying_or_dividing_by_one_gives_the_matrix_itself_and_changes_nothing():
+    """X * 1, 1 * X and X / 1 are X cell for cell (-0 and NaN included): no pass over it (a
+    gradient divided by its count of batches, once per update); what still reads X keeps it."""
+    X = np.array([[-0.0, np.nan, 2.5], [np.inf, -1.0, 3.0]])
+    out = run_string("A = X * 1\nB = 1 * X\nC = X / 1\nD = C - 1\nE = X / 1.0", inputs={"X": X},
+                     outputs=["A", "B", "C", "D", "E"], precision="single")
+    for name in "ABCE":
+        assert out[name].dtype == np.float32
+        assert_array_equal(np.signbit(out[name]), np.signbit(X))
+        assert_array_equal(out[name], X.astype(np.float32))
+    assert_array_equal(out["D"], X.astype(np.float32) - 1)
+    stats = Statistics()
+    run_string("Y = X / 1", inputs={"X": X}, outputs=["Y"], stats=stats)
+    assert not stats.counts.get("/ in place") and not stats.counts.get("/")
 
 
 def test_a_shared_matrix_stays_shared_after_a_call():
