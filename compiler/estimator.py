@@ -248,12 +248,14 @@ class Keras2DML(SystemMLMethods, DataFrameMethods):
     def _kept_workers(self, X, y, held_out):
         """paramserv on Spark keeps its workers from one epoch to the next (one Spark job for the
         fit) where all data is on the driver: distributed data's partitions and scoring are
-        Spark jobs of their own between the epochs, which need the workers' task slots."""
+        Spark jobs of their own between the epochs, which need the workers' task slots. Their
+        job starts now, while the first epoch's script starts."""
         runtime = self.spark_runtime() if self.train_algo == "paramserv" else None
         data = [*X, y, *([*held_out[0], held_out[1]] if held_out is not None else [])]
         if runtime is None or any(isinstance(value, MatrixHandle) for value in data):
             return contextlib.nullcontext()
-        return runtime.kept_paramserv_workers()
+        workers = paramserv_arguments(self.workers, self.sync, self.frequency, runtime)["workers"]
+        return runtime.kept_paramserv_workers(workers)
 
     def _numpy_data(self, model, X, y, validation_data):
         if y is None:

@@ -33,11 +33,14 @@ class DriverShares:
         return (np.ascontiguousarray(take_rows(self.features, rows)),
                 np.ascontiguousarray(take_rows(self.labels, rows)))
 
-    def tasks(self, sc):
-        """The workers' job input: one partition per worker holding only its index."""
-        return sc.parallelize(range(self.workers), self.workers)
 
 
 def serves_from_driver(features, labels) -> bool:
     """numpy features and labels: the driver holds them, it serves the workers' rows itself."""
     return isinstance(features, np.ndarray) and isinstance(labels, np.ndarray)
+
+
+def driver_tasks(sc, workers: int):
+    """The job input of workers served from the driver: one partition per worker holding only
+    its index."""
+    return sc.parallelize(range(workers), workers)

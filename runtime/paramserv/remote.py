@@ -28,7 +28,7 @@ from ..spark.settings import setting
 from .channel import new_secret
 from .config import PSConfig
 from .coordinator import make_coordinator
-from .driver_shares import DriverShares, serves_from_driver
+from .driver_shares import DriverShares, driver_tasks, serves_from_driver
 from .model_reads import positions_read
 from .remote_worker import RemoteJob, WorkerCall, compiled_functions
 from .socket_server import ParameterServerSocket, ServedCall
@@ -100,9 +100,11 @@ def _program_digest(shipped: dict, precision: str) -> str:
     return found[0]
 
 
-def _call_settings(config: PSConfig, context, functions: PSFunctions, stream: bool) -> WorkerCall:
+def _call_settings(config: PSConfig, context, functions: PSFunctions, stream: bool,
+                   digest: str) -> WorkerCall:
     return WorkerCall(dict(context.args), functions.hyperparams, config.batchsize, config.freq,
-                      config.nbatches, config.model_avg, config.epochs, stream)
+                      config.nbatches, config.model_avg, config.epochs, stream, digest,
+                      context.precision)
 
 
 def _flag(sc, key: str) -> bool | None:
@@ -131,7 +133,7 @@ def _streams_gradients(sc, workers: int, slots: int) -> bool:
 def _server_functions(functions: PSFunctions, shipped: bytes, digest: str, context) -> PSFunctions:
     """The user's functions for the server on the driver, agg compiled by a local interpreter
     as the workers compile theirs (the run itself is planned for Spark)."""
-    upd, agg = compiled_functions(shipped, digest, context.precision, dict(context.args))
+    upd, agg = compiled_functions(lambda: shipped, digest, context.precision, dict(context.args))
     return PSFunctions(upd, agg, functions.val, functions.hyperparams, functions.timings)
 
 
@@ -165,13 +167,11 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
     upd_reads = positions_read(functions.upd) if config.freq == "BATCH" and not config.model_avg else None
     shares = data if isinstance(data, DriverShares) else None
     call = ServedCall(coordinator, _call_settings(config, context, functions,
-                                                  _streams_gradients(sc, len(sizes), slots)),
-                      upd_reads, shares, len(sizes))
-    shared = _flag(sc, SHARED_MEMORY_SETTING) is not False
-    key = PoolKey(id(sc), digest, len(sizes), "driver" if shares is not None else id(data), shared,
-                  runtime.fail_first_attempt)
-    pool, spent = _served(runtime, key, call, lambda: _new_pool(runtime, key, data, shipped,
-                                                                 context.precision))
+                                                  _streams_gradients(sc, len(sizes), slots), digest),
+                      upd_reads, shares, len(sizes), shipped)
+    key = _pool_key(runtime, len(sizes), "driver" if shares is not None else id(data))
+    tasks = (lambda: driver_tasks(sc, len(sizes))) if shares is not None else (lambda: data)
+    pool, spent = _served(runtime, key, call, lambda: _new_pool(runtime, key, tasks()))
     if not coordinator.finished():
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,
@@ -212,14 +212,27 @@ def _served(runtime, key: PoolKey, call: ServedCall, new_pool) -> tuple:
     return pool, spent
 
 
-def _new_pool(runtime, key: PoolKey, data, shipped: bytes, precision: str) -> WorkerPool:
-    sc = runtime.sc
+def _pool_key(runtime, workers: int, data) -> PoolKey:
+    shared = _flag(runtime.sc, SHARED_MEMORY_SETTING) is not False
+    return PoolKey(id(runtime.sc), workers, data, shared, runtime.fail_first_attempt)
+
+
+def _new_pool(runtime, key: PoolKey, tasks) -> WorkerPool:
     secret = new_secret()
-    server = ParameterServerSocket(secret, _driver_host(sc), IDLE_SECONDS)
-    job = RemoteJob(server.address, secret, shipped, key.digest, precision, key.shared_memory,
-                    key.fail_once)
-    tasks = data.tasks(sc) if isinstance(data, DriverShares) else data
+    server = ParameterServerSocket(secret, _driver_host(runtime.sc), IDLE_SECONDS)
+    job = RemoteJob(server.address, secret, key.shared_memory, key.fail_once)
     return WorkerPool(runtime, tasks, job, server, key)
+
+
+def start_workers(runtime, workers: int) -> None:
+    """Starts the workers of a coming paramserv call with `workers` workers on the driver's
+    numpy data, and keeps them for it (inside SparkRuntime.kept_paramserv_workers): their Spark
+    job then starts while the script still works towards the call (the estimator's first
+    epoch reads its inputs and weights meanwhile). A call with other workers or data lets
+    them go and starts its own; one that does not come within IDLE_SECONDS finds them gone."""
+    if runtime.paramserv_pool is None and workers <= _task_slots(runtime.sc):
+        key = _pool_key(runtime, workers, "driver")
+        runtime.paramserv_pool = _new_pool(runtime, key, driver_tasks(runtime.sc, workers))
 
 
 def _worker_data(runtime, context, features, labels, plan: Plan):

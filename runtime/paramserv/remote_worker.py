@@ -5,7 +5,8 @@ The task connects to the parameter server on the driver over the authenticated c
 its (features, labels) partition from the executors' cache (or, for numpy data on the driver,
 asks the server for it: driver_shares.py), compiles the `upd` and `agg` functions with the
 local interpreter (once per Python worker process: keyed by the program's digest, so a retried
-task on the same process does not compile again) and then, step after step, runs a segment of
+task on the same process does not compile again; the functions' text comes from the server
+only where the process has not compiled them) and then, step after step, runs a segment of
 batches (runtime/paramserv/worker.py) on the model it got and pushes the result (exchanging
 every batch, its large gradients go ahead while upd still runs: early_push.py). It asks the
 server where it is first, so a retried task resumes at its worker's next step. Its data and
@@ -14,7 +15,8 @@ its model stay on the executor; only models and gradients travel.
 A task serves one paramserv call after another while the driver keeps its workers (an
 estimator's epochs: worker_pool.py): it asks for the next call, gets the call's settings
 (WorkerCall) or is let go, and keeps its connection, its shared memory and its compiled
-functions in between.
+functions in between. Nothing of a call is in the task itself, so the driver may start the
+workers before the first call's program is known (the estimator does, as its fit begins).
 """
 from __future__ import annotations
 
@@ -36,9 +38,6 @@ class RemoteJob:
     """What a worker task needs for all its calls, shipped in its closure (the secret included)."""
     address: tuple
     secret: bytes
-    functions: bytes         # pickled {"upd"/"agg": (module snapshot, function name)}
-    digest: str
-    precision: str
     shared_memory: bool      # large arrays through /dev/shm when the server is on this host
     fail_once: bool = False  # tests: the first attempt of worker 0's task fails after a push
 
@@ -54,6 +53,8 @@ class WorkerCall:
     model_avg: bool
     epochs: int
     stream: bool             # large final gradients go ahead of the push (early_push.py)
+    digest: str              # upd and agg's program and the precision (compiled_functions)
+    precision: str
 
 
 @dataclass
@@ -70,10 +71,11 @@ def _worker_functions(job: RemoteJob, call: WorkerCall, channel: Channel) -> tup
     """upd, agg and the EarlyPush (or None) of this call's worker: upd's streaming variant
     (early_push.py) where the worker pushes upd's result as it is (an exchange every batch,
     no model averaging) and upd has gradients to stream."""
-    upd, agg = compiled_functions(job.functions, job.digest, job.precision, call.args)
+    upd, agg = compiled_functions(lambda: _program_text(channel), call.digest, call.precision,
+                                  call.args)
     if not call.stream or call.freq != "BATCH" or call.model_avg:
         return upd, agg, None
-    program = _PROGRAMS[job.digest]
+    program = _PROGRAMS[call.digest]
     if program.streaming is None:
         tap = Tap()
         variant = streaming_variant(upd, program.interpreter, tap)
@@ -82,9 +84,16 @@ def _worker_functions(job: RemoteJob, call: WorkerCall, channel: Channel) -> tup
     return (upd, agg, None) if variant is None else (variant, agg, EarlyPush(channel, tap))
 
 
-def compiled_functions(functions: bytes, digest: str, precision: str, args: dict):
+def _program_text(channel: Channel) -> bytes:
+    """The call's pickled upd and agg, asked from the server."""
+    channel.send(("program",))
+    return channel.recv()[1]
+
+
+def compiled_functions(functions, digest: str, precision: str, args: dict):
     """upd and agg, compiled by a local interpreter once per process for the functions' text
-    and precision (`digest`), from `functions` (pickled, and unpickled only then); the $
+    and precision (`digest`), from what `functions()` returns (pickled: fetched and unpickled
+    only then); the $
     arguments (which change between the estimator's epochs) are swapped in place. The
     driver's parameter server compiles its agg this way too: a local run's liveness and
     in-place updates apply to its model, which lives on the driver."""
@@ -98,7 +107,7 @@ def compiled_functions(functions: bytes, digest: str, precision: str, args: dict
         make_package_files_readable()
         context = Context(args={}, precision=precision)
         interpreter = Interpreter(context)
-        shipped = pickle.loads(functions)
+        shipped = pickle.loads(functions())
         upd, agg = (rebuild_modules(snapshot, interpreter).functions[name]
                     for snapshot, name in (shipped["upd"], shipped["agg"]))
         program = _Program(context, interpreter, upd, agg)

@@ -11,6 +11,8 @@ Requests (after the channel's checks):
     ("next", worker, timings or None)         -> ("call", settings) once a call needs the worker
                                                  (at once for a retried task of the current call),
                                                  or ("close",): the workers are let go
+    ("program",)                              -> the call's upd and agg, pickled: for a worker
+                                                 process that has not compiled them
     ("share", worker)                         -> its features and labels, when the driver serves them
     ("hello", worker)                         -> the worker's next step and model, or done
     ("part", step, position, value)           -> nothing: an element of the step's coming push,
@@ -85,15 +87,15 @@ class WorkerTimings:
 
 class ServedCall:
     """One paramserv call as the server serves it: its coordinator, the workers' data (shares
-    of the driver's, or None) and model reads, the settings each worker gets for it, and what
-    happened in it."""
+    of the driver's, or None) and model reads, the settings each worker gets for it (and the
+    functions it compiles, pickled), and what happened in it."""
 
     def __init__(self, coordinator, settings=None, upd_reads: frozenset | None = None, shares=None,
-                 workers: int = 0):
-        self.coordinator, self.settings = coordinator, settings
+                 workers: int = 0, functions: bytes = b""):
+        self.coordinator, self.settings, self.functions = coordinator, settings, functions
         self.upd_reads, self.shares, self.workers = upd_reads, shares, workers
         self.ended = threading.Event()      # every worker finished it, or the server failed
-        self.sent_bytes = 0
+        self.sent_bytes = 0                 # the replies' bytes but the program's (code, not data)
         self.pushes = 0                     # pushes taken (a retried task's repeats included)
         self.parts = 0                      # elements streamed ahead of their pushes
         self.push_seconds = 0.0
@@ -202,8 +204,9 @@ class ParameterServerSocket:
         the server's next agg may update the model it got in place)."""
         prepared = self._prepared(reply)
         channel.send_prepared(prepared)
-        with self._cache_lock:
-            self.call.sent_bytes += prepared.nbytes
+        if reply[0] != "program":
+            with self._cache_lock:
+                self.call.sent_bytes += prepared.nbytes
 
     def _prepared(self, reply) -> Prepared:
         """The reply pickled once for all workers getting the same model and step:
@@ -231,6 +234,8 @@ class ParameterServerSocket:
             with self._cache_lock:
                 call.parts += 1
             return None
+        if kind == "program":
+            return ("program", call.functions)
         if kind == "share" and call.shares is not None:
             return ("share",) + call.shares.share(int(request[1]))
         if kind == "hello":

@@ -4,7 +4,8 @@ workers, and the parameter server they talk to.
 A call starts a pool and, as a rule, lets its workers go when it ends: the job is over when
 paramserv returns. Where the caller keeps workers (SparkRuntime.kept_paramserv_workers: the
 estimator, across a fit's epochs, which are one paramserv call each), the next call with the
-same program, workers and settings of the connection finds them waiting: no Spark job to
+same workers, data and settings of the connection finds them waiting (whatever its program:
+each call names its own): no Spark job to
 start, no connection to open, the shared memory of the last call's messages already mapped.
 A kept worker waits IDLE_SECONDS for the next call; then all are let go, so another Spark job
 of the same application waits for their task slots at most that long.
@@ -27,7 +28,6 @@ IDLE_SECONDS = 2.0
 class PoolKey:
     """What a kept pool must share with a call to serve it."""
     context: int            # the SparkContext's id
-    digest: str             # upd and agg's program and the precision
     workers: int
     data: object            # "driver" (shares sent with each call), or id() of the partitions
     shared_memory: bool

@@ -43,13 +43,18 @@ class SparkRuntime:
         self.paramserv_pool = None
 
     @contextlib.contextmanager
-    def kept_paramserv_workers(self):
+    def kept_paramserv_workers(self, workers: int | None = None):
         """paramserv calls made meanwhile (an estimator's epochs) reuse one pool of Spark
         workers; they hold their task slots until the next call (IDLE_SECONDS at most) and go
         when this ends (their job ending in the background: a Spark job started right after
-        waits for their slots a moment, a local run nothing)."""
+        waits for their slots a moment, a local run nothing). With `workers`, that many start
+        now for a call on the driver's numpy data (paramserv.remote.start_workers)."""
         self.keeps_paramserv_workers = True
         try:
+            if workers is not None:
+                from ..paramserv.remote import start_workers
+
+                start_workers(self, workers)
             yield self
         finally:
             self.keeps_paramserv_workers = False

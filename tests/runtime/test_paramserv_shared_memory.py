@@ -311,7 +311,7 @@ def test_a_worker_lets_go_of_the_model_it_pulled_before_waiting_for_the_next(pai
     from kerasdml.runtime.paramserv.worker import Timings
 
     server, worker = pair
-    call = WorkerCall({}, None, 1, "NBATCHES", 1, True, 4, False)
+    call = WorkerCall({}, None, 1, "NBATCHES", 1, True, 4, False, "no program", "double")
     serving = threading.Thread(target=_serve_steps,
                                args=(call, _Averaging(), worker, Timings(), 0.0, None, False))
     serving.start()

@@ -504,6 +504,30 @@ def test_other_calls_start_new_workers_and_idle_ones_go(kept_runtime, monkeypatc
         assert kept_runtime.paramserv_pool is not pool
 
 
+def test_workers_started_ahead_serve_the_first_call_and_any_program(kept_runtime):
+    """kept_paramserv_workers(k) starts the Spark job of k workers at once (the estimator does
+    as its fit begins, before its script reaches paramserv): the first call on driver data with
+    k workers runs on them, and so does a call of another program (each call names its
+    functions, which a worker compiles when its process has not); more workers than task
+    slots start nothing."""
+    with kept_runtime.kept_paramserv_workers(3):
+        assert kept_runtime.paramserv_pool is None        # local[2]: BSP could not run them
+    with kept_runtime.kept_paramserv_workers(2):
+        pool = kept_runtime.paramserv_pool
+        assert pool is not None and not pool.ended.is_set()
+        first = train(KEPT, "REMOTE_SPARK", kept_runtime)
+        assert kept_runtime.paramserv_pool is pool
+        x, y = linear_data()
+        other = run_string(MOMENTUM.replace("MODE", "REMOTE_SPARK").replace("FREQ", "EPOCH"),
+                           inputs={"X": x, "Y": y}, outputs=["W"], spark=kept_runtime)["W"]
+        assert kept_runtime.paramserv_pool is pool
+    assert np.array_equal(first, train(KEPT, "LOCAL"))
+    local = run_string(MOMENTUM.replace("MODE", "LOCAL").replace("FREQ", "EPOCH"),
+                       inputs={"X": x, "Y": y}, outputs=["W"])["W"]
+    assert np.array_equal(other, local)
+    assert pool.ended.wait(10) and pool.error is None
+
+
 def test_the_estimators_epochs_on_spark_run_on_one_pool_of_workers(spark, monkeypatch):
     """Keras2DML(train_algo="paramserv") with numpy data keeps its Spark workers across the
     fit's epochs (each epoch is a paramserv call of its own) and lets them go at its end;
