@@ -3,7 +3,7 @@ spark=local[2]) (mode REMOTE_SPARK: the workers are Spark tasks) against minibat
 process, the seed's LeNet, batch 100, single precision; Keras' model.fit of the same epoch beside
 them. The figures are epoch times: a fit of EPOCHS epochs divided by EPOCHS, on both sides, as a
 training run goes (its paramserv workers are kept from one epoch to the next, so the Spark job
-and the workers' connections start once per fit, in its first epoch).
+and the workers' connections start once per fit, as it begins).
 
 A row runs 4 workers on local[4] on the same machine (a measurement, not a promise); two rows
 compare BSP per batch with the gradients streamed while upd runs (early_push.py) against the

@@ -232,11 +232,15 @@ def unchanged_operand(op: str, left, right):
     """The matrix operand that `left op right` gives back cell for cell (X * 1, 1 * X, X / 1:
     the same bits, -0 and NaN included, in the matrix's own precision), or None. A gradient
     divided by its count of batches is one such, once per update."""
-    if op == "*" and type(left) in (int, float) and left == 1 and is_matrix(right):
+    if op == "*" and type(left) in (int, float) and left == 1 and _float_array(right):
         return right
-    if op in ("*", "/") and type(right) in (int, float) and right == 1 and is_matrix(left):
+    if op in ("*", "/") and type(right) in (int, float) and right == 1 and _float_array(left):
         return left
     return None
+
+
+def _float_array(value) -> bool:
+    return type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
 
 
 def _elementwise(op: str, a, b):
