@@ -34,7 +34,6 @@ class DriverShares:
                 np.ascontiguousarray(take_rows(self.labels, rows)))
 
 
-
 def serves_from_driver(features, labels) -> bool:
     """numpy features and labels: the driver holds them, it serves the workers' rows itself."""
     return isinstance(features, np.ndarray) and isinstance(labels, np.ndarray)

@@ -170,8 +170,8 @@ def run_remote(runtime, context, config: PSConfig, model: DMLList, features, lab
                                                   _streams_gradients(sc, len(sizes), slots), digest),
                       upd_reads, shares, len(sizes), shipped)
     key = _pool_key(runtime, len(sizes), "driver" if shares is not None else id(data))
-    tasks = (lambda: driver_tasks(sc, len(sizes))) if shares is not None else (lambda: data)
-    pool, spent = _served(runtime, key, call, lambda: _new_pool(runtime, key, tasks()))
+    pool, spent = _served(runtime, key, call, lambda: _new_pool(
+        runtime, key, driver_tasks(sc, len(sizes)) if shares is not None else data))
     if not coordinator.finished():
         raise DMLRuntimeError("paramserv: the Spark workers ended before the last update")
     record.update(partition=partitioned - began, job=time.perf_counter() - partitioned,

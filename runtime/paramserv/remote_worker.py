@@ -93,10 +93,9 @@ def _program_text(channel: Channel) -> bytes:
 def compiled_functions(functions, digest: str, precision: str, args: dict):
     """upd and agg, compiled by a local interpreter once per process for the functions' text
     and precision (`digest`), from what `functions()` returns (pickled: fetched and unpickled
-    only then); the $
-    arguments (which change between the estimator's epochs) are swapped in place. The
-    driver's parameter server compiles its agg this way too: a local run's liveness and
-    in-place updates apply to its model, which lives on the driver."""
+    only then); the $ arguments (which change between the estimator's epochs) are swapped in
+    place. The driver's parameter server compiles its agg this way too: a local run's
+    liveness and in-place updates apply to its model, which lives on the driver."""
     program = _PROGRAMS.get(digest)
     if program is None:
         from ..context import Context
